@@ -1,0 +1,142 @@
+//! The Internet checksum: RFC 1071 sum, the IPv4 pseudo-header, RFC 1624 incremental update.
+//!
+//! Sums are kept as folded 16-bit one's-complement values ([`sum`], [`combine`]); the
+//! checksum written to the wire is their complement ([`finish`]).
+//!
+//! ```
+//! use tunnelwire::checksum;
+//! // RFC 1071 section 3 example: the sum of these bytes is 0xddf2.
+//! let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+//! assert_eq!(checksum::sum(&data), 0xddf2);
+//! assert_eq!(checksum::finish(checksum::sum(&data)), !0xddf2);
+//! ```
+
+use core::net::Ipv4Addr;
+
+/// One's-complement sum of `data` taken as big-endian 16-bit words (an odd last byte is
+/// padded with zero), folded to 16 bits.
+///
+/// Adds eight bytes per step with end-around carry: since 2^64 = 1 modulo 0xffff, a
+/// one's-complement sum of 64-bit words folds to the same 16-bit sum (RFC 1071 2(B)).
+pub fn sum(data: &[u8]) -> u16 {
+    let mut acc: u64 = 0;
+    let mut chunks = data.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_be_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let (total, carry) = acc.overflowing_add(word);
+        acc = total + u64::from(carry);
+    }
+    let mut tail = [0u8; 8];
+    let rest = chunks.remainder();
+    tail[..rest.len()].copy_from_slice(rest);
+    let (total, carry) = acc.overflowing_add(u64::from_be_bytes(tail));
+    fold(total, carry)
+}
+
+/// Folds a 64-bit one's-complement accumulator (plus a pending carry) to 16 bits.
+fn fold(acc: u64, carry: bool) -> u16 {
+    let high = (acc >> 32) + (acc & 0xffff_ffff) + u64::from(carry);
+    let mid = (high >> 16) + (high & 0xffff);
+    let low = (mid >> 16) + (mid & 0xffff);
+    ((low >> 16) + (low & 0xffff)) as u16
+}
+
+/// One's-complement addition of two folded sums.
+pub const fn combine(a: u16, b: u16) -> u16 {
+    let (total, carry) = a.overflowing_add(b);
+    total.wrapping_add(carry as u16)
+}
+
+/// The checksum field for a folded sum: its complement.
+pub const fn finish(sum: u16) -> u16 {
+    !sum
+}
+
+/// Folded sum of the IPv4 pseudo-header (RFC 768, RFC 793): addresses, protocol and the
+/// transport length.
+pub fn pseudo_header_ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) -> u16 {
+    let src = u32::from(src);
+    let dst = u32::from(dst);
+    let acc = u64::from(src >> 16)
+        + u64::from(src & 0xffff)
+        + u64::from(dst >> 16)
+        + u64::from(dst & 0xffff)
+        + u64::from(protocol)
+        + u64::from(length);
+    fold(acc, false)
+}
+
+/// RFC 1624 incremental update (equation 3): the new checksum after one 16-bit word of
+/// the covered data changes from `old` to `new`, without summing the data again.
+pub const fn update(checksum: u16, old: u16, new: u16) -> u16 {
+    !combine(combine(!checksum, !old), new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reference: RFC 1071's 16-bit-at-a-time loop.
+    fn reference_sum(data: &[u8]) -> u16 {
+        let mut acc: u32 = 0;
+        for pair in data.chunks(2) {
+            let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
+            acc += u32::from(word);
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        assert_eq!(sum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0xddf2);
+    }
+
+    #[test]
+    fn matches_reference_on_every_length_and_carry_heavy_data() {
+        let data: [u8; 67] = core::array::from_fn(|i| 0xff - (i as u8 % 3));
+        for len in 0..data.len() {
+            assert_eq!(sum(&data[..len]), reference_sum(&data[..len]), "len {len}");
+        }
+        let ones = [0xffu8; 1500];
+        assert_eq!(sum(&ones), reference_sum(&ones));
+    }
+
+    #[test]
+    fn ipv4_header_checksum_verifies_to_zero() {
+        // A real IPv4 header (checksum 0xb861), summed with its checksum, folds to 0xffff.
+        let header = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(sum(&header), 0xffff);
+        let mut zeroed = header;
+        zeroed[10..12].fill(0);
+        assert_eq!(finish(sum(&zeroed)), 0xb861);
+    }
+
+    #[test]
+    fn pseudo_header_matches_summing_its_bytes() {
+        let src = Ipv4Addr::new(192, 168, 0, 1);
+        let dst = Ipv4Addr::new(10, 255, 3, 4);
+        let mut bytes = [0u8; 12];
+        bytes[0..4].copy_from_slice(&src.octets());
+        bytes[4..8].copy_from_slice(&dst.octets());
+        bytes[9] = 17;
+        bytes[10..12].copy_from_slice(&1480u16.to_be_bytes());
+        assert_eq!(pseudo_header_ipv4(src, dst, 17, 1480), sum(&bytes));
+    }
+
+    #[test]
+    fn incremental_update_equals_recomputation() {
+        let mut header = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        // Decrement the TTL: the word at bytes 8..10 goes from 0x4011 to 0x3f11.
+        header[8] = 0x3f;
+        let updated = update(0xb861, 0x4011, 0x3f11);
+        header[10..12].fill(0);
+        assert_eq!(updated, finish(sum(&header)));
+    }
+}

@@ -1,0 +1,191 @@
+//! The one error type of the codec: which layer, what went wrong, at which byte.
+//!
+//! [`Error`] is small and `Copy`, never allocates, and its `Display` is one line such as
+//! `ipv4 at byte 14: IHL 4 is below the minimum of 5`.
+
+use core::fmt;
+
+/// The header an error belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    /// Ethernet II header.
+    Ethernet,
+    /// 802.1Q or 802.1ad tag.
+    Vlan,
+    /// IPv4 header.
+    Ipv4,
+    /// UDP header.
+    Udp,
+    /// VXLAN header (RFC 7348).
+    Vxlan,
+    /// GRE header carrying NVGRE (RFC 7637).
+    Nvgre,
+    /// Whole-frame composition: an error raised by a nom combinator rather than a header.
+    Frame,
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layer::Ethernet => "ethernet",
+            Layer::Vlan => "vlan",
+            Layer::Ipv4 => "ipv4",
+            Layer::Udp => "udp",
+            Layer::Vxlan => "vxlan",
+            Layer::Nvgre => "nvgre",
+            Layer::Frame => "frame",
+        })
+    }
+}
+
+/// What went wrong. Each variant names the field and carries the offending value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum ErrorKind {
+    /// The buffer ends before the header (or the length a header field announces) does.
+    #[error("truncated: needs {needed} bytes, {available} available")]
+    Truncated {
+        /// Bytes the header or its length field requires.
+        needed: usize,
+        /// Bytes present in the buffer.
+        available: usize,
+    },
+    /// IPv4 version field is not 4.
+    #[error("version {0}, expected 4")]
+    Version(u8),
+    /// IPv4 IHL below 5 words.
+    #[error("IHL {0} is below the minimum of 5")]
+    HeaderLength(u8),
+    /// IPv4 total length smaller than the header it must contain.
+    #[error("total length {total_len} is shorter than the {header_len}-byte header")]
+    TotalLength {
+        /// The total length field.
+        total_len: u16,
+        /// The header length from IHL, in bytes.
+        header_len: u8,
+    },
+    /// UDP length field below the 8-byte header.
+    #[error("length {0} is shorter than the 8-byte header")]
+    UdpLength(u16),
+    /// A flag the protocol requires is clear (VXLAN I flag, GRE K bit).
+    #[error("{0} flag is clear but required")]
+    FlagClear(&'static str),
+    /// A flag the protocol forbids is set (GRE C, S, R or s bits).
+    #[error("{0} flag is set but must be clear")]
+    FlagSet(&'static str),
+    /// Reserved bits are non-zero under a policy that rejects them.
+    #[error("reserved {field} is {value:#x}, must be zero")]
+    Reserved {
+        /// The reserved field's name.
+        field: &'static str,
+        /// Its value.
+        value: u32,
+    },
+    /// GRE version field is not 0.
+    #[error("GRE version {0}, expected 0")]
+    GreVersion(u8),
+    /// GRE protocol type is not Transparent Ethernet Bridging.
+    #[error("protocol type {0:#06x}, expected 0x6558")]
+    GreProtocol(u16),
+    /// A value does not fit its field (a VNI over 24 bits, a VLAN ID over 12 bits...).
+    #[error("{field} {value} is out of range")]
+    OutOfRange {
+        /// The field's name.
+        field: &'static str,
+        /// The rejected value.
+        value: u32,
+    },
+    /// A buffer handed to `emit` is smaller than the header needs.
+    #[error("output buffer of {available} bytes is smaller than the {needed} needed")]
+    BufferTooSmall {
+        /// Bytes the emitted header needs.
+        needed: usize,
+        /// Bytes the buffer has.
+        available: usize,
+    },
+    /// A nom combinator failed while composing headers.
+    #[error("parser {0:?} failed")]
+    Parse(nom::error::ErrorKind),
+}
+
+/// A codec error: the layer, what went wrong, and the byte offset of the header's start
+/// (relative to the buffer handed to the parser; whole-frame decoding rebases it to the
+/// frame's first byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Error {
+    /// The header being decoded.
+    pub layer: Layer,
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Offset of the header's first byte.
+    pub offset: usize,
+}
+
+impl Error {
+    /// An error at offset 0 of the header being decoded.
+    pub const fn new(layer: Layer, kind: ErrorKind) -> Self {
+        Error {
+            layer,
+            kind,
+            offset: 0,
+        }
+    }
+
+    /// A truncation error: `needed` bytes wanted, `available` present.
+    pub const fn truncated(layer: Layer, needed: usize, available: usize) -> Self {
+        Error::new(layer, ErrorKind::Truncated { needed, available })
+    }
+
+    /// The same error, its offset moved forward by `base` bytes (the header's position
+    /// inside a larger buffer).
+    #[must_use]
+    pub const fn at(mut self, base: usize) -> Self {
+        self.offset += base;
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}: {}", self.layer, self.offset, self.kind)
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Lets nom combinators produce our error, so the layer and offset survive composition.
+impl<I> nom::error::ParseError<I> for Error {
+    fn from_error_kind(_input: I, kind: nom::error::ErrorKind) -> Self {
+        Error::new(Layer::Frame, ErrorKind::Parse(kind))
+    }
+
+    /// The first, innermost error is the one that names the header; keep it.
+    fn append(_input: I, _kind: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+/// Result of a nom parser in this crate: the rest of the input and a validated view.
+pub type IResult<I, O> = nom::IResult<I, O, Error>;
+
+/// Shorthand for `Result<T, Error>`.
+pub type Result<T> = core::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn display_names_layer_offset_and_field() {
+        let e = Error::new(Layer::Ipv4, ErrorKind::HeaderLength(4)).at(14);
+        assert_eq!(
+            e.to_string(),
+            "ipv4 at byte 14: IHL 4 is below the minimum of 5"
+        );
+    }
+
+    #[test]
+    fn error_is_small() {
+        assert!(core::mem::size_of::<Error>() <= 40);
+    }
+}

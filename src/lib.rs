@@ -1,0 +1,74 @@
+//! # tunnelwire
+//!
+//! A zero-copy, `no_std` codec for overlay tunnels: Ethernet II, 802.1Q/802.1ad VLAN tags,
+//! IPv4, UDP, VXLAN ([RFC 7348]) and NVGRE ([RFC 7637]).
+//!
+//! ## The parsing contract
+//!
+//! - Every header is a *view* over a byte buffer ([`wire`]). `new_checked` validates the
+//!   buffer's length **and** the header's own length fields once; after it succeeds no
+//!   accessor can panic. Nothing is copied and nothing is allocated.
+//! - Every header has a lossless `Repr`: `parse` then `emit` gives back the same bytes,
+//!   checksums as received and reserved bits included.
+//! - [`packet`] composes the headers' nom parsers into a whole-frame decode: outer stack,
+//!   tunnel, inner stack.
+//! - No input panics. Errors are one small `Copy` type, [`Error`], naming the layer, the
+//!   field and the byte offset.
+//! - Checksums are never verified or filled behind your back: views offer
+//!   `verify_checksum` and `fill_checksum`, and you decide when.
+//!
+//! ## Example: build a VXLAN frame with the `Repr`s, then decode it
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use tunnelwire::packet::{Decoder, Tunnel};
+//! use tunnelwire::wire::{ethernet, ipv4, udp, vxlan};
+//! use tunnelwire::wire::{EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr};
+//! use tunnelwire::wire::{UdpRepr, Vni, VxlanRepr};
+//!
+//! let inner = [0u8; 60]; // an inner Ethernet frame
+//! let outer_len = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
+//! let mut frame = [0u8; 50 + 60];
+//! let (eth, rest) = frame.split_at_mut(ethernet::HEADER_LEN);
+//! EthernetRepr {
+//!     dst_addr: MacAddr([0x02, 0, 0, 0, 0, 2]),
+//!     src_addr: MacAddr([0x02, 0, 0, 0, 0, 1]),
+//!     ethertype: EtherType::IPV4,
+//! }
+//! .emit(eth)?;
+//! let udp_len = (udp::HEADER_LEN + vxlan::HEADER_LEN + inner.len()) as u16;
+//! let (src, dst) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+//! Ipv4Repr::new(src, dst, IpProtocol::UDP, udp_len).emit(rest)?;
+//! Ipv4Packet::new_unchecked(&mut rest[..]).fill_checksum();
+//! let rest = &mut rest[ipv4::HEADER_LEN..];
+//! UdpRepr::new(49152, vxlan::PORT, udp_len - 8).emit(rest)?;
+//! VxlanRepr::new(Vni::new(42)?).emit(&mut rest[udp::HEADER_LEN..])?;
+//! frame[outer_len..].copy_from_slice(&inner);
+//!
+//! let decoded = Decoder::new().decode(&frame)?;
+//! let outer = decoded.outer.ipv4.expect("outer IPv4");
+//! assert_eq!(outer.src_addr(), src);
+//! assert!(outer.verify_checksum());
+//! assert!(matches!(decoded.tunnel, Some(Tunnel::Vxlan(h)) if h.vni() == Vni::new(42)?));
+//! assert_eq!(decoded.inner.offset, outer_len);
+//! # Ok::<(), tunnelwire::Error>(())
+//! ```
+//!
+//! ## Features
+//!
+//! - `std` (default): implements `std`-dependent conveniences of the dependencies.
+//!   Without it the crate is `#![no_std]` and needs no allocator.
+//! - `bytes`: `bytes::BytesMut` support in the tunnel engine.
+//!
+//! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
+//! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod checksum;
+pub mod error;
+pub mod packet;
+pub mod wire;
+
+pub use error::{Error, ErrorKind, Layer};

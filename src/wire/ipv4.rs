@@ -1,0 +1,659 @@
+//! IPv4 header ([RFC 791]), options included.
+//!
+//! [`Ipv4Packet::check_len`] validates version 4, IHL >= 5 and
+//! `IHL * 4 <= total length <= buffer`; the payload ends at the total length, so Ethernet
+//! padding after it is not payload.
+//!
+//! [RFC 791]: https://www.rfc-editor.org/rfc/rfc791
+
+use core::fmt;
+use core::net::Ipv4Addr;
+
+use super::{get_u16, require, require_room, set_u16};
+use crate::checksum;
+use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+
+/// Field ranges of the IPv4 header (RFC 791 section 3.1).
+mod field {
+    use core::ops::Range;
+    pub const VERSION_IHL: usize = 0;
+    pub const DSCP_ECN: usize = 1;
+    pub const TOTAL_LEN: Range<usize> = 2..4;
+    pub const IDENT: Range<usize> = 4..6;
+    pub const FLAGS_FRAG_OFFSET: Range<usize> = 6..8;
+    pub const TTL: usize = 8;
+    pub const PROTOCOL: usize = 9;
+    pub const CHECKSUM: Range<usize> = 10..12;
+    pub const SRC_ADDR: Range<usize> = 12..16;
+    pub const DST_ADDR: Range<usize> = 16..20;
+    pub const OPTIONS: usize = DST_ADDR.end;
+}
+
+/// Length of the IPv4 header without options.
+pub const HEADER_LEN: usize = field::OPTIONS;
+/// Longest IPv4 header: IHL 15, 60 bytes.
+pub const MAX_HEADER_LEN: usize = 60;
+/// Longest options field: 40 bytes.
+pub const MAX_OPTIONS_LEN: usize = MAX_HEADER_LEN - HEADER_LEN;
+
+const FLAG_RESERVED: u16 = 0x8000;
+const FLAG_DONT_FRAG: u16 = 0x4000;
+const FLAG_MORE_FRAGS: u16 = 0x2000;
+const FRAG_OFFSET_MASK: u16 = 0x1fff;
+
+/// The protocol carried by IPv4 (IANA "Assigned Internet Protocol Numbers"). An open set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IpProtocol(pub u8);
+
+impl IpProtocol {
+    /// Internet Control Message Protocol.
+    pub const ICMP: IpProtocol = IpProtocol(1);
+    /// Transmission Control Protocol.
+    pub const TCP: IpProtocol = IpProtocol(6);
+    /// User Datagram Protocol.
+    pub const UDP: IpProtocol = IpProtocol(17);
+    /// Generic Routing Encapsulation, which carries NVGRE.
+    pub const GRE: IpProtocol = IpProtocol(47);
+}
+
+impl fmt::Display for IpProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A view of an IPv4 packet: header, options and payload up to the total length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    /// Wraps a buffer without checking it; accessors may panic on a short buffer or bad
+    /// length fields.
+    pub const fn new_unchecked(buffer: T) -> Self {
+        Ipv4Packet { buffer }
+    }
+
+    /// Wraps a buffer after [`check_len`](Self::check_len).
+    ///
+    /// # Errors
+    /// As [`check_len`](Self::check_len).
+    pub fn new_checked(buffer: T) -> Result<Self> {
+        let packet = Self::new_unchecked(buffer);
+        packet.check_len()?;
+        Ok(packet)
+    }
+
+    /// Validates the buffer and the length fields: version 4, IHL >= 5, and
+    /// `IHL * 4 <= total length <= buffer length`.
+    ///
+    /// # Errors
+    /// `Truncated` when the buffer ends before the header or the total length;
+    /// `Version`, `HeaderLength` or `TotalLength` for a bad field.
+    pub fn check_len(&self) -> Result<()> {
+        let buffer = self.buffer.as_ref();
+        require(Layer::Ipv4, buffer, HEADER_LEN)?;
+        if self.version() != 4 {
+            return Err(Error::new(Layer::Ipv4, ErrorKind::Version(self.version())));
+        }
+        if self.ihl() < 5 {
+            return Err(Error::new(Layer::Ipv4, ErrorKind::HeaderLength(self.ihl())));
+        }
+        let header_len = self.header_len();
+        require(Layer::Ipv4, buffer, header_len)?;
+        let total_len = self.total_len();
+        if usize::from(total_len) < header_len {
+            return Err(Error::new(
+                Layer::Ipv4,
+                ErrorKind::TotalLength {
+                    total_len,
+                    header_len: header_len as u8,
+                },
+            ));
+        }
+        require(Layer::Ipv4, buffer, usize::from(total_len))
+    }
+
+    /// Returns the underlying buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// Version field (4 for a checked packet).
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[field::VERSION_IHL] >> 4
+    }
+
+    /// Internet header length, in 32-bit words.
+    pub fn ihl(&self) -> u8 {
+        self.buffer.as_ref()[field::VERSION_IHL] & 0x0f
+    }
+
+    /// Header length in bytes, options included.
+    pub fn header_len(&self) -> usize {
+        usize::from(self.ihl()) * 4
+    }
+
+    /// Differentiated services code point (6 bits).
+    pub fn dscp(&self) -> u8 {
+        self.buffer.as_ref()[field::DSCP_ECN] >> 2
+    }
+
+    /// Explicit congestion notification (2 bits, RFC 3168).
+    pub fn ecn(&self) -> u8 {
+        self.buffer.as_ref()[field::DSCP_ECN] & 0x03
+    }
+
+    /// Total length: header plus payload, in bytes.
+    pub fn total_len(&self) -> u16 {
+        get_u16(&self.buffer.as_ref()[field::TOTAL_LEN])
+    }
+
+    /// Identification.
+    pub fn ident(&self) -> u16 {
+        get_u16(&self.buffer.as_ref()[field::IDENT])
+    }
+
+    fn flags_frag_offset(&self) -> u16 {
+        get_u16(&self.buffer.as_ref()[field::FLAGS_FRAG_OFFSET])
+    }
+
+    /// The reserved flag bit (must be zero on send; kept as received).
+    pub fn reserved_flag(&self) -> bool {
+        self.flags_frag_offset() & FLAG_RESERVED != 0
+    }
+
+    /// Don't fragment.
+    pub fn dont_frag(&self) -> bool {
+        self.flags_frag_offset() & FLAG_DONT_FRAG != 0
+    }
+
+    /// More fragments.
+    pub fn more_frags(&self) -> bool {
+        self.flags_frag_offset() & FLAG_MORE_FRAGS != 0
+    }
+
+    /// Fragment offset, in 8-byte units.
+    pub fn frag_offset(&self) -> u16 {
+        self.flags_frag_offset() & FRAG_OFFSET_MASK
+    }
+
+    /// True for any fragment: MF set or a non-zero offset.
+    pub fn is_fragment(&self) -> bool {
+        self.flags_frag_offset() & (FLAG_MORE_FRAGS | FRAG_OFFSET_MASK) != 0
+    }
+
+    /// Time to live.
+    pub fn ttl(&self) -> u8 {
+        self.buffer.as_ref()[field::TTL]
+    }
+
+    /// Protocol of the payload.
+    pub fn protocol(&self) -> IpProtocol {
+        IpProtocol(self.buffer.as_ref()[field::PROTOCOL])
+    }
+
+    /// Header checksum as received.
+    pub fn checksum(&self) -> u16 {
+        get_u16(&self.buffer.as_ref()[field::CHECKSUM])
+    }
+
+    /// Source address.
+    pub fn src_addr(&self) -> Ipv4Addr {
+        let b = &self.buffer.as_ref()[field::SRC_ADDR];
+        Ipv4Addr::new(b[0], b[1], b[2], b[3])
+    }
+
+    /// Destination address.
+    pub fn dst_addr(&self) -> Ipv4Addr {
+        let b = &self.buffer.as_ref()[field::DST_ADDR];
+        Ipv4Addr::new(b[0], b[1], b[2], b[3])
+    }
+
+    /// The options, as raw bytes (empty when IHL is 5).
+    pub fn options(&self) -> &[u8] {
+        &self.buffer.as_ref()[field::OPTIONS..self.header_len()]
+    }
+
+    /// True when the header checksum is correct. Under `cfg(fuzzing)` always true, so
+    /// fuzzers reach the layers behind it.
+    pub fn verify_checksum(&self) -> bool {
+        cfg!(fuzzing) || checksum::sum(&self.buffer.as_ref()[..self.header_len()]) == 0xffff
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
+    /// The payload, from the end of the header to the total length.
+    pub fn payload(&self) -> &'a [u8] {
+        let buffer = self.buffer.as_ref();
+        &buffer[self.header_len()..usize::from(self.total_len())]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    /// Sets version (4) and IHL.
+    pub fn set_version_ihl(&mut self, ihl: u8) {
+        self.buffer.as_mut()[field::VERSION_IHL] = 0x40 | (ihl & 0x0f);
+    }
+
+    /// Sets DSCP (low 6 bits used) and ECN (low 2 bits used).
+    pub fn set_dscp_ecn(&mut self, dscp: u8, ecn: u8) {
+        self.buffer.as_mut()[field::DSCP_ECN] = (dscp << 2) | (ecn & 0x03);
+    }
+
+    /// Sets the total length.
+    pub fn set_total_len(&mut self, total_len: u16) {
+        set_u16(&mut self.buffer.as_mut()[field::TOTAL_LEN], total_len);
+    }
+
+    /// Sets the identification.
+    pub fn set_ident(&mut self, ident: u16) {
+        set_u16(&mut self.buffer.as_mut()[field::IDENT], ident);
+    }
+
+    /// Sets the three flag bits and the fragment offset (8-byte units, 13 bits used).
+    pub fn set_flags_frag_offset(
+        &mut self,
+        reserved: bool,
+        dont_frag: bool,
+        more_frags: bool,
+        frag_offset: u16,
+    ) {
+        let mut value = frag_offset & FRAG_OFFSET_MASK;
+        for (set, bit) in [
+            (reserved, FLAG_RESERVED),
+            (dont_frag, FLAG_DONT_FRAG),
+            (more_frags, FLAG_MORE_FRAGS),
+        ] {
+            if set {
+                value |= bit;
+            }
+        }
+        set_u16(&mut self.buffer.as_mut()[field::FLAGS_FRAG_OFFSET], value);
+    }
+
+    /// Sets the time to live.
+    pub fn set_ttl(&mut self, ttl: u8) {
+        self.buffer.as_mut()[field::TTL] = ttl;
+    }
+
+    /// Sets the protocol.
+    pub fn set_protocol(&mut self, protocol: IpProtocol) {
+        self.buffer.as_mut()[field::PROTOCOL] = protocol.0;
+    }
+
+    /// Sets the checksum field as given.
+    pub fn set_checksum(&mut self, checksum: u16) {
+        set_u16(&mut self.buffer.as_mut()[field::CHECKSUM], checksum);
+    }
+
+    /// Sets the source address.
+    pub fn set_src_addr(&mut self, addr: Ipv4Addr) {
+        self.buffer.as_mut()[field::SRC_ADDR].copy_from_slice(&addr.octets());
+    }
+
+    /// Sets the destination address.
+    pub fn set_dst_addr(&mut self, addr: Ipv4Addr) {
+        self.buffer.as_mut()[field::DST_ADDR].copy_from_slice(&addr.octets());
+    }
+
+    /// Options, mutable.
+    pub fn options_mut(&mut self) -> &mut [u8] {
+        let end = self.header_len();
+        &mut self.buffer.as_mut()[field::OPTIONS..end]
+    }
+
+    /// Computes the header checksum and writes it.
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let sum = checksum::sum(&self.buffer.as_ref()[..self.header_len()]);
+        self.set_checksum(checksum::finish(sum));
+    }
+
+    /// The payload, mutable.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let range = self.header_len()..usize::from(self.total_len());
+        &mut self.buffer.as_mut()[range]
+    }
+}
+
+/// nom parser: an IPv4 packet (cut at its total length); the rest is its payload.
+///
+/// # Errors
+/// As [`Ipv4Packet::check_len`], as a nom `Error`.
+pub fn parse(input: &[u8]) -> IResult<&[u8], Ipv4Packet<&[u8]>> {
+    let packet = Ipv4Packet::new_checked(input).map_err(nom::Err::Error)?;
+    let packet = Ipv4Packet::new_unchecked(&input[..usize::from(packet.total_len())]);
+    Ok((packet.payload(), packet))
+}
+
+/// IPv4 options, stored inline (at most 40 bytes) so a [`Ipv4Repr`] stays `Copy` and
+/// allocation-free.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv4Options {
+    bytes: [u8; MAX_OPTIONS_LEN],
+    len: u8,
+}
+
+impl Ipv4Options {
+    /// Options from raw bytes.
+    ///
+    /// # Errors
+    /// `OutOfRange` above 40 bytes or for a length that is not a multiple of 4 (IHL
+    /// counts 32-bit words).
+    pub fn new(options: &[u8]) -> Result<Self> {
+        if options.len() > MAX_OPTIONS_LEN || options.len() % 4 != 0 {
+            return Err(Error::new(
+                Layer::Ipv4,
+                ErrorKind::OutOfRange {
+                    field: "options length",
+                    value: options.len() as u32,
+                },
+            ));
+        }
+        let mut bytes = [0; MAX_OPTIONS_LEN];
+        bytes[..options.len()].copy_from_slice(options);
+        Ok(Ipv4Options {
+            bytes,
+            len: options.len() as u8,
+        })
+    }
+
+    /// The option bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl Default for Ipv4Options {
+    /// No options.
+    fn default() -> Self {
+        Ipv4Options {
+            bytes: [0; MAX_OPTIONS_LEN],
+            len: 0,
+        }
+    }
+}
+
+impl fmt::Debug for Ipv4Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+/// An IPv4 header's fields, owned and lossless: `parse` then `emit` gives back the same
+/// header bytes, checksum, reserved flag and options included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv4Repr {
+    /// Differentiated services code point (6 bits).
+    pub dscp: u8,
+    /// Explicit congestion notification (2 bits).
+    pub ecn: u8,
+    /// Identification.
+    pub ident: u16,
+    /// The reserved flag bit.
+    pub reserved_flag: bool,
+    /// Don't fragment.
+    pub dont_frag: bool,
+    /// More fragments.
+    pub more_frags: bool,
+    /// Fragment offset in 8-byte units (13 bits).
+    pub frag_offset: u16,
+    /// Time to live.
+    pub ttl: u8,
+    /// Payload protocol.
+    pub protocol: IpProtocol,
+    /// Header checksum, written as is by `emit`.
+    pub checksum: u16,
+    /// Source address.
+    pub src_addr: Ipv4Addr,
+    /// Destination address.
+    pub dst_addr: Ipv4Addr,
+    /// Options.
+    pub options: Ipv4Options,
+    /// Payload length: total length minus header length.
+    pub payload_len: u16,
+}
+
+impl Ipv4Repr {
+    /// Default time to live for new headers (RFC 1700's recommendation, Linux's default).
+    pub const DEFAULT_TTL: u8 = 64;
+
+    /// A new header: no options, no fragmentation, DF clear, TTL 64, DSCP/ECN 0 and
+    /// checksum 0 (fill it with [`Ipv4Packet::fill_checksum`] after `emit`).
+    pub fn new(src_addr: Ipv4Addr, dst_addr: Ipv4Addr, protocol: IpProtocol, payload_len: u16) -> Self {
+        Ipv4Repr {
+            dscp: 0,
+            ecn: 0,
+            ident: 0,
+            reserved_flag: false,
+            dont_frag: false,
+            more_frags: false,
+            frag_offset: 0,
+            ttl: Self::DEFAULT_TTL,
+            protocol,
+            checksum: 0,
+            src_addr,
+            dst_addr,
+            options: Ipv4Options::default(),
+            payload_len,
+        }
+    }
+
+    /// Reads a checked packet's header.
+    pub fn parse<T: AsRef<[u8]>>(packet: &Ipv4Packet<T>) -> Self {
+        Ipv4Repr {
+            dscp: packet.dscp(),
+            ecn: packet.ecn(),
+            ident: packet.ident(),
+            reserved_flag: packet.reserved_flag(),
+            dont_frag: packet.dont_frag(),
+            more_frags: packet.more_frags(),
+            frag_offset: packet.frag_offset(),
+            ttl: packet.ttl(),
+            protocol: packet.protocol(),
+            checksum: packet.checksum(),
+            src_addr: packet.src_addr(),
+            dst_addr: packet.dst_addr(),
+            // A checked header's options are at most 40 bytes in whole words.
+            options: Ipv4Options::new(packet.options()).unwrap_or_default(),
+            payload_len: packet.total_len() - packet.header_len() as u16,
+        }
+    }
+
+    /// Header length in bytes, options included.
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + usize::from(self.options.len)
+    }
+
+    /// Writes the header (not the payload) into the start of `buffer`.
+    ///
+    /// # Errors
+    /// `BufferTooSmall` when `buffer` is shorter than the header; `OutOfRange` when the
+    /// payload length makes the total length exceed 65535.
+    pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
+        let header_len = self.buffer_len();
+        require_room(Layer::Ipv4, buffer, header_len)?;
+        let total_len = u16::try_from(header_len + usize::from(self.payload_len)).map_err(|_| {
+            Error::new(
+                Layer::Ipv4,
+                ErrorKind::OutOfRange {
+                    field: "total length",
+                    value: (header_len + usize::from(self.payload_len)) as u32,
+                },
+            )
+        })?;
+        let mut packet = Ipv4Packet::new_unchecked(buffer);
+        packet.set_version_ihl((header_len / 4) as u8);
+        packet.set_dscp_ecn(self.dscp, self.ecn);
+        packet.set_total_len(total_len);
+        packet.set_ident(self.ident);
+        packet.set_flags_frag_offset(
+            self.reserved_flag,
+            self.dont_frag,
+            self.more_frags,
+            self.frag_offset,
+        );
+        packet.set_ttl(self.ttl);
+        packet.set_protocol(self.protocol);
+        packet.set_checksum(self.checksum);
+        packet.set_src_addr(self.src_addr);
+        packet.set_dst_addr(self.dst_addr);
+        packet.options_mut().copy_from_slice(self.options.as_slice());
+        Ok(())
+    }
+}
+
+impl fmt::Display for Ipv4Repr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "IPv4 {} > {} proto {} ttl {} len {}",
+            self.src_addr, self.dst_addr, self.protocol, self.ttl, self.payload_len
+        )?;
+        if self.more_frags || self.frag_offset != 0 {
+            write!(f, " frag {}{}", self.frag_offset, if self.more_frags { "+" } else { "" })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // UDP, ID 0x1234, DF, TTL 64, 10.0.0.1 > 10.0.0.2, 4-byte payload, 2 bytes of padding.
+    static PACKET: [u8; 26] = [
+        0x45, 0xb9, 0x00, 0x18, 0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0x0a, 0x00,
+        0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x00,
+    ];
+
+    fn with_checksum() -> [u8; 26] {
+        let mut bytes = PACKET;
+        Ipv4Packet::new_unchecked(&mut bytes[..]).fill_checksum();
+        bytes
+    }
+
+    #[test]
+    fn deconstruct() {
+        let bytes = with_checksum();
+        let packet = Ipv4Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.version(), 4);
+        assert_eq!(packet.ihl(), 5);
+        assert_eq!(packet.dscp(), 0x2e);
+        assert_eq!(packet.ecn(), 1);
+        assert_eq!(packet.total_len(), 24);
+        assert_eq!(packet.ident(), 0x1234);
+        assert!(packet.dont_frag() && !packet.more_frags() && !packet.reserved_flag());
+        assert_eq!(packet.frag_offset(), 0);
+        assert!(!packet.is_fragment());
+        assert_eq!(packet.ttl(), 64);
+        assert_eq!(packet.protocol(), IpProtocol::UDP);
+        assert_eq!(packet.src_addr(), Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(packet.dst_addr(), Ipv4Addr::new(10, 0, 0, 2));
+        assert!(packet.verify_checksum());
+        assert_eq!(packet.payload(), &[0xde, 0xad, 0xbe, 0xef], "padding is not payload");
+    }
+
+    #[test]
+    fn corrupted_checksum_fails_verification() {
+        let mut bytes = with_checksum();
+        bytes[11] ^= 1;
+        assert!(!Ipv4Packet::new_checked(&bytes[..]).unwrap().verify_checksum());
+    }
+
+    #[test]
+    fn repr_round_trip_keeps_checksum_flags_and_options() {
+        // IHL 6: one 4-byte option (NOP NOP NOP EOL), reserved flag and MF set, offset 5,
+        // and a deliberately wrong checksum.
+        let bytes: [u8; 26] = [
+            0x46, 0x00, 0x00, 0x1a, 0xab, 0xcd, 0xa0, 0x05, 0x01, 0x06, 0xbe, 0xef, 0xc0, 0xa8,
+            0x01, 0x01, 0xc0, 0xa8, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00, 0x99, 0x98,
+        ];
+        let packet = Ipv4Packet::new_checked(&bytes[..]).unwrap();
+        let repr = Ipv4Repr::parse(&packet);
+        assert_eq!(repr.options.as_slice(), &[1, 1, 1, 0]);
+        assert!(repr.reserved_flag && repr.more_frags && packet.is_fragment());
+        assert_eq!(repr.frag_offset, 5);
+        assert_eq!(repr.payload_len, 2);
+        let mut out = [0u8; 24];
+        repr.emit(&mut out).unwrap();
+        assert_eq!(out, bytes[..24]);
+        assert_eq!(repr.buffer_len(), 24);
+    }
+
+    #[test]
+    fn construct_new_header() {
+        let mut repr = Ipv4Repr::new(
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+            IpProtocol::UDP,
+            4,
+        );
+        repr.dscp = 0x2e;
+        repr.ecn = 1;
+        repr.ident = 0x1234;
+        repr.dont_frag = true;
+        let mut out = [0u8; 24];
+        repr.emit(&mut out).unwrap();
+        out[20..24].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        Ipv4Packet::new_unchecked(&mut out[..]).fill_checksum();
+        assert_eq!(out, with_checksum()[..24]);
+    }
+
+    #[test]
+    fn length_fields_are_validated() {
+        let mut bytes = PACKET;
+        bytes[0] = 0x65;
+        assert_eq!(
+            Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
+            ErrorKind::Version(6)
+        );
+        bytes[0] = 0x44;
+        assert_eq!(
+            Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
+            ErrorKind::HeaderLength(4)
+        );
+        bytes[0] = 0x4f;
+        assert_eq!(
+            Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
+            ErrorKind::Truncated {
+                needed: 60,
+                available: 26
+            }
+        );
+        bytes[0] = 0x45;
+        bytes[3] = 19;
+        assert_eq!(
+            Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
+            ErrorKind::TotalLength {
+                total_len: 19,
+                header_len: 20
+            }
+        );
+        bytes[3] = 27;
+        assert_eq!(
+            Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
+            ErrorKind::Truncated {
+                needed: 27,
+                available: 26
+            }
+        );
+        assert!(Ipv4Packet::new_checked(&PACKET[..19]).is_err());
+    }
+
+    #[test]
+    fn emit_rejects_oversized_total_length() {
+        let repr = Ipv4Repr::new(Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, IpProtocol::UDP, 65520);
+        assert!(repr.emit(&mut [0u8; 20]).is_err());
+    }
+
+    #[test]
+    fn nom_parser_cuts_padding() {
+        let bytes = with_checksum();
+        let (rest, packet) = parse(&bytes).unwrap();
+        assert_eq!(rest, &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(packet.into_inner().len(), 24);
+    }
+}

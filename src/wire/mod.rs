@@ -1,0 +1,53 @@
+//! One module per header. Each has a view (`Name<T: AsRef<[u8]>>`), a lossless `Repr`,
+//! and a nom parser `parse(input) -> IResult<rest, view>` whose `rest` is the header's
+//! payload, ready for the next parser.
+
+pub mod ethernet;
+pub mod ipv4;
+pub mod nvgre;
+pub mod udp;
+pub mod vlan;
+pub mod vxlan;
+
+pub use ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
+pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+pub use nvgre::{NvgreHeader, NvgreRepr, Vsid};
+pub use udp::{UdpDatagram, UdpRepr};
+pub use vlan::{VlanId, VlanRepr, VlanTag};
+pub use vxlan::{Vni, VxlanHeader, VxlanRepr};
+
+use crate::error::{Error, Layer};
+
+/// Fails with a truncation error unless `buffer` holds at least `needed` bytes.
+fn require(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {
+    if buffer.len() < needed {
+        Err(Error::truncated(layer, needed, buffer.len()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Reads a big-endian u16 from a two-byte field; callers have checked the length.
+fn get_u16(field: &[u8]) -> u16 {
+    u16::from_be_bytes([field[0], field[1]])
+}
+
+/// Writes a big-endian u16 into a two-byte field.
+fn set_u16(field: &mut [u8], value: u16) {
+    field.copy_from_slice(&value.to_be_bytes());
+}
+
+/// Fails unless an `emit` target holds `needed` bytes.
+fn require_room(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {
+    if buffer.len() < needed {
+        Err(Error::new(
+            layer,
+            crate::ErrorKind::BufferTooSmall {
+                needed,
+                available: buffer.len(),
+            },
+        ))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,344 @@
+//! NVGRE ([RFC 7637]): a GRE header ([RFC 2784], [RFC 2890]) with C=0, K=1, S=0, version
+//! 0 and protocol type 0x6558, whose key holds a 24-bit VSID and an 8-bit FlowID.
+//!
+//! Anything else is an error naming the offending bit or field. Bits 1 (R), 4 (s) and 5
+//! of the GRE flags are rejected too: RFC 2784 section 2.3 says a receiver that does not
+//! implement RFC 1701 MUST discard packets with any of bits 1-5 set. Bits 6-12 are
+//! ignored on receipt and kept by [`NvgreRepr`].
+//!
+//! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
+//! [RFC 2784]: https://www.rfc-editor.org/rfc/rfc2784
+//! [RFC 2890]: https://www.rfc-editor.org/rfc/rfc2890
+
+use core::fmt;
+
+use super::ethernet::EtherType;
+use super::{get_u16, require, require_room, set_u16};
+use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+
+/// Field ranges of the NVGRE header.
+mod field {
+    use core::ops::Range;
+    pub const FLAGS_VERSION: Range<usize> = 0..2;
+    pub const PROTOCOL: Range<usize> = 2..4;
+    pub const VSID: Range<usize> = 4..7;
+    pub const FLOW_ID: usize = 7;
+    pub const PAYLOAD: usize = FLOW_ID + 1;
+}
+
+/// Length of the NVGRE header (GRE with a key).
+pub const HEADER_LEN: usize = field::PAYLOAD;
+
+const FLAG_C: u16 = 0x8000;
+const FLAG_R: u16 = 0x4000;
+const FLAG_K: u16 = 0x2000;
+const FLAG_S: u16 = 0x1000;
+const FLAG_STRICT_ROUTE: u16 = 0x0800;
+const BIT_5: u16 = 0x0400;
+/// Bits 6-12: reserved, ignored on receipt (RFC 2784 section 2.3).
+const RESERVED_IGNORED: u16 = 0x03f8;
+const VERSION_MASK: u16 = 0x0007;
+
+/// A 24-bit NVGRE virtual subnet identifier (RFC 7637 section 3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Vsid(u32);
+
+impl Vsid {
+    /// Largest VSID: 2^24 - 1.
+    pub const MAX: u32 = 0x00ff_ffff;
+
+    /// A VSID from a 24-bit value.
+    ///
+    /// # Errors
+    /// `OutOfRange` above 16777215.
+    pub const fn new(value: u32) -> Result<Self> {
+        if value > Self::MAX {
+            Err(Error::new(
+                Layer::Nvgre,
+                ErrorKind::OutOfRange {
+                    field: "VSID",
+                    value,
+                },
+            ))
+        } else {
+            Ok(Vsid(value))
+        }
+    }
+
+    /// The 24-bit value.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Vsid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A view of an NVGRE header and the inner frame after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NvgreHeader<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> NvgreHeader<T> {
+    /// Wraps a buffer without checking it; accessors may panic if it is too short.
+    pub const fn new_unchecked(buffer: T) -> Self {
+        NvgreHeader { buffer }
+    }
+
+    /// Wraps a buffer after [`check_len`](Self::check_len).
+    ///
+    /// # Errors
+    /// As [`check_len`](Self::check_len).
+    pub fn new_checked(buffer: T) -> Result<Self> {
+        let header = Self::new_unchecked(buffer);
+        header.check_len()?;
+        Ok(header)
+    }
+
+    /// Checks the length and that the GRE header is NVGRE.
+    ///
+    /// # Errors
+    /// `Truncated`; `FlagSet` for C, S, R, s; `FlagClear("K")`; `Reserved` for bit 5;
+    /// `GreVersion` unless 0; `GreProtocol` unless 0x6558.
+    pub fn check_len(&self) -> Result<()> {
+        let buffer = self.buffer.as_ref();
+        require(Layer::Nvgre, buffer, field::PROTOCOL.end)?;
+        let bits = self.flags_version();
+        let fail = |kind| Err(Error::new(Layer::Nvgre, kind));
+        for (flag, name) in [
+            (FLAG_C, "C (checksum present)"),
+            (FLAG_S, "S (sequence number present)"),
+            (FLAG_R, "R (routing present)"),
+            (FLAG_STRICT_ROUTE, "s (strict source route)"),
+        ] {
+            if bits & flag != 0 {
+                return fail(ErrorKind::FlagSet(name));
+            }
+        }
+        if bits & FLAG_K == 0 {
+            return fail(ErrorKind::FlagClear("K (key present)"));
+        }
+        if bits & BIT_5 != 0 {
+            return fail(ErrorKind::Reserved {
+                field: "GRE bit 5",
+                value: 1,
+            });
+        }
+        if self.version() != 0 {
+            return fail(ErrorKind::GreVersion(self.version()));
+        }
+        if self.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
+            return fail(ErrorKind::GreProtocol(self.protocol().0));
+        }
+        require(Layer::Nvgre, buffer, HEADER_LEN)
+    }
+
+    /// Returns the underlying buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    fn flags_version(&self) -> u16 {
+        get_u16(&self.buffer.as_ref()[field::FLAGS_VERSION])
+    }
+
+    /// GRE reserved bits 6-12 (mask 0x03f8 of the first 16 bits), ignored on receipt.
+    pub fn reserved0(&self) -> u16 {
+        self.flags_version() & RESERVED_IGNORED
+    }
+
+    /// GRE version (0 for a checked header).
+    pub fn version(&self) -> u8 {
+        (self.flags_version() & VERSION_MASK) as u8
+    }
+
+    /// GRE protocol type (0x6558 for a checked header).
+    pub fn protocol(&self) -> EtherType {
+        EtherType(get_u16(&self.buffer.as_ref()[field::PROTOCOL]))
+    }
+
+    /// Virtual subnet identifier: the key's high 24 bits.
+    pub fn vsid(&self) -> Vsid {
+        let b = &self.buffer.as_ref()[field::VSID];
+        Vsid(u32::from_be_bytes([0, b[0], b[1], b[2]]))
+    }
+
+    /// FlowID: the key's low 8 bits, per-flow entropy (RFC 7637 section 3.2).
+    pub fn flow_id(&self) -> u8 {
+        self.buffer.as_ref()[field::FLOW_ID]
+    }
+
+    /// The whole 32-bit GRE key.
+    pub fn key(&self) -> u32 {
+        (self.vsid().0 << 8) | u32::from(self.flow_id())
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> NvgreHeader<&'a T> {
+    /// The inner Ethernet frame.
+    pub fn payload(&self) -> &'a [u8] {
+        &self.buffer.as_ref()[field::PAYLOAD..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> NvgreHeader<T> {
+    /// Writes the fixed NVGRE words: K set, C/S/R/s clear, version 0, protocol 0x6558,
+    /// with the given reserved bits 6-12 (others in `reserved0` are dropped).
+    pub fn set_fixed_fields(&mut self, reserved0: u16) {
+        let buffer = self.buffer.as_mut();
+        set_u16(
+            &mut buffer[field::FLAGS_VERSION],
+            FLAG_K | (reserved0 & RESERVED_IGNORED),
+        );
+        set_u16(
+            &mut buffer[field::PROTOCOL],
+            EtherType::TRANSPARENT_ETHERNET_BRIDGING.0,
+        );
+    }
+
+    /// Sets the VSID.
+    pub fn set_vsid(&mut self, vsid: Vsid) {
+        self.buffer.as_mut()[field::VSID].copy_from_slice(&vsid.0.to_be_bytes()[1..]);
+    }
+
+    /// Sets the FlowID.
+    pub fn set_flow_id(&mut self, flow_id: u8) {
+        self.buffer.as_mut()[field::FLOW_ID] = flow_id;
+    }
+
+    /// The inner frame, mutable.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer.as_mut()[field::PAYLOAD..]
+    }
+}
+
+/// nom parser: an NVGRE header; the rest is the inner frame.
+///
+/// # Errors
+/// As [`NvgreHeader::check_len`], as a nom `Error`.
+pub fn parse(input: &[u8]) -> IResult<&[u8], NvgreHeader<&[u8]>> {
+    let header = NvgreHeader::new_checked(input).map_err(nom::Err::Error)?;
+    Ok((header.payload(), header))
+}
+
+/// An NVGRE header's fields, owned and lossless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NvgreRepr {
+    /// GRE reserved bits 6-12 (mask 0x03f8), zero in new headers.
+    pub reserved0: u16,
+    /// Virtual subnet identifier.
+    pub vsid: Vsid,
+    /// FlowID.
+    pub flow_id: u8,
+}
+
+impl NvgreRepr {
+    /// A new header: reserved bits zero.
+    pub const fn new(vsid: Vsid, flow_id: u8) -> Self {
+        NvgreRepr {
+            reserved0: 0,
+            vsid,
+            flow_id,
+        }
+    }
+
+    /// Reads a checked header.
+    pub fn parse<T: AsRef<[u8]>>(header: &NvgreHeader<T>) -> Self {
+        NvgreRepr {
+            reserved0: header.reserved0(),
+            vsid: header.vsid(),
+            flow_id: header.flow_id(),
+        }
+    }
+
+    /// Bytes the header occupies: 8.
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// Writes the header into the first 8 bytes of `buffer`.
+    ///
+    /// # Errors
+    /// `BufferTooSmall` when `buffer` is shorter than 8 bytes.
+    pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
+        require_room(Layer::Nvgre, buffer, HEADER_LEN)?;
+        let mut header = NvgreHeader::new_unchecked(buffer);
+        header.set_fixed_fields(self.reserved0);
+        header.set_vsid(self.vsid);
+        header.set_flow_id(self.flow_id);
+        Ok(())
+    }
+}
+
+impl fmt::Display for NvgreRepr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NVGRE vsid {} flow {}", self.vsid, self.flow_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static HEADER: [u8; 10] = [0x20, 0x00, 0x65, 0x58, 0x12, 0x34, 0x56, 0x78, 0xaa, 0xbb];
+
+    #[test]
+    fn deconstruct() {
+        let header = NvgreHeader::new_checked(&HEADER[..]).unwrap();
+        assert_eq!(header.vsid().get(), 0x123456);
+        assert_eq!(header.flow_id(), 0x78);
+        assert_eq!(header.key(), 0x12345678);
+        assert_eq!(header.payload(), &[0xaa, 0xbb]);
+    }
+
+    #[test]
+    fn construct() {
+        let mut out = [0u8; 8];
+        NvgreRepr::new(Vsid::new(0x123456).unwrap(), 0x78)
+            .emit(&mut out)
+            .unwrap();
+        assert_eq!(out, HEADER[..8]);
+    }
+
+    #[test]
+    fn ignored_reserved_bits_round_trip() {
+        let mut bytes = HEADER;
+        bytes[0..2].copy_from_slice(&(0x2000u16 | 0x0208).to_be_bytes());
+        let header = NvgreHeader::new_checked(&bytes[..]).unwrap();
+        let mut out = [0u8; 8];
+        NvgreRepr::parse(&header).emit(&mut out).unwrap();
+        assert_eq!(out, bytes[..8]);
+    }
+
+    #[test]
+    fn non_nvgre_gre_is_an_error_naming_the_field() {
+        let cases: [(u16, u16, ErrorKind); 7] = [
+            (0xa000, 0x6558, ErrorKind::FlagSet("C (checksum present)")),
+            (0x3000, 0x6558, ErrorKind::FlagSet("S (sequence number present)")),
+            (0x6000, 0x6558, ErrorKind::FlagSet("R (routing present)")),
+            (0x2800, 0x6558, ErrorKind::FlagSet("s (strict source route)")),
+            (0x0000, 0x6558, ErrorKind::FlagClear("K (key present)")),
+            (0x2001, 0x6558, ErrorKind::GreVersion(1)),
+            (0x2000, 0x0800, ErrorKind::GreProtocol(0x0800)),
+        ];
+        for (flags, protocol, kind) in cases {
+            let mut bytes = HEADER;
+            bytes[0..2].copy_from_slice(&flags.to_be_bytes());
+            bytes[2..4].copy_from_slice(&protocol.to_be_bytes());
+            let err = NvgreHeader::new_checked(&bytes[..]).unwrap_err();
+            assert_eq!((err.layer, err.kind), (Layer::Nvgre, kind));
+        }
+    }
+
+    #[test]
+    fn truncated_key_is_an_error() {
+        assert!(matches!(
+            NvgreHeader::new_checked(&HEADER[..6]).unwrap_err().kind,
+            ErrorKind::Truncated { needed: 8, available: 6 }
+        ));
+    }
+}
