@@ -1,0 +1,79 @@
+//! The JSON of one frame, as CONTRACTS.md fixes it. Shared by `dissect` and the
+//! conformance test, so the test checks exactly what the example prints.
+
+use std::net::Ipv4Addr;
+
+use serde_json::{Value, json};
+use tunnelwire::packet::{Decoder, Stack, Tunnel};
+
+/// `{"frame":N,"layers":[...],"error":...}` for frame `index` (1-based).
+pub fn frame(decoder: &Decoder, index: usize, bytes: &[u8]) -> Value {
+    let (frame, error) = decoder.decode_partial(bytes);
+    let mut layers = Vec::new();
+    push_stack(&mut layers, &frame.outer);
+    match frame.tunnel {
+        Some(Tunnel::Vxlan(h)) => layers.push(json!({
+            "layer": "vxlan", "flags": h.flags(), "vni": h.vni().get(),
+        })),
+        Some(Tunnel::Nvgre(h)) => layers.push(json!({
+            "layer": "nvgre", "vsid": h.vsid().get(), "flow_id": h.flow_id(),
+        })),
+        None => {}
+    }
+    push_stack(&mut layers, &frame.inner);
+    json!({
+        "frame": index,
+        "layers": layers,
+        "error": error.map(|e| e.to_string()),
+    })
+}
+
+/// Appends one stack's layers in wire order.
+fn push_stack(layers: &mut Vec<Value>, stack: &Stack<'_>) {
+    let Some(eth) = stack.ethernet else { return };
+    layers.push(json!({
+        "layer": "ethernet",
+        "dst": eth.dst_addr().to_string(),
+        "src": eth.src_addr().to_string(),
+        "ethertype": eth.ethertype().0,
+    }));
+    for (tpid, tag) in stack.vlan_tags() {
+        layers.push(json!({
+            "layer": "vlan",
+            "tpid": tpid.0,
+            "pcp": tag.pcp(),
+            "dei": tag.dei(),
+            "vid": tag.vid().get(),
+            "ethertype": tag.ethertype().0,
+        }));
+    }
+    let Some(ip) = stack.ipv4 else { return };
+    layers.push(json!({
+        "layer": "ipv4",
+        "src": ip.src_addr().to_string(),
+        "dst": ip.dst_addr().to_string(),
+        "ihl": ip.ihl(),
+        "dscp": ip.dscp(),
+        "ecn": ip.ecn(),
+        "total_len": ip.total_len(),
+        "id": ip.ident(),
+        "df": ip.dont_frag(),
+        "mf": ip.more_frags(),
+        "frag_offset": ip.frag_offset(),
+        "ttl": ip.ttl(),
+        "protocol": ip.protocol().0,
+        "checksum": ip.checksum(),
+        "checksum_ok": ip.verify_checksum(),
+    }));
+    if let Some(udp) = stack.udp() {
+        let (src, dst): (Ipv4Addr, Ipv4Addr) = (ip.src_addr(), ip.dst_addr());
+        layers.push(json!({
+            "layer": "udp",
+            "src_port": udp.src_port(),
+            "dst_port": udp.dst_port(),
+            "len": udp.len(),
+            "checksum": udp.checksum(),
+            "checksum_ok": (udp.checksum() != 0).then(|| udp.verify_checksum(src, dst)),
+        }));
+    }
+}

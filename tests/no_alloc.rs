@@ -1,0 +1,74 @@
+//! Decoding allocates nothing: a counting global allocator watches every frame of the
+//! committed captures being decoded.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fs::File;
+
+use pcap_file::pcap::PcapReader;
+use tunnelwire::packet::Decoder;
+
+/// Counts allocations made by this thread's code under test (the test harness runs
+/// other tests on other threads, so the count is kept per thread).
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(|n| n.get())
+}
+
+#[test]
+fn decoding_every_captured_frame_allocates_nothing() {
+    let mut frames = Vec::new();
+    for name in ["sample", "edge", "kernel", "malformed"] {
+        let path = format!("{}/tests/data/{name}.pcap", env!("CARGO_MANIFEST_DIR"));
+        let mut reader = PcapReader::new(File::open(path).unwrap()).unwrap();
+        while let Some(packet) = reader.next_packet() {
+            frames.push(packet.unwrap().data.into_owned());
+        }
+    }
+    assert!(frames.len() > 100);
+    let decoder = Decoder::new();
+    let before = allocations();
+    let mut decoded = 0;
+    let mut errors = 0;
+    for frame in &frames {
+        let (frame, error) = decoder.decode_partial(frame);
+        decoded += usize::from(frame.outer.ethernet.is_some());
+        errors += usize::from(error.is_some());
+        // Formatting an error's message must not allocate either.
+        if let Some(error) = error {
+            use std::fmt::Write;
+            let mut sink = FixedSink(0);
+            write!(sink, "{error}").unwrap();
+            assert!(sink.0 > 0);
+        }
+    }
+    assert_eq!(allocations() - before, 0, "decode allocated");
+    assert!(decoded > 100 && errors > 10, "the frames were really decoded");
+}
+
+/// A `fmt::Write` that only counts bytes, so formatting is observed without a String.
+struct FixedSink(usize);
+
+impl std::fmt::Write for FixedSink {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
