@@ -18,6 +18,7 @@ use core::net::Ipv4Addr;
 ///
 /// Adds eight bytes per step with end-around carry: since 2^64 = 1 modulo 0xffff, a
 /// one's-complement sum of 64-bit words folds to the same 16-bit sum (RFC 1071 2(B)).
+#[inline]
 pub fn sum(data: &[u8]) -> u16 {
     let mut acc: u64 = 0;
     let mut chunks = data.chunks_exact(8);
@@ -34,6 +35,7 @@ pub fn sum(data: &[u8]) -> u16 {
 }
 
 /// Folds a 64-bit one's-complement accumulator (plus a pending carry) to 16 bits.
+#[inline]
 fn fold(acc: u64, carry: bool) -> u16 {
     let high = (acc >> 32) + (acc & 0xffff_ffff) + u64::from(carry);
     let mid = (high >> 16) + (high & 0xffff);
@@ -42,18 +44,21 @@ fn fold(acc: u64, carry: bool) -> u16 {
 }
 
 /// One's-complement addition of two folded sums.
+#[inline]
 pub const fn combine(a: u16, b: u16) -> u16 {
     let (total, carry) = a.overflowing_add(b);
     total.wrapping_add(carry as u16)
 }
 
 /// The checksum field for a folded sum: its complement.
+#[inline]
 pub const fn finish(sum: u16) -> u16 {
     !sum
 }
 
 /// Folded sum of the IPv4 pseudo-header (RFC 768, RFC 793): addresses, protocol and the
 /// transport length.
+#[inline]
 pub fn pseudo_header_ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) -> u16 {
     let src = u32::from(src);
     let dst = u32::from(dst);
@@ -68,6 +73,7 @@ pub fn pseudo_header_ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u1
 
 /// RFC 1624 incremental update (equation 3): the new checksum after one 16-bit word of
 /// the covered data changes from `old` to `new`, without summing the data again.
+#[inline]
 pub const fn update(checksum: u16, old: u16, new: u16) -> u16 {
     !combine(combine(!checksum, !old), new)
 }
@@ -89,7 +95,10 @@ mod tests {
 
     #[test]
     fn rfc1071_example() {
-        assert_eq!(sum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0xddf2);
+        assert_eq!(
+            sum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0xddf2
+        );
     }
 
     #[test]

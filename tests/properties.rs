@@ -8,9 +8,8 @@ use proptest::prelude::*;
 use tunnelwire::packet::{Decoder, Stack, Transport, Tunnel};
 use tunnelwire::wire::ipv4::Ipv4Options;
 use tunnelwire::wire::{
-    EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr,
-    NvgreHeader, NvgreRepr, UdpDatagram, UdpRepr, VlanId, VlanRepr, VlanTag, Vni, Vsid,
-    VxlanHeader, VxlanRepr,
+    EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, NvgreHeader,
+    NvgreRepr, UdpDatagram, UdpRepr, VlanId, VlanRepr, VlanTag, Vni, Vsid, VxlanHeader, VxlanRepr,
 };
 
 fn mac() -> impl Strategy<Value = MacAddr> {
@@ -26,36 +25,56 @@ fn ethernet() -> impl Strategy<Value = EthernetRepr> {
 }
 
 fn vlan() -> impl Strategy<Value = VlanRepr> {
-    (0u8..8, any::<bool>(), 0u16..4096, any::<u16>()).prop_map(|(pcp, dei, vid, ethertype)| VlanRepr {
-        pcp,
-        dei,
-        vid: VlanId::new(vid).unwrap(),
-        ethertype: EtherType(ethertype),
+    (0u8..8, any::<bool>(), 0u16..4096, any::<u16>()).prop_map(|(pcp, dei, vid, ethertype)| {
+        VlanRepr {
+            pcp,
+            dei,
+            vid: VlanId::new(vid).unwrap(),
+            ethertype: EtherType(ethertype),
+        }
     })
 }
 
 fn ipv4(payload_len: u16) -> impl Strategy<Value = Ipv4Repr> {
     (
-        (0u8..64, 0u8..4, any::<u16>(), any::<[bool; 3]>(), 0u16..0x2000, any::<u8>()),
-        (any::<u8>(), any::<u16>(), any::<[u8; 4]>(), any::<[u8; 4]>()),
+        (
+            0u8..64,
+            0u8..4,
+            any::<u16>(),
+            any::<[bool; 3]>(),
+            0u16..0x2000,
+            any::<u8>(),
+        ),
+        (
+            any::<u8>(),
+            any::<u16>(),
+            any::<[u8; 4]>(),
+            any::<[u8; 4]>(),
+        ),
         (0usize..=10).prop_flat_map(|words| proptest::collection::vec(any::<u8>(), words * 4)),
     )
-        .prop_map(move |((dscp, ecn, ident, flags, frag_offset, ttl), (protocol, checksum, src, dst), options)| Ipv4Repr {
-            dscp,
-            ecn,
-            ident,
-            reserved_flag: flags[0],
-            dont_frag: flags[1],
-            more_frags: flags[2],
-            frag_offset,
-            ttl,
-            protocol: IpProtocol(protocol),
-            checksum,
-            src_addr: Ipv4Addr::from(src),
-            dst_addr: Ipv4Addr::from(dst),
-            options: Ipv4Options::new(&options).unwrap(),
-            payload_len,
-        })
+        .prop_map(
+            move |(
+                (dscp, ecn, ident, flags, frag_offset, ttl),
+                (protocol, checksum, src, dst),
+                options,
+            )| Ipv4Repr {
+                dscp,
+                ecn,
+                ident,
+                reserved_flag: flags[0],
+                dont_frag: flags[1],
+                more_frags: flags[2],
+                frag_offset,
+                ttl,
+                protocol: IpProtocol(protocol),
+                checksum,
+                src_addr: Ipv4Addr::from(src),
+                dst_addr: Ipv4Addr::from(dst),
+                options: Ipv4Options::new(&options).unwrap(),
+                payload_len,
+            },
+        )
 }
 
 proptest! {
@@ -118,14 +137,25 @@ struct StackSpec {
 fn stack_spec() -> impl Strategy<Value = StackSpec> {
     (
         ethernet(),
-        proptest::collection::vec((prop_oneof![Just(EtherType::VLAN), Just(EtherType::QINQ)], vlan()), 0..=2),
+        proptest::collection::vec(
+            (
+                prop_oneof![Just(EtherType::VLAN), Just(EtherType::QINQ)],
+                vlan(),
+            ),
+            0..=2,
+        ),
         ipv4(0),
         any::<(u16, u16)>(),
     )
         .prop_map(|(eth, tags, mut ip, ports)| {
             ip.more_frags = false;
             ip.frag_offset = 0;
-            StackSpec { eth, tags, ip, ports }
+            StackSpec {
+                eth,
+                tags,
+                ip,
+                ports,
+            }
         })
 }
 
@@ -157,7 +187,9 @@ fn emit_stack(spec: &StackSpec, protocol: IpProtocol, payload: &[u8]) -> Vec<u8>
     ip.emit(&mut out[ip_at..]).unwrap();
     if protocol == IpProtocol::UDP {
         let mut bytes = [0u8; 8];
-        UdpRepr::new(spec.ports.0, spec.ports.1, payload.len() as u16).emit(&mut bytes).unwrap();
+        UdpRepr::new(spec.ports.0, spec.ports.1, payload.len() as u16)
+            .emit(&mut bytes)
+            .unwrap();
         out.extend_from_slice(&bytes);
     }
     out.extend_from_slice(payload);
@@ -165,19 +197,32 @@ fn emit_stack(spec: &StackSpec, protocol: IpProtocol, payload: &[u8]) -> Vec<u8>
 }
 
 /// Asserts a decoded stack holds exactly the specified fields.
-fn check_stack(stack: &Stack<'_>, spec: &StackSpec, udp_ports: Option<(u16, u16)>) -> Result<(), TestCaseError> {
+fn check_stack(
+    stack: &Stack<'_>,
+    spec: &StackSpec,
+    udp_ports: Option<(u16, u16)>,
+) -> Result<(), TestCaseError> {
     let eth = stack.ethernet.unwrap();
-    prop_assert_eq!((eth.dst_addr(), eth.src_addr()), (spec.eth.dst_addr, spec.eth.src_addr));
+    prop_assert_eq!(
+        (eth.dst_addr(), eth.src_addr()),
+        (spec.eth.dst_addr, spec.eth.src_addr)
+    );
     let tags: Vec<_> = stack.vlan_tags().collect();
     prop_assert_eq!(tags.len(), spec.tags.len());
     for ((tpid, tag), (want_tpid, want)) in tags.iter().zip(&spec.tags) {
         prop_assert_eq!(tpid, want_tpid);
-        prop_assert_eq!((tag.pcp(), tag.dei(), tag.vid()), (want.pcp, want.dei, want.vid));
+        prop_assert_eq!(
+            (tag.pcp(), tag.dei(), tag.vid()),
+            (want.pcp, want.dei, want.vid)
+        );
     }
     let ip = Ipv4Repr::parse(&stack.ipv4.unwrap());
     prop_assert_eq!(ip.src_addr, spec.ip.src_addr);
     prop_assert_eq!(ip.options, spec.ip.options);
-    prop_assert_eq!((ip.ttl, ip.dscp, ip.ecn, ip.checksum), (spec.ip.ttl, spec.ip.dscp, spec.ip.ecn, spec.ip.checksum));
+    prop_assert_eq!(
+        (ip.ttl, ip.dscp, ip.ecn, ip.checksum),
+        (spec.ip.ttl, spec.ip.dscp, spec.ip.ecn, spec.ip.checksum)
+    );
     prop_assert_eq!(stack.udp().map(|u| (u.src_port(), u.dst_port())), udp_ports);
     Ok(())
 }

@@ -27,31 +27,37 @@ impl MacAddr {
     pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
 
     /// The address from its six bytes.
+    #[inline]
     pub const fn new(bytes: [u8; 6]) -> Self {
         MacAddr(bytes)
     }
 
     /// The six bytes, in wire order.
+    #[inline]
     pub const fn octets(&self) -> [u8; 6] {
         self.0
     }
 
     /// True for ff:ff:ff:ff:ff:ff.
+    #[inline]
     pub fn is_broadcast(&self) -> bool {
         *self == Self::BROADCAST
     }
 
     /// True when the I/G bit is set: multicast, broadcast included.
+    #[inline]
     pub const fn is_multicast(&self) -> bool {
         self.0[0] & 0x01 != 0
     }
 
     /// True for an individual (unicast) address.
+    #[inline]
     pub const fn is_unicast(&self) -> bool {
         !self.is_multicast()
     }
 
     /// True when the U/L bit is set: a locally administered address.
+    #[inline]
     pub const fn is_local(&self) -> bool {
         self.0[0] & 0x02 != 0
     }
@@ -113,6 +119,7 @@ impl EtherType {
     pub const TRANSPARENT_ETHERNET_BRIDGING: EtherType = EtherType(0x6558);
 
     /// True for the TPIDs of a VLAN tag: 802.1Q (0x8100) and 802.1ad (0x88a8).
+    #[inline]
     pub const fn is_vlan_tpid(self) -> bool {
         self.0 == Self::VLAN.0 || self.0 == Self::QINQ.0
     }
@@ -132,6 +139,7 @@ pub struct EthernetFrame<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Wraps a buffer without checking it; accessors may panic if it is too short.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         EthernetFrame { buffer }
     }
@@ -140,6 +148,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     ///
     /// # Errors
     /// `Truncated` when the buffer is shorter than the header.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let frame = Self::new_unchecked(buffer);
         frame.check_len()?;
@@ -150,16 +159,19 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     ///
     /// # Errors
     /// `Truncated` when the buffer is shorter than 14 bytes.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         require(Layer::Ethernet, self.buffer.as_ref(), HEADER_LEN)
     }
 
     /// Returns the underlying buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst_addr(&self) -> MacAddr {
         let mut bytes = [0; 6];
         bytes.copy_from_slice(&self.buffer.as_ref()[field::DESTINATION]);
@@ -167,6 +179,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 
     /// Source address.
+    #[inline]
     pub fn src_addr(&self) -> MacAddr {
         let mut bytes = [0; 6];
         bytes.copy_from_slice(&self.buffer.as_ref()[field::SOURCE]);
@@ -174,11 +187,13 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 
     /// The EtherType, or the TPID of a VLAN tag that follows.
+    #[inline]
     pub fn ethertype(&self) -> EtherType {
         EtherType(get_u16(&self.buffer.as_ref()[field::ETHERTYPE]))
     }
 
     /// Header length: always 14.
+    #[inline]
     pub const fn header_len(&self) -> usize {
         HEADER_LEN
     }
@@ -186,6 +201,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> EthernetFrame<&'a T> {
     /// Everything after the header (tags included), borrowed from the original buffer.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer.as_ref()[field::PAYLOAD..]
     }
@@ -193,21 +209,25 @@ impl<'a, T: AsRef<[u8]> + ?Sized> EthernetFrame<&'a T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     /// Sets the destination address.
+    #[inline]
     pub fn set_dst_addr(&mut self, addr: MacAddr) {
         self.buffer.as_mut()[field::DESTINATION].copy_from_slice(&addr.0);
     }
 
     /// Sets the source address.
+    #[inline]
     pub fn set_src_addr(&mut self, addr: MacAddr) {
         self.buffer.as_mut()[field::SOURCE].copy_from_slice(&addr.0);
     }
 
     /// Sets the EtherType.
+    #[inline]
     pub fn set_ethertype(&mut self, ethertype: EtherType) {
         set_u16(&mut self.buffer.as_mut()[field::ETHERTYPE], ethertype.0);
     }
 
     /// Everything after the header, mutable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::PAYLOAD..]
     }
@@ -217,6 +237,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
 ///
 /// # Errors
 /// `Truncated` (as a nom `Error`) when fewer than 14 bytes remain.
+#[inline]
 pub fn parse(input: &[u8]) -> IResult<&[u8], EthernetFrame<&[u8]>> {
     let frame = EthernetFrame::new_checked(input).map_err(nom::Err::Error)?;
     Ok((frame.payload(), frame))
@@ -235,6 +256,7 @@ pub struct EthernetRepr {
 
 impl EthernetRepr {
     /// Reads the header of a checked view.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(frame: &EthernetFrame<T>) -> Self {
         EthernetRepr {
             dst_addr: frame.dst_addr(),
@@ -244,6 +266,7 @@ impl EthernetRepr {
     }
 
     /// Bytes the header occupies: 14.
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }
@@ -336,7 +359,14 @@ mod tests {
         assert!(MacAddr::BROADCAST.is_broadcast() && MacAddr::BROADCAST.is_multicast());
         assert!(MacAddr([0x02, 0, 0, 0, 0, 1]).is_local());
         assert!(MacAddr([0x02, 0, 0, 0, 0, 1]).is_unicast());
-        for bad in ["", "01:02:03:04:05", "01:02:03:04:05:06:07", "001:02:03:04:05:06", "zz:02:03:04:05:06", "01:02:03:04:05:"] {
+        for bad in [
+            "",
+            "01:02:03:04:05",
+            "01:02:03:04:05:06:07",
+            "001:02:03:04:05:06",
+            "zz:02:03:04:05:06",
+            "01:02:03:04:05:",
+        ] {
             assert_eq!(bad.parse::<MacAddr>(), Err(MacAddrParseError), "{bad}");
         }
     }

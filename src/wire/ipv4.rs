@@ -71,6 +71,7 @@ pub struct Ipv4Packet<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Wraps a buffer without checking it; accessors may panic on a short buffer or bad
     /// length fields.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Ipv4Packet { buffer }
     }
@@ -79,6 +80,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     ///
     /// # Errors
     /// As [`check_len`](Self::check_len).
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let packet = Self::new_unchecked(buffer);
         packet.check_len()?;
@@ -91,6 +93,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// # Errors
     /// `Truncated` when the buffer ends before the header or the total length;
     /// `Version`, `HeaderLength` or `TotalLength` for a bad field.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let buffer = self.buffer.as_ref();
         require(Layer::Ipv4, buffer, HEADER_LEN)?;
@@ -116,108 +119,129 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// Returns the underlying buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// Version field (4 for a checked packet).
+    #[inline]
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VERSION_IHL] >> 4
     }
 
     /// Internet header length, in 32-bit words.
+    #[inline]
     pub fn ihl(&self) -> u8 {
         self.buffer.as_ref()[field::VERSION_IHL] & 0x0f
     }
 
     /// Header length in bytes, options included.
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.ihl()) * 4
     }
 
     /// Differentiated services code point (6 bits).
+    #[inline]
     pub fn dscp(&self) -> u8 {
         self.buffer.as_ref()[field::DSCP_ECN] >> 2
     }
 
     /// Explicit congestion notification (2 bits, RFC 3168).
+    #[inline]
     pub fn ecn(&self) -> u8 {
         self.buffer.as_ref()[field::DSCP_ECN] & 0x03
     }
 
     /// Total length: header plus payload, in bytes.
+    #[inline]
     pub fn total_len(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::TOTAL_LEN])
     }
 
     /// Identification.
+    #[inline]
     pub fn ident(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::IDENT])
     }
 
+    #[inline]
     fn flags_frag_offset(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::FLAGS_FRAG_OFFSET])
     }
 
     /// The reserved flag bit (must be zero on send; kept as received).
+    #[inline]
     pub fn reserved_flag(&self) -> bool {
         self.flags_frag_offset() & FLAG_RESERVED != 0
     }
 
     /// Don't fragment.
+    #[inline]
     pub fn dont_frag(&self) -> bool {
         self.flags_frag_offset() & FLAG_DONT_FRAG != 0
     }
 
     /// More fragments.
+    #[inline]
     pub fn more_frags(&self) -> bool {
         self.flags_frag_offset() & FLAG_MORE_FRAGS != 0
     }
 
     /// Fragment offset, in 8-byte units.
+    #[inline]
     pub fn frag_offset(&self) -> u16 {
         self.flags_frag_offset() & FRAG_OFFSET_MASK
     }
 
     /// True for any fragment: MF set or a non-zero offset.
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         self.flags_frag_offset() & (FLAG_MORE_FRAGS | FRAG_OFFSET_MASK) != 0
     }
 
     /// Time to live.
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]
     }
 
     /// Protocol of the payload.
+    #[inline]
     pub fn protocol(&self) -> IpProtocol {
         IpProtocol(self.buffer.as_ref()[field::PROTOCOL])
     }
 
     /// Header checksum as received.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::CHECKSUM])
     }
 
     /// Source address.
+    #[inline]
     pub fn src_addr(&self) -> Ipv4Addr {
         let b = &self.buffer.as_ref()[field::SRC_ADDR];
         Ipv4Addr::new(b[0], b[1], b[2], b[3])
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst_addr(&self) -> Ipv4Addr {
         let b = &self.buffer.as_ref()[field::DST_ADDR];
         Ipv4Addr::new(b[0], b[1], b[2], b[3])
     }
 
     /// The options, as raw bytes (empty when IHL is 5).
+    #[inline]
     pub fn options(&self) -> &[u8] {
         &self.buffer.as_ref()[field::OPTIONS..self.header_len()]
     }
 
     /// True when the header checksum is correct. Under `cfg(fuzzing)` always true, so
     /// fuzzers reach the layers behind it.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         cfg!(fuzzing) || checksum::sum(&self.buffer.as_ref()[..self.header_len()]) == 0xffff
     }
@@ -225,6 +249,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
     /// The payload, from the end of the header to the total length.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         let buffer = self.buffer.as_ref();
         &buffer[self.header_len()..usize::from(self.total_len())]
@@ -233,26 +258,31 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets version (4) and IHL.
+    #[inline]
     pub fn set_version_ihl(&mut self, ihl: u8) {
         self.buffer.as_mut()[field::VERSION_IHL] = 0x40 | (ihl & 0x0f);
     }
 
     /// Sets DSCP (low 6 bits used) and ECN (low 2 bits used).
+    #[inline]
     pub fn set_dscp_ecn(&mut self, dscp: u8, ecn: u8) {
         self.buffer.as_mut()[field::DSCP_ECN] = (dscp << 2) | (ecn & 0x03);
     }
 
     /// Sets the total length.
+    #[inline]
     pub fn set_total_len(&mut self, total_len: u16) {
         set_u16(&mut self.buffer.as_mut()[field::TOTAL_LEN], total_len);
     }
 
     /// Sets the identification.
+    #[inline]
     pub fn set_ident(&mut self, ident: u16) {
         set_u16(&mut self.buffer.as_mut()[field::IDENT], ident);
     }
 
     /// Sets the three flag bits and the fragment offset (8-byte units, 13 bits used).
+    #[inline]
     pub fn set_flags_frag_offset(
         &mut self,
         reserved: bool,
@@ -274,37 +304,44 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// Sets the time to live.
+    #[inline]
     pub fn set_ttl(&mut self, ttl: u8) {
         self.buffer.as_mut()[field::TTL] = ttl;
     }
 
     /// Sets the protocol.
+    #[inline]
     pub fn set_protocol(&mut self, protocol: IpProtocol) {
         self.buffer.as_mut()[field::PROTOCOL] = protocol.0;
     }
 
     /// Sets the checksum field as given.
+    #[inline]
     pub fn set_checksum(&mut self, checksum: u16) {
         set_u16(&mut self.buffer.as_mut()[field::CHECKSUM], checksum);
     }
 
     /// Sets the source address.
+    #[inline]
     pub fn set_src_addr(&mut self, addr: Ipv4Addr) {
         self.buffer.as_mut()[field::SRC_ADDR].copy_from_slice(&addr.octets());
     }
 
     /// Sets the destination address.
+    #[inline]
     pub fn set_dst_addr(&mut self, addr: Ipv4Addr) {
         self.buffer.as_mut()[field::DST_ADDR].copy_from_slice(&addr.octets());
     }
 
     /// Options, mutable.
+    #[inline]
     pub fn options_mut(&mut self) -> &mut [u8] {
         let end = self.header_len();
         &mut self.buffer.as_mut()[field::OPTIONS..end]
     }
 
     /// Computes the header checksum and writes it.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let sum = checksum::sum(&self.buffer.as_ref()[..self.header_len()]);
@@ -312,6 +349,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// The payload, mutable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let range = self.header_len()..usize::from(self.total_len());
         &mut self.buffer.as_mut()[range]
@@ -322,6 +360,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
 ///
 /// # Errors
 /// As [`Ipv4Packet::check_len`], as a nom `Error`.
+#[inline]
 pub fn parse(input: &[u8]) -> IResult<&[u8], Ipv4Packet<&[u8]>> {
     let packet = Ipv4Packet::new_checked(input).map_err(nom::Err::Error)?;
     let packet = Ipv4Packet::new_unchecked(&input[..usize::from(packet.total_len())]);
@@ -342,6 +381,7 @@ impl Ipv4Options {
     /// # Errors
     /// `OutOfRange` above 40 bytes or for a length that is not a multiple of 4 (IHL
     /// counts 32-bit words).
+    #[inline]
     pub fn new(options: &[u8]) -> Result<Self> {
         if options.len() > MAX_OPTIONS_LEN || options.len() % 4 != 0 {
             return Err(Error::new(
@@ -361,6 +401,7 @@ impl Ipv4Options {
     }
 
     /// The option bytes.
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
@@ -368,6 +409,7 @@ impl Ipv4Options {
 
 impl Default for Ipv4Options {
     /// No options.
+    #[inline]
     fn default() -> Self {
         Ipv4Options {
             bytes: [0; MAX_OPTIONS_LEN],
@@ -422,7 +464,13 @@ impl Ipv4Repr {
 
     /// A new header: no options, no fragmentation, DF clear, TTL 64, DSCP/ECN 0 and
     /// checksum 0 (fill it with [`Ipv4Packet::fill_checksum`] after `emit`).
-    pub fn new(src_addr: Ipv4Addr, dst_addr: Ipv4Addr, protocol: IpProtocol, payload_len: u16) -> Self {
+    #[inline]
+    pub fn new(
+        src_addr: Ipv4Addr,
+        dst_addr: Ipv4Addr,
+        protocol: IpProtocol,
+        payload_len: u16,
+    ) -> Self {
         Ipv4Repr {
             dscp: 0,
             ecn: 0,
@@ -442,6 +490,7 @@ impl Ipv4Repr {
     }
 
     /// Reads a checked packet's header.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(packet: &Ipv4Packet<T>) -> Self {
         Ipv4Repr {
             dscp: packet.dscp(),
@@ -463,6 +512,7 @@ impl Ipv4Repr {
     }
 
     /// Header length in bytes, options included.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         HEADER_LEN + usize::from(self.options.len)
     }
@@ -475,15 +525,16 @@ impl Ipv4Repr {
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         let header_len = self.buffer_len();
         require_room(Layer::Ipv4, buffer, header_len)?;
-        let total_len = u16::try_from(header_len + usize::from(self.payload_len)).map_err(|_| {
-            Error::new(
-                Layer::Ipv4,
-                ErrorKind::OutOfRange {
-                    field: "total length",
-                    value: (header_len + usize::from(self.payload_len)) as u32,
-                },
-            )
-        })?;
+        let total_len =
+            u16::try_from(header_len + usize::from(self.payload_len)).map_err(|_| {
+                Error::new(
+                    Layer::Ipv4,
+                    ErrorKind::OutOfRange {
+                        field: "total length",
+                        value: (header_len + usize::from(self.payload_len)) as u32,
+                    },
+                )
+            })?;
         let mut packet = Ipv4Packet::new_unchecked(buffer);
         packet.set_version_ihl((header_len / 4) as u8);
         packet.set_dscp_ecn(self.dscp, self.ecn);
@@ -500,7 +551,9 @@ impl Ipv4Repr {
         packet.set_checksum(self.checksum);
         packet.set_src_addr(self.src_addr);
         packet.set_dst_addr(self.dst_addr);
-        packet.options_mut().copy_from_slice(self.options.as_slice());
+        packet
+            .options_mut()
+            .copy_from_slice(self.options.as_slice());
         Ok(())
     }
 }
@@ -513,7 +566,12 @@ impl fmt::Display for Ipv4Repr {
             self.src_addr, self.dst_addr, self.protocol, self.ttl, self.payload_len
         )?;
         if self.more_frags || self.frag_offset != 0 {
-            write!(f, " frag {}{}", self.frag_offset, if self.more_frags { "+" } else { "" })?;
+            write!(
+                f,
+                " frag {}{}",
+                self.frag_offset,
+                if self.more_frags { "+" } else { "" }
+            )?;
         }
         Ok(())
     }
@@ -525,8 +583,8 @@ mod tests {
 
     // UDP, ID 0x1234, DF, TTL 64, 10.0.0.1 > 10.0.0.2, 4-byte payload, 2 bytes of padding.
     static PACKET: [u8; 26] = [
-        0x45, 0xb9, 0x00, 0x18, 0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0x0a, 0x00,
-        0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x00,
+        0x45, 0xb9, 0x00, 0x18, 0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0x0a, 0x00, 0x00,
+        0x01, 0x0a, 0x00, 0x00, 0x02, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x00,
     ];
 
     fn with_checksum() -> [u8; 26] {
@@ -553,14 +611,22 @@ mod tests {
         assert_eq!(packet.src_addr(), Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(packet.dst_addr(), Ipv4Addr::new(10, 0, 0, 2));
         assert!(packet.verify_checksum());
-        assert_eq!(packet.payload(), &[0xde, 0xad, 0xbe, 0xef], "padding is not payload");
+        assert_eq!(
+            packet.payload(),
+            &[0xde, 0xad, 0xbe, 0xef],
+            "padding is not payload"
+        );
     }
 
     #[test]
     fn corrupted_checksum_fails_verification() {
         let mut bytes = with_checksum();
         bytes[11] ^= 1;
-        assert!(!Ipv4Packet::new_checked(&bytes[..]).unwrap().verify_checksum());
+        assert!(
+            !Ipv4Packet::new_checked(&bytes[..])
+                .unwrap()
+                .verify_checksum()
+        );
     }
 
     #[test]
@@ -645,7 +711,12 @@ mod tests {
 
     #[test]
     fn emit_rejects_oversized_total_length() {
-        let repr = Ipv4Repr::new(Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, IpProtocol::UDP, 65520);
+        let repr = Ipv4Repr::new(
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            IpProtocol::UDP,
+            65520,
+        );
         assert!(repr.emit(&mut [0u8; 20]).is_err());
     }
 

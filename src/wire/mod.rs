@@ -19,6 +19,7 @@ pub use vxlan::{Vni, VxlanHeader, VxlanRepr};
 use crate::error::{Error, Layer};
 
 /// Fails with a truncation error unless `buffer` holds at least `needed` bytes.
+#[inline]
 fn require(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {
     if buffer.len() < needed {
         Err(Error::truncated(layer, needed, buffer.len()))
@@ -28,16 +29,19 @@ fn require(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {
 }
 
 /// Reads a big-endian u16 from a two-byte field; callers have checked the length.
+#[inline]
 fn get_u16(field: &[u8]) -> u16 {
     u16::from_be_bytes([field[0], field[1]])
 }
 
 /// Writes a big-endian u16 into a two-byte field.
+#[inline]
 fn set_u16(field: &mut [u8], value: u16) {
     field.copy_from_slice(&value.to_be_bytes());
 }
 
 /// Fails unless an `emit` target holds `needed` bytes.
+#[inline]
 fn require_room(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {
     if buffer.len() < needed {
         Err(Error::new(

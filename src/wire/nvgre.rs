@@ -51,6 +51,7 @@ impl Vsid {
     ///
     /// # Errors
     /// `OutOfRange` above 16777215.
+    #[inline]
     pub const fn new(value: u32) -> Result<Self> {
         if value > Self::MAX {
             Err(Error::new(
@@ -66,6 +67,7 @@ impl Vsid {
     }
 
     /// The 24-bit value.
+    #[inline]
     pub const fn get(self) -> u32 {
         self.0
     }
@@ -85,6 +87,7 @@ pub struct NvgreHeader<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> NvgreHeader<T> {
     /// Wraps a buffer without checking it; accessors may panic if it is too short.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         NvgreHeader { buffer }
     }
@@ -93,6 +96,7 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     ///
     /// # Errors
     /// As [`check_len`](Self::check_len).
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let header = Self::new_unchecked(buffer);
         header.check_len()?;
@@ -104,6 +108,7 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     /// # Errors
     /// `Truncated`; `FlagSet` for C, S, R, s; `FlagClear("K")`; `Reserved` for bit 5;
     /// `GreVersion` unless 0; `GreProtocol` unless 0x6558.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let buffer = self.buffer.as_ref();
         require(Layer::Nvgre, buffer, field::PROTOCOL.end)?;
@@ -138,41 +143,49 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     }
 
     /// Returns the underlying buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
+    #[inline]
     fn flags_version(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::FLAGS_VERSION])
     }
 
     /// GRE reserved bits 6-12 (mask 0x03f8 of the first 16 bits), ignored on receipt.
+    #[inline]
     pub fn reserved0(&self) -> u16 {
         self.flags_version() & RESERVED_IGNORED
     }
 
     /// GRE version (0 for a checked header).
+    #[inline]
     pub fn version(&self) -> u8 {
         (self.flags_version() & VERSION_MASK) as u8
     }
 
     /// GRE protocol type (0x6558 for a checked header).
+    #[inline]
     pub fn protocol(&self) -> EtherType {
         EtherType(get_u16(&self.buffer.as_ref()[field::PROTOCOL]))
     }
 
     /// Virtual subnet identifier: the key's high 24 bits.
+    #[inline]
     pub fn vsid(&self) -> Vsid {
         let b = &self.buffer.as_ref()[field::VSID];
         Vsid(u32::from_be_bytes([0, b[0], b[1], b[2]]))
     }
 
     /// FlowID: the key's low 8 bits, per-flow entropy (RFC 7637 section 3.2).
+    #[inline]
     pub fn flow_id(&self) -> u8 {
         self.buffer.as_ref()[field::FLOW_ID]
     }
 
     /// The whole 32-bit GRE key.
+    #[inline]
     pub fn key(&self) -> u32 {
         (self.vsid().0 << 8) | u32::from(self.flow_id())
     }
@@ -180,6 +193,7 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> NvgreHeader<&'a T> {
     /// The inner Ethernet frame.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer.as_ref()[field::PAYLOAD..]
     }
@@ -188,6 +202,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> NvgreHeader<&'a T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> NvgreHeader<T> {
     /// Writes the fixed NVGRE words: K set, C/S/R/s clear, version 0, protocol 0x6558,
     /// with the given reserved bits 6-12 (others in `reserved0` are dropped).
+    #[inline]
     pub fn set_fixed_fields(&mut self, reserved0: u16) {
         let buffer = self.buffer.as_mut();
         set_u16(
@@ -201,16 +216,19 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> NvgreHeader<T> {
     }
 
     /// Sets the VSID.
+    #[inline]
     pub fn set_vsid(&mut self, vsid: Vsid) {
         self.buffer.as_mut()[field::VSID].copy_from_slice(&vsid.0.to_be_bytes()[1..]);
     }
 
     /// Sets the FlowID.
+    #[inline]
     pub fn set_flow_id(&mut self, flow_id: u8) {
         self.buffer.as_mut()[field::FLOW_ID] = flow_id;
     }
 
     /// The inner frame, mutable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::PAYLOAD..]
     }
@@ -220,6 +238,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> NvgreHeader<T> {
 ///
 /// # Errors
 /// As [`NvgreHeader::check_len`], as a nom `Error`.
+#[inline]
 pub fn parse(input: &[u8]) -> IResult<&[u8], NvgreHeader<&[u8]>> {
     let header = NvgreHeader::new_checked(input).map_err(nom::Err::Error)?;
     Ok((header.payload(), header))
@@ -238,6 +257,7 @@ pub struct NvgreRepr {
 
 impl NvgreRepr {
     /// A new header: reserved bits zero.
+    #[inline]
     pub const fn new(vsid: Vsid, flow_id: u8) -> Self {
         NvgreRepr {
             reserved0: 0,
@@ -247,6 +267,7 @@ impl NvgreRepr {
     }
 
     /// Reads a checked header.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(header: &NvgreHeader<T>) -> Self {
         NvgreRepr {
             reserved0: header.reserved0(),
@@ -256,6 +277,7 @@ impl NvgreRepr {
     }
 
     /// Bytes the header occupies: 8.
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }
@@ -318,9 +340,17 @@ mod tests {
     fn non_nvgre_gre_is_an_error_naming_the_field() {
         let cases: [(u16, u16, ErrorKind); 7] = [
             (0xa000, 0x6558, ErrorKind::FlagSet("C (checksum present)")),
-            (0x3000, 0x6558, ErrorKind::FlagSet("S (sequence number present)")),
+            (
+                0x3000,
+                0x6558,
+                ErrorKind::FlagSet("S (sequence number present)"),
+            ),
             (0x6000, 0x6558, ErrorKind::FlagSet("R (routing present)")),
-            (0x2800, 0x6558, ErrorKind::FlagSet("s (strict source route)")),
+            (
+                0x2800,
+                0x6558,
+                ErrorKind::FlagSet("s (strict source route)"),
+            ),
             (0x0000, 0x6558, ErrorKind::FlagClear("K (key present)")),
             (0x2001, 0x6558, ErrorKind::GreVersion(1)),
             (0x2000, 0x0800, ErrorKind::GreProtocol(0x0800)),
@@ -338,7 +368,10 @@ mod tests {
     fn truncated_key_is_an_error() {
         assert!(matches!(
             NvgreHeader::new_checked(&HEADER[..6]).unwrap_err().kind,
-            ErrorKind::Truncated { needed: 8, available: 6 }
+            ErrorKind::Truncated {
+                needed: 8,
+                available: 6
+            }
         ));
     }
 }

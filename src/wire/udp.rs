@@ -35,6 +35,7 @@ pub struct UdpDatagram<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> UdpDatagram<T> {
     /// Wraps a buffer without checking it; accessors may panic on a short buffer or bad
     /// length field.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         UdpDatagram { buffer }
     }
@@ -43,6 +44,7 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
     ///
     /// # Errors
     /// As [`check_len`](Self::check_len).
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let datagram = Self::new_unchecked(buffer);
         datagram.check_len()?;
@@ -55,6 +57,7 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
     /// # Errors
     /// `Truncated` when the buffer ends before the header or the length; `UdpLength`
     /// below 8.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let buffer = self.buffer.as_ref();
         require(Layer::Udp, buffer, HEADER_LEN)?;
@@ -66,36 +69,43 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
     }
 
     /// Returns the underlying buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::SRC_PORT])
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::DST_PORT])
     }
 
     /// Length field: header plus payload.
+    #[inline]
     pub fn len(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::LENGTH])
     }
 
     /// True when the datagram carries no payload.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         usize::from(self.len()) == HEADER_LEN
     }
 
     /// Checksum field as received (0: none).
+    #[inline]
     pub fn checksum(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::CHECKSUM])
     }
 
     /// Sum of header and payload (up to the length field) with the pseudo-header.
+    #[inline]
     fn full_sum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
         let len = self.len();
         checksum::combine(
@@ -106,6 +116,7 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
 
     /// True when the checksum is 0 (none) or correct for the given IPv4 addresses.
     /// Under `cfg(fuzzing)` always true.
+    #[inline]
     pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
         cfg!(fuzzing) || self.checksum() == 0 || self.full_sum(src, dst) == 0xffff
     }
@@ -113,6 +124,7 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> UdpDatagram<&'a T> {
     /// The payload, up to the length field.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer.as_ref()[field::PAYLOAD..usize::from(self.len())]
     }
@@ -120,27 +132,32 @@ impl<'a, T: AsRef<[u8]> + ?Sized> UdpDatagram<&'a T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
     /// Sets the source port.
+    #[inline]
     pub fn set_src_port(&mut self, port: u16) {
         set_u16(&mut self.buffer.as_mut()[field::SRC_PORT], port);
     }
 
     /// Sets the destination port.
+    #[inline]
     pub fn set_dst_port(&mut self, port: u16) {
         set_u16(&mut self.buffer.as_mut()[field::DST_PORT], port);
     }
 
     /// Sets the length field.
+    #[inline]
     pub fn set_len(&mut self, len: u16) {
         set_u16(&mut self.buffer.as_mut()[field::LENGTH], len);
     }
 
     /// Sets the checksum field as given.
+    #[inline]
     pub fn set_checksum(&mut self, checksum: u16) {
         set_u16(&mut self.buffer.as_mut()[field::CHECKSUM], checksum);
     }
 
     /// Computes the checksum over the pseudo-header, header and payload and writes it;
     /// a computed 0 is written as 0xffff (RFC 768).
+    #[inline]
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         self.set_checksum(0);
         let value = checksum::finish(self.full_sum(src, dst));
@@ -148,6 +165,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
     }
 
     /// The payload, mutable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let end = usize::from(self.len());
         &mut self.buffer.as_mut()[field::PAYLOAD..end]
@@ -158,6 +176,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
 ///
 /// # Errors
 /// As [`UdpDatagram::check_len`], as a nom `Error`.
+#[inline]
 pub fn parse(input: &[u8]) -> IResult<&[u8], UdpDatagram<&[u8]>> {
     let datagram = UdpDatagram::new_checked(input).map_err(nom::Err::Error)?;
     let datagram = UdpDatagram::new_unchecked(&input[..usize::from(datagram.len())]);
@@ -180,6 +199,7 @@ pub struct UdpRepr {
 impl UdpRepr {
     /// A new header with checksum 0 (none); fill it with
     /// [`UdpDatagram::fill_checksum`] once the payload is in place.
+    #[inline]
     pub const fn new(src_port: u16, dst_port: u16, payload_len: u16) -> Self {
         UdpRepr {
             src_port,
@@ -190,6 +210,7 @@ impl UdpRepr {
     }
 
     /// Reads a checked datagram's header.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(datagram: &UdpDatagram<T>) -> Self {
         UdpRepr {
             src_port: datagram.src_port(),
@@ -200,6 +221,7 @@ impl UdpRepr {
     }
 
     /// Bytes the header occupies: 8.
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }
@@ -211,13 +233,16 @@ impl UdpRepr {
     /// length would exceed 65535.
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         require_room(Layer::Udp, buffer, HEADER_LEN)?;
-        let len = self.payload_len.checked_add(HEADER_LEN as u16).ok_or(Error::new(
-            Layer::Udp,
-            ErrorKind::OutOfRange {
-                field: "length",
-                value: u32::from(self.payload_len) + HEADER_LEN as u32,
-            },
-        ))?;
+        let len = self
+            .payload_len
+            .checked_add(HEADER_LEN as u16)
+            .ok_or(Error::new(
+                Layer::Udp,
+                ErrorKind::OutOfRange {
+                    field: "length",
+                    value: u32::from(self.payload_len) + HEADER_LEN as u32,
+                },
+            ))?;
         let mut datagram = UdpDatagram::new_unchecked(buffer);
         datagram.set_src_port(self.src_port);
         datagram.set_dst_port(self.dst_port);
@@ -292,7 +317,15 @@ mod tests {
         let mut bytes = DATAGRAM;
         bytes[6..8].copy_from_slice(&[0x12, 0x34]);
         let repr = UdpRepr::parse(&UdpDatagram::new_checked(&bytes[..]).unwrap());
-        assert_eq!(repr, UdpRepr { src_port: 49152, dst_port: 4789, checksum: 0x1234, payload_len: 4 });
+        assert_eq!(
+            repr,
+            UdpRepr {
+                src_port: 49152,
+                dst_port: 4789,
+                checksum: 0x1234,
+                payload_len: 4
+            }
+        );
         let mut out = [0u8; 8];
         repr.emit(&mut out).unwrap();
         assert_eq!(out, bytes[..8]);

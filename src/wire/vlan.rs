@@ -34,6 +34,7 @@ impl VlanId {
     ///
     /// # Errors
     /// `OutOfRange` above 4095.
+    #[inline]
     pub const fn new(value: u16) -> Result<Self> {
         if value > Self::MAX {
             Err(Error::new(
@@ -52,6 +53,7 @@ impl VlanId {
     ///
     /// # Errors
     /// `OutOfRange` for 0 (priority tag), 4095 (reserved) and above.
+    #[inline]
     pub const fn usable(value: u16) -> Result<Self> {
         match Self::new(value) {
             Ok(id) if id.is_usable() => Ok(id),
@@ -66,21 +68,25 @@ impl VlanId {
     }
 
     /// The 12-bit value.
+    #[inline]
     pub const fn get(self) -> u16 {
         self.0
     }
 
     /// True for 0: the tag carries a priority only.
+    #[inline]
     pub const fn is_priority_tag(self) -> bool {
         self.0 == 0
     }
 
     /// True for 4095, reserved by IEEE 802.1Q.
+    #[inline]
     pub const fn is_reserved(self) -> bool {
         self.0 == Self::MAX
     }
 
     /// True for 1..=4094.
+    #[inline]
     pub const fn is_usable(self) -> bool {
         !self.is_priority_tag() && !self.is_reserved()
     }
@@ -100,6 +106,7 @@ pub struct VlanTag<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> VlanTag<T> {
     /// Wraps a buffer without checking it; accessors may panic if it is too short.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         VlanTag { buffer }
     }
@@ -108,6 +115,7 @@ impl<T: AsRef<[u8]>> VlanTag<T> {
     ///
     /// # Errors
     /// `Truncated` when the buffer is shorter than 4 bytes.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let tag = Self::new_unchecked(buffer);
         tag.check_len()?;
@@ -118,35 +126,42 @@ impl<T: AsRef<[u8]>> VlanTag<T> {
     ///
     /// # Errors
     /// `Truncated` when the buffer is shorter than 4 bytes.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         require(Layer::Vlan, self.buffer.as_ref(), HEADER_LEN)
     }
 
     /// Returns the underlying buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
+    #[inline]
     fn tci(&self) -> u16 {
         get_u16(&self.buffer.as_ref()[field::TCI])
     }
 
     /// Priority code point (3 bits).
+    #[inline]
     pub fn pcp(&self) -> u8 {
         (self.tci() >> 13) as u8
     }
 
     /// Drop eligible indicator.
+    #[inline]
     pub fn dei(&self) -> bool {
         self.tci() & 0x1000 != 0
     }
 
     /// VLAN identifier.
+    #[inline]
     pub fn vid(&self) -> VlanId {
         VlanId(self.tci() & VlanId::MAX)
     }
 
     /// EtherType of what follows the tag (or the TPID of a further tag).
+    #[inline]
     pub fn ethertype(&self) -> EtherType {
         EtherType(get_u16(&self.buffer.as_ref()[field::ETHERTYPE]))
     }
@@ -154,40 +169,47 @@ impl<T: AsRef<[u8]>> VlanTag<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> VlanTag<&'a T> {
     /// What follows the tag, borrowed from the original buffer.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer.as_ref()[field::PAYLOAD..]
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> VlanTag<T> {
+    #[inline]
     fn set_tci(&mut self, tci: u16) {
         set_u16(&mut self.buffer.as_mut()[field::TCI], tci);
     }
 
     /// Sets the priority code point; only its low 3 bits are used.
+    #[inline]
     pub fn set_pcp(&mut self, pcp: u8) {
         let tci = (self.tci() & 0x1fff) | (u16::from(pcp & 0x07) << 13);
         self.set_tci(tci);
     }
 
     /// Sets the drop eligible indicator.
+    #[inline]
     pub fn set_dei(&mut self, dei: bool) {
         let tci = (self.tci() & !0x1000) | if dei { 0x1000 } else { 0 };
         self.set_tci(tci);
     }
 
     /// Sets the VLAN identifier.
+    #[inline]
     pub fn set_vid(&mut self, vid: VlanId) {
         let tci = (self.tci() & !VlanId::MAX) | vid.0;
         self.set_tci(tci);
     }
 
     /// Sets the EtherType of what follows.
+    #[inline]
     pub fn set_ethertype(&mut self, ethertype: EtherType) {
         set_u16(&mut self.buffer.as_mut()[field::ETHERTYPE], ethertype.0);
     }
 
     /// What follows the tag, mutable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::PAYLOAD..]
     }
@@ -197,6 +219,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> VlanTag<T> {
 ///
 /// # Errors
 /// `Truncated` (as a nom `Error`) when fewer than 4 bytes remain.
+#[inline]
 pub fn parse(input: &[u8]) -> IResult<&[u8], VlanTag<&[u8]>> {
     let tag = VlanTag::new_checked(input).map_err(nom::Err::Error)?;
     Ok((tag.payload(), tag))
@@ -217,6 +240,7 @@ pub struct VlanRepr {
 
 impl VlanRepr {
     /// Reads a checked tag.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(tag: &VlanTag<T>) -> Self {
         VlanRepr {
             pcp: tag.pcp(),
@@ -227,6 +251,7 @@ impl VlanRepr {
     }
 
     /// Bytes the tag occupies after its TPID: 4.
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }

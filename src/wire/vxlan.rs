@@ -51,6 +51,7 @@ impl Vni {
     ///
     /// # Errors
     /// `OutOfRange` above 16777215.
+    #[inline]
     pub const fn new(value: u32) -> Result<Self> {
         if value > Self::MAX {
             Err(Error::new(
@@ -66,6 +67,7 @@ impl Vni {
     }
 
     /// The 24-bit value.
+    #[inline]
     pub const fn get(self) -> u32 {
         self.0
     }
@@ -78,6 +80,7 @@ impl fmt::Display for Vni {
 }
 
 /// Reads a 24-bit big-endian value from a 3-byte field.
+#[inline]
 fn get_u24(field: &[u8]) -> u32 {
     u32::from_be_bytes([0, field[0], field[1], field[2]])
 }
@@ -90,6 +93,7 @@ pub struct VxlanHeader<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> VxlanHeader<T> {
     /// Wraps a buffer without checking it; accessors may panic if it is too short.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         VxlanHeader { buffer }
     }
@@ -98,6 +102,7 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
     ///
     /// # Errors
     /// As [`check_len`](Self::check_len).
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let header = Self::new_unchecked(buffer);
         header.check_len()?;
@@ -109,6 +114,7 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
     ///
     /// # Errors
     /// `Truncated` below 8 bytes; `FlagClear("I")` when the I flag is clear.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         require(Layer::Vxlan, self.buffer.as_ref(), HEADER_LEN)?;
         if self.flags() & FLAG_I == 0 {
@@ -121,6 +127,7 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
     ///
     /// # Errors
     /// Under [`ReservedPolicy::Reject`], `Reserved` naming the first non-zero field.
+    #[inline]
     pub fn check_reserved(&self, policy: ReservedPolicy) -> Result<()> {
         if policy == ReservedPolicy::Ignore {
             return Ok(());
@@ -140,26 +147,31 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
     }
 
     /// Returns the underlying buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// The whole flags byte (I is 0x08; the others are reserved).
+    #[inline]
     pub fn flags(&self) -> u8 {
         self.buffer.as_ref()[field::FLAGS]
     }
 
     /// The 24 reserved bits after the flags.
+    #[inline]
     pub fn reserved1(&self) -> u32 {
         get_u24(&self.buffer.as_ref()[field::RESERVED1])
     }
 
     /// The VXLAN network identifier.
+    #[inline]
     pub fn vni(&self) -> Vni {
         Vni(get_u24(&self.buffer.as_ref()[field::VNI]))
     }
 
     /// The 8 reserved bits after the VNI.
+    #[inline]
     pub fn reserved2(&self) -> u8 {
         self.buffer.as_ref()[field::RESERVED2]
     }
@@ -167,6 +179,7 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> VxlanHeader<&'a T> {
     /// The inner Ethernet frame.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer.as_ref()[field::PAYLOAD..]
     }
@@ -174,26 +187,31 @@ impl<'a, T: AsRef<[u8]> + ?Sized> VxlanHeader<&'a T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> VxlanHeader<T> {
     /// Sets the whole flags byte.
+    #[inline]
     pub fn set_flags(&mut self, flags: u8) {
         self.buffer.as_mut()[field::FLAGS] = flags;
     }
 
     /// Sets the 24 reserved bits after the flags (the high byte is ignored).
+    #[inline]
     pub fn set_reserved1(&mut self, value: u32) {
         self.buffer.as_mut()[field::RESERVED1].copy_from_slice(&value.to_be_bytes()[1..]);
     }
 
     /// Sets the VNI.
+    #[inline]
     pub fn set_vni(&mut self, vni: Vni) {
         self.buffer.as_mut()[field::VNI].copy_from_slice(&vni.0.to_be_bytes()[1..]);
     }
 
     /// Sets the 8 reserved bits after the VNI.
+    #[inline]
     pub fn set_reserved2(&mut self, value: u8) {
         self.buffer.as_mut()[field::RESERVED2] = value;
     }
 
     /// The inner frame, mutable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::PAYLOAD..]
     }
@@ -203,6 +221,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> VxlanHeader<T> {
 ///
 /// # Errors
 /// As [`VxlanHeader::check_len`], as a nom `Error`.
+#[inline]
 pub fn parse(input: &[u8]) -> IResult<&[u8], VxlanHeader<&[u8]>> {
     let header = VxlanHeader::new_checked(input).map_err(nom::Err::Error)?;
     Ok((header.payload(), header))
@@ -223,6 +242,7 @@ pub struct VxlanRepr {
 
 impl VxlanRepr {
     /// A new header for `vni`: I flag set, reserved bits zero.
+    #[inline]
     pub const fn new(vni: Vni) -> Self {
         VxlanRepr {
             flags: FLAG_I,
@@ -233,6 +253,7 @@ impl VxlanRepr {
     }
 
     /// Reads a checked header.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(header: &VxlanHeader<T>) -> Self {
         VxlanRepr {
             flags: header.flags(),
@@ -243,6 +264,7 @@ impl VxlanRepr {
     }
 
     /// Bytes the header occupies: 8.
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }
@@ -286,7 +308,9 @@ mod tests {
     #[test]
     fn new_header_has_i_flag_and_zero_reserved_bits() {
         let mut out = [0xffu8; 8];
-        VxlanRepr::new(Vni::new(0x123456).unwrap()).emit(&mut out).unwrap();
+        VxlanRepr::new(Vni::new(0x123456).unwrap())
+            .emit(&mut out)
+            .unwrap();
         assert_eq!(out, [0x08, 0, 0, 0, 0x12, 0x34, 0x56, 0]);
     }
 
@@ -297,7 +321,10 @@ mod tests {
         assert_eq!(header.vni().get(), Vni::MAX);
         assert!(header.check_reserved(ReservedPolicy::Ignore).is_ok());
         assert_eq!(
-            header.check_reserved(ReservedPolicy::Reject).unwrap_err().kind,
+            header
+                .check_reserved(ReservedPolicy::Reject)
+                .unwrap_err()
+                .kind,
             ErrorKind::Reserved {
                 field: "flag bits",
                 value: 0x04
