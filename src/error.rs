@@ -22,6 +22,8 @@ pub enum Layer {
     Nvgre,
     /// Whole-frame composition: an error raised by a nom combinator rather than a header.
     Frame,
+    /// The tunnel engine: encapsulation, decapsulation or translation as a whole.
+    Tunnel,
 }
 
 impl fmt::Display for Layer {
@@ -34,6 +36,7 @@ impl fmt::Display for Layer {
             Layer::Vxlan => "vxlan",
             Layer::Nvgre => "nvgre",
             Layer::Frame => "frame",
+            Layer::Tunnel => "tunnel",
         })
     }
 }
@@ -102,6 +105,35 @@ pub enum ErrorKind {
         /// Bytes the buffer has.
         available: usize,
     },
+    /// Too little room in front of the inner frame for the outer headers.
+    #[error("headroom of {available} bytes is smaller than the {needed} the outer headers need")]
+    Headroom {
+        /// Bytes the outer headers need.
+        needed: usize,
+        /// Bytes in front of the inner frame.
+        available: usize,
+    },
+    /// The encapsulated packet would exceed the underlay MTU (VTEPs must not fragment).
+    #[error("outer IPv4 packet of {len} bytes exceeds the underlay MTU of {mtu}")]
+    ExceedsMtu {
+        /// Outer IPv4 total length the packet would have.
+        len: usize,
+        /// The configured underlay MTU.
+        mtu: u16,
+    },
+    /// The frame carries no VXLAN or NVGRE tunnel.
+    #[error("not a VXLAN or NVGRE frame")]
+    NotTunnel,
+    /// The inner frame carries an 802.1Q tag and the policy drops such frames
+    /// (RFC 7348 section 6.1, RFC 7637 section 3.2).
+    #[error("inner frame carries a VLAN tag")]
+    InnerVlanTag,
+    /// RFC 6040: the outer header says CE but the inner packet is not ECN-capable.
+    #[error("outer ECN is CE but the inner packet is Not-ECT (RFC 6040 drop)")]
+    EcnDrop,
+    /// A non-zero UDP checksum does not verify.
+    #[error("checksum {0:#06x} does not verify")]
+    BadChecksum(u16),
     /// A nom combinator failed while composing headers.
     #[error("parser {0:?} failed")]
     Parse(nom::error::ErrorKind),

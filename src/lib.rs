@@ -58,7 +58,7 @@
 //!
 //! - `std` (default): implements `std`-dependent conveniences of the dependencies.
 //!   Without it the crate is `#![no_std]` and needs no allocator.
-//! - `bytes`: `bytes::BytesMut` support in the tunnel engine.
+//! - `bytes`: `bytes::BytesMut` and `Bytes` support in the tunnel engine.
 //!
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 //! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
@@ -69,9 +69,10 @@
 pub mod checksum;
 pub mod error;
 pub mod packet;
+pub mod tunnel;
 pub mod wire;
 
-pub use error::{Error, ErrorKind, Layer};
+pub use error::{Error, ErrorKind, Layer, Result};
 
 /// README.md's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

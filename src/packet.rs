@@ -114,6 +114,15 @@ pub struct Stack<'a> {
 }
 
 impl<'a> Stack<'a> {
+    /// Decodes one Ethernet stack (Ethernet, tags, IPv4, UDP or TCP ports; no tunnel) as
+    /// far as it goes: the layers decoded before the first malformed header, and that
+    /// error. Offsets count from `bytes[0]`.
+    pub fn decode(bytes: &'a [u8]) -> (Stack<'a>, Option<Error>) {
+        let mut stack = Stack::default();
+        let error = decode_stack(bytes, 0, &mut stack).err();
+        (stack, error)
+    }
+
     /// The VLAN tags with their TPIDs, outermost first.
     #[inline]
     pub fn vlan_tags(&self) -> impl Iterator<Item = (EtherType, VlanTag<&'a [u8]>)> + '_ {

@@ -1,0 +1,233 @@
+//! In-place encapsulation: outer headers written into headroom in front of the frame.
+
+use core::ops::Range;
+
+use super::HEADROOM;
+use super::config::{Dscp, Encapsulation, TunnelConfig};
+use super::ecn::Ecn;
+use super::flow::FlowKey;
+use crate::checksum;
+use crate::packet::Stack;
+use crate::wire::ethernet::{self, EtherType, EthernetRepr};
+use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::nvgre::{self, NvgreHeader, NvgreRepr};
+use crate::wire::udp::{self, UdpDatagram, UdpRepr};
+use crate::wire::vlan::{self, VlanRepr};
+use crate::wire::vxlan::{self, VxlanRepr};
+use crate::{Error, ErrorKind, Layer, Result};
+
+/// Encapsulates frames for one tunnel.
+///
+/// The outer headers are built once, at [`new`](Self::new), into a template; each
+/// packet copies the template and patches the few fields that vary (lengths, DSCP/ECN,
+/// IPv4 ID, UDP source port or FlowID). The IPv4 checksum is the template's sum plus
+/// those fields (RFC 1624 arithmetic), not a fresh sum over the header.
+///
+/// IPv4 ID policy: with DF set (the default) every packet is an atomic datagram and its
+/// ID is 0 (RFC 6864 section 4.1). With DF clear the ID counts up per packet, wrapping,
+/// so that fragments of different packets do not collide in reassembly.
+#[derive(Debug, Clone)]
+pub struct Encapsulator {
+    config: TunnelConfig,
+    template: [u8; HEADROOM],
+    overhead: usize,
+    ip_offset: usize,
+    /// Folded sum of the template's IPv4 header, its total length, TOS, ID and checksum
+    /// being zero.
+    ip_sum: u16,
+    next_ident: u16,
+}
+
+impl Encapsulator {
+    /// Builds the outer-header template for `config`.
+    ///
+    /// # Errors
+    /// `OutOfRange` for a fixed DSCP over 63 or an outer VLAN PCP over 7.
+    pub fn new(config: TunnelConfig) -> Result<Self> {
+        let out_of_range = |field, value: u8| {
+            Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::OutOfRange {
+                    field,
+                    value: u32::from(value),
+                },
+            ))
+        };
+        if let Dscp::Fixed(dscp @ 64..) = config.dscp {
+            return out_of_range("DSCP", dscp);
+        }
+        let mut template = [0u8; HEADROOM];
+        let mut at = 0;
+        let ethertype = match config.outer_vlan {
+            Some(_) => EtherType::VLAN,
+            None => EtherType::IPV4,
+        };
+        EthernetRepr {
+            dst_addr: config.dst_mac,
+            src_addr: config.src_mac,
+            ethertype,
+        }
+        .emit(&mut template)?;
+        at += ethernet::HEADER_LEN;
+        if let Some(tag) = config.outer_vlan {
+            if tag.pcp > 7 {
+                return out_of_range("outer VLAN PCP", tag.pcp);
+            }
+            VlanRepr {
+                pcp: tag.pcp,
+                dei: false,
+                vid: tag.vid,
+                ethertype: EtherType::IPV4,
+            }
+            .emit(&mut template[at..])?;
+            at += vlan::HEADER_LEN;
+        }
+        let ip_offset = at;
+        let protocol = match config.encapsulation {
+            Encapsulation::Vxlan(_) => IpProtocol::UDP,
+            Encapsulation::Nvgre(_) => IpProtocol::GRE,
+        };
+        let mut ip = Ipv4Repr::new(config.src_ip, config.dst_ip, protocol, 0);
+        ip.ttl = config.ttl;
+        ip.dont_frag = config.dont_frag;
+        ip.emit(&mut template[at..])?;
+        Ipv4Packet::new_unchecked(&mut template[at..]).set_total_len(0);
+        at += ipv4::HEADER_LEN;
+        match config.encapsulation {
+            Encapsulation::Vxlan(vni) => {
+                UdpRepr::new(0, config.vxlan_port, 0).emit(&mut template[at..])?;
+                UdpDatagram::new_unchecked(&mut template[at..]).set_len(0);
+                VxlanRepr::new(vni).emit(&mut template[at + udp::HEADER_LEN..])?;
+                at += udp::HEADER_LEN + vxlan::HEADER_LEN;
+            }
+            Encapsulation::Nvgre(vsid) => {
+                NvgreRepr::new(vsid, 0).emit(&mut template[at..])?;
+                at += nvgre::HEADER_LEN;
+            }
+        }
+        let ip_sum = checksum::sum(&template[ip_offset..ip_offset + ipv4::HEADER_LEN]);
+        Ok(Encapsulator {
+            config,
+            template,
+            overhead: at,
+            ip_offset,
+            ip_sum,
+            next_ident: 0,
+        })
+    }
+
+    /// The settings this encapsulator was built with.
+    pub fn config(&self) -> &TunnelConfig {
+        &self.config
+    }
+
+    /// Bytes of outer headers it writes: 42, 46, 50 or 54.
+    pub fn overhead(&self) -> usize {
+        self.overhead
+    }
+
+    /// Encapsulates the Ethernet frame at `buf[inner]` in place: the outer headers go
+    /// into the [`overhead`](Self::overhead) bytes in front of it. Returns the range of
+    /// the encapsulated frame in `buf`. The inner frame is not copied and nothing is
+    /// allocated.
+    ///
+    /// # Errors
+    /// `Truncated` when `inner` is not inside `buf`; `Headroom` when fewer than
+    /// `overhead` bytes precede it; `ExceedsMtu` when the outer IPv4 packet would be
+    /// larger than the underlay MTU (VTEPs must not fragment).
+    #[inline]
+    pub fn encapsulate(&mut self, buf: &mut [u8], inner: Range<usize>) -> Result<Range<usize>> {
+        let Some(inner_frame) = buf.get(inner.clone()) else {
+            return Err(Error::truncated(Layer::Tunnel, inner.end, buf.len()));
+        };
+        let start = inner.start.checked_sub(self.overhead).ok_or(Error::new(
+            Layer::Tunnel,
+            ErrorKind::Headroom {
+                needed: self.overhead,
+                available: inner.start,
+            },
+        ))?;
+        let ip_len = self.overhead - self.ip_offset + inner_frame.len();
+        if ip_len > usize::from(self.config.mtu) {
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::ExceedsMtu {
+                    len: ip_len,
+                    mtu: self.config.mtu,
+                },
+            ));
+        }
+        // One decode of the inner stack serves the flow hash, DSCP and ECN.
+        let (stack, _) = Stack::decode(inner_frame);
+        let key = FlowKey::from_stack(&stack);
+        let hash = if self.config.symmetric_hash {
+            key.symmetric()
+        } else {
+            key
+        }
+        .hash();
+        let inner_tos = stack.ipv4.map(|ip| (ip.dscp(), ip.ecn()));
+        let dscp = match self.config.dscp {
+            Dscp::Fixed(dscp) => dscp,
+            Dscp::CopyInner => inner_tos.map_or(0, |(dscp, _)| dscp),
+        };
+        let ecn = self
+            .config
+            .ecn
+            .outer(inner_tos.map(|(_, ecn)| Ecn::from_bits(ecn)));
+        let ident = if self.config.dont_frag {
+            0
+        } else {
+            self.next_ident = self.next_ident.wrapping_add(1);
+            self.next_ident
+        };
+
+        let header = &mut buf[start..inner.start];
+        header.copy_from_slice(&self.template[..self.overhead]);
+        let mut ip = Ipv4Packet::new_unchecked(&mut header[self.ip_offset..]);
+        ip.set_dscp_ecn(dscp, ecn.bits());
+        ip.set_total_len(ip_len as u16);
+        ip.set_ident(ident);
+        let tos = u16::from(dscp << 2 | ecn.bits());
+        let sum = checksum::combine(
+            checksum::combine(self.ip_sum, ip_len as u16),
+            checksum::combine(tos, ident),
+        );
+        ip.set_checksum(checksum::finish(sum));
+        let l4 = self.ip_offset + ipv4::HEADER_LEN;
+        match self.config.encapsulation {
+            Encapsulation::Vxlan(_) => {
+                let mut udp = UdpDatagram::new_unchecked(&mut header[l4..]);
+                udp.set_src_port(hash.source_port(self.config.source_ports));
+                udp.set_len((ip_len - ipv4::HEADER_LEN) as u16);
+                if self.config.udp_checksum {
+                    UdpDatagram::new_unchecked(&mut buf[start + l4..inner.end])
+                        .fill_checksum(self.config.src_ip, self.config.dst_ip);
+                }
+            }
+            Encapsulation::Nvgre(_) => {
+                NvgreHeader::new_unchecked(&mut header[l4..]).set_flow_id(hash.flow_id());
+            }
+        }
+        Ok(start..inner.end)
+    }
+
+    /// Encapsulates the frame at `frame[inner_start..]` in place; afterwards `frame`
+    /// holds exactly the encapsulated frame (the unused headroom is split off, nothing is
+    /// copied).
+    ///
+    /// # Errors
+    /// As [`encapsulate`](Self::encapsulate).
+    #[cfg(feature = "bytes")]
+    pub fn encapsulate_bytes(
+        &mut self,
+        frame: &mut bytes::BytesMut,
+        inner_start: usize,
+    ) -> Result<()> {
+        use bytes::Buf;
+        let end = frame.len();
+        let range = self.encapsulate(frame, inner_start..end)?;
+        frame.advance(range.start);
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! The tunnel engine: in-place VXLAN and NVGRE encapsulation, decapsulation and
+//! translation, with flow-hash entropy and RFC 6040 ECN handling.
+//!
+//! Encapsulation writes the outer headers into headroom in front of the inner frame;
+//! nothing is copied or allocated per packet. Decapsulation returns the inner frame as a
+//! range of the buffer. Translation rewrites the outer headers between VXLAN and NVGRE,
+//! moving only the outer Ethernet and IPv4 headers.
+//!
+//! | encapsulation | outer headers | bytes | with an outer VLAN tag |
+//! | --- | --- | --- | --- |
+//! | VXLAN over IPv4 | Ethernet, IPv4, UDP, VXLAN | 50 | 54 |
+//! | NVGRE | Ethernet, IPv4, GRE with key | 42 | 46 |
+//!
+//! [`HEADROOM`] (54 bytes) in front of every inner frame covers them all.
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use tunnelwire::tunnel::{Decapsulator, Encapsulator, TunnelConfig, HEADROOM};
+//! use tunnelwire::wire::Vni;
+//!
+//! let inner_frame = [0x02u8; 60];
+//! let mut buf = [0u8; HEADROOM + 60];
+//! buf[HEADROOM..].copy_from_slice(&inner_frame);
+//!
+//! let config = TunnelConfig::vxlan(Vni::new(42)?, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+//! let mut encap = Encapsulator::new(config)?;
+//! let frame = encap.encapsulate(&mut buf, HEADROOM..HEADROOM + 60)?;
+//! assert_eq!(frame.len(), 50 + 60);
+//!
+//! let decap = Decapsulator::default().decapsulate(&mut buf[frame])?;
+//! assert_eq!(decap.segment, 42);
+//! assert_eq!(decap.outer_src, Ipv4Addr::new(10, 0, 0, 1));
+//! # Ok::<(), tunnelwire::Error>(())
+//! ```
+
+mod config;
+mod decap;
+pub mod ecn;
+mod encap;
+pub mod flow;
+mod translate;
+
+pub use config::{Dscp, Encapsulation, OuterVlan, TunnelConfig};
+pub use decap::{Decapsulated, Decapsulator, InnerVlanPolicy};
+pub use encap::Encapsulator;
+pub use flow::{FlowHash, FlowKey, PortRange};
+pub use translate::Translator;
+
+use crate::wire::{ethernet, ipv4, nvgre, udp, vlan, vxlan};
+
+/// Outer headers of VXLAN over IPv4 without a VLAN tag: 50 bytes.
+pub const VXLAN_OVERHEAD: usize =
+    ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
+/// Outer headers of NVGRE without a VLAN tag: 42 bytes.
+pub const NVGRE_OVERHEAD: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + nvgre::HEADER_LEN;
+/// Headroom that fits any outer headers this crate writes: VXLAN with a VLAN tag, 54.
+pub const HEADROOM: usize = VXLAN_OVERHEAD + vlan::HEADER_LEN;
+
+/// Which tunnel a frame uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    /// VXLAN (RFC 7348).
+    Vxlan,
+    /// NVGRE (RFC 7637).
+    Nvgre,
+}
