@@ -1,11 +1,15 @@
-//! Decoding allocates nothing: a counting global allocator watches every frame of the
-//! committed captures being decoded.
+//! Decoding, encapsulation, decapsulation and translation allocate nothing: a counting
+//! global allocator watches them work on every frame of the committed captures.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
 
 use pcap_file::pcap::PcapReader;
 use tunnelwire::packet::Decoder;
+use tunnelwire::tunnel::{
+    Decapsulator, Encapsulator, HEADROOM, Translator, TunnelConfig, TunnelKind,
+};
+use tunnelwire::wire::{Vni, Vsid};
 
 /// Counts allocations made by this thread's code under test (the test harness runs
 /// other tests on other threads, so the count is kept per thread).
@@ -32,8 +36,7 @@ fn allocations() -> usize {
     ALLOCATIONS.with(|n| n.get())
 }
 
-#[test]
-fn decoding_every_captured_frame_allocates_nothing() {
+fn captured_frames() -> Vec<Vec<u8>> {
     let mut frames = Vec::new();
     for name in ["sample", "edge", "kernel", "malformed"] {
         let path = format!("{}/tests/data/{name}.pcap", env!("CARGO_MANIFEST_DIR"));
@@ -43,6 +46,12 @@ fn decoding_every_captured_frame_allocates_nothing() {
         }
     }
     assert!(frames.len() > 100);
+    frames
+}
+
+#[test]
+fn decoding_every_captured_frame_allocates_nothing() {
+    let frames = captured_frames();
     let decoder = Decoder::new();
     let before = allocations();
     let mut decoded = 0;
@@ -74,4 +83,45 @@ impl std::fmt::Write for FixedSink {
         self.0 += s.len();
         Ok(())
     }
+}
+
+#[test]
+fn the_tunnel_engine_allocates_nothing_per_packet() {
+    let frames = captured_frames();
+    let (src, dst) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+    let mut vxlan = Encapsulator::new(TunnelConfig {
+        udp_checksum: true,
+        mtu: 9000,
+        ..TunnelConfig::vxlan(Vni::new(42).unwrap(), src, dst)
+    })
+    .unwrap();
+    let mut nvgre = Encapsulator::new(TunnelConfig {
+        mtu: 9000,
+        ..TunnelConfig::nvgre(Vsid::new(42).unwrap(), src, dst)
+    })
+    .unwrap();
+    let decap = Decapsulator::default();
+    let translator = Translator {
+        mtu: 9000,
+        ..Translator::default()
+    };
+    let mut buf = vec![0u8; HEADROOM + 8 + 2048];
+    let before = allocations();
+    let mut done = 0;
+    for frame in frames.iter().filter(|f| f.len() <= 2048) {
+        for encap in [&mut vxlan, &mut nvgre] {
+            let inner = HEADROOM + 8..HEADROOM + 8 + frame.len();
+            buf[inner.clone()].copy_from_slice(frame);
+            let outer = encap.encapsulate(&mut buf, inner).unwrap();
+            let to = match encap.config().encapsulation {
+                tunnelwire::tunnel::Encapsulation::Vxlan(_) => TunnelKind::Nvgre,
+                tunnelwire::tunnel::Encapsulation::Nvgre(_) => TunnelKind::Vxlan,
+            };
+            let translated = translator.translate(&mut buf, outer, to).unwrap();
+            let out = decap.decapsulate(&mut buf[translated.clone()]);
+            done += usize::from(out.is_ok());
+        }
+    }
+    assert_eq!(allocations() - before, 0, "the tunnel engine allocated");
+    assert!(done > 100, "the frames were really processed: {done}");
 }

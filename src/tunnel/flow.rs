@@ -22,8 +22,8 @@
 //! with the constants below. IPv4 addresses and protocol always count; TCP/UDP ports only
 //! when the packet is not a fragment, so every fragment of a datagram (later fragments
 //! carry no ports) hashes alike. The source port is `lo + (hash >> 32) * (hi - lo + 1) >>
-//! 32` (a multiply-shift range reduction, even over any range); the FlowID is the top
-//! byte of the hash.
+//! 32` (a multiply-shift range reduction, even over any range, from the high 32 bits);
+//! the FlowID is bits 24-31 of the hash, independent of the bits the port uses.
 
 use core::net::Ipv4Addr;
 
@@ -137,7 +137,7 @@ impl FlowHash {
     /// An NVGRE FlowID.
     #[inline]
     pub fn flow_id(self) -> u8 {
-        (self.0 >> 56) as u8
+        (self.0 >> 24) as u8
     }
 }
 

@@ -1,0 +1,553 @@
+//! The tunnel engine: encapsulation round trips, what encapsulation writes, MTU and
+//! headroom errors, ECN, translation, and the flow hash's spread.
+
+use std::net::Ipv4Addr;
+
+use proptest::prelude::*;
+use tunnelwire::ErrorKind;
+use tunnelwire::packet::{Decoder, Tunnel};
+use tunnelwire::tunnel::ecn::EcnMode;
+use tunnelwire::tunnel::flow::FlowKey;
+use tunnelwire::tunnel::{
+    Decapsulator, Dscp, Encapsulation, Encapsulator, HEADROOM, InnerVlanPolicy, OuterVlan,
+    PortRange, Translator, TunnelConfig, TunnelKind,
+};
+use tunnelwire::wire::{
+    EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, UdpRepr, VlanId, Vni, Vsid,
+};
+
+const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const DST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+/// An inner Ethernet/IPv4/UDP (or TCP) frame.
+fn inner_frame(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ports: (u16, u16),
+    tos: u8,
+    payload: usize,
+) -> Vec<u8> {
+    let mut frame = vec![0u8; 14 + 20 + 8 + payload];
+    EthernetRepr {
+        dst_addr: MacAddr([0x02, 0, 0, 0, 0, 0xbb]),
+        src_addr: MacAddr([0x02, 0, 0, 0, 0, 0xaa]),
+        ethertype: EtherType::IPV4,
+    }
+    .emit(&mut frame)
+    .unwrap();
+    let mut ip = Ipv4Repr::new(src, dst, IpProtocol::UDP, 8 + payload as u16);
+    ip.dscp = tos >> 2;
+    ip.ecn = tos & 3;
+    ip.emit(&mut frame[14..]).unwrap();
+    Ipv4Packet::new_unchecked(&mut frame[14..]).fill_checksum();
+    UdpRepr::new(ports.0, ports.1, payload as u16)
+        .emit(&mut frame[34..])
+        .unwrap();
+    for (i, b) in frame[42..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    frame
+}
+
+/// `frame` placed behind `HEADROOM` bytes.
+fn with_headroom(frame: &[u8]) -> (Vec<u8>, std::ops::Range<usize>) {
+    let mut buf = vec![0u8; HEADROOM + frame.len()];
+    buf[HEADROOM..].copy_from_slice(frame);
+    (buf, HEADROOM..HEADROOM + frame.len())
+}
+
+fn config(nvgre: bool, segment: u32) -> TunnelConfig {
+    let mut config = if nvgre {
+        TunnelConfig::nvgre(Vsid::new(segment).unwrap(), SRC, DST)
+    } else {
+        TunnelConfig::vxlan(Vni::new(segment).unwrap(), SRC, DST)
+    };
+    config.src_mac = MacAddr([0x02, 0x10, 0, 0, 0, 1]);
+    config.dst_mac = MacAddr([0x02, 0x10, 0, 0, 0, 2]);
+    config
+}
+
+proptest! {
+    #[test]
+    fn decap_of_encap_gives_back_the_inner_frame(
+        nvgre in any::<bool>(),
+        segment in 0u32..=Vni::MAX,
+        vlan in proptest::option::of(1u16..4095),
+        udp_checksum in any::<bool>(),
+        copy_dscp in any::<bool>(),
+        tos in any::<u8>(),
+        ttl in 1u8..,
+        ports in any::<(u16, u16)>(),
+        payload in 0usize..1400,
+        lo in 1024u16..40000, span in 0u16..20000,
+    ) {
+        let inner = inner_frame(Ipv4Addr::new(10, 1, 1, 1), Ipv4Addr::new(10, 2, 2, 2), ports, tos, payload);
+        let mut config = config(nvgre, segment);
+        config.outer_vlan = vlan.map(|vid| OuterVlan { vid: VlanId::usable(vid).unwrap(), pcp: 3 });
+        config.udp_checksum = udp_checksum;
+        config.ttl = ttl;
+        config.dscp = if copy_dscp { Dscp::CopyInner } else { Dscp::Fixed(46) };
+        config.source_ports = PortRange::new(lo, lo + span).unwrap();
+        let mut encap = Encapsulator::new(config).unwrap();
+        let (mut buf, range) = with_headroom(&inner);
+        let frame = encap.encapsulate(&mut buf, range).unwrap();
+        let overhead = match (nvgre, vlan.is_some()) { (false, false) => 50, (false, true) => 54, (true, false) => 42, (true, true) => 46 };
+        prop_assert_eq!(frame.len(), overhead + inner.len());
+
+        // What encapsulation wrote decodes to exactly the configured fields.
+        let decoded = Decoder::new().decode(&buf[frame.clone()]).unwrap();
+        let eth = decoded.outer.ethernet.unwrap();
+        prop_assert_eq!((eth.src_addr(), eth.dst_addr()), (config.src_mac, config.dst_mac));
+        prop_assert_eq!(decoded.outer.vlans[0].map(|t| t.vid().get()), vlan);
+        let ip = decoded.outer.ipv4.unwrap();
+        prop_assert_eq!((ip.src_addr(), ip.dst_addr(), ip.ttl()), (SRC, DST, ttl));
+        prop_assert!(ip.dont_frag() && ip.verify_checksum());
+        prop_assert_eq!(ip.dscp(), if copy_dscp { tos >> 2 } else { 46 });
+        prop_assert_eq!(ip.ecn(), tos & 3, "RFC 6040 normal mode copies ECN");
+        match decoded.tunnel.unwrap() {
+            Tunnel::Vxlan(h) => {
+                prop_assert!(!nvgre);
+                prop_assert_eq!(h.vni().get(), segment);
+                let udp = decoded.outer.udp().unwrap();
+                prop_assert_eq!(udp.dst_port(), 4789);
+                prop_assert!((lo..=lo + span).contains(&udp.src_port()));
+                prop_assert_eq!(udp.checksum() != 0, udp_checksum);
+                prop_assert!(udp.verify_checksum(SRC, DST));
+            }
+            Tunnel::Nvgre(h) => {
+                prop_assert!(nvgre);
+                prop_assert_eq!(h.vsid().get(), segment);
+                prop_assert_eq!(h.flow_id(), FlowKey::from_frame(&inner).hash().flow_id());
+            }
+        }
+
+        let out = Decapsulator::default().decapsulate(&mut buf[frame.clone()]).unwrap();
+        prop_assert_eq!(out.segment, segment);
+        prop_assert_eq!(out.outer_src, SRC);
+        prop_assert_eq!(&buf[frame.start..][out.inner], &inner[..]);
+    }
+
+    #[test]
+    fn translation_both_ways_keeps_segment_and_inner_frame(
+        segment in 0u32..=Vni::MAX,
+        ports in any::<(u16, u16)>(),
+        payload in 0usize..200,
+        udp_checksum in any::<bool>(),
+    ) {
+        let inner = inner_frame(Ipv4Addr::new(10, 1, 1, 1), Ipv4Addr::new(10, 2, 2, 2), ports, 0, payload);
+        let (mut buf, range) = with_headroom(&inner);
+        let vxlan = Encapsulator::new(config(false, segment)).unwrap().encapsulate(&mut buf, range).unwrap();
+        let translator = Translator { udp_checksum, ..Translator::default() };
+        let nvgre = translator.translate(&mut buf, vxlan.clone(), TunnelKind::Nvgre).unwrap();
+        prop_assert_eq!(nvgre.len(), vxlan.len() - 8);
+        let decoded = Decoder::new().decode(&buf[nvgre.clone()]).unwrap();
+        prop_assert!(decoded.outer.ipv4.unwrap().verify_checksum());
+        prop_assert_eq!(decoded.outer.ipv4.unwrap().src_addr(), SRC);
+        let Some(Tunnel::Nvgre(h)) = decoded.tunnel else { panic!("not NVGRE") };
+        prop_assert_eq!(h.vsid().get(), segment);
+        prop_assert_eq!(h.flow_id(), FlowKey::from_frame(&inner).hash().flow_id());
+        prop_assert_eq!(&buf[nvgre.end - inner.len()..nvgre.end], &inner[..]);
+
+        let back = translator.translate(&mut buf, nvgre, TunnelKind::Vxlan).unwrap();
+        prop_assert_eq!(back.clone(), vxlan.clone());
+        let decoded = Decoder::new().decode(&buf[back.clone()]).unwrap();
+        let udp = decoded.outer.udp().unwrap();
+        prop_assert!(udp.verify_checksum(SRC, DST));
+        prop_assert_eq!(udp.checksum() != 0, udp_checksum);
+        let out = Decapsulator::default().decapsulate(&mut buf[back.clone()]).unwrap();
+        prop_assert_eq!((out.kind, out.segment), (TunnelKind::Vxlan, segment));
+        prop_assert_eq!(&buf[back.start..][out.inner], &inner[..]);
+    }
+}
+
+#[test]
+fn frames_over_the_underlay_mtu_are_errors_not_fragments() {
+    let mut config = config(false, 1);
+    config.mtu = 1500;
+    let mut encap = Encapsulator::new(config).unwrap();
+    // 1500 - 20 - 8 - 8 = 1464 bytes of inner frame fit exactly.
+    let fits = inner_frame(SRC, DST, (1, 2), 0, 1464 - 42);
+    let (mut buf, range) = with_headroom(&fits);
+    assert!(encap.encapsulate(&mut buf, range).is_ok());
+    let too_big = inner_frame(SRC, DST, (1, 2), 0, 1465 - 42);
+    let (mut buf, range) = with_headroom(&too_big);
+    let err = encap.encapsulate(&mut buf, range).unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::ExceedsMtu {
+            len: 1501,
+            mtu: 1500
+        }
+    );
+    // NVGRE's 8 fewer bytes of overhead let 8 more inner bytes through.
+    let mut nvgre = Encapsulator::new(TunnelConfig {
+        mtu: 1500,
+        ..self::config(true, 1)
+    })
+    .unwrap();
+    let fits = inner_frame(SRC, DST, (1, 2), 0, 1472 - 42);
+    let (mut buf, range) = with_headroom(&fits);
+    assert!(nvgre.encapsulate(&mut buf, range).is_ok());
+}
+
+#[test]
+fn too_little_headroom_is_an_error() {
+    let inner = inner_frame(SRC, DST, (1, 2), 0, 10);
+    let mut buf = vec![0u8; 49 + inner.len()];
+    buf[49..].copy_from_slice(&inner);
+    let err = Encapsulator::new(config(false, 1))
+        .unwrap()
+        .encapsulate(&mut buf, 49..49 + inner.len())
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::Headroom {
+            needed: 50,
+            available: 49
+        }
+    );
+    // NVGRE at the very start of a buffer has no room to grow into VXLAN.
+    let mut buf = vec![0u8; 42 + inner.len()];
+    buf[42..].copy_from_slice(&inner);
+    let nvgre = Encapsulator::new(config(true, 1))
+        .unwrap()
+        .encapsulate(&mut buf, 42..42 + inner.len())
+        .unwrap();
+    assert_eq!(nvgre.start, 0);
+    let err = Translator::default()
+        .translate(&mut buf, nvgre, TunnelKind::Vxlan)
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::Headroom {
+            needed: 8,
+            available: 0
+        }
+    );
+    // Not a tunnel frame.
+    let err = Translator::default()
+        .translate(&mut buf[42..], 0..inner.len(), TunnelKind::Vxlan)
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotTunnel);
+}
+
+#[test]
+fn ipv4_ident_is_zero_with_df_and_counts_without() {
+    let inner = inner_frame(SRC, DST, (1, 2), 0, 10);
+    let mut encap = Encapsulator::new(TunnelConfig {
+        dont_frag: false,
+        ..config(false, 1)
+    })
+    .unwrap();
+    let mut idents = Vec::new();
+    for _ in 0..3 {
+        let (mut buf, range) = with_headroom(&inner);
+        let frame = encap.encapsulate(&mut buf, range).unwrap();
+        let ip = Decoder::new()
+            .decode(&buf[frame])
+            .unwrap()
+            .outer
+            .ipv4
+            .unwrap();
+        assert!(!ip.dont_frag() && ip.verify_checksum());
+        idents.push(ip.ident());
+    }
+    assert_eq!(idents, [1, 2, 3]);
+    let (mut buf, range) = with_headroom(&inner);
+    let frame = Encapsulator::new(config(false, 1))
+        .unwrap()
+        .encapsulate(&mut buf, range)
+        .unwrap();
+    assert_eq!(
+        Decoder::new()
+            .decode(&buf[frame])
+            .unwrap()
+            .outer
+            .ipv4
+            .unwrap()
+            .ident(),
+        0
+    );
+}
+
+#[test]
+fn decapsulation_combines_ecn_per_rfc6040() {
+    // Encapsulate an ECT(0) inner packet in compatibility mode (outer Not-ECT), then mark
+    // the outer CE as a congested router would: the inner packet must come out CE.
+    let inner = inner_frame(SRC, DST, (1, 2), 0b10, 10);
+    let compatible = TunnelConfig {
+        ecn: EcnMode::Compatibility,
+        ..config(false, 1)
+    };
+    let (mut buf, range) = with_headroom(&inner);
+    let frame = Encapsulator::new(compatible)
+        .unwrap()
+        .encapsulate(&mut buf, range)
+        .unwrap();
+    let mark_ce = |frame: &mut [u8]| {
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
+        ip.set_dscp_ecn(0, 0b11);
+        ip.fill_checksum();
+    };
+    mark_ce(&mut buf[frame.clone()]);
+    let out = Decapsulator::default()
+        .decapsulate(&mut buf[frame.clone()])
+        .unwrap();
+    let inner_ip = Ipv4Packet::new_checked(&buf[frame.start..][out.inner][14..]).unwrap();
+    assert_eq!(inner_ip.ecn(), 0b11);
+    assert!(inner_ip.verify_checksum(), "incremental checksum update");
+
+    // A Not-ECT inner packet under a CE outer is dropped.
+    let inner = inner_frame(SRC, DST, (1, 2), 0, 10);
+    let (mut buf, range) = with_headroom(&inner);
+    let frame = Encapsulator::new(compatible)
+        .unwrap()
+        .encapsulate(&mut buf, range)
+        .unwrap();
+    mark_ce(&mut buf[frame.clone()]);
+    let err = Decapsulator::default()
+        .decapsulate(&mut buf[frame])
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::EcnDrop);
+}
+
+#[test]
+fn decapsulation_checks_udp_checksum_and_inner_tags() {
+    let inner = inner_frame(SRC, DST, (1, 2), 0, 10);
+    let (mut buf, range) = with_headroom(&inner);
+    let checksummed = TunnelConfig {
+        udp_checksum: true,
+        ..config(false, 1)
+    };
+    let frame = Encapsulator::new(checksummed)
+        .unwrap()
+        .encapsulate(&mut buf, range)
+        .unwrap();
+    buf[frame.end - 1] ^= 0xff;
+    let err = Decapsulator::default()
+        .decapsulate(&mut buf[frame.clone()])
+        .unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::BadChecksum(_)));
+    assert_eq!(err.offset, 34);
+    let lenient = Decapsulator {
+        verify_udp_checksum: false,
+        ..Decapsulator::default()
+    };
+    assert!(lenient.decapsulate(&mut buf[frame]).is_ok());
+
+    // An inner 802.1Q tag: dropped by default, kept when configured.
+    let mut tagged = inner_frame(SRC, DST, (1, 2), 0, 10);
+    tagged.splice(12..12, [0x81, 0x00, 0x00, 0x64]);
+    let (mut buf, range) = with_headroom(&tagged);
+    let frame = Encapsulator::new(config(true, 1))
+        .unwrap()
+        .encapsulate(&mut buf, range)
+        .unwrap();
+    let err = Decapsulator::default()
+        .decapsulate(&mut buf[frame.clone()])
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InnerVlanTag);
+    let keep = Decapsulator {
+        inner_vlan: InnerVlanPolicy::Keep,
+        ..Decapsulator::default()
+    };
+    let out = keep.decapsulate(&mut buf[frame.clone()]).unwrap();
+    assert_eq!(&buf[frame.start..][out.inner], &tagged[..]);
+
+    // Not a tunnel.
+    let err = Decapsulator::default()
+        .decapsulate(&mut inner_frame(SRC, DST, (1, 2), 0, 10))
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotTunnel);
+}
+
+#[test]
+fn one_flow_one_port_and_distinct_l3_l4_flows_spread_with_one_mac_pair() {
+    let mut encap = Encapsulator::new(config(false, 7)).unwrap();
+    let mut port_of = |inner: &[u8]| {
+        let (mut buf, range) = with_headroom(inner);
+        let frame = encap.encapsulate(&mut buf, range).unwrap();
+        Decoder::new()
+            .decode(&buf[frame])
+            .unwrap()
+            .outer
+            .udp()
+            .unwrap()
+            .src_port()
+    };
+    let flow = inner_frame(
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 2),
+        (1000, 80),
+        0,
+        20,
+    );
+    let first = port_of(&flow);
+    for _ in 0..10 {
+        assert_eq!(port_of(&flow), first);
+    }
+    // 1000 flows sharing one MAC pair: the entropy comes from L3/L4.
+    let mut ports = std::collections::HashSet::new();
+    for i in 0..1000u16 {
+        let inner = inner_frame(
+            Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8),
+            Ipv4Addr::new(10, 9, 9, 9),
+            (i, 443),
+            0,
+            20,
+        );
+        ports.insert(port_of(&inner));
+    }
+    // 1000 draws from 16384 ports: about 970 distinct expected.
+    eprintln!(
+        "1000 flows, one MAC pair: {} distinct source ports",
+        ports.len()
+    );
+    assert!(ports.len() > 950, "{} distinct ports", ports.len());
+}
+
+/// Pearson's chi-square statistic of `counts` against a uniform spread.
+fn chi_square(counts: &[u64]) -> f64 {
+    let total: u64 = counts.iter().sum();
+    let expected = total as f64 / counts.len() as f64;
+    counts
+        .iter()
+        .map(|&c| (c as f64 - expected).powi(2) / expected)
+        .sum()
+}
+
+#[test]
+fn flow_hash_spreads_evenly_over_ports_and_flow_ids() {
+    // 100k random flows (xorshift, fixed seed): MACs, addresses and ports all vary.
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let range = PortRange::LINUX;
+    let buckets = 256usize;
+    let mut port_buckets = vec![0u64; buckets];
+    let mut flow_ids = vec![0u64; 256];
+    for _ in 0..100_000 {
+        let (a, b) = (next(), next());
+        let key = FlowKey {
+            dst_mac: MacAddr((a as u64 >> 16).to_be_bytes()[2..].try_into().unwrap()),
+            src_mac: MacAddr((b as u64 >> 16).to_be_bytes()[2..].try_into().unwrap()),
+            ethertype: 0x0800,
+            vlan: 0,
+            ipv4: Some((
+                Ipv4Addr::from((a >> 32) as u32),
+                Ipv4Addr::from(b as u32),
+                17,
+            )),
+            ports: Some(((a >> 8) as u16, (b >> 40) as u16)),
+        };
+        let hash = key.hash();
+        let port = hash.source_port(range);
+        assert!((range.lo()..=range.hi()).contains(&port));
+        port_buckets[usize::from(port - range.lo()) * buckets
+            / (usize::from(range.hi() - range.lo()) + 1)] += 1;
+        flow_ids[usize::from(hash.flow_id())] += 1;
+    }
+    // 255 degrees of freedom: the 99.9th percentile of chi-square is about 330.
+    let (ports_chi, ids_chi) = (chi_square(&port_buckets), chi_square(&flow_ids));
+    eprintln!("chi-square over 256 buckets: ports {ports_chi:.1}, FlowIDs {ids_chi:.1}");
+    assert!(ports_chi < 330.0, "ports chi-square {ports_chi}");
+    assert!(ids_chi < 330.0, "FlowID chi-square {ids_chi}");
+}
+
+#[test]
+fn fragments_of_one_datagram_hash_alike_and_symmetric_option_pairs_directions() {
+    let whole = inner_frame(
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 2),
+        (5000, 53),
+        0,
+        100,
+    );
+    let mut first = whole.clone();
+    first[14 + 6] = 0x20; // MF: first fragment, still carrying the UDP header
+    let mut later = whole[..14 + 20 + 16].to_vec();
+    later[14 + 6..14 + 8].copy_from_slice(&0x0003u16.to_be_bytes()); // offset 24 bytes, last
+    later[14 + 2..14 + 4].copy_from_slice(&36u16.to_be_bytes());
+    assert_eq!(
+        FlowKey::from_frame(&first).hash(),
+        FlowKey::from_frame(&later).hash()
+    );
+    assert_ne!(
+        FlowKey::from_frame(&first).hash(),
+        FlowKey::from_frame(&whole).hash()
+    );
+
+    let forward = FlowKey::from_frame(&whole);
+    let reverse = FlowKey {
+        dst_mac: forward.src_mac,
+        src_mac: forward.dst_mac,
+        ipv4: forward.ipv4.map(|(s, d, p)| (d, s, p)),
+        ports: forward.ports.map(|(s, d)| (d, s)),
+        ..forward
+    };
+    assert_ne!(forward.hash(), reverse.hash());
+    assert_eq!(forward.symmetric().hash(), reverse.symmetric().hash());
+}
+
+#[test]
+fn configuration_is_validated() {
+    assert!(
+        Encapsulator::new(TunnelConfig {
+            dscp: Dscp::Fixed(64),
+            ..config(false, 1)
+        })
+        .is_err()
+    );
+    let tag = OuterVlan {
+        vid: VlanId::usable(5).unwrap(),
+        pcp: 8,
+    };
+    assert!(
+        Encapsulator::new(TunnelConfig {
+            outer_vlan: Some(tag),
+            ..config(false, 1)
+        })
+        .is_err()
+    );
+    assert!(PortRange::new(2, 1).is_err());
+    assert_eq!(
+        Encapsulator::new(config(true, 1))
+            .unwrap()
+            .config()
+            .encapsulation,
+        Encapsulation::Nvgre(Vsid::new(1).unwrap())
+    );
+}
+
+#[cfg(feature = "bytes")]
+#[test]
+fn bytes_buffers_encapsulate_and_decapsulate_without_copies() {
+    let inner = inner_frame(SRC, DST, (1, 2), 0, 64);
+    let mut frame = bytes::BytesMut::with_capacity(HEADROOM + inner.len());
+    frame.extend_from_slice(&[0u8; HEADROOM]);
+    frame.extend_from_slice(&inner);
+    let before = frame.as_ptr();
+    Encapsulator::new(config(false, 9))
+        .unwrap()
+        .encapsulate_bytes(&mut frame, HEADROOM)
+        .unwrap();
+    assert_eq!(frame.len(), 50 + inner.len());
+    assert_eq!(
+        frame.as_ptr(),
+        before.wrapping_add(HEADROOM - 50),
+        "same memory, headroom split off"
+    );
+    let outer_start = frame.as_ptr();
+    let (out, inner_bytes) = Decapsulator::default().decapsulate_bytes(frame).unwrap();
+    assert_eq!(out.segment, 9);
+    assert_eq!(&inner_bytes[..], &inner[..]);
+    assert_eq!(
+        inner_bytes.as_ptr(),
+        outer_start.wrapping_add(50),
+        "a sub-slice, not a copy"
+    );
+}
