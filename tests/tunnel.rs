@@ -433,8 +433,8 @@ fn flow_hash_spreads_evenly_over_ports_and_flow_ids() {
     for _ in 0..100_000 {
         let (a, b) = (next(), next());
         let key = FlowKey {
-            dst_mac: MacAddr((a as u64 >> 16).to_be_bytes()[2..].try_into().unwrap()),
-            src_mac: MacAddr((b as u64 >> 16).to_be_bytes()[2..].try_into().unwrap()),
+            dst_mac: MacAddr((a >> 16).to_be_bytes()[2..].try_into().unwrap()),
+            src_mac: MacAddr((b >> 16).to_be_bytes()[2..].try_into().unwrap()),
             ethertype: 0x0800,
             vlan: 0,
             ipv4: Some((
