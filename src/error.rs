@@ -121,6 +121,9 @@ pub enum ErrorKind {
         /// The configured underlay MTU.
         mtu: u16,
     },
+    /// An IPv4 fragment: tunnels are found only in whole packets (reassemble first).
+    #[error("packet is a fragment (MF set or offset > 0); reassemble it first")]
+    Fragment,
     /// The frame carries no VXLAN or NVGRE tunnel.
     #[error("not a VXLAN or NVGRE frame")]
     NotTunnel,

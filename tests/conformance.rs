@@ -177,3 +177,18 @@ fn malformed_frames_fail_naming_the_layer() {
         );
     }
 }
+
+/// What tunnelwire's own tools wrote (tests/data/make_encapsulated.sh): tshark must
+/// decode exactly the configured outer fields and the unchanged inner frame.
+#[test]
+fn encapsulated_and_translated_frames_agree_with_tshark() {
+    for name in [
+        "encap-vxlan",
+        "encap-vxlan-csum",
+        "encap-nvgre",
+        "translated-nvgre",
+        "translated-vxlan",
+    ] {
+        agree_with_tshark(name);
+    }
+}

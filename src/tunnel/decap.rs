@@ -33,6 +33,10 @@ pub struct Decapsulator {
     pub verify_udp_checksum: bool,
     /// Inner 802.1Q tags. Default: drop.
     pub inner_vlan: InnerVlanPolicy,
+    /// Combine the outer ECN into the inner IPv4 header (RFC 6040). Default on; off
+    /// leaves the inner frame byte for byte as received, for tools that must not change
+    /// it.
+    pub apply_ecn: bool,
 }
 
 impl Default for Decapsulator {
@@ -41,6 +45,7 @@ impl Default for Decapsulator {
             decoder: Decoder::default(),
             verify_udp_checksum: true,
             inner_vlan: InnerVlanPolicy::Drop,
+            apply_ecn: true,
         }
     }
 }
@@ -63,7 +68,8 @@ pub struct Decapsulated {
 impl Decapsulator {
     /// Validates a VXLAN or NVGRE frame and finds its inner frame. Per RFC 6040 the
     /// outer ECN is combined into an inner IPv4 header in place (with an incremental
-    /// checksum update); an inner frame that is not IPv4 passes unchanged. Inner headers
+    /// checksum update) unless [`apply_ecn`](Self::apply_ecn) is off; an inner frame
+    /// that is not IPv4 passes unchanged. Inner headers
     /// past Ethernet are not validated: a VTEP forwards what it was given.
     ///
     /// # Errors
@@ -76,7 +82,7 @@ impl Decapsulator {
         let (Some(tunnel), Some(outer), Some(_)) =
             (decoded.tunnel, decoded.outer.ipv4, decoded.inner.ethernet)
         else {
-            return Err(error.unwrap_or(Error::new(Layer::Tunnel, ErrorKind::NotTunnel)));
+            return Err(super::no_tunnel(&decoded, error));
         };
         if let Some(udp) = decoded.outer.udp() {
             if self.verify_udp_checksum && !udp.verify_checksum(outer.src_addr(), outer.dst_addr())
@@ -103,7 +109,7 @@ impl Decapsulator {
             inner: decoded.inner.offset..decoded.inner.offset + inner_len,
         };
         let outer_ecn = Ecn::from_bits(outer.ecn());
-        if let Some(inner_ip) = decoded.inner.ipv4 {
+        if let Some(inner_ip) = decoded.inner.ipv4.filter(|_| self.apply_ecn) {
             let inner_ecn = Ecn::from_bits(inner_ip.ecn());
             let combined = ecn::decapsulate(inner_ecn, outer_ecn)?;
             if combined != inner_ecn {

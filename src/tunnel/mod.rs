@@ -46,7 +46,9 @@ pub use encap::Encapsulator;
 pub use flow::{FlowHash, FlowKey, PortRange};
 pub use translate::Translator;
 
+use crate::packet::Frame;
 use crate::wire::{ethernet, ipv4, nvgre, udp, vlan, vxlan};
+use crate::{Error, ErrorKind, Layer};
 
 /// Outer headers of VXLAN over IPv4 without a VLAN tag: 50 bytes.
 pub const VXLAN_OVERHEAD: usize =
@@ -63,4 +65,18 @@ pub enum TunnelKind {
     Vxlan,
     /// NVGRE (RFC 7637).
     Nvgre,
+}
+
+/// Why a decoded frame yielded no tunnel: its decode error, an outer IPv4 fragment, or
+/// simply no VXLAN or NVGRE inside.
+fn no_tunnel(frame: &Frame<'_>, error: Option<Error>) -> Error {
+    match (error, frame.outer.ipv4) {
+        (Some(error), _) => error,
+        (None, Some(ip)) if ip.is_fragment() => {
+            Error::new(Layer::Ipv4, ErrorKind::Fragment).at(frame.outer.offset
+                + ethernet::HEADER_LEN
+                + vlan::HEADER_LEN * frame.outer.vlan_tags().count())
+        }
+        (None, _) => Error::new(Layer::Tunnel, ErrorKind::NotTunnel),
+    }
 }

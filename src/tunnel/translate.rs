@@ -70,7 +70,7 @@ impl Translator {
         };
         let (decoded, error) = self.decoder.decode_partial(bytes);
         let (Some(tunnel), Some(ip)) = (decoded.tunnel, decoded.outer.ipv4) else {
-            return Err(error.unwrap_or(Error::new(Layer::Tunnel, ErrorKind::NotTunnel)));
+            return Err(super::no_tunnel(&decoded, error));
         };
         let key = FlowKey::from_stack(&decoded.inner);
         let hash = if self.symmetric_hash {

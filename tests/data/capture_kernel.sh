@@ -20,6 +20,9 @@ setup() { # namespace veth underlay-self underlay-peer host-number
   ip -n "$ns" link set lo up
   ip -n "$ns" addr add "$self/24" dev "$veth"
   ip -n "$ns" link set "$veth" up
+  # Without this the kernel leaves outer UDP checksums to "hardware" that a veth does not
+  # have, and tcpdump records the unfinished pseudo-header sums instead of what a NIC sends.
+  ip netns exec "$ns" ethtool -K "$veth" tx off >/dev/null
   ip -n "$ns" link add vx42 type vxlan id 42 remote "$peer" local "$self" dstport 4789 noudpcsum
   ip -n "$ns" link add vx4242 type vxlan id 4242 remote "$peer" local "$self" dstport 4789 udpcsum
   for dev in vx42 vx4242; do

@@ -5,7 +5,8 @@ tshark decode the well-formed ones. See tests/data/README.md.
     python3 tests/data/make_frames.py tests/data
 
 Writes edge.pcap + edge.tshark.json (well-formed edge cases, decoded by tshark),
-malformed.pcap + malformed.meta.json (each frame must fail, naming the given layer).
+malformed.pcap + malformed.meta.json (each frame must fail, naming the given layer),
+plain.pcap (untunnelled Ethernet frames for the encapsulation tests).
 """
 import json, os, random, subprocess, sys
 
@@ -137,6 +138,14 @@ def malformed_frames():
     return cases
 
 
+def plain_frames():
+    """Ethernet frames as a VM or container would send them, to be encapsulated."""
+    frames = [inner(), inner(tag=100), inner(l4="tcp"), inner(l4="icmp"), inner(flags="MF"),
+              Ether(dst="ff:ff:ff:ff:ff:ff", src=mac()) / ARP(), inner(tos=0x03), inner(tos=0xb8)]
+    frames += [inner(tag=rnd.choice([None, 7])) / Raw(b"p" * rnd.randrange(0, 1400)) for _ in range(24)]
+    return frames
+
+
 def tshark_fields(pcap):
     cmd = ["tshark", "-r", pcap, "-T", "fields", "-E", "occurrence=a", "-E", "separator=\t",
            "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-d", "udp.port==4789,vxlan"]
@@ -154,6 +163,7 @@ def main(outdir):
     edge = os.path.join(outdir, "edge.pcap")
     wrpcap(edge, good_frames())
     json.dump(tshark_fields(edge), open(os.path.join(outdir, "edge.tshark.json"), "w"), indent=0)
+    wrpcap(os.path.join(outdir, "plain.pcap"), plain_frames())
     bad = malformed_frames()
     wrpcap(os.path.join(outdir, "malformed.pcap"), [b for b, _ in bad], linktype=1)
     json.dump({"layers": [layer for _, layer in bad]}, open(os.path.join(outdir, "malformed.meta.json"), "w"))

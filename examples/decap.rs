@@ -1,0 +1,57 @@
+//! Writes the inner frame of every VXLAN or NVGRE frame of a pcap, unchanged.
+//!
+//! ```text
+//! decap IN.pcap OUT.pcap
+//! ```
+//!
+//! Frames that are not tunnels (or whose tunnel headers are malformed) are skipped and
+//! counted by reason. Inner frames are written byte for byte as carried: inner VLAN tags
+//! are kept and RFC 6040 ECN is not applied.
+
+use std::process::ExitCode;
+
+use tunnelwire::tunnel::{Decapsulator, InnerVlanPolicy};
+
+#[path = "common/pcap_io.rs"]
+mod pcap_io;
+
+fn run(input: &str, output: &str) -> Result<pcap_io::Summary, String> {
+    let (header, records) = pcap_io::read(input)?;
+    let mut out = pcap_io::Writer::create(output, header, false)?;
+    let decap = Decapsulator {
+        inner_vlan: InnerVlanPolicy::Keep,
+        apply_ecn: false,
+        ..Decapsulator::default()
+    };
+    let mut summary = pcap_io::Summary::default();
+    for mut record in records {
+        summary.frames_in += 1;
+        match decap.decapsulate(&mut record.data) {
+            Ok(found) => {
+                let inner = &record.data[found.inner];
+                out.write(record.timestamp, inner.len() as u32, inner)?;
+                summary.frames_out += 1;
+            }
+            Err(e) => summary.skip(e),
+        }
+    }
+    Ok(summary)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [input, output] = args.as_slice() else {
+        eprintln!("usage: decap IN.pcap OUT.pcap");
+        return ExitCode::from(2);
+    };
+    match run(input, output) {
+        Ok(summary) => {
+            eprintln!("{}", summary.line("decap"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("decap: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Decodes every frame of a pcap into owned representations of its headers (the `Repr`s,
+//! the undecoded payload and any trailing bytes such as Ethernet padding) and emits them
+//! again. The output must equal the input byte for byte; every frame that differs is
+//! named and makes the exit status 1.
+//!
+//! ```text
+//! pcap_roundtrip IN.pcap OUT.pcap
+//! ```
+
+use std::process::ExitCode;
+
+use tunnelwire::packet::{Decoder, Frame, Stack, Tunnel};
+use tunnelwire::wire::{EthernetRepr, Ipv4Repr, NvgreRepr, UdpRepr, VlanRepr, VxlanRepr};
+
+#[path = "common/pcap_io.rs"]
+mod pcap_io;
+
+/// One decoded header, owned.
+enum Header {
+    Ethernet(EthernetRepr),
+    Vlan(VlanRepr),
+    Ipv4(Ipv4Repr),
+    Udp(UdpRepr),
+    Vxlan(VxlanRepr),
+    Nvgre(NvgreRepr),
+}
+
+impl Header {
+    fn len(&self) -> usize {
+        match self {
+            Header::Ethernet(r) => r.buffer_len(),
+            Header::Vlan(r) => r.buffer_len(),
+            Header::Ipv4(r) => r.buffer_len(),
+            Header::Udp(r) => r.buffer_len(),
+            Header::Vxlan(r) => r.buffer_len(),
+            Header::Nvgre(r) => r.buffer_len(),
+        }
+    }
+
+    fn emit(&self, out: &mut [u8]) -> tunnelwire::Result<()> {
+        match self {
+            Header::Ethernet(r) => r.emit(out),
+            Header::Vlan(r) => r.emit(out),
+            Header::Ipv4(r) => r.emit(out),
+            Header::Udp(r) => r.emit(out),
+            Header::Vxlan(r) => r.emit(out),
+            Header::Nvgre(r) => r.emit(out),
+        }
+    }
+}
+
+/// A frame as owned parts: headers outermost first, the payload after the last header,
+/// then what follows each length-delimited container (IPv4 total length, UDP length),
+/// innermost first: Ethernet padding after IPv4, bytes after a short UDP length.
+struct OwnedFrame {
+    headers: Vec<Header>,
+    payload: Vec<u8>,
+    trailers: Vec<Vec<u8>>,
+}
+
+impl OwnedFrame {
+    fn from_bytes(decoder: &Decoder, bytes: &[u8]) -> Self {
+        let (frame, _) = decoder.decode_partial(bytes);
+        let mut parts = Parts {
+            headers: Vec::new(),
+            pos: 0,
+            ends: vec![bytes.len()],
+        };
+        parts.stack(&frame.outer);
+        parts.tunnel(&frame);
+        parts.stack(&frame.inner);
+        let mut end = *parts.ends.last().unwrap_or(&bytes.len());
+        let payload = bytes[parts.pos..end].to_vec();
+        let trailers = parts
+            .ends
+            .iter()
+            .rev()
+            .skip(1)
+            .map(|&outer_end| {
+                let trailer = bytes[end..outer_end].to_vec();
+                end = outer_end;
+                trailer
+            })
+            .collect();
+        OwnedFrame {
+            headers: parts.headers,
+            payload,
+            trailers,
+        }
+    }
+
+    fn emit(&self) -> tunnelwire::Result<Vec<u8>> {
+        let len = self.headers.iter().map(Header::len).sum::<usize>()
+            + self.payload.len()
+            + self.trailers.iter().map(Vec::len).sum::<usize>();
+        let mut out = vec![0u8; len];
+        let mut pos = 0;
+        for header in &self.headers {
+            header.emit(&mut out[pos..])?;
+            pos += header.len();
+        }
+        for part in std::iter::once(&self.payload).chain(&self.trailers) {
+            out[pos..pos + part.len()].copy_from_slice(part);
+            pos += part.len();
+        }
+        Ok(out)
+    }
+}
+
+/// Collects headers while tracking the position and the container ends.
+struct Parts {
+    headers: Vec<Header>,
+    pos: usize,
+    /// Ends of the enclosing length-delimited containers, outermost first.
+    ends: Vec<usize>,
+}
+
+impl Parts {
+    fn push(&mut self, header: Header) {
+        self.pos += header.len();
+        self.headers.push(header);
+    }
+
+    fn stack(&mut self, stack: &Stack<'_>) {
+        let Some(eth) = stack.ethernet else { return };
+        self.push(Header::Ethernet(EthernetRepr::parse(&eth)));
+        for tag in stack.vlans.iter().flatten() {
+            self.push(Header::Vlan(VlanRepr::parse(tag)));
+        }
+        let Some(ip) = stack.ipv4 else { return };
+        self.ends.push(self.pos + usize::from(ip.total_len()));
+        self.push(Header::Ipv4(Ipv4Repr::parse(&ip)));
+        if let Some(datagram) = stack.udp() {
+            self.ends.push(self.pos + usize::from(datagram.len()));
+            self.push(Header::Udp(UdpRepr::parse(&datagram)));
+        }
+    }
+
+    fn tunnel(&mut self, frame: &Frame<'_>) {
+        match frame.tunnel {
+            Some(Tunnel::Vxlan(h)) => self.push(Header::Vxlan(VxlanRepr::parse(&h))),
+            Some(Tunnel::Nvgre(h)) => self.push(Header::Nvgre(NvgreRepr::parse(&h))),
+            None => {}
+        }
+    }
+}
+
+fn run(input: &str, output: &str) -> Result<Vec<usize>, String> {
+    let (header, records) = pcap_io::read(input)?;
+    let mut out = pcap_io::Writer::create(output, header, false)?;
+    let decoder = Decoder::new();
+    let mut differing = Vec::new();
+    let mut summary = pcap_io::Summary::default();
+    for (index, record) in records.iter().enumerate() {
+        summary.frames_in += 1;
+        let emitted = OwnedFrame::from_bytes(&decoder, &record.data)
+            .emit()
+            .map_err(|e| format!("frame {}: emit failed: {e}", index + 1))?;
+        if emitted != record.data {
+            differing.push(index + 1);
+        }
+        out.write(record.timestamp, record.orig_len, &emitted)?;
+        summary.frames_out += 1;
+    }
+    eprintln!(
+        "{}, {} differ",
+        summary.line("pcap_roundtrip"),
+        differing.len()
+    );
+    Ok(differing)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [input, output] = args.as_slice() else {
+        eprintln!("usage: pcap_roundtrip IN.pcap OUT.pcap");
+        return ExitCode::from(2);
+    };
+    match run(input, output) {
+        Ok(differing) if differing.is_empty() => ExitCode::SUCCESS,
+        Ok(differing) => {
+            for frame in differing {
+                eprintln!("pcap_roundtrip: frame {frame} differs after parse and emit");
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("pcap_roundtrip: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

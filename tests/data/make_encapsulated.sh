@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the pcap tools on plain.pcap and has tshark decode what they wrote: the expected
+# decodes of tunnelwire's own encapsulation and translation. tests/pcap_tools.rs runs
+# the same commands (TOOLS below) and requires the same bytes; tests/conformance.rs
+# requires every field to agree with tshark. See tests/data/README.md.
+#
+#   bash tests/data/make_encapsulated.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build -q --release --examples
+T=target/release/examples D=tests/data
+addrs=(--src-ip 10.99.0.1 --dst-ip 10.99.0.2 --src-mac 02:99:00:00:00:01 --dst-mac 02:99:00:00:00:02)
+$T/encap --vni 42 "${addrs[@]}" $D/plain.pcap $D/encap-vxlan.pcap
+$T/encap --vni 77 --udp-checksum --port-range 32768-60999 "${addrs[@]}" $D/plain.pcap $D/encap-vxlan-csum.pcap
+$T/encap --nvgre --vni 4242 "${addrs[@]}" $D/plain.pcap $D/encap-nvgre.pcap
+$T/translate --to nvgre $D/encap-vxlan.pcap $D/translated-nvgre.pcap
+$T/translate --to vxlan $D/encap-nvgre.pcap $D/translated-vxlan.pcap
+python3 - "$D" <<'PY'
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from make_frames import tshark_fields
+for name in ("encap-vxlan", "encap-vxlan-csum", "encap-nvgre", "translated-nvgre", "translated-vxlan"):
+    path = os.path.join(sys.argv[1], name)
+    json.dump(tshark_fields(path + ".pcap"), open(path + ".tshark.json", "w"), indent=0)
+PY
