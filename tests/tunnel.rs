@@ -432,18 +432,18 @@ fn flow_hash_spreads_evenly_over_ports_and_flow_ids() {
     let mut flow_ids = vec![0u64; 256];
     for _ in 0..100_000 {
         let (a, b) = (next(), next());
-        let key = FlowKey {
-            dst_mac: MacAddr((a >> 16).to_be_bytes()[2..].try_into().unwrap()),
-            src_mac: MacAddr((b >> 16).to_be_bytes()[2..].try_into().unwrap()),
-            ethertype: 0x0800,
-            vlan: 0,
-            ipv4: Some((
+        let key = FlowKey::new(
+            MacAddr((a >> 16).to_be_bytes()[2..].try_into().unwrap()),
+            MacAddr((b >> 16).to_be_bytes()[2..].try_into().unwrap()),
+            0x0800,
+            0,
+            Some((
                 Ipv4Addr::from((a >> 32) as u32),
                 Ipv4Addr::from(b as u32),
                 17,
             )),
-            ports: Some(((a >> 8) as u16, (b >> 40) as u16)),
-        };
+            Some(((a >> 8) as u16, (b >> 40) as u16)),
+        );
         let hash = key.hash();
         let port = hash.source_port(range);
         assert!((range.lo()..=range.hi()).contains(&port));
@@ -482,13 +482,16 @@ fn fragments_of_one_datagram_hash_alike_and_symmetric_option_pairs_directions() 
     );
 
     let forward = FlowKey::from_frame(&whole);
-    let reverse = FlowKey {
-        dst_mac: forward.src_mac,
-        src_mac: forward.dst_mac,
-        ipv4: forward.ipv4.map(|(s, d, p)| (d, s, p)),
-        ports: forward.ports.map(|(s, d)| (d, s)),
-        ..forward
-    };
+    let (a, b) = (
+        MacAddr([0x02, 0, 0, 0, 0, 0xaa]),
+        MacAddr([0x02, 0, 0, 0, 0, 0xbb]),
+    );
+    let (x, y) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+    assert_eq!(
+        forward,
+        FlowKey::new(b, a, 0x0800, 0, Some((x, y, 17)), Some((5000, 53)))
+    );
+    let reverse = FlowKey::new(a, b, 0x0800, 0, Some((y, x, 17)), Some((53, 5000)));
     assert_ne!(forward.hash(), reverse.hash());
     assert_eq!(forward.symmetric().hash(), reverse.symmetric().hash());
 }

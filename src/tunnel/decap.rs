@@ -6,7 +6,7 @@ use core::ops::Range;
 use super::TunnelKind;
 use super::ecn::{self, Ecn};
 use crate::checksum;
-use crate::packet::{Decoder, Tunnel};
+use crate::packet::{Decoder, Frame, Tunnel};
 use crate::wire::ethernet;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::vlan;
@@ -78,7 +78,8 @@ impl Decapsulator {
     /// under [`InnerVlanPolicy::Drop`]; `EcnDrop` for CE over Not-ECT.
     #[inline]
     pub fn decapsulate(&self, frame: &mut [u8]) -> Result<Decapsulated> {
-        let (decoded, error) = self.decoder.decode_partial(frame);
+        let mut decoded = Frame::default();
+        let error = self.decoder.fill(frame, &mut decoded).err();
         let (Some(tunnel), Some(outer), Some(_)) =
             (decoded.tunnel, decoded.outer.ipv4, decoded.inner.ethernet)
         else {

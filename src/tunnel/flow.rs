@@ -37,38 +37,75 @@ const K2: u64 = 0x94d0_49bb_1331_11eb;
 const K3: u64 = 0xd6e8_feb8_6659_fd93;
 const K4: u64 = 0xa076_1d64_78bd_642f;
 
-/// The fields of an inner frame that identify its flow.
+/// Mask of a MAC address in the low 48 bits of a key word.
+const MAC: u64 = 0xffff_ffff_ffff;
+
+/// The fields of a frame that identify its flow, packed as the four words the hash
+/// reads (see the module documentation): building a key is a few loads, with no
+/// intermediate structure in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct FlowKey {
-    /// Destination MAC.
-    pub dst_mac: MacAddr,
-    /// Source MAC.
-    pub src_mac: MacAddr,
-    /// EtherType after the tags.
-    pub ethertype: u16,
-    /// VLAN ID of the first tag (0 without one).
-    pub vlan: u16,
-    /// IPv4 source and destination, and protocol.
-    pub ipv4: Option<(Ipv4Addr, Ipv4Addr, u8)>,
-    /// TCP or UDP ports (absent for fragments).
-    pub ports: Option<(u16, u16)>,
+    words: [u64; 4],
 }
 
 impl FlowKey {
-    /// The key of a decoded stack.
+    /// A key from its fields. `ethertype` is the one after the tags, `vlan` the first
+    /// tag's VLAN ID (0 without one), `ipv4` the addresses and protocol, `ports` the TCP
+    /// or UDP ports (to be left out for fragments).
+    pub fn new(
+        dst_mac: MacAddr,
+        src_mac: MacAddr,
+        ethertype: u16,
+        vlan: u16,
+        ipv4: Option<(Ipv4Addr, Ipv4Addr, u8)>,
+        ports: Option<(u16, u16)>,
+    ) -> Self {
+        let mac = |m: MacAddr| {
+            let b = m.octets();
+            u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
+        };
+        let mut key = FlowKey {
+            words: [
+                mac(dst_mac) | u64::from(ethertype) << 48,
+                mac(src_mac) | u64::from(vlan) << 48,
+                0,
+                0,
+            ],
+        };
+        if let Some((src, dst, protocol)) = ipv4 {
+            key.words[2] = u64::from(u32::from(src)) << 32 | u64::from(u32::from(dst));
+            key.words[3] = u64::from(protocol) << 32;
+        }
+        key.set_ports(ports);
+        key
+    }
+
+    fn set_ports(&mut self, ports: Option<(u16, u16)>) {
+        if let Some((src, dst)) = ports {
+            self.words[3] = self.words[3] & !0xffff_ffff | u64::from(src) << 16 | u64::from(dst);
+        }
+    }
+
+    /// The key of a decoded stack, read straight from its validated headers.
     #[inline]
     pub fn from_stack(stack: &Stack<'_>) -> Self {
-        let mut key = FlowKey::default();
+        let mut words = [0u64; 4];
+        let be64 = |b: &[u8]| u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         if let Some(eth) = stack.ethernet {
-            key.dst_mac = eth.dst_addr();
-            key.src_mac = eth.src_addr();
+            // A checked Ethernet view holds at least the 14-byte header.
+            let header = eth.into_inner();
+            words[0] = be64(&header[0..8]) >> 16;
+            words[1] = be64(&header[4..12]) & MAC;
         }
-        key.ethertype = stack.ethertype().map_or(0, |t| t.0);
-        key.vlan = stack.vlans[0].map_or(0, |tag| tag.vid().get());
-        key.ipv4 = stack
-            .ipv4
-            .map(|ip| (ip.src_addr(), ip.dst_addr(), ip.protocol().0));
-        key.ports = stack.ports();
+        words[0] |= u64::from(stack.ethertype().map_or(0, |t| t.0)) << 48;
+        words[1] |= u64::from(stack.vlans[0].map_or(0, |tag| tag.vid().get())) << 48;
+        if let Some(ip) = stack.ipv4 {
+            // Source and destination addresses are bytes 12..20 of a checked header.
+            words[2] = be64(&ip.into_inner()[12..20]);
+            words[3] = u64::from(ip.protocol().0) << 32;
+        }
+        let mut key = FlowKey { words };
+        key.set_ports(stack.ports());
         key
     }
 
@@ -78,39 +115,31 @@ impl FlowKey {
         Self::from_stack(&Stack::decode(frame).0)
     }
 
-    /// The same key for both directions: MACs, and address-port endpoints, in order.
+    /// The same key for both directions: the MACs, and the address-port endpoints, in
+    /// ascending order.
     #[inline]
-    pub fn symmetric(mut self) -> Self {
-        if self.src_mac > self.dst_mac {
-            core::mem::swap(&mut self.src_mac, &mut self.dst_mac);
+    pub fn symmetric(self) -> Self {
+        let [mut w0, mut w1, mut w2, mut w3] = self.words;
+        let (dst_mac, src_mac) = (w0 & MAC, w1 & MAC);
+        if src_mac > dst_mac {
+            w0 = w0 & !MAC | src_mac;
+            w1 = w1 & !MAC | dst_mac;
         }
-        if let Some((src, dst, proto)) = self.ipv4 {
-            let (sport, dport) = self.ports.unwrap_or((0, 0));
-            if (src, sport) > (dst, dport) {
-                self.ipv4 = Some((dst, src, proto));
-                self.ports = self.ports.map(|(s, d)| (d, s));
-            }
+        let src = (w2 >> 32, (w3 >> 16) & 0xffff);
+        let dst = (w2 & 0xffff_ffff, w3 & 0xffff);
+        if src > dst {
+            w2 = w2.rotate_left(32);
+            w3 = w3 & !0xffff_ffff | src.1 | dst.1 << 16;
         }
-        self
+        FlowKey {
+            words: [w0, w1, w2, w3],
+        }
     }
 
     /// Hashes the key (see the module documentation for the function).
     #[inline]
     pub fn hash(&self) -> FlowHash {
-        let mac = |m: MacAddr| {
-            let b = m.octets();
-            u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
-        };
-        let w0 = mac(self.dst_mac) | u64::from(self.ethertype) << 48;
-        let w1 = mac(self.src_mac) | u64::from(self.vlan) << 48;
-        let (w2, proto) = self.ipv4.map_or((0, 0), |(src, dst, proto)| {
-            (
-                u64::from(u32::from(src)) << 32 | u64::from(u32::from(dst)),
-                proto,
-            )
-        });
-        let (sport, dport) = self.ports.unwrap_or((0, 0));
-        let w3 = u64::from(proto) << 32 | u64::from(sport) << 16 | u64::from(dport);
+        let [w0, w1, w2, w3] = self.words;
         FlowHash(fold(fold(w0 ^ K0, w1 ^ K1) ^ fold(w2 ^ K2, w3 ^ K3), K4))
     }
 }

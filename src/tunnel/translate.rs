@@ -9,7 +9,7 @@ use core::ops::Range;
 use super::TunnelKind;
 use super::flow::{FlowKey, PortRange};
 use crate::checksum;
-use crate::packet::{Decoder, Tunnel};
+use crate::packet::{Decoder, Frame, Tunnel};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::nvgre::{self, NvgreRepr, Vsid};
 use crate::wire::udp::{self, UdpDatagram, UdpRepr};
@@ -68,7 +68,8 @@ impl Translator {
         let Some(bytes) = buf.get(frame.clone()) else {
             return Err(Error::truncated(Layer::Tunnel, frame.end, buf.len()));
         };
-        let (decoded, error) = self.decoder.decode_partial(bytes);
+        let mut decoded = Frame::default();
+        let error = self.decoder.fill(bytes, &mut decoded).err();
         let (Some(tunnel), Some(ip)) = (decoded.tunnel, decoded.outer.ipv4) else {
             return Err(super::no_tunnel(&decoded, error));
         };
@@ -144,6 +145,7 @@ impl Translator {
 
 /// Sets the protocol and total length of the IPv4 header at the start of `ip`, updating
 /// its checksum incrementally (RFC 1624), so a wrong checksum stays exactly as wrong.
+#[inline]
 fn rewrite_ipv4(ip: &mut [u8], protocol: IpProtocol, total_len: usize) {
     let mut packet = Ipv4Packet::new_unchecked(ip);
     let old_len = packet.total_len();
