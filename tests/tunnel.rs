@@ -160,6 +160,23 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Any bytes at all can ride a tunnel: the inner frame comes back byte for byte,
+    /// whatever it holds (with inner tags kept, as a pcap tool would).
+    #[test]
+    fn decap_of_encap_gives_back_arbitrary_inner_bytes(
+        inner in proptest::collection::vec(any::<u8>(), 14..1500),
+        nvgre in any::<bool>(),
+    ) {
+        let (mut buf, range) = with_headroom(&inner);
+        let config = TunnelConfig { mtu: 9000, ..config(nvgre, 99) };
+        let frame = Encapsulator::new(config).unwrap().encapsulate(&mut buf, range).unwrap();
+        let keep = Decapsulator { inner_vlan: InnerVlanPolicy::Keep, ..Decapsulator::default() };
+        let out = keep.decapsulate(&mut buf[frame.clone()]).unwrap();
+        prop_assert_eq!(&buf[frame.start..][out.inner], &inner[..]);
+    }
+}
+
 #[test]
 fn frames_over_the_underlay_mtu_are_errors_not_fragments() {
     let mut config = config(false, 1);
