@@ -90,13 +90,11 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
     let mut out = pcap_io::Writer::create(&args.output, header, true)?;
     let mut encap = Encapsulator::new(args.config).map_err(|e| e.to_string())?;
     let mut summary = pcap_io::Summary::default();
-    // One buffer for every frame: headroom, then the frame; grown only for a larger frame.
     let mut buf = Vec::new();
     for record in &records {
         summary.frames_in += 1;
-        buf.resize(HEADROOM + record.data.len(), 0);
-        buf[HEADROOM..].copy_from_slice(&record.data);
-        match encap.encapsulate(&mut buf, HEADROOM..HEADROOM + record.data.len()) {
+        let inner = pcap_io::place(&mut buf, HEADROOM, &record.data);
+        match encap.encapsulate(&mut buf, inner) {
             Ok(frame) => {
                 // On the wire the frame grew by the overhead, even if the capture was cut.
                 let overhead = (frame.len() - record.data.len()) as u32;

@@ -30,9 +30,7 @@ fn run(to: TunnelKind, input: &str, output: &str) -> Result<pcap_io::Summary, St
     let mut buf = Vec::new();
     for record in &records {
         summary.frames_in += 1;
-        buf.resize(HEADROOM + record.data.len(), 0);
-        buf[HEADROOM..].copy_from_slice(&record.data);
-        let frame = HEADROOM..HEADROOM + record.data.len();
+        let frame = pcap_io::place(&mut buf, HEADROOM, &record.data);
         match translator.translate(&mut buf, frame, to) {
             Ok(frame) => {
                 out.write(record.timestamp, frame.len() as u32, &buf[frame])?;

@@ -107,6 +107,15 @@ impl Summary {
     }
 }
 
+/// Puts `data` behind `headroom` bytes in `buf` (reused from frame to frame, grown only
+/// for a larger frame) and returns where it landed.
+#[allow(dead_code)] // encap and translate need headroom, not every example
+pub fn place(buf: &mut Vec<u8>, headroom: usize, data: &[u8]) -> std::ops::Range<usize> {
+    buf.resize(headroom + data.len(), 0);
+    buf[headroom..].copy_from_slice(data);
+    headroom..buf.len()
+}
+
 /// Parses `LO-HI`.
 #[allow(dead_code)] // only encap takes a port range
 pub fn parse_range(text: &str) -> Result<(u16, u16), String> {

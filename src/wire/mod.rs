@@ -40,6 +40,61 @@ fn set_u16(field: &mut [u8], value: u16) {
     field.copy_from_slice(&value.to_be_bytes());
 }
 
+/// Reads a big-endian 24-bit value from a three-byte field.
+#[inline]
+fn get_u24(field: &[u8]) -> u32 {
+    u32::from_be_bytes([0, field[0], field[1], field[2]])
+}
+
+/// Writes the low 24 bits of `value` into a three-byte field.
+#[inline]
+fn set_u24(field: &mut [u8], value: u32) {
+    field.copy_from_slice(&value.to_be_bytes()[1..]);
+}
+
+/// Defines a checked 24-bit segment identifier (VXLAN's VNI, NVGRE's VSID).
+macro_rules! segment_id {
+    ($(#[$doc:meta])* $name:ident, $layer:expr, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name(u32);
+
+        impl $name {
+            #[doc = concat!("Largest ", $field, ": 2^24 - 1.")]
+            pub const MAX: u32 = 0x00ff_ffff;
+
+            #[doc = concat!("A ", $field, " from a 24-bit value.")]
+            ///
+            /// # Errors
+            /// `OutOfRange` above 16777215.
+            #[inline]
+            pub const fn new(value: u32) -> crate::Result<Self> {
+                if value > Self::MAX {
+                    Err(crate::Error::new(
+                        $layer,
+                        crate::ErrorKind::OutOfRange { field: $field, value },
+                    ))
+                } else {
+                    Ok($name(value))
+                }
+            }
+
+            /// The 24-bit value.
+            #[inline]
+            pub const fn get(self) -> u32 {
+                self.0
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+use segment_id;
+
 /// Fails unless an `emit` target holds `needed` bytes.
 #[inline]
 fn require_room(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {

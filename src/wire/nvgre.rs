@@ -13,7 +13,7 @@
 use core::fmt;
 
 use super::ethernet::EtherType;
-use super::{get_u16, require, require_room, set_u16};
+use super::{get_u16, get_u24, require, require_room, segment_id, set_u16, set_u24};
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
 /// Field ranges of the NVGRE header.
@@ -39,45 +39,12 @@ const BIT_5: u16 = 0x0400;
 const RESERVED_IGNORED: u16 = 0x03f8;
 const VERSION_MASK: u16 = 0x0007;
 
-/// A 24-bit NVGRE virtual subnet identifier (RFC 7637 section 3.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Vsid(u32);
-
-impl Vsid {
-    /// Largest VSID: 2^24 - 1.
-    pub const MAX: u32 = 0x00ff_ffff;
-
-    /// A VSID from a 24-bit value.
-    ///
-    /// # Errors
-    /// `OutOfRange` above 16777215.
-    #[inline]
-    pub const fn new(value: u32) -> Result<Self> {
-        if value > Self::MAX {
-            Err(Error::new(
-                Layer::Nvgre,
-                ErrorKind::OutOfRange {
-                    field: "VSID",
-                    value,
-                },
-            ))
-        } else {
-            Ok(Vsid(value))
-        }
-    }
-
-    /// The 24-bit value.
-    #[inline]
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl fmt::Display for Vsid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+segment_id!(
+    /// A 24-bit NVGRE virtual subnet identifier (RFC 7637 section 3.2).
+    Vsid,
+    Layer::Nvgre,
+    "VSID"
+);
 
 /// A view of an NVGRE header and the inner frame after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,8 +141,7 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     /// Virtual subnet identifier: the key's high 24 bits.
     #[inline]
     pub fn vsid(&self) -> Vsid {
-        let b = &self.buffer.as_ref()[field::VSID];
-        Vsid(u32::from_be_bytes([0, b[0], b[1], b[2]]))
+        Vsid(get_u24(&self.buffer.as_ref()[field::VSID]))
     }
 
     /// FlowID: the key's low 8 bits, per-flow entropy (RFC 7637 section 3.2).
@@ -218,7 +184,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> NvgreHeader<T> {
     /// Sets the VSID.
     #[inline]
     pub fn set_vsid(&mut self, vsid: Vsid) {
-        self.buffer.as_mut()[field::VSID].copy_from_slice(&vsid.0.to_be_bytes()[1..]);
+        set_u24(&mut self.buffer.as_mut()[field::VSID], vsid.get());
     }
 
     /// Sets the FlowID.

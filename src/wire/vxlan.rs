@@ -9,7 +9,7 @@
 
 use core::fmt;
 
-use super::{require, require_room};
+use super::{get_u24, require, require_room, segment_id, set_u24};
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
 /// Field ranges of the VXLAN header.
@@ -39,51 +39,12 @@ pub enum ReservedPolicy {
     Reject,
 }
 
-/// A 24-bit VXLAN network identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Vni(u32);
-
-impl Vni {
-    /// Largest VNI: 2^24 - 1.
-    pub const MAX: u32 = 0x00ff_ffff;
-
-    /// A VNI from a 24-bit value.
-    ///
-    /// # Errors
-    /// `OutOfRange` above 16777215.
-    #[inline]
-    pub const fn new(value: u32) -> Result<Self> {
-        if value > Self::MAX {
-            Err(Error::new(
-                Layer::Vxlan,
-                ErrorKind::OutOfRange {
-                    field: "VNI",
-                    value,
-                },
-            ))
-        } else {
-            Ok(Vni(value))
-        }
-    }
-
-    /// The 24-bit value.
-    #[inline]
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl fmt::Display for Vni {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// Reads a 24-bit big-endian value from a 3-byte field.
-#[inline]
-fn get_u24(field: &[u8]) -> u32 {
-    u32::from_be_bytes([0, field[0], field[1], field[2]])
-}
+segment_id!(
+    /// A 24-bit VXLAN network identifier (RFC 7348 section 5).
+    Vni,
+    Layer::Vxlan,
+    "VNI"
+);
 
 /// A view of a VXLAN header and the inner frame after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,13 +156,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> VxlanHeader<T> {
     /// Sets the 24 reserved bits after the flags (the high byte is ignored).
     #[inline]
     pub fn set_reserved1(&mut self, value: u32) {
-        self.buffer.as_mut()[field::RESERVED1].copy_from_slice(&value.to_be_bytes()[1..]);
+        set_u24(&mut self.buffer.as_mut()[field::RESERVED1], value);
     }
 
     /// Sets the VNI.
     #[inline]
     pub fn set_vni(&mut self, vni: Vni) {
-        self.buffer.as_mut()[field::VNI].copy_from_slice(&vni.0.to_be_bytes()[1..]);
+        set_u24(&mut self.buffer.as_mut()[field::VNI], vni.get());
     }
 
     /// Sets the 8 reserved bits after the VNI.
