@@ -69,8 +69,8 @@ impl Decapsulator {
     /// Validates a VXLAN or NVGRE frame and finds its inner frame. Per RFC 6040 the
     /// outer ECN is combined into an inner IPv4 header in place (with an incremental
     /// checksum update) unless [`apply_ecn`](Self::apply_ecn) is off; an inner frame
-    /// that is not IPv4 passes unchanged. Inner headers
-    /// past Ethernet are not validated: a VTEP forwards what it was given.
+    /// that is not IPv4 passes unchanged. Inner headers past Ethernet are not
+    /// validated: a VTEP forwards what it was given.
     ///
     /// # Errors
     /// A malformed outer header, VXLAN or NVGRE header, or inner Ethernet header;
