@@ -87,7 +87,8 @@ impl FlowKey {
     }
 
     /// The key of a decoded stack, read straight from its validated headers.
-    #[inline]
+    // Always inlined: a handful of loads, and the caller's stack is then read in place.
+    #[inline(always)]
     pub fn from_stack(stack: &Stack<'_>) -> Self {
         let mut words = [0u64; 4];
         let be64 = |b: &[u8]| u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);

@@ -100,9 +100,10 @@ impl Translator {
             }
             (TunnelKind::Vxlan, TunnelKind::Nvgre) => {
                 let start = frame.start + GROWTH;
-                buf.copy_within(frame.start..l4, start);
                 let total = header_len + nvgre::HEADER_LEN + inner_len;
-                rewrite_ipv4(&mut buf[start + ip_at..], IpProtocol::GRE, total);
+                let rewrite = Ipv4Rewrite::new(&ip, IpProtocol::GRE, total);
+                buf.copy_within(frame.start..l4, start);
+                rewrite.apply(&mut buf[start + ip_at..]);
                 // Checked at decode: the VNI has 24 bits, as a VSID does.
                 let vsid = Vsid::new(segment)?;
                 NvgreRepr::new(vsid, hash.flow_id()).emit(&mut buf[l4 + GROWTH..])?;
@@ -126,8 +127,9 @@ impl Translator {
                         },
                     ));
                 }
+                let rewrite = Ipv4Rewrite::new(&ip, IpProtocol::UDP, total);
                 buf.copy_within(frame.start..l4, start);
-                rewrite_ipv4(&mut buf[start + ip_at..], IpProtocol::UDP, total);
+                rewrite.apply(&mut buf[start + ip_at..]);
                 let udp_at = l4 - GROWTH;
                 let udp_len = (udp::HEADER_LEN + vxlan::HEADER_LEN + inner_len) as u16;
                 let port = hash.source_port(self.source_ports);
@@ -143,18 +145,37 @@ impl Translator {
     }
 }
 
-/// Sets the protocol and total length of the IPv4 header at the start of `ip`, updating
-/// its checksum incrementally (RFC 1624), so a wrong checksum stays exactly as wrong.
-#[inline]
-fn rewrite_ipv4(ip: &mut [u8], protocol: IpProtocol, total_len: usize) {
-    let mut packet = Ipv4Packet::new_unchecked(ip);
-    let old_len = packet.total_len();
-    let old_proto_word = u16::from_be_bytes([packet.ttl(), packet.protocol().0]);
-    let new_len = total_len as u16;
-    let new_proto_word = u16::from_be_bytes([packet.ttl(), protocol.0]);
-    let sum = checksum::update(packet.checksum(), old_len, new_len);
-    let sum = checksum::update(sum, old_proto_word, new_proto_word);
-    packet.set_total_len(new_len);
-    packet.set_protocol(protocol);
-    packet.set_checksum(sum);
+/// The new protocol, total length and checksum of the outer IPv4 header, worked out from
+/// the header before it moves. The checksum is updated incrementally (RFC 1624), so a
+/// wrong checksum stays exactly as wrong.
+struct Ipv4Rewrite {
+    protocol: IpProtocol,
+    total_len: u16,
+    checksum: u16,
+}
+
+impl Ipv4Rewrite {
+    #[inline]
+    fn new(ip: &Ipv4Packet<&[u8]>, protocol: IpProtocol, total_len: usize) -> Self {
+        let total_len = total_len as u16;
+        let ttl = ip.ttl();
+        let sum = checksum::update(ip.checksum(), ip.total_len(), total_len);
+        let old_word = u16::from_be_bytes([ttl, ip.protocol().0]);
+        let checksum = checksum::update(sum, old_word, u16::from_be_bytes([ttl, protocol.0]));
+        Ipv4Rewrite {
+            protocol,
+            total_len,
+            checksum,
+        }
+    }
+
+    /// Writes the fields into the moved header, without reading it back: a load right
+    /// after the block move would stall on store forwarding.
+    #[inline]
+    fn apply(&self, ip: &mut [u8]) {
+        let mut packet = Ipv4Packet::new_unchecked(ip);
+        packet.set_total_len(self.total_len);
+        packet.set_protocol(self.protocol);
+        packet.set_checksum(self.checksum);
+    }
 }

@@ -275,6 +275,7 @@ impl EthernetRepr {
     ///
     /// # Errors
     /// `BufferTooSmall` when `buffer` is shorter than 14 bytes.
+    #[inline]
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         require_room(Layer::Ethernet, buffer, HEADER_LEN)?;
         let mut frame = EthernetFrame::new_unchecked(buffer);

@@ -522,6 +522,7 @@ impl Ipv4Repr {
     /// # Errors
     /// `BufferTooSmall` when `buffer` is shorter than the header; `OutOfRange` when the
     /// payload length makes the total length exceed 65535.
+    #[inline]
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         let header_len = self.buffer_len();
         require_room(Layer::Ipv4, buffer, header_len)?;

@@ -252,6 +252,7 @@ impl NvgreRepr {
     ///
     /// # Errors
     /// `BufferTooSmall` when `buffer` is shorter than 8 bytes.
+    #[inline]
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         require_room(Layer::Nvgre, buffer, HEADER_LEN)?;
         let mut header = NvgreHeader::new_unchecked(buffer);

@@ -231,6 +231,7 @@ impl UdpRepr {
     /// # Errors
     /// `BufferTooSmall` when `buffer` is shorter than 8 bytes; `OutOfRange` when the
     /// length would exceed 65535.
+    #[inline]
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         require_room(Layer::Udp, buffer, HEADER_LEN)?;
         let len = self

@@ -260,6 +260,7 @@ impl VlanRepr {
     ///
     /// # Errors
     /// `BufferTooSmall` when `buffer` is shorter than 4 bytes.
+    #[inline]
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         require_room(Layer::Vlan, buffer, HEADER_LEN)?;
         let mut tag = VlanTag::new_unchecked(buffer);

@@ -234,6 +234,7 @@ impl VxlanRepr {
     ///
     /// # Errors
     /// `BufferTooSmall` when `buffer` is shorter than 8 bytes.
+    #[inline]
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         require_room(Layer::Vxlan, buffer, HEADER_LEN)?;
         let mut header = VxlanHeader::new_unchecked(buffer);
