@@ -79,6 +79,19 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     pub fn check_len(&self) -> Result<()> {
         let buffer = self.buffer.as_ref();
         require(Layer::Nvgre, buffer, field::PROTOCOL.end)?;
+        // The common case in one compare: flags, version and protocol together, the
+        // ignored bits masked off. Anything else goes on to name the offending field.
+        let word = u32::from(self.flags_version()) << 16 | u32::from(self.protocol().0);
+        let nvgre = u32::from(FLAG_K) << 16 | u32::from(EtherType::TRANSPARENT_ETHERNET_BRIDGING.0);
+        if word & !(u32::from(RESERVED_IGNORED) << 16) == nvgre {
+            return require(Layer::Nvgre, buffer, HEADER_LEN);
+        }
+        self.name_the_difference()
+    }
+
+    /// The error for a GRE header that is not NVGRE, naming the first offending field.
+    #[cold]
+    fn name_the_difference(&self) -> Result<()> {
         let bits = self.flags_version();
         let fail = |kind| Err(Error::new(Layer::Nvgre, kind));
         for (flag, name) in [
@@ -103,10 +116,7 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
         if self.version() != 0 {
             return fail(ErrorKind::GreVersion(self.version()));
         }
-        if self.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
-            return fail(ErrorKind::GreProtocol(self.protocol().0));
-        }
-        require(Layer::Nvgre, buffer, HEADER_LEN)
+        fail(ErrorKind::GreProtocol(self.protocol().0))
     }
 
     /// Returns the underlying buffer.
