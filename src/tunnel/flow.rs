@@ -224,11 +224,3 @@ impl Default for PortRange {
         Self::DYNAMIC
     }
 }
-
-/// Hashes an Ethernet frame's flow: [`FlowKey::from_frame`] then [`FlowKey::hash`],
-/// made symmetric first when asked.
-#[inline]
-pub fn hash_frame(frame: &[u8], symmetric: bool) -> FlowHash {
-    let key = FlowKey::from_frame(frame);
-    if symmetric { key.symmetric() } else { key }.hash()
-}
