@@ -44,14 +44,5 @@ fn main() -> ExitCode {
         eprintln!("usage: decap IN.pcap OUT.pcap");
         return ExitCode::from(2);
     };
-    match run(input, output) {
-        Ok(summary) => {
-            eprintln!("{}", summary.line("decap"));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("decap: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pcap_io::exit("decap", run(input, output))
 }

@@ -116,14 +116,5 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(args) {
-        Ok(summary) => {
-            eprintln!("{}", summary.line("encap"));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("encap: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pcap_io::exit("encap", run(args))
 }

@@ -59,14 +59,5 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(to, input, output) {
-        Ok(summary) => {
-            eprintln!("{}", summary.line("translate"));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("translate: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pcap_io::exit("translate", run(to, input, output))
 }

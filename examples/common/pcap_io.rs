@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use pcap_file::DataLink;
@@ -104,6 +105,22 @@ impl Summary {
             line.push_str(&format!(" ({})", reasons.join("; ")));
         }
         line
+    }
+}
+
+/// Reports a tool's run on standard error: the summary line and success, or the error
+/// and failure.
+#[allow(dead_code)] // pcap_roundtrip reports differing frames its own way
+pub fn exit(tool: &str, result: Result<Summary, String>) -> ExitCode {
+    match result {
+        Ok(summary) => {
+            eprintln!("{}", summary.line(tool));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{tool}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
