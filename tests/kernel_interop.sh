@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Interop with the Linux kernel's own VXLAN, both ways, through the pcap tools:
+#   - ICMP echo requests encapsulated by `examples/encap` (plain, with a UDP checksum, with
+#     Linux's port range) and by `encap --nvgre` then `translate --to vxlan` are put on the
+#     wire towards a kernel vxlan device, which must accept every one (its rx counter) and
+#     answer;
+#   - the kernel's VXLAN answers, captured on the wire, go through `examples/decap` and must
+#     hold one ICMP echo reply per request.
+# Needs root, iproute2, ethtool, tcpdump, tcpreplay and python3 with scapy (.ci/run installs
+# them). Uses only addresses inside the two network namespaces it creates and removes.
+#
+#   bash tests/kernel_interop.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build -q --release --examples
+T=target/release/examples
+work=$(mktemp -d)
+a=twi-a-$$ b=twi-b-$$
+dump=
+cleanup() {
+  [ -n "$dump" ] && kill "$dump" 2>/dev/null || true
+  ip netns del "$a" 2>/dev/null || true
+  ip netns del "$b" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Namespace a: the kernel VTEP (10.99.0.1, vx42 = 192.168.42.1). Namespace b: the wire end
+# where tunnelwire's frames are injected and the kernel's answers captured (10.99.0.2).
+ip netns add "$a"
+ip netns add "$b"
+ip link add veth-a netns "$a" type veth peer name veth-b netns "$b"
+for ns in "$a" "$b"; do ip -n "$ns" link set lo up; done
+ip -n "$a" addr add 10.99.0.1/24 dev veth-a
+ip -n "$b" addr add 10.99.0.2/24 dev veth-b
+ip -n "$a" link set veth-a up
+ip -n "$b" link set veth-b up
+# Finished checksums in what b captures (a veth has no hardware to finish them).
+ip netns exec "$a" ethtool -K veth-a tx off >/dev/null
+ip -n "$a" link add vx42 type vxlan id 42 remote 10.99.0.2 local 10.99.0.1 dstport 4789 udpcsum
+ip netns exec "$a" sysctl -qw net.ipv6.conf.vx42.disable_ipv6=1
+ip -n "$a" addr add 192.168.42.1/24 dev vx42
+ip -n "$a" link set vx42 up
+peer_mac=02:42:00:00:00:02
+ip -n "$a" neigh add 192.168.42.2 lladdr "$peer_mac" dev vx42
+mac() { ip -n "$1" -br link show "$2" | awk '{print $3}'; }
+vx_mac=$(mac "$a" vx42) a_mac=$(mac "$a" veth-a) b_mac=$(mac "$b" veth-b)
+# b must know a's MAC before the replay, and a b's (a answers to 10.99.0.2).
+ip netns exec "$b" ping -q -c 1 -W 2 10.99.0.1 >/dev/null
+
+requests=8
+python3 - "$work/requests.pcap" "$peer_mac" "$vx_mac" "$requests" <<'PY'
+import sys
+from scapy.all import Ether, IP, ICMP, Raw, wrpcap
+path, src, dst, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+wrpcap(path, [Ether(src=src, dst=dst) / IP(src="192.168.42.2", dst="192.168.42.1", tos=0x02)
+              / ICMP(type=8, id=0x7377, seq=i) / Raw(b"tunnelwire" * i) for i in range(1, n + 1)])
+PY
+
+addrs=(--src-ip 10.99.0.2 --dst-ip 10.99.0.1 --src-mac "$b_mac" --dst-mac "$a_mac")
+$T/encap --vni 42 "${addrs[@]}" "$work/requests.pcap" "$work/plain.pcap" 2>/dev/null
+$T/encap --vni 42 --udp-checksum "${addrs[@]}" "$work/requests.pcap" "$work/csum.pcap" 2>/dev/null
+$T/encap --vni 42 --port-range 32768-60999 "${addrs[@]}" "$work/requests.pcap" "$work/linux.pcap" 2>/dev/null
+$T/encap --nvgre --vni 42 "${addrs[@]}" "$work/requests.pcap" "$work/nvgre.pcap" 2>/dev/null
+$T/translate --to vxlan "$work/nvgre.pcap" "$work/translated.pcap" 2>/dev/null
+
+rx_packets() { ip -n "$a" -j -s link show vx42 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+passed=0 failed=0
+for variant in plain csum linux translated; do
+  ip netns exec "$b" tcpdump -i veth-b -U -w "$work/answers-$variant.pcap" udp port 4789 2>/dev/null &
+  dump=$!
+  sleep 1
+  before=$(rx_packets)
+  ip netns exec "$b" tcpreplay -q -i veth-b "$work/$variant.pcap" >/dev/null 2>&1
+  sleep 1
+  kill "$dump"; wait "$dump" 2>/dev/null || true; dump=
+  accepted=$(( $(rx_packets) - before ))
+  $T/decap "$work/answers-$variant.pcap" "$work/inner-$variant.pcap" 2>/dev/null
+  replies=$(python3 - "$work/inner-$variant.pcap" <<'PY'
+import sys
+from scapy.all import ICMP, IP, rdpcap
+print(sum(1 for p in rdpcap(sys.argv[1]) if ICMP in p and p[ICMP].type == 0 and p[ICMP].id == 0x7377
+          and p[IP].src == "192.168.42.1" and p[IP].dst == "192.168.42.2"))
+PY
+)
+  if [ "$accepted" -eq "$requests" ] && [ "$replies" -eq "$requests" ]; then
+    passed=$((passed + 1))
+    echo "kernel interop $variant: the kernel accepted $accepted/$requests frames, $replies echo replies decapsulated"
+  else
+    failed=$((failed + 1))
+    echo "kernel interop $variant: FAILED: the kernel accepted $accepted/$requests frames, $replies/$requests echo replies decapsulated"
+  fi
+done
+echo "kernel interop: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
