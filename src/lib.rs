@@ -1,7 +1,12 @@
 //! # tunnelwire
 //!
 //! A zero-copy, `no_std` codec for overlay tunnels: Ethernet II, 802.1Q/802.1ad VLAN tags,
-//! IPv4, UDP, VXLAN ([RFC 7348]) and NVGRE ([RFC 7637]).
+//! IPv4, UDP, VXLAN ([RFC 7348]) and NVGRE ([RFC 7637]), and an in-place tunnel engine on
+//! top of it ([`tunnel`]: encapsulation, decapsulation, VXLAN <-> NVGRE translation, flow
+//! hash, RFC 6040 ECN).
+//!
+//! Data flows one way: bytes -> [`wire`] views (validated once) -> [`packet`] (which layers
+//! are where) -> [`tunnel`] (rewrite headers in place).
 //!
 //! ## The parsing contract
 //!

@@ -1,8 +1,8 @@
 //! Whole-frame decode: outer stack -> tunnel -> inner stack, composed from the headers'
 //! nom parsers.
 //!
-//! A [`Frame`] is a small `Copy` value of validated views that borrow the input: nothing
-//! is copied or allocated. Decoding goes
+//! A [`Frame`] is a `Copy` value of validated views that borrow the input: nothing is
+//! copied or allocated. Decoding goes
 //!
 //! ```text
 //! Ethernet -> up to 2 VLAN tags -> IPv4 -> UDP (VXLAN on a VXLAN port) or GRE (NVGRE)
