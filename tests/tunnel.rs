@@ -177,6 +177,42 @@ proptest! {
     }
 }
 
+proptest! {
+    /// No input makes the engine panic: tunnel frames with random bytes flipped and cut,
+    /// handed to decapsulation and to translation in both directions at any offset.
+    #[test]
+    fn mutated_tunnel_frames_never_panic_the_engine(
+        nvgre in any::<bool>(),
+        vlan in any::<bool>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+        cut in any::<prop::sample::Index>(),
+        offset in 0usize..16,
+    ) {
+        let inner = inner_frame(SRC, DST, (7, 8), 0b01, 40);
+        let mut config = config(nvgre, 5);
+        config.udp_checksum = true;
+        config.outer_vlan = vlan.then(|| OuterVlan { vid: VlanId::usable(9).unwrap(), pcp: 0 });
+        let (mut buf, range) = with_headroom(&inner);
+        let frame = Encapsulator::new(config).unwrap().encapsulate(&mut buf, range).unwrap();
+        let mut bytes = buf[frame].to_vec();
+        for (at, bits) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] ^= bits;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1));
+        let _ = Decapsulator::default().decapsulate(&mut bytes.clone());
+        let mut spaced = vec![0u8; offset];
+        spaced.extend_from_slice(&bytes);
+        for to in [TunnelKind::Vxlan, TunnelKind::Nvgre] {
+            let mut work = spaced.clone();
+            let len = work.len();
+            if let Ok(out) = Translator::default().translate(&mut work, offset..len, to) {
+                prop_assert!(out.end <= len);
+            }
+        }
+    }
+}
+
 #[test]
 fn frames_over_the_underlay_mtu_are_errors_not_fragments() {
     let mut config = config(false, 1);
