@@ -43,10 +43,25 @@ fn tool(name: &str, args: &[&Path]) -> String {
     stderr
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tunnelwire-tools-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A folder for one test's output files, removed when the test ends (even by a panic).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("tunnelwire-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn frames(path: &Path) -> Vec<Vec<u8>> {
@@ -60,6 +75,7 @@ fn frames(path: &Path) -> Vec<Vec<u8>> {
 
 #[test]
 fn pcap_roundtrip_is_byte_identical() {
+    let scratch = Scratch::new("pcap_roundtrip_is_byte_identical");
     for name in [
         "sample.pcap",
         "kernel.pcap",
@@ -67,7 +83,7 @@ fn pcap_roundtrip_is_byte_identical() {
         "malformed.pcap",
         "encap-nvgre.pcap",
     ] {
-        let out = scratch(&format!("roundtrip-{name}"));
+        let out = scratch.file(&format!("roundtrip-{name}"));
         tool("pcap_roundtrip", &[&data(name), &out]);
         assert_eq!(
             std::fs::read(out).unwrap(),
@@ -79,11 +95,12 @@ fn pcap_roundtrip_is_byte_identical() {
 
 #[test]
 fn encap_then_decap_gives_back_the_input() {
+    let scratch = Scratch::new("encap_then_decap_gives_back_the_input");
     let addrs = ["--src-ip", "10.0.0.1", "--dst-ip", "10.0.0.2"].map(Path::new);
     for nvgre in [false, true] {
         let (encapsulated, decapsulated) = (
-            scratch(&format!("e{nvgre}.pcap")),
-            scratch(&format!("d{nvgre}.pcap")),
+            scratch.file(&format!("e{nvgre}.pcap")),
+            scratch.file(&format!("d{nvgre}.pcap")),
         );
         let mut args: Vec<&Path> = if nvgre {
             vec![Path::new("--nvgre")]
@@ -103,7 +120,8 @@ fn encap_then_decap_gives_back_the_input() {
 
 #[test]
 fn translate_both_ways_keeps_segments_and_inner_frames() {
-    let (nvgre, vxlan) = (scratch("t-nvgre.pcap"), scratch("t-vxlan.pcap"));
+    let scratch = Scratch::new("translate_both_ways_keeps_segments_and_inner_frames");
+    let (nvgre, vxlan) = (scratch.file("t-nvgre.pcap"), scratch.file("t-vxlan.pcap"));
     let kernel = data("kernel.pcap");
     tool(
         "translate",
@@ -138,6 +156,7 @@ fn translate_both_ways_keeps_segments_and_inner_frames() {
 
 #[test]
 fn tools_rewrite_the_committed_outputs() {
+    let scratch = Scratch::new("tools_rewrite_the_committed_outputs");
     // The commands of tests/data/make_encapsulated.sh.
     let addrs = "--src-ip 10.99.0.1 --dst-ip 10.99.0.2 --src-mac 02:99:00:00:00:01 --dst-mac 02:99:00:00:00:02";
     let runs = [
@@ -173,7 +192,7 @@ fn tools_rewrite_the_committed_outputs() {
         ),
     ];
     for (name, flags, input, expected) in runs {
-        let out = scratch(expected);
+        let out = scratch.file(expected);
         let input = data(input);
         let mut args: Vec<&Path> = flags.split(' ').map(Path::new).collect();
         args.extend([input.as_path(), out.as_path()]);
@@ -188,6 +207,7 @@ fn tools_rewrite_the_committed_outputs() {
 
 #[test]
 fn bad_arguments_and_unreadable_inputs_fail_clearly() {
+    let scratch = Scratch::new("bad_arguments_and_unreadable_inputs_fail_clearly");
     let exe = std::env::current_exe().unwrap();
     let bin = |name: &str| {
         exe.parent()
@@ -197,7 +217,10 @@ fn bad_arguments_and_unreadable_inputs_fail_clearly() {
             .join("examples")
             .join(name)
     };
-    tool("decap", &[&data("plain.pcap"), &scratch("warmup.pcap")]);
+    tool(
+        "decap",
+        &[&data("plain.pcap"), &scratch.file("warmup.pcap")],
+    );
     let cases: [(&str, &[&str], &str); 4] = [
         (
             "encap",
