@@ -461,8 +461,8 @@ mod tests {
     }
 
     #[test]
-    fn stops_quietly_at_what_it_does_not_decode() {
-        // A third VLAN tag, IPv6 and ARP end the decode without an error.
+    fn legacy_qinq_tags_decode_and_a_third_tag_stops_quietly() {
+        // 0x9100 is a tag; a third tag, IPv6 and ARP end the decode without an error.
         let three_tags = [
             ethernet(&[0x88a8, 0x8100, 0x8100, 0x0800]),
             ipv4_udp(9, b""),

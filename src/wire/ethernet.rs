@@ -113,15 +113,18 @@ impl EtherType {
     pub const VLAN: EtherType = EtherType(0x8100);
     /// IEEE 802.1ad service VLAN tag (S-tag, QinQ).
     pub const QINQ: EtherType = EtherType(0x88a8);
+    /// Pre-standard QinQ S-tag, still sent by some switches (Wireshark decodes it too).
+    pub const QINQ_LEGACY: EtherType = EtherType(0x9100);
     /// Internet Protocol version 6.
     pub const IPV6: EtherType = EtherType(0x86dd);
     /// Transparent Ethernet Bridging: the GRE protocol type of NVGRE (RFC 7637 section 3.2).
     pub const TRANSPARENT_ETHERNET_BRIDGING: EtherType = EtherType(0x6558);
 
-    /// True for the TPIDs of a VLAN tag: 802.1Q (0x8100) and 802.1ad (0x88a8).
+    /// True for the TPIDs of a VLAN tag: 802.1Q (0x8100), 802.1ad (0x88a8) and the
+    /// pre-standard QinQ 0x9100.
     #[inline]
     pub const fn is_vlan_tpid(self) -> bool {
-        self.0 == Self::VLAN.0 || self.0 == Self::QINQ.0
+        matches!(self, Self::VLAN | Self::QINQ | Self::QINQ_LEGACY)
     }
 }
 

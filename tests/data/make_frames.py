@@ -68,6 +68,8 @@ def good_frames():
         vxlan(inner(tag=10), tags=[("s", 100), ("c", 200)]),  # QinQ outside, 802.1Q inside
         vxlan(inner(), tags=[("s", 4094)]),  # a lone S-tag
         vxlan(inner(tag=0), tags=[("c", 0)]),  # priority tags
+        Ether(dst=mac(), src=mac(), type=0x9100) / Dot1Q(vlan=33) / IP(src=ip(), dst=ip())
+        / UDP(sport=50001, dport=4789) / VXLAN(vni=9100) / inner(),  # pre-standard QinQ TPID
         vxlan(inner(options=[IPOption_NOP(), IPOption_NOP(), IPOption_NOP(), IPOption_NOP()]),
               ipkw={"options": [IPOption_Timestamp(flg=0, length=12)]}),  # IPv4 options both sides
         vxlan(inner(), flags=0x0c, vni=16777215),  # reserved flag bit: ignored on receipt
