@@ -153,6 +153,13 @@ impl<'a> Stack<'a> {
         }
     }
 
+    /// Offset, from the frame's first byte, of what follows the Ethernet header and the
+    /// tags: the IPv4 header when there is one.
+    #[inline]
+    pub fn l3_offset(&self) -> usize {
+        self.offset + ethernet::HEADER_LEN + vlan::HEADER_LEN * self.vlans.iter().flatten().count()
+    }
+
     /// The EtherType after the last VLAN tag (or the Ethernet header).
     #[inline]
     pub fn ethertype(&self) -> Option<EtherType> {

@@ -7,9 +7,7 @@ use super::TunnelKind;
 use super::ecn::{self, Ecn};
 use crate::checksum;
 use crate::packet::{Decoder, Frame, Tunnel};
-use crate::wire::ethernet;
 use crate::wire::ipv4::Ipv4Packet;
-use crate::wire::vlan;
 use crate::{Error, ErrorKind, Layer, Result};
 
 /// What to do with an inner frame that carries an 802.1Q tag.
@@ -94,8 +92,7 @@ impl Decapsulator {
                 );
             }
         }
-        let tags = decoded.inner.vlans.iter().flatten().count();
-        if tags > 0 && self.inner_vlan == InnerVlanPolicy::Drop {
+        if decoded.inner.vlans[0].is_some() && self.inner_vlan == InnerVlanPolicy::Drop {
             return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
         }
         let (kind, inner_len) = match tunnel {
@@ -114,7 +111,7 @@ impl Decapsulator {
             let inner_ecn = Ecn::from_bits(inner_ip.ecn());
             let combined = ecn::decapsulate(inner_ecn, outer_ecn)?;
             if combined != inner_ecn {
-                let at = decoded.inner.offset + ethernet::HEADER_LEN + tags * vlan::HEADER_LEN;
+                let at = decoded.inner.l3_offset();
                 set_ecn(&mut frame[at..], combined);
             }
         }

@@ -73,9 +73,7 @@ fn no_tunnel(frame: &Frame<'_>, error: Option<Error>) -> Error {
     match (error, frame.outer.ipv4) {
         (Some(error), _) => error,
         (None, Some(ip)) if ip.is_fragment() => {
-            Error::new(Layer::Ipv4, ErrorKind::Fragment).at(frame.outer.offset
-                + ethernet::HEADER_LEN
-                + vlan::HEADER_LEN * frame.outer.vlan_tags().count())
+            Error::new(Layer::Ipv4, ErrorKind::Fragment).at(frame.outer.l3_offset())
         }
         (None, _) => Error::new(Layer::Tunnel, ErrorKind::NotTunnel),
     }
