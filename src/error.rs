@@ -14,6 +14,8 @@ pub enum Layer {
     Vlan,
     /// IPv4 header.
     Ipv4,
+    /// IPv6 fixed header.
+    Ipv6,
     /// UDP header.
     Udp,
     /// VXLAN header (RFC 7348).
@@ -32,6 +34,7 @@ impl fmt::Display for Layer {
             Layer::Ethernet => "ethernet",
             Layer::Vlan => "vlan",
             Layer::Ipv4 => "ipv4",
+            Layer::Ipv6 => "ipv6",
             Layer::Udp => "udp",
             Layer::Vxlan => "vxlan",
             Layer::Nvgre => "nvgre",
@@ -52,9 +55,14 @@ pub enum ErrorKind {
         /// Bytes present in the buffer.
         available: usize,
     },
-    /// IPv4 version field is not 4.
-    #[error("version {0}, expected 4")]
-    Version(u8),
+    /// The IP version field does not match the header (4 for IPv4, 6 for IPv6).
+    #[error("version {found}, expected {expected}")]
+    Version {
+        /// The version field.
+        found: u8,
+        /// The version the header must have.
+        expected: u8,
+    },
     /// IPv4 IHL below 5 words.
     #[error("IHL {0} is below the minimum of 5")]
     HeaderLength(u8),

@@ -5,18 +5,19 @@
 //! copied or allocated. Decoding goes
 //!
 //! ```text
-//! Ethernet -> up to 2 VLAN tags -> IPv4 -> UDP (VXLAN on a VXLAN port) or GRE (NVGRE)
-//!          -> inner Ethernet -> up to 2 VLAN tags -> IPv4 -> UDP, or TCP ports
+//! Ethernet -> up to 2 VLAN tags -> IPv4 or IPv6 -> UDP (VXLAN on a VXLAN port) or GRE (NVGRE)
+//!          -> inner Ethernet -> up to 2 VLAN tags -> IPv4 or IPv6 -> UDP, or TCP ports
 //! ```
 //!
-//! and stops quietly at a payload it does not decode (ARP, IPv6, ICMP, a third VLAN tag,
-//! a nested tunnel) and after the IPv4 header of any fragment (MF set or offset > 0),
-//! since only the first fragment carries transport ports. A malformed header is an
+//! and stops quietly at a payload it does not decode (ARP, ICMP, an IPv6 extension
+//! header, a third VLAN tag, a nested tunnel) and after the IPv4 header of any fragment
+//! (MF set or offset > 0), since only the first fragment carries transport ports. A malformed header is an
 //! [`Error`] whose offset counts from the frame's first byte.
 
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
+use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::nvgre::{self, NvgreHeader};
 use crate::wire::udp::{self, UdpDatagram};
 use crate::wire::vlan::{self, VlanTag};
@@ -109,12 +110,15 @@ pub struct Stack<'a> {
     pub vlans: [Option<VlanTag<&'a [u8]>>; MAX_VLAN_TAGS],
     /// IPv4 packet, cut at its total length.
     pub ipv4: Option<Ipv4Packet<&'a [u8]>>,
-    /// Transport header, when IPv4 carried UDP or TCP and was not a fragment.
+    /// IPv6 packet, cut at its payload length (at most one of `ipv4` and `ipv6` is set).
+    pub ipv6: Option<Ipv6Packet<&'a [u8]>>,
+    /// Transport header, when IP carried UDP or TCP right after its header and was not
+    /// an IPv4 fragment.
     pub transport: Option<Transport<'a>>,
 }
 
 impl<'a> Stack<'a> {
-    /// Decodes one Ethernet stack (Ethernet, tags, IPv4, UDP or TCP ports; no tunnel) as
+    /// Decodes one Ethernet stack (Ethernet, tags, IPv4 or IPv6, UDP or TCP ports; no tunnel) as
     /// far as it goes: the layers decoded before the first malformed header, and that
     /// error. Offsets count from `bytes[0]`.
     #[inline(always)]
@@ -154,7 +158,7 @@ impl<'a> Stack<'a> {
     }
 
     /// Offset, from the frame's first byte, of what follows the Ethernet header and the
-    /// tags: the IPv4 header when there is one.
+    /// tags: the IPv4 or IPv6 header when there is one.
     #[inline]
     pub fn l3_offset(&self) -> usize {
         self.offset + ethernet::HEADER_LEN + vlan::HEADER_LEN * self.vlans.iter().flatten().count()
@@ -218,10 +222,11 @@ fn step<'a, V>(
     })
 }
 
-/// What a stack's IPv4 header carries on to, for the caller to continue with.
+/// What a stack's IP header carries on to, for the caller to continue with.
 struct StackEnd<'a> {
-    /// The IPv4 payload and its offset, if IPv4 was decoded and is not a fragment.
-    ip_payload: Option<(&'a [u8], usize)>,
+    /// The IP payload, its offset and its protocol, if IPv4 (not a fragment) or IPv6 was
+    /// decoded.
+    ip_payload: Option<(&'a [u8], usize, IpProtocol)>,
     /// The UDP payload and its offset, if UDP was decoded.
     udp_payload: Option<(&'a [u8], usize)>,
 }
@@ -273,9 +278,8 @@ impl Decoder {
     #[inline]
     pub(crate) fn fill<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
         let end = decode_stack(bytes, 0, &mut frame.outer)?;
-        let ip = frame.outer.ipv4.map(|ip| ip.protocol());
-        let (header_len, inner) = match (end.udp_payload, end.ip_payload, ip) {
-            (Some((payload, pos)), _, _)
+        let (header_len, inner) = match (end.udp_payload, end.ip_payload) {
+            (Some((payload, pos)), _)
                 if frame
                     .outer
                     .udp()
@@ -289,7 +293,7 @@ impl Decoder {
                 frame.tunnel_offset = pos;
                 (vxlan::HEADER_LEN, rest)
             }
-            (_, Some((payload, pos)), Some(IpProtocol::GRE)) => {
+            (_, Some((payload, pos, IpProtocol::GRE))) => {
                 let (rest, header) = step(nvgre::parse, payload, pos)?;
                 frame.tunnel = Some(Tunnel::Nvgre(header));
                 frame.tunnel_offset = pos;
@@ -334,17 +338,24 @@ fn decode_stack<'a>(
         rest = after;
         pos += vlan::HEADER_LEN;
     }
-    if ethertype != EtherType::IPV4 {
+    let (payload, protocol) = if ethertype == EtherType::IPV4 {
+        let (payload, ip) = step(ipv4::parse, rest, pos)?;
+        stack.ipv4 = Some(ip);
+        if ip.is_fragment() {
+            return Ok(end);
+        }
+        pos += ip.header_len();
+        (payload, ip.protocol())
+    } else if ethertype == EtherType::IPV6 {
+        let (payload, ip) = step(ipv6::parse, rest, pos)?;
+        stack.ipv6 = Some(ip);
+        pos += ipv6::HEADER_LEN;
+        (payload, ip.next_header())
+    } else {
         return Ok(end);
-    }
-    let (payload, ip) = step(ipv4::parse, rest, pos)?;
-    stack.ipv4 = Some(ip);
-    if ip.is_fragment() {
-        return Ok(end);
-    }
-    pos += ip.header_len();
-    end.ip_payload = Some((payload, pos));
-    match ip.protocol() {
+    };
+    end.ip_payload = Some((payload, pos, protocol));
+    match protocol {
         IpProtocol::UDP => {
             let (udp_payload, udp) = step(udp::parse, payload, pos)?;
             stack.transport = Some(Transport::Udp(udp));

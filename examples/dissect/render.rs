@@ -1,8 +1,6 @@
 //! The JSON of one frame, as CONTRACTS.md fixes it. Shared by `dissect` and the
 //! conformance test, so the test checks exactly what the example prints.
 
-use std::net::Ipv4Addr;
-
 use serde_json::{Value, json};
 use tunnelwire::packet::{Decoder, Stack, Tunnel};
 
@@ -47,33 +45,54 @@ fn push_stack(layers: &mut Vec<Value>, stack: &Stack<'_>) {
             "ethertype": tag.ethertype().0,
         }));
     }
-    let Some(ip) = stack.ipv4 else { return };
-    layers.push(json!({
-        "layer": "ipv4",
-        "src": ip.src_addr().to_string(),
-        "dst": ip.dst_addr().to_string(),
-        "ihl": ip.ihl(),
-        "dscp": ip.dscp(),
-        "ecn": ip.ecn(),
-        "total_len": ip.total_len(),
-        "id": ip.ident(),
-        "df": ip.dont_frag(),
-        "mf": ip.more_frags(),
-        "frag_offset": ip.frag_offset(),
-        "ttl": ip.ttl(),
-        "protocol": ip.protocol().0,
-        "checksum": ip.checksum(),
-        "checksum_ok": ip.verify_checksum(),
-    }));
+    if let Some(ip) = stack.ipv4 {
+        layers.push(json!({
+            "layer": "ipv4",
+            "src": ip.src_addr().to_string(),
+            "dst": ip.dst_addr().to_string(),
+            "ihl": ip.ihl(),
+            "dscp": ip.dscp(),
+            "ecn": ip.ecn(),
+            "total_len": ip.total_len(),
+            "id": ip.ident(),
+            "df": ip.dont_frag(),
+            "mf": ip.more_frags(),
+            "frag_offset": ip.frag_offset(),
+            "ttl": ip.ttl(),
+            "protocol": ip.protocol().0,
+            "checksum": ip.checksum(),
+            "checksum_ok": ip.verify_checksum(),
+        }));
+    }
+    if let Some(ip) = stack.ipv6 {
+        layers.push(json!({
+            "layer": "ipv6",
+            "src": ip.src_addr().to_string(),
+            "dst": ip.dst_addr().to_string(),
+            "dscp": ip.dscp(),
+            "ecn": ip.ecn(),
+            "flow_label": ip.flow_label(),
+            "payload_len": ip.payload_len(),
+            "next_header": ip.next_header().0,
+            "hop_limit": ip.hop_limit(),
+        }));
+    }
     if let Some(udp) = stack.udp() {
-        let (src, dst): (Ipv4Addr, Ipv4Addr) = (ip.src_addr(), ip.dst_addr());
+        // UDP is decoded only behind IPv4 or IPv6, whose addresses its checksum covers.
+        let verified = stack
+            .ipv4
+            .map(|ip| udp.verify_checksum(ip.src_addr(), ip.dst_addr()))
+            .or_else(|| {
+                let ip = stack.ipv6?;
+                Some(udp.verify_checksum_ipv6(ip.src_addr(), ip.dst_addr()))
+            });
         layers.push(json!({
             "layer": "udp",
             "src_port": udp.src_port(),
             "dst_port": udp.dst_port(),
             "len": udp.len(),
             "checksum": udp.checksum(),
-            "checksum_ok": (udp.checksum() != 0).then(|| udp.verify_checksum(src, dst)),
+            "checksum_ok": verified.filter(|_| udp.checksum() != 0),
         }));
     }
 }

@@ -41,7 +41,7 @@ const FLAG_DONT_FRAG: u16 = 0x4000;
 const FLAG_MORE_FRAGS: u16 = 0x2000;
 const FRAG_OFFSET_MASK: u16 = 0x1fff;
 
-/// The protocol carried by IPv4 (IANA "Assigned Internet Protocol Numbers"). An open set.
+/// The protocol carried by IPv4, or IPv6's next header (IANA "Assigned Internet Protocol Numbers"). An open set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpProtocol(pub u8);
 
@@ -54,6 +54,8 @@ impl IpProtocol {
     pub const UDP: IpProtocol = IpProtocol(17);
     /// Generic Routing Encapsulation, which carries NVGRE.
     pub const GRE: IpProtocol = IpProtocol(47);
+    /// ICMP for IPv6 (RFC 4443).
+    pub const ICMPV6: IpProtocol = IpProtocol(58);
 }
 
 impl fmt::Display for IpProtocol {
@@ -98,7 +100,13 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         let buffer = self.buffer.as_ref();
         require(Layer::Ipv4, buffer, HEADER_LEN)?;
         if self.version() != 4 {
-            return Err(Error::new(Layer::Ipv4, ErrorKind::Version(self.version())));
+            return Err(Error::new(
+                Layer::Ipv4,
+                ErrorKind::Version {
+                    found: self.version(),
+                    expected: 4,
+                },
+            ));
         }
         if self.ihl() < 5 {
             return Err(Error::new(Layer::Ipv4, ErrorKind::HeaderLength(self.ihl())));
@@ -675,7 +683,10 @@ mod tests {
         bytes[0] = 0x65;
         assert_eq!(
             Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
-            ErrorKind::Version(6)
+            ErrorKind::Version {
+                found: 6,
+                expected: 4
+            }
         );
         bytes[0] = 0x44;
         assert_eq!(

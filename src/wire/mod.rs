@@ -4,6 +4,7 @@
 
 pub mod ethernet;
 pub mod ipv4;
+pub mod ipv6;
 pub mod nvgre;
 pub mod udp;
 pub mod vlan;
@@ -11,6 +12,7 @@ pub mod vxlan;
 
 pub use ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use nvgre::{NvgreHeader, NvgreRepr, Vsid};
 pub use udp::{UdpDatagram, UdpRepr};
 pub use vlan::{VlanId, VlanRepr, VlanTag};
