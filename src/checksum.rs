@@ -113,7 +113,9 @@ mod tests {
     #[test]
     fn ipv6_pseudo_header_matches_its_layout() {
         let src = Ipv6Addr::new(0xfe80, 0, 0, 0, 0x0202, 0xb3ff, 0xfe1e, 0x8329);
-        let dst = Ipv6Addr::new(0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xfffe);
+        let dst = Ipv6Addr::new(
+            0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xfffe,
+        );
         for length in [0, 8, 0x1_0008, u32::MAX] {
             let mut bytes = std::vec::Vec::new();
             bytes.extend_from_slice(&src.octets());

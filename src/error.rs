@@ -142,7 +142,29 @@ pub enum ErrorKind {
     /// RFC 6040: the outer header says CE but the inner packet is not ECN-capable.
     #[error("outer ECN is CE but the inner packet is Not-ECT (RFC 6040 drop)")]
     EcnDrop,
-    /// A non-zero UDP checksum does not verify.
+    /// An address that cannot be a tunnel endpoint: zero, loopback, multicast or
+    /// broadcast (RFC 1122 section 3.2.1.3).
+    #[error(
+        "{field} {address} cannot be a tunnel endpoint (zero, loopback, multicast or broadcast)"
+    )]
+    BadAddress {
+        /// Which address.
+        field: &'static str,
+        /// The address.
+        address: core::net::Ipv4Addr,
+    },
+    /// A VSID RFC 7637 section 3.2 reserves (0-0xFFF for future use, 0xFFFFFF for
+    /// vendor-specific NVE-to-NVE communication): not a tenant's virtual subnet.
+    #[error("VSID {0:#x} is reserved (RFC 7637 section 3.2)")]
+    ReservedVsid(u32),
+    /// A VXLAN header with the P bit (0x04) of VXLAN-GPE announcing a payload other than
+    /// Ethernet.
+    #[error("VXLAN-GPE next protocol {0} is not Ethernet (3)")]
+    NotEthernet(u8),
+    /// Something this crate decodes but the tunnel engine does not handle.
+    #[error("{0} is not supported")]
+    Unsupported(&'static str),
+    /// A checksum (UDP, or the IPv4 header's) does not verify.
     #[error("checksum {0:#06x} does not verify")]
     BadChecksum(u16),
     /// A nom combinator failed while composing headers.

@@ -164,6 +164,17 @@ impl<'a> Stack<'a> {
         self.offset + ethernet::HEADER_LEN + vlan::HEADER_LEN * self.vlans.iter().flatten().count()
     }
 
+    /// The IPv4 TOS byte or the IPv6 traffic class: DSCP in the high 6 bits, ECN in the
+    /// low 2; `None` when the stack holds no IP header.
+    #[inline]
+    pub fn traffic_class(&self) -> Option<u8> {
+        match (self.ipv4, self.ipv6) {
+            (Some(ip), _) => Some(ip.dscp() << 2 | ip.ecn()),
+            (_, Some(ip)) => Some(ip.traffic_class()),
+            (None, None) => None,
+        }
+    }
+
     /// The EtherType after the last VLAN tag (or the Ethernet header).
     #[inline]
     pub fn ethertype(&self) -> Option<EtherType> {
@@ -183,7 +194,25 @@ pub enum Tunnel<'a> {
     Nvgre(NvgreHeader<&'a [u8]>),
 }
 
+/// Which tunnel a frame uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    /// VXLAN (RFC 7348).
+    Vxlan,
+    /// NVGRE (RFC 7637).
+    Nvgre,
+}
+
 impl Tunnel<'_> {
+    /// VXLAN or NVGRE.
+    #[inline]
+    pub fn kind(&self) -> TunnelKind {
+        match self {
+            Tunnel::Vxlan(_) => TunnelKind::Vxlan,
+            Tunnel::Nvgre(_) => TunnelKind::Nvgre,
+        }
+    }
+
     /// The segment: VNI for VXLAN, VSID for NVGRE (both 24 bits).
     #[inline]
     pub fn segment(&self) -> u32 {
@@ -380,7 +409,7 @@ fn decode_stack<'a>(
 mod tests {
     use super::*;
     use crate::wire::vxlan::VxlanRepr;
-    use crate::wire::{Ipv4Repr, UdpRepr, Vni};
+    use crate::wire::{Ipv4Repr, Ipv6Repr, NvgreRepr, UdpRepr, Vni, Vsid};
     use core::net::Ipv4Addr;
     use std::vec::Vec;
 
@@ -481,7 +510,7 @@ mod tests {
 
     #[test]
     fn legacy_qinq_tags_decode_and_a_third_tag_stops_quietly() {
-        // 0x9100 is a tag; a third tag, IPv6 and ARP end the decode without an error.
+        // 0x9100 is a tag; a third tag and ARP end the decode without an error.
         let three_tags = [
             ethernet(&[0x88a8, 0x8100, 0x8100, 0x0800]),
             ipv4_udp(9, b""),
@@ -490,11 +519,96 @@ mod tests {
         let frame = Decoder::new().decode(&three_tags).unwrap();
         assert_eq!(frame.outer.vlan_tags().count(), 2);
         assert!(frame.outer.ipv4.is_none());
-        for ethertype in [0x86dd, 0x0806] {
-            let bytes = ethernet(&[ethertype]);
-            let frame = Decoder::new().decode(&bytes).unwrap();
-            assert!(frame.outer.ethernet.is_some() && frame.outer.ipv4.is_none());
-        }
+        let arp = ethernet(&[0x0806]);
+        let frame = Decoder::new().decode(&arp).unwrap();
+        assert!(frame.outer.ethernet.is_some() && frame.outer.ipv4.is_none());
+    }
+
+    fn ipv6(next_header: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = std::vec![0u8; 40];
+        let mut repr = Ipv6Repr::new(
+            "fd00::1".parse().unwrap(),
+            "fd00::2".parse().unwrap(),
+            IpProtocol(next_header),
+            payload.len() as u16,
+        );
+        repr.flow_label = 0xbeef;
+        repr.ecn = 2;
+        repr.emit(&mut out).unwrap();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn udp(dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = std::vec![0u8; 8];
+        UdpRepr::new(49152, dst_port, payload.len() as u16)
+            .emit(&mut out)
+            .unwrap();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn vxlan_over_ipv6_with_inner_ipv6_decodes_both_stacks() {
+        let mut tunnel = [0u8; 8];
+        VxlanRepr::new(Vni::new(7).unwrap())
+            .emit(&mut tunnel)
+            .unwrap();
+        let inner = [ethernet(&[0x86dd]), ipv6(17, &udp(53, b"q"))].concat();
+        let outer_payload = udp(4789, &[&tunnel[..], &inner].concat());
+        let mut bytes = [ethernet(&[0x86dd]), ipv6(17, &outer_payload)].concat();
+        bytes.extend_from_slice(&[0; 6]); // Ethernet padding: not payload
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert_eq!(frame.tunnel.unwrap().segment(), 7);
+        assert_eq!(frame.tunnel_offset, 14 + 40 + 8);
+        let inner_ip = frame.inner.ipv6.unwrap();
+        assert_eq!((inner_ip.flow_label(), inner_ip.ecn()), (0xbeef, 2));
+        assert_eq!(frame.inner.ports(), Some((49152, 53)));
+        assert_eq!(frame.inner.traffic_class(), Some(2));
+        assert_eq!(frame.inner.l3_offset(), frame.inner.offset + 14);
+    }
+
+    #[test]
+    fn nvgre_over_ipv6_decodes() {
+        let mut tunnel = [0u8; 8];
+        NvgreRepr::new(Vsid::new(0x1234).unwrap(), 9)
+            .emit(&mut tunnel)
+            .unwrap();
+        let inner = [ethernet(&[0x0800]), ipv4_udp(53, b"")].concat();
+        let bytes = [
+            ethernet(&[0x86dd]),
+            ipv6(47, &[&tunnel[..], &inner].concat()),
+        ]
+        .concat();
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert_eq!(frame.tunnel.unwrap().segment(), 0x1234);
+        assert_eq!(frame.inner.ports(), Some((49152, 53)));
+    }
+
+    #[test]
+    fn ipv6_extension_headers_stop_quietly_and_bad_headers_name_ipv6() {
+        // Hop-by-hop (0) before UDP: the UDP header is not decoded.
+        let bytes = [ethernet(&[0x86dd]), ipv6(0, &udp(53, b"x"))].concat();
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert!(frame.outer.ipv6.is_some() && frame.outer.transport.is_none());
+
+        let mut short = bytes.clone();
+        short[14 + 5] += 1; // payload length one past the frame
+        let (frame, error) = Decoder::new().decode_partial(&short);
+        let error = error.unwrap();
+        assert_eq!((error.layer, error.offset), (Layer::Ipv6, 14));
+        assert!(frame.outer.ethernet.is_some() && frame.outer.ipv6.is_none());
+
+        let mut version = bytes;
+        version[14] = 0x40;
+        let error = Decoder::new().decode(&version).unwrap_err();
+        assert_eq!(
+            error.kind,
+            ErrorKind::Version {
+                found: 4,
+                expected: 6
+            }
+        );
     }
 
     #[test]

@@ -38,13 +38,19 @@ mod decap;
 pub mod ecn;
 mod encap;
 pub mod flow;
+mod ident;
+mod inner_vlan;
 mod translate;
 
-pub use config::{Dscp, Encapsulation, OuterVlan, TunnelConfig};
-pub use decap::{Decapsulated, Decapsulator, InnerVlanPolicy};
+pub use config::{Dscp, Encapsulation, FlowId, OuterVlan, TunnelConfig};
+pub use decap::{Checksums, Decapsulated, Decapsulator};
+pub use ecn::{EcnAlarm, EcnMode};
 pub use encap::Encapsulator;
 pub use flow::{FlowHash, FlowKey, PortRange};
+pub use inner_vlan::InnerVlanPolicy;
 pub use translate::Translator;
+
+pub use crate::packet::TunnelKind;
 
 use crate::packet::Frame;
 use crate::wire::{ethernet, ipv4, nvgre, udp, vlan, vxlan};
@@ -57,15 +63,6 @@ pub const VXLAN_OVERHEAD: usize =
 pub const NVGRE_OVERHEAD: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + nvgre::HEADER_LEN;
 /// Headroom that fits any outer headers this crate writes: VXLAN with a VLAN tag, 54.
 pub const HEADROOM: usize = VXLAN_OVERHEAD + vlan::HEADER_LEN;
-
-/// Which tunnel a frame uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TunnelKind {
-    /// VXLAN (RFC 7348).
-    Vxlan,
-    /// NVGRE (RFC 7637).
-    Nvgre,
-}
 
 /// Why a decoded frame yielded no tunnel: its decode error, an outer IPv4 fragment, or
 /// simply no VXLAN or NVGRE inside.

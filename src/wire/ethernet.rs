@@ -17,6 +17,8 @@ mod field {
 
 /// Length of the Ethernet II header.
 pub const HEADER_LEN: usize = field::PAYLOAD;
+/// Length of the destination and source addresses that open the header.
+pub const ADDRS_LEN: usize = field::ETHERTYPE.start;
 
 /// A 48-bit IEEE MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

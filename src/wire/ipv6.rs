@@ -423,7 +423,10 @@ mod tests {
         let mut bytes = PACKET;
         let mut packet = Ipv6Packet::new_unchecked(&mut bytes[..]);
         packet.set_dscp_ecn(46, 3);
-        assert_eq!((packet.traffic_class(), packet.flow_label()), (0xbb, 0x12345));
+        assert_eq!(
+            (packet.traffic_class(), packet.flow_label()),
+            (0xbb, 0x12345)
+        );
         packet.set_flow_label(0xfffff);
         assert_eq!((packet.version(), packet.traffic_class()), (6, 0xbb));
         packet.set_version();
@@ -438,7 +441,11 @@ mod tests {
         repr.flow_label = 0;
         repr.ecn = 4;
         assert!(repr.emit(&mut [0u8; 40]).is_err());
-        assert!(Ipv6Repr::new(addr(1), addr(2), IpProtocol::UDP, 0).emit(&mut [0u8; 39]).is_err());
+        assert!(
+            Ipv6Repr::new(addr(1), addr(2), IpProtocol::UDP, 0)
+                .emit(&mut [0u8; 39])
+                .is_err()
+        );
     }
 
     #[test]

@@ -46,6 +46,22 @@ segment_id!(
     "VSID"
 );
 
+impl Vsid {
+    /// Highest VSID of the range RFC 7637 section 3.2 reserves for future use (0-0xFFF).
+    pub const RESERVED_MAX: u32 = 0x0fff;
+    /// The VSID RFC 7637 section 3.2 reserves for vendor-specific NVE-to-NVE
+    /// communication.
+    pub const VENDOR: u32 = 0x00ff_ffff;
+
+    /// True for VSIDs that do not name a tenant's virtual subnet: 0-0xFFF (reserved for
+    /// future use) and 0xFFFFFF (vendor-specific). Encapsulation refuses them and
+    /// decapsulation does not deliver them as tenant frames.
+    #[inline]
+    pub const fn is_reserved(self) -> bool {
+        self.0 <= Self::RESERVED_MAX || self.0 == Self::VENDOR
+    }
+}
+
 /// A view of an NVGRE header and the inner frame after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NvgreHeader<T: AsRef<[u8]>> {

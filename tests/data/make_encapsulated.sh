@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 cargo build -q --release --examples
 T=target/release/examples D=tests/data
 addrs=(--src-ip 10.99.0.1 --dst-ip 10.99.0.2 --src-mac 02:99:00:00:00:01 --dst-mac 02:99:00:00:00:02)
-$T/encap --vni 42 "${addrs[@]}" $D/plain.pcap $D/encap-vxlan.pcap
+$T/encap --vni 5000 "${addrs[@]}" $D/plain.pcap $D/encap-vxlan.pcap
 $T/encap --vni 77 --udp-checksum --port-range 32768-60999 "${addrs[@]}" $D/plain.pcap $D/encap-vxlan-csum.pcap
 $T/encap --nvgre --vni 4242 "${addrs[@]}" $D/plain.pcap $D/encap-nvgre.pcap
 $T/translate --to nvgre $D/encap-vxlan.pcap $D/translated-nvgre.pcap
