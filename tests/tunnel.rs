@@ -305,7 +305,9 @@ fn ipv4_ident_is_zero_with_df_and_counts_without() {
         assert!(!ip.dont_frag() && ip.verify_checksum());
         idents.push(ip.ident());
     }
-    assert_eq!(idents, [1, 2, 3]);
+    // The counter is shared by the process (other tests may draw from it too): the IDs
+    // are distinct and increasing, not necessarily 1, 2, 3.
+    assert!(idents[0] < idents[1] && idents[1] < idents[2], "{idents:?}");
     let (mut buf, range) = with_headroom(&inner);
     let frame = Encapsulator::new(config(false, 1))
         .unwrap()
