@@ -7,6 +7,7 @@ use core::fmt;
 
 /// The header an error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Layer {
     /// Ethernet II header.
     Ethernet,
@@ -44,16 +45,39 @@ impl fmt::Display for Layer {
     }
 }
 
-/// What went wrong. Each variant names the field and carries the offending value.
+/// What made a header need more bytes than the buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Truncation {
+    /// The buffer ends inside the header's fixed part.
+    Buffer,
+    /// A length field of the header (IPv4 IHL or total length, IPv6 payload length,
+    /// UDP length) announces more bytes than the buffer holds.
+    LengthField,
+}
+
+impl fmt::Display for Truncation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Truncation::Buffer => "the header",
+            Truncation::LengthField => "its length field",
+        })
+    }
+}
+
+/// What went wrong. Each variant names the field and carries the offending value;
+/// [`name`](Self::name) gives a value-free reason to count by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The buffer ends before the header (or the length a header field announces) does.
-    #[error("truncated: needs {needed} bytes, {available} available")]
+    #[error("truncated: {by} needs {needed} bytes, {available} available")]
     Truncated {
         /// Bytes the header or its length field requires.
         needed: usize,
         /// Bytes present in the buffer.
         available: usize,
+        /// Whether the header itself or a length field asked for the bytes.
+        by: Truncation,
     },
     /// The IP version field does not match the header (4 for IPv4, 6 for IPv6).
     #[error("version {found}, expected {expected}")]
@@ -112,6 +136,14 @@ pub enum ErrorKind {
         needed: usize,
         /// Bytes the buffer has.
         available: usize,
+    },
+    /// A range handed to the tunnel engine ends past its buffer.
+    #[error("range ends at byte {end}, past the {len}-byte buffer")]
+    RangeOutsideBuffer {
+        /// End of the range.
+        end: usize,
+        /// Length of the buffer.
+        len: usize,
     },
     /// Too little room in front of the inner frame for the outer headers.
     #[error("headroom of {available} bytes is smaller than the {needed} the outer headers need")]
@@ -172,10 +204,60 @@ pub enum ErrorKind {
     Parse(nom::error::ErrorKind),
 }
 
+impl ErrorKind {
+    /// The reason without its values, to count errors by (`"truncated"`,
+    /// `"bad_checksum"`...): one bucket per kind of problem, not per frame.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            ErrorKind::Truncated { .. } => "truncated",
+            ErrorKind::Version { .. } => "version",
+            ErrorKind::HeaderLength(_) => "header_length",
+            ErrorKind::TotalLength { .. } => "total_length",
+            ErrorKind::UdpLength(_) => "udp_length",
+            ErrorKind::FlagClear(_) => "flag_clear",
+            ErrorKind::FlagSet(_) => "flag_set",
+            ErrorKind::Reserved { .. } => "reserved",
+            ErrorKind::GreVersion(_) => "gre_version",
+            ErrorKind::GreProtocol(_) => "gre_protocol",
+            ErrorKind::OutOfRange { .. } => "out_of_range",
+            ErrorKind::BufferTooSmall { .. } => "buffer_too_small",
+            ErrorKind::RangeOutsideBuffer { .. } => "range_outside_buffer",
+            ErrorKind::Headroom { .. } => "headroom",
+            ErrorKind::ExceedsMtu { .. } => "exceeds_mtu",
+            ErrorKind::Fragment => "fragment",
+            ErrorKind::NotTunnel => "not_tunnel",
+            ErrorKind::InnerVlanTag => "inner_vlan_tag",
+            ErrorKind::EcnDrop => "ecn_drop",
+            ErrorKind::BadAddress { .. } => "bad_address",
+            ErrorKind::ReservedVsid(_) => "reserved_vsid",
+            ErrorKind::NotEthernet(_) => "not_ethernet",
+            ErrorKind::Unsupported(_) => "unsupported",
+            ErrorKind::BadChecksum(_) => "bad_checksum",
+            ErrorKind::Parse(_) => "parse",
+        }
+    }
+
+    /// True for a mistake of the caller (a value out of range, a buffer too small, a
+    /// setting that cannot be sent) rather than of the bytes: such an error has no byte
+    /// offset.
+    pub const fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::OutOfRange { .. }
+                | ErrorKind::BufferTooSmall { .. }
+                | ErrorKind::RangeOutsideBuffer { .. }
+                | ErrorKind::Headroom { .. }
+                | ErrorKind::Unsupported(_)
+        )
+    }
+}
+
 /// A codec error: the layer, what went wrong, and the byte offset of the header's start
 /// (relative to the buffer handed to the parser; whole-frame decoding rebases it to the
-/// frame's first byte).
+/// frame's first byte). Usage errors ([`ErrorKind::is_usage`]) concern no byte: their
+/// offset is 0 and `Display` leaves it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Error {
     /// The header being decoded.
     pub layer: Layer,
@@ -196,10 +278,18 @@ impl Error {
         }
     }
 
-    /// A truncation error: `needed` bytes wanted, `available` present.
+    /// A truncation error: `needed` bytes wanted, `available` present, asked for `by`
+    /// the header or one of its length fields.
     #[inline]
-    pub const fn truncated(layer: Layer, needed: usize, available: usize) -> Self {
-        Error::new(layer, ErrorKind::Truncated { needed, available })
+    pub const fn truncated(layer: Layer, needed: usize, available: usize, by: Truncation) -> Self {
+        Error::new(
+            layer,
+            ErrorKind::Truncated {
+                needed,
+                available,
+                by,
+            },
+        )
     }
 
     /// The same error, its offset moved forward by `base` bytes (the header's position
@@ -214,7 +304,11 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}: {}", self.layer, self.offset, self.kind)
+        if self.kind.is_usage() {
+            write!(f, "{}: {}", self.layer, self.kind)
+        } else {
+            write!(f, "{} at byte {}: {}", self.layer, self.offset, self.kind)
+        }
     }
 }
 
@@ -252,6 +346,27 @@ mod tests {
             e.to_string(),
             "ipv4 at byte 14: IHL 4 is below the minimum of 5"
         );
+    }
+
+    #[test]
+    fn usage_errors_claim_no_offset_and_truncations_say_why() {
+        let e = Error::new(
+            Layer::Tunnel,
+            ErrorKind::Headroom {
+                needed: 50,
+                available: 10,
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "tunnel: headroom of 10 bytes is smaller than the 50 the outer headers need"
+        );
+        let e = Error::truncated(Layer::Ipv4, 1500, 96, Truncation::LengthField).at(14);
+        assert_eq!(
+            e.to_string(),
+            "ipv4 at byte 14: truncated: its length field needs 1500 bytes, 96 available"
+        );
+        assert_eq!(e.kind.name(), "truncated");
     }
 
     #[test]

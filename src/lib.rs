@@ -77,7 +77,7 @@ pub mod packet;
 pub mod tunnel;
 pub mod wire;
 
-pub use error::{Error, ErrorKind, Layer, Result};
+pub use error::{Error, ErrorKind, Layer, Result, Truncation};
 
 /// README.md's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

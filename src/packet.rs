@@ -14,7 +14,7 @@
 //! (MF set or offset > 0), since only the first fragment carries transport ports. A malformed header is an
 //! [`Error`] whose offset counts from the frame's first byte.
 
-use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+use crate::error::{Error, ErrorKind, IResult, Layer, Result, Truncation};
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::{self, Ipv6Packet};
@@ -247,7 +247,9 @@ fn step<'a, V>(
     parser(input).map_err(|err| match err {
         nom::Err::Error(e) | nom::Err::Failure(e) => e.at(pos),
         // Our parsers are complete-input parsers and never ask for more.
-        nom::Err::Incomplete(_) => Error::truncated(Layer::Frame, 0, input.len()).at(pos),
+        nom::Err::Incomplete(_) => {
+            Error::truncated(Layer::Frame, 0, input.len(), Truncation::Buffer).at(pos)
+        }
     })
 }
 

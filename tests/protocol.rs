@@ -48,8 +48,8 @@ fn ipv6_frame(src: u16, ports: (u16, u16), traffic_class: u8, flow_label: u32) -
 /// An inner Ethernet/IPv4/UDP frame, optionally with one 802.1Q tag.
 fn ipv4_frame(tag: Option<u16>) -> Vec<u8> {
     let mut frame = vec![
-        0x02, 0, 0, 0, 0, 0xbb, 0x02, 0, 0, 0, 0, 0xaa, 0x08, 0x00, 0x45, 0, 0, 28, 0, 0, 0x40,
-        0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0, 53, 0, 8, 0, 0,
+        0x02, 0, 0, 0, 0, 0xbb, 0x02, 0, 0, 0, 0, 0xaa, 0x08, 0x00, 0x45, 0, 0, 28, 0, 0, 0x40, 0,
+        64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0, 53, 0, 8, 0, 0,
     ];
     Ipv4Packet::new_unchecked(&mut frame[14..]).fill_checksum();
     if let Some(vid) = tag {
@@ -112,25 +112,28 @@ fn decapsulation_combines_outer_ecn_into_inner_ipv6() {
     let out = Decapsulator::default().decapsulate(&mut frame).unwrap();
     let ip = Ipv6Packet::new_checked(&frame[out.inner][14..]).unwrap();
     assert_eq!(ip.ecn(), 0b11, "CE reaches the inner IPv6 header");
-    assert_eq!((ip.dscp(), ip.flow_label()), (0, 0x12345), "only ECN changes");
+    assert_eq!(
+        (ip.dscp(), ip.flow_label()),
+        (0, 0x12345),
+        "only ECN changes"
+    );
     assert_eq!(out.ecn_alarm, None);
 
     let not_ect = ipv6_frame(1, (1, 2), 0, 0);
     let mut frame = encapsulate(vxlan(4200), &not_ect);
     mark_outer(&mut frame, 0b11);
-    let err = Decapsulator::default()
-        .decapsulate(&mut frame)
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::EcnDrop, "CE over Not-ECT IPv6 is dropped");
+    let err = Decapsulator::default().decapsulate(&mut frame).unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::EcnDrop,
+        "CE over Not-ECT IPv6 is dropped"
+    );
 }
 
 #[test]
 fn decapsulation_reports_the_combinations_rfc6040_says_to_log() {
     // Not-ECT inner under ECT(0) outer: "(!!!)"; ECT(1) inner under ECT(0): "(!)".
-    for (inner_ecn, alarm) in [
-        (0b00, EcnAlarm::Unexpected),
-        (0b01, EcnAlarm::Questionable),
-    ] {
+    for (inner_ecn, alarm) in [(0b00, EcnAlarm::Unexpected), (0b01, EcnAlarm::Questionable)] {
         let mut frame = encapsulate(vxlan(4200), &ipv6_frame(1, (1, 2), inner_ecn, 0));
         mark_outer(&mut frame, 0b10);
         let out = Decapsulator::default().decapsulate(&mut frame).unwrap();
@@ -152,7 +155,11 @@ fn flow_hash_spreads_ipv6_flows_by_address_ports_and_flow_label() {
     assert_eq!(base, port_of(&ipv6_frame(1, (1000, 53), 0, 0)), "stable");
     assert_ne!(base, port_of(&ipv6_frame(2, (1000, 53), 0, 0)), "address");
     assert_ne!(base, port_of(&ipv6_frame(1, (1001, 53), 0, 0)), "port");
-    assert_ne!(base, port_of(&ipv6_frame(1, (1000, 53), 0, 7)), "flow label");
+    assert_ne!(
+        base,
+        port_of(&ipv6_frame(1, (1000, 53), 0, 7)),
+        "flow label"
+    );
     // 1000 flows with one MAC pair spread over the port range.
     let ports: std::collections::HashSet<u16> = (0..1000u16)
         .map(|i| port_of(&ipv6_frame(i, (i, 53), 0, 0)))
@@ -196,7 +203,11 @@ fn inner_tags_are_stripped_by_default_kept_or_rejected_when_asked() {
     for config in [vxlan(4200), nvgre(4200)] {
         let mut frame = encapsulate(config, &tagged);
         let out = Decapsulator::default().decapsulate(&mut frame).unwrap();
-        assert_eq!(&frame[out.inner], &untagged[..], "stripped on encapsulation");
+        assert_eq!(
+            &frame[out.inner],
+            &untagged[..],
+            "stripped on encapsulation"
+        );
     }
     let keep = TunnelConfig {
         inner_vlan: InnerVlanPolicy::Keep,
@@ -215,7 +226,11 @@ fn inner_tags_are_stripped_by_default_kept_or_rejected_when_asked() {
     }
     .decapsulate(&mut frame)
     .unwrap();
-    assert_eq!(&frame[stripped.inner], &untagged[..], "stripped on decapsulation");
+    assert_eq!(
+        &frame[stripped.inner],
+        &untagged[..],
+        "stripped on decapsulation"
+    );
 
     let reject = TunnelConfig {
         inner_vlan: InnerVlanPolicy::Reject,
@@ -227,7 +242,11 @@ fn inner_tags_are_stripped_by_default_kept_or_rejected_when_asked() {
         .encapsulate(&mut buf, range)
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InnerVlanTag);
-    assert_eq!(&buf[HEADROOM..], &tagged[..], "an error leaves the frame as it was");
+    assert_eq!(
+        &buf[HEADROOM..],
+        &tagged[..],
+        "an error leaves the frame as it was"
+    );
 
     let keep_nvgre = TunnelConfig {
         inner_vlan: InnerVlanPolicy::Keep,
@@ -250,7 +269,9 @@ fn translation_strips_inner_tags_so_our_own_decapsulator_accepts_the_result() {
         let mut buf = vec![0u8; 8];
         buf.extend_from_slice(&frame);
         let len = buf.len();
-        let out = Translator::default().translate(&mut buf, 8..len, to).unwrap();
+        let out = Translator::default()
+            .translate(&mut buf, 8..len, to)
+            .unwrap();
         let found = Decapsulator::default()
             .decapsulate(&mut buf[out.clone()])
             .unwrap();
@@ -319,9 +340,7 @@ fn reserved_vsids_are_neither_sent_nor_delivered_nor_translated_to() {
     // A received NVGRE frame with a reserved VSID is not a tenant frame.
     let mut frame = encapsulate(nvgre(0x1000), &ipv4_frame(None));
     frame[39] = 0x00; // VSID 0x001000 (bytes 38..41) -> 0x000000
-    let err = Decapsulator::default()
-        .decapsulate(&mut frame)
-        .unwrap_err();
+    let err = Decapsulator::default().decapsulate(&mut frame).unwrap_err();
     assert_eq!(err.kind, ErrorKind::ReservedVsid(0));
     // VNI 42 cannot become a VSID: translation to NVGRE refuses it.
     let mut frame = encapsulate(vxlan(42), &ipv4_frame(None));
@@ -411,9 +430,7 @@ fn decapsulation_refuses_sources_that_cannot_be_a_vtep() {
         let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
         ip.set_src_addr(src);
         ip.fill_checksum();
-        let err = Decapsulator::default()
-            .decapsulate(&mut frame)
-            .unwrap_err();
+        let err = Decapsulator::default().decapsulate(&mut frame).unwrap_err();
         assert!(
             matches!(err.kind, ErrorKind::BadAddress { address, .. } if address == src),
             "{src}: {err}"

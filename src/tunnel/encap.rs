@@ -130,7 +130,13 @@ impl Encapsulator {
     #[inline]
     pub fn encapsulate(&mut self, buf: &mut [u8], inner: Range<usize>) -> Result<Range<usize>> {
         let Some(inner_frame) = buf.get(inner.clone()) else {
-            return Err(Error::truncated(Layer::Tunnel, inner.end, buf.len()));
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::RangeOutsideBuffer {
+                    end: inner.end,
+                    len: buf.len(),
+                },
+            ));
         };
         // One decode of the inner stack serves the flow hash, DSCP, ECN and the tags.
         let (stack, _) = Stack::decode(inner_frame);

@@ -95,7 +95,13 @@ impl Translator {
         to: TunnelKind,
     ) -> Result<Range<usize>> {
         let Some(bytes) = buf.get(frame.clone()) else {
-            return Err(Error::truncated(Layer::Tunnel, frame.end, buf.len()));
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::RangeOutsideBuffer {
+                    end: frame.end,
+                    len: buf.len(),
+                },
+            ));
         };
         let mut decoded = Frame::default();
         let error = self.decoder.fill(bytes, &mut decoded).err();

@@ -339,7 +339,8 @@ mod tests {
             err.kind,
             ErrorKind::Truncated {
                 needed: 14,
-                available: 13
+                available: 13,
+                by: crate::error::Truncation::Buffer
             }
         );
     }

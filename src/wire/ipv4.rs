@@ -9,7 +9,7 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
-use super::{get_u16, require, require_room, set_u16};
+use super::{get_u16, require, require_announced, require_room, set_u16};
 use crate::checksum;
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
@@ -112,7 +112,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
             return Err(Error::new(Layer::Ipv4, ErrorKind::HeaderLength(self.ihl())));
         }
         let header_len = self.header_len();
-        require(Layer::Ipv4, buffer, header_len)?;
+        require_announced(Layer::Ipv4, buffer, header_len)?;
         let total_len = self.total_len();
         if usize::from(total_len) < header_len {
             return Err(Error::new(
@@ -123,7 +123,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
                 },
             ));
         }
-        require(Layer::Ipv4, buffer, usize::from(total_len))
+        require_announced(Layer::Ipv4, buffer, usize::from(total_len))
     }
 
     /// Returns the underlying buffer.
@@ -698,7 +698,8 @@ mod tests {
             Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 60,
-                available: 26
+                available: 26,
+                by: crate::error::Truncation::LengthField
             }
         );
         bytes[0] = 0x45;
@@ -715,7 +716,8 @@ mod tests {
             Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 27,
-                available: 26
+                available: 26,
+                by: crate::error::Truncation::LengthField
             }
         );
         assert!(Ipv4Packet::new_checked(&PACKET[..19]).is_err());

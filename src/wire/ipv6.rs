@@ -13,7 +13,7 @@ use core::fmt;
 use core::net::Ipv6Addr;
 
 use super::ipv4::IpProtocol;
-use super::{get_u16, require, require_room, set_u16};
+use super::{get_u16, require, require_announced, require_room, set_u16};
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
 /// Field ranges of the IPv6 fixed header (RFC 8200 section 3).
@@ -77,7 +77,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
                 },
             ));
         }
-        require(Layer::Ipv6, buffer, self.total_len())
+        require_announced(Layer::Ipv6, buffer, self.total_len())
     }
 
     /// Returns the underlying buffer.
@@ -454,14 +454,16 @@ mod tests {
             Ipv6Packet::new_checked(&PACKET[..39]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 40,
-                available: 39
+                available: 39,
+                by: crate::error::Truncation::Buffer
             }
         );
         assert_eq!(
             Ipv6Packet::new_checked(&PACKET[..43]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 44,
-                available: 43
+                available: 43,
+                by: crate::error::Truncation::LengthField
             }
         );
         let mut bytes = PACKET;

@@ -18,13 +18,26 @@ pub use udp::{UdpDatagram, UdpRepr};
 pub use vlan::{VlanId, VlanRepr, VlanTag};
 pub use vxlan::{Vni, VxlanHeader, VxlanRepr};
 
-use crate::error::{Error, Layer};
+use crate::error::{Error, Layer, Truncation};
 
-/// Fails with a truncation error unless `buffer` holds at least `needed` bytes.
+/// Fails with a truncation error unless `buffer` holds at least `needed` bytes, the
+/// length of the header's fixed part.
 #[inline]
 fn require(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {
+    require_by(layer, buffer, needed, Truncation::Buffer)
+}
+
+/// Fails with a truncation error unless `buffer` holds at least `needed` bytes, the
+/// length a header field announces.
+#[inline]
+fn require_announced(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {
+    require_by(layer, buffer, needed, Truncation::LengthField)
+}
+
+#[inline]
+fn require_by(layer: Layer, buffer: &[u8], needed: usize, by: Truncation) -> Result<(), Error> {
     if buffer.len() < needed {
-        Err(Error::truncated(layer, needed, buffer.len()))
+        Err(Error::truncated(layer, needed, buffer.len(), by))
     } else {
         Ok(())
     }

@@ -363,7 +363,8 @@ mod tests {
             NvgreHeader::new_checked(&HEADER[..6]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 8,
-                available: 6
+                available: 6,
+                by: crate::error::Truncation::Buffer
             }
         ));
     }

@@ -9,7 +9,7 @@ use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use super::ipv4::IpProtocol;
-use super::{get_u16, require, require_room, set_u16};
+use super::{get_u16, require, require_announced, require_room, set_u16};
 use crate::checksum;
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
@@ -65,7 +65,7 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
         if usize::from(len) < HEADER_LEN {
             return Err(Error::new(Layer::Udp, ErrorKind::UdpLength(len)));
         }
-        require(Layer::Udp, buffer, usize::from(len))
+        require_announced(Layer::Udp, buffer, usize::from(len))
     }
 
     /// Returns the underlying buffer.
@@ -369,7 +369,8 @@ mod tests {
             UdpDatagram::new_checked(&bytes[..]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 15,
-                available: 14
+                available: 14,
+                by: crate::error::Truncation::LengthField
             }
         );
         assert!(UdpDatagram::new_checked(&bytes[..7]).is_err());
