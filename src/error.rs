@@ -314,6 +314,16 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
+/// So `?` works on MAC address text in a function returning this crate's `Result`.
+impl From<crate::wire::ethernet::MacAddrParseError> for Error {
+    fn from(_: crate::wire::ethernet::MacAddrParseError) -> Self {
+        Error::new(
+            Layer::Ethernet,
+            ErrorKind::Unsupported("MAC address text other than aa:bb:cc:dd:ee:ff"),
+        )
+    }
+}
+
 /// Lets nom combinators produce our error, so the layer and offset survive composition.
 impl<I> nom::error::ParseError<I> for Error {
     #[inline]

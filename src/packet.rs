@@ -18,10 +18,12 @@ use crate::error::{Error, ErrorKind, IResult, Layer, Result, Truncation};
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::{self, Ipv6Packet};
-use crate::wire::nvgre::{self, NvgreHeader};
+use crate::wire::nvgre::{self, NvgreHeader, Vsid};
 use crate::wire::udp::{self, UdpDatagram};
 use crate::wire::vlan::{self, VlanTag};
-use crate::wire::vxlan::{self, ReservedPolicy, VxlanHeader};
+use crate::wire::vxlan::{self, Vni, VxlanHeader};
+
+pub use crate::wire::vxlan::ReservedPolicy;
 
 /// Most VLAN tags decoded per stack (QinQ: an S-tag then a C-tag).
 pub const MAX_VLAN_TAGS: usize = 2;
@@ -203,23 +205,64 @@ pub enum TunnelKind {
     Nvgre,
 }
 
-impl Tunnel<'_> {
+/// A tunnel and its segment: the VNI or VSID a frame carries or is to carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encapsulation {
+    /// VXLAN with this VNI.
+    Vxlan(Vni),
+    /// NVGRE with this VSID.
+    Nvgre(Vsid),
+}
+
+impl Encapsulation {
+    /// VXLAN or NVGRE.
+    #[inline]
+    pub const fn kind(self) -> TunnelKind {
+        match self {
+            Encapsulation::Vxlan(_) => TunnelKind::Vxlan,
+            Encapsulation::Nvgre(_) => TunnelKind::Nvgre,
+        }
+    }
+
+    /// The 24-bit VNI or VSID.
+    #[inline]
+    pub const fn segment(self) -> u32 {
+        match self {
+            Encapsulation::Vxlan(vni) => vni.get(),
+            Encapsulation::Nvgre(vsid) => vsid.get(),
+        }
+    }
+}
+
+impl<'a> Tunnel<'a> {
     /// VXLAN or NVGRE.
     #[inline]
     pub fn kind(&self) -> TunnelKind {
+        self.encapsulation().kind()
+    }
+
+    /// The tunnel and its segment.
+    #[inline]
+    pub fn encapsulation(&self) -> Encapsulation {
         match self {
-            Tunnel::Vxlan(_) => TunnelKind::Vxlan,
-            Tunnel::Nvgre(_) => TunnelKind::Nvgre,
+            Tunnel::Vxlan(header) => Encapsulation::Vxlan(header.vni()),
+            Tunnel::Nvgre(header) => Encapsulation::Nvgre(header.vsid()),
+        }
+    }
+
+    /// What the tunnel header carries: the inner frame.
+    #[inline]
+    pub fn payload(&self) -> &'a [u8] {
+        match self {
+            Tunnel::Vxlan(header) => header.payload(),
+            Tunnel::Nvgre(header) => header.payload(),
         }
     }
 
     /// The segment: VNI for VXLAN, VSID for NVGRE (both 24 bits).
     #[inline]
     pub fn segment(&self) -> u32 {
-        match self {
-            Tunnel::Vxlan(header) => header.vni().get(),
-            Tunnel::Nvgre(header) => header.vsid().get(),
-        }
+        self.encapsulation().segment()
     }
 }
 

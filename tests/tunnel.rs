@@ -122,7 +122,7 @@ proptest! {
         }
 
         let out = Decapsulator::default().decapsulate(&mut buf[frame.clone()]).unwrap();
-        prop_assert_eq!(out.segment, segment);
+        prop_assert_eq!(out.segment(), segment);
         prop_assert_eq!(out.outer_src, SRC);
         prop_assert_eq!(&buf[frame.start..][out.inner], &inner[..]);
     }
@@ -155,7 +155,7 @@ proptest! {
         prop_assert!(udp.verify_checksum(SRC, DST));
         prop_assert_eq!(udp.checksum() != 0, udp_checksum);
         let out = Decapsulator::default().decapsulate(&mut buf[back.clone()]).unwrap();
-        prop_assert_eq!((out.kind, out.segment), (TunnelKind::Vxlan, segment));
+        prop_assert_eq!((out.kind(), out.segment()), (TunnelKind::Vxlan, segment));
         prop_assert_eq!(&buf[back.start..][out.inner], &inner[..]);
     }
 }
@@ -606,7 +606,7 @@ fn bytes_buffers_encapsulate_and_decapsulate_without_copies() {
     );
     let outer_start = frame.as_ptr();
     let (out, inner_bytes) = Decapsulator::default().decapsulate_bytes(frame).unwrap();
-    assert_eq!(out.segment, 9);
+    assert_eq!(out.segment(), 9);
     assert_eq!(&inner_bytes[..], &inner[..]);
     assert_eq!(
         inner_bytes.as_ptr(),

@@ -2,35 +2,16 @@
 
 use core::net::Ipv4Addr;
 
-use super::TunnelKind;
 use super::ecn::EcnMode;
 use super::flow::PortRange;
 use super::inner_vlan::{InnerVlanPolicy, NVGRE_KEEPS_NO_TAGS};
+use crate::packet::Encapsulation;
 use crate::wire::ethernet::MacAddr;
 use crate::wire::ipv4::Ipv4Repr;
 use crate::wire::nvgre::Vsid;
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::{self, Vni};
 use crate::{Error, ErrorKind, Layer, Result};
-
-/// The tunnel and its segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Encapsulation {
-    /// VXLAN with this VNI.
-    Vxlan(Vni),
-    /// NVGRE with this VSID.
-    Nvgre(Vsid),
-}
-
-impl Encapsulation {
-    /// VXLAN or NVGRE.
-    pub const fn kind(self) -> TunnelKind {
-        match self {
-            Encapsulation::Vxlan(_) => TunnelKind::Vxlan,
-            Encapsulation::Nvgre(_) => TunnelKind::Nvgre,
-        }
-    }
-}
 
 /// The NVGRE FlowID (RFC 7637 section 3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

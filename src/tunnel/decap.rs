@@ -3,10 +3,10 @@
 use core::net::Ipv4Addr;
 use core::ops::Range;
 
-use super::TunnelKind;
 use super::config::{check_endpoint, check_vsid};
 use super::ecn::{self, Ecn, EcnAlarm};
 use super::inner_vlan::{self, InnerTags, InnerVlanPolicy};
+use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Frame, Stack, Tunnel};
 use crate::wire::ipv4::Ipv4Packet;
@@ -55,10 +55,8 @@ impl Default for Decapsulator {
 /// What decapsulation found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decapsulated {
-    /// VXLAN or NVGRE.
-    pub kind: TunnelKind,
-    /// VNI or VSID.
-    pub segment: u32,
+    /// The tunnel and its segment (VNI or VSID).
+    pub encapsulation: Encapsulation,
     /// Outer source address: the sending VTEP.
     pub outer_src: Ipv4Addr,
     /// Outer destination address.
@@ -68,6 +66,20 @@ pub struct Decapsulated {
     /// An inner/outer ECN combination RFC 6040 section 4.2 says to log, for the caller
     /// to count (`None` when ECN was not combined).
     pub ecn_alarm: Option<EcnAlarm>,
+}
+
+impl Decapsulated {
+    /// VXLAN or NVGRE.
+    #[inline]
+    pub fn kind(&self) -> TunnelKind {
+        self.encapsulation.kind()
+    }
+
+    /// The VNI or VSID.
+    #[inline]
+    pub fn segment(&self) -> u32 {
+        self.encapsulation.segment()
+    }
 }
 
 /// The VXLAN-GPE P bit: a next-protocol byte says what follows the header.
@@ -96,7 +108,7 @@ impl Decapsulator {
         let (tunnel, outer, inner_len) = validate(&decoded, error, self.checksums)?;
         let strip_len = self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;
         let inner_ip = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn);
-        let (kind, segment) = (tunnel.kind(), tunnel.segment());
+        let encapsulation = tunnel.encapsulation();
         let (outer_src, outer_dst) = (outer.src_addr(), outer.dst_addr());
         let outer_ecn = Ecn::from_bits(outer.ecn());
         let inner_start = decoded.inner.offset;
@@ -110,8 +122,7 @@ impl Decapsulator {
         }
         let start = inner_vlan::strip(frame, inner_start, strip_len);
         Ok(Decapsulated {
-            kind,
-            segment,
+            encapsulation,
             outer_src,
             outer_dst,
             inner: start..inner_start + inner_len,
@@ -141,8 +152,7 @@ impl Decapsulator {
             ecn_alarm = ecn::alarm(ip.ecn, outer_ecn);
         }
         Ok(Decapsulated {
-            kind: tunnel.kind(),
-            segment: tunnel.segment(),
+            encapsulation: tunnel.encapsulation(),
             outer_src: outer.src_addr(),
             outer_dst: outer.dst_addr(),
             inner: decoded.inner.offset..decoded.inner.offset + inner_len,

@@ -2,8 +2,9 @@
 
 use core::ops::Range;
 
+use super::Encapsulation;
 use super::HEADROOM;
-use super::config::{Dscp, Encapsulation, TunnelConfig};
+use super::config::{Dscp, TunnelConfig};
 use super::ecn::Ecn;
 use super::flow::FlowKey;
 use super::ident::IdentCounter;

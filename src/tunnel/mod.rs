@@ -28,7 +28,7 @@
 //! assert_eq!(frame.len(), 50 + 60);
 //!
 //! let decap = Decapsulator::default().decapsulate(&mut buf[frame])?;
-//! assert_eq!(decap.segment, 42);
+//! assert_eq!(decap.segment(), 42);
 //! assert_eq!(decap.outer_src, Ipv4Addr::new(10, 0, 0, 1));
 //! # Ok::<(), tunnelwire::Error>(())
 //! ```
@@ -42,7 +42,7 @@ mod ident;
 mod inner_vlan;
 mod translate;
 
-pub use config::{Dscp, Encapsulation, FlowId, OuterVlan, TunnelConfig};
+pub use config::{Dscp, FlowId, OuterVlan, TunnelConfig};
 pub use decap::{Checksums, Decapsulated, Decapsulator};
 pub use ecn::{EcnAlarm, EcnMode};
 pub use encap::Encapsulator;
@@ -50,7 +50,7 @@ pub use flow::{FlowHash, FlowKey, PortRange};
 pub use inner_vlan::InnerVlanPolicy;
 pub use translate::Translator;
 
-pub use crate::packet::TunnelKind;
+pub use crate::packet::{Encapsulation, TunnelKind};
 
 use crate::packet::Frame;
 use crate::wire::{ethernet, ipv4, nvgre, udp, vlan, vxlan};

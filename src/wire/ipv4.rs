@@ -41,9 +41,39 @@ const FLAG_DONT_FRAG: u16 = 0x4000;
 const FLAG_MORE_FRAGS: u16 = 0x2000;
 const FRAG_OFFSET_MASK: u16 = 0x1fff;
 
-/// The protocol carried by IPv4, or IPv6's next header (IANA "Assigned Internet Protocol Numbers"). An open set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The protocol carried by IPv4, or IPv6's next header (IANA "Assigned Internet
+/// Protocol Numbers"). An open set. `Debug` prints the constant's name
+/// (`IpProtocol::UDP`) or the number.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpProtocol(pub u8);
+
+impl From<u8> for IpProtocol {
+    #[inline]
+    fn from(value: u8) -> Self {
+        IpProtocol(value)
+    }
+}
+
+impl From<IpProtocol> for u8 {
+    #[inline]
+    fn from(value: IpProtocol) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Debug for IpProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match *self {
+            Self::ICMP => "ICMP",
+            Self::TCP => "TCP",
+            Self::UDP => "UDP",
+            Self::GRE => "GRE",
+            Self::ICMPV6 => "ICMPV6",
+            IpProtocol(other) => return write!(f, "IpProtocol({other})"),
+        };
+        write!(f, "IpProtocol::{name}")
+    }
+}
 
 impl IpProtocol {
     /// Internet Control Message Protocol.

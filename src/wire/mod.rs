@@ -106,6 +106,36 @@ macro_rules! segment_id {
                 self.0.fmt(f)
             }
         }
+
+        impl TryFrom<u32> for $name {
+            type Error = crate::Error;
+
+            #[inline]
+            fn try_from(value: u32) -> crate::Result<Self> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for u32 {
+            #[inline]
+            fn from(value: $name) -> u32 {
+                value.0
+            }
+        }
+
+        impl core::str::FromStr for $name {
+            type Err = crate::Error;
+
+            #[doc = concat!("A ", $field, " from decimal text, or hexadecimal after `0x`.")]
+            fn from_str(text: &str) -> crate::Result<Self> {
+                let parsed = match text.strip_prefix("0x") {
+                    Some(hex) => u32::from_str_radix(hex, 16),
+                    None => text.parse(),
+                };
+                // Text that is no number at all is out of range too: name the field.
+                Self::new(parsed.unwrap_or(u32::MAX))
+            }
+        }
     };
 }
 use segment_id;

@@ -13,6 +13,7 @@
 use core::fmt;
 
 use super::ethernet::EtherType;
+use super::vxlan::Vni;
 use super::{get_u16, get_u24, require, require_room, segment_id, set_u16, set_u24};
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
@@ -45,6 +46,22 @@ segment_id!(
     Layer::Nvgre,
     "VSID"
 );
+
+/// VNI = VSID: both are 24 bits, so a VXLAN segment maps onto an NVGRE one and back
+/// (whether the VSID is [reserved](Vsid::is_reserved) is for the caller to check).
+impl From<Vni> for Vsid {
+    #[inline]
+    fn from(vni: Vni) -> Self {
+        Vsid(vni.get())
+    }
+}
+
+impl From<Vsid> for Vni {
+    #[inline]
+    fn from(vsid: Vsid) -> Self {
+        Vni::new(vsid.0).unwrap_or_default()
+    }
+}
 
 impl Vsid {
     /// Highest VSID of the range RFC 7637 section 3.2 reserves for future use (0-0xFFF).
