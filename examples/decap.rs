@@ -16,25 +16,35 @@ use tunnelwire::tunnel::{Decapsulator, InnerVlanPolicy};
 mod pcap_io;
 
 fn run(input: &str, output: &str) -> Result<pcap_io::Summary, String> {
-    let (header, records) = pcap_io::read(input)?;
-    let mut out = pcap_io::Writer::create(output, header, false)?;
+    let input = pcap_io::Reader::open(input)?;
+    let mut out = pcap_io::Writer::create(output, input.pcap_header(), false)?;
     let decap = Decapsulator {
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: false,
         ..Decapsulator::default()
     };
     let mut summary = pcap_io::Summary::default();
-    for mut record in records {
+    // `decapsulate` takes the frame mutably (for RFC 6040, off here): a copy, in a buffer
+    // reused from frame to frame.
+    let mut buf = Vec::new();
+    input.for_each(|record| {
         summary.frames_in += 1;
-        match decap.decapsulate(&mut record.data) {
+        let frame = pcap_io::place(&mut buf, 0, record.data);
+        match decap.decapsulate(&mut buf[frame]) {
             Ok(found) => {
-                let inner = &record.data[found.inner];
-                out.write(record.timestamp, inner.len() as u32, inner)?;
+                let inner = &buf[found.inner];
+                out.write(
+                    record.timestamp,
+                    inner.len() as u32 + record.missing(),
+                    inner,
+                )?;
                 summary.frames_out += 1;
             }
             Err(e) => summary.skip(e),
         }
-    }
+        Ok(())
+    })?;
+    out.finish()?;
     Ok(summary)
 }
 

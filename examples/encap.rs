@@ -86,24 +86,29 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 }
 
 fn run(args: Args) -> Result<pcap_io::Summary, String> {
-    let (header, records) = pcap_io::read(&args.input)?;
-    let mut out = pcap_io::Writer::create(&args.output, header, true)?;
+    let input = pcap_io::Reader::open(&args.input)?;
+    let mut out = pcap_io::Writer::create(&args.output, input.pcap_header(), true)?;
     let mut encap = Encapsulator::new(args.config).map_err(|e| e.to_string())?;
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
-    for record in &records {
+    input.for_each(|record| {
         summary.frames_in += 1;
-        let inner = pcap_io::place(&mut buf, HEADROOM, &record.data);
+        let inner = pcap_io::place(&mut buf, HEADROOM, record.data);
         match encap.encapsulate(&mut buf, inner) {
             Ok(frame) => {
-                // On the wire the frame grew by the overhead, even if the capture was cut.
-                let overhead = (frame.len() - record.data.len()) as u32;
-                out.write(record.timestamp, record.orig_len + overhead, &buf[frame])?;
+                // What the capture cut off is still on the wire, behind the new headers.
+                out.write(
+                    record.timestamp,
+                    frame.len() as u32 + record.missing(),
+                    &buf[frame],
+                )?;
                 summary.frames_out += 1;
             }
             Err(e) => summary.skip(e.kind),
         }
-    }
+        Ok(())
+    })?;
+    out.finish()?;
     Ok(summary)
 }
 

@@ -146,22 +146,24 @@ impl Parts {
 }
 
 fn run(input: &str, output: &str) -> Result<Vec<usize>, String> {
-    let (header, records) = pcap_io::read(input)?;
-    let mut out = pcap_io::Writer::create(output, header, false)?;
+    let input = pcap_io::Reader::open(input)?;
+    let mut out = pcap_io::Writer::create(output, input.pcap_header(), false)?;
     let decoder = Decoder::new();
     let mut differing = Vec::new();
     let mut summary = pcap_io::Summary::default();
-    for (index, record) in records.iter().enumerate() {
+    input.for_each(|record| {
         summary.frames_in += 1;
-        let emitted = OwnedFrame::from_bytes(&decoder, &record.data)
+        let emitted = OwnedFrame::from_bytes(&decoder, record.data)
             .emit()
-            .map_err(|e| format!("frame {}: emit failed: {e}", index + 1))?;
+            .map_err(|e| format!("frame {}: emit failed: {e}", record.index))?;
         if emitted != record.data {
-            differing.push(index + 1);
+            differing.push(record.index);
         }
         out.write(record.timestamp, record.orig_len, &emitted)?;
         summary.frames_out += 1;
-    }
+        Ok(())
+    })?;
+    out.finish()?;
     eprintln!(
         "{}, {} differ",
         summary.line("pcap_roundtrip"),

@@ -19,8 +19,8 @@ mod pcap_io;
 const HEADROOM: usize = 8;
 
 fn run(to: TunnelKind, input: &str, output: &str) -> Result<pcap_io::Summary, String> {
-    let (header, records) = pcap_io::read(input)?;
-    let mut out = pcap_io::Writer::create(output, header, to == TunnelKind::Vxlan)?;
+    let input = pcap_io::Reader::open(input)?;
+    let mut out = pcap_io::Writer::create(output, input.pcap_header(), to == TunnelKind::Vxlan)?;
     // A file tool, not a VTEP: only IPv4's own limit applies.
     let translator = Translator {
         mtu: u16::MAX,
@@ -28,17 +28,23 @@ fn run(to: TunnelKind, input: &str, output: &str) -> Result<pcap_io::Summary, St
     };
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
-    for record in &records {
+    input.for_each(|record| {
         summary.frames_in += 1;
-        let frame = pcap_io::place(&mut buf, HEADROOM, &record.data);
+        let frame = pcap_io::place(&mut buf, HEADROOM, record.data);
         match translator.translate(&mut buf, frame, to) {
             Ok(frame) => {
-                out.write(record.timestamp, frame.len() as u32, &buf[frame])?;
+                out.write(
+                    record.timestamp,
+                    frame.len() as u32 + record.missing(),
+                    &buf[frame],
+                )?;
                 summary.frames_out += 1;
             }
             Err(e) => summary.skip(e),
         }
-    }
+        Ok(())
+    })?;
+    out.finish()?;
     Ok(summary)
 }
 

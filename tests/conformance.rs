@@ -60,10 +60,12 @@ fn dissect(pcap: &Path) -> Vec<Value> {
     let decoder = Decoder::new();
     let mut frames = Vec::new();
     while let Some(packet) = reader.next_packet() {
+        let packet = packet.unwrap();
         frames.push(render::frame(
             &decoder,
             frames.len() + 1,
-            &packet.unwrap().data,
+            &packet.data,
+            packet.orig_len as usize,
         ));
     }
     frames

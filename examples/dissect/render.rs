@@ -4,8 +4,10 @@
 use serde_json::{Value, json};
 use tunnelwire::packet::{Decoder, Stack, Tunnel};
 
-/// `{"frame":N,"layers":[...],"error":...}` for frame `index` (1-based).
-pub fn frame(decoder: &Decoder, index: usize, bytes: &[u8]) -> Value {
+/// `{"frame":N,"layers":[...],"error":...}` for frame `index` (1-based), captured as
+/// `bytes` of its `orig_len` on the wire; `"cut_by_capture":true` follows when the capture
+/// kept fewer.
+pub fn frame(decoder: &Decoder, index: usize, bytes: &[u8], orig_len: usize) -> Value {
     let (frame, error) = decoder.decode_partial(bytes);
     let mut layers = Vec::new();
     push_stack(&mut layers, &frame.outer);
@@ -19,11 +21,28 @@ pub fn frame(decoder: &Decoder, index: usize, bytes: &[u8]) -> Value {
         None => {}
     }
     push_stack(&mut layers, &frame.inner);
-    json!({
+    let cut = orig_len > bytes.len();
+    let error = error.map(|e| match e.kind {
+        // Only the bytes the capture left out are missing: the whole frame held them.
+        tunnelwire::ErrorKind::Truncated { needed, .. }
+            if cut && e.offset + needed > bytes.len() && e.offset + needed <= orig_len =>
+        {
+            format!(
+                "{e} (record cut by the capture: {} of {orig_len} bytes captured)",
+                bytes.len()
+            )
+        }
+        _ => e.to_string(),
+    });
+    let mut object = json!({
         "frame": index,
         "layers": layers,
-        "error": error.map(|e| e.to_string()),
-    })
+        "error": error,
+    });
+    if cut {
+        object["cut_by_capture"] = Value::Bool(true);
+    }
+    object
 }
 
 /// Appends one stack's layers in wire order.
