@@ -2,25 +2,28 @@
 //!
 //! ```text
 //! encap [--nvgre] --vni N --src-ip A --dst-ip B [--src-mac M] [--dst-mac M]
-//!       [--udp-checksum] [--port-range LO-HI] IN.pcap OUT.pcap
+//!       [--udp-checksum] [--port-range LO-HI] [--flow-id N] IN.pcap OUT.pcap
 //! ```
 //!
 //! Outer IPv4: TTL 64, DF set, header checksum filled. VXLAN: UDP to port 4789, source
 //! port from the flow hash inside LO-HI (default 49152-65535), checksum 0 unless
-//! `--udp-checksum`. NVGRE: GRE key = VSID N and the flow's FlowID. Outer MACs default to
+//! `--udp-checksum`. NVGRE: GRE key = VSID N and the flow's FlowID, or N from
+//! `--flow-id N` (Linux's gretap compares the whole key: use `--flow-id 0` against
+//! `ip link add NAME type gretap key $((VSID << 8))`). Inner VLAN tags are stripped
+//! (RFC 7637 section 3.2, RFC 7348 section 6.1). Outer MACs default to
 //! 02:00:00:00:00:01 (source) and 02:00:00:00:00:02 (destination). This is a file tool,
 //! not a VTEP: no underlay MTU applies, only IPv4's 65535-byte limit.
 
 use std::process::ExitCode;
 
-use tunnelwire::tunnel::{Encapsulator, HEADROOM, PortRange, TunnelConfig};
+use tunnelwire::tunnel::{Encapsulator, FlowId, HEADROOM, PortRange, TunnelConfig};
 use tunnelwire::wire::{MacAddr, Vni, Vsid};
 
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
 
 const USAGE: &str = "usage: encap [--nvgre] --vni N --src-ip A --dst-ip B [--src-mac M] [--dst-mac M] \
-                     [--udp-checksum] [--port-range LO-HI] IN.pcap OUT.pcap";
+                     [--udp-checksum] [--port-range LO-HI] [--flow-id N] IN.pcap OUT.pcap";
 
 struct Args {
     config: TunnelConfig,
@@ -33,6 +36,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut src_mac = MacAddr([0x02, 0, 0, 0, 0, 1]);
     let mut dst_mac = MacAddr([0x02, 0, 0, 0, 0, 2]);
     let (mut udp_checksum, mut ports, mut files) = (false, PortRange::DYNAMIC, Vec::new());
+    let mut flow_id = FlowId::Hash;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -44,6 +48,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--dst-ip" => dst_ip = Some(value()?.parse().map_err(|e| format!("--dst-ip: {e}"))?),
             "--src-mac" => src_mac = value()?.parse().map_err(|e| format!("--src-mac: {e}"))?,
             "--dst-mac" => dst_mac = value()?.parse().map_err(|e| format!("--dst-mac: {e}"))?,
+            "--flow-id" => flow_id = pcap_io::parse_flow_id(value()?)?,
             "--port-range" => {
                 let (lo, hi) = pcap_io::parse_range(value()?)?;
                 ports = PortRange::new(lo, hi).map_err(|e| format!("--port-range: {e}"))?;
@@ -77,6 +82,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     config.dst_mac = dst_mac;
     config.udp_checksum = udp_checksum;
     config.source_ports = ports;
+    config.flow_id = flow_id;
     config.mtu = u16::MAX;
     Ok(Args {
         config,
@@ -104,7 +110,7 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
                 )?;
                 summary.frames_out += 1;
             }
-            Err(e) => summary.skip(e.kind),
+            Err(e) => summary.skip(e),
         }
         Ok(())
     })?;

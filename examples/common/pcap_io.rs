@@ -369,10 +369,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Counts a skipped frame under `reason`.
+    /// Counts a frame skipped for `error`.
     #[allow(dead_code)] // pcap_roundtrip skips nothing
-    pub fn skip(&mut self, reason: impl ToString) {
-        *self.skipped.entry(reason.to_string()).or_default() += 1;
+    pub fn skip(&mut self, error: tunnelwire::Error) {
+        // By layer and value-free reason: one bucket per kind of problem, not per frame.
+        let reason = format!("{} {}", error.layer, error.kind.name());
+        *self.skipped.entry(reason).or_default() += 1;
     }
 
     /// The one-line summary for standard error.
@@ -417,6 +419,15 @@ pub fn place(buf: &mut Vec<u8>, headroom: usize, data: &[u8]) -> std::ops::Range
     buf.resize(headroom + data.len(), 0);
     buf[headroom..].copy_from_slice(data);
     headroom..buf.len()
+}
+
+/// Parses an NVGRE FlowID for `--flow-id`: a fixed FlowID, 0-255.
+#[allow(dead_code)] // encap and translate take it
+pub fn parse_flow_id(text: &str) -> Result<tunnelwire::tunnel::FlowId, String> {
+    let id = text
+        .parse::<u8>()
+        .map_err(|_| format!("--flow-id {text:?} is not 0-255"))?;
+    Ok(tunnelwire::tunnel::FlowId::Fixed(id))
 }
 
 /// Parses `LO-HI`.

@@ -40,14 +40,17 @@ fn run(path: &str) -> Result<(), String> {
     let decoder = Decoder::new();
     let mut out = BufWriter::new(std::io::stdout().lock());
     let stdout_error = |e: std::io::Error| format!("standard output: {e}");
+    let mut scratch = render::Scratch::default();
     input.for_each(|record| {
-        let line = render::frame(
+        render::write_frame(
+            &mut out,
             &decoder,
             record.index,
             record.data,
             record.orig_len as usize,
-        );
-        writeln!(out, "{line}").map_err(stdout_error)
+            &mut scratch,
+        )
+        .map_err(stdout_error)
     })?;
     out.flush().map_err(stdout_error)
 }
