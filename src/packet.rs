@@ -280,6 +280,16 @@ pub struct Frame<'a> {
     pub inner: Stack<'a>,
 }
 
+impl Frame<'_> {
+    /// True when decoding stopped at an outer IPv4 fragment (MF set or offset > 0):
+    /// whatever tunnel it carries is only found after reassembly, so a counter can count
+    /// it as "fragmented, not decoded" rather than lose it.
+    #[inline]
+    pub fn outer_fragment(&self) -> bool {
+        self.outer.ipv4.is_some_and(|ip| ip.is_fragment())
+    }
+}
+
 /// Runs one header's nom parser at `pos` bytes into the frame, rebasing its error.
 #[inline]
 fn step<'a, V>(
@@ -663,6 +673,13 @@ mod tests {
         let frame = Decoder::new().decode(&bytes).unwrap();
         assert!(
             frame.outer.ipv4.is_some() && frame.outer.transport.is_none() && frame.tunnel.is_none()
+        );
+        assert!(frame.outer_fragment());
+        assert!(
+            !Decoder::new()
+                .decode(&vxlan_frame(4789, 0x08))
+                .unwrap()
+                .outer_fragment()
         );
     }
 

@@ -67,11 +67,11 @@ pub const HEADROOM: usize = VXLAN_OVERHEAD + vlan::HEADER_LEN;
 /// Why a decoded frame yielded no tunnel: its decode error, an outer IPv4 fragment, or
 /// simply no VXLAN or NVGRE inside.
 fn no_tunnel(frame: &Frame<'_>, error: Option<Error>) -> Error {
-    match (error, frame.outer.ipv4) {
-        (Some(error), _) => error,
-        (None, Some(ip)) if ip.is_fragment() => {
+    match error {
+        Some(error) => error,
+        None if frame.outer_fragment() => {
             Error::new(Layer::Ipv4, ErrorKind::Fragment).at(frame.outer.l3_offset())
         }
-        (None, _) => Error::new(Layer::Tunnel, ErrorKind::NotTunnel),
+        None => Error::new(Layer::Tunnel, ErrorKind::NotTunnel),
     }
 }
