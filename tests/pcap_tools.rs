@@ -211,10 +211,14 @@ fn pcap_roundtrip_is_byte_identical() {
 fn encap_then_decap_gives_back_the_input() {
     let scratch = Scratch::new("encap_then_decap_gives_back_the_input");
     let addrs = ["--src-ip", "10.0.0.1", "--dst-ip", "10.0.0.2"].map(Path::new);
-    for nvgre in [false, true] {
+    for (input, nvgre) in [
+        ("plain.pcap", false),
+        ("plain.pcap", true),
+        ("plain6.pcap", false),
+    ] {
         let (encapsulated, decapsulated) = (
-            scratch.file(&format!("e{nvgre}.pcap")),
-            scratch.file(&format!("d{nvgre}.pcap")),
+            scratch.file(&format!("e-{input}-{nvgre}.pcap")),
+            scratch.file(&format!("d-{input}-{nvgre}.pcap")),
         );
         let mut args: Vec<&Path> = if nvgre {
             vec![Path::new("--nvgre")]
@@ -223,7 +227,7 @@ fn encap_then_decap_gives_back_the_input() {
         };
         args.extend([Path::new("--vni"), Path::new("5000")]);
         args.extend(addrs);
-        let plain = data("plain.pcap");
+        let plain = data(input);
         args.extend([plain.as_path(), encapsulated.as_path()]);
         tool("encap", &args);
         let summary = tool("decap", &[&encapsulated, &decapsulated]);
@@ -231,7 +235,7 @@ fn encap_then_decap_gives_back_the_input() {
         assert_eq!(
             frames(&decapsulated),
             untagged(frames(&plain)),
-            "nvgre: {nvgre}"
+            "{input}, nvgre: {nvgre}"
         );
     }
 }
@@ -327,6 +331,30 @@ fn tools_rewrite_the_committed_outputs() {
             "--to vxlan".to_string(),
             "encap-nvgre.pcap",
             "translated-vxlan.pcap",
+        ),
+        (
+            "encap",
+            format!("--vni 6000 --udp-checksum {addrs}"),
+            "plain6.pcap",
+            "encap6-vxlan.pcap",
+        ),
+        (
+            "encap",
+            format!("--nvgre --vni 6000 {addrs}"),
+            "plain6.pcap",
+            "encap6-nvgre.pcap",
+        ),
+        (
+            "translate",
+            "--to nvgre".to_string(),
+            "encap6-vxlan.pcap",
+            "translated6-nvgre.pcap",
+        ),
+        (
+            "translate",
+            "--to vxlan".to_string(),
+            "encap6-nvgre.pcap",
+            "translated6-vxlan.pcap",
         ),
     ];
     for (name, flags, input, expected) in runs {
