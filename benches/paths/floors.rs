@@ -304,10 +304,8 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
             let new = old & !0x03 | u16::from(ecn);
             frame[at + 1] = tos & !0x03 | ecn;
             let checksum = be16(frame, at + 10);
-            let updated = !tunnelwire::checksum::combine(
-                tunnelwire::checksum::combine(!checksum, !old),
-                new,
-            );
+            let updated =
+                !tunnelwire::checksum::combine(tunnelwire::checksum::combine(!checksum, !old), new);
             frame[at + 10..at + 12].copy_from_slice(&updated.to_be_bytes());
         }
     }

@@ -389,9 +389,9 @@ impl Arm {
                     }
                     let ours = self.decapsulator.decapsulate(&mut a[frame.clone()]);
                     let theirs = floors::decapsulate(&mut b[frame.clone()]);
-                    let ours = ours.ok().map(|d| {
-                        (d.segment(), u32::from(d.outer_src), d.inner.clone())
-                    });
+                    let ours = ours
+                        .ok()
+                        .map(|d| (d.segment(), u32::from(d.outer_src), d.inner.clone()));
                     assert_eq!(ours, theirs);
                     assert_eq!(a, b, "byte-identical decapsulation");
                 }
