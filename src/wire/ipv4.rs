@@ -416,7 +416,7 @@ fn lengths(buffer: &[u8]) -> Result<(usize, usize)> {
 ///
 /// # Errors
 /// As [`Ipv4Packet::check_len`], as a nom `Error`.
-#[inline]
+#[inline(always)]
 pub fn parse(input: &[u8]) -> IResult<&[u8], Ipv4Packet<&[u8]>> {
     let (header_len, total_len) = lengths(input).map_err(nom::Err::Error)?;
     let packet = &input[..total_len];

@@ -194,7 +194,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
 ///
 /// # Errors
 /// As [`UdpDatagram::check_len`], as a nom `Error`.
-#[inline]
+#[inline(always)]
 pub fn parse(input: &[u8]) -> IResult<&[u8], UdpDatagram<&[u8]>> {
     let len = checked_len(input).map_err(nom::Err::Error)?;
     let datagram = &input[..len];
