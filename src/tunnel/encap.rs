@@ -3,12 +3,12 @@
 use core::ops::Range;
 
 use super::Encapsulation;
-use super::{HEADROOM, NVGRE_OVERHEAD, VXLAN_OVERHEAD};
 use super::config::{Dscp, TunnelConfig};
 use super::ecn::Ecn;
 use super::flow::FlowKey;
 use super::ident::IdentCounter;
 use super::inner_vlan::{self, InnerTags};
+use super::{HEADROOM, NVGRE_OVERHEAD, VXLAN_OVERHEAD};
 use crate::checksum;
 use crate::packet::Stack;
 use crate::wire::ethernet::{self, EtherType, EthernetRepr};
@@ -216,9 +216,13 @@ impl Encapsulator {
         // One layout per overhead, so the template copy and every field offset are
         // constants: no `memcpy` call and no bounds check per field.
         match (self.config.encapsulation, self.overhead) {
-            (Encapsulation::Vxlan(_), VXLAN_OVERHEAD) => self.write::<VXLAN_OVERHEAD>(buf, start, &patch),
+            (Encapsulation::Vxlan(_), VXLAN_OVERHEAD) => {
+                self.write::<VXLAN_OVERHEAD>(buf, start, &patch)
+            }
             (Encapsulation::Vxlan(_), _) => self.write::<HEADROOM>(buf, start, &patch),
-            (Encapsulation::Nvgre(_), NVGRE_OVERHEAD) => self.write::<NVGRE_OVERHEAD>(buf, start, &patch),
+            (Encapsulation::Nvgre(_), NVGRE_OVERHEAD) => {
+                self.write::<NVGRE_OVERHEAD>(buf, start, &patch)
+            }
             (Encapsulation::Nvgre(_), _) => {
                 self.write::<{ NVGRE_OVERHEAD + vlan::HEADER_LEN }>(buf, start, &patch)
             }
