@@ -109,8 +109,10 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
     /// Under `cfg(fuzzing)` always true.
     #[inline]
     pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
-        let pseudo = checksum::pseudo_header_ipv4(src, dst, IpProtocol::UDP.0, self.len());
-        cfg!(fuzzing) || self.checksum() == 0 || self.full_sum(pseudo) == 0xffff
+        cfg!(fuzzing) || self.checksum() == 0 || {
+            let pseudo = checksum::pseudo_header_ipv4(src, dst, IpProtocol::UDP.0, self.len());
+            self.full_sum(pseudo) == 0xffff
+        }
     }
 
     /// True when the checksum is 0 or correct for the given IPv6 addresses. Zero is
@@ -119,9 +121,11 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
     /// Under `cfg(fuzzing)` always true.
     #[inline]
     pub fn verify_checksum_ipv6(&self, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
-        let length = u32::from(self.len());
-        let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
-        cfg!(fuzzing) || self.checksum() == 0 || self.full_sum(pseudo) == 0xffff
+        cfg!(fuzzing) || self.checksum() == 0 || {
+            let length = u32::from(self.len());
+            let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
+            self.full_sum(pseudo) == 0xffff
+        }
     }
 }
 
