@@ -8,7 +8,7 @@ use super::ecn::{self, Ecn, EcnAlarm};
 use super::inner_vlan::{self, InnerTags, InnerVlanPolicy};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
-use crate::packet::{Decoder, Frame, Stack, Tunnel};
+use crate::packet::{Decoder, Depth, Frame, Stack, Tunnel};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp;
@@ -104,7 +104,11 @@ impl Decapsulator {
     #[inline]
     pub fn decapsulate(&self, frame: &mut [u8]) -> Result<Decapsulated> {
         let mut decoded = Frame::default();
-        let error = self.decoder.fill(frame, &mut decoded).err();
+        // The inner transport is not needed: ECN lives in the IP header.
+        let error = self
+            .decoder
+            .fill_to(frame, &mut decoded, Depth::InnerIp)
+            .err();
         let (tunnel, outer, inner_len) = validate(&decoded, error, self.checksums)?;
         let strip_len = self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;
         let inner_ip = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn);
@@ -140,7 +144,11 @@ impl Decapsulator {
     #[inline]
     pub fn inspect(&self, frame: &[u8]) -> Result<Decapsulated> {
         let mut decoded = Frame::default();
-        let error = self.decoder.fill(frame, &mut decoded).err();
+        // The inner transport is not needed: ECN lives in the IP header.
+        let error = self
+            .decoder
+            .fill_to(frame, &mut decoded, Depth::InnerIp)
+            .err();
         let (tunnel, outer, inner_len) = validate(&decoded, error, self.checksums)?;
         if self.inner_vlan == InnerVlanPolicy::Reject && decoded.inner.vlans[0].is_some() {
             return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
