@@ -37,7 +37,7 @@ pub fn sum(data: &[u8]) -> u16 {
 
 /// As [`sum`], for a fixed-size block of whole 32-bit words (an IPv4 header without
 /// options): the words are added without a loop or a tail.
-#[inline]
+#[inline(always)]
 pub fn sum_words<const N: usize>(data: &[u8; N]) -> u16 {
     let mut acc: u64 = 0;
     for word in data.chunks_exact(4) {

@@ -259,7 +259,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// The one's-complement sum of the header, checksum included (0xffff when correct).
-    #[inline]
+    #[inline(always)]
     fn header_sum(&self) -> u16 {
         let buffer = self.buffer.as_ref();
         match buffer.first_chunk::<HEADER_LEN>() {
