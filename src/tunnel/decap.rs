@@ -103,6 +103,32 @@ impl Decapsulator {
     /// [`InnerVlanPolicy::Reject`]; `EcnDrop` for CE over Not-ECT.
     #[inline]
     pub fn decapsulate(&self, frame: &mut [u8]) -> Result<Decapsulated> {
+        let (mut found, rewrite) = self.examine(frame)?;
+        if let Some((ip, ecn)) = rewrite.ecn {
+            ip.set_ecn(frame, ecn);
+        }
+        let start = inner_vlan::strip(frame, found.inner.start, rewrite.strip_len);
+        found.inner.start = start;
+        Ok(found)
+    }
+
+    /// Decapsulates without changing a byte: the same checks and result as
+    /// [`decapsulate`](Self::decapsulate), for callers that only read (counters,
+    /// monitors). Inner tags the policy would strip are reported, not stripped (the
+    /// range starts at the tags), and the ECN combination is left to the caller
+    /// (`ecn_alarm` is still reported).
+    ///
+    /// # Errors
+    /// As [`decapsulate`](Self::decapsulate).
+    #[inline]
+    pub fn inspect(&self, frame: &[u8]) -> Result<Decapsulated> {
+        self.examine(frame).map(|(found, _)| found)
+    }
+
+    /// Everything both paths decide, from the bytes alone: what was found, and what
+    /// `decapsulate` is to rewrite.
+    #[inline(always)]
+    fn examine(&self, frame: &[u8]) -> Result<(Decapsulated, Rewrite)> {
         let mut decoded = Frame::default();
         // The inner transport is not needed: ECN lives in the IP header.
         let error = self
@@ -111,61 +137,22 @@ impl Decapsulator {
             .err();
         let (tunnel, outer, inner_len) = validate(&decoded, error, self.checksums)?;
         let strip_len = self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;
-        let inner_ip = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn);
-        let encapsulation = tunnel.encapsulation();
-        let (outer_src, outer_dst) = (outer.src_addr(), outer.dst_addr());
         let outer_ecn = Ecn::from_bits(outer.ecn());
-        let inner_start = decoded.inner.offset;
-        let mut ecn_alarm = None;
-        if let Some(ip) = inner_ip {
+        let (mut ecn_alarm, mut ecn) = (None, None);
+        if let Some(ip) = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn) {
             let combined = ecn::decapsulate(ip.ecn, outer_ecn)?;
             ecn_alarm = ecn::alarm(ip.ecn, outer_ecn);
-            if combined != ip.ecn {
-                ip.set_ecn(frame, combined);
-            }
+            ecn = (combined != ip.ecn).then_some((ip, combined));
         }
-        let start = inner_vlan::strip(frame, inner_start, strip_len);
-        Ok(Decapsulated {
-            encapsulation,
-            outer_src,
-            outer_dst,
-            inner: start..inner_start + inner_len,
-            ecn_alarm,
-        })
-    }
-
-    /// Decapsulates without changing a byte: the same checks and result as
-    /// [`decapsulate`](Self::decapsulate), for callers that only read (counters,
-    /// monitors). Inner tags are reported, not stripped: `Strip` behaves as `Keep`, and
-    /// the ECN combination is left to the caller (`ecn_alarm` is still reported).
-    ///
-    /// # Errors
-    /// As [`decapsulate`](Self::decapsulate).
-    #[inline]
-    pub fn inspect(&self, frame: &[u8]) -> Result<Decapsulated> {
-        let mut decoded = Frame::default();
-        // The inner transport is not needed: ECN lives in the IP header.
-        let error = self
-            .decoder
-            .fill_to(frame, &mut decoded, Depth::InnerIp)
-            .err();
-        let (tunnel, outer, inner_len) = validate(&decoded, error, self.checksums)?;
-        if self.inner_vlan == InnerVlanPolicy::Reject && decoded.inner.vlans[0].is_some() {
-            return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
-        }
-        let outer_ecn = Ecn::from_bits(outer.ecn());
-        let mut ecn_alarm = None;
-        if let Some(ip) = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn) {
-            ecn::decapsulate(ip.ecn, outer_ecn)?;
-            ecn_alarm = ecn::alarm(ip.ecn, outer_ecn);
-        }
-        Ok(Decapsulated {
+        let inner_start = decoded.inner.offset;
+        let found = Decapsulated {
             encapsulation: tunnel.encapsulation(),
             outer_src: outer.src_addr(),
             outer_dst: outer.dst_addr(),
-            inner: decoded.inner.offset..decoded.inner.offset + inner_len,
+            inner: inner_start..inner_start + inner_len,
             ecn_alarm,
-        })
+        };
+        Ok((found, Rewrite { strip_len, ecn }))
     }
 
     /// Decapsulates a whole frame and returns the inner frame as a `Bytes` that shares
@@ -239,6 +226,14 @@ pub(crate) fn validate<'a>(
         }
     };
     Ok((tunnel, outer, inner_len))
+}
+
+/// What decapsulation rewrites in place.
+struct Rewrite {
+    /// Bytes of inner VLAN tags to strip.
+    strip_len: usize,
+    /// The inner IP header's new ECN, when it changes.
+    ecn: Option<(InnerIp, Ecn)>,
 }
 
 /// The inner IP header whose ECN field decapsulation combines.
