@@ -281,12 +281,17 @@ pub struct Frame<'a> {
 }
 
 impl Frame<'_> {
-    /// True when decoding stopped at an outer IPv4 fragment (MF set or offset > 0):
-    /// whatever tunnel it carries is only found after reassembly, so a counter can count
-    /// it as "fragmented, not decoded" rather than lose it.
+    /// True when decoding stopped at an outer fragment (IPv4 with MF set or an offset,
+    /// or IPv6 with a fragment header next): whatever tunnel it carries is only found
+    /// after reassembly, so a counter can count it as "fragmented, not decoded" rather
+    /// than lose it.
     #[inline]
     pub fn outer_fragment(&self) -> bool {
         self.outer.ipv4.is_some_and(|ip| ip.is_fragment())
+            || self
+                .outer
+                .ipv6
+                .is_some_and(|ip| ip.next_header() == IpProtocol::IPV6_FRAGMENT)
     }
 }
 

@@ -84,6 +84,10 @@ impl Decapsulated {
 
 /// The VXLAN-GPE P bit: a next-protocol byte says what follows the header.
 const VXLAN_GPE_P: u8 = 0x04;
+/// The VXLAN-GPE version bits (only version 0 is defined).
+const VXLAN_GPE_VERSION: u8 = 0x30;
+/// The VXLAN-GPE O bit: an OAM packet.
+const VXLAN_GPE_OAM: u8 = 0x01;
 /// VXLAN-GPE's next protocol for Ethernet.
 const VXLAN_GPE_ETHERNET: u8 = 3;
 
@@ -96,11 +100,12 @@ impl Decapsulator {
     ///
     /// # Errors
     /// A malformed outer header, VXLAN or NVGRE header, or inner Ethernet header;
-    /// `NotTunnel`; `Unsupported` for an IPv6 underlay; `BadChecksum` for a wrong outer
+    /// `NotTunnel`; `UnsupportedFrame` for an IPv6 underlay; `BadChecksum` for a wrong outer
     /// IPv4 header checksum or non-zero UDP checksum; `BadAddress` for an outer source
     /// that cannot be a VTEP (zero, loopback, multicast, broadcast); `ReservedVsid`;
-    /// `NotEthernet` for VXLAN-GPE carrying something else; `InnerVlanTag` under
-    /// [`InnerVlanPolicy::Reject`]; `EcnDrop` for CE over Not-ECT.
+    /// `NotEthernet` or `NotTenantFrame` for VXLAN-GPE carrying something else, OAM or
+    /// an unknown version; `InnerVlanTag` under [`InnerVlanPolicy::Reject`], and for any
+    /// tagged NVGRE payload (RFC 7637 section 3.2); `EcnDrop` for CE over Not-ECT.
     #[inline]
     pub fn decapsulate(&self, frame: &mut [u8]) -> Result<Decapsulated> {
         let (mut found, rewrite) = self.examine(frame)?;
@@ -114,9 +119,9 @@ impl Decapsulator {
 
     /// Decapsulates without changing a byte: the same checks and result as
     /// [`decapsulate`](Self::decapsulate), for callers that only read (counters,
-    /// monitors). Inner tags the policy would strip are reported, not stripped (the
-    /// range starts at the tags), and the ECN combination is left to the caller
-    /// (`ecn_alarm` is still reported).
+    /// monitors), except that nothing is rewritten: the inner range covers the frame as
+    /// received, with any tags the policy would strip, and RFC 6040's combined ECN is the
+    /// caller's to apply ([`ecn::decapsulate`]; `ecn_alarm` is reported as usual).
     ///
     /// # Errors
     /// As [`decapsulate`](Self::decapsulate).
@@ -173,8 +178,9 @@ impl Decapsulator {
 
 /// The checks every received tunnel frame passes, in the order a receiver trusts
 /// its headers: decoded, IPv4 underlay, outer IPv4 checksum, a source that can be a
-/// VTEP, UDP checksum, a tenant segment, an Ethernet payload. Returns the tunnel,
-/// the outer IPv4 header and the inner frame's length.
+/// VTEP, UDP checksum, a tenant segment and payload (VSID, VXLAN-GPE), then the inner
+/// Ethernet header (untagged for NVGRE). Returns the tunnel, the outer IPv4 header and
+/// the inner frame's length.
 // Always inlined, with everything it calls on the frame: a frame passed by reference to
 // a function left out of line lives in memory, 250 bytes of stores and loads per packet.
 #[inline(always)]
@@ -183,15 +189,21 @@ pub(crate) fn validate<'a>(
     error: Option<Error>,
     checksums: Checksums,
 ) -> Result<(Tunnel<'a>, Ipv4Packet<&'a [u8]>, usize)> {
-    let (Some(tunnel), Some(_)) = (decoded.tunnel, decoded.inner.ethernet) else {
-        let fragment = decoded.outer_fragment();
+    let Some(tunnel) = decoded.tunnel else {
+        let fragment = decoded
+            .outer_fragment()
+            .then_some(match decoded.outer.ipv6 {
+                Some(_) => Layer::Ipv6,
+                None => Layer::Ipv4,
+            });
         return Err(super::no_tunnel(error, fragment, decoded.outer.l3_offset()));
     };
     let Some(outer) = decoded.outer.ipv4 else {
         return Err(Error::new(
             Layer::Tunnel,
-            ErrorKind::Unsupported("an IPv6 underlay in the tunnel engine"),
-        ));
+            ErrorKind::UnsupportedFrame("an IPv6 underlay"),
+        )
+        .at(decoded.outer.l3_offset()));
     };
     let verify = checksums == Checksums::Verify;
     if verify && !outer.verify_checksum() {
@@ -209,23 +221,51 @@ pub(crate) fn validate<'a>(
             );
         }
     }
+    let at = decoded.tunnel_offset;
     let inner_len = match tunnel {
         Tunnel::Vxlan(h) => {
-            let next_protocol = (h.reserved1() & 0xff) as u8;
-            if h.flags() & VXLAN_GPE_P != 0 && next_protocol != VXLAN_GPE_ETHERNET {
-                return Err(
-                    Error::new(Layer::Vxlan, ErrorKind::NotEthernet(next_protocol))
-                        .at(decoded.tunnel_offset),
-                );
-            }
+            check_vxlan_gpe(h.flags(), (h.reserved1() & 0xff) as u8).map_err(|e| e.at(at))?;
             h.payload().len()
         }
         Tunnel::Nvgre(h) => {
-            check_vsid(h.vsid()).map_err(|e| e.at(decoded.tunnel_offset))?;
+            check_vsid(h.vsid()).map_err(|e| e.at(at))?;
             h.payload().len()
         }
     };
+    // The payload is a tenant's Ethernet frame: its header must decode.
+    if decoded.inner.ethernet.is_none() {
+        return Err(super::no_tunnel(error, None, 0));
+    }
+    // RFC 7637 section 3.2: "A decapsulating NVE MUST drop the frame if the inner
+    // Ethernet frame contains an 802.1Q tag", whatever the policy says for VXLAN.
+    if matches!(tunnel, Tunnel::Nvgre(_)) && InnerTags::of(&decoded.inner).any() {
+        return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
+    }
     Ok((tunnel, outer, inner_len))
+}
+
+/// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe): with the P bit set, the header says what it
+/// carries. RFC 7348 calls these bits reserved, so without P they are ignored; with it,
+/// only version 0 and a next protocol of Ethernet, outside OAM, are a tenant's frame.
+#[inline(always)]
+fn check_vxlan_gpe(flags: u8, next_protocol: u8) -> Result<()> {
+    if flags & VXLAN_GPE_P == 0 {
+        return Ok(());
+    }
+    let not_tenant = |what| Err(Error::new(Layer::Vxlan, ErrorKind::NotTenantFrame(what)));
+    if flags & VXLAN_GPE_VERSION != 0 {
+        return not_tenant("VXLAN-GPE version other than 0");
+    }
+    if flags & VXLAN_GPE_OAM != 0 {
+        return not_tenant("VXLAN-GPE OAM packet");
+    }
+    if next_protocol != VXLAN_GPE_ETHERNET {
+        return Err(Error::new(
+            Layer::Vxlan,
+            ErrorKind::NotEthernet(next_protocol),
+        ));
+    }
+    Ok(())
 }
 
 /// What decapsulation rewrites in place.

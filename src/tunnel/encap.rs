@@ -45,7 +45,7 @@ struct Patch {
 /// IPv4 ID policy: with DF set (the default) every packet is an atomic datagram and its
 /// ID is 0 (RFC 6864 section 4.1). With DF clear the ID comes from a counter shared by
 /// every encapsulator of the process with the same (source, destination, protocol), so
-/// IDs stay unique per tuple across encapsulators and clones (RFC 6864 section 4.2).
+/// IDs stay unique per tuple across encapsulators and clones (RFC 6864 section 4.3).
 #[derive(Debug, Clone)]
 pub struct Encapsulator {
     config: TunnelConfig,

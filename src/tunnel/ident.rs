@@ -1,11 +1,13 @@
 //! IPv4 identification for outer packets that may be fragmented (DF clear).
 //!
-//! RFC 6864 section 4.2: the ID of a non-atomic datagram must be unique per (source,
-//! destination, protocol) for as long as fragments may live. Two encapsulators towards
+//! RFC 6864 section 4.3: sources "MUST NOT repeat IPv4 ID values within one MDL for a
+//! given source address/destination address/protocol tuple". Two encapsulators towards
 //! the same remote (or clones of one) must not both count from 1, so the counters are
 //! shared by the whole process: a fixed table of atomic counters, one picked per tuple by
 //! hash, as Linux's `ip_idents` does. Tuples that share a counter only skip IDs; no lock
-//! is taken per packet. On a target without 16-bit atomics (some microcontrollers) each
+//! is taken per packet. RFC 6864 also asks such sources to rate-limit so that IDs do
+//! not wrap within a datagram's lifetime: that is the caller's (the encapsulator sends
+//! what it is given). On a target without 16-bit atomics (some microcontrollers) each
 //! encapsulator counts on its own, and sharing a tuple between two of them is the
 //! caller's to avoid.
 

@@ -9,10 +9,10 @@
 use core::ops::Range;
 
 use super::TunnelKind;
-use super::config::{FlowId, check_vsid};
+use super::config::{FlowId, check_vsid, check_vxlan_ports};
 use super::decap::{Checksums, validate};
 use super::flow::{FlowKey, PortRange};
-use super::inner_vlan::{self, InnerTags, InnerVlanPolicy, NVGRE_KEEPS_NO_TAGS};
+use super::inner_vlan::{self, InnerTags, InnerVlanPolicy};
 use crate::checksum;
 use crate::packet::{Decoder, Frame};
 use crate::wire::ethernet;
@@ -86,8 +86,9 @@ impl Translator {
     /// As [`Decapsulator::decapsulate`](super::Decapsulator::decapsulate) for the frame's
     /// checks; `ReservedVsid` for a VNI that is a reserved VSID when translating to NVGRE
     /// (RFC 7637 section 3.2: such a frame is dropped, not given a made-up VSID);
-    /// `InnerVlanTag` or `Unsupported` for inner tags the policy refuses; `Headroom`;
-    /// `ExceedsMtu`.
+    /// `InnerVlanTag` for inner tags the policy refuses (or `Keep` towards NVGRE);
+    /// `OutOfRange` for settings that cannot be sent (VXLAN port 0, a source port range
+    /// containing 0); `Headroom`; `ExceedsMtu`.
     #[inline]
     pub fn translate(
         &self,
@@ -95,6 +96,7 @@ impl Translator {
         frame: Range<usize>,
         to: TunnelKind,
     ) -> Result<Range<usize>> {
+        check_vxlan_ports(self.vxlan_port, self.source_ports)?;
         let Some(bytes) = buf.get(frame.clone()) else {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -117,8 +119,10 @@ impl Translator {
         let segment = tunnel.segment();
         if to == TunnelKind::Nvgre {
             check_vsid(Vsid::new(segment)?)?;
+            // RFC 7637 section 3.2: NVGRE carries no inner tags; a frame that would keep
+            // them is refused, as decapsulation refuses a tagged NVGRE payload.
             if self.inner_vlan == InnerVlanPolicy::Keep && decoded.inner.vlans[0].is_some() {
-                return Err(NVGRE_KEEPS_NO_TAGS);
+                return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
             }
         }
         let strip_len = self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;

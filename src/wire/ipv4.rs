@@ -68,6 +68,7 @@ impl fmt::Debug for IpProtocol {
             Self::TCP => "TCP",
             Self::UDP => "UDP",
             Self::GRE => "GRE",
+            Self::IPV6_FRAGMENT => "IPV6_FRAGMENT",
             Self::ICMPV6 => "ICMPV6",
             IpProtocol(other) => return write!(f, "IpProtocol({other})"),
         };
@@ -84,6 +85,8 @@ impl IpProtocol {
     pub const UDP: IpProtocol = IpProtocol(17);
     /// Generic Routing Encapsulation, which carries NVGRE.
     pub const GRE: IpProtocol = IpProtocol(47);
+    /// IPv6's fragment header (RFC 8200 section 4.5).
+    pub const IPV6_FRAGMENT: IpProtocol = IpProtocol(44);
     /// ICMP for IPv6 (RFC 4443).
     pub const ICMPV6: IpProtocol = IpProtocol(58);
 }

@@ -115,17 +115,18 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
         }
     }
 
-    /// True when the checksum is 0 or correct for the given IPv6 addresses. Zero is
-    /// accepted as for IPv4: RFC 8200 forbids it in general, but RFC 6935 allows it for
-    /// tunnels, and a receiver that wants the general rule checks for zero itself.
-    /// Under `cfg(fuzzing)` always true.
+    /// True when the checksum is correct for the given IPv6 addresses. Zero is not:
+    /// RFC 8200 section 8.1 says IPv6 receivers MUST by default discard UDP with a zero
+    /// checksum; a tunnel endpoint that enables RFC 6935's zero-checksum mode for its
+    /// port checks `checksum() == 0` itself. Under `cfg(fuzzing)` always true.
     #[inline]
     pub fn verify_checksum_ipv6(&self, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
-        cfg!(fuzzing) || self.checksum() == 0 || {
-            let length = u32::from(self.len());
-            let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
-            self.full_sum(pseudo) == 0xffff
-        }
+        cfg!(fuzzing)
+            || self.checksum() != 0 && {
+                let length = u32::from(self.len());
+                let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
+                self.full_sum(pseudo) == 0xffff
+            }
     }
 }
 
