@@ -102,8 +102,9 @@
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 //! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
 #![cfg_attr(not(test), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod checksum;
 pub mod error;

@@ -166,6 +166,7 @@ impl Decapsulator {
     /// # Errors
     /// As [`decapsulate`](Self::decapsulate).
     #[cfg(feature = "bytes")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
     pub fn decapsulate_bytes(
         &self,
         mut frame: bytes::BytesMut,

@@ -281,6 +281,7 @@ impl Encapsulator {
     /// # Errors
     /// As [`encapsulate`](Self::encapsulate).
     #[cfg(feature = "bytes")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
     pub fn encapsulate_bytes(
         &mut self,
         frame: &mut bytes::BytesMut,
