@@ -78,6 +78,20 @@ impl Default for VxlanPorts {
 }
 
 /// Decoding settings. The default: VXLAN on port 4789, VXLAN reserved bits ignored.
+///
+/// ```
+/// use tunnelwire::packet::{Decoder, ReservedPolicy, VxlanPorts};
+///
+/// // Linux's historical VXLAN port as well as the IANA one, reserved bits refused.
+/// let decoder = Decoder {
+///     vxlan_ports: VxlanPorts::from_slice(&[4789, 8472])?,
+///     vxlan_reserved: ReservedPolicy::Reject,
+/// };
+/// let (frame, error) = decoder.decode_partial(&[0u8; 10]);
+/// assert!(frame.outer.ethernet.is_none());
+/// assert_eq!(error.map(|e| e.kind.name()), Some("truncated"));
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Decoder {
     /// UDP destination ports that mean VXLAN.

@@ -27,6 +27,24 @@ pub enum Checksums {
 }
 
 /// Decapsulation settings.
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use tunnelwire::tunnel::{Checksums, Decapsulator, Encapsulator, TunnelConfig, HEADROOM};
+/// use tunnelwire::wire::Vsid;
+///
+/// let mut buf = [0u8; HEADROOM + 60];
+/// buf[HEADROOM..HEADROOM + 12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+/// let config = TunnelConfig::nvgre(Vsid::new(4242)?, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+/// let frame = Encapsulator::new(config)?.encapsulate(&mut buf, HEADROOM..HEADROOM + 60)?;
+///
+/// // A NIC that verified the checksums already: skip them.
+/// let decap = Decapsulator { checksums: Checksums::OffloadedByNic, ..Decapsulator::default() };
+/// let found = decap.inspect(&buf[frame.clone()])?; // read-only
+/// assert_eq!((found.segment(), found.outer_src), (4242, Ipv4Addr::new(10, 0, 0, 1)));
+/// assert_eq!(buf[frame][found.inner].len(), 60);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decapsulator {
     /// VXLAN ports and the reserved-bits policy. Default: port 4789, reserved bits ignored.

@@ -24,6 +24,25 @@ use crate::{Error, ErrorKind, Layer, Result};
 
 /// Translation settings: the VXLAN side's ports and checksum, the flow hash, and the
 /// policies shared with encapsulation and decapsulation.
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use tunnelwire::packet::{Decoder, TunnelKind};
+/// use tunnelwire::tunnel::{Encapsulator, FlowId, Translator, TunnelConfig, HEADROOM};
+/// use tunnelwire::wire::Vni;
+///
+/// let mut buf = [0u8; HEADROOM + 60];
+/// let config = TunnelConfig::vxlan(Vni::new(4242)?, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+/// let vxlan = Encapsulator::new(config)?.encapsulate(&mut buf, HEADROOM..HEADROOM + 60)?;
+///
+/// // To a Linux gretap peer with `key 0x109200`: VSID 4242, FlowID 0.
+/// let translator = Translator { flow_id: FlowId::Fixed(0), ..Translator::default() };
+/// let nvgre = translator.translate(&mut buf, vxlan, TunnelKind::Nvgre)?;
+/// assert_eq!(nvgre.len(), 42 + 60);
+/// let decoded = Decoder::new().decode(&buf[nvgre])?;
+/// assert_eq!(decoded.tunnel.map(|t| t.segment()), Some(4242));
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Translator {
     /// Recognises tunnel frames: VXLAN ports, reserved-bits policy.

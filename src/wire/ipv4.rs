@@ -98,6 +98,21 @@ impl fmt::Display for IpProtocol {
 }
 
 /// A view of an IPv4 packet: header, options and payload up to the total length.
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use tunnelwire::wire::{IpProtocol, Ipv4Packet, Ipv4Repr};
+///
+/// let mut bytes = [0u8; 24];
+/// Ipv4Repr::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), IpProtocol::UDP, 2)
+///     .emit(&mut bytes)?;
+/// Ipv4Packet::new_checked(&mut bytes[..])?.fill_checksum();
+/// let packet = Ipv4Packet::new_checked(&bytes[..])?;
+/// assert_eq!(packet.total_len(), 22);
+/// assert!(packet.verify_checksum());
+/// assert_eq!(packet.payload().len(), 2, "the last two bytes are padding, not payload");
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Packet<T: AsRef<[u8]>> {
     buffer: T,
@@ -496,6 +511,22 @@ impl fmt::Debug for Ipv4Options {
 
 /// An IPv4 header's fields, owned and lossless: `parse` then `emit` gives back the same
 /// header bytes, checksum, reserved flag and options included.
+///
+/// ```
+/// use tunnelwire::wire::{Ipv4Packet, Ipv4Repr};
+///
+/// // IHL 6 (one option word), MF set, a wrong checksum: all kept as received.
+/// let bytes = [
+///     0x46, 0, 0, 24, 0xab, 0xcd, 0x20, 0, 1, 6, 0xbe, 0xef, 192, 168, 1, 1, 192, 168, 1, 2,
+///     1, 1, 1, 0,
+/// ];
+/// let repr = Ipv4Repr::parse(&Ipv4Packet::new_checked(&bytes[..])?);
+/// assert!(repr.more_frags && repr.options.as_slice() == [1, 1, 1, 0]);
+/// let mut again = [0u8; 24];
+/// repr.emit(&mut again)?;
+/// assert_eq!(again, bytes);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ipv4Repr {
     /// Differentiated services code point (6 bits).

@@ -27,6 +27,21 @@ mod field {
 pub const HEADER_LEN: usize = field::PAYLOAD;
 
 /// A view of a UDP datagram: header and payload up to the length field.
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use tunnelwire::wire::UdpDatagram;
+///
+/// // 49152 -> 4789, length 9: one byte of payload, then a byte past the datagram.
+/// let mut bytes = [0xc0, 0x00, 0x12, 0xb5, 0x00, 0x09, 0x00, 0x00, 0xaa, 0xff];
+/// let (src, dst) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+/// UdpDatagram::new_checked(&mut bytes[..])?.fill_checksum(src, dst);
+/// let datagram = UdpDatagram::new_checked(&bytes[..])?;
+/// assert_eq!((datagram.src_port(), datagram.dst_port()), (49152, 4789));
+/// assert_eq!(datagram.payload(), &[0xaa]);
+/// assert!(datagram.verify_checksum(src, dst));
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpDatagram<T: AsRef<[u8]>> {
     buffer: T,
@@ -229,6 +244,16 @@ fn checked_len(buffer: &[u8]) -> Result<usize> {
 }
 
 /// A UDP header's fields, owned and lossless.
+///
+/// ```
+/// use tunnelwire::wire::{UdpDatagram, UdpRepr};
+///
+/// let repr = UdpRepr::new(49152, 4789, 0); // no payload
+/// let mut bytes = [0u8; 8];
+/// repr.emit(&mut bytes)?;
+/// assert_eq!(UdpRepr::parse(&UdpDatagram::new_checked(&bytes[..])?), repr);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UdpRepr {
     /// Source port.
