@@ -12,7 +12,10 @@
 //!
 //! - Every header is a *view* over a byte buffer ([`wire`]). `new_checked` validates the
 //!   buffer's length **and** the header's own length fields once; after it succeeds no
-//!   accessor can panic. Nothing is copied and nothing is allocated.
+//!   accessor can panic, as long as no setter changes a length field (IPv4 IHL or total
+//!   length, IPv6 payload length, UDP length: those setters say so, and `check_len`
+//!   re-validates). Nothing is copied and nothing is allocated. Decoding
+//!   ([`packet`]) and the tunnel engine ([`tunnel`]) never panic on any input.
 //! - Every header has a lossless `Repr`: `parse` then `emit` gives back the same bytes,
 //!   checksums as received and reserved bits included.
 //! - [`packet`] composes the headers' nom parsers into a whole-frame decode: outer stack,

@@ -299,6 +299,10 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets version (4) and IHL.
+    ///
+    /// This changes a length field: what [`check_len`](Self::check_len) proved no
+    /// longer holds, and `options`, `payload`, `verify_checksum` and `fill_checksum` may
+    /// panic until `check_len` passes again.
     #[inline]
     pub fn set_version_ihl(&mut self, ihl: u8) {
         self.buffer.as_mut()[field::VERSION_IHL] = 0x40 | (ihl & 0x0f);
@@ -311,6 +315,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// Sets the total length.
+    ///
+    /// This changes a length field: what [`check_len`](Self::check_len) proved no
+    /// longer holds, and `payload` and `payload_mut` may panic until `check_len` passes
+    /// again.
     #[inline]
     pub fn set_total_len(&mut self, total_len: u16) {
         set_u16(&mut self.buffer.as_mut()[field::TOTAL_LEN], total_len);

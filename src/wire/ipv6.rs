@@ -221,6 +221,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     }
 
     /// Sets the payload length.
+    ///
+    /// This changes the length field: what [`check_len`](Self::check_len) proved no
+    /// longer holds, and `payload` and `payload_mut` may panic until `check_len` passes
+    /// again.
     #[inline]
     pub fn set_payload_len(&mut self, payload_len: u16) {
         set_u16(&mut self.buffer.as_mut()[field::PAYLOAD_LEN], payload_len);

@@ -167,6 +167,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
     }
 
     /// Sets the length field.
+    ///
+    /// What [`check_len`](Self::check_len) proved no longer holds: `payload`,
+    /// `payload_mut`, the checksum methods may panic until `check_len` passes again.
     #[inline]
     pub fn set_len(&mut self, len: u16) {
         set_u16(&mut self.buffer.as_mut()[field::LENGTH], len);
