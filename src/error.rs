@@ -23,7 +23,8 @@ pub enum Layer {
     Vxlan,
     /// GRE header carrying NVGRE (RFC 7637).
     Nvgre,
-    /// Whole-frame composition: an error raised by a nom combinator rather than a header.
+    /// Whole-frame composition: an error raised by a combinator (with the `nom`
+    /// feature) rather than by a header.
     Frame,
     /// The tunnel engine: encapsulation, decapsulation or translation as a whole.
     Tunnel,
@@ -207,9 +208,10 @@ pub enum ErrorKind {
     /// A checksum (UDP, or the IPv4 header's) does not verify.
     #[error("checksum {0:#06x} does not verify")]
     BadChecksum(u16),
-    /// A nom combinator failed while composing headers.
-    #[error("parser {0:?} failed")]
-    Parse(nom::error::ErrorKind),
+    /// A combinator failed while composing parsers (with the `nom` feature: nom's
+    /// number for its error kind, `nom::error::error_to_u32`).
+    #[error("combinator failed (nom error kind {0})")]
+    Combinator(u32),
 }
 
 impl ErrorKind {
@@ -243,7 +245,7 @@ impl ErrorKind {
             ErrorKind::UnsupportedFrame(_) => "unsupported_frame",
             ErrorKind::NotTenantFrame(_) => "not_tenant_frame",
             ErrorKind::BadChecksum(_) => "bad_checksum",
-            ErrorKind::Parse(_) => "parse",
+            ErrorKind::Combinator(_) => "combinator",
         }
     }
 
@@ -333,23 +335,6 @@ impl From<crate::wire::ethernet::MacAddrParseError> for Error {
         )
     }
 }
-
-/// Lets nom combinators produce our error, so the layer and offset survive composition.
-impl<I> nom::error::ParseError<I> for Error {
-    #[inline]
-    fn from_error_kind(_input: I, kind: nom::error::ErrorKind) -> Self {
-        Error::new(Layer::Frame, ErrorKind::Parse(kind))
-    }
-
-    /// The first, innermost error is the one that names the header; keep it.
-    #[inline]
-    fn append(_input: I, _kind: nom::error::ErrorKind, other: Self) -> Self {
-        other
-    }
-}
-
-/// Result of a nom parser in this crate: the rest of the input and a validated view.
-pub type IResult<I, O> = nom::IResult<I, O, Error>;
 
 /// Shorthand for `Result<T, Error>`.
 pub type Result<T> = core::result::Result<T, Error>;

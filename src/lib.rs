@@ -18,7 +18,7 @@
 //!   ([`packet`]) and the tunnel engine ([`tunnel`]) never panic on any input.
 //! - Every header has a lossless `Repr`: `parse` then `emit` gives back the same bytes,
 //!   checksums as received and reserved bits included.
-//! - [`packet`] composes the headers' nom parsers into a whole-frame decode: outer stack,
+//! - [`packet`] composes the headers' parsers into a whole-frame decode: outer stack,
 //!   tunnel, inner stack.
 //! - No input panics. Errors are one small `Copy` type, [`Error`], naming the layer, the
 //!   field and the byte offset.
@@ -101,6 +101,7 @@
 //! - `std` (default): implements `std`-dependent conveniences of the dependencies.
 //!   Without it the crate is `#![no_std]` and needs no allocator.
 //! - `bytes`: `bytes::BytesMut` and `Bytes` support in the tunnel engine.
+//! - `nom`: the headers' parsers as nom parsers (`tunnelwire::nom`), to compose with.
 //!
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 //! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
@@ -111,6 +112,9 @@
 
 pub mod checksum;
 pub mod error;
+#[cfg(feature = "nom")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nom")))]
+pub mod nom;
 pub mod packet;
 pub mod tunnel;
 pub mod wire;

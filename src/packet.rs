@@ -1,5 +1,5 @@
 //! Whole-frame decode: outer stack -> tunnel -> inner stack, composed from the headers'
-//! nom parsers.
+//! parsers.
 //!
 //! A [`Frame`] is a `Copy` value of validated views that borrow the input: nothing is
 //! copied or allocated. Decoding goes
@@ -14,7 +14,7 @@
 //! (MF set or offset > 0), since only the first fragment carries transport ports. A malformed header is an
 //! [`Error`] whose offset counts from the frame's first byte.
 
-use crate::error::{Error, ErrorKind, IResult, Layer, Result, Truncation};
+use crate::error::{Error, ErrorKind, Layer, Result};
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::{self, Ipv6Packet};
@@ -309,20 +309,14 @@ impl Frame<'_> {
     }
 }
 
-/// Runs one header's nom parser at `pos` bytes into the frame, rebasing its error.
+/// Runs one header's parser at `pos` bytes into the frame, rebasing its error.
 #[inline]
 fn step<'a, V>(
-    parser: impl FnOnce(&'a [u8]) -> IResult<&'a [u8], V>,
+    parser: impl FnOnce(&'a [u8]) -> Result<(&'a [u8], V)>,
     input: &'a [u8],
     pos: usize,
 ) -> Result<(&'a [u8], V)> {
-    parser(input).map_err(|err| match err {
-        nom::Err::Error(e) | nom::Err::Failure(e) => e.at(pos),
-        // Our parsers are complete-input parsers and never ask for more.
-        nom::Err::Incomplete(_) => {
-            Error::truncated(Layer::Frame, 0, input.len(), Truncation::Buffer).at(pos)
-        }
-    })
+    parser(input).map_err(|e| e.at(pos))
 }
 
 /// How deep the inner stack is decoded.

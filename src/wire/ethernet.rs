@@ -4,7 +4,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use super::{get_u16, require, require_room, set_u16};
-use crate::error::{IResult, Layer, Result};
+use crate::error::{Layer, Result};
 
 /// Field ranges of the Ethernet II header.
 mod field {
@@ -281,13 +281,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     }
 }
 
-/// nom parser: an Ethernet header; the rest is its payload.
+/// Parses an Ethernet header; the rest is its payload.
 ///
 /// # Errors
-/// `Truncated` (as a nom `Error`) when fewer than 14 bytes remain.
+/// `Truncated` when fewer than 14 bytes remain.
 #[inline]
-pub fn parse(input: &[u8]) -> IResult<&[u8], EthernetFrame<&[u8]>> {
-    let frame = EthernetFrame::new_checked(input).map_err(nom::Err::Error)?;
+pub fn parse(input: &[u8]) -> Result<(&[u8], EthernetFrame<&[u8]>)> {
+    let frame = EthernetFrame::new_checked(input)?;
     Ok((frame.payload(), frame))
 }
 

@@ -11,7 +11,7 @@ use core::net::Ipv4Addr;
 
 use super::{get_u16, require_announced, require_room, set_u16};
 use crate::checksum;
-use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// Field ranges of the IPv4 header (RFC 791 section 3.1).
 mod field {
@@ -449,13 +449,13 @@ fn lengths(buffer: &[u8]) -> Result<(usize, usize)> {
     Ok((header_len, usize::from(total_len)))
 }
 
-/// nom parser: an IPv4 packet (cut at its total length); the rest is its payload.
+/// Parses an IPv4 packet (cut at its total length); the rest is its payload.
 ///
 /// # Errors
-/// As [`Ipv4Packet::check_len`], as a nom `Error`.
+/// As [`Ipv4Packet::check_len`].
 #[inline(always)]
-pub fn parse(input: &[u8]) -> IResult<&[u8], Ipv4Packet<&[u8]>> {
-    let (header_len, total_len) = lengths(input).map_err(nom::Err::Error)?;
+pub fn parse(input: &[u8]) -> Result<(&[u8], Ipv4Packet<&[u8]>)> {
+    let (header_len, total_len) = lengths(input)?;
     let packet = &input[..total_len];
     Ok((&packet[header_len..], Ipv4Packet::new_unchecked(packet)))
 }

@@ -14,7 +14,7 @@ use core::net::Ipv6Addr;
 
 use super::ipv4::IpProtocol;
 use super::{get_u16, require, require_announced, require_room, set_u16};
-use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// Field ranges of the IPv6 fixed header (RFC 8200 section 3).
 mod field {
@@ -262,13 +262,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     }
 }
 
-/// nom parser: an IPv6 packet (cut at its payload length); the rest is its payload.
+/// Parses an IPv6 packet (cut at its payload length); the rest is its payload.
 ///
 /// # Errors
-/// As [`Ipv6Packet::check_len`], as a nom `Error`.
+/// As [`Ipv6Packet::check_len`].
 #[inline(always)]
-pub fn parse(input: &[u8]) -> IResult<&[u8], Ipv6Packet<&[u8]>> {
-    let packet = Ipv6Packet::new_checked(input).map_err(nom::Err::Error)?;
+pub fn parse(input: &[u8]) -> Result<(&[u8], Ipv6Packet<&[u8]>)> {
+    let packet = Ipv6Packet::new_checked(input)?;
     let packet = Ipv6Packet::new_unchecked(&input[..packet.total_len()]);
     Ok((packet.payload(), packet))
 }

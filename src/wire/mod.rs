@@ -1,6 +1,7 @@
 //! One module per header. Each has a view (`Name<T: AsRef<[u8]>>`), a lossless `Repr`,
-//! and a nom parser `parse(input) -> IResult<rest, view>` whose `rest` is the header's
-//! payload, ready for the next parser.
+//! and a parser `parse(input) -> Result<(rest, view)>` whose `rest` is the header's
+//! payload, ready for the next parser (with the `nom` feature, [`crate::nom`] offers
+//! them as nom parsers).
 
 pub mod ethernet;
 pub mod ipv4;

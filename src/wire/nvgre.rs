@@ -15,7 +15,7 @@ use core::fmt;
 use super::ethernet::EtherType;
 use super::vxlan::Vni;
 use super::{get_u16, get_u24, require, require_room, segment_id, set_u16, set_u24};
-use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// Field ranges of the NVGRE header.
 mod field {
@@ -257,13 +257,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> NvgreHeader<T> {
     }
 }
 
-/// nom parser: an NVGRE header; the rest is the inner frame.
+/// Parses an NVGRE header; the rest is the inner frame.
 ///
 /// # Errors
-/// As [`NvgreHeader::check_len`], as a nom `Error`.
+/// As [`NvgreHeader::check_len`].
 #[inline]
-pub fn parse(input: &[u8]) -> IResult<&[u8], NvgreHeader<&[u8]>> {
-    let header = NvgreHeader::new_checked(input).map_err(nom::Err::Error)?;
+pub fn parse(input: &[u8]) -> Result<(&[u8], NvgreHeader<&[u8]>)> {
+    let header = NvgreHeader::new_checked(input)?;
     Ok((header.payload(), header))
 }
 

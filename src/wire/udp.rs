@@ -11,7 +11,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use super::ipv4::IpProtocol;
 use super::{get_u16, require_announced, require_room, set_u16};
 use crate::checksum;
-use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// Field ranges of the UDP header.
 mod field {
@@ -213,13 +213,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
     }
 }
 
-/// nom parser: a UDP datagram (cut at its length field); the rest is its payload.
+/// Parses a UDP datagram (cut at its length field); the rest is its payload.
 ///
 /// # Errors
-/// As [`UdpDatagram::check_len`], as a nom `Error`.
+/// As [`UdpDatagram::check_len`].
 #[inline(always)]
-pub fn parse(input: &[u8]) -> IResult<&[u8], UdpDatagram<&[u8]>> {
-    let len = checked_len(input).map_err(nom::Err::Error)?;
+pub fn parse(input: &[u8]) -> Result<(&[u8], UdpDatagram<&[u8]>)> {
+    let len = checked_len(input)?;
     let datagram = &input[..len];
     Ok((
         &datagram[HEADER_LEN..],

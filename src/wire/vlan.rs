@@ -8,7 +8,7 @@ use core::fmt;
 
 use super::ethernet::EtherType;
 use super::{get_u16, require, require_room, set_u16};
-use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// Field ranges of a VLAN tag after its TPID.
 mod field {
@@ -226,13 +226,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> VlanTag<T> {
     }
 }
 
-/// nom parser: one tag after its TPID; the rest is what follows it.
+/// Parses one tag after its TPID; the rest is what follows it.
 ///
 /// # Errors
-/// `Truncated` (as a nom `Error`) when fewer than 4 bytes remain.
+/// `Truncated` when fewer than 4 bytes remain.
 #[inline]
-pub fn parse(input: &[u8]) -> IResult<&[u8], VlanTag<&[u8]>> {
-    let tag = VlanTag::new_checked(input).map_err(nom::Err::Error)?;
+pub fn parse(input: &[u8]) -> Result<(&[u8], VlanTag<&[u8]>)> {
+    let tag = VlanTag::new_checked(input)?;
     Ok((tag.payload(), tag))
 }
 

@@ -10,7 +10,7 @@
 use core::fmt;
 
 use super::{get_u24, require, require_room, segment_id, set_u24};
-use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// Field ranges of the VXLAN header.
 mod field {
@@ -190,13 +190,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> VxlanHeader<T> {
     }
 }
 
-/// nom parser: a VXLAN header; the rest is the inner frame.
+/// Parses a VXLAN header; the rest is the inner frame.
 ///
 /// # Errors
-/// As [`VxlanHeader::check_len`], as a nom `Error`.
+/// As [`VxlanHeader::check_len`].
 #[inline]
-pub fn parse(input: &[u8]) -> IResult<&[u8], VxlanHeader<&[u8]>> {
-    let header = VxlanHeader::new_checked(input).map_err(nom::Err::Error)?;
+pub fn parse(input: &[u8]) -> Result<(&[u8], VxlanHeader<&[u8]>)> {
+    let header = VxlanHeader::new_checked(input)?;
     Ok((header.payload(), header))
 }
 
