@@ -1,0 +1,174 @@
+//! Behaviour that cargo-mutants showed no test pinned (issue 7, item 12): each test here
+//! fails when the named line is mutated.
+
+use std::net::Ipv4Addr;
+
+use tunnelwire::ErrorKind;
+use tunnelwire::checksum;
+use tunnelwire::packet::TunnelKind;
+use tunnelwire::tunnel::flow::FlowKey;
+use tunnelwire::tunnel::{Decapsulator, EcnMode, Encapsulator, HEADROOM, Translator, TunnelConfig};
+use tunnelwire::wire::{
+    Ipv4Packet, MacAddr, NvgreRepr, UdpDatagram, UdpRepr, Vni, Vsid, VxlanRepr,
+};
+
+#[test]
+fn the_checksum_fold_keeps_its_last_carry() {
+    // 0xffff + 0xffff + 0x0001 = 0x1ffff -> 0x0001 after the end-around carries.
+    assert_eq!(
+        checksum::sum(&[0xff, 0xff, 0xff, 0xff, 0x00, 0x01, 0x00, 0x00]),
+        1
+    );
+}
+
+#[test]
+fn the_ecn_rewrite_keeps_a_non_zero_dscp_and_a_correct_checksum() {
+    // Inner IPv4 with DSCP 46 (EF) and ECT(0); the outer is then marked CE.
+    let mut inner = vec![
+        0x02,
+        0,
+        0,
+        0,
+        0,
+        0xbb,
+        0x02,
+        0,
+        0,
+        0,
+        0,
+        0xaa,
+        0x08,
+        0x00,
+        0x45,
+        46 << 2 | 0b10,
+        0,
+        28,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        17,
+        0,
+        0,
+        10,
+        0,
+        0,
+        1,
+        10,
+        0,
+        0,
+        2,
+        0x13,
+        0x88,
+        0,
+        53,
+        0,
+        8,
+        0,
+        0,
+    ];
+    Ipv4Packet::new_unchecked(&mut inner[14..]).fill_checksum();
+    let config = TunnelConfig {
+        ecn: EcnMode::Compatibility, // outer Not-ECT, marked CE below
+        ..TunnelConfig::vxlan(
+            Vni::new(4200).unwrap(),
+            Ipv4Addr::new(10, 9, 0, 1),
+            Ipv4Addr::new(10, 9, 0, 2),
+        )
+    };
+    let mut buf = vec![0u8; HEADROOM + inner.len()];
+    buf[HEADROOM..].copy_from_slice(&inner);
+    let frame = Encapsulator::new(config)
+        .unwrap()
+        .encapsulate(&mut buf, HEADROOM..HEADROOM + inner.len())
+        .unwrap();
+    let bytes = &mut buf[frame];
+    let mut outer = Ipv4Packet::new_unchecked(&mut bytes[14..]);
+    outer.set_dscp_ecn(0, 0b11);
+    outer.fill_checksum();
+    let found = Decapsulator::default().decapsulate(bytes).unwrap();
+    let ip = Ipv4Packet::new_checked(&bytes[found.inner][14..]).unwrap();
+    assert_eq!((ip.dscp(), ip.ecn()), (46, 0b11));
+    assert!(ip.verify_checksum());
+}
+
+#[test]
+fn the_symmetric_flow_key_is_the_ordered_one() {
+    let (a, b) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+    let (x, y) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+    // Destination MAC b > a, source endpoint (x, 5000) < (y, 53): already in order.
+    let ordered = FlowKey::new(b, a, 0x0800, 0, Some((x, y, 17)), Some((5000, 53)));
+    let reverse = FlowKey::new(a, b, 0x0800, 0, Some((y, x, 17)), Some((53, 5000)));
+    assert_eq!(ordered.symmetric(), ordered);
+    assert_eq!(reverse.symmetric(), ordered);
+    assert_ne!(reverse, ordered);
+}
+
+#[test]
+fn nvgre_to_vxlan_translation_honours_the_mtu_at_the_boundary() {
+    // An NVGRE frame whose inner frame is 64 bytes: as VXLAN its outer IPv4 packet is
+    // 20 + 8 + 8 + 64 = 100 bytes.
+    let config = TunnelConfig::nvgre(
+        Vsid::new(4200).unwrap(),
+        Ipv4Addr::new(10, 9, 0, 1),
+        Ipv4Addr::new(10, 9, 0, 2),
+    );
+    let inner = [0x02u8; 64];
+    let mut nvgre = vec![0u8; HEADROOM + 64];
+    nvgre[HEADROOM..].copy_from_slice(&inner);
+    let frame = Encapsulator::new(config)
+        .unwrap()
+        .encapsulate(&mut nvgre, HEADROOM..HEADROOM + 64)
+        .unwrap();
+    for (mtu, fits) in [(100, true), (99, false)] {
+        let mut buf = nvgre.clone();
+        let translator = Translator {
+            mtu,
+            ..Translator::default()
+        };
+        let out = translator.translate(&mut buf, frame.clone(), TunnelKind::Vxlan);
+        match out {
+            Ok(range) => assert!(fits && range.len() == 14 + 100, "mtu {mtu}"),
+            Err(err) => {
+                assert!(!fits, "mtu {mtu}: {err}");
+                assert_eq!(err.kind, ErrorKind::ExceedsMtu { len: 100, mtu });
+            }
+        }
+    }
+}
+
+#[test]
+fn udp_emptiness_and_length_overflow_name_their_values() {
+    let header = [0, 1, 0, 2, 0, 8, 0, 0];
+    assert!(UdpDatagram::new_checked(&header[..]).unwrap().is_empty());
+    let one = [0, 1, 0, 2, 0, 9, 0, 0, 0xaa];
+    assert!(!UdpDatagram::new_checked(&one[..]).unwrap().is_empty());
+    let err = UdpRepr::new(1, 2, u16::MAX - 7)
+        .emit(&mut [0u8; 8])
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::OutOfRange {
+            field: "length",
+            value: 65536
+        }
+    );
+}
+
+#[test]
+fn reprs_display_their_fields() {
+    let vsid = Vsid::new(4242).unwrap();
+    assert_eq!(
+        NvgreRepr::new(vsid, 7).to_string(),
+        "NVGRE vsid 4242 flow 7"
+    );
+    assert_eq!(
+        UdpRepr::new(49152, 4789, 16).to_string(),
+        "UDP 49152 > 4789 len 16"
+    );
+    assert_eq!(
+        VxlanRepr::new(Vni::new(42).unwrap()).to_string(),
+        "VXLAN vni 42 flags 0x08"
+    );
+}
