@@ -110,7 +110,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // The library reachable from untrusted bytes never unwraps, expects or panics.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod checksum;
 pub mod error;

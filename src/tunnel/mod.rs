@@ -33,6 +33,38 @@
 //! # Ok::<(), tunnelwire::Error>(())
 //! ```
 
+//!
+//! A pipeline, as a gateway between a VXLAN and an NVGRE segment runs it: encapsulate,
+//! translate, decapsulate, counting what goes wrong by a value-free reason.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use core::net::Ipv4Addr;
+//! use tunnelwire::packet::TunnelKind;
+//! use tunnelwire::tunnel::{Decapsulator, Encapsulator, Translator, TunnelConfig, HEADROOM};
+//! use tunnelwire::wire::Vni;
+//!
+//! let (us, them) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+//! let mut encap = Encapsulator::new(TunnelConfig::vxlan(Vni::new(5000)?, us, them))?;
+//! let (translator, decap) = (Translator::default(), Decapsulator::default());
+//! let mut errors: BTreeMap<&'static str, usize> = BTreeMap::new();
+//!
+//! // Three inner frames; the last is too short to be Ethernet.
+//! for len in [64, 1400, 10] {
+//!     let mut buf = vec![0x02u8; HEADROOM + len];
+//!     let result = encap
+//!         .encapsulate(&mut buf, HEADROOM..HEADROOM + len)
+//!         .and_then(|vxlan| translator.translate(&mut buf, vxlan, TunnelKind::Nvgre))
+//!         .and_then(|nvgre| decap.decapsulate(&mut buf[nvgre]).map(|found| found.inner.len()));
+//!     match result {
+//!         Ok(inner_len) => assert_eq!(inner_len, len),
+//!         Err(e) => *errors.entry(e.kind.name()).or_default() += 1,
+//!     }
+//! }
+//! assert_eq!(errors.into_iter().collect::<Vec<_>>(), [("truncated", 1)]);
+//! # Ok::<(), tunnelwire::Error>(())
+//! ```
+
 mod config;
 mod decap;
 pub mod ecn;
