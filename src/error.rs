@@ -3,6 +3,13 @@
 //! [`Error`] is small and `Copy`, never allocates, and its `Display` is one line such as
 //! `ipv4 at byte 14: IHL 4 is below the minimum of 5`.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use core::fmt;
 
 /// The header an error belongs to.
@@ -308,6 +315,7 @@ impl Error {
     /// inside a larger buffer).
     #[must_use]
     #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // an offset plus the header's position in a buffer
     pub const fn at(mut self, base: usize) -> Self {
         self.offset += base;
         self

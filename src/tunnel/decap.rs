@@ -1,5 +1,12 @@
 //! Decapsulation: validate the outer layers, apply RFC 6040 to ECN, find the inner frame.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use core::net::Ipv4Addr;
 use core::ops::Range;
 
@@ -151,6 +158,7 @@ impl Decapsulator {
     /// Everything both paths decide, from the bytes alone: what was found, and what
     /// `decapsulate` is to rewrite.
     #[inline(always)]
+    #[allow(clippy::arithmetic_side_effects)] // the inner frame's end, inside the frame
     fn examine(&self, frame: &[u8]) -> Result<(Decapsulated, Rewrite)> {
         let mut decoded = Frame::default();
         // The inner transport is not needed: ECN lives in the IP header.
@@ -203,6 +211,7 @@ impl Decapsulator {
 // Always inlined, with everything it calls on the frame: a frame passed by reference to
 // a function left out of line lives in memory, 250 bytes of stores and loads per packet.
 #[inline(always)]
+#[allow(clippy::arithmetic_side_effects)] // UDP, when decoded, is 8 bytes before VXLAN
 pub(crate) fn validate<'a>(
     decoded: &Frame<'a>,
     error: Option<Error>,
@@ -322,12 +331,16 @@ impl InnerIp {
     /// wrong stays exactly as wrong.
     #[inline]
     fn set_ecn(self, frame: &mut [u8], ecn: Ecn) {
+        // The header was validated where the decode found it: `get_mut` cannot fail.
+        let Some(header) = frame.get_mut(self.at..) else {
+            return;
+        };
         if self.v6 {
-            let mut packet = Ipv6Packet::new_unchecked(&mut frame[self.at..]);
+            let mut packet = Ipv6Packet::new_unchecked(header);
             packet.set_dscp_ecn(packet.dscp(), ecn.bits());
             return;
         }
-        let mut packet = Ipv4Packet::new_unchecked(&mut frame[self.at..]);
+        let mut packet = Ipv4Packet::new_unchecked(header);
         let old_word = u16::from_be_bytes([0x40 | packet.ihl(), packet.dscp() << 2 | packet.ecn()]);
         packet.set_dscp_ecn(packet.dscp(), ecn.bits());
         let new_word = old_word & !0x03 | u16::from(ecn.bits());

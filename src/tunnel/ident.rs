@@ -11,6 +11,13 @@
 //! encapsulator counts on its own, and sharing a tuple between two of them is the
 //! caller's to avoid.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use core::net::Ipv4Addr;
 #[cfg(target_has_atomic = "16")]
 use core::sync::atomic::{AtomicU16, Ordering};
@@ -48,6 +55,7 @@ impl IdentCounter {
         #[cfg(target_has_atomic = "16")]
         {
             // Relaxed: only uniqueness matters, not ordering against other memory.
+            #[allow(clippy::indexing_slicing)] // a u8 indexes 256 counters
             COUNTERS[usize::from(self.slot)]
                 .fetch_add(1, Ordering::Relaxed)
                 .wrapping_add(1)

@@ -5,6 +5,13 @@
 //! section 6.1: a VTEP SHOULD NOT include them on encapsulation and SHOULD discard
 //! decapsulated frames that carry one, unless configured otherwise.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use crate::packet::Stack;
 use crate::wire::{ethernet, vlan};
 use crate::{Error, ErrorKind, Layer, Result};
@@ -45,6 +52,7 @@ impl InnerVlanPolicy {
 /// Removes `len` bytes of tags from the inner frame at `buf[start..]` by moving its MAC
 /// addresses over them; returns where the frame starts now.
 #[inline]
+#[allow(clippy::arithmetic_side_effects)] // offsets of the inner frame, inside `buf`
 pub(crate) fn strip(buf: &mut [u8], start: usize, len: usize) -> usize {
     if len > 0 {
         buf.copy_within(start..start + ethernet::ADDRS_LEN, start + len);
@@ -86,6 +94,7 @@ impl InnerTags {
 
     /// Bytes the tags take.
     #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // at most two tags
     pub fn len(self) -> usize {
         vlan::HEADER_LEN * self.count
     }
