@@ -68,14 +68,26 @@
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 //! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+// Only `linux` (the driver's system calls) may hold unsafe code; everything else forbids it.
+#![cfg_attr(not(feature = "linux"), forbid(unsafe_code))]
+#![cfg_attr(feature = "linux", deny(unsafe_code))]
 #![warn(missing_docs)]
+
+#[cfg(feature = "switch")]
+extern crate alloc;
+#[cfg(feature = "linux")]
+extern crate std;
 
 pub mod checksum;
 pub mod error;
 pub mod packet;
 pub mod tunnel;
 pub mod wire;
+
+#[cfg(feature = "linux")]
+pub mod linux;
+#[cfg(feature = "switch")]
+pub mod switch;
 
 pub use error::{Error, ErrorKind, Layer, Result};
 
