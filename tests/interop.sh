@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# The reference VTEP (`examples/vtep`) against the real Linux kernel, in network
+# namespaces this script creates and always removes:
+#   (a) the kernel's own vxlan device <-> vtep <-> a host behind a TAP port moved into its
+#       own namespace: ping with no loss, a 2 MiB TCP transfer whose SHA-256 matches;
+#   (b) two vtep processes over NVGRE, hosts behind both: the same checks;
+#   (c) the kernel's VXLAN -> vtep (a VXLAN<->NVGRE gateway) -> NVGRE -> vtep -> host;
+#   (d) `vtep ctl PATH fdb` lists the MAC addresses learned in (a), and `stats` counts.
+# Then it measures frames per second forwarded in (a), with iperf3 (64-byte UDP), beside
+# the same topology built from the kernel's vxlan device and a Linux bridge.
+#
+# Needs root, iproute2, iputils-ping, ethtool, python3 and iperf3 (.ci/run installs them).
+# Where a capability is missing it says so loudly and skips. Every address is inside the
+# namespaces it creates. Prints "interop: N passed, N failed".
+#
+#   bash tests/interop.sh             # INTEROP_BENCH=0 skips the measurement
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+skip() {
+  echo "=================================================================" >&2
+  echo "interop: SKIPPED: $*" >&2
+  echo "=================================================================" >&2
+  echo "interop: 0 passed, 0 failed, 1 skipped"
+  exit 0
+}
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, TAP devices, raw sockets)"
+for tool in ip ping ethtool python3; do
+  command -v "$tool" >/dev/null || skip "$tool is not installed"
+done
+[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+cargo build -q --release --features linux --example vtep || { echo "interop: build failed"; exit 1; }
+VTEP=$CARGO_TARGET_DIR/release/examples/vtep
+
+id=$$
+work=$(mktemp -d)
+namespaces=()
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ns() { # ns NAME: a namespace with loopback up
+  local name=tw-$1-$id
+  ip netns add "$name" || return 1
+  namespaces+=("$name")
+  ip -n "$name" link set lo up
+}
+N() { echo "tw-$1-$id"; }
+
+# The underlay: one bridge in its own namespace, every VTEP namespace on a veth to it.
+ns ul || skip "cannot create network namespaces"
+ip -n "$(N ul)" link add br0 type bridge || skip "cannot create a bridge"
+ip -n "$(N ul)" link set br0 up
+attach() { # attach NS ADDRESS: the namespace joins the underlay at ADDRESS/24
+  local name
+  name=$(N "$1")
+  ip link add "u-$1" netns "$(N ul)" type veth peer name eth0 netns "$name"
+  ip -n "$(N ul)" link set "u-$1" master br0 up
+  ip -n "$name" addr add "$2/24" dev eth0
+  ip -n "$name" link set eth0 up
+}
+
+passed=0 failed=0
+check() { # check NAME COMMAND...: runs it, counts and prints the result
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "interop $name: ok"
+  else
+    failed=$((failed + 1))
+    echo "interop $name: FAILED"
+  fi
+}
+
+start_vtep() { # start_vtep NS NAME: runs vtep with $work/NAME.toml and a control socket
+  ip netns exec "$(N "$1")" "$VTEP" --config "$work/$2.toml" --control "$work/$2.sock" \
+    2>"$work/$2.log" &
+  pids+=($!)
+}
+
+adopt_tap() { # adopt_tap VTEP_NS TAP HOST_NS ADDRESS: moves the TAP into the host namespace
+  local i
+  for i in $(seq 50); do
+    ip -n "$(N "$1")" link show "$2" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  ip -n "$(N "$1")" link set "$2" netns "$(N "$3")" || return 1
+  ip -n "$(N "$3")" addr add "$4/24" dev "$2"
+  ip -n "$(N "$3")" link set "$2" up
+}
+
+no_loss() { # no_loss NS ADDRESS: 20 pings after a warm-up, none lost
+  ip netns exec "$(N "$1")" ping -q -c 2 -W 2 "$2" >/dev/null 2>&1
+  local out
+  out=$(ip netns exec "$(N "$1")" ping -q -c 20 -i 0.05 -W 2 "$2" 2>&1)
+  echo "$out" | grep -E "packets transmitted" | sed 's/^/    /'
+  echo "$out" | grep -q " 0% packet loss"
+}
+
+tcp_transfer() { # tcp_transfer SERVER_NS SERVER_ADDRESS CLIENT_NS: 2 MiB, SHA-256 compared
+  local port=5001 sent received
+  head -c 2097152 /dev/urandom >"$work/payload"
+  sent=$(sha256sum "$work/payload" | cut -d' ' -f1)
+  ip netns exec "$(N "$1")" timeout 30 python3 - "$port" >"$work/received" 2>&1 <<'PY' &
+import hashlib, socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", int(sys.argv[1])))
+server.listen(1)
+conn, _ = server.accept()
+digest, total = hashlib.sha256(), 0
+while chunk := conn.recv(65536):
+    digest.update(chunk)
+    total += len(chunk)
+print(total, digest.hexdigest())
+PY
+  local server=$!
+  sleep 0.5
+  ip netns exec "$(N "$3")" timeout 30 python3 - "$2" "$port" "$work/payload" <<'PY'
+import socket, sys
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20) as conn:
+    conn.sendall(open(sys.argv[3], "rb").read())
+PY
+  wait "$server"
+  received=$(cat "$work/received")
+  echo "    sent 2097152 bytes sha256 $sent; received $received"
+  [ "$received" = "2097152 $sent" ]
+}
+
+# ---- (a) kernel vxlan <-> vtep <-> host ---------------------------------------------------
+ns kv && ns va && ns ha
+attach kv 10.99.0.1
+attach va 10.99.0.2
+kernel_vxlan() { # kernel_vxlan NAME VNI REMOTE ADDRESS: a kernel vxlan device in kv
+  ip -n "$(N kv)" link add "$1" type vxlan id "$2" remote "$3" local 10.99.0.1 dstport 4789 \
+    || return 1
+  ip -n "$(N kv)" link set "$1" mtu 1450
+  # Inner checksums finished by the kernel: a userspace peer does not finish partial ones.
+  ip netns exec "$(N kv)" ethtool -K "$1" tx off >/dev/null
+  ip -n "$(N kv)" addr add "$4/24" dev "$1"
+  ip -n "$(N kv)" link set "$1" up
+}
+kernel_vxlan vx0 42 10.99.0.2 192.168.42.1 || skip "the kernel cannot create vxlan devices"
+cat >"$work/a.toml" <<'EOF'
+[underlay]
+local_ip = "10.99.0.2"
+
+[[port]]
+name = "tap0"
+vni = 42
+
+[[segment]]
+vni = 42
+
+[[segment.remote]]
+ip = "10.99.0.1"
+EOF
+start_vtep va a
+adopt_tap va tap0 ha 192.168.42.2 || skip "cannot move a TAP device to another namespace"
+check "a: ping kernel vxlan -> vtep -> TAP host" no_loss kv 192.168.42.2
+check "a: ping TAP host -> vtep -> kernel vxlan" no_loss ha 192.168.42.1
+check "a: 2 MiB TCP, TAP host to kernel vxlan" tcp_transfer kv 192.168.42.1 ha
+check "a: 2 MiB TCP, kernel vxlan to TAP host" tcp_transfer ha 192.168.42.2 kv
+
+# ---- (d) vtep ctl fdb lists what (a) learned ------------------------------------------------
+fdb_lists_a() {
+  local fdb host_mac vx_mac
+  fdb=$("$VTEP" ctl "$work/a.sock" fdb) || return 1
+  echo "$fdb" | sed 's/^/    /'
+  host_mac=$(ip -n "$(N ha)" -br link show tap0 | awk '{print $3}')
+  vx_mac=$(ip -n "$(N kv)" -br link show vx0 | awk '{print $3}')
+  echo "$fdb" | grep -q "{\"vni\":42,\"mac\":\"$host_mac\",\"port\":\"tap0\",\"static\":false,\"age_secs\":[0-9]*}" \
+    && echo "$fdb" | grep -q "{\"vni\":42,\"mac\":\"$vx_mac\",\"remote\":\"10.99.0.1\",\"static\":false,\"age_secs\":[0-9]*}"
+}
+stats_count_a() {
+  local stats
+  stats=$("$VTEP" ctl "$work/a.sock" stats) || return 1
+  echo "$stats" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+tap, seg = s["ports"]["tap0"], s["segments"]["42"]
+remote = seg["remotes"][0]
+print("    tap0 in/out", tap["frames_in"], tap["frames_out"], "remote in/out", remote["frames_in"], remote["frames_out"])
+reasons = ["unknown_source", "mac_limit", "mtu", "malformed", "vlan", "isolated", "split_horizon", "no_buffer", "write_failed"]
+assert all(r in tap and r in seg and r in remote for r in reasons + ["mac_moves", "bytes_in", "bytes_out"])
+assert tap["frames_in"] > 1000 and remote["frames_in"] > 1000 and tap["frames_out"] > 1000
+'
+}
+check "d: vtep ctl fdb lists the MACs learned in (a)" fdb_lists_a
+check "d: vtep ctl stats counts (a)" stats_count_a
+
+# ---- (b) two vteps over NVGRE -----------------------------------------------------------------
+ns vb1 && ns vb2 && ns hb1 && ns hb2
+attach vb1 10.99.0.11
+attach vb2 10.99.0.12
+for side in 1 2; do
+  other=$((3 - side))
+  cat >"$work/b$side.toml" <<EOF
+[underlay]
+local_ip = "10.99.0.1$side"
+nvgre = true
+
+[[port]]
+name = "tapb$side"
+vni = 43
+
+[[segment]]
+vni = 43
+
+[[segment.remote]]
+ip = "10.99.0.1$other"
+encap = "nvgre"
+EOF
+  start_vtep "vb$side" "b$side"
+  adopt_tap "vb$side" "tapb$side" "hb$side" "192.168.43.$side" || skip "cannot move a TAP device"
+done
+check "b: ping host -> vtep -NVGRE-> vtep -> host" no_loss hb1 192.168.43.2
+check "b: 2 MiB TCP over NVGRE" tcp_transfer hb2 192.168.43.2 hb1
+
+# ---- (c) kernel VXLAN -> vtep gateway -> NVGRE -> vtep -> host --------------------------------
+ns vgw && ns vc && ns hc
+attach vgw 10.99.0.21
+attach vc 10.99.0.22
+kernel_vxlan vx44 44 10.99.0.21 192.168.44.1
+cat >"$work/gw.toml" <<'EOF'
+[underlay]
+local_ip = "10.99.0.21"
+nvgre = true
+
+[[segment]]
+vni = 44
+
+[[segment.remote]]
+ip = "10.99.0.1"
+
+[[segment.remote]]
+ip = "10.99.0.22"
+encap = "nvgre"
+EOF
+cat >"$work/c.toml" <<'EOF'
+[underlay]
+local_ip = "10.99.0.22"
+nvgre = true
+
+[[port]]
+name = "tapc"
+vni = 44
+
+[[segment]]
+vni = 44
+
+[[segment.remote]]
+ip = "10.99.0.21"
+encap = "nvgre"
+EOF
+start_vtep vgw gw
+start_vtep vc c
+adopt_tap vc tapc hc 192.168.44.2 || skip "cannot move a TAP device"
+check "c: ping kernel VXLAN -> gateway -> NVGRE -> vtep -> host" no_loss kv 192.168.44.2
+check "c: 2 MiB TCP through the gateway" tcp_transfer kv 192.168.44.1 hc
+
+# ---- frames per second in (a), beside the kernel's vxlan and a Linux bridge ---------------
+bench() { # bench SERVER_NS ADDRESS CLIENT_NS: 64-byte UDP for 5 s; prints frames/s received
+  ip netns exec "$(N "$1")" iperf3 -s -1 -D -p 5201 --logfile "$work/iperf3-server.log" >/dev/null 2>&1
+  sleep 0.5
+  ip netns exec "$(N "$3")" iperf3 -c "$2" -p 5201 -u -b 0 -l 64 -t 5 -J >"$work/iperf3.json" 2>/dev/null
+  python3 - "$work/iperf3.json" <<'PY'
+import json, sys
+end = json.load(open(sys.argv[1]))["end"]
+summary = end.get("sum_received", end["sum"])
+sent = end["sum"]["packets"] if "packets" in end["sum"] else None
+seconds = summary["seconds"]
+lost = end["sum"].get("lost_packets", 0)
+received = end["sum"]["packets"] - lost
+print(f"{received / seconds:.0f} frames/s received ({end['sum']['packets']} sent, {lost} lost, {seconds:.1f} s)")
+PY
+}
+if [ "${INTEROP_BENCH:-1}" != 0 ] && command -v iperf3 >/dev/null; then
+  echo "interop bench (a): vtep, TAP host -> kernel vxlan: $(bench kv 192.168.42.1 ha)"
+  echo "interop bench (a): vtep, kernel vxlan -> TAP host: $(bench ha 192.168.42.2 kv)"
+  # The same topology with the kernel doing the switching: vxlan + bridge + veth to the host.
+  ns kb && ns hk
+  attach kb 10.99.0.31
+  kernel_vxlan vx45 45 10.99.0.31 192.168.45.1
+  ip -n "$(N kb)" link add vx45 type vxlan id 45 remote 10.99.0.1 local 10.99.0.31 dstport 4789
+  ip -n "$(N kb)" link set vx45 mtu 1450
+  ip -n "$(N kb)" link add br45 type bridge
+  ip -n "$(N kb)" link set vx45 master br45 up
+  ip link add p45 netns "$(N kb)" type veth peer name eth1 netns "$(N hk)"
+  ip -n "$(N kb)" link set p45 master br45 up
+  ip -n "$(N kb)" link set br45 up
+  ip -n "$(N hk)" link set eth1 mtu 1450
+  ip -n "$(N hk)" addr add 192.168.45.2/24 dev eth1
+  ip -n "$(N hk)" link set eth1 up
+  ip netns exec "$(N hk)" ping -q -c 3 -W 2 192.168.45.1 >/dev/null 2>&1
+  echo "interop bench (a): kernel vxlan + bridge, veth host -> kernel vxlan: $(bench kv 192.168.45.1 hk)"
+  echo "interop bench (a): kernel vxlan + bridge, kernel vxlan -> veth host: $(bench hk 192.168.45.2 kv)"
+else
+  echo "interop bench: skipped (INTEROP_BENCH=0 or no iperf3)"
+fi
+
+for log in "$work"/*.log; do
+  [ "$failed" -eq 0 ] && break
+  echo "---- $(basename "$log")"
+  tail -n 20 "$log"
+done
+echo "interop: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
