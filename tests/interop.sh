@@ -170,6 +170,18 @@ check "a: ping TAP host -> vtep -> kernel vxlan" no_loss ha 192.168.42.1
 check "a: 2 MiB TCP, TAP host to kernel vxlan" tcp_transfer kv 192.168.42.1 ha
 check "a: 2 MiB TCP, kernel vxlan to TAP host" tcp_transfer ha 192.168.42.2 kv
 
+tap_down_is_a_counted_drop() {
+  ip -n "$(N ha)" link set tap0 down
+  ip netns exec "$(N kv)" ping -q -c 3 -i 0.2 -W 1 192.168.42.2 >/dev/null 2>&1
+  local failed_writes
+  failed_writes=$("$VTEP" ctl "$work/a.sock" stats \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["ports"]["tap0"]["write_failed"])')
+  echo "    write_failed on tap0 while down: $failed_writes"
+  ip -n "$(N ha)" link set tap0 up
+  [ "$failed_writes" -gt 0 ] && kill -0 "${pids[0]}" && no_loss kv 192.168.42.2
+}
+check "a: a TAP that is down is a counted drop, and works again when up" tap_down_is_a_counted_drop
+
 # ---- (d) vtep ctl fdb lists what (a) learned ------------------------------------------------
 fdb_lists_a() {
   local fdb host_mac vx_mac
@@ -306,6 +318,15 @@ if [ "${INTEROP_BENCH:-1}" != 0 ] && command -v iperf3 >/dev/null; then
 else
   echo "interop bench: skipped (INTEROP_BENCH=0 or no iperf3)"
 fi
+
+clean_stop() { # SIGTERM stops the (a) vtep: status 0, its TAP and control socket gone
+  kill -TERM "${pids[0]}"
+  wait "${pids[0]}"
+  local status=$?
+  sed 's/^/    /' "$work/a.log"
+  [ "$status" -eq 0 ] && [ ! -e "$work/a.sock" ] && ! ip -n "$(N ha)" link show tap0 >/dev/null 2>&1
+}
+check "a: SIGTERM stops vtep cleanly" clean_stop
 
 for log in "$work"/*.log; do
   [ "$failed" -eq 0 ] && break

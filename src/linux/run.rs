@@ -172,7 +172,11 @@ impl Vtep {
                 }
                 pollfd.revents = 0;
                 if slot < self.taps.len() {
-                    self.drain_tap(slot);
+                    if !self.drain_tap(slot) {
+                        // Deleted under us: stop polling it rather than spin on errors.
+                        eprintln!("vtep: {} is gone; no longer polled", self.taps[slot].name());
+                        pollfd.fd = -1;
+                    }
                 } else if slot == udp_slot || Some(slot) == gre {
                     self.drain_underlay(slot == udp_slot);
                 } else if slot == signal_slot {
@@ -195,21 +199,25 @@ impl Vtep {
         }
     }
 
-    fn drain_tap(&mut self, index: usize) {
+    /// Reads up to a batch of frames from a TAP; false when the device is gone.
+    fn drain_tap(&mut self, index: usize) -> bool {
         for _ in 0..BATCH {
             match self.taps[index].recv(&mut self.rx[HEADROOM..]) {
                 Ok(len) => {
                     let ingress = Ingress::Port(PortId(index as u16));
                     self.dispatch(ingress, HEADROOM..HEADROOM + len);
                 }
-                Err(error) => {
-                    if error.kind() != io::ErrorKind::WouldBlock {
+                Err(error) => match error.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => return true,
+                    _ => {
                         eprintln!("vtep: reading {}: {error}", self.taps[index].name());
+                        // EBADFD: the device was deleted; anything else may pass.
+                        return error.raw_os_error() != Some(libc::EBADFD);
                     }
-                    return;
-                }
+                },
             }
         }
+        true
     }
 
     fn drain_underlay(&mut self, vxlan: bool) {
