@@ -74,9 +74,9 @@ impl fmt::Display for Reason {
 
 /// Traffic counters of one port, remote or segment.
 ///
-/// Bytes count what crosses that object's edge: Ethernet frames for ports and segments
-/// (untagged, as carried inside the overlay), whole encapsulated frames (outer Ethernet
-/// header included) for remotes.
+/// Bytes count what crosses that object's edge: frames as a port receives or sends them
+/// (trunk tags included), whole encapsulated frames for remotes (outer Ethernet header
+/// included), and the untagged inner frames for segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counters {
     /// Frames received.

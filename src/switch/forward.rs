@@ -111,6 +111,7 @@ impl Switch {
         frame: Range<usize>,
     ) -> Result<Range<usize>, Reason> {
         let segment = forward.segment;
+        let inner_len = frame.len();
         let written = match egress {
             Location::Port(port) => self.tag_for_port(port, segment, buf, frame),
             Location::Remote(remote) => {
@@ -132,7 +133,7 @@ impl Switch {
         match &written {
             Ok(range) => {
                 counters.sent(range.len());
-                segment.sent(range.len());
+                segment.sent(inner_len);
             }
             Err(reason) => {
                 counters.count(*reason);

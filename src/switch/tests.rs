@@ -253,6 +253,21 @@ fn unknown_unicast_floods_everywhere_but_the_ingress_then_replies_go_straight_ba
         ),
         (1, 60, 1, 60)
     );
+    // The segment counts inner frames: 2 in; 7 flooded copies and 1 unicast out.
+    let segment = lab
+        .switch
+        .segment_counters(lab.switch.segment_id(vni(42)).unwrap());
+    assert_eq!(
+        (
+            segment.frames_in,
+            segment.bytes_in,
+            segment.frames_out,
+            segment.bytes_out
+        ),
+        (2, 120, 8, 480)
+    );
+    // The trunk port counts its tagged copy.
+    assert_eq!(lab.switch.port_counters(lab.ports[4]).bytes_out, 64);
 }
 
 #[test]
