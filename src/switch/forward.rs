@@ -29,6 +29,8 @@ pub enum Verdict {
 pub struct Forward {
     /// The segment.
     pub segment: SegmentId,
+    /// Where it came from: the ingress port, or the remote that sent it.
+    pub source: Location,
     /// The Ethernet frame, untagged.
     pub frame: Range<usize>,
     /// True when flooded (broadcast, multicast or unknown unicast).
@@ -301,6 +303,7 @@ impl Switch {
         }
         Verdict::Forward(Forward {
             segment: segment_id,
+            source,
             frame,
             flood: known.is_none(),
         })

@@ -422,6 +422,11 @@ impl Switch {
         })
     }
 
+    /// The local ports, in the order they were added.
+    pub fn ports(&self) -> impl Iterator<Item = PortId> + use<> {
+        (0..self.ports.len()).map(|i| PortId(i as u16))
+    }
+
     /// How many local ports there are; their ids are `0..port_count()`.
     pub fn port_count(&self) -> usize {
         self.ports.len()
