@@ -3,6 +3,14 @@
 //! and the vtep configuration and control socket. The only module with `unsafe` code:
 //! the ioctls that create TAP devices, `IP_HDRINCL`, and `poll` itself.
 //!
+//! Each turn of the loop reads at most a batch of frames from each descriptor, into one
+//! preallocated buffer with headroom: a frame with one destination is rewritten and sent
+//! from there, each copy of a flood from a second buffer. Frames move one system call
+//! each, not batched with recvmmsg/sendmmsg: profiled under a 64-byte UDP flood through
+//! a kernel vxlan peer, vtep spent 91% of its CPU time inside the kernel (the veth and
+//! the peer's vxlan receive path run inline in its `sendto`, and wakeups), under 5% in
+//! its own code and about 3% entering system calls, so batching would not pay there.
+//!
 //! ```no_run
 //! use tunnelwire::linux::{Vtep, VtepConfig};
 //!
