@@ -122,7 +122,7 @@ fn hand_written_encap(template: &[u8; 50], buf: &mut [u8], inner: Range<usize>) 
 fn encap(c: &mut Criterion) {
     let config = |nvgre: bool| {
         let mut config = if nvgre {
-            TunnelConfig::nvgre(Vsid::new(42).unwrap(), SRC, DST)
+            TunnelConfig::nvgre(Vsid::new(4242).unwrap(), SRC, DST)
         } else {
             TunnelConfig::vxlan(Vni::new(42).unwrap(), SRC, DST)
         };

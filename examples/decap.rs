@@ -16,25 +16,32 @@ use tunnelwire::tunnel::{Decapsulator, InnerVlanPolicy};
 mod pcap_io;
 
 fn run(input: &str, output: &str) -> Result<pcap_io::Summary, String> {
-    let (header, records) = pcap_io::read(input)?;
-    let mut out = pcap_io::Writer::create(output, header, false)?;
+    let input = pcap_io::Reader::open(input)?;
+    let mut out = pcap_io::Writer::create(output, input.pcap_header(), false)?;
     let decap = Decapsulator {
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: false,
         ..Decapsulator::default()
     };
     let mut summary = pcap_io::Summary::default();
-    for mut record in records {
+    // Nothing is rewritten, so the read-only path: no copy of the record.
+    input.for_each(|record| {
         summary.frames_in += 1;
-        match decap.decapsulate(&mut record.data) {
+        match decap.inspect(record.data) {
             Ok(found) => {
                 let inner = &record.data[found.inner];
-                out.write(record.timestamp, inner.len() as u32, inner)?;
+                out.write(
+                    record.timestamp,
+                    inner.len() as u32 + record.missing(),
+                    inner,
+                )?;
                 summary.frames_out += 1;
             }
             Err(e) => summary.skip(e),
         }
-    }
+        Ok(())
+    })?;
+    out.finish()?;
     Ok(summary)
 }
 

@@ -2,25 +2,28 @@
 //!
 //! ```text
 //! encap [--nvgre] --vni N --src-ip A --dst-ip B [--src-mac M] [--dst-mac M]
-//!       [--udp-checksum] [--port-range LO-HI] IN.pcap OUT.pcap
+//!       [--udp-checksum] [--port-range LO-HI] [--flow-id N] IN.pcap OUT.pcap
 //! ```
 //!
 //! Outer IPv4: TTL 64, DF set, header checksum filled. VXLAN: UDP to port 4789, source
 //! port from the flow hash inside LO-HI (default 49152-65535), checksum 0 unless
-//! `--udp-checksum`. NVGRE: GRE key = VSID N and the flow's FlowID. Outer MACs default to
+//! `--udp-checksum`. NVGRE: GRE key = VSID N and the flow's FlowID, or N from
+//! `--flow-id N` (Linux's gretap compares the whole key: use `--flow-id 0` against
+//! `ip link add NAME type gretap key $((VSID << 8))`). Inner VLAN tags are stripped
+//! (RFC 7637 section 3.2, RFC 7348 section 6.1). Outer MACs default to
 //! 02:00:00:00:00:01 (source) and 02:00:00:00:00:02 (destination). This is a file tool,
 //! not a VTEP: no underlay MTU applies, only IPv4's 65535-byte limit.
 
 use std::process::ExitCode;
 
-use tunnelwire::tunnel::{Encapsulator, HEADROOM, PortRange, TunnelConfig};
+use tunnelwire::tunnel::{Encapsulator, FlowId, HEADROOM, PortRange, TunnelConfig};
 use tunnelwire::wire::{MacAddr, Vni, Vsid};
 
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
 
 const USAGE: &str = "usage: encap [--nvgre] --vni N --src-ip A --dst-ip B [--src-mac M] [--dst-mac M] \
-                     [--udp-checksum] [--port-range LO-HI] IN.pcap OUT.pcap";
+                     [--udp-checksum] [--port-range LO-HI] [--flow-id N] IN.pcap OUT.pcap";
 
 struct Args {
     config: TunnelConfig,
@@ -33,6 +36,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut src_mac = MacAddr([0x02, 0, 0, 0, 0, 1]);
     let mut dst_mac = MacAddr([0x02, 0, 0, 0, 0, 2]);
     let (mut udp_checksum, mut ports, mut files) = (false, PortRange::DYNAMIC, Vec::new());
+    let mut flow_id = FlowId::Hash;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -44,6 +48,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--dst-ip" => dst_ip = Some(value()?.parse().map_err(|e| format!("--dst-ip: {e}"))?),
             "--src-mac" => src_mac = value()?.parse().map_err(|e| format!("--src-mac: {e}"))?,
             "--dst-mac" => dst_mac = value()?.parse().map_err(|e| format!("--dst-mac: {e}"))?,
+            "--flow-id" => flow_id = pcap_io::parse_flow_id(value()?)?,
             "--port-range" => {
                 let (lo, hi) = pcap_io::parse_range(value()?)?;
                 ports = PortRange::new(lo, hi).map_err(|e| format!("--port-range: {e}"))?;
@@ -77,6 +82,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     config.dst_mac = dst_mac;
     config.udp_checksum = udp_checksum;
     config.source_ports = ports;
+    config.flow_id = flow_id;
     config.mtu = u16::MAX;
     Ok(Args {
         config,
@@ -86,24 +92,29 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 }
 
 fn run(args: Args) -> Result<pcap_io::Summary, String> {
-    let (header, records) = pcap_io::read(&args.input)?;
-    let mut out = pcap_io::Writer::create(&args.output, header, true)?;
+    let input = pcap_io::Reader::open(&args.input)?;
+    let mut out = pcap_io::Writer::create(&args.output, input.pcap_header(), true)?;
     let mut encap = Encapsulator::new(args.config).map_err(|e| e.to_string())?;
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
-    for record in &records {
+    input.for_each(|record| {
         summary.frames_in += 1;
-        let inner = pcap_io::place(&mut buf, HEADROOM, &record.data);
+        let inner = pcap_io::place(&mut buf, HEADROOM, record.data);
         match encap.encapsulate(&mut buf, inner) {
             Ok(frame) => {
-                // On the wire the frame grew by the overhead, even if the capture was cut.
-                let overhead = (frame.len() - record.data.len()) as u32;
-                out.write(record.timestamp, record.orig_len + overhead, &buf[frame])?;
+                // What the capture cut off is still on the wire, behind the new headers.
+                out.write(
+                    record.timestamp,
+                    frame.len() as u32 + record.missing(),
+                    &buf[frame],
+                )?;
                 summary.frames_out += 1;
             }
-            Err(e) => summary.skip(e.kind),
+            Err(e) => summary.skip(e),
         }
-    }
+        Ok(())
+    })?;
+    out.finish()?;
     Ok(summary)
 }
 

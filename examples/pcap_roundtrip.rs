@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use tunnelwire::packet::{Decoder, Frame, Stack, Tunnel};
-use tunnelwire::wire::{EthernetRepr, Ipv4Repr, NvgreRepr, UdpRepr, VlanRepr, VxlanRepr};
+use tunnelwire::wire::{EthernetRepr, Ipv4Repr, Ipv6Repr, NvgreRepr, UdpRepr, VlanRepr, VxlanRepr};
 
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
@@ -20,6 +20,7 @@ enum Header {
     Ethernet(EthernetRepr),
     Vlan(VlanRepr),
     Ipv4(Ipv4Repr),
+    Ipv6(Ipv6Repr),
     Udp(UdpRepr),
     Vxlan(VxlanRepr),
     Nvgre(NvgreRepr),
@@ -31,6 +32,7 @@ impl Header {
             Header::Ethernet(r) => r.buffer_len(),
             Header::Vlan(r) => r.buffer_len(),
             Header::Ipv4(r) => r.buffer_len(),
+            Header::Ipv6(r) => r.buffer_len(),
             Header::Udp(r) => r.buffer_len(),
             Header::Vxlan(r) => r.buffer_len(),
             Header::Nvgre(r) => r.buffer_len(),
@@ -42,6 +44,7 @@ impl Header {
             Header::Ethernet(r) => r.emit(out),
             Header::Vlan(r) => r.emit(out),
             Header::Ipv4(r) => r.emit(out),
+            Header::Ipv6(r) => r.emit(out),
             Header::Udp(r) => r.emit(out),
             Header::Vxlan(r) => r.emit(out),
             Header::Nvgre(r) => r.emit(out),
@@ -50,7 +53,8 @@ impl Header {
 }
 
 /// A frame as owned parts: headers outermost first, the payload after the last header,
-/// then what follows each length-delimited container (IPv4 total length, UDP length),
+/// then what follows each length-delimited container (IPv4 total length, IPv6 payload
+/// length, UDP length),
 /// innermost first: Ethernet padding after IPv4, bytes after a short UDP length.
 struct OwnedFrame {
     headers: Vec<Header>,
@@ -127,9 +131,15 @@ impl Parts {
         for tag in stack.vlans.iter().flatten() {
             self.push(Header::Vlan(VlanRepr::parse(tag)));
         }
-        let Some(ip) = stack.ipv4 else { return };
-        self.ends.push(self.pos + usize::from(ip.total_len()));
-        self.push(Header::Ipv4(Ipv4Repr::parse(&ip)));
+        if let Some(ip) = stack.ipv4 {
+            self.ends.push(self.pos + usize::from(ip.total_len()));
+            self.push(Header::Ipv4(Ipv4Repr::parse(&ip)));
+        } else if let Some(ip) = stack.ipv6 {
+            self.ends.push(self.pos + ip.total_len());
+            self.push(Header::Ipv6(Ipv6Repr::parse(&ip)));
+        } else {
+            return;
+        }
         if let Some(datagram) = stack.udp() {
             self.ends.push(self.pos + usize::from(datagram.len()));
             self.push(Header::Udp(UdpRepr::parse(&datagram)));
@@ -146,22 +156,24 @@ impl Parts {
 }
 
 fn run(input: &str, output: &str) -> Result<Vec<usize>, String> {
-    let (header, records) = pcap_io::read(input)?;
-    let mut out = pcap_io::Writer::create(output, header, false)?;
+    let input = pcap_io::Reader::open(input)?;
+    let mut out = pcap_io::Writer::create(output, input.pcap_header(), false)?;
     let decoder = Decoder::new();
     let mut differing = Vec::new();
     let mut summary = pcap_io::Summary::default();
-    for (index, record) in records.iter().enumerate() {
+    input.for_each(|record| {
         summary.frames_in += 1;
-        let emitted = OwnedFrame::from_bytes(&decoder, &record.data)
+        let emitted = OwnedFrame::from_bytes(&decoder, record.data)
             .emit()
-            .map_err(|e| format!("frame {}: emit failed: {e}", index + 1))?;
+            .map_err(|e| format!("frame {}: emit failed: {e}", record.index))?;
         if emitted != record.data {
-            differing.push(index + 1);
+            differing.push(record.index);
         }
         out.write(record.timestamp, record.orig_len, &emitted)?;
         summary.frames_out += 1;
-    }
+        Ok(())
+    })?;
+    out.finish()?;
     eprintln!(
         "{}, {} differ",
         summary.line("pcap_roundtrip"),

@@ -7,6 +7,7 @@ use core::fmt;
 
 /// The header an error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Layer {
     /// Ethernet II header.
     Ethernet,
@@ -14,6 +15,8 @@ pub enum Layer {
     Vlan,
     /// IPv4 header.
     Ipv4,
+    /// IPv6 fixed header.
+    Ipv6,
     /// UDP header.
     Udp,
     /// VXLAN header (RFC 7348).
@@ -32,6 +35,7 @@ impl fmt::Display for Layer {
             Layer::Ethernet => "ethernet",
             Layer::Vlan => "vlan",
             Layer::Ipv4 => "ipv4",
+            Layer::Ipv6 => "ipv6",
             Layer::Udp => "udp",
             Layer::Vxlan => "vxlan",
             Layer::Nvgre => "nvgre",
@@ -41,20 +45,48 @@ impl fmt::Display for Layer {
     }
 }
 
-/// What went wrong. Each variant names the field and carries the offending value.
+/// What made a header need more bytes than the buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Truncation {
+    /// The buffer ends inside the header's fixed part.
+    Buffer,
+    /// A length field of the header (IPv4 IHL or total length, IPv6 payload length,
+    /// UDP length) announces more bytes than the buffer holds.
+    LengthField,
+}
+
+impl fmt::Display for Truncation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Truncation::Buffer => "the header",
+            Truncation::LengthField => "its length field",
+        })
+    }
+}
+
+/// What went wrong. Each variant names the field and carries the offending value;
+/// [`name`](Self::name) gives a value-free reason to count by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The buffer ends before the header (or the length a header field announces) does.
-    #[error("truncated: needs {needed} bytes, {available} available")]
+    #[error("truncated: {by} needs {needed} bytes, {available} available")]
     Truncated {
         /// Bytes the header or its length field requires.
         needed: usize,
         /// Bytes present in the buffer.
         available: usize,
+        /// Whether the header itself or a length field asked for the bytes.
+        by: Truncation,
     },
-    /// IPv4 version field is not 4.
-    #[error("version {0}, expected 4")]
-    Version(u8),
+    /// The IP version field does not match the header (4 for IPv4, 6 for IPv6).
+    #[error("version {found}, expected {expected}")]
+    Version {
+        /// The version field.
+        found: u8,
+        /// The version the header must have.
+        expected: u8,
+    },
     /// IPv4 IHL below 5 words.
     #[error("IHL {0} is below the minimum of 5")]
     HeaderLength(u8),
@@ -105,6 +137,14 @@ pub enum ErrorKind {
         /// Bytes the buffer has.
         available: usize,
     },
+    /// A range handed to the tunnel engine ends past its buffer.
+    #[error("range ends at byte {end}, past the {len}-byte buffer")]
+    RangeOutsideBuffer {
+        /// End of the range.
+        end: usize,
+        /// Length of the buffer.
+        len: usize,
+    },
     /// Too little room in front of the inner frame for the outer headers.
     #[error("headroom of {available} bytes is smaller than the {needed} the outer headers need")]
     Headroom {
@@ -134,7 +174,29 @@ pub enum ErrorKind {
     /// RFC 6040: the outer header says CE but the inner packet is not ECN-capable.
     #[error("outer ECN is CE but the inner packet is Not-ECT (RFC 6040 drop)")]
     EcnDrop,
-    /// A non-zero UDP checksum does not verify.
+    /// An address that cannot be a tunnel endpoint: zero, loopback, multicast or
+    /// broadcast (RFC 1122 section 3.2.1.3).
+    #[error(
+        "{field} {address} cannot be a tunnel endpoint (zero, loopback, multicast or broadcast)"
+    )]
+    BadAddress {
+        /// Which address.
+        field: &'static str,
+        /// The address.
+        address: core::net::Ipv4Addr,
+    },
+    /// A VSID RFC 7637 section 3.2 reserves (0-0xFFF for future use, 0xFFFFFF for
+    /// vendor-specific NVE-to-NVE communication): not a tenant's virtual subnet.
+    #[error("VSID {0:#x} is reserved (RFC 7637 section 3.2)")]
+    ReservedVsid(u32),
+    /// A VXLAN header with the P bit (0x04) of VXLAN-GPE announcing a payload other than
+    /// Ethernet.
+    #[error("VXLAN-GPE next protocol {0} is not Ethernet (3)")]
+    NotEthernet(u8),
+    /// Something this crate decodes but the tunnel engine does not handle.
+    #[error("{0} is not supported")]
+    Unsupported(&'static str),
+    /// A checksum (UDP, or the IPv4 header's) does not verify.
     #[error("checksum {0:#06x} does not verify")]
     BadChecksum(u16),
     /// A nom combinator failed while composing headers.
@@ -142,10 +204,60 @@ pub enum ErrorKind {
     Parse(nom::error::ErrorKind),
 }
 
+impl ErrorKind {
+    /// The reason without its values, to count errors by (`"truncated"`,
+    /// `"bad_checksum"`...): one bucket per kind of problem, not per frame.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            ErrorKind::Truncated { .. } => "truncated",
+            ErrorKind::Version { .. } => "version",
+            ErrorKind::HeaderLength(_) => "header_length",
+            ErrorKind::TotalLength { .. } => "total_length",
+            ErrorKind::UdpLength(_) => "udp_length",
+            ErrorKind::FlagClear(_) => "flag_clear",
+            ErrorKind::FlagSet(_) => "flag_set",
+            ErrorKind::Reserved { .. } => "reserved",
+            ErrorKind::GreVersion(_) => "gre_version",
+            ErrorKind::GreProtocol(_) => "gre_protocol",
+            ErrorKind::OutOfRange { .. } => "out_of_range",
+            ErrorKind::BufferTooSmall { .. } => "buffer_too_small",
+            ErrorKind::RangeOutsideBuffer { .. } => "range_outside_buffer",
+            ErrorKind::Headroom { .. } => "headroom",
+            ErrorKind::ExceedsMtu { .. } => "exceeds_mtu",
+            ErrorKind::Fragment => "fragment",
+            ErrorKind::NotTunnel => "not_tunnel",
+            ErrorKind::InnerVlanTag => "inner_vlan_tag",
+            ErrorKind::EcnDrop => "ecn_drop",
+            ErrorKind::BadAddress { .. } => "bad_address",
+            ErrorKind::ReservedVsid(_) => "reserved_vsid",
+            ErrorKind::NotEthernet(_) => "not_ethernet",
+            ErrorKind::Unsupported(_) => "unsupported",
+            ErrorKind::BadChecksum(_) => "bad_checksum",
+            ErrorKind::Parse(_) => "parse",
+        }
+    }
+
+    /// True for a mistake of the caller (a value out of range, a buffer too small, a
+    /// setting that cannot be sent) rather than of the bytes: such an error has no byte
+    /// offset.
+    pub const fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::OutOfRange { .. }
+                | ErrorKind::BufferTooSmall { .. }
+                | ErrorKind::RangeOutsideBuffer { .. }
+                | ErrorKind::Headroom { .. }
+                | ErrorKind::Unsupported(_)
+        )
+    }
+}
+
 /// A codec error: the layer, what went wrong, and the byte offset of the header's start
 /// (relative to the buffer handed to the parser; whole-frame decoding rebases it to the
-/// frame's first byte).
+/// frame's first byte). Usage errors ([`ErrorKind::is_usage`]) concern no byte: their
+/// offset is 0 and `Display` leaves it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Error {
     /// The header being decoded.
     pub layer: Layer,
@@ -166,10 +278,18 @@ impl Error {
         }
     }
 
-    /// A truncation error: `needed` bytes wanted, `available` present.
+    /// A truncation error: `needed` bytes wanted, `available` present, asked for `by`
+    /// the header or one of its length fields.
     #[inline]
-    pub const fn truncated(layer: Layer, needed: usize, available: usize) -> Self {
-        Error::new(layer, ErrorKind::Truncated { needed, available })
+    pub const fn truncated(layer: Layer, needed: usize, available: usize, by: Truncation) -> Self {
+        Error::new(
+            layer,
+            ErrorKind::Truncated {
+                needed,
+                available,
+                by,
+            },
+        )
     }
 
     /// The same error, its offset moved forward by `base` bytes (the header's position
@@ -184,11 +304,25 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}: {}", self.layer, self.offset, self.kind)
+        if self.kind.is_usage() {
+            write!(f, "{}: {}", self.layer, self.kind)
+        } else {
+            write!(f, "{} at byte {}: {}", self.layer, self.offset, self.kind)
+        }
     }
 }
 
 impl core::error::Error for Error {}
+
+/// So `?` works on MAC address text in a function returning this crate's `Result`.
+impl From<crate::wire::ethernet::MacAddrParseError> for Error {
+    fn from(_: crate::wire::ethernet::MacAddrParseError) -> Self {
+        Error::new(
+            Layer::Ethernet,
+            ErrorKind::Unsupported("MAC address text other than aa:bb:cc:dd:ee:ff"),
+        )
+    }
+}
 
 /// Lets nom combinators produce our error, so the layer and offset survive composition.
 impl<I> nom::error::ParseError<I> for Error {
@@ -222,6 +356,27 @@ mod tests {
             e.to_string(),
             "ipv4 at byte 14: IHL 4 is below the minimum of 5"
         );
+    }
+
+    #[test]
+    fn usage_errors_claim_no_offset_and_truncations_say_why() {
+        let e = Error::new(
+            Layer::Tunnel,
+            ErrorKind::Headroom {
+                needed: 50,
+                available: 10,
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "tunnel: headroom of 10 bytes is smaller than the 50 the outer headers need"
+        );
+        let e = Error::truncated(Layer::Ipv4, 1500, 96, Truncation::LengthField).at(14);
+        assert_eq!(
+            e.to_string(),
+            "ipv4 at byte 14: truncated: its length field needs 1500 bytes, 96 available"
+        );
+        assert_eq!(e.kind.name(), "truncated");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! # tunnelwire
 //!
 //! A zero-copy, `no_std` codec for overlay tunnels: Ethernet II, 802.1Q/802.1ad VLAN tags,
-//! IPv4, UDP, VXLAN ([RFC 7348]) and NVGRE ([RFC 7637]), and an in-place tunnel engine on
+//! IPv4, IPv6, UDP, VXLAN ([RFC 7348]) and NVGRE ([RFC 7637]), and an in-place tunnel engine on
 //! top of it ([`tunnel`]: encapsulation, decapsulation, VXLAN <-> NVGRE translation, flow
 //! hash, RFC 6040 ECN).
 //!
@@ -59,6 +59,40 @@
 //! # Ok::<(), tunnelwire::Error>(())
 //! ```
 //!
+//! ## Example: count traffic per segment, robustly
+//!
+//! Monitoring code should not lose a frame because one inner header is bad:
+//! [`packet::Decoder::decode_partial`] keeps every layer decoded before the first error,
+//! and the error's [`ErrorKind::name`] is a value-free reason to count by.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use tunnelwire::packet::Decoder;
+//!
+//! #[derive(Default)]
+//! struct Counters {
+//!     per_segment: BTreeMap<u32, u64>,
+//!     fragmented: u64,
+//!     errors: BTreeMap<&'static str, u64>,
+//! }
+//!
+//! fn count(counters: &mut Counters, frame: &[u8]) {
+//!     let (decoded, error) = Decoder::new().decode_partial(frame);
+//!     if let Some(tunnel) = decoded.tunnel {
+//!         *counters.per_segment.entry(tunnel.segment()).or_default() += 1;
+//!     } else if decoded.outer_fragment() {
+//!         counters.fragmented += 1; // the tunnel header is in a later fragment
+//!     }
+//!     if let Some(error) = error {
+//!         *counters.errors.entry(error.kind.name()).or_default() += 1;
+//!     }
+//! }
+//!
+//! let mut counters = Counters::default();
+//! count(&mut counters, &[0u8; 10]);
+//! assert_eq!(counters.errors["truncated"], 1);
+//! ```
+//!
 //! ## Features
 //!
 //! - `std` (default): implements `std`-dependent conveniences of the dependencies.
@@ -89,7 +123,7 @@ pub mod linux;
 #[cfg(feature = "switch")]
 pub mod switch;
 
-pub use error::{Error, ErrorKind, Layer, Result};
+pub use error::{Error, ErrorKind, Layer, Result, Truncation};
 
 /// README.md's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -5,22 +5,25 @@
 //! copied or allocated. Decoding goes
 //!
 //! ```text
-//! Ethernet -> up to 2 VLAN tags -> IPv4 -> UDP (VXLAN on a VXLAN port) or GRE (NVGRE)
-//!          -> inner Ethernet -> up to 2 VLAN tags -> IPv4 -> UDP, or TCP ports
+//! Ethernet -> up to 2 VLAN tags -> IPv4 or IPv6 -> UDP (VXLAN on a VXLAN port) or GRE (NVGRE)
+//!          -> inner Ethernet -> up to 2 VLAN tags -> IPv4 or IPv6 -> UDP, or TCP ports
 //! ```
 //!
-//! and stops quietly at a payload it does not decode (ARP, IPv6, ICMP, a third VLAN tag,
-//! a nested tunnel) and after the IPv4 header of any fragment (MF set or offset > 0),
-//! since only the first fragment carries transport ports. A malformed header is an
+//! and stops quietly at a payload it does not decode (ARP, ICMP, an IPv6 extension
+//! header, a third VLAN tag, a nested tunnel) and after the IPv4 header of any fragment
+//! (MF set or offset > 0), since only the first fragment carries transport ports. A malformed header is an
 //! [`Error`] whose offset counts from the frame's first byte.
 
-use crate::error::{Error, ErrorKind, IResult, Layer, Result};
+use crate::error::{Error, ErrorKind, IResult, Layer, Result, Truncation};
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
-use crate::wire::nvgre::{self, NvgreHeader};
+use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::nvgre::{self, NvgreHeader, Vsid};
 use crate::wire::udp::{self, UdpDatagram};
 use crate::wire::vlan::{self, VlanTag};
-use crate::wire::vxlan::{self, ReservedPolicy, VxlanHeader};
+use crate::wire::vxlan::{self, Vni, VxlanHeader};
+
+pub use crate::wire::vxlan::ReservedPolicy;
 
 /// Most VLAN tags decoded per stack (QinQ: an S-tag then a C-tag).
 pub const MAX_VLAN_TAGS: usize = 2;
@@ -109,12 +112,15 @@ pub struct Stack<'a> {
     pub vlans: [Option<VlanTag<&'a [u8]>>; MAX_VLAN_TAGS],
     /// IPv4 packet, cut at its total length.
     pub ipv4: Option<Ipv4Packet<&'a [u8]>>,
-    /// Transport header, when IPv4 carried UDP or TCP and was not a fragment.
+    /// IPv6 packet, cut at its payload length (at most one of `ipv4` and `ipv6` is set).
+    pub ipv6: Option<Ipv6Packet<&'a [u8]>>,
+    /// Transport header, when IP carried UDP or TCP right after its header and was not
+    /// an IPv4 fragment.
     pub transport: Option<Transport<'a>>,
 }
 
 impl<'a> Stack<'a> {
-    /// Decodes one Ethernet stack (Ethernet, tags, IPv4, UDP or TCP ports; no tunnel) as
+    /// Decodes one Ethernet stack (Ethernet, tags, IPv4 or IPv6, UDP or TCP ports; no tunnel) as
     /// far as it goes: the layers decoded before the first malformed header, and that
     /// error. Offsets count from `bytes[0]`.
     #[inline(always)]
@@ -154,10 +160,21 @@ impl<'a> Stack<'a> {
     }
 
     /// Offset, from the frame's first byte, of what follows the Ethernet header and the
-    /// tags: the IPv4 header when there is one.
+    /// tags: the IPv4 or IPv6 header when there is one.
     #[inline]
     pub fn l3_offset(&self) -> usize {
         self.offset + ethernet::HEADER_LEN + vlan::HEADER_LEN * self.vlans.iter().flatten().count()
+    }
+
+    /// The IPv4 TOS byte or the IPv6 traffic class: DSCP in the high 6 bits, ECN in the
+    /// low 2; `None` when the stack holds no IP header.
+    #[inline]
+    pub fn traffic_class(&self) -> Option<u8> {
+        match (self.ipv4, self.ipv6) {
+            (Some(ip), _) => Some(ip.dscp() << 2 | ip.ecn()),
+            (_, Some(ip)) => Some(ip.traffic_class()),
+            (None, None) => None,
+        }
     }
 
     /// The EtherType after the last VLAN tag (or the Ethernet header).
@@ -179,14 +196,73 @@ pub enum Tunnel<'a> {
     Nvgre(NvgreHeader<&'a [u8]>),
 }
 
-impl Tunnel<'_> {
+/// Which tunnel a frame uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    /// VXLAN (RFC 7348).
+    Vxlan,
+    /// NVGRE (RFC 7637).
+    Nvgre,
+}
+
+/// A tunnel and its segment: the VNI or VSID a frame carries or is to carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encapsulation {
+    /// VXLAN with this VNI.
+    Vxlan(Vni),
+    /// NVGRE with this VSID.
+    Nvgre(Vsid),
+}
+
+impl Encapsulation {
+    /// VXLAN or NVGRE.
+    #[inline]
+    pub const fn kind(self) -> TunnelKind {
+        match self {
+            Encapsulation::Vxlan(_) => TunnelKind::Vxlan,
+            Encapsulation::Nvgre(_) => TunnelKind::Nvgre,
+        }
+    }
+
+    /// The 24-bit VNI or VSID.
+    #[inline]
+    pub const fn segment(self) -> u32 {
+        match self {
+            Encapsulation::Vxlan(vni) => vni.get(),
+            Encapsulation::Nvgre(vsid) => vsid.get(),
+        }
+    }
+}
+
+impl<'a> Tunnel<'a> {
+    /// VXLAN or NVGRE.
+    #[inline]
+    pub fn kind(&self) -> TunnelKind {
+        self.encapsulation().kind()
+    }
+
+    /// The tunnel and its segment.
+    #[inline]
+    pub fn encapsulation(&self) -> Encapsulation {
+        match self {
+            Tunnel::Vxlan(header) => Encapsulation::Vxlan(header.vni()),
+            Tunnel::Nvgre(header) => Encapsulation::Nvgre(header.vsid()),
+        }
+    }
+
+    /// What the tunnel header carries: the inner frame.
+    #[inline]
+    pub fn payload(&self) -> &'a [u8] {
+        match self {
+            Tunnel::Vxlan(header) => header.payload(),
+            Tunnel::Nvgre(header) => header.payload(),
+        }
+    }
+
     /// The segment: VNI for VXLAN, VSID for NVGRE (both 24 bits).
     #[inline]
     pub fn segment(&self) -> u32 {
-        match self {
-            Tunnel::Vxlan(header) => header.vni().get(),
-            Tunnel::Nvgre(header) => header.vsid().get(),
-        }
+        self.encapsulation().segment()
     }
 }
 
@@ -204,6 +280,16 @@ pub struct Frame<'a> {
     pub inner: Stack<'a>,
 }
 
+impl Frame<'_> {
+    /// True when decoding stopped at an outer IPv4 fragment (MF set or offset > 0):
+    /// whatever tunnel it carries is only found after reassembly, so a counter can count
+    /// it as "fragmented, not decoded" rather than lose it.
+    #[inline]
+    pub fn outer_fragment(&self) -> bool {
+        self.outer.ipv4.is_some_and(|ip| ip.is_fragment())
+    }
+}
+
 /// Runs one header's nom parser at `pos` bytes into the frame, rebasing its error.
 #[inline]
 fn step<'a, V>(
@@ -214,14 +300,17 @@ fn step<'a, V>(
     parser(input).map_err(|err| match err {
         nom::Err::Error(e) | nom::Err::Failure(e) => e.at(pos),
         // Our parsers are complete-input parsers and never ask for more.
-        nom::Err::Incomplete(_) => Error::truncated(Layer::Frame, 0, input.len()).at(pos),
+        nom::Err::Incomplete(_) => {
+            Error::truncated(Layer::Frame, 0, input.len(), Truncation::Buffer).at(pos)
+        }
     })
 }
 
-/// What a stack's IPv4 header carries on to, for the caller to continue with.
+/// What a stack's IP header carries on to, for the caller to continue with.
 struct StackEnd<'a> {
-    /// The IPv4 payload and its offset, if IPv4 was decoded and is not a fragment.
-    ip_payload: Option<(&'a [u8], usize)>,
+    /// The IP payload, its offset and its protocol, if IPv4 (not a fragment) or IPv6 was
+    /// decoded.
+    ip_payload: Option<(&'a [u8], usize, IpProtocol)>,
     /// The UDP payload and its offset, if UDP was decoded.
     udp_payload: Option<(&'a [u8], usize)>,
 }
@@ -273,9 +362,8 @@ impl Decoder {
     #[inline]
     pub(crate) fn fill<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
         let end = decode_stack(bytes, 0, &mut frame.outer)?;
-        let ip = frame.outer.ipv4.map(|ip| ip.protocol());
-        let (header_len, inner) = match (end.udp_payload, end.ip_payload, ip) {
-            (Some((payload, pos)), _, _)
+        let (header_len, inner) = match (end.udp_payload, end.ip_payload) {
+            (Some((payload, pos)), _)
                 if frame
                     .outer
                     .udp()
@@ -289,7 +377,7 @@ impl Decoder {
                 frame.tunnel_offset = pos;
                 (vxlan::HEADER_LEN, rest)
             }
-            (_, Some((payload, pos)), Some(IpProtocol::GRE)) => {
+            (_, Some((payload, pos, IpProtocol::GRE))) => {
                 let (rest, header) = step(nvgre::parse, payload, pos)?;
                 frame.tunnel = Some(Tunnel::Nvgre(header));
                 frame.tunnel_offset = pos;
@@ -334,17 +422,24 @@ fn decode_stack<'a>(
         rest = after;
         pos += vlan::HEADER_LEN;
     }
-    if ethertype != EtherType::IPV4 {
+    let (payload, protocol) = if ethertype == EtherType::IPV4 {
+        let (payload, ip) = step(ipv4::parse, rest, pos)?;
+        stack.ipv4 = Some(ip);
+        if ip.is_fragment() {
+            return Ok(end);
+        }
+        pos += ip.header_len();
+        (payload, ip.protocol())
+    } else if ethertype == EtherType::IPV6 {
+        let (payload, ip) = step(ipv6::parse, rest, pos)?;
+        stack.ipv6 = Some(ip);
+        pos += ipv6::HEADER_LEN;
+        (payload, ip.next_header())
+    } else {
         return Ok(end);
-    }
-    let (payload, ip) = step(ipv4::parse, rest, pos)?;
-    stack.ipv4 = Some(ip);
-    if ip.is_fragment() {
-        return Ok(end);
-    }
-    pos += ip.header_len();
-    end.ip_payload = Some((payload, pos));
-    match ip.protocol() {
+    };
+    end.ip_payload = Some((payload, pos, protocol));
+    match protocol {
         IpProtocol::UDP => {
             let (udp_payload, udp) = step(udp::parse, payload, pos)?;
             stack.transport = Some(Transport::Udp(udp));
@@ -369,7 +464,7 @@ fn decode_stack<'a>(
 mod tests {
     use super::*;
     use crate::wire::vxlan::VxlanRepr;
-    use crate::wire::{Ipv4Repr, UdpRepr, Vni};
+    use crate::wire::{Ipv4Repr, Ipv6Repr, NvgreRepr, UdpRepr, Vni, Vsid};
     use core::net::Ipv4Addr;
     use std::vec::Vec;
 
@@ -470,7 +565,7 @@ mod tests {
 
     #[test]
     fn legacy_qinq_tags_decode_and_a_third_tag_stops_quietly() {
-        // 0x9100 is a tag; a third tag, IPv6 and ARP end the decode without an error.
+        // 0x9100 is a tag; a third tag and ARP end the decode without an error.
         let three_tags = [
             ethernet(&[0x88a8, 0x8100, 0x8100, 0x0800]),
             ipv4_udp(9, b""),
@@ -479,11 +574,96 @@ mod tests {
         let frame = Decoder::new().decode(&three_tags).unwrap();
         assert_eq!(frame.outer.vlan_tags().count(), 2);
         assert!(frame.outer.ipv4.is_none());
-        for ethertype in [0x86dd, 0x0806] {
-            let bytes = ethernet(&[ethertype]);
-            let frame = Decoder::new().decode(&bytes).unwrap();
-            assert!(frame.outer.ethernet.is_some() && frame.outer.ipv4.is_none());
-        }
+        let arp = ethernet(&[0x0806]);
+        let frame = Decoder::new().decode(&arp).unwrap();
+        assert!(frame.outer.ethernet.is_some() && frame.outer.ipv4.is_none());
+    }
+
+    fn ipv6(next_header: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = std::vec![0u8; 40];
+        let mut repr = Ipv6Repr::new(
+            "fd00::1".parse().unwrap(),
+            "fd00::2".parse().unwrap(),
+            IpProtocol(next_header),
+            payload.len() as u16,
+        );
+        repr.flow_label = 0xbeef;
+        repr.ecn = 2;
+        repr.emit(&mut out).unwrap();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn udp(dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = std::vec![0u8; 8];
+        UdpRepr::new(49152, dst_port, payload.len() as u16)
+            .emit(&mut out)
+            .unwrap();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn vxlan_over_ipv6_with_inner_ipv6_decodes_both_stacks() {
+        let mut tunnel = [0u8; 8];
+        VxlanRepr::new(Vni::new(7).unwrap())
+            .emit(&mut tunnel)
+            .unwrap();
+        let inner = [ethernet(&[0x86dd]), ipv6(17, &udp(53, b"q"))].concat();
+        let outer_payload = udp(4789, &[&tunnel[..], &inner].concat());
+        let mut bytes = [ethernet(&[0x86dd]), ipv6(17, &outer_payload)].concat();
+        bytes.extend_from_slice(&[0; 6]); // Ethernet padding: not payload
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert_eq!(frame.tunnel.unwrap().segment(), 7);
+        assert_eq!(frame.tunnel_offset, 14 + 40 + 8);
+        let inner_ip = frame.inner.ipv6.unwrap();
+        assert_eq!((inner_ip.flow_label(), inner_ip.ecn()), (0xbeef, 2));
+        assert_eq!(frame.inner.ports(), Some((49152, 53)));
+        assert_eq!(frame.inner.traffic_class(), Some(2));
+        assert_eq!(frame.inner.l3_offset(), frame.inner.offset + 14);
+    }
+
+    #[test]
+    fn nvgre_over_ipv6_decodes() {
+        let mut tunnel = [0u8; 8];
+        NvgreRepr::new(Vsid::new(0x1234).unwrap(), 9)
+            .emit(&mut tunnel)
+            .unwrap();
+        let inner = [ethernet(&[0x0800]), ipv4_udp(53, b"")].concat();
+        let bytes = [
+            ethernet(&[0x86dd]),
+            ipv6(47, &[&tunnel[..], &inner].concat()),
+        ]
+        .concat();
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert_eq!(frame.tunnel.unwrap().segment(), 0x1234);
+        assert_eq!(frame.inner.ports(), Some((49152, 53)));
+    }
+
+    #[test]
+    fn ipv6_extension_headers_stop_quietly_and_bad_headers_name_ipv6() {
+        // Hop-by-hop (0) before UDP: the UDP header is not decoded.
+        let bytes = [ethernet(&[0x86dd]), ipv6(0, &udp(53, b"x"))].concat();
+        let frame = Decoder::new().decode(&bytes).unwrap();
+        assert!(frame.outer.ipv6.is_some() && frame.outer.transport.is_none());
+
+        let mut short = bytes.clone();
+        short[14 + 5] += 1; // payload length one past the frame
+        let (frame, error) = Decoder::new().decode_partial(&short);
+        let error = error.unwrap();
+        assert_eq!((error.layer, error.offset), (Layer::Ipv6, 14));
+        assert!(frame.outer.ethernet.is_some() && frame.outer.ipv6.is_none());
+
+        let mut version = bytes;
+        version[14] = 0x40;
+        let error = Decoder::new().decode(&version).unwrap_err();
+        assert_eq!(
+            error.kind,
+            ErrorKind::Version {
+                found: 4,
+                expected: 6
+            }
+        );
     }
 
     #[test]
@@ -493,6 +673,13 @@ mod tests {
         let frame = Decoder::new().decode(&bytes).unwrap();
         assert!(
             frame.outer.ipv4.is_some() && frame.outer.transport.is_none() && frame.tunnel.is_none()
+        );
+        assert!(frame.outer_fragment());
+        assert!(
+            !Decoder::new()
+                .decode(&vxlan_frame(4789, 0x08))
+                .unwrap()
+                .outer_fragment()
         );
     }
 

@@ -209,7 +209,7 @@ assert tap["frames_in"] > 1000 and remote["frames_in"] > 1000 and tap["frames_ou
 check "d: vtep ctl fdb lists the MACs learned in (a)" fdb_lists_a
 check "d: vtep ctl stats counts (a)" stats_count_a
 
-# ---- (b) two vteps over NVGRE -----------------------------------------------------------------
+# ---- (b) two vteps over NVGRE (RFC 7637 reserves VSIDs below 4096) ------------------------------
 ns vb1 && ns vb2 && ns hb1 && ns hb2
 attach vb1 10.99.0.11
 attach vb2 10.99.0.12
@@ -222,10 +222,10 @@ nvgre = true
 
 [[port]]
 name = "tapb$side"
-vni = 43
+vni = 4143
 
 [[segment]]
-vni = 43
+vni = 4143
 
 [[segment.remote]]
 ip = "10.99.0.1$other"
@@ -241,14 +241,14 @@ check "b: 2 MiB TCP over NVGRE" tcp_transfer hb2 192.168.43.2 hb1
 ns vgw && ns vc && ns hc
 attach vgw 10.99.0.21
 attach vc 10.99.0.22
-kernel_vxlan vx44 44 10.99.0.21 192.168.44.1
+kernel_vxlan vx44 4144 10.99.0.21 192.168.44.1
 cat >"$work/gw.toml" <<'EOF'
 [underlay]
 local_ip = "10.99.0.21"
 nvgre = true
 
 [[segment]]
-vni = 44
+vni = 4144
 
 [[segment.remote]]
 ip = "10.99.0.1"
@@ -264,10 +264,10 @@ nvgre = true
 
 [[port]]
 name = "tapc"
-vni = 44
+vni = 4144
 
 [[segment]]
-vni = 44
+vni = 4144
 
 [[segment.remote]]
 ip = "10.99.0.21"

@@ -92,12 +92,12 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
     let mut vxlan = Encapsulator::new(TunnelConfig {
         udp_checksum: true,
         mtu: 9000,
-        ..TunnelConfig::vxlan(Vni::new(42).unwrap(), src, dst)
+        ..TunnelConfig::vxlan(Vni::new(4200).unwrap(), src, dst)
     })
     .unwrap();
     let mut nvgre = Encapsulator::new(TunnelConfig {
         mtu: 9000,
-        ..TunnelConfig::nvgre(Vsid::new(42).unwrap(), src, dst)
+        ..TunnelConfig::nvgre(Vsid::new(4242).unwrap(), src, dst)
     })
     .unwrap();
     let decap = Decapsulator::default();
@@ -112,12 +112,19 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
         for encap in [&mut vxlan, &mut nvgre] {
             let inner = HEADROOM + 8..HEADROOM + 8 + frame.len();
             buf[inner.clone()].copy_from_slice(frame);
-            let outer = encap.encapsulate(&mut buf, inner).unwrap();
+            // A frame with more VLAN tags than can be stripped is refused.
+            let Ok(outer) = encap.encapsulate(&mut buf, inner) else {
+                continue;
+            };
             let to = match encap.config().encapsulation {
                 tunnelwire::tunnel::Encapsulation::Vxlan(_) => TunnelKind::Nvgre,
                 tunnelwire::tunnel::Encapsulation::Nvgre(_) => TunnelKind::Vxlan,
             };
-            let translated = translator.translate(&mut buf, outer, to).unwrap();
+            // Inner frames too short for Ethernet (from malformed.pcap) encapsulate but
+            // do not translate: translation checks the frame as decapsulation does.
+            let Ok(translated) = translator.translate(&mut buf, outer, to) else {
+                continue;
+            };
             let out = decap.decapsulate(&mut buf[translated.clone()]);
             done += usize::from(out.is_ok());
         }

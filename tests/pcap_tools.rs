@@ -1,12 +1,16 @@
 //! The pcap examples end to end, on the committed captures: `pcap_roundtrip` is byte
 //! identical, `encap` then `decap` gives back the input, `translate` both ways keeps the
 //! segment and the inner frames, and the tools rewrite exactly the committed outputs whose
-//! tshark decodes `tests/conformance.rs` checks.
+//! tshark decodes `tests/conformance.rs` checks. Captures are read as people take them:
+//! pcapng, either byte order, frames cut by the snap length, files cut short.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use pcap_file::pcap::PcapReader;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use pcap_file::{DataLink, Endianness, TsResolution};
+use serde_json::Value;
 use tunnelwire::packet::Decoder;
 
 fn data(name: &str) -> PathBuf {
@@ -15,8 +19,19 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs an example (built on first use), asserting success; returns its standard error.
-fn tool(name: &str, args: &[&Path]) -> String {
+/// The path of a built example.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+/// Runs an example (built on first use), whatever its exit status.
+fn run(name: &str, args: &[&Path]) -> Output {
     static BUILD: std::sync::Once = std::sync::Once::new();
     BUILD.call_once(|| {
         let status = Command::new(env!("CARGO"))
@@ -26,21 +41,32 @@ fn tool(name: &str, args: &[&Path]) -> String {
             .expect("cargo build --examples");
         assert!(status.success());
     });
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    let out = Command::new(&bin)
+    let bin = example(name);
+    Command::new(&bin)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("{bin:?}: {e}"));
+        .unwrap_or_else(|e| panic!("{bin:?}: {e}"))
+}
+
+/// Runs an example, asserting success; returns its standard error.
+fn tool(name: &str, args: &[&Path]) -> String {
+    let out = run(name, args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{name} failed: {stderr}");
     stderr
+}
+
+/// `dissect`'s objects for a capture, asserting success, and its standard error.
+fn dissect(capture: &Path) -> (Vec<Value>, String) {
+    let out = run("dissect", &[capture]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "dissect {capture:?} failed: {stderr}");
+    let objects = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (objects, stderr)
 }
 
 /// A folder for one test's output files, removed when the test ends (even by a panic).
@@ -64,13 +90,98 @@ impl Drop for Scratch {
     }
 }
 
-fn frames(path: &Path) -> Vec<Vec<u8>> {
+/// The records of a pcap (pcap-file's checked reader: not for frames cut by a snap length).
+fn records(path: &Path) -> Vec<PcapPacket<'static>> {
     let mut reader = PcapReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut frames = Vec::new();
+    let mut records = Vec::new();
     while let Some(packet) = reader.next_packet() {
-        frames.push(packet.unwrap().data.into_owned());
+        records.push(packet.unwrap().into_owned());
     }
-    frames
+    records
+}
+
+/// What a record says, comparable: time, original length and bytes.
+fn contents(path: &Path) -> Vec<(Duration, u32, Vec<u8>)> {
+    records(path)
+        .into_iter()
+        .map(|r| (r.timestamp, r.orig_len, r.data.into_owned()))
+        .collect()
+}
+
+fn frames(path: &Path) -> Vec<Vec<u8>> {
+    records(path)
+        .into_iter()
+        .map(|r| r.data.into_owned())
+        .collect()
+}
+
+/// Writes `records` as a pcap with `header`.
+fn write_pcap(path: &Path, header: PcapHeader, records: &[PcapPacket<'_>]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = PcapWriter::with_header(file, header).unwrap();
+    for record in records {
+        writer.write_packet(record).unwrap();
+    }
+}
+
+/// A pcap header other than the committed captures' (little-endian, microseconds).
+const BIG_ENDIAN_NANOSECONDS: PcapHeader = PcapHeader {
+    version_major: 2,
+    version_minor: 4,
+    ts_correction: 0,
+    ts_accuracy: 0,
+    snaplen: 262_144,
+    datalink: DataLink::ETHERNET,
+    ts_resolution: TsResolution::NanoSecond,
+    endianness: Endianness::Big,
+};
+
+/// A big-endian pcapng laid out as dumpcap writes it: a Section Header, one Interface
+/// Description (`linktype`, no snap length, nanosecond timestamps), a block per frame and
+/// Interface Statistics at the end. A frame without a time goes in a Simple Packet Block,
+/// which has none; the others in Enhanced Packet Blocks.
+fn pcapng(linktype: u16, frames: &[(Option<Duration>, &[u8])]) -> Vec<u8> {
+    fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+        let padded = body.len().next_multiple_of(4);
+        let len = (12 + padded) as u32;
+        out.extend(kind.to_be_bytes());
+        out.extend(len.to_be_bytes());
+        out.extend(body);
+        out.resize(out.len() + padded - body.len(), 0);
+        out.extend(len.to_be_bytes());
+    }
+    let mut out = Vec::new();
+    // Byte-order magic, version 1.0, section length unknown.
+    let shb = [
+        0x1a2b_3c4d_u32.to_be_bytes(),
+        [0, 1, 0, 0],
+        [0xff; 4],
+        [0xff; 4],
+    ];
+    block(&mut out, 0x0a0d_0d0a, &shb.concat());
+    // Link type, reserved, snap length 0; if_tsresol 9 (padded), end of options.
+    let idb = [
+        [linktype.to_be_bytes(), [0, 0]].concat(),
+        vec![0; 4],
+        vec![0, 9, 0, 1, 9, 0, 0, 0],
+        vec![0; 4],
+    ];
+    block(&mut out, 1, &idb.concat());
+    for (time, frame) in frames {
+        let len = (frame.len() as u32).to_be_bytes();
+        match time {
+            None => block(&mut out, 3, &[&len[..], frame].concat()),
+            Some(time) => {
+                let nanos = time.as_nanos() as u64;
+                let (high, low) = ((nanos >> 32) as u32, nanos as u32);
+                let header = [[0; 4], high.to_be_bytes(), low.to_be_bytes(), len, len];
+                block(&mut out, 6, &[&header.concat()[..], frame].concat());
+            }
+        }
+    }
+    // Interface 0, time 0, no options.
+    block(&mut out, 5, &[0; 12]);
+    out
 }
 
 #[test]
@@ -82,6 +193,9 @@ fn pcap_roundtrip_is_byte_identical() {
         "edge.pcap",
         "malformed.pcap",
         "encap-nvgre.pcap",
+        "ipv6.pcap",
+        "ipv6-malformed.pcap",
+        "plain6.pcap",
     ] {
         let out = scratch.file(&format!("roundtrip-{name}"));
         tool("pcap_roundtrip", &[&data(name), &out]);
@@ -97,10 +211,14 @@ fn pcap_roundtrip_is_byte_identical() {
 fn encap_then_decap_gives_back_the_input() {
     let scratch = Scratch::new("encap_then_decap_gives_back_the_input");
     let addrs = ["--src-ip", "10.0.0.1", "--dst-ip", "10.0.0.2"].map(Path::new);
-    for nvgre in [false, true] {
+    for (input, nvgre) in [
+        ("plain.pcap", false),
+        ("plain.pcap", true),
+        ("plain6.pcap", false),
+    ] {
         let (encapsulated, decapsulated) = (
-            scratch.file(&format!("e{nvgre}.pcap")),
-            scratch.file(&format!("d{nvgre}.pcap")),
+            scratch.file(&format!("e-{input}-{nvgre}.pcap")),
+            scratch.file(&format!("d-{input}-{nvgre}.pcap")),
         );
         let mut args: Vec<&Path> = if nvgre {
             vec![Path::new("--nvgre")]
@@ -109,13 +227,31 @@ fn encap_then_decap_gives_back_the_input() {
         };
         args.extend([Path::new("--vni"), Path::new("5000")]);
         args.extend(addrs);
-        let plain = data("plain.pcap");
+        let plain = data(input);
         args.extend([plain.as_path(), encapsulated.as_path()]);
         tool("encap", &args);
         let summary = tool("decap", &[&encapsulated, &decapsulated]);
         assert!(summary.contains("0 skipped"), "{summary}");
-        assert_eq!(frames(&decapsulated), frames(&plain), "nvgre: {nvgre}");
+        assert_eq!(
+            frames(&decapsulated),
+            untagged(frames(&plain)),
+            "{input}, nvgre: {nvgre}"
+        );
     }
+}
+
+/// The frames with their VLAN tags removed, as encapsulation strips them by default
+/// (RFC 7637 section 3.2, RFC 7348 section 6.1).
+fn untagged(frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let decoder = Decoder::new();
+    frames
+        .into_iter()
+        .map(|mut frame| {
+            let tags = decoder.decode(&frame).unwrap().outer.vlan_tags().count();
+            frame.drain(12..12 + 4 * tags);
+            frame
+        })
+        .collect()
 }
 
 #[test]
@@ -132,11 +268,17 @@ fn translate_both_ways_keeps_segments_and_inner_frames() {
         &[Path::new("--to"), Path::new("vxlan"), &nvgre, &vxlan],
     );
     let decoder = Decoder::new();
-    // The kernel capture's outer fragments are skipped; the rest translate one for one.
+    // The kernel capture's outer fragments are skipped, and so is VNI 42, a reserved VSID
+    // (RFC 7637 section 3.2); the rest translate one for one.
     let originals: Vec<Vec<u8>> = frames(&kernel)
         .into_iter()
-        .filter(|f| decoder.decode(f).is_ok_and(|d| d.tunnel.is_some()))
+        .filter(|f| {
+            decoder
+                .decode(f)
+                .is_ok_and(|d| d.tunnel.is_some_and(|t| t.segment() > 0xfff))
+        })
         .collect();
+    assert!(!originals.is_empty());
     for translated in [frames(&nvgre), frames(&vxlan)] {
         assert_eq!(translated.len(), originals.len());
         for (before, after) in originals.iter().zip(&translated) {
@@ -162,7 +304,7 @@ fn tools_rewrite_the_committed_outputs() {
     let runs = [
         (
             "encap",
-            format!("--vni 42 {addrs}"),
+            format!("--vni 5000 {addrs}"),
             "plain.pcap",
             "encap-vxlan.pcap",
         ),
@@ -190,6 +332,30 @@ fn tools_rewrite_the_committed_outputs() {
             "encap-nvgre.pcap",
             "translated-vxlan.pcap",
         ),
+        (
+            "encap",
+            format!("--vni 6000 --udp-checksum {addrs}"),
+            "plain6.pcap",
+            "encap6-vxlan.pcap",
+        ),
+        (
+            "encap",
+            format!("--nvgre --vni 6000 {addrs}"),
+            "plain6.pcap",
+            "encap6-nvgre.pcap",
+        ),
+        (
+            "translate",
+            "--to nvgre".to_string(),
+            "encap6-vxlan.pcap",
+            "translated6-nvgre.pcap",
+        ),
+        (
+            "translate",
+            "--to vxlan".to_string(),
+            "encap6-nvgre.pcap",
+            "translated6-vxlan.pcap",
+        ),
     ];
     for (name, flags, input, expected) in runs {
         let out = scratch.file(expected);
@@ -208,15 +374,6 @@ fn tools_rewrite_the_committed_outputs() {
 #[test]
 fn bad_arguments_and_unreadable_inputs_fail_clearly() {
     let scratch = Scratch::new("bad_arguments_and_unreadable_inputs_fail_clearly");
-    let exe = std::env::current_exe().unwrap();
-    let bin = |name: &str| {
-        exe.parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join("examples")
-            .join(name)
-    };
     tool(
         "decap",
         &[&data("plain.pcap"), &scratch.file("warmup.pcap")],
@@ -242,11 +399,203 @@ fn bad_arguments_and_unreadable_inputs_fail_clearly() {
         ("decap", &["/nonexistent.pcap", "b"], "No such file"),
     ];
     for (name, args, message) in cases {
-        let out = Command::new(bin(name)).args(args).output().unwrap();
+        let out = Command::new(example(name)).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && stderr.contains(message),
             "{name} {args:?}: {stderr}"
         );
+    }
+}
+
+#[test]
+fn pcapng_and_either_pcap_byte_order_read_alike() {
+    let scratch = Scratch::new("pcapng_and_either_pcap_byte_order_read_alike");
+    let kernel = data("kernel.pcap");
+    let (expected, _) = dissect(&kernel);
+    // Written by editcap: microsecond timestamps, pcapng's default.
+    let pcapng = data("kernel.pcapng");
+    assert_eq!(dissect(&pcapng).0, expected);
+    let out = scratch.file("from-pcapng.pcap");
+    tool("pcap_roundtrip", &[&pcapng, &out]);
+    assert_eq!(contents(&out), contents(&kernel));
+
+    let swapped = scratch.file("big-endian-nanoseconds.pcap");
+    write_pcap(&swapped, BIG_ENDIAN_NANOSECONDS, &records(&kernel));
+    assert_eq!(dissect(&swapped).0, expected);
+    let out = scratch.file("big-endian-roundtrip.pcap");
+    tool("pcap_roundtrip", &[&swapped, &out]);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&swapped).unwrap()
+    );
+}
+
+#[test]
+fn pcapng_simple_packet_blocks_read_and_foreign_link_types_refused() {
+    let scratch = Scratch::new("pcapng_simple_packet_blocks_read_and_foreign_link_types_refused");
+    let kernel = records(&data("kernel.pcap"));
+    let enhanced = &kernel[0];
+    // A length that is not a multiple of 4, so the block carries padding.
+    let simple = kernel.iter().find(|r| r.data.len() % 4 != 0).unwrap();
+    let capture = scratch.file("dumpcap.pcapng");
+    let blocks = [
+        (Some(enhanced.timestamp), &enhanced.data[..]),
+        (None, &simple.data[..]),
+    ];
+    std::fs::write(&capture, pcapng(1, &blocks)).unwrap();
+    let same = scratch.file("same.pcap");
+    let untimed = PcapPacket::new(Duration::ZERO, simple.orig_len, &simple.data);
+    write_pcap(&same, BIG_ENDIAN_NANOSECONDS, &[enhanced.clone(), untimed]);
+    assert_eq!(dissect(&capture).0, dissect(&same).0);
+    let out = scratch.file("out.pcap");
+    tool("pcap_roundtrip", &[&capture, &out]);
+    assert_eq!(contents(&out), contents(&same));
+
+    // LINKTYPE_RAW: IP packets without an Ethernet header.
+    let raw = scratch.file("raw.pcapng");
+    std::fs::write(&raw, pcapng(101, &blocks)).unwrap();
+    for (name, args) in [
+        ("dissect", vec![raw.as_path()]),
+        ("decap", vec![raw.as_path(), &scratch.file("decap.pcap")]),
+    ] {
+        let out = run(name, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && stderr.contains("interface 0: link type")
+                && stderr.contains("is not Ethernet"),
+            "{name}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn frames_cut_by_the_snap_length_are_decoded_and_flagged() {
+    let scratch = Scratch::new("frames_cut_by_the_snap_length_are_decoded_and_flagged");
+    let kernel = data("kernel.pcap");
+    // `editcap -F pcap -s 96 kernel.pcap`: the header's snap length is 96 too.
+    let snapped = data("kernel-snap96.pcap");
+    let (whole, _) = dissect(&kernel);
+    let (cut, _) = dissect(&snapped);
+    assert_eq!(cut.len(), whole.len());
+    let (mut cut_frames, mut cut_short) = (0, 0);
+    for ((whole, cut), record) in whole.iter().zip(&cut).zip(records(&kernel)) {
+        let len = record.data.len();
+        if len <= 96 {
+            assert_eq!(cut, whole);
+            continue;
+        }
+        cut_frames += 1;
+        let keys: Vec<&String> = cut.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["frame", "layers", "error", "cut_by_capture"],
+            "{cut}"
+        );
+        assert_eq!(cut["cut_by_capture"], true);
+        let (layers, all) = (
+            cut["layers"].as_array().unwrap(),
+            whole["layers"].as_array().unwrap(),
+        );
+        // Every header inside the 96 bytes is decoded as in the whole frame, but a UDP
+        // checksum over bytes the capture left out cannot be verified.
+        assert!(!layers.is_empty() && layers.len() <= all.len(), "{cut}");
+        for (got, want) in layers.iter().zip(all) {
+            let mut want = want.clone();
+            if got["layer"] == "udp" && got["checksum_ok"].is_null() {
+                want["checksum_ok"] = serde_json::Value::Null;
+            }
+            assert_eq!(got, &want, "{cut}\n{whole}");
+        }
+        // The whole frame decodes, and at 96 bytes every header was captured.
+        assert!(whole["error"].is_null() && cut["error"].is_null());
+        assert_eq!(layers.len(), all.len(), "{cut}");
+    }
+    // Cut at 60 bytes, inside the inner headers: what was captured is decoded, and the
+    // first header the capture cut is an error that says so.
+    let sixty: Vec<PcapPacket<'_>> = records(&kernel)
+        .into_iter()
+        .map(|mut record| {
+            record.data.to_mut().truncate(60);
+            record
+        })
+        .collect();
+    let sixty_path = scratch.file("sixty.pcap");
+    write_pcap(&sixty_path, BIG_ENDIAN_NANOSECONDS, &sixty);
+    let (cut60, _) = dissect(&sixty_path);
+    for ((whole, cut), record) in whole.iter().zip(&cut60).zip(&sixty) {
+        let orig_len = record.orig_len;
+        // Short frames, and outer fragments (which stop after IPv4), lose no header.
+        if orig_len <= 60 || cut["layers"] == whole["layers"] {
+            assert!(cut["error"].is_null(), "{cut}");
+            continue;
+        }
+        cut_short += 1;
+        let (layers, all) = (
+            cut["layers"].as_array().unwrap(),
+            whole["layers"].as_array().unwrap(),
+        );
+        assert!(layers.len() < all.len(), "{cut}");
+        assert_eq!(layers[0], all[0]);
+        let suffix = format!(" (record cut by the capture: 60 of {orig_len} bytes captured)");
+        assert!(cut["error"].as_str().unwrap().ends_with(&suffix), "{cut}");
+    }
+    assert!(cut_short > 10);
+    assert!(cut_frames > 10);
+    let out = scratch.file("roundtrip.pcap");
+    tool("pcap_roundtrip", &[&snapped, &out]);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&snapped).unwrap()
+    );
+
+    // An IPv4 total length beyond even the original length: malformed, not cut short.
+    let mut frame = records(&kernel)
+        .into_iter()
+        .find(|r| r.data.len() > 200)
+        .unwrap();
+    frame.data.to_mut().truncate(96);
+    frame.orig_len = 150;
+    let lying = scratch.file("lying.pcap");
+    write_pcap(&lying, BIG_ENDIAN_NANOSECONDS, &[frame]);
+    let (objects, _) = dissect(&lying);
+    assert_eq!(objects[0]["cut_by_capture"], true);
+    let error = objects[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("ipv4") && !error.contains("cut by the capture"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_file_cut_inside_its_last_record_is_read_up_to_it() {
+    let scratch = Scratch::new("a_file_cut_inside_its_last_record_is_read_up_to_it");
+    // What decap must write: the inner frames of every record before the cut one.
+    let kernel = records(&data("kernel.pcap"));
+    let (before, expected) = (scratch.file("before.pcap"), scratch.file("expected.pcap"));
+    write_pcap(&before, BIG_ENDIAN_NANOSECONDS, &kernel[..kernel.len() - 1]);
+    tool("decap", &[&before, &expected]);
+    for name in ["kernel.pcap", "kernel.pcapng"] {
+        let whole = data(name);
+        let cut = scratch.file(name);
+        std::fs::copy(&whole, &cut).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&cut).unwrap();
+        file.set_len(file.metadata().unwrap().len() - 10).unwrap();
+
+        let (all, _) = dissect(&whole);
+        let (read, warning) = dissect(&cut);
+        assert_eq!(read, all[..all.len() - 1], "{name}");
+        assert!(
+            warning.starts_with("warning: ") && warning.contains("ends inside"),
+            "{warning}"
+        );
+        let decapsulated = scratch.file("decapsulated.pcap");
+        let warning = tool("decap", &[&cut, &decapsulated]);
+        assert!(
+            warning.starts_with("warning: ") && warning.contains("ends inside"),
+            "{warning}"
+        );
+        assert_eq!(contents(&decapsulated), contents(&expected), "{name}");
     }
 }

@@ -31,12 +31,13 @@ const SENDERS: [Ipv4Addr; 4] = [
     Ipv4Addr::new(10, 0, 0, 9),
 ];
 
-/// The switch under test: segments 1 and 2; ports 0-1 access 1, 2-3 access 1 isolated,
-/// 4 trunk (VID 10 -> 1, 20 -> 2), 5 access 2 isolated; in both segments VXLAN remotes
+/// The switch under test: segments 5001 and 5002; ports 0-1 access 5001, 2-3 access 5001
+/// isolated, 4 trunk (VID 10 -> 5001, 20 -> 5002), 5 access 5002 isolated; in both segments VXLAN remotes
 /// 10.0.0.1 and 10.0.0.2 and NVGRE remote 10.0.0.3.
 fn switch() -> (Switch, Vec<bool>, Vec<(Ipv4Addr, TunnelKind, u32)>) {
     let mut switch = Switch::new(SwitchConfig::new(LOCAL));
-    let vni = |n| Vni::new(n).unwrap();
+    // NVGRE reserves VSIDs below 4096: the segments are 5001 and 5002.
+    let vni = |n| Vni::new(5000 + n).unwrap();
     for n in [1, 2] {
         let mut segment = SegmentConfig::new(vni(n));
         segment.mac_limit = MAC_LIMIT;
@@ -73,7 +74,7 @@ fn switch() -> (Switch, Vec<bool>, Vec<(Ipv4Addr, TunnelKind, u32)>) {
                 .add_remote(vni(n), RemoteConfig::new(ip, kind))
                 .unwrap();
             assert_eq!(id.index(), remotes.len());
-            remotes.push((ip, kind, n));
+            remotes.push((ip, kind, 5000 + n));
         }
     }
     (switch, isolated, remotes)
@@ -116,12 +117,17 @@ fn inner_frame() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
-/// A tunnel frame from one of the senders, VNI 1 to 3, VXLAN or NVGRE.
+/// A tunnel frame from one of the senders, VNI 5001 to 5003, VXLAN or NVGRE.
 fn tunnel_frame() -> impl Strategy<Value = Vec<u8>> {
-    (inner_frame(), 0..SENDERS.len(), 1u32..=3, any::<bool>()).prop_map(
-        |(mut inner, sender, segment, nvgre)| {
+    (
+        inner_frame(),
+        0..SENDERS.len(),
+        5001u32..=5003,
+        any::<bool>(),
+    )
+        .prop_map(|(mut inner, sender, segment, nvgre)| {
             // A tunnel's inner frame carries no tag: drop it half the time we made one.
-            if inner[12..14] == [0x81, 0x00] && segment != 3 {
+            if inner[12..14] == [0x81, 0x00] && segment != 5003 {
                 inner.drain(12..16);
             }
             let config = if nvgre {
@@ -137,8 +143,7 @@ fn tunnel_frame() -> impl Strategy<Value = Vec<u8>> {
                 .encapsulate(&mut buf, whole)
                 .unwrap();
             buf[range].to_vec()
-        },
-    )
+        })
 }
 
 /// Flips a few bytes, or cuts the frame short, now and then.

@@ -93,7 +93,7 @@ fn forward(
 
 #[test]
 fn forwarding_allocates_nothing_once_the_mac_table_is_warm() {
-    let vni = Vni::new(42).unwrap();
+    let vni = Vni::new(5042).unwrap();
     let mut switch = Switch::new(SwitchConfig::new(LOCAL));
     switch.add_segment(SegmentConfig::new(vni)).unwrap();
     let ports = [
@@ -107,7 +107,7 @@ fn forwarding_allocates_nothing_once_the_mac_table_is_warm() {
         .add_remote(vni, RemoteConfig::new(NV, TunnelKind::Nvgre))
         .unwrap();
     let mut from_vx = Encapsulator::new(TunnelConfig::vxlan(vni, VX, LOCAL)).unwrap();
-    let vsid = Vsid::new(42).unwrap();
+    let vsid = Vsid::new(5042).unwrap();
     let mut from_nv = Encapsulator::new(TunnelConfig::nvgre(vsid, NV, LOCAL)).unwrap();
     let mut buf = vec![0u8; 2048];
     let mut scratch = vec![0u8; 2048];

@@ -19,7 +19,7 @@ use tunnelwire::tunnel::{HEADROOM, TunnelKind};
 use tunnelwire::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, VlanId, Vni};
 
 /// Segments of the simulated overlay and the VID each has on trunk ports.
-const SEGMENTS: [(u32, u16); 2] = [(10, 100), (20, 200)];
+const SEGMENTS: [(u32, u16); 2] = [(5010, 100), (5020, 200)];
 
 /// Which encapsulations a switch speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

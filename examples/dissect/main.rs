@@ -1,5 +1,5 @@
-//! Prints one JSON object per frame of a pcap: the layers tunnelwire decodes, outermost
-//! first, and the first error.
+//! Prints one JSON object per frame of a capture (pcap or pcapng): the layers tunnelwire
+//! decodes, outermost first, and the first error.
 //!
 //! ```text
 //! cargo run --release --example dissect -- FILE.pcap
@@ -7,16 +7,17 @@
 //! ```
 //!
 //! The output format is fixed by CONTRACTS.md; wrong checksums are not errors but show
-//! as `checksum_ok: false`.
+//! as `checksum_ok: false`, and a frame cut by the capture's snap length carries
+//! `"cut_by_capture":true`.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-use pcap_file::DataLink;
-use pcap_file::pcap::PcapReader;
 use tunnelwire::packet::Decoder;
 
+#[allow(dead_code)] // dissect reads captures and writes none
+#[path = "../common/pcap_io.rs"]
+mod pcap_io;
 mod render;
 
 fn main() -> ExitCode {
@@ -28,27 +29,28 @@ fn main() -> ExitCode {
     match run(path) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("dissect: {path}: {message}");
+            eprintln!("dissect: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
 fn run(path: &str) -> Result<(), String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let mut reader = PcapReader::new(file).map_err(|e| e.to_string())?;
-    let datalink = reader.header().datalink;
-    if datalink != DataLink::ETHERNET {
-        return Err(format!("link type {datalink:?} is not Ethernet"));
-    }
+    let input = pcap_io::Reader::open(path)?;
     let decoder = Decoder::new();
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut index = 0;
-    while let Some(packet) = reader.next_packet() {
-        let packet = packet.map_err(|e| format!("frame {}: {e}", index + 1))?;
-        index += 1;
-        let line = render::frame(&decoder, index, &packet.data);
-        writeln!(out, "{line}").map_err(|e| e.to_string())?;
-    }
-    out.flush().map_err(|e| e.to_string())
+    let stdout_error = |e: std::io::Error| format!("standard output: {e}");
+    let mut scratch = render::Scratch::default();
+    input.for_each(|record| {
+        render::write_frame(
+            &mut out,
+            &decoder,
+            record.index,
+            record.data,
+            record.orig_len as usize,
+            &mut scratch,
+        )
+        .map_err(stdout_error)
+    })?;
+    out.flush().map_err(stdout_error)
 }

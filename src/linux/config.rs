@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::switch::{Location, PortConfig, RemoteConfig, SegmentConfig, Switch, SwitchConfig};
 use crate::tunnel::{TunnelKind, VXLAN_OVERHEAD};
-use crate::wire::{MacAddr, VlanId, Vni};
+use crate::wire::{MacAddr, VlanId, Vni, Vsid};
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -305,13 +305,22 @@ impl VtepConfig {
                 let key = format!("segment[{i}].remote[{j}]");
                 let kind = match remote.encap {
                     Encap::Vxlan => TunnelKind::Vxlan,
-                    Encap::Nvgre if underlay.nvgre => TunnelKind::Nvgre,
-                    Encap::Nvgre => {
+                    Encap::Nvgre if !underlay.nvgre => {
                         return Err(error(
                             format!("{key}.encap"),
                             "nvgre needs `nvgre = true` in [underlay]",
                         ));
                     }
+                    Encap::Nvgre if Vsid::new(vni.get()).is_ok_and(Vsid::is_reserved) => {
+                        return Err(error(
+                            format!("{key}.encap"),
+                            format!(
+                                "nvgre: VSID {vni} is reserved (RFC 7637: 0-4095 and 16777215); \
+                                 give the segment a VNI from 4096"
+                            ),
+                        ));
+                    }
+                    Encap::Nvgre => TunnelKind::Nvgre,
                 };
                 let id = switch
                     .add_remote(vni, RemoteConfig::new(remote.ip, kind))
@@ -413,7 +422,7 @@ vid = 100
 vni = 42
 [[port.vlan]]
 vid = 200
-vni = 43
+vni = 4100
 
 [[segment]]
 vni = 42
@@ -421,9 +430,6 @@ mac_limit = 10
 ageing_secs = 60
 [[segment.remote]]
 ip = "10.99.0.1"
-[[segment.remote]]
-ip = "10.99.0.3"
-encap = "nvgre"
 [[segment.static]]
 mac = "02:00:00:00:00:09"
 remote = "10.99.0.1"
@@ -432,7 +438,10 @@ mac = "02:00:00:00:00:0a"
 port = "tap0"
 
 [[segment]]
-vni = 43
+vni = 4100
+[[segment.remote]]
+ip = "10.99.0.3"
+encap = "nvgre"
 "#;
 
     #[test]
@@ -475,12 +484,12 @@ vni = 43
             ("nvgre = true", "nvgre = true\nflood = 1", "flood"),
             ("local_ip = \"10.99.0.2\"", "", "local_ip"),
             (
-                "[[segment]]\nvni = 43",
+                "[[segment]]\nvni = 4100",
                 "[[segment]]\nvni = 16777216",
                 "segment[1].vni: 16777216 is over 24 bits",
             ),
             (
-                "vid = 200\nvni = 43",
+                "vid = 200\nvni = 4100",
                 "vid = 200\nvni = 16777216",
                 "port[1].vlan[1].vni: 16777216 is over",
             ),
@@ -501,7 +510,7 @@ vni = 43
                 "port[0].vni: no [[segment]] has VNI 44",
             ),
             (
-                "vid = 200\nvni = 43",
+                "vid = 200\nvni = 4100",
                 "vid = 200\nvni = 45",
                 "port[1].vlan[1].vni: no [[segment]]",
             ),
@@ -523,7 +532,7 @@ vni = 43
             (
                 "nvgre = true",
                 "nvgre = false",
-                "segment[0].remote[1].encap: nvgre needs",
+                "segment[1].remote[0].encap: nvgre needs",
             ),
             (
                 "encap = \"nvgre\"",
@@ -536,7 +545,7 @@ vni = 43
                 "port[1].name: \"tap0\" is used twice",
             ),
             (
-                "[[segment]]\nvni = 43",
+                "[[segment]]\nvni = 4100",
                 "[[segment]]\nvni = 42",
                 "segment[1].vni: segment 42 is defined twice",
             ),
@@ -545,6 +554,17 @@ vni = 43
             let message = mistake(from, to);
             assert!(message.contains(expected), "{to:?}: {message}");
         }
+    }
+
+    #[test]
+    fn nvgre_on_a_reserved_vsid_is_an_error() {
+        let text = "[underlay]\nlocal_ip = \"10.0.0.1\"\nnvgre = true\n[[segment]]\nvni = 42\n\
+                    [[segment.remote]]\nip = \"10.0.0.2\"\nencap = \"nvgre\"\n";
+        let message = VtepConfig::parse(text).unwrap_err().to_string();
+        assert!(
+            message.starts_with("segment[0].remote[0].encap: nvgre: VSID 42 is reserved"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl Switch {
             }
             Err(_) => return Err((Reason::Malformed, None)),
         };
-        let Some(&segment) = self.by_vni.get(&decapsulated.segment) else {
+        let Some(&segment) = self.by_vni.get(&decapsulated.segment()) else {
             return Err((Reason::UnknownSource, None));
         };
         let remote = self.segments[segment.index()]
@@ -220,7 +220,7 @@ impl Switch {
             .copied()
             .find(|r| {
                 let remote = &self.remotes[r.index()];
-                remote.ip == decapsulated.outer_src && remote.kind == decapsulated.kind
+                remote.ip == decapsulated.outer_src && remote.kind == decapsulated.kind()
             });
         let Some(remote) = remote else {
             return Err((Reason::UnknownSource, None));

@@ -49,9 +49,9 @@ fn tagged(bytes: &[u8], vid: u16) -> Vec<u8> {
     out
 }
 
-/// A switch at 10.0.0.100 with segments 42 and 43:
-/// - ports 0 and 1: access 42; 2 and 3: access 42, isolated; 4: trunk 100->42, 200->43;
-/// - remotes of 42: VXLAN 10.0.0.1, VXLAN 10.0.0.2, NVGRE 10.0.0.3; of 43: VXLAN 10.0.0.1.
+/// A switch at 10.0.0.100 with segments 5042 and 5043 (NVGRE reserves VSIDs below 4096):
+/// - ports 0 and 1: access 5042; 2 and 3: access 5042, isolated; 4: trunk 100->5042, 200->5043;
+/// - remotes of 5042: VXLAN 10.0.0.1, VXLAN 10.0.0.2, NVGRE 10.0.0.3; of 5043: VXLAN 10.0.0.1.
 struct Lab {
     switch: Switch,
     ports: Vec<PortId>,
@@ -68,31 +68,31 @@ impl Lab {
 
     fn with_segment(adjust: impl Fn(&mut SegmentConfig)) -> Self {
         let mut switch = Switch::new(SwitchConfig::new(LOCAL));
-        for n in [42, 43] {
+        for n in [5042, 5043] {
             let mut segment = SegmentConfig::new(vni(n));
             adjust(&mut segment);
             switch.add_segment(segment).unwrap();
         }
         let mut ports = Vec::new();
         for isolated in [false, false, true, true] {
-            let mut port = PortConfig::access(vni(42));
+            let mut port = PortConfig::access(vni(5042));
             port.isolated = isolated;
             ports.push(switch.add_port(port).unwrap());
         }
-        let trunk = PortConfig::trunk(std::vec![(vid(200), vni(43)), (vid(100), vni(42))]);
+        let trunk = PortConfig::trunk(std::vec![(vid(200), vni(5043)), (vid(100), vni(5042))]);
         ports.push(switch.add_port(trunk).unwrap());
         let remote = |ip, kind| RemoteConfig::new(ip, kind);
         let vx1 = switch
-            .add_remote(vni(42), remote(VX1, TunnelKind::Vxlan))
+            .add_remote(vni(5042), remote(VX1, TunnelKind::Vxlan))
             .unwrap();
         let vx2 = switch
-            .add_remote(vni(42), remote(VX2, TunnelKind::Vxlan))
+            .add_remote(vni(5042), remote(VX2, TunnelKind::Vxlan))
             .unwrap();
         let nv1 = switch
-            .add_remote(vni(42), remote(NV1, TunnelKind::Nvgre))
+            .add_remote(vni(5042), remote(NV1, TunnelKind::Nvgre))
             .unwrap();
         let vx1_43 = switch
-            .add_remote(vni(43), remote(VX1, TunnelKind::Vxlan))
+            .add_remote(vni(5043), remote(VX1, TunnelKind::Vxlan))
             .unwrap();
         Lab {
             switch,
@@ -171,6 +171,10 @@ fn encapsulate(
         TunnelKind::Nvgre => TunnelConfig::nvgre(Vsid::new(segment).unwrap(), from, to),
     };
     config.mtu = 9000;
+    // Send tagged inner frames as they are, to see the switch refuse them.
+    if kind == TunnelKind::Vxlan {
+        config.inner_vlan = crate::tunnel::InnerVlanPolicy::Keep;
+    }
     let mut buf = std::vec![0u8; HEADROOM + inner.len()];
     buf[HEADROOM..].copy_from_slice(inner);
     let whole = HEADROOM..buf.len();
@@ -232,7 +236,7 @@ fn unknown_unicast_floods_everywhere_but_the_ingress_then_replies_go_straight_ba
                 let &(_, want_ip, want_kind) = want.iter().find(|w| w.0 == *r).unwrap();
                 assert_eq!(
                     (ip, kind, segment, &inner),
-                    (want_ip, want_kind, 42, &request)
+                    (want_ip, want_kind, 5042, &request)
                 );
             }
         }
@@ -256,7 +260,7 @@ fn unknown_unicast_floods_everywhere_but_the_ingress_then_replies_go_straight_ba
     // The segment counts inner frames: 2 in; 7 flooded copies and 1 unicast out.
     let segment = lab
         .switch
-        .segment_counters(lab.switch.segment_id(vni(42)).unwrap());
+        .segment_counters(lab.switch.segment_id(vni(5042)).unwrap());
     assert_eq!(
         (
             segment.frames_in,
@@ -277,7 +281,7 @@ fn sources_behind_remotes_are_learned_and_reached_through_their_tunnel() {
         0,
         VX1,
         TunnelKind::Vxlan,
-        42,
+        5042,
         &frame(MacAddr::BROADCAST, mac(7), 60),
     );
     assert!(matches!(verdict, Verdict::Forward(_)));
@@ -289,7 +293,10 @@ fn sources_behind_remotes_are_learned_and_reached_through_their_tunnel() {
     let reply = frame(mac(7), mac(1), 100);
     let (_, out) = lab.send_port(1, 0, &reply);
     assert_eq!(lab.targets_of(&out), [Location::Remote(lab.vx1)]);
-    assert_eq!(open_tunnel(&out[0].1), (VX1, TunnelKind::Vxlan, 42, reply));
+    assert_eq!(
+        open_tunnel(&out[0].1),
+        (VX1, TunnelKind::Vxlan, 5042, reply)
+    );
     assert_eq!(lab.switch.remote_counters(lab.vx1).frames_in, 1);
     assert_eq!(lab.switch.remote_counters(lab.vx1).bytes_out, 150);
     let entry = lab.switch.fdb(secs(5)).find(|e| e.mac == mac(7)).unwrap();
@@ -327,7 +334,7 @@ fn entries_age_out_at_the_segment_ageing_time_and_leave_the_fdb_at_once() {
 fn static_entries_never_age_and_never_move() {
     let mut lab = Lab::new();
     let pinned = Location::Remote(lab.vx2);
-    lab.switch.add_static(vni(42), mac(9), pinned).unwrap();
+    lab.switch.add_static(vni(5042), mac(9), pinned).unwrap();
     // The same address shows up on a port: forwarded, not learned there.
     let (verdict, _) = lab.send_port(0, 0, &frame(MacAddr::BROADCAST, mac(9), 60));
     assert!(matches!(verdict, Verdict::Forward(_)));
@@ -348,19 +355,19 @@ fn static_entries_never_age_and_never_move() {
     assert_eq!(lab.switch.take_event(), None);
     // A static entry must name a port or remote of its own segment.
     assert_eq!(
-        lab.switch.add_static(vni(43), mac(9), lab.port(0)),
+        lab.switch.add_static(vni(5043), mac(9), lab.port(0)),
         Err(ConfigError::NotInSegment)
     );
     assert_eq!(
         lab.switch
-            .add_static(vni(43), mac(9), Location::Remote(lab.vx1)),
+            .add_static(vni(5043), mac(9), Location::Remote(lab.vx1)),
         Err(ConfigError::NotInSegment)
     );
     assert_eq!(
-        lab.switch.add_static(vni(44), mac(9), lab.port(0)),
-        Err(ConfigError::UnknownSegment(44))
+        lab.switch.add_static(vni(5044), mac(9), lab.port(0)),
+        Err(ConfigError::UnknownSegment(5044))
     );
-    assert!(lab.switch.remove_mac(vni(42), mac(9)));
+    assert!(lab.switch.remove_mac(vni(5042), mac(9)));
     assert!(lab.switch.fdb(secs(1_000_000)).all(|e| e.mac != mac(9)));
 }
 
@@ -369,7 +376,7 @@ fn flood_lists_choose_which_remotes_get_flooded_frames() {
     let mut lab = Lab::new();
     lab.switch.set_flood(lab.vx2, false);
     lab.switch
-        .add_static(vni(42), mac(9), Location::Remote(lab.vx2))
+        .add_static(vni(5042), mac(9), Location::Remote(lab.vx2))
         .unwrap();
     let (_, out) = lab.send_port(0, 0, &frame(MacAddr::BROADCAST, mac(1), 60));
     let targets = lab.targets_of(&out);
@@ -389,14 +396,14 @@ fn split_horizon_keeps_remotes_of_one_encapsulation_apart() {
         0,
         VX2,
         TunnelKind::Vxlan,
-        42,
+        5042,
         &frame(MacAddr::BROADCAST, mac(8), 60),
     );
     let (_, out) = lab.send_tunnel(
         0,
         VX1,
         TunnelKind::Vxlan,
-        42,
+        5042,
         &frame(MacAddr::BROADCAST, mac(7), 60),
     );
     let targets = lab.targets_of(&out);
@@ -404,7 +411,8 @@ fn split_horizon_keeps_remotes_of_one_encapsulation_apart() {
         !targets.contains(&Location::Remote(lab.vx2))
             && !targets.contains(&Location::Remote(lab.vx1))
     );
-    let (verdict, out) = lab.send_tunnel(1, VX1, TunnelKind::Vxlan, 42, &frame(mac(8), mac(7), 60));
+    let (verdict, out) =
+        lab.send_tunnel(1, VX1, TunnelKind::Vxlan, 5042, &frame(mac(8), mac(7), 60));
     assert_eq!(
         (verdict, out.len()),
         (Verdict::Drop(Reason::SplitHorizon), 0)
@@ -415,7 +423,7 @@ fn split_horizon_keeps_remotes_of_one_encapsulation_apart() {
             .get(Reason::SplitHorizon),
         1
     );
-    let segment = lab.switch.segment_id(vni(42)).unwrap();
+    let segment = lab.switch.segment_id(vni(5042)).unwrap();
     assert_eq!(
         lab.switch
             .segment_counters(segment)
@@ -435,7 +443,7 @@ fn split_horizon_keeps_remotes_of_one_encapsulation_apart() {
 fn a_segment_with_both_encapsulations_is_a_vxlan_nvgre_gateway() {
     let mut lab = Lab::new();
     let hello = frame(MacAddr::BROADCAST, mac(5), 80);
-    let (_, out) = lab.send_tunnel(0, NV1, TunnelKind::Nvgre, 42, &hello);
+    let (_, out) = lab.send_tunnel(0, NV1, TunnelKind::Nvgre, 5042, &hello);
     let remotes: Vec<_> = out
         .iter()
         .filter(|(e, _)| matches!(e, Location::Remote(_)))
@@ -444,14 +452,17 @@ fn a_segment_with_both_encapsulations_is_a_vxlan_nvgre_gateway() {
     assert_eq!(
         remotes,
         [
-            (VX1, TunnelKind::Vxlan, 42, hello.clone()),
-            (VX2, TunnelKind::Vxlan, 42, hello)
+            (VX1, TunnelKind::Vxlan, 5042, hello.clone()),
+            (VX2, TunnelKind::Vxlan, 5042, hello)
         ]
     );
     let answer = frame(mac(5), mac(6), 80);
-    let (_, out) = lab.send_tunnel(1, VX2, TunnelKind::Vxlan, 42, &answer);
+    let (_, out) = lab.send_tunnel(1, VX2, TunnelKind::Vxlan, 5042, &answer);
     assert_eq!(lab.targets_of(&out), [Location::Remote(lab.nv1)]);
-    assert_eq!(open_tunnel(&out[0].1), (NV1, TunnelKind::Nvgre, 42, answer));
+    assert_eq!(
+        open_tunnel(&out[0].1),
+        (NV1, TunnelKind::Nvgre, 5042, answer)
+    );
 }
 
 #[test]
@@ -470,13 +481,13 @@ fn trunk_ports_map_vids_to_segments_untagging_on_entry_and_tagging_on_exit() {
         );
     }
     assert_eq!(out.len(), 4 + 3);
-    // VID 200 is segment 43, whose only other member is VXLAN 10.0.0.1 (VNI 43).
+    // VID 200 is segment 5043, whose only other member is VXLAN 10.0.0.1 (VNI 5043).
     let (_, out) = lab.send_port(0, 4, &tagged(&frame(MacAddr::BROADCAST, mac(4), 60), 200));
     assert_eq!(lab.targets_of(&out), [Location::Remote(lab.vx1_43)]);
-    assert_eq!(open_tunnel(&out[0].1).2, 43);
+    assert_eq!(open_tunnel(&out[0].1).2, 5043);
     // Back from the tunnel: the tag of the segment's VID is restored.
     let reply = frame(mac(4), mac(3), 70);
-    let (_, out) = lab.send_tunnel(1, VX1, TunnelKind::Vxlan, 43, &reply);
+    let (_, out) = lab.send_tunnel(1, VX1, TunnelKind::Vxlan, 5043, &reply);
     assert_eq!(out, [(lab.port(4), tagged(&reply, 200))]);
     let (_, out) = lab.send_port(1, 0, &frame(mac(4), mac(3), 70));
     assert_eq!(
@@ -497,7 +508,7 @@ fn trunk_ports_map_vids_to_segments_untagging_on_entry_and_tagging_on_exit() {
     assert_eq!(lab.switch.port_counters(lab.ports[4]).get(Reason::Vlan), 2);
     assert_eq!(lab.switch.port_counters(lab.ports[0]).get(Reason::Vlan), 1);
     // A tagged inner frame from a tunnel is refused too.
-    let (verdict, _) = lab.send_tunnel(2, VX1, TunnelKind::Vxlan, 42, &tagged(&untagged, 100));
+    let (verdict, _) = lab.send_tunnel(2, VX1, TunnelKind::Vxlan, 5042, &tagged(&untagged, 100));
     assert_eq!(verdict, Verdict::Drop(Reason::Vlan));
 }
 
@@ -521,7 +532,7 @@ fn isolated_ports_never_reach_each_other() {
     // Non-isolated ports and remotes reach isolated ones.
     let (_, out) = lab.send_port(1, 1, &frame(mac(2), mac(1), 60));
     assert_eq!(lab.targets_of(&out), [lab.port(2)]);
-    let (_, out) = lab.send_tunnel(1, VX1, TunnelKind::Vxlan, 42, &frame(mac(3), mac(7), 60));
+    let (_, out) = lab.send_tunnel(1, VX1, TunnelKind::Vxlan, 5042, &frame(mac(3), mac(7), 60));
     assert_eq!(lab.targets_of(&out), [lab.port(3)]);
 }
 
@@ -531,7 +542,7 @@ fn a_flood_of_100k_random_source_macs_stops_at_the_limit_with_memory_flat() {
     let mut buf = std::vec![0u8; HEADROOM + 60];
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut capacity_at_limit = None;
-    let segment = lab.switch.segment_id(vni(42)).unwrap();
+    let segment = lab.switch.segment_id(vni(5042)).unwrap();
     for n in 0..100_000u64 {
         // xorshift64: a different random unicast source every frame.
         state ^= state << 13;
@@ -573,7 +584,7 @@ fn a_flood_of_100k_random_source_macs_stops_at_the_limit_with_memory_flat() {
     assert_eq!(
         lab.switch
             .mac_table()
-            .segment_len(lab.switch.segment_id(vni(43)).unwrap()),
+            .segment_len(lab.switch.segment_id(vni(5043)).unwrap()),
         1
     );
 }
@@ -586,21 +597,21 @@ fn mac_moves_are_relearned_counted_and_reported() {
         1,
         NV1,
         TunnelKind::Nvgre,
-        42,
+        5042,
         &frame(MacAddr::BROADCAST, mac(1), 60),
     );
     let event = lab.switch.take_event().unwrap();
     assert_eq!(
         event,
         MacMove {
-            vni: vni(42),
+            vni: vni(5042),
             mac: mac(1),
             from: lab.port(0),
             to: Location::Remote(lab.nv1)
         }
     );
     assert_eq!(lab.switch.take_event(), None);
-    let segment = lab.switch.segment_id(vni(42)).unwrap();
+    let segment = lab.switch.segment_id(vni(5042)).unwrap();
     assert_eq!(lab.switch.segment_counters(segment).mac_moves, 1);
     assert_eq!(lab.switch.remote_counters(lab.nv1).mac_moves, 1);
     let (_, out) = lab.send_port(2, 1, &frame(mac(1), mac(2), 60));
@@ -631,9 +642,9 @@ fn tunnel_frames_from_anyone_but_the_segment_remotes_are_dropped() {
     let hello = frame(MacAddr::BROADCAST, mac(7), 60);
     let stranger = Ipv4Addr::new(10, 0, 0, 9);
     for (from, kind, segment) in [
-        (stranger, TunnelKind::Vxlan, 42),
-        (NV1, TunnelKind::Nvgre, 43), // a remote of 42 only
-        (VX1, TunnelKind::Nvgre, 42), // the right address, the wrong encapsulation
+        (stranger, TunnelKind::Vxlan, 5042),
+        (NV1, TunnelKind::Nvgre, 5043), // a remote of 5042 only
+        (VX1, TunnelKind::Nvgre, 5042), // the right address, the wrong encapsulation
     ] {
         let (verdict, out) = lab.send_tunnel(0, from, kind, segment, &hello);
         assert_eq!(
@@ -641,7 +652,7 @@ fn tunnel_frames_from_anyone_but_the_segment_remotes_are_dropped() {
             (Verdict::Drop(Reason::UnknownSource), 0)
         );
     }
-    let (verdict, _) = lab.send_tunnel(0, VX1, TunnelKind::Vxlan, 44, &hello);
+    let (verdict, _) = lab.send_tunnel(0, VX1, TunnelKind::Vxlan, 5044, &hello);
     assert_eq!(verdict, Verdict::Drop(Reason::UnknownSource));
     assert_eq!(lab.switch.underlay_counters().get(Reason::UnknownSource), 4);
     assert!(
@@ -649,7 +660,7 @@ fn tunnel_frames_from_anyone_but_the_segment_remotes_are_dropped() {
         "nothing learned from them"
     );
     assert!(matches!(
-        lab.send_tunnel(0, VX1, TunnelKind::Vxlan, 43, &hello).0,
+        lab.send_tunnel(0, VX1, TunnelKind::Vxlan, 5043, &hello).0,
         Verdict::Forward(_)
     ));
 }
@@ -661,14 +672,14 @@ fn frames_whose_outer_packet_exceeds_the_underlay_mtu_are_dropped() {
         0,
         VX1,
         TunnelKind::Vxlan,
-        42,
+        5042,
         &frame(MacAddr::BROADCAST, mac(7), 60),
     );
     lab.send_tunnel(
         0,
         NV1,
         TunnelKind::Nvgre,
-        42,
+        5042,
         &frame(MacAddr::BROADCAST, mac(8), 60),
     );
     // VXLAN: 20 + 8 + 8 + inner <= 1500; NVGRE: 20 + 8 + inner <= 1500.
@@ -681,7 +692,7 @@ fn frames_whose_outer_packet_exceeds_the_underlay_mtu_are_dropped() {
     assert_eq!(lab.send_port(1, 0, &frame(mac(8), mac(1), 1472)).1.len(), 1);
     assert_eq!(lab.send_port(1, 0, &frame(mac(8), mac(1), 1473)).1.len(), 0);
     assert_eq!(lab.switch.remote_counters(lab.nv1).get(Reason::Mtu), 1);
-    let segment = lab.switch.segment_id(vni(42)).unwrap();
+    let segment = lab.switch.segment_id(vni(5042)).unwrap();
     assert_eq!(lab.switch.segment_counters(segment).get(Reason::Mtu), 2);
 }
 
@@ -716,7 +727,7 @@ fn malformed_frames_are_dropped_and_counted() {
         VX1,
         LOCAL,
         TunnelKind::Vxlan,
-        42,
+        5042,
         &frame(MacAddr::BROADCAST, mac(7), 60),
     );
     wire[42] = 0; // VXLAN without the I flag
@@ -724,7 +735,7 @@ fn malformed_frames_are_dropped_and_counted() {
         lab.send(0, Ingress::Underlay, &wire).0,
         Verdict::Drop(Reason::Malformed)
     );
-    let short = encapsulate(VX1, LOCAL, TunnelKind::Vxlan, 42, &[0u8; 10]);
+    let short = encapsulate(VX1, LOCAL, TunnelKind::Vxlan, 5042, &[0u8; 10]);
     assert_eq!(
         lab.send(0, Ingress::Underlay, &short).0,
         Verdict::Drop(Reason::Malformed)
@@ -746,7 +757,7 @@ fn nothing_goes_back_out_of_its_ingress() {
         0,
         VX1,
         TunnelKind::Vxlan,
-        42,
+        5042,
         &frame(MacAddr::BROADCAST, mac(7), 60),
     );
     assert_eq!(
@@ -754,7 +765,7 @@ fn nothing_goes_back_out_of_its_ingress() {
             0,
             VX1,
             TunnelKind::Vxlan,
-            42,
+            5042,
             &frame(MacAddr::BROADCAST, mac(7), 60)
         )
         .1
@@ -821,28 +832,28 @@ fn short_output_buffers_are_counted_as_no_buffer() {
 #[test]
 fn bad_settings_are_refused() {
     let mut switch = Switch::new(SwitchConfig::new(LOCAL));
-    switch.add_segment(SegmentConfig::new(vni(1))).unwrap();
+    switch.add_segment(SegmentConfig::new(vni(5001))).unwrap();
     assert_eq!(
-        switch.add_segment(SegmentConfig::new(vni(1))),
-        Err(ConfigError::DuplicateSegment(1))
+        switch.add_segment(SegmentConfig::new(vni(5001))),
+        Err(ConfigError::DuplicateSegment(5001))
     );
     assert_eq!(
-        switch.add_port(PortConfig::access(vni(2))),
-        Err(ConfigError::UnknownSegment(2))
+        switch.add_port(PortConfig::access(vni(5002))),
+        Err(ConfigError::UnknownSegment(5002))
     );
-    let twice = PortConfig::trunk(std::vec![(vid(5), vni(1)), (vid(6), vni(1))]);
+    let twice = PortConfig::trunk(std::vec![(vid(5), vni(5001)), (vid(6), vni(5001))]);
     assert_eq!(switch.add_port(twice), Err(ConfigError::DuplicateVlan(6)));
     let remote = RemoteConfig::new(VX1, TunnelKind::Vxlan);
-    switch.add_remote(vni(1), remote).unwrap();
+    switch.add_remote(vni(5001), remote).unwrap();
     assert_eq!(
-        switch.add_remote(vni(1), remote),
+        switch.add_remote(vni(5001), remote),
         Err(ConfigError::DuplicateRemote(VX1))
     );
     assert_eq!(
-        switch.add_remote(vni(2), remote),
-        Err(ConfigError::UnknownSegment(2))
+        switch.add_remote(vni(5002), remote),
+        Err(ConfigError::UnknownSegment(5002))
     );
     switch
-        .add_remote(vni(1), RemoteConfig::new(VX1, TunnelKind::Nvgre))
+        .add_remote(vni(5001), RemoteConfig::new(VX1, TunnelKind::Nvgre))
         .unwrap();
 }

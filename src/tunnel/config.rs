@@ -2,30 +2,36 @@
 
 use core::net::Ipv4Addr;
 
-use super::TunnelKind;
 use super::ecn::EcnMode;
 use super::flow::PortRange;
+use super::inner_vlan::{InnerVlanPolicy, NVGRE_KEEPS_NO_TAGS};
+use crate::packet::Encapsulation;
 use crate::wire::ethernet::MacAddr;
 use crate::wire::ipv4::Ipv4Repr;
 use crate::wire::nvgre::Vsid;
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::{self, Vni};
+use crate::{Error, ErrorKind, Layer, Result};
 
-/// The tunnel and its segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Encapsulation {
-    /// VXLAN with this VNI.
-    Vxlan(Vni),
-    /// NVGRE with this VSID.
-    Nvgre(Vsid),
+/// The NVGRE FlowID (RFC 7637 section 3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FlowId {
+    /// From the inner flow's hash, for ECMP in the underlay. The default.
+    #[default]
+    Hash,
+    /// Always this value. RFC 7637: a FlowID that is not generated MUST be zero. Linux's
+    /// `gretap` device compares the whole 32-bit GRE key, so to talk to
+    /// `ip link add NAME type gretap key K` use `Fixed(K & 0xff)` with VSID `K >> 8`.
+    Fixed(u8),
 }
 
-impl Encapsulation {
-    /// VXLAN or NVGRE.
-    pub const fn kind(self) -> TunnelKind {
+impl FlowId {
+    /// The FlowID for a flow with this hash.
+    #[inline]
+    pub const fn for_hash(self, hash: super::FlowHash) -> u8 {
         match self {
-            Encapsulation::Vxlan(_) => TunnelKind::Vxlan,
-            Encapsulation::Nvgre(_) => TunnelKind::Nvgre,
+            FlowId::Hash => hash.flow_id(),
+            FlowId::Fixed(id) => id,
         }
     }
 }
@@ -35,7 +41,7 @@ impl Encapsulation {
 pub enum Dscp {
     /// Always this value (6 bits).
     Fixed(u8),
-    /// The inner IPv4 packet's DSCP (0 when the inner frame is not IPv4).
+    /// The inner IPv4 or IPv6 packet's DSCP (0 when the inner frame is not IP).
     CopyInner,
 }
 
@@ -72,6 +78,11 @@ pub struct TunnelConfig {
     pub dscp: Dscp,
     /// Outer ECN (RFC 6040). Default normal mode: copied from the inner packet.
     pub ecn: EcnMode,
+    /// NVGRE FlowID. Default from the flow hash.
+    pub flow_id: FlowId,
+    /// Inner 802.1Q/802.1ad tags. Default strip: RFC 7637 section 3.2 (MUST remove) and
+    /// RFC 7348 section 6.1 (SHOULD NOT include). `Keep` is refused for NVGRE.
+    pub inner_vlan: InnerVlanPolicy,
     /// VXLAN UDP destination port. Default 4789.
     pub vxlan_port: u16,
     /// VXLAN UDP source ports, chosen by flow hash. Default 49152-65535.
@@ -107,11 +118,90 @@ impl TunnelConfig {
             dont_frag: true,
             dscp: Dscp::Fixed(0),
             ecn: EcnMode::Normal,
+            flow_id: FlowId::Hash,
+            inner_vlan: InnerVlanPolicy::Strip,
             vxlan_port: vxlan::PORT,
             source_ports: PortRange::DYNAMIC,
             udp_checksum: false,
             symmetric_hash: false,
             mtu: 1500,
         }
+    }
+}
+
+/// Fails unless `address` can be a tunnel endpoint: not zero, loopback, multicast or
+/// broadcast (RFC 1122 section 3.2.1.3).
+pub(crate) fn check_endpoint(field: &'static str, address: Ipv4Addr) -> Result<()> {
+    if address.is_unspecified()
+        || address.is_loopback()
+        || address.is_multicast()
+        || address.is_broadcast()
+    {
+        return Err(Error::new(
+            Layer::Tunnel,
+            ErrorKind::BadAddress { field, address },
+        ));
+    }
+    Ok(())
+}
+
+/// An `OutOfRange` error of the tunnel settings.
+pub(crate) const fn out_of_range(field: &'static str, value: u32) -> Error {
+    Error::new(Layer::Tunnel, ErrorKind::OutOfRange { field, value })
+}
+
+/// Fails for a VSID RFC 7637 reserves: it names no tenant's virtual subnet.
+pub(crate) const fn check_vsid(vsid: Vsid) -> Result<()> {
+    if vsid.is_reserved() {
+        return Err(Error::new(
+            Layer::Tunnel,
+            ErrorKind::ReservedVsid(vsid.get()),
+        ));
+    }
+    Ok(())
+}
+
+impl TunnelConfig {
+    /// Checks every setting a packet would carry.
+    ///
+    /// # Errors
+    /// `OutOfRange` naming the field: TTL 0, a fixed DSCP over 63, an outer VID of 0 or
+    /// 4095, an outer PCP over 7, VXLAN port 0, a source port range containing 0, `Keep`
+    /// for NVGRE's inner tags; `BadAddress` for a source that is zero, loopback, multicast
+    /// or broadcast, or such a destination; `ReservedVsid` for a reserved VSID.
+    pub fn validate(&self) -> Result<()> {
+        check_endpoint("source address", self.src_ip)?;
+        check_endpoint("destination address", self.dst_ip)?;
+        if self.ttl == 0 {
+            return Err(out_of_range("TTL", 0));
+        }
+        if let Dscp::Fixed(dscp @ 64..) = self.dscp {
+            return Err(out_of_range("DSCP", u32::from(dscp)));
+        }
+        if let Some(tag) = self.outer_vlan {
+            if !tag.vid.is_usable() {
+                return Err(out_of_range("outer VLAN ID", u32::from(tag.vid.get())));
+            }
+            if tag.pcp > 7 {
+                return Err(out_of_range("outer VLAN PCP", u32::from(tag.pcp)));
+            }
+        }
+        match self.encapsulation {
+            Encapsulation::Vxlan(_) => {
+                if self.vxlan_port == 0 {
+                    return Err(out_of_range("VXLAN port", 0));
+                }
+                if self.source_ports.lo() == 0 {
+                    return Err(out_of_range("source port range low end", 0));
+                }
+            }
+            Encapsulation::Nvgre(vsid) => {
+                check_vsid(vsid)?;
+                if self.inner_vlan == InnerVlanPolicy::Keep {
+                    return Err(NVGRE_KEEPS_NO_TAGS);
+                }
+            }
+        }
+        Ok(())
     }
 }

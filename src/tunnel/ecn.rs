@@ -39,7 +39,7 @@ impl Ecn {
 /// How the encapsulator sets the outer ECN field (RFC 6040 section 4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EcnMode {
-    /// Copy the inner ECN field (Not-ECT when the inner frame is not IPv4). The default.
+    /// Copy the inner ECN field (Not-ECT when the inner frame is not IP). The default.
     #[default]
     Normal,
     /// Always Not-ECT, for decapsulators that predate ECN.
@@ -47,13 +47,36 @@ pub enum EcnMode {
 }
 
 impl EcnMode {
-    /// The outer ECN for an inner one (`None`: the inner frame is not IPv4).
+    /// The outer ECN for an inner one (`None`: the inner frame is not IP).
     #[inline]
     pub const fn outer(self, inner: Option<Ecn>) -> Ecn {
         match (self, inner) {
             (EcnMode::Normal, Some(ecn)) => ecn,
             _ => Ecn::NotEct,
         }
+    }
+}
+
+/// A combination of inner and outer ECN that RFC 6040 section 4.2 marks for logging:
+/// no compliant encapsulator produces it, so it points at a broken or attacking node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EcnAlarm {
+    /// A "(!!!)" cell of Figure 4 (Not-ECT inner under ECT(0), ECT(1) or CE outer; CE
+    /// inner under ECT(1) outer): the decapsulator SHOULD log it.
+    Unexpected,
+    /// The "(!)" cell (ECT(1) inner under ECT(0) outer): it MAY be logged.
+    Questionable,
+}
+
+/// The RFC 6040 section 4.2 alarm for an inner and outer ECN pair, if any.
+#[inline]
+pub const fn alarm(inner: Ecn, outer: Ecn) -> Option<EcnAlarm> {
+    match (inner, outer) {
+        (Ecn::NotEct, Ecn::Ect0 | Ecn::Ect1 | Ecn::Ce) | (Ecn::Ce, Ecn::Ect1) => {
+            Some(EcnAlarm::Unexpected)
+        }
+        (Ecn::Ect1, Ecn::Ect0) => Some(EcnAlarm::Questionable),
+        _ => None,
     }
 }
 
@@ -94,6 +117,24 @@ mod tests {
                     want,
                     "inner {inner:?} outer {outer:?}"
                 );
+            }
+        }
+    }
+
+    /// The "(!!!)" and "(!)" cells of Figure 4, in the table's order.
+    #[test]
+    fn alarms_follow_rfc6040_figure_4() {
+        use Ecn::*;
+        let u = Some(EcnAlarm::Unexpected);
+        let table = [
+            (NotEct, [None, u, u, u]),
+            (Ect0, [None, None, None, None]),
+            (Ect1, [None, Some(EcnAlarm::Questionable), None, None]),
+            (Ce, [None, None, u, None]),
+        ];
+        for (inner, row) in table {
+            for (outer, want) in [NotEct, Ect0, Ect1, Ce].into_iter().zip(row) {
+                assert_eq!(alarm(inner, outer), want, "inner {inner:?} outer {outer:?}");
             }
         }
     }

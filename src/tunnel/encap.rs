@@ -2,10 +2,13 @@
 
 use core::ops::Range;
 
+use super::Encapsulation;
 use super::HEADROOM;
-use super::config::{Dscp, Encapsulation, TunnelConfig};
+use super::config::{Dscp, TunnelConfig};
 use super::ecn::Ecn;
 use super::flow::FlowKey;
+use super::ident::IdentCounter;
+use super::inner_vlan::{self, InnerTags};
 use crate::checksum;
 use crate::packet::Stack;
 use crate::wire::ethernet::{self, EtherType, EthernetRepr};
@@ -24,8 +27,9 @@ use crate::{Error, ErrorKind, Layer, Result};
 /// those fields (RFC 1624 arithmetic), not a fresh sum over the header.
 ///
 /// IPv4 ID policy: with DF set (the default) every packet is an atomic datagram and its
-/// ID is 0 (RFC 6864 section 4.1). With DF clear the ID counts up per packet, wrapping,
-/// so that fragments of different packets do not collide in reassembly.
+/// ID is 0 (RFC 6864 section 4.1). With DF clear the ID comes from a counter shared by
+/// every encapsulator of the process with the same (source, destination, protocol), so
+/// IDs stay unique per tuple across encapsulators and clones (RFC 6864 section 4.2).
 #[derive(Debug, Clone)]
 pub struct Encapsulator {
     config: TunnelConfig,
@@ -35,27 +39,16 @@ pub struct Encapsulator {
     /// Folded sum of the template's IPv4 header, its total length, TOS, ID and checksum
     /// being zero.
     ip_sum: u16,
-    next_ident: u16,
+    ident: IdentCounter,
 }
 
 impl Encapsulator {
     /// Builds the outer-header template for `config`.
     ///
     /// # Errors
-    /// `OutOfRange` for a fixed DSCP over 63 or an outer VLAN PCP over 7.
+    /// As [`TunnelConfig::validate`].
     pub fn new(config: TunnelConfig) -> Result<Self> {
-        let out_of_range = |field, value: u8| {
-            Err(Error::new(
-                Layer::Tunnel,
-                ErrorKind::OutOfRange {
-                    field,
-                    value: u32::from(value),
-                },
-            ))
-        };
-        if let Dscp::Fixed(dscp @ 64..) = config.dscp {
-            return out_of_range("DSCP", dscp);
-        }
+        config.validate()?;
         let mut template = [0u8; HEADROOM];
         let mut at = 0;
         let ethertype = match config.outer_vlan {
@@ -70,9 +63,6 @@ impl Encapsulator {
         .emit(&mut template)?;
         at += ethernet::HEADER_LEN;
         if let Some(tag) = config.outer_vlan {
-            if tag.pcp > 7 {
-                return out_of_range("outer VLAN PCP", tag.pcp);
-            }
             VlanRepr {
                 pcp: tag.pcp,
                 dei: false,
@@ -112,7 +102,7 @@ impl Encapsulator {
             overhead: at,
             ip_offset,
             ip_sum,
-            next_ident: 0,
+            ident: IdentCounter::for_tuple(config.src_ip, config.dst_ip, protocol.0),
         })
     }
 
@@ -129,25 +119,46 @@ impl Encapsulator {
     /// Encapsulates the Ethernet frame at `buf[inner]` in place: the outer headers go
     /// into the [`overhead`](Self::overhead) bytes in front of it. Returns the range of
     /// the encapsulated frame in `buf`. The inner frame is not copied and nothing is
-    /// allocated.
+    /// allocated; under [`InnerVlanPolicy::Strip`](super::InnerVlanPolicy::Strip) (the
+    /// default) its VLAN tags are removed by moving its MAC addresses over them.
     ///
     /// # Errors
     /// `Truncated` when `inner` is not inside `buf`; `Headroom` when fewer than
-    /// `overhead` bytes precede it; `ExceedsMtu` when the outer IPv4 packet would be
-    /// larger than the underlay MTU (VTEPs must not fragment).
+    /// `overhead` bytes precede it; `InnerVlanTag` when the inner frame is tagged and
+    /// the policy rejects it (or it has more tags than can be stripped); `ExceedsMtu`
+    /// when the outer IPv4 packet would be larger than the underlay MTU (VTEPs must not
+    /// fragment).
     #[inline]
     pub fn encapsulate(&mut self, buf: &mut [u8], inner: Range<usize>) -> Result<Range<usize>> {
         let Some(inner_frame) = buf.get(inner.clone()) else {
-            return Err(Error::truncated(Layer::Tunnel, inner.end, buf.len()));
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::RangeOutsideBuffer {
+                    end: inner.end,
+                    len: buf.len(),
+                },
+            ));
         };
-        let start = inner.start.checked_sub(self.overhead).ok_or(Error::new(
+        // One decode of the inner stack serves the flow hash, DSCP, ECN and the tags.
+        let (stack, _) = Stack::decode(inner_frame);
+        let key = FlowKey::from_stack(&stack);
+        let hash = if self.config.symmetric_hash {
+            key.symmetric()
+        } else {
+            key
+        }
+        .hash();
+        let inner_tos = stack.traffic_class();
+        let strip_len = self.config.inner_vlan.strip_len(InnerTags::of(&stack))?;
+        let inner_start = inner.start + strip_len;
+        let start = inner_start.checked_sub(self.overhead).ok_or(Error::new(
             Layer::Tunnel,
             ErrorKind::Headroom {
                 needed: self.overhead,
-                available: inner.start,
+                available: inner_start,
             },
         ))?;
-        let ip_len = self.overhead - self.ip_offset + inner_frame.len();
+        let ip_len = self.overhead - self.ip_offset + (inner.end - inner_start);
         if ip_len > usize::from(self.config.mtu) {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -157,32 +168,23 @@ impl Encapsulator {
                 },
             ));
         }
-        // One decode of the inner stack serves the flow hash, DSCP and ECN.
-        let (stack, _) = Stack::decode(inner_frame);
-        let key = FlowKey::from_stack(&stack);
-        let hash = if self.config.symmetric_hash {
-            key.symmetric()
-        } else {
-            key
-        }
-        .hash();
-        let inner_tos = stack.ipv4.map(|ip| (ip.dscp(), ip.ecn()));
         let dscp = match self.config.dscp {
             Dscp::Fixed(dscp) => dscp,
-            Dscp::CopyInner => inner_tos.map_or(0, |(dscp, _)| dscp),
+            Dscp::CopyInner => inner_tos.map_or(0, |tos| tos >> 2),
         };
         let ecn = self
             .config
             .ecn
-            .outer(inner_tos.map(|(_, ecn)| Ecn::from_bits(ecn)));
+            .outer(inner_tos.map(|tos| Ecn::from_bits(tos & 0x03)));
         let ident = if self.config.dont_frag {
             0
         } else {
-            self.next_ident = self.next_ident.wrapping_add(1);
-            self.next_ident
+            self.ident.next()
         };
 
-        let header = &mut buf[start..inner.start];
+        // Checked: nothing has moved yet, so an error above leaves the frame as it was.
+        inner_vlan::strip(buf, inner.start, strip_len);
+        let header = &mut buf[start..inner_start];
         header.copy_from_slice(&self.template[..self.overhead]);
         let mut ip = Ipv4Packet::new_unchecked(&mut header[self.ip_offset..]);
         ip.set_dscp_ecn(dscp, ecn.bits());
@@ -206,7 +208,8 @@ impl Encapsulator {
                 }
             }
             Encapsulation::Nvgre(_) => {
-                NvgreHeader::new_unchecked(&mut header[l4..]).set_flow_id(hash.flow_id());
+                NvgreHeader::new_unchecked(&mut header[l4..])
+                    .set_flow_id(self.config.flow_id.for_hash(hash));
             }
         }
         Ok(start..inner.end)

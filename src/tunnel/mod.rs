@@ -28,7 +28,7 @@
 //! assert_eq!(frame.len(), 50 + 60);
 //!
 //! let decap = Decapsulator::default().decapsulate(&mut buf[frame])?;
-//! assert_eq!(decap.segment, 42);
+//! assert_eq!(decap.segment(), 42);
 //! assert_eq!(decap.outer_src, Ipv4Addr::new(10, 0, 0, 1));
 //! # Ok::<(), tunnelwire::Error>(())
 //! ```
@@ -38,13 +38,19 @@ mod decap;
 pub mod ecn;
 mod encap;
 pub mod flow;
+mod ident;
+mod inner_vlan;
 mod translate;
 
-pub use config::{Dscp, Encapsulation, OuterVlan, TunnelConfig};
-pub use decap::{Decapsulated, Decapsulator, InnerVlanPolicy};
+pub use config::{Dscp, FlowId, OuterVlan, TunnelConfig};
+pub use decap::{Checksums, Decapsulated, Decapsulator};
+pub use ecn::{EcnAlarm, EcnMode};
 pub use encap::Encapsulator;
 pub use flow::{FlowHash, FlowKey, PortRange};
+pub use inner_vlan::InnerVlanPolicy;
 pub use translate::Translator;
+
+pub use crate::packet::{Encapsulation, TunnelKind};
 
 use crate::packet::Frame;
 use crate::wire::{ethernet, ipv4, nvgre, udp, vlan, vxlan};
@@ -58,23 +64,14 @@ pub const NVGRE_OVERHEAD: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + nvgr
 /// Headroom that fits any outer headers this crate writes: VXLAN with a VLAN tag, 54.
 pub const HEADROOM: usize = VXLAN_OVERHEAD + vlan::HEADER_LEN;
 
-/// Which tunnel a frame uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TunnelKind {
-    /// VXLAN (RFC 7348).
-    Vxlan,
-    /// NVGRE (RFC 7637).
-    Nvgre,
-}
-
 /// Why a decoded frame yielded no tunnel: its decode error, an outer IPv4 fragment, or
 /// simply no VXLAN or NVGRE inside.
 fn no_tunnel(frame: &Frame<'_>, error: Option<Error>) -> Error {
-    match (error, frame.outer.ipv4) {
-        (Some(error), _) => error,
-        (None, Some(ip)) if ip.is_fragment() => {
+    match error {
+        Some(error) => error,
+        None if frame.outer_fragment() => {
             Error::new(Layer::Ipv4, ErrorKind::Fragment).at(frame.outer.l3_offset())
         }
-        (None, _) => Error::new(Layer::Tunnel, ErrorKind::NotTunnel),
+        None => Error::new(Layer::Tunnel, ErrorKind::NotTunnel),
     }
 }

@@ -1,29 +1,36 @@
 //! VXLAN <-> NVGRE translation in place.
 //!
-//! The inner frame stays where it is. VXLAN's outer headers are 8 bytes longer than
-//! NVGRE's (UDP), so only the outer Ethernet and IPv4 headers move: 8 bytes towards the
-//! inner frame for VXLAN -> NVGRE, 8 bytes into headroom for NVGRE -> VXLAN.
+//! The inner frame stays where it is. Only the outer Ethernet and IPv4 headers move, by
+//! the difference between the two tunnel headers (VXLAN's UDP header: 8 bytes), plus
+//! the inner VLAN tags when they are stripped. Translating to the same encapsulation
+//! rewrites the outer headers the same way, so every output is a frame built by the
+//! same rules (lengths consistent, source port or FlowID from the flow hash).
 
 use core::ops::Range;
 
 use super::TunnelKind;
+use super::config::{FlowId, check_vsid};
+use super::decap::{Checksums, validate};
 use super::flow::{FlowKey, PortRange};
+use super::inner_vlan::{self, InnerTags, InnerVlanPolicy, NVGRE_KEEPS_NO_TAGS};
 use crate::checksum;
-use crate::packet::{Decoder, Frame, Tunnel};
+use crate::packet::{Decoder, Frame};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::nvgre::{self, NvgreRepr, Vsid};
 use crate::wire::udp::{self, UdpDatagram, UdpRepr};
 use crate::wire::vxlan::{self, Vni, VxlanRepr};
 use crate::{Error, ErrorKind, Layer, Result};
 
-/// Bytes VXLAN's outer headers add over NVGRE's: the UDP header.
-const GROWTH: usize = udp::HEADER_LEN;
-
-/// Translation settings: the VXLAN side's ports and checksum, and the flow hash.
+/// Translation settings: the VXLAN side's ports and checksum, the flow hash, and the
+/// policies shared with encapsulation and decapsulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Translator {
     /// Recognises tunnel frames: VXLAN ports, reserved-bits policy.
     pub decoder: Decoder,
+    /// Checksum verification of received frames, as for decapsulation: a frame whose
+    /// outer IPv4 or non-zero UDP checksum is wrong is refused, so translating to NVGRE
+    /// (which has no checksum) cannot launder corruption. Default: verify.
+    pub checksums: Checksums,
     /// VXLAN destination port of translated frames. Default 4789.
     pub vxlan_port: u16,
     /// VXLAN source ports, by flow hash. Default 49152-65535.
@@ -32,7 +39,12 @@ pub struct Translator {
     pub udp_checksum: bool,
     /// Hash both directions of a flow alike. Default off.
     pub symmetric_hash: bool,
-    /// Underlay MTU: NVGRE -> VXLAN fails when the packet would exceed it. Default 1500.
+    /// NVGRE FlowID of translated frames. Default from the flow hash.
+    pub flow_id: FlowId,
+    /// Inner VLAN tags. Default strip (RFC 7637 section 3.2, RFC 7348 section 6.1);
+    /// `Keep` is refused towards NVGRE.
+    pub inner_vlan: InnerVlanPolicy,
+    /// Underlay MTU: translation fails when the packet would exceed it. Default 1500.
     pub mtu: u16,
 }
 
@@ -40,24 +52,41 @@ impl Default for Translator {
     fn default() -> Self {
         Translator {
             decoder: Decoder::default(),
+            checksums: Checksums::Verify,
             vxlan_port: vxlan::PORT,
             source_ports: PortRange::DYNAMIC,
             udp_checksum: false,
             symmetric_hash: false,
+            flow_id: FlowId::Hash,
+            inner_vlan: InnerVlanPolicy::Strip,
             mtu: 1500,
         }
     }
 }
 
+/// Bytes of the tunnel header (and UDP for VXLAN) between the outer IPv4 header and the
+/// inner frame.
+const fn tunnel_len(kind: TunnelKind) -> usize {
+    match kind {
+        TunnelKind::Vxlan => udp::HEADER_LEN + vxlan::HEADER_LEN,
+        TunnelKind::Nvgre => nvgre::HEADER_LEN,
+    }
+}
+
 impl Translator {
     /// Rewrites the VXLAN or NVGRE frame at `buf[frame]` as the `to` encapsulation, in
-    /// place, and returns its new range. Outer addresses, TTL, DSCP/ECN and options are
-    /// kept; VNI = VSID; the FlowID or source port comes from the inner flow's hash.
+    /// place, and returns its new range. Outer addresses, TTL, DSCP/ECN, ID and options
+    /// are kept; VNI = VSID; the FlowID or source port comes from the inner flow's hash.
     /// NVGRE -> VXLAN needs 8 bytes of headroom before `frame.start`. Ethernet padding
-    /// after the outer IPv4 packet is dropped.
+    /// after the outer IPv4 packet is dropped. The frame passes the same checks as for
+    /// decapsulation first.
     ///
     /// # Errors
-    /// A malformed outer or tunnel header; `NotTunnel`; `Headroom`; `ExceedsMtu`.
+    /// As [`Decapsulator::decapsulate`](super::Decapsulator::decapsulate) for the frame's
+    /// checks; `ReservedVsid` for a VNI that is a reserved VSID when translating to NVGRE
+    /// (RFC 7637 section 3.2: such a frame is dropped, not given a made-up VSID);
+    /// `InnerVlanTag` or `Unsupported` for inner tags the policy refuses; `Headroom`;
+    /// `ExceedsMtu`.
     #[inline]
     pub fn translate(
         &self,
@@ -66,13 +95,17 @@ impl Translator {
         to: TunnelKind,
     ) -> Result<Range<usize>> {
         let Some(bytes) = buf.get(frame.clone()) else {
-            return Err(Error::truncated(Layer::Tunnel, frame.end, buf.len()));
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::RangeOutsideBuffer {
+                    end: frame.end,
+                    len: buf.len(),
+                },
+            ));
         };
         let mut decoded = Frame::default();
         let error = self.decoder.fill(bytes, &mut decoded).err();
-        let (Some(tunnel), Some(ip)) = (decoded.tunnel, decoded.outer.ipv4) else {
-            return Err(super::no_tunnel(&decoded, error));
-        };
+        let (tunnel, ip, inner_len) = validate(&decoded, error, self.checksums)?;
         let key = FlowKey::from_stack(&decoded.inner);
         let hash = if self.symmetric_hash {
             key.symmetric()
@@ -81,68 +114,77 @@ impl Translator {
         }
         .hash();
         let segment = tunnel.segment();
-        let (from, inner_len, l4) = match tunnel {
-            Tunnel::Vxlan(h) => (
-                TunnelKind::Vxlan,
-                h.payload().len(),
-                decoded.tunnel_offset - udp::HEADER_LEN,
-            ),
-            Tunnel::Nvgre(h) => (TunnelKind::Nvgre, h.payload().len(), decoded.tunnel_offset),
-        };
-        let header_len = ip.header_len();
-        let ip_at = l4 - header_len;
-        let (src, dst) = (ip.src_addr(), ip.dst_addr());
-        let end = frame.start + decoded.inner.offset + inner_len;
-        let l4 = frame.start + l4;
-        match (from, to) {
-            (TunnelKind::Vxlan, TunnelKind::Vxlan) | (TunnelKind::Nvgre, TunnelKind::Nvgre) => {
-                Ok(frame.start..end)
-            }
-            (TunnelKind::Vxlan, TunnelKind::Nvgre) => {
-                let start = frame.start + GROWTH;
-                let total = header_len + nvgre::HEADER_LEN + inner_len;
-                let rewrite = Ipv4Rewrite::new(&ip, IpProtocol::GRE, total);
-                buf.copy_within(frame.start..l4, start);
-                rewrite.apply(&mut buf[start + ip_at..]);
-                // Checked at decode: the VNI has 24 bits, as a VSID does.
-                let vsid = Vsid::new(segment)?;
-                NvgreRepr::new(vsid, hash.flow_id()).emit(&mut buf[l4 + GROWTH..])?;
-                Ok(start..end)
-            }
-            (TunnelKind::Nvgre, TunnelKind::Vxlan) => {
-                let start = frame.start.checked_sub(GROWTH).ok_or(Error::new(
-                    Layer::Tunnel,
-                    ErrorKind::Headroom {
-                        needed: GROWTH,
-                        available: frame.start,
-                    },
-                ))?;
-                let total = header_len + udp::HEADER_LEN + vxlan::HEADER_LEN + inner_len;
-                if total > usize::from(self.mtu) {
-                    return Err(Error::new(
-                        Layer::Tunnel,
-                        ErrorKind::ExceedsMtu {
-                            len: total,
-                            mtu: self.mtu,
-                        },
-                    ));
-                }
-                let rewrite = Ipv4Rewrite::new(&ip, IpProtocol::UDP, total);
-                buf.copy_within(frame.start..l4, start);
-                rewrite.apply(&mut buf[start + ip_at..]);
-                let udp_at = l4 - GROWTH;
-                let udp_len = (udp::HEADER_LEN + vxlan::HEADER_LEN + inner_len) as u16;
-                let port = hash.source_port(self.source_ports);
-                UdpRepr::new(port, self.vxlan_port, udp_len - udp::HEADER_LEN as u16)
-                    .emit(&mut buf[udp_at..])?;
-                VxlanRepr::new(Vni::new(segment)?).emit(&mut buf[l4..])?;
-                if self.udp_checksum {
-                    UdpDatagram::new_unchecked(&mut buf[udp_at..end]).fill_checksum(src, dst);
-                }
-                Ok(start..end)
+        if to == TunnelKind::Nvgre {
+            check_vsid(Vsid::new(segment)?)?;
+            if self.inner_vlan == InnerVlanPolicy::Keep && decoded.inner.vlans[0].is_some() {
+                return Err(NVGRE_KEEPS_NO_TAGS);
             }
         }
+        let strip_len = self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;
+        let header_len = ip.header_len();
+        let inner_at = frame.start + decoded.inner.offset;
+        let l4 = decoded.inner.offset - tunnel_len(tunnel.kind());
+        let end = inner_at + inner_len;
+
+        // Everything is checked before the first byte moves: an error leaves the frame
+        // as it was.
+        let inner_start = inner_at + strip_len;
+        let new_l4 = inner_start - tunnel_len(to);
+        let total = header_len + tunnel_len(to) + (end - inner_start);
+        if total > usize::from(self.mtu) {
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::ExceedsMtu {
+                    len: total,
+                    mtu: self.mtu,
+                },
+            ));
+        }
+        let Some(start) = new_l4.checked_sub(l4) else {
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::Headroom {
+                    needed: frame.start + l4 - new_l4,
+                    available: frame.start,
+                },
+            ));
+        };
+        let protocol = match to {
+            TunnelKind::Vxlan => IpProtocol::UDP,
+            TunnelKind::Nvgre => IpProtocol::GRE,
+        };
+        let rewrite = Ipv4Rewrite::new(
+            &ip_view(buf, frame.start + l4 - header_len),
+            protocol,
+            total,
+        );
+        let (src, dst) = (rewrite.src, rewrite.dst);
+        inner_vlan::strip(buf, inner_at, strip_len);
+        buf.copy_within(frame.start..frame.start + l4, start);
+        rewrite.apply(&mut buf[start + l4 - header_len..]);
+        match to {
+            TunnelKind::Nvgre => {
+                let flow_id = self.flow_id.for_hash(hash);
+                NvgreRepr::new(Vsid::new(segment)?, flow_id).emit(&mut buf[new_l4..])?;
+            }
+            TunnelKind::Vxlan => {
+                let payload_len = (vxlan::HEADER_LEN + end - inner_start) as u16;
+                let port = hash.source_port(self.source_ports);
+                UdpRepr::new(port, self.vxlan_port, payload_len).emit(&mut buf[new_l4..])?;
+                VxlanRepr::new(Vni::new(segment)?).emit(&mut buf[new_l4 + udp::HEADER_LEN..])?;
+                if self.udp_checksum {
+                    UdpDatagram::new_unchecked(&mut buf[new_l4..end]).fill_checksum(src, dst);
+                }
+            }
+        }
+        Ok(start..end)
     }
+}
+
+/// The outer IPv4 header at `buf[at..]`, validated by the decode that found it.
+#[inline]
+fn ip_view(buf: &[u8], at: usize) -> Ipv4Packet<&[u8]> {
+    Ipv4Packet::new_unchecked(&buf[at..])
 }
 
 /// The new protocol, total length and checksum of the outer IPv4 header, worked out from
@@ -152,6 +194,8 @@ struct Ipv4Rewrite {
     protocol: IpProtocol,
     total_len: u16,
     checksum: u16,
+    src: core::net::Ipv4Addr,
+    dst: core::net::Ipv4Addr,
 }
 
 impl Ipv4Rewrite {
@@ -166,6 +210,8 @@ impl Ipv4Rewrite {
             protocol,
             total_len,
             checksum,
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
         }
     }
 

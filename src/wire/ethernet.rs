@@ -17,6 +17,8 @@ mod field {
 
 /// Length of the Ethernet II header.
 pub const HEADER_LEN: usize = field::PAYLOAD;
+/// Length of the destination and source addresses that open the header.
+pub const ADDRS_LEN: usize = field::ETHERTYPE.start;
 
 /// A 48-bit IEEE MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -100,9 +102,40 @@ impl FromStr for MacAddr {
 }
 
 /// The protocol that follows an Ethernet header or VLAN tag. An open set: any value is
-/// representable, the constants name the ones this crate knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// representable, the constants name the ones this crate knows. `Debug` prints the
+/// constant's name (`EtherType::IPV4`) or the hex value (`EtherType(0x1234)`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EtherType(pub u16);
+
+impl From<u16> for EtherType {
+    #[inline]
+    fn from(value: u16) -> Self {
+        EtherType(value)
+    }
+}
+
+impl From<EtherType> for u16 {
+    #[inline]
+    fn from(value: EtherType) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Debug for EtherType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match *self {
+            Self::IPV4 => "IPV4",
+            Self::ARP => "ARP",
+            Self::VLAN => "VLAN",
+            Self::QINQ => "QINQ",
+            Self::QINQ_LEGACY => "QINQ_LEGACY",
+            Self::IPV6 => "IPV6",
+            Self::TRANSPARENT_ETHERNET_BRIDGING => "TRANSPARENT_ETHERNET_BRIDGING",
+            EtherType(other) => return write!(f, "EtherType({other:#06x})"),
+        };
+        write!(f, "EtherType::{name}")
+    }
+}
 
 impl EtherType {
     /// Internet Protocol version 4.
@@ -337,7 +370,8 @@ mod tests {
             err.kind,
             ErrorKind::Truncated {
                 needed: 14,
-                available: 13
+                available: 13,
+                by: crate::error::Truncation::Buffer
             }
         );
     }

@@ -9,7 +9,7 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
-use super::{get_u16, require, require_room, set_u16};
+use super::{get_u16, require, require_announced, require_room, set_u16};
 use crate::checksum;
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
@@ -41,9 +41,39 @@ const FLAG_DONT_FRAG: u16 = 0x4000;
 const FLAG_MORE_FRAGS: u16 = 0x2000;
 const FRAG_OFFSET_MASK: u16 = 0x1fff;
 
-/// The protocol carried by IPv4 (IANA "Assigned Internet Protocol Numbers"). An open set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The protocol carried by IPv4, or IPv6's next header (IANA "Assigned Internet
+/// Protocol Numbers"). An open set. `Debug` prints the constant's name
+/// (`IpProtocol::UDP`) or the number.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpProtocol(pub u8);
+
+impl From<u8> for IpProtocol {
+    #[inline]
+    fn from(value: u8) -> Self {
+        IpProtocol(value)
+    }
+}
+
+impl From<IpProtocol> for u8 {
+    #[inline]
+    fn from(value: IpProtocol) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Debug for IpProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match *self {
+            Self::ICMP => "ICMP",
+            Self::TCP => "TCP",
+            Self::UDP => "UDP",
+            Self::GRE => "GRE",
+            Self::ICMPV6 => "ICMPV6",
+            IpProtocol(other) => return write!(f, "IpProtocol({other})"),
+        };
+        write!(f, "IpProtocol::{name}")
+    }
+}
 
 impl IpProtocol {
     /// Internet Control Message Protocol.
@@ -54,6 +84,8 @@ impl IpProtocol {
     pub const UDP: IpProtocol = IpProtocol(17);
     /// Generic Routing Encapsulation, which carries NVGRE.
     pub const GRE: IpProtocol = IpProtocol(47);
+    /// ICMP for IPv6 (RFC 4443).
+    pub const ICMPV6: IpProtocol = IpProtocol(58);
 }
 
 impl fmt::Display for IpProtocol {
@@ -98,13 +130,19 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         let buffer = self.buffer.as_ref();
         require(Layer::Ipv4, buffer, HEADER_LEN)?;
         if self.version() != 4 {
-            return Err(Error::new(Layer::Ipv4, ErrorKind::Version(self.version())));
+            return Err(Error::new(
+                Layer::Ipv4,
+                ErrorKind::Version {
+                    found: self.version(),
+                    expected: 4,
+                },
+            ));
         }
         if self.ihl() < 5 {
             return Err(Error::new(Layer::Ipv4, ErrorKind::HeaderLength(self.ihl())));
         }
         let header_len = self.header_len();
-        require(Layer::Ipv4, buffer, header_len)?;
+        require_announced(Layer::Ipv4, buffer, header_len)?;
         let total_len = self.total_len();
         if usize::from(total_len) < header_len {
             return Err(Error::new(
@@ -115,7 +153,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
                 },
             ));
         }
-        require(Layer::Ipv4, buffer, usize::from(total_len))
+        require_announced(Layer::Ipv4, buffer, usize::from(total_len))
     }
 
     /// Returns the underlying buffer.
@@ -675,7 +713,10 @@ mod tests {
         bytes[0] = 0x65;
         assert_eq!(
             Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
-            ErrorKind::Version(6)
+            ErrorKind::Version {
+                found: 6,
+                expected: 4
+            }
         );
         bytes[0] = 0x44;
         assert_eq!(
@@ -687,7 +728,8 @@ mod tests {
             Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 60,
-                available: 26
+                available: 26,
+                by: crate::error::Truncation::LengthField
             }
         );
         bytes[0] = 0x45;
@@ -704,7 +746,8 @@ mod tests {
             Ipv4Packet::new_checked(&bytes[..]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 27,
-                available: 26
+                available: 26,
+                by: crate::error::Truncation::LengthField
             }
         );
         assert!(Ipv4Packet::new_checked(&PACKET[..19]).is_err());

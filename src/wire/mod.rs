@@ -4,6 +4,7 @@
 
 pub mod ethernet;
 pub mod ipv4;
+pub mod ipv6;
 pub mod nvgre;
 pub mod udp;
 pub mod vlan;
@@ -11,18 +12,32 @@ pub mod vxlan;
 
 pub use ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use nvgre::{NvgreHeader, NvgreRepr, Vsid};
 pub use udp::{UdpDatagram, UdpRepr};
 pub use vlan::{VlanId, VlanRepr, VlanTag};
 pub use vxlan::{Vni, VxlanHeader, VxlanRepr};
 
-use crate::error::{Error, Layer};
+use crate::error::{Error, Layer, Truncation};
 
-/// Fails with a truncation error unless `buffer` holds at least `needed` bytes.
+/// Fails with a truncation error unless `buffer` holds at least `needed` bytes, the
+/// length of the header's fixed part.
 #[inline]
 fn require(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {
+    require_by(layer, buffer, needed, Truncation::Buffer)
+}
+
+/// Fails with a truncation error unless `buffer` holds at least `needed` bytes, the
+/// length a header field announces.
+#[inline]
+fn require_announced(layer: Layer, buffer: &[u8], needed: usize) -> Result<(), Error> {
+    require_by(layer, buffer, needed, Truncation::LengthField)
+}
+
+#[inline]
+fn require_by(layer: Layer, buffer: &[u8], needed: usize, by: Truncation) -> Result<(), Error> {
     if buffer.len() < needed {
-        Err(Error::truncated(layer, needed, buffer.len()))
+        Err(Error::truncated(layer, needed, buffer.len(), by))
     } else {
         Ok(())
     }
@@ -89,6 +104,36 @@ macro_rules! segment_id {
         impl core::fmt::Display for $name {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 self.0.fmt(f)
+            }
+        }
+
+        impl TryFrom<u32> for $name {
+            type Error = crate::Error;
+
+            #[inline]
+            fn try_from(value: u32) -> crate::Result<Self> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for u32 {
+            #[inline]
+            fn from(value: $name) -> u32 {
+                value.0
+            }
+        }
+
+        impl core::str::FromStr for $name {
+            type Err = crate::Error;
+
+            #[doc = concat!("A ", $field, " from decimal text, or hexadecimal after `0x`.")]
+            fn from_str(text: &str) -> crate::Result<Self> {
+                let parsed = match text.strip_prefix("0x") {
+                    Some(hex) => u32::from_str_radix(hex, 16),
+                    None => text.parse(),
+                };
+                // Text that is no number at all is out of range too: name the field.
+                Self::new(parsed.unwrap_or(u32::MAX))
             }
         }
     };

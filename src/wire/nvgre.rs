@@ -13,6 +13,7 @@
 use core::fmt;
 
 use super::ethernet::EtherType;
+use super::vxlan::Vni;
 use super::{get_u16, get_u24, require, require_room, segment_id, set_u16, set_u24};
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
@@ -45,6 +46,38 @@ segment_id!(
     Layer::Nvgre,
     "VSID"
 );
+
+/// VNI = VSID: both are 24 bits, so a VXLAN segment maps onto an NVGRE one and back
+/// (whether the VSID is [reserved](Vsid::is_reserved) is for the caller to check).
+impl From<Vni> for Vsid {
+    #[inline]
+    fn from(vni: Vni) -> Self {
+        Vsid(vni.get())
+    }
+}
+
+impl From<Vsid> for Vni {
+    #[inline]
+    fn from(vsid: Vsid) -> Self {
+        Vni::new(vsid.0).unwrap_or_default()
+    }
+}
+
+impl Vsid {
+    /// Highest VSID of the range RFC 7637 section 3.2 reserves for future use (0-0xFFF).
+    pub const RESERVED_MAX: u32 = 0x0fff;
+    /// The VSID RFC 7637 section 3.2 reserves for vendor-specific NVE-to-NVE
+    /// communication.
+    pub const VENDOR: u32 = 0x00ff_ffff;
+
+    /// True for VSIDs that do not name a tenant's virtual subnet: 0-0xFFF (reserved for
+    /// future use) and 0xFFFFFF (vendor-specific). Encapsulation refuses them and
+    /// decapsulation does not deliver them as tenant frames.
+    #[inline]
+    pub const fn is_reserved(self) -> bool {
+        self.0 <= Self::RESERVED_MAX || self.0 == Self::VENDOR
+    }
+}
 
 /// A view of an NVGRE header and the inner frame after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,7 +380,8 @@ mod tests {
             NvgreHeader::new_checked(&HEADER[..6]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 8,
-                available: 6
+                available: 6,
+                by: crate::error::Truncation::Buffer
             }
         ));
     }

@@ -1,4 +1,4 @@
-//! UDP header ([RFC 768]) and its checksum over the IPv4 pseudo-header.
+//! UDP header ([RFC 768]) and its checksum over the IPv4 or IPv6 pseudo-header.
 //!
 //! A checksum of 0 means "none" and always verifies; a computed checksum of 0 is sent as
 //! 0xffff.
@@ -6,10 +6,10 @@
 //! [RFC 768]: https://www.rfc-editor.org/rfc/rfc768
 
 use core::fmt;
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use super::ipv4::IpProtocol;
-use super::{get_u16, require, require_room, set_u16};
+use super::{get_u16, require, require_announced, require_room, set_u16};
 use crate::checksum;
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
@@ -65,7 +65,7 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
         if usize::from(len) < HEADER_LEN {
             return Err(Error::new(Layer::Udp, ErrorKind::UdpLength(len)));
         }
-        require(Layer::Udp, buffer, usize::from(len))
+        require_announced(Layer::Udp, buffer, usize::from(len))
     }
 
     /// Returns the underlying buffer.
@@ -104,21 +104,30 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
         get_u16(&self.buffer.as_ref()[field::CHECKSUM])
     }
 
-    /// Sum of header and payload (up to the length field) with the pseudo-header.
+    /// Sum of header and payload (up to the length field) with a pseudo-header's sum.
     #[inline]
-    fn full_sum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
-        let len = self.len();
-        checksum::combine(
-            checksum::pseudo_header_ipv4(src, dst, IpProtocol::UDP.0, len),
-            checksum::sum(&self.buffer.as_ref()[..usize::from(len)]),
-        )
+    fn full_sum(&self, pseudo_header: u16) -> u16 {
+        let len = usize::from(self.len());
+        checksum::combine(pseudo_header, checksum::sum(&self.buffer.as_ref()[..len]))
     }
 
     /// True when the checksum is 0 (none) or correct for the given IPv4 addresses.
     /// Under `cfg(fuzzing)` always true.
     #[inline]
     pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
-        cfg!(fuzzing) || self.checksum() == 0 || self.full_sum(src, dst) == 0xffff
+        let pseudo = checksum::pseudo_header_ipv4(src, dst, IpProtocol::UDP.0, self.len());
+        cfg!(fuzzing) || self.checksum() == 0 || self.full_sum(pseudo) == 0xffff
+    }
+
+    /// True when the checksum is 0 or correct for the given IPv6 addresses. Zero is
+    /// accepted as for IPv4: RFC 8200 forbids it in general, but RFC 6935 allows it for
+    /// tunnels, and a receiver that wants the general rule checks for zero itself.
+    /// Under `cfg(fuzzing)` always true.
+    #[inline]
+    pub fn verify_checksum_ipv6(&self, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
+        let length = u32::from(self.len());
+        let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
+        cfg!(fuzzing) || self.checksum() == 0 || self.full_sum(pseudo) == 0xffff
     }
 }
 
@@ -159,8 +168,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
     /// a computed 0 is written as 0xffff (RFC 768).
     #[inline]
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+        let pseudo = checksum::pseudo_header_ipv4(src, dst, IpProtocol::UDP.0, self.len());
+        self.fill_checksum_with(pseudo);
+    }
+
+    /// As [`fill_checksum`](Self::fill_checksum), over the IPv6 pseudo-header
+    /// (RFC 8200 section 8.1).
+    #[inline]
+    pub fn fill_checksum_ipv6(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
+        let length = u32::from(self.len());
+        let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
+        self.fill_checksum_with(pseudo);
+    }
+
+    #[inline]
+    fn fill_checksum_with(&mut self, pseudo_header: u16) {
         self.set_checksum(0);
-        let value = checksum::finish(self.full_sum(src, dst));
+        let value = checksum::finish(self.full_sum(pseudo_header));
         self.set_checksum(if value == 0 { 0xffff } else { value });
     }
 
@@ -345,7 +369,8 @@ mod tests {
             UdpDatagram::new_checked(&bytes[..]).unwrap_err().kind,
             ErrorKind::Truncated {
                 needed: 15,
-                available: 14
+                available: 14,
+                by: crate::error::Truncation::LengthField
             }
         );
         assert!(UdpDatagram::new_checked(&bytes[..7]).is_err());

@@ -10,16 +10,27 @@ cd "$(dirname "$0")/../.."
 cargo build -q --release --examples
 T=target/release/examples D=tests/data
 addrs=(--src-ip 10.99.0.1 --dst-ip 10.99.0.2 --src-mac 02:99:00:00:00:01 --dst-mac 02:99:00:00:00:02)
-$T/encap --vni 42 "${addrs[@]}" $D/plain.pcap $D/encap-vxlan.pcap
+$T/encap --vni 5000 "${addrs[@]}" $D/plain.pcap $D/encap-vxlan.pcap
 $T/encap --vni 77 --udp-checksum --port-range 32768-60999 "${addrs[@]}" $D/plain.pcap $D/encap-vxlan-csum.pcap
 $T/encap --nvgre --vni 4242 "${addrs[@]}" $D/plain.pcap $D/encap-nvgre.pcap
 $T/translate --to nvgre $D/encap-vxlan.pcap $D/translated-nvgre.pcap
 $T/translate --to vxlan $D/encap-nvgre.pcap $D/translated-vxlan.pcap
+# Inner IPv6 (plain6.pcap): encapsulated, translated and decapsulated; every checksum of
+# the outputs must be good to tshark (tests/conformance.rs).
+$T/encap --vni 6000 --udp-checksum "${addrs[@]}" $D/plain6.pcap $D/encap6-vxlan.pcap
+$T/encap --nvgre --vni 6000 "${addrs[@]}" $D/plain6.pcap $D/encap6-nvgre.pcap
+$T/translate --to nvgre $D/encap6-vxlan.pcap $D/translated6-nvgre.pcap
+$T/translate --to vxlan $D/encap6-nvgre.pcap $D/translated6-vxlan.pcap
+$T/decap $D/encap6-vxlan.pcap $D/decap6.pcap
 python3 - "$D" <<'PY'
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
 from make_frames import tshark_fields
+import make_ipv6_frames
 for name in ("encap-vxlan", "encap-vxlan-csum", "encap-nvgre", "translated-nvgre", "translated-vxlan"):
     path = os.path.join(sys.argv[1], name)
     json.dump(tshark_fields(path + ".pcap"), open(path + ".tshark.json", "w"), indent=0)
+for name in ("encap6-vxlan", "encap6-nvgre", "translated6-nvgre", "translated6-vxlan", "decap6"):
+    path = os.path.join(sys.argv[1], name)
+    json.dump(make_ipv6_frames.tshark_fields(path + ".pcap"), open(path + ".tshark.json", "w"), indent=0)
 PY

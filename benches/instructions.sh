@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Instructions per packet for each tunnelwire path and its floor, counted by
+# valgrind --tool=callgrind (instruction counts do not move with the machine's load).
+# Each arm runs twice, with 4 and 12 passes over its workload (benches/paths); the
+# difference, divided by the packets of the 8 extra passes, leaves out setup.
+#
+#   bash benches/instructions.sh [PATH...]     # paths as in benches/interleaved.rs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$(cargo bench --bench interleaved --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "interleaved" and m.get("executable"):
+        print(m["executable"])')
+paths=("$@")
+[ ${#paths[@]} -gt 0 ] || paths=(vxlan_stack nvgre_stack vxlan_encap nvgre_encap decap translate)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+count() { # path arm passes -> total instructions
+  valgrind --tool=callgrind --callgrind-out-file="$work/out" "$bin" --count "$1" "$2" "$3" >/dev/null 2>&1
+  awk '/^(summary|totals):/ {print $2; exit}' "$work/out"
+}
+printf '%-12s %12s %12s %7s\n' path tunnelwire floor ratio
+for path in "${paths[@]}"; do
+  per=64; [ "$path" = translate ] && per=128
+  row=()
+  for arm in ours floor; do
+    low=$(count "$path" "$arm" 4) high=$(count "$path" "$arm" 12)
+    row+=("$(( (high - low) / (8 * per) ))")
+  done
+  printf '%-12s %12s %12s %7s\n' "$path" "${row[0]}" "${row[1]}" \
+    "$(python3 -c "print(f'{${row[0]} / ${row[1]}:.2f}')")"
+done
+echo "(instructions per packet; translate counts each direction as a packet)"

@@ -1,0 +1,85 @@
+//! Inner 802.1Q/802.1ad tags across a tunnel: one policy, applied the same way by
+//! encapsulation, decapsulation and translation.
+//!
+//! RFC 7637 section 3.2: the encapsulating NVE MUST remove inner VLAN tags. RFC 7348
+//! section 6.1: a VTEP SHOULD NOT include them on encapsulation and SHOULD discard
+//! decapsulated frames that carry one, unless configured otherwise.
+
+use crate::packet::Stack;
+use crate::wire::{ethernet, vlan};
+use crate::{Error, ErrorKind, Layer, Result};
+
+/// What to do with an inner frame that carries VLAN tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InnerVlanPolicy {
+    /// Remove the tags: the destination and source MACs move forward over them, so the
+    /// frame starts later in the buffer and nothing else is copied. The encapsulation
+    /// and translation default.
+    Strip,
+    /// Pass the tags on unchanged (VXLAN only: NVGRE must not carry them).
+    Keep,
+    /// Fail with `InnerVlanTag`. The decapsulation default.
+    Reject,
+}
+
+impl InnerVlanPolicy {
+    /// Decides, without touching the frame, how many bytes of tags at the front of an
+    /// inner frame with these `tags` are to be stripped (0 to keep them).
+    ///
+    /// # Errors
+    /// `InnerVlanTag` under `Reject` for a tagged frame, and under `Strip` for one with
+    /// more tags than are decoded (they could not all be removed).
+    #[inline]
+    pub(crate) fn strip_len(self, tags: InnerTags) -> Result<usize> {
+        match self {
+            _ if tags.count == 0 => Ok(0),
+            InnerVlanPolicy::Keep => Ok(0),
+            InnerVlanPolicy::Strip if !tags.more => Ok(tags.len()),
+            InnerVlanPolicy::Strip | InnerVlanPolicy::Reject => {
+                Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag))
+            }
+        }
+    }
+}
+
+/// Removes `len` bytes of tags from the inner frame at `buf[start..]` by moving its MAC
+/// addresses over them; returns where the frame starts now.
+#[inline]
+pub(crate) fn strip(buf: &mut [u8], start: usize, len: usize) -> usize {
+    if len > 0 {
+        buf.copy_within(start..start + ethernet::ADDRS_LEN, start + len);
+    }
+    start + len
+}
+
+/// NVGRE frames carry no inner tags: keeping them is refused.
+pub(crate) const NVGRE_KEEPS_NO_TAGS: Error = Error::new(
+    Layer::Tunnel,
+    ErrorKind::Unsupported("keeping inner VLAN tags in NVGRE (RFC 7637 section 3.2: MUST remove)"),
+);
+
+/// The VLAN tags at the front of an inner frame, read from its decoded stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InnerTags {
+    /// Tags decoded (at most [`crate::packet::MAX_VLAN_TAGS`]).
+    pub count: usize,
+    /// A further tag follows the decoded ones.
+    pub more: bool,
+}
+
+impl InnerTags {
+    /// The tags of `stack`.
+    #[inline]
+    pub fn of(stack: &Stack<'_>) -> Self {
+        InnerTags {
+            count: stack.vlans.iter().flatten().count(),
+            more: stack.ethertype().is_some_and(|t| t.is_vlan_tpid()),
+        }
+    }
+
+    /// Bytes the tags take.
+    #[inline]
+    pub fn len(self) -> usize {
+        vlan::HEADER_LEN * self.count
+    }
+}
