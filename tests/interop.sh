@@ -400,19 +400,20 @@ isolated_apart() { # isoe1 cannot reach isoe2 even knowing its MAC: dropped and 
 check "e: isolated ports never reach each other" isolated_apart
 
 # ---- frames per second in (a), beside the kernel's vxlan and a Linux bridge ---------------
-bench() { # bench SERVER_NS ADDRESS CLIENT_NS: 64-byte UDP for 5 s; prints frames/s received
-  ip netns exec "$(N "$1")" iperf3 -s -1 -D -p 5201 --logfile "$work/iperf3-server.log" >/dev/null 2>&1
+bench() { # bench SERVER_NS ADDRESS CLIENT_NS: 64-byte UDP flood, then TCP, 5 s each
+  ip netns exec "$(N "$1")" iperf3 -s -1 -D -p 5201 >/dev/null 2>&1
   sleep 0.5
-  ip netns exec "$(N "$3")" iperf3 -c "$2" -p 5201 -u -b 0 -l 64 -t 5 -J >"$work/iperf3.json" 2>/dev/null
-  python3 - "$work/iperf3.json" <<'PY'
+  ip netns exec "$(N "$3")" iperf3 -c "$2" -p 5201 -u -b 0 -l 64 -t 5 -J >"$work/udp.json" 2>/dev/null
+  ip netns exec "$(N "$1")" iperf3 -s -1 -D -p 5202 >/dev/null 2>&1
+  sleep 0.5
+  ip netns exec "$(N "$3")" iperf3 -c "$2" -p 5202 -t 5 -J >"$work/tcp.json" 2>/dev/null
+  python3 - "$work/udp.json" "$work/tcp.json" <<'PY'
 import json, sys
-end = json.load(open(sys.argv[1]))["end"]
-summary = end.get("sum_received", end["sum"])
-sent = end["sum"]["packets"] if "packets" in end["sum"] else None
-seconds = summary["seconds"]
-lost = end["sum"].get("lost_packets", 0)
-received = end["sum"]["packets"] - lost
-print(f"{received / seconds:.0f} frames/s received ({end['sum']['packets']} sent, {lost} lost, {seconds:.1f} s)")
+udp = json.load(open(sys.argv[1]))["end"]["sum"]
+tcp = json.load(open(sys.argv[2]))["end"]["sum_received"]
+delivered = udp["packets"] - udp["lost_packets"]
+print(f"{delivered / udp['seconds']:.0f} frames/s (64-byte UDP: {udp['packets']} sent, "
+      f"{udp['lost_packets']} lost in {udp['seconds']:.1f} s); TCP {tcp['bits_per_second'] / 1e6:.0f} Mbit/s")
 PY
 }
 if [ "${INTEROP_BENCH:-1}" != 0 ] && command -v iperf3 >/dev/null; then
