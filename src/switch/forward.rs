@@ -56,6 +56,10 @@ impl Switch {
         self.targets.clear();
         let now = nanos(now);
         let Some(bytes) = buf.get(frame.clone()) else {
+            match ingress {
+                Ingress::Port(port) => self.ports[port.index()].counters.count(Reason::NoBuffer),
+                Ingress::Underlay => self.underlay.count(Reason::NoBuffer),
+            }
             return Verdict::Drop(Reason::NoBuffer);
         };
         let len = bytes.len();
@@ -163,8 +167,8 @@ impl Switch {
         match out.get_mut(range.clone()) {
             Some(room) => room.copy_from_slice(frame),
             None => {
-                let mut too_short = [0u8; 0];
-                return self.emit(forward, egress, &mut too_short, range);
+                // Counted like any copy without room: emit finds none in an empty buffer.
+                return self.emit(forward, egress, &mut [], range);
             }
         }
         self.emit(forward, egress, out, range)
@@ -246,7 +250,10 @@ impl Switch {
             return self.refuse(segment_id, source, Reason::Malformed);
         }
         let (limit, ageing, vni) = (segment.mac_limit, segment.ageing, segment.vni);
-        match self.table.learn(segment_id, src, source, now, limit) {
+        match self
+            .table
+            .learn(segment_id, src, source, now, ageing, limit)
+        {
             Learned::Refreshed | Learned::New | Learned::Pinned => {}
             Learned::Moved { from } => {
                 self.segments[segment_id.index()].counters.mac_moves += 1;

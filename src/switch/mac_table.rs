@@ -118,20 +118,27 @@ impl MacTable {
     }
 
     /// Learns that `mac` was seen at `location` at `now`. A segment already holding
-    /// `limit` entries learns no new address; an expired entry of the same address is
-    /// reused whatever the limit.
+    /// `limit` entries learns no new address; an entry of the same address is reused
+    /// whatever the limit, and one that had aged out (`ageing` nanoseconds) is learned
+    /// afresh, not reported as a move.
     pub fn learn(
         &mut self,
         segment: SegmentId,
         mac: MacAddr,
         location: Location,
         now: u64,
+        ageing: u64,
         limit: usize,
     ) -> Learned {
         if let Some(slot) = self.find(segment, mac) {
             let Some(entry) = self.slots[slot].as_mut() else {
                 unreachable!("find returns occupied slots")
             };
+            if entry.is_expired(now, ageing) {
+                entry.location = location;
+                entry.last_seen = now;
+                return Learned::New;
+            }
             if entry.location == location {
                 if !entry.is_static {
                     entry.last_seen = now;
@@ -305,15 +312,24 @@ mod tests {
     #[test]
     fn learns_refreshes_moves_and_pins() {
         let mut table = MacTable::new(7);
-        assert_eq!(table.learn(SEG, mac(1), PORT, 10, 100), Learned::New);
-        assert_eq!(table.learn(SEG, mac(1), PORT, 20, 100), Learned::Refreshed);
+        assert_eq!(
+            table.learn(SEG, mac(1), PORT, 10, u64::MAX, 100),
+            Learned::New
+        );
+        assert_eq!(
+            table.learn(SEG, mac(1), PORT, 20, u64::MAX, 100),
+            Learned::Refreshed
+        );
         assert_eq!(table.lookup(SEG, mac(1), 20, 5).unwrap().last_seen, 20);
         assert_eq!(
-            table.learn(SEG, mac(1), REMOTE, 30, 100),
+            table.learn(SEG, mac(1), REMOTE, 30, u64::MAX, 100),
             Learned::Moved { from: PORT }
         );
         table.insert_static(SEG, mac(2), PORT);
-        assert_eq!(table.learn(SEG, mac(2), REMOTE, 40, 100), Learned::Pinned);
+        assert_eq!(
+            table.learn(SEG, mac(2), REMOTE, 40, u64::MAX, 100),
+            Learned::Pinned
+        );
         assert_eq!(
             table.lookup(SEG, mac(2), u64::MAX, 1).unwrap().location,
             PORT
@@ -323,10 +339,23 @@ mod tests {
     }
 
     #[test]
+    fn an_address_back_after_ageing_out_is_new_not_moved() {
+        let mut table = MacTable::new(1);
+        table.learn(SEG, mac(1), PORT, 0, 100, 10);
+        assert_eq!(
+            table.learn(SEG, mac(1), REMOTE, 99, 100, 10),
+            Learned::Moved { from: PORT }
+        );
+        assert_eq!(table.learn(SEG, mac(1), PORT, 199, 100, 10), Learned::New);
+        assert_eq!(table.lookup(SEG, mac(1), 199, 100).unwrap().location, PORT);
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
     fn expired_entries_are_invisible_and_swept() {
         let mut table = MacTable::new(0);
-        table.learn(SEG, mac(1), PORT, 0, 100);
-        table.learn(SEG, mac(2), PORT, 50, 100);
+        table.learn(SEG, mac(1), PORT, 0, u64::MAX, 100);
+        table.learn(SEG, mac(2), PORT, 50, u64::MAX, 100);
         assert!(table.lookup(SEG, mac(1), 99, 100).is_some());
         assert!(table.lookup(SEG, mac(1), 100, 100).is_none());
         assert_eq!(table.sweep(|e| e.is_expired(100, 100)), 1);
@@ -338,14 +367,20 @@ mod tests {
     fn a_full_segment_refuses_new_addresses_only() {
         let mut table = MacTable::new(3);
         for n in 0..4 {
-            assert_eq!(table.learn(SEG, mac(n), PORT, 0, 4), Learned::New);
+            assert_eq!(table.learn(SEG, mac(n), PORT, 0, u64::MAX, 4), Learned::New);
         }
-        assert_eq!(table.learn(SEG, mac(9), PORT, 0, 4), Learned::Refused);
         assert_eq!(
-            table.learn(SEG, mac(0), REMOTE, 1, 4),
+            table.learn(SEG, mac(9), PORT, 0, u64::MAX, 4),
+            Learned::Refused
+        );
+        assert_eq!(
+            table.learn(SEG, mac(0), REMOTE, 1, u64::MAX, 4),
             Learned::Moved { from: PORT }
         );
-        assert_eq!(table.learn(SegmentId(1), mac(9), PORT, 0, 4), Learned::New);
+        assert_eq!(
+            table.learn(SegmentId(1), mac(9), PORT, 0, u64::MAX, 4),
+            Learned::New
+        );
         table.insert_static(SEG, mac(10), PORT);
         assert_eq!(table.segment_len(SEG), 5);
     }
@@ -357,7 +392,7 @@ mod tests {
         let mut table = MacTable::new(42);
         let n = 40u32;
         for i in 0..n {
-            table.learn(SEG, mac(i), PORT, u64::from(i), 1000);
+            table.learn(SEG, mac(i), PORT, u64::from(i), u64::MAX, 1000);
         }
         assert_eq!(table.capacity(), 128);
         for gone in (0..n).step_by(3) {

@@ -820,6 +820,16 @@ fn short_output_buffers_are_counted_as_no_buffer() {
         lab.switch.port_counters(lab.ports[4]).get(Reason::NoBuffer),
         1
     );
+    // A frame range the receive buffer does not hold.
+    let mut tiny = [0u8; 10];
+    let verdict = lab
+        .switch
+        .receive(secs(0), Ingress::Port(lab.ports[2]), &mut tiny, 0..60);
+    assert_eq!(verdict, Verdict::Drop(Reason::NoBuffer));
+    assert_eq!(
+        lab.switch.port_counters(lab.ports[2]).get(Reason::NoBuffer),
+        1
+    );
     lab.switch.count_write_failed(lab.port(1));
     assert_eq!(
         lab.switch
