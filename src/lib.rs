@@ -6,7 +6,8 @@
 //! hash, RFC 6040 ECN).
 //!
 //! Data flows one way: bytes -> [`wire`] views (validated once) -> [`packet`] (which layers
-//! are where) -> [`tunnel`] (rewrite headers in place).
+//! are where) -> [`tunnel`] (rewrite headers in place) -> `switch` (decide) -> `linux`
+//! (move bytes).
 //!
 //! ## The parsing contract
 //!
@@ -98,6 +99,10 @@
 //! - `std` (default): implements `std`-dependent conveniences of the dependencies.
 //!   Without it the crate is `#![no_std]` and needs no allocator.
 //! - `bytes`: `bytes::BytesMut` and `Bytes` support in the tunnel engine.
+//! - `switch` (default): `tunnelwire::switch`, the reference VTEP's sans-IO core; needs `alloc`,
+//!   not `std`.
+//! - `linux`: `tunnelwire::linux`, the switch's Linux driver (TAP devices, UDP and raw GRE sockets,
+//!   the vtep configuration and control socket); the only code with `unsafe`.
 //!
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 //! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
