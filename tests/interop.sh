@@ -307,6 +307,7 @@ isolated = true
 [[port]]
 name = "opene"
 vni = 46
+mtu = 1500   # 50 bytes more than the underlay can carry encapsulated
 
 [[segment]]
 vni = 46
@@ -398,6 +399,18 @@ isolated_apart() { # isoe1 cannot reach isoe2 even knowing its MAC: dropped and 
   [ "$dropped" -ge 3 ]
 }
 check "e: isolated ports never reach each other" isolated_apart
+mtu_drop() { # a frame whose outer packet would pass the underlay MTU is dropped and counted
+  ip netns exec "$(N heo)" ping -q -c 2 -W 1 -M do -s 1422 192.168.46.1 >/dev/null 2>&1 || return 1
+  if ip netns exec "$(N heo)" ping -q -c 2 -W 1 -M do -s 1423 192.168.46.1 >/dev/null 2>&1; then
+    return 1
+  fi
+  local dropped
+  dropped=$("$VTEP" ctl "$work/e.sock" stats \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["segments"]["46"]["mtu"])')
+  echo "    1450-byte IPv4 packets pass, 1451-byte ones do not; mtu drops: $dropped"
+  [ "$dropped" -ge 2 ]
+}
+check "e: frames over the underlay MTU are dropped and counted" mtu_drop
 
 # ---- frames per second in (a), beside the kernel's vxlan and a Linux bridge ---------------
 bench() { # bench SERVER_NS ADDRESS CLIENT_NS: 64-byte UDP flood, then TCP, 5 s each
