@@ -461,6 +461,14 @@ clean_stop() { # SIGTERM stops the (a) vtep: status 0, its TAP and control socke
   [ "$status" -eq 0 ] && [ ! -e "$work/a.sock" ] && ! ip -n "$(N ha)" link show tap0 >/dev/null 2>&1
 }
 check "a: SIGTERM stops vtep cleanly" clean_stop
+sigint_stop() { # SIGINT stops a vtep started in the background by this script too
+  kill -INT "${pids[1]}"
+  wait "${pids[1]}"
+  local status=$?
+  tail -n 1 "$work/b1.log" | sed 's/^/    /'
+  [ "$status" -eq 0 ] && [ ! -e "$work/b1.sock" ]
+}
+check "b: SIGINT stops vtep cleanly" sigint_stop
 
 for log in "$work"/*.log; do
   [ "$failed" -eq 0 ] && break

@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use super::config::VtepConfig;
@@ -121,6 +121,12 @@ impl Vtep {
         signals.add(Signal::SIGINT);
         signals.add(Signal::SIGTERM);
         pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)?;
+        // A shell starts background jobs with SIGINT ignored, and an ignored signal never
+        // reaches a signalfd: take the default back (the signals are blocked by now).
+        for signal in [Signal::SIGINT, Signal::SIGTERM] {
+            // SAFETY: installs no handler, only the default disposition.
+            unsafe { signal::signal(signal, SigHandler::SigDfl) }?;
+        }
         let signal_fd =
             SignalFd::with_flags(&signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
 
