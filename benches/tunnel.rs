@@ -1,67 +1,29 @@
-//! The tunnel engine: in-place encapsulation, decapsulation, translation, the flow hash
-//! and the checksum.
+//! The tunnel engine: in-place encapsulation, decapsulation, translation, the flow hash,
+//! the checksum, and a VTEP's receive-to-send path.
 //!
-//! 64 inner Ethernet/IPv4/UDP frames of 64 to 1500 bytes, each behind `HEADROOM` bytes.
-//! Encapsulation is measured in place, flow hash and IPv4 checksum included, beside
-//! etherparse writing the same outer headers (its header structs, serialised into the
-//! headroom) and a minimal hand-written encapsulation (a fixed 50-byte header, full IPv4
-//! checksum, the same flow hash).
+//! The workloads and the hand-written floors are benches/paths (64 inner
+//! Ethernet/IPv4/UDP frames of 64 to 1500 bytes, each with its own flow, behind
+//! `HEADROOM` bytes); each floor does what tunnelwire does, asserted byte for byte before
+//! timing. etherparse builds the same VXLAN outer headers with its header types.
 //!
 //! `cargo bench --bench tunnel`, then `python3 benches/summary.py vxlan_encap nvgre_encap
-//! decap translate flow_hash checksum`.
+//! decap translate receive_to_send flow_hash checksum`. Criterion times each function
+//! for seconds, one after another; `cargo bench --bench interleaved` gives ratios that a
+//! noisy machine does not skew.
 
 use std::hint::black_box;
-use std::net::Ipv4Addr;
 use std::ops::Range;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tunnelwire::checksum;
 use tunnelwire::tunnel::flow::FlowKey;
-use tunnelwire::tunnel::{
-    Decapsulator, Encapsulator, HEADROOM, PortRange, Translator, TunnelConfig, TunnelKind,
-};
-use tunnelwire::wire::{
-    EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, UdpRepr, Vni, Vsid,
-};
+use tunnelwire::tunnel::{Decapsulator, Encapsulator, PortRange, TunnelConfig};
+use tunnelwire::wire::Vni;
 
-const FRAMES: usize = 64;
-/// A jumbo underlay, so 1500-byte inner frames fit with their outer headers.
-const MTU: u16 = 9000;
-const SRC: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
-const DST: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+#[path = "paths/mod.rs"]
+mod paths;
 
-/// 64 buffers, each `HEADROOM` bytes then an inner frame of 64 to 1500 bytes with its
-/// own flow.
-fn buffers() -> Vec<(Vec<u8>, Range<usize>)> {
-    (0..FRAMES)
-        .map(|i| {
-            let len = 64 + i * (1500 - 64) / (FRAMES - 1);
-            let mut buf = vec![0u8; HEADROOM + len];
-            let frame = &mut buf[HEADROOM..];
-            EthernetRepr {
-                dst_addr: MacAddr([0x02, 0, 0, 0, 1, i as u8]),
-                src_addr: MacAddr([0x02, 0, 0, 0, 2, i as u8]),
-                ethertype: EtherType::IPV4,
-            }
-            .emit(frame)
-            .unwrap();
-            let ip_payload = (len - 34) as u16;
-            let mut ip = Ipv4Repr::new(
-                Ipv4Addr::new(172, 16, i as u8, 1),
-                Ipv4Addr::new(172, 17, 0, i as u8),
-                IpProtocol::UDP,
-                ip_payload,
-            );
-            ip.ecn = (i % 3) as u8;
-            ip.emit(&mut frame[14..]).unwrap();
-            Ipv4Packet::new_unchecked(&mut frame[14..]).fill_checksum();
-            UdpRepr::new(40000 + i as u16, 443, ip_payload - 8)
-                .emit(&mut frame[34..])
-                .unwrap();
-            (buf, HEADROOM..HEADROOM + len)
-        })
-        .collect()
-}
+use paths::{DST, FRAMES, Path, SRC};
 
 /// The outer headers etherparse writes for VXLAN, serialised into the headroom.
 fn etherparse_encap(buf: &mut [u8], inner: Range<usize>, vni: u32) -> Range<usize> {
@@ -103,68 +65,25 @@ fn etherparse_encap(buf: &mut [u8], inner: Range<usize>, vni: u32) -> Range<usiz
     start..inner.end
 }
 
-/// The floor: a fixed 50-byte header, lengths and port patched, IPv4 checksum summed.
-fn hand_written_encap(template: &[u8; 50], buf: &mut [u8], inner: Range<usize>) -> Range<usize> {
-    let port = FlowKey::from_frame(&buf[inner.clone()])
-        .hash()
-        .source_port(PortRange::DYNAMIC);
-    let start = inner.start - 50;
-    let header = &mut buf[start..inner.start];
-    header.copy_from_slice(template);
-    header[16..18].copy_from_slice(&((36 + inner.len()) as u16).to_be_bytes());
-    header[34..36].copy_from_slice(&port.to_be_bytes());
-    header[38..40].copy_from_slice(&((16 + inner.len()) as u16).to_be_bytes());
-    let sum = checksum::finish(checksum::sum(&header[14..34]));
-    header[24..26].copy_from_slice(&sum.to_be_bytes());
-    start..inner.end
-}
-
-fn encap(c: &mut Criterion) {
-    let config = |nvgre: bool| {
-        let mut config = if nvgre {
-            TunnelConfig::nvgre(Vsid::new(4242).unwrap(), SRC, DST)
-        } else {
-            TunnelConfig::vxlan(Vni::new(42).unwrap(), SRC, DST)
-        };
-        config.src_mac = MacAddr([0x02, 0, 0, 0, 0, 1]);
-        config.dst_mac = MacAddr([0x02, 0, 0, 0, 0, 2]);
-        config.mtu = MTU;
-        config
-    };
-    for (group, nvgre) in [("vxlan_encap", false), ("nvgre_encap", true)] {
-        let mut bufs = buffers();
-        let mut encapsulator = Encapsulator::new(config(nvgre)).unwrap();
-        let mut g = c.benchmark_group(group);
-        g.throughput(Throughput::Elements(FRAMES as u64));
-        g.bench_function("tunnelwire", |b| {
-            b.iter(|| {
-                for (buf, inner) in &mut bufs {
-                    black_box(
-                        encapsulator
-                            .encapsulate(black_box(buf), inner.clone())
-                            .unwrap(),
-                    );
-                }
-            })
-        });
-        if !nvgre {
-            // The template the hand-written floor copies: what tunnelwire writes, port 0.
-            let mut template = [0u8; 50];
-            let (buf, inner) = &mut bufs[0];
-            let frame = encapsulator.encapsulate(buf, inner.clone()).unwrap();
-            template.copy_from_slice(&buf[frame.start..inner.start]);
-            template[24..26].fill(0);
-            g.bench_function("hand_written", |b| {
-                b.iter(|| {
-                    for (buf, inner) in &mut bufs {
-                        black_box(hand_written_encap(&template, black_box(buf), inner.clone()));
-                    }
-                })
-            });
+/// Each path's tunnelwire arm and floor, and etherparse for VXLAN encapsulation.
+fn paths(c: &mut Criterion) {
+    for path in [
+        Path::EncapVxlan,
+        Path::EncapNvgre,
+        Path::Decap,
+        Path::Translate,
+    ] {
+        let (mut ours, mut floor) = path.arms();
+        let mut g = c.benchmark_group(path.name());
+        g.throughput(Throughput::Elements(path.packets_per_pass() as u64));
+        g.bench_function("tunnelwire", |b| b.iter(|| ours.pass()));
+        g.bench_function("hand_written", |b| b.iter(|| floor.pass()));
+        if path == Path::EncapVxlan {
+            let mut bufs = paths::inner_buffers();
             g.bench_function("etherparse", |b| {
                 b.iter(|| {
                     for (buf, inner) in &mut bufs {
-                        black_box(etherparse_encap(black_box(buf), inner.clone(), 42));
+                        black_box(etherparse_encap(black_box(buf), inner.clone(), 4242));
                     }
                 })
             });
@@ -173,57 +92,27 @@ fn encap(c: &mut Criterion) {
     }
 }
 
-/// The 64 frames, VXLAN-encapsulated once.
-fn vxlan_frames() -> Vec<(Vec<u8>, Range<usize>)> {
-    let config = TunnelConfig {
-        mtu: MTU,
-        ..TunnelConfig::vxlan(Vni::new(42).unwrap(), SRC, DST)
-    };
-    let mut encapsulator = Encapsulator::new(config).unwrap();
-    buffers()
-        .into_iter()
-        .map(|(mut buf, inner)| {
-            let frame = encapsulator.encapsulate(&mut buf, inner).unwrap();
-            (buf, frame)
-        })
-        .collect()
-}
-
-fn decap(c: &mut Criterion) {
-    let mut frames = vxlan_frames();
+/// A VTEP's receive-to-send path, per packet: decapsulate a VXLAN frame from one remote,
+/// then encapsulate its inner frame towards another, in the same buffer (the outer
+/// headers' room is the new headroom). Packets per second per core is 1000 / ns.
+fn receive_to_send(c: &mut Criterion) {
+    let mut frames = paths::vxlan_buffers();
     let decapsulator = Decapsulator::default();
-    let mut g = c.benchmark_group("decap");
+    let mut to_next = Encapsulator::new(TunnelConfig {
+        mtu: paths::MTU,
+        ..TunnelConfig::vxlan(Vni::new(4343).unwrap(), SRC, "10.99.0.3".parse().unwrap())
+    })
+    .unwrap();
+    let mut g = c.benchmark_group("receive_to_send");
     g.throughput(Throughput::Elements(FRAMES as u64));
     g.bench_function("tunnelwire", |b| {
         b.iter(|| {
             for (buf, frame) in &mut frames {
-                black_box(
-                    decapsulator
-                        .decapsulate(black_box(&mut buf[frame.clone()]))
-                        .unwrap(),
-                );
-            }
-        })
-    });
-    g.finish();
-}
-
-fn translate(c: &mut Criterion) {
-    let mut frames = vxlan_frames();
-    let translator = Translator {
-        mtu: MTU,
-        ..Translator::default()
-    };
-    let mut g = c.benchmark_group("translate");
-    // Each frame goes to NVGRE and back: two translations.
-    g.throughput(Throughput::Elements(2 * FRAMES as u64));
-    g.bench_function("tunnelwire", |b| {
-        b.iter(|| {
-            for (buf, frame) in &mut frames {
-                let nvgre = translator
-                    .translate(black_box(buf), frame.clone(), TunnelKind::Nvgre)
+                let found = decapsulator
+                    .decapsulate(black_box(&mut buf[frame.clone()]))
                     .unwrap();
-                *frame = translator.translate(buf, nvgre, TunnelKind::Vxlan).unwrap();
+                let inner = frame.start + found.inner.start..frame.start + found.inner.end;
+                *frame = to_next.encapsulate(buf, inner).unwrap();
             }
         })
     });
@@ -231,7 +120,7 @@ fn translate(c: &mut Criterion) {
 }
 
 fn flow_hash(c: &mut Criterion) {
-    let bufs = buffers();
+    let bufs = paths::inner_buffers();
     let mut g = c.benchmark_group("flow_hash");
     g.throughput(Throughput::Elements(FRAMES as u64));
     g.bench_function("tunnelwire", |b| {
@@ -261,5 +150,5 @@ fn checksum_speed(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, encap, decap, translate, flow_hash, checksum_speed);
+criterion_group!(benches, paths, receive_to_send, flow_hash, checksum_speed);
 criterion_main!(benches);

@@ -126,7 +126,7 @@ impl<'a> Stack<'a> {
     #[inline(always)]
     pub fn decode(bytes: &'a [u8]) -> (Stack<'a>, Option<Error>) {
         let mut stack = Stack::default();
-        let error = decode_stack(bytes, 0, &mut stack).err();
+        let error = decode_stack(bytes, 0, &mut stack, Depth::InnerTransport).err();
         (stack, error)
     }
 
@@ -306,6 +306,15 @@ fn step<'a, V>(
     })
 }
 
+/// How deep the inner stack is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// Down to the IP header.
+    InnerIp,
+    /// Down to UDP or TCP ports: everything.
+    InnerTransport,
+}
+
 /// What a stack's IP header carries on to, for the caller to continue with.
 struct StackEnd<'a> {
     /// The IP payload, its offset and its protocol, if IPv4 (not a fragment) or IPv6 was
@@ -359,9 +368,23 @@ impl Decoder {
     }
 
     /// Decodes into a frame that is still empty (`Frame::default()`).
-    #[inline]
+    // Always inlined: every caller is a per-packet path, and inlined the frame's views
+    // stay in registers instead of going through memory.
+    #[inline(always)]
     pub(crate) fn fill<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
-        let end = decode_stack(bytes, 0, &mut frame.outer)?;
+        self.fill_to(bytes, frame, Depth::InnerTransport)
+    }
+
+    /// As [`fill`](Self::fill), decoding the inner stack only as deep as `depth`: a
+    /// decapsulator needs the inner IP header (for ECN), not its transport.
+    #[inline(always)]
+    pub(crate) fn fill_to<'a>(
+        &self,
+        bytes: &'a [u8],
+        frame: &mut Frame<'a>,
+        depth: Depth,
+    ) -> Result<()> {
+        let end = decode_stack(bytes, 0, &mut frame.outer, Depth::InnerTransport)?;
         let (header_len, inner) = match (end.udp_payload, end.ip_payload) {
             (Some((payload, pos)), _)
                 if frame
@@ -385,7 +408,12 @@ impl Decoder {
             }
             _ => return Ok(()),
         };
-        decode_stack(inner, frame.tunnel_offset + header_len, &mut frame.inner)?;
+        decode_stack(
+            inner,
+            frame.tunnel_offset + header_len,
+            &mut frame.inner,
+            depth,
+        )?;
         Ok(())
     }
 }
@@ -401,6 +429,7 @@ fn decode_stack<'a>(
     input: &'a [u8],
     mut pos: usize,
     stack: &mut Stack<'a>,
+    depth: Depth,
 ) -> Result<StackEnd<'a>> {
     let mut end = StackEnd {
         ip_payload: None,
@@ -439,6 +468,9 @@ fn decode_stack<'a>(
         return Ok(end);
     };
     end.ip_payload = Some((payload, pos, protocol));
+    if depth == Depth::InnerIp {
+        return Ok(end);
+    }
     match protocol {
         IpProtocol::UDP => {
             let (udp_payload, udp) = step(udp::parse, payload, pos)?;

@@ -1,14 +1,16 @@
 //! The JSON of one frame, as CONTRACTS.md fixes it. Shared by `dissect` and the
 //! conformance test, so the test checks exactly what the example prints.
 //!
-//! Serialized straight into the writer by serde's derive on small borrowed structs (the
-//! field order is the contract's key order): no JSON tree per frame, and addresses are
-//! formatted into the output, not into strings.
+//! Written straight into a line buffer reused from frame to frame (`json.rs`): no JSON
+//! tree and no allocation per frame, keys in the contract's order.
 
 use std::fmt::Display;
 use std::io::{self, Write};
 
-use serde::{Serialize, Serializer};
+#[path = "json.rs"]
+mod json;
+
+use json::Object;
 use tunnelwire::Layer;
 use tunnelwire::packet::{Decoder, Stack, Tunnel};
 use tunnelwire::wire::{ethernet, ipv6, nvgre, udp, vlan, vxlan};
@@ -20,8 +22,9 @@ const MAX_FRAME: usize = 262_144;
 /// Buffers reused from frame to frame.
 #[derive(Default)]
 pub struct Scratch {
-    layers: Vec<LayerJson>,
+    line: Vec<u8>,
     padded: Vec<u8>,
+    error: String,
 }
 
 /// Writes `{"frame":N,"layers":[...],"error":...}` and a newline for frame `index`
@@ -52,31 +55,40 @@ pub fn write_frame(
         bytes
     };
     let (frame, error) = decoder.decode_partial(whole);
-    let layers = &mut scratch.layers;
-    layers.clear();
-    let mut missing = push_stack(layers, &frame.outer, captured, cut);
-    if missing.is_none() {
-        if let Some(tunnel) = frame.tunnel {
-            let (layer, len) = match tunnel {
-                Tunnel::Vxlan(_) => (Layer::Vxlan, vxlan::HEADER_LEN),
-                Tunnel::Nvgre(_) => (Layer::Nvgre, nvgre::HEADER_LEN),
-            };
-            missing = check_captured(layer, frame.tunnel_offset, len, captured);
-            if missing.is_none() {
-                layers.push(match tunnel {
-                    Tunnel::Vxlan(h) => LayerJson::Vxlan {
-                        flags: h.flags(),
-                        vni: h.vni().get(),
-                    },
-                    Tunnel::Nvgre(h) => LayerJson::Nvgre {
-                        vsid: h.vsid().get(),
-                        flow_id: h.flow_id(),
-                    },
-                });
-                missing = push_stack(layers, &frame.inner, captured, cut);
+    let line = &mut scratch.line;
+    line.clear();
+    let mut object = Object::begin(line);
+    object.num("frame", index);
+    let mut layers = Layers {
+        out: object.array("layers"),
+        empty: true,
+        captured,
+        cut,
+    };
+    let mut missing = layers.stack(&frame.outer);
+    if let (None, Some(tunnel)) = (missing, frame.tunnel) {
+        let (layer, len) = match tunnel {
+            Tunnel::Vxlan(_) => (Layer::Vxlan, vxlan::HEADER_LEN),
+            Tunnel::Nvgre(_) => (Layer::Nvgre, nvgre::HEADER_LEN),
+        };
+        missing = layers.check(layer, frame.tunnel_offset, len);
+        if missing.is_none() {
+            match tunnel {
+                Tunnel::Vxlan(h) => layers
+                    .begin("vxlan")
+                    .num("flags", h.flags())
+                    .num("vni", h.vni().get())
+                    .end(),
+                Tunnel::Nvgre(h) => layers
+                    .begin("nvgre")
+                    .num("vsid", h.vsid().get())
+                    .num("flow_id", h.flow_id())
+                    .end(),
             }
+            missing = layers.stack(&frame.inner);
         }
     }
+    layers.out.push(b']');
     let error = match (missing, error) {
         // A decode error before the first header the capture cut is the frame's own.
         (Some(cut_at), Some(e)) if e.offset < cut_at.offset => Some(ErrorText::Decode(e)),
@@ -87,92 +99,20 @@ pub fn write_frame(
         }),
         (None, error) => error.map(ErrorText::Decode),
     };
-    let object = FrameJson {
-        frame: index,
-        layers,
-        error,
-        cut_by_capture: cut,
-    };
-    serde_json::to_writer(&mut *out, &object)?;
-    out.write_all(b"\n")
-}
-
-/// One object of the output.
-#[derive(Serialize)]
-struct FrameJson<'a> {
-    frame: usize,
-    layers: &'a [LayerJson],
-    error: Option<ErrorText>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    cut_by_capture: bool,
-}
-
-/// One layer object, tagged `"layer":"<name>"`, keys in the contract's order.
-#[derive(Serialize)]
-#[serde(tag = "layer", rename_all = "lowercase")]
-enum LayerJson {
-    Ethernet {
-        dst: Text<ethernet::MacAddr>,
-        src: Text<ethernet::MacAddr>,
-        ethertype: u16,
-    },
-    Vlan {
-        tpid: u16,
-        pcp: u8,
-        dei: bool,
-        vid: u16,
-        ethertype: u16,
-    },
-    Ipv4 {
-        src: Text<std::net::Ipv4Addr>,
-        dst: Text<std::net::Ipv4Addr>,
-        ihl: u8,
-        dscp: u8,
-        ecn: u8,
-        total_len: u16,
-        id: u16,
-        df: bool,
-        mf: bool,
-        frag_offset: u16,
-        ttl: u8,
-        protocol: u8,
-        checksum: u16,
-        checksum_ok: bool,
-    },
-    Ipv6 {
-        src: Text<std::net::Ipv6Addr>,
-        dst: Text<std::net::Ipv6Addr>,
-        dscp: u8,
-        ecn: u8,
-        flow_label: u32,
-        payload_len: u16,
-        next_header: u8,
-        hop_limit: u8,
-    },
-    Udp {
-        src_port: u16,
-        dst_port: u16,
-        len: u16,
-        checksum: u16,
-        checksum_ok: Option<bool>,
-    },
-    Vxlan {
-        flags: u8,
-        vni: u32,
-    },
-    Nvgre {
-        vsid: u32,
-        flow_id: u8,
-    },
-}
-
-/// A value serialized as its `Display` text, written straight into the output.
-struct Text<T>(T);
-
-impl<T: Display> Serialize for Text<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
+    let text = error.map(|e| {
+        use std::fmt::Write as _;
+        scratch.error.clear();
+        // Formatting into a String cannot fail.
+        let _ = write!(scratch.error, "{e}");
+        scratch.error.as_str()
+    });
+    object.text("error", text);
+    if cut {
+        object.bool("cut_by_capture", true);
     }
+    object.end();
+    line.push(b'\n');
+    out.write_all(line)
 }
 
 /// The first header the capture did not keep whole.
@@ -216,110 +156,129 @@ impl Display for ErrorText {
     }
 }
 
-impl Serialize for ErrorText {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-/// `Some` when the `len`-byte header at `offset` ends past the captured bytes.
-fn check_captured(layer: Layer, offset: usize, len: usize, captured: usize) -> Option<CutHeader> {
-    (offset + len > captured).then_some(CutHeader { layer, offset, len })
-}
-
-/// Appends one stack's layers in wire order, up to the first header the capture did not
-/// keep whole, which is returned. `cut`: the record is cut, so a checksum over bytes
-/// past the capture cannot be verified (`null`).
-fn push_stack(
-    layers: &mut Vec<LayerJson>,
-    stack: &Stack<'_>,
+/// The `layers` array being written.
+struct Layers<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+    /// Bytes the capture kept.
     captured: usize,
+    /// The record is cut, so a checksum over bytes past the capture is unverifiable.
     cut: bool,
-) -> Option<CutHeader> {
-    let eth = stack.ethernet?;
-    let mut at = stack.offset;
-    if let Some(cut_at) = check_captured(Layer::Ethernet, at, ethernet::HEADER_LEN, captured) {
-        return Some(cut_at);
+}
+
+impl Layers<'_> {
+    /// Opens the next layer object, `{"layer":"<name>"`.
+    fn begin(&mut self, name: &str) -> Object<'_> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        let mut object = Object::begin(self.out);
+        object.ascii("layer", name.as_bytes());
+        object
     }
-    layers.push(LayerJson::Ethernet {
-        dst: Text(eth.dst_addr()),
-        src: Text(eth.src_addr()),
-        ethertype: eth.ethertype().0,
-    });
-    at += ethernet::HEADER_LEN;
-    for (tpid, tag) in stack.vlan_tags() {
-        if let Some(cut_at) = check_captured(Layer::Vlan, at, vlan::HEADER_LEN, captured) {
+
+    /// `Some` when the `len`-byte header at `offset` ends past the captured bytes.
+    fn check(&self, layer: Layer, offset: usize, len: usize) -> Option<CutHeader> {
+        (offset + len > self.captured).then_some(CutHeader { layer, offset, len })
+    }
+
+    /// Appends one stack's layers in wire order, up to the first header the capture did
+    /// not keep whole, which is returned.
+    fn stack(&mut self, stack: &Stack<'_>) -> Option<CutHeader> {
+        let eth = stack.ethernet?;
+        let mut at = stack.offset;
+        if let Some(cut_at) = self.check(Layer::Ethernet, at, ethernet::HEADER_LEN) {
             return Some(cut_at);
         }
-        layers.push(LayerJson::Vlan {
-            tpid: tpid.0,
-            pcp: tag.pcp(),
-            dei: tag.dei(),
-            vid: tag.vid().get(),
-            ethertype: tag.ethertype().0,
-        });
-        at += vlan::HEADER_LEN;
-    }
-    if let Some(ip) = stack.ipv4 {
-        let len = ip.header_len();
-        if let Some(cut_at) = check_captured(Layer::Ipv4, at, len, captured) {
-            return Some(cut_at);
+        self.begin("ethernet")
+            .ascii("dst", &json::mac(eth.dst_addr().octets()))
+            .ascii("src", &json::mac(eth.src_addr().octets()))
+            .num("ethertype", eth.ethertype().0)
+            .end();
+        at += ethernet::HEADER_LEN;
+        for (tpid, tag) in stack.vlan_tags() {
+            if let Some(cut_at) = self.check(Layer::Vlan, at, vlan::HEADER_LEN) {
+                return Some(cut_at);
+            }
+            self.begin("vlan")
+                .num("tpid", tpid.0)
+                .num("pcp", tag.pcp())
+                .bool("dei", tag.dei())
+                .num("vid", tag.vid().get())
+                .num("ethertype", tag.ethertype().0)
+                .end();
+            at += vlan::HEADER_LEN;
         }
-        layers.push(LayerJson::Ipv4 {
-            src: Text(ip.src_addr()),
-            dst: Text(ip.dst_addr()),
-            ihl: ip.ihl(),
-            dscp: ip.dscp(),
-            ecn: ip.ecn(),
-            total_len: ip.total_len(),
-            id: ip.ident(),
-            df: ip.dont_frag(),
-            mf: ip.more_frags(),
-            frag_offset: ip.frag_offset(),
-            ttl: ip.ttl(),
-            protocol: ip.protocol().0,
-            checksum: ip.checksum(),
-            checksum_ok: ip.verify_checksum(),
-        });
-        at += len;
-    }
-    if let Some(ip) = stack.ipv6 {
-        if let Some(cut_at) = check_captured(Layer::Ipv6, at, ipv6::HEADER_LEN, captured) {
-            return Some(cut_at);
+        if let Some(ip) = stack.ipv4 {
+            let len = ip.header_len();
+            if let Some(cut_at) = self.check(Layer::Ipv4, at, len) {
+                return Some(cut_at);
+            }
+            let (mut src, mut dst) = ([0u8; 15], [0u8; 15]);
+            let src_len = json::dotted(ip.src_addr().octets(), &mut src);
+            let dst_len = json::dotted(ip.dst_addr().octets(), &mut dst);
+            self.begin("ipv4")
+                .ascii("src", &src[..src_len])
+                .ascii("dst", &dst[..dst_len])
+                .num("ihl", ip.ihl())
+                .num("dscp", ip.dscp())
+                .num("ecn", ip.ecn())
+                .num("total_len", ip.total_len())
+                .num("id", ip.ident())
+                .bool("df", ip.dont_frag())
+                .bool("mf", ip.more_frags())
+                .num("frag_offset", ip.frag_offset())
+                .num("ttl", ip.ttl())
+                .num("protocol", ip.protocol().0)
+                .num("checksum", ip.checksum())
+                .bool("checksum_ok", ip.verify_checksum())
+                .end();
+            at += len;
         }
-        layers.push(LayerJson::Ipv6 {
-            src: Text(ip.src_addr()),
-            dst: Text(ip.dst_addr()),
-            dscp: ip.dscp(),
-            ecn: ip.ecn(),
-            flow_label: ip.flow_label(),
-            payload_len: ip.payload_len(),
-            next_header: ip.next_header().0,
-            hop_limit: ip.hop_limit(),
-        });
-        at += ipv6::HEADER_LEN;
-    }
-    if let Some(udp) = stack.udp() {
-        if let Some(cut_at) = check_captured(Layer::Udp, at, udp::HEADER_LEN, captured) {
-            return Some(cut_at);
+        if let Some(ip) = stack.ipv6 {
+            if let Some(cut_at) = self.check(Layer::Ipv6, at, ipv6::HEADER_LEN) {
+                return Some(cut_at);
+            }
+            // RFC 5952 text, by the standard library (IPv6 is the rarer case here).
+            let (src, dst) = (ip.src_addr().to_string(), ip.dst_addr().to_string());
+            self.begin("ipv6")
+                .ascii("src", src.as_bytes())
+                .ascii("dst", dst.as_bytes())
+                .num("dscp", ip.dscp())
+                .num("ecn", ip.ecn())
+                .num("flow_label", ip.flow_label())
+                .num("payload_len", ip.payload_len())
+                .num("next_header", ip.next_header().0)
+                .num("hop_limit", ip.hop_limit())
+                .end();
+            at += ipv6::HEADER_LEN;
         }
-        // The checksum covers the whole datagram: unverifiable when the capture cut it.
-        let whole = !cut || at + usize::from(udp.len()) <= captured;
-        // UDP is decoded only behind IPv4 or IPv6, whose addresses its checksum covers.
-        let verified = stack
-            .ipv4
-            .map(|ip| udp.verify_checksum(ip.src_addr(), ip.dst_addr()))
-            .or_else(|| {
-                let ip = stack.ipv6?;
-                Some(udp.verify_checksum_ipv6(ip.src_addr(), ip.dst_addr()))
-            });
-        layers.push(LayerJson::Udp {
-            src_port: udp.src_port(),
-            dst_port: udp.dst_port(),
-            len: udp.len(),
-            checksum: udp.checksum(),
-            checksum_ok: verified.filter(|_| udp.checksum() != 0 && whole),
-        });
+        if let Some(datagram) = stack.udp() {
+            if let Some(cut_at) = self.check(Layer::Udp, at, udp::HEADER_LEN) {
+                return Some(cut_at);
+            }
+            // The checksum covers the whole datagram: unverifiable if the capture cut it.
+            let whole = !self.cut || at + usize::from(datagram.len()) <= self.captured;
+            // UDP is decoded only behind IPv4 or IPv6, whose addresses its checksum covers.
+            let verified = stack
+                .ipv4
+                .map(|ip| datagram.verify_checksum(ip.src_addr(), ip.dst_addr()))
+                .or_else(|| {
+                    let ip = stack.ipv6?;
+                    Some(datagram.verify_checksum_ipv6(ip.src_addr(), ip.dst_addr()))
+                });
+            self.begin("udp")
+                .num("src_port", datagram.src_port())
+                .num("dst_port", datagram.dst_port())
+                .num("len", datagram.len())
+                .num("checksum", datagram.checksum())
+                .opt_bool(
+                    "checksum_ok",
+                    verified.filter(|_| datagram.checksum() != 0 && whole),
+                )
+                .end();
+        }
+        None
     }
-    None
 }

@@ -3,12 +3,12 @@
 use core::ops::Range;
 
 use super::Encapsulation;
-use super::HEADROOM;
 use super::config::{Dscp, TunnelConfig};
 use super::ecn::Ecn;
 use super::flow::FlowKey;
 use super::ident::IdentCounter;
 use super::inner_vlan::{self, InnerTags};
+use super::{HEADROOM, NVGRE_OVERHEAD, VXLAN_OVERHEAD};
 use crate::checksum;
 use crate::packet::Stack;
 use crate::wire::ethernet::{self, EtherType, EthernetRepr};
@@ -18,6 +18,22 @@ use crate::wire::udp::{self, UdpDatagram, UdpRepr};
 use crate::wire::vlan::{self, VlanRepr};
 use crate::wire::vxlan::{self, VxlanRepr};
 use crate::{Error, ErrorKind, Layer, Result};
+
+/// The per-packet fields of the outer headers.
+struct Patch {
+    /// DSCP and ECN.
+    tos: u8,
+    /// Outer IPv4 total length.
+    ip_len: u16,
+    /// IPv4 identification.
+    ident: u16,
+    /// IPv4 header checksum.
+    checksum: u16,
+    /// VXLAN UDP source port.
+    source_port: u16,
+    /// NVGRE FlowID.
+    flow_id: u8,
+}
 
 /// Encapsulates frames for one tunnel.
 ///
@@ -182,37 +198,80 @@ impl Encapsulator {
             self.ident.next()
         };
 
-        // Checked: nothing has moved yet, so an error above leaves the frame as it was.
-        inner_vlan::strip(buf, inner.start, strip_len);
-        let header = &mut buf[start..inner_start];
-        header.copy_from_slice(&self.template[..self.overhead]);
-        let mut ip = Ipv4Packet::new_unchecked(&mut header[self.ip_offset..]);
-        ip.set_dscp_ecn(dscp, ecn.bits());
-        ip.set_total_len(ip_len as u16);
-        ip.set_ident(ident);
-        let tos = u16::from(dscp << 2 | ecn.bits());
+        let tos = dscp << 2 | ecn.bits();
         let sum = checksum::combine(
             checksum::combine(self.ip_sum, ip_len as u16),
-            checksum::combine(tos, ident),
+            checksum::combine(u16::from(tos), ident),
         );
-        ip.set_checksum(checksum::finish(sum));
-        let l4 = self.ip_offset + ipv4::HEADER_LEN;
-        match self.config.encapsulation {
-            Encapsulation::Vxlan(_) => {
-                let mut udp = UdpDatagram::new_unchecked(&mut header[l4..]);
-                udp.set_src_port(hash.source_port(self.config.source_ports));
-                udp.set_len((ip_len - ipv4::HEADER_LEN) as u16);
-                if self.config.udp_checksum {
-                    UdpDatagram::new_unchecked(&mut buf[start + l4..inner.end])
-                        .fill_checksum(self.config.src_ip, self.config.dst_ip);
-                }
+        let patch = Patch {
+            tos,
+            ip_len: ip_len as u16,
+            ident,
+            checksum: checksum::finish(sum),
+            source_port: hash.source_port(self.config.source_ports),
+            flow_id: self.config.flow_id.for_hash(hash),
+        };
+        // Checked: nothing has moved yet, so an error above leaves the frame as it was.
+        inner_vlan::strip(buf, inner.start, strip_len);
+        // One layout per overhead, so the template copy and every field offset are
+        // constants: no `memcpy` call and no bounds check per field.
+        match (self.config.encapsulation, self.overhead) {
+            (Encapsulation::Vxlan(_), VXLAN_OVERHEAD) => {
+                self.write::<VXLAN_OVERHEAD>(buf, start, &patch)
             }
-            Encapsulation::Nvgre(_) => {
-                NvgreHeader::new_unchecked(&mut header[l4..])
-                    .set_flow_id(self.config.flow_id.for_hash(hash));
+            (Encapsulation::Vxlan(_), _) => self.write::<HEADROOM>(buf, start, &patch),
+            (Encapsulation::Nvgre(_), NVGRE_OVERHEAD) => {
+                self.write::<NVGRE_OVERHEAD>(buf, start, &patch)
+            }
+            (Encapsulation::Nvgre(_), _) => {
+                self.write::<{ NVGRE_OVERHEAD + vlan::HEADER_LEN }>(buf, start, &patch)
+            }
+        }
+        if self.config.udp_checksum {
+            if let Encapsulation::Vxlan(_) = self.config.encapsulation {
+                let l4 = start + self.ip_offset + ipv4::HEADER_LEN;
+                UdpDatagram::new_unchecked(&mut buf[l4..inner.end])
+                    .fill_checksum(self.config.src_ip, self.config.dst_ip);
             }
         }
         Ok(start..inner.end)
+    }
+
+    /// Writes the `N`-byte outer headers at `buf[start..]`: the template, patched.
+    #[inline(always)]
+    fn write<const N: usize>(&self, buf: &mut [u8], start: usize, patch: &Patch) {
+        // `start + N` is the inner frame's start, inside `buf`, and N is at most the
+        // template's length: the early returns cannot happen.
+        let Some(header) = buf.get_mut(start..start + N) else {
+            return;
+        };
+        let Ok(header) = <&mut [u8; N]>::try_from(header) else {
+            return;
+        };
+        let Some(template) = self.template.first_chunk::<N>() else {
+            return;
+        };
+        *header = *template;
+        // The outer tag, when there is one, makes the layout 4 bytes longer.
+        let ip_at = if N == HEADROOM || N == NVGRE_OVERHEAD + vlan::HEADER_LEN {
+            ethernet::HEADER_LEN + vlan::HEADER_LEN
+        } else {
+            ethernet::HEADER_LEN
+        };
+        let (_, rest) = header.split_at_mut(ip_at);
+        let (ip_header, l4) = rest.split_at_mut(ipv4::HEADER_LEN);
+        let mut ip = Ipv4Packet::new_unchecked(ip_header);
+        ip.set_dscp_ecn(patch.tos >> 2, patch.tos);
+        ip.set_total_len(patch.ip_len);
+        ip.set_ident(patch.ident);
+        ip.set_checksum(patch.checksum);
+        if N == VXLAN_OVERHEAD || N == HEADROOM {
+            let mut udp = UdpDatagram::new_unchecked(l4);
+            udp.set_src_port(patch.source_port);
+            udp.set_len(patch.ip_len - ipv4::HEADER_LEN as u16);
+        } else {
+            NvgreHeader::new_unchecked(l4).set_flow_id(patch.flow_id);
+        }
     }
 
     /// Encapsulates the frame at `frame[inner_start..]` in place; afterwards `frame`

@@ -69,7 +69,7 @@ pub(crate) struct InnerTags {
 
 impl InnerTags {
     /// The tags of `stack`.
-    #[inline]
+    #[inline(always)]
     pub fn of(stack: &Stack<'_>) -> Self {
         InnerTags {
             count: stack.vlans.iter().flatten().count(),

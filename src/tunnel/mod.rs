@@ -52,7 +52,6 @@ pub use translate::Translator;
 
 pub use crate::packet::{Encapsulation, TunnelKind};
 
-use crate::packet::Frame;
 use crate::wire::{ethernet, ipv4, nvgre, udp, vlan, vxlan};
 use crate::{Error, ErrorKind, Layer};
 
@@ -64,14 +63,14 @@ pub const NVGRE_OVERHEAD: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + nvgr
 /// Headroom that fits any outer headers this crate writes: VXLAN with a VLAN tag, 54.
 pub const HEADROOM: usize = VXLAN_OVERHEAD + vlan::HEADER_LEN;
 
-/// Why a decoded frame yielded no tunnel: its decode error, an outer IPv4 fragment, or
-/// simply no VXLAN or NVGRE inside.
-fn no_tunnel(frame: &Frame<'_>, error: Option<Error>) -> Error {
+/// Why a decoded frame yielded no tunnel: its decode error, an outer IPv4 fragment (at
+/// `l3_offset`), or simply no VXLAN or NVGRE inside. Takes values, not the frame, so the
+/// callers' frames stay in registers; cold, as it is the error path.
+#[cold]
+fn no_tunnel(error: Option<Error>, outer_fragment: bool, l3_offset: usize) -> Error {
     match error {
         Some(error) => error,
-        None if frame.outer_fragment() => {
-            Error::new(Layer::Ipv4, ErrorKind::Fragment).at(frame.outer.l3_offset())
-        }
+        None if outer_fragment => Error::new(Layer::Ipv4, ErrorKind::Fragment).at(l3_offset),
         None => Error::new(Layer::Tunnel, ErrorKind::NotTunnel),
     }
 }

@@ -9,7 +9,7 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
-use super::{get_u16, require, require_announced, require_room, set_u16};
+use super::{get_u16, require_announced, require_room, set_u16};
 use crate::checksum;
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
@@ -127,33 +127,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// `Version`, `HeaderLength` or `TotalLength` for a bad field.
     #[inline]
     pub fn check_len(&self) -> Result<()> {
-        let buffer = self.buffer.as_ref();
-        require(Layer::Ipv4, buffer, HEADER_LEN)?;
-        if self.version() != 4 {
-            return Err(Error::new(
-                Layer::Ipv4,
-                ErrorKind::Version {
-                    found: self.version(),
-                    expected: 4,
-                },
-            ));
-        }
-        if self.ihl() < 5 {
-            return Err(Error::new(Layer::Ipv4, ErrorKind::HeaderLength(self.ihl())));
-        }
-        let header_len = self.header_len();
-        require_announced(Layer::Ipv4, buffer, header_len)?;
-        let total_len = self.total_len();
-        if usize::from(total_len) < header_len {
-            return Err(Error::new(
-                Layer::Ipv4,
-                ErrorKind::TotalLength {
-                    total_len,
-                    header_len: header_len as u8,
-                },
-            ));
-        }
-        require_announced(Layer::Ipv4, buffer, usize::from(total_len))
+        lengths(self.buffer.as_ref()).map(|_| ())
     }
 
     /// Returns the underlying buffer.
@@ -281,7 +255,18 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// fuzzers reach the layers behind it.
     #[inline]
     pub fn verify_checksum(&self) -> bool {
-        cfg!(fuzzing) || checksum::sum(&self.buffer.as_ref()[..self.header_len()]) == 0xffff
+        cfg!(fuzzing) || self.header_sum() == 0xffff
+    }
+
+    /// The one's-complement sum of the header, checksum included (0xffff when correct).
+    #[inline(always)]
+    fn header_sum(&self) -> u16 {
+        let buffer = self.buffer.as_ref();
+        match buffer.first_chunk::<HEADER_LEN>() {
+            // The common header, without options: five 32-bit words, no loop.
+            Some(header) if self.ihl() == 5 => checksum::sum_words(header),
+            _ => checksum::sum(&buffer[..self.header_len()]),
+        }
     }
 }
 
@@ -394,15 +379,59 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 }
 
+/// The checks of [`Ipv4Packet::check_len`]; returns the header length and the total
+/// length. The first 20 bytes are read once, so what follows needs no bounds checks.
+#[inline(always)]
+fn lengths(buffer: &[u8]) -> Result<(usize, usize)> {
+    let Some(head) = buffer.first_chunk::<HEADER_LEN>() else {
+        return Err(Error::truncated(
+            Layer::Ipv4,
+            HEADER_LEN,
+            buffer.len(),
+            crate::error::Truncation::Buffer,
+        ));
+    };
+    let (version, ihl) = (
+        head[field::VERSION_IHL] >> 4,
+        head[field::VERSION_IHL] & 0x0f,
+    );
+    if version != 4 {
+        return Err(Error::new(
+            Layer::Ipv4,
+            ErrorKind::Version {
+                found: version,
+                expected: 4,
+            },
+        ));
+    }
+    if ihl < 5 {
+        return Err(Error::new(Layer::Ipv4, ErrorKind::HeaderLength(ihl)));
+    }
+    let header_len = usize::from(ihl) * 4;
+    require_announced(Layer::Ipv4, buffer, header_len)?;
+    let total_len = get_u16(&head[field::TOTAL_LEN]);
+    if usize::from(total_len) < header_len {
+        return Err(Error::new(
+            Layer::Ipv4,
+            ErrorKind::TotalLength {
+                total_len,
+                header_len: header_len as u8,
+            },
+        ));
+    }
+    require_announced(Layer::Ipv4, buffer, usize::from(total_len))?;
+    Ok((header_len, usize::from(total_len)))
+}
+
 /// nom parser: an IPv4 packet (cut at its total length); the rest is its payload.
 ///
 /// # Errors
 /// As [`Ipv4Packet::check_len`], as a nom `Error`.
-#[inline]
+#[inline(always)]
 pub fn parse(input: &[u8]) -> IResult<&[u8], Ipv4Packet<&[u8]>> {
-    let packet = Ipv4Packet::new_checked(input).map_err(nom::Err::Error)?;
-    let packet = Ipv4Packet::new_unchecked(&input[..usize::from(packet.total_len())]);
-    Ok((packet.payload(), packet))
+    let (header_len, total_len) = lengths(input).map_err(nom::Err::Error)?;
+    let packet = &input[..total_len];
+    Ok((&packet[header_len..], Ipv4Packet::new_unchecked(packet)))
 }
 
 /// IPv4 options, stored inline (at most 40 bytes) so a [`Ipv4Repr`] stays `Copy` and

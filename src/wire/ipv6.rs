@@ -249,7 +249,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
 ///
 /// # Errors
 /// As [`Ipv6Packet::check_len`], as a nom `Error`.
-#[inline]
+#[inline(always)]
 pub fn parse(input: &[u8]) -> IResult<&[u8], Ipv6Packet<&[u8]>> {
     let packet = Ipv6Packet::new_checked(input).map_err(nom::Err::Error)?;
     let packet = Ipv6Packet::new_unchecked(&input[..packet.total_len()]);

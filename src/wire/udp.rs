@@ -9,7 +9,7 @@ use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use super::ipv4::IpProtocol;
-use super::{get_u16, require, require_announced, require_room, set_u16};
+use super::{get_u16, require_announced, require_room, set_u16};
 use crate::checksum;
 use crate::error::{Error, ErrorKind, IResult, Layer, Result};
 
@@ -59,13 +59,7 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
     /// below 8.
     #[inline]
     pub fn check_len(&self) -> Result<()> {
-        let buffer = self.buffer.as_ref();
-        require(Layer::Udp, buffer, HEADER_LEN)?;
-        let len = self.len();
-        if usize::from(len) < HEADER_LEN {
-            return Err(Error::new(Layer::Udp, ErrorKind::UdpLength(len)));
-        }
-        require_announced(Layer::Udp, buffer, usize::from(len))
+        checked_len(self.buffer.as_ref()).map(|_| ())
     }
 
     /// Returns the underlying buffer.
@@ -115,8 +109,10 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
     /// Under `cfg(fuzzing)` always true.
     #[inline]
     pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
-        let pseudo = checksum::pseudo_header_ipv4(src, dst, IpProtocol::UDP.0, self.len());
-        cfg!(fuzzing) || self.checksum() == 0 || self.full_sum(pseudo) == 0xffff
+        cfg!(fuzzing) || self.checksum() == 0 || {
+            let pseudo = checksum::pseudo_header_ipv4(src, dst, IpProtocol::UDP.0, self.len());
+            self.full_sum(pseudo) == 0xffff
+        }
     }
 
     /// True when the checksum is 0 or correct for the given IPv6 addresses. Zero is
@@ -125,9 +121,11 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
     /// Under `cfg(fuzzing)` always true.
     #[inline]
     pub fn verify_checksum_ipv6(&self, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
-        let length = u32::from(self.len());
-        let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
-        cfg!(fuzzing) || self.checksum() == 0 || self.full_sum(pseudo) == 0xffff
+        cfg!(fuzzing) || self.checksum() == 0 || {
+            let length = u32::from(self.len());
+            let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
+            self.full_sum(pseudo) == 0xffff
+        }
     }
 }
 
@@ -200,11 +198,33 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
 ///
 /// # Errors
 /// As [`UdpDatagram::check_len`], as a nom `Error`.
-#[inline]
+#[inline(always)]
 pub fn parse(input: &[u8]) -> IResult<&[u8], UdpDatagram<&[u8]>> {
-    let datagram = UdpDatagram::new_checked(input).map_err(nom::Err::Error)?;
-    let datagram = UdpDatagram::new_unchecked(&input[..usize::from(datagram.len())]);
-    Ok((datagram.payload(), datagram))
+    let len = checked_len(input).map_err(nom::Err::Error)?;
+    let datagram = &input[..len];
+    Ok((
+        &datagram[HEADER_LEN..],
+        UdpDatagram::new_unchecked(datagram),
+    ))
+}
+
+/// The checks of [`UdpDatagram::check_len`]; returns the length field.
+#[inline(always)]
+fn checked_len(buffer: &[u8]) -> Result<usize> {
+    let Some(head) = buffer.first_chunk::<HEADER_LEN>() else {
+        return Err(Error::truncated(
+            Layer::Udp,
+            HEADER_LEN,
+            buffer.len(),
+            crate::error::Truncation::Buffer,
+        ));
+    };
+    let len = get_u16(&head[field::LENGTH]);
+    if usize::from(len) < HEADER_LEN {
+        return Err(Error::new(Layer::Udp, ErrorKind::UdpLength(len)));
+    }
+    require_announced(Layer::Udp, buffer, usize::from(len))?;
+    Ok(usize::from(len))
 }
 
 /// A UDP header's fields, owned and lossless.

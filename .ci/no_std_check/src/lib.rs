@@ -27,7 +27,7 @@ pub extern "C" fn tunnelwire_no_std_check() -> i64 {
         Err(_) => -1,
     };
     match Decapsulator::default().decapsulate(&mut buf[frame]) {
-        Ok(found) if i64::from(found.segment) == segment => segment,
+        Ok(found) if i64::from(found.segment()) == segment => segment,
         _ => -1,
     }
 }
