@@ -6,19 +6,29 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The example binary beside this test's own (cargo builds examples with the tests).
+/// The example binary beside this test's own, built (or found up to date) first, so a
+/// test run alone never tries a stale one.
 fn vtep() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args([
+            "build",
+            "--quiet",
+            "--example",
+            "vtep",
+            "--features",
+            "linux",
+        ]);
+        if !cfg!(debug_assertions) {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().unwrap();
+        assert!(status.success());
+    });
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join("examples").join("vtep");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "vtep", "--features", "linux"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
+    dir.join("examples").join("vtep")
 }
 
 const GOOD: &str = r#"
