@@ -46,6 +46,9 @@ impl Switch {
     /// `ingress`: learns its source, then drops it, filters it, or picks the ports and
     /// remotes it goes to ([`targets`](Self::targets)). Decapsulation and the removal of
     /// a trunk's tag happen in place in `buf`.
+    ///
+    /// # Panics
+    /// If `ingress` names a port that does not belong to this switch.
     pub fn receive(
         &mut self,
         now: Duration,
@@ -109,6 +112,9 @@ impl Switch {
     /// # Errors
     /// The reason it was dropped (counted): `mtu` when the outer packet would exceed the
     /// underlay MTU, `no_buffer` when `frame` has too little headroom in `buf`.
+    ///
+    /// # Panics
+    /// If `egress` or `forward` does not come from this switch.
     pub fn emit(
         &mut self,
         forward: &Forward,

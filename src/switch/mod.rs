@@ -464,6 +464,9 @@ impl Switch {
     }
 
     /// Counts a copy the driver failed to write out (`write_failed`).
+    ///
+    /// # Panics
+    /// If `egress` does not belong to this switch.
     pub fn count_write_failed(&mut self, egress: Egress) {
         match egress {
             Location::Port(port) => self.ports[port.index()].counters.count(Reason::WriteFailed),
