@@ -39,6 +39,7 @@ pub fn sum(data: &[u8]) -> u16 {
 /// options): the words are added without a loop or a tail.
 #[inline(always)]
 pub fn sum_words<const N: usize>(data: &[u8; N]) -> u16 {
+    const { assert!(N % 4 == 0, "whole 32-bit words") };
     let mut acc: u64 = 0;
     for word in data.chunks_exact(4) {
         acc += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));

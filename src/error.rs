@@ -161,8 +161,9 @@ pub enum ErrorKind {
         /// The configured underlay MTU.
         mtu: u16,
     },
-    /// An IPv4 fragment: tunnels are found only in whole packets (reassemble first).
-    #[error("packet is a fragment (MF set or offset > 0); reassemble it first")]
+    /// An IPv4 or IPv6 fragment: tunnels are found only in whole packets (reassemble
+    /// first).
+    #[error("packet is a fragment; reassemble it first")]
     Fragment,
     /// The frame carries no VXLAN or NVGRE tunnel.
     #[error("not a VXLAN or NVGRE frame")]
@@ -193,9 +194,16 @@ pub enum ErrorKind {
     /// Ethernet.
     #[error("VXLAN-GPE next protocol {0} is not Ethernet (3)")]
     NotEthernet(u8),
-    /// Something this crate decodes but the tunnel engine does not handle.
+    /// A setting or combination of settings this crate does not offer.
     #[error("{0} is not supported")]
     Unsupported(&'static str),
+    /// A frame this crate decodes but the tunnel engine does not handle.
+    #[error("{0} is not handled by the tunnel engine")]
+    UnsupportedFrame(&'static str),
+    /// A well-formed tunnel frame that carries no tenant traffic (VXLAN-GPE OAM, a
+    /// VXLAN-GPE version other than 0).
+    #[error("{0}: not a tenant's frame")]
+    NotTenantFrame(&'static str),
     /// A checksum (UDP, or the IPv4 header's) does not verify.
     #[error("checksum {0:#06x} does not verify")]
     BadChecksum(u16),
@@ -232,6 +240,8 @@ impl ErrorKind {
             ErrorKind::ReservedVsid(_) => "reserved_vsid",
             ErrorKind::NotEthernet(_) => "not_ethernet",
             ErrorKind::Unsupported(_) => "unsupported",
+            ErrorKind::UnsupportedFrame(_) => "unsupported_frame",
+            ErrorKind::NotTenantFrame(_) => "not_tenant_frame",
             ErrorKind::BadChecksum(_) => "bad_checksum",
             ErrorKind::Parse(_) => "parse",
         }

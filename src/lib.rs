@@ -13,7 +13,10 @@
 //!
 //! - Every header is a *view* over a byte buffer ([`wire`]). `new_checked` validates the
 //!   buffer's length **and** the header's own length fields once; after it succeeds no
-//!   accessor can panic. Nothing is copied and nothing is allocated.
+//!   accessor can panic, as long as no setter changes a length field (IPv4 IHL or total
+//!   length, IPv6 payload length, UDP length: those setters say so, and `check_len`
+//!   re-validates). Nothing is copied and nothing is allocated. Decoding
+//!   ([`packet`]) and the tunnel engine ([`tunnel`]) never panic on any input.
 //! - Every header has a lossless `Repr`: `parse` then `emit` gives back the same bytes,
 //!   checksums as received and reserved bits included.
 //! - [`packet`] composes the headers' nom parsers into a whole-frame decode: outer stack,
@@ -107,10 +110,11 @@
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 //! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
 #![cfg_attr(not(test), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Only `linux` (the driver's system calls) may hold unsafe code; everything else forbids it.
 #![cfg_attr(not(feature = "linux"), forbid(unsafe_code))]
 #![cfg_attr(feature = "linux", deny(unsafe_code))]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 #[cfg(feature = "switch")]
 extern crate alloc;
@@ -124,8 +128,10 @@ pub mod tunnel;
 pub mod wire;
 
 #[cfg(feature = "linux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "linux")))]
 pub mod linux;
 #[cfg(feature = "switch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "switch")))]
 pub mod switch;
 
 pub use error::{Error, ErrorKind, Layer, Result, Truncation};

@@ -78,6 +78,20 @@ impl Default for VxlanPorts {
 }
 
 /// Decoding settings. The default: VXLAN on port 4789, VXLAN reserved bits ignored.
+///
+/// ```
+/// use tunnelwire::packet::{Decoder, ReservedPolicy, VxlanPorts};
+///
+/// // Linux's historical VXLAN port as well as the IANA one, reserved bits refused.
+/// let decoder = Decoder {
+///     vxlan_ports: VxlanPorts::from_slice(&[4789, 8472])?,
+///     vxlan_reserved: ReservedPolicy::Reject,
+/// };
+/// let (frame, error) = decoder.decode_partial(&[0u8; 10]);
+/// assert!(frame.outer.ethernet.is_none());
+/// assert_eq!(error.map(|e| e.kind.name()), Some("truncated"));
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Decoder {
     /// UDP destination ports that mean VXLAN.
@@ -281,12 +295,17 @@ pub struct Frame<'a> {
 }
 
 impl Frame<'_> {
-    /// True when decoding stopped at an outer IPv4 fragment (MF set or offset > 0):
-    /// whatever tunnel it carries is only found after reassembly, so a counter can count
-    /// it as "fragmented, not decoded" rather than lose it.
+    /// True when decoding stopped at an outer fragment (IPv4 with MF set or an offset,
+    /// or IPv6 with a fragment header next): whatever tunnel it carries is only found
+    /// after reassembly, so a counter can count it as "fragmented, not decoded" rather
+    /// than lose it.
     #[inline]
     pub fn outer_fragment(&self) -> bool {
         self.outer.ipv4.is_some_and(|ip| ip.is_fragment())
+            || self
+                .outer
+                .ipv6
+                .is_some_and(|ip| ip.next_header() == IpProtocol::IPV6_FRAGMENT)
     }
 }
 

@@ -496,3 +496,116 @@ fn same_kind_translation_keeps_a_frame_that_decodes() {
     assert!(Decoder::new().decode(&buf[out.clone()]).is_ok());
     assert_eq!(&buf[out], &frame[..]);
 }
+
+// What a review against the RFCs added.
+
+#[test]
+fn a_multicast_destination_is_a_flood_group_not_an_error() {
+    let group = TunnelConfig::vxlan(Vni::new(1).unwrap(), SRC, Ipv4Addr::new(239, 1, 1, 1));
+    assert!(
+        Encapsulator::new(group).is_ok(),
+        "RFC 7348 section 4.2 floods to a group"
+    );
+    let this_network = TunnelConfig::vxlan(Vni::new(1).unwrap(), SRC, Ipv4Addr::new(0, 1, 2, 3));
+    assert!(Encapsulator::new(this_network).is_err());
+    let reserved = TunnelConfig::vxlan(Vni::new(1).unwrap(), Ipv4Addr::new(240, 0, 0, 1), DST);
+    assert!(Encapsulator::new(reserved).is_err());
+    let tiny_mtu = TunnelConfig {
+        mtu: 49, // 20 + 8 + 8 + 14 = 50 bytes are the least a VXLAN packet holds
+        ..vxlan(1)
+    };
+    assert!(Encapsulator::new(tiny_mtu).is_err());
+}
+
+#[test]
+fn a_tagged_nvgre_payload_is_dropped_whatever_the_policy() {
+    // An NVGRE frame whose payload carries a tag, built by hand (our encapsulator strips).
+    let mut frame = encapsulate(nvgre(4200), &ipv4_frame(None));
+    frame.splice(42 + 12..42 + 12, [0x81, 0x00, 0x00, 0x07]);
+    let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
+    ip.set_total_len(ip.total_len() + 4);
+    ip.fill_checksum();
+    for inner_vlan in [
+        InnerVlanPolicy::Keep,
+        InnerVlanPolicy::Strip,
+        InnerVlanPolicy::Reject,
+    ] {
+        let decap = Decapsulator {
+            inner_vlan,
+            ..Decapsulator::default()
+        };
+        let err = decap.decapsulate(&mut frame.clone()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InnerVlanTag, "{inner_vlan:?}");
+    }
+}
+
+#[test]
+fn a_tag_cut_short_is_still_a_tag() {
+    // The inner frame ends inside its 802.1Q tag: no tag decodes, but it is tagged.
+    let mut frame = encapsulate(vxlan(4200), &ipv4_frame(None));
+    frame.truncate(50 + 14);
+    frame[50 + 12..50 + 14].copy_from_slice(&[0x81, 0x00]);
+    let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
+    ip.set_total_len(50);
+    ip.fill_checksum();
+    frame[38..40].copy_from_slice(&30u16.to_be_bytes()); // UDP length
+    let err = Decapsulator::default().decapsulate(&mut frame).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InnerVlanTag);
+}
+
+#[test]
+fn vxlan_gpe_oam_and_unknown_versions_are_not_tenant_frames() {
+    for (flags, want) in [
+        (0x0c | 0x01, "VXLAN-GPE OAM packet"),
+        (0x0c | 0x10, "VXLAN-GPE version other than 0"),
+    ] {
+        let mut frame = encapsulate(vxlan(4200), &ipv4_frame(None));
+        frame[42] = flags;
+        frame[45] = 3;
+        let err = Decapsulator::default().decapsulate(&mut frame).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotTenantFrame(want));
+    }
+    // A GPE payload too short for Ethernet is named for what it is, not for Ethernet.
+    let mut frame = encapsulate(vxlan(4200), &ipv4_frame(None));
+    frame[42] |= 0x04;
+    frame[45] = 1;
+    frame.truncate(50 + 8);
+    let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
+    ip.set_total_len(44);
+    ip.fill_checksum();
+    frame[38..40].copy_from_slice(&24u16.to_be_bytes());
+    let err = Decapsulator::default().decapsulate(&mut frame).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotEthernet(1));
+}
+
+#[test]
+fn translation_settings_that_cannot_be_sent_are_refused() {
+    let mut frame = encapsulate(nvgre(4200), &ipv4_frame(None));
+    let mut buf = vec![0u8; 8];
+    buf.append(&mut frame);
+    let len = buf.len();
+    let translator = Translator {
+        vxlan_port: 0,
+        ..Translator::default()
+    };
+    let err = translator
+        .translate(&mut buf, 8..len, TunnelKind::Vxlan)
+        .unwrap_err();
+    assert!(matches!(
+        err.kind,
+        ErrorKind::OutOfRange {
+            field: "VXLAN port",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_zero_udp_checksum_over_ipv6_does_not_verify() {
+    // RFC 8200 section 8.1: receivers discard it by default.
+    let frame = ipv6_frame(1, (1, 2), 0, 0);
+    let ip = Ipv6Packet::new_checked(&frame[14..]).unwrap();
+    let udp = tunnelwire::wire::UdpDatagram::new_checked(ip.payload()).unwrap();
+    assert_eq!(udp.checksum(), 0);
+    assert!(!udp.verify_checksum_ipv6(ip.src_addr(), ip.dst_addr()));
+}

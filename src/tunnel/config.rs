@@ -8,9 +8,10 @@ use super::inner_vlan::{InnerVlanPolicy, NVGRE_KEEPS_NO_TAGS};
 use crate::packet::Encapsulation;
 use crate::wire::ethernet::MacAddr;
 use crate::wire::ipv4::Ipv4Repr;
-use crate::wire::nvgre::Vsid;
+use crate::wire::nvgre::{self, Vsid};
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::{self, Vni};
+use crate::wire::{ethernet, ipv4, udp};
 use crate::{Error, ErrorKind, Layer, Result};
 
 /// The NVGRE FlowID (RFC 7637 section 3.2).
@@ -19,9 +20,11 @@ pub enum FlowId {
     /// From the inner flow's hash, for ECMP in the underlay. The default.
     #[default]
     Hash,
-    /// Always this value. RFC 7637: a FlowID that is not generated MUST be zero. Linux's
-    /// `gretap` device compares the whole 32-bit GRE key, so to talk to
-    /// `ip link add NAME type gretap key K` use `Fixed(K & 0xff)` with VSID `K >> 8`.
+    /// Always this value. RFC 7637 section 3.2: a FlowID that is not generated MUST be
+    /// zero, so `Fixed(0)` is the RFC's choice; any other value is a deliberate
+    /// deviation, for peers that need it. Linux's `gretap` device compares the whole
+    /// 32-bit GRE key: to talk to `ip link add NAME type gretap key K` use VSID `K >> 8`
+    /// and `Fixed(K & 0xff)` (best, a key whose low byte is 0).
     Fixed(u8),
 }
 
@@ -129,17 +132,28 @@ impl TunnelConfig {
     }
 }
 
-/// Fails unless `address` can be a tunnel endpoint: not zero, loopback, multicast or
-/// broadcast (RFC 1122 section 3.2.1.3).
+/// Fails unless `address` can be the source of tunnel packets (RFC 1122 section
+/// 3.2.1.3): not in 0/8 ("this network"), 127/8 (loopback), 224/4 (multicast) or 240/4
+/// (reserved, with the limited broadcast address).
 #[inline]
 pub(crate) fn check_endpoint(field: &'static str, address: Ipv4Addr) -> Result<()> {
-    // On the 32-bit value: 0.0.0.0, 127/8, 224/4 (multicast), 255.255.255.255.
-    let bits = u32::from(address);
-    if bits == 0 || bits >> 24 == 127 || bits >> 28 == 0xe || bits == u32::MAX {
+    let first_octet = u32::from(address) >> 24;
+    if first_octet == 0 || first_octet == 127 || first_octet >= 224 {
         return Err(Error::new(
             Layer::Tunnel,
             ErrorKind::BadAddress { field, address },
         ));
+    }
+    Ok(())
+}
+
+/// Fails for VXLAN port 0 or a source port range that contains 0.
+pub(crate) const fn check_vxlan_ports(port: u16, source_ports: PortRange) -> Result<()> {
+    if port == 0 {
+        return Err(out_of_range("VXLAN port", 0));
+    }
+    if source_ports.lo() == 0 {
+        return Err(out_of_range("source port range low end", 0));
     }
     Ok(())
 }
@@ -165,12 +179,22 @@ impl TunnelConfig {
     ///
     /// # Errors
     /// `OutOfRange` naming the field: TTL 0, a fixed DSCP over 63, an outer VID of 0 or
-    /// 4095, an outer PCP over 7, VXLAN port 0, a source port range containing 0, `Keep`
-    /// for NVGRE's inner tags; `BadAddress` for a source that is zero, loopback, multicast
-    /// or broadcast, or such a destination; `ReservedVsid` for a reserved VSID.
+    /// 4095, an outer PCP over 7, VXLAN port 0, a source port range containing 0, an MTU
+    /// too small for the outer headers and an Ethernet header; `Unsupported` for `Keep`
+    /// on NVGRE's inner tags; `BadAddress` for a source in 0/8, 127/8, multicast or
+    /// 240/4, or a destination in 0/8 (a multicast destination is fine: RFC 7348 section
+    /// 4.2 floods to a group); `ReservedVsid` for a reserved VSID.
     pub fn validate(&self) -> Result<()> {
         check_endpoint("source address", self.src_ip)?;
-        check_endpoint("destination address", self.dst_ip)?;
+        if u32::from(self.dst_ip) >> 24 == 0 {
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::BadAddress {
+                    field: "destination address",
+                    address: self.dst_ip,
+                },
+            ));
+        }
         if self.ttl == 0 {
             return Err(out_of_range("TTL", 0));
         }
@@ -185,15 +209,15 @@ impl TunnelConfig {
                 return Err(out_of_range("outer VLAN PCP", u32::from(tag.pcp)));
             }
         }
+        let tunnel_len = match self.encapsulation {
+            Encapsulation::Vxlan(_) => udp::HEADER_LEN + vxlan::HEADER_LEN,
+            Encapsulation::Nvgre(_) => nvgre::HEADER_LEN,
+        };
+        if usize::from(self.mtu) < ipv4::HEADER_LEN + tunnel_len + ethernet::HEADER_LEN {
+            return Err(out_of_range("MTU", u32::from(self.mtu)));
+        }
         match self.encapsulation {
-            Encapsulation::Vxlan(_) => {
-                if self.vxlan_port == 0 {
-                    return Err(out_of_range("VXLAN port", 0));
-                }
-                if self.source_ports.lo() == 0 {
-                    return Err(out_of_range("source port range low end", 0));
-                }
-            }
+            Encapsulation::Vxlan(_) => check_vxlan_ports(self.vxlan_port, self.source_ports)?,
             Encapsulation::Nvgre(vsid) => {
                 check_vsid(vsid)?;
                 if self.inner_vlan == InnerVlanPolicy::Keep {

@@ -27,6 +27,24 @@ pub enum Checksums {
 }
 
 /// Decapsulation settings.
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use tunnelwire::tunnel::{Checksums, Decapsulator, Encapsulator, TunnelConfig, HEADROOM};
+/// use tunnelwire::wire::Vsid;
+///
+/// let mut buf = [0u8; HEADROOM + 60];
+/// buf[HEADROOM..HEADROOM + 12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+/// let config = TunnelConfig::nvgre(Vsid::new(4242)?, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+/// let frame = Encapsulator::new(config)?.encapsulate(&mut buf, HEADROOM..HEADROOM + 60)?;
+///
+/// // A NIC that verified the checksums already: skip them.
+/// let decap = Decapsulator { checksums: Checksums::OffloadedByNic, ..Decapsulator::default() };
+/// let found = decap.inspect(&buf[frame.clone()])?; // read-only
+/// assert_eq!((found.segment(), found.outer_src), (4242, Ipv4Addr::new(10, 0, 0, 1)));
+/// assert_eq!(buf[frame][found.inner].len(), 60);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decapsulator {
     /// VXLAN ports and the reserved-bits policy. Default: port 4789, reserved bits ignored.
@@ -84,6 +102,10 @@ impl Decapsulated {
 
 /// The VXLAN-GPE P bit: a next-protocol byte says what follows the header.
 const VXLAN_GPE_P: u8 = 0x04;
+/// The VXLAN-GPE version bits (only version 0 is defined).
+const VXLAN_GPE_VERSION: u8 = 0x30;
+/// The VXLAN-GPE O bit: an OAM packet.
+const VXLAN_GPE_OAM: u8 = 0x01;
 /// VXLAN-GPE's next protocol for Ethernet.
 const VXLAN_GPE_ETHERNET: u8 = 3;
 
@@ -96,13 +118,40 @@ impl Decapsulator {
     ///
     /// # Errors
     /// A malformed outer header, VXLAN or NVGRE header, or inner Ethernet header;
-    /// `NotTunnel`; `Unsupported` for an IPv6 underlay; `BadChecksum` for a wrong outer
+    /// `NotTunnel`; `UnsupportedFrame` for an IPv6 underlay; `BadChecksum` for a wrong outer
     /// IPv4 header checksum or non-zero UDP checksum; `BadAddress` for an outer source
     /// that cannot be a VTEP (zero, loopback, multicast, broadcast); `ReservedVsid`;
-    /// `NotEthernet` for VXLAN-GPE carrying something else; `InnerVlanTag` under
-    /// [`InnerVlanPolicy::Reject`]; `EcnDrop` for CE over Not-ECT.
+    /// `NotEthernet` or `NotTenantFrame` for VXLAN-GPE carrying something else, OAM or
+    /// an unknown version; `InnerVlanTag` under [`InnerVlanPolicy::Reject`], and for any
+    /// tagged NVGRE payload (RFC 7637 section 3.2); `EcnDrop` for CE over Not-ECT.
     #[inline]
     pub fn decapsulate(&self, frame: &mut [u8]) -> Result<Decapsulated> {
+        let (mut found, rewrite) = self.examine(frame)?;
+        if let Some((ip, ecn)) = rewrite.ecn {
+            ip.set_ecn(frame, ecn);
+        }
+        let start = inner_vlan::strip(frame, found.inner.start, rewrite.strip_len);
+        found.inner.start = start;
+        Ok(found)
+    }
+
+    /// Decapsulates without changing a byte: the same checks and result as
+    /// [`decapsulate`](Self::decapsulate), for callers that only read (counters,
+    /// monitors), except that nothing is rewritten: the inner range covers the frame as
+    /// received, with any tags the policy would strip, and RFC 6040's combined ECN is the
+    /// caller's to apply ([`ecn::decapsulate`]; `ecn_alarm` is reported as usual).
+    ///
+    /// # Errors
+    /// As [`decapsulate`](Self::decapsulate).
+    #[inline]
+    pub fn inspect(&self, frame: &[u8]) -> Result<Decapsulated> {
+        self.examine(frame).map(|(found, _)| found)
+    }
+
+    /// Everything both paths decide, from the bytes alone: what was found, and what
+    /// `decapsulate` is to rewrite.
+    #[inline(always)]
+    fn examine(&self, frame: &[u8]) -> Result<(Decapsulated, Rewrite)> {
         let mut decoded = Frame::default();
         // The inner transport is not needed: ECN lives in the IP header.
         let error = self
@@ -111,61 +160,22 @@ impl Decapsulator {
             .err();
         let (tunnel, outer, inner_len) = validate(&decoded, error, self.checksums)?;
         let strip_len = self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;
-        let inner_ip = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn);
-        let encapsulation = tunnel.encapsulation();
-        let (outer_src, outer_dst) = (outer.src_addr(), outer.dst_addr());
         let outer_ecn = Ecn::from_bits(outer.ecn());
-        let inner_start = decoded.inner.offset;
-        let mut ecn_alarm = None;
-        if let Some(ip) = inner_ip {
+        let (mut ecn_alarm, mut ecn) = (None, None);
+        if let Some(ip) = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn) {
             let combined = ecn::decapsulate(ip.ecn, outer_ecn)?;
             ecn_alarm = ecn::alarm(ip.ecn, outer_ecn);
-            if combined != ip.ecn {
-                ip.set_ecn(frame, combined);
-            }
+            ecn = (combined != ip.ecn).then_some((ip, combined));
         }
-        let start = inner_vlan::strip(frame, inner_start, strip_len);
-        Ok(Decapsulated {
-            encapsulation,
-            outer_src,
-            outer_dst,
-            inner: start..inner_start + inner_len,
-            ecn_alarm,
-        })
-    }
-
-    /// Decapsulates without changing a byte: the same checks and result as
-    /// [`decapsulate`](Self::decapsulate), for callers that only read (counters,
-    /// monitors). Inner tags are reported, not stripped: `Strip` behaves as `Keep`, and
-    /// the ECN combination is left to the caller (`ecn_alarm` is still reported).
-    ///
-    /// # Errors
-    /// As [`decapsulate`](Self::decapsulate).
-    #[inline]
-    pub fn inspect(&self, frame: &[u8]) -> Result<Decapsulated> {
-        let mut decoded = Frame::default();
-        // The inner transport is not needed: ECN lives in the IP header.
-        let error = self
-            .decoder
-            .fill_to(frame, &mut decoded, Depth::InnerIp)
-            .err();
-        let (tunnel, outer, inner_len) = validate(&decoded, error, self.checksums)?;
-        if self.inner_vlan == InnerVlanPolicy::Reject && decoded.inner.vlans[0].is_some() {
-            return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
-        }
-        let outer_ecn = Ecn::from_bits(outer.ecn());
-        let mut ecn_alarm = None;
-        if let Some(ip) = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn) {
-            ecn::decapsulate(ip.ecn, outer_ecn)?;
-            ecn_alarm = ecn::alarm(ip.ecn, outer_ecn);
-        }
-        Ok(Decapsulated {
+        let inner_start = decoded.inner.offset;
+        let found = Decapsulated {
             encapsulation: tunnel.encapsulation(),
             outer_src: outer.src_addr(),
             outer_dst: outer.dst_addr(),
-            inner: decoded.inner.offset..decoded.inner.offset + inner_len,
+            inner: inner_start..inner_start + inner_len,
             ecn_alarm,
-        })
+        };
+        Ok((found, Rewrite { strip_len, ecn }))
     }
 
     /// Decapsulates a whole frame and returns the inner frame as a `Bytes` that shares
@@ -174,6 +184,7 @@ impl Decapsulator {
     /// # Errors
     /// As [`decapsulate`](Self::decapsulate).
     #[cfg(feature = "bytes")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
     pub fn decapsulate_bytes(
         &self,
         mut frame: bytes::BytesMut,
@@ -186,8 +197,9 @@ impl Decapsulator {
 
 /// The checks every received tunnel frame passes, in the order a receiver trusts
 /// its headers: decoded, IPv4 underlay, outer IPv4 checksum, a source that can be a
-/// VTEP, UDP checksum, a tenant segment, an Ethernet payload. Returns the tunnel,
-/// the outer IPv4 header and the inner frame's length.
+/// VTEP, UDP checksum, a tenant segment and payload (VSID, VXLAN-GPE), then the inner
+/// Ethernet header (untagged for NVGRE). Returns the tunnel, the outer IPv4 header and
+/// the inner frame's length.
 // Always inlined, with everything it calls on the frame: a frame passed by reference to
 // a function left out of line lives in memory, 250 bytes of stores and loads per packet.
 #[inline(always)]
@@ -196,15 +208,21 @@ pub(crate) fn validate<'a>(
     error: Option<Error>,
     checksums: Checksums,
 ) -> Result<(Tunnel<'a>, Ipv4Packet<&'a [u8]>, usize)> {
-    let (Some(tunnel), Some(_)) = (decoded.tunnel, decoded.inner.ethernet) else {
-        let fragment = decoded.outer_fragment();
+    let Some(tunnel) = decoded.tunnel else {
+        let fragment = decoded
+            .outer_fragment()
+            .then_some(match decoded.outer.ipv6 {
+                Some(_) => Layer::Ipv6,
+                None => Layer::Ipv4,
+            });
         return Err(super::no_tunnel(error, fragment, decoded.outer.l3_offset()));
     };
     let Some(outer) = decoded.outer.ipv4 else {
         return Err(Error::new(
             Layer::Tunnel,
-            ErrorKind::Unsupported("an IPv6 underlay in the tunnel engine"),
-        ));
+            ErrorKind::UnsupportedFrame("an IPv6 underlay"),
+        )
+        .at(decoded.outer.l3_offset()));
     };
     let verify = checksums == Checksums::Verify;
     if verify && !outer.verify_checksum() {
@@ -222,23 +240,59 @@ pub(crate) fn validate<'a>(
             );
         }
     }
+    let at = decoded.tunnel_offset;
     let inner_len = match tunnel {
         Tunnel::Vxlan(h) => {
-            let next_protocol = (h.reserved1() & 0xff) as u8;
-            if h.flags() & VXLAN_GPE_P != 0 && next_protocol != VXLAN_GPE_ETHERNET {
-                return Err(
-                    Error::new(Layer::Vxlan, ErrorKind::NotEthernet(next_protocol))
-                        .at(decoded.tunnel_offset),
-                );
-            }
+            check_vxlan_gpe(h.flags(), (h.reserved1() & 0xff) as u8).map_err(|e| e.at(at))?;
             h.payload().len()
         }
         Tunnel::Nvgre(h) => {
-            check_vsid(h.vsid()).map_err(|e| e.at(decoded.tunnel_offset))?;
+            check_vsid(h.vsid()).map_err(|e| e.at(at))?;
             h.payload().len()
         }
     };
+    // The payload is a tenant's Ethernet frame: its header must decode.
+    if decoded.inner.ethernet.is_none() {
+        return Err(super::no_tunnel(error, None, 0));
+    }
+    // RFC 7637 section 3.2: "A decapsulating NVE MUST drop the frame if the inner
+    // Ethernet frame contains an 802.1Q tag", whatever the policy says for VXLAN.
+    if matches!(tunnel, Tunnel::Nvgre(_)) && InnerTags::of(&decoded.inner).any() {
+        return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
+    }
     Ok((tunnel, outer, inner_len))
+}
+
+/// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe): with the P bit set, the header says what it
+/// carries. RFC 7348 calls these bits reserved, so without P they are ignored; with it,
+/// only version 0 and a next protocol of Ethernet, outside OAM, are a tenant's frame.
+#[inline(always)]
+fn check_vxlan_gpe(flags: u8, next_protocol: u8) -> Result<()> {
+    if flags & VXLAN_GPE_P == 0 {
+        return Ok(());
+    }
+    let not_tenant = |what| Err(Error::new(Layer::Vxlan, ErrorKind::NotTenantFrame(what)));
+    if flags & VXLAN_GPE_VERSION != 0 {
+        return not_tenant("VXLAN-GPE version other than 0");
+    }
+    if flags & VXLAN_GPE_OAM != 0 {
+        return not_tenant("VXLAN-GPE OAM packet");
+    }
+    if next_protocol != VXLAN_GPE_ETHERNET {
+        return Err(Error::new(
+            Layer::Vxlan,
+            ErrorKind::NotEthernet(next_protocol),
+        ));
+    }
+    Ok(())
+}
+
+/// What decapsulation rewrites in place.
+struct Rewrite {
+    /// Bytes of inner VLAN tags to strip.
+    strip_len: usize,
+    /// The inner IP header's new ECN, when it changes.
+    ecn: Option<(InnerIp, Ecn)>,
 }
 
 /// The inner IP header whose ECN field decapsulation combines.

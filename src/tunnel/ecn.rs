@@ -61,8 +61,9 @@ impl EcnMode {
 /// no compliant encapsulator produces it, so it points at a broken or attacking node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EcnAlarm {
-    /// A "(!!!)" cell of Figure 4 (Not-ECT inner under ECT(0), ECT(1) or CE outer; CE
-    /// inner under ECT(1) outer): the decapsulator SHOULD log it.
+    /// A "(!!!)" cell of Figure 4 (Not-ECT inner under ECT(0) or ECT(1) outer; CE inner
+    /// under ECT(1) outer): the decapsulator SHOULD log it. The third such cell, CE over
+    /// Not-ECT, is a drop: decapsulation fails with `EcnDrop`, which stands for it.
     Unexpected,
     /// The "(!)" cell (ECT(1) inner under ECT(0) outer): it MAY be logged.
     Questionable,

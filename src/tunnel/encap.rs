@@ -45,7 +45,25 @@ struct Patch {
 /// IPv4 ID policy: with DF set (the default) every packet is an atomic datagram and its
 /// ID is 0 (RFC 6864 section 4.1). With DF clear the ID comes from a counter shared by
 /// every encapsulator of the process with the same (source, destination, protocol), so
-/// IDs stay unique per tuple across encapsulators and clones (RFC 6864 section 4.2).
+/// IDs stay unique per tuple across encapsulators and clones (RFC 6864 section 4.3).
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use tunnelwire::tunnel::{Encapsulator, OuterVlan, PortRange, TunnelConfig, HEADROOM};
+/// use tunnelwire::wire::{VlanId, Vni};
+///
+/// let mut config = TunnelConfig::vxlan(Vni::new(42)?, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+/// config.outer_vlan = Some(OuterVlan { vid: VlanId::usable(100)?, pcp: 0 });
+/// config.source_ports = PortRange::LINUX;
+/// let mut encap = Encapsulator::new(config)?;
+/// assert_eq!(encap.overhead(), 54);
+///
+/// // The inner frame sits behind the headroom; the outer headers go in front of it.
+/// let mut buf = vec![0u8; HEADROOM + 64];
+/// let frame = encap.encapsulate(&mut buf, HEADROOM..HEADROOM + 64)?;
+/// assert_eq!(frame, 0..HEADROOM + 64);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Encapsulator {
     config: TunnelConfig,
@@ -281,6 +299,7 @@ impl Encapsulator {
     /// # Errors
     /// As [`encapsulate`](Self::encapsulate).
     #[cfg(feature = "bytes")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
     pub fn encapsulate_bytes(
         &mut self,
         frame: &mut bytes::BytesMut,

@@ -32,7 +32,7 @@ impl InnerVlanPolicy {
     #[inline]
     pub(crate) fn strip_len(self, tags: InnerTags) -> Result<usize> {
         match self {
-            _ if tags.count == 0 => Ok(0),
+            _ if !tags.any() => Ok(0),
             InnerVlanPolicy::Keep => Ok(0),
             InnerVlanPolicy::Strip if !tags.more => Ok(tags.len()),
             InnerVlanPolicy::Strip | InnerVlanPolicy::Reject => {
@@ -75,6 +75,13 @@ impl InnerTags {
             count: stack.vlans.iter().flatten().count(),
             more: stack.ethertype().is_some_and(|t| t.is_vlan_tpid()),
         }
+    }
+
+    /// True when the frame is tagged: a tag decoded, or a TPID whose tag did not (cut
+    /// short, or a third one).
+    #[inline(always)]
+    pub fn any(self) -> bool {
+        self.count > 0 || self.more
     }
 
     /// Bytes the tags take.

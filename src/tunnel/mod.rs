@@ -63,14 +63,14 @@ pub const NVGRE_OVERHEAD: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + nvgr
 /// Headroom that fits any outer headers this crate writes: VXLAN with a VLAN tag, 54.
 pub const HEADROOM: usize = VXLAN_OVERHEAD + vlan::HEADER_LEN;
 
-/// Why a decoded frame yielded no tunnel: its decode error, an outer IPv4 fragment (at
-/// `l3_offset`), or simply no VXLAN or NVGRE inside. Takes values, not the frame, so the
+/// Why a decoded frame yielded no tunnel: its decode error, an outer fragment of IPv4
+/// or IPv6 (`fragment`, at `l3_offset`), or simply no VXLAN or NVGRE inside. Takes values, not the frame, so the
 /// callers' frames stay in registers; cold, as it is the error path.
 #[cold]
-fn no_tunnel(error: Option<Error>, outer_fragment: bool, l3_offset: usize) -> Error {
-    match error {
-        Some(error) => error,
-        None if outer_fragment => Error::new(Layer::Ipv4, ErrorKind::Fragment).at(l3_offset),
-        None => Error::new(Layer::Tunnel, ErrorKind::NotTunnel),
+fn no_tunnel(error: Option<Error>, fragment: Option<Layer>, l3_offset: usize) -> Error {
+    match (error, fragment) {
+        (Some(error), _) => error,
+        (None, Some(layer)) => Error::new(layer, ErrorKind::Fragment).at(l3_offset),
+        (None, None) => Error::new(Layer::Tunnel, ErrorKind::NotTunnel),
     }
 }

@@ -9,10 +9,10 @@
 use core::ops::Range;
 
 use super::TunnelKind;
-use super::config::{FlowId, check_vsid};
+use super::config::{FlowId, check_vsid, check_vxlan_ports};
 use super::decap::{Checksums, validate};
 use super::flow::{FlowKey, PortRange};
-use super::inner_vlan::{self, InnerTags, InnerVlanPolicy, NVGRE_KEEPS_NO_TAGS};
+use super::inner_vlan::{self, InnerTags, InnerVlanPolicy};
 use crate::checksum;
 use crate::packet::{Decoder, Frame};
 use crate::wire::ethernet;
@@ -24,6 +24,25 @@ use crate::{Error, ErrorKind, Layer, Result};
 
 /// Translation settings: the VXLAN side's ports and checksum, the flow hash, and the
 /// policies shared with encapsulation and decapsulation.
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use tunnelwire::packet::{Decoder, TunnelKind};
+/// use tunnelwire::tunnel::{Encapsulator, FlowId, Translator, TunnelConfig, HEADROOM};
+/// use tunnelwire::wire::Vni;
+///
+/// let mut buf = [0u8; HEADROOM + 60];
+/// let config = TunnelConfig::vxlan(Vni::new(4242)?, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+/// let vxlan = Encapsulator::new(config)?.encapsulate(&mut buf, HEADROOM..HEADROOM + 60)?;
+///
+/// // To a Linux gretap peer with `key 0x109200`: VSID 4242, FlowID 0.
+/// let translator = Translator { flow_id: FlowId::Fixed(0), ..Translator::default() };
+/// let nvgre = translator.translate(&mut buf, vxlan, TunnelKind::Nvgre)?;
+/// assert_eq!(nvgre.len(), 42 + 60);
+/// let decoded = Decoder::new().decode(&buf[nvgre])?;
+/// assert_eq!(decoded.tunnel.map(|t| t.segment()), Some(4242));
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Translator {
     /// Recognises tunnel frames: VXLAN ports, reserved-bits policy.
@@ -86,8 +105,9 @@ impl Translator {
     /// As [`Decapsulator::decapsulate`](super::Decapsulator::decapsulate) for the frame's
     /// checks; `ReservedVsid` for a VNI that is a reserved VSID when translating to NVGRE
     /// (RFC 7637 section 3.2: such a frame is dropped, not given a made-up VSID);
-    /// `InnerVlanTag` or `Unsupported` for inner tags the policy refuses; `Headroom`;
-    /// `ExceedsMtu`.
+    /// `InnerVlanTag` for inner tags the policy refuses (or `Keep` towards NVGRE);
+    /// `OutOfRange` for settings that cannot be sent (VXLAN port 0, a source port range
+    /// containing 0); `Headroom`; `ExceedsMtu`.
     #[inline]
     pub fn translate(
         &self,
@@ -95,6 +115,7 @@ impl Translator {
         frame: Range<usize>,
         to: TunnelKind,
     ) -> Result<Range<usize>> {
+        check_vxlan_ports(self.vxlan_port, self.source_ports)?;
         let Some(bytes) = buf.get(frame.clone()) else {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -117,8 +138,10 @@ impl Translator {
         let segment = tunnel.segment();
         if to == TunnelKind::Nvgre {
             check_vsid(Vsid::new(segment)?)?;
+            // RFC 7637 section 3.2: NVGRE carries no inner tags; a frame that would keep
+            // them is refused, as decapsulation refuses a tagged NVGRE payload.
             if self.inner_vlan == InnerVlanPolicy::Keep && decoded.inner.vlans[0].is_some() {
-                return Err(NVGRE_KEEPS_NO_TAGS);
+                return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
             }
         }
         let strip_len = self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;

@@ -168,6 +168,18 @@ impl fmt::Display for EtherType {
 }
 
 /// A view of an Ethernet II frame: the 14-byte header and everything after it.
+///
+/// ```
+/// use tunnelwire::wire::{EtherType, EthernetFrame, MacAddr};
+///
+/// let bytes = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45];
+/// let frame = EthernetFrame::new_checked(&bytes[..])?;
+/// assert_eq!(frame.src_addr(), MacAddr([2, 0, 0, 0, 0, 1]));
+/// assert_eq!(frame.ethertype(), EtherType::IPV4);
+/// assert_eq!(frame.payload(), &[0x45]);
+/// assert!(EthernetFrame::new_checked(&bytes[..13]).is_err());
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EthernetFrame<T: AsRef<[u8]>> {
     buffer: T,
@@ -280,6 +292,20 @@ pub fn parse(input: &[u8]) -> IResult<&[u8], EthernetFrame<&[u8]>> {
 }
 
 /// The Ethernet II header's fields, owned.
+///
+/// ```
+/// use tunnelwire::wire::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
+///
+/// let repr = EthernetRepr {
+///     dst_addr: MacAddr::BROADCAST,
+///     src_addr: "02:00:00:00:00:01".parse().unwrap(),
+///     ethertype: EtherType::ARP,
+/// };
+/// let mut bytes = [0u8; 14];
+/// repr.emit(&mut bytes)?;
+/// assert_eq!(EthernetRepr::parse(&EthernetFrame::new_checked(&bytes[..])?), repr);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EthernetRepr {
     /// Destination address.

@@ -68,6 +68,7 @@ impl fmt::Debug for IpProtocol {
             Self::TCP => "TCP",
             Self::UDP => "UDP",
             Self::GRE => "GRE",
+            Self::IPV6_FRAGMENT => "IPV6_FRAGMENT",
             Self::ICMPV6 => "ICMPV6",
             IpProtocol(other) => return write!(f, "IpProtocol({other})"),
         };
@@ -84,6 +85,8 @@ impl IpProtocol {
     pub const UDP: IpProtocol = IpProtocol(17);
     /// Generic Routing Encapsulation, which carries NVGRE.
     pub const GRE: IpProtocol = IpProtocol(47);
+    /// IPv6's fragment header (RFC 8200 section 4.5).
+    pub const IPV6_FRAGMENT: IpProtocol = IpProtocol(44);
     /// ICMP for IPv6 (RFC 4443).
     pub const ICMPV6: IpProtocol = IpProtocol(58);
 }
@@ -95,6 +98,21 @@ impl fmt::Display for IpProtocol {
 }
 
 /// A view of an IPv4 packet: header, options and payload up to the total length.
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use tunnelwire::wire::{IpProtocol, Ipv4Packet, Ipv4Repr};
+///
+/// let mut bytes = [0u8; 24];
+/// Ipv4Repr::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), IpProtocol::UDP, 2)
+///     .emit(&mut bytes)?;
+/// Ipv4Packet::new_checked(&mut bytes[..])?.fill_checksum();
+/// let packet = Ipv4Packet::new_checked(&bytes[..])?;
+/// assert_eq!(packet.total_len(), 22);
+/// assert!(packet.verify_checksum());
+/// assert_eq!(packet.payload().len(), 2, "the last two bytes are padding, not payload");
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Packet<T: AsRef<[u8]>> {
     buffer: T,
@@ -281,6 +299,10 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets version (4) and IHL.
+    ///
+    /// This changes a length field: what [`check_len`](Self::check_len) proved no
+    /// longer holds, and `options`, `payload`, `verify_checksum` and `fill_checksum` may
+    /// panic until `check_len` passes again.
     #[inline]
     pub fn set_version_ihl(&mut self, ihl: u8) {
         self.buffer.as_mut()[field::VERSION_IHL] = 0x40 | (ihl & 0x0f);
@@ -293,6 +315,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// Sets the total length.
+    ///
+    /// This changes a length field: what [`check_len`](Self::check_len) proved no
+    /// longer holds, and `payload` and `payload_mut` may panic until `check_len` passes
+    /// again.
     #[inline]
     pub fn set_total_len(&mut self, total_len: u16) {
         set_u16(&mut self.buffer.as_mut()[field::TOTAL_LEN], total_len);
@@ -493,6 +519,22 @@ impl fmt::Debug for Ipv4Options {
 
 /// An IPv4 header's fields, owned and lossless: `parse` then `emit` gives back the same
 /// header bytes, checksum, reserved flag and options included.
+///
+/// ```
+/// use tunnelwire::wire::{Ipv4Packet, Ipv4Repr};
+///
+/// // IHL 6 (one option word), MF set, a wrong checksum: all kept as received.
+/// let bytes = [
+///     0x46, 0, 0, 24, 0xab, 0xcd, 0x20, 0, 1, 6, 0xbe, 0xef, 192, 168, 1, 1, 192, 168, 1, 2,
+///     1, 1, 1, 0,
+/// ];
+/// let repr = Ipv4Repr::parse(&Ipv4Packet::new_checked(&bytes[..])?);
+/// assert!(repr.more_frags && repr.options.as_slice() == [1, 1, 1, 0]);
+/// let mut again = [0u8; 24];
+/// repr.emit(&mut again)?;
+/// assert_eq!(again, bytes);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ipv4Repr {
     /// Differentiated services code point (6 bits).

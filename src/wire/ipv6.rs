@@ -34,6 +34,19 @@ pub const HEADER_LEN: usize = field::DST_ADDR.end;
 const FLOW_LABEL_MASK: u32 = 0x000f_ffff;
 
 /// A view of an IPv6 packet: the fixed header and the payload up to the payload length.
+///
+/// ```
+/// use tunnelwire::wire::{IpProtocol, Ipv6Packet, Ipv6Repr};
+///
+/// let mut repr = Ipv6Repr::new("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap(), IpProtocol::UDP, 0);
+/// repr.flow_label = 0x12345;
+/// let mut bytes = [0u8; 40];
+/// repr.emit(&mut bytes)?;
+/// let packet = Ipv6Packet::new_checked(&bytes[..])?;
+/// assert_eq!((packet.flow_label(), packet.next_header()), (0x12345, IpProtocol::UDP));
+/// assert_eq!(Ipv6Repr::parse(&packet), repr);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv6Packet<T: AsRef<[u8]>> {
     buffer: T,
@@ -208,6 +221,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     }
 
     /// Sets the payload length.
+    ///
+    /// This changes the length field: what [`check_len`](Self::check_len) proved no
+    /// longer holds, and `payload` and `payload_mut` may panic until `check_len` passes
+    /// again.
     #[inline]
     pub fn set_payload_len(&mut self, payload_len: u16) {
         set_u16(&mut self.buffer.as_mut()[field::PAYLOAD_LEN], payload_len);
@@ -258,6 +275,17 @@ pub fn parse(input: &[u8]) -> IResult<&[u8], Ipv6Packet<&[u8]>> {
 
 /// An IPv6 fixed header's fields, owned and lossless: `parse` then `emit` gives back the
 /// same 40 bytes.
+///
+/// ```
+/// use tunnelwire::wire::{IpProtocol, Ipv6Packet, Ipv6Repr};
+///
+/// let mut repr = Ipv6Repr::new("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap(), IpProtocol::TCP, 0);
+/// (repr.dscp, repr.ecn, repr.hop_limit) = (46, 1, 255);
+/// let mut bytes = [0u8; 40];
+/// repr.emit(&mut bytes)?;
+/// assert_eq!(Ipv6Repr::parse(&Ipv6Packet::new_checked(&bytes[..])?), repr);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ipv6Repr {
     /// Differentiated services code point (6 bits).

@@ -80,6 +80,20 @@ impl Vsid {
 }
 
 /// A view of an NVGRE header and the inner frame after it.
+///
+/// ```
+/// use tunnelwire::wire::NvgreHeader;
+///
+/// // K set, protocol 0x6558, VSID 4242, FlowID 7.
+/// let bytes = [0x20, 0x00, 0x65, 0x58, 0x00, 0x10, 0x92, 0x07];
+/// let header = NvgreHeader::new_checked(&bytes[..])?;
+/// assert_eq!((header.vsid().get(), header.flow_id()), (4242, 7));
+/// // GRE with the checksum bit set is not NVGRE.
+/// let mut gre = bytes;
+/// gre[0] |= 0x80;
+/// assert!(NvgreHeader::new_checked(&gre[..]).is_err());
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NvgreHeader<T: AsRef<[u8]>> {
     buffer: T,
@@ -254,6 +268,17 @@ pub fn parse(input: &[u8]) -> IResult<&[u8], NvgreHeader<&[u8]>> {
 }
 
 /// An NVGRE header's fields, owned and lossless.
+///
+/// ```
+/// use tunnelwire::wire::{NvgreHeader, NvgreRepr, Vsid};
+///
+/// let repr = NvgreRepr::new(Vsid::new(4242)?, 7);
+/// let mut bytes = [0u8; 8];
+/// repr.emit(&mut bytes)?;
+/// assert_eq!(bytes, [0x20, 0x00, 0x65, 0x58, 0x00, 0x10, 0x92, 0x07]);
+/// assert_eq!(NvgreRepr::parse(&NvgreHeader::new_checked(&bytes[..])?), repr);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NvgreRepr {
     /// GRE reserved bits 6-12 (mask 0x03f8), zero in new headers.

@@ -27,6 +27,21 @@ mod field {
 pub const HEADER_LEN: usize = field::PAYLOAD;
 
 /// A view of a UDP datagram: header and payload up to the length field.
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use tunnelwire::wire::UdpDatagram;
+///
+/// // 49152 -> 4789, length 9: one byte of payload, then a byte past the datagram.
+/// let mut bytes = [0xc0, 0x00, 0x12, 0xb5, 0x00, 0x09, 0x00, 0x00, 0xaa, 0xff];
+/// let (src, dst) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+/// UdpDatagram::new_checked(&mut bytes[..])?.fill_checksum(src, dst);
+/// let datagram = UdpDatagram::new_checked(&bytes[..])?;
+/// assert_eq!((datagram.src_port(), datagram.dst_port()), (49152, 4789));
+/// assert_eq!(datagram.payload(), &[0xaa]);
+/// assert!(datagram.verify_checksum(src, dst));
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpDatagram<T: AsRef<[u8]>> {
     buffer: T,
@@ -115,17 +130,18 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
         }
     }
 
-    /// True when the checksum is 0 or correct for the given IPv6 addresses. Zero is
-    /// accepted as for IPv4: RFC 8200 forbids it in general, but RFC 6935 allows it for
-    /// tunnels, and a receiver that wants the general rule checks for zero itself.
-    /// Under `cfg(fuzzing)` always true.
+    /// True when the checksum is correct for the given IPv6 addresses. Zero is not:
+    /// RFC 8200 section 8.1 says IPv6 receivers MUST by default discard UDP with a zero
+    /// checksum; a tunnel endpoint that enables RFC 6935's zero-checksum mode for its
+    /// port checks `checksum() == 0` itself. Under `cfg(fuzzing)` always true.
     #[inline]
     pub fn verify_checksum_ipv6(&self, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
-        cfg!(fuzzing) || self.checksum() == 0 || {
-            let length = u32::from(self.len());
-            let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
-            self.full_sum(pseudo) == 0xffff
-        }
+        cfg!(fuzzing)
+            || self.checksum() != 0 && {
+                let length = u32::from(self.len());
+                let pseudo = checksum::pseudo_header_ipv6(src, dst, IpProtocol::UDP.0, length);
+                self.full_sum(pseudo) == 0xffff
+            }
     }
 }
 
@@ -151,6 +167,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
     }
 
     /// Sets the length field.
+    ///
+    /// What [`check_len`](Self::check_len) proved no longer holds: `payload`,
+    /// `payload_mut`, the checksum methods may panic until `check_len` passes again.
     #[inline]
     pub fn set_len(&mut self, len: u16) {
         set_u16(&mut self.buffer.as_mut()[field::LENGTH], len);
@@ -228,6 +247,16 @@ fn checked_len(buffer: &[u8]) -> Result<usize> {
 }
 
 /// A UDP header's fields, owned and lossless.
+///
+/// ```
+/// use tunnelwire::wire::{UdpDatagram, UdpRepr};
+///
+/// let repr = UdpRepr::new(49152, 4789, 0); // no payload
+/// let mut bytes = [0u8; 8];
+/// repr.emit(&mut bytes)?;
+/// assert_eq!(UdpRepr::parse(&UdpDatagram::new_checked(&bytes[..])?), repr);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UdpRepr {
     /// Source port.

@@ -99,6 +99,17 @@ impl fmt::Display for VlanId {
 }
 
 /// A view of one VLAN tag (the 4 bytes after its TPID) and what follows it.
+///
+/// ```
+/// use tunnelwire::wire::{EtherType, VlanTag};
+///
+/// // PCP 5, VID 100, then IPv4.
+/// let bytes = [0xa0, 0x64, 0x08, 0x00];
+/// let tag = VlanTag::new_checked(&bytes[..])?;
+/// assert_eq!((tag.pcp(), tag.vid().get()), (5, 100));
+/// assert_eq!(tag.ethertype(), EtherType::IPV4);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VlanTag<T: AsRef<[u8]>> {
     buffer: T,
@@ -226,6 +237,17 @@ pub fn parse(input: &[u8]) -> IResult<&[u8], VlanTag<&[u8]>> {
 }
 
 /// A VLAN tag's fields, owned (the TPID belongs to the header before it).
+///
+/// ```
+/// use tunnelwire::wire::{EtherType, VlanId, VlanRepr, VlanTag};
+///
+/// let repr = VlanRepr { pcp: 5, dei: false, vid: VlanId::usable(100)?, ethertype: EtherType::IPV4 };
+/// let mut bytes = [0u8; 4];
+/// repr.emit(&mut bytes)?;
+/// assert_eq!(bytes, [0xa0, 0x64, 0x08, 0x00]);
+/// assert_eq!(VlanRepr::parse(&VlanTag::new_checked(&bytes[..])?), repr);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VlanRepr {
     /// Priority code point (0..=7).

@@ -47,6 +47,18 @@ segment_id!(
 );
 
 /// A view of a VXLAN header and the inner frame after it.
+///
+/// ```
+/// use tunnelwire::wire::VxlanHeader;
+///
+/// let bytes = [0x08, 0, 0, 0, 0, 0x10, 0x92, 0, 0xaa];
+/// let header = VxlanHeader::new_checked(&bytes[..])?;
+/// assert_eq!(header.vni().get(), 4242);
+/// assert_eq!(header.payload(), &[0xaa]);
+/// // Without the I flag it is not VXLAN.
+/// assert!(VxlanHeader::new_checked(&[0u8; 8][..]).is_err());
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VxlanHeader<T: AsRef<[u8]>> {
     buffer: T,
@@ -189,6 +201,20 @@ pub fn parse(input: &[u8]) -> IResult<&[u8], VxlanHeader<&[u8]>> {
 }
 
 /// A VXLAN header's fields, owned and lossless (reserved bits kept).
+///
+/// ```
+/// use tunnelwire::wire::{Vni, VxlanHeader, VxlanRepr};
+///
+/// let mut bytes = [0u8; 8];
+/// VxlanRepr::new(Vni::new(4242)?).emit(&mut bytes)?;
+/// assert_eq!(bytes, [0x08, 0, 0, 0, 0, 0x10, 0x92, 0]);
+/// bytes[7] = 0x5a; // a reserved byte, kept by parse then emit
+/// let repr = VxlanRepr::parse(&VxlanHeader::new_checked(&bytes[..])?);
+/// let mut again = [0u8; 8];
+/// repr.emit(&mut again)?;
+/// assert_eq!(again, bytes);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VxlanRepr {
     /// The whole flags byte.
