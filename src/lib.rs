@@ -6,7 +6,8 @@
 //! hash, RFC 6040 ECN).
 //!
 //! Data flows one way: bytes -> [`wire`] views (validated once) -> [`packet`] (which layers
-//! are where) -> [`tunnel`] (rewrite headers in place).
+//! are where) -> [`tunnel`] (rewrite headers in place) -> `switch` (decide) -> `linux`
+//! (move bytes).
 //!
 //! ## The parsing contract
 //!
@@ -102,18 +103,29 @@
 //!   Without it the crate is `#![no_std]` and needs no allocator.
 //! - `bytes`: `bytes::BytesMut` and `Bytes` support in the tunnel engine.
 //! - `nom`: the headers' parsers as nom parsers (`tunnelwire::nom`), to compose with.
+//! - `switch` (default): `tunnelwire::switch`, the reference VTEP's sans-IO core; needs `alloc`,
+//!   not `std`.
+//! - `linux`: `tunnelwire::linux`, the switch's Linux driver (TAP devices, UDP and raw GRE sockets,
+//!   the vtep configuration and control socket); the only code with `unsafe`.
 //!
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 //! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![forbid(unsafe_code)]
+// Only `linux` (the driver's system calls) may hold unsafe code; everything else forbids it.
+#![cfg_attr(not(feature = "linux"), forbid(unsafe_code))]
+#![cfg_attr(feature = "linux", deny(unsafe_code))]
 #![deny(missing_docs)]
 // The library reachable from untrusted bytes never unwraps, expects or panics.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+
+#[cfg(feature = "switch")]
+extern crate alloc;
+#[cfg(feature = "linux")]
+extern crate std;
 
 pub mod checksum;
 pub mod error;
@@ -123,6 +135,13 @@ pub mod nom;
 pub mod packet;
 pub mod tunnel;
 pub mod wire;
+
+#[cfg(feature = "linux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "linux")))]
+pub mod linux;
+#[cfg(feature = "switch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "switch")))]
+pub mod switch;
 
 pub use error::{Error, ErrorKind, Layer, Result, Truncation};
 

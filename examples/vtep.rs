@@ -1,0 +1,84 @@
+//! The reference VTEP: joins TAP devices to VXLAN and NVGRE overlays.
+//!
+//! ```text
+//! vtep --config vtep.toml [--control /run/vtep.sock]   # run until SIGINT or SIGTERM
+//! vtep ctl /run/vtep.sock fdb|stats                   # ask a running vtep, print JSON
+//! ```
+//!
+//! A configuration mistake exits with status 2 and a message naming the key.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tunnelwire::linux::{Vtep, VtepConfig, control};
+
+#[derive(Parser)]
+#[command(about = "The tunnelwire reference VTEP: TAP ports joined to VXLAN and NVGRE segments")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Args {
+    /// The TOML configuration.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Open a Unix control socket here, for `vtep ctl`.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Asks a running vtep through its control socket.
+    Ctl {
+        /// The control socket.
+        path: PathBuf,
+        /// What to print.
+        #[arg(value_parser = ["fdb", "stats"])]
+        what: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(Command::Ctl { path, what }) = args.command {
+        return match control::request(&path, &what) {
+            Ok(reply) => {
+                print!("{reply}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("vtep ctl: {}: {error}", path.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let Some(path) = args.config else {
+        eprintln!("vtep: give --config FILE (or: vtep ctl PATH fdb|stats)");
+        return ExitCode::from(2);
+    };
+    let config = match std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| VtepConfig::parse(&text).map_err(|e| e.to_string()))
+    {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("vtep: {}: {error}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut vtep = match Vtep::new(&config, args.control.as_deref()) {
+        Ok(vtep) => vtep,
+        Err(error) => {
+            eprintln!("vtep: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match vtep.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("vtep: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

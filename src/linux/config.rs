@@ -1,0 +1,590 @@
+//! The vtep TOML configuration (the format is fixed by the project's interface
+//! contract): parsing, checking, and building the switch it describes.
+//!
+//! Every mistake is an error naming the key: `segment[0].vni: 16777216 is over 24 bits`.
+
+// The crate is no_std; this driver is not.
+use std::format;
+use std::prelude::rust_2024::*;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::switch::{Location, PortConfig, RemoteConfig, SegmentConfig, Switch, SwitchConfig};
+use crate::tunnel::{TunnelKind, VXLAN_OVERHEAD};
+use crate::wire::{MacAddr, VlanId, Vni, Vsid};
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VtepConfig {
+    /// `[underlay]`.
+    pub underlay: UnderlayConfig,
+    /// `[[port]]`: the TAP devices.
+    #[serde(default, rename = "port")]
+    pub ports: Vec<PortEntry>,
+    /// `[[segment]]`.
+    #[serde(default, rename = "segment")]
+    pub segments: Vec<SegmentEntry>,
+}
+
+/// `[underlay]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnderlayConfig {
+    /// This VTEP's IPv4 address.
+    pub local_ip: Ipv4Addr,
+    /// The VXLAN UDP port.
+    #[serde(default = "default_vxlan_port")]
+    pub vxlan_port: u16,
+    /// Also speak NVGRE.
+    #[serde(default)]
+    pub nvgre: bool,
+    /// Underlay MTU.
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+}
+
+/// `[[port]]`: a TAP device.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortEntry {
+    /// Device name.
+    pub name: String,
+    /// The TAP's MTU; default underlay MTU - 50.
+    pub mtu: Option<u16>,
+    /// Access port of this segment.
+    pub vni: Option<u32>,
+    /// Trunk port: `[[port.vlan]]` mappings.
+    #[serde(default)]
+    pub vlan: Vec<VlanEntry>,
+    /// Isolated (private) port.
+    #[serde(default)]
+    pub isolated: bool,
+}
+
+/// `[[port.vlan]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VlanEntry {
+    /// 802.1Q VID.
+    pub vid: u16,
+    /// Its segment.
+    pub vni: u32,
+}
+
+/// `[[segment]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentEntry {
+    /// VNI (and VSID). Required; optional here only so that a `[[segment.remote]]` or
+    /// `[[segment.static]]` with no `[[segment]]` before it gets a clear message.
+    pub vni: Option<u32>,
+    /// Most MAC addresses learned.
+    pub mac_limit: Option<usize>,
+    /// Ageing time in seconds.
+    pub ageing_secs: Option<u64>,
+    /// `[[segment.remote]]`.
+    #[serde(default, rename = "remote")]
+    pub remotes: Vec<RemoteEntry>,
+    /// `[[segment.static]]`.
+    #[serde(default, rename = "static")]
+    pub statics: Vec<StaticEntry>,
+}
+
+/// `[[segment.remote]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteEntry {
+    /// Its underlay address.
+    pub ip: Ipv4Addr,
+    /// `vxlan` (default) or `nvgre`.
+    #[serde(default)]
+    pub encap: Encap,
+}
+
+/// A remote's encapsulation in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encap {
+    /// VXLAN.
+    #[default]
+    Vxlan,
+    /// NVGRE.
+    Nvgre,
+}
+
+/// `[[segment.static]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticEntry {
+    /// The address, "02:00:00:00:00:09".
+    pub mac: String,
+    /// Pinned to this remote of the segment.
+    pub remote: Option<Ipv4Addr>,
+    /// Or to this port.
+    pub port: Option<String>,
+}
+
+fn default_vxlan_port() -> u16 {
+    crate::wire::vxlan::PORT
+}
+
+fn default_mtu() -> u16 {
+    1500
+}
+
+/// A configuration mistake: the key it is about and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key, as a path: `segment[1].remote[0].encap`; empty for a TOML syntax error,
+    /// whose message names the key and line itself.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}", self.message.trim_end())
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn error(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// A local port as the driver needs it: its device name and MTU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortDevice {
+    /// TAP device name.
+    pub name: String,
+    /// TAP MTU.
+    pub mtu: u16,
+}
+
+impl VtepConfig {
+    /// Parses and checks a configuration file's text.
+    ///
+    /// # Errors
+    /// A TOML or type error (its message names the key and line), or a [`check`](Self::check) error.
+    pub fn parse(text: &str) -> Result<VtepConfig, ConfigError> {
+        // `[[segment.remote]]` with no `[[segment]]` before it makes `segment` a table, not
+        // an array of them: say that, rather than serde's "expected a sequence".
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| error("", e.to_string()))?;
+        for (array, children) in [
+            ("segment", "[[segment.remote]] or [[segment.static]]"),
+            ("port", "[[port.vlan]]"),
+        ] {
+            if table.get(array).is_some_and(toml::Value::is_table) {
+                return Err(error(
+                    array,
+                    format!("{children} without a [[{array}]] before it"),
+                ));
+            }
+        }
+        let config: VtepConfig = toml::from_str(text).map_err(|e| error("", e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what TOML types cannot: 24-bit VNIs, usable VIDs, that every VNI named has
+    /// a `[[segment]]`, that static entries name ports and remotes of their segment.
+    ///
+    /// # Errors
+    /// The first mistake, naming its key.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.build(0).map(drop)
+    }
+
+    /// The TAP devices to create, in port order (`PortId` 0, 1, ...).
+    pub fn devices(&self) -> Vec<PortDevice> {
+        let default_mtu = self.underlay.mtu.saturating_sub(VXLAN_OVERHEAD as u16);
+        self.ports
+            .iter()
+            .map(|port| PortDevice {
+                name: port.name.clone(),
+                mtu: port.mtu.unwrap_or(default_mtu),
+            })
+            .collect()
+    }
+
+    /// Builds the switch the file describes; `hash_seed` keys its MAC table.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check).
+    pub fn build(&self, hash_seed: u64) -> Result<Switch, ConfigError> {
+        let underlay = &self.underlay;
+        let mut config = SwitchConfig::new(underlay.local_ip);
+        config.vxlan_port = underlay.vxlan_port;
+        config.mtu = underlay.mtu;
+        config.hash_seed = hash_seed;
+        if underlay.mtu < 68 {
+            return Err(error(
+                "underlay.mtu",
+                format!("{} is below 68", underlay.mtu),
+            ));
+        }
+        let mut switch = Switch::new(config);
+        for (i, segment) in self.segments.iter().enumerate() {
+            let key = format!("segment[{i}]");
+            let vni = segment_own_vni(i, segment)?;
+            let mut settings = SegmentConfig::new(vni);
+            if let Some(limit) = segment.mac_limit {
+                settings.mac_limit = limit;
+            }
+            if let Some(secs) = segment.ageing_secs {
+                settings.ageing = Duration::from_secs(secs);
+            }
+            switch
+                .add_segment(settings)
+                .map_err(|e| error(format!("{key}.vni"), e.to_string()))?;
+        }
+        let mut names = HashSet::new();
+        for (i, port) in self.ports.iter().enumerate() {
+            let key = format!("port[{i}]");
+            if port.name.is_empty() || port.name.len() > 15 {
+                return Err(error(format!("{key}.name"), "must be 1 to 15 bytes"));
+            }
+            if !names.insert(port.name.as_str()) {
+                return Err(error(
+                    format!("{key}.name"),
+                    format!("{:?} is used twice", port.name),
+                ));
+            }
+            let mut settings = match (port.vni, port.vlan.is_empty()) {
+                (Some(n), true) => {
+                    let key = format!("{key}.vni");
+                    PortConfig::access(segment_vni(&switch, &key, n)?)
+                }
+                (None, false) => {
+                    let mut map = Vec::new();
+                    for (j, entry) in port.vlan.iter().enumerate() {
+                        let key = format!("{key}.vlan[{j}]");
+                        let vid = VlanId::usable(entry.vid).map_err(|_| {
+                            error(
+                                format!("{key}.vid"),
+                                format!("{} is outside 1..=4094", entry.vid),
+                            )
+                        })?;
+                        map.push((vid, segment_vni(&switch, &format!("{key}.vni"), entry.vni)?));
+                    }
+                    PortConfig::trunk(map)
+                }
+                _ => {
+                    return Err(error(
+                        key,
+                        "give either `vni` (an access port) or [[port.vlan]] mappings (a trunk port)",
+                    ));
+                }
+            };
+            settings.isolated = port.isolated;
+            switch
+                .add_port(settings)
+                .map_err(|e| error(format!("{key}.vlan"), e.to_string()))?;
+        }
+        for (i, segment) in self.segments.iter().enumerate() {
+            let vni = segment_own_vni(i, segment)?;
+            let mut remotes = Vec::new();
+            for (j, remote) in segment.remotes.iter().enumerate() {
+                let key = format!("segment[{i}].remote[{j}]");
+                let kind = match remote.encap {
+                    Encap::Vxlan => TunnelKind::Vxlan,
+                    Encap::Nvgre if !underlay.nvgre => {
+                        return Err(error(
+                            format!("{key}.encap"),
+                            "nvgre needs `nvgre = true` in [underlay]",
+                        ));
+                    }
+                    Encap::Nvgre if Vsid::new(vni.get()).is_ok_and(Vsid::is_reserved) => {
+                        return Err(error(
+                            format!("{key}.encap"),
+                            format!(
+                                "nvgre: VSID {vni} is reserved (RFC 7637: 0-4095 and 16777215); \
+                                 give the segment a VNI from 4096"
+                            ),
+                        ));
+                    }
+                    Encap::Nvgre => TunnelKind::Nvgre,
+                };
+                let id = switch
+                    .add_remote(vni, RemoteConfig::new(remote.ip, kind))
+                    .map_err(|e| error(format!("{key}.ip"), e.to_string()))?;
+                remotes.push((remote.ip, id));
+            }
+            for (j, entry) in segment.statics.iter().enumerate() {
+                let key = format!("segment[{i}].static[{j}]");
+                let mac: MacAddr = entry.mac.parse().map_err(|_| {
+                    error(
+                        format!("{key}.mac"),
+                        format!("{:?} is not a MAC address", entry.mac),
+                    )
+                })?;
+                let location = match (&entry.remote, &entry.port) {
+                    (Some(ip), None) => {
+                        let Some(&(_, id)) = remotes.iter().find(|(r, _)| r == ip) else {
+                            return Err(error(
+                                format!("{key}.remote"),
+                                format!("{ip} is not a [[segment.remote]] of segment {vni}"),
+                            ));
+                        };
+                        Location::Remote(id)
+                    }
+                    (None, Some(name)) => {
+                        let Some(index) = self.ports.iter().position(|p| &p.name == name) else {
+                            return Err(error(
+                                format!("{key}.port"),
+                                format!("no [[port]] is named {name:?}"),
+                            ));
+                        };
+                        Location::Port(switch_port(index))
+                    }
+                    _ => return Err(error(key, "give exactly one of `remote` and `port`")),
+                };
+                let which = if entry.port.is_some() {
+                    "port"
+                } else {
+                    "remote"
+                };
+                switch.add_static(vni, mac, location).map_err(|_| {
+                    error(format!("{key}.{which}"), format!("is not in segment {vni}"))
+                })?;
+            }
+        }
+        Ok(switch)
+    }
+}
+
+/// The `PortId` of the `index`th port (ports are added in file order).
+fn switch_port(index: usize) -> crate::switch::PortId {
+    crate::switch::PortId(index as u16)
+}
+
+/// The VNI of the `i`th `[[segment]]`.
+fn segment_own_vni(i: usize, segment: &SegmentEntry) -> Result<Vni, ConfigError> {
+    let key = format!("segment[{i}].vni");
+    match segment.vni {
+        Some(value) => vni(&key, value),
+        None => Err(error(
+            key,
+            "missing: every [[segment.remote]] and [[segment.static]] belongs to a [[segment]] with a vni",
+        )),
+    }
+}
+
+fn vni(key: &str, value: u32) -> Result<Vni, ConfigError> {
+    Vni::new(value).map_err(|_| error(key, format!("{value} is over 24 bits (at most 16777215)")))
+}
+
+/// A VNI that must have a `[[segment]]`.
+fn segment_vni(switch: &Switch, key: &str, value: u32) -> Result<Vni, ConfigError> {
+    let vni = vni(key, value)?;
+    switch
+        .segment_id(vni)
+        .map_err(|_| error(key, format!("no [[segment]] has VNI {value}")))?;
+    Ok(vni)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[underlay]
+local_ip = "10.99.0.2"
+nvgre = true
+
+[[port]]
+name = "tap0"
+vni = 42
+
+[[port]]
+name = "trunk0"
+mtu = 1400
+isolated = true
+[[port.vlan]]
+vid = 100
+vni = 42
+[[port.vlan]]
+vid = 200
+vni = 4100
+
+[[segment]]
+vni = 42
+mac_limit = 10
+ageing_secs = 60
+[[segment.remote]]
+ip = "10.99.0.1"
+[[segment.static]]
+mac = "02:00:00:00:00:09"
+remote = "10.99.0.1"
+[[segment.static]]
+mac = "02:00:00:00:00:0a"
+port = "tap0"
+
+[[segment]]
+vni = 4100
+[[segment.remote]]
+ip = "10.99.0.3"
+encap = "nvgre"
+"#;
+
+    #[test]
+    fn the_contract_example_builds_its_switch() {
+        let config = VtepConfig::parse(GOOD).unwrap();
+        assert_eq!(config.underlay.vxlan_port, 4789);
+        assert_eq!(
+            config.devices(),
+            [
+                PortDevice {
+                    name: "tap0".into(),
+                    mtu: 1450
+                },
+                PortDevice {
+                    name: "trunk0".into(),
+                    mtu: 1400
+                }
+            ]
+        );
+        let switch = config.build(1).unwrap();
+        assert_eq!(switch.port_count(), 2);
+        assert_eq!(switch.remotes().count(), 2);
+        assert_eq!(
+            switch.fdb(Duration::ZERO).filter(|e| e.is_static).count(),
+            2
+        );
+    }
+
+    /// The error for GOOD with `from` replaced by `to`.
+    fn mistake(from: &str, to: &str) -> String {
+        assert!(GOOD.contains(from), "{from}");
+        VtepConfig::parse(&GOOD.replacen(from, to, 1))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn every_mistake_names_its_key() {
+        let cases = [
+            ("nvgre = true", "nvgre = true\nflood = 1", "flood"),
+            ("local_ip = \"10.99.0.2\"", "", "local_ip"),
+            (
+                "[[segment]]\nvni = 4100",
+                "[[segment]]\nvni = 16777216",
+                "segment[1].vni: 16777216 is over 24 bits",
+            ),
+            (
+                "vid = 200\nvni = 4100",
+                "vid = 200\nvni = 16777216",
+                "port[1].vlan[1].vni: 16777216 is over",
+            ),
+            (
+                "vni = 42\nmac_limit",
+                "mac_limit",
+                "segment[0].vni: missing",
+            ),
+            (
+                "vid = 200",
+                "vid = 4095",
+                "port[1].vlan[1].vid: 4095 is outside 1..=4094",
+            ),
+            ("vid = 100", "vid = 0", "port[1].vlan[0].vid: 0 is outside"),
+            (
+                "name = \"tap0\"\nvni = 42",
+                "name = \"tap0\"\nvni = 44",
+                "port[0].vni: no [[segment]] has VNI 44",
+            ),
+            (
+                "vid = 200\nvni = 4100",
+                "vid = 200\nvni = 45",
+                "port[1].vlan[1].vni: no [[segment]]",
+            ),
+            (
+                "port = \"tap0\"",
+                "port = \"tap9\"",
+                "segment[0].static[1].port: no [[port]] is named \"tap9\"",
+            ),
+            (
+                "remote = \"10.99.0.1\"",
+                "remote = \"10.99.0.7\"",
+                "segment[0].static[0].remote: 10.99.0.7 is not",
+            ),
+            (
+                "mac = \"02:00:00:00:00:09\"",
+                "mac = \"nope\"",
+                "segment[0].static[0].mac",
+            ),
+            (
+                "nvgre = true",
+                "nvgre = false",
+                "segment[1].remote[0].encap: nvgre needs",
+            ),
+            (
+                "encap = \"nvgre\"",
+                "encap = \"gre\"",
+                "unknown variant `gre`",
+            ),
+            (
+                "name = \"trunk0\"",
+                "name = \"tap0\"",
+                "port[1].name: \"tap0\" is used twice",
+            ),
+            (
+                "[[segment]]\nvni = 4100",
+                "[[segment]]\nvni = 42",
+                "segment[1].vni: segment 42 is defined twice",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            let message = mistake(from, to);
+            assert!(message.contains(expected), "{to:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn nvgre_on_a_reserved_vsid_is_an_error() {
+        let text = "[underlay]\nlocal_ip = \"10.0.0.1\"\nnvgre = true\n[[segment]]\nvni = 42\n\
+                    [[segment.remote]]\nip = \"10.0.0.2\"\nencap = \"nvgre\"\n";
+        let message = VtepConfig::parse(text).unwrap_err().to_string();
+        assert!(
+            message.starts_with("segment[0].remote[0].encap: nvgre: VSID 42 is reserved"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_remote_or_static_entry_without_a_segment_is_an_error() {
+        let orphan = "[underlay]\nlocal_ip = \"10.0.0.1\"\n[[segment.remote]]\nip = \"10.0.0.2\"\n";
+        let message = VtepConfig::parse(orphan).unwrap_err().to_string();
+        assert!(
+            message.contains(
+                "segment: [[segment.remote]] or [[segment.static]] without a [[segment]]"
+            ),
+            "{message}"
+        );
+        let orphan = "[underlay]\nlocal_ip = \"10.0.0.1\"\n[[segment.static]]\nmac = \"02:00:00:00:00:01\"\nport = \"x\"\n";
+        let message = VtepConfig::parse(orphan).unwrap_err().to_string();
+        assert!(message.contains("without a [[segment]]"), "{message}");
+        let orphan = "[underlay]\nlocal_ip = \"10.0.0.1\"\n[[port.vlan]]\nvid = 1\nvni = 1\n";
+        let message = VtepConfig::parse(orphan).unwrap_err().to_string();
+        assert!(
+            message.contains("port: [[port.vlan]] without a [[port]]"),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,352 @@
+//! The driver: one poll loop moving frames between the TAP devices, the underlay sockets
+//! and the switch core.
+
+// The crate is no_std; this driver is not.
+use std::prelude::rust_2024::*;
+use std::{eprintln, format, vec};
+
+use std::hash::{BuildHasher, RandomState};
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal, pthread_sigmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use super::config::VtepConfig;
+use super::control::{ControlSocket, Names};
+use super::tap::Tap;
+use super::underlay::Underlay;
+use crate::switch::{Egress, Ingress, Location, PortId, Reason, Switch, Verdict};
+use crate::tunnel::{HEADROOM, TunnelKind};
+
+/// Frames read from one descriptor per turn of the loop, so no source starves the others.
+const BATCH: usize = 64;
+/// Room for the largest datagram a socket can deliver, after the headroom.
+const BUFFER: usize = HEADROOM + 65_536;
+/// How often entries are aged, drops logged and MAC moves reported.
+const TICK: Duration = Duration::from_secs(1);
+/// MAC moves logged per tick; the rest are summed up.
+const MOVES_LOGGED: usize = 16;
+
+/// A running VTEP: the switch core, its TAP devices and underlay sockets.
+#[derive(Debug)]
+pub struct Vtep {
+    switch: Switch,
+    names: Names,
+    taps: Vec<Tap>,
+    underlay: Underlay,
+    remotes: Vec<(Ipv4Addr, TunnelKind)>,
+    control: Option<ControlSocket>,
+    /// Receive buffer: frames arrive after the headroom, and unicast leaves from here.
+    rx: Vec<u8>,
+    /// Where each copy of a flood is written.
+    scratch: Vec<u8>,
+    start: Instant,
+    /// Drops per reason already logged.
+    logged: [u64; Reason::ALL.len()],
+}
+
+impl Vtep {
+    /// Creates the TAP devices, opens the underlay sockets and, with `control`, the
+    /// control socket.
+    ///
+    /// # Errors
+    /// A device or socket that cannot be created, with its name in the message.
+    pub fn new(config: &VtepConfig, control: Option<&Path>) -> io::Result<Vtep> {
+        let seed = RandomState::new().hash_one(std::process::id());
+        let switch = config
+            .build(seed)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let context =
+            |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+        let mut taps = Vec::new();
+        for device in config.devices() {
+            let tap = Tap::create(&device.name, device.mtu)
+                .map_err(context(format!("TAP device {}", device.name)))?;
+            taps.push(tap);
+        }
+        let underlay_config = &config.underlay;
+        let underlay = Underlay::open(
+            underlay_config.local_ip,
+            underlay_config.vxlan_port,
+            underlay_config.nvgre,
+        )
+        .map_err(context(format!(
+            "underlay socket on {}:{}",
+            underlay_config.local_ip, underlay_config.vxlan_port
+        )))?;
+        let control = control
+            .map(|path| {
+                ControlSocket::bind(path)
+                    .map_err(context(format!("control socket {}", path.display())))
+            })
+            .transpose()?;
+        let remotes: Vec<_> = switch
+            .remotes()
+            .map(|(_, _, ip, kind)| (ip, kind))
+            .collect();
+        let names = Names {
+            ports: taps.iter().map(|t| t.name().to_owned()).collect(),
+            remotes: remotes.iter().map(|&(ip, _)| ip).collect(),
+        };
+        Ok(Vtep {
+            switch,
+            names,
+            taps,
+            underlay,
+            remotes,
+            control,
+            rx: vec![0; BUFFER],
+            scratch: vec![0; BUFFER],
+            start: Instant::now(),
+            logged: [0; Reason::ALL.len()],
+        })
+    }
+
+    /// The switch core.
+    pub fn switch(&self) -> &Switch {
+        &self.switch
+    }
+
+    /// Runs until SIGINT or SIGTERM, then returns (dropping the value removes the TAP
+    /// devices and the control socket).
+    ///
+    /// # Errors
+    /// The signals cannot be redirected to a signalfd, or poll fails.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut signals = SigSet::empty();
+        signals.add(Signal::SIGINT);
+        signals.add(Signal::SIGTERM);
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)?;
+        // A shell starts background jobs with SIGINT ignored, and an ignored signal never
+        // reaches a signalfd: take the default back (the signals are blocked by now).
+        for signal in [Signal::SIGINT, Signal::SIGTERM] {
+            // SAFETY: installs no handler, only the default disposition.
+            unsafe { signal::signal(signal, SigHandler::SigDfl) }?;
+        }
+        let signal_fd =
+            SignalFd::with_flags(&signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+
+        // Descriptor order: TAPs, UDP, GRE (if on), signals, control (if on).
+        let mut fds: Vec<RawFd> = self.taps.iter().map(|t| t.as_fd().as_raw_fd()).collect();
+        fds.push(self.underlay.udp_fd().as_raw_fd());
+        let gre = self.underlay.gre_fd().map(|fd| {
+            fds.push(fd.as_raw_fd());
+            fds.len() - 1
+        });
+        fds.push(signal_fd.as_fd().as_raw_fd());
+        let signal_slot = fds.len() - 1;
+        let control_slot = self.control.as_ref().map(|c| {
+            fds.push(c.listener().as_raw_fd());
+            fds.len() - 1
+        });
+        let udp_slot = self.taps.len();
+        let mut pollfds: Vec<libc::pollfd> = fds
+            .iter()
+            .map(|&fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        eprintln!(
+            "vtep: running: {} port(s), {} remote(s), {} segment(s)",
+            self.taps.len(),
+            self.remotes.len(),
+            self.switch.segments().count()
+        );
+        let mut next_tick = self.start.elapsed() + TICK;
+        loop {
+            let now = self.start.elapsed();
+            let wait = next_tick.saturating_sub(now).as_millis().min(1000) as libc::c_int;
+            // SAFETY: `pollfds` is a live, initialised array of `len` pollfd structures.
+            let ready =
+                unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, wait) };
+            if ready < 0 {
+                let error = io::Error::last_os_error();
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(error);
+            }
+            for (slot, pollfd) in pollfds.iter_mut().enumerate() {
+                if pollfd.revents == 0 {
+                    continue;
+                }
+                pollfd.revents = 0;
+                if slot < self.taps.len() {
+                    if !self.drain_tap(slot) {
+                        // Deleted under us: stop polling it rather than spin on errors.
+                        eprintln!("vtep: {} is gone; no longer polled", self.taps[slot].name());
+                        pollfd.fd = -1;
+                    }
+                } else if slot == udp_slot || Some(slot) == gre {
+                    self.drain_underlay(slot == udp_slot);
+                } else if slot == signal_slot {
+                    if let Ok(Some(info)) = signal_fd.read_signal() {
+                        eprintln!("vtep: signal {}: stopping", info.ssi_signo);
+                        self.tick(self.start.elapsed());
+                        return Ok(());
+                    }
+                } else if Some(slot) == control_slot {
+                    if let Some(control) = &self.control {
+                        control.serve(&self.switch, &self.names, self.start.elapsed());
+                    }
+                }
+            }
+            let now = self.start.elapsed();
+            if now >= next_tick {
+                self.tick(now);
+                next_tick = now + TICK;
+            }
+        }
+    }
+
+    /// Reads up to a batch of frames from a TAP; false when the device is gone.
+    fn drain_tap(&mut self, index: usize) -> bool {
+        for _ in 0..BATCH {
+            match self.taps[index].recv(&mut self.rx[HEADROOM..]) {
+                Ok(len) => {
+                    let ingress = Ingress::Port(PortId(index as u16));
+                    self.dispatch(ingress, HEADROOM..HEADROOM + len);
+                }
+                Err(error) => match error.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => return true,
+                    _ => {
+                        eprintln!("vtep: reading {}: {error}", self.taps[index].name());
+                        // EBADFD: the device was deleted; anything else may pass.
+                        return error.raw_os_error() != Some(libc::EBADFD);
+                    }
+                },
+            }
+        }
+        true
+    }
+
+    fn drain_underlay(&mut self, vxlan: bool) {
+        for _ in 0..BATCH {
+            let received = if vxlan {
+                self.underlay.recv_vxlan(&mut self.rx)
+            } else {
+                self.underlay.recv_nvgre(&mut self.rx)
+            };
+            match received {
+                Ok(frame) => self.dispatch(Ingress::Underlay, frame),
+                Err(error) => {
+                    if error.kind() != io::ErrorKind::WouldBlock {
+                        eprintln!("vtep: underlay receive: {error}");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Hands one frame to the switch and sends every copy it asks for.
+    fn dispatch(&mut self, ingress: Ingress, frame: std::ops::Range<usize>) {
+        let now = self.start.elapsed();
+        let Verdict::Forward(forward) = self.switch.receive(now, ingress, &mut self.rx, frame)
+        else {
+            return;
+        };
+        let count = self.switch.targets().len();
+        for i in 0..count {
+            let egress = self.switch.targets()[i];
+            // One target: written in place. A flood: each copy in the scratch buffer, as
+            // copies differ (tags, outer headers).
+            let (written, buf) = if count == 1 {
+                let range = self
+                    .switch
+                    .emit(&forward, egress, &mut self.rx, forward.frame.clone());
+                (range, &self.rx)
+            } else {
+                let inner = &self.rx[forward.frame.clone()];
+                let range = self
+                    .switch
+                    .emit_copy(&forward, egress, inner, &mut self.scratch);
+                (range, &self.scratch)
+            };
+            let Ok(range) = written else { continue };
+            if let Err(error) = send(
+                &self.taps,
+                &self.underlay,
+                &self.remotes,
+                egress,
+                &buf[range],
+            ) {
+                self.switch.count_write_failed(egress);
+                if error.kind() != io::ErrorKind::WouldBlock {
+                    // Counted, and logged with the other drops once a second.
+                }
+            }
+        }
+    }
+
+    /// Once a second: age the MAC table, report MAC moves and new drops.
+    fn tick(&mut self, now: Duration) {
+        self.switch.age(now);
+        let mut moves = 0;
+        while let Some(event) = self.switch.take_event() {
+            if moves < MOVES_LOGGED {
+                let (from_kind, from) = self.describe(event.from);
+                let (to_kind, to) = self.describe(event.to);
+                eprintln!(
+                    "vtep: segment {}: {} moved from {from_kind} {from} to {to_kind} {to}",
+                    event.vni, event.mac
+                );
+            }
+            moves += 1;
+        }
+        if moves > MOVES_LOGGED {
+            eprintln!("vtep: and {} more MAC moves", moves - MOVES_LOGGED);
+        }
+        for (i, reason) in Reason::ALL.iter().enumerate() {
+            let total = self.drops(*reason);
+            if total > self.logged[i] {
+                eprintln!(
+                    "vtep: {} frame(s) counted as {reason} ({total} in all)",
+                    total - self.logged[i]
+                );
+                self.logged[i] = total;
+            }
+        }
+    }
+
+    /// Every frame counted under `reason`: each is charged to exactly one port, remote
+    /// or the underlay.
+    fn drops(&self, reason: Reason) -> u64 {
+        let ports = (0..self.switch.port_count())
+            .map(|i| self.switch.port_counters(PortId(i as u16)).get(reason));
+        let remotes = self
+            .switch
+            .remotes()
+            .map(|(id, ..)| self.switch.remote_counters(id).get(reason));
+        ports.chain(remotes).sum::<u64>() + self.switch.underlay_counters().get(reason)
+    }
+
+    fn describe(&self, location: Location) -> (&'static str, String) {
+        match location {
+            Location::Port(port) => ("port", self.names.ports[port.index()].clone()),
+            Location::Remote(remote) => ("remote", self.names.remotes[remote.index()].to_string()),
+        }
+    }
+}
+
+fn send(
+    taps: &[Tap],
+    underlay: &Underlay,
+    remotes: &[(Ipv4Addr, TunnelKind)],
+    egress: Egress,
+    frame: &[u8],
+) -> io::Result<()> {
+    match egress {
+        Location::Port(port) => taps[port.index()].send(frame),
+        Location::Remote(remote) => {
+            let (ip, kind) = remotes[remote.index()];
+            underlay.send(ip, kind, frame)
+        }
+    }
+}

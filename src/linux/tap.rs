@@ -1,0 +1,121 @@
+//! TAP devices through /dev/net/tun: the switch's local ports.
+
+// The crate is no_std; this driver is not.
+use std::format;
+use std::prelude::rust_2024::*;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+/// A TAP device: Ethernet frames in and out, without packet information headers.
+///
+/// The device lives as long as this value (it is not made persistent), so it disappears
+/// when the driver stops, even after it was moved to another network namespace, where
+/// it keeps working.
+#[derive(Debug)]
+pub struct Tap {
+    file: File,
+    name: String,
+}
+
+impl Tap {
+    /// Creates (or attaches to) the TAP device `name`, sets its MTU and brings it up.
+    ///
+    /// # Errors
+    /// A name longer than 15 bytes, no permission (CAP_NET_ADMIN), or a device of that
+    /// name that is not a TAP.
+    pub fn create(name: &str, mtu: u16) -> io::Result<Tap> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open("/dev/net/tun")?;
+        let mut request = ifreq(name)?;
+        request.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+        // SAFETY: TUNSETIFF reads an ifreq, which `request` is, and lives through the call.
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &request) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let control = control_socket()?;
+        let mut request = ifreq(name)?;
+        request.ifr_ifru.ifru_mtu = libc::c_int::from(mtu);
+        // SAFETY: SIOCSIFMTU reads an ifreq naming the device and carrying the MTU.
+        if unsafe { libc::ioctl(control.as_raw_fd(), libc::SIOCSIFMTU, &request) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut request = ifreq(name)?;
+        // SAFETY: SIOCGIFFLAGS fills the flags of the ifreq it is given.
+        if unsafe { libc::ioctl(control.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the union's flags member was just written by SIOCGIFFLAGS.
+        unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+        // SAFETY: SIOCSIFFLAGS reads an ifreq naming the device and carrying its flags.
+        if unsafe { libc::ioctl(control.as_raw_fd(), libc::SIOCSIFFLAGS, &request) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Tap {
+            file,
+            name: name.to_owned(),
+        })
+    }
+
+    /// The device's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads one frame into `buf`; `WouldBlock` when there is none.
+    ///
+    /// # Errors
+    /// `WouldBlock`, or what the device reports.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&self.file).read(buf)
+    }
+
+    /// Writes one frame.
+    ///
+    /// # Errors
+    /// What the device reports (for instance when it is down, or its queue is full).
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        (&self.file).write(frame).map(drop)
+    }
+}
+
+impl AsFd for Tap {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+/// An ifreq naming `name`, every other byte zero.
+fn ifreq(name: &str) -> io::Result<libc::ifreq> {
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains('\0') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?} (1 to 15 bytes)"),
+        ));
+    }
+    // SAFETY: ifreq is plain data (a name and a union of integers and addresses), for
+    // which all-zero bytes are a valid value.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (slot, byte) in request.ifr_name.iter_mut().zip(name.bytes()) {
+        *slot = byte as libc::c_char;
+    }
+    Ok(request)
+}
+
+/// A datagram socket to hand interface ioctls to.
+fn control_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket() takes no pointers; a non-negative result is a new descriptor that
+    // nothing else owns.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -1,0 +1,171 @@
+//! The settings a switch is built from: the underlay, segments, ports and remotes.
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::Ipv4Addr;
+use core::time::Duration;
+
+use crate::tunnel::TunnelKind;
+use crate::wire::vlan::VlanId;
+use crate::wire::vxlan::{self, Vni};
+
+/// Switch-wide settings. Build with [`SwitchConfig::new`], then adjust the fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchConfig {
+    /// This VTEP's underlay address: the source of outer packets.
+    pub local_ip: Ipv4Addr,
+    /// VXLAN UDP destination port. Default 4789.
+    pub vxlan_port: u16,
+    /// Underlay MTU: the largest outer IPv4 packet. Default 1500.
+    pub mtu: u16,
+    /// Key of the MAC table's hash; give it a random value so senders cannot aim
+    /// addresses at one probe chain. Default 0.
+    pub hash_seed: u64,
+    /// MAC-move events kept until [`Switch::take_event`](super::Switch::take_event)
+    /// reads them; the oldest are dropped beyond this. Default 64.
+    pub event_capacity: usize,
+}
+
+impl SwitchConfig {
+    /// The defaults for a VTEP at `local_ip`.
+    pub fn new(local_ip: Ipv4Addr) -> Self {
+        SwitchConfig {
+            local_ip,
+            vxlan_port: vxlan::PORT,
+            mtu: 1500,
+            hash_seed: 0,
+            event_capacity: 64,
+        }
+    }
+}
+
+/// A segment (one VNI; for NVGRE remotes the same number is the VSID). Build with
+/// [`SegmentConfig::new`], then adjust the fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentConfig {
+    /// Its VNI.
+    pub vni: Vni,
+    /// Most MAC addresses learned in it. Default 4096.
+    pub mac_limit: usize,
+    /// How long a learned address lives after it was last seen. Default 300 s.
+    pub ageing: Duration,
+}
+
+impl SegmentConfig {
+    /// Default MAC limit per segment.
+    pub const DEFAULT_MAC_LIMIT: usize = 4096;
+    /// Default ageing time.
+    pub const DEFAULT_AGEING: Duration = Duration::from_secs(300);
+
+    /// The defaults for segment `vni`.
+    pub fn new(vni: Vni) -> Self {
+        SegmentConfig {
+            vni,
+            mac_limit: Self::DEFAULT_MAC_LIMIT,
+            ageing: Self::DEFAULT_AGEING,
+        }
+    }
+}
+
+/// How a local port maps its frames to segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortMode {
+    /// Untagged frames belong to this segment; tagged frames are dropped.
+    Access(Vni),
+    /// 802.1Q-tagged frames belong to the segment their VID maps to; the tag is removed
+    /// before encapsulation and restored on delivery. Untagged frames are dropped.
+    Trunk(Vec<(VlanId, Vni)>),
+}
+
+/// A local port. Build with [`PortConfig::access`] or [`PortConfig::trunk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortConfig {
+    /// Access or trunk.
+    pub mode: PortMode,
+    /// MACVLAN's private mode: never exchanges frames with another isolated port of its
+    /// segments on this switch. Default off.
+    pub isolated: bool,
+}
+
+impl PortConfig {
+    /// An access port of segment `vni`.
+    pub fn access(vni: Vni) -> Self {
+        PortConfig {
+            mode: PortMode::Access(vni),
+            isolated: false,
+        }
+    }
+
+    /// A trunk port mapping each VID to a segment.
+    pub fn trunk(vlans: Vec<(VlanId, Vni)>) -> Self {
+        PortConfig {
+            mode: PortMode::Trunk(vlans),
+            isolated: false,
+        }
+    }
+}
+
+/// A remote VTEP of one segment. Build with [`RemoteConfig::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteConfig {
+    /// Its underlay address.
+    pub ip: Ipv4Addr,
+    /// VXLAN or NVGRE.
+    pub kind: TunnelKind,
+    /// On the segment's flood list: gets its broadcast, multicast and unknown unicast
+    /// by head-end replication. Default on; an external control plane that knows every
+    /// address behind a remote may leave it off.
+    pub flood: bool,
+}
+
+impl RemoteConfig {
+    /// A remote at `ip` speaking `kind`, on the flood list.
+    pub fn new(ip: Ipv4Addr, kind: TunnelKind) -> Self {
+        RemoteConfig {
+            ip,
+            kind,
+            flood: true,
+        }
+    }
+}
+
+/// Why a switch refused a setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No segment has this VNI.
+    UnknownSegment(u32),
+    /// A segment with this VNI exists already.
+    DuplicateSegment(u32),
+    /// A trunk port maps this VID twice, or two VIDs to the same segment.
+    DuplicateVlan(u16),
+    /// The segment has this remote (same address and encapsulation) already.
+    DuplicateRemote(Ipv4Addr),
+    /// No such port or remote, or it is not part of the segment named.
+    NotInSegment,
+    /// More than 65535 ports, remotes or segments.
+    TooMany,
+    /// The tunnel engine refused the remote's settings.
+    Tunnel(crate::Error),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::UnknownSegment(vni) => write!(f, "no segment has VNI {vni}"),
+            ConfigError::DuplicateSegment(vni) => write!(f, "segment {vni} is defined twice"),
+            ConfigError::DuplicateVlan(vid) => {
+                write!(
+                    f,
+                    "VLAN {vid}: a VID or segment is mapped twice on the port"
+                )
+            }
+            ConfigError::DuplicateRemote(ip) => write!(f, "remote {ip} is listed twice"),
+            ConfigError::NotInSegment => f.write_str("the port or remote is not in that segment"),
+            ConfigError::TooMany => f.write_str("more than 65535 ports, remotes or segments"),
+            ConfigError::Tunnel(error) => write!(f, "tunnel settings: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}

@@ -1,0 +1,153 @@
+//! Counters kept per port, per remote and per segment: frames and bytes in and out, MAC
+//! moves, and frames refused by reason.
+
+use core::fmt;
+
+/// Why a frame was dropped, or (for [`Reason::MacLimit`]) why its source was not learned.
+/// The names are the counter names of the vtep `stats` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A tunnel frame from an address that is not a remote of the segment it names.
+    UnknownSource,
+    /// Learning refused: the segment holds its `mac_limit` entries. The frame itself is
+    /// still forwarded.
+    MacLimit,
+    /// The encapsulated frame would exceed the underlay MTU.
+    Mtu,
+    /// A frame that does not decode (a bad tunnel header, an inner frame shorter than
+    /// Ethernet, a multicast source address).
+    Malformed,
+    /// A tagged frame on an access port, an untagged frame or unmapped VID on a trunk
+    /// port, or a tagged inner frame from a tunnel.
+    Vlan,
+    /// A known unicast from an isolated port to another isolated port.
+    Isolated,
+    /// A known unicast from a remote to another remote of the same encapsulation.
+    SplitHorizon,
+    /// The caller's output buffer has too little room (headroom or length).
+    NoBuffer,
+    /// The driver could not write the frame out (a TAP device that is down, a full
+    /// socket buffer); reported by the driver through
+    /// [`Switch::count_write_failed`](super::Switch::count_write_failed).
+    WriteFailed,
+}
+
+impl Reason {
+    /// Every reason, in counter order.
+    pub const ALL: [Reason; 9] = [
+        Reason::UnknownSource,
+        Reason::MacLimit,
+        Reason::Mtu,
+        Reason::Malformed,
+        Reason::Vlan,
+        Reason::Isolated,
+        Reason::SplitHorizon,
+        Reason::NoBuffer,
+        Reason::WriteFailed,
+    ];
+
+    /// The counter's name, as in the `stats` output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Reason::UnknownSource => "unknown_source",
+            Reason::MacLimit => "mac_limit",
+            Reason::Mtu => "mtu",
+            Reason::Malformed => "malformed",
+            Reason::Vlan => "vlan",
+            Reason::Isolated => "isolated",
+            Reason::SplitHorizon => "split_horizon",
+            Reason::NoBuffer => "no_buffer",
+            Reason::WriteFailed => "write_failed",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Traffic counters of one port, remote or segment.
+///
+/// Bytes count what crosses that object's edge: frames as a port receives or sends them
+/// (trunk tags included), whole encapsulated frames for remotes (outer Ethernet header
+/// included), and the untagged inner frames for segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Frames received.
+    pub frames_in: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Frames sent (each copy of a flood counts).
+    pub frames_out: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// MAC addresses that moved here from elsewhere (segments count every move).
+    pub mac_moves: u64,
+    reasons: [u64; Reason::ALL.len()],
+}
+
+impl Counters {
+    /// How many frames were counted under `reason`.
+    pub fn get(&self, reason: Reason) -> u64 {
+        self.reasons[reason.index()]
+    }
+
+    /// Every reason with its count, in [`Reason::ALL`] order.
+    pub fn reasons(&self) -> impl Iterator<Item = (Reason, u64)> + '_ {
+        Reason::ALL.iter().map(|&r| (r, self.get(r)))
+    }
+
+    pub(crate) fn count(&mut self, reason: Reason) {
+        self.reasons[reason.index()] += 1;
+    }
+
+    pub(crate) fn received(&mut self, len: usize) {
+        self.frames_in += 1;
+        self.bytes_in += len as u64;
+    }
+
+    pub(crate) fn sent(&mut self, len: usize) {
+        self.frames_out += 1;
+        self.bytes_out += len as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_count_separately_under_their_contract_names() {
+        let mut counters = Counters::default();
+        counters.count(Reason::Mtu);
+        counters.count(Reason::Mtu);
+        counters.count(Reason::WriteFailed);
+        assert_eq!(counters.get(Reason::Mtu), 2);
+        assert_eq!(counters.get(Reason::WriteFailed), 1);
+        assert_eq!(counters.get(Reason::Vlan), 0);
+        let names: std::vec::Vec<_> = counters.reasons().map(|(r, _)| r.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "unknown_source",
+                "mac_limit",
+                "mtu",
+                "malformed",
+                "vlan",
+                "isolated",
+                "split_horizon",
+                "no_buffer",
+                "write_failed"
+            ]
+        );
+        for (i, reason) in Reason::ALL.iter().enumerate() {
+            assert_eq!(reason.index(), i);
+        }
+    }
+}

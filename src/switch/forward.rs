@@ -1,0 +1,398 @@
+//! Forwarding: what happens to a frame, and writing each copy out.
+
+use core::ops::Range;
+use core::time::Duration;
+
+use super::{
+    Egress, Ingress, Learned, Location, MacMove, PortId, Reason, SegmentId, Switch, nanos,
+};
+use crate::ErrorKind;
+use crate::tunnel::{HEADROOM, TunnelKind};
+use crate::wire::ethernet::{self, EtherType, EthernetFrame};
+use crate::wire::vlan::{self, VlanRepr, VlanTag};
+
+/// What the switch decided for a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Dropped and counted.
+    Drop(Reason),
+    /// Nothing to send: the destination lies behind the ingress itself, or the segment
+    /// has nowhere else to flood to.
+    Filtered,
+    /// Send a copy to each of [`Switch::targets`].
+    Forward(Forward),
+}
+
+/// A frame to forward: its segment and where its untagged Ethernet frame now lies in
+/// the buffer given to [`Switch::receive`] (tunnel headers and trunk tags removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// The segment.
+    pub segment: SegmentId,
+    /// Where it came from: the ingress port, or the remote that sent it.
+    pub source: Location,
+    /// The Ethernet frame, untagged.
+    pub frame: Range<usize>,
+    /// True when flooded (broadcast, multicast or unknown unicast).
+    pub flood: bool,
+}
+
+/// A frame's segment, its source and its untagged frame; or why it was refused and
+/// whom to charge (nobody for an unattributable tunnel frame).
+type Classified = Result<(SegmentId, Location, Range<usize>), (Reason, Option<Location>)>;
+
+impl Switch {
+    /// Decides what to do with the frame at `buf[frame]`, which arrived at `now` from
+    /// `ingress`: learns its source, then drops it, filters it, or picks the ports and
+    /// remotes it goes to ([`targets`](Self::targets)). Decapsulation and the removal of
+    /// a trunk's tag happen in place in `buf`.
+    ///
+    /// # Panics
+    /// If `ingress` names a port that does not belong to this switch.
+    pub fn receive(
+        &mut self,
+        now: Duration,
+        ingress: Ingress,
+        buf: &mut [u8],
+        frame: Range<usize>,
+    ) -> Verdict {
+        self.targets.clear();
+        let now = nanos(now);
+        let Some(bytes) = buf.get(frame.clone()) else {
+            match ingress {
+                Ingress::Port(port) => self.ports[port.index()].counters.count(Reason::NoBuffer),
+                Ingress::Underlay => self.underlay.count(Reason::NoBuffer),
+            }
+            return Verdict::Drop(Reason::NoBuffer);
+        };
+        let len = bytes.len();
+        let found = match ingress {
+            Ingress::Port(port) => self.classify_port(port, buf, frame),
+            Ingress::Underlay => self.classify_underlay(buf, frame),
+        };
+        let (segment, source, frame) = match found {
+            Ok(found) => found,
+            Err((reason, source)) => {
+                match source {
+                    Some(Location::Port(port)) => {
+                        let counters = &mut self.ports[port.index()].counters;
+                        counters.received(len);
+                        counters.count(reason);
+                    }
+                    Some(Location::Remote(remote)) => {
+                        let remote = &mut self.remotes[remote.index()];
+                        remote.counters.received(len);
+                        remote.counters.count(reason);
+                        self.segments[remote.segment.index()].counters.count(reason);
+                    }
+                    None => {
+                        self.underlay.received(len);
+                        self.underlay.count(reason);
+                    }
+                }
+                return Verdict::Drop(reason);
+            }
+        };
+        match source {
+            Location::Port(port) => self.ports[port.index()].counters.received(len),
+            Location::Remote(remote) => self.remotes[remote.index()].counters.received(len),
+        }
+        self.forward(now, segment, source, buf, frame)
+    }
+
+    /// Where the frame of the last [`Forward`] verdict goes, in port-then-remote order.
+    pub fn targets(&self) -> &[Egress] {
+        &self.targets
+    }
+
+    /// Writes the copy for `egress` in place: the untagged frame at `buf[frame]` gets a
+    /// trunk port's tag or a remote's outer headers in the headroom in front of it.
+    /// Returns where the frame to send now lies in `buf`.
+    ///
+    /// # Errors
+    /// The reason it was dropped (counted): `mtu` when the outer packet would exceed the
+    /// underlay MTU, `no_buffer` when `frame` has too little headroom in `buf`.
+    ///
+    /// # Panics
+    /// If `egress` or `forward` does not come from this switch.
+    pub fn emit(
+        &mut self,
+        forward: &Forward,
+        egress: Egress,
+        buf: &mut [u8],
+        frame: Range<usize>,
+    ) -> Result<Range<usize>, Reason> {
+        let segment = forward.segment;
+        let inner_len = frame.len();
+        let written = match egress {
+            Location::Port(port) => self.tag_for_port(port, segment, buf, frame),
+            Location::Remote(remote) => {
+                let remote = &mut self.remotes[remote.index()];
+                remote
+                    .encapsulator
+                    .encapsulate(buf, frame)
+                    .map_err(|error| match error.kind {
+                        ErrorKind::ExceedsMtu { .. } => Reason::Mtu,
+                        _ => Reason::NoBuffer,
+                    })
+            }
+        };
+        let segment = &mut self.segments[segment.index()].counters;
+        let counters = match egress {
+            Location::Port(port) => &mut self.ports[port.index()].counters,
+            Location::Remote(remote) => &mut self.remotes[remote.index()].counters,
+        };
+        match &written {
+            Ok(range) => {
+                counters.sent(range.len());
+                segment.sent(inner_len);
+            }
+            Err(reason) => {
+                counters.count(*reason);
+                segment.count(*reason);
+            }
+        }
+        written
+    }
+
+    /// Copies the untagged frame `frame` into `out` after [`HEADROOM`] bytes and writes
+    /// the copy for `egress` there, as [`emit`](Self::emit) does: for floods, where each
+    /// copy differs. Returns where the frame to send lies in `out`.
+    ///
+    /// # Errors
+    /// As [`emit`](Self::emit); `no_buffer` when `out` cannot hold the frame after the
+    /// headroom.
+    pub fn emit_copy(
+        &mut self,
+        forward: &Forward,
+        egress: Egress,
+        frame: &[u8],
+        out: &mut [u8],
+    ) -> Result<Range<usize>, Reason> {
+        let range = HEADROOM..HEADROOM + frame.len();
+        match out.get_mut(range.clone()) {
+            Some(room) => room.copy_from_slice(frame),
+            None => {
+                // Counted like any copy without room: emit finds none in an empty buffer.
+                return self.emit(forward, egress, &mut [], range);
+            }
+        }
+        self.emit(forward, egress, out, range)
+    }
+
+    /// Finds the segment of a frame from a local port, removing a trunk's tag in place.
+    fn classify_port(&self, port: PortId, buf: &mut [u8], mut frame: Range<usize>) -> Classified {
+        let source = Location::Port(port);
+        let refuse = |reason| Err((reason, Some(source)));
+        let Ok(eth) = EthernetFrame::new_checked(&buf[frame.clone()]) else {
+            return refuse(Reason::Malformed);
+        };
+        let vlans = &self.ports[port.index()].vlans;
+        if !eth.ethertype().is_vlan_tpid() {
+            return match vlans.as_slice() {
+                [(None, segment)] => Ok((*segment, source, frame)),
+                _ => refuse(Reason::Vlan),
+            };
+        }
+        let Ok(tag) = VlanTag::new_checked(eth.payload()) else {
+            return refuse(Reason::Malformed);
+        };
+        let vid = Some(tag.vid());
+        let Ok(at) = vlans.binary_search_by_key(&vid, |&(v, _)| v) else {
+            return refuse(Reason::Vlan);
+        };
+        let segment = vlans[at].1;
+        // Untag: the addresses move forward over the 4-byte tag, whose EtherType
+        // becomes the frame's.
+        buf.copy_within(
+            frame.start..frame.start + 12,
+            frame.start + vlan::HEADER_LEN,
+        );
+        frame.start += vlan::HEADER_LEN;
+        Ok((segment, source, frame))
+    }
+
+    /// Decapsulates a tunnel frame in place and finds its segment and remote.
+    fn classify_underlay(&self, buf: &mut [u8], frame: Range<usize>) -> Classified {
+        let decapsulated = match self.decapsulator.decapsulate(&mut buf[frame.clone()]) {
+            Ok(decapsulated) => decapsulated,
+            Err(error) if error.kind == ErrorKind::InnerVlanTag => {
+                return Err((Reason::Vlan, None));
+            }
+            Err(_) => return Err((Reason::Malformed, None)),
+        };
+        let Some(&segment) = self.by_vni.get(&decapsulated.segment()) else {
+            return Err((Reason::UnknownSource, None));
+        };
+        let remote = self.segments[segment.index()]
+            .remotes
+            .iter()
+            .copied()
+            .find(|r| {
+                let remote = &self.remotes[r.index()];
+                remote.ip == decapsulated.outer_src && remote.kind == decapsulated.kind()
+            });
+        let Some(remote) = remote else {
+            return Err((Reason::UnknownSource, None));
+        };
+        let inner = frame.start + decapsulated.inner.start..frame.start + decapsulated.inner.end;
+        Ok((segment, Location::Remote(remote), inner))
+    }
+
+    /// Learns the source, then picks the targets.
+    fn forward(
+        &mut self,
+        now: u64,
+        segment_id: SegmentId,
+        source: Location,
+        buf: &[u8],
+        frame: Range<usize>,
+    ) -> Verdict {
+        let eth = EthernetFrame::new_unchecked(&buf[frame.clone()]);
+        let (src, dst) = (eth.src_addr(), eth.dst_addr());
+        let segment = &mut self.segments[segment_id.index()];
+        segment.counters.received(frame.len());
+        if src.is_multicast() {
+            return self.refuse(segment_id, source, Reason::Malformed);
+        }
+        let (limit, ageing, vni) = (segment.mac_limit, segment.ageing, segment.vni);
+        match self
+            .table
+            .learn(segment_id, src, source, now, ageing, limit)
+        {
+            Learned::Refreshed | Learned::New | Learned::Pinned => {}
+            Learned::Moved { from } => {
+                self.segments[segment_id.index()].counters.mac_moves += 1;
+                self.counters_of(source).mac_moves += 1;
+                self.push_event(MacMove {
+                    vni,
+                    mac: src,
+                    from,
+                    to: source,
+                });
+            }
+            Learned::Refused => {
+                self.segments[segment_id.index()]
+                    .counters
+                    .count(Reason::MacLimit);
+                self.counters_of(source).count(Reason::MacLimit);
+            }
+        }
+        let known = if dst.is_unicast() {
+            self.table
+                .lookup(segment_id, dst, now, ageing)
+                .map(|entry| entry.location)
+        } else {
+            None
+        };
+        if let Some(target) = known {
+            if target == source {
+                return Verdict::Filtered;
+            }
+            if let Some(reason) = self.barrier(source, target) {
+                return self.refuse(segment_id, source, reason);
+            }
+            self.targets.push(target);
+        } else {
+            let segment = &self.segments[segment_id.index()];
+            for &(port, _) in &segment.members {
+                let target = Location::Port(port);
+                if target != source && self.barrier(source, target).is_none() {
+                    self.targets.push(target);
+                }
+            }
+            for &remote in &segment.remotes {
+                let target = Location::Remote(remote);
+                if self.remotes[remote.index()].flood
+                    && target != source
+                    && self.barrier(source, target).is_none()
+                {
+                    self.targets.push(target);
+                }
+            }
+        }
+        if self.targets.is_empty() {
+            return Verdict::Filtered;
+        }
+        Verdict::Forward(Forward {
+            segment: segment_id,
+            source,
+            frame,
+            flood: known.is_none(),
+        })
+    }
+
+    /// Why a frame from `source` may never go to `target`, if it may not.
+    fn barrier(&self, source: Location, target: Location) -> Option<Reason> {
+        match (source, target) {
+            (Location::Port(a), Location::Port(b))
+                if self.ports[a.index()].isolated && self.ports[b.index()].isolated =>
+            {
+                Some(Reason::Isolated)
+            }
+            (Location::Remote(a), Location::Remote(b))
+                if self.remote_kind(a) == self.remote_kind(b) =>
+            {
+                Some(Reason::SplitHorizon)
+            }
+            _ => None,
+        }
+    }
+
+    fn remote_kind(&self, remote: super::RemoteId) -> TunnelKind {
+        self.remotes[remote.index()].kind
+    }
+
+    fn counters_of(&mut self, location: Location) -> &mut super::Counters {
+        match location {
+            Location::Port(port) => &mut self.ports[port.index()].counters,
+            Location::Remote(remote) => &mut self.remotes[remote.index()].counters,
+        }
+    }
+
+    fn refuse(&mut self, segment: SegmentId, source: Location, reason: Reason) -> Verdict {
+        self.segments[segment.index()].counters.count(reason);
+        self.counters_of(source).count(reason);
+        Verdict::Drop(reason)
+    }
+
+    /// Adds a trunk port's tag for `segment` in front of the frame, if it has one.
+    fn tag_for_port(
+        &self,
+        port: PortId,
+        segment: SegmentId,
+        buf: &mut [u8],
+        frame: Range<usize>,
+    ) -> Result<Range<usize>, Reason> {
+        if buf
+            .get(frame.clone())
+            .is_none_or(|f| f.len() < ethernet::HEADER_LEN)
+        {
+            return Err(Reason::NoBuffer);
+        }
+        let vid = self.ports[port.index()]
+            .vlans
+            .iter()
+            .find(|&&(_, s)| s == segment)
+            .and_then(|&(vid, _)| vid);
+        let Some(vid) = vid else {
+            return Ok(frame);
+        };
+        let Some(start) = frame.start.checked_sub(vlan::HEADER_LEN) else {
+            return Err(Reason::NoBuffer);
+        };
+        let ethertype = EthernetFrame::new_unchecked(&buf[frame.clone()]).ethertype();
+        buf.copy_within(frame.start..frame.start + 12, start);
+        let mut eth = EthernetFrame::new_unchecked(&mut buf[start..frame.end]);
+        eth.set_ethertype(EtherType::VLAN);
+        VlanRepr {
+            pcp: 0,
+            dei: false,
+            vid,
+            ethertype,
+        }
+        .emit(eth.payload_mut())
+        .map_err(|_| Reason::NoBuffer)?;
+        Ok(start..frame.end)
+    }
+}

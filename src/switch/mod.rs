@@ -1,0 +1,500 @@
+//! The reference switch: a sans-IO VTEP core (feature `switch`; needs `alloc`, not `std`).
+//!
+//! A [`Switch`] owns segments (one per VNI), local ports, remote VTEPs and the MAC table.
+//! It never reads a clock or touches a socket: the caller hands it `(now, ingress,
+//! frame)` and gets a [`Verdict`]; for a frame to forward, it then asks the switch to
+//! write each copy ([`Switch::emit`], [`Switch::emit_copy`]) into its own buffers, with
+//! headroom for the outer headers, and sends them wherever [`Egress`] says.
+//!
+//! Frames from tunnels are decapsulated with the [`tunnel`](crate::tunnel) engine,
+//! frames to remotes encapsulated with one [`Encapsulator`] per remote: no second parser.
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use core::time::Duration;
+//! use tunnelwire::switch::*;
+//! use tunnelwire::tunnel::{TunnelKind, HEADROOM};
+//! use tunnelwire::wire::Vni;
+//!
+//! let vni = Vni::new(42)?;
+//! let mut switch = Switch::new(SwitchConfig::new(Ipv4Addr::new(10, 99, 0, 2)));
+//! switch.add_segment(SegmentConfig::new(vni))?;
+//! let port = switch.add_port(PortConfig::access(vni))?;
+//! let remote = switch.add_remote(vni, RemoteConfig::new(Ipv4Addr::new(10, 99, 0, 1), TunnelKind::Vxlan))?;
+//!
+//! // A broadcast from the port: flooded to the remote by head-end replication.
+//! let mut buf = [0u8; HEADROOM + 60];
+//! buf[HEADROOM..HEADROOM + 6].copy_from_slice(&[0xff; 6]);
+//! buf[HEADROOM + 6..HEADROOM + 12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+//! let frame = HEADROOM..buf.len();
+//! let Verdict::Forward(forward) = switch.receive(Duration::ZERO, Ingress::Port(port), &mut buf, frame) else {
+//!     panic!("forwarded")
+//! };
+//! assert_eq!(switch.targets(), [Egress::Remote(remote)]);
+//! let sent = switch.emit(&forward, Egress::Remote(remote), &mut buf, forward.frame.clone()).unwrap();
+//! assert_eq!(sent.len(), 50 + 60);
+//! # Ok::<(), Box<dyn core::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod config;
+mod counters;
+mod forward;
+pub mod mac_table;
+
+pub use config::{ConfigError, PortConfig, PortMode, RemoteConfig, SegmentConfig, SwitchConfig};
+pub use counters::{Counters, Reason};
+pub use forward::{Forward, Verdict};
+pub use mac_table::{Learned, MacEntry, MacTable};
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+use core::time::Duration;
+
+use crate::packet::VxlanPorts;
+use crate::tunnel::{Decapsulator, Encapsulator, TunnelConfig, TunnelKind};
+use crate::wire::ethernet::MacAddr;
+use crate::wire::nvgre::Vsid;
+use crate::wire::vlan::VlanId;
+use crate::wire::vxlan::Vni;
+
+macro_rules! index_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub(crate) u16);
+
+        impl $name {
+            /// Its position in the order of creation, from 0.
+            pub const fn index(self) -> usize {
+                self.0 as usize
+            }
+
+            fn from_len(len: usize) -> Result<Self, ConfigError> {
+                u16::try_from(len).map($name).map_err(|_| ConfigError::TooMany)
+            }
+        }
+    };
+}
+
+index_id!(
+    /// A local port of a switch, numbered in the order they were added.
+    PortId
+);
+index_id!(
+    /// A remote VTEP of one segment, numbered in the order they were added.
+    RemoteId
+);
+index_id!(
+    /// A segment of a switch, numbered in the order they were added.
+    SegmentId
+);
+
+/// Where a MAC address lives: behind a local port or a remote VTEP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// A local port.
+    Port(PortId),
+    /// A remote VTEP.
+    Remote(RemoteId),
+}
+
+/// Where a frame came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ingress {
+    /// A local port: the frame is a plain Ethernet frame.
+    Port(PortId),
+    /// The underlay: the frame is a whole tunnel frame (outer Ethernet, IPv4, then UDP
+    /// and VXLAN or GRE), whichever remote sent it.
+    Underlay,
+}
+
+/// Where a copy of a frame goes.
+pub type Egress = Location;
+
+/// A MAC address that moved: seen at one place, now at another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacMove {
+    /// Its segment.
+    pub vni: Vni,
+    /// The address.
+    pub mac: MacAddr,
+    /// Where it was.
+    pub from: Location,
+    /// Where it is now.
+    pub to: Location,
+}
+
+/// One entry of the forwarding database, as [`Switch::fdb`] lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdbEntry {
+    /// Its segment.
+    pub vni: Vni,
+    /// The address.
+    pub mac: MacAddr,
+    /// Where frames for it go.
+    pub location: Location,
+    /// Pinned by a static entry.
+    pub is_static: bool,
+    /// Time since it was last seen (zero for static entries).
+    pub age: Duration,
+}
+
+#[derive(Debug, Clone)]
+struct Segment {
+    vni: Vni,
+    mac_limit: usize,
+    ageing: u64,
+    /// Local ports in the segment, with the VID a trunk port tags its frames with.
+    members: Vec<(PortId, Option<VlanId>)>,
+    remotes: Vec<RemoteId>,
+    counters: Counters,
+}
+
+#[derive(Debug, Clone)]
+struct Port {
+    /// Access: `(None, segment)`; trunk: `(Some(vid), segment)` per mapping, sorted by VID.
+    vlans: Vec<(Option<VlanId>, SegmentId)>,
+    isolated: bool,
+    counters: Counters,
+}
+
+#[derive(Debug, Clone)]
+struct Remote {
+    segment: SegmentId,
+    ip: Ipv4Addr,
+    kind: TunnelKind,
+    flood: bool,
+    encapsulator: Encapsulator,
+    counters: Counters,
+}
+
+/// The sans-IO VTEP core: segments, ports, remotes and the MAC table.
+#[derive(Debug, Clone)]
+pub struct Switch {
+    config: SwitchConfig,
+    segments: Vec<Segment>,
+    by_vni: BTreeMap<u32, SegmentId>,
+    ports: Vec<Port>,
+    remotes: Vec<Remote>,
+    table: MacTable,
+    decapsulator: Decapsulator,
+    /// Where the last forwarded frame goes; its capacity is reserved as ports and remotes
+    /// are added, so filling it never allocates.
+    targets: Vec<Egress>,
+    events: VecDeque<MacMove>,
+    events_lost: u64,
+    /// Tunnel frames that no remote could be charged with (unknown VNI, undecodable).
+    underlay: Counters,
+}
+
+impl Switch {
+    /// A switch with no segment, port or remote yet.
+    pub fn new(config: SwitchConfig) -> Self {
+        let mut decapsulator = Decapsulator::default();
+        decapsulator.decoder.vxlan_ports = VxlanPorts::new(config.vxlan_port);
+        Switch {
+            table: MacTable::new(config.hash_seed),
+            events: VecDeque::with_capacity(config.event_capacity),
+            config,
+            segments: Vec::new(),
+            by_vni: BTreeMap::new(),
+            ports: Vec::new(),
+            remotes: Vec::new(),
+            decapsulator,
+            targets: Vec::new(),
+            events_lost: 0,
+            underlay: Counters::default(),
+        }
+    }
+
+    /// The switch-wide settings.
+    pub fn config(&self) -> &SwitchConfig {
+        &self.config
+    }
+
+    /// Adds a segment.
+    ///
+    /// # Errors
+    /// `DuplicateSegment` if its VNI has one already.
+    pub fn add_segment(&mut self, config: SegmentConfig) -> Result<SegmentId, ConfigError> {
+        let vni = config.vni.get();
+        if self.by_vni.contains_key(&vni) {
+            return Err(ConfigError::DuplicateSegment(vni));
+        }
+        let id = SegmentId::from_len(self.segments.len())?;
+        self.segments.push(Segment {
+            vni: config.vni,
+            mac_limit: config.mac_limit,
+            ageing: nanos(config.ageing),
+            members: Vec::new(),
+            remotes: Vec::new(),
+            counters: Counters::default(),
+        });
+        self.by_vni.insert(vni, id);
+        Ok(id)
+    }
+
+    /// Adds a local port.
+    ///
+    /// # Errors
+    /// `UnknownSegment` for a VNI without a segment; `DuplicateVlan` when a trunk maps
+    /// a VID twice or two VIDs to one segment.
+    pub fn add_port(&mut self, config: PortConfig) -> Result<PortId, ConfigError> {
+        let id = PortId::from_len(self.ports.len())?;
+        let mut vlans = Vec::new();
+        match &config.mode {
+            PortMode::Access(vni) => vlans.push((None, self.segment_id(*vni)?)),
+            PortMode::Trunk(map) => {
+                for &(vid, vni) in map {
+                    let segment = self.segment_id(vni)?;
+                    if vlans.iter().any(|&(v, s)| v == Some(vid) || s == segment) {
+                        return Err(ConfigError::DuplicateVlan(vid.get()));
+                    }
+                    vlans.push((Some(vid), segment));
+                }
+                vlans.sort_by_key(|&(vid, _)| vid);
+            }
+        }
+        for &(vid, segment) in &vlans {
+            self.segments[segment.index()].members.push((id, vid));
+        }
+        self.ports.push(Port {
+            vlans,
+            isolated: config.isolated,
+            counters: Counters::default(),
+        });
+        self.targets.reserve(1);
+        Ok(id)
+    }
+
+    /// Adds a remote VTEP to segment `vni`; it is on the flood list if `config.flood`.
+    ///
+    /// # Errors
+    /// `UnknownSegment`; `DuplicateRemote` when the segment has this address with this
+    /// encapsulation already; `Tunnel` when the encapsulator refuses the settings.
+    pub fn add_remote(&mut self, vni: Vni, config: RemoteConfig) -> Result<RemoteId, ConfigError> {
+        let segment = self.segment_id(vni)?;
+        let id = RemoteId::from_len(self.remotes.len())?;
+        if self.segments[segment.index()].remotes.iter().any(|r| {
+            self.remotes[r.index()].ip == config.ip && self.remotes[r.index()].kind == config.kind
+        }) {
+            return Err(ConfigError::DuplicateRemote(config.ip));
+        }
+        let local = self.config.local_ip;
+        let mut tunnel = match config.kind {
+            TunnelKind::Vxlan => TunnelConfig::vxlan(vni, local, config.ip),
+            TunnelKind::Nvgre => {
+                let vsid = Vsid::new(vni.get()).map_err(ConfigError::Tunnel)?;
+                TunnelConfig::nvgre(vsid, local, config.ip)
+            }
+        };
+        tunnel.mtu = self.config.mtu;
+        tunnel.vxlan_port = self.config.vxlan_port;
+        let encapsulator = Encapsulator::new(tunnel).map_err(ConfigError::Tunnel)?;
+        self.remotes.push(Remote {
+            segment,
+            ip: config.ip,
+            kind: config.kind,
+            flood: config.flood,
+            encapsulator,
+            counters: Counters::default(),
+        });
+        self.segments[segment.index()].remotes.push(id);
+        self.targets.reserve(1);
+        Ok(id)
+    }
+
+    /// Puts a remote on its segment's flood list, or takes it off.
+    pub fn set_flood(&mut self, remote: RemoteId, flood: bool) {
+        if let Some(remote) = self.remotes.get_mut(remote.index()) {
+            remote.flood = flood;
+        }
+    }
+
+    /// Pins `mac` in segment `vni` to a port or remote of that segment: never aged,
+    /// never moved by learning, not subject to the segment's limit.
+    ///
+    /// # Errors
+    /// `UnknownSegment`; `NotInSegment` when the port or remote is not part of it.
+    pub fn add_static(
+        &mut self,
+        vni: Vni,
+        mac: MacAddr,
+        location: Location,
+    ) -> Result<(), ConfigError> {
+        let segment = self.segment_id(vni)?;
+        let member = match location {
+            Location::Port(port) => self.segments[segment.index()]
+                .members
+                .iter()
+                .any(|&(p, _)| p == port),
+            Location::Remote(remote) => self
+                .remotes
+                .get(remote.index())
+                .is_some_and(|r| r.segment == segment),
+        };
+        if !member {
+            return Err(ConfigError::NotInSegment);
+        }
+        self.table.insert_static(segment, mac, location);
+        Ok(())
+    }
+
+    /// Removes the entry of `mac` in segment `vni`, static or learned; true if there was
+    /// one.
+    pub fn remove_mac(&mut self, vni: Vni, mac: MacAddr) -> bool {
+        match self.by_vni.get(&vni.get()) {
+            Some(&segment) => self.table.remove(segment, mac),
+            None => false,
+        }
+    }
+
+    /// Removes every learned entry older than its segment's ageing time at `now`;
+    /// returns how many went. Expired entries are already ignored by forwarding and
+    /// [`fdb`](Self::fdb); this frees their places towards the segment's limit.
+    pub fn age(&mut self, now: Duration) -> usize {
+        let now = nanos(now);
+        let segments = &self.segments;
+        self.table
+            .sweep(|entry| entry.is_expired(now, segments[entry.segment.index()].ageing))
+    }
+
+    /// The forwarding database at `now`: every entry that has not aged out.
+    pub fn fdb(&self, now: Duration) -> impl Iterator<Item = FdbEntry> + '_ {
+        let now = nanos(now);
+        self.table.iter().filter_map(move |entry| {
+            let segment = &self.segments[entry.segment.index()];
+            (!entry.is_expired(now, segment.ageing)).then(|| FdbEntry {
+                vni: segment.vni,
+                mac: entry.mac,
+                location: entry.location,
+                is_static: entry.is_static,
+                age: if entry.is_static {
+                    Duration::ZERO
+                } else {
+                    Duration::from_nanos(now.saturating_sub(entry.last_seen))
+                },
+            })
+        })
+    }
+
+    /// The MAC table itself (expired entries included until [`age`](Self::age)).
+    pub fn mac_table(&self) -> &MacTable {
+        &self.table
+    }
+
+    /// The next MAC-move event, oldest first.
+    pub fn take_event(&mut self) -> Option<MacMove> {
+        self.events.pop_front()
+    }
+
+    /// MAC-move events dropped because nobody took them in time.
+    pub fn events_lost(&self) -> u64 {
+        self.events_lost
+    }
+
+    /// The segments, in the order they were added.
+    pub fn segments(&self) -> impl Iterator<Item = (SegmentId, Vni)> + '_ {
+        self.segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (SegmentId(i as u16), s.vni))
+    }
+
+    /// The segment of VNI `vni`.
+    ///
+    /// # Errors
+    /// `UnknownSegment` when there is none.
+    pub fn segment_id(&self, vni: Vni) -> Result<SegmentId, ConfigError> {
+        self.by_vni
+            .get(&vni.get())
+            .copied()
+            .ok_or(ConfigError::UnknownSegment(vni.get()))
+    }
+
+    /// The remotes: id, segment VNI, address and encapsulation, in the order added.
+    pub fn remotes(&self) -> impl Iterator<Item = (RemoteId, Vni, Ipv4Addr, TunnelKind)> + '_ {
+        self.remotes.iter().enumerate().map(|(i, r)| {
+            let vni = self.segments[r.segment.index()].vni;
+            (RemoteId(i as u16), vni, r.ip, r.kind)
+        })
+    }
+
+    /// The local ports, in the order they were added.
+    pub fn ports(&self) -> impl Iterator<Item = PortId> + use<> {
+        (0..self.ports.len()).map(|i| PortId(i as u16))
+    }
+
+    /// How many local ports there are; their ids are `0..port_count()`.
+    pub fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    /// A port's counters.
+    ///
+    /// # Panics
+    /// If `port` does not belong to this switch.
+    pub fn port_counters(&self, port: PortId) -> &Counters {
+        &self.ports[port.index()].counters
+    }
+
+    /// A remote's counters.
+    ///
+    /// # Panics
+    /// If `remote` does not belong to this switch.
+    pub fn remote_counters(&self, remote: RemoteId) -> &Counters {
+        &self.remotes[remote.index()].counters
+    }
+
+    /// A segment's counters: every frame that entered it, every copy that left it, and
+    /// every refusal in it.
+    ///
+    /// # Panics
+    /// If `segment` does not belong to this switch.
+    pub fn segment_counters(&self, segment: SegmentId) -> &Counters {
+        &self.segments[segment.index()].counters
+    }
+
+    /// Tunnel frames that could not be charged to a remote: undecodable, or naming a VNI
+    /// with no segment.
+    pub fn underlay_counters(&self) -> &Counters {
+        &self.underlay
+    }
+
+    /// Counts a copy the driver failed to write out (`write_failed`).
+    ///
+    /// # Panics
+    /// If `egress` does not belong to this switch.
+    pub fn count_write_failed(&mut self, egress: Egress) {
+        match egress {
+            Location::Port(port) => self.ports[port.index()].counters.count(Reason::WriteFailed),
+            Location::Remote(remote) => {
+                let remote = &mut self.remotes[remote.index()];
+                remote.counters.count(Reason::WriteFailed);
+                self.segments[remote.segment.index()]
+                    .counters
+                    .count(Reason::WriteFailed);
+            }
+        }
+    }
+
+    fn push_event(&mut self, event: MacMove) {
+        if self.events.len() == self.config.event_capacity {
+            self.events.pop_front();
+            self.events_lost += 1;
+        }
+        if self.config.event_capacity > 0 {
+            self.events.push_back(event);
+        }
+    }
+}
+
+/// A caller's time as nanoseconds; saturates after 584 years.
+fn nanos(time: Duration) -> u64 {
+    u64::try_from(time.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+//! `examples/vtep` as a user runs it: a bad configuration exits with status 2 and a
+//! message naming the key, before any device or socket is created; `vtep ctl` without a
+//! running switch fails cleanly.
+#![cfg(feature = "linux")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The example binary beside this test's own, built (or found up to date) first, so a
+/// test run alone never tries a stale one.
+fn vtep() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args([
+            "build",
+            "--quiet",
+            "--example",
+            "vtep",
+            "--features",
+            "linux",
+        ]);
+        if !cfg!(debug_assertions) {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().unwrap();
+        assert!(status.success());
+    });
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join("vtep")
+}
+
+const GOOD: &str = r#"
+[underlay]
+local_ip = "10.99.0.2"
+
+[[port]]
+name = "tap0"
+vni = 42
+
+[[port]]
+name = "trunk0"
+[[port.vlan]]
+vid = 100
+vni = 42
+
+[[segment]]
+vni = 42
+
+[[segment.remote]]
+ip = "10.99.0.1"
+
+[[segment.static]]
+mac = "02:00:00:00:00:09"
+port = "tap0"
+"#;
+
+/// Runs vtep on GOOD with `from` replaced by `to`; returns its status and stderr.
+fn run_with(from: &str, to: &str) -> (Option<i32>, String) {
+    assert!(GOOD.contains(from), "{from}");
+    let dir = std::env::temp_dir().join(format!("vtep-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{:x}.toml", to.len() * 131 + from.len()));
+    std::fs::write(&path, GOOD.replacen(from, to, 1)).unwrap();
+    let output = Command::new(vtep())
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_configurations_exit_2_naming_the_key() {
+    let cases = [
+        (
+            "vni = 42\n\n[[port]]",
+            "vni = 42\ncolour = \"red\"\n\n[[port]]",
+            "unknown field `colour`",
+        ),
+        (
+            "[[segment]]\nvni = 42",
+            "[[segment]]\nvni = 16777216",
+            "segment[0].vni: 16777216 is over 24 bits",
+        ),
+        (
+            "vid = 100",
+            "vid = 4095",
+            "port[1].vlan[0].vid: 4095 is outside 1..=4094",
+        ),
+        (
+            "[[segment]]\nvni = 42\n",
+            "",
+            "segment: [[segment.remote]] or [[segment.static]] without a [[segment]]",
+        ),
+        (
+            "port = \"tap0\"",
+            "port = \"tap7\"",
+            "segment[0].static[0].port: no [[port]] is named \"tap7\"",
+        ),
+        (
+            "name = \"tap0\"\nvni = 42",
+            "name = \"tap0\"\nvni = 41",
+            "port[0].vni: no [[segment]] has VNI 41",
+        ),
+        ("local_ip = \"10.99.0.2\"", "", "missing field `local_ip`"),
+    ];
+    for (from, to, expected) in cases {
+        let (status, stderr) = run_with(from, to);
+        assert_eq!(status, Some(2), "{to:?}: {stderr}");
+        assert!(stderr.contains(expected), "{to:?}: {stderr}");
+        println!(
+            "exit 2: {}",
+            stderr.trim().lines().last().unwrap_or_default()
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_or_config_exits_2() {
+    let output = Command::new(vtep())
+        .args(["--config", "/nonexistent/vtep.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/vtep.toml"));
+    let output = Command::new(vtep()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn ctl_without_a_running_switch_fails_cleanly() {
+    let output = Command::new(vtep())
+        .args(["ctl", "/nonexistent/vtep.sock", "fdb"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/vtep.sock"));
+    let output = Command::new(vtep())
+        .args(["ctl", "/x.sock", "flush"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "clap refuses an unknown command"
+    );
+}
