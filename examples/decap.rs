@@ -8,14 +8,29 @@
 //! counted by reason. Inner frames are written byte for byte as carried: inner VLAN tags
 //! are kept and RFC 6040 ECN is not applied.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
 use tunnelwire::tunnel::{Decapsulator, InnerVlanPolicy};
 
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
 
-fn run(input: &str, output: &str) -> Result<pcap_io::Summary, String> {
+/// Writes the inner frame of every VXLAN or NVGRE frame of a pcap or pcapng to a pcap,
+/// unchanged; other frames are skipped and counted by reason.
+#[derive(Parser)]
+#[command(name = "decap", version)]
+struct Args {
+    /// The capture to read (pcap or pcapng, Ethernet)
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// The pcap to write
+    #[arg(value_name = "OUT")]
+    output: PathBuf,
+}
+
+fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
     let input = pcap_io::Reader::open(input)?;
     let mut out = pcap_io::Writer::create(output, input.pcap_header(), false)?;
     let decap = Decapsulator {
@@ -46,10 +61,6 @@ fn run(input: &str, output: &str) -> Result<pcap_io::Summary, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [input, output] = args.as_slice() else {
-        eprintln!("usage: decap IN.pcap OUT.pcap");
-        return ExitCode::from(2);
-    };
-    pcap_io::exit("decap", run(input, output))
+    let args = Args::parse();
+    pcap_io::exit("decap", run(&args.input, &args.output))
 }

@@ -14,87 +14,108 @@
 //! 02:00:00:00:00:01 (source) and 02:00:00:00:00:02 (destination). This is a file tool,
 //! not a VTEP: no underlay MTU applies, only IPv4's 65535-byte limit.
 
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use tunnelwire::tunnel::{Encapsulator, FlowId, HEADROOM, PortRange, TunnelConfig};
 use tunnelwire::wire::{MacAddr, Vni, Vsid};
 
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
 
-const USAGE: &str = "usage: encap [--nvgre] --vni N --src-ip A --dst-ip B [--src-mac M] [--dst-mac M] \
-                     [--udp-checksum] [--port-range LO-HI] [--flow-id N] IN.pcap OUT.pcap";
-
+/// Encapsulates every frame of a pcap or pcapng in VXLAN (or NVGRE) over IPv4, writing
+/// a pcap.
+///
+/// Outer IPv4: TTL 64, DF set, header checksum filled. VXLAN: UDP to port 4789, source
+/// port from the inner flow's hash. Inner VLAN tags are stripped.
+#[derive(Parser)]
+#[command(name = "encap", version)]
 struct Args {
-    config: TunnelConfig,
-    input: String,
-    output: String,
+    /// NVGRE (IPv4 protocol 47, GRE key = VSID N and a FlowID) instead of VXLAN
+    #[arg(long)]
+    nvgre: bool,
+    /// The VNI, or with --nvgre the VSID (24 bits)
+    #[arg(long, value_name = "N", value_parser = parse_vni)]
+    vni: Vni,
+    /// Outer IPv4 source address
+    #[arg(long, value_name = "A")]
+    src_ip: Ipv4Addr,
+    /// Outer IPv4 destination address
+    #[arg(long, value_name = "B")]
+    dst_ip: Ipv4Addr,
+    /// Outer source MAC address
+    #[arg(long, value_name = "M", default_value = "02:00:00:00:00:01")]
+    src_mac: MacAddr,
+    /// Outer destination MAC address
+    #[arg(long, value_name = "M", default_value = "02:00:00:00:00:02")]
+    dst_mac: MacAddr,
+    /// Compute the VXLAN UDP checksum (else 0)
+    #[arg(long)]
+    udp_checksum: bool,
+    /// VXLAN UDP source ports to pick from by the flow hash
+    #[arg(
+        long,
+        value_name = "LO-HI",
+        default_value = "49152-65535",
+        value_parser = parse_port_range
+    )]
+    port_range: PortRange,
+    /// A fixed NVGRE FlowID, 0-255, instead of the flow's (--flow-id 0 for Linux's
+    /// gretap with key VSID << 8)
+    #[arg(long, value_name = "N", value_parser = pcap_io::parse_flow_id)]
+    flow_id: Option<FlowId>,
+    /// The capture to read (pcap or pcapng, Ethernet)
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// The pcap to write
+    #[arg(value_name = "OUT")]
+    output: PathBuf,
 }
 
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let (mut nvgre, mut vni, mut src_ip, mut dst_ip) = (false, None, None, None);
-    let mut src_mac = MacAddr([0x02, 0, 0, 0, 0, 1]);
-    let mut dst_mac = MacAddr([0x02, 0, 0, 0, 0, 2]);
-    let (mut udp_checksum, mut ports, mut files) = (false, PortRange::DYNAMIC, Vec::new());
-    let mut flow_id = FlowId::Hash;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--nvgre" => nvgre = true,
-            "--udp-checksum" => udp_checksum = true,
-            "--vni" => vni = Some(value()?.parse::<u32>().map_err(|e| format!("--vni: {e}"))?),
-            "--src-ip" => src_ip = Some(value()?.parse().map_err(|e| format!("--src-ip: {e}"))?),
-            "--dst-ip" => dst_ip = Some(value()?.parse().map_err(|e| format!("--dst-ip: {e}"))?),
-            "--src-mac" => src_mac = value()?.parse().map_err(|e| format!("--src-mac: {e}"))?,
-            "--dst-mac" => dst_mac = value()?.parse().map_err(|e| format!("--dst-mac: {e}"))?,
-            "--flow-id" => flow_id = pcap_io::parse_flow_id(value()?)?,
-            "--port-range" => {
-                let (lo, hi) = pcap_io::parse_range(value()?)?;
-                ports = PortRange::new(lo, hi).map_err(|e| format!("--port-range: {e}"))?;
-            }
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            file => files.push(file.to_string()),
-        }
-    }
-    let vni = vni.ok_or("--vni is required")?;
-    let (src_ip, dst_ip) = (
-        src_ip.ok_or("--src-ip is required")?,
-        dst_ip.ok_or("--dst-ip is required")?,
-    );
-    let [input, output]: [String; 2] = files
-        .try_into()
-        .map_err(|_| "expected IN.pcap OUT.pcap".to_string())?;
-    let mut config = if nvgre {
-        TunnelConfig::nvgre(
-            Vsid::new(vni).map_err(|e| format!("--vni: {e}"))?,
-            src_ip,
-            dst_ip,
-        )
-    } else {
-        TunnelConfig::vxlan(
-            Vni::new(vni).map_err(|e| format!("--vni: {e}"))?,
-            src_ip,
-            dst_ip,
-        )
+/// Parses `--vni N`: a number that fits in 24 bits.
+fn parse_vni(text: &str) -> Result<Vni, String> {
+    let value = text.parse::<u32>().map_err(|e| e.to_string())?;
+    Vni::new(value).map_err(|e| format!("{}: a VNI or VSID has 24 bits (0-{})", e.kind, Vni::MAX))
+}
+
+/// Parses `--port-range LO-HI`.
+fn parse_port_range(text: &str) -> Result<PortRange, String> {
+    let (lo, hi) = text.split_once('-').ok_or("expected LO-HI")?;
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("port {p:?} is not 0-65535"))
     };
-    config.src_mac = src_mac;
-    config.dst_mac = dst_mac;
-    config.udp_checksum = udp_checksum;
-    config.source_ports = ports;
-    config.flow_id = flow_id;
-    config.mtu = u16::MAX;
-    Ok(Args {
-        config,
-        input,
-        output,
-    })
+    let (lo, hi) = (port(lo)?, port(hi)?);
+    if lo > hi {
+        return Err(format!("{lo} is above {hi}"));
+    }
+    PortRange::new(lo, hi).map_err(|e| e.kind.to_string())
 }
 
-fn run(args: Args) -> Result<pcap_io::Summary, String> {
+impl Args {
+    /// The tunnel the command line describes.
+    fn config(&self) -> TunnelConfig {
+        let mut config = if self.nvgre {
+            TunnelConfig::nvgre(Vsid::from(self.vni), self.src_ip, self.dst_ip)
+        } else {
+            TunnelConfig::vxlan(self.vni, self.src_ip, self.dst_ip)
+        };
+        config.src_mac = self.src_mac;
+        config.dst_mac = self.dst_mac;
+        config.udp_checksum = self.udp_checksum;
+        config.source_ports = self.port_range;
+        config.flow_id = self.flow_id.unwrap_or(FlowId::Hash);
+        config.mtu = u16::MAX;
+        config
+    }
+}
+
+fn run(args: &Args, mut encap: Encapsulator) -> Result<pcap_io::Summary, String> {
     let input = pcap_io::Reader::open(&args.input)?;
     let mut out = pcap_io::Writer::create(&args.output, input.pcap_header(), true)?;
-    let mut encap = Encapsulator::new(args.config).map_err(|e| e.to_string())?;
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
     input.for_each(|record| {
@@ -119,13 +140,13 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&args) {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("encap: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    pcap_io::exit("encap", run(args))
+    let args = Args::parse();
+    // Settings checked together (a reserved VSID, a source address that cannot be a
+    // VTEP) are bad arguments too, reported as clap reports the others.
+    let encap = Encapsulator::new(args.config()).unwrap_or_else(|e| {
+        Args::command()
+            .error(ErrorKind::ValueValidation, e.kind)
+            .exit()
+    });
+    pcap_io::exit("encap", run(&args, encap))
 }

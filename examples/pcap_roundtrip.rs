@@ -7,13 +7,29 @@
 //! pcap_roundtrip IN.pcap OUT.pcap
 //! ```
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
 use tunnelwire::packet::{Decoder, Frame, Stack, Tunnel};
 use tunnelwire::wire::{EthernetRepr, Ipv4Repr, Ipv6Repr, NvgreRepr, UdpRepr, VlanRepr, VxlanRepr};
 
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
+
+/// Decodes every frame of a pcap or pcapng into owned header representations and emits
+/// them again into a pcap; exits 1 naming every frame that does not come out byte for
+/// byte as it went in.
+#[derive(Parser)]
+#[command(name = "pcap_roundtrip", version)]
+struct Args {
+    /// The capture to read (pcap or pcapng, Ethernet)
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// The pcap to write
+    #[arg(value_name = "OUT")]
+    output: PathBuf,
+}
 
 /// One decoded header, owned.
 enum Header {
@@ -155,7 +171,7 @@ impl Parts {
     }
 }
 
-fn run(input: &str, output: &str) -> Result<Vec<usize>, String> {
+fn run(input: &Path, output: &Path) -> Result<Vec<usize>, String> {
     let input = pcap_io::Reader::open(input)?;
     let mut out = pcap_io::Writer::create(output, input.pcap_header(), false)?;
     let decoder = Decoder::new();
@@ -183,12 +199,8 @@ fn run(input: &str, output: &str) -> Result<Vec<usize>, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [input, output] = args.as_slice() else {
-        eprintln!("usage: pcap_roundtrip IN.pcap OUT.pcap");
-        return ExitCode::from(2);
-    };
-    match run(input, output) {
+    let args = Args::parse();
+    match run(&args.input, &args.output) {
         Ok(differing) if differing.is_empty() => ExitCode::SUCCESS,
         Ok(differing) => {
             for frame in differing {

@@ -11,8 +11,10 @@
 //! that are not tunnels, fail their checksums, or carry a VNI that is a reserved VSID
 //! (up to 4095) towards NVGRE are skipped and counted by reason.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Parser, ValueEnum};
 use tunnelwire::tunnel::{FlowId, Translator, TunnelKind};
 
 #[path = "common/pcap_io.rs"]
@@ -21,44 +23,39 @@ mod pcap_io;
 /// Room in front of each frame: NVGRE -> VXLAN grows the outer headers by 8 bytes.
 const HEADROOM: usize = 8;
 
-const USAGE: &str = "usage: translate --to nvgre|vxlan [--flow-id N] IN.pcap OUT.pcap";
-
-/// What the command line asks for.
+/// Re-encapsulates every tunnel frame of a pcap or pcapng in the other encapsulation,
+/// writing a pcap: outer addresses kept, VNI = VSID, inner frame unchanged.
+#[derive(Parser)]
+#[command(name = "translate", version)]
 struct Args {
-    to: TunnelKind,
-    flow_id: FlowId,
-    input: String,
-    output: String,
+    /// The encapsulation to write
+    #[arg(long, value_name = "KIND")]
+    to: Target,
+    /// A fixed NVGRE FlowID, 0-255, instead of the flow's (as Linux's gretap needs)
+    #[arg(long, value_name = "N", value_parser = pcap_io::parse_flow_id)]
+    flow_id: Option<FlowId>,
+    /// The capture to read (pcap or pcapng, Ethernet)
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// The pcap to write
+    #[arg(value_name = "OUT")]
+    output: PathBuf,
 }
 
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let (mut to, mut flow_id, mut files) = (None, FlowId::Hash, Vec::new());
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--to" => {
-                to = Some(match value()?.as_str() {
-                    "nvgre" => TunnelKind::Nvgre,
-                    "vxlan" => TunnelKind::Vxlan,
-                    other => return Err(format!("--to {other:?}: expected nvgre or vxlan")),
-                })
-            }
-            "--flow-id" => flow_id = pcap_io::parse_flow_id(value()?)?,
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            file => files.push(file.to_string()),
+/// `--to`'s values.
+#[derive(Clone, Copy, ValueEnum)]
+enum Target {
+    Nvgre,
+    Vxlan,
+}
+
+impl From<Target> for TunnelKind {
+    fn from(target: Target) -> Self {
+        match target {
+            Target::Nvgre => TunnelKind::Nvgre,
+            Target::Vxlan => TunnelKind::Vxlan,
         }
     }
-    let to = to.ok_or("--to nvgre|vxlan is required")?;
-    let [input, output]: [String; 2] = files
-        .try_into()
-        .map_err(|_| "expected IN.pcap OUT.pcap".to_string())?;
-    Ok(Args {
-        to,
-        flow_id,
-        input,
-        output,
-    })
 }
 
 fn run(args: Args) -> Result<pcap_io::Summary, String> {
@@ -68,6 +65,7 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
         input,
         output,
     } = args;
+    let (to, flow_id) = (TunnelKind::from(to), flow_id.unwrap_or(FlowId::Hash));
     let input = pcap_io::Reader::open(&input)?;
     let mut out = pcap_io::Writer::create(&output, input.pcap_header(), to == TunnelKind::Vxlan)?;
     // A file tool, not a VTEP: only IPv4's own limit applies.
@@ -99,12 +97,5 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match parse_args(&args) {
-        Ok(args) => pcap_io::exit("translate", run(args)),
-        Err(e) => {
-            eprintln!("translate: {e}\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    pcap_io::exit("translate", run(Args::parse()))
 }

@@ -2,7 +2,9 @@
 //! identical, `encap` then `decap` gives back the input, `translate` both ways keeps the
 //! segment and the inner frames, and the tools rewrite exactly the committed outputs whose
 //! tshark decodes `tests/conformance.rs` checks. Captures are read as people take them:
-//! pcapng, either byte order, frames cut by the snap length, files cut short.
+//! pcapng, either byte order, frames cut by the snap length, files cut short. Every tool
+//! answers `--help` and `--version`, names bad arguments and inputs that are not captures,
+//! and `vni_stats` counts segments, fragments and errors by reason.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -373,39 +375,248 @@ fn tools_rewrite_the_committed_outputs() {
 
 #[test]
 fn bad_arguments_and_unreadable_inputs_fail_clearly() {
-    let scratch = Scratch::new("bad_arguments_and_unreadable_inputs_fail_clearly");
-    tool(
-        "decap",
-        &[&data("plain.pcap"), &scratch.file("warmup.pcap")],
-    );
-    let cases: [(&str, &[&str], &str); 4] = [
+    // Bad arguments exit 2 (clap's usage status), an input that cannot be read 1.
+    let cases: [(&str, &[&str], &[&str], i32); 8] = [
         (
             "encap",
             &[
                 "--vni", "16777216", "--src-ip", "1.1.1.1", "--dst-ip", "2.2.2.2", "a", "b",
             ],
-            "VNI 16777216 is out of range",
+            &["--vni", "VNI 16777216 is out of range", "24 bits"],
+            2,
         ),
         (
             "encap",
             &["--vni", "1", "--src-ip", "1.1.1.1", "a", "b"],
-            "--dst-ip is required",
+            &["required arguments were not provided", "--dst-ip"],
+            2,
+        ),
+        (
+            "encap",
+            &[
+                "--nvgre", "--vni", "42", "--src-ip", "1.1.1.1", "--dst-ip", "2.2.2.2", "a", "b",
+            ],
+            &["VSID 0x2a is reserved"],
+            2,
+        ),
+        (
+            "encap",
+            &[
+                "--vni",
+                "1",
+                "--src-ip",
+                "1.1.1.1",
+                "--dst-ip",
+                "2.2.2.2",
+                "--port-range",
+                "60000-50000",
+                "a",
+                "b",
+            ],
+            &["--port-range", "60000 is above 50000"],
+            2,
         ),
         (
             "translate",
             &["--to", "gre", "a", "b"],
-            "expected nvgre or vxlan",
+            &[
+                "invalid value 'gre' for '--to",
+                "possible values: nvgre, vxlan",
+            ],
+            2,
         ),
-        ("decap", &["/nonexistent.pcap", "b"], "No such file"),
+        (
+            "translate",
+            &["--to", "nvgre", "--flow-id", "256", "a", "b"],
+            &["--flow-id", "0-255"],
+            2,
+        ),
+        ("dissect", &[], &["required arguments", "<FILE>"], 2),
+        ("decap", &["/nonexistent.pcap", "b"], &["No such file"], 1),
     ];
-    for (name, args, message) in cases {
-        let out = Command::new(example(name)).args(args).output().unwrap();
+    for (name, args, messages, status) in cases {
+        let args: Vec<&Path> = args.iter().map(Path::new).collect();
+        let out = run(name, &args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            !out.status.success() && stderr.contains(message),
-            "{name} {args:?}: {stderr}"
+            out.status.code() == Some(status) && messages.iter().all(|m| stderr.contains(m)),
+            "{name} {args:?}: {:?} {stderr}",
+            out.status
         );
     }
+}
+
+#[test]
+fn every_tool_answers_help_and_version() {
+    for name in [
+        "dissect",
+        "encap",
+        "decap",
+        "translate",
+        "pcap_roundtrip",
+        "vni_stats",
+    ] {
+        let help = run(name, &[Path::new("--help")]);
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            help.status.success() && text.contains(&format!("Usage: {name} ")),
+            "{name} --help: {text}"
+        );
+        let version = run(name, &[Path::new("--version")]);
+        assert!(version.status.success(), "{name} --version");
+        assert_eq!(
+            String::from_utf8_lossy(&version.stdout),
+            format!("{name} {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
+fn inputs_that_are_not_captures_are_named_so() {
+    let scratch = Scratch::new("inputs_that_are_not_captures_are_named_so");
+    let png = [
+        0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n', 0, 0, 0, 13,
+    ];
+    let inputs: [(&str, &[u8]); 4] = [
+        ("notes.txt", b"frame 1: 10.0.0.1 -> 10.0.0.2\n"),
+        ("picture.png", &png),
+        ("empty.pcap", b""),
+        // The pcapng magic number, then no valid section header.
+        ("bad.pcapng", b"\n\r\r\nnot a section header at all"),
+    ];
+    let output = scratch.file("out.pcap");
+    for (file, bytes) in inputs {
+        let input = scratch.file(file);
+        std::fs::write(&input, bytes).unwrap();
+        let vni = [
+            "--vni", "5000", "--src-ip", "10.0.0.1", "--dst-ip", "10.0.0.2",
+        ];
+        let mut encap: Vec<&Path> = vni.iter().map(Path::new).collect();
+        encap.extend([input.as_path(), output.as_path()]);
+        let runs: [(&str, Vec<&Path>); 6] = [
+            ("dissect", vec![&input]),
+            ("vni_stats", vec![&input]),
+            ("decap", vec![&input, &output]),
+            ("encap", encap),
+            (
+                "translate",
+                vec![Path::new("--to"), Path::new("vxlan"), &input, &output],
+            ),
+            ("pcap_roundtrip", vec![&input, &output]),
+        ];
+        for (name, args) in runs {
+            let out = run(name, &args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.code() == Some(1)
+                    && stderr.contains(&format!("{}: not a pcap or pcapng file", input.display())),
+                "{name} {file}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dissect_stops_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let scratch = Scratch::new("dissect_stops_quietly_when_its_reader_goes_away");
+    // Far more JSON than a pipe holds, so dissect is still writing when the pipe closes.
+    let kernel = records(&data("kernel.pcap"));
+    let many: Vec<PcapPacket<'_>> = kernel
+        .iter()
+        .cycle()
+        .take(100 * kernel.len())
+        .cloned()
+        .collect();
+    let capture = scratch.file("many.pcap");
+    write_pcap(&capture, BIG_ENDIAN_NANOSECONDS, &many);
+    run("dissect", &[Path::new("--version")]);
+    let mut child = Command::new(example("dissect"))
+        .arg(&capture)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // As `dissect FILE | head -1` does: read a line, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("{\"frame\":1,"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
+
+/// `vni_stats`' report: the lines after the first (which names the file).
+fn vni_stats(capture: &Path) -> Vec<String> {
+    let out = run("vni_stats", &[capture]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().skip(1).map(str::to_string).collect()
+}
+
+#[test]
+fn vni_stats_counts_segments_fragments_and_reasons() {
+    // The kernel's VXLAN: 15 frames in each of two segments, and 4 outer fragments of
+    // large datagrams, whose VXLAN header is only found after reassembly.
+    let kernel = vni_stats(&data("kernel.pcap"));
+    let columns = |line: &str| {
+        line.split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let segments: Vec<Vec<String>> = kernel.iter().skip(1).take(2).map(|l| columns(l)).collect();
+    assert_eq!(
+        kernel[0].split_whitespace().collect::<Vec<_>>(),
+        ["segment", "frames", "bytes"]
+    );
+    assert_eq!(segments[0][..3], ["vxlan", "42", "15"], "{kernel:?}");
+    assert_eq!(segments[1][..3], ["vxlan", "4242", "15"], "{kernel:?}");
+    assert!(
+        kernel[3].starts_with("fragmented, not decoded: 4 frames, "),
+        "{kernel:?}"
+    );
+    assert_eq!(kernel.len(), 4, "{kernel:?}");
+    // Cut to 96 bytes by the capture, the same frames count alike.
+    assert_eq!(vni_stats(&data("kernel-snap96.pcap")), kernel);
+
+    // 27 frames, each broken in its own way: a few reasons, each with its count.
+    let malformed = vni_stats(&data("malformed.pcap"));
+    let start = malformed
+        .iter()
+        .position(|l| l == "errors by layer and reason: 27")
+        .unwrap_or_else(|| panic!("{malformed:?}"));
+    let reasons = &malformed[start + 1..];
+    assert_eq!(
+        reasons,
+        [
+            "  ethernet truncated: 2",
+            "  ipv4 header_length: 1",
+            "  ipv4 total_length: 1",
+            "  ipv4 truncated: 9",
+            "  ipv4 version: 1",
+            "  nvgre flag_clear: 1",
+            "  nvgre flag_set: 3",
+            "  nvgre gre_protocol: 1",
+            "  nvgre gre_version: 1",
+            "  udp truncated: 1",
+            "  udp udp_length: 1",
+            "  vlan truncated: 3",
+            "  vxlan flag_clear: 1",
+            "  vxlan truncated: 1",
+        ]
+    );
 }
 
 #[test]

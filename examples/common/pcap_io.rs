@@ -1,10 +1,18 @@
 //! Shared by the pcap examples: reading captures (pcap or pcapng) record by record,
-//! writing Ethernet pcaps, the one-line summary on standard error, and small argument
-//! parsers.
+//! writing Ethernet pcaps, the one-line summary on standard error, and the `--flow-id`
+//! parser two tools share.
+//!
+//! Captures are read with pcap-file 2, a pure-Rust reader of pcap (both byte orders,
+//! micro- and nanosecond timestamps) and pcapng, in its latest release (3.0 is only a
+//! release candidate). Its checked pcap records refuse an original length above the
+//! file's snap length, which is what `tcpdump -s N` writes for every frame it cuts; its
+//! raw records do not check that, and they are what this reader uses, so the tools read
+//! what tcpdump and Wireshark write.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -73,16 +81,26 @@ enum Format {
 
 impl Reader {
     /// Opens a pcap (either byte order, micro- or nanosecond timestamps, link type
-    /// Ethernet) or a pcapng, telling them apart by the magic number.
-    pub fn open(path: &str) -> Result<Self, String> {
-        let mut file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    /// Ethernet) or a pcapng, telling them apart by the magic number. Anything else
+    /// (a text file, an image, a file cut inside its file header) is "not a pcap or
+    /// pcapng file".
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let path = path.display().to_string();
+        let mut file = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
         let mut magic = [0; 4];
         file.read_exact(&mut magic).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => format!("{path}: too short for a capture"),
+            io::ErrorKind::UnexpectedEof => {
+                format!("{path}: not a pcap or pcapng file (shorter than a magic number)")
+            }
             _ => format!("{path}: {e}"),
         })?;
         let input = io::Cursor::new(magic).chain(file);
-        let header_error = |e| format!("{path}: file header: {}", describe(e));
+        let header_error = |e| {
+            format!(
+                "{path}: not a pcap or pcapng file (file header: {})",
+                describe(e)
+            )
+        };
         let format = if magic == PCAPNG_MAGIC {
             Format::PcapNg(PcapNgReader::new(input).map_err(header_error)?)
         } else if PCAP_MAGICS.contains(&magic) {
@@ -98,10 +116,7 @@ impl Reader {
                 u32::from_be_bytes(magic)
             ));
         };
-        Ok(Reader {
-            path: path.to_string(),
-            format,
-        })
+        Ok(Reader { path, format })
     }
 
     /// The header to write the tool's pcap with: a pcap input's own, so that a frame
@@ -130,8 +145,18 @@ impl Reader {
     /// under today's borrow checker without copying the frame.
     pub fn for_each(
         self,
-        mut visit: impl FnMut(Record<'_>) -> Result<(), String>,
+        visit: impl FnMut(Record<'_>) -> Result<(), String>,
     ) -> Result<(), String> {
+        self.try_for_each(visit)
+    }
+
+    /// As [`for_each`](Self::for_each), for a visitor that stops the run with an error
+    /// of its own type (`dissect` stops quietly when its standard output is closed);
+    /// read errors become that type.
+    pub fn try_for_each<E: From<String>>(
+        self,
+        mut visit: impl FnMut(Record<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
         // Records handed to `visit` so far: the one being read is the next.
         let mut done = 0;
         let pcapng = matches!(self.format, Format::PcapNg(_));
@@ -158,20 +183,20 @@ impl Reader {
                 );
                 Ok(())
             }
-            Err(Stop::Read(e)) => Err(format!("{path}: record {record}: {}", describe(e))),
-            Err(Stop::Interface(message)) => Err(format!("{path}: {message}")),
+            Err(Stop::Read(e)) => Err(format!("{path}: record {record}: {}", describe(e)).into()),
+            Err(Stop::Interface(message)) => Err(format!("{path}: {message}").into()),
         }
     }
 }
 
 /// Why reading stopped early.
-enum Stop {
+enum Stop<E> {
     /// The file could not be parsed at the current record.
     Read(PcapError),
     /// A pcapng interface the tools cannot read.
     Interface(String),
     /// The visitor's own error.
-    Visit(String),
+    Visit(E),
 }
 
 /// pcap-file's message, with the I/O error it wraps (its `Display` leaves that out).
@@ -182,11 +207,11 @@ fn describe(e: PcapError) -> String {
     }
 }
 
-fn pcap_records(
+fn pcap_records<E>(
     mut reader: PcapReader<Input>,
     done: &mut usize,
-    visit: &mut impl FnMut(Record<'_>) -> Result<(), String>,
-) -> Result<(), Stop> {
+    visit: &mut impl FnMut(Record<'_>) -> Result<(), E>,
+) -> Result<(), Stop<E>> {
     let nanos_per_unit = match reader.header().ts_resolution {
         TsResolution::MicroSecond => 1_000,
         TsResolution::NanoSecond => 1,
@@ -208,11 +233,11 @@ fn pcap_records(
     Ok(())
 }
 
-fn pcapng_records(
+fn pcapng_records<E>(
     mut reader: PcapNgReader<Input>,
     done: &mut usize,
-    visit: &mut impl FnMut(Record<'_>) -> Result<(), String>,
-) -> Result<(), Stop> {
+    visit: &mut impl FnMut(Record<'_>) -> Result<(), E>,
+) -> Result<(), Stop<E>> {
     // Kept here, not read from the reader: a block borrows the reader while it lives.
     let mut interfaces: Vec<Interface> = Vec::new();
     while let Some(block) = reader.next_block() {
@@ -329,17 +354,15 @@ pub struct Writer {
 
 impl Writer {
     /// Creates `path` with `header` (the snapshot length raised to fit grown frames).
-    pub fn create(path: &str, mut header: PcapHeader, grown: bool) -> Result<Self, String> {
+    pub fn create(path: &Path, mut header: PcapHeader, grown: bool) -> Result<Self, String> {
         if grown {
             header.snaplen = header.snaplen.max(MAX_SNAPLEN);
         }
-        let file = File::create(path).map_err(|e| format!("{path}: {e}"))?;
+        let path = path.display().to_string();
+        let file = File::create(&path).map_err(|e| format!("{path}: {e}"))?;
         let inner = PcapWriter::with_header(BufWriter::new(file), header)
             .map_err(|e| format!("{path}: {}", describe(e)))?;
-        Ok(Writer {
-            inner,
-            path: path.to_string(),
-        })
+        Ok(Writer { inner, path })
     }
 
     /// Writes a frame; `orig_len` is kept when the bytes are the input's, else the new length.
@@ -421,24 +444,11 @@ pub fn place(buf: &mut Vec<u8>, headroom: usize, data: &[u8]) -> std::ops::Range
     headroom..buf.len()
 }
 
-/// Parses an NVGRE FlowID for `--flow-id`: a fixed FlowID, 0-255.
+/// Parses `--flow-id N` (clap's value parser): a fixed NVGRE FlowID, 0-255.
 #[allow(dead_code)] // encap and translate take it
 pub fn parse_flow_id(text: &str) -> Result<tunnelwire::tunnel::FlowId, String> {
     let id = text
         .parse::<u8>()
-        .map_err(|_| format!("--flow-id {text:?} is not 0-255"))?;
+        .map_err(|_| "a FlowID is 8 bits: 0-255".to_string())?;
     Ok(tunnelwire::tunnel::FlowId::Fixed(id))
-}
-
-/// Parses `LO-HI`.
-#[allow(dead_code)] // only encap takes a port range
-pub fn parse_range(text: &str) -> Result<(u16, u16), String> {
-    let (lo, hi) = text
-        .split_once('-')
-        .ok_or_else(|| format!("port range {text:?} is not LO-HI"))?;
-    let port = |p: &str| {
-        p.parse::<u16>()
-            .map_err(|_| format!("port {p:?} in {text:?} is not 0-65535"))
-    };
-    Ok((port(lo)?, port(hi)?))
 }

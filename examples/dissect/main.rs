@@ -10,9 +10,11 @@
 //! as `checksum_ok: false`, and a frame cut by the capture's snap length carries
 //! `"cut_by_capture":true`.
 
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
 use tunnelwire::packet::Decoder;
 
 #[allow(dead_code)] // dissect reads captures and writes none
@@ -20,28 +22,56 @@ use tunnelwire::packet::Decoder;
 mod pcap_io;
 mod render;
 
+/// Prints one JSON object per frame of a pcap or pcapng: the layers tunnelwire decodes,
+/// outermost first, and the first error.
+#[derive(Parser)]
+#[command(name = "dissect", version)]
+struct Args {
+    /// The capture to read (pcap or pcapng, Ethernet)
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+/// Why a run stopped before the end of the capture.
+enum Stop {
+    /// Standard output was closed (`dissect FILE | head`): nobody reads any more, which
+    /// is not a failure.
+    Closed,
+    /// A failure to report.
+    Failed(String),
+}
+
+impl From<String> for Stop {
+    fn from(message: String) -> Self {
+        Stop::Failed(message)
+    }
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::BrokenPipe => Stop::Closed,
+            _ => Stop::Failed(format!("standard output: {e}")),
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [path] = args.as_slice() else {
-        eprintln!("usage: dissect FILE.pcap");
-        return ExitCode::from(2);
-    };
-    match run(path) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+    match run(&Args::parse().file) {
+        Ok(()) | Err(Stop::Closed) => ExitCode::SUCCESS,
+        Err(Stop::Failed(message)) => {
             eprintln!("dissect: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(path: &str) -> Result<(), String> {
+fn run(path: &Path) -> Result<(), Stop> {
     let input = pcap_io::Reader::open(path)?;
     let decoder = Decoder::new();
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    let stdout_error = |e: std::io::Error| format!("standard output: {e}");
+    let mut out = BufWriter::new(io::stdout().lock());
     let mut scratch = render::Scratch::default();
-    input.for_each(|record| {
+    input.try_for_each(|record| {
         render::write_frame(
             &mut out,
             &decoder,
@@ -50,7 +80,7 @@ fn run(path: &str) -> Result<(), String> {
             record.orig_len as usize,
             &mut scratch,
         )
-        .map_err(stdout_error)
+        .map_err(Stop::from)
     })?;
-    out.flush().map_err(stdout_error)
+    Ok(out.flush()?)
 }
