@@ -171,6 +171,27 @@ check "a: ping TAP host -> vtep -> kernel vxlan" no_loss ha 192.168.42.1
 check "a: 2 MiB TCP, TAP host to kernel vxlan" tcp_transfer kv 192.168.42.1 ha
 check "a: 2 MiB TCP, kernel vxlan to TAP host" tcp_transfer ha 192.168.42.2 kv
 
+source_ports_from_the_flow_hash() { # vtep's VXLAN: the outer UDP source port per flow
+  command -v tcpdump >/dev/null || { echo "    SKIPPED: tcpdump is not installed"; return 0; }
+  ip netns exec "$(N kv)" tcpdump -nn -l -i eth0 -c 6 'udp dst port 4789 and src host 10.99.0.2' \
+    >"$work/ports" 2>/dev/null &
+  local dump=$!
+  sleep 0.5
+  # Two flows from the TAP host: ICMP, then UDP to port 9 (discarded).
+  ip netns exec "$(N ha)" ping -q -c 3 -i 0.1 192.168.42.1 >/dev/null 2>&1
+  ip netns exec "$(N ha)" python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3): s.sendto(b"x", ("192.168.42.1", 9))'
+  sleep 0.5
+  kill "$dump" 2>/dev/null; wait "$dump" 2>/dev/null
+  local ports
+  ports=$(sed -nE 's/.* 10\.99\.0\.2\.([0-9]+) > 10\.99\.0\.1\.4789.*/\1/p' "$work/ports" | sort -u)
+  echo "    outer UDP source ports: $(echo $ports)"
+  # RFC 7348 section 5: from the flow hash, in 49152-65535; more than one for two flows.
+  [ "$(echo "$ports" | wc -l)" -ge 2 ] || return 1
+  for port in $ports; do [ "$port" -ge 49152 ] || return 1; done
+}
+check "a: VXLAN source ports come from the inner flow's hash" source_ports_from_the_flow_hash
+
 tap_down_is_a_counted_drop() {
   ip -n "$(N ha)" link set tap0 down
   ip netns exec "$(N kv)" ping -q -c 3 -i 0.2 -W 1 192.168.42.2 >/dev/null 2>&1

@@ -1,5 +1,6 @@
 //! The Linux driver of the reference switch (feature `linux`): TAP devices for local
-//! ports, a UDP socket for VXLAN, a raw IPv4 protocol-47 socket for NVGRE, one poll loop,
+//! ports, a UDP socket receiving VXLAN, raw IPv4 sockets sending the tunnel engine's
+//! packets as built (VXLAN with its flow-hash source port) and receiving NVGRE, one poll loop,
 //! and the vtep configuration and control socket. The only module with `unsafe` code:
 //! the ioctls that create TAP devices, `IP_HDRINCL`, and `poll` itself.
 //!

@@ -6,11 +6,12 @@
 //! the missing outer headers are written into the headroom in front of what the socket
 //! gave, from the addresses it reported; sending, the leading headers are skipped.
 //!
-//! NVGRE is sent with `IP_HDRINCL`: the kernel sends the IPv4 header the tunnel engine
-//! built (DF set, TTL, DSCP and the RFC 6040 ECN copy) and only fills in its checksum,
-//! total length and, when zero, its ID. VXLAN goes out through the UDP socket, so the
-//! kernel writes IPv4 and UDP: the source port is the socket's (the VXLAN port) rather
-//! than the flow hash, and the outer DSCP and ECN are the socket's (zero).
+//! Both tunnels are sent through raw sockets with `IP_HDRINCL`: the kernel sends the IPv4
+//! packet the tunnel engine built (DF set, TTL, DSCP and the RFC 6040 ECN copy, and for
+//! VXLAN the UDP source port from the flow hash, RFC 7348 section 5's ECMP entropy) and
+//! only fills in the IPv4 checksum, total length and, when zero, the ID. A UDP socket
+//! would write its own IPv4 and UDP headers: one source port for every flow, and the
+//! socket's DSCP and ECN instead of the inner packet's.
 
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
@@ -30,17 +31,20 @@ use crate::wire::{
 /// Bytes in front of a UDP payload that the core expects: Ethernet, IPv4, UDP.
 const UDP_HEADERS: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN;
 
-/// The driver's underlay: a VXLAN UDP socket and, with NVGRE on, a raw GRE socket.
+/// The driver's underlay: a VXLAN UDP socket (receiving), a raw socket sending the VXLAN
+/// packets as built and, with NVGRE on, a raw GRE socket.
 #[derive(Debug)]
 pub struct Underlay {
     local_ip: Ipv4Addr,
     vxlan_port: u16,
     udp: UdpSocket,
+    vxlan_out: OwnedFd,
     gre: Option<OwnedFd>,
 }
 
 impl Underlay {
-    /// Opens the UDP socket on `local_ip:vxlan_port` and, if `nvgre`, the raw GRE socket.
+    /// Opens the UDP socket on `local_ip:vxlan_port`, the raw socket that sends VXLAN
+    /// and, if `nvgre`, the raw GRE socket.
     ///
     /// # Errors
     /// The port is taken, the address is not local, or raw sockets are not allowed
@@ -48,8 +52,10 @@ impl Underlay {
     pub fn open(local_ip: Ipv4Addr, vxlan_port: u16, nvgre: bool) -> io::Result<Underlay> {
         let udp = UdpSocket::bind(SocketAddrV4::new(local_ip, vxlan_port))?;
         udp.set_nonblocking(true)?;
+        // IPPROTO_RAW: a send-only socket for any protocol; it receives nothing.
+        let vxlan_out = raw_socket(local_ip, libc::IPPROTO_RAW)?;
         let gre = if nvgre {
-            Some(raw_gre_socket(local_ip)?)
+            Some(raw_socket(local_ip, libc::IPPROTO_GRE)?)
         } else {
             None
         };
@@ -57,6 +63,7 @@ impl Underlay {
             local_ip,
             vxlan_port,
             udp,
+            vxlan_out,
             gre,
         })
     }
@@ -118,24 +125,19 @@ impl Underlay {
     /// # Errors
     /// What the socket reports: a full buffer, no route, a packet over the route's MTU.
     pub fn send(&self, remote: Ipv4Addr, kind: TunnelKind, frame: &[u8]) -> io::Result<()> {
-        match kind {
-            TunnelKind::Vxlan => {
-                let payload = frame.get(UDP_HEADERS..).ok_or_else(short)?;
-                self.udp
-                    .send_to(payload, SocketAddrV4::new(remote, self.vxlan_port))
-                    .map(drop)
-            }
-            TunnelKind::Nvgre => {
-                let Some(gre) = &self.gre else {
-                    return Err(io::Error::new(io::ErrorKind::Unsupported, "NVGRE is off"));
-                };
-                let packet = frame.get(ethernet::HEADER_LEN..).ok_or_else(short)?;
-                let to = SockaddrIn::from(SocketAddrV4::new(remote, 0));
-                sendto(gre.as_raw_fd(), packet, &to, MsgFlags::empty())
-                    .map(drop)
-                    .map_err(io::Error::from)
-            }
-        }
+        let socket = match kind {
+            TunnelKind::Vxlan => &self.vxlan_out,
+            TunnelKind::Nvgre => self
+                .gre
+                .as_ref()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "NVGRE is off"))?,
+        };
+        // The IPv4 packet as the tunnel engine built it, after the outer Ethernet header.
+        let packet = frame.get(ethernet::HEADER_LEN..).ok_or_else(short)?;
+        let to = SockaddrIn::from(SocketAddrV4::new(remote, 0));
+        sendto(socket.as_raw_fd(), packet, &to, MsgFlags::empty())
+            .map(drop)
+            .map_err(io::Error::from)
     }
 }
 
@@ -161,14 +163,14 @@ fn short() -> io::Error {
     )
 }
 
-/// A non-blocking raw IPv4 socket for protocol 47, bound to `local_ip`, with IP_HDRINCL.
-fn raw_gre_socket(local_ip: Ipv4Addr) -> io::Result<OwnedFd> {
+/// A non-blocking raw IPv4 socket for `protocol`, bound to `local_ip`, with IP_HDRINCL.
+fn raw_socket(local_ip: Ipv4Addr, protocol: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: socket() takes no pointers; a non-negative result is a new descriptor.
     let fd = unsafe {
         libc::socket(
             libc::AF_INET,
             libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            libc::IPPROTO_GRE,
+            protocol,
         )
     };
     if fd < 0 {
