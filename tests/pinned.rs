@@ -172,3 +172,37 @@ fn reprs_display_their_fields() {
         "VXLAN vni 42 flags 0x08"
     );
 }
+
+#[test]
+fn both_tags_of_qinq_are_stripped_and_a_third_is_refused() {
+    let untagged = [
+        0x02, 0, 0, 0, 0, 0xbb, 0x02, 0, 0, 0, 0, 0xaa, 0x08, 0x06, 0xde, 0xad,
+    ];
+    let tagged = |tpids: &[[u8; 2]]| {
+        let mut frame = untagged.to_vec();
+        for (i, tpid) in tpids.iter().enumerate().rev() {
+            frame.splice(12..12, [tpid[0], tpid[1], 0x00, 10 + i as u8]);
+        }
+        frame
+    };
+    let config = TunnelConfig::vxlan(
+        Vni::new(4200).unwrap(),
+        Ipv4Addr::new(10, 9, 0, 1),
+        Ipv4Addr::new(10, 9, 0, 2),
+    );
+    let encap = |inner: &[u8]| {
+        let mut buf = vec![0u8; HEADROOM + inner.len()];
+        buf[HEADROOM..].copy_from_slice(inner);
+        let out = Encapsulator::new(config)
+            .unwrap()
+            .encapsulate(&mut buf, HEADROOM..HEADROOM + inner.len());
+        out.map(|range| buf[range].to_vec())
+    };
+    // QinQ: an S-tag then a C-tag, both removed.
+    let mut frame = encap(&tagged(&[[0x88, 0xa8], [0x81, 0x00]])).unwrap();
+    let found = Decapsulator::default().decapsulate(&mut frame).unwrap();
+    assert_eq!(&frame[found.inner], &untagged[..]);
+    // A third tag cannot be removed (only two are decoded): refused, not half-stripped.
+    let err = encap(&tagged(&[[0x88, 0xa8], [0x81, 0x00], [0x81, 0x00]])).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InnerVlanTag);
+}
