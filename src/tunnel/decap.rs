@@ -132,8 +132,10 @@ impl Decapsulator {
 
     /// Decapsulates without changing a byte: the same checks and result as
     /// [`decapsulate`](Self::decapsulate), for callers that only read (counters,
-    /// monitors). Inner tags are reported, not stripped: `Strip` behaves as `Keep`, and
-    /// the ECN combination is left to the caller (`ecn_alarm` is still reported).
+    /// monitors). Inner tags are not stripped: under `Strip` the inner range still starts
+    /// at the tags (a frame with more tags than can be stripped is refused, as by
+    /// `decapsulate`), and the ECN combination is left to the caller (`ecn_alarm` is
+    /// still reported).
     ///
     /// # Errors
     /// As [`decapsulate`](Self::decapsulate).
@@ -142,9 +144,10 @@ impl Decapsulator {
         let mut decoded = Frame::default();
         let error = self.decoder.fill(frame, &mut decoded).err();
         let (tunnel, outer, inner_len) = validate(&decoded, error, self.checksums)?;
-        if self.inner_vlan == InnerVlanPolicy::Reject && decoded.inner.vlans[0].is_some() {
-            return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
-        }
+        // The same policy check as `decapsulate`, its length unused: `Strip` also refuses
+        // more tags than can be stripped, and a reader must not accept what a rewriter
+        // drops.
+        self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;
         let outer_ecn = Ecn::from_bits(outer.ecn());
         let mut ecn_alarm = None;
         if let Some(ip) = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn) {
