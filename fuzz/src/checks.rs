@@ -773,6 +773,9 @@ fn udp_checksum_ok(udp: &UdpDatagram<&[u8]>, src: Ipv4Addr, dst: Ipv4Addr) -> bo
 
 /// `frame` without its first `tags` VLAN tags.
 fn strip_tags(frame: &[u8], tags: usize) -> Vec<u8> {
+    if tags == 0 {
+        return frame.to_vec();
+    }
     let mut out = frame[..ethernet::ADDRS_LEN].to_vec();
     out.extend_from_slice(&frame[ethernet::ADDRS_LEN + tags * vlan::HEADER_LEN..]);
     out
