@@ -140,7 +140,9 @@ impl Translator {
             check_vsid(Vsid::new(segment)?)?;
             // RFC 7637 section 3.2: NVGRE carries no inner tags; a frame that would keep
             // them is refused, as decapsulation refuses a tagged NVGRE payload.
-            if self.inner_vlan == InnerVlanPolicy::Keep && decoded.inner.vlans[0].is_some() {
+            // A TPID whose tag is cut short counts: the far end would drop it as tagged.
+            let tagged = InnerTags::of(&decoded.inner).any();
+            if self.inner_vlan == InnerVlanPolicy::Keep && tagged {
                 return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
             }
         }
