@@ -206,3 +206,56 @@ fn both_tags_of_qinq_are_stripped_and_a_third_is_refused() {
     let err = encap(&tagged(&[[0x88, 0xa8], [0x81, 0x00], [0x81, 0x00]])).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InnerVlanTag);
 }
+
+#[test]
+fn an_ipv6_flow_key_built_by_hand_is_the_one_read_from_the_frame() {
+    use std::net::Ipv6Addr;
+    use tunnelwire::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+    let (dst_mac, src_mac) = (
+        MacAddr([2, 0, 0, 0, 0, 0xbb]),
+        MacAddr([2, 0, 0, 0, 0, 0xaa]),
+    );
+    let (src, dst) = (
+        "fd00::1".parse::<Ipv6Addr>().unwrap(),
+        "fd00::2:3".parse::<Ipv6Addr>().unwrap(),
+    );
+    let mut frame = vec![0u8; 14 + 40 + 8];
+    EthernetRepr {
+        dst_addr: dst_mac,
+        src_addr: src_mac,
+        ethertype: EtherType::IPV6,
+    }
+    .emit(&mut frame)
+    .unwrap();
+    let mut ip = Ipv6Repr::new(src, dst, IpProtocol::UDP, 8);
+    ip.flow_label = 0xabcde;
+    ip.emit(&mut frame[14..]).unwrap();
+    UdpRepr::new(40000, 53, 0).emit(&mut frame[54..]).unwrap();
+    let by_hand = FlowKey::new_ipv6(
+        dst_mac,
+        src_mac,
+        0,
+        (src, dst, 17, 0xabcde),
+        Some((40000, 53)),
+    );
+    assert_eq!(by_hand, FlowKey::from_frame(&frame));
+    // Each field counts: another label, next header or address is another key.
+    let other_label = FlowKey::new_ipv6(dst_mac, src_mac, 0, (src, dst, 17, 1), Some((40000, 53)));
+    let other_header = FlowKey::new_ipv6(
+        dst_mac,
+        src_mac,
+        0,
+        (src, dst, 6, 0xabcde),
+        Some((40000, 53)),
+    );
+    let other_source = FlowKey::new_ipv6(
+        dst_mac,
+        src_mac,
+        0,
+        (dst, dst, 17, 0xabcde),
+        Some((40000, 53)),
+    );
+    for other in [other_label, other_header, other_source] {
+        assert_ne!(other.hash(), by_hand.hash());
+    }
+}
