@@ -1,7 +1,6 @@
 //! Decoding, encapsulation, decapsulation and translation allocate nothing: a counting
 //! global allocator watches them work on every frame of the committed captures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
 
 use pcap_file::pcap::PcapReader;
@@ -11,30 +10,10 @@ use tunnelwire::tunnel::{
 };
 use tunnelwire::wire::{Vni, Vsid};
 
-/// Counts allocations made by this thread's code under test (the test harness runs
-/// other tests on other threads, so the count is kept per thread).
-struct Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|n| n.get())
-}
+use counting_alloc::allocations;
 
 fn captured_frames() -> Vec<Vec<u8>> {
     let mut frames = Vec::new();

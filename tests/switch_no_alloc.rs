@@ -3,7 +3,6 @@
 //! VXLAN and NVGRE remotes, decapsulation, encapsulation, learning and ageing.
 #![cfg(feature = "switch")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -13,29 +12,10 @@ use tunnelwire::switch::{
 use tunnelwire::tunnel::{Encapsulator, HEADROOM, TunnelConfig, TunnelKind};
 use tunnelwire::wire::{MacAddr, Vni, Vsid};
 
-/// Counts allocations made by this thread (the harness runs other tests on other threads).
-struct Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|n| n.get())
-}
+use counting_alloc::allocations;
 
 const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 const VX: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
