@@ -12,6 +12,13 @@
 //! assert_eq!(checksum::finish(checksum::sum(&data)), !0xddf2);
 //! ```
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// One's-complement sum of `data` taken as big-endian 16-bit words (an odd last byte is
@@ -20,6 +27,9 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 /// Adds eight bytes per step with end-around carry: since 2^64 = 1 modulo 0xffff, a
 /// one's-complement sum of 64-bit words folds to the same 16-bit sum (RFC 1071 2(B)).
 #[inline]
+// Cannot overflow or index out of range: one's-complement sums of at most a packet's
+// words: no overflow in 64 bits; slices of lengths just taken.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 pub fn sum(data: &[u8]) -> u16 {
     let mut acc: u64 = 0;
     let mut chunks = data.chunks_exact(8);
@@ -38,6 +48,9 @@ pub fn sum(data: &[u8]) -> u16 {
 /// As [`sum`], for a fixed-size block of whole 32-bit words (an IPv4 header without
 /// options): the words are added without a loop or a tail.
 #[inline(always)]
+// Cannot overflow or index out of range: one's-complement sums of at most a packet's
+// words: no overflow in 64 bits; slices of lengths just taken.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 pub fn sum_words<const N: usize>(data: &[u8; N]) -> u16 {
     const { assert!(N % 4 == 0, "whole 32-bit words") };
     let mut acc: u64 = 0;
@@ -50,6 +63,9 @@ pub fn sum_words<const N: usize>(data: &[u8; N]) -> u16 {
 
 /// Folds a 64-bit one's-complement accumulator (plus a pending carry) to 16 bits.
 #[inline]
+// Cannot overflow or index out of range: one's-complement sums of at most a packet's
+// words: no overflow in 64 bits; slices of lengths just taken.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn fold(acc: u64, carry: bool) -> u16 {
     let high = (acc >> 32) + (acc & 0xffff_ffff) + u64::from(carry);
     let mid = (high >> 16) + (high & 0xffff);
@@ -73,6 +89,9 @@ pub const fn finish(sum: u16) -> u16 {
 /// Folded sum of the IPv4 pseudo-header (RFC 768, RFC 793): addresses, protocol and the
 /// transport length.
 #[inline]
+// Cannot overflow or index out of range: one's-complement sums of at most a packet's
+// words: no overflow in 64 bits; slices of lengths just taken.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 pub fn pseudo_header_ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) -> u16 {
     let src = u32::from(src);
     let dst = u32::from(dst);
@@ -88,6 +107,9 @@ pub fn pseudo_header_ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u1
 /// Folded sum of the IPv6 pseudo-header (RFC 8200 section 8.1): addresses, the
 /// upper-layer length (32 bits) and the next header.
 #[inline]
+// Cannot overflow or index out of range: one's-complement sums of at most a packet's
+// words: no overflow in 64 bits; slices of lengths just taken.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 pub fn pseudo_header_ipv6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length: u32) -> u16 {
     // Four 64-bit halves and two small fields cannot overflow 128 bits; the high 64 bits
     // then fold in with end-around carry, as 2^64 = 1 modulo 0xffff.

@@ -11,8 +11,8 @@
 //!
 //! and stops quietly at a payload it does not decode (ARP, ICMP, an IPv6 extension
 //! header, a third VLAN tag, a nested tunnel) and after the IPv4 header of any fragment
-//! (MF set or offset > 0), since only the first fragment carries transport ports. A malformed header is an
-//! [`Error`] whose offset counts from the frame's first byte.
+//! (MF set or offset > 0), since only the first fragment carries transport ports. A
+//! malformed header is an [`Error`] whose offset counts from the frame's first byte.
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.

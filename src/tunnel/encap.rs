@@ -1,5 +1,12 @@
 //! In-place encapsulation: outer headers written into headroom in front of the frame.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use core::ops::Range;
 
 use super::Encapsulation;
@@ -81,6 +88,9 @@ impl Encapsulator {
     ///
     /// # Errors
     /// As [`TunnelConfig::validate`].
+    // Cannot overflow or index out of range: offsets of headers inside the template (54
+    // bytes) or the checked buffer.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn new(config: TunnelConfig) -> Result<Self> {
         config.validate()?;
         let mut template = [0u8; HEADROOM];
@@ -163,6 +173,9 @@ impl Encapsulator {
     /// when the outer IPv4 packet would be larger than the underlay MTU (VTEPs must not
     /// fragment).
     #[inline]
+    // Cannot overflow or index out of range: offsets of headers inside the template (54
+    // bytes) or the checked buffer.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn encapsulate(&mut self, buf: &mut [u8], inner: Range<usize>) -> Result<Range<usize>> {
         let Some(inner_frame) = buf.get(inner.clone()) else {
             return Err(Error::new(
@@ -257,6 +270,9 @@ impl Encapsulator {
 
     /// Writes the `N`-byte outer headers at `buf[start..]`: the template, patched.
     #[inline(always)]
+    // Cannot overflow or index out of range: offsets of headers inside the template (54
+    // bytes) or the checked buffer.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     fn write<const N: usize>(&self, buf: &mut [u8], start: usize, patch: &Patch) {
         // `start + N` is the inner frame's start, inside `buf`, and N is at most the
         // template's length: the early returns cannot happen.

@@ -6,6 +6,13 @@
 //! rewrites the outer headers the same way, so every output is a frame built by the
 //! same rules (lengths consistent, source port or FlowID from the flow hash).
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use core::ops::Range;
 
 use super::TunnelKind;
@@ -109,6 +116,9 @@ impl Translator {
     /// `OutOfRange` for settings that cannot be sent (VXLAN port 0, a source port range
     /// containing 0); `Headroom`; `ExceedsMtu`.
     #[inline]
+    // Cannot overflow or index out of range: offsets of headers inside the checked frame
+    // and its headroom.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn translate(
         &self,
         buf: &mut [u8],
@@ -211,6 +221,9 @@ impl Translator {
 /// `buf[to..]`. The common shape (untagged, no IPv4 options: 34 bytes) is a move of a
 /// constant size, a few register copies instead of a `memmove` call.
 #[inline(always)]
+// Cannot overflow or index out of range: offsets of headers inside the checked frame and
+// its headroom.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn move_outer_headers(buf: &mut [u8], from: usize, to: usize, len: usize) {
     const COMMON: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
     if len == COMMON {
@@ -226,6 +239,9 @@ fn move_outer_headers(buf: &mut [u8], from: usize, to: usize, len: usize) {
 
 /// The outer IPv4 header at `buf[at..]`, validated by the decode that found it.
 #[inline]
+// Cannot overflow or index out of range: offsets of headers inside the checked frame and
+// its headroom.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn ip_view(buf: &[u8], at: usize) -> Ipv4Packet<&[u8]> {
     Ipv4Packet::new_unchecked(&buf[at..])
 }

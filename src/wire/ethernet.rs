@@ -1,5 +1,10 @@
 //! Ethernet II header (IEEE 802.3 clause 3.1.1): destination, source, EtherType.
 
+// Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
+// says why it cannot. Indexing is the views' design: accessors index the field ranges
+// `check_len` proved present (or that a `new_unchecked` caller vouches for).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use core::fmt;
 use core::str::FromStr;
 

@@ -6,6 +6,11 @@
 //!
 //! [RFC 791]: https://www.rfc-editor.org/rfc/rfc791
 
+// Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
+// says why it cannot. Indexing is the views' design: accessors index the field ranges
+// `check_len` proved present (or that a `new_unchecked` caller vouches for).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use core::fmt;
 use core::net::Ipv4Addr;
 
@@ -616,7 +621,10 @@ impl Ipv4Repr {
             dst_addr: packet.dst_addr(),
             // A checked header's options are at most 40 bytes in whole words.
             options: Ipv4Options::new(packet.options()).unwrap_or_default(),
-            payload_len: packet.total_len() - packet.header_len() as u16,
+            // Never saturates for a checked packet (total length >= header length).
+            payload_len: packet
+                .total_len()
+                .saturating_sub(packet.header_len() as u16),
         }
     }
 
@@ -632,6 +640,7 @@ impl Ipv4Repr {
     /// `BufferTooSmall` when `buffer` is shorter than the header; `OutOfRange` when the
     /// payload length makes the total length exceed 65535.
     #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // at most 60 + 65535: no overflow in usize
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         let header_len = self.buffer_len();
         require_room(Layer::Ipv4, buffer, header_len)?;

@@ -9,6 +9,11 @@
 //!
 //! [RFC 8200]: https://www.rfc-editor.org/rfc/rfc8200
 
+// Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
+// says why it cannot. Indexing is the views' design: accessors index the field ranges
+// `check_len` proved present (or that a `new_unchecked` caller vouches for).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use core::fmt;
 use core::net::Ipv6Addr;
 
@@ -172,6 +177,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
 
     #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // `at` is 8 or 24: the address fields
     fn addr_bytes(&self, at: usize) -> [u8; 16] {
         let mut octets = [0; 16];
         octets.copy_from_slice(&self.buffer.as_ref()[at..at + 16]);

@@ -3,6 +3,11 @@
 //! payload, ready for the next parser (with the `nom` feature, [`crate::nom`] offers
 //! them as nom parsers).
 
+// Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
+// says why it cannot. Indexing is the views' design: accessors index the field ranges
+// `check_len` proved present (or that a `new_unchecked` caller vouches for).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;

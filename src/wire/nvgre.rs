@@ -10,6 +10,11 @@
 //! [RFC 2784]: https://www.rfc-editor.org/rfc/rfc2784
 //! [RFC 2890]: https://www.rfc-editor.org/rfc/rfc2890
 
+// Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
+// says why it cannot. Indexing is the views' design: accessors index the field ranges
+// `check_len` proved present (or that a `new_unchecked` caller vouches for).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use core::fmt;
 
 use super::ethernet::EtherType;

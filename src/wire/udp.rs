@@ -5,6 +5,11 @@
 //!
 //! [RFC 768]: https://www.rfc-editor.org/rfc/rfc768
 
+// Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
+// says why it cannot. Indexing is the views' design: accessors index the field ranges
+// `check_len` proved present (or that a `new_unchecked` caller vouches for).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
@@ -289,7 +294,8 @@ impl UdpRepr {
             src_port: datagram.src_port(),
             dst_port: datagram.dst_port(),
             checksum: datagram.checksum(),
-            payload_len: datagram.len() - HEADER_LEN as u16,
+            // Never saturates for a checked datagram (length >= 8).
+            payload_len: datagram.len().saturating_sub(HEADER_LEN as u16),
         }
     }
 
@@ -305,6 +311,7 @@ impl UdpRepr {
     /// `BufferTooSmall` when `buffer` is shorter than 8 bytes; `OutOfRange` when the
     /// length would exceed 65535.
     #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // a u16 plus 8, in u32: no overflow
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         require_room(Layer::Udp, buffer, HEADER_LEN)?;
         let len = self

@@ -4,6 +4,11 @@
 //! 4 bytes after it: the tag control information (PCP, DEI, VID) and the EtherType of what
 //! follows. Stacked tags (QinQ) are successive views.
 
+// Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
+// says why it cannot. Indexing is the views' design: accessors index the field ranges
+// `check_len` proved present (or that a `new_unchecked` caller vouches for).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use core::fmt;
 
 use super::ethernet::EtherType;

@@ -7,6 +7,11 @@
 //!
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 
+// Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
+// says why it cannot. Indexing is the views' design: accessors index the field ranges
+// `check_len` proved present (or that a `new_unchecked` caller vouches for).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use core::fmt;
 
 use super::{get_u24, require, require_room, segment_id, set_u24};
