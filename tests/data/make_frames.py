@@ -148,16 +148,17 @@ def plain_frames():
     return frames
 
 
-def tshark_fields(pcap):
+def tshark_fields(pcap, fields=FIELDS):
+    """tshark's decode of every frame of `pcap`: for each, every occurrence of `fields`."""
     cmd = ["tshark", "-r", pcap, "-T", "fields", "-E", "occurrence=a", "-E", "separator=\t",
            "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-d", "udp.port==4789,vxlan"]
-    for f in FIELDS:
+    for f in fields:
         cmd += ["-e", f]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rows = []
     for line in out.splitlines():
         cols = line.split("\t")
-        rows.append({f: (c.split(",") if c else []) for f, c in zip(FIELDS, cols)})
+        rows.append({f: (c.split(",") if c else []) for f, c in zip(fields, cols)})
     return rows
 
 

@@ -483,17 +483,7 @@ def normalise(field, v):
 
 
 def tshark_fields(pcap, extra=()):
-    cmd = ["tshark", "-r", pcap, "-T", "fields", "-E", "occurrence=a", "-E", "separator=\t",
-           "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-d", "udp.port==4789,vxlan"]
-    names = FIELDS + list(extra)
-    for f in names:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rows = []
-    for line in out.splitlines():
-        cols = line.split("\t")
-        rows.append({f: (c.split(",") if c else []) for f, c in zip(names, cols)})
-    return rows
+    return mf.tshark_fields(pcap, FIELDS + list(extra))
 
 
 def check_against_tshark(name, pcap, frames):
