@@ -12,10 +12,11 @@ use core::ops::Range;
 
 use super::config::{check_endpoint, check_vsid};
 use super::ecn::{self, Ecn, EcnAlarm};
-use super::inner_vlan::{self, InnerTags, InnerVlanPolicy};
+use super::inner_vlan::{self, InnerVlanPolicy};
+use super::layout::{InnerIp, Received};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
-use crate::packet::{Decoder, Depth, Frame, Stack, Tunnel};
+use crate::packet::{Decoder, Depth, Tunnel};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp;
@@ -160,27 +161,27 @@ impl Decapsulator {
     #[inline(always)]
     #[allow(clippy::arithmetic_side_effects)] // the inner frame's end, inside the frame
     fn examine(&self, frame: &[u8]) -> Result<(Decapsulated, Rewrite)> {
-        let mut decoded = Frame::default();
+        let mut received = Received::<()>::default();
         // The inner transport is not needed: ECN lives in the IP header.
         let error = self
             .decoder
-            .fill_to(frame, &mut decoded, Depth::InnerIp)
+            .walk(frame, &mut received, Depth::InnerIp)
             .err();
-        let (tunnel, outer, inner_len) = validate(&decoded, error, self.checksums)?;
-        let strip_len = self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;
+        let (tunnel, outer, inner_len) = validate(&received, error, self.checksums)?;
+        let inner = received.inner;
+        let strip_len = self.inner_vlan.strip_len(inner.tags)?;
         let outer_ecn = Ecn::from_bits(outer.ecn());
         let (mut ecn_alarm, mut ecn) = (None, None);
-        if let Some(ip) = InnerIp::of(&decoded.inner).filter(|_| self.apply_ecn) {
-            let combined = ecn::decapsulate(ip.ecn, outer_ecn)?;
-            ecn_alarm = ecn::alarm(ip.ecn, outer_ecn);
-            ecn = (combined != ip.ecn).then_some((ip, combined));
+        if let Some(ip) = inner.ip.filter(|_| self.apply_ecn) {
+            let combined = ecn::decapsulate(ip.ecn(), outer_ecn)?;
+            ecn_alarm = ecn::alarm(ip.ecn(), outer_ecn);
+            ecn = (combined != ip.ecn()).then_some((ip, combined));
         }
-        let inner_start = decoded.inner.offset;
         let found = Decapsulated {
             encapsulation: tunnel.encapsulation(),
             outer_src: outer.src_addr(),
             outer_dst: outer.dst_addr(),
-            inner: inner_start..inner_start + inner_len,
+            inner: inner.offset..inner.offset + inner_len,
             ecn_alarm,
         };
         Ok((found, Rewrite { strip_len, ecn }))
@@ -212,44 +213,39 @@ impl Decapsulator {
 // a function left out of line lives in memory, 250 bytes of stores and loads per packet.
 #[inline(always)]
 #[allow(clippy::arithmetic_side_effects)] // UDP, when decoded, is 8 bytes before VXLAN
-pub(crate) fn validate<'a>(
-    decoded: &Frame<'a>,
+pub(crate) fn validate<'a, K>(
+    received: &Received<'a, K>,
     error: Option<Error>,
     checksums: Checksums,
 ) -> Result<(Tunnel<'a>, Ipv4Packet<&'a [u8]>, usize)> {
-    let Some(tunnel) = decoded.tunnel else {
-        let fragment = decoded
-            .outer_fragment()
-            .then_some(match decoded.outer.ipv6 {
-                Some(_) => Layer::Ipv6,
-                None => Layer::Ipv4,
-            });
-        return Err(super::no_tunnel(error, fragment, decoded.outer.l3_offset()));
+    let outer = &received.outer;
+    let Some((at, tunnel)) = received.tunnel else {
+        let fragment = outer.fragment().then_some(match outer.ipv6_next {
+            Some(_) => Layer::Ipv6,
+            None => Layer::Ipv4,
+        });
+        return Err(super::no_tunnel(error, fragment, outer.l3));
     };
-    let Some(outer) = decoded.outer.ipv4 else {
+    let Some(ip) = outer.ipv4 else {
         return Err(Error::new(
             Layer::Tunnel,
             ErrorKind::UnsupportedFrame("an IPv6 underlay"),
         )
-        .at(decoded.outer.l3_offset()));
+        .at(outer.l3));
     };
     let verify = checksums == Checksums::Verify;
-    if verify && !outer.verify_checksum() {
-        return Err(
-            Error::new(Layer::Ipv4, ErrorKind::BadChecksum(outer.checksum()))
-                .at(decoded.outer.l3_offset()),
-        );
+    if verify && !ip.verify_checksum() {
+        return Err(Error::new(Layer::Ipv4, ErrorKind::BadChecksum(ip.checksum())).at(outer.l3));
     }
-    check_endpoint("outer source address", outer.src_addr())?;
-    if let Some(udp) = decoded.outer.udp() {
-        if verify && !udp.verify_checksum(outer.src_addr(), outer.dst_addr()) {
+    check_endpoint("outer source address", ip.src_addr())?;
+    if let Some(udp) = outer.udp {
+        if verify && !udp.verify_checksum(ip.src_addr(), ip.dst_addr()) {
             return Err(
                 Error::new(Layer::Udp, ErrorKind::BadChecksum(udp.checksum()))
-                    .at(decoded.tunnel_offset - udp::HEADER_LEN),
+                    .at(at - udp::HEADER_LEN),
             );
         }
     }
-    let at = decoded.tunnel_offset;
     let inner_len = match tunnel {
         Tunnel::Vxlan(h) => {
             check_vxlan_gpe(h.flags(), (h.reserved1() & 0xff) as u8).map_err(|e| e.at(at))?;
@@ -261,15 +257,15 @@ pub(crate) fn validate<'a>(
         }
     };
     // The payload is a tenant's Ethernet frame: its header must decode.
-    if decoded.inner.ethernet.is_none() {
+    if !received.inner.ethernet {
         return Err(super::no_tunnel(error, None, 0));
     }
     // RFC 7637 section 3.2: "A decapsulating NVE MUST drop the frame if the inner
     // Ethernet frame contains an 802.1Q tag", whatever the policy says for VXLAN.
-    if matches!(tunnel, Tunnel::Nvgre(_)) && InnerTags::of(&decoded.inner).any() {
+    if matches!(tunnel, Tunnel::Nvgre(_)) && received.inner.tags.any() {
         return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
     }
-    Ok((tunnel, outer, inner_len))
+    Ok((tunnel, ip, inner_len))
 }
 
 /// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe): with the P bit set, the header says what it
@@ -304,28 +300,7 @@ struct Rewrite {
     ecn: Option<(InnerIp, Ecn)>,
 }
 
-/// The inner IP header whose ECN field decapsulation combines.
-#[derive(Debug, Clone, Copy)]
-struct InnerIp {
-    /// Offset of the IP header in the frame.
-    at: usize,
-    /// IPv6 (no header checksum) rather than IPv4.
-    v6: bool,
-    /// Its ECN field.
-    ecn: Ecn,
-}
-
 impl InnerIp {
-    #[inline(always)]
-    fn of(stack: &Stack<'_>) -> Option<Self> {
-        let tos = stack.traffic_class()?;
-        Some(InnerIp {
-            at: stack.l3_offset(),
-            v6: stack.ipv6.is_some(),
-            ecn: Ecn::from_bits(tos),
-        })
-    }
-
     /// Rewrites the ECN bits: in IPv6's traffic class (no checksum covers it), or in the
     /// IPv4 header with an incremental checksum update (RFC 1624), so a checksum that was
     /// wrong stays exactly as wrong.

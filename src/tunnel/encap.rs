@@ -14,10 +14,11 @@ use super::config::{Dscp, TunnelConfig};
 use super::ecn::Ecn;
 use super::flow::FlowKey;
 use super::ident::IdentCounter;
-use super::inner_vlan::{self, InnerTags};
+use super::inner_vlan;
+use super::layout::Inner;
 use super::{HEADROOM, NVGRE_OVERHEAD, VXLAN_OVERHEAD};
 use crate::checksum;
-use crate::packet::Stack;
+use crate::packet;
 use crate::wire::ethernet::{self, EtherType, EthernetRepr};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::nvgre::{self, NvgreHeader, NvgreRepr};
@@ -186,17 +187,19 @@ impl Encapsulator {
                 },
             ));
         };
-        // One decode of the inner stack serves the flow hash, DSCP, ECN and the tags.
-        let (stack, _) = Stack::decode(inner_frame);
-        let key = FlowKey::from_stack(&stack);
+        // One walk over the inner stack serves the flow hash, DSCP, ECN and the tags; a
+        // malformed header ends it where it is (the frame is a tenant's to send).
+        let mut inner_stack = Inner::<FlowKey>::default();
+        let _ = packet::walk(inner_frame, &mut inner_stack);
+        let key = inner_stack.also;
         let hash = if self.config.symmetric_hash {
             key.symmetric()
         } else {
             key
         }
         .hash();
-        let inner_tos = stack.traffic_class();
-        let strip_len = self.config.inner_vlan.strip_len(InnerTags::of(&stack))?;
+        let inner_tos = inner_stack.ip.map(|ip| ip.tos);
+        let strip_len = self.config.inner_vlan.strip_len(inner_stack.tags)?;
         let inner_start = inner.start + strip_len;
         let start = inner_start.checked_sub(self.overhead).ok_or(Error::new(
             Layer::Tunnel,

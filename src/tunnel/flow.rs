@@ -43,8 +43,12 @@
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::packet::Stack;
+use crate::packet::{self, Record, Stack, Transport};
+use crate::wire::ethernet::EthernetFrame;
 use crate::wire::ethernet::MacAddr;
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::vlan::VlanTag;
 use crate::{Error, ErrorKind, Layer};
 
 const K0: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -128,48 +132,21 @@ impl FlowKey {
         key
     }
 
-    /// The key of a decoded stack, read straight from its validated headers: 8-byte loads
-    /// take both MACs (two loads) and both IPv4 addresses (one); going through `MacAddr`
-    /// and `Ipv4Addr` measured 2 ns slower per frame.
-    // Always inlined: a handful of loads, and the caller's stack is then read in place.
+    /// The key of a decoded stack.
     #[inline(always)]
-    // Cannot overflow or index out of range: fixed offsets inside checked headers;
-    // multiply-shift of 32-bit values in 64 bits.
-    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn from_stack(stack: &Stack<'_>) -> Self {
-        let mut words = [0u64; 4];
-        let be64 = |b: &[u8]| u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-        if let Some(eth) = stack.ethernet {
-            // A checked Ethernet view holds at least the 14-byte header.
-            let header = eth.into_inner();
-            words[0] = be64(&header[0..8]) >> 16;
-            words[1] = be64(&header[4..12]) & MAC;
-        }
-        words[0] |= u64::from(stack.ethertype().map_or(0, |t| t.0)) << 48;
-        words[1] |= u64::from(stack.vlans[0].map_or(0, |tag| tag.vid().get())) << 48;
-        if let Some(ip) = stack.ipv4 {
-            // Source and destination addresses are bytes 12..20 of a checked header.
-            words[2] = be64(&ip.into_inner()[12..20]);
-            words[3] = u64::from(ip.protocol().0) << 32;
-        } else if let Some(ip) = stack.ipv6 {
-            let header = ip.into_inner();
-            let address = |at: usize| {
-                (u128::from(be64(&header[at..])) << 64) | u128::from(be64(&header[at + 8..]))
-            };
-            // Addresses are bytes 8..40 of a checked 40-byte header.
-            words[2] = digest(address(8)) << 32 | digest(address(24));
-            words[3] = u64::from(ip.next_header().0) << 32
-                | u64::from(ip.flow_label()) << FLOW_LABEL_SHIFT;
-        }
-        let mut key = FlowKey { words };
-        key.set_ports(stack.ports());
+        let mut key = FlowKey::default();
+        stack.replay(&mut key);
         key
     }
 
     /// The key of an Ethernet frame, decoded as far as it goes.
     #[inline]
     pub fn from_frame(frame: &[u8]) -> Self {
-        Self::from_stack(&Stack::decode(frame).0)
+        let mut key = FlowKey::default();
+        // A malformed header ends the key where it is, as it ends the decode.
+        let _ = packet::walk(frame, &mut key);
+        key
     }
 
     /// The same key for both directions: the MACs, and the address-port endpoints, in
@@ -203,6 +180,60 @@ impl FlowKey {
 }
 
 /// 32 bits standing for an IPv6 address in the key.
+/// The key is built as the decoder walks the stack, read straight from each validated
+/// header: 8-byte loads take both MACs (two loads) and both IPv4 addresses (one); going
+/// through `MacAddr` and `Ipv4Addr` measured 2 ns slower per frame.
+// Cannot overflow or index out of range: fixed offsets inside checked headers.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+impl<'a> Record<'a> for FlowKey {
+    #[inline(always)]
+    fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
+        // A checked Ethernet view holds at least the 14-byte header.
+        let header = eth.into_inner();
+        self.words[0] = be64(&header[0..8]) >> 16 | u64::from(eth.ethertype().0) << 48;
+        self.words[1] = be64(&header[4..12]) & MAC;
+    }
+    #[inline(always)]
+    fn vlan(&mut self, index: usize, tag: VlanTag<&'a [u8]>) {
+        // The EtherType is the one after the last tag; the VLAN ID the first tag's.
+        self.words[0] = self.words[0] & MAC | u64::from(tag.ethertype().0) << 48;
+        if index == 0 {
+            self.words[1] |= u64::from(tag.vid().get()) << 48;
+        }
+    }
+    #[inline(always)]
+    fn ipv4(&mut self, _at: usize, ip: Ipv4Packet<&'a [u8]>) {
+        // Source and destination addresses are bytes 12..20 of a checked header.
+        self.words[2] = be64(&ip.into_inner()[12..20]);
+        self.words[3] = u64::from(ip.protocol().0) << 32;
+    }
+    #[inline(always)]
+    fn ipv6(&mut self, _at: usize, ip: Ipv6Packet<&'a [u8]>) {
+        let header = ip.into_inner();
+        let address = |at: usize| {
+            (u128::from(be64(&header[at..])) << 64) | u128::from(be64(&header[at + 8..]))
+        };
+        // Addresses are bytes 8..40 of a checked 40-byte header.
+        self.words[2] = digest(address(8)) << 32 | digest(address(24));
+        self.words[3] =
+            u64::from(ip.next_header().0) << 32 | u64::from(ip.flow_label()) << FLOW_LABEL_SHIFT;
+    }
+    #[inline(always)]
+    fn transport(&mut self, transport: Transport<'a>) {
+        self.set_ports(Some(match transport {
+            Transport::Udp(udp) => (udp.src_port(), udp.dst_port()),
+            Transport::Tcp { src_port, dst_port } => (src_port, dst_port),
+        }));
+    }
+}
+
+/// The big-endian u64 at the start of `bytes` (at least 8 bytes long).
+#[inline(always)]
+#[allow(clippy::indexing_slicing)] // callers pass at least 8 bytes
+fn be64(b: &[u8]) -> u64 {
+    u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
 #[inline]
 fn digest(address: u128) -> u64 {
     let d = fold((address >> 64) as u64 ^ K5, address as u64 ^ K6);

@@ -12,7 +12,6 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-use crate::packet::Stack;
 use crate::wire::{ethernet, vlan};
 use crate::{Error, ErrorKind, Layer, Result};
 
@@ -66,8 +65,8 @@ pub(crate) const NVGRE_KEEPS_NO_TAGS: Error = Error::new(
     ErrorKind::Unsupported("keeping inner VLAN tags in NVGRE (RFC 7637 section 3.2: MUST remove)"),
 );
 
-/// The VLAN tags at the front of an inner frame, read from its decoded stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The VLAN tags at the front of an inner frame, as the decoder found them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct InnerTags {
     /// Tags decoded (at most [`crate::packet::MAX_VLAN_TAGS`]).
     pub count: usize,
@@ -76,17 +75,7 @@ pub(crate) struct InnerTags {
 }
 
 impl InnerTags {
-    /// The tags of `stack`.
-    #[inline(always)]
-    pub fn of(stack: &Stack<'_>) -> Self {
-        InnerTags {
-            count: stack.vlans.iter().flatten().count(),
-            more: stack.ethertype().is_some_and(|t| t.is_vlan_tpid()),
-        }
-    }
-
-    /// True when the frame is tagged: a tag decoded, or a TPID whose tag did not (cut
-    /// short, or a third one).
+    /// True when the frame is tagged.
     #[inline(always)]
     pub fn any(self) -> bool {
         self.count > 0 || self.more

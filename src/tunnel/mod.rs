@@ -72,6 +72,7 @@ mod encap;
 pub mod flow;
 mod ident;
 mod inner_vlan;
+mod layout;
 mod translate;
 
 pub use config::{Dscp, FlowId, OuterVlan, TunnelConfig};

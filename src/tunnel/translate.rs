@@ -19,9 +19,10 @@ use super::TunnelKind;
 use super::config::{FlowId, check_vsid, check_vxlan_ports};
 use super::decap::{Checksums, validate};
 use super::flow::{FlowKey, PortRange};
-use super::inner_vlan::{self, InnerTags, InnerVlanPolicy};
+use super::inner_vlan::{self, InnerVlanPolicy};
+use super::layout::Received;
 use crate::checksum;
-use crate::packet::{Decoder, Frame};
+use crate::packet::{Decoder, Depth};
 use crate::wire::ethernet;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
 use crate::wire::nvgre::{self, NvgreRepr, Vsid};
@@ -135,10 +136,14 @@ impl Translator {
                 },
             ));
         };
-        let mut decoded = Frame::default();
-        let error = self.decoder.fill(bytes, &mut decoded).err();
-        let (tunnel, ip, inner_len) = validate(&decoded, error, self.checksums)?;
-        let key = FlowKey::from_stack(&decoded.inner);
+        let mut received = Received::<FlowKey>::default();
+        let error = self
+            .decoder
+            .walk(bytes, &mut received, Depth::InnerTransport)
+            .err();
+        let (tunnel, ip, inner_len) = validate(&received, error, self.checksums)?;
+        let inner = received.inner;
+        let key = inner.also;
         let hash = if self.symmetric_hash {
             key.symmetric()
         } else {
@@ -151,15 +156,15 @@ impl Translator {
             // RFC 7637 section 3.2: NVGRE carries no inner tags; a frame that would keep
             // them is refused, as decapsulation refuses a tagged NVGRE payload.
             // A TPID whose tag is cut short counts: the far end would drop it as tagged.
-            let tagged = InnerTags::of(&decoded.inner).any();
+            let tagged = inner.tags.any();
             if self.inner_vlan == InnerVlanPolicy::Keep && tagged {
                 return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
             }
         }
-        let strip_len = self.inner_vlan.strip_len(InnerTags::of(&decoded.inner))?;
+        let strip_len = self.inner_vlan.strip_len(inner.tags)?;
         let header_len = ip.header_len();
-        let inner_at = frame.start + decoded.inner.offset;
-        let l4 = decoded.inner.offset - tunnel_len(tunnel.kind());
+        let inner_at = frame.start + inner.offset;
+        let l4 = inner.offset - tunnel_len(tunnel.kind());
         let end = inner_at + inner_len;
 
         // Everything is checked before the first byte moves: an error leaves the frame

@@ -1,0 +1,174 @@
+//! What the tunnel engine keeps of a walk over a frame: where each layer it reads is, and
+//! little else.
+//!
+//! The decoder validates every header and hands it to a recorder (`packet::Record`).
+//! [`Frame`](crate::packet::Frame) keeps all the views, about 250 bytes; a per-packet path
+//! that kept them would store and reload them through memory for every packet. These
+//! recorders keep the few values encapsulation, decapsulation and translation read, so
+//! they stay in registers.
+
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
+use super::ecn::Ecn;
+use super::inner_vlan::InnerTags;
+use crate::packet::{Record, RecordFrame, Transport, Tunnel};
+use crate::wire::ethernet::EthernetFrame;
+use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
+use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::udp::UdpDatagram;
+use crate::wire::vlan::VlanTag;
+
+/// The outer stack of a received tunnel frame: its IP header and UDP datagram.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Outer<'a> {
+    /// Offset of the IP header (0 when there is none).
+    pub l3: usize,
+    /// The IPv4 header.
+    pub ipv4: Option<Ipv4Packet<&'a [u8]>>,
+    /// The IPv6 header's next header, when the underlay is IPv6.
+    pub ipv6_next: Option<IpProtocol>,
+    /// The UDP datagram.
+    pub udp: Option<UdpDatagram<&'a [u8]>>,
+}
+
+impl Outer<'_> {
+    /// True when the IP header is a fragment (IPv4 with MF or an offset, IPv6 with a
+    /// fragment header next), as [`Frame::outer_fragment`](crate::packet::Frame::outer_fragment).
+    #[inline(always)]
+    pub fn fragment(&self) -> bool {
+        self.ipv4.is_some_and(|ip| ip.is_fragment())
+            || self.ipv6_next == Some(IpProtocol::IPV6_FRAGMENT)
+    }
+}
+
+impl<'a> Record<'a> for Outer<'a> {
+    #[inline(always)]
+    fn ipv4(&mut self, at: usize, ip: Ipv4Packet<&'a [u8]>) {
+        self.l3 = at;
+        self.ipv4 = Some(ip);
+    }
+    #[inline(always)]
+    fn ipv6(&mut self, at: usize, ip: Ipv6Packet<&'a [u8]>) {
+        self.l3 = at;
+        self.ipv6_next = Some(ip.next_header());
+    }
+    #[inline(always)]
+    fn transport(&mut self, transport: Transport<'a>) {
+        if let Transport::Udp(udp) = transport {
+            self.udp = Some(udp);
+        }
+    }
+}
+
+/// The inner IP header: where it is and its traffic class.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InnerIp {
+    /// Offset of the IP header in the frame.
+    pub at: usize,
+    /// IPv6 (no header checksum) rather than IPv4.
+    pub v6: bool,
+    /// The IPv4 TOS byte or the IPv6 traffic class: DSCP, then ECN in the low 2 bits.
+    pub tos: u8,
+}
+
+impl InnerIp {
+    /// Its ECN field.
+    #[inline(always)]
+    pub fn ecn(self) -> Ecn {
+        Ecn::from_bits(self.tos)
+    }
+}
+
+/// The inner stack: where it starts, its tags and IP header, and whatever `K` keeps
+/// besides (the flow key, or nothing).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Inner<K> {
+    /// Offset of the inner Ethernet header.
+    pub offset: usize,
+    /// The Ethernet header is valid.
+    pub ethernet: bool,
+    /// Its VLAN tags.
+    pub tags: InnerTags,
+    /// Its IP header.
+    pub ip: Option<InnerIp>,
+    /// What else is kept.
+    pub also: K,
+}
+
+impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
+    #[inline(always)]
+    fn start(&mut self, at: usize) {
+        self.offset = at;
+        self.also.start(at);
+    }
+    #[inline(always)]
+    fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
+        self.ethernet = true;
+        self.tags.more = eth.ethertype().is_vlan_tpid();
+        self.also.ethernet(eth);
+    }
+    #[inline(always)]
+    fn vlan(&mut self, index: usize, tag: VlanTag<&'a [u8]>) {
+        // At most two tags: no overflow.
+        #[allow(clippy::arithmetic_side_effects)]
+        let count = index + 1;
+        self.tags.count = count;
+        self.tags.more = tag.ethertype().is_vlan_tpid();
+        self.also.vlan(index, tag);
+    }
+    #[inline(always)]
+    fn ipv4(&mut self, at: usize, ip: Ipv4Packet<&'a [u8]>) {
+        self.ip = Some(InnerIp {
+            at,
+            v6: false,
+            tos: ip.dscp() << 2 | ip.ecn(),
+        });
+        self.also.ipv4(at, ip);
+    }
+    #[inline(always)]
+    fn ipv6(&mut self, at: usize, ip: Ipv6Packet<&'a [u8]>) {
+        self.ip = Some(InnerIp {
+            at,
+            v6: true,
+            tos: ip.traffic_class(),
+        });
+        self.also.ipv6(at, ip);
+    }
+    #[inline(always)]
+    fn transport(&mut self, transport: Transport<'a>) {
+        self.also.transport(transport);
+    }
+}
+
+/// A received tunnel frame: outer stack, tunnel header, inner stack.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Received<'a, K> {
+    /// The outer stack.
+    pub outer: Outer<'a>,
+    /// The tunnel header and its offset.
+    pub tunnel: Option<(usize, Tunnel<'a>)>,
+    /// The inner stack.
+    pub inner: Inner<K>,
+}
+
+impl<'a, K: Record<'a>> RecordFrame<'a> for Received<'a, K> {
+    type Outer = Outer<'a>;
+    type Inner = Inner<K>;
+    #[inline(always)]
+    fn outer(&mut self) -> &mut Outer<'a> {
+        &mut self.outer
+    }
+    #[inline(always)]
+    fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) {
+        self.tunnel = Some((at, tunnel));
+    }
+    #[inline(always)]
+    fn inner(&mut self) -> &mut Inner<K> {
+        &mut self.inner
+    }
+}
