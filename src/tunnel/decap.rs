@@ -169,7 +169,7 @@ impl Decapsulator {
             .err();
         let (tunnel, outer, inner_len) = validate(&received, error, self.checksums)?;
         let inner = received.inner;
-        let strip_len = self.inner_vlan.strip_len(inner.tags)?;
+        let strip_len = self.inner_vlan.strip_len(inner.tags())?;
         let outer_ecn = Ecn::from_bits(outer.ecn());
         let (mut ecn_alarm, mut ecn) = (None, None);
         if let Some(ip) = inner.ip.filter(|_| self.apply_ecn) {
@@ -262,7 +262,7 @@ pub(crate) fn validate<'a, K>(
     }
     // RFC 7637 section 3.2: "A decapsulating NVE MUST drop the frame if the inner
     // Ethernet frame contains an 802.1Q tag", whatever the policy says for VXLAN.
-    if matches!(tunnel, Tunnel::Nvgre(_)) && received.inner.tags.any() {
+    if matches!(tunnel, Tunnel::Nvgre(_)) && received.inner.tags().any() {
         return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
     }
     Ok((tunnel, ip, inner_len))

@@ -11,7 +11,7 @@ use core::ops::Range;
 
 use super::Encapsulation;
 use super::config::{Dscp, TunnelConfig};
-use super::ecn::Ecn;
+use super::ecn::EcnMode;
 use super::flow::FlowKey;
 use super::ident::IdentCounter;
 use super::inner_vlan;
@@ -26,6 +26,34 @@ use crate::wire::udp::{self, UdpDatagram, UdpRepr};
 use crate::wire::vlan::{self, VlanRepr};
 use crate::wire::vxlan::{self, VxlanRepr};
 use crate::{Error, ErrorKind, Layer, Result};
+
+/// The outer TOS byte's rule, [`Dscp`] and [`EcnMode`] settled once: the bits it takes
+/// from the inner TOS (or traffic class) and the bits it sets. An inner frame that is not
+/// IP counts as TOS 0: DSCP 0 under `CopyInner`, Not-ECT (RFC 6040 section 4.1).
+#[derive(Debug, Clone, Copy)]
+struct OuterTos {
+    /// Bits set whatever the inner frame: a fixed DSCP.
+    fixed: u8,
+    /// Bits copied from the inner TOS: its DSCP under `CopyInner`, its ECN in normal mode.
+    copied: u8,
+}
+
+impl OuterTos {
+    fn new(dscp: Dscp, ecn: EcnMode) -> Self {
+        let (fixed, copied_dscp) = match dscp {
+            Dscp::Fixed(dscp) => (dscp << 2, 0),
+            Dscp::CopyInner => (0, 0xfc),
+        };
+        let copied_ecn = match ecn {
+            EcnMode::Normal => 0x03,
+            EcnMode::Compatibility => 0,
+        };
+        OuterTos {
+            fixed,
+            copied: copied_dscp | copied_ecn,
+        }
+    }
+}
 
 /// The per-packet fields of the outer headers.
 struct Patch {
@@ -81,6 +109,8 @@ pub struct Encapsulator {
     /// Folded sum of the template's IPv4 header, its total length, TOS, ID and checksum
     /// being zero.
     ip_sum: u16,
+    /// How the outer TOS byte is made.
+    tos: OuterTos,
     ident: IdentCounter,
 }
 
@@ -147,6 +177,7 @@ impl Encapsulator {
             overhead: at,
             ip_offset,
             ip_sum,
+            tos: OuterTos::new(config.dscp, config.ecn),
             ident: IdentCounter::for_tuple(config.src_ip, config.dst_ip, protocol.0),
         })
     }
@@ -198,8 +229,8 @@ impl Encapsulator {
             key
         }
         .hash();
-        let inner_tos = inner_stack.ip.map(|ip| ip.tos);
-        let strip_len = self.config.inner_vlan.strip_len(inner_stack.tags)?;
+        let inner_tos = inner_stack.ip.map_or(0, |ip| ip.tos);
+        let strip_len = self.config.inner_vlan.strip_len(inner_stack.tags())?;
         let inner_start = inner.start + strip_len;
         let start = inner_start.checked_sub(self.overhead).ok_or(Error::new(
             Layer::Tunnel,
@@ -218,21 +249,13 @@ impl Encapsulator {
                 },
             ));
         }
-        let dscp = match self.config.dscp {
-            Dscp::Fixed(dscp) => dscp,
-            Dscp::CopyInner => inner_tos.map_or(0, |tos| tos >> 2),
-        };
-        let ecn = self
-            .config
-            .ecn
-            .outer(inner_tos.map(|tos| Ecn::from_bits(tos & 0x03)));
         let ident = if self.config.dont_frag {
             0
         } else {
             self.ident.next()
         };
 
-        let tos = dscp << 2 | ecn.bits();
+        let tos = self.tos.fixed | inner_tos & self.tos.copied;
         let sum = checksum::combine(
             checksum::combine(self.ip_sum, ip_len as u16),
             checksum::combine(u16::from(tos), ident),

@@ -17,7 +17,7 @@
 use super::ecn::Ecn;
 use super::inner_vlan::InnerTags;
 use crate::packet::{Record, RecordFrame, Transport, Tunnel};
-use crate::wire::ethernet::EthernetFrame;
+use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp::UdpDatagram;
@@ -92,12 +92,27 @@ pub(crate) struct Inner<K> {
     pub offset: usize,
     /// The Ethernet header is valid.
     pub ethernet: bool,
-    /// Its VLAN tags.
-    pub tags: InnerTags,
+    /// VLAN tags decoded.
+    tag_count: usize,
+    /// The EtherType after them (or the Ethernet header's); none before the header.
+    ethertype: Option<EtherType>,
     /// Its IP header.
     pub ip: Option<InnerIp>,
     /// What else is kept.
     pub also: K,
+}
+
+impl<K> Inner<K> {
+    /// Its VLAN tags.
+    // Worked out where it is used, not during the walk: on the common path the compiler
+    // then knows the EtherType is IPv4 or IPv6 and drops the three TPID compares.
+    #[inline(always)]
+    pub fn tags(&self) -> InnerTags {
+        InnerTags {
+            count: self.tag_count,
+            more: self.ethertype.is_some_and(EtherType::is_vlan_tpid),
+        }
+    }
 }
 
 impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
@@ -109,7 +124,7 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
     #[inline(always)]
     fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
         self.ethernet = true;
-        self.tags.more = eth.ethertype().is_vlan_tpid();
+        self.ethertype = Some(eth.ethertype());
         self.also.ethernet(eth);
     }
     #[inline(always)]
@@ -117,8 +132,8 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
         // At most two tags: no overflow.
         #[allow(clippy::arithmetic_side_effects)]
         let count = index + 1;
-        self.tags.count = count;
-        self.tags.more = tag.ethertype().is_vlan_tpid();
+        self.tag_count = count;
+        self.ethertype = Some(tag.ethertype());
         self.also.vlan(index, tag);
     }
     #[inline(always)]

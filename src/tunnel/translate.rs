@@ -156,12 +156,12 @@ impl Translator {
             // RFC 7637 section 3.2: NVGRE carries no inner tags; a frame that would keep
             // them is refused, as decapsulation refuses a tagged NVGRE payload.
             // A TPID whose tag is cut short counts: the far end would drop it as tagged.
-            let tagged = inner.tags.any();
+            let tagged = inner.tags().any();
             if self.inner_vlan == InnerVlanPolicy::Keep && tagged {
                 return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
             }
         }
-        let strip_len = self.inner_vlan.strip_len(inner.tags)?;
+        let strip_len = self.inner_vlan.strip_len(inner.tags())?;
         let header_len = ip.header_len();
         let inner_at = frame.start + inner.offset;
         let l4 = inner.offset - tunnel_len(tunnel.kind());

@@ -441,7 +441,10 @@ fn lengths(buffer: &[u8]) -> Result<(usize, usize)> {
     let header_len = usize::from(ihl) * 4;
     require_announced(Layer::Ipv4, buffer, header_len)?;
     let total_len = get_u16(&head[field::TOTAL_LEN]);
-    if usize::from(total_len) < header_len {
+    // The first compare is implied by the second (the header is at least 20 bytes) but
+    // tells the optimiser the packet holds a whole fixed header, so the accessors that
+    // follow need no bounds checks of their own.
+    if usize::from(total_len) < HEADER_LEN || usize::from(total_len) < header_len {
         return Err(Error::new(
             Layer::Ipv4,
             ErrorKind::TotalLength {
