@@ -15,12 +15,12 @@
 
 use core::ops::Range;
 
-use super::TunnelKind;
 use super::config::{FlowId, check_vsid, check_vxlan_ports};
 use super::decap::{Checksums, validate};
 use super::flow::{FlowKey, PortRange};
 use super::inner_vlan::{self, InnerVlanPolicy};
 use super::layout::Received;
+use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth};
 use crate::wire::ethernet;
@@ -150,9 +150,13 @@ impl Translator {
             key
         }
         .hash();
-        let segment = tunnel.segment();
+        // The segment as both kinds name it (the same 24 bits, no check needed).
+        let (vni, vsid) = match tunnel.encapsulation() {
+            Encapsulation::Vxlan(vni) => (vni, Vsid::from(vni)),
+            Encapsulation::Nvgre(vsid) => (Vni::from(vsid), vsid),
+        };
         if to == TunnelKind::Nvgre {
-            check_vsid(Vsid::new(segment)?)?;
+            check_vsid(vsid)?;
             // RFC 7637 section 3.2: NVGRE carries no inner tags; a frame that would keep
             // them is refused, as decapsulation refuses a tagged NVGRE payload.
             // A TPID whose tag is cut short counts: the far end would drop it as tagged.
@@ -206,13 +210,18 @@ impl Translator {
         match to {
             TunnelKind::Nvgre => {
                 let flow_id = self.flow_id.for_hash(hash);
-                NvgreRepr::new(Vsid::new(segment)?, flow_id).emit(&mut buf[new_l4..])?;
+                put::<{ nvgre::HEADER_LEN }>(buf, new_l4, |h| {
+                    NvgreRepr::new(vsid, flow_id).emit(h)
+                })?;
             }
             TunnelKind::Vxlan => {
                 let payload_len = (vxlan::HEADER_LEN + end - inner_start) as u16;
                 let port = hash.source_port(self.source_ports);
-                UdpRepr::new(port, self.vxlan_port, payload_len).emit(&mut buf[new_l4..])?;
-                VxlanRepr::new(Vni::new(segment)?).emit(&mut buf[new_l4 + udp::HEADER_LEN..])?;
+                put::<{ udp::HEADER_LEN + vxlan::HEADER_LEN }>(buf, new_l4, |h| {
+                    let (udp_header, vxlan_header) = h.split_at_mut(udp::HEADER_LEN);
+                    UdpRepr::new(port, self.vxlan_port, payload_len).emit(udp_header)?;
+                    VxlanRepr::new(vni).emit(vxlan_header)
+                })?;
                 if self.udp_checksum {
                     UdpDatagram::new_unchecked(&mut buf[new_l4..end]).fill_checksum(src, dst);
                 }
@@ -220,6 +229,34 @@ impl Translator {
         }
         Ok(start..end)
     }
+}
+
+/// Writes the `N`-byte header that `emit` builds at `buf[at..]`. It is built in a local
+/// array first: its length is a constant, so the field writes need no bounds checks, and
+/// it lands in one move.
+#[inline(always)]
+fn put<const N: usize>(
+    buf: &mut [u8],
+    at: usize,
+    emit: impl FnOnce(&mut [u8; N]) -> Result<()>,
+) -> Result<()> {
+    let mut header = [0u8; N];
+    emit(&mut header)?;
+    let room = buf.len().saturating_sub(at);
+    let Some(target) = buf
+        .get_mut(at..)
+        .and_then(|rest| rest.first_chunk_mut::<N>())
+    else {
+        return Err(Error::new(
+            Layer::Tunnel,
+            ErrorKind::BufferTooSmall {
+                needed: N,
+                available: room,
+            },
+        ));
+    };
+    *target = header;
+    Ok(())
 }
 
 /// Moves the `len` bytes of outer Ethernet and IPv4 headers at `buf[from..]` to

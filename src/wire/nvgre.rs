@@ -201,7 +201,8 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     }
 
     /// Virtual subnet identifier: the key's high 24 bits.
-    #[inline]
+    // Always inlined: a load, and large callers otherwise call it.
+    #[inline(always)]
     pub fn vsid(&self) -> Vsid {
         Vsid(get_u24(&self.buffer.as_ref()[field::VSID]))
     }

@@ -105,11 +105,19 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
     ///
     /// # Errors
     /// Under [`ReservedPolicy::Reject`], `Reserved` naming the first non-zero field.
-    #[inline]
+    // The policy test always inlined, the default policy costing one compare; the
+    // checks of the strict one left to the optimiser.
+    #[inline(always)]
     pub fn check_reserved(&self, policy: ReservedPolicy) -> Result<()> {
         if policy == ReservedPolicy::Ignore {
             return Ok(());
         }
+        self.check_reserved_zero()
+    }
+
+    /// `Reserved` naming the first non-zero reserved field.
+    #[inline]
+    fn check_reserved_zero(&self) -> Result<()> {
         let fields = [
             ("flag bits", u32::from(self.flags() & !FLAG_I)),
             ("bits 8-31", self.reserved1()),
@@ -137,13 +145,14 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
     }
 
     /// The 24 reserved bits after the flags.
-    #[inline]
+    // Always inlined, like `vni`: a load, and large callers otherwise call it.
+    #[inline(always)]
     pub fn reserved1(&self) -> u32 {
         get_u24(&self.buffer.as_ref()[field::RESERVED1])
     }
 
     /// The VXLAN network identifier.
-    #[inline]
+    #[inline(always)]
     pub fn vni(&self) -> Vni {
         Vni(get_u24(&self.buffer.as_ref()[field::VNI]))
     }
