@@ -237,11 +237,12 @@ fn sum20(ip: &[u8]) -> u16 {
     ((s >> 16) + (s & 0xffff)) as u16
 }
 
-/// True for an outer source that cannot be a VTEP: 0.0.0.0, 127/8, multicast,
-/// 255.255.255.255.
+/// True for an outer source that cannot be a VTEP, as tunnelwire's check: 0/8, 127/8,
+/// and 224/3 (multicast, the reserved 240/4 and broadcast).
 #[inline(always)]
 fn martian(src: u32) -> bool {
-    src == 0 || src >> 24 == 127 || src >> 28 == 0xe || src == u32::MAX
+    let first = src >> 24;
+    first == 0 || first == 127 || first >= 224
 }
 
 /// What decapsulation found, as the bench compares it.
