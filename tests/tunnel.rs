@@ -614,3 +614,25 @@ fn bytes_buffers_encapsulate_and_decapsulate_without_copies() {
         "a sub-slice, not a copy"
     );
 }
+
+#[test]
+fn the_flow_key_of_a_decoded_stack_is_the_key_of_its_frame() {
+    // QinQ-tagged Ethernet/IPv4/UDP: the key takes the first tag's VID and the EtherType
+    // after the last tag, whether it is read from the frame or from its decoded stack.
+    let plain = inner_frame(SRC, DST, (5000, 53), 0, 4);
+    let mut tagged = plain[..12].to_vec();
+    tagged.extend_from_slice(&[0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xc8]);
+    tagged.extend_from_slice(&plain[12..]);
+    let (stack, error) = tunnelwire::packet::Stack::decode(&tagged);
+    assert_eq!(error, None);
+    let expected = FlowKey::new(
+        MacAddr(plain[..6].try_into().unwrap()),
+        MacAddr(plain[6..12].try_into().unwrap()),
+        0x0800,
+        100,
+        Some((SRC, DST, 17)),
+        Some((5000, 53)),
+    );
+    assert_eq!(FlowKey::from_stack(&stack), expected);
+    assert_eq!(FlowKey::from_frame(&tagged), expected);
+}
