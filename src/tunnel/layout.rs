@@ -17,7 +17,7 @@
 use super::ecn::Ecn;
 use super::inner_vlan::InnerTags;
 use crate::packet::{Record, RecordFrame, Transport, Tunnel};
-use crate::wire::ethernet::{EtherType, EthernetFrame};
+use crate::wire::ethernet::EthernetFrame;
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp::UdpDatagram;
@@ -92,27 +92,12 @@ pub(crate) struct Inner<K> {
     pub offset: usize,
     /// The Ethernet header is valid.
     pub ethernet: bool,
-    /// VLAN tags decoded.
-    tag_count: usize,
-    /// The EtherType after them (or the Ethernet header's); none before the header.
-    ethertype: Option<EtherType>,
+    /// Its VLAN tags.
+    pub tags: InnerTags,
     /// Its IP header.
     pub ip: Option<InnerIp>,
     /// What else is kept.
     pub also: K,
-}
-
-impl<K> Inner<K> {
-    /// Its VLAN tags.
-    // Worked out where it is used, not during the walk: on the common path the compiler
-    // then knows the EtherType is IPv4 or IPv6 and drops the three TPID compares.
-    #[inline(always)]
-    pub fn tags(&self) -> InnerTags {
-        InnerTags {
-            count: self.tag_count,
-            more: self.ethertype.is_some_and(EtherType::is_vlan_tpid),
-        }
-    }
 }
 
 impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
@@ -124,16 +109,19 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
     #[inline(always)]
     fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
         self.ethernet = true;
-        self.ethertype = Some(eth.ethertype());
         self.also.ethernet(eth);
+    }
+    #[inline(always)]
+    fn tag_follows(&mut self) {
+        self.tags.more = true;
+        self.also.tag_follows();
     }
     #[inline(always)]
     fn vlan(&mut self, index: usize, tag: VlanTag<&'a [u8]>) {
         // At most two tags: no overflow.
         #[allow(clippy::arithmetic_side_effects)]
         let count = index + 1;
-        self.tag_count = count;
-        self.ethertype = Some(tag.ethertype());
+        self.tags = InnerTags { count, more: false };
         self.also.vlan(index, tag);
     }
     #[inline(always)]
