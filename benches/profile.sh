@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Where one path's instructions go: each instruction the measured loop executes, with how
+# many times it ran per packet, from valgrind --tool=callgrind --dump-instr=yes matched
+# against objdump's disassembly. The per-packet paths are inlined into the bench's loop,
+# so this lists `Arm::pass` (the loop over the workload, as in benches/interleaved.rs).
+#
+#   bash benches/profile.sh PATH [ours|floor]    # PATH as in benches/interleaved.rs
+#
+# The first line is the loop's instructions per packet; then one line per instruction
+# that ran at least once per packet, and a count of those touching the stack (spills).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+path=${1:?usage: profile.sh PATH [ours|floor]} arm=${2:-ours}
+per=64; [ "$path" = translate ] && per=128
+bin=$(cargo bench --bench interleaved --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "interleaved" and m.get("executable"):
+        print(m["executable"])')
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passes=20
+valgrind --tool=callgrind --dump-instr=yes --compress-pos=no --compress-strings=no \
+  --callgrind-out-file="$work/out" "$bin" --count "$path" "$arm" $passes >/dev/null 2>&1
+objdump -d --no-show-raw-insn -C "$bin" |
+  awk '$2 == "<interleaved::paths::Arm::pass>:" {p=1} p {print} p && /^$/ {p=0}' >"$work/asm"
+python3 - "$work/out" "$work/asm" $((passes * per)) <<'ENDPY'
+import re, sys
+out, asm, packets = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# Self cost of each instruction of Arm::pass; a line after `calls=` is a call's
+# inclusive cost, not the instruction's own.
+cost, fn, after_call = {}, None, False
+for line in open(out):
+    if line.startswith("fn="):
+        fn = line[3:].strip()
+        continue
+    if line.startswith("calls="):
+        after_call = True
+        continue
+    m = re.match(r"^(0x[0-9a-f]+) \d+ (\d+)", line)
+    if m and fn and "Arm::pass" in fn:
+        if not after_call:
+            address = int(m.group(1), 16)
+            cost[address] = cost.get(address, 0) + int(m.group(2))
+    after_call = False
+print(f"{sum(cost.values()) / packets:.1f} instructions per packet in the loop")
+stack = 0
+for line in open(asm):
+    m = re.match(r"\s+([0-9a-f]+):\s+(.*)", line)
+    if not m:
+        continue
+    runs = cost.get(int(m.group(1), 16), 0) / packets
+    if runs >= 1:
+        print(f"{runs:5.1f}  {m.group(2)}")
+        stack += "rsp)" in m.group(2)
+print(f"{stack} of them load or store on the stack")
+ENDPY
