@@ -906,6 +906,16 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_fragment_header_is_an_outer_fragment() {
+        let fragment = [ethernet(&[0x86dd]), ipv6(44, &[0; 16])].concat();
+        let frame = Decoder::new().decode(&fragment).unwrap();
+        assert!(frame.outer_fragment() && frame.tunnel.is_none());
+        let whole = [ethernet(&[0x86dd]), ipv6(17, &udp(4789, &[0; 8]))].concat();
+        let (frame, _) = Decoder::new().decode_partial(&whole);
+        assert!(frame.outer.ipv6.is_some() && !frame.outer_fragment());
+    }
+
+    #[test]
     fn tcp_ports_are_read_and_short_segments_left_alone() {
         let mut bytes = [ethernet(&[0x0800]), ipv4_udp(80, b"")].concat();
         bytes[14 + 9] = 6; // protocol TCP: the "UDP" header's ports are read as TCP's
