@@ -372,45 +372,6 @@ pub(crate) trait Record<'a> {
 /// Keeps nothing.
 impl Record<'_> for () {}
 
-/// Keeps what both recorders keep.
-impl<'a, A: Record<'a>, B: Record<'a>> Record<'a> for (A, B) {
-    #[inline(always)]
-    fn start(&mut self, at: usize) {
-        self.0.start(at);
-        self.1.start(at);
-    }
-    #[inline(always)]
-    fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
-        self.0.ethernet(eth);
-        self.1.ethernet(eth);
-    }
-    #[inline(always)]
-    fn tag_follows(&mut self) {
-        self.0.tag_follows();
-        self.1.tag_follows();
-    }
-    #[inline(always)]
-    fn vlan(&mut self, index: usize, tag: VlanTag<&'a [u8]>) {
-        self.0.vlan(index, tag);
-        self.1.vlan(index, tag);
-    }
-    #[inline(always)]
-    fn ipv4(&mut self, at: usize, ip: Ipv4Packet<&'a [u8]>) {
-        self.0.ipv4(at, ip);
-        self.1.ipv4(at, ip);
-    }
-    #[inline(always)]
-    fn ipv6(&mut self, at: usize, ip: Ipv6Packet<&'a [u8]>) {
-        self.0.ipv6(at, ip);
-        self.1.ipv6(at, ip);
-    }
-    #[inline(always)]
-    fn transport(&mut self, transport: Transport<'a>) {
-        self.0.transport(transport);
-        self.1.transport(transport);
-    }
-}
-
 /// A stack keeps every view.
 impl<'a> Record<'a> for Stack<'a> {
     #[inline(always)]
