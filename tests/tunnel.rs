@@ -636,3 +636,26 @@ fn the_flow_key_of_a_decoded_stack_is_the_key_of_its_frame() {
     assert_eq!(FlowKey::from_stack(&stack), expected);
     assert_eq!(FlowKey::from_frame(&tagged), expected);
 }
+
+#[test]
+fn validation_takes_the_top_pcp_and_the_smallest_mtu_that_carries_ethernet() {
+    // PCP is 3 bits: 7 is the highest priority, 8 does not fit.
+    for (pcp, valid) in [(7, true), (8, false)] {
+        let mut vxlan = config(false, 42);
+        vxlan.outer_vlan = Some(OuterVlan {
+            vid: VlanId::usable(100).unwrap(),
+            pcp,
+        });
+        assert_eq!(vxlan.validate().is_ok(), valid, "PCP {pcp}");
+    }
+    // The MTU must hold the outer IPv4 header, the tunnel headers and an inner Ethernet
+    // header: 20 + 16 + 14 for VXLAN, 20 + 8 + 14 for NVGRE.
+    for (nvgre, smallest) in [(false, 50), (true, 42)] {
+        let mut tunnel = config(nvgre, 4242);
+        tunnel.mtu = smallest;
+        assert!(tunnel.validate().is_ok(), "MTU {smallest}");
+        tunnel.mtu = smallest - 1;
+        let err = tunnel.validate().unwrap_err();
+        assert_eq!(err.kind.name(), "out_of_range", "MTU {}", smallest - 1);
+    }
+}
