@@ -7,6 +7,13 @@
 //! is keyed by a caller-supplied seed, so a sender cannot aim MAC addresses at one
 //! probe chain without knowing it.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use alloc::vec::Vec;
 
 use super::{Location, SegmentId};
@@ -112,7 +119,8 @@ impl MacTable {
         ageing: u64,
     ) -> Option<&MacEntry> {
         let slot = self.find(segment, mac)?;
-        self.slots[slot]
+        self.slots
+            .get(slot)?
             .as_ref()
             .filter(|entry| !entry.is_expired(now, ageing))
     }
@@ -131,7 +139,7 @@ impl MacTable {
         limit: usize,
     ) -> Learned {
         if let Some(slot) = self.find(segment, mac) {
-            let Some(entry) = self.slots[slot].as_mut() else {
+            let Some(Some(entry)) = self.slots.get_mut(slot) else {
                 unreachable!("find returns occupied slots")
             };
             if entry.is_expired(now, ageing) {
@@ -176,8 +184,11 @@ impl MacTable {
             last_seen: 0,
             is_static: true,
         };
-        match self.find(segment, mac) {
-            Some(slot) => self.slots[slot] = Some(entry),
+        match self
+            .find(segment, mac)
+            .and_then(|slot| self.slots.get_mut(slot))
+        {
+            Some(occupied) => *occupied = Some(entry),
             None => self.insert(entry),
         }
     }
@@ -194,11 +205,12 @@ impl MacTable {
     }
 
     /// Removes every entry for which `expired` is true; returns how many went.
+    #[allow(clippy::arithmetic_side_effects)] // both counts stay below slots.len()
     pub fn sweep(&mut self, mut expired: impl FnMut(&MacEntry) -> bool) -> usize {
         let mut removed = 0;
         let mut slot = 0;
-        while slot < self.slots.len() {
-            if self.slots[slot].as_ref().is_some_and(&mut expired) {
+        while let Some(occupant) = self.slots.get(slot) {
+            if occupant.as_ref().is_some_and(&mut expired) {
                 // Backward shift may pull a later entry into this slot: look again.
                 self.remove_at(slot);
                 removed += 1;
@@ -220,33 +232,48 @@ impl MacTable {
         x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
         x = (x ^ (x >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         x ^= x >> 33;
-        (x as usize) & (self.slots.len() - 1)
+        (x as usize) & self.mask()
+    }
+
+    /// Wraps a slot index around the table, whose length is a power of two.
+    #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // probed tables hold MIN_SLOTS or more
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The slot after `slot`, wrapping around.
+    #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // slot < slots.len() <= isize::MAX
+    fn next(&self, slot: usize) -> usize {
+        (slot + 1) & self.mask()
     }
 
     fn find(&self, segment: SegmentId, mac: MacAddr) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let mask = self.slots.len() - 1;
         let mut slot = self.home(segment, mac);
         loop {
-            match &self.slots[slot] {
+            match self.slots.get(slot)? {
                 None => return None,
                 Some(entry) if entry.segment == segment && entry.mac == mac => return Some(slot),
-                Some(_) => slot = (slot + 1) & mask,
+                Some(_) => slot = self.next(slot),
             }
         }
     }
 
+    // Slots are masked into the table; counts stay below its length, a segment's index
+    // below 2^16.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     fn insert(&mut self, entry: MacEntry) {
         // At most half full keeps probe chains short.
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let mask = self.slots.len() - 1;
         let mut slot = self.home(entry.segment, entry.mac);
         while self.slots[slot].is_some() {
-            slot = (slot + 1) & mask;
+            slot = self.next(slot);
         }
         self.slots[slot] = Some(entry);
         self.len += 1;
@@ -257,6 +284,7 @@ impl MacTable {
         self.per_segment[index] += 1;
     }
 
+    #[allow(clippy::arithmetic_side_effects)] // a Vec's length doubled fits in usize
     fn grow(&mut self) {
         let slots = (self.slots.len() * 2).max(MIN_SLOTS);
         let old = core::mem::replace(&mut self.slots, alloc::vec![None; slots]);
@@ -267,16 +295,18 @@ impl MacTable {
         }
     }
 
+    // Slots are masked into the table; an entry removed was counted in len and in its
+    // segment's count.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     fn remove_at(&mut self, mut hole: usize) {
         let Some(removed) = self.slots[hole].take() else {
             return;
         };
         self.len -= 1;
         self.per_segment[removed.segment.index()] -= 1;
-        let mask = self.slots.len() - 1;
         let mut next = hole;
         loop {
-            next = (next + 1) & mask;
+            next = self.next(next);
             let Some(entry) = self.slots[next] else {
                 return;
             };
