@@ -3,6 +3,13 @@
 //!
 //! Every mistake is an error naming the key: `segment[0].vni: 16777216 is over 24 bits`.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 // The crate is no_std; this driver is not.
 use std::format;
 use std::prelude::rust_2024::*;

@@ -1,6 +1,13 @@
 //! The control socket: `fdb` and `stats` as JSON over a Unix stream socket, one command
 //! per connection, as ovs-appctl and `bridge fdb` offer.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
 use std::{eprintln, format};
@@ -28,8 +35,8 @@ pub struct Names {
 impl Names {
     fn location(&self, location: Location) -> (&'static str, Value) {
         match location {
-            Location::Port(port) => ("port", json!(self.ports[port.index()])),
-            Location::Remote(remote) => ("remote", json!(self.remotes[remote.index()].to_string())),
+            Location::Port(port) => ("port", json!(port.of(&self.ports))),
+            Location::Remote(remote) => ("remote", json!(remote.of(&self.remotes).to_string())),
         }
     }
 }
