@@ -166,4 +166,12 @@ mod tests {
             assert_eq!(reason.index(), i);
         }
     }
+
+    #[test]
+    fn a_reason_displays_as_its_counter_name() {
+        // Pins Display, which the driver's drop log prints.
+        for reason in Reason::ALL {
+            assert_eq!(std::format!("{reason}"), reason.name());
+        }
+    }
 }

@@ -342,10 +342,13 @@ mod tests {
     #[test]
     fn learns_refreshes_moves_and_pins() {
         let mut table = MacTable::new(7);
+        assert!(table.is_empty());
         assert_eq!(
             table.learn(SEG, mac(1), PORT, 10, u64::MAX, 100),
             Learned::New
         );
+        // Pins `is_empty` on a table with an entry.
+        assert!(!table.is_empty());
         assert_eq!(
             table.learn(SEG, mac(1), PORT, 20, u64::MAX, 100),
             Learned::Refreshed
@@ -446,5 +449,55 @@ mod tests {
             );
         }
         assert_eq!(table.len(), table.iter().count());
+    }
+
+    /// A table of 512 empty slots keyed by `seed`.
+    fn grown(seed: u64) -> MacTable {
+        let mut table = MacTable::new(seed);
+        for _ in 0..4 {
+            table.grow();
+        }
+        table
+    }
+
+    #[test]
+    fn every_key_bit_moves_the_home_slot() {
+        // What the module promises (every input bit reaches the low bits that pick the
+        // slot): flipping any one bit of the MAC address or segment moves the entry's
+        // home. Pins the seeded murmur3 finaliser in `home`.
+        let table = grown(0x9e37_79b9_7f4a_7c15);
+        let (segment, mac) = (
+            SegmentId(0x1234),
+            MacAddr([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]),
+        );
+        let home = table.home(segment, mac);
+        let mut unmoved = std::vec::Vec::new();
+        for bit in 0..64 {
+            let (mut segment, mut mac) = (segment, mac);
+            match bit {
+                0..48 => mac.0[bit / 8] ^= 1 << (bit % 8),
+                _ => segment.0 ^= 1 << (bit - 48),
+            }
+            if table.home(segment, mac) == home {
+                unmoved.push(bit);
+            }
+        }
+        assert_eq!(
+            unmoved, [0usize; 0],
+            "bits that leave the home slot in place"
+        );
+    }
+
+    #[test]
+    fn the_seed_keys_the_home_slot() {
+        // Without the seed a sender could aim addresses at one probe chain.
+        let (a, b) = (grown(1), grown(2));
+        let same = (0..64)
+            .filter(|&n| a.home(SEG, mac(n)) == b.home(SEG, mac(n)))
+            .count();
+        assert!(
+            same < 8,
+            "{same} of 64 addresses share their slot under both seeds"
+        );
     }
 }
