@@ -564,6 +564,38 @@ encap = "nvgre"
     }
 
     #[test]
+    fn the_underlay_mtu_starts_at_68() {
+        // Pins the bound: IPv4's minimum MTU is accepted, one below it is refused.
+        let with_mtu = |mtu: u16| {
+            VtepConfig::parse(&GOOD.replacen(
+                "nvgre = true",
+                &format!("nvgre = true\nmtu = {mtu}"),
+                1,
+            ))
+        };
+        assert_eq!(with_mtu(68).map(|c| c.underlay.mtu), Ok(68));
+        assert_eq!(
+            with_mtu(67).unwrap_err().to_string(),
+            "underlay.mtu: 67 is below 68"
+        );
+    }
+
+    #[test]
+    fn a_port_name_has_1_to_15_bytes() {
+        // Pins both ends of the Linux IFNAMSIZ bound on TAP device names.
+        let named =
+            |name: &str| VtepConfig::parse(&GOOD.replacen("\"trunk0\"", &format!("{name:?}"), 1));
+        assert!(named("trunk0123456789").is_ok());
+        for refused in ["", "trunk01234567890"] {
+            assert_eq!(
+                named(refused).unwrap_err().to_string(),
+                "port[1].name: must be 1 to 15 bytes",
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
     fn nvgre_on_a_reserved_vsid_is_an_error() {
         let text = "[underlay]\nlocal_ip = \"10.0.0.1\"\nnvgre = true\n[[segment]]\nvni = 42\n\
                     [[segment.remote]]\nip = \"10.0.0.2\"\nencap = \"nvgre\"\n";
