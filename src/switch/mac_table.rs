@@ -500,4 +500,65 @@ mod tests {
             "{same} of 64 addresses share their slot under both seeds"
         );
     }
+
+    #[test]
+    fn the_table_grows_past_half_full() {
+        // Pins the load bound in `insert`: 64 slots hold 32 entries, the 33rd doubles them.
+        let mut table = MacTable::new(3);
+        for i in 0..32 {
+            table.learn(SEG, mac(i), PORT, 0, u64::MAX, 1000);
+        }
+        assert_eq!(table.capacity(), 64);
+        table.learn(SEG, mac(32), PORT, 0, u64::MAX, 1000);
+        assert_eq!(table.capacity(), 128);
+    }
+
+    #[test]
+    fn sequential_addresses_spread_over_the_slots() {
+        // Short probe chains for the addresses a vendor hands out in sequence: 256 of
+        // them in 512 slots share a home slot at most a few at a time (a uniform hash
+        // gives about 4). Pins the finaliser's last xor-shift.
+        let table = grown(0x9e37_79b9_7f4a_7c15);
+        let mut per_slot = std::vec![0u32; table.capacity()];
+        for n in 0..256 {
+            per_slot[table.home(SEG, mac(n))] += 1;
+        }
+        let fullest = per_slot.iter().max().copied();
+        assert!(
+            fullest <= Some(8),
+            "{fullest:?} addresses share one home slot"
+        );
+    }
+
+    #[test]
+    fn removal_inside_a_chain_that_wraps_keeps_the_rest_reachable() {
+        // Backward-shift deletion across the end of the table: a cluster homed on the
+        // last slots and the first ones, each entry removed in turn from a copy. Pins the
+        // wrap-around case of `remove_at`, which a table filled at random seldom reaches.
+        let mut table = MacTable::new(5);
+        table.grow();
+        let last = table.capacity() - 1;
+        let mut cluster = std::vec::Vec::new();
+        for home in [last - 1, last, last, 0, last, 1, 0, last - 1] {
+            let n = (0..)
+                .find(|&n| table.home(SEG, mac(n)) == home && !cluster.contains(&n))
+                .unwrap();
+            cluster.push(n);
+        }
+        for &n in &cluster {
+            table.learn(SEG, mac(n), PORT, 0, u64::MAX, 1000);
+        }
+        assert_eq!(table.capacity(), last + 1, "no growth: the chain must wrap");
+        for &gone in &cluster {
+            let mut copy = table.clone();
+            assert!(copy.remove(SEG, mac(gone)));
+            for &n in &cluster {
+                assert_eq!(
+                    copy.lookup(SEG, mac(n), 0, u64::MAX).is_some(),
+                    n != gone,
+                    "{n} after removing {gone}"
+                );
+            }
+        }
+    }
 }
