@@ -259,3 +259,31 @@ fn an_ipv6_flow_key_built_by_hand_is_the_one_read_from_the_frame() {
         assert_ne!(other.hash(), by_hand.hash());
     }
 }
+
+#[test]
+fn an_ipv4_header_alone_is_a_whole_packet() {
+    // Total length 20 with IHL 5: the smallest packet is accepted, with no payload.
+    // Pins the total-length compares of the IPv4 length check at equality.
+    let header = [
+        0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    let packet = Ipv4Packet::new_checked(&header[..]).unwrap();
+    assert!(packet.payload().is_empty());
+}
+
+#[test]
+fn an_ipv4_total_length_that_ends_inside_the_options_is_refused() {
+    // IHL 6 (a 24-byte header) with total length 22: longer than the fixed header, shorter
+    // than this one. Pins the compare against the header's own length.
+    let header = [
+        0x46, 0, 0, 22, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 1, 1, 1, 1,
+    ];
+    let err = Ipv4Packet::new_checked(&header[..]).unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::TotalLength {
+            total_len: 22,
+            header_len: 24
+        }
+    );
+}

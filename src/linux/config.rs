@@ -3,6 +3,13 @@
 //!
 //! Every mistake is an error naming the key: `segment[0].vni: 16777216 is over 24 bits`.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 // The crate is no_std; this driver is not.
 use std::format;
 use std::prelude::rust_2024::*;
@@ -553,6 +560,38 @@ encap = "nvgre"
         for (from, to, expected) in cases {
             let message = mistake(from, to);
             assert!(message.contains(expected), "{to:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_underlay_mtu_starts_at_68() {
+        // Pins the bound: IPv4's minimum MTU is accepted, one below it is refused.
+        let with_mtu = |mtu: u16| {
+            VtepConfig::parse(&GOOD.replacen(
+                "nvgre = true",
+                &format!("nvgre = true\nmtu = {mtu}"),
+                1,
+            ))
+        };
+        assert_eq!(with_mtu(68).map(|c| c.underlay.mtu), Ok(68));
+        assert_eq!(
+            with_mtu(67).unwrap_err().to_string(),
+            "underlay.mtu: 67 is below 68"
+        );
+    }
+
+    #[test]
+    fn a_port_name_has_1_to_15_bytes() {
+        // Pins both ends of the Linux IFNAMSIZ bound on TAP device names.
+        let named =
+            |name: &str| VtepConfig::parse(&GOOD.replacen("\"trunk0\"", &format!("{name:?}"), 1));
+        assert!(named("trunk0123456789").is_ok());
+        for refused in ["", "trunk01234567890"] {
+            assert_eq!(
+                named(refused).unwrap_err().to_string(),
+                "port[1].name: must be 1 to 15 bytes",
+                "{refused:?}"
+            );
         }
     }
 

@@ -1,6 +1,13 @@
 //! The control socket: `fdb` and `stats` as JSON over a Unix stream socket, one command
 //! per connection, as ovs-appctl and `bridge fdb` offer.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
 use std::{eprintln, format};
@@ -28,8 +35,8 @@ pub struct Names {
 impl Names {
     fn location(&self, location: Location) -> (&'static str, Value) {
         match location {
-            Location::Port(port) => ("port", json!(self.ports[port.index()])),
-            Location::Remote(remote) => ("remote", json!(self.remotes[remote.index()].to_string())),
+            Location::Port(port) => ("port", json!(port.of(&self.ports))),
+            Location::Remote(remote) => ("remote", json!(remote.of(&self.remotes).to_string())),
         }
     }
 }
@@ -281,5 +288,45 @@ remote = "10.99.0.1"
         assert_eq!(remote["encap"], "vxlan");
         assert_eq!(remote["frames_out"].as_u64(), Some(1));
         assert_eq!(segment["mac_entries"].as_u64(), Some(2));
+    }
+
+    /// Sends `command` through the socket at `path` while serving it; returns the reply.
+    fn ask(socket: &ControlSocket, switch: &Switch, names: &Names, command: &str) -> String {
+        let path = socket.path.clone();
+        let command = command.to_owned();
+        let client = std::thread::spawn(move || request(&path, &command).unwrap());
+        while !client.is_finished() {
+            socket.serve(switch, names, Duration::from_millis(13_500));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        client.join().unwrap()
+    }
+
+    #[test]
+    fn the_socket_answers_fdb_stats_and_unknown_commands_then_goes_away() {
+        // Pins bind (over a stale file), serve, answer, request, and the removal on drop.
+        let (switch, names) = switch_with_one_learned_address();
+        let path = std::env::temp_dir().join(format!("vtep-control-{}.sock", std::process::id()));
+        std::fs::write(&path, b"stale").unwrap();
+        let socket = ControlSocket::bind(&path).unwrap();
+        assert_eq!(
+            ask(&socket, &switch, &names, "fdb"),
+            fdb_lines(&switch, &names, Duration::from_millis(13_500))
+        );
+        assert_eq!(
+            ask(&socket, &switch, &names, "stats"),
+            format!("{}\n", stats(&switch, &names))
+        );
+        let refusal: Value = serde_json::from_str(&ask(&socket, &switch, &names, "flush")).unwrap();
+        assert_eq!(
+            refusal["error"],
+            "unknown command \"flush\"; try fdb or stats"
+        );
+        assert_eq!(
+            socket.listener().local_addr().unwrap().as_pathname(),
+            Some(path.as_path())
+        );
+        drop(socket);
+        assert!(!path.exists(), "the socket file is removed on drop");
     }
 }

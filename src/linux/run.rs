@@ -1,6 +1,13 @@
 //! The driver: one poll loop moving frames between the TAP devices, the underlay sockets
 //! and the switch core.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
 use std::{eprintln, format, vec};
@@ -133,16 +140,15 @@ impl Vtep {
         // Descriptor order: TAPs, UDP, GRE (if on), signals, control (if on).
         let mut fds: Vec<RawFd> = self.taps.iter().map(|t| t.as_fd().as_raw_fd()).collect();
         fds.push(self.underlay.udp_fd().as_raw_fd());
-        let gre = self.underlay.gre_fd().map(|fd| {
-            fds.push(fd.as_raw_fd());
-            fds.len() - 1
-        });
-        fds.push(signal_fd.as_fd().as_raw_fd());
-        let signal_slot = fds.len() - 1;
-        let control_slot = self.control.as_ref().map(|c| {
-            fds.push(c.listener().as_raw_fd());
-            fds.len() - 1
-        });
+        let gre = self
+            .underlay
+            .gre_fd()
+            .map(|fd| push(&mut fds, fd.as_raw_fd()));
+        let signal_slot = push(&mut fds, signal_fd.as_fd().as_raw_fd());
+        let control_slot = self
+            .control
+            .as_ref()
+            .map(|c| push(&mut fds, c.listener().as_raw_fd()));
         let udp_slot = self.taps.len();
         let mut pollfds: Vec<libc::pollfd> = fds
             .iter()
@@ -158,7 +164,8 @@ impl Vtep {
             self.remotes.len(),
             self.switch.segments().count()
         );
-        let mut next_tick = self.start.elapsed() + TICK;
+        // Saturates 584 billion years from now.
+        let mut next_tick = self.start.elapsed().saturating_add(TICK);
         loop {
             let now = self.start.elapsed();
             let wait = next_tick.saturating_sub(now).as_millis().min(1000) as libc::c_int;
@@ -178,9 +185,14 @@ impl Vtep {
                 }
                 pollfd.revents = 0;
                 if slot < self.taps.len() {
-                    if !self.drain_tap(slot) {
+                    // Slots below the TAP count are the TAPs, in port order.
+                    let port = PortId(slot as u16);
+                    if !self.drain_tap(port) {
                         // Deleted under us: stop polling it rather than spin on errors.
-                        eprintln!("vtep: {} is gone; no longer polled", self.taps[slot].name());
+                        eprintln!(
+                            "vtep: {} is gone; no longer polled",
+                            port.of(&self.taps).name()
+                        );
                         pollfd.fd = -1;
                     }
                 } else if slot == udp_slot || Some(slot) == gre {
@@ -200,23 +212,27 @@ impl Vtep {
             let now = self.start.elapsed();
             if now >= next_tick {
                 self.tick(now);
-                next_tick = now + TICK;
+                next_tick = now.saturating_add(TICK);
             }
         }
     }
 
     /// Reads up to a batch of frames from a TAP; false when the device is gone.
-    fn drain_tap(&mut self, index: usize) -> bool {
+    fn drain_tap(&mut self, port: PortId) -> bool {
         for _ in 0..BATCH {
-            match self.taps[index].recv(&mut self.rx[HEADROOM..]) {
-                Ok(len) => {
-                    let ingress = Ingress::Port(PortId(index as u16));
-                    self.dispatch(ingress, HEADROOM..HEADROOM + len);
-                }
+            let Some((_, room)) = self.rx.split_at_mut_checked(HEADROOM) else {
+                return true;
+            };
+            match port.of(&self.taps).recv(room) {
+                // No overflow: the frame lies inside `rx`.
+                Ok(len) => match HEADROOM.checked_add(len) {
+                    Some(end) => self.dispatch(Ingress::Port(port), HEADROOM..end),
+                    None => return true,
+                },
                 Err(error) => match error.kind() {
                     io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => return true,
                     _ => {
-                        eprintln!("vtep: reading {}: {error}", self.taps[index].name());
+                        eprintln!("vtep: reading {}: {error}", port.of(&self.taps).name());
                         // EBADFD: the device was deleted; anything else may pass.
                         return error.raw_os_error() != Some(libc::EBADFD);
                     }
@@ -254,7 +270,9 @@ impl Vtep {
         };
         let count = self.switch.targets().len();
         for i in 0..count {
-            let egress = self.switch.targets()[i];
+            let Some(&egress) = self.switch.targets().get(i) else {
+                return;
+            };
             // One target: written in place. A flood: each copy in the scratch buffer, as
             // copies differ (tags, outer headers).
             let (written, buf) = if count == 1 {
@@ -263,20 +281,16 @@ impl Vtep {
                     .emit(&forward, egress, &mut self.rx, forward.frame.clone());
                 (range, &self.rx)
             } else {
-                let inner = &self.rx[forward.frame.clone()];
+                let inner = self.rx.get(forward.frame.clone()).unwrap_or_default();
                 let range = self
                     .switch
                     .emit_copy(&forward, egress, inner, &mut self.scratch);
                 (range, &self.scratch)
             };
-            let Ok(range) = written else { continue };
-            if let Err(error) = send(
-                &self.taps,
-                &self.underlay,
-                &self.remotes,
-                egress,
-                &buf[range],
-            ) {
+            let Some(frame) = written.ok().and_then(|range| buf.get(range)) else {
+                continue;
+            };
+            if let Err(error) = send(&self.taps, &self.underlay, &self.remotes, egress, frame) {
                 self.switch.count_write_failed(egress);
                 if error.kind() != io::ErrorKind::WouldBlock {
                     // Counted, and logged with the other drops once a second.
@@ -298,41 +312,47 @@ impl Vtep {
                     event.vni, event.mac
                 );
             }
-            moves += 1;
+            // Bounded by the switch's event capacity.
+            moves = moves.saturating_add(1);
         }
-        if moves > MOVES_LOGGED {
-            eprintln!("vtep: and {} more MAC moves", moves - MOVES_LOGGED);
+        if let Some(more @ 1..) = moves.checked_sub(MOVES_LOGGED) {
+            eprintln!("vtep: and {more} more MAC moves");
         }
-        for (i, reason) in Reason::ALL.iter().enumerate() {
-            let total = self.drops(*reason);
-            if total > self.logged[i] {
-                eprintln!(
-                    "vtep: {} frame(s) counted as {reason} ({total} in all)",
-                    total - self.logged[i]
-                );
-                self.logged[i] = total;
+        for (reason, logged) in Reason::ALL.iter().zip(&mut self.logged) {
+            let total = drops(&self.switch, *reason);
+            if let Some(new @ 1..) = total.checked_sub(*logged) {
+                eprintln!("vtep: {new} frame(s) counted as {reason} ({total} in all)");
+                *logged = total;
             }
         }
     }
 
-    /// Every frame counted under `reason`: each is charged to exactly one port, remote
-    /// or the underlay.
-    fn drops(&self, reason: Reason) -> u64 {
-        let ports = (0..self.switch.port_count())
-            .map(|i| self.switch.port_counters(PortId(i as u16)).get(reason));
-        let remotes = self
-            .switch
-            .remotes()
-            .map(|(id, ..)| self.switch.remote_counters(id).get(reason));
-        ports.chain(remotes).sum::<u64>() + self.switch.underlay_counters().get(reason)
-    }
-
     fn describe(&self, location: Location) -> (&'static str, String) {
         match location {
-            Location::Port(port) => ("port", self.names.ports[port.index()].clone()),
-            Location::Remote(remote) => ("remote", self.names.remotes[remote.index()].to_string()),
+            Location::Port(port) => ("port", port.of(&self.names.ports).clone()),
+            Location::Remote(remote) => ("remote", remote.of(&self.names.remotes).to_string()),
         }
     }
+}
+
+/// Every frame counted under `reason`: each is charged to exactly one port, remote or
+/// the underlay. Wraps, as the counters do.
+fn drops(switch: &Switch, reason: Reason) -> u64 {
+    let ports = switch
+        .ports()
+        .map(|port| switch.port_counters(port).get(reason));
+    let remotes = switch
+        .remotes()
+        .map(|(id, ..)| switch.remote_counters(id).get(reason));
+    let underlay = switch.underlay_counters().get(reason);
+    ports.chain(remotes).fold(underlay, u64::wrapping_add)
+}
+
+/// Pushes `fd` and returns its slot.
+fn push(fds: &mut Vec<RawFd>, fd: RawFd) -> usize {
+    let slot = fds.len();
+    fds.push(fd);
+    slot
 }
 
 fn send(
@@ -343,9 +363,9 @@ fn send(
     frame: &[u8],
 ) -> io::Result<()> {
     match egress {
-        Location::Port(port) => taps[port.index()].send(frame),
+        Location::Port(port) => port.of(taps).send(frame),
         Location::Remote(remote) => {
-            let (ip, kind) = remotes[remote.index()];
+            let &(ip, kind) = remote.of(remotes);
             underlay.send(ip, kind, frame)
         }
     }

@@ -1,5 +1,12 @@
 //! TAP devices through /dev/net/tun: the switch's local ports.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 // The crate is no_std; this driver is not.
 use std::format;
 use std::prelude::rust_2024::*;

@@ -13,6 +13,13 @@
 //! would write its own IPv4 and UDP headers: one source port for every flow, and the
 //! socket's DSCP and ECN instead of the inner packet's.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
 
@@ -30,6 +37,10 @@ use crate::wire::{
 
 /// Bytes in front of a UDP payload that the core expects: Ethernet, IPv4, UDP.
 const UDP_HEADERS: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN;
+/// Where a received VXLAN datagram's frame starts: its outer headers end at the headroom's end.
+const VXLAN_START: usize = HEADROOM - UDP_HEADERS;
+/// Where a received GRE packet's frame starts: an outer Ethernet header before it.
+const NVGRE_START: usize = HEADROOM - ethernet::HEADER_LEN;
 
 /// The driver's underlay: a VXLAN UDP socket (receiving), a raw socket sending the VXLAN
 /// packets as built and, with NVGRE on, a raw GRE socket.
@@ -85,23 +96,33 @@ impl Underlay {
     /// # Errors
     /// `WouldBlock` when nothing is waiting; what the socket reports.
     pub fn recv_vxlan(&self, buf: &mut [u8]) -> io::Result<std::ops::Range<usize>> {
-        let (len, from) = self.udp.recv_from(&mut buf[HEADROOM..])?;
+        let room = buf.get_mut(HEADROOM..).ok_or_else(no_headroom)?;
+        let (len, from) = self.udp.recv_from(room)?;
         let std::net::SocketAddr::V4(from) = from else {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "not IPv4"));
         };
-        let start = HEADROOM - UDP_HEADERS;
-        let at = start + ethernet::HEADER_LEN;
-        write_ethernet(&mut buf[start..]);
-        let udp_len = (udp::HEADER_LEN + len) as u16;
+        // At most 65507 bytes arrive over IPv4: the lengths fit in 16 bits.
+        let (Ok(payload_len), Some(end)) = (u16::try_from(len), HEADROOM.checked_add(len)) else {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "oversized"));
+        };
+        let Some(udp_len) = payload_len.checked_add(udp::HEADER_LEN as u16) else {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "oversized"));
+        };
+        let frame = buf.get_mut(VXLAN_START..).ok_or_else(no_headroom)?;
+        write_ethernet(frame);
+        let packet = frame
+            .get_mut(ethernet::HEADER_LEN..)
+            .ok_or_else(no_headroom)?;
         let mut ip = Ipv4Repr::new(*from.ip(), self.local_ip, IpProtocol::UDP, udp_len);
         ip.dont_frag = true;
-        ip.emit(&mut buf[at..]).map_err(invalid)?;
-        Ipv4Packet::new_unchecked(&mut buf[at..]).fill_checksum();
+        ip.emit(&mut *packet).map_err(invalid)?;
+        Ipv4Packet::new_unchecked(&mut *packet).fill_checksum();
+        let datagram = packet.get_mut(ipv4::HEADER_LEN..).ok_or_else(no_headroom)?;
         // Checksum zero: the kernel verified the datagram's own already.
-        UdpRepr::new(from.port(), self.vxlan_port, len as u16)
-            .emit(&mut buf[at + ipv4::HEADER_LEN..])
+        UdpRepr::new(from.port(), self.vxlan_port, payload_len)
+            .emit(datagram)
             .map_err(invalid)?;
-        Ok(start..HEADROOM + len)
+        Ok(VXLAN_START..end)
     }
 
     /// Receives one GRE packet (the raw socket gives the IPv4 header with it) into `buf`
@@ -114,10 +135,12 @@ impl Underlay {
         let Some(gre) = &self.gre else {
             return Err(io::ErrorKind::WouldBlock.into());
         };
-        let start = HEADROOM - ethernet::HEADER_LEN;
-        let (len, _) = recvfrom::<SockaddrIn>(gre.as_raw_fd(), &mut buf[HEADROOM..])?;
-        write_ethernet(&mut buf[start..]);
-        Ok(start..HEADROOM + len)
+        let room = buf.get_mut(HEADROOM..).ok_or_else(no_headroom)?;
+        let (len, _) = recvfrom::<SockaddrIn>(gre.as_raw_fd(), room)?;
+        // No overflow: the packet lies inside `buf`.
+        let end = HEADROOM.checked_add(len).ok_or_else(no_headroom)?;
+        write_ethernet(buf.get_mut(NVGRE_START..).ok_or_else(no_headroom)?);
+        Ok(NVGRE_START..end)
     }
 
     /// Sends a tunnel frame the switch wrote (outer Ethernet first) to `remote`.
@@ -154,6 +177,10 @@ fn write_ethernet(buf: &mut [u8]) {
 
 fn invalid(error: crate::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error.to_string())
+}
+
+fn no_headroom() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "buffer without the headroom")
 }
 
 fn short() -> io::Error {

@@ -1,5 +1,12 @@
 //! The settings a switch is built from: the underlay, segments, ports and remotes.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use alloc::vec::Vec;
 use core::fmt;
 use core::net::Ipv4Addr;

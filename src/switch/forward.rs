@@ -1,5 +1,12 @@
 //! Forwarding: what happens to a frame, and writing each copy out.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use core::ops::Range;
 use core::time::Duration;
 
@@ -8,8 +15,11 @@ use super::{
 };
 use crate::ErrorKind;
 use crate::tunnel::{HEADROOM, TunnelKind};
-use crate::wire::ethernet::{self, EtherType, EthernetFrame};
+use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::vlan::{self, VlanRepr, VlanTag};
+
+/// The destination and source addresses that open an Ethernet header.
+const ADDRESSES_LEN: usize = 12;
 
 /// What the switch decided for a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +70,10 @@ impl Switch {
         let now = nanos(now);
         let Some(bytes) = buf.get(frame.clone()) else {
             match ingress {
-                Ingress::Port(port) => self.ports[port.index()].counters.count(Reason::NoBuffer),
+                Ingress::Port(port) => port
+                    .of_mut(&mut self.ports)
+                    .counters
+                    .count(Reason::NoBuffer),
                 Ingress::Underlay => self.underlay.count(Reason::NoBuffer),
             }
             return Verdict::Drop(Reason::NoBuffer);
@@ -75,15 +88,19 @@ impl Switch {
             Err((reason, source)) => {
                 match source {
                     Some(Location::Port(port)) => {
-                        let counters = &mut self.ports[port.index()].counters;
+                        let counters = &mut port.of_mut(&mut self.ports).counters;
                         counters.received(len);
                         counters.count(reason);
                     }
                     Some(Location::Remote(remote)) => {
-                        let remote = &mut self.remotes[remote.index()];
+                        let remote = remote.of_mut(&mut self.remotes);
                         remote.counters.received(len);
                         remote.counters.count(reason);
-                        self.segments[remote.segment.index()].counters.count(reason);
+                        remote
+                            .segment
+                            .of_mut(&mut self.segments)
+                            .counters
+                            .count(reason);
                     }
                     None => {
                         self.underlay.received(len);
@@ -94,8 +111,8 @@ impl Switch {
             }
         };
         match source {
-            Location::Port(port) => self.ports[port.index()].counters.received(len),
-            Location::Remote(remote) => self.remotes[remote.index()].counters.received(len),
+            Location::Port(port) => port.of_mut(&mut self.ports).counters.received(len),
+            Location::Remote(remote) => remote.of_mut(&mut self.remotes).counters.received(len),
         }
         self.forward(now, segment, source, buf, frame)
     }
@@ -127,7 +144,7 @@ impl Switch {
         let written = match egress {
             Location::Port(port) => self.tag_for_port(port, segment, buf, frame),
             Location::Remote(remote) => {
-                let remote = &mut self.remotes[remote.index()];
+                let remote = remote.of_mut(&mut self.remotes);
                 remote
                     .encapsulator
                     .encapsulate(buf, frame)
@@ -137,10 +154,10 @@ impl Switch {
                     })
             }
         };
-        let segment = &mut self.segments[segment.index()].counters;
+        let segment = &mut segment.of_mut(&mut self.segments).counters;
         let counters = match egress {
-            Location::Port(port) => &mut self.ports[port.index()].counters,
-            Location::Remote(remote) => &mut self.remotes[remote.index()].counters,
+            Location::Port(port) => &mut port.of_mut(&mut self.ports).counters,
+            Location::Remote(remote) => &mut remote.of_mut(&mut self.remotes).counters,
         };
         match &written {
             Ok(range) => {
@@ -169,7 +186,8 @@ impl Switch {
         frame: &[u8],
         out: &mut [u8],
     ) -> Result<Range<usize>, Reason> {
-        let range = HEADROOM..HEADROOM + frame.len();
+        // Saturates past usize::MAX: no buffer has room for that.
+        let range = HEADROOM..HEADROOM.saturating_add(frame.len());
         match out.get_mut(range.clone()) {
             Some(room) => room.copy_from_slice(frame),
             None => {
@@ -184,10 +202,10 @@ impl Switch {
     fn classify_port(&self, port: PortId, buf: &mut [u8], mut frame: Range<usize>) -> Classified {
         let source = Location::Port(port);
         let refuse = |reason| Err((reason, Some(source)));
-        let Ok(eth) = EthernetFrame::new_checked(&buf[frame.clone()]) else {
+        let Some(Ok(eth)) = buf.get(frame.clone()).map(EthernetFrame::new_checked) else {
             return refuse(Reason::Malformed);
         };
-        let vlans = &self.ports[port.index()].vlans;
+        let vlans = &port.of(&self.ports).vlans;
         if !eth.ethertype().is_vlan_tpid() {
             return match vlans.as_slice() {
                 [(None, segment)] => Ok((*segment, source, frame)),
@@ -198,23 +216,29 @@ impl Switch {
             return refuse(Reason::Malformed);
         };
         let vid = Some(tag.vid());
-        let Ok(at) = vlans.binary_search_by_key(&vid, |&(v, _)| v) else {
+        let found = vlans.binary_search_by_key(&vid, |&(v, _)| v);
+        let Some(&(_, segment)) = found.ok().and_then(|at| vlans.get(at)) else {
             return refuse(Reason::Vlan);
         };
-        let segment = vlans[at].1;
         // Untag: the addresses move forward over the 4-byte tag, whose EtherType
-        // becomes the frame's.
-        buf.copy_within(
-            frame.start..frame.start + 12,
-            frame.start + vlan::HEADER_LEN,
-        );
-        frame.start += vlan::HEADER_LEN;
+        // becomes the frame's. The frame holds an Ethernet header and a tag: 18 bytes.
+        let (Some(addresses_end), Some(start)) = (
+            frame.start.checked_add(ADDRESSES_LEN),
+            frame.start.checked_add(vlan::HEADER_LEN),
+        ) else {
+            return refuse(Reason::Malformed);
+        };
+        buf.copy_within(frame.start..addresses_end, start);
+        frame.start = start;
         Ok((segment, source, frame))
     }
 
     /// Decapsulates a tunnel frame in place and finds its segment and remote.
     fn classify_underlay(&self, buf: &mut [u8], frame: Range<usize>) -> Classified {
-        let decapsulated = match self.decapsulator.decapsulate(&mut buf[frame.clone()]) {
+        let Some(bytes) = buf.get_mut(frame.clone()) else {
+            return Err((Reason::Malformed, None));
+        };
+        let decapsulated = match self.decapsulator.decapsulate(bytes) {
             Ok(decapsulated) => decapsulated,
             Err(error) if error.kind == ErrorKind::InnerVlanTag => {
                 return Err((Reason::Vlan, None));
@@ -224,19 +248,26 @@ impl Switch {
         let Some(&segment) = self.by_vni.get(&decapsulated.segment()) else {
             return Err((Reason::UnknownSource, None));
         };
-        let remote = self.segments[segment.index()]
+        let remote = segment
+            .of(&self.segments)
             .remotes
             .iter()
             .copied()
             .find(|r| {
-                let remote = &self.remotes[r.index()];
+                let remote = r.of(&self.remotes);
                 remote.ip == decapsulated.outer_src && remote.kind == decapsulated.kind()
             });
         let Some(remote) = remote else {
             return Err((Reason::UnknownSource, None));
         };
-        let inner = frame.start + decapsulated.inner.start..frame.start + decapsulated.inner.end;
-        Ok((segment, Location::Remote(remote), inner))
+        // The inner frame lies inside `frame`, itself inside `buf`: no overflow.
+        let (Some(start), Some(end)) = (
+            frame.start.checked_add(decapsulated.inner.start),
+            frame.start.checked_add(decapsulated.inner.end),
+        ) else {
+            return Err((Reason::Malformed, None));
+        };
+        Ok((segment, Location::Remote(remote), start..end))
     }
 
     /// Learns the source, then picks the targets.
@@ -248,9 +279,12 @@ impl Switch {
         buf: &[u8],
         frame: Range<usize>,
     ) -> Verdict {
-        let eth = EthernetFrame::new_unchecked(&buf[frame.clone()]);
+        // Classification proved an Ethernet header there.
+        let Some(Ok(eth)) = buf.get(frame.clone()).map(EthernetFrame::new_checked) else {
+            return self.refuse(segment_id, source, Reason::Malformed);
+        };
         let (src, dst) = (eth.src_addr(), eth.dst_addr());
-        let segment = &mut self.segments[segment_id.index()];
+        let segment = segment_id.of_mut(&mut self.segments);
         segment.counters.received(frame.len());
         if src.is_multicast() {
             return self.refuse(segment_id, source, Reason::Malformed);
@@ -262,8 +296,8 @@ impl Switch {
         {
             Learned::Refreshed | Learned::New | Learned::Pinned => {}
             Learned::Moved { from } => {
-                self.segments[segment_id.index()].counters.mac_moves += 1;
-                self.counters_of(source).mac_moves += 1;
+                segment_id.of_mut(&mut self.segments).counters.moved();
+                self.counters_of(source).moved();
                 self.push_event(MacMove {
                     vni,
                     mac: src,
@@ -272,7 +306,8 @@ impl Switch {
                 });
             }
             Learned::Refused => {
-                self.segments[segment_id.index()]
+                segment_id
+                    .of_mut(&mut self.segments)
                     .counters
                     .count(Reason::MacLimit);
                 self.counters_of(source).count(Reason::MacLimit);
@@ -294,7 +329,7 @@ impl Switch {
             }
             self.targets.push(target);
         } else {
-            let segment = &self.segments[segment_id.index()];
+            let segment = segment_id.of(&self.segments);
             for &(port, _) in &segment.members {
                 let target = Location::Port(port);
                 if target != source && self.barrier(source, target).is_none() {
@@ -303,7 +338,7 @@ impl Switch {
             }
             for &remote in &segment.remotes {
                 let target = Location::Remote(remote);
-                if self.remotes[remote.index()].flood
+                if remote.of(&self.remotes).flood
                     && target != source
                     && self.barrier(source, target).is_none()
                 {
@@ -326,7 +361,7 @@ impl Switch {
     fn barrier(&self, source: Location, target: Location) -> Option<Reason> {
         match (source, target) {
             (Location::Port(a), Location::Port(b))
-                if self.ports[a.index()].isolated && self.ports[b.index()].isolated =>
+                if a.of(&self.ports).isolated && b.of(&self.ports).isolated =>
             {
                 Some(Reason::Isolated)
             }
@@ -340,18 +375,18 @@ impl Switch {
     }
 
     fn remote_kind(&self, remote: super::RemoteId) -> TunnelKind {
-        self.remotes[remote.index()].kind
+        remote.of(&self.remotes).kind
     }
 
     fn counters_of(&mut self, location: Location) -> &mut super::Counters {
         match location {
-            Location::Port(port) => &mut self.ports[port.index()].counters,
-            Location::Remote(remote) => &mut self.remotes[remote.index()].counters,
+            Location::Port(port) => &mut port.of_mut(&mut self.ports).counters,
+            Location::Remote(remote) => &mut remote.of_mut(&mut self.remotes).counters,
         }
     }
 
     fn refuse(&mut self, segment: SegmentId, source: Location, reason: Reason) -> Verdict {
-        self.segments[segment.index()].counters.count(reason);
+        segment.of_mut(&mut self.segments).counters.count(reason);
         self.counters_of(source).count(reason);
         Verdict::Drop(reason)
     }
@@ -364,13 +399,12 @@ impl Switch {
         buf: &mut [u8],
         frame: Range<usize>,
     ) -> Result<Range<usize>, Reason> {
-        if buf
-            .get(frame.clone())
-            .is_none_or(|f| f.len() < ethernet::HEADER_LEN)
-        {
+        let Some(Ok(eth)) = buf.get(frame.clone()).map(EthernetFrame::new_checked) else {
             return Err(Reason::NoBuffer);
-        }
-        let vid = self.ports[port.index()]
+        };
+        let ethertype = eth.ethertype();
+        let vid = port
+            .of(&self.ports)
             .vlans
             .iter()
             .find(|&&(_, s)| s == segment)
@@ -381,9 +415,15 @@ impl Switch {
         let Some(start) = frame.start.checked_sub(vlan::HEADER_LEN) else {
             return Err(Reason::NoBuffer);
         };
-        let ethertype = EthernetFrame::new_unchecked(&buf[frame.clone()]).ethertype();
-        buf.copy_within(frame.start..frame.start + 12, start);
-        let mut eth = EthernetFrame::new_unchecked(&mut buf[start..frame.end]);
+        // The frame holds an Ethernet header: its addresses end inside it.
+        let Some(addresses_end) = frame.start.checked_add(ADDRESSES_LEN) else {
+            return Err(Reason::NoBuffer);
+        };
+        buf.copy_within(frame.start..addresses_end, start);
+        let Some(tagged) = buf.get_mut(start..frame.end) else {
+            return Err(Reason::NoBuffer);
+        };
+        let mut eth = EthernetFrame::new_unchecked(tagged);
         eth.set_ethertype(EtherType::VLAN);
         VlanRepr {
             pcp: 0,

@@ -7,6 +7,13 @@
 //! is keyed by a caller-supplied seed, so a sender cannot aim MAC addresses at one
 //! probe chain without knowing it.
 
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use alloc::vec::Vec;
 
 use super::{Location, SegmentId};
@@ -112,7 +119,8 @@ impl MacTable {
         ageing: u64,
     ) -> Option<&MacEntry> {
         let slot = self.find(segment, mac)?;
-        self.slots[slot]
+        self.slots
+            .get(slot)?
             .as_ref()
             .filter(|entry| !entry.is_expired(now, ageing))
     }
@@ -131,7 +139,7 @@ impl MacTable {
         limit: usize,
     ) -> Learned {
         if let Some(slot) = self.find(segment, mac) {
-            let Some(entry) = self.slots[slot].as_mut() else {
+            let Some(Some(entry)) = self.slots.get_mut(slot) else {
                 unreachable!("find returns occupied slots")
             };
             if entry.is_expired(now, ageing) {
@@ -176,8 +184,11 @@ impl MacTable {
             last_seen: 0,
             is_static: true,
         };
-        match self.find(segment, mac) {
-            Some(slot) => self.slots[slot] = Some(entry),
+        match self
+            .find(segment, mac)
+            .and_then(|slot| self.slots.get_mut(slot))
+        {
+            Some(occupied) => *occupied = Some(entry),
             None => self.insert(entry),
         }
     }
@@ -194,11 +205,12 @@ impl MacTable {
     }
 
     /// Removes every entry for which `expired` is true; returns how many went.
+    #[allow(clippy::arithmetic_side_effects)] // both counts stay below slots.len()
     pub fn sweep(&mut self, mut expired: impl FnMut(&MacEntry) -> bool) -> usize {
         let mut removed = 0;
         let mut slot = 0;
-        while slot < self.slots.len() {
-            if self.slots[slot].as_ref().is_some_and(&mut expired) {
+        while let Some(occupant) = self.slots.get(slot) {
+            if occupant.as_ref().is_some_and(&mut expired) {
                 // Backward shift may pull a later entry into this slot: look again.
                 self.remove_at(slot);
                 removed += 1;
@@ -215,38 +227,54 @@ impl MacTable {
         let [s0, s1] = segment.0.to_le_bytes();
         let key = u64::from_le_bytes([a, b, c, d, e, f, s0, s1]);
         // murmur3's 64-bit finaliser over the seeded key: every input bit reaches the
-        // low bits that pick the slot.
+        // low bits that pick the slot. Lookups never depend on the hash, only probe
+        // lengths do: tests pin the mixing and the spread, not these exact constants.
         let mut x = key ^ self.seed;
         x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
         x = (x ^ (x >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         x ^= x >> 33;
-        (x as usize) & (self.slots.len() - 1)
+        (x as usize) & self.mask()
+    }
+
+    /// Wraps a slot index around the table, whose length is a power of two.
+    #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // probed tables hold MIN_SLOTS or more
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The slot after `slot`, wrapping around.
+    #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // slot < slots.len() <= isize::MAX
+    fn next(&self, slot: usize) -> usize {
+        (slot + 1) & self.mask()
     }
 
     fn find(&self, segment: SegmentId, mac: MacAddr) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let mask = self.slots.len() - 1;
         let mut slot = self.home(segment, mac);
         loop {
-            match &self.slots[slot] {
+            match self.slots.get(slot)? {
                 None => return None,
                 Some(entry) if entry.segment == segment && entry.mac == mac => return Some(slot),
-                Some(_) => slot = (slot + 1) & mask,
+                Some(_) => slot = self.next(slot),
             }
         }
     }
 
+    // Slots are masked into the table; counts stay below its length, a segment's index
+    // below 2^16.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     fn insert(&mut self, entry: MacEntry) {
         // At most half full keeps probe chains short.
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let mask = self.slots.len() - 1;
         let mut slot = self.home(entry.segment, entry.mac);
         while self.slots[slot].is_some() {
-            slot = (slot + 1) & mask;
+            slot = self.next(slot);
         }
         self.slots[slot] = Some(entry);
         self.len += 1;
@@ -257,6 +285,7 @@ impl MacTable {
         self.per_segment[index] += 1;
     }
 
+    #[allow(clippy::arithmetic_side_effects)] // a Vec's length doubled fits in usize
     fn grow(&mut self) {
         let slots = (self.slots.len() * 2).max(MIN_SLOTS);
         let old = core::mem::replace(&mut self.slots, alloc::vec![None; slots]);
@@ -267,16 +296,18 @@ impl MacTable {
         }
     }
 
+    // Slots are masked into the table; an entry removed was counted in len and in its
+    // segment's count.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     fn remove_at(&mut self, mut hole: usize) {
         let Some(removed) = self.slots[hole].take() else {
             return;
         };
         self.len -= 1;
         self.per_segment[removed.segment.index()] -= 1;
-        let mask = self.slots.len() - 1;
         let mut next = hole;
         loop {
-            next = (next + 1) & mask;
+            next = self.next(next);
             let Some(entry) = self.slots[next] else {
                 return;
             };
@@ -312,10 +343,13 @@ mod tests {
     #[test]
     fn learns_refreshes_moves_and_pins() {
         let mut table = MacTable::new(7);
+        assert!(table.is_empty());
         assert_eq!(
             table.learn(SEG, mac(1), PORT, 10, u64::MAX, 100),
             Learned::New
         );
+        // Pins `is_empty` on a table with an entry.
+        assert!(!table.is_empty());
         assert_eq!(
             table.learn(SEG, mac(1), PORT, 20, u64::MAX, 100),
             Learned::Refreshed
@@ -416,5 +450,117 @@ mod tests {
             );
         }
         assert_eq!(table.len(), table.iter().count());
+    }
+
+    /// A table of 512 empty slots keyed by `seed`.
+    fn grown(seed: u64) -> MacTable {
+        let mut table = MacTable::new(seed);
+        for _ in 0..4 {
+            table.grow();
+        }
+        table
+    }
+
+    #[test]
+    fn every_key_bit_moves_the_home_slot() {
+        // What the module promises (every input bit reaches the low bits that pick the
+        // slot): flipping any one bit of the MAC address or segment moves the entry's
+        // home. Pins the seeded murmur3 finaliser in `home`.
+        let table = grown(0x9e37_79b9_7f4a_7c15);
+        let (segment, mac) = (
+            SegmentId(0x1234),
+            MacAddr([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]),
+        );
+        let home = table.home(segment, mac);
+        let mut unmoved = std::vec::Vec::new();
+        for bit in 0..64 {
+            let (mut segment, mut mac) = (segment, mac);
+            match bit {
+                0..48 => mac.0[bit / 8] ^= 1 << (bit % 8),
+                _ => segment.0 ^= 1 << (bit - 48),
+            }
+            if table.home(segment, mac) == home {
+                unmoved.push(bit);
+            }
+        }
+        assert_eq!(
+            unmoved, [0usize; 0],
+            "bits that leave the home slot in place"
+        );
+    }
+
+    #[test]
+    fn the_seed_keys_the_home_slot() {
+        // Without the seed a sender could aim addresses at one probe chain.
+        let (a, b) = (grown(1), grown(2));
+        let same = (0..64)
+            .filter(|&n| a.home(SEG, mac(n)) == b.home(SEG, mac(n)))
+            .count();
+        assert!(
+            same < 8,
+            "{same} of 64 addresses share their slot under both seeds"
+        );
+    }
+
+    #[test]
+    fn the_table_grows_past_half_full() {
+        // Pins the load bound in `insert`: 64 slots hold 32 entries, the 33rd doubles them.
+        let mut table = MacTable::new(3);
+        for i in 0..32 {
+            table.learn(SEG, mac(i), PORT, 0, u64::MAX, 1000);
+        }
+        assert_eq!(table.capacity(), 64);
+        table.learn(SEG, mac(32), PORT, 0, u64::MAX, 1000);
+        assert_eq!(table.capacity(), 128);
+    }
+
+    #[test]
+    fn sequential_addresses_spread_over_the_slots() {
+        // Short probe chains for the addresses a vendor hands out in sequence: 256 of
+        // them in 512 slots share a home slot at most a few at a time (a uniform hash
+        // gives about 4). Pins the finaliser's last xor-shift.
+        let table = grown(0x9e37_79b9_7f4a_7c15);
+        let mut per_slot = std::vec![0u32; table.capacity()];
+        for n in 0..256 {
+            per_slot[table.home(SEG, mac(n))] += 1;
+        }
+        let fullest = per_slot.iter().max().copied();
+        assert!(
+            fullest <= Some(8),
+            "{fullest:?} addresses share one home slot"
+        );
+    }
+
+    #[test]
+    fn removal_inside_a_chain_that_wraps_keeps_the_rest_reachable() {
+        // Backward-shift deletion across the end of the table: a cluster homed on the
+        // last slots and the first ones, each entry removed in turn from a copy. Pins the
+        // wrap-around case of `remove_at`, which a table filled at random seldom reaches.
+        let mut table = MacTable::new(5);
+        table.grow();
+        let last = table.capacity() - 1;
+        let mut cluster = std::vec::Vec::new();
+        for home in [last - 1, last, last, 0, last, 1, 0, last - 1] {
+            // A uniform hash homes one address in 64 there: 10 000 is plenty.
+            let n = (0..10_000)
+                .find(|&n| table.home(SEG, mac(n)) == home && !cluster.contains(&n))
+                .unwrap();
+            cluster.push(n);
+        }
+        for &n in &cluster {
+            table.learn(SEG, mac(n), PORT, 0, u64::MAX, 1000);
+        }
+        assert_eq!(table.capacity(), last + 1, "no growth: the chain must wrap");
+        for &gone in &cluster {
+            let mut copy = table.clone();
+            assert!(copy.remove(SEG, mac(gone)));
+            for &n in &cluster {
+                assert_eq!(
+                    copy.lookup(SEG, mac(n), 0, u64::MAX).is_some(),
+                    n != gone,
+                    "{n} after removing {gone}"
+                );
+            }
+        }
     }
 }

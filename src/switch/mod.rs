@@ -35,6 +35,13 @@
 //! assert_eq!(sent.len(), 50 + 60);
 //! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
+
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 #![forbid(unsafe_code)]
 
 mod config;
@@ -73,6 +80,22 @@ macro_rules! index_id {
 
             fn from_len(len: usize) -> Result<Self, ConfigError> {
                 u16::try_from(len).map($name).map_err(|_| ConfigError::TooMany)
+            }
+
+            /// What this id names in the list that issued it (the switch's, or a
+            /// driver's list kept in the same order).
+            ///
+            /// # Panics
+            /// For an id from another switch, as the public methods taking ids say.
+            #[allow(clippy::indexing_slicing)] // ids come from this switch, never from frame bytes
+            pub(crate) fn of<T>(self, items: &[T]) -> &T {
+                &items[self.index()]
+            }
+
+            /// As [`of`](Self::of), mutably.
+            #[allow(clippy::indexing_slicing)] // ids come from this switch, never from frame bytes
+            pub(crate) fn of_mut<T>(self, items: &mut [T]) -> &mut T {
+                &mut items[self.index()]
             }
         }
     };
@@ -258,7 +281,7 @@ impl Switch {
             }
         }
         for &(vid, segment) in &vlans {
-            self.segments[segment.index()].members.push((id, vid));
+            segment.of_mut(&mut self.segments).members.push((id, vid));
         }
         self.ports.push(Port {
             vlans,
@@ -277,9 +300,12 @@ impl Switch {
     pub fn add_remote(&mut self, vni: Vni, config: RemoteConfig) -> Result<RemoteId, ConfigError> {
         let segment = self.segment_id(vni)?;
         let id = RemoteId::from_len(self.remotes.len())?;
-        if self.segments[segment.index()].remotes.iter().any(|r| {
-            self.remotes[r.index()].ip == config.ip && self.remotes[r.index()].kind == config.kind
-        }) {
+        if segment
+            .of(&self.segments)
+            .remotes
+            .iter()
+            .any(|r| r.of(&self.remotes).ip == config.ip && r.of(&self.remotes).kind == config.kind)
+        {
             return Err(ConfigError::DuplicateRemote(config.ip));
         }
         let local = self.config.local_ip;
@@ -301,7 +327,7 @@ impl Switch {
             encapsulator,
             counters: Counters::default(),
         });
-        self.segments[segment.index()].remotes.push(id);
+        segment.of_mut(&mut self.segments).remotes.push(id);
         self.targets.reserve(1);
         Ok(id)
     }
@@ -326,7 +352,8 @@ impl Switch {
     ) -> Result<(), ConfigError> {
         let segment = self.segment_id(vni)?;
         let member = match location {
-            Location::Port(port) => self.segments[segment.index()]
+            Location::Port(port) => segment
+                .of(&self.segments)
                 .members
                 .iter()
                 .any(|&(p, _)| p == port),
@@ -358,14 +385,14 @@ impl Switch {
         let now = nanos(now);
         let segments = &self.segments;
         self.table
-            .sweep(|entry| entry.is_expired(now, segments[entry.segment.index()].ageing))
+            .sweep(|entry| entry.is_expired(now, entry.segment.of(segments).ageing))
     }
 
     /// The forwarding database at `now`: every entry that has not aged out.
     pub fn fdb(&self, now: Duration) -> impl Iterator<Item = FdbEntry> + '_ {
         let now = nanos(now);
         self.table.iter().filter_map(move |entry| {
-            let segment = &self.segments[entry.segment.index()];
+            let segment = entry.segment.of(&self.segments);
             (!entry.is_expired(now, segment.ageing)).then(|| FdbEntry {
                 vni: segment.vni,
                 mac: entry.mac,
@@ -417,7 +444,7 @@ impl Switch {
     /// The remotes: id, segment VNI, address and encapsulation, in the order added.
     pub fn remotes(&self) -> impl Iterator<Item = (RemoteId, Vni, Ipv4Addr, TunnelKind)> + '_ {
         self.remotes.iter().enumerate().map(|(i, r)| {
-            let vni = self.segments[r.segment.index()].vni;
+            let vni = r.segment.of(&self.segments).vni;
             (RemoteId(i as u16), vni, r.ip, r.kind)
         })
     }
@@ -437,7 +464,7 @@ impl Switch {
     /// # Panics
     /// If `port` does not belong to this switch.
     pub fn port_counters(&self, port: PortId) -> &Counters {
-        &self.ports[port.index()].counters
+        &port.of(&self.ports).counters
     }
 
     /// A remote's counters.
@@ -445,7 +472,7 @@ impl Switch {
     /// # Panics
     /// If `remote` does not belong to this switch.
     pub fn remote_counters(&self, remote: RemoteId) -> &Counters {
-        &self.remotes[remote.index()].counters
+        &remote.of(&self.remotes).counters
     }
 
     /// A segment's counters: every frame that entered it, every copy that left it, and
@@ -454,7 +481,7 @@ impl Switch {
     /// # Panics
     /// If `segment` does not belong to this switch.
     pub fn segment_counters(&self, segment: SegmentId) -> &Counters {
-        &self.segments[segment.index()].counters
+        &segment.of(&self.segments).counters
     }
 
     /// Tunnel frames that could not be charged to a remote: undecodable, or naming a VNI
@@ -469,11 +496,16 @@ impl Switch {
     /// If `egress` does not belong to this switch.
     pub fn count_write_failed(&mut self, egress: Egress) {
         match egress {
-            Location::Port(port) => self.ports[port.index()].counters.count(Reason::WriteFailed),
+            Location::Port(port) => port
+                .of_mut(&mut self.ports)
+                .counters
+                .count(Reason::WriteFailed),
             Location::Remote(remote) => {
-                let remote = &mut self.remotes[remote.index()];
+                let remote = remote.of_mut(&mut self.remotes);
                 remote.counters.count(Reason::WriteFailed);
-                self.segments[remote.segment.index()]
+                remote
+                    .segment
+                    .of_mut(&mut self.segments)
                     .counters
                     .count(Reason::WriteFailed);
             }
@@ -483,7 +515,8 @@ impl Switch {
     fn push_event(&mut self, event: MacMove) {
         if self.events.len() == self.config.event_capacity {
             self.events.pop_front();
-            self.events_lost += 1;
+            // Wraps, as the counters do.
+            self.events_lost = self.events_lost.wrapping_add(1);
         }
         if self.config.event_capacity > 0 {
             self.events.push_back(event);

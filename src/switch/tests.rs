@@ -627,13 +627,34 @@ fn move_events_beyond_capacity_drop_the_oldest() {
     let a = switch.add_port(PortConfig::access(vni(1))).unwrap();
     let b = switch.add_port(PortConfig::access(vni(1))).unwrap();
     let mut buf = std::vec![0u8; 60];
-    for (n, port) in [a, b, a, b].into_iter().enumerate() {
+    // Learned, then three moves: two fit, the third loses the oldest (pins
+    // `events_lost` to its count).
+    for (n, (port, lost)) in [(a, 0), (b, 0), (a, 0), (b, 1)].into_iter().enumerate() {
         buf.copy_from_slice(&frame(MacAddr::BROADCAST, mac(1), 60));
         switch.receive(secs(n as u64), Ingress::Port(port), &mut buf, 0..60);
+        assert_eq!(switch.events_lost(), lost);
     }
     assert_eq!(switch.events_lost(), 1);
     assert_eq!(switch.take_event().map(|e| e.to), Some(Location::Port(a)));
     assert_eq!(switch.take_event().map(|e| e.to), Some(Location::Port(b)));
+}
+
+#[test]
+fn no_move_event_is_kept_with_no_capacity() {
+    // Pins the capacity check in `push_event`: zero keeps nothing and counts each loss.
+    let mut config = SwitchConfig::new(LOCAL);
+    config.event_capacity = 0;
+    let mut switch = Switch::new(config);
+    switch.add_segment(SegmentConfig::new(vni(1))).unwrap();
+    let a = switch.add_port(PortConfig::access(vni(1))).unwrap();
+    let b = switch.add_port(PortConfig::access(vni(1))).unwrap();
+    let mut buf = std::vec![0u8; 60];
+    for (n, port) in [a, b, a].into_iter().enumerate() {
+        buf.copy_from_slice(&frame(MacAddr::BROADCAST, mac(1), 60));
+        switch.receive(secs(n as u64), Ingress::Port(port), &mut buf, 0..60);
+    }
+    assert_eq!(switch.take_event(), None);
+    assert_eq!(switch.events_lost(), 2);
 }
 
 #[test]

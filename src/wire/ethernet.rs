@@ -425,6 +425,8 @@ mod tests {
         let mac: MacAddr = "01:00:5E:0a:0b:0c".parse().unwrap();
         assert_eq!(mac.to_string(), "01:00:5e:0a:0b:0c");
         assert!(mac.is_multicast() && !mac.is_broadcast() && !mac.is_local());
+        // A group address is not unicast (pins `is_unicast` against `true`).
+        assert!(!mac.is_unicast());
         assert!(MacAddr::BROADCAST.is_broadcast() && MacAddr::BROADCAST.is_multicast());
         assert!(MacAddr([0x02, 0, 0, 0, 0, 1]).is_local());
         assert!(MacAddr([0x02, 0, 0, 0, 0, 1]).is_unicast());
