@@ -154,7 +154,8 @@ impl<'a> Stack<'a> {
         (stack, error)
     }
 
-    /// Plays the decoded layers back into a recorder, as the walk that decoded them did.
+    /// Plays the decoded layers back into a recorder, as the walk that decoded them did
+    /// (the flow key is its one user, and it needs no `tag_follows`).
     #[inline(always)]
     pub(crate) fn replay(&self, record: &mut impl Record<'a>) {
         record.start(self.offset);
