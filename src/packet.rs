@@ -163,11 +163,7 @@ impl<'a> Stack<'a> {
             record.ethernet(eth);
         }
         for (index, tag) in self.vlans.iter().flatten().enumerate() {
-            record.tag_follows();
             record.vlan(index, *tag);
-        }
-        if self.ethertype().is_some_and(EtherType::is_vlan_tpid) {
-            record.tag_follows(); // a third tag, or one cut short
         }
         if let Some(ip) = self.ipv4 {
             record.ipv4(self.l3_offset(), ip);
