@@ -45,6 +45,8 @@ const ARRIVES: Duration = Duration::from_secs(2);
 const QUIET: Duration = Duration::from_millis(300);
 
 const ETH_P_ALL: u16 = 0x0003;
+/// The socket option that hands a packet socket each frame's VLAN tag.
+const PACKET_AUXDATA: libc::c_int = 8;
 /// IEEE 802 local experimental EtherType: no stack answers it.
 const EXPERIMENTAL: [u8; 2] = [0x88, 0xb5];
 
@@ -271,6 +273,18 @@ impl Host {
             )
         };
         assert!(rc >= 0, "bind to {device}: {}", io::Error::last_os_error());
+        let on: libc::c_int = 1;
+        // SAFETY: PACKET_AUXDATA reads one c_int, whose size is passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_AUXDATA,
+                (&raw const on).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert!(rc >= 0, "PACKET_AUXDATA: {}", io::Error::last_os_error());
         Host { fd }
     }
 
@@ -282,7 +296,8 @@ impl Host {
         assert_eq!(sent, frame.len() as isize, "{}", io::Error::last_os_error());
     }
 
-    /// The next frame the device received (written to the TAP), not one it sent.
+    /// The next frame the device received (written to the TAP), not one it sent, with
+    /// its 802.1Q tag back in place (the kernel takes it off into the packet's metadata).
     fn recv(&self, wait: Duration) -> Option<Vec<u8>> {
         let deadline = Instant::now() + wait;
         loop {
@@ -291,24 +306,50 @@ impl Host {
                 return None;
             }
             let mut frame = vec![0u8; 65_536];
-            // SAFETY: sockaddr_ll is plain data.
-            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut from_len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            // SAFETY: the buffer and address are writable for the lengths passed.
-            let len = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    frame.as_mut_ptr().cast(),
-                    frame.len(),
-                    libc::MSG_DONTWAIT,
-                    (&raw mut from).cast(),
-                    &mut from_len,
-                )
+            let mut iov = libc::iovec {
+                iov_base: frame.as_mut_ptr().cast(),
+                iov_len: frame.len(),
             };
+            // SAFETY: sockaddr_ll and msghdr are plain data.
+            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let mut control = [0u64; 16];
+            // SAFETY: as above.
+            let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+            message.msg_name = (&raw mut from).cast();
+            message.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            message.msg_iov = &mut iov;
+            message.msg_iovlen = 1;
+            message.msg_control = control.as_mut_ptr().cast();
+            message.msg_controllen = size_of_val(&control);
+            // SAFETY: every buffer the message points to is writable for its length.
+            let len =
+                unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut message, libc::MSG_DONTWAIT) };
             if len < 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
                 continue;
             }
             frame.truncate(len as usize);
+            // SAFETY: walks the control messages recvmsg wrote, within msg_controllen.
+            let mut header = unsafe { libc::CMSG_FIRSTHDR(&message) };
+            while !header.is_null() {
+                // SAFETY: a control message header inside the buffer.
+                let (level, kind) = unsafe { ((*header).cmsg_level, (*header).cmsg_type) };
+                if (level, kind) == (libc::SOL_PACKET, PACKET_AUXDATA) {
+                    // SAFETY: PACKET_AUXDATA carries a tpacket_auxdata.
+                    let aux: libc::tpacket_auxdata =
+                        unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(header).cast()) };
+                    if aux.tp_status & libc::TP_STATUS_VLAN_VALID != 0 {
+                        let tpid = if aux.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                            aux.tp_vlan_tpid
+                        } else {
+                            0x8100
+                        };
+                        let tag = [tpid.to_be_bytes(), aux.tp_vlan_tci.to_be_bytes()].concat();
+                        frame.splice(12..12, tag);
+                    }
+                }
+                // SAFETY: as CMSG_FIRSTHDR.
+                header = unsafe { libc::CMSG_NXTHDR(&message, header) };
+            }
             return Some(frame);
         }
     }
@@ -619,6 +660,25 @@ fn config(text: &str) -> VtepConfig {
     VtepConfig::parse(text).unwrap()
 }
 
+/// The flags (as /proc/self/fdinfo gives them) of every signalfd the process holds.
+fn signalfd_flags() -> Vec<u32> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            if target.to_str()? != "anon_inode:[signalfd]" {
+                return None;
+            }
+            let fd = entry.file_name();
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.to_str()?));
+            let info = info.ok()?;
+            let flags = info.lines().find_map(|line| line.strip_prefix("flags:"))?;
+            u32::from_str_radix(flags.trim(), 8).ok()
+        })
+        .collect()
+}
+
 /// A control socket path of the test's own.
 fn control_path(test: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tunnelwire-{test}-{}.sock", std::process::id()))
@@ -633,6 +693,16 @@ fn fdb(path: &Path) -> BTreeMap<String, serde_json::Value> {
             (entry["mac"].as_str().unwrap().to_owned(), entry)
         })
         .collect()
+}
+
+/// The MAC addresses the segment's table holds, expired or not (the control socket's
+/// `stats`).
+fn mac_entries(path: &Path) -> u64 {
+    let stats: serde_json::Value =
+        serde_json::from_str(&control::request(path, "stats").unwrap()).unwrap();
+    stats["segments"][VNI.to_string()]["mac_entries"]
+        .as_u64()
+        .unwrap()
 }
 
 fn mac_text(mac: [u8; 6]) -> String {
@@ -936,6 +1006,14 @@ fn the_vtep_forwards_between_a_tap_and_both_tunnels() {
             .send_to(&vxlan(VNI, &hello), SocketAddrV4::new(VTEP, 4789))
             .unwrap();
         host.expect(&hello, "VXLAN in, to the TAP");
+        // The loop is running: its signalfd leaks into no child a library user spawns,
+        // and never blocks it.
+        let flags = signalfd_flags();
+        assert!(!flags.is_empty(), "no signalfd");
+        for flags in flags {
+            let wanted = (libc::O_CLOEXEC | libc::O_NONBLOCK) as u32;
+            assert_eq!(flags & wanted, wanted, "signalfd flags {flags:o}");
+        }
         let packet = gre_peer
             .recv(ARRIVES, carries(&hello))
             .expect("VXLAN in, to NVGRE");
@@ -1038,6 +1116,64 @@ fn the_vtep_forwards_between_a_tap_and_both_tunnels() {
 }
 
 #[test]
+fn the_vtep_floods_an_intact_copy_to_each_of_a_trunk_and_an_access_port() {
+    isolated("vtep-trunk", || {
+        let config = config(&format!(
+            r#"
+[underlay]
+local_ip = "{VTEP}"
+
+[[port]]
+name = "twt0"
+[[port.vlan]]
+vid = 100
+vni = {VNI}
+
+[[port]]
+name = "twt1"
+vni = {VNI}
+
+[[segment]]
+vni = {VNI}
+
+[[segment.remote]]
+ip = "{VXLAN_PEER}"
+"#
+        ));
+        let vtep = Vtep::new(&config, None).unwrap();
+        let (trunk, access) = (Host::on("twt0"), Host::on("twt1"));
+        let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
+        let vxlan_raw = RawPeer::open(libc::IPPROTO_UDP, VXLAN_PEER);
+        let running = Running::start(vtep);
+        let tagged = |untagged: &[u8]| {
+            let mut frame = untagged[..12].to_vec();
+            frame.extend_from_slice(&[0x81, 0x00, 0x00, 100]);
+            frame.extend_from_slice(&untagged[12..]);
+            frame
+        };
+
+        // Each copy of a flood is built apart: the trunk's copy gains a tag, the access
+        // port's must not see it.
+        let hello = frame(BROADCAST, mac(0x20), 1, 60);
+        vxlan_peer
+            .send_to(&vxlan(VNI, &hello), SocketAddrV4::new(VTEP, 4789))
+            .unwrap();
+        trunk.expect(&tagged(&hello), "VXLAN in, to the trunk port, tagged");
+        access.expect(&hello, "VXLAN in, to the access port, untagged");
+
+        // And from the trunk: the tag comes off for the access port and the remote.
+        let from_trunk = frame(BROADCAST, mac(0x10), 2, 70);
+        trunk.send(&tagged(&from_trunk));
+        access.expect(&from_trunk, "trunk in, to the access port");
+        let packet = vxlan_raw
+            .recv(ARRIVES, carries(&from_trunk))
+            .expect("trunk in, to VXLAN");
+        assert_eq!(check_vxlan(&packet, VTEP, VXLAN_PEER, VNI).1, from_trunk);
+        running.stop();
+    });
+}
+
+#[test]
 fn the_vtep_counts_a_frame_its_downed_tap_refuses() {
     isolated("vtep-down", || {
         let vtep = Vtep::new(&gateway("twd0", ""), None).unwrap();
@@ -1108,9 +1244,12 @@ fn the_vtep_ages_its_mac_table_once_a_second_while_running() {
             .unwrap();
         host.expect(&hello, "VXLAN in");
         assert!(fdb(&path).contains_key(&mac_text(mac(0x20))), "learned");
-        // Older than a second by the second tick (at 2 s), with no traffic to wake the loop.
+        assert_eq!(mac_entries(&path), 1);
+        // Older than a second by the second tick (at 2 s), with no traffic to wake the
+        // loop. The fdb hides expired entries by itself; the table's size says whether
+        // the loop's tick removed them.
         thread::sleep(Duration::from_millis(2300).saturating_sub(start.elapsed()));
-        assert_eq!(fdb(&path), BTreeMap::new(), "aged out by the loop's tick");
+        assert_eq!(mac_entries(&path), 0, "aged out by the loop's tick");
         running.stop();
     });
 }
