@@ -227,6 +227,20 @@ fn delete_link(name: &str) {
     );
 }
 
+/// Asserts the poll loop can use `fd`: non-blocking (a read must never stall the loop)
+/// and close-on-exec.
+fn assert_pollable(fd: BorrowedFd<'_>, what: &str) {
+    // SAFETY: fcntl on a live descriptor.
+    let (status, descriptor) = unsafe {
+        (
+            libc::fcntl(fd.as_raw_fd(), libc::F_GETFL),
+            libc::fcntl(fd.as_raw_fd(), libc::F_GETFD),
+        )
+    };
+    assert_ne!(status & libc::O_NONBLOCK, 0, "{what}: O_NONBLOCK");
+    assert_ne!(descriptor & libc::FD_CLOEXEC, 0, "{what}: FD_CLOEXEC");
+}
+
 /// Waits until `fd` is readable; false on timeout.
 fn readable(fd: BorrowedFd<'_>, wait: Duration) -> bool {
     let mut pollfd = libc::pollfd {
@@ -735,19 +749,7 @@ fn a_tap_is_created_up_with_its_mtu_and_moves_frames_both_ways() {
             0,
             "up"
         );
-        // SAFETY: fcntl on a live descriptor.
-        let (status, descriptor) = unsafe {
-            (
-                libc::fcntl(tap.as_fd().as_raw_fd(), libc::F_GETFL),
-                libc::fcntl(tap.as_fd().as_raw_fd(), libc::F_GETFD),
-            )
-        };
-        assert_ne!(
-            status & libc::O_NONBLOCK,
-            0,
-            "the poll loop needs O_NONBLOCK"
-        );
-        assert_ne!(descriptor & libc::FD_CLOEXEC, 0, "close on exec");
+        assert_pollable(tap.as_fd(), "the TAP");
 
         let mut buf = vec![0u8; 2048];
         let error = tap.recv(&mut buf).unwrap_err();
@@ -802,6 +804,7 @@ fn the_underlay_receives_vxlan_with_its_outer_headers_rebuilt() {
     isolated("underlay-vxlan", || {
         let underlay = Underlay::open(VTEP, 8472, false).unwrap();
         assert!(underlay.gre_fd().is_none());
+        assert_pollable(underlay.udp_fd(), "the UDP socket");
         let mut buf = vec![0xaa; HEADROOM + 2048];
         let error = underlay.recv_vxlan(&mut buf).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
@@ -848,6 +851,7 @@ fn the_underlay_receives_nvgre_with_its_ipv4_header() {
     isolated("underlay-nvgre", || {
         let underlay = Underlay::open(VTEP, 4789, true).unwrap();
         let gre_fd = underlay.gre_fd().expect("NVGRE is on");
+        assert_pollable(gre_fd, "the GRE socket");
         let mut buf = vec![0xaa; HEADROOM + 2048];
         let error = underlay.recv_nvgre(&mut buf).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
