@@ -290,11 +290,9 @@ impl Vtep {
             let Some(frame) = written.ok().and_then(|range| buf.get(range)) else {
                 continue;
             };
-            if let Err(error) = send(&self.taps, &self.underlay, &self.remotes, egress, frame) {
+            // Counted, and logged with the other drops once a second.
+            if send(&self.taps, &self.underlay, &self.remotes, egress, frame).is_err() {
                 self.switch.count_write_failed(egress);
-                if error.kind() != io::ErrorKind::WouldBlock {
-                    // Counted, and logged with the other drops once a second.
-                }
             }
         }
     }
