@@ -121,6 +121,11 @@ impl Vtep {
     /// Runs until SIGINT or SIGTERM, then returns (dropping the value removes the TAP
     /// devices and the control socket).
     ///
+    /// The signals arrive through a signalfd, so this changes process state an embedding
+    /// program should know of: SIGINT and SIGTERM get back their default disposition for
+    /// the whole process (any handler installed before is replaced), and they stay blocked
+    /// on the calling thread after `run` returns.
+    ///
     /// # Errors
     /// The signals cannot be redirected to a signalfd, or poll fails.
     pub fn run(&mut self) -> io::Result<()> {
