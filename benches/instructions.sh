@@ -7,12 +7,7 @@
 #   bash benches/instructions.sh [PATH...]     # paths as in benches/interleaved.rs
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$(cargo bench --bench interleaved --no-run --message-format=json 2>/dev/null |
-  python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "interleaved" and m.get("executable"):
-        print(m["executable"])')
+bin=$(bash benches/interleaved_bin.sh)
 paths=("$@")
 [ ${#paths[@]} -gt 0 ] || paths=(vxlan_stack nvgre_stack vxlan_encap nvgre_encap decap translate)
 work=$(mktemp -d)

@@ -12,12 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 path=${1:?usage: profile.sh PATH [ours|floor]} arm=${2:-ours}
 per=64; [ "$path" = translate ] && per=128
-bin=$(cargo bench --bench interleaved --no-run --message-format=json 2>/dev/null |
-  python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "interleaved" and m.get("executable"):
-        print(m["executable"])')
+bin=$(bash benches/interleaved_bin.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passes=20
