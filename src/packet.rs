@@ -333,12 +333,15 @@ impl Frame<'_> {
     /// than lose it.
     #[inline]
     pub fn outer_fragment(&self) -> bool {
-        self.outer.ipv4.is_some_and(|ip| ip.is_fragment())
-            || self
-                .outer
-                .ipv6
-                .is_some_and(|ip| ip.next_header() == IpProtocol::IPV6_FRAGMENT)
+        fragmented(self.outer.ipv4, self.outer.ipv6.map(|ip| ip.next_header()))
     }
+}
+
+/// True when an IP header is a fragment's: IPv4 with MF set or an offset, or IPv6 whose
+/// next header is a fragment header.
+#[inline(always)]
+pub(crate) fn fragmented(ipv4: Option<Ipv4Packet<&[u8]>>, ipv6_next: Option<IpProtocol>) -> bool {
+    ipv4.is_some_and(|ip| ip.is_fragment()) || ipv6_next == Some(IpProtocol::IPV6_FRAGMENT)
 }
 
 /// What a walk down one stack keeps of each layer it validates, in the order it meets

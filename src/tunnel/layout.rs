@@ -16,7 +16,7 @@
 
 use super::ecn::Ecn;
 use super::inner_vlan::InnerTags;
-use crate::packet::{Record, RecordFrame, Transport, Tunnel};
+use crate::packet::{self, Record, RecordFrame, Transport, Tunnel};
 use crate::wire::ethernet::EthernetFrame;
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
@@ -41,8 +41,7 @@ impl Outer<'_> {
     /// fragment header next), as [`Frame::outer_fragment`](crate::packet::Frame::outer_fragment).
     #[inline(always)]
     pub fn fragment(&self) -> bool {
-        self.ipv4.is_some_and(|ip| ip.is_fragment())
-            || self.ipv6_next == Some(IpProtocol::IPV6_FRAGMENT)
+        packet::fragmented(self.ipv4, self.ipv6_next)
     }
 }
 
