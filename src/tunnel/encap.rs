@@ -227,12 +227,7 @@ impl Encapsulator {
         let mut inner_stack = Inner::<FlowKey>::default();
         let _ = packet::walk(inner_frame, &mut inner_stack);
         let key = inner_stack.also;
-        let hash = if self.config.symmetric_hash {
-            key.symmetric()
-        } else {
-            key
-        }
-        .hash();
+        let hash = key.hash_as(self.config.symmetric_hash);
         let inner_tos = inner_stack.ip.map_or(0, |ip| ip.tos);
         let strip_len = self.config.inner_vlan.strip_len(inner_stack.tags)?;
         let inner_start = inner.start + strip_len;

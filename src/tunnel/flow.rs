@@ -171,6 +171,13 @@ impl FlowKey {
         }
     }
 
+    /// Hashes the key, or its [`symmetric`](Self::symmetric) form when asked: the one
+    /// setting encapsulation and translation share.
+    #[inline]
+    pub(crate) fn hash_as(self, symmetric: bool) -> FlowHash {
+        if symmetric { self.symmetric() } else { self }.hash()
+    }
+
     /// Hashes the key (see the module documentation for the function).
     #[inline]
     pub fn hash(&self) -> FlowHash {

@@ -148,12 +148,7 @@ impl Translator {
         let (tunnel, ip, inner_len) = validate(&received, error, self.checksums)?;
         let inner = received.inner;
         let key = inner.also;
-        let hash = if self.symmetric_hash {
-            key.symmetric()
-        } else {
-            key
-        }
-        .hash();
+        let hash = key.hash_as(self.symmetric_hash);
         // The segment as both kinds name it (the same 24 bits, no check needed).
         let (vni, vsid) = match tunnel.encapsulation() {
             Encapsulation::Vxlan(vni) => (vni, Vsid::from(vni)),
