@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Where one path's instructions go: each instruction the measured loop executes, with how
 # many times it ran per packet, from valgrind --tool=callgrind --dump-instr=yes matched
-# against objdump's disassembly. The per-packet paths are inlined into the bench's loop,
-# so this lists `Arm::pass` (the loop over the workload, as in benches/interleaved.rs).
+# against objdump's disassembly. The per-packet paths are inlined into the bench's loops,
+# so this lists the `Arm::run_*` functions (one loop over the workload per path and arm,
+# as in benches/paths/mod.rs).
 #
 #   bash benches/profile.sh PATH [ours|floor]    # PATH as in benches/interleaved.rs
 #
@@ -19,11 +20,11 @@ passes=20
 valgrind --tool=callgrind --dump-instr=yes --compress-pos=no --compress-strings=no \
   --callgrind-out-file="$work/out" "$bin" --count "$path" "$arm" $passes >/dev/null 2>&1
 objdump -d --no-show-raw-insn -C "$bin" |
-  awk '$2 == "<interleaved::paths::Arm::pass>:" {p=1} p {print} p && /^$/ {p=0}' >"$work/asm"
+  awk '$2 ~ /^<interleaved::paths::Arm::run_/ {p=1} p {print} p && /^$/ {p=0}' >"$work/asm"
 python3 - "$work/out" "$work/asm" $((passes * per)) <<'ENDPY'
 import re, sys
 out, asm, packets = sys.argv[1], sys.argv[2], int(sys.argv[3])
-# Self cost of each instruction of Arm::pass; a line after `calls=` is a call's
+# Self cost of each instruction of the Arm::run_* loops; a line after `calls=` is a call's
 # inclusive cost, not the instruction's own.
 cost, fn, after_call = {}, None, False
 for line in open(out):
@@ -34,7 +35,7 @@ for line in open(out):
         after_call = True
         continue
     m = re.match(r"^(0x[0-9a-f]+) \d+ (\d+)", line)
-    if m and fn and "Arm::pass" in fn:
+    if m and fn and "Arm::run_" in fn:
         if not after_call:
             address = int(m.group(1), 16)
             cost[address] = cost.get(address, 0) + int(m.group(2))

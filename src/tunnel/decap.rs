@@ -13,7 +13,7 @@ use core::ops::Range;
 use super::config::{check_endpoint, check_vsid};
 use super::ecn::{self, Ecn, EcnAlarm};
 use super::inner_vlan::{self, InnerVlanPolicy};
-use super::layout::{InnerIp, Received};
+use super::layout::{Accepted, InnerIp, Outer, Received};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth, Tunnel};
@@ -165,13 +165,20 @@ impl Decapsulator {
     #[inline(always)]
     #[allow(clippy::arithmetic_side_effects)] // the inner frame's end, inside the frame
     fn examine(&self, frame: &[u8]) -> Result<(Decapsulated, Rewrite)> {
-        let mut received = Received::<()>::default();
+        let mut received = Received::<()> {
+            checksums: self.checksums,
+            ..Received::default()
+        };
         // The inner transport is not needed: ECN lives in the IP header.
         let error = self
             .decoder
             .walk(frame, &mut received, Depth::InnerIp)
             .err();
-        let (tunnel, outer, inner_len) = validate(&received, error, self.checksums)?;
+        let Accepted {
+            tunnel,
+            ip: outer,
+            inner_len,
+        } = validate(&received, error)?;
         let inner = received.inner;
         let strip_len = self.inner_vlan.strip_len(inner.tags)?;
         let outer_ecn = Ecn::from_bits(outer.ecn());
@@ -208,28 +215,20 @@ impl Decapsulator {
     }
 }
 
-/// The checks every received tunnel frame passes, in the order a receiver trusts
-/// its headers: decoded, IPv4 underlay, outer IPv4 checksum, a source that can be a
-/// VTEP, UDP checksum, a tenant segment and payload (VSID, VXLAN-GPE), then the inner
-/// Ethernet header (untagged for NVGRE). Returns the tunnel, the outer IPv4 header and
-/// the inner frame's length.
+/// The checks a received tunnel frame's outer stack passes when the walk reaches its
+/// tunnel header `at` bytes in, in the order a receiver trusts its headers: IPv4
+/// underlay, outer IPv4 checksum, a source that can be a VTEP, UDP checksum, a tenant
+/// segment and payload (VSID, VXLAN-GPE). [`validate`] finishes them after the walk.
 // Always inlined, with everything it calls on the frame: a frame passed by reference to
 // a function left out of line lives in memory, 250 bytes of stores and loads per packet.
 #[inline(always)]
 #[allow(clippy::arithmetic_side_effects)] // UDP, when decoded, is 8 bytes before VXLAN
-pub(crate) fn validate<'a, K>(
-    received: &Received<'a, K>,
-    error: Option<Error>,
+pub(crate) fn accept<'a>(
+    outer: &Outer<'a>,
+    at: usize,
+    tunnel: Tunnel<'a>,
     checksums: Checksums,
-) -> Result<(Tunnel<'a>, Ipv4Packet<&'a [u8]>, usize)> {
-    let outer = &received.outer;
-    let Some((at, tunnel)) = received.tunnel else {
-        let fragment = outer.fragment().then_some(match outer.ipv6_next {
-            Some(_) => Layer::Ipv6,
-            None => Layer::Ipv4,
-        });
-        return Err(super::no_tunnel(error, fragment, outer.l3));
-    };
+) -> Result<Accepted<'a>> {
     let Some(ip) = outer.ipv4 else {
         return Err(Error::new(
             Layer::Tunnel,
@@ -260,16 +259,41 @@ pub(crate) fn validate<'a, K>(
             h.payload().len()
         }
     };
+    Ok(Accepted {
+        tunnel,
+        ip,
+        inner_len,
+    })
+}
+
+/// The checks every received tunnel frame passes, after the walk that ended with
+/// `error`: a tunnel whose outer stack was accepted ([`accept`]), then the inner Ethernet
+/// header (untagged for NVGRE).
+#[inline(always)]
+pub(crate) fn validate<'a, K>(
+    received: &Received<'a, K>,
+    error: Option<Error>,
+) -> Result<Accepted<'a>> {
+    let outer = &received.outer;
+    let Some(accepted) = received.accepted else {
+        // Not accepted: `accept`'s error, a malformed outer stack, a fragment or no
+        // tunnel at all.
+        let fragment = outer.fragment().then_some(match outer.ipv6_next {
+            Some(_) => Layer::Ipv6,
+            None => Layer::Ipv4,
+        });
+        return Err(super::no_tunnel(error, fragment, outer.l3));
+    };
     // The payload is a tenant's Ethernet frame: its header must decode.
     if !received.inner.ethernet {
         return Err(super::no_tunnel(error, None, 0));
     }
     // RFC 7637 section 3.2: "A decapsulating NVE MUST drop the frame if the inner
     // Ethernet frame contains an 802.1Q tag", whatever the policy says for VXLAN.
-    if matches!(tunnel, Tunnel::Nvgre(_)) && received.inner.tags.any() {
+    if matches!(accepted.tunnel, Tunnel::Nvgre(_)) && received.inner.tags.any() {
         return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
     }
-    Ok((tunnel, ip, inner_len))
+    Ok(accepted)
 }
 
 /// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe): with the P bit set, the header says what it

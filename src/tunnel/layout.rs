@@ -14,8 +14,10 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+use super::decap::{Checksums, accept};
 use super::ecn::Ecn;
 use super::inner_vlan::InnerTags;
+use crate::Result;
 use crate::packet::{self, Record, RecordFrame, Transport, Tunnel};
 use crate::wire::ethernet::EthernetFrame;
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
@@ -147,13 +149,31 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
     }
 }
 
-/// A received tunnel frame: outer stack, tunnel header, inner stack.
+/// A tunnel header whose outer stack passed the receiver's checks
+/// ([`accept`](super::decap::accept)).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Accepted<'a> {
+    /// The tunnel header.
+    pub tunnel: Tunnel<'a>,
+    /// The outer IPv4 header.
+    pub ip: Ipv4Packet<&'a [u8]>,
+    /// Length of the inner frame: the tunnel header's payload.
+    pub inner_len: usize,
+}
+
+/// A received tunnel frame: outer stack, accepted tunnel, inner stack.
+///
+/// The outer stack is checked when the walk reaches the tunnel header, before the inner
+/// stack is walked: a frame the receiver refuses ends there, and what the later steps
+/// need of the outer stack is one value (`accepted`), not the views it came from.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Received<'a, K> {
+    /// Whether the outer checksums are verified.
+    pub checksums: Checksums,
     /// The outer stack.
     pub outer: Outer<'a>,
-    /// The tunnel header and its offset.
-    pub tunnel: Option<(usize, Tunnel<'a>)>,
+    /// The tunnel, once its outer stack is accepted.
+    pub accepted: Option<Accepted<'a>>,
     /// The inner stack.
     pub inner: Inner<K>,
 }
@@ -166,8 +186,9 @@ impl<'a, K: Record<'a>> RecordFrame<'a> for Received<'a, K> {
         &mut self.outer
     }
     #[inline(always)]
-    fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) {
-        self.tunnel = Some((at, tunnel));
+    fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()> {
+        self.accepted = Some(accept(&self.outer, at, tunnel, self.checksums)?);
+        Ok(())
     }
     #[inline(always)]
     fn inner(&mut self) -> &mut Inner<K> {

@@ -19,7 +19,7 @@ use super::config::{FlowId, check_vsid, check_vxlan_ports};
 use super::decap::{Checksums, validate};
 use super::flow::{FlowKey, PortRange};
 use super::inner_vlan::{self, InnerVlanPolicy};
-use super::layout::Received;
+use super::layout::{Accepted, Received};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth};
@@ -140,12 +140,19 @@ impl Translator {
                 },
             ));
         };
-        let mut received = Received::<FlowKey>::default();
+        let mut received = Received::<FlowKey> {
+            checksums: self.checksums,
+            ..Received::default()
+        };
         let error = self
             .decoder
             .walk(bytes, &mut received, Depth::InnerTransport)
             .err();
-        let (tunnel, ip, inner_len) = validate(&received, error, self.checksums)?;
+        let Accepted {
+            tunnel,
+            ip,
+            inner_len,
+        } = validate(&received, error)?;
         let inner = received.inner;
         let key = inner.also;
         let hash = key.hash_as(self.symmetric_hash);
