@@ -67,6 +67,12 @@ fn get_u24(field: &[u8]) -> u32 {
     u32::from_be_bytes([0, field[0], field[1], field[2]])
 }
 
+/// Reads a big-endian u32 from a four-byte field; callers have checked the length.
+#[inline]
+fn get_u32(field: &[u8]) -> u32 {
+    u32::from_be_bytes([field[0], field[1], field[2], field[3]])
+}
+
 /// Writes the low 24 bits of `value` into a three-byte field.
 #[inline]
 fn set_u24(field: &mut [u8], value: u32) {

@@ -19,7 +19,7 @@ use core::fmt;
 
 use super::ethernet::EtherType;
 use super::vxlan::Vni;
-use super::{get_u16, get_u24, require, require_room, segment_id, set_u16, set_u24};
+use super::{get_u16, get_u32, require, require_room, segment_id, set_u16, set_u24};
 use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// Field ranges of the NVGRE header.
@@ -29,6 +29,8 @@ mod field {
     pub const PROTOCOL: Range<usize> = 2..4;
     pub const VSID: Range<usize> = 4..7;
     pub const FLOW_ID: usize = 7;
+    /// The GRE key: VSID and FlowID.
+    pub const KEY: Range<usize> = VSID.start..FLOW_ID + 1;
     pub const PAYLOAD: usize = FLOW_ID + 1;
 }
 
@@ -204,7 +206,9 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     // Always inlined: a load, and large callers otherwise call it.
     #[inline(always)]
     pub fn vsid(&self) -> Vsid {
-        Vsid(get_u24(&self.buffer.as_ref()[field::VSID]))
+        // One 32-bit load whose high 24 bits are the VSID: three byte loads cost four
+        // more instructions.
+        Vsid(self.key() >> 8)
     }
 
     /// FlowID: the key's low 8 bits, per-flow entropy (RFC 7637 section 3.2).
@@ -216,7 +220,7 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     /// The whole 32-bit GRE key.
     #[inline]
     pub fn key(&self) -> u32 {
-        (self.vsid().0 << 8) | u32::from(self.flow_id())
+        get_u32(&self.buffer.as_ref()[field::KEY])
     }
 }
 

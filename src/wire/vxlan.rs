@@ -14,7 +14,7 @@
 
 use core::fmt;
 
-use super::{get_u24, require, require_room, segment_id, set_u24};
+use super::{get_u24, get_u32, require, require_room, segment_id, set_u24};
 use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// Field ranges of the VXLAN header.
@@ -24,6 +24,8 @@ mod field {
     pub const RESERVED1: Range<usize> = 1..4;
     pub const VNI: Range<usize> = 4..7;
     pub const RESERVED2: usize = 7;
+    /// The VNI and the reserved byte after it: one 32-bit word.
+    pub const VNI_WORD: Range<usize> = VNI.start..RESERVED2 + 1;
     pub const PAYLOAD: usize = RESERVED2 + 1;
 }
 
@@ -154,7 +156,9 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
     /// The VXLAN network identifier.
     #[inline(always)]
     pub fn vni(&self) -> Vni {
-        Vni(get_u24(&self.buffer.as_ref()[field::VNI]))
+        // One 32-bit load whose high 24 bits are the VNI: three byte loads cost four
+        // more instructions.
+        Vni(get_u32(&self.buffer.as_ref()[field::VNI_WORD]) >> 8)
     }
 
     /// The 8 reserved bits after the VNI.
