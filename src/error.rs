@@ -277,13 +277,18 @@ impl ErrorKind {
 /// offset is 0 and `Display` leaves it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+// The layout is fixed, words first and the one-byte layer last, so that the `Result` of
+// a per-packet path keeps its `Ok` value in whole words: in Rust's own layout the value
+// shared bytes with the error's small fields and was rebuilt from bytes on the way out
+// (24 more instructions per encapsulation, measured with benches/instructions.sh).
+#[repr(C)]
 pub struct Error {
-    /// The header being decoded.
-    pub layer: Layer,
-    /// What went wrong.
-    pub kind: ErrorKind,
     /// Offset of the header's first byte.
     pub offset: usize,
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// The header being decoded.
+    pub layer: Layer,
 }
 
 impl Error {
