@@ -8,7 +8,8 @@
 #   bash benches/profile.sh PATH [ours|floor]    # PATH as in benches/interleaved.rs
 #
 # The first line is the loop's instructions per packet; then one line per instruction
-# that ran at least once per packet, and a count of those touching the stack (spills).
+# that ran at least once per packet (half, for translation: each direction is a packet),
+# and a count of those touching the stack (spills).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 path=${1:?usage: profile.sh PATH [ours|floor]} arm=${2:-ours}
@@ -47,7 +48,7 @@ for line in open(asm):
     if not m:
         continue
     runs = cost.get(int(m.group(1), 16), 0) / packets
-    if runs >= 1:
+    if runs >= 0.5:  # translation runs each direction once per frame: half a packet each
         print(f"{runs:5.1f}  {m.group(2)}")
         stack += "rsp)" in m.group(2)
 print(f"{stack} of them load or store on the stack")
