@@ -204,11 +204,7 @@ impl Translator {
             TunnelKind::Vxlan => IpProtocol::UDP,
             TunnelKind::Nvgre => IpProtocol::GRE,
         };
-        let rewrite = Ipv4Rewrite::new(
-            &ip_view(buf, frame.start + l4 - header_len),
-            protocol,
-            total,
-        );
+        let rewrite = Ipv4Rewrite::new(&ip, protocol, total);
         let (src, dst) = (rewrite.src, rewrite.dst);
         inner_vlan::strip(buf, inner_at, strip_len);
         move_outer_headers(buf, frame.start, start, l4);
@@ -285,15 +281,6 @@ fn move_outer_headers(buf: &mut [u8], from: usize, to: usize, len: usize) {
     buf.copy_within(from..from + len, to);
 }
 
-/// The outer IPv4 header at `buf[at..]`, validated by the decode that found it.
-#[inline]
-// Cannot overflow or index out of range: offsets of headers inside the checked frame and
-// its headroom.
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-fn ip_view(buf: &[u8], at: usize) -> Ipv4Packet<&[u8]> {
-    Ipv4Packet::new_unchecked(&buf[at..])
-}
-
 /// The new protocol, total length and checksum of the outer IPv4 header, worked out from
 /// the header before it moves. The checksum is updated incrementally (RFC 1624), so a
 /// wrong checksum stays exactly as wrong.
@@ -326,7 +313,12 @@ impl Ipv4Rewrite {
     /// after the block move would stall on store forwarding.
     #[inline(always)]
     fn apply(&self, ip: &mut [u8]) {
-        let mut packet = Ipv4Packet::new_unchecked(ip);
+        // The fixed header as an array: its fields' offsets need no bounds checks. The
+        // header was moved there whole, so it is always there.
+        let Some(header) = ip.first_chunk_mut::<{ ipv4::HEADER_LEN }>() else {
+            return;
+        };
+        let mut packet = Ipv4Packet::new_unchecked(header);
         packet.set_total_len(self.total_len);
         packet.set_protocol(self.protocol);
         packet.set_checksum(self.checksum);
