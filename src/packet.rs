@@ -601,21 +601,22 @@ fn walk_stack<'a>(
     record.ethernet(eth);
     pos += ethernet::HEADER_LEN;
     let mut ethertype = eth.ethertype();
-    for index in 0..=MAX_VLAN_TAGS {
-        // IPv4 first: the common case leaves after one compare, not three.
-        if ethertype == EtherType::IPV4 || !ethertype.is_vlan_tpid() {
-            break;
+    // IPv4 first: the common case goes on after one compare, not three.
+    if ethertype != EtherType::IPV4 {
+        let mut index = 0;
+        while ethertype.is_vlan_tpid() {
+            // Said here, where the walk knows it, so no recorder tests the TPIDs again.
+            record.tag_follows();
+            if index == MAX_VLAN_TAGS {
+                break;
+            }
+            let (after, tag) = step(vlan::parse, rest, pos)?;
+            record.vlan(index, tag);
+            ethertype = tag.ethertype();
+            rest = after;
+            pos += vlan::HEADER_LEN;
+            index += 1;
         }
-        // Said here, where the walk knows it, so no recorder tests the TPIDs again.
-        record.tag_follows();
-        if index == MAX_VLAN_TAGS {
-            break;
-        }
-        let (after, tag) = step(vlan::parse, rest, pos)?;
-        record.vlan(index, tag);
-        ethertype = tag.ethertype();
-        rest = after;
-        pos += vlan::HEADER_LEN;
     }
     let (payload, protocol) = if ethertype == EtherType::IPV4 {
         let (payload, ip) = step(ipv4::parse, rest, pos)?;
