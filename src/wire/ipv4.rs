@@ -430,23 +430,15 @@ fn lengths(buffer: &[u8]) -> Result<(usize, usize)> {
             crate::error::Truncation::Buffer,
         ));
     };
-    let (version, ihl) = (
-        head[field::VERSION_IHL] >> 4,
-        head[field::VERSION_IHL] & 0x0f,
-    );
-    if version != 4 {
-        return Err(Error::new(
-            Layer::Ipv4,
-            ErrorKind::Version {
-                found: version,
-                expected: 4,
-            },
-        ));
+    let version_ihl = head[field::VERSION_IHL];
+    // Version 4 with IHL >= 5 is a first byte in 0x45..=0x4f: one compare. Which of the
+    // two is wrong is worked out off the per-packet path.
+    if version_ihl.wrapping_sub(0x45) > 0x0a {
+        return Err(version_ihl_error(version_ihl));
     }
-    if ihl < 5 {
-        return Err(Error::new(Layer::Ipv4, ErrorKind::HeaderLength(ihl)));
-    }
-    let header_len = usize::from(ihl) * 4;
+    // `max` changes nothing (IHL >= 5 here) but says so where the optimiser can see it:
+    // the header is at least 20 bytes, and later accessors need no bounds checks.
+    let header_len = usize::from(version_ihl & 0x0f).max(5) * 4;
     require_announced(Layer::Ipv4, buffer, header_len)?;
     let total_len = get_u16(&head[field::TOTAL_LEN]);
     // The first compare is implied by the second (the header is at least 20 bytes) but
@@ -463,6 +455,22 @@ fn lengths(buffer: &[u8]) -> Result<(usize, usize)> {
     }
     require_announced(Layer::Ipv4, buffer, usize::from(total_len))?;
     Ok((header_len, usize::from(total_len)))
+}
+
+/// The error for a first byte other than version 4 with IHL >= 5.
+#[cold]
+fn version_ihl_error(version_ihl: u8) -> Error {
+    let (version, ihl) = (version_ihl >> 4, version_ihl & 0x0f);
+    if version != 4 {
+        return Error::new(
+            Layer::Ipv4,
+            ErrorKind::Version {
+                found: version,
+                expected: 4,
+            },
+        );
+    }
+    Error::new(Layer::Ipv4, ErrorKind::HeaderLength(ihl))
 }
 
 /// Parses an IPv4 packet (cut at its total length); the rest is its payload.
