@@ -436,8 +436,9 @@ fn lengths(buffer: &[u8]) -> Result<(usize, usize)> {
     if version_ihl.wrapping_sub(0x45) > 0x0a {
         return Err(version_ihl_error(version_ihl));
     }
-    // `max` changes nothing (IHL >= 5 here) but says so where the optimiser can see it:
-    // the header is at least 20 bytes, and later accessors need no bounds checks.
+    // The IHL is the first byte less version 4's 0x40; so written, the optimiser sees from
+    // the compare above that the header is 20 to 60 bytes, and later accessors need no
+    // bounds checks.
     let header_len = usize::from(version_ihl & 0x0f).max(5) * 4;
     require_announced(Layer::Ipv4, buffer, header_len)?;
     let total_len = get_u16(&head[field::TOTAL_LEN]);

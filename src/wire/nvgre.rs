@@ -46,6 +46,10 @@ const BIT_5: u16 = 0x0400;
 /// Bits 6-12: reserved, ignored on receipt (RFC 2784 section 2.3).
 const RESERVED_IGNORED: u16 = 0x03f8;
 const VERSION_MASK: u16 = 0x0007;
+/// The first 32 bits of an NVGRE header, flags and version then protocol...
+const NVGRE_WORD: u32 = (FLAG_K as u32) << 16 | EtherType::TRANSPARENT_ETHERNET_BRIDGING.0 as u32;
+/// ...once the bits ignored on receipt are masked off.
+const NVGRE_MASK: u32 = !((RESERVED_IGNORED as u32) << 16);
 
 segment_id!(
     /// A 24-bit NVGRE virtual subnet identifier (RFC 7637 section 3.2).
@@ -131,21 +135,29 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     /// `GreVersion` unless 0; `GreProtocol` unless 0x6558.
     #[inline]
     pub fn check_len(&self) -> Result<()> {
-        let buffer = self.buffer.as_ref();
-        require(Layer::Nvgre, buffer, field::PROTOCOL.end)?;
-        // The common case in one compare: flags, version and protocol together, the
-        // ignored bits masked off. Anything else goes on to name the offending field.
-        let word = u32::from(self.flags_version()) << 16 | u32::from(self.protocol().0);
-        let nvgre = u32::from(FLAG_K) << 16 | u32::from(EtherType::TRANSPARENT_ETHERNET_BRIDGING.0);
-        if word & !(u32::from(RESERVED_IGNORED) << 16) == nvgre {
-            return require(Layer::Nvgre, buffer, HEADER_LEN);
+        // The common case in two compares: a whole header, and its flags, version and
+        // protocol together, the ignored bits masked off. Anything else goes on to name
+        // the offending field.
+        if let Some(head) = self.buffer.as_ref().first_chunk::<HEADER_LEN>() {
+            if get_u32(&head[field::FLAGS_VERSION.start..field::PROTOCOL.end]) & NVGRE_MASK
+                == NVGRE_WORD
+            {
+                return Ok(());
+            }
         }
         self.name_the_difference()
     }
 
-    /// The error for a GRE header that is not NVGRE, naming the first offending field.
+    /// The error for a header [`check_len`](Self::check_len) refused: too short for its
+    /// flags and protocol, or not NVGRE (naming the first offending field), or cut short.
     #[cold]
     fn name_the_difference(&self) -> Result<()> {
+        let buffer = self.buffer.as_ref();
+        require(Layer::Nvgre, buffer, field::PROTOCOL.end)?;
+        let word = u32::from(self.flags_version()) << 16 | u32::from(self.protocol().0);
+        if word & NVGRE_MASK == NVGRE_WORD {
+            return require(Layer::Nvgre, buffer, HEADER_LEN);
+        }
         let bits = self.flags_version();
         let fail = |kind| Err(Error::new(Layer::Nvgre, kind));
         for (flag, name) in [
