@@ -436,26 +436,43 @@ fn lengths(buffer: &[u8]) -> Result<(usize, usize)> {
     if version_ihl.wrapping_sub(0x45) > 0x0a {
         return Err(version_ihl_error(version_ihl));
     }
-    // The IHL is the first byte less version 4's 0x40; so written, the optimiser sees from
-    // the compare above that the header is 20 to 60 bytes, and later accessors need no
-    // bounds checks.
-    let header_len = usize::from(version_ihl & 0x0f).max(5) * 4;
-    require_announced(Layer::Ipv4, buffer, header_len)?;
+    let header_len = usize::from(version_ihl & 0x0f) * 4;
     let total_len = get_u16(&head[field::TOTAL_LEN]);
-    // The first compare is implied by the second (the header is at least 20 bytes) but
-    // tells the optimiser the packet holds a whole fixed header, so the accessors that
-    // follow need no bounds checks of their own.
-    if usize::from(total_len) < HEADER_LEN || usize::from(total_len) < header_len {
-        return Err(Error::new(
+    // The first compare is implied by the second but tells the optimiser the packet holds
+    // a whole fixed header. The header inside the total length inside the buffer implies
+    // the header inside the buffer, so that is tested only to name the error.
+    if usize::from(total_len) < HEADER_LEN
+        || usize::from(total_len) < header_len
+        || usize::from(total_len) > buffer.len()
+    {
+        return Err(length_error(buffer, header_len, total_len));
+    }
+    Ok((header_len, usize::from(total_len)))
+}
+
+/// The error for lengths [`lengths`] refused, naming the first rule broken in the order a
+/// reader checks them: the announced header inside the buffer, the total length at least
+/// the header, the announced packet inside the buffer.
+#[cold]
+fn length_error(buffer: &[u8], header_len: usize, total_len: u16) -> Error {
+    if let Err(error) = require_announced(Layer::Ipv4, buffer, header_len) {
+        return error;
+    }
+    if usize::from(total_len) < header_len {
+        return Error::new(
             Layer::Ipv4,
             ErrorKind::TotalLength {
                 total_len,
                 header_len: header_len as u8,
             },
-        ));
+        );
     }
-    require_announced(Layer::Ipv4, buffer, usize::from(total_len))?;
-    Ok((header_len, usize::from(total_len)))
+    Error::truncated(
+        Layer::Ipv4,
+        usize::from(total_len),
+        buffer.len(),
+        crate::error::Truncation::LengthField,
+    )
 }
 
 /// The error for a first byte other than version 4 with IHL >= 5.
