@@ -870,6 +870,57 @@ mod tests {
         assert!(Ipv4Packet::new_checked(&PACKET[..19]).is_err());
     }
 
+    /// The rules `check_len` applies, one after another in the order a reader checks
+    /// them: what the fast tests and their cold diagnosis must agree with.
+    fn reference_check(buffer: &[u8]) -> Result<()> {
+        crate::wire::require(Layer::Ipv4, buffer, HEADER_LEN)?;
+        let (version, ihl) = (buffer[0] >> 4, buffer[0] & 0x0f);
+        if version != 4 {
+            return Err(Error::new(
+                Layer::Ipv4,
+                ErrorKind::Version {
+                    found: version,
+                    expected: 4,
+                },
+            ));
+        }
+        if ihl < 5 {
+            return Err(Error::new(Layer::Ipv4, ErrorKind::HeaderLength(ihl)));
+        }
+        let header_len = usize::from(ihl) * 4;
+        require_announced(Layer::Ipv4, buffer, header_len)?;
+        let total_len = u16::from_be_bytes([buffer[2], buffer[3]]);
+        if usize::from(total_len) < header_len {
+            return Err(Error::new(
+                Layer::Ipv4,
+                ErrorKind::TotalLength {
+                    total_len,
+                    header_len: header_len as u8,
+                },
+            ));
+        }
+        require_announced(Layer::Ipv4, buffer, usize::from(total_len))
+    }
+
+    #[test]
+    fn every_first_byte_and_length_gets_the_reference_verdict() {
+        let mut bytes = [0u8; 64];
+        for first in 0..=u8::MAX {
+            for total_len in [0u16, 19, 20, 21, 23, 24, 40, 59, 60, 61, 64, 65, 65535] {
+                for len in [0, 1, 19, 20, 21, 24, 40, 59, 60, 61, 64] {
+                    bytes[0] = first;
+                    bytes[2..4].copy_from_slice(&total_len.to_be_bytes());
+                    let buffer = &bytes[..len];
+                    assert_eq!(
+                        Ipv4Packet::new_checked(buffer).map(|_| ()),
+                        reference_check(buffer),
+                        "first byte {first:#04x}, total length {total_len}, {len} bytes"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn emit_rejects_oversized_total_length() {
         let repr = Ipv4Repr::new(

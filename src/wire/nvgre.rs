@@ -366,6 +366,28 @@ mod tests {
     static HEADER: [u8; 10] = [0x20, 0x00, 0x65, 0x58, 0x12, 0x34, 0x56, 0x78, 0xaa, 0xbb];
 
     #[test]
+    fn every_flag_word_and_length_gets_the_rfc_verdict_and_a_named_error() {
+        let mut bytes = HEADER;
+        for flags in 0..=u16::MAX {
+            for protocol in [0x6558u16, 0x0800] {
+                bytes[..2].copy_from_slice(&flags.to_be_bytes());
+                bytes[2..4].copy_from_slice(&protocol.to_be_bytes());
+                for len in [3, 4, 7, 8] {
+                    // RFC 7637: C, R, S, s, bit 5 clear, K set, version 0, protocol
+                    // 0x6558, 8 bytes; bits 6-12 ignored.
+                    let nvgre = flags & 0xfc07 == 0x2000 && protocol == 0x6558 && len >= 8;
+                    let header = NvgreHeader::new_unchecked(&bytes[..len]);
+                    let verdict = header.check_len();
+                    assert_eq!(verdict.is_ok(), nvgre, "{flags:#06x} {protocol:#06x} {len}");
+                    if !nvgre {
+                        assert_eq!(verdict, header.name_the_difference());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn deconstruct() {
         let header = NvgreHeader::new_checked(&HEADER[..]).unwrap();
         assert_eq!(header.vsid().get(), 0x123456);
