@@ -12,7 +12,7 @@ use core::ops::Range;
 use super::Encapsulation;
 use super::config::{Dscp, TunnelConfig};
 use super::ecn::EcnMode;
-use super::flow::FlowKey;
+use super::flow::{FlowHash, FlowKey};
 use super::ident::IdentCounter;
 use super::inner_vlan;
 use super::layout::Inner;
@@ -65,10 +65,9 @@ struct Patch {
     ident: u16,
     /// IPv4 header checksum.
     checksum: u16,
-    /// VXLAN UDP source port.
-    source_port: u16,
-    /// NVGRE FlowID.
-    flow_id: u8,
+    /// The flow's hash: the VXLAN UDP source port or the NVGRE FlowID, worked out by
+    /// the layout that writes it.
+    hash: FlowHash,
 }
 
 /// Encapsulates frames for one tunnel.
@@ -264,8 +263,7 @@ impl Encapsulator {
             ip_len: ip_len as u16,
             ident,
             checksum: checksum::finish(sum),
-            source_port: hash.source_port(self.config.source_ports),
-            flow_id: self.config.flow_id.for_hash(hash),
+            hash,
         };
         // Checked: nothing has moved yet, so an error above leaves the frame as it was.
         inner_vlan::strip(buf, inner.start, strip_len);
@@ -326,10 +324,10 @@ impl Encapsulator {
         ip.set_checksum(patch.checksum);
         if N == VXLAN_OVERHEAD || N == HEADROOM {
             let mut udp = UdpDatagram::new_unchecked(l4);
-            udp.set_src_port(patch.source_port);
+            udp.set_src_port(patch.hash.source_port(self.config.source_ports));
             udp.set_len(patch.ip_len - ipv4::HEADER_LEN as u16);
         } else {
-            NvgreHeader::new_unchecked(l4).set_flow_id(patch.flow_id);
+            NvgreHeader::new_unchecked(l4).set_flow_id(self.config.flow_id.for_hash(patch.hash));
         }
     }
 
