@@ -271,14 +271,14 @@ impl Encapsulator {
         // constants: no `memcpy` call and no bounds check per field.
         match (self.config.encapsulation, self.overhead) {
             (Encapsulation::Vxlan(_), VXLAN_OVERHEAD) => {
-                self.write::<VXLAN_OVERHEAD>(buf, start, &patch)
+                self.write::<VXLAN_OVERHEAD>(buf, inner_start, &patch)
             }
-            (Encapsulation::Vxlan(_), _) => self.write::<HEADROOM>(buf, start, &patch),
+            (Encapsulation::Vxlan(_), _) => self.write::<HEADROOM>(buf, inner_start, &patch),
             (Encapsulation::Nvgre(_), NVGRE_OVERHEAD) => {
-                self.write::<NVGRE_OVERHEAD>(buf, start, &patch)
+                self.write::<NVGRE_OVERHEAD>(buf, inner_start, &patch)
             }
             (Encapsulation::Nvgre(_), _) => {
-                self.write::<{ NVGRE_OVERHEAD + vlan::HEADER_LEN }>(buf, start, &patch)
+                self.write::<{ NVGRE_OVERHEAD + vlan::HEADER_LEN }>(buf, inner_start, &patch)
             }
         }
         if self.config.udp_checksum {
@@ -291,18 +291,21 @@ impl Encapsulator {
         Ok(start..inner.end)
     }
 
-    /// Writes the `N`-byte outer headers at `buf[start..]`: the template, patched.
+    /// Writes the `N`-byte outer headers just before `buf[inner_start..]`: the template,
+    /// patched.
     #[inline(always)]
     // Cannot overflow or index out of range: offsets of headers inside the template (54
     // bytes) or the checked buffer.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    fn write<const N: usize>(&self, buf: &mut [u8], start: usize, patch: &Patch) {
-        // `start + N` is the inner frame's start, inside `buf`, and N is at most the
-        // template's length: the early returns cannot happen.
-        let Some(header) = buf.get_mut(start..start + N) else {
-            return;
-        };
-        let Ok(header) = <&mut [u8; N]>::try_from(header) else {
+    fn write<const N: usize>(&self, buf: &mut [u8], inner_start: usize, patch: &Patch) {
+        // The N bytes before the inner frame's start, inside `buf`, and N is at most the
+        // template's length: the early returns cannot happen. (Taken as the end of the
+        // buffer before `inner_start`, they cost one bounds check: the headroom was
+        // checked already.)
+        let Some(header) = buf
+            .get_mut(..inner_start)
+            .and_then(|before| before.last_chunk_mut::<N>())
+        else {
             return;
         };
         let Some(template) = self.template.first_chunk::<N>() else {
