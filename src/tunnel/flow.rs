@@ -227,10 +227,16 @@ impl<'a> Record<'a> for FlowKey {
     }
     #[inline(always)]
     fn transport(&mut self, transport: Transport<'a>) {
-        self.set_ports(Some(match transport {
-            Transport::Udp(udp) => (udp.src_port(), udp.dst_port()),
-            Transport::Tcp { src_port, dst_port } => (src_port, dst_port),
-        }));
+        // The IP recorder left the ports' 32 bits zero. UDP's ports are its first four
+        // bytes, the word as the key packs them: one load.
+        let ports = match transport {
+            Transport::Udp(udp) => udp
+                .into_inner()
+                .first_chunk::<4>()
+                .map_or(0, |ports| u32::from_be_bytes(*ports)),
+            Transport::Tcp { src_port, dst_port } => u32::from(src_port) << 16 | u32::from(dst_port),
+        };
+        self.words[3] |= u64::from(ports);
     }
 }
 
