@@ -40,7 +40,7 @@ impl InnerVlanPolicy {
         match self {
             _ if !tags.any() => Ok(0),
             InnerVlanPolicy::Keep => Ok(0),
-            InnerVlanPolicy::Strip if !tags.more => Ok(tags.len()),
+            InnerVlanPolicy::Strip if !tags.more() => Ok(tags.len()),
             InnerVlanPolicy::Strip | InnerVlanPolicy::Reject => {
                 Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag))
             }
@@ -65,26 +65,44 @@ pub(crate) const NVGRE_KEEPS_NO_TAGS: Error = Error::new(
     ErrorKind::Unsupported("keeping inner VLAN tags in NVGRE (RFC 7637 section 3.2: MUST remove)"),
 );
 
-/// The VLAN tags at the front of an inner frame, as the decoder found them.
+/// The VLAN tags at the front of an inner frame, as the decoder found them: how many
+/// were decoded (at most [`crate::packet::MAX_VLAN_TAGS`]) and whether a further one
+/// follows, packed in one byte so that "untagged", the common case, is one test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct InnerTags {
-    /// Tags decoded (at most [`crate::packet::MAX_VLAN_TAGS`]).
-    pub count: usize,
-    /// A further tag follows the decoded ones.
-    pub more: bool,
-}
+pub(crate) struct InnerTags(u8);
+
+/// The bit that says a further tag follows the decoded ones.
+const MORE: u8 = 0x80;
 
 impl InnerTags {
+    /// `count` tags decoded (at most two), and no further one seen yet.
+    #[inline(always)]
+    pub fn decoded(count: usize) -> Self {
+        InnerTags(count.min(crate::packet::MAX_VLAN_TAGS) as u8)
+    }
+
+    /// The same tags, and a further one follows them.
+    #[inline(always)]
+    pub fn and_more(self) -> Self {
+        InnerTags(self.0 | MORE)
+    }
+
     /// True when the frame is tagged.
     #[inline(always)]
     pub fn any(self) -> bool {
-        self.count > 0 || self.more
+        self.0 != 0
     }
 
-    /// Bytes the tags take.
+    /// True when a further tag follows the decoded ones.
+    #[inline(always)]
+    pub fn more(self) -> bool {
+        self.0 & MORE != 0
+    }
+
+    /// Bytes the decoded tags take.
     #[inline]
     #[allow(clippy::arithmetic_side_effects)] // at most two tags
     pub fn len(self) -> usize {
-        vlan::HEADER_LEN * self.count
+        vlan::HEADER_LEN * usize::from(self.0 & !MORE)
     }
 }

@@ -114,7 +114,7 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
     }
     #[inline(always)]
     fn tag_follows(&mut self) {
-        self.tags.more = true;
+        self.tags = self.tags.and_more();
         self.also.tag_follows();
     }
     #[inline(always)]
@@ -122,7 +122,7 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
         // At most two tags: no overflow.
         #[allow(clippy::arithmetic_side_effects)]
         let count = index + 1;
-        self.tags = InnerTags { count, more: false };
+        self.tags = InnerTags::decoded(count);
         self.also.vlan(index, tag);
     }
     #[inline(always)]
