@@ -234,7 +234,9 @@ impl<'a> Record<'a> for FlowKey {
                 .into_inner()
                 .first_chunk::<4>()
                 .map_or(0, |ports| u32::from_be_bytes(*ports)),
-            Transport::Tcp { src_port, dst_port } => u32::from(src_port) << 16 | u32::from(dst_port),
+            Transport::Tcp { src_port, dst_port } => {
+                u32::from(src_port) << 16 | u32::from(dst_port)
+            }
         };
         self.words[3] |= u64::from(ports);
     }
