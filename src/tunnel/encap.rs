@@ -61,8 +61,8 @@ struct Patch {
     tos: u8,
     /// Outer IPv4 total length.
     ip_len: u16,
-    /// IPv4 identification.
-    ident: u16,
+    /// IPv4 identification, when DF is clear (with DF set the template's 0 stays).
+    ident: Option<u16>,
     /// IPv4 header checksum.
     checksum: u16,
     /// The flow's hash: the VXLAN UDP source port or the NVGRE FlowID, worked out by
@@ -247,17 +247,17 @@ impl Encapsulator {
                 },
             ));
         }
-        let ident = if self.config.dont_frag {
-            0
-        } else {
-            self.ident.next()
-        };
-
         let tos = self.tos.fixed | inner_tos & self.tos.copied;
-        let sum = checksum::combine(
+        let mut sum = checksum::combine(
             checksum::combine(self.ip_sum, ip_len as u16),
-            checksum::combine(u16::from(tos), ident),
+            u16::from(tos),
         );
+        // With DF set (the default) the ID is the template's 0: nothing to count, sum or
+        // write.
+        let ident = (!self.config.dont_frag).then(|| self.ident.next());
+        if let Some(ident) = ident {
+            sum = checksum::combine(sum, ident);
+        }
         let patch = Patch {
             tos,
             ip_len: ip_len as u16,
@@ -323,7 +323,9 @@ impl Encapsulator {
         let mut ip = Ipv4Packet::new_unchecked(ip_header);
         ip.set_dscp_ecn(patch.tos >> 2, patch.tos);
         ip.set_total_len(patch.ip_len);
-        ip.set_ident(patch.ident);
+        if let Some(ident) = patch.ident {
+            ip.set_ident(ident);
+        }
         ip.set_checksum(patch.checksum);
         if N == VXLAN_OVERHEAD || N == HEADROOM {
             let mut udp = UdpDatagram::new_unchecked(l4);
