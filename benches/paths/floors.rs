@@ -67,13 +67,14 @@ fn udp(bytes: &[u8]) -> Option<(&[u8], u16, u16)> {
     Some((&bytes[8..len], be16(bytes, 0), be16(bytes, 2)))
 }
 
-/// The segment and payload of a VXLAN header: 8 bytes, I flag set.
+/// A VXLAN header: 8 bytes, I flag set. Its segment, its flags byte and the byte
+/// VXLAN-GPE reads as the next protocol, and its payload.
 #[inline(always)]
-fn vxlan(payload: &[u8]) -> Option<(u32, &[u8])> {
+fn vxlan(payload: &[u8]) -> Option<(u32, u8, u8, &[u8])> {
     if payload.len() < 8 || payload[0] & 0x08 == 0 {
         return None;
     }
-    Some((be32(payload, 4) >> 8, &payload[8..]))
+    Some((be32(payload, 4) >> 8, payload[0], payload[3], &payload[8..]))
 }
 
 /// The segment and payload of an NVGRE header: C, R, K, S, s and bit 5, version 0 and
@@ -86,10 +87,22 @@ fn nvgre(payload: &[u8]) -> Option<(u32, &[u8])> {
     Some((be32(payload, 4) >> 8, &payload[8..]))
 }
 
-/// The tunnel of an outer IPv4 packet: VXLAN on UDP port 4789, or NVGRE; the UDP
-/// datagram's offset in the IPv4 payload (for VXLAN) and the tunnel's payload.
+/// A tunnel header found in an outer IPv4 packet.
+struct Tunnel<'a> {
+    nvgre: bool,
+    segment: u32,
+    /// The tunnel's payload: the inner frame.
+    inner: &'a [u8],
+    /// VXLAN: the UDP checksum field, the flags byte and VXLAN-GPE's next protocol (all
+    /// zero for NVGRE).
+    udp_checksum: u16,
+    flags: u8,
+    next_protocol: u8,
+}
+
+/// The tunnel of an outer IPv4 packet: VXLAN on UDP port 4789, or NVGRE.
 #[inline(always)]
-fn tunnel(ip: &[u8], header_len: usize) -> Option<(bool, u32, &[u8])> {
+fn tunnel(ip: &[u8], header_len: usize) -> Option<Tunnel<'_>> {
     let payload = &ip[header_len..];
     match ip[9] {
         17 => {
@@ -97,12 +110,27 @@ fn tunnel(ip: &[u8], header_len: usize) -> Option<(bool, u32, &[u8])> {
             if dst != 4789 {
                 return None;
             }
-            let (segment, inner) = vxlan(datagram)?;
-            Some((false, segment, inner))
+            let (segment, flags, next_protocol, inner) = vxlan(datagram)?;
+            Some(Tunnel {
+                nvgre: false,
+                segment,
+                inner,
+                // `udp` saw 8 bytes.
+                udp_checksum: be16(payload, 6),
+                flags,
+                next_protocol,
+            })
         }
         47 => {
             let (segment, inner) = nvgre(payload)?;
-            Some((true, segment, inner))
+            Some(Tunnel {
+                nvgre: true,
+                segment,
+                inner,
+                udp_checksum: 0,
+                flags: 0,
+                next_protocol: 0,
+            })
         }
         _ => None,
     }
@@ -112,8 +140,13 @@ fn tunnel(ip: &[u8], header_len: usize) -> Option<(bool, u32, &[u8])> {
 #[inline(always)]
 pub fn decode(frame: &[u8], want_nvgre: bool) -> Option<u64> {
     let (outer, outer_len) = ipv4(frame)?;
-    let (is_nvgre, segment, inner) = tunnel(outer, outer_len)?;
-    debug_assert_eq!(is_nvgre, want_nvgre);
+    let Tunnel {
+        nvgre,
+        segment,
+        inner,
+        ..
+    } = tunnel(outer, outer_len)?;
+    debug_assert_eq!(nvgre, want_nvgre);
     let (ip, header_len) = ipv4(inner)?;
     let (_, src_port, dst_port) = match ip[9] {
         17 => udp(&ip[header_len..])?,
@@ -250,29 +283,48 @@ fn martian(src: u32) -> bool {
 /// What decapsulation found, as the bench compares it.
 pub type Found = (u32, u32, Range<usize>);
 
+/// A received tunnel frame that passed the checks, and the outer fields the paths use.
+struct Checked {
+    nvgre: bool,
+    segment: u32,
+    /// Where the inner frame is in the frame.
+    inner: Range<usize>,
+    /// The outer Ethernet and IPv4 headers (no options).
+    outer: [u8; 34],
+}
+
 /// The checks tunnelwire's decapsulation and translation make, on an outer IPv4 header
 /// without options (other shapes are `None` here): the outer header checksum, a VTEP
 /// source, a zero UDP checksum (non-zero ones are other shapes here), the VXLAN-GPE
 /// payload, a non-reserved VSID, an inner Ethernet header without tags.
 #[inline(always)]
-fn checked(frame: &[u8]) -> Option<(bool, u32, usize, usize)> {
+fn checked(frame: &[u8]) -> Option<Checked> {
     let (ip, header_len) = ipv4(frame)?;
     if header_len != 20 || sum20(ip) != 0xffff || martian(be32(ip, 12)) {
         return None;
     }
-    let (is_nvgre, segment, inner) = tunnel(ip, header_len)?;
-    if is_nvgre {
-        if segment <= 0xfff || segment == 0xff_ffff {
+    let tunnel = tunnel(ip, header_len)?;
+    if tunnel.nvgre {
+        if tunnel.segment <= 0xfff || tunnel.segment == 0xff_ffff {
             return None;
         }
-    } else if be16(ip, 26) != 0 || (ip[28] & 0x04 != 0 && ip[31] != 3) {
+    } else if tunnel.udp_checksum != 0
+        || (tunnel.flags & 0x04 != 0 && tunnel.next_protocol != 3)
+    {
         return None;
     }
+    let inner = tunnel.inner;
     if inner.len() < 14 || matches!(be16(inner, 12), 0x8100 | 0x88a8 | 0x9100) {
         return None;
     }
-    let inner_start = inner.as_ptr() as usize - frame.as_ptr() as usize;
-    Some((is_nvgre, segment, inner_start, inner_start + inner.len()))
+    let start = inner.as_ptr() as usize - frame.as_ptr() as usize;
+    Some(Checked {
+        nvgre: tunnel.nvgre,
+        segment: tunnel.segment,
+        inner: start..start + inner.len(),
+        // `ipv4` saw 34 bytes.
+        outer: frame[..34].try_into().unwrap(),
+    })
 }
 
 /// RFC 6040 section 4.2 for the inner ECN (`None`: drop).
@@ -290,29 +342,34 @@ fn combine_ecn(inner: u8, outer: u8) -> Option<u8> {
 /// Hand-written decapsulation with tunnelwire's defaults.
 #[inline(always)]
 pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
-    let (_, segment, inner_start, inner_end) = checked(frame)?;
-    let outer_ecn = frame[15] & 0x03;
-    let src = be32(frame, 26);
-    // The inner IPv4 header, when it is one that tunnelwire's decoder accepts.
-    let inner = &frame[inner_start..inner_end];
+    let Checked {
+        segment,
+        inner: range,
+        outer,
+        ..
+    } = checked(frame)?;
+    let outer_ecn = outer[15] & 0x03;
+    let src = be32(&outer, 26);
+    let inner = frame.get_mut(range.clone())?;
     if be16(inner, 12) == 0x86dd {
         return None; // inner IPv6: another shape
     }
+    // The inner IPv4 header, when it is one that tunnelwire's decoder accepts.
     if ipv4_header_ok(inner) {
-        let at = inner_start + 14;
-        let tos = frame[at + 1];
+        let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
+        let tos = ip[1];
         let ecn = combine_ecn(tos & 0x03, outer_ecn)?;
         if ecn != tos & 0x03 {
-            let old = u16::from_be_bytes([frame[at], tos]);
+            let old = u16::from_be_bytes([ip[0], tos]);
             let new = old & !0x03 | u16::from(ecn);
-            frame[at + 1] = tos & !0x03 | ecn;
-            let checksum = be16(frame, at + 10);
+            ip[1] = tos & !0x03 | ecn;
+            let checksum = be16(ip, 10);
             let updated =
                 !tunnelwire::checksum::combine(tunnelwire::checksum::combine(!checksum, !old), new);
-            frame[at + 10..at + 12].copy_from_slice(&updated.to_be_bytes());
+            ip[10..12].copy_from_slice(&updated.to_be_bytes());
         }
     }
-    Some((segment, src, inner_start..inner_end))
+    Some((segment, src, range))
 }
 
 /// An Ethernet/IPv4 header that tunnelwire's decoder accepts, fragment or not.
@@ -337,20 +394,25 @@ pub fn translate(
     mtu: usize,
 ) -> Option<Range<usize>> {
     let bytes = buf.get(frame.clone())?;
-    let (is_nvgre, segment, inner_start, inner_end) = checked(bytes)?;
-    if is_nvgre == to_nvgre {
+    let Checked {
+        nvgre,
+        segment,
+        inner,
+        ..
+    } = checked(bytes)?;
+    if nvgre == to_nvgre {
         return None; // same-kind translation is another shape here
     }
     if to_nvgre && (segment <= 0xfff || segment == 0xff_ffff) {
         return None;
     }
-    let (hash, _) = flow_hash(&bytes[inner_start..inner_end])?;
-    let inner_len = inner_end - inner_start;
+    let (hash, _) = flow_hash(&bytes[inner.clone()])?;
+    let inner_len = inner.end - inner.start;
     let old_total = be16(bytes, 16);
     let checksum = be16(bytes, 24);
     let ttl = bytes[22];
-    let end = frame.start + inner_end;
-    let inner_at = frame.start + inner_start;
+    let end = frame.start + inner.end;
+    let inner_at = frame.start + inner.start;
     let (total, protocol, start) = if to_nvgre {
         (20 + 8 + inner_len, 47u8, frame.start + 8)
     } else {
