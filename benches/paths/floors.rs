@@ -276,8 +276,9 @@ fn sum20(ip: &[u8]) -> u16 {
 /// and 224/3 (multicast, the reserved 240/4 and broadcast).
 #[inline(always)]
 fn martian(src: u32) -> bool {
-    let first = src >> 24;
-    first == 0 || first == 127 || first >= 224
+    let first = (src >> 24) as u8;
+    // 0 and 224..=255 are one range once 1 is taken away (0 wraps to 255).
+    first.wrapping_sub(1) >= 223 || first == 127
 }
 
 /// What decapsulation found, as the bench compares it.
@@ -308,9 +309,7 @@ fn checked(frame: &[u8]) -> Option<Checked> {
         if tunnel.segment <= 0xfff || tunnel.segment == 0xff_ffff {
             return None;
         }
-    } else if tunnel.udp_checksum != 0
-        || (tunnel.flags & 0x04 != 0 && tunnel.next_protocol != 3)
-    {
+    } else if tunnel.udp_checksum != 0 || (tunnel.flags & 0x04 != 0 && tunnel.next_protocol != 3) {
         return None;
     }
     let inner = tunnel.inner;

@@ -137,8 +137,9 @@ impl TunnelConfig {
 /// (reserved, with the limited broadcast address).
 #[inline]
 pub(crate) fn check_endpoint(field: &'static str, address: Ipv4Addr) -> Result<()> {
-    let first_octet = u32::from(address) >> 24;
-    if first_octet == 0 || first_octet == 127 || first_octet >= 224 {
+    let first_octet = address.octets()[0];
+    // 0 and 224..=255 are one range once 1 is taken away (0 wraps to 255): one compare.
+    if first_octet.wrapping_sub(1) >= 223 || first_octet == 127 {
         return Err(Error::new(
             Layer::Tunnel,
             ErrorKind::BadAddress { field, address },
@@ -226,5 +227,23 @@ impl TunnelConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_refused_exactly_in_0_127_and_224_to_255() {
+        for first in 0..=u8::MAX {
+            let martian = first == 0 || first == 127 || first >= 224;
+            let address = Ipv4Addr::new(first, 1, 2, 3);
+            assert_eq!(
+                check_endpoint("test", address).is_err(),
+                martian,
+                "{address}"
+            );
+        }
     }
 }

@@ -17,7 +17,7 @@ use super::layout::{Accepted, InnerIp, Outer, Received};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth, Tunnel};
-use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp;
 use crate::{Error, ErrorKind, Layer, Result};
@@ -343,6 +343,10 @@ impl InnerIp {
             packet.set_dscp_ecn(packet.dscp(), ecn.bits());
             return;
         }
+        // The fixed header as an array: its fields need no bounds checks.
+        let Some(header) = header.first_chunk_mut::<{ ipv4::HEADER_LEN }>() else {
+            return;
+        };
         let mut packet = Ipv4Packet::new_unchecked(header);
         let old_word = u16::from_be_bytes([0x40 | packet.ihl(), packet.dscp() << 2 | packet.ecn()]);
         packet.set_dscp_ecn(packet.dscp(), ecn.bits());
