@@ -271,11 +271,12 @@ fn put<const N: usize>(
 fn move_outer_headers(buf: &mut [u8], from: usize, to: usize, len: usize) {
     const COMMON: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
     if len == COMMON {
-        if let Some(headers) = buf.get(from..from + COMMON) {
-            let mut moved = [0u8; COMMON];
-            moved.copy_from_slice(headers);
-            buf[to..to + COMMON].copy_from_slice(&moved);
-            return;
+        // Taken as the first 34 bytes from each offset: no sum to overflow-check.
+        if let Some(&headers) = buf.get(from..).and_then(|b| b.first_chunk::<COMMON>()) {
+            if let Some(moved) = buf.get_mut(to..).and_then(|b| b.first_chunk_mut()) {
+                *moved = headers;
+                return;
+            }
         }
     }
     buf.copy_within(from..from + len, to);
