@@ -61,8 +61,6 @@ struct Patch {
     tos: u8,
     /// Outer IPv4 total length.
     ip_len: u16,
-    /// IPv4 identification, when DF is clear (with DF set the template's 0 stays).
-    ident: Option<u16>,
     /// IPv4 header checksum.
     checksum: u16,
     /// The flow's hash: the VXLAN UDP source port or the NVGRE FlowID, worked out by
@@ -110,6 +108,9 @@ pub struct Encapsulator {
     ip_sum: u16,
     /// How the outer TOS byte is made.
     tos: OuterTos,
+    /// The settings ask for work after the headers are written ([`finish`](Self::finish)):
+    /// DF clear, or a VXLAN UDP checksum.
+    finish_after: bool,
     ident: IdentCounter,
 }
 
@@ -177,6 +178,8 @@ impl Encapsulator {
             ip_offset,
             ip_sum,
             tos: OuterTos::new(config.dscp, config.ecn),
+            finish_after: !config.dont_frag
+                || config.udp_checksum && matches!(config.encapsulation, Encapsulation::Vxlan(_)),
             ident: IdentCounter::for_tuple(config.src_ip, config.dst_ip, protocol.0),
         })
     }
@@ -248,20 +251,13 @@ impl Encapsulator {
             ));
         }
         let tos = self.tos.fixed | inner_tos & self.tos.copied;
-        let mut sum = checksum::combine(
+        let sum = checksum::combine(
             checksum::combine(self.ip_sum, ip_len as u16),
             u16::from(tos),
         );
-        // With DF set (the default) the ID is the template's 0: nothing to count, sum or
-        // write.
-        let ident = (!self.config.dont_frag).then(|| self.ident.next());
-        if let Some(ident) = ident {
-            sum = checksum::combine(sum, ident);
-        }
         let patch = Patch {
             tos,
             ip_len: ip_len as u16,
-            ident,
             checksum: checksum::finish(sum),
             hash,
         };
@@ -281,14 +277,35 @@ impl Encapsulator {
                 self.write::<{ NVGRE_OVERHEAD + vlan::HEADER_LEN }>(buf, inner_start, &patch)
             }
         }
+        // With the defaults (DF set, no UDP checksum) nothing follows: one test.
+        if self.finish_after {
+            self.finish(buf, start..inner.end, sum);
+        }
+        Ok(start..inner.end)
+    }
+
+    /// What follows the outer headers when the settings ask for it: without DF, the IPv4
+    /// ID (with its share of the checksum, `sum` being the rest of it; with DF the ID is
+    /// the template's 0), and the VXLAN UDP checksum, over the encapsulated `frame`.
+    #[inline(always)]
+    // Cannot overflow or index out of range: offsets of headers inside the encapsulated
+    // frame.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    fn finish(&mut self, buf: &mut [u8], frame: Range<usize>, sum: u16) {
+        let ip_at = frame.start + self.ip_offset;
+        if !self.config.dont_frag {
+            let mut ip = Ipv4Packet::new_unchecked(&mut buf[ip_at..ip_at + ipv4::HEADER_LEN]);
+            let ident = self.ident.next();
+            ip.set_ident(ident);
+            ip.set_checksum(checksum::finish(checksum::combine(sum, ident)));
+        }
         if self.config.udp_checksum {
             if let Encapsulation::Vxlan(_) = self.config.encapsulation {
-                let l4 = start + self.ip_offset + ipv4::HEADER_LEN;
-                UdpDatagram::new_unchecked(&mut buf[l4..inner.end])
+                let l4 = ip_at + ipv4::HEADER_LEN;
+                UdpDatagram::new_unchecked(&mut buf[l4..frame.end])
                     .fill_checksum(self.config.src_ip, self.config.dst_ip);
             }
         }
-        Ok(start..inner.end)
     }
 
     /// Writes the `N`-byte outer headers just before `buf[inner_start..]`: the template,
@@ -323,9 +340,6 @@ impl Encapsulator {
         let mut ip = Ipv4Packet::new_unchecked(ip_header);
         ip.set_dscp_ecn(patch.tos >> 2, patch.tos);
         ip.set_total_len(patch.ip_len);
-        if let Some(ident) = patch.ident {
-            ip.set_ident(ident);
-        }
         ip.set_checksum(patch.checksum);
         if N == VXLAN_OVERHEAD || N == HEADROOM {
             let mut udp = UdpDatagram::new_unchecked(l4);
