@@ -10,7 +10,7 @@
 use core::ops::Range;
 
 use super::Encapsulation;
-use super::config::{Dscp, TunnelConfig};
+use super::config::{Dscp, FlowId, TunnelConfig};
 use super::ecn::EcnMode;
 use super::flow::{FlowHash, FlowKey};
 use super::ident::IdentCounter;
@@ -52,6 +52,37 @@ impl OuterTos {
             fixed,
             copied: copied_dscp | copied_ecn,
         }
+    }
+}
+
+/// The NVGRE FlowID's rule, [`FlowId`] settled once: the hash's FlowID bits it takes,
+/// and the bits it sets.
+#[derive(Debug, Clone, Copy)]
+struct FlowIdRule {
+    /// Bits set whatever the flow: a fixed FlowID.
+    fixed: u8,
+    /// Bits taken from the flow hash's FlowID: all of them under `FlowId::Hash`.
+    hashed: u8,
+}
+
+impl FlowIdRule {
+    fn new(flow_id: FlowId) -> Self {
+        match flow_id {
+            FlowId::Hash => FlowIdRule {
+                fixed: 0,
+                hashed: 0xff,
+            },
+            FlowId::Fixed(id) => FlowIdRule {
+                fixed: id,
+                hashed: 0,
+            },
+        }
+    }
+
+    /// The FlowID for a flow with this hash.
+    #[inline(always)]
+    fn for_hash(self, hash: FlowHash) -> u8 {
+        self.fixed | hash.flow_id() & self.hashed
     }
 }
 
@@ -108,6 +139,8 @@ pub struct Encapsulator {
     ip_sum: u16,
     /// How the outer TOS byte is made.
     tos: OuterTos,
+    /// How the NVGRE FlowID is made.
+    flow_id: FlowIdRule,
     /// The settings ask for work after the headers are written ([`finish`](Self::finish)):
     /// DF clear, or a VXLAN UDP checksum.
     finish_after: bool,
@@ -178,6 +211,7 @@ impl Encapsulator {
             ip_offset,
             ip_sum,
             tos: OuterTos::new(config.dscp, config.ecn),
+            flow_id: FlowIdRule::new(config.flow_id),
             finish_after: !config.dont_frag
                 || config.udp_checksum && matches!(config.encapsulation, Encapsulation::Vxlan(_)),
             ident: IdentCounter::for_tuple(config.src_ip, config.dst_ip, protocol.0),
@@ -346,7 +380,7 @@ impl Encapsulator {
             udp.set_src_port(patch.hash.source_port(self.config.source_ports));
             udp.set_len(patch.ip_len - ipv4::HEADER_LEN as u16);
         } else {
-            NvgreHeader::new_unchecked(l4).set_flow_id(self.config.flow_id.for_hash(patch.hash));
+            NvgreHeader::new_unchecked(l4).set_flow_id(self.flow_id.for_hash(patch.hash));
         }
     }
 
