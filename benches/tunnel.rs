@@ -100,7 +100,11 @@ fn receive_to_send(c: &mut Criterion) {
     let decapsulator = Decapsulator::default();
     let mut to_next = Encapsulator::new(TunnelConfig {
         mtu: paths::MTU,
-        ..TunnelConfig::vxlan(Vni::new(4343).unwrap(), SRC, "10.99.0.3".parse().unwrap())
+        ..TunnelConfig::vxlan(
+            Vni::new(4343).unwrap(),
+            SRC,
+            std::net::Ipv4Addr::new(10, 99, 0, 3),
+        )
     })
     .unwrap();
     let mut g = c.benchmark_group("receive_to_send");

@@ -1,20 +1,22 @@
-//! Encapsulates every frame of a pcap in VXLAN (or NVGRE) over IPv4.
+//! Encapsulates every frame of a pcap in VXLAN (or NVGRE) over IPv4 or IPv6.
 //!
 //! ```text
 //! encap [--nvgre] --vni N --src-ip A --dst-ip B [--src-mac M] [--dst-mac M]
 //!       [--udp-checksum] [--port-range LO-HI] [--flow-id N] IN.pcap OUT.pcap
 //! ```
 //!
-//! Outer IPv4: TTL 64, DF set, header checksum filled. VXLAN: UDP to port 4789, source
-//! port from the flow hash inside LO-HI (default 49152-65535), checksum 0 unless
-//! `--udp-checksum`. NVGRE: GRE key = VSID N and the flow's FlowID, or N from
+//! Outer IPv4: TTL 64, DF set, header checksum filled. With IPv6 addresses, outer IPv6:
+//! hop limit 64, the flow label from the flow hash (RFC 6438). Traffic class by RFC
+//! 6040 (the inner ECN copied). VXLAN: UDP to port 4789, source port from the flow hash
+//! inside LO-HI (default 49152-65535), checksum 0 over IPv4 unless `--udp-checksum`,
+//! always computed over IPv6 (RFC 8200 section 8.1). NVGRE: GRE key = VSID N and the flow's FlowID, or N from
 //! `--flow-id N` (Linux's gretap compares the whole key: use `--flow-id 0` against
 //! `ip link add NAME type gretap key $((VSID << 8))`). Inner VLAN tags are stripped
 //! (RFC 7637 section 3.2, RFC 7348 section 6.1). Outer MACs default to
 //! 02:00:00:00:00:01 (source) and 02:00:00:00:00:02 (destination). This is a file tool,
-//! not a VTEP: no underlay MTU applies, only IPv4's 65535-byte limit.
+//! not a VTEP: no underlay MTU applies, only IP's 65535-byte limit.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,33 +28,34 @@ use tunnelwire::wire::{MacAddr, Vni, Vsid};
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
 
-/// Encapsulates every frame of a pcap or pcapng in VXLAN (or NVGRE) over IPv4, writing
-/// a pcap.
+/// Encapsulates every frame of a pcap or pcapng in VXLAN (or NVGRE) over IPv4 or IPv6,
+/// writing a pcap.
 ///
-/// Outer IPv4: TTL 64, DF set, header checksum filled. VXLAN: UDP to port 4789, source
-/// port from the inner flow's hash. Inner VLAN tags are stripped.
+/// Outer IPv4: TTL 64, DF set, header checksum filled; outer IPv6: hop limit 64, flow
+/// label from the inner flow's hash. VXLAN: UDP to port 4789, source port from the inner
+/// flow's hash. Inner VLAN tags are stripped.
 #[derive(Parser)]
 #[command(name = "encap", version)]
 struct Args {
-    /// NVGRE (IPv4 protocol 47, GRE key = VSID N and a FlowID) instead of VXLAN
+    /// NVGRE (IP protocol 47, GRE key = VSID N and a FlowID) instead of VXLAN
     #[arg(long)]
     nvgre: bool,
     /// The VNI, or with --nvgre the VSID (24 bits)
     #[arg(long, value_name = "N", value_parser = parse_vni)]
     vni: Vni,
-    /// Outer IPv4 source address
+    /// Outer source address, IPv4 or IPv6
     #[arg(long, value_name = "A")]
-    src_ip: Ipv4Addr,
-    /// Outer IPv4 destination address
+    src_ip: IpAddr,
+    /// Outer destination address, of the same family
     #[arg(long, value_name = "B")]
-    dst_ip: Ipv4Addr,
+    dst_ip: IpAddr,
     /// Outer source MAC address
     #[arg(long, value_name = "M", default_value = "02:00:00:00:00:01")]
     src_mac: MacAddr,
     /// Outer destination MAC address
     #[arg(long, value_name = "M", default_value = "02:00:00:00:00:02")]
     dst_mac: MacAddr,
-    /// Compute the VXLAN UDP checksum (else 0)
+    /// Compute the VXLAN UDP checksum over IPv4 (else 0; over IPv6 it always is)
     #[arg(long)]
     udp_checksum: bool,
     /// VXLAN UDP source ports to pick from by the flow hash

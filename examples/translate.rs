@@ -68,7 +68,7 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
     let (to, flow_id) = (TunnelKind::from(to), flow_id.unwrap_or(FlowId::Hash));
     let input = pcap_io::Reader::open(&input)?;
     let mut out = pcap_io::Writer::create(&output, input.pcap_header(), to == TunnelKind::Vxlan)?;
-    // A file tool, not a VTEP: only IPv4's own limit applies.
+    // A file tool, not a VTEP: only IP's own 65535-byte limit applies.
     let translator = Translator {
         mtu: u16::MAX,
         flow_id,

@@ -72,6 +72,28 @@ impl fmt::Display for Truncation {
     }
 }
 
+/// Which address of a tunnel an [`ErrorKind::BadAddress`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AddressField {
+    /// The source address a tunnel is configured to send from.
+    Source,
+    /// The remote address a tunnel is configured to send to.
+    Destination,
+    /// The outer source address of a received tunnel packet: the sending VTEP.
+    OuterSource,
+}
+
+impl fmt::Display for AddressField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AddressField::Source => "source address",
+            AddressField::Destination => "destination address",
+            AddressField::OuterSource => "outer source address",
+        })
+    }
+}
+
 /// What went wrong. Each variant names the field and carries the offending value;
 /// [`name`](Self::name) gives a value-free reason to count by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
@@ -183,21 +205,30 @@ pub enum ErrorKind {
     /// RFC 6040: the outer header says CE but the inner packet is not ECN-capable.
     #[error("outer ECN is CE but the inner packet is Not-ECT (RFC 6040 drop)")]
     EcnDrop,
-    /// An address that cannot be a tunnel endpoint: zero, loopback, multicast or
-    /// broadcast (RFC 1122 section 3.2.1.3).
+    /// An address that cannot be a tunnel endpoint: for IPv4 zero, loopback, multicast
+    /// or broadcast (RFC 1122 section 3.2.1.3); for IPv6 unspecified, loopback,
+    /// multicast or IPv4-mapped (RFC 4291 section 2.5). Loopback is allowed by a setting
+    /// ([`SourcePolicy`](crate::tunnel::SourcePolicy)).
     #[error(
-        "{field} {address} cannot be a tunnel endpoint (zero, loopback, multicast or broadcast)"
+        "{field} {address} cannot be a tunnel endpoint (unspecified, loopback, multicast, broadcast or IPv4-mapped)"
     )]
     BadAddress {
         /// Which address.
-        field: &'static str,
+        field: AddressField,
         /// The address.
-        address: core::net::Ipv4Addr,
+        address: core::net::IpAddr,
     },
-    /// A VSID RFC 7637 section 3.2 reserves (0-0xFFF for future use, 0xFFFFFF for
+    /// The two ends of a tunnel are of different address families.
+    #[error("source and destination addresses are of different families (IPv4 and IPv6)")]
+    MixedFamilies,
+    /// A VSID RFC 7637 section 3.2 reserves (0-4095 for future use, 16777215 for
     /// vendor-specific NVE-to-NVE communication): not a tenant's virtual subnet.
-    #[error("VSID {0:#x} is reserved (RFC 7637 section 3.2)")]
+    #[error("VSID {0} is reserved (RFC 7637 section 3.2: 0-4095 and 16777215)")]
     ReservedVsid(u32),
+    /// A UDP datagram over IPv6 with checksum zero, refused by default (RFC 6936
+    /// section 5: allowed for tunnels only by configuration, as Linux's udp6zerocsumrx).
+    #[error("zero UDP checksum over IPv6 (RFC 6936: refused unless configured)")]
+    ZeroChecksum,
     /// A VXLAN header with the P bit (0x04) of VXLAN-GPE announcing a payload other than
     /// Ethernet.
     #[error("VXLAN-GPE next protocol {0} is not Ethernet (3)")]
@@ -246,6 +277,8 @@ impl ErrorKind {
             ErrorKind::InnerVlanTag => "inner_vlan_tag",
             ErrorKind::EcnDrop => "ecn_drop",
             ErrorKind::BadAddress { .. } => "bad_address",
+            ErrorKind::MixedFamilies => "mixed_families",
+            ErrorKind::ZeroChecksum => "zero_checksum",
             ErrorKind::ReservedVsid(_) => "reserved_vsid",
             ErrorKind::NotEthernet(_) => "not_ethernet",
             ErrorKind::Unsupported(_) => "unsupported",
@@ -267,6 +300,7 @@ impl ErrorKind {
                 | ErrorKind::RangeOutsideBuffer { .. }
                 | ErrorKind::Headroom { .. }
                 | ErrorKind::Unsupported(_)
+                | ErrorKind::MixedFamilies
         )
     }
 }
@@ -289,6 +323,8 @@ pub struct Error {
     pub kind: ErrorKind,
     /// The header being decoded.
     pub layer: Layer,
+    /// The error is about a setting, not about bytes: it has no offset.
+    setting: bool,
 }
 
 impl Error {
@@ -299,7 +335,25 @@ impl Error {
             layer,
             kind,
             offset: 0,
+            setting: false,
         }
+    }
+
+    /// The same error, raised by a setting rather than by bytes (a reserved VSID or a
+    /// martian address in a configuration): it has no byte offset, and `Display`
+    /// leaves it out.
+    #[must_use]
+    #[inline]
+    pub const fn in_setting(mut self) -> Self {
+        self.setting = true;
+        self
+    }
+
+    /// True when the error points at a byte of a packet: neither a usage error
+    /// ([`ErrorKind::is_usage`]) nor one raised by a setting.
+    #[inline]
+    pub const fn has_offset(&self) -> bool {
+        !(self.setting || self.kind.is_usage())
     }
 
     /// A truncation error: `needed` bytes wanted, `available` present, asked for `by`
@@ -329,7 +383,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.kind.is_usage() {
+        if !self.has_offset() {
             write!(f, "{}: {}", self.layer, self.kind)
         } else {
             write!(f, "{} at byte {}: {}", self.layer, self.offset, self.kind)

@@ -143,7 +143,7 @@ pub mod linux;
 #[cfg_attr(docsrs, doc(cfg(feature = "switch")))]
 pub mod switch;
 
-pub use error::{Error, ErrorKind, Layer, Result, Truncation};
+pub use error::{AddressField, Error, ErrorKind, Layer, Result, Truncation};
 
 /// README.md's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -544,25 +544,59 @@ impl Decoder {
         depth: Depth,
     ) -> Result<()> {
         let end = walk_stack(bytes, 0, record.outer(), Depth::InnerTransport)?;
-        let (at, header_len, inner) = match (end.udp, end.ip_payload) {
+        let kind = match (end.udp, end.ip_payload) {
             (Some((udp, payload, pos)), _) if self.vxlan_ports.contains(udp.dst_port()) => {
-                let (rest, header) = step(vxlan::parse, payload, pos)?;
+                (TunnelKind::Vxlan, payload, pos)
+            }
+            (_, Some((payload, pos, IpProtocol::GRE))) => (TunnelKind::Nvgre, payload, pos),
+            _ => return Ok(()),
+        };
+        self.walk_tunnel(kind.0, kind.1, kind.2, record, depth)
+    }
+
+    /// Walks what a UDP socket (VXLAN) or a raw GRE socket (NVGRE) hands a program: the
+    /// `kind` tunnel header at the start of `payload`, then the inner stack. Offsets
+    /// count from the payload's first byte.
+    #[inline(always)]
+    pub(crate) fn walk_payload<'a>(
+        &self,
+        payload: &'a [u8],
+        kind: TunnelKind,
+        record: &mut impl RecordFrame<'a>,
+        depth: Depth,
+    ) -> Result<()> {
+        self.walk_tunnel(kind, payload, 0, record, depth)
+    }
+
+    /// Walks the `kind` tunnel header at the start of `bytes`, `pos` bytes into the
+    /// frame, and the inner stack after it.
+    #[inline(always)]
+    fn walk_tunnel<'a>(
+        &self,
+        kind: TunnelKind,
+        bytes: &'a [u8],
+        pos: usize,
+        record: &mut impl RecordFrame<'a>,
+        depth: Depth,
+    ) -> Result<()> {
+        let (header_len, inner) = match kind {
+            TunnelKind::Vxlan => {
+                let (rest, header) = step(vxlan::parse, bytes, pos)?;
                 header
                     .check_reserved(self.vxlan_reserved)
                     .map_err(|e| e.at(pos))?;
                 record.tunnel(pos, Tunnel::Vxlan(header))?;
-                (pos, vxlan::HEADER_LEN, rest)
+                (vxlan::HEADER_LEN, rest)
             }
-            (_, Some((payload, pos, IpProtocol::GRE))) => {
-                let (rest, header) = step(nvgre::parse, payload, pos)?;
+            TunnelKind::Nvgre => {
+                let (rest, header) = step(nvgre::parse, bytes, pos)?;
                 record.tunnel(pos, Tunnel::Nvgre(header))?;
-                (pos, nvgre::HEADER_LEN, rest)
+                (nvgre::HEADER_LEN, rest)
             }
-            _ => return Ok(()),
         };
         // Offsets inside the input: no overflow.
         #[allow(clippy::arithmetic_side_effects)]
-        let inner_at = at + header_len;
+        let inner_at = pos + header_len;
         walk_stack(inner, inner_at, record.inner(), depth)?;
         Ok(())
     }

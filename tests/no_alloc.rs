@@ -67,7 +67,8 @@ impl std::fmt::Write for FixedSink {
 #[test]
 fn the_tunnel_engine_allocates_nothing_per_packet() {
     let frames = captured_frames();
-    let (src, dst) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+    let (src, dst): (std::net::Ipv4Addr, std::net::Ipv4Addr) =
+        ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
     let mut vxlan = Encapsulator::new(TunnelConfig {
         udp_checksum: true,
         mtu: 9000,

@@ -396,7 +396,7 @@ fn bad_arguments_and_unreadable_inputs_fail_clearly() {
             &[
                 "--nvgre", "--vni", "42", "--src-ip", "1.1.1.1", "--dst-ip", "2.2.2.2", "a", "b",
             ],
-            &["VSID 0x2a is reserved"],
+            &["VSID 42 is reserved"],
             2,
         ),
         (

@@ -380,7 +380,8 @@ fn ipv4_ids_are_unique_per_tuple_across_encapsulators_and_clones() {
 #[test]
 fn settings_that_cannot_be_sent_are_errors_naming_the_field() {
     let field_of = |config: TunnelConfig| match Encapsulator::new(config).unwrap_err().kind {
-        ErrorKind::OutOfRange { field, .. } | ErrorKind::BadAddress { field, .. } => field,
+        ErrorKind::OutOfRange { field, .. } => field.to_string(),
+        ErrorKind::BadAddress { field, .. } => field.to_string(),
         other => panic!("{other:?}"),
     };
     assert_eq!(field_of(TunnelConfig { ttl: 0, ..vxlan(1) }), "TTL");

@@ -756,7 +756,15 @@ fn malformed_frames_are_dropped_and_counted() {
         lab.send(0, Ingress::Underlay, &wire).0,
         Verdict::Drop(Reason::Malformed)
     );
-    let short = encapsulate(VX1, LOCAL, TunnelKind::Vxlan, 5042, &[0u8; 10]);
+    // Encapsulation refuses a 10-byte inner frame: a 14-byte one, cut to 10 with the
+    // outer lengths and checksum to match.
+    let mut short = encapsulate(VX1, LOCAL, TunnelKind::Vxlan, 5042, &[0u8; 14]);
+    short.truncate(short.len() - 4);
+    let mut ip = crate::wire::Ipv4Packet::new_unchecked(&mut short[14..]);
+    ip.set_total_len(ip.total_len() - 4);
+    ip.fill_checksum();
+    let mut udp = crate::wire::UdpDatagram::new_unchecked(&mut short[34..]);
+    udp.set_len(udp.len() - 4);
     assert_eq!(
         lab.send(0, Ingress::Underlay, &short).0,
         Verdict::Drop(Reason::Malformed)

@@ -7,20 +7,20 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 use core::ops::Range;
 
-use super::config::{check_endpoint, check_vsid};
+use super::config::{SourcePolicy, check_source_v4, check_source_v6, check_vsid};
 use super::ecn::{self, Ecn, EcnAlarm};
 use super::inner_vlan::{self, InnerVlanPolicy};
-use super::layout::{Accepted, InnerIp, Outer, Received};
+use super::layout::{Accepted, Inner, InnerIp, Outer, OuterFacts, OuterIp, Received, Underlay};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth, Tunnel};
-use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp;
-use crate::{Error, ErrorKind, Layer, Result};
+use crate::{AddressField, Error, ErrorKind, Layer, Result};
 
 /// Who verifies the checksums of received tunnel frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -32,6 +32,18 @@ pub enum Checksums {
     /// Trust them: the NIC already verified them (receive checksum offload) and dropped
     /// what failed. Nothing is summed per packet.
     OffloadedByNic,
+}
+
+/// What a receiver of tunnel packets accepts of the outer packet: one policy for
+/// decapsulation and translation, whole frames and socket payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct ReceivePolicy {
+    /// Who verifies the checksums.
+    pub checksums: Checksums,
+    /// Which outer sources can be a VTEP.
+    pub sources: SourcePolicy,
+    /// A zero UDP checksum over IPv6 is taken.
+    pub udp6_zero_checksum: bool,
 }
 
 /// Decapsulation settings.
@@ -49,7 +61,7 @@ pub enum Checksums {
 /// // A NIC that verified the checksums already: skip them.
 /// let decap = Decapsulator { checksums: Checksums::OffloadedByNic, ..Decapsulator::default() };
 /// let found = decap.inspect(&buf[frame.clone()])?; // read-only
-/// assert_eq!((found.segment(), found.outer_src), (4242, Ipv4Addr::new(10, 0, 0, 1)));
+/// assert_eq!((found.segment(), found.outer_src), (4242, Ipv4Addr::new(10, 0, 0, 1).into()));
 /// assert_eq!(buf[frame][found.inner].len(), 60);
 /// # Ok::<(), tunnelwire::Error>(())
 /// ```
@@ -59,6 +71,12 @@ pub struct Decapsulator {
     pub decoder: Decoder,
     /// Checksum verification. Default: verify.
     pub checksums: Checksums,
+    /// Which outer sources are VTEPs. Default: only addresses that can be one.
+    pub sources: SourcePolicy,
+    /// Take VXLAN over IPv6 with a zero UDP checksum, as Linux's `udp6zerocsumrx`.
+    /// Default off: refused (RFC 8200 section 8.1; RFC 6936 section 5 allows it for
+    /// tunnels only by configuration).
+    pub udp6_zero_checksum_rx: bool,
     /// Inner 802.1Q tags. Default: reject (RFC 7348 section 6.1, RFC 7637 section 3.2).
     pub inner_vlan: InnerVlanPolicy,
     /// Combine the outer ECN into the inner IPv4 or IPv6 header (RFC 6040). Default on;
@@ -72,6 +90,8 @@ impl Default for Decapsulator {
         Decapsulator {
             decoder: Decoder::default(),
             checksums: Checksums::Verify,
+            sources: SourcePolicy::RoutableOnly,
+            udp6_zero_checksum_rx: false,
             inner_vlan: InnerVlanPolicy::Reject,
             apply_ecn: true,
         }
@@ -84,9 +104,9 @@ pub struct Decapsulated {
     /// The tunnel and its segment (VNI or VSID).
     pub encapsulation: Encapsulation,
     /// Outer source address: the sending VTEP.
-    pub outer_src: Ipv4Addr,
+    pub outer_src: IpAddr,
     /// Outer destination address.
-    pub outer_dst: Ipv4Addr,
+    pub outer_dst: IpAddr,
     /// Where the inner Ethernet frame sits in the buffer handed to `decapsulate`.
     pub inner: Range<usize>,
     /// An inner/outer ECN combination RFC 6040 section 4.2 says to log, for the caller
@@ -118,33 +138,34 @@ const VXLAN_GPE_OAM: u8 = 0x01;
 const VXLAN_GPE_ETHERNET: u8 = 3;
 
 impl Decapsulator {
-    /// Validates a VXLAN or NVGRE frame and finds its inner frame. Per RFC 6040 the
-    /// outer ECN is combined into an inner IPv4 header (with an incremental checksum
-    /// update) or IPv6 traffic class in place, unless [`apply_ecn`](Self::apply_ecn) is
-    /// off; an inner frame that is not IP passes unchanged. Inner headers past Ethernet
-    /// are not validated: a VTEP forwards what it was given.
+    /// Validates a VXLAN or NVGRE frame, outer Ethernet header first (as a capture,
+    /// AF_PACKET or a NIC's queue gives it), over IPv4 or IPv6, and finds its inner
+    /// frame. What a UDP or raw GRE socket gives (the tunnel header onward) goes to
+    /// [`decapsulate_payload`](Self::decapsulate_payload) instead, which runs the same
+    /// checks. Per RFC 6040 the outer ECN is combined into an inner IPv4 header (with an
+    /// incremental checksum update) or IPv6 traffic class in place, unless
+    /// [`apply_ecn`](Self::apply_ecn) is off; an inner frame that is not IP passes
+    /// unchanged. Inner headers past Ethernet are not validated: a VTEP forwards what it
+    /// was given.
     ///
     /// # Errors
     /// A malformed outer header, VXLAN or NVGRE header, or inner Ethernet header;
-    /// `NotTunnel`; `UnsupportedFrame` for an IPv6 underlay; `BadChecksum` for a wrong outer
-    /// IPv4 header checksum or non-zero UDP checksum; `BadAddress` for an outer source
-    /// that cannot be a VTEP (zero, loopback, multicast, broadcast); `ReservedVsid`;
-    /// `NotEthernet` or `NotTenantFrame` for VXLAN-GPE carrying something else, OAM or
-    /// an unknown version; `InnerVlanTag` under [`InnerVlanPolicy::Reject`], and for any
-    /// tagged NVGRE payload (RFC 7637 section 3.2); `EcnDrop` for CE over Not-ECT.
+    /// `NotTunnel`; `Fragment` for an outer fragment; `UnsupportedFrame` for an IPv6
+    /// extension header before UDP or GRE; `BadChecksum` for a wrong outer IPv4 header
+    /// checksum or UDP checksum; `ZeroChecksum` for a zero UDP checksum over IPv6 unless
+    /// [`udp6_zero_checksum_rx`](Self::udp6_zero_checksum_rx); `BadAddress` for an outer
+    /// source that cannot be a VTEP ([`SourcePolicy`]); `ReservedVsid`; `NotEthernet` or
+    /// `NotTenantFrame` for VXLAN-GPE carrying something else, OAM or an unknown
+    /// version; `InnerVlanTag` under [`InnerVlanPolicy::Reject`], and for any tagged
+    /// NVGRE payload (RFC 7637 section 3.2); `EcnDrop` for CE over Not-ECT.
     // Always inlined, like `Decoder::decode`: a per-packet entry point belongs in the
     // caller's loop, where its result stays in registers and the caller's constants fold
     // (measured: 37 to 98 fewer instructions per packet than a call). A caller that wants
     // one copy of it wraps it in a function of its own.
     #[inline(always)]
     pub fn decapsulate(&self, frame: &mut [u8]) -> Result<Decapsulated> {
-        let (mut found, rewrite) = self.examine(frame)?;
-        if let Some((ip, ecn)) = rewrite.ecn {
-            ip.set_ecn(frame, ecn);
-        }
-        let start = inner_vlan::strip(frame, found.inner.start, rewrite.strip_len);
-        found.inner.start = start;
-        Ok(found)
+        let found = self.examine(frame)?;
+        Ok(found.rewrite(frame))
     }
 
     /// Decapsulates without changing a byte: the same checks and result as
@@ -157,31 +178,49 @@ impl Decapsulator {
     /// As [`decapsulate`](Self::decapsulate).
     #[inline]
     pub fn inspect(&self, frame: &[u8]) -> Result<Decapsulated> {
-        self.examine(frame).map(|(found, _)| found)
+        self.examine(frame).map(Examined::found)
     }
 
-    /// Everything both paths decide, from the bytes alone: what was found, and what
-    /// `decapsulate` is to rewrite.
+    /// What the receiver accepts, from the settings.
     #[inline(always)]
-    #[allow(clippy::arithmetic_side_effects)] // the inner frame's end, inside the frame
-    fn examine(&self, frame: &[u8]) -> Result<(Decapsulated, Rewrite)> {
-        let mut received = Received::<()> {
+    pub(crate) fn policy(&self) -> ReceivePolicy {
+        ReceivePolicy {
             checksums: self.checksums,
-            ..Received::default()
-        };
+            sources: self.sources,
+            udp6_zero_checksum: self.udp6_zero_checksum_rx,
+        }
+    }
+
+    /// Everything both paths decide about a whole frame, from the bytes alone.
+    #[inline(always)]
+    fn examine(&self, frame: &[u8]) -> Result<Examined> {
+        let mut received = Received::<()>::new(self.policy(), Outer::default());
         // The inner transport is not needed: ECN lives in the IP header.
         let error = self
             .decoder
             .walk(frame, &mut received, Depth::InnerIp)
             .err();
+        self.conclude(&received, error)
+    }
+
+    /// What a received tunnel packet amounts to, once its walk ended with `error`:
+    /// the checks after the walk, what was found, and what `decapsulate` is to rewrite.
+    /// Shared by whole frames and socket payloads.
+    #[inline(always)]
+    #[allow(clippy::arithmetic_side_effects)] // the inner frame's end, inside the frame
+    pub(crate) fn conclude<'a, U: Underlay<'a>>(
+        &self,
+        received: &Received<'a, (), U>,
+        error: Option<Error>,
+    ) -> Result<Examined> {
         let Accepted {
             tunnel,
-            ip: outer,
+            outer,
             inner_len,
-        } = validate(&received, error)?;
+        } = validate(received, error)?;
         let inner = received.inner;
         let strip_len = self.inner_vlan.strip_len(inner.tags)?;
-        let outer_ecn = Ecn::from_bits(outer.ecn());
+        let outer_ecn = outer.ecn();
         let (mut ecn_alarm, mut ecn) = (None, None);
         if let Some(ip) = inner.ip.filter(|_| self.apply_ecn) {
             let combined = ecn::decapsulate(ip.ecn(), outer_ecn)?;
@@ -190,12 +229,16 @@ impl Decapsulator {
         }
         let found = Decapsulated {
             encapsulation: tunnel.encapsulation(),
-            outer_src: outer.src_addr(),
-            outer_dst: outer.dst_addr(),
+            outer_src: outer.src(),
+            outer_dst: outer.dst(),
             inner: inner.offset..inner.offset + inner_len,
             ecn_alarm,
         };
-        Ok((found, Rewrite { strip_len, ecn }))
+        Ok(Examined {
+            found,
+            strip_len,
+            ecn,
+        })
     }
 
     /// Decapsulates a whole frame and returns the inner frame as a `Bytes` that shares
@@ -215,40 +258,21 @@ impl Decapsulator {
     }
 }
 
-/// The checks a received tunnel frame's outer stack passes when the walk reaches its
-/// tunnel header `at` bytes in, in the order a receiver trusts its headers: IPv4
-/// underlay, outer IPv4 checksum, a source that can be a VTEP, UDP checksum, a tenant
-/// segment and payload (VSID, VXLAN-GPE). [`validate`] finishes them after the walk.
+/// The checks a received tunnel packet passes when the walk reaches its tunnel header
+/// `at` bytes in, in the order a receiver trusts its headers: the outer packet's
+/// ([`Underlay::accept`]: for a whole frame the outer IP checksum, a source that can be a
+/// VTEP, the UDP checksum), then a tenant segment and payload (VSID, VXLAN-GPE).
+/// [`validate`] finishes them after the walk.
 // Always inlined, with everything it calls on the frame: a frame passed by reference to
 // a function left out of line lives in memory, 250 bytes of stores and loads per packet.
 #[inline(always)]
-#[allow(clippy::arithmetic_side_effects)] // UDP, when decoded, is 8 bytes before VXLAN
-pub(crate) fn accept<'a>(
-    outer: &Outer<'a>,
+pub(crate) fn accept<'a, U: Underlay<'a>>(
+    outer: &U,
     at: usize,
     tunnel: Tunnel<'a>,
-    checksums: Checksums,
-) -> Result<Accepted<'a>> {
-    let Some(ip) = outer.ipv4 else {
-        return Err(Error::new(
-            Layer::Tunnel,
-            ErrorKind::UnsupportedFrame("an IPv6 underlay"),
-        )
-        .at(outer.l3));
-    };
-    let verify = checksums == Checksums::Verify;
-    if verify && !ip.verify_checksum() {
-        return Err(Error::new(Layer::Ipv4, ErrorKind::BadChecksum(ip.checksum())).at(outer.l3));
-    }
-    check_endpoint("outer source address", ip.src_addr())?;
-    if let Some(udp) = outer.udp {
-        if verify && !udp.verify_checksum(ip.src_addr(), ip.dst_addr()) {
-            return Err(
-                Error::new(Layer::Udp, ErrorKind::BadChecksum(udp.checksum()))
-                    .at(at - udp::HEADER_LEN),
-            );
-        }
-    }
+    policy: ReceivePolicy,
+) -> Result<Accepted<'a, U::Facts>> {
+    let facts = outer.accept(at, policy)?;
     let inner_len = match tunnel {
         Tunnel::Vxlan(h) => {
             check_vxlan_gpe(h.flags(), (h.reserved1() & 0xff) as u8).map_err(|e| e.at(at))?;
@@ -261,39 +285,122 @@ pub(crate) fn accept<'a>(
     };
     Ok(Accepted {
         tunnel,
-        ip,
+        outer: facts,
         inner_len,
     })
 }
 
-/// The checks every received tunnel frame passes, after the walk that ended with
-/// `error`: a tunnel whose outer stack was accepted ([`accept`]), then the inner Ethernet
-/// header (untagged for NVGRE).
-#[inline(always)]
-pub(crate) fn validate<'a, K>(
-    received: &Received<'a, K>,
-    error: Option<Error>,
-) -> Result<Accepted<'a>> {
-    let outer = &received.outer;
-    let Some(accepted) = received.accepted else {
-        // Not accepted: `accept`'s error, a malformed outer stack, a fragment or no
-        // tunnel at all.
-        let fragment = outer.fragment().then_some(match outer.ipv6_next {
+/// A whole frame's outer stack, as the walk recorded it.
+impl<'a> Underlay<'a> for Outer<'a> {
+    type Facts = OuterIp<'a>;
+
+    #[inline(always)]
+    #[allow(clippy::arithmetic_side_effects)] // UDP, when decoded, is 8 bytes before VXLAN
+    fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<OuterIp<'a>> {
+        let verify = policy.checksums == Checksums::Verify;
+        let udp_at = || at - udp::HEADER_LEN;
+        if let Some(ip) = self.ipv4 {
+            if verify && !ip.verify_checksum() {
+                return Err(
+                    Error::new(Layer::Ipv4, ErrorKind::BadChecksum(ip.checksum())).at(self.l3),
+                );
+            }
+            check_source_v4(AddressField::OuterSource, ip.src_addr(), policy.sources)
+                .map_err(|e| e.at(self.l3))?;
+            if let Some(udp) = self.udp {
+                if verify && !udp.verify_checksum(ip.src_addr(), ip.dst_addr()) {
+                    return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
+                }
+            }
+            return Ok(OuterIp::V4(ip));
+        }
+        // The walk reaches a tunnel header only through an IP header.
+        let Some(ip) = self.ipv6 else {
+            return Err(Error::new(Layer::Tunnel, ErrorKind::NotTunnel));
+        };
+        check_source_v6(AddressField::OuterSource, ip.src_addr(), policy.sources)
+            .map_err(|e| e.at(self.l3))?;
+        if let Some(udp) = self.udp {
+            // RFC 6936 section 5: zero is taken only where configured, checksums
+            // offloaded or not (the NIC passes zero on as "no checksum").
+            if udp.checksum() == 0 {
+                if !policy.udp6_zero_checksum {
+                    return Err(Error::new(Layer::Udp, ErrorKind::ZeroChecksum).at(udp_at()));
+                }
+            } else if verify && !udp.verify_checksum_ipv6(ip.src_addr(), ip.dst_addr()) {
+                return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
+            }
+        }
+        Ok(OuterIp::V6(ip))
+    }
+
+    #[cold]
+    fn no_tunnel(&self, error: Option<Error>) -> Error {
+        if error.is_none() && !self.fragment() {
+            if let Some(ip) = self.ipv6 {
+                if is_extension_header(ip.next_header()) {
+                    return Error::new(
+                        Layer::Ipv6,
+                        ErrorKind::UnsupportedFrame("an IPv6 extension header before UDP or GRE"),
+                    )
+                    .at(self.l3);
+                }
+            }
+        }
+        let fragment = self.fragment().then_some(match self.ipv6 {
             Some(_) => Layer::Ipv6,
             None => Layer::Ipv4,
         });
-        return Err(super::no_tunnel(error, fragment, outer.l3));
+        super::no_tunnel(error, fragment, self.l3)
+    }
+}
+
+/// A `BadChecksum` error of the UDP header.
+#[cold]
+fn bad_udp_checksum(checksum: u16) -> Error {
+    Error::new(Layer::Udp, ErrorKind::BadChecksum(checksum))
+}
+
+/// True for the IPv6 extension headers (RFC 8200 section 4, RFC 7045's list): what a
+/// receiver would have to walk past to reach UDP or GRE. (The fragment header is one too;
+/// it is refused as a fragment.)
+fn is_extension_header(next: IpProtocol) -> bool {
+    matches!(
+        next.0,
+        0 | 43 | 44 | 50 | 51 | 60 | 135 | 139 | 140 | 253 | 254
+    )
+}
+
+/// The checks every received tunnel packet passes, after the walk that ended with
+/// `error`: a tunnel whose outer packet was accepted ([`accept`]), then the inner
+/// Ethernet header (untagged for NVGRE).
+#[inline(always)]
+pub(crate) fn validate<'a, K, U: Underlay<'a>>(
+    received: &Received<'a, K, U>,
+    error: Option<Error>,
+) -> Result<Accepted<'a, U::Facts>> {
+    let Some(accepted) = received.accepted else {
+        // Not accepted: `accept`'s error, a malformed outer stack, a fragment or no
+        // tunnel at all.
+        return Err(received.outer.no_tunnel(error));
     };
+    validate_inner(accepted.tunnel, &received.inner, error)?;
+    Ok(accepted)
+}
+
+/// The inner frame's checks: its Ethernet header decoded, and no tag in NVGRE.
+#[inline(always)]
+fn validate_inner<K>(tunnel: Tunnel<'_>, inner: &Inner<K>, error: Option<Error>) -> Result<()> {
     // The payload is a tenant's Ethernet frame: its header must decode.
-    if !received.inner.ethernet {
+    if !inner.ethernet {
         return Err(super::no_tunnel(error, None, 0));
     }
     // RFC 7637 section 3.2: "A decapsulating NVE MUST drop the frame if the inner
     // Ethernet frame contains an 802.1Q tag", whatever the policy says for VXLAN.
-    if matches!(accepted.tunnel, Tunnel::Nvgre(_)) && received.inner.tags.any() {
+    if matches!(tunnel, Tunnel::Nvgre(_)) && inner.tags.any() {
         return Err(Error::new(Layer::Tunnel, ErrorKind::InnerVlanTag));
     }
-    Ok(accepted)
+    Ok(())
 }
 
 /// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe): with the P bit set, the header says what it
@@ -320,12 +427,34 @@ fn check_vxlan_gpe(flags: u8, next_protocol: u8) -> Result<()> {
     Ok(())
 }
 
-/// What decapsulation rewrites in place.
-struct Rewrite {
+/// What decapsulation found, and what it rewrites in place.
+pub(crate) struct Examined {
+    /// What was found, as `inspect` reports it.
+    found: Decapsulated,
     /// Bytes of inner VLAN tags to strip.
     strip_len: usize,
     /// The inner IP header's new ECN, when it changes.
     ecn: Option<(InnerIp, Ecn)>,
+}
+
+impl Examined {
+    /// Rewrites the packet `bytes` it was found in (ECN, tags): what `decapsulate`
+    /// returns.
+    #[inline(always)]
+    pub(crate) fn rewrite(self, bytes: &mut [u8]) -> Decapsulated {
+        let mut found = self.found;
+        if let Some((ip, ecn)) = self.ecn {
+            ip.set_ecn(bytes, ecn);
+        }
+        found.inner.start = inner_vlan::strip(bytes, found.inner.start, self.strip_len);
+        found
+    }
+
+    /// What was found, nothing rewritten.
+    #[inline(always)]
+    pub(crate) fn found(self) -> Decapsulated {
+        self.found
+    }
 }
 
 impl InnerIp {

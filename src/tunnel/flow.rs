@@ -285,6 +285,17 @@ impl FlowHash {
     pub const fn flow_id(self) -> u8 {
         (self.0 >> 24) as u8
     }
+
+    /// The bits of an IPv6 flow label.
+    pub const FLOW_LABEL_MASK: u32 = 0xf_ffff;
+
+    /// An IPv6 flow label (RFC 6438): 20 bits of the hash, never 0, which means "no
+    /// label" (RFC 6437 section 2).
+    #[inline]
+    pub const fn flow_label(self) -> u32 {
+        let label = self.0 as u32 & Self::FLOW_LABEL_MASK;
+        label | (label == 0) as u32
+    }
 }
 
 /// An inclusive range of UDP source ports.

@@ -14,16 +14,18 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-use super::decap::{Checksums, accept};
+use core::net::IpAddr;
+
+use super::decap::{ReceivePolicy, accept};
 use super::ecn::Ecn;
 use super::inner_vlan::InnerTags;
-use crate::Result;
 use crate::packet::{self, Record, RecordFrame, Transport, Tunnel};
 use crate::wire::ethernet::EthernetFrame;
-use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
+use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp::UdpDatagram;
 use crate::wire::vlan::VlanTag;
+use crate::{Error, Result};
 
 /// The outer stack of a received tunnel frame: its IP header and UDP datagram.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,8 +34,8 @@ pub(crate) struct Outer<'a> {
     pub l3: usize,
     /// The IPv4 header.
     pub ipv4: Option<Ipv4Packet<&'a [u8]>>,
-    /// The IPv6 header's next header, when the underlay is IPv6.
-    pub ipv6_next: Option<IpProtocol>,
+    /// The IPv6 header, when the underlay is IPv6.
+    pub ipv6: Option<Ipv6Packet<&'a [u8]>>,
     /// The UDP datagram.
     pub udp: Option<UdpDatagram<&'a [u8]>>,
 }
@@ -43,7 +45,7 @@ impl Outer<'_> {
     /// fragment header next), as [`Frame::outer_fragment`](crate::packet::Frame::outer_fragment).
     #[inline(always)]
     pub fn fragment(&self) -> bool {
-        packet::fragmented(self.ipv4, self.ipv6_next)
+        packet::fragmented(self.ipv4, self.ipv6.map(|ip| ip.next_header()))
     }
 }
 
@@ -56,7 +58,7 @@ impl<'a> Record<'a> for Outer<'a> {
     #[inline(always)]
     fn ipv6(&mut self, at: usize, ip: Ipv6Packet<&'a [u8]>) {
         self.l3 = at;
-        self.ipv6_next = Some(ip.next_header());
+        self.ipv6 = Some(ip);
     }
     #[inline(always)]
     fn transport(&mut self, transport: Transport<'a>) {
@@ -149,45 +151,118 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
     }
 }
 
-/// A tunnel header whose outer stack passed the receiver's checks
+/// The outer IP header of an accepted tunnel frame.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OuterIp<'a> {
+    /// An IPv4 underlay.
+    V4(Ipv4Packet<&'a [u8]>),
+    /// An IPv6 underlay.
+    V6(Ipv6Packet<&'a [u8]>),
+}
+
+/// What decapsulation reads of the outer packet, wherever it comes from: the outer IP
+/// header of a whole frame, or what a socket reported with a payload.
+pub(crate) trait OuterFacts: Copy {
+    /// The sending VTEP.
+    fn src(&self) -> IpAddr;
+    /// The address the packet was sent to.
+    fn dst(&self) -> IpAddr;
+    /// The outer ECN field.
+    fn ecn(&self) -> Ecn;
+}
+
+impl OuterFacts for OuterIp<'_> {
+    #[inline(always)]
+    fn src(&self) -> IpAddr {
+        match self {
+            OuterIp::V4(ip) => IpAddr::V4(ip.src_addr()),
+            OuterIp::V6(ip) => IpAddr::V6(ip.src_addr()),
+        }
+    }
+    #[inline(always)]
+    fn dst(&self) -> IpAddr {
+        match self {
+            OuterIp::V4(ip) => IpAddr::V4(ip.dst_addr()),
+            OuterIp::V6(ip) => IpAddr::V6(ip.dst_addr()),
+        }
+    }
+    #[inline(always)]
+    fn ecn(&self) -> Ecn {
+        Ecn::from_bits(match self {
+            OuterIp::V4(ip) => ip.ecn(),
+            OuterIp::V6(ip) => ip.ecn(),
+        })
+    }
+}
+
+/// Where a received tunnel header's outer packet is described: the outer stack the walk
+/// recorded (whole frames), or the socket's report (payloads). Each runs its own checks
+/// of the outer packet; the tunnel's and the inner frame's are shared.
+pub(crate) trait Underlay<'a>: Record<'a> {
+    /// What decapsulation keeps of it once accepted.
+    type Facts: OuterFacts;
+    /// The checks of the outer packet, for a tunnel header `at` bytes in, in the order
+    /// a receiver trusts its headers.
+    ///
+    /// # Errors
+    /// The first check that fails.
+    fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<Self::Facts>;
+    /// Why a walk that ended with `error` found no tunnel to accept.
+    fn no_tunnel(&self, error: Option<Error>) -> Error;
+}
+
+/// A tunnel header whose outer packet passed the receiver's checks
 /// ([`accept`](super::decap::accept)).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Accepted<'a> {
+pub(crate) struct Accepted<'a, F> {
     /// The tunnel header.
     pub tunnel: Tunnel<'a>,
-    /// The outer IPv4 header.
-    pub ip: Ipv4Packet<&'a [u8]>,
+    /// The outer packet.
+    pub outer: F,
     /// Length of the inner frame: the tunnel header's payload.
     pub inner_len: usize,
 }
 
-/// A received tunnel frame: outer stack, accepted tunnel, inner stack.
+/// A received tunnel packet: outer packet, accepted tunnel, inner stack.
 ///
-/// The outer stack is checked when the walk reaches the tunnel header, before the inner
-/// stack is walked: a frame the receiver refuses ends there, and what the later steps
-/// need of the outer stack is one value (`accepted`), not the views it came from.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Received<'a, K> {
-    /// Whether the outer checksums are verified.
-    pub checksums: Checksums,
-    /// The outer stack.
-    pub outer: Outer<'a>,
-    /// The tunnel, once its outer stack is accepted.
-    pub accepted: Option<Accepted<'a>>,
+/// The outer packet is checked when the walk reaches the tunnel header, before the
+/// inner stack is walked: a packet the receiver refuses ends there, and what the later
+/// steps need of the outer packet is one value (`accepted`), not the views it came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received<'a, K, U: Underlay<'a> = Outer<'a>> {
+    /// What the receiver accepts.
+    pub policy: ReceivePolicy,
+    /// The outer packet.
+    pub outer: U,
+    /// The tunnel, once its outer packet is accepted.
+    pub accepted: Option<Accepted<'a, U::Facts>>,
     /// The inner stack.
     pub inner: Inner<K>,
 }
 
-impl<'a, K: Record<'a>> RecordFrame<'a> for Received<'a, K> {
-    type Outer = Outer<'a>;
+impl<'a, K: Default, U: Underlay<'a>> Received<'a, K, U> {
+    /// Nothing received yet from `outer`.
+    #[inline(always)]
+    pub fn new(policy: ReceivePolicy, outer: U) -> Self {
+        Received {
+            policy,
+            outer,
+            accepted: None,
+            inner: Inner::default(),
+        }
+    }
+}
+
+impl<'a, K: Record<'a>, U: Underlay<'a>> RecordFrame<'a> for Received<'a, K, U> {
+    type Outer = U;
     type Inner = Inner<K>;
     #[inline(always)]
-    fn outer(&mut self) -> &mut Outer<'a> {
+    fn outer(&mut self) -> &mut U {
         &mut self.outer
     }
     #[inline(always)]
     fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()> {
-        self.accepted = Some(accept(&self.outer, at, tunnel, self.checksums)?);
+        self.accepted = Some(accept(&self.outer, at, tunnel, self.policy)?);
         Ok(())
     }
     #[inline(always)]

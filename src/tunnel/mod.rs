@@ -1,17 +1,27 @@
 //! The tunnel engine: in-place VXLAN and NVGRE encapsulation, decapsulation and
-//! translation, with flow-hash entropy and RFC 6040 ECN handling.
+//! translation over an IPv4 or IPv6 underlay, with flow-hash entropy and RFC 6040 ECN
+//! handling.
 //!
 //! Encapsulation writes the outer headers into headroom in front of the inner frame;
 //! nothing is copied or allocated per packet. Decapsulation returns the inner frame as a
 //! range of the buffer. Translation rewrites the outer headers between VXLAN and NVGRE,
-//! moving only the outer Ethernet and IPv4 headers.
+//! moving only the outer Ethernet and IP headers, and keeps the underlay's family.
 //!
 //! | encapsulation | outer headers | bytes | with an outer VLAN tag |
 //! | --- | --- | --- | --- |
 //! | VXLAN over IPv4 | Ethernet, IPv4, UDP, VXLAN | 50 | 54 |
-//! | NVGRE | Ethernet, IPv4, GRE with key | 42 | 46 |
+//! | NVGRE over IPv4 | Ethernet, IPv4, GRE with key | 42 | 46 |
+//! | VXLAN over IPv6 | Ethernet, IPv6, UDP, VXLAN | 70 | 74 |
+//! | NVGRE over IPv6 | Ethernet, IPv6, GRE with key | 62 | 66 |
 //!
-//! [`HEADROOM`] (54 bytes) in front of every inner frame covers them all.
+//! [`HEADROOM`] (74 bytes, the largest: VXLAN over IPv6 with an outer tag) in front of
+//! every inner frame covers them all.
+//!
+//! Two ways to meet the underlay, one set of rules: whole frames, outer Ethernet first
+//! (as captures, AF_PACKET, AF_XDP and DPDK see them: [`Encapsulator::encapsulate`],
+//! [`Decapsulator::decapsulate`]), and socket payloads, the tunnel header onward (what
+//! a UDP socket or a raw GRE socket hands a program that owns its sockets:
+//! [`Encapsulator::encapsulate_payload`], [`Decapsulator::decapsulate_payload`]).
 //!
 //! ```
 //! use core::net::Ipv4Addr;
@@ -73,28 +83,41 @@ pub mod flow;
 mod ident;
 mod inner_vlan;
 mod layout;
+mod outer_rules;
+mod payload;
 mod translate;
 
-pub use config::{Dscp, FlowId, OuterVlan, TunnelConfig};
+pub use config::{Dscp, FlowId, FlowLabel, OuterVlan, SourcePolicy, TunnelConfig};
 pub use decap::{Checksums, Decapsulated, Decapsulator};
 pub use ecn::{EcnAlarm, EcnMode};
 pub use encap::Encapsulator;
 pub use flow::{FlowHash, FlowKey, PortRange};
 pub use inner_vlan::InnerVlanPolicy;
+pub use payload::{PayloadHeaders, SocketOuter};
 pub use translate::Translator;
 
 pub use crate::packet::{Encapsulation, TunnelKind};
 
-use crate::wire::{ethernet, ipv4, nvgre, udp, vlan, vxlan};
+use crate::wire::{ethernet, ipv4, ipv6, nvgre, udp, vlan, vxlan};
 use crate::{Error, ErrorKind, Layer};
 
 /// Outer headers of VXLAN over IPv4 without a VLAN tag: 50 bytes.
 pub const VXLAN_OVERHEAD: usize =
     ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
-/// Outer headers of NVGRE without a VLAN tag: 42 bytes.
+/// Outer headers of NVGRE over IPv4 without a VLAN tag: 42 bytes.
 pub const NVGRE_OVERHEAD: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + nvgre::HEADER_LEN;
-/// Headroom that fits any outer headers this crate writes: VXLAN with a VLAN tag, 54.
-pub const HEADROOM: usize = VXLAN_OVERHEAD + vlan::HEADER_LEN;
+/// Outer headers of VXLAN over IPv6 without a VLAN tag: 70 bytes.
+pub const VXLAN6_OVERHEAD: usize =
+    ethernet::HEADER_LEN + ipv6::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
+/// Outer headers of NVGRE over IPv6 without a VLAN tag: 62 bytes.
+pub const NVGRE6_OVERHEAD: usize = ethernet::HEADER_LEN + ipv6::HEADER_LEN + nvgre::HEADER_LEN;
+/// Headroom that fits any outer headers this crate writes: VXLAN over IPv6 with a VLAN
+/// tag, 74 bytes.
+pub const HEADROOM: usize = VXLAN6_OVERHEAD + vlan::HEADER_LEN;
+/// Bytes of either tunnel header: VXLAN's, or GRE's with its key (8 both): where a
+/// socket payload starts before the inner frame.
+pub const TUNNEL_HEADER_LEN: usize = vxlan::HEADER_LEN;
+const _: () = assert!(nvgre::HEADER_LEN == TUNNEL_HEADER_LEN);
 
 /// Why a decoded frame yielded no tunnel: its decode error, an outer fragment of IPv4
 /// or IPv6 (`fragment`, at `l3_offset`), or simply no VXLAN or NVGRE inside. Takes values, not the frame, so the

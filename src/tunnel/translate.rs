@@ -1,6 +1,6 @@
-//! VXLAN <-> NVGRE translation in place.
+//! VXLAN <-> NVGRE translation in place, over IPv4 or IPv6 (the family is kept).
 //!
-//! The inner frame stays where it is. Only the outer Ethernet and IPv4 headers move, by
+//! The inner frame stays where it is. Only the outer Ethernet and IP headers move, by
 //! the difference between the two tunnel headers (VXLAN's UDP header: 8 bytes), plus
 //! the inner VLAN tags when they are stripped. Translating to the same encapsulation
 //! rewrites the outer headers the same way, so every output is a frame built by the
@@ -13,18 +13,20 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+use core::net::{Ipv4Addr, Ipv6Addr};
 use core::ops::Range;
 
-use super::config::{FlowId, check_vsid, check_vxlan_ports};
-use super::decap::{Checksums, validate};
+use super::config::{FlowId, SourcePolicy, check_vsid, check_vxlan_ports};
+use super::decap::{Checksums, ReceivePolicy, validate};
 use super::flow::{FlowKey, PortRange};
 use super::inner_vlan::{self, InnerVlanPolicy};
-use super::layout::{Accepted, Received};
+use super::layout::{Accepted, Outer, OuterIp, Received};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth};
 use crate::wire::ethernet;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
+use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::nvgre::{self, NvgreRepr, Vsid};
 use crate::wire::udp::{self, UdpDatagram, UdpRepr};
 use crate::wire::vxlan::{self, Vni, VxlanRepr};
@@ -59,12 +61,20 @@ pub struct Translator {
     /// outer IPv4 or non-zero UDP checksum is wrong is refused, so translating to NVGRE
     /// (which has no checksum) cannot launder corruption. Default: verify.
     pub checksums: Checksums,
+    /// Which outer sources are VTEPs, as for decapsulation. Default: only addresses
+    /// that can be one.
+    pub sources: SourcePolicy,
+    /// Take VXLAN over IPv6 with a zero UDP checksum, as for decapsulation. Default off.
+    pub udp6_zero_checksum_rx: bool,
     /// VXLAN destination port of translated frames. Default 4789.
     pub vxlan_port: u16,
     /// VXLAN source ports, by flow hash. Default 49152-65535.
     pub source_ports: PortRange,
-    /// Compute the UDP checksum of new VXLAN frames. Default off.
+    /// Compute the UDP checksum of new VXLAN frames over IPv4. Default off.
     pub udp_checksum: bool,
+    /// Send new VXLAN frames over IPv6 with a zero UDP checksum, as an encapsulator's
+    /// `udp6_zero_checksum_tx`. Default off: computed (RFC 8200 section 8.1).
+    pub udp6_zero_checksum_tx: bool,
     /// Hash both directions of a flow alike. Default off.
     pub symmetric_hash: bool,
     /// NVGRE FlowID of translated frames. Default from the flow hash.
@@ -81,9 +91,12 @@ impl Default for Translator {
         Translator {
             decoder: Decoder::default(),
             checksums: Checksums::Verify,
+            sources: SourcePolicy::RoutableOnly,
+            udp6_zero_checksum_rx: false,
             vxlan_port: vxlan::PORT,
             source_ports: PortRange::DYNAMIC,
             udp_checksum: false,
+            udp6_zero_checksum_tx: false,
             symmetric_hash: false,
             flow_id: FlowId::Hash,
             inner_vlan: InnerVlanPolicy::Strip,
@@ -92,7 +105,7 @@ impl Default for Translator {
     }
 }
 
-/// Bytes of the tunnel header (and UDP for VXLAN) between the outer IPv4 header and the
+/// Bytes of the tunnel header (and UDP for VXLAN) between the outer IP header and the
 /// inner frame.
 const fn tunnel_len(kind: TunnelKind) -> usize {
     match kind {
@@ -103,11 +116,11 @@ const fn tunnel_len(kind: TunnelKind) -> usize {
 
 impl Translator {
     /// Rewrites the VXLAN or NVGRE frame at `buf[frame]` as the `to` encapsulation, in
-    /// place, and returns its new range. Outer addresses, TTL, DSCP/ECN, ID and options
-    /// are kept; VNI = VSID; the FlowID or source port comes from the inner flow's hash.
-    /// NVGRE -> VXLAN needs 8 bytes of headroom before `frame.start`. Ethernet padding
-    /// after the outer IPv4 packet is dropped. The frame passes the same checks as for
-    /// decapsulation first.
+    /// place, and returns its new range. The outer family, addresses, TTL or hop limit,
+    /// DSCP/ECN, and IPv4 ID and options or IPv6 flow label are kept; VNI = VSID; the
+    /// FlowID or source port comes from the inner flow's hash. NVGRE -> VXLAN needs 8
+    /// bytes of headroom before `frame.start`. Ethernet padding after the outer IP
+    /// packet is dropped. The frame passes the same checks as for decapsulation first.
     ///
     /// # Errors
     /// As [`Decapsulator::decapsulate`](super::Decapsulator::decapsulate) for the frame's
@@ -140,17 +153,19 @@ impl Translator {
                 },
             ));
         };
-        let mut received = Received::<FlowKey> {
+        let policy = ReceivePolicy {
             checksums: self.checksums,
-            ..Received::default()
+            sources: self.sources,
+            udp6_zero_checksum: self.udp6_zero_checksum_rx,
         };
+        let mut received = Received::<FlowKey>::new(policy, Outer::default());
         let error = self
             .decoder
             .walk(bytes, &mut received, Depth::InnerTransport)
             .err();
         let Accepted {
             tunnel,
-            ip,
+            outer: ip,
             inner_len,
         } = validate(&received, error)?;
         let inner = received.inner;
@@ -172,7 +187,10 @@ impl Translator {
             }
         }
         let strip_len = self.inner_vlan.strip_len(inner.tags)?;
-        let header_len = ip.header_len();
+        let header_len = match ip {
+            OuterIp::V4(ip) => ip.header_len(),
+            OuterIp::V6(_) => ipv6::HEADER_LEN,
+        };
         let inner_at = frame.start + inner.offset;
         let l4 = inner.offset - tunnel_len(tunnel.kind());
         let end = inner_at + inner_len;
@@ -204,11 +222,25 @@ impl Translator {
             TunnelKind::Vxlan => IpProtocol::UDP,
             TunnelKind::Nvgre => IpProtocol::GRE,
         };
-        let rewrite = Ipv4Rewrite::new(&ip, protocol, total);
-        let (src, dst) = (rewrite.src, rewrite.dst);
+        // What is read of the outer header is read before anything moves.
+        let rewrite = match ip {
+            OuterIp::V4(ip) => OuterRewrite::V4(Ipv4Rewrite::new(&ip, protocol, total)),
+            OuterIp::V6(ip) => OuterRewrite::V6 {
+                src: ip.src_addr(),
+                dst: ip.dst_addr(),
+            },
+        };
         inner_vlan::strip(buf, inner_at, strip_len);
         move_outer_headers(buf, frame.start, start, l4);
-        rewrite.apply(&mut buf[start + l4 - header_len..]);
+        let ip_at = start + l4 - header_len;
+        match rewrite {
+            OuterRewrite::V4(ref rewrite) => rewrite.apply(&mut buf[ip_at..]),
+            OuterRewrite::V6 { .. } => {
+                let mut moved = Ipv6Packet::new_unchecked(&mut buf[ip_at..]);
+                moved.set_payload_len((total - ipv6::HEADER_LEN) as u16);
+                moved.set_next_header(protocol);
+            }
+        }
         match to {
             TunnelKind::Nvgre => {
                 let flow_id = self.flow_id.for_hash(hash);
@@ -224,8 +256,15 @@ impl Translator {
                     UdpRepr::new(port, self.vxlan_port, payload_len).emit(udp_header)?;
                     VxlanRepr::new(vni).emit(vxlan_header)
                 })?;
-                if self.udp_checksum {
-                    UdpDatagram::new_unchecked(&mut buf[new_l4..end]).fill_checksum(src, dst);
+                let mut udp = UdpDatagram::new_unchecked(&mut buf[new_l4..end]);
+                match rewrite {
+                    OuterRewrite::V4(ip) if self.udp_checksum => {
+                        udp.fill_checksum(ip.src, ip.dst);
+                    }
+                    OuterRewrite::V6 { src, dst } if !self.udp6_zero_checksum_tx => {
+                        udp.fill_checksum_ipv6(src, dst);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -261,25 +300,40 @@ fn put<const N: usize>(
     Ok(())
 }
 
-/// Moves the `len` bytes of outer Ethernet and IPv4 headers at `buf[from..]` to
-/// `buf[to..]`. The common shape (untagged, no IPv4 options: 34 bytes) is a move of a
-/// constant size, a few register copies instead of a `memmove` call.
+/// Moves the `len` bytes of outer Ethernet and IP headers at `buf[from..]` to
+/// `buf[to..]`. The common shapes (untagged, IPv4 without options or IPv6: 34 or 54
+/// bytes) are moves of a constant size, a few register copies instead of a `memmove`
+/// call.
 #[inline(always)]
 // Cannot overflow or index out of range: offsets of headers inside the checked frame and
 // its headroom.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn move_outer_headers(buf: &mut [u8], from: usize, to: usize, len: usize) {
-    const COMMON: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
-    if len == COMMON {
-        // Taken as the first 34 bytes from each offset: no sum to overflow-check.
-        if let Some(&headers) = buf.get(from..).and_then(|b| b.first_chunk::<COMMON>()) {
-            if let Some(moved) = buf.get_mut(to..).and_then(|b| b.first_chunk_mut()) {
-                *moved = headers;
-                return;
-            }
-        }
+    const COMMON_V4: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+    const COMMON_V6: usize = ethernet::HEADER_LEN + ipv6::HEADER_LEN;
+    let moved = match len {
+        COMMON_V4 => move_chunk::<COMMON_V4>(buf, from, to),
+        COMMON_V6 => move_chunk::<COMMON_V6>(buf, from, to),
+        _ => false,
+    };
+    if !moved {
+        buf.copy_within(from..from + len, to);
     }
-    buf.copy_within(from..from + len, to);
+}
+
+/// Moves `N` bytes at `buf[from..]` to `buf[to..]` as one value; false when either range
+/// is not inside `buf` (never, for checked frames).
+#[inline(always)]
+fn move_chunk<const N: usize>(buf: &mut [u8], from: usize, to: usize) -> bool {
+    // Taken as the first N bytes from each offset: no sum to overflow-check.
+    let Some(&headers) = buf.get(from..).and_then(|b| b.first_chunk::<N>()) else {
+        return false;
+    };
+    let Some(moved) = buf.get_mut(to..).and_then(|b| b.first_chunk_mut()) else {
+        return false;
+    };
+    *moved = headers;
+    true
 }
 
 /// The new protocol, total length and checksum of the outer IPv4 header, worked out from
@@ -289,8 +343,23 @@ struct Ipv4Rewrite {
     protocol: IpProtocol,
     total_len: u16,
     checksum: u16,
-    src: core::net::Ipv4Addr,
-    dst: core::net::Ipv4Addr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+}
+
+/// What translation writes into the moved outer IP header, and the addresses a new UDP
+/// checksum covers.
+enum OuterRewrite {
+    /// An IPv4 underlay: its new fields.
+    V4(Ipv4Rewrite),
+    /// An IPv6 underlay: the payload length and next header are written from the
+    /// translation's values; no header checksum.
+    V6 {
+        /// Source address.
+        src: Ipv6Addr,
+        /// Destination address.
+        dst: Ipv6Addr,
+    },
 }
 
 impl Ipv4Rewrite {

@@ -194,8 +194,10 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Ipv6Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
+    /// Sets the first 32-bit word at once: version (high 4 bits), traffic class and
+    /// flow label (low 20 bits).
     #[inline]
-    fn set_ver_tc_flow(&mut self, value: u32) {
+    pub fn set_ver_tc_flow(&mut self, value: u32) {
         self.buffer.as_mut()[field::VER_TC_FLOW].copy_from_slice(&value.to_be_bytes());
     }
 

@@ -1,0 +1,226 @@
+//! Socket payloads: the tunnel header onward, as a UDP socket (VXLAN) or a raw GRE
+//! socket (NVGRE) hands them to a program that owns its sockets, and as it sends them.
+//!
+//! The kernel has taken the outer IP and UDP headers off (and verified their checksums);
+//! what it reports of them (the peer's address, the local address, the outer ECN from
+//! `IP_RECVTOS` / `IPV6_RECVTCLASS`) comes in as a [`SocketOuter`]. Decapsulation then
+//! runs the same checks as on a whole frame, from the same code: the VTEP-source policy,
+//! the tunnel header's (VSID, VXLAN-GPE), the inner frame's, RFC 6040's ECN.
+//!
+//! ```
+//! use core::net::{IpAddr, Ipv4Addr};
+//! use tunnelwire::packet::TunnelKind;
+//! use tunnelwire::tunnel::{
+//!     Decapsulator, Encapsulator, SocketOuter, SourcePolicy, TunnelConfig, HEADROOM,
+//! };
+//! use tunnelwire::tunnel::ecn::Ecn;
+//! use tunnelwire::wire::Vni;
+//!
+//! let (us, peer) = (Ipv4Addr::LOCALHOST, Ipv4Addr::new(127, 0, 0, 2));
+//! let mut config = TunnelConfig::vxlan(Vni::new(42)?, us, peer);
+//! config.sources = SourcePolicy::AllowLoopback; // both ends on `lo`
+//! let mut encap = Encapsulator::new(config)?;
+//!
+//! // Sending: the VXLAN header goes in front of the frame; the UDP socket adds the rest.
+//! let mut buf = [0u8; HEADROOM + 60];
+//! buf[HEADROOM..HEADROOM + 12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+//! let sent = encap.encapsulate_payload(&mut buf, HEADROOM..HEADROOM + 60)?;
+//! assert_eq!(sent.payload.len(), 8 + 60);
+//! let source_port = sent.source_port.unwrap(); // bind or send from this port (ECMP)
+//! assert!((49152..=65535).contains(&source_port));
+//!
+//! // Receiving what a UDP socket gave, with the addresses it reported.
+//! let decap = Decapsulator { sources: SourcePolicy::AllowLoopback, ..Decapsulator::default() };
+//! let outer = SocketOuter { src: IpAddr::V4(us), dst: IpAddr::V4(peer), ecn: Ecn::NotEct };
+//! let found = decap.decapsulate_payload(&mut buf[sent.payload], TunnelKind::Vxlan, outer)?;
+//! assert_eq!((found.segment(), found.inner), (42, 8..68));
+//! # Ok::<(), tunnelwire::Error>(())
+//! ```
+
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
+use core::net::IpAddr;
+use core::ops::Range;
+
+use super::config::check_source;
+use super::decap::{Decapsulated, Decapsulator, Examined, ReceivePolicy};
+use super::ecn::Ecn;
+use super::encap::Encapsulator;
+use super::inner_vlan;
+use super::layout::{OuterFacts, Received, Underlay};
+use super::{Encapsulation, TUNNEL_HEADER_LEN, TunnelKind};
+use crate::packet::{Depth, Record};
+use crate::wire::nvgre::NvgreHeader;
+use crate::{AddressField, Error, Result};
+
+/// What a socket reports of the outer packet a payload came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SocketOuter {
+    /// The peer's address: the sending VTEP (`recvfrom`'s address).
+    pub src: IpAddr,
+    /// The local address the packet was sent to (`IP_PKTINFO` / `IPV6_PKTINFO`, or the
+    /// address the socket is bound to).
+    pub dst: IpAddr,
+    /// The outer ECN field (the low two bits of `IP_RECVTOS` / `IPV6_RECVTCLASS`;
+    /// `Ecn::NotEct` when the socket does not report it).
+    pub ecn: Ecn,
+}
+
+impl OuterFacts for SocketOuter {
+    #[inline(always)]
+    fn src(&self) -> IpAddr {
+        self.src
+    }
+    #[inline(always)]
+    fn dst(&self) -> IpAddr {
+        self.dst
+    }
+    #[inline(always)]
+    fn ecn(&self) -> Ecn {
+        self.ecn
+    }
+}
+
+/// A socket payload has no outer stack to walk.
+impl Record<'_> for SocketOuter {}
+
+/// The outer packet as the socket reported it: the kernel checked its headers and
+/// checksums, so what is left is the source policy.
+impl Underlay<'_> for SocketOuter {
+    type Facts = SocketOuter;
+
+    #[inline(always)]
+    fn accept(&self, _at: usize, policy: ReceivePolicy) -> Result<SocketOuter> {
+        check_source(AddressField::OuterSource, self.src, policy.sources)?;
+        Ok(*self)
+    }
+
+    #[cold]
+    fn no_tunnel(&self, error: Option<Error>) -> Error {
+        super::no_tunnel(error, None, 0)
+    }
+}
+
+impl Decapsulator {
+    /// Decapsulates a socket payload: `payload` starts with the `kind` tunnel header
+    /// (the VXLAN header a UDP socket gives, or the GRE header after the IP header a raw
+    /// GRE socket gives), and `outer` says what the socket reported of the outer packet.
+    /// The checks, the ECN combination and the result are those of
+    /// [`decapsulate`](Self::decapsulate), minus what the kernel already did (IP and UDP
+    /// headers and checksums); offsets and the inner range count from `payload[0]`.
+    ///
+    /// # Errors
+    /// As [`decapsulate`](Self::decapsulate): `BadAddress` for a peer that cannot be a
+    /// VTEP under [`sources`](Self::sources), a malformed tunnel header or inner Ethernet
+    /// header, `ReservedVsid`, VXLAN-GPE's refusals, `InnerVlanTag`, `EcnDrop`.
+    #[inline(always)]
+    pub fn decapsulate_payload(
+        &self,
+        payload: &mut [u8],
+        kind: TunnelKind,
+        outer: SocketOuter,
+    ) -> Result<Decapsulated> {
+        let found = self.examine_payload(payload, kind, outer)?;
+        Ok(found.rewrite(payload))
+    }
+
+    /// [`decapsulate_payload`](Self::decapsulate_payload) without changing a byte, as
+    /// [`inspect`](Self::inspect) is to [`decapsulate`](Self::decapsulate).
+    ///
+    /// # Errors
+    /// As [`decapsulate_payload`](Self::decapsulate_payload).
+    #[inline]
+    pub fn inspect_payload(
+        &self,
+        payload: &[u8],
+        kind: TunnelKind,
+        outer: SocketOuter,
+    ) -> Result<Decapsulated> {
+        self.examine_payload(payload, kind, outer)
+            .map(Examined::found)
+    }
+
+    #[inline(always)]
+    fn examine_payload(
+        &self,
+        payload: &[u8],
+        kind: TunnelKind,
+        outer: SocketOuter,
+    ) -> Result<Examined> {
+        let mut received = Received::<(), SocketOuter>::new(self.policy(), outer);
+        let error = self
+            .decoder
+            .walk_payload(payload, kind, &mut received, Depth::InnerIp)
+            .err();
+        self.conclude(&received, error)
+    }
+}
+
+/// What a program sending an encapsulated payload needs besides its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PayloadHeaders {
+    /// Where the payload (the tunnel header onward) lies in the buffer.
+    pub payload: Range<usize>,
+    /// VXLAN: the UDP source port of this flow (RFC 7348 section 5's ECMP entropy), to
+    /// send from. `None` for NVGRE, whose FlowID is already in the GRE header.
+    pub source_port: Option<u16>,
+    /// The outer DSCP and ECN (RFC 6040 copy) as the IPv4 TOS byte or the IPv6 traffic
+    /// class, for `IP_TOS` / `IPV6_TCLASS`.
+    pub traffic_class: u8,
+    /// The IPv6 flow label of this flow (RFC 6438), for `IPV6_FLOWINFO`; 0 over IPv4.
+    pub flow_label: u32,
+}
+
+impl Encapsulator {
+    /// Encapsulates the Ethernet frame at `buf[inner]` as a socket payload: only the
+    /// tunnel header (VXLAN, or GRE with the key) goes in front of it, and what the
+    /// socket needs to send it comes back with its range. The checks (inner frame,
+    /// tags, headroom, the underlay MTU for the whole outer packet) and the flow hash
+    /// are those of [`encapsulate`](Self::encapsulate).
+    ///
+    /// # Errors
+    /// As [`encapsulate`](Self::encapsulate), with a headroom of 8 bytes.
+    #[inline(always)]
+    // Cannot overflow: the headroom was checked.
+    #[allow(clippy::arithmetic_side_effects)]
+    pub fn encapsulate_payload(
+        &mut self,
+        buf: &mut [u8],
+        inner: Range<usize>,
+    ) -> Result<PayloadHeaders> {
+        let prepared = self.prepare(buf, inner.clone(), TUNNEL_HEADER_LEN)?;
+        let start = prepared.inner_start - TUNNEL_HEADER_LEN;
+        inner_vlan::strip(buf, inner.start, prepared.strip_len);
+        let hash = prepared.patch.hash;
+        // Both are there: the headroom was checked, and every template ends with a
+        // tunnel header.
+        let header = buf
+            .get_mut(start..)
+            .and_then(|rest| rest.first_chunk_mut::<TUNNEL_HEADER_LEN>());
+        if let (Some(header), Some(template)) = (header, self.tunnel_template()) {
+            *header = *template;
+            if let Encapsulation::Nvgre(_) = self.config().encapsulation {
+                NvgreHeader::new_unchecked(&mut header[..]).set_flow_id(self.flow_id_for(hash));
+            }
+        }
+        let source_port = match self.config().encapsulation {
+            Encapsulation::Vxlan(_) => Some(hash.source_port(self.config().source_ports)),
+            Encapsulation::Nvgre(_) => None,
+        };
+        let flow_label = match self.config().dst_ip {
+            IpAddr::V4(_) => 0,
+            IpAddr::V6(_) => self.flow_label_for(hash),
+        };
+        Ok(PayloadHeaders {
+            payload: start..inner.end,
+            source_port,
+            traffic_class: prepared.patch.tos,
+            flow_label,
+        })
+    }
+}
