@@ -334,25 +334,39 @@ impl<'a> Underlay<'a> for Outer<'a> {
         Ok(OuterIp::V6(ip))
     }
 
-    #[cold]
+    // Inlined, handing values to the cold path: an outer stack passed by reference to a
+    // function left out of line would live in memory for the whole walk.
+    #[inline(always)]
     fn no_tunnel(&self, error: Option<Error>) -> Error {
-        if error.is_none() && !self.fragment() {
-            if let Some(ip) = self.ipv6 {
-                if is_extension_header(ip.next_header()) {
-                    return Error::new(
-                        Layer::Ipv6,
-                        ErrorKind::UnsupportedFrame("an IPv6 extension header before UDP or GRE"),
-                    )
-                    .at(self.l3);
-                }
-            }
-        }
-        let fragment = self.fragment().then_some(match self.ipv6 {
-            Some(_) => Layer::Ipv6,
-            None => Layer::Ipv4,
-        });
-        super::no_tunnel(error, fragment, self.l3)
+        let ipv6_next = self.ipv6.map(|ip| ip.next_header());
+        no_tunnel_in_frame(error, self.fragment(), ipv6_next, self.l3)
     }
+}
+
+/// Why a whole frame's walk that ended with `error` found no tunnel: that error, an outer
+/// fragment, an IPv6 extension header (`ipv6_next`) the walk does not go past, or no
+/// tunnel at all.
+#[cold]
+fn no_tunnel_in_frame(
+    error: Option<Error>,
+    fragment: bool,
+    ipv6_next: Option<IpProtocol>,
+    l3: usize,
+) -> Error {
+    if let (None, false, Some(next)) = (error, fragment, ipv6_next) {
+        if is_extension_header(next) {
+            return Error::new(
+                Layer::Ipv6,
+                ErrorKind::UnsupportedFrame("an IPv6 extension header before UDP or GRE"),
+            )
+            .at(l3);
+        }
+    }
+    let fragment = fragment.then_some(match ipv6_next {
+        Some(_) => Layer::Ipv6,
+        None => Layer::Ipv4,
+    });
+    super::no_tunnel(error, fragment, l3)
 }
 
 /// A `BadChecksum` error of the UDP header.
