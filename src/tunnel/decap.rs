@@ -299,46 +299,53 @@ impl<'a> Underlay<'a> for Outer<'a> {
     fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<OuterIp<'a>> {
         let verify = policy.checksums == Checksums::Verify;
         let udp_at = || at - udp::HEADER_LEN;
-        if let Some(ip) = self.ipv4 {
-            if verify && !ip.verify_checksum() {
-                return Err(
-                    Error::new(Layer::Ipv4, ErrorKind::BadChecksum(ip.checksum())).at(self.l3),
-                );
-            }
-            check_source_v4(AddressField::OuterSource, ip.src_addr(), policy.sources)
-                .map_err(|e| e.at(self.l3))?;
-            if let Some(udp) = self.udp {
-                if verify && !udp.verify_checksum(ip.src_addr(), ip.dst_addr()) {
-                    return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
+        match self.ip {
+            Some(OuterIp::V4(ip)) => {
+                if verify && !ip.verify_checksum() {
+                    return Err(
+                        Error::new(Layer::Ipv4, ErrorKind::BadChecksum(ip.checksum())).at(self.l3),
+                    );
                 }
-            }
-            return Ok(OuterIp::V4(ip));
-        }
-        // The walk reaches a tunnel header only through an IP header.
-        let Some(ip) = self.ipv6 else {
-            return Err(Error::new(Layer::Tunnel, ErrorKind::NotTunnel));
-        };
-        check_source_v6(AddressField::OuterSource, ip.src_addr(), policy.sources)
-            .map_err(|e| e.at(self.l3))?;
-        if let Some(udp) = self.udp {
-            // RFC 6936 section 5: zero is taken only where configured, checksums
-            // offloaded or not (the NIC passes zero on as "no checksum").
-            if udp.checksum() == 0 {
-                if !policy.udp6_zero_checksum {
-                    return Err(Error::new(Layer::Udp, ErrorKind::ZeroChecksum).at(udp_at()));
+                check_source_v4(AddressField::OuterSource, ip.src_addr(), policy.sources)
+                    .map_err(|e| e.at(self.l3))?;
+                if let Some(udp) = self.udp {
+                    if verify && !udp.verify_checksum(ip.src_addr(), ip.dst_addr()) {
+                        return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
+                    }
                 }
-            } else if verify && !udp.verify_checksum_ipv6(ip.src_addr(), ip.dst_addr()) {
-                return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
+                Ok(OuterIp::V4(ip))
             }
+            Some(OuterIp::V6(ip)) => {
+                check_source_v6(AddressField::OuterSource, ip.src_addr(), policy.sources)
+                    .map_err(|e| e.at(self.l3))?;
+                if let Some(udp) = self.udp {
+                    // RFC 6936 section 5: zero is taken only where configured, checksums
+                    // offloaded or not (the NIC passes zero on as "no checksum").
+                    if udp.checksum() == 0 {
+                        if !policy.udp6_zero_checksum {
+                            return Err(
+                                Error::new(Layer::Udp, ErrorKind::ZeroChecksum).at(udp_at())
+                            );
+                        }
+                    } else if verify && !udp.verify_checksum_ipv6(ip.src_addr(), ip.dst_addr()) {
+                        return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
+                    }
+                }
+                Ok(OuterIp::V6(ip))
+            }
+            // The walk reaches a tunnel header only through an IP header.
+            None => Err(Error::new(Layer::Tunnel, ErrorKind::NotTunnel)),
         }
-        Ok(OuterIp::V6(ip))
     }
 
     // Inlined, handing values to the cold path: an outer stack passed by reference to a
     // function left out of line would live in memory for the whole walk.
     #[inline(always)]
     fn no_tunnel(&self, error: Option<Error>) -> Error {
-        let ipv6_next = self.ipv6.map(|ip| ip.next_header());
+        let ipv6_next = match self.ip {
+            Some(OuterIp::V6(ip)) => Some(ip.next_header()),
+            _ => None,
+        };
         no_tunnel_in_frame(error, self.fragment(), ipv6_next, self.l3)
     }
 }

@@ -32,10 +32,8 @@ use crate::{Error, Result};
 pub(crate) struct Outer<'a> {
     /// Offset of the IP header (0 when there is none).
     pub l3: usize,
-    /// The IPv4 header.
-    pub ipv4: Option<Ipv4Packet<&'a [u8]>>,
-    /// The IPv6 header, when the underlay is IPv6.
-    pub ipv6: Option<Ipv6Packet<&'a [u8]>>,
+    /// The IP header: IPv4 or IPv6.
+    pub ip: Option<OuterIp<'a>>,
     /// The UDP datagram.
     pub udp: Option<UdpDatagram<&'a [u8]>>,
 }
@@ -45,7 +43,11 @@ impl Outer<'_> {
     /// fragment header next), as [`Frame::outer_fragment`](crate::packet::Frame::outer_fragment).
     #[inline(always)]
     pub fn fragment(&self) -> bool {
-        packet::fragmented(self.ipv4, self.ipv6.map(|ip| ip.next_header()))
+        match self.ip {
+            Some(OuterIp::V4(ip)) => ip.is_fragment(),
+            Some(OuterIp::V6(ip)) => packet::fragmented(None, Some(ip.next_header())),
+            None => false,
+        }
     }
 }
 
@@ -53,12 +55,12 @@ impl<'a> Record<'a> for Outer<'a> {
     #[inline(always)]
     fn ipv4(&mut self, at: usize, ip: Ipv4Packet<&'a [u8]>) {
         self.l3 = at;
-        self.ipv4 = Some(ip);
+        self.ip = Some(OuterIp::V4(ip));
     }
     #[inline(always)]
     fn ipv6(&mut self, at: usize, ip: Ipv6Packet<&'a [u8]>) {
         self.l3 = at;
-        self.ipv6 = Some(ip);
+        self.ip = Some(OuterIp::V6(ip));
     }
     #[inline(always)]
     fn transport(&mut self, transport: Transport<'a>) {
