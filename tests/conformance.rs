@@ -280,6 +280,61 @@ fn inner_ipv6_through_encap_translate_and_decap_agrees_with_tshark_all_checksums
     }
 }
 
+/// An IPv6 underlay through the tools (tests/data/make_encapsulated.sh on flows.pcap, 200
+/// inner flows): tshark decodes every field as we do and verifies every IPv4 and UDP
+/// checksum, the outer UDP one over IPv6 included (RFC 8200 section 8.1: never 0); and,
+/// in tshark's own decode, the flows spread over flow labels (RFC 6438) and VXLAN source
+/// ports.
+#[test]
+fn an_ipv6_underlay_through_the_tools_agrees_with_tshark_and_spreads_flows() {
+    for name in [
+        "underlay6-vxlan",
+        "underlay6-nvgre",
+        "underlay6-translated-nvgre",
+        "underlay6-translated-vxlan",
+        "underlay6-decap",
+    ] {
+        agree_with_tshark(name);
+        let rows: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(data(&format!("{name}.tshark.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 200, "{name}");
+        let first =
+            |row: &Value, field: &str| row[field].as_array()?.first()?.as_str().map(str::to_owned);
+        let mut labels = std::collections::BTreeSet::new();
+        let mut ports = std::collections::BTreeSet::new();
+        for (i, row) in rows.iter().enumerate() {
+            for field in ["ip.checksum.status", "udp.checksum.status"] {
+                for status in row[field].as_array().unwrap() {
+                    assert_eq!(status.as_str(), Some("1"), "{name}#{}: {field}", i + 1);
+                }
+            }
+            if name == "underlay6-decap" {
+                continue;
+            }
+            assert_eq!(
+                first(row, "ipv6.src").as_deref(),
+                Some("fd00:99::1"),
+                "{name}#{}",
+                i + 1
+            );
+            let label = first(row, "ipv6.flow").unwrap();
+            labels.insert(u32::from_str_radix(label.trim_start_matches("0x"), 16).unwrap());
+            if name.ends_with("vxlan") {
+                ports.extend(first(row, "udp.srcport"));
+            }
+        }
+        if name != "underlay6-decap" {
+            assert!(labels.len() >= 150, "{name}: {} flow labels", labels.len());
+            assert!(!labels.contains(&0), "{name}: a flow without a label");
+        }
+        if name.ends_with("vxlan") {
+            assert!(ports.len() >= 150, "{name}: {} source ports", ports.len());
+        }
+    }
+}
+
 /// What tunnelwire's own tools wrote (tests/data/make_encapsulated.sh): tshark must
 /// decode exactly the configured outer fields and the unchanged inner frame.
 #[test]

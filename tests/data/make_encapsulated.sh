@@ -22,6 +22,16 @@ $T/encap --nvgre --vni 6000 "${addrs[@]}" $D/plain6.pcap $D/encap6-nvgre.pcap
 $T/translate --to nvgre $D/encap6-vxlan.pcap $D/translated6-nvgre.pcap
 $T/translate --to vxlan $D/encap6-nvgre.pcap $D/translated6-vxlan.pcap
 $T/decap $D/encap6-vxlan.pcap $D/decap6.pcap
+# An IPv6 underlay (flows.pcap: 200 inner flows of IPv4 and IPv6): encapsulated,
+# translated both ways and decapsulated; tshark must agree with every field, find every
+# checksum good (the UDP checksum over IPv6 is computed), and see a flow label and a
+# source port per flow.
+addrs6=(--src-ip fd00:99::1 --dst-ip fd00:99::2 --src-mac 02:99:00:00:00:01 --dst-mac 02:99:00:00:00:02)
+$T/encap --vni 7000 "${addrs6[@]}" $D/flows.pcap $D/underlay6-vxlan.pcap
+$T/encap --nvgre --vni 7000 "${addrs6[@]}" $D/flows.pcap $D/underlay6-nvgre.pcap
+$T/translate --to nvgre $D/underlay6-vxlan.pcap $D/underlay6-translated-nvgre.pcap
+$T/translate --to vxlan $D/underlay6-nvgre.pcap $D/underlay6-translated-vxlan.pcap
+$T/decap $D/underlay6-vxlan.pcap $D/underlay6-decap.pcap
 python3 - "$D" <<'PY'
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
@@ -30,7 +40,9 @@ import make_ipv6_frames
 for name in ("encap-vxlan", "encap-vxlan-csum", "encap-nvgre", "translated-nvgre", "translated-vxlan"):
     path = os.path.join(sys.argv[1], name)
     json.dump(tshark_fields(path + ".pcap"), open(path + ".tshark.json", "w"), indent=0)
-for name in ("encap6-vxlan", "encap6-nvgre", "translated6-nvgre", "translated6-vxlan", "decap6"):
+for name in ("encap6-vxlan", "encap6-nvgre", "translated6-nvgre", "translated6-vxlan", "decap6",
+             "underlay6-vxlan", "underlay6-nvgre", "underlay6-translated-nvgre",
+             "underlay6-translated-vxlan", "underlay6-decap"):
     path = os.path.join(sys.argv[1], name)
     json.dump(make_ipv6_frames.tshark_fields(path + ".pcap"), open(path + ".tshark.json", "w"), indent=0)
 PY
