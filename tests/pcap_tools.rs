@@ -402,7 +402,10 @@ fn tools_rewrite_the_committed_outputs() {
     }
     // Over an IPv6 underlay, decapsulation gives back the inner frames byte for byte.
     let same = frames(&data("underlay6-decap.pcap")) == frames(&data("flows.pcap"));
-    assert!(same, "underlay6-decap.pcap holds other frames than flows.pcap");
+    assert!(
+        same,
+        "underlay6-decap.pcap holds other frames than flows.pcap"
+    );
 }
 
 #[test]
