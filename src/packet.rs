@@ -285,6 +285,26 @@ impl Encapsulation {
     }
 }
 
+impl core::fmt::Display for TunnelKind {
+    /// `VXLAN` or `NVGRE`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            TunnelKind::Vxlan => "VXLAN",
+            TunnelKind::Nvgre => "NVGRE",
+        })
+    }
+}
+
+impl core::fmt::Display for Encapsulation {
+    /// `VXLAN VNI 42` or `NVGRE VSID 4242`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Encapsulation::Vxlan(vni) => write!(f, "VXLAN VNI {vni}"),
+            Encapsulation::Nvgre(vsid) => write!(f, "NVGRE VSID {vsid}"),
+        }
+    }
+}
+
 impl<'a> Tunnel<'a> {
     /// VXLAN or NVGRE.
     #[inline]
@@ -741,6 +761,16 @@ mod tests {
             ipv4_udp(dst_port, &[&tunnel[..], &inner].concat()),
         ]
         .concat()
+    }
+
+    #[test]
+    fn tunnels_print_their_kind_and_segment() {
+        use std::string::ToString;
+        let vxlan = Encapsulation::Vxlan(Vni::new(42).unwrap());
+        let nvgre = Encapsulation::Nvgre(Vsid::new(4242).unwrap());
+        assert_eq!(vxlan.to_string(), "VXLAN VNI 42");
+        assert_eq!(nvgre.to_string(), "NVGRE VSID 4242");
+        assert_eq!(nvgre.kind().to_string(), "NVGRE");
     }
 
     #[test]
