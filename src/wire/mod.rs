@@ -1,6 +1,6 @@
 //! One module per header. Each has a view (`Name<T: AsRef<[u8]>>`), a lossless `Repr`,
 //! and a parser `parse(input) -> Result<(rest, view)>` whose `rest` is the header's
-//! payload, ready for the next parser (with the `nom` feature, [`crate::nom`] offers
+//! payload, ready for the next parser (with the `nom` feature, `tunnelwire::nom` offers
 //! them as nom parsers).
 //!
 //! ## Example: build two headers with their `Repr`s, then parse them back
