@@ -62,5 +62,6 @@ fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    pcap_io::refuse_output_that_is_input::<Args>(&args.input, &args.output);
     pcap_io::exit("decap", run(&args.input, &args.output))
 }

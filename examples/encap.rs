@@ -141,6 +141,7 @@ fn run(args: &Args, mut encap: Encapsulator) -> Result<pcap_io::Summary, String>
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    pcap_io::refuse_output_that_is_input::<Args>(&args.input, &args.output);
     // Settings checked together (a reserved VSID, a source address that cannot be a
     // VTEP) are bad arguments too, reported as clap reports the others.
     let encap = Encapsulator::new(args.config()).unwrap_or_else(|e| {

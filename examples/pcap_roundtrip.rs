@@ -200,6 +200,7 @@ fn run(input: &Path, output: &Path) -> Result<Vec<usize>, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    pcap_io::refuse_output_that_is_input::<Args>(&args.input, &args.output);
     match run(&args.input, &args.output) {
         Ok(differing) if differing.is_empty() => ExitCode::SUCCESS,
         Ok(differing) => {

@@ -97,5 +97,7 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
 }
 
 fn main() -> ExitCode {
-    pcap_io::exit("translate", run(Args::parse()))
+    let args = Args::parse();
+    pcap_io::refuse_output_that_is_input::<Args>(&args.input, &args.output);
+    pcap_io::exit("translate", run(args))
 }

@@ -444,6 +444,43 @@ pub fn place(buf: &mut Vec<u8>, headroom: usize, data: &[u8]) -> std::ops::Range
     headroom..buf.len()
 }
 
+/// Exits as clap does for bad arguments (status 2) when `output` is the file `input`
+/// is: the same path, a hard or symbolic link to it, or any other name of the same file.
+/// Called before either is opened, since creating the output truncates it: `decap
+/// big.pcap big.pcap` would read an empty file and write nothing back.
+pub fn refuse_output_that_is_input<Args: clap::CommandFactory>(input: &Path, output: &Path) {
+    // Both looked up through any symbolic links. An output that does not exist yet is
+    // not the input, and an input that cannot be read is the reader's to report.
+    let (Ok(input_meta), Ok(output_meta)) = (std::fs::metadata(input), std::fs::metadata(output))
+    else {
+        return;
+    };
+    if same_file(input, &input_meta, output, &output_meta) {
+        let message = format!(
+            "the output {} is the input {} (the same file): writing it would destroy the input",
+            output.display(),
+            input.display()
+        );
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
+}
+
+/// One file on one device: the same device and inode number, whatever the names.
+#[cfg(unix)]
+fn same_file(_: &Path, a: &std::fs::Metadata, _: &Path, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+/// Elsewhere std gives no file identity, so the names are compared once resolved
+/// (symbolic links and `..` followed); a hard link then goes unnoticed.
+#[cfg(not(unix))]
+fn same_file(a: &Path, _: &std::fs::Metadata, b: &Path, _: &std::fs::Metadata) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
 /// Parses `--flow-id N` (clap's value parser): a fixed NVGRE FlowID, 0-255.
 #[allow(dead_code)] // encap and translate take it
 pub fn parse_flow_id(text: &str) -> Result<tunnelwire::tunnel::FlowId, String> {
