@@ -114,8 +114,8 @@ impl Args {
 }
 
 fn run(args: &Args, mut encap: Encapsulator) -> Result<pcap_io::Summary, String> {
-    let input = pcap_io::Reader::open(&args.input)?;
-    let mut out = pcap_io::Writer::create(&args.output, input.pcap_header(), true)?;
+    let input = pcap_io::Capture::open(&args.input)?;
+    let mut out = pcap_io::Output::create(&args.output, input.output_header(), true)?;
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
     input.for_each(|record| {

@@ -66,8 +66,8 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
         output,
     } = args;
     let (to, flow_id) = (TunnelKind::from(to), flow_id.unwrap_or(FlowId::Hash));
-    let input = pcap_io::Reader::open(&input)?;
-    let mut out = pcap_io::Writer::create(&output, input.pcap_header(), to == TunnelKind::Vxlan)?;
+    let input = pcap_io::Capture::open(&input)?;
+    let mut out = pcap_io::Output::create(&output, input.output_header(), to == TunnelKind::Vxlan)?;
     // A file tool, not a VTEP: only IPv4's own limit applies.
     let translator = Translator {
         mtu: u16::MAX,
