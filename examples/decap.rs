@@ -31,8 +31,8 @@ struct Args {
 }
 
 fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
-    let input = pcap_io::Reader::open(input)?;
-    let mut out = pcap_io::Writer::create(output, input.pcap_header(), false)?;
+    let input = pcap_io::Capture::open(input)?;
+    let mut out = pcap_io::Output::create(output, input.output_header(), false)?;
     let decap = Decapsulator {
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: false,
@@ -62,5 +62,6 @@ fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    pcap_io::refuse_output_that_is_input::<Args>(&args.input, &args.output);
     pcap_io::exit("decap", run(&args.input, &args.output))
 }

@@ -117,8 +117,8 @@ impl Args {
 }
 
 fn run(args: &Args, mut encap: Encapsulator) -> Result<pcap_io::Summary, String> {
-    let input = pcap_io::Reader::open(&args.input)?;
-    let mut out = pcap_io::Writer::create(&args.output, input.pcap_header(), true)?;
+    let input = pcap_io::Capture::open(&args.input)?;
+    let mut out = pcap_io::Output::create(&args.output, input.output_header(), true)?;
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
     input.for_each(|record| {
@@ -144,6 +144,7 @@ fn run(args: &Args, mut encap: Encapsulator) -> Result<pcap_io::Summary, String>
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    pcap_io::refuse_output_that_is_input::<Args>(&args.input, &args.output);
     // Settings checked together (a reserved VSID, a source address that cannot be a
     // VTEP) are bad arguments too, reported as clap reports the others.
     let encap = Encapsulator::new(args.config()).unwrap_or_else(|e| {

@@ -171,9 +171,9 @@ impl Parts {
     }
 }
 
-fn run(input: &Path, output: &Path) -> Result<Vec<usize>, String> {
-    let input = pcap_io::Reader::open(input)?;
-    let mut out = pcap_io::Writer::create(output, input.pcap_header(), false)?;
+fn run(input: &Path, output: &Path) -> Result<Vec<u64>, String> {
+    let input = pcap_io::Capture::open(input)?;
+    let mut out = pcap_io::Output::create(output, input.output_header(), false)?;
     let decoder = Decoder::new();
     let mut differing = Vec::new();
     let mut summary = pcap_io::Summary::default();
@@ -200,6 +200,7 @@ fn run(input: &Path, output: &Path) -> Result<Vec<usize>, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    pcap_io::refuse_output_that_is_input::<Args>(&args.input, &args.output);
     match run(&args.input, &args.output) {
         Ok(differing) if differing.is_empty() => ExitCode::SUCCESS,
         Ok(differing) => {

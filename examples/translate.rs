@@ -66,8 +66,8 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
         output,
     } = args;
     let (to, flow_id) = (TunnelKind::from(to), flow_id.unwrap_or(FlowId::Hash));
-    let input = pcap_io::Reader::open(&input)?;
-    let mut out = pcap_io::Writer::create(&output, input.pcap_header(), to == TunnelKind::Vxlan)?;
+    let input = pcap_io::Capture::open(&input)?;
+    let mut out = pcap_io::Output::create(&output, input.output_header(), to == TunnelKind::Vxlan)?;
     // A file tool, not a VTEP: only IP's own 65535-byte limit applies.
     let translator = Translator {
         mtu: u16::MAX,
@@ -97,5 +97,7 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
 }
 
 fn main() -> ExitCode {
-    pcap_io::exit("translate", run(Args::parse()))
+    let args = Args::parse();
+    pcap_io::refuse_output_that_is_input::<Args>(&args.input, &args.output);
+    pcap_io::exit("translate", run(args))
 }

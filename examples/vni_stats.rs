@@ -190,7 +190,7 @@ fn header_len(layer: Layer) -> usize {
 }
 
 fn run(path: &Path) -> Result<String, String> {
-    let input = pcap_io::Reader::open(path)?;
+    let input = pcap_io::Capture::open(path)?;
     let decoder = Decoder::new();
     let mut stats = Stats::default();
     let mut padded = Vec::new();

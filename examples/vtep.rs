@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 use tunnelwire::linux::{Vtep, VtepConfig, control};
 
 #[derive(Parser)]
-#[command(about = "The tunnelwire reference VTEP: TAP ports joined to VXLAN and NVGRE segments")]
+#[command(
+    name = "vtep",
+    version,
+    about = "The tunnelwire reference VTEP: TAP ports joined to VXLAN and NVGRE segments"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Args {
     /// The TOML configuration.

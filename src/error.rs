@@ -2,6 +2,29 @@
 //!
 //! [`Error`] is small and `Copy`, never allocates, and its `Display` is one line such as
 //! `ipv4 at byte 14: IHL 4 is below the minimum of 5`.
+//!
+//! ## Example: tell errors apart by layer and kind, and print them
+//!
+//! ```
+//! use tunnelwire::packet::Decoder;
+//! use tunnelwire::{ErrorKind, Layer};
+//!
+//! // Ethernet to IPv4, whose first byte says version 4 with a 4-word (16-byte) header.
+//! let mut frame = [0u8; 14 + 20];
+//! frame[12..14].copy_from_slice(&[0x08, 0x00]);
+//! frame[14] = 0x44;
+//!
+//! let error = Decoder::new().decode(&frame).unwrap_err();
+//! let verdict = match (error.layer, error.kind) {
+//!     (Layer::Ipv4, ErrorKind::HeaderLength(ihl)) => format!("IPv4 header of {ihl} words"),
+//!     (layer, ErrorKind::Truncated { .. }) => format!("{layer} cut short"),
+//!     _ => format!("malformed: {error}"),
+//! };
+//! assert_eq!(verdict, "IPv4 header of 4 words");
+//! assert_eq!(error.offset, 14);
+//! assert_eq!(error.kind.name(), "header_length"); // value-free: a reason to count by
+//! assert_eq!(error.to_string(), "ipv4 at byte 14: IHL 4 is below the minimum of 5");
+//! ```
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.

@@ -105,6 +105,8 @@
 //! - `nom`: the headers' parsers as nom parsers (`tunnelwire::nom`), to compose with.
 //! - `switch` (default): `tunnelwire::switch`, the reference VTEP's sans-IO core; needs `alloc`,
 //!   not `std`.
+//! - `pcap` (default): `tunnelwire::pcap`, a streaming reader of pcap and pcapng captures and a
+//!   pcap writer; needs `std`.
 //! - `linux`: `tunnelwire::linux`, the switch's Linux driver (TAP devices, UDP and raw GRE sockets,
 //!   the vtep configuration and control socket); the only code with `unsafe`.
 //!
@@ -124,7 +126,7 @@
 
 #[cfg(feature = "switch")]
 extern crate alloc;
-#[cfg(feature = "linux")]
+#[cfg(any(feature = "linux", feature = "pcap"))]
 extern crate std;
 
 pub mod checksum;
@@ -139,6 +141,9 @@ pub mod wire;
 #[cfg(feature = "linux")]
 #[cfg_attr(docsrs, doc(cfg(feature = "linux")))]
 pub mod linux;
+#[cfg(feature = "pcap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pcap")))]
+pub mod pcap;
 #[cfg(feature = "switch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "switch")))]
 pub mod switch;

@@ -13,6 +13,38 @@
 //! header, a third VLAN tag, a nested tunnel) and after the IPv4 header of any fragment
 //! (MF set or offset > 0), since only the first fragment carries transport ports. A
 //! malformed header is an [`Error`] whose offset counts from the frame's first byte.
+//!
+//! ## Example: decode a VXLAN frame and read its layers
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use tunnelwire::packet::{Decoder, TunnelKind};
+//! use tunnelwire::tunnel::{Encapsulator, HEADROOM, TunnelConfig};
+//! use tunnelwire::wire::{EtherType, EthernetRepr, MacAddr, Vni};
+//!
+//! // A VXLAN frame as a VTEP sends it: a broadcast ARP frame, encapsulated.
+//! let (src, dst) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+//! let mut buf = [0u8; HEADROOM + 60];
+//! EthernetRepr {
+//!     dst_addr: MacAddr::BROADCAST,
+//!     src_addr: MacAddr([0x02, 0, 0, 0, 0, 1]),
+//!     ethertype: EtherType::ARP,
+//! }
+//! .emit(&mut buf[HEADROOM..])?;
+//! let mut encap = Encapsulator::new(TunnelConfig::vxlan(Vni::new(42)?, src, dst))?;
+//! let range = encap.encapsulate(&mut buf, HEADROOM..HEADROOM + 60)?;
+//! let bytes = &buf[range];
+//!
+//! let frame = Decoder::new().decode(bytes)?;
+//! assert_eq!(frame.outer.ipv4.map(|ip| ip.dst_addr()), Some(dst));
+//! let tunnel = frame.tunnel.expect("a VXLAN header");
+//! assert_eq!((tunnel.kind(), tunnel.segment()), (TunnelKind::Vxlan, 42));
+//! let inner = frame.inner.ethernet.expect("an inner Ethernet header");
+//! assert_eq!(inner.ethertype(), EtherType::ARP);
+//! assert_eq!(&bytes[frame.inner.offset..], &buf[HEADROOM..]); // the inner frame, in place
+//! assert!(frame.inner.ipv4.is_none()); // ARP: decoding stopped quietly
+//! # Ok::<(), tunnelwire::Error>(())
+//! ```
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.

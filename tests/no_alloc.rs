@@ -1,5 +1,6 @@
 //! Decoding, encapsulation, decapsulation and translation allocate nothing: a counting
-//! global allocator watches them work on every frame of the committed captures.
+//! global allocator watches them work on every frame of the committed captures. Reading a
+//! capture (feature `pcap`) allocates nothing per record.
 
 use std::fs::File;
 
@@ -111,4 +112,76 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
     }
     assert_eq!(allocations() - before, 0, "the tunnel engine allocated");
     assert!(done > 100, "the frames were really processed: {done}");
+}
+
+/// A capture's bytes played `rounds` times after `head`, as a `Read`: a long file
+/// without the disk.
+#[cfg(feature = "pcap")]
+struct Replay<'a> {
+    head: &'a [u8],
+    body: &'a [u8],
+    at: usize,
+    rounds: usize,
+}
+
+#[cfg(feature = "pcap")]
+impl std::io::Read for Replay<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.head.is_empty() {
+            return self.head.read(buf);
+        }
+        if self.at == self.body.len() {
+            if self.rounds == 0 {
+                return Ok(0);
+            }
+            (self.at, self.rounds) = (0, self.rounds - 1);
+        }
+        let n = (&self.body[self.at..]).read(buf)?;
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(feature = "pcap")]
+#[test]
+fn reading_a_capture_allocates_nothing_per_record() {
+    use tunnelwire::pcap::Reader;
+
+    // Memory stays flat however long the file: after the first round, in which the
+    // reader's buffer grows to the longest record, a thousand more allocate nothing.
+    const ROUNDS: usize = 1000;
+    for name in ["kernel.pcap", "kernel.pcapng"] {
+        let file =
+            std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        // pcap: the file header once, then its records over and over; pcapng: whole
+        // sections over and over.
+        let (head, body) = file.split_at(if name.ends_with(".pcap") { 24 } else { 0 });
+        let mut in_file = 0;
+        let mut reader = Reader::new(&file[..]).unwrap();
+        while reader.next_record().unwrap().is_some() {
+            in_file += 1;
+        }
+        let mut reader = Reader::new(Replay {
+            head,
+            body,
+            at: 0,
+            rounds: ROUNDS,
+        })
+        .unwrap();
+        for _ in 0..in_file {
+            reader.next_record().unwrap().unwrap();
+        }
+        let before = allocations();
+        let (mut records, mut bytes) = (0, 0);
+        while let Some(record) = reader.next_record().unwrap() {
+            records += 1;
+            bytes += record.data.len();
+        }
+        assert_eq!(allocations() - before, 0, "{name}: reading allocated");
+        assert_eq!(records, in_file * ROUNDS, "{name}");
+        assert!(
+            bytes > 20_000 * ROUNDS,
+            "{name}: the records were really read"
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! tshark decodes `tests/conformance.rs` checks. Captures are read as people take them:
 //! pcapng, either byte order, frames cut by the snap length, files cut short. Every tool
 //! answers `--help` and `--version`, names bad arguments and inputs that are not captures,
-//! and `vni_stats` counts segments, fragments and errors by reason.
+//! refuses to write over its input, and `vni_stats` counts segments, fragments and errors
+//! by reason.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -503,6 +504,56 @@ fn every_tool_answers_help_and_version() {
             String::from_utf8_lossy(&version.stdout),
             format!("{name} {}\n", env!("CARGO_PKG_VERSION"))
         );
+    }
+}
+
+#[test]
+fn an_output_that_is_the_input_is_refused_and_the_input_kept() {
+    let scratch = Scratch::new("an_output_that_is_the_input_is_refused_and_the_input_kept");
+    let vni = [
+        "--vni", "5000", "--src-ip", "10.0.0.1", "--dst-ip", "10.0.0.2",
+    ];
+    let tools: [(&str, &[&str]); 4] = [
+        ("decap", &[]),
+        ("encap", &vni),
+        ("translate", &["--to", "nvgre"]),
+        ("pcap_roundtrip", &[]),
+    ];
+    let original = std::fs::read(data("kernel.pcap")).unwrap();
+    for (name, flags) in tools {
+        let input = scratch.file(&format!("{name}-in.pcap"));
+        std::fs::write(&input, &original).unwrap();
+        let (hard, symbolic) = (
+            scratch.file(&format!("{name}-hard.pcap")),
+            scratch.file(&format!("{name}-symbolic.pcap")),
+        );
+        std::fs::hard_link(&input, &hard).unwrap();
+        std::os::unix::fs::symlink(&input, &symbolic).unwrap();
+        // The same name, another spelling of it, a hard link and a symbolic link.
+        let dotted = scratch.0.join(".").join(format!("{name}-in.pcap"));
+        for output in [&input, &dotted, &hard, &symbolic] {
+            let mut args: Vec<&Path> = flags.iter().map(Path::new).collect();
+            args.extend([input.as_path(), output.as_path()]);
+            let out = run(name, &args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.code() == Some(2)
+                    && stderr.contains(&format!("the output {} is the input", output.display())),
+                "{name} {output:?}: {:?} {stderr}",
+                out.status
+            );
+            assert!(
+                std::fs::read(&input).unwrap() == original,
+                "{name} {output:?} changed its input"
+            );
+        }
+        // Another file with the same bytes is not the input: it is overwritten.
+        let copy = scratch.file(&format!("{name}-copy.pcap"));
+        std::fs::write(&copy, &original).unwrap();
+        let mut args: Vec<&Path> = flags.iter().map(Path::new).collect();
+        args.extend([input.as_path(), copy.as_path()]);
+        tool(name, &args);
+        assert_eq!(std::fs::read(&input).unwrap(), original, "{name}");
     }
 }
 

@@ -1,6 +1,6 @@
 //! `examples/vtep` as a user runs it: a bad configuration exits with status 2 and a
 //! message naming the key, before any device or socket is created; `vtep ctl` without a
-//! running switch fails cleanly.
+//! running switch fails cleanly; `--help` and `--version` answer and exit 0.
 #![cfg(feature = "linux")]
 
 use std::path::PathBuf;
@@ -149,5 +149,21 @@ fn ctl_without_a_running_switch_fails_cleanly() {
         output.status.code(),
         Some(2),
         "clap refuses an unknown command"
+    );
+}
+
+#[test]
+fn help_and_version_answer_and_exit_0() {
+    let output = Command::new(vtep()).arg("--version").output().unwrap();
+    assert!(output.status.success(), "vtep --version: {output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("vtep {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let output = Command::new(vtep()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && help.contains("Usage: vtep ") && help.contains("--config"),
+        "vtep --help: {output:?}"
     );
 }

@@ -67,7 +67,7 @@ fn main() -> ExitCode {
 }
 
 fn run(path: &Path) -> Result<(), Stop> {
-    let input = pcap_io::Reader::open(path)?;
+    let input = pcap_io::Capture::open(path)?;
     let decoder = Decoder::new();
     let mut out = BufWriter::new(io::stdout().lock());
     let mut scratch = render::Scratch::default();
@@ -75,7 +75,7 @@ fn run(path: &Path) -> Result<(), Stop> {
         render::write_frame(
             &mut out,
             &decoder,
-            record.index,
+            record.index as usize,
             record.data,
             record.orig_len as usize,
             &mut scratch,

@@ -1,7 +1,30 @@
 //! One module per header. Each has a view (`Name<T: AsRef<[u8]>>`), a lossless `Repr`,
 //! and a parser `parse(input) -> Result<(rest, view)>` whose `rest` is the header's
-//! payload, ready for the next parser (with the `nom` feature, [`crate::nom`] offers
+//! payload, ready for the next parser (with the `nom` feature, `tunnelwire::nom` offers
 //! them as nom parsers).
+//!
+//! ## Example: build two headers with their `Repr`s, then parse them back
+//!
+//! ```
+//! use tunnelwire::wire::{UdpRepr, Vni, VxlanRepr, udp, vxlan};
+//!
+//! // UDP to the VXLAN port, carrying a VXLAN header and a 4-byte inner frame.
+//! let mut bytes = [0u8; udp::HEADER_LEN + vxlan::HEADER_LEN + 4];
+//! let udp_repr = UdpRepr::new(49152, vxlan::PORT, (vxlan::HEADER_LEN + 4) as u16);
+//! udp_repr.emit(&mut bytes)?;
+//! let vxlan_repr = VxlanRepr::new(Vni::new(42)?);
+//! vxlan_repr.emit(&mut bytes[udp::HEADER_LEN..])?;
+//!
+//! // Each parser validates its header and hands the payload on to the next one.
+//! let (rest, datagram) = udp::parse(&bytes)?;
+//! assert_eq!(datagram.dst_port(), vxlan::PORT);
+//! assert_eq!(UdpRepr::parse(&datagram), udp_repr);
+//! let (inner, header) = vxlan::parse(rest)?;
+//! assert_eq!(header.vni(), Vni::new(42)?);
+//! assert_eq!(VxlanRepr::parse(&header), vxlan_repr);
+//! assert_eq!(inner, [0; 4]);
+//! # Ok::<(), tunnelwire::Error>(())
+//! ```
 
 // Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
 // says why it cannot. Indexing is the views' design: accessors index the field ranges
