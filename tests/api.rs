@@ -20,8 +20,12 @@ fn segment_ids_convert_from_and_to_integers_and_text() {
     assert_eq!("0x1092".parse::<Vsid>().unwrap().get(), 0x1092);
     let err = "lots".parse::<Vni>().unwrap_err();
     assert!(
-        matches!(err.kind, ErrorKind::OutOfRange { field: "VNI", .. }),
+        matches!(err.kind, ErrorKind::OutOfRange { field, .. } if field.starts_with("VNI")),
         "{err}"
+    );
+    assert_eq!(
+        Vni::new(1 << 24).unwrap_err().to_string(),
+        "vxlan: VNI (24 bits, at most 16777215) 16777216 is out of range"
     );
 }
 

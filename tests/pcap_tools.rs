@@ -418,7 +418,10 @@ fn bad_arguments_and_unreadable_inputs_fail_clearly() {
             &[
                 "--vni", "16777216", "--src-ip", "1.1.1.1", "--dst-ip", "2.2.2.2", "a", "b",
             ],
-            &["--vni", "VNI 16777216 is out of range", "24 bits"],
+            &[
+                "--vni",
+                "VNI (24 bits, at most 16777215) 16777216 is out of range",
+            ],
             2,
         ),
         (

@@ -122,7 +122,11 @@ macro_rules! segment_id {
                 if value > Self::MAX {
                     Err(crate::Error::new(
                         $layer,
-                        crate::ErrorKind::OutOfRange { field: $field, value },
+                        // The field's name says the range, so the error tells the maximum.
+                        crate::ErrorKind::OutOfRange {
+                            field: concat!($field, " (24 bits, at most 16777215)"),
+                            value,
+                        },
                     ))
                 } else {
                     Ok($name(value))
