@@ -81,7 +81,7 @@ struct Args {
 /// Parses `--vni N`: a number that fits in 24 bits.
 fn parse_vni(text: &str) -> Result<Vni, String> {
     let value = text.parse::<u32>().map_err(|e| e.to_string())?;
-    Vni::new(value).map_err(|e| format!("{}: a VNI or VSID has 24 bits (0-{})", e.kind, Vni::MAX))
+    Vni::new(value).map_err(|e| e.kind.to_string())
 }
 
 /// Parses `--port-range LO-HI`.
