@@ -1,4 +1,5 @@
-//! The reference VTEP: joins TAP devices to VXLAN and NVGRE overlays.
+//! The reference VTEP: joins TAP devices to VXLAN and NVGRE overlays, over an IPv4 or
+//! IPv6 underlay or both (`local_ip`, and `local_ip6` for dual stack).
 //!
 //! ```text
 //! vtep --config vtep.toml [--control /run/vtep.sock]   # run until SIGINT or SIGTERM
@@ -17,7 +18,7 @@ use tunnelwire::linux::{Vtep, VtepConfig, control};
 #[command(
     name = "vtep",
     version,
-    about = "The tunnelwire reference VTEP: TAP ports joined to VXLAN and NVGRE segments"
+    about = "The tunnelwire reference VTEP: TAP ports joined to VXLAN and NVGRE segments over IPv4 and IPv6"
 )]
 #[command(args_conflicts_with_subcommands = true)]
 struct Args {

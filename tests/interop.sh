@@ -6,7 +6,11 @@
 #   (b) two vtep processes over NVGRE, hosts behind both: the same checks;
 #   (c) the kernel's VXLAN -> vtep (a VXLAN<->NVGRE gateway) -> NVGRE -> vtep -> host;
 #   (d) `vtep ctl PATH fdb` lists the MAC addresses learned in (a), and `stats` counts;
-#   (e) a trunk port (VLAN 100 <-> VNI 46) and isolated ports against the kernel's VXLAN.
+#   (e) a trunk port (VLAN 100 <-> VNI 46) and isolated ports against the kernel's VXLAN;
+#   (f) vtep on an IPv6 underlay <-> the kernel's vxlan device over IPv6: ping, and 2 MiB
+#       over TCP both ways, SHA-256 compared;
+#   (g) a dual-stack vtep joining a kernel VTEP over IPv4 and one over IPv6 in one segment:
+#       each kernel host pings the other through vtep, and `fdb` names both remotes.
 # Then it measures frames per second forwarded in (a), with iperf3 (64-byte UDP), beside
 # the same topology built from the kernel's vxlan device and a Linux bridge.
 #
@@ -57,14 +61,17 @@ N() { echo "tw-$1-$id"; }
 
 # The underlay: one bridge in its own namespace, every VTEP namespace on a veth to it.
 ns ul || skip "cannot create network namespaces"
-ip -n "$(N ul)" link add br0 type bridge || skip "cannot create a bridge"
+# No multicast snooping: IPv6 neighbour discovery's multicast is flooded from the start.
+ip -n "$(N ul)" link add br0 type bridge mcast_snooping 0 || skip "cannot create a bridge"
 ip -n "$(N ul)" link set br0 up
-attach() { # attach NS ADDRESS: the namespace joins the underlay at ADDRESS/24
+attach() { # attach NS ADDRESS [ADDRESS6]: the namespace joins the underlay at ADDRESS/24
   local name
   name=$(N "$1")
   ip link add "u-$1" netns "$(N ul)" type veth peer name eth0 netns "$name"
   ip -n "$(N ul)" link set "u-$1" master br0 up
   ip -n "$name" addr add "$2/24" dev eth0
+  # and at ADDRESS6/64, usable at once (nodad: not tentative, so vtep can bind to it).
+  [ -z "${3:-}" ] || ip -n "$name" addr add "$3/64" dev eth0 nodad
   ip -n "$name" link set eth0 up
 }
 
@@ -74,7 +81,7 @@ check() { # check NAME COMMAND...: runs it, counts and prints the result
   shift
   if "$@"; then
     passed=$((passed + 1))
-    echo "interop $name: ok"
+    echo "interop $name: PASS"
   else
     failed=$((failed + 1))
     echo "interop $name: FAILED"
@@ -432,6 +439,89 @@ mtu_drop() { # a frame whose outer packet would pass the underlay MTU is dropped
   [ "$dropped" -ge 2 ]
 }
 check "e: frames over the underlay MTU are dropped and counted" mtu_drop
+
+# ---- (f) vtep on an IPv6 underlay <-> the kernel's vxlan over IPv6 -------------------------
+# The kernel sends UDP checksums over IPv6 and refuses zero ones (no udp6zerocsumrx): the
+# traffic below passes only with the checksums vtep's engine computes.
+ns kf && ns vf && ns hf
+attach kf 10.99.0.51 fd00:99::51
+attach vf 10.99.0.52 fd00:99::52
+kernel_vxlan6() { # kernel_vxlan6 NS NAME VNI LOCAL REMOTE ADDRESS: a kernel vxlan over IPv6
+  ip -n "$(N "$1")" link add "$2" type vxlan id "$3" local "$4" remote "$5" dstport 4789 \
+    || return 1
+  # 1500 - 70: the outer IPv6, UDP and VXLAN headers and the inner Ethernet header.
+  ip -n "$(N "$1")" link set "$2" mtu 1430
+  ip netns exec "$(N "$1")" ethtool -K "$2" tx off >/dev/null
+  ip netns exec "$(N "$1")" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+  ip -n "$(N "$1")" addr add "$6/24" dev "$2"
+  ip -n "$(N "$1")" link set "$2" up
+}
+if kernel_vxlan6 kf vx47 47 fd00:99::51 fd00:99::52 192.168.47.1; then
+  cat >"$work/f.toml" <<'EOF'
+[underlay]
+local_ip = "fd00:99::52"
+
+[[port]]
+name = "tapf"
+vni = 47
+mtu = 1430   # 1500 - 70: what VXLAN over IPv6 leaves (the default, 1500 - 50, is IPv4's)
+
+[[segment]]
+vni = 47
+
+[[segment.remote]]
+ip = "fd00:99::51"
+EOF
+  start_vtep vf f
+  adopt_tap vf tapf hf 192.168.47.2 || skip "cannot move a TAP device"
+  check "f: ping kernel vxlan over IPv6 -> vtep -> TAP host" no_loss kf 192.168.47.2
+  check "f: ping TAP host -> vtep -> kernel vxlan over IPv6" no_loss hf 192.168.47.1
+  check "f: 2 MiB TCP over IPv6, TAP host to kernel vxlan" tcp_transfer kf 192.168.47.1 hf
+  check "f: 2 MiB TCP over IPv6, kernel vxlan to TAP host" tcp_transfer hf 192.168.47.2 kf
+else
+  failed=$((failed + 1))
+  echo "interop f: FAILED: the kernel cannot create a vxlan device over IPv6"
+fi
+
+# ---- (g) a dual-stack vtep joining an IPv4 and an IPv6 kernel VTEP in one segment ----------
+ns vg && ns kg4 && ns kg6
+attach vg 10.99.0.61 fd00:99::61
+attach kg4 10.99.0.62
+attach kg6 10.99.0.63 fd00:99::63
+cat >"$work/g.toml" <<'EOF'
+[underlay]
+local_ip = "10.99.0.61"
+local_ip6 = "fd00:99::61"
+
+[[segment]]
+vni = 48
+
+[[segment.remote]]
+ip = "10.99.0.62"
+
+[[segment.remote]]
+ip = "fd00:99::63"
+EOF
+ip -n "$(N kg4)" link add vx48 type vxlan id 48 local 10.99.0.62 remote 10.99.0.61 dstport 4789
+# Frames from the IPv4 side cross to the IPv6 one, which carries at most 1430 bytes.
+ip -n "$(N kg4)" link set vx48 mtu 1430
+ip netns exec "$(N kg4)" ethtool -K vx48 tx off >/dev/null
+ip -n "$(N kg4)" addr add 192.168.48.1/24 dev vx48
+ip -n "$(N kg4)" link set vx48 up
+kernel_vxlan6 kg6 vx48 48 fd00:99::63 fd00:99::61 192.168.48.2
+start_vtep vg g
+fdb_names_both_families() { # each kernel device's MAC, learned behind its remote's address
+  local fdb mac4 mac6
+  fdb=$("$VTEP" ctl "$work/g.sock" fdb) || return 1
+  echo "$fdb" | sed 's/^/    /'
+  mac4=$(ip -n "$(N kg4)" -br link show vx48 | awk '{print $3}')
+  mac6=$(ip -n "$(N kg6)" -br link show vx48 | awk '{print $3}')
+  echo "$fdb" | grep -q "\"mac\":\"$mac4\",\"remote\":\"10.99.0.62\"" \
+    && echo "$fdb" | grep -q "\"mac\":\"$mac6\",\"remote\":\"fd00:99::63\""
+}
+check "g: ping IPv4 kernel VTEP -> dual-stack vtep -> IPv6 kernel VTEP" no_loss kg4 192.168.48.2
+check "g: ping IPv6 kernel VTEP -> dual-stack vtep -> IPv4 kernel VTEP" no_loss kg6 192.168.48.1
+check "g: vtep ctl fdb names the IPv4 and the IPv6 remote" fdb_names_both_families
 
 # ---- frames per second in (a), beside the kernel's vxlan and a Linux bridge ---------------
 bench() { # bench SERVER_NS ADDRESS CLIENT_NS: 64-byte UDP flood, then TCP, 5 s each

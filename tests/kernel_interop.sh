@@ -8,7 +8,10 @@
 #     hold one ICMP echo reply per request;
 #   - the same with the kernel's gretap device (NVGRE framing; it compares the whole GRE
 #     key, so `encap --nvgre --flow-id 0` is used with `key VSID << 8`), where the kernel
-#     has gretap; where it has not, the test says so loudly and skips that part.
+#     has gretap; where it has not, the test says so loudly and skips that part;
+#   - the same over an IPv6 underlay: the kernel's vxlan device with IPv6 addresses
+#     (which sends UDP checksums over IPv6 by default and refuses zero ones without
+#     udp6zerocsumrx: encap computes them), and its ip6gretap device where it has one.
 # Needs root, iproute2, ethtool, tcpdump, tcpreplay and python3 with scapy (.ci/run installs
 # them). Uses only addresses inside the two network namespaces it creates and removes.
 #
@@ -16,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q --release --examples
-T=target/release/examples
+T=${CARGO_TARGET_DIR:-target}/release/examples
 work=$(mktemp -d)
 a=twi-a-$$ b=twi-b-$$
 dump=
@@ -36,6 +39,9 @@ ip link add veth-a netns "$a" type veth peer name veth-b netns "$b"
 for ns in "$a" "$b"; do ip -n "$ns" link set lo up; done
 ip -n "$a" addr add 10.99.0.1/24 dev veth-a
 ip -n "$b" addr add 10.99.0.2/24 dev veth-b
+# nodad: usable at once, not tentative while duplicate address detection runs.
+ip -n "$a" addr add fd00:99::1/64 dev veth-a nodad
+ip -n "$b" addr add fd00:99::2/64 dev veth-b nodad
 ip -n "$a" link set veth-a up
 ip -n "$b" link set veth-b up
 # Finished checksums in what b captures (a veth has no hardware to finish them).
@@ -52,13 +58,18 @@ vx_mac=$(mac "$a" vx42) a_mac=$(mac "$a" veth-a) b_mac=$(mac "$b" veth-b)
 ip netns exec "$b" ping -q -c 1 -W 2 10.99.0.1 >/dev/null
 
 requests=8
-python3 - "$work/requests.pcap" "$peer_mac" "$vx_mac" "$requests" <<'PY'
+# Writes $1: $requests ICMP echo requests from $2.2 to $2.1 (a /24), Ethernet from
+# $peer_mac to $3, ECT(0).
+write_requests() {
+  python3 - "$1" "$peer_mac" "$3" "$requests" "$2" <<'PY'
 import sys
 from scapy.all import Ether, IP, ICMP, Raw, wrpcap
-path, src, dst, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-wrpcap(path, [Ether(src=src, dst=dst) / IP(src="192.168.42.2", dst="192.168.42.1", tos=0x02)
+path, src, dst, n, net = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+wrpcap(path, [Ether(src=src, dst=dst) / IP(src=net + ".2", dst=net + ".1", tos=0x02)
               / ICMP(type=8, id=0x7377, seq=i) / Raw(b"tunnelwire" * i) for i in range(1, n + 1)])
 PY
+}
+write_requests "$work/requests.pcap" 192.168.42 "$vx_mac"
 
 addrs=(--src-ip 10.99.0.2 --dst-ip 10.99.0.1 --src-mac "$b_mac" --dst-mac "$a_mac")
 # VNI 4242: VNIs up to 0xfff are reserved VSIDs (RFC 7637), so could not cross NVGRE.
@@ -94,7 +105,7 @@ PY
 )
   if [ "$accepted" -eq "$requests" ] && [ "$replies" -eq "$requests" ]; then
     passed=$((passed + 1))
-    echo "kernel interop $variant: the kernel accepted $accepted/$requests frames, $replies echo replies decapsulated"
+    echo "kernel interop $variant: PASS: the kernel accepted $accepted/$requests frames, $replies echo replies decapsulated"
   else
     failed=$((failed + 1))
     echo "kernel interop $variant: FAILED: the kernel accepted $accepted/$requests frames, $replies/$requests echo replies decapsulated"
@@ -111,18 +122,50 @@ if ip -n "$a" link add gt42 type gretap local 10.99.0.1 remote 10.99.0.2 key $((
   ip -n "$a" addr add 192.168.43.1/24 dev gt42
   ip -n "$a" link set gt42 up
   ip -n "$a" neigh add 192.168.43.2 lladdr "$peer_mac" dev gt42
-  python3 - "$work/requests43.pcap" "$peer_mac" "$(mac "$a" gt42)" "$requests" <<'PY'
-import sys
-from scapy.all import Ether, IP, ICMP, Raw, wrpcap
-path, src, dst, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-wrpcap(path, [Ether(src=src, dst=dst) / IP(src="192.168.43.2", dst="192.168.43.1")
-              / ICMP(type=8, id=0x7377, seq=i) / Raw(b"tunnelwire" * i) for i in range(1, n + 1)])
-PY
+  write_requests "$work/requests43.pcap" 192.168.43 "$(mac "$a" gt42)"
   $T/encap --nvgre --vni 4242 --flow-id 0 "${addrs[@]}" "$work/requests43.pcap" "$work/gretap.pcap" 2>/dev/null
   exchange gt42 gretap "ip proto 47" 192.168.43.1
 else
   skipped=$((skipped + 1))
   echo "kernel interop gretap: SKIPPED: this kernel has no gretap device type ('ip link add ... type gretap' failed); NVGRE interop with Linux is not tested here, only the key bytes (tests/protocol.rs)"
+fi
+
+# ---- over an IPv6 underlay -------------------------------------------------------------------
+# The kernel's vxlan device over IPv6 (VNI 4243, 192.168.47.1): UDP checksums are on by
+# default over IPv6, and a zero one is refused unless udp6zerocsumrx, so every frame it
+# accepts here carries the checksum encap computed.
+ip -n "$a" link add vx6 type vxlan id 4243 local fd00:99::1 remote fd00:99::2 dstport 4789
+ip netns exec "$a" sysctl -qw net.ipv6.conf.vx6.disable_ipv6=1
+ip -n "$a" addr add 192.168.47.1/24 dev vx6
+ip -n "$a" link set vx6 up
+ip -n "$a" neigh add 192.168.47.2 lladdr "$peer_mac" dev vx6
+ip netns exec "$b" ping -q -c 1 -W 2 fd00:99::1 >/dev/null
+write_requests "$work/requests47.pcap" 192.168.47 "$(mac "$a" vx6)"
+addrs6=(--src-ip fd00:99::2 --dst-ip fd00:99::1 --src-mac "$b_mac" --dst-mac "$a_mac")
+$T/encap --vni 4243 "${addrs6[@]}" "$work/requests47.pcap" "$work/plain6.pcap" 2>/dev/null
+$T/encap --vni 4243 --port-range 32768-60999 "${addrs6[@]}" "$work/requests47.pcap" "$work/linux6.pcap" 2>/dev/null
+$T/encap --nvgre --vni 4243 "${addrs6[@]}" "$work/requests47.pcap" "$work/nvgre6.pcap" 2>/dev/null
+$T/translate --to vxlan "$work/nvgre6.pcap" "$work/translated6.pcap" 2>/dev/null
+# decap verifies UDP checksums and, over IPv6, refuses zero ones (RFC 6936): each reply
+# decapsulated also says the kernel's answer carried a right checksum.
+for variant in plain6 linux6 translated6; do
+  exchange vx6 "$variant" "ip6 and udp port 4789" 192.168.47.1
+done
+
+# NVGRE over IPv6 against ip6gretap, without the tunnel encapsulation limit option it
+# puts in a destination options header by default (decap names extension headers and
+# does not walk them).
+if ip -n "$a" link add gt6 type ip6gretap local fd00:99::1 remote fd00:99::2 key $((4243 << 8)) encaplimit none 2>/dev/null; then
+  ip netns exec "$a" sysctl -qw net.ipv6.conf.gt6.disable_ipv6=1
+  ip -n "$a" addr add 192.168.48.1/24 dev gt6
+  ip -n "$a" link set gt6 up
+  ip -n "$a" neigh add 192.168.48.2 lladdr "$peer_mac" dev gt6
+  write_requests "$work/requests48.pcap" 192.168.48 "$(mac "$a" gt6)"
+  $T/encap --nvgre --vni 4243 --flow-id 0 "${addrs6[@]}" "$work/requests48.pcap" "$work/gretap6.pcap" 2>/dev/null
+  exchange gt6 gretap6 "ip6 proto 47" 192.168.48.1
+else
+  skipped=$((skipped + 1))
+  echo "kernel interop gretap6: SKIPPED: this kernel has no ip6gretap device type; NVGRE over IPv6 is not tested against Linux here"
 fi
 echo "kernel interop: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

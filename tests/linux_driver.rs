@@ -2,11 +2,12 @@
 //! ([`Tap`]), the underlay sockets ([`Underlay`]) and the poll loop ([`Vtep::run`]).
 //!
 //! Each test runs on a thread of its own that first moves into a new network namespace
-//! (`unshare(CLONE_NEWNET)` moves only that thread), brings loopback up with the underlay
-//! addresses on it and turns IPv6 off, so no router solicitation wanders onto a TAP. The
+//! (`unshare(CLONE_NEWNET)` moves only that thread), brings loopback up with the IPv4 and
+//! IPv6 underlay addresses on it and turns IPv6 off on devices created later, so no
+//! router solicitation wanders onto a TAP. The
 //! namespace, its devices and its sockets vanish with the thread; the host's network is
 //! never touched and the tests run in parallel. The test plays the remote VTEPs (a UDP
-//! socket and raw sockets on loopback addresses) and the hosts behind the TAP ports (a
+//! sockets and raw sockets on loopback addresses) and the hosts behind the TAP ports (a
 //! packet socket on the device), and stops a running `Vtep` as a user does: with SIGTERM,
 //! sent to the thread running it.
 //!
@@ -20,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::thread::JoinHandleExt;
 use std::path::{Path, PathBuf};
@@ -29,9 +30,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
-use tunnelwire::linux::{Tap, Underlay, Vtep, VtepConfig, control};
+use tunnelwire::linux::{Received, Tap, Underlay, Vtep, VtepConfig, control};
 use tunnelwire::switch::{Reason, Switch};
-use tunnelwire::tunnel::{HEADROOM, TunnelKind};
+use tunnelwire::tunnel::ecn::Ecn;
+use tunnelwire::tunnel::{Encapsulator, HEADROOM, SocketOuter, TunnelConfig, TunnelKind};
+use tunnelwire::wire::{Vni, Vsid};
 
 /// The VTEP under test.
 const VTEP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
@@ -39,6 +42,12 @@ const VTEP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const VXLAN_PEER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 /// A remote VTEP speaking NVGRE.
 const NVGRE_PEER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 3);
+/// The VTEP under test, over IPv6 (RFC 4193 unique local addresses).
+const VTEP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 1);
+/// A remote VTEP speaking VXLAN over IPv6.
+const VXLAN_PEER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 2);
+/// A remote VTEP speaking NVGRE over IPv6.
+const NVGRE_PEER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 3);
 /// The segment: a VNI that is also a usable VSID (RFC 7637 reserves 0-4095).
 const VNI: u32 = 5000;
 /// How long a packet that should arrive may take.
@@ -69,9 +78,15 @@ fn cannot_run(test: &str, why: &str) {
     );
 }
 
-/// Runs `body` on a new thread inside a new network namespace with loopback up, IPv6 off
-/// and the three underlay addresses on loopback; fails (or skips, when asked) when the
-/// machine cannot.
+/// Whether the kernel has IPv6 (a namespace's own view).
+fn has_ipv6() -> bool {
+    Path::new("/proc/sys/net/ipv6").exists()
+}
+
+/// Runs `body` on a new thread inside a new network namespace with loopback up, the
+/// three IPv4 and (where the kernel has IPv6) three IPv6 underlay addresses on it, and
+/// IPv6 off on devices created later; fails (or skips, when asked) when the machine
+/// cannot.
 fn isolated(test: &'static str, body: impl FnOnce() + Send + 'static) {
     let outcome = thread::spawn(move || {
         if let Err(error) = std::fs::OpenOptions::new()
@@ -86,16 +101,20 @@ fn isolated(test: &'static str, body: impl FnOnce() + Send + 'static) {
             let error = io::Error::last_os_error();
             return cannot_run(test, &format!("cannot create a network namespace: {error}"));
         }
-        for scope in ["all", "default"] {
-            // Absent when the kernel has no IPv6: nothing to turn off then.
-            let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{scope}/disable_ipv6"), "1");
-        }
+        // Devices created from now on (the TAPs) get no IPv6; loopback keeps it, for the
+        // IPv6 underlay. Absent when the kernel has no IPv6: nothing to turn off then.
+        let _ = std::fs::write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
         set_up("lo", true);
         for (label, address) in ["lo:1", "lo:2", "lo:3"]
             .into_iter()
             .zip([VTEP, VXLAN_PEER, NVGRE_PEER])
         {
             add_address(label, address);
+        }
+        if has_ipv6() {
+            for address in [VTEP6, VXLAN_PEER6, NVGRE_PEER6] {
+                add_address6(address);
+            }
         }
         body();
     })
@@ -189,6 +208,56 @@ fn add_address(label: &str, address: Ipv4Addr) {
         "SIOCSIFADDR {label}: {}",
         io::Error::last_os_error()
     );
+}
+
+/// Adds `address`/128 to loopback and waits until it can be bound to.
+fn add_address6(address: Ipv6Addr) {
+    let request = libc::in6_ifreq {
+        ifr6_addr: libc::in6_addr {
+            s6_addr: address.octets(),
+        },
+        ifr6_prefixlen: 128,
+        ifr6_ifindex: if_index("lo") as libc::c_int,
+    };
+    let socket = UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)).unwrap();
+    // SAFETY: SIOCSIFADDR on an AF_INET6 socket reads an in6_ifreq, which lives through
+    // the call.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFADDR, &request) };
+    assert!(rc >= 0, "add {address}: {}", io::Error::last_os_error());
+    // A new address is tentative until duplicate address detection has run, which on
+    // loopback ends at once, but from a work queue: binding before then fails.
+    let deadline = Instant::now() + ARRIVES;
+    while UdpSocket::bind((address, 0)).is_err() {
+        assert!(Instant::now() < deadline, "{address} stays tentative");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs `body` as [`isolated`] does, where the kernel has IPv6; fails (or skips, when
+/// asked) elsewhere.
+fn isolated6(test: &'static str, body: impl FnOnce() + Send + 'static) {
+    isolated(test, move || {
+        if has_ipv6() {
+            body();
+        } else {
+            cannot_run(test, "the kernel has no IPv6");
+        }
+    });
+}
+
+/// Sets an integer socket option (a TOS byte or traffic class a peer sends with).
+fn set_int_option(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, value: libc::c_int) {
+    // SAFETY: the option reads one c_int, whose size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&raw const value).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert!(rc >= 0, "setsockopt: {}", io::Error::last_os_error());
 }
 
 fn if_index(name: &str) -> u32 {
@@ -394,29 +463,52 @@ impl Host {
     }
 }
 
-/// A raw IPv4 socket of one protocol bound to a peer's address: sends a payload (the
-/// kernel writes the IPv4 header) and receives whole IPv4 packets.
+/// A raw socket of one protocol bound to a peer's address, IPv4 or IPv6: sends a payload
+/// (the kernel writes the IP header) and receives, over IPv4, whole IPv4 packets, over
+/// IPv6 the payloads (an AF_INET6 raw socket hands no IPv6 header over).
 struct RawPeer {
     fd: OwnedFd,
 }
 
+/// `ip`, port 0, as the sockaddr of its family.
+fn socket_address(ip: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data, for which all-zero bytes are valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match ip {
+        IpAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for any sockaddr.
+            unsafe { std::ptr::write((&raw mut storage).cast(), sockaddr(v4, 0)) };
+            size_of::<libc::sockaddr_in>()
+        }
+        IpAddr::V6(v6) => {
+            // SAFETY: sockaddr_in6 is plain data.
+            let mut address: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            address.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            address.sin6_addr.s6_addr = v6.octets();
+            // SAFETY: as above.
+            unsafe { std::ptr::write((&raw mut storage).cast(), address) };
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
 impl RawPeer {
-    fn open(protocol: libc::c_int, local: Ipv4Addr) -> RawPeer {
+    fn open(protocol: libc::c_int, local: impl Into<IpAddr>) -> RawPeer {
+        let local = local.into();
+        let family = if local.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
         // SAFETY: socket() takes no pointers.
-        let fd =
-            unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, protocol) };
+        let fd = unsafe { libc::socket(family, libc::SOCK_RAW | libc::SOCK_CLOEXEC, protocol) };
         assert!(fd >= 0, "raw socket: {}", io::Error::last_os_error());
         // SAFETY: just created, owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let address = sockaddr(local, 0);
+        let (address, len) = socket_address(local);
         // SAFETY: the address lives through the call and its size is passed.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&raw const address).cast(),
-                size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
-        };
+        let rc = unsafe { libc::bind(fd.as_raw_fd(), (&raw const address).cast(), len) };
         assert!(
             rc >= 0,
             "bind raw to {local}: {}",
@@ -425,8 +517,8 @@ impl RawPeer {
         RawPeer { fd }
     }
 
-    fn send_to(&self, payload: &[u8], to: Ipv4Addr) {
-        let address = sockaddr(to, 0);
+    fn send_to(&self, payload: &[u8], to: impl Into<IpAddr>) {
+        let (address, len) = socket_address(to.into());
         // SAFETY: payload and address live through the call.
         let sent = unsafe {
             libc::sendto(
@@ -435,7 +527,7 @@ impl RawPeer {
                 payload.len(),
                 0,
                 (&raw const address).cast(),
-                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                len,
             )
         };
         assert_eq!(
@@ -448,6 +540,12 @@ impl RawPeer {
 
     /// The next IPv4 packet for which `wanted` holds, within `wait`.
     fn recv(&self, wait: Duration, wanted: impl Fn(&Ipv4) -> bool) -> Option<Ipv4> {
+        self.recv_bytes(wait, |bytes| wanted(&Ipv4::parse(bytes.to_vec())))
+            .map(Ipv4::parse)
+    }
+
+    /// The next packet (IPv4) or payload (IPv6) for which `wanted` holds, within `wait`.
+    fn recv_bytes(&self, wait: Duration, wanted: impl Fn(&[u8]) -> bool) -> Option<Vec<u8>> {
         let deadline = Instant::now() + wait;
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
@@ -468,7 +566,6 @@ impl RawPeer {
                 continue;
             }
             packet.truncate(len as usize);
-            let packet = Ipv4::parse(packet);
             if wanted(&packet) {
                 return Some(packet);
             }
@@ -812,89 +909,97 @@ fn a_tap_refuses_bad_names_other_devices_and_an_mtu_the_kernel_refuses() {
 // ---- Underlay --------------------------------------------------------------------------------
 
 #[test]
-fn the_underlay_receives_vxlan_with_its_outer_headers_rebuilt() {
-    isolated("underlay-vxlan", || {
-        let underlay = Underlay::open(VTEP, 8472, false).unwrap();
-        assert!(underlay.gre_fd().is_none());
-        assert_pollable(underlay.udp_fd(), "the UDP socket");
+fn the_underlay_receives_socket_payloads_of_both_families_with_their_outer_ecn() {
+    isolated6("underlay-receive", || {
+        let underlay = Underlay::open(Some(VTEP), Some(VTEP6), 8472, true).unwrap();
+        let receivers = underlay.receivers();
+        let layout: Vec<_> = receivers.iter().map(|r| (r.kind(), r.local_ip())).collect();
+        let (v4, v6) = (IpAddr::V4(VTEP), IpAddr::V6(VTEP6));
+        assert_eq!(
+            layout,
+            [
+                (TunnelKind::Vxlan, v4),
+                (TunnelKind::Nvgre, v4),
+                (TunnelKind::Vxlan, v6),
+                (TunnelKind::Nvgre, v6)
+            ]
+        );
         let mut buf = vec![0xaa; HEADROOM + 2048];
-        let error = underlay.recv_vxlan(&mut buf).unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        for receiver in receivers {
+            assert_pollable(receiver.fd(), "a receiving socket");
+            let error = receiver.recv(&mut buf).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        }
+        let [vxlan4, nvgre4, vxlan6, nvgre6] = receivers else {
+            panic!("four sockets")
+        };
+        let expect = |receiver: &tunnelwire::linux::Receiver,
+                      buf: &mut [u8],
+                      sent: &[u8],
+                      from: IpAddr,
+                      ip_header: usize,
+                      ecn: Ecn| {
+            assert!(readable(receiver.fd(), ARRIVES), "nothing to receive");
+            let received = receiver.recv(buf).unwrap();
+            let start = HEADROOM + ip_header;
+            assert_eq!(
+                received,
+                Received {
+                    payload: start..start + sent.len(),
+                    kind: receiver.kind(),
+                    outer: SocketOuter {
+                        src: from,
+                        dst: receiver.local_ip(),
+                        ecn
+                    }
+                }
+            );
+            assert_eq!(&buf[received.payload], sent);
+            let error = receiver.recv(buf).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::WouldBlock, "one packet");
+        };
 
+        // VXLAN over IPv4 with DSCP 46 and ECT(0): the ECN bits are the outer ECN.
         let peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 50123)).unwrap();
+        set_int_option(peer.as_fd(), libc::IPPROTO_IP, libc::IP_TOS, 0xb8 | 0x02);
         let datagram = vxlan(VNI, &frame(BROADCAST, mac(1), 0x33, 60));
         peer.send_to(&datagram, SocketAddrV4::new(VTEP, 8472))
             .unwrap();
-        assert!(
-            readable(underlay.udp_fd(), ARRIVES),
-            "nothing on the UDP socket"
-        );
-        let error = underlay.recv_vxlan(&mut buf[..HEADROOM - 1]).unwrap_err();
+        assert!(readable(vxlan4.fd(), ARRIVES));
+        let error = vxlan4.recv(&mut buf[..HEADROOM - 1]).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "no headroom");
+        expect(vxlan4, &mut buf, &datagram, VXLAN_PEER.into(), 0, Ecn::Ect0);
 
-        let range = underlay.recv_vxlan(&mut buf).unwrap();
-        // The outer Ethernet, IPv4 and UDP headers (14 + 20 + 8) end where the headroom does.
-        assert_eq!(range, HEADROOM - 42..HEADROOM + datagram.len());
-        let frame = &buf[range];
-        assert_eq!(
-            &frame[..14],
-            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00]
-        );
-        let packet = Ipv4::parse(frame[14..].to_vec());
-        assert_eq!((packet.source(), packet.destination()), (VXLAN_PEER, VTEP));
-        assert_eq!(packet.protocol(), 17);
-        assert!(packet.checksum_ok());
-        assert!(packet.dont_fragment());
-        assert_eq!(packet.total_len(), 20 + 8 + datagram.len());
-        let (source_port, destination_port, len, checksum, payload) = packet.udp();
-        assert_eq!((source_port, destination_port), (50123, 8472));
-        assert_eq!((len, checksum), (8 + datagram.len(), 0));
-        assert_eq!(payload, &datagram[..]);
-        let error = underlay.recv_vxlan(&mut buf).unwrap_err();
-        assert_eq!(
-            error.kind(),
-            io::ErrorKind::WouldBlock,
-            "one datagram, one frame"
-        );
-    });
-}
+        // VXLAN over IPv6, marked CE.
+        let peer6 = UdpSocket::bind(SocketAddrV6::new(VXLAN_PEER6, 50124, 0, 0)).unwrap();
+        set_int_option(peer6.as_fd(), libc::IPPROTO_IPV6, libc::IPV6_TCLASS, 0x03);
+        peer6
+            .send_to(&datagram, SocketAddrV6::new(VTEP6, 8472, 0, 0))
+            .unwrap();
+        expect(vxlan6, &mut buf, &datagram, VXLAN_PEER6.into(), 0, Ecn::Ce);
 
-#[test]
-fn the_underlay_receives_nvgre_with_its_ipv4_header() {
-    isolated("underlay-nvgre", || {
-        let underlay = Underlay::open(VTEP, 4789, true).unwrap();
-        let gre_fd = underlay.gre_fd().expect("NVGRE is on");
-        assert_pollable(gre_fd, "the GRE socket");
-        let mut buf = vec![0xaa; HEADROOM + 2048];
-        let error = underlay.recv_nvgre(&mut buf).unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
-
-        let peer = RawPeer::open(libc::IPPROTO_GRE, NVGRE_PEER);
+        // NVGRE over IPv4, ECT(1): the raw socket hands the IPv4 header over, skipped.
         let gre = nvgre(VNI, 7, &frame(BROADCAST, mac(3), 0x44, 60));
-        peer.send_to(&gre, VTEP);
-        assert!(readable(gre_fd, ARRIVES), "nothing on the GRE socket");
-        let range = underlay.recv_nvgre(&mut buf).unwrap();
-        assert_eq!(range, HEADROOM - 14..HEADROOM + 20 + gre.len());
-        let frame = &buf[range];
-        assert_eq!(
-            &frame[..14],
-            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00]
-        );
-        let packet = Ipv4::parse(frame[14..].to_vec());
-        assert_eq!((packet.source(), packet.destination()), (NVGRE_PEER, VTEP));
-        assert_eq!(packet.protocol(), 47);
-        assert_eq!(packet.payload(), &gre[..]);
-        let error = underlay.recv_nvgre(&mut buf).unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        let gre_peer = RawPeer::open(libc::IPPROTO_GRE, NVGRE_PEER);
+        set_int_option(gre_peer.fd.as_fd(), libc::IPPROTO_IP, libc::IP_TOS, 0x01);
+        gre_peer.send_to(&gre, VTEP);
+        expect(nvgre4, &mut buf, &gre, NVGRE_PEER.into(), 20, Ecn::Ect1);
 
-        // Without NVGRE: nothing to receive, nothing to send with.
-        let vxlan_only = Underlay::open(VTEP, 4790, false).unwrap();
-        let error = vxlan_only.recv_nvgre(&mut buf).unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
-        let error = vxlan_only
-            .send(NVGRE_PEER, TunnelKind::Nvgre, &[0; 64])
-            .unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::Unsupported);
+        // NVGRE over IPv6, ECT(0): no IPv6 header to skip.
+        let gre_peer6 = RawPeer::open(libc::IPPROTO_GRE, NVGRE_PEER6);
+        set_int_option(
+            gre_peer6.fd.as_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_TCLASS,
+            0x02,
+        );
+        gre_peer6.send_to(&gre, VTEP6);
+        expect(nvgre6, &mut buf, &gre, NVGRE_PEER6.into(), 0, Ecn::Ect0);
+
+        // VXLAN only: no GRE sockets.
+        let vxlan_only = Underlay::open(Some(VTEP), None, 4790, false).unwrap();
+        let kinds: Vec<_> = vxlan_only.receivers().iter().map(|r| r.kind()).collect();
+        assert_eq!(kinds, [TunnelKind::Vxlan]);
     });
 }
 
@@ -914,9 +1019,9 @@ fn outer(to: Ipv4Addr, protocol: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn the_underlay_sends_both_tunnels_as_built() {
-    isolated("underlay-send", || {
-        let underlay = Underlay::open(VTEP, 4789, true).unwrap();
+fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
+    isolated6("underlay-send", || {
+        let underlay = Underlay::open(Some(VTEP), Some(VTEP6), 4789, true).unwrap();
         let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
         vxlan_peer.set_read_timeout(Some(ARRIVES)).unwrap();
         let vxlan_raw = RawPeer::open(libc::IPPROTO_UDP, VXLAN_PEER);
@@ -931,7 +1036,7 @@ fn the_underlay_sends_both_tunnels_as_built() {
         udp.extend_from_slice(&[0, 0]);
         udp.extend_from_slice(&datagram);
         underlay
-            .send(VXLAN_PEER, TunnelKind::Vxlan, &outer(VXLAN_PEER, 17, &udp))
+            .send(VXLAN_PEER.into(), &outer(VXLAN_PEER, 17, &udp))
             .unwrap();
         let packet = vxlan_raw
             .recv(ARRIVES, is_vxlan_to(4789))
@@ -956,7 +1061,7 @@ fn the_underlay_sends_both_tunnels_as_built() {
 
         let gre = nvgre(VNI, 9, &inner);
         underlay
-            .send(NVGRE_PEER, TunnelKind::Nvgre, &outer(NVGRE_PEER, 47, &gre))
+            .send(NVGRE_PEER.into(), &outer(NVGRE_PEER, 47, &gre))
             .unwrap();
         let packet = gre_peer
             .recv(ARRIVES, |_| true)
@@ -966,11 +1071,52 @@ fn the_underlay_sends_both_tunnels_as_built() {
         assert_eq!((packet.ttl(), packet.tos()), (33, 0xba));
         assert_eq!(packet.payload(), &gre[..]);
 
-        let error = underlay
-            .send(VXLAN_PEER, TunnelKind::Vxlan, &[0; 13])
-            .unwrap_err();
+        // Over IPv6 the kernel sends the header exactly as the engine built it (the
+        // capture on loopback shows the same bytes), and the UDP checksum the engine
+        // computed is one the peer's kernel accepts.
+        let lo = Host::on("lo");
+        let vxlan_peer6 = UdpSocket::bind(SocketAddrV6::new(VXLAN_PEER6, 4789, 0, 0)).unwrap();
+        vxlan_peer6.set_read_timeout(Some(ARRIVES)).unwrap();
+        let vni = Vni::new(VNI).unwrap();
+        let built = built_by_engine(TunnelConfig::vxlan(vni, VTEP6, VXLAN_PEER6), &inner);
+        underlay.send(VXLAN_PEER6.into(), &built).unwrap();
+        lo.expect(&built, "the IPv6 VXLAN packet, byte for byte");
+        let (len, from) = vxlan_peer6.recv_from(&mut received).unwrap();
+        let source_port = u16::from_be_bytes([built[54], built[55]]);
+        assert_eq!(from, SocketAddrV6::new(VTEP6, source_port, 0, 0).into());
+        assert_eq!(&received[..len], &built[62..], "the VXLAN header onward");
+
+        let gre_peer6 = RawPeer::open(libc::IPPROTO_GRE, NVGRE_PEER6);
+        let vsid = Vsid::new(VNI).unwrap();
+        let built = built_by_engine(TunnelConfig::nvgre(vsid, VTEP6, NVGRE_PEER6), &inner);
+        underlay.send(NVGRE_PEER6.into(), &built).unwrap();
+        lo.expect(&built, "the IPv6 NVGRE packet, byte for byte");
+        let payload = gre_peer6.recv_bytes(ARRIVES, |_| true);
+        assert_eq!(
+            payload.as_deref(),
+            Some(&built[54..]),
+            "the GRE header onward"
+        );
+
+        let error = underlay.send(VXLAN_PEER.into(), &[0; 13]).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        // No IPv6 local address, nothing to send IPv6 with.
+        let ipv4_only = Underlay::open(Some(VTEP), None, 4790, false).unwrap();
+        let error = ipv4_only.send(VXLAN_PEER6.into(), &built).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::Unsupported);
     });
+}
+
+/// `inner` encapsulated by the tunnel engine as `config` says: a whole frame.
+fn built_by_engine(config: TunnelConfig, inner: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; HEADROOM + inner.len()];
+    buf[HEADROOM..].copy_from_slice(inner);
+    let whole = HEADROOM..buf.len();
+    let range = Encapsulator::new(config)
+        .unwrap()
+        .encapsulate(&mut buf, whole)
+        .unwrap();
+    buf[range].to_vec()
 }
 
 // ---- Vtep ------------------------------------------------------------------------------------
@@ -1125,10 +1271,182 @@ fn the_vtep_forwards_between_a_tap_and_both_tunnels() {
             .collect();
         // VXLAN: in hello, out unknown, to_vxlan, again, flood. NVGRE: in unknown, out
         // hello, to_nvgre, flood.
-        assert_eq!(remotes, [(VXLAN_PEER, 1, 4), (NVGRE_PEER, 1, 3)]);
+        assert_eq!(
+            remotes,
+            [(VXLAN_PEER.into(), 1, 4), (NVGRE_PEER.into(), 1, 3)]
+        );
         drop(vtep);
         assert_eq!(if_index("twv0"), 0, "the TAP goes with the Vtep");
         assert!(!path.exists(), "the control socket too");
+    });
+}
+
+/// An Ethernet frame of `len` bytes carrying an IPv4 packet (protocol 253, RFC 3692's
+/// experimental one) whose ECN field is `ecn`, with the header checksum to match.
+fn ipv4_frame(dst: [u8; 6], src: [u8; 6], tag: u8, len: usize, ecn: u8) -> Vec<u8> {
+    let mut frame = frame(dst, src, tag, len);
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    let total = ((len - 14) as u16).to_be_bytes();
+    frame[14..34].copy_from_slice(&[
+        0x45, ecn, total[0], total[1], 0, 0, 0x40, 0, 64, 253, 0, 0, 192, 168, 60, 1, 192, 168, 60,
+        2,
+    ]);
+    let checksum = internet_checksum(&frame[14..34]);
+    frame[24..26].copy_from_slice(&checksum.to_be_bytes());
+    frame
+}
+
+/// One access port on segment 5000, whose remotes are a VXLAN VTEP over IPv4, a VXLAN
+/// VTEP over IPv6 and an NVGRE VTEP over IPv6: a dual-stack VTEP relaying between them.
+fn dual_stack(port: &str) -> VtepConfig {
+    config(&format!(
+        r#"
+[underlay]
+local_ip = "{VTEP}"
+local_ip6 = "{VTEP6}"
+nvgre = true
+mtu = 1000
+
+[[port]]
+name = "{port}"
+vni = {VNI}
+mtu = 1500
+
+[[segment]]
+vni = {VNI}
+
+[[segment.remote]]
+ip = "{VXLAN_PEER}"
+
+[[segment.remote]]
+ip = "{VXLAN_PEER6}"
+
+[[segment.remote]]
+ip = "{NVGRE_PEER6}"
+encap = "nvgre"
+"#
+    ))
+}
+
+#[test]
+fn the_vtep_joins_remotes_of_both_families_in_one_segment() {
+    isolated6("vtep-dual-stack", || {
+        let path = control_path("vtep-dual-stack");
+        let vtep = Vtep::new(&dual_stack("tw60"), Some(&path)).unwrap();
+        let host = Host::on("tw60");
+        let _vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
+        let vxlan_raw = RawPeer::open(libc::IPPROTO_UDP, VXLAN_PEER);
+        let vxlan_peer6 = UdpSocket::bind(SocketAddrV6::new(VXLAN_PEER6, 4789, 0, 0)).unwrap();
+        vxlan_peer6.set_read_timeout(Some(ARRIVES)).unwrap();
+        let gre_peer6 = RawPeer::open(libc::IPPROTO_GRE, NVGRE_PEER6);
+        let running = Running::start(vtep);
+        let (local, behind_vxlan6, behind_nvgre6) = (mac(0x10), mac(0x60), mac(0x61));
+        let recv_vxlan6 = |inner: &[u8]| {
+            let mut datagram = [0u8; 2048];
+            loop {
+                let (len, from) = vxlan_peer6
+                    .recv_from(&mut datagram)
+                    .expect("VXLAN over IPv6");
+                if datagram[..len].ends_with(inner) {
+                    let SocketAddr::V6(from) = from else {
+                        panic!("{from}")
+                    };
+                    assert_eq!(*from.ip(), VTEP6);
+                    assert_eq!(&datagram[..8], &vxlan(VNI, &[])[..], "VXLAN header");
+                    assert_eq!(len, 8 + inner.len());
+                    return from.port();
+                }
+            }
+        };
+
+        // VXLAN over IPv6 in, marked CE around an ECT(0) packet: to the TAP marked CE
+        // (RFC 6040, from the traffic class the socket reported), relayed to the IPv4
+        // VXLAN remote and to NVGRE.
+        let sender6 = UdpSocket::bind(SocketAddrV6::new(VXLAN_PEER6, 0, 0, 0)).unwrap();
+        set_int_option(sender6.as_fd(), libc::IPPROTO_IPV6, libc::IPV6_TCLASS, 0x03);
+        let hello = ipv4_frame(BROADCAST, behind_vxlan6, 1, 60, 0x02);
+        sender6
+            .send_to(&vxlan(VNI, &hello), SocketAddrV6::new(VTEP6, 4789, 0, 0))
+            .unwrap();
+        let marked = ipv4_frame(BROADCAST, behind_vxlan6, 1, 60, 0x03);
+        host.expect(&marked, "VXLAN over IPv6 in, to the TAP, marked CE");
+        let packet = vxlan_raw
+            .recv(ARRIVES, carries(&marked))
+            .expect("relayed to the IPv4 VXLAN remote");
+        assert_eq!(check_vxlan(&packet, VTEP, VXLAN_PEER, VNI).1, marked);
+        let gre = gre_peer6
+            .recv_bytes(ARRIVES, |gre| gre.ends_with(&marked))
+            .expect("relayed to NVGRE over IPv6");
+        assert_eq!(&gre[..7], &nvgre(VNI, 0, &[])[..7], "NVGRE header");
+        assert_eq!(gre.len(), 8 + marked.len());
+
+        // NVGRE over IPv6 in, unknown unicast: to the TAP and both VXLAN remotes.
+        let unknown = frame(local, behind_nvgre6, 2, 60);
+        gre_peer6.send_to(&nvgre(VNI, 0, &unknown), VTEP6);
+        host.expect(&unknown, "NVGRE over IPv6 in, to the TAP");
+        recv_vxlan6(&unknown);
+        let packet = vxlan_raw
+            .recv(ARRIVES, carries(&unknown))
+            .expect("NVGRE in, to IPv4 VXLAN");
+        assert_eq!(check_vxlan(&packet, VTEP, VXLAN_PEER, VNI).1, unknown);
+
+        // TAP in, to the learned addresses: one copy each, from the flow hash's port.
+        let to_vxlan6 = frame(behind_vxlan6, local, 3, 944);
+        host.send(&to_vxlan6);
+        let port = recv_vxlan6(&to_vxlan6);
+        assert!((49152..=65535).contains(&port), "source port {port}");
+        let again = frame(behind_vxlan6, local, 4, 80);
+        host.send(&again);
+        assert_eq!(recv_vxlan6(&again), port, "one flow, one source port");
+        let to_nvgre6 = frame(behind_nvgre6, local, 5, 952);
+        host.send(&to_nvgre6);
+        gre_peer6
+            .recv_bytes(ARRIVES, |gre| gre.ends_with(&to_nvgre6))
+            .expect("TAP in, to NVGRE over IPv6");
+        // One byte over what the underlay MTU leaves over IPv6 (40 + 8 + 8, 40 + 8).
+        host.send(&frame(behind_vxlan6, local, 6, 945));
+        host.send(&frame(behind_nvgre6, local, 7, 953));
+
+        let entries = fdb(&path);
+        assert_eq!(entries[&mac_text(behind_vxlan6)]["remote"], "fd00:99::2");
+        assert_eq!(entries[&mac_text(behind_nvgre6)]["remote"], "fd00:99::3");
+        let stats: serde_json::Value =
+            serde_json::from_str(&control::request(&path, "stats").unwrap()).unwrap();
+        let remotes: Vec<_> = stats["segments"][VNI.to_string()]["remotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["ip"].as_str().unwrap().to_owned(), r["encap"].clone()))
+            .collect();
+        assert_eq!(
+            remotes,
+            [
+                ("10.99.0.2".to_owned(), "vxlan".into()),
+                ("fd00:99::2".to_owned(), "vxlan".into()),
+                ("fd00:99::3".to_owned(), "nvgre".into())
+            ]
+        );
+
+        let vtep = running.stop();
+        let switch = vtep.switch();
+        assert_eq!(dropped(switch, Reason::Mtu), 2);
+        let counters: Vec<_> = switch
+            .remotes()
+            .map(|(id, _, ip, _)| {
+                let counters = switch.remote_counters(id);
+                (ip, counters.frames_in, counters.frames_out)
+            })
+            .collect();
+        // IPv4 VXLAN: out hello, unknown. IPv6 VXLAN: in hello; out unknown, to_vxlan6,
+        // again. NVGRE: in unknown; out hello, to_nvgre6.
+        assert_eq!(
+            counters,
+            [
+                (VXLAN_PEER.into(), 0, 2),
+                (VXLAN_PEER6.into(), 1, 3),
+                (NVGRE_PEER6.into(), 1, 2)
+            ]
+        );
     });
 }
 

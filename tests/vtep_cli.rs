@@ -109,6 +109,33 @@ fn bad_configurations_exit_2_naming_the_key() {
             "port[0].vni: no [[segment]] has VNI 41",
         ),
         ("local_ip = \"10.99.0.2\"", "", "missing field `local_ip`"),
+        // IPv6: a remote needs a local address of its family, ours is not one, and
+        // neither is an address no VTEP can have.
+        (
+            "ip = \"10.99.0.1\"",
+            "ip = \"fd00:99::1\"",
+            "segment[0].remote[0].ip: fd00:99::1 is IPv6 but [underlay] has no IPv6 address: give local_ip6",
+        ),
+        (
+            "ip = \"10.99.0.1\"",
+            "ip = \"10.99.0.2\"",
+            "segment[0].remote[0].ip: 10.99.0.2 is this VTEP's own address",
+        ),
+        (
+            "ip = \"10.99.0.1\"",
+            "ip = \"ff02::1\"",
+            "segment[0].remote[0].ip: remote ff02::1 is not a unicast address",
+        ),
+        (
+            "local_ip = \"10.99.0.2\"",
+            "local_ip = \"fd00:99::2\"",
+            "segment[0].remote[0].ip: 10.99.0.1 is IPv4 but [underlay] has no IPv4 address",
+        ),
+        (
+            "local_ip = \"10.99.0.2\"",
+            "local_ip = \"10.99.0.2\"\nlocal_ip6 = \"ff02::2\"",
+            "underlay.local_ip6: ff02::2 is not a unicast address",
+        ),
     ];
     for (from, to, expected) in cases {
         let (status, stderr) = run_with(from, to);

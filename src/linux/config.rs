@@ -16,12 +16,14 @@ use std::prelude::rust_2024::*;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::switch::{Location, PortConfig, RemoteConfig, SegmentConfig, Switch, SwitchConfig};
+use crate::switch::{
+    self, Location, PortConfig, RemoteConfig, SegmentConfig, Switch, SwitchConfig, is_vtep_address,
+};
 use crate::tunnel::{TunnelKind, VXLAN_OVERHEAD};
 use crate::wire::{MacAddr, VlanId, Vni, Vsid};
 
@@ -43,8 +45,10 @@ pub struct VtepConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnderlayConfig {
-    /// This VTEP's IPv4 address.
-    pub local_ip: Ipv4Addr,
+    /// This VTEP's address, IPv4 or IPv6.
+    pub local_ip: IpAddr,
+    /// A second, IPv6 address (dual stack, with an IPv4 `local_ip`).
+    pub local_ip6: Option<Ipv6Addr>,
     /// The VXLAN UDP port.
     #[serde(default = "default_vxlan_port")]
     pub vxlan_port: u16,
@@ -107,8 +111,8 @@ pub struct SegmentEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteEntry {
-    /// Its underlay address.
-    pub ip: Ipv4Addr,
+    /// Its underlay address, IPv4 or IPv6.
+    pub ip: IpAddr,
     /// `vxlan` (default) or `nvgre`.
     #[serde(default)]
     pub encap: Encap,
@@ -132,7 +136,7 @@ pub struct StaticEntry {
     /// The address, "02:00:00:00:00:09".
     pub mac: String,
     /// Pinned to this remote of the segment.
-    pub remote: Option<Ipv4Addr>,
+    pub remote: Option<IpAddr>,
     /// Or to this port.
     pub port: Option<String>,
 }
@@ -210,8 +214,10 @@ impl VtepConfig {
         Ok(config)
     }
 
-    /// Checks what TOML types cannot: 24-bit VNIs, usable VIDs, that every VNI named has
-    /// a `[[segment]]`, that static entries name ports and remotes of their segment.
+    /// Checks what TOML types cannot: unicast local addresses, 24-bit VNIs, usable VIDs,
+    /// that every VNI named has a `[[segment]]`, that each remote is a unicast address
+    /// other than a local one, of a family with a local address, and that static
+    /// entries name ports and remotes of their segment.
     ///
     /// # Errors
     /// The first mistake, naming its key.
@@ -238,6 +244,17 @@ impl VtepConfig {
     pub fn build(&self, hash_seed: u64) -> Result<Switch, ConfigError> {
         let underlay = &self.underlay;
         let mut config = SwitchConfig::new(underlay.local_ip);
+        local_address("underlay.local_ip", underlay.local_ip)?;
+        if let Some(local_ip6) = underlay.local_ip6 {
+            local_address("underlay.local_ip6", local_ip6.into())?;
+            if underlay.local_ip.is_ipv6() {
+                return Err(error(
+                    "underlay.local_ip6",
+                    "local_ip is IPv6 already; for dual stack give local_ip an IPv4 address",
+                ));
+            }
+            config.local_ipv6 = Some(local_ip6);
+        }
         config.vxlan_port = underlay.vxlan_port;
         config.mtu = underlay.mtu;
         config.hash_seed = hash_seed;
@@ -331,7 +348,7 @@ impl VtepConfig {
                 };
                 let id = switch
                     .add_remote(vni, RemoteConfig::new(remote.ip, kind))
-                    .map_err(|e| error(format!("{key}.ip"), e.to_string()))?;
+                    .map_err(|e| error(format!("{key}.ip"), remote_mistake(e)))?;
                 remotes.push((remote.ip, id));
             }
             for (j, entry) in segment.statics.iter().enumerate() {
@@ -377,6 +394,37 @@ impl VtepConfig {
     }
 }
 
+/// Fails unless `ip` can be this VTEP's address.
+fn local_address(key: &str, ip: IpAddr) -> Result<(), ConfigError> {
+    if is_vtep_address(ip) {
+        return Ok(());
+    }
+    Err(error(
+        key,
+        format!(
+            "{ip} is not a unicast address a VTEP can have \
+             (unspecified, loopback, multicast, broadcast or IPv4-mapped)"
+        ),
+    ))
+}
+
+/// What the file should say instead, for a remote the switch refused.
+fn remote_mistake(refused: switch::ConfigError) -> String {
+    match refused {
+        switch::ConfigError::NoLocalAddress(ip @ IpAddr::V4(_)) => format!(
+            "{ip} is IPv4 but [underlay] has no IPv4 address: \
+             give local_ip an IPv4 address, and local_ip6 the IPv6 one"
+        ),
+        switch::ConfigError::NoLocalAddress(ip @ IpAddr::V6(_)) => {
+            format!("{ip} is IPv6 but [underlay] has no IPv6 address: give local_ip6")
+        }
+        switch::ConfigError::LocalAddress(ip) => {
+            format!("{ip} is this VTEP's own address in [underlay]")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// The `PortId` of the `index`th port (ports are added in file order).
 fn switch_port(index: usize) -> crate::switch::PortId {
     crate::switch::PortId(index as u16)
@@ -408,222 +456,4 @@ fn segment_vni(switch: &Switch, key: &str, value: u32) -> Result<Vni, ConfigErro
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-[underlay]
-local_ip = "10.99.0.2"
-nvgre = true
-
-[[port]]
-name = "tap0"
-vni = 42
-
-[[port]]
-name = "trunk0"
-mtu = 1400
-isolated = true
-[[port.vlan]]
-vid = 100
-vni = 42
-[[port.vlan]]
-vid = 200
-vni = 4100
-
-[[segment]]
-vni = 42
-mac_limit = 10
-ageing_secs = 60
-[[segment.remote]]
-ip = "10.99.0.1"
-[[segment.static]]
-mac = "02:00:00:00:00:09"
-remote = "10.99.0.1"
-[[segment.static]]
-mac = "02:00:00:00:00:0a"
-port = "tap0"
-
-[[segment]]
-vni = 4100
-[[segment.remote]]
-ip = "10.99.0.3"
-encap = "nvgre"
-"#;
-
-    #[test]
-    fn the_contract_example_builds_its_switch() {
-        let config = VtepConfig::parse(GOOD).unwrap();
-        assert_eq!(config.underlay.vxlan_port, 4789);
-        assert_eq!(
-            config.devices(),
-            [
-                PortDevice {
-                    name: "tap0".into(),
-                    mtu: 1450
-                },
-                PortDevice {
-                    name: "trunk0".into(),
-                    mtu: 1400
-                }
-            ]
-        );
-        let switch = config.build(1).unwrap();
-        assert_eq!(switch.port_count(), 2);
-        assert_eq!(switch.remotes().count(), 2);
-        assert_eq!(
-            switch.fdb(Duration::ZERO).filter(|e| e.is_static).count(),
-            2
-        );
-    }
-
-    /// The error for GOOD with `from` replaced by `to`.
-    fn mistake(from: &str, to: &str) -> String {
-        assert!(GOOD.contains(from), "{from}");
-        VtepConfig::parse(&GOOD.replacen(from, to, 1))
-            .unwrap_err()
-            .to_string()
-    }
-
-    #[test]
-    fn every_mistake_names_its_key() {
-        let cases = [
-            ("nvgre = true", "nvgre = true\nflood = 1", "flood"),
-            ("local_ip = \"10.99.0.2\"", "", "local_ip"),
-            (
-                "[[segment]]\nvni = 4100",
-                "[[segment]]\nvni = 16777216",
-                "segment[1].vni: 16777216 is over 24 bits",
-            ),
-            (
-                "vid = 200\nvni = 4100",
-                "vid = 200\nvni = 16777216",
-                "port[1].vlan[1].vni: 16777216 is over",
-            ),
-            (
-                "vni = 42\nmac_limit",
-                "mac_limit",
-                "segment[0].vni: missing",
-            ),
-            (
-                "vid = 200",
-                "vid = 4095",
-                "port[1].vlan[1].vid: 4095 is outside 1..=4094",
-            ),
-            ("vid = 100", "vid = 0", "port[1].vlan[0].vid: 0 is outside"),
-            (
-                "name = \"tap0\"\nvni = 42",
-                "name = \"tap0\"\nvni = 44",
-                "port[0].vni: no [[segment]] has VNI 44",
-            ),
-            (
-                "vid = 200\nvni = 4100",
-                "vid = 200\nvni = 45",
-                "port[1].vlan[1].vni: no [[segment]]",
-            ),
-            (
-                "port = \"tap0\"",
-                "port = \"tap9\"",
-                "segment[0].static[1].port: no [[port]] is named \"tap9\"",
-            ),
-            (
-                "remote = \"10.99.0.1\"",
-                "remote = \"10.99.0.7\"",
-                "segment[0].static[0].remote: 10.99.0.7 is not",
-            ),
-            (
-                "mac = \"02:00:00:00:00:09\"",
-                "mac = \"nope\"",
-                "segment[0].static[0].mac",
-            ),
-            (
-                "nvgre = true",
-                "nvgre = false",
-                "segment[1].remote[0].encap: nvgre needs",
-            ),
-            (
-                "encap = \"nvgre\"",
-                "encap = \"gre\"",
-                "unknown variant `gre`",
-            ),
-            (
-                "name = \"trunk0\"",
-                "name = \"tap0\"",
-                "port[1].name: \"tap0\" is used twice",
-            ),
-            (
-                "[[segment]]\nvni = 4100",
-                "[[segment]]\nvni = 42",
-                "segment[1].vni: segment 42 is defined twice",
-            ),
-        ];
-        for (from, to, expected) in cases {
-            let message = mistake(from, to);
-            assert!(message.contains(expected), "{to:?}: {message}");
-        }
-    }
-
-    #[test]
-    fn the_underlay_mtu_starts_at_68() {
-        // Pins the bound: IPv4's minimum MTU is accepted, one below it is refused.
-        let with_mtu = |mtu: u16| {
-            VtepConfig::parse(&GOOD.replacen(
-                "nvgre = true",
-                &format!("nvgre = true\nmtu = {mtu}"),
-                1,
-            ))
-        };
-        assert_eq!(with_mtu(68).map(|c| c.underlay.mtu), Ok(68));
-        assert_eq!(
-            with_mtu(67).unwrap_err().to_string(),
-            "underlay.mtu: 67 is below 68"
-        );
-    }
-
-    #[test]
-    fn a_port_name_has_1_to_15_bytes() {
-        // Pins both ends of the Linux IFNAMSIZ bound on TAP device names.
-        let named =
-            |name: &str| VtepConfig::parse(&GOOD.replacen("\"trunk0\"", &format!("{name:?}"), 1));
-        assert!(named("trunk0123456789").is_ok());
-        for refused in ["", "trunk01234567890"] {
-            assert_eq!(
-                named(refused).unwrap_err().to_string(),
-                "port[1].name: must be 1 to 15 bytes",
-                "{refused:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn nvgre_on_a_reserved_vsid_is_an_error() {
-        let text = "[underlay]\nlocal_ip = \"10.0.0.1\"\nnvgre = true\n[[segment]]\nvni = 42\n\
-                    [[segment.remote]]\nip = \"10.0.0.2\"\nencap = \"nvgre\"\n";
-        let message = VtepConfig::parse(text).unwrap_err().to_string();
-        assert!(
-            message.starts_with("segment[0].remote[0].encap: nvgre: VSID 42 is reserved"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn a_remote_or_static_entry_without_a_segment_is_an_error() {
-        let orphan = "[underlay]\nlocal_ip = \"10.0.0.1\"\n[[segment.remote]]\nip = \"10.0.0.2\"\n";
-        let message = VtepConfig::parse(orphan).unwrap_err().to_string();
-        assert!(
-            message.contains(
-                "segment: [[segment.remote]] or [[segment.static]] without a [[segment]]"
-            ),
-            "{message}"
-        );
-        let orphan = "[underlay]\nlocal_ip = \"10.0.0.1\"\n[[segment.static]]\nmac = \"02:00:00:00:00:01\"\nport = \"x\"\n";
-        let message = VtepConfig::parse(orphan).unwrap_err().to_string();
-        assert!(message.contains("without a [[segment]]"), "{message}");
-        let orphan = "[underlay]\nlocal_ip = \"10.0.0.1\"\n[[port.vlan]]\nvid = 1\nvni = 1\n";
-        let message = VtepConfig::parse(orphan).unwrap_err().to_string();
-        assert!(
-            message.contains("port: [[port.vlan]] without a [[port]]"),
-            "{message}"
-        );
-    }
-}
+mod tests;

@@ -13,7 +13,7 @@ use std::prelude::rust_2024::*;
 use std::{eprintln, format};
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,8 +28,9 @@ use crate::tunnel::TunnelKind;
 pub struct Names {
     /// Port device names, indexed by `PortId`.
     pub ports: Vec<String>,
-    /// Remote addresses, indexed by `RemoteId`.
-    pub remotes: Vec<Ipv4Addr>,
+    /// Remote addresses, indexed by `RemoteId` (printed IPv4 dotted, IPv6 as RFC 5952
+    /// text).
+    pub remotes: Vec<IpAddr>,
 }
 
 impl Names {
@@ -288,6 +289,28 @@ remote = "10.99.0.1"
         assert_eq!(remote["encap"], "vxlan");
         assert_eq!(remote["frames_out"].as_u64(), Some(1));
         assert_eq!(segment["mac_entries"].as_u64(), Some(2));
+    }
+
+    #[test]
+    fn ipv6_remotes_print_as_rfc_5952_text() {
+        let config = CONFIG
+            .replacen(
+                "local_ip = \"10.99.0.2\"",
+                "local_ip = \"10.99.0.2\"\nlocal_ip6 = \"fd00:99::2\"",
+                1,
+            )
+            .replace("10.99.0.1", "FD00:0099:0000:0000:0000:0000:0000:0001");
+        let switch = VtepConfig::parse(&config).unwrap().build(0).unwrap();
+        let names = Names {
+            ports: vec!["tap0".into()],
+            remotes: switch.remotes().map(|(_, _, ip, _)| ip).collect(),
+        };
+        assert_eq!(
+            fdb_lines(&switch, &names, Duration::ZERO),
+            "{\"vni\":42,\"mac\":\"02:00:00:00:00:09\",\"remote\":\"fd00:99::1\",\"static\":true,\"age_secs\":0}\n"
+        );
+        let stats = stats(&switch, &names);
+        assert_eq!(stats["segments"]["42"]["remotes"][0]["ip"], "fd00:99::1");
     }
 
     /// Sends `command` through the socket at `path` while serving it; returns the reply.

@@ -1,8 +1,9 @@
 //! The Linux driver of the reference switch (feature `linux`): TAP devices for local
-//! ports, a UDP socket receiving VXLAN, raw IPv4 sockets sending the tunnel engine's
-//! packets as built (VXLAN with its flow-hash source port) and receiving NVGRE, one poll loop,
-//! and the vtep configuration and control socket. The only module with `unsafe` code:
-//! the ioctls that create TAP devices, `IP_HDRINCL`, and `poll` itself.
+//! ports; per local address (IPv4, IPv6 or both) a UDP socket receiving VXLAN, a raw GRE
+//! socket receiving NVGRE and a raw IP socket sending the tunnel engine's packets as
+//! built (VXLAN with its flow-hash source port); one poll loop; and the vtep
+//! configuration and control socket. The only module with `unsafe` code: the ioctls
+//! that create TAP devices, raw sockets, and `poll` itself.
 //!
 //! Each turn of the loop reads at most a batch of frames from each descriptor, into one
 //! preallocated buffer with headroom: a frame with one destination is rewritten and sent
@@ -33,10 +34,11 @@
 pub mod config;
 pub mod control;
 mod run;
+mod sockets;
 mod tap;
 mod underlay;
 
 pub use config::{ConfigError, VtepConfig};
 pub use run::Vtep;
 pub use tap::Tap;
-pub use underlay::Underlay;
+pub use underlay::{Received, Receiver, Underlay};

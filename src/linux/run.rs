@@ -14,7 +14,7 @@ use std::{eprintln, format, vec};
 
 use std::hash::{BuildHasher, RandomState};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use super::control::{ControlSocket, Names};
 use super::tap::Tap;
 use super::underlay::Underlay;
 use crate::switch::{Egress, Ingress, Location, PortId, Reason, Switch, Verdict};
-use crate::tunnel::{HEADROOM, TunnelKind};
+use crate::tunnel::HEADROOM;
 
 /// Frames read from one descriptor per turn of the loop, so no source starves the others.
 const BATCH: usize = 64;
@@ -45,7 +45,6 @@ pub struct Vtep {
     names: Names,
     taps: Vec<Tap>,
     underlay: Underlay,
-    remotes: Vec<(Ipv4Addr, TunnelKind)>,
     control: Option<ControlSocket>,
     /// Receive buffer: frames arrive after the headroom, and unicast leaves from here.
     rx: Vec<u8>,
@@ -75,15 +74,23 @@ impl Vtep {
                 .map_err(context(format!("TAP device {}", device.name)))?;
             taps.push(tap);
         }
-        let underlay_config = &config.underlay;
+        let settings = switch.config();
+        let (local_ipv4, local_ipv6) = (settings.local_ipv4, settings.local_ipv6);
+        let locals: Vec<String> = [local_ipv4.map(IpAddr::V4), local_ipv6.map(IpAddr::V6)]
+            .into_iter()
+            .flatten()
+            .map(|ip| ip.to_string())
+            .collect();
         let underlay = Underlay::open(
-            underlay_config.local_ip,
-            underlay_config.vxlan_port,
-            underlay_config.nvgre,
+            local_ipv4,
+            local_ipv6,
+            settings.vxlan_port,
+            config.underlay.nvgre,
         )
         .map_err(context(format!(
-            "underlay socket on {}:{}",
-            underlay_config.local_ip, underlay_config.vxlan_port
+            "underlay sockets on {} (VXLAN port {})",
+            locals.join(" and "),
+            settings.vxlan_port
         )))?;
         let control = control
             .map(|path| {
@@ -91,20 +98,15 @@ impl Vtep {
                     .map_err(context(format!("control socket {}", path.display())))
             })
             .transpose()?;
-        let remotes: Vec<_> = switch
-            .remotes()
-            .map(|(_, _, ip, kind)| (ip, kind))
-            .collect();
         let names = Names {
             ports: taps.iter().map(|t| t.name().to_owned()).collect(),
-            remotes: remotes.iter().map(|&(ip, _)| ip).collect(),
+            remotes: switch.remotes().map(|(_, _, ip, _)| ip).collect(),
         };
         Ok(Vtep {
             switch,
             names,
             taps,
             underlay,
-            remotes,
             control,
             rx: vec![0; BUFFER],
             scratch: vec![0; BUFFER],
@@ -142,19 +144,15 @@ impl Vtep {
         let signal_fd =
             SignalFd::with_flags(&signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
 
-        // Descriptor order: TAPs, UDP, GRE (if on), signals, control (if on).
+        // Descriptor order: TAPs, the underlay's receivers, signals, control (if on).
         let mut fds: Vec<RawFd> = self.taps.iter().map(|t| t.as_fd().as_raw_fd()).collect();
-        fds.push(self.underlay.udp_fd().as_raw_fd());
-        let gre = self
-            .underlay
-            .gre_fd()
-            .map(|fd| push(&mut fds, fd.as_raw_fd()));
+        let receivers = fds.len()..fds.len().saturating_add(self.underlay.receivers().len());
+        fds.extend(self.underlay.receivers().iter().map(|r| r.fd().as_raw_fd()));
         let signal_slot = push(&mut fds, signal_fd.as_fd().as_raw_fd());
         let control_slot = self
             .control
             .as_ref()
             .map(|c| push(&mut fds, c.listener().as_raw_fd()));
-        let udp_slot = self.taps.len();
         let mut pollfds: Vec<libc::pollfd> = fds
             .iter()
             .map(|&fd| libc::pollfd {
@@ -166,7 +164,7 @@ impl Vtep {
         eprintln!(
             "vtep: running: {} port(s), {} remote(s), {} segment(s)",
             self.taps.len(),
-            self.remotes.len(),
+            self.names.remotes.len(),
             self.switch.segments().count()
         );
         // Saturates 584 billion years from now.
@@ -200,8 +198,9 @@ impl Vtep {
                         );
                         pollfd.fd = -1;
                     }
-                } else if slot == udp_slot || Some(slot) == gre {
-                    self.drain_underlay(slot == udp_slot);
+                } else if receivers.contains(&slot) {
+                    // Receiver slots follow the TAPs, in the underlay's order.
+                    self.drain_underlay(slot.saturating_sub(receivers.start));
                 } else if slot == signal_slot {
                     if let Ok(Some(info)) = signal_fd.read_signal() {
                         eprintln!("vtep: signal {}: stopping", info.ssi_signo);
@@ -247,15 +246,14 @@ impl Vtep {
         true
     }
 
-    fn drain_underlay(&mut self, vxlan: bool) {
+    /// Reads up to a batch of payloads from the underlay's `receiver`th socket.
+    fn drain_underlay(&mut self, receiver: usize) {
         for _ in 0..BATCH {
-            let received = if vxlan {
-                self.underlay.recv_vxlan(&mut self.rx)
-            } else {
-                self.underlay.recv_nvgre(&mut self.rx)
+            let Some(socket) = self.underlay.receivers().get(receiver) else {
+                return;
             };
-            match received {
-                Ok(frame) => self.dispatch(Ingress::Underlay, frame),
+            match socket.recv(&mut self.rx) {
+                Ok(received) => self.dispatch(received.ingress(), received.payload),
                 Err(error) => {
                     if error.kind() != io::ErrorKind::WouldBlock {
                         eprintln!("vtep: underlay receive: {error}");
@@ -296,7 +294,15 @@ impl Vtep {
                 continue;
             };
             // Counted, and logged with the other drops once a second.
-            if send(&self.taps, &self.underlay, &self.remotes, egress, frame).is_err() {
+            if send(
+                &self.taps,
+                &self.underlay,
+                &self.names.remotes,
+                egress,
+                frame,
+            )
+            .is_err()
+            {
                 self.switch.count_write_failed(egress);
             }
         }
@@ -361,15 +367,12 @@ fn push(fds: &mut Vec<RawFd>, fd: RawFd) -> usize {
 fn send(
     taps: &[Tap],
     underlay: &Underlay,
-    remotes: &[(Ipv4Addr, TunnelKind)],
+    remotes: &[IpAddr],
     egress: Egress,
     frame: &[u8],
 ) -> io::Result<()> {
     match egress {
         Location::Port(port) => port.of(taps).send(frame),
-        Location::Remote(remote) => {
-            let &(ip, kind) = remote.of(remotes);
-            underlay.send(ip, kind, frame)
-        }
+        Location::Remote(remote) => underlay.send(*remote.of(remotes), frame),
     }
 }

@@ -1,17 +1,18 @@
-//! The underlay sockets: UDP on the VXLAN port, raw IPv4 protocol 47 for NVGRE.
+//! The underlay sockets, for an IPv4 local address, an IPv6 one or both: per address a
+//! UDP socket receiving VXLAN, with NVGRE on a raw GRE socket receiving NVGRE, and a raw
+//! IP socket sending both.
 //!
-//! The switch core takes and gives whole tunnel frames (outer Ethernet, IPv4, then UDP
-//! and VXLAN or GRE), as a packet capture shows them. The sockets carry less: a UDP
-//! socket the VXLAN header and what follows, a raw socket the IPv4 packet. Receiving,
-//! the missing outer headers are written into the headroom in front of what the socket
-//! gave, from the addresses it reported; sending, the leading headers are skipped.
+//! Receiving, the switch core takes what the sockets give as it is: a socket payload
+//! (the tunnel header onward) with the sender, the local address and the outer ECN
+//! (`IP_RECVTOS` / `IPV6_RECVTCLASS`, or the IPv4 header an AF_INET raw socket hands
+//! over), decapsulated by the tunnel engine's payload path ([`Ingress::Socket`]).
 //!
-//! Both tunnels are sent through raw sockets with `IP_HDRINCL`: the kernel sends the IPv4
-//! packet the tunnel engine built (DF set, TTL, DSCP and the RFC 6040 ECN copy, and for
-//! VXLAN the UDP source port from the flow hash, RFC 7348 section 5's ECMP entropy) and
-//! only fills in the IPv4 checksum, total length and, when zero, the ID. A UDP socket
-//! would write its own IPv4 and UDP headers: one source port for every flow, and the
-//! socket's DSCP and ECN instead of the inner packet's.
+//! Sending, both tunnels leave through raw sockets that take the IP header as built
+//! (IPPROTO_RAW, header included): the tunnel engine's DF, TTL or hop limit, DSCP and
+//! RFC 6040 ECN copy, IPv6 flow label from the flow hash, and for VXLAN the UDP source
+//! port from the flow hash (RFC 7348 section 5's ECMP entropy) and, over IPv6, the UDP
+//! checksum. A UDP socket would write its own IP and UDP headers: one source port for
+//! every flow, and the socket's traffic class instead of the inner packet's.
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
@@ -23,203 +24,228 @@
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
 
-use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use nix::sys::socket::{MsgFlags, SockaddrIn, recvfrom, sendto};
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendto};
 
-use crate::tunnel::{HEADROOM, TunnelKind};
-use crate::wire::{
-    EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, UdpRepr, ethernet, ipv4,
-    udp,
-};
+use super::sockets;
+use crate::switch::Ingress;
+use crate::tunnel::ecn::Ecn;
+use crate::tunnel::{HEADROOM, SocketOuter, TunnelKind};
+use crate::wire::ethernet;
 
-/// Bytes in front of a UDP payload that the core expects: Ethernet, IPv4, UDP.
-const UDP_HEADERS: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN;
-/// Where a received VXLAN datagram's frame starts: its outer headers end at the headroom's end.
-const VXLAN_START: usize = HEADROOM - UDP_HEADERS;
-/// Where a received GRE packet's frame starts: an outer Ethernet header before it.
-const NVGRE_START: usize = HEADROOM - ethernet::HEADER_LEN;
+/// Room for the one control message asked for (an `int` traffic class or a TOS byte:
+/// 24 bytes with its header), aligned as control messages must be.
+#[repr(C, align(8))]
+struct ControlBuffer([u8; 64]);
 
-/// The driver's underlay: a VXLAN UDP socket (receiving), a raw socket sending the VXLAN
-/// packets as built and, with NVGRE on, a raw GRE socket.
+/// One receiving socket: VXLAN over UDP or NVGRE over raw GRE, of one local address.
+#[derive(Debug)]
+pub struct Receiver {
+    fd: OwnedFd,
+    kind: TunnelKind,
+    local_ip: IpAddr,
+}
+
+/// A payload a [`Receiver`] put in a buffer, as the switch core takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Where the payload (the tunnel header onward) lies in the buffer.
+    pub payload: Range<usize>,
+    /// VXLAN or NVGRE.
+    pub kind: TunnelKind,
+    /// What the socket reported of the outer packet.
+    pub outer: SocketOuter,
+}
+
+impl Received {
+    /// The ingress to hand the payload to the switch with.
+    pub fn ingress(&self) -> Ingress {
+        Ingress::Socket {
+            kind: self.kind,
+            outer: self.outer,
+        }
+    }
+}
+
+impl Receiver {
+    /// The descriptor, to poll.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// VXLAN (a UDP socket) or NVGRE (a raw GRE socket).
+    pub fn kind(&self) -> TunnelKind {
+        self.kind
+    }
+
+    /// The local address it is bound to.
+    pub fn local_ip(&self) -> IpAddr {
+        self.local_ip
+    }
+
+    /// Receives one datagram or GRE packet into `buf` after [`HEADROOM`] bytes (so the
+    /// inner frame can be sent on in place) and returns where its payload lies, with
+    /// what the socket reported of the outer packet.
+    ///
+    /// # Errors
+    /// `WouldBlock` when nothing is waiting; `InvalidInput` for a buffer without the
+    /// headroom; `InvalidData` for an IPv4 header the kernel should not have handed
+    /// over; what the socket reports.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        let room = buf.get_mut(HEADROOM..).ok_or_else(no_headroom)?;
+        let mut control = ControlBuffer([0; 64]);
+        let mut iov = [IoSliceMut::new(room)];
+        let message = recvmsg::<SockaddrStorage>(
+            self.fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut control.0),
+            MsgFlags::empty(),
+        )?;
+        let len = message.bytes;
+        let src = message.address.as_ref().and_then(peer_ip);
+        // Only the traffic class was asked for; without it the outer packet was Not-ECT.
+        let mut ecn = Ecn::NotEct;
+        for control in message.cmsgs()? {
+            match control {
+                ControlMessageOwned::Ipv4Tos(tos) => ecn = Ecn::from_bits(tos),
+                ControlMessageOwned::Ipv6TClass(class) => ecn = Ecn::from_bits(class as u8),
+                _ => {}
+            }
+        }
+        let src = src.ok_or_else(|| invalid("no sender address"))?;
+        // No overflow: the payload lies inside `buf`.
+        let end = HEADROOM.checked_add(len).ok_or_else(no_headroom)?;
+        let mut start = HEADROOM;
+        if let (TunnelKind::Nvgre, IpAddr::V4(_)) = (self.kind, self.local_ip) {
+            // An AF_INET raw socket hands the IPv4 header over: its TOS byte holds the
+            // outer ECN, and the GRE header starts after its IHL words.
+            let header = buf.get(HEADROOM..end).unwrap_or_default();
+            let (Some(&first), Some(&tos)) = (header.first(), header.get(1)) else {
+                return Err(invalid("a raw packet shorter than an IPv4 header"));
+            };
+            let header_len = usize::from(first & 0x0f).saturating_mul(4);
+            if first >> 4 != 4 || header_len < 20 || header_len > header.len() {
+                return Err(invalid("a raw packet without a whole IPv4 header"));
+            }
+            ecn = Ecn::from_bits(tos);
+            start = start.saturating_add(header_len);
+        }
+        Ok(Received {
+            payload: start..end,
+            kind: self.kind,
+            outer: SocketOuter {
+                src,
+                dst: self.local_ip,
+                ecn,
+            },
+        })
+    }
+}
+
+/// The driver's underlay: the receiving sockets of each local address, and a raw socket
+/// per family sending what the switch encapsulates.
 #[derive(Debug)]
 pub struct Underlay {
-    local_ip: Ipv4Addr,
-    vxlan_port: u16,
-    udp: UdpSocket,
-    vxlan_out: OwnedFd,
-    gre: Option<OwnedFd>,
+    receivers: Vec<Receiver>,
+    sender_v4: Option<OwnedFd>,
+    sender_v6: Option<OwnedFd>,
 }
 
 impl Underlay {
-    /// Opens the UDP socket on `local_ip:vxlan_port`, the raw socket that sends VXLAN
-    /// and, if `nvgre`, the raw GRE socket.
+    /// Opens, for each local address given, the UDP socket on its `vxlan_port`, the raw
+    /// socket that sends and, if `nvgre`, the raw GRE socket.
     ///
     /// # Errors
-    /// The port is taken, the address is not local, or raw sockets are not allowed
-    /// (CAP_NET_RAW).
-    pub fn open(local_ip: Ipv4Addr, vxlan_port: u16, nvgre: bool) -> io::Result<Underlay> {
-        let udp = UdpSocket::bind(SocketAddrV4::new(local_ip, vxlan_port))?;
-        udp.set_nonblocking(true)?;
-        // IPPROTO_RAW: a send-only socket for any protocol; it receives nothing.
-        let vxlan_out = raw_socket(local_ip, libc::IPPROTO_RAW)?;
-        let gre = if nvgre {
-            Some(raw_socket(local_ip, libc::IPPROTO_GRE)?)
-        } else {
-            None
-        };
+    /// The port is taken, an address is not local (an IPv6 one still tentative, before
+    /// duplicate address detection ends, counts as not local), or raw sockets are not
+    /// allowed (CAP_NET_RAW).
+    pub fn open(
+        local_ipv4: Option<Ipv4Addr>,
+        local_ipv6: Option<Ipv6Addr>,
+        vxlan_port: u16,
+        nvgre: bool,
+    ) -> io::Result<Underlay> {
+        let locals = [local_ipv4.map(IpAddr::V4), local_ipv6.map(IpAddr::V6)];
+        let mut receivers = Vec::new();
+        for local_ip in locals.into_iter().flatten() {
+            receivers.push(Receiver {
+                fd: sockets::udp(local_ip, vxlan_port)?,
+                kind: TunnelKind::Vxlan,
+                local_ip,
+            });
+            if nvgre {
+                receivers.push(Receiver {
+                    fd: sockets::gre(local_ip)?,
+                    kind: TunnelKind::Nvgre,
+                    local_ip,
+                });
+            }
+        }
         Ok(Underlay {
-            local_ip,
-            vxlan_port,
-            udp,
-            vxlan_out,
-            gre,
+            receivers,
+            sender_v4: local_ipv4
+                .map(|ip| sockets::sender(ip.into()))
+                .transpose()?,
+            sender_v6: local_ipv6
+                .map(|ip| sockets::sender(ip.into()))
+                .transpose()?,
         })
     }
 
-    /// The UDP socket's descriptor, to poll.
-    pub fn udp_fd(&self) -> BorrowedFd<'_> {
-        self.udp.as_fd()
+    /// The receiving sockets: per local address, IPv4 first, VXLAN then NVGRE.
+    pub fn receivers(&self) -> &[Receiver] {
+        &self.receivers
     }
 
-    /// The raw GRE socket's descriptor, to poll, when NVGRE is on.
-    pub fn gre_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.gre.as_ref().map(|fd| fd.as_fd())
-    }
-
-    /// Receives one VXLAN datagram into `buf` after [`HEADROOM`] bytes and writes the
-    /// outer Ethernet, IPv4 and UDP headers in front of it. Returns the whole tunnel
-    /// frame's range in `buf`.
+    /// Sends a tunnel frame the switch wrote (outer Ethernet first, then an IP header of
+    /// `remote`'s family) to `remote`.
     ///
     /// # Errors
-    /// `WouldBlock` when nothing is waiting; what the socket reports.
-    pub fn recv_vxlan(&self, buf: &mut [u8]) -> io::Result<std::ops::Range<usize>> {
-        let room = buf.get_mut(HEADROOM..).ok_or_else(no_headroom)?;
-        let (len, from) = self.udp.recv_from(room)?;
-        let std::net::SocketAddr::V4(from) = from else {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "not IPv4"));
+    /// `Unsupported` when there is no local address of `remote`'s family;
+    /// `InvalidInput` for a frame shorter than an Ethernet header; what the socket
+    /// reports: a full buffer, no route, a packet over the route's MTU.
+    pub fn send(&self, remote: IpAddr, frame: &[u8]) -> io::Result<()> {
+        let sender = match remote {
+            IpAddr::V4(_) => &self.sender_v4,
+            IpAddr::V6(_) => &self.sender_v6,
         };
-        // At most 65507 bytes arrive over IPv4: the lengths fit in 16 bits.
-        let (Ok(payload_len), Some(end)) = (u16::try_from(len), HEADROOM.checked_add(len)) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "oversized"));
-        };
-        let Some(udp_len) = payload_len.checked_add(udp::HEADER_LEN as u16) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "oversized"));
-        };
-        let frame = buf.get_mut(VXLAN_START..).ok_or_else(no_headroom)?;
-        write_ethernet(frame);
-        let packet = frame
-            .get_mut(ethernet::HEADER_LEN..)
-            .ok_or_else(no_headroom)?;
-        let mut ip = Ipv4Repr::new(*from.ip(), self.local_ip, IpProtocol::UDP, udp_len);
-        ip.dont_frag = true;
-        ip.emit(&mut *packet).map_err(invalid)?;
-        Ipv4Packet::new_unchecked(&mut *packet).fill_checksum();
-        let datagram = packet.get_mut(ipv4::HEADER_LEN..).ok_or_else(no_headroom)?;
-        // Checksum zero: the kernel verified the datagram's own already.
-        UdpRepr::new(from.port(), self.vxlan_port, payload_len)
-            .emit(datagram)
-            .map_err(invalid)?;
-        Ok(VXLAN_START..end)
-    }
-
-    /// Receives one GRE packet (the raw socket gives the IPv4 header with it) into `buf`
-    /// after [`HEADROOM`] - 14 bytes and writes an outer Ethernet header in front of
-    /// it. Returns the whole tunnel frame's range in `buf`.
-    ///
-    /// # Errors
-    /// `WouldBlock` when nothing is waiting (or NVGRE is off); what the socket reports.
-    pub fn recv_nvgre(&self, buf: &mut [u8]) -> io::Result<std::ops::Range<usize>> {
-        let Some(gre) = &self.gre else {
-            return Err(io::ErrorKind::WouldBlock.into());
-        };
-        let room = buf.get_mut(HEADROOM..).ok_or_else(no_headroom)?;
-        let (len, _) = recvfrom::<SockaddrIn>(gre.as_raw_fd(), room)?;
-        // No overflow: the packet lies inside `buf`.
-        let end = HEADROOM.checked_add(len).ok_or_else(no_headroom)?;
-        write_ethernet(buf.get_mut(NVGRE_START..).ok_or_else(no_headroom)?);
-        Ok(NVGRE_START..end)
-    }
-
-    /// Sends a tunnel frame the switch wrote (outer Ethernet first) to `remote`.
-    ///
-    /// # Errors
-    /// What the socket reports: a full buffer, no route, a packet over the route's MTU.
-    pub fn send(&self, remote: Ipv4Addr, kind: TunnelKind, frame: &[u8]) -> io::Result<()> {
-        let socket = match kind {
-            TunnelKind::Vxlan => &self.vxlan_out,
-            TunnelKind::Nvgre => self
-                .gre
-                .as_ref()
-                .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "NVGRE is off"))?,
-        };
-        // The IPv4 packet as the tunnel engine built it, after the outer Ethernet header.
-        let packet = frame.get(ethernet::HEADER_LEN..).ok_or_else(short)?;
-        let to = SockaddrIn::from(SocketAddrV4::new(remote, 0));
-        sendto(socket.as_raw_fd(), packet, &to, MsgFlags::empty())
-            .map(drop)
-            .map_err(io::Error::from)
+        let sender = sender.as_ref().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no local address of the remote's family",
+            )
+        })?;
+        // The IP packet as the tunnel engine built it, after the outer Ethernet header.
+        let packet = frame.get(ethernet::HEADER_LEN..).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame shorter than its outer headers",
+            )
+        })?;
+        // Port 0: a raw socket's sendto takes the protocol there, and 0 means its own.
+        let to = SockaddrStorage::from(SocketAddr::new(remote, 0));
+        sendto(sender.as_raw_fd(), packet, &to, MsgFlags::empty())?;
+        Ok(())
     }
 }
 
-fn write_ethernet(buf: &mut [u8]) {
-    // The core reads no outer addresses: zero MACs say "came from a socket".
-    let header = EthernetRepr {
-        dst_addr: MacAddr([0; 6]),
-        src_addr: MacAddr([0; 6]),
-        ethertype: EtherType::IPV4,
-    };
-    // The buffer always has the room: callers pass what lies after the headroom start.
-    let _ = header.emit(buf);
+/// The address a datagram came from.
+fn peer_ip(address: &SockaddrStorage) -> Option<IpAddr> {
+    match (address.as_sockaddr_in(), address.as_sockaddr_in6()) {
+        (Some(v4), _) => Some(IpAddr::V4(v4.ip())),
+        (_, Some(v6)) => Some(IpAddr::V6(v6.ip())),
+        _ => None,
+    }
 }
 
-fn invalid(error: crate::Error) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, error.to_string())
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
 fn no_headroom() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "buffer without the headroom")
-}
-
-fn short() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "frame shorter than its outer headers",
-    )
-}
-
-/// A non-blocking raw IPv4 socket for `protocol`, bound to `local_ip`, with IP_HDRINCL.
-fn raw_socket(local_ip: Ipv4Addr, protocol: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: socket() takes no pointers; a non-negative result is a new descriptor.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_INET,
-            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            protocol,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let on: libc::c_int = 1;
-    // SAFETY: IP_HDRINCL reads one c_int from the pointer, whose size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_HDRINCL,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let local = SockaddrIn::from(SocketAddrV4::new(local_ip, 0));
-    nix::sys::socket::bind(fd.as_raw_fd(), &local)?;
-    Ok(fd)
 }

@@ -9,21 +9,30 @@
 
 use alloc::vec::Vec;
 use core::fmt;
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
-use crate::tunnel::TunnelKind;
+use crate::tunnel::{TunnelConfig, TunnelKind};
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::{self, Vni};
+use crate::{AddressField, ErrorKind};
 
 /// Switch-wide settings. Build with [`SwitchConfig::new`], then adjust the fields.
+///
+/// A switch has an underlay address of one family or of both (dual stack); each remote
+/// is reached from the local address of its own family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwitchConfig {
-    /// This VTEP's underlay address: the source of outer packets.
-    pub local_ip: Ipv4Addr,
+    /// This VTEP's IPv4 underlay address, the source of outer IPv4 packets; `None`
+    /// when it has none (it then has no IPv4 remotes).
+    pub local_ipv4: Option<Ipv4Addr>,
+    /// This VTEP's IPv6 underlay address, the source of outer IPv6 packets; `None`
+    /// when it has none (it then has no IPv6 remotes).
+    pub local_ipv6: Option<Ipv6Addr>,
     /// VXLAN UDP destination port. Default 4789.
     pub vxlan_port: u16,
-    /// Underlay MTU: the largest outer IPv4 packet. Default 1500.
+    /// Underlay MTU: the largest outer IP packet, IPv4 or IPv6 (whose headers take 20
+    /// bytes more of it). Default 1500.
     pub mtu: u16,
     /// Key of the MAC table's hash; give it a random value so senders cannot aim
     /// addresses at one probe chain. Default 0.
@@ -34,16 +43,55 @@ pub struct SwitchConfig {
 }
 
 impl SwitchConfig {
-    /// The defaults for a VTEP at `local_ip`.
-    pub fn new(local_ip: Ipv4Addr) -> Self {
+    /// The defaults for a VTEP at `local_ip`, IPv4 or IPv6; for dual stack, set the
+    /// other family's field too.
+    pub fn new(local_ip: impl Into<IpAddr>) -> Self {
+        let (local_ipv4, local_ipv6) = match local_ip.into() {
+            IpAddr::V4(v4) => (Some(v4), None),
+            IpAddr::V6(v6) => (None, Some(v6)),
+        };
         SwitchConfig {
-            local_ip,
+            local_ipv4,
+            local_ipv6,
             vxlan_port: vxlan::PORT,
             mtu: 1500,
             hash_seed: 0,
             event_capacity: 64,
         }
     }
+
+    /// The local address a remote at `remote` is reached from: the one of its family.
+    pub fn local_ip_for(&self, remote: IpAddr) -> Option<IpAddr> {
+        match remote {
+            IpAddr::V4(_) => self.local_ipv4.map(IpAddr::V4),
+            IpAddr::V6(_) => self.local_ipv6.map(IpAddr::V6),
+        }
+    }
+}
+
+/// True when `ip` can be a VTEP's underlay address: a unicast address the tunnel engine
+/// sends from and takes packets from (not unspecified, loopback, multicast, IPv4
+/// broadcast or reserved, nor IPv4-mapped IPv6).
+pub fn is_vtep_address(ip: IpAddr) -> bool {
+    // The engine's own rule for tunnel sources, asked the one way it offers today: a
+    // tunnel from `ip` to a documentation address of its family fails validation on its
+    // source exactly when `ip` breaks the rule (the other checks come after it or are
+    // about settings that are fine here).
+    let partner = match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+    };
+    let refused = TunnelConfig::vxlan(Vni::default(), ip, partner)
+        .validate()
+        .err()
+        .map(|error| error.kind);
+    !matches!(
+        refused,
+        Some(ErrorKind::BadAddress {
+            field: AddressField::Source,
+            ..
+        })
+    )
 }
 
 /// A segment (one VNI; for NVGRE remotes the same number is the VSID). Build with
@@ -115,8 +163,9 @@ impl PortConfig {
 /// A remote VTEP of one segment. Build with [`RemoteConfig::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteConfig {
-    /// Its underlay address.
-    pub ip: Ipv4Addr,
+    /// Its underlay address, IPv4 or IPv6: the switch needs a local address of the
+    /// same family.
+    pub ip: IpAddr,
     /// VXLAN or NVGRE.
     pub kind: TunnelKind,
     /// On the segment's flood list: gets its broadcast, multicast and unknown unicast
@@ -127,9 +176,9 @@ pub struct RemoteConfig {
 
 impl RemoteConfig {
     /// A remote at `ip` speaking `kind`, on the flood list.
-    pub fn new(ip: Ipv4Addr, kind: TunnelKind) -> Self {
+    pub fn new(ip: impl Into<IpAddr>, kind: TunnelKind) -> Self {
         RemoteConfig {
-            ip,
+            ip: ip.into(),
             kind,
             flood: true,
         }
@@ -147,7 +196,13 @@ pub enum ConfigError {
     /// A trunk port maps this VID twice, or two VIDs to the same segment.
     DuplicateVlan(u16),
     /// The segment has this remote (same address and encapsulation) already.
-    DuplicateRemote(Ipv4Addr),
+    DuplicateRemote(IpAddr),
+    /// A remote of a family the switch has no local address of.
+    NoLocalAddress(IpAddr),
+    /// A remote at the switch's own local address.
+    LocalAddress(IpAddr),
+    /// A remote at an address no VTEP can have (see [`is_vtep_address`]).
+    NotUnicast(IpAddr),
     /// No such port or remote, or it is not part of the segment named.
     NotInSegment,
     /// More than 65535 ports, remotes or segments.
@@ -168,6 +223,21 @@ impl fmt::Display for ConfigError {
                 )
             }
             ConfigError::DuplicateRemote(ip) => write!(f, "remote {ip} is listed twice"),
+            ConfigError::NoLocalAddress(ip) => {
+                let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+                write!(
+                    f,
+                    "remote {ip}: this switch has no local {family} address to reach it from"
+                )
+            }
+            ConfigError::LocalAddress(ip) => {
+                write!(f, "remote {ip} is this switch's own local address")
+            }
+            ConfigError::NotUnicast(ip) => write!(
+                f,
+                "remote {ip} is not a unicast address a VTEP can have \
+                 (unspecified, loopback, multicast, broadcast or IPv4-mapped)"
+            ),
             ConfigError::NotInSegment => f.write_str("the port or remote is not in that segment"),
             ConfigError::TooMany => f.write_str("more than 65535 ports, remotes or segments"),
             ConfigError::Tunnel(error) => write!(f, "tunnel settings: {error}"),

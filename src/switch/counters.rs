@@ -29,7 +29,8 @@ pub enum Reason {
     Vlan,
     /// A known unicast from an isolated port to another isolated port.
     Isolated,
-    /// A known unicast from a remote to another remote of the same encapsulation.
+    /// A known unicast from a remote to another remote of the same encapsulation and
+    /// address family (one full mesh).
     SplitHorizon,
     /// The caller's output buffer has too little room (headroom or length).
     NoBuffer,
@@ -83,7 +84,8 @@ impl fmt::Display for Reason {
 ///
 /// Bytes count what crosses that object's edge: frames as a port receives or sends them
 /// (trunk tags included), whole encapsulated frames for remotes (outer Ethernet header
-/// included), and the untagged inner frames for segments.
+/// included; a socket payload counts with the headers the socket took off, as the tunnel
+/// engine writes them), and the untagged inner frames for segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counters {
     /// Frames received.

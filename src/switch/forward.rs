@@ -7,16 +7,20 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+use core::net::IpAddr;
 use core::ops::Range;
 use core::time::Duration;
 
 use super::{
     Egress, Ingress, Learned, Location, MacMove, PortId, Reason, SegmentId, Switch, nanos,
 };
-use crate::ErrorKind;
-use crate::tunnel::{HEADROOM, TunnelKind};
+use crate::tunnel::{
+    Decapsulated, Decapsulator, HEADROOM, NVGRE_OVERHEAD, NVGRE6_OVERHEAD, SocketOuter,
+    TUNNEL_HEADER_LEN, TunnelKind, VXLAN_OVERHEAD, VXLAN6_OVERHEAD,
+};
 use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::vlan::{self, VlanRepr, VlanTag};
+use crate::{AddressField, ErrorKind};
 
 /// The destination and source addresses that open an Ethernet header.
 const ADDRESSES_LEN: usize = 12;
@@ -55,7 +59,11 @@ impl Switch {
     /// Decides what to do with the frame at `buf[frame]`, which arrived at `now` from
     /// `ingress`: learns its source, then drops it, filters it, or picks the ports and
     /// remotes it goes to ([`targets`](Self::targets)). Decapsulation and the removal of
-    /// a trunk's tag happen in place in `buf`.
+    /// a trunk's tag happen in place in `buf`; a socket payload needs no headroom in
+    /// front of it, but the copy sent back out in place does (see [`emit`](Self::emit)).
+    ///
+    /// Bytes in count whole frames: a socket payload counts with the outer headers the
+    /// socket took off, as the tunnel engine writes them (see [`Counters`](super::Counters)).
     ///
     /// # Panics
     /// If `ingress` names a port that does not belong to this switch.
@@ -74,14 +82,26 @@ impl Switch {
                     .of_mut(&mut self.ports)
                     .counters
                     .count(Reason::NoBuffer),
-                Ingress::Underlay => self.underlay.count(Reason::NoBuffer),
+                Ingress::Underlay | Ingress::Socket { .. } => {
+                    self.underlay.count(Reason::NoBuffer);
+                }
             }
             return Verdict::Drop(Reason::NoBuffer);
         };
-        let len = bytes.len();
+        let len = match ingress {
+            Ingress::Socket { kind, outer } => bytes.len().saturating_add(taken_off(kind, outer)),
+            Ingress::Port(_) | Ingress::Underlay => bytes.len(),
+        };
         let found = match ingress {
             Ingress::Port(port) => self.classify_port(port, buf, frame),
-            Ingress::Underlay => self.classify_underlay(buf, frame),
+            Ingress::Underlay => self.classify_tunnel(buf, frame, |decapsulator, bytes| {
+                decapsulator.decapsulate(bytes)
+            }),
+            Ingress::Socket { kind, outer } => {
+                self.classify_tunnel(buf, frame, |decapsulator, bytes| {
+                    decapsulator.decapsulate_payload(bytes, kind, outer)
+                })
+            }
         };
         let (segment, source, frame) = match found {
             Ok(found) => found,
@@ -233,17 +253,31 @@ impl Switch {
         Ok((segment, source, frame))
     }
 
-    /// Decapsulates a tunnel frame in place and finds its segment and remote.
-    fn classify_underlay(&self, buf: &mut [u8], frame: Range<usize>) -> Classified {
+    /// Decapsulates a tunnel frame or socket payload in place with `decapsulate`, and
+    /// finds its segment and remote.
+    fn classify_tunnel(
+        &self,
+        buf: &mut [u8],
+        frame: Range<usize>,
+        decapsulate: impl FnOnce(&Decapsulator, &mut [u8]) -> crate::Result<Decapsulated>,
+    ) -> Classified {
         let Some(bytes) = buf.get_mut(frame.clone()) else {
             return Err((Reason::Malformed, None));
         };
-        let decapsulated = match self.decapsulator.decapsulate(bytes) {
+        let decapsulated = match decapsulate(&self.decapsulator, bytes) {
             Ok(decapsulated) => decapsulated,
-            Err(error) if error.kind == ErrorKind::InnerVlanTag => {
-                return Err((Reason::Vlan, None));
+            Err(error) => {
+                let reason = match error.kind {
+                    ErrorKind::InnerVlanTag => Reason::Vlan,
+                    // A sender no VTEP can be (multicast, loopback...): never a remote.
+                    ErrorKind::BadAddress {
+                        field: AddressField::OuterSource,
+                        ..
+                    } => Reason::UnknownSource,
+                    _ => Reason::Malformed,
+                };
+                return Err((reason, None));
             }
-            Err(_) => return Err((Reason::Malformed, None)),
         };
         let Some(&segment) = self.by_vni.get(&decapsulated.segment()) else {
             return Err((Reason::UnknownSource, None));
@@ -365,17 +399,20 @@ impl Switch {
             {
                 Some(Reason::Isolated)
             }
-            (Location::Remote(a), Location::Remote(b))
-                if self.remote_kind(a) == self.remote_kind(b) =>
-            {
+            (Location::Remote(a), Location::Remote(b)) if self.one_mesh(a, b) => {
                 Some(Reason::SplitHorizon)
             }
             _ => None,
         }
     }
 
-    fn remote_kind(&self, remote: super::RemoteId) -> TunnelKind {
-        remote.of(&self.remotes).kind
+    /// Whether two remotes belong to one full mesh: one encapsulation over one address
+    /// family. An IPv4 remote and an IPv6 one cannot reach each other (neither has an
+    /// address of the other's family), so a dual-stack switch relays between them, as
+    /// it relays between VXLAN and NVGRE.
+    fn one_mesh(&self, a: super::RemoteId, b: super::RemoteId) -> bool {
+        let (a, b) = (a.of(&self.remotes), b.of(&self.remotes));
+        a.kind == b.kind && a.ip.is_ipv4() == b.ip.is_ipv4()
     }
 
     fn counters_of(&mut self, location: Location) -> &mut super::Counters {
@@ -435,4 +472,18 @@ impl Switch {
         .map_err(|_| Reason::NoBuffer)?;
         Ok(start..frame.end)
     }
+}
+
+/// The outer headers a socket took off a payload of `kind` from `outer.src`, as the
+/// tunnel engine writes them (Ethernet, IPv4 or IPv6, UDP for VXLAN; no tag, options or
+/// extension headers): what whole-frame counters add to the payload.
+fn taken_off(kind: TunnelKind, outer: SocketOuter) -> usize {
+    let overhead = match (kind, outer.src) {
+        (TunnelKind::Vxlan, IpAddr::V4(_)) => VXLAN_OVERHEAD,
+        (TunnelKind::Nvgre, IpAddr::V4(_)) => NVGRE_OVERHEAD,
+        (TunnelKind::Vxlan, IpAddr::V6(_)) => VXLAN6_OVERHEAD,
+        (TunnelKind::Nvgre, IpAddr::V6(_)) => NVGRE6_OVERHEAD,
+    };
+    // The payload starts with the tunnel header, which each overhead includes.
+    overhead.saturating_sub(TUNNEL_HEADER_LEN)
 }

@@ -8,6 +8,10 @@
 //!
 //! Frames from tunnels are decapsulated with the [`tunnel`](crate::tunnel) engine,
 //! frames to remotes encapsulated with one [`Encapsulator`] per remote: no second parser.
+//! The underlay may be IPv4, IPv6 or both: each remote is reached from the local address
+//! of its family, and a tunnel frame comes in whole (outer Ethernet first, as a capture
+//! or AF_PACKET gives it: [`Ingress::Underlay`]) or as a socket payload (what a UDP or
+//! raw GRE socket gives: [`Ingress::Socket`]); after decapsulation both take one path.
 //!
 //! ```
 //! use core::net::Ipv4Addr;
@@ -49,18 +53,20 @@ mod counters;
 mod forward;
 pub mod mac_table;
 
-pub use config::{ConfigError, PortConfig, PortMode, RemoteConfig, SegmentConfig, SwitchConfig};
+pub use config::{
+    ConfigError, PortConfig, PortMode, RemoteConfig, SegmentConfig, SwitchConfig, is_vtep_address,
+};
 pub use counters::{Counters, Reason};
 pub use forward::{Forward, Verdict};
 pub use mac_table::{Learned, MacEntry, MacTable};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 use core::time::Duration;
 
 use crate::packet::VxlanPorts;
-use crate::tunnel::{Decapsulator, Encapsulator, TunnelConfig, TunnelKind};
+use crate::tunnel::{Decapsulator, Encapsulator, SocketOuter, TunnelConfig, TunnelKind};
 use crate::wire::ethernet::MacAddr;
 use crate::wire::nvgre::Vsid;
 use crate::wire::vlan::VlanId;
@@ -128,9 +134,20 @@ pub enum Location {
 pub enum Ingress {
     /// A local port: the frame is a plain Ethernet frame.
     Port(PortId),
-    /// The underlay: the frame is a whole tunnel frame (outer Ethernet, IPv4, then UDP
-    /// and VXLAN or GRE), whichever remote sent it.
+    /// The underlay: the frame is a whole tunnel frame (outer Ethernet, IPv4 or IPv6,
+    /// then UDP and VXLAN or GRE), whichever remote sent it.
     Underlay,
+    /// The underlay through a socket: the frame is a socket payload, the `kind` tunnel
+    /// header onward (what a UDP socket gives for VXLAN; for NVGRE what a raw GRE socket
+    /// gives after the IPv4 header an AF_INET one puts in front), and `outer` is what the
+    /// socket reported of the outer packet. The kernel has checked the outer headers;
+    /// everything else is checked as for [`Underlay`](Self::Underlay).
+    Socket {
+        /// VXLAN (a UDP socket) or NVGRE (a raw GRE socket).
+        kind: TunnelKind,
+        /// The sender, the local address and the outer ECN.
+        outer: SocketOuter,
+    },
 }
 
 /// Where a copy of a frame goes.
@@ -186,7 +203,7 @@ struct Port {
 #[derive(Debug, Clone)]
 struct Remote {
     segment: SegmentId,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     kind: TunnelKind,
     flood: bool,
     encapsulator: Encapsulator,
@@ -293,12 +310,26 @@ impl Switch {
     }
 
     /// Adds a remote VTEP to segment `vni`; it is on the flood list if `config.flood`.
+    /// Its packets leave from the local address of its family, so the underlay MTU
+    /// leaves 20 bytes less for its frames over IPv6.
     ///
     /// # Errors
-    /// `UnknownSegment`; `DuplicateRemote` when the segment has this address with this
-    /// encapsulation already; `Tunnel` when the encapsulator refuses the settings.
+    /// `UnknownSegment`; `NotUnicast` for an address no VTEP can have
+    /// ([`is_vtep_address`]); `NoLocalAddress` when the switch has no local address of
+    /// its family; `LocalAddress` for the switch's own; `DuplicateRemote` when the
+    /// segment has this address with this encapsulation already; `Tunnel` when the
+    /// encapsulator refuses the settings.
     pub fn add_remote(&mut self, vni: Vni, config: RemoteConfig) -> Result<RemoteId, ConfigError> {
         let segment = self.segment_id(vni)?;
+        if !is_vtep_address(config.ip) {
+            return Err(ConfigError::NotUnicast(config.ip));
+        }
+        let Some(local) = self.config.local_ip_for(config.ip) else {
+            return Err(ConfigError::NoLocalAddress(config.ip));
+        };
+        if local == config.ip {
+            return Err(ConfigError::LocalAddress(config.ip));
+        }
         let id = RemoteId::from_len(self.remotes.len())?;
         if segment
             .of(&self.segments)
@@ -308,7 +339,6 @@ impl Switch {
         {
             return Err(ConfigError::DuplicateRemote(config.ip));
         }
-        let local = self.config.local_ip;
         let mut tunnel = match config.kind {
             TunnelKind::Vxlan => TunnelConfig::vxlan(vni, local, config.ip),
             TunnelKind::Nvgre => {
@@ -442,7 +472,7 @@ impl Switch {
     }
 
     /// The remotes: id, segment VNI, address and encapsulation, in the order added.
-    pub fn remotes(&self) -> impl Iterator<Item = (RemoteId, Vni, Ipv4Addr, TunnelKind)> + '_ {
+    pub fn remotes(&self) -> impl Iterator<Item = (RemoteId, Vni, IpAddr, TunnelKind)> + '_ {
         self.remotes.iter().enumerate().map(|(i, r)| {
             let vni = r.segment.of(&self.segments).vni;
             (RemoteId(i as u16), vni, r.ip, r.kind)
@@ -484,8 +514,9 @@ impl Switch {
         &segment.of(&self.segments).counters
     }
 
-    /// Tunnel frames that could not be charged to a remote: undecodable, or naming a VNI
-    /// with no segment.
+    /// Tunnel frames that could not be charged to a remote: undecodable, from an
+    /// address that is not a remote of the segment named, or naming a VNI with no
+    /// segment.
     pub fn underlay_counters(&self) -> &Counters {
         &self.underlay
     }

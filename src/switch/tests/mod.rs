@@ -1,10 +1,13 @@
 //! Every forwarding rule, on a fake clock.
 
+use core::net::{Ipv4Addr, Ipv6Addr};
 use std::vec::Vec;
 
 use super::*;
 use crate::packet::{Decoder, Tunnel};
 use crate::tunnel::HEADROOM;
+
+mod dual_stack;
 
 const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 const VX1: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -146,7 +149,7 @@ impl Lab {
         segment: u32,
         inner: &[u8],
     ) -> (Verdict, Vec<(Egress, Vec<u8>)>) {
-        let wire = encapsulate(from, LOCAL, kind, segment, inner);
+        let wire = encapsulate(from.into(), LOCAL.into(), kind, segment, inner);
         self.send(now, Ingress::Underlay, &wire)
     }
 
@@ -159,13 +162,8 @@ impl Lab {
     }
 }
 
-fn encapsulate(
-    from: Ipv4Addr,
-    to: Ipv4Addr,
-    kind: TunnelKind,
-    segment: u32,
-    inner: &[u8],
-) -> Vec<u8> {
+/// `inner` as a whole tunnel frame from `from` to `to` (both IPv4 or both IPv6).
+fn encapsulate(from: IpAddr, to: IpAddr, kind: TunnelKind, segment: u32, inner: &[u8]) -> Vec<u8> {
     let mut config = match kind {
         TunnelKind::Vxlan => TunnelConfig::vxlan(vni(segment), from, to),
         TunnelKind::Nvgre => TunnelConfig::nvgre(Vsid::new(segment).unwrap(), from, to),
@@ -185,18 +183,34 @@ fn encapsulate(
     buf[range].to_vec()
 }
 
-/// The remote address, encapsulation, segment and inner frame of a tunnel frame.
+/// The remote address, encapsulation, segment and inner frame of a tunnel frame from
+/// the IPv4 switch at LOCAL.
 fn open_tunnel(bytes: &[u8]) -> (Ipv4Addr, TunnelKind, u32, Vec<u8>) {
+    let (from, to, kind, segment, inner) = open_tunnel_of_either_family(bytes);
+    assert_eq!(from, LOCAL);
+    let IpAddr::V4(to) = to else {
+        panic!("sent over IPv6")
+    };
+    (to, kind, segment, inner)
+}
+
+/// The outer source and destination, encapsulation, segment and inner frame of a tunnel
+/// frame over IPv4 or IPv6.
+fn open_tunnel_of_either_family(bytes: &[u8]) -> (IpAddr, IpAddr, TunnelKind, u32, Vec<u8>) {
     let frame = Decoder::new().decode(bytes).unwrap();
-    let ip = frame.outer.ipv4.unwrap();
-    assert_eq!(ip.src_addr(), LOCAL);
+    let (from, to) = match (frame.outer.ipv4, frame.outer.ipv6) {
+        (Some(ip), None) => (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr())),
+        (None, Some(ip)) => (IpAddr::V6(ip.src_addr()), IpAddr::V6(ip.dst_addr())),
+        _ => panic!("one outer IP header"),
+    };
     let tunnel = frame.tunnel.unwrap();
     let kind = match tunnel {
         Tunnel::Vxlan(_) => TunnelKind::Vxlan,
         Tunnel::Nvgre(_) => TunnelKind::Nvgre,
     };
     (
-        ip.dst_addr(),
+        from,
+        to,
         kind,
         tunnel.segment(),
         bytes[frame.inner.offset..].to_vec(),
@@ -745,8 +759,8 @@ fn malformed_frames_are_dropped_and_counted() {
         2
     );
     let mut wire = encapsulate(
-        VX1,
-        LOCAL,
+        VX1.into(),
+        LOCAL.into(),
         TunnelKind::Vxlan,
         5042,
         &frame(MacAddr::BROADCAST, mac(7), 60),
@@ -758,7 +772,13 @@ fn malformed_frames_are_dropped_and_counted() {
     );
     // Encapsulation refuses a 10-byte inner frame: a 14-byte one, cut to 10 with the
     // outer lengths and checksum to match.
-    let mut short = encapsulate(VX1, LOCAL, TunnelKind::Vxlan, 5042, &[0u8; 14]);
+    let mut short = encapsulate(
+        VX1.into(),
+        LOCAL.into(),
+        TunnelKind::Vxlan,
+        5042,
+        &[0u8; 14],
+    );
     short.truncate(short.len() - 4);
     let mut ip = crate::wire::Ipv4Packet::new_unchecked(&mut short[14..]);
     ip.set_total_len(ip.total_len() - 4);
@@ -886,7 +906,7 @@ fn bad_settings_are_refused() {
     switch.add_remote(vni(5001), remote).unwrap();
     assert_eq!(
         switch.add_remote(vni(5001), remote),
-        Err(ConfigError::DuplicateRemote(VX1))
+        Err(ConfigError::DuplicateRemote(VX1.into()))
     );
     assert_eq!(
         switch.add_remote(vni(5002), remote),
