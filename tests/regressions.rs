@@ -5,6 +5,8 @@
 
 #[path = "../fuzz/src/checks.rs"]
 mod checks;
+#[path = "../fuzz/src/underlay.rs"]
+mod underlay;
 
 use std::fs;
 use std::path::{Path, PathBuf};
