@@ -7,8 +7,10 @@ in tests/data. Deterministic: the same captures give the same files.
 Each target's input is described in fuzz/src/checks.rs: `decode` takes a frame;
 `header` a selector byte (0 Ethernet, 1 VLAN, 2 IPv4, 3 IPv6, 4 UDP, 5 VXLAN, 6 NVGRE)
 and the bytes from that header on; `decapsulate` and `translate` a 16-byte settings head
-and a frame; `encapsulate` a 96-byte settings head and an inner frame. Heads are random
-bytes from a fixed seed: checks.rs maps every head onto settings, most of them valid.
+and a frame; `encapsulate` a 96-byte settings head and an inner frame; `payload`
+(fuzz/src/payload.rs) a 48-byte settings head and a socket payload, the tunnel header
+onward. Heads are random bytes from a fixed seed: checks.rs maps every head onto
+settings, most of them valid; a payload's head has its first bit set to its kind.
 
 Besides the captured frames, tunnel frames over IPv4 are written again over an IPv6
 underlay (`over_ipv6`), so every target starts from both families.
@@ -26,6 +28,7 @@ CORPUS = ROOT / "fuzz" / "corpus"
 
 SETTINGS_LEN = 16  # checks::SETTINGS_LEN
 ENCAP_SETTINGS_LEN = 96  # checks::ENCAP_SETTINGS_LEN
+PAYLOAD_SETTINGS_LEN = 48  # payload::PAYLOAD_SETTINGS_LEN
 OVER_IPV6 = 96  # tunnel frames over IPv4 written again over IPv6
 MAX_FRAME = 600  # keeps the committed corpus small; longer frames add no new paths
 
@@ -91,6 +94,24 @@ def inner_frames(frame):
         if selector in (5, 6):
             return [frame[at + 8 :]]
     return []
+
+
+def payload_of(frame):
+    """(True for NVGRE, the bytes a UDP or raw GRE socket would give) of a tunnel frame:
+    its tunnel header onward, to the end of the UDP datagram or IP packet."""
+    found = headers(frame)
+    for index, (selector, at) in enumerate(found):
+        if selector == 5:
+            udp = at - 8
+            return False, frame[at : udp + struct.unpack(">H", frame[udp + 4 : udp + 6])[0]]
+        if selector == 6:
+            ip_selector, ip = found[index - 1]
+            if ip_selector == 2:
+                end = ip + struct.unpack(">H", frame[ip + 2 : ip + 4])[0]
+            else:
+                end = ip + 40 + struct.unpack(">H", frame[ip + 4 : ip + 6])[0]
+            return True, frame[at:end]
+    return None
 
 
 def internet_checksum(data):
@@ -181,6 +202,12 @@ def main():
             for f in [f for c in ("plain.pcap", "plain6.pcap") for f in frames(c)]
             + [i for f in tunnelled for i in inner_frames(f)]
             if len(f) <= MAX_FRAME
+        ],
+        "payload": [
+            bytes([rng.getrandbits(8) & 0xFE | nvgre])
+            + bytes(rng.getrandbits(8) for _ in range(PAYLOAD_SETTINGS_LEN - 1))
+            + payload
+            for nvgre, payload in map(payload_of, tunnelled)
         ],
     }
     for target, seeds in inputs.items():

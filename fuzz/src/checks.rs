@@ -1,7 +1,8 @@
 //! The invariants each fuzz target checks, one public function per target taking the
 //! fuzzer's raw input. Shared by the targets in `fuzz/fuzz_targets/` and by
 //! `tests/regressions.rs`, which replays committed inputs on stable. What the outer
-//! packet must say over either underlay lives in `underlay.rs`.
+//! packet must say over either underlay lives in `underlay.rs`; socket payloads against
+//! whole frames in `payload.rs`.
 //!
 //! Checksums: under `cfg(fuzzing)` `verify_checksum` always passes, so the fuzzer reaches
 //! what lies behind it; on stable it does not. The tunnel checks therefore run each frame
@@ -11,8 +12,9 @@
 //! takes the path on which it was found. Where a checksum's value matters, it is summed
 //! here directly rather than through `verify_checksum`.
 //!
-//! Inputs that carry settings start with a fixed-length head ([`SETTINGS_LEN`] or
-//! [`ENCAP_SETTINGS_LEN`] bytes) read with `arbitrary`; the frame is the rest.
+//! Inputs that carry settings start with a fixed-length head ([`SETTINGS_LEN`],
+//! [`ENCAP_SETTINGS_LEN`] or `payload::PAYLOAD_SETTINGS_LEN` bytes) read with
+//! `arbitrary`; the frame is the rest.
 
 use std::fmt::{Debug, Display};
 use std::ops::Range;
@@ -32,6 +34,7 @@ use tunnelwire::wire::{
 };
 use tunnelwire::{AddressField, Error, ErrorKind, Layer, Result};
 
+use crate::payload::{self, PAYLOAD_SETTINGS_LEN, PayloadSettings};
 use crate::underlay::{
     DrawnAddress, OuterIp, ReceiveBits, can_be_vtep, carrier, check_receive_verdict,
     ipv4_checksum_ok, outer_tos, udp_checksum_ok, unspecified_destination,
@@ -46,17 +49,18 @@ pub const ENCAP_SETTINGS_LEN: usize = 96;
 pub type Check = fn(&[u8]);
 
 /// The fuzz targets, by name: what `tests/regressions.rs` dispatches on.
-pub const TARGETS: [(&str, Check); 5] = [
+pub const TARGETS: [(&str, Check); 6] = [
     ("decode", decode),
     ("header", header),
     ("decapsulate", decapsulate),
     ("translate", translate),
     ("encapsulate", encapsulate),
+    ("payload", payload::payload),
 ];
 
 /// Settings of type `S` from the first `len` bytes (missing bytes read as zero), and the
 /// rest of the input.
-fn split<'a, S: Arbitrary<'a>>(data: &'a [u8], len: usize) -> (S, &'a [u8]) {
+pub(crate) fn split<'a, S: Arbitrary<'a>>(data: &'a [u8], len: usize) -> (S, &'a [u8]) {
     let (head, rest) = data.split_at(len.min(data.len()));
     let settings = S::arbitrary(&mut Unstructured::new(head))
         .expect("settings of plain fields read from any bytes");
@@ -64,7 +68,7 @@ fn split<'a, S: Arbitrary<'a>>(data: &'a [u8], len: usize) -> (S, &'a [u8]) {
 }
 
 /// Where `part` lies inside `whole`; fails unless it lies inside.
-fn within(whole: &[u8], part: &[u8]) -> Range<usize> {
+pub(crate) fn within(whole: &[u8], part: &[u8]) -> Range<usize> {
     let base = whole.as_ptr() as usize;
     let start = (part.as_ptr() as usize).wrapping_sub(base);
     assert!(
@@ -101,6 +105,7 @@ pub fn settings_fit() {
     fits::<DecapSettings>(&ones, SETTINGS_LEN);
     fits::<TranslateSettings>(&ones, SETTINGS_LEN);
     fits::<EncapSettings>(&ones, ENCAP_SETTINGS_LEN);
+    fits::<PayloadSettings>(&ones, PAYLOAD_SETTINGS_LEN);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -436,11 +441,11 @@ fn check_header<R: PartialEq + Debug + Display>(
 }
 
 // ---------------------------------------------------------------------------------------
-// Settings shared by decapsulate and translate
+// Settings shared by decapsulate, translate and payload
 
 /// An inner VLAN policy, drawn by `arbitrary`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]
-enum InnerVlan {
+pub(crate) enum InnerVlan {
     Strip,
     Keep,
     Reject,
@@ -457,7 +462,7 @@ impl From<InnerVlan> for InnerVlanPolicy {
 }
 
 /// A decoder: VXLAN on 4789, or on 4789 and 8472; reserved bits ignored or rejected.
-fn decoder(second_port: bool, reject_reserved: bool) -> Decoder {
+pub(crate) fn decoder(second_port: bool, reject_reserved: bool) -> Decoder {
     Decoder {
         vxlan_ports: if second_port {
             VxlanPorts::from_slice(&[vxlan::PORT, 8472]).expect("two ports")
@@ -507,7 +512,8 @@ struct DecapSettings {
 /// frame; decapsulation changes nothing on failure, and on success only removes the tags
 /// `inspect` saw (under `Strip`) and the ECN bits of the inner IP header. The outer
 /// packet is accepted or refused as the receive rules say, over either family
-/// (`underlay::check_receive_verdict`).
+/// (`underlay::check_receive_verdict`), and the frame's socket payload decapsulates as
+/// the frame does (`payload::check_payload_decap`).
 pub fn decapsulate(data: &[u8]) {
     let (settings, frame): (DecapSettings, _) = split(data, SETTINGS_LEN);
     let _ = both_checksum_modes(|checksums| {
@@ -519,21 +525,36 @@ pub fn decapsulate(data: &[u8]) {
             inner_vlan: settings.inner_vlan.into(),
             apply_ecn: settings.apply_ecn,
         };
-        let result = check_decapsulate(&decap, frame);
+        let result = check_rewrite(
+            &decap,
+            frame,
+            |bytes| decap.inspect(bytes),
+            |bytes| decap.decapsulate(bytes),
+        );
         check_receive_verdict(&decap, frame, &result.clone().map(|(found, _)| found));
+        payload::check_payload_decap(&decap, frame, &result);
         result
     });
 }
 
-fn check_decapsulate(decap: &Decapsulator, frame: &[u8]) -> Result<(Decapsulated, Vec<u8>)> {
-    let inspected = decap.inspect(frame);
-    let mut buf = frame.to_vec();
-    let result = decap.decapsulate(&mut buf);
+/// `inspect` and `decapsulate` (of a whole frame, or of a socket payload) on `bytes`:
+/// they agree, a failure changes no byte and lies inside the bytes, and a success
+/// changes only the inner tags it strips and the inner ECN. Returns what `decapsulate`
+/// found and the bytes it left.
+pub(crate) fn check_rewrite(
+    decap: &Decapsulator,
+    bytes: &[u8],
+    inspect: impl Fn(&[u8]) -> Result<Decapsulated>,
+    decapsulate: impl Fn(&mut [u8]) -> Result<Decapsulated>,
+) -> Result<(Decapsulated, Vec<u8>)> {
+    let inspected = inspect(bytes);
+    let mut buf = bytes.to_vec();
+    let result = decapsulate(&mut buf);
     let (seen, out) = match (inspected, result) {
         (Err(a), Err(b)) => {
             assert_eq!(a, b, "inspect and decapsulate fail differently");
-            assert_eq!(buf, frame, "a failed decapsulation changed the frame");
-            assert!(a.offset <= frame.len(), "{a:?}");
+            assert_eq!(buf, bytes, "a failed decapsulation changed the bytes");
+            assert!(a.offset <= bytes.len(), "{a:?}");
             return Err(b);
         }
         (Ok(seen), Ok(out)) => (seen, out),
@@ -545,11 +566,11 @@ fn check_decapsulate(decap: &Decapsulator, frame: &[u8]) -> Result<(Decapsulated
         (out.outer_src, out.outer_dst)
     );
     assert_eq!(seen.ecn_alarm, out.ecn_alarm);
-    assert!(seen.inner.start <= out.inner.start && out.inner.end <= frame.len());
+    assert!(seen.inner.start <= out.inner.start && out.inner.end <= bytes.len());
     assert_eq!(seen.inner.end, out.inner.end);
     let stripped = out.inner.start - seen.inner.start;
     if decap.inner_vlan == InnerVlanPolicy::Strip {
-        let (seen_stack, _) = Stack::decode(&frame[seen.inner.clone()]);
+        let (seen_stack, _) = Stack::decode(&bytes[seen.inner.clone()]);
         assert_eq!(stripped, vlan::HEADER_LEN * seen_stack.vlan_tags().count());
     } else {
         assert_eq!(stripped, 0, "tags removed under {:?}", decap.inner_vlan);
@@ -557,7 +578,7 @@ fn check_decapsulate(decap: &Decapsulator, frame: &[u8]) -> Result<(Decapsulated
     assert!(out.inner.len() >= ethernet::HEADER_LEN);
 
     // The inner frame inspect saw, its tags removed...
-    let seen_inner = &frame[seen.inner.clone()];
+    let seen_inner = &bytes[seen.inner.clone()];
     let mut expected = seen_inner[..ethernet::ADDRS_LEN].to_vec();
     expected.extend_from_slice(&seen_inner[ethernet::ADDRS_LEN + stripped..]);
     // ...and at most the ECN bits of its IP header (and the IPv4 checksum) changed.
@@ -586,7 +607,7 @@ fn check_decapsulate(decap: &Decapsulator, frame: &[u8]) -> Result<(Decapsulated
         );
     }
     if decap.inner_vlan != InnerVlanPolicy::Strip && !decap.apply_ecn {
-        assert_eq!(buf, frame, "nothing to rewrite, yet the frame changed");
+        assert_eq!(buf, bytes, "nothing to rewrite, yet the bytes changed");
     }
     Ok((out, buf))
 }
@@ -951,7 +972,9 @@ impl EncapSettings {
 /// `Encapsulator::new` exactly when `validate` refuses it; a refused frame leaves the
 /// buffer as it was; otherwise the outer headers carry the settings over the configured
 /// family, the checksums sum right, and decapsulation gives back the inner frame byte for
-/// byte (its tags stripped under `Strip`).
+/// byte (its tags stripped under `Strip`), from the whole frame and from its socket
+/// payload alike. `encapsulate_payload` writes the tail of the frame
+/// (`payload::check_payload_encap`).
 pub fn encapsulate(data: &[u8]) {
     let (settings, inner): (EncapSettings, _) = split(data, ENCAP_SETTINGS_LEN);
     let config = match settings.config() {
@@ -1015,6 +1038,7 @@ pub fn encapsulate(data: &[u8]) {
                 ),
                 _ => panic!("encapsulation refused: {error:?}"),
             }
+            payload::check_payload_encap(&mut encap, &before, at..end, Err(error), strip_len);
             return;
         }
     };
@@ -1028,6 +1052,13 @@ pub fn encapsulate(data: &[u8]) {
     assert_eq!(&frame[encap.overhead()..], &expected[..]);
     let hash = flow_hash(inner, config.symmetric_hash);
     check_outer_headers(&config, frame, encap.overhead(), &stack, hash);
+    payload::check_payload_encap(
+        &mut encap,
+        &before,
+        at..end,
+        Ok((out.clone(), &buf)),
+        strip_len,
+    );
 
     let decap = Decapsulator {
         decoder: Decoder {
@@ -1055,6 +1086,7 @@ pub fn encapsulate(data: &[u8]) {
         (config.src_ip, config.dst_ip)
     );
     assert_eq!(got.ecn_alarm, None, "our own ECN marking raised an alarm");
+    payload::check_payload_decap(&decap, frame, &Ok((got, copy)));
 }
 
 /// `validate` refuses the addresses exactly as the rules say, the first rule broken

@@ -2,7 +2,8 @@
 //! worked out here from the RFCs rather than through the crate: which sources can be a
 //! VTEP, the UDP checksum over either pseudo-header, the outer TOS or traffic class,
 //! what a receiver refuses of an outer packet and in which order, and the addresses and
-//! receive settings the settings heads draw, for the tunnel checks (`checks.rs`).
+//! receive settings the settings heads draw. Shared by the tunnel checks (`checks.rs`)
+//! and the payload checks (`payload.rs`).
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -135,6 +136,15 @@ pub fn udp_sum(src: IpAddr, dst: IpAddr, datagram: &[u8]) -> u16 {
 /// The UDP checksum over either family sums right, whatever `cfg(fuzzing)` says.
 pub fn udp_checksum_ok(src: IpAddr, dst: IpAddr, udp: &UdpDatagram<&[u8]>) -> bool {
     udp_sum(src, dst, &udp.into_inner()[..usize::from(udp.len())]) == 0xffff
+}
+
+/// The checksum to write into `datagram`, whose checksum field is zero: never zero, which
+/// means "no checksum" (RFC 768), so a sum of zero is sent as 0xffff.
+pub fn udp_checksum(src: IpAddr, dst: IpAddr, datagram: &[u8]) -> u16 {
+    match !udp_sum(src, dst, datagram) {
+        0 => 0xffff,
+        sum => sum,
+    }
 }
 
 /// The IPv4 header in `header` sums to 0xffff, whatever `cfg(fuzzing)` says.
