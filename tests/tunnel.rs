@@ -891,3 +891,37 @@ fn the_symmetric_hash_leaves_out_the_flow_label() {
     let reply = FlowKey::new_ipv6(src, dst, 0, (b, a, 6, 0x1234), Some((40000, 443)));
     assert_eq!(reply.symmetric(), labelled.symmetric());
 }
+
+#[test]
+fn a_dual_stack_socket_reports_ipv4_peers_as_mapped_addresses_and_they_are_vteps() {
+    // A program that owns one socket for both families (bound to [::]:4789 without
+    // IPV6_V6ONLY) gets each IPv4 peer from recvfrom as an IPv4-mapped IPv6 address, and
+    // the local address from IPV6_PKTINFO likewise (RFC 4291 section 2.5.5.2, RFC 3493
+    // section 3.7). The packet came over IPv4: the peer is judged, and reported, as the
+    // IPv4 address it is.
+    let mut encap = Encapsulator::new(config(false, 42)).unwrap();
+    let (mut buf, range) = with_headroom(&inner_frame(SRC, DST, (1, 2), 0, 10));
+    let sent = encap.encapsulate_payload(&mut buf, range).unwrap();
+    let outer = SocketOuter {
+        src: SRC.to_ipv6_mapped().into(),
+        dst: DST.to_ipv6_mapped().into(),
+        ecn: Ecn::NotEct,
+    };
+    let found = Decapsulator::default()
+        .inspect_payload(&buf[sent.payload.clone()], TunnelKind::Vxlan, outer)
+        .expect("an IPv4 VTEP behind a dual-stack socket refused");
+    assert_eq!(found.segment(), 42);
+    assert_eq!(found.outer_src, IpAddr::from(SRC));
+    // A mapped address no VTEP can have is refused as that IPv4 address would be.
+    let martian = SocketOuter {
+        src: Ipv4Addr::new(0, 1, 2, 3).to_ipv6_mapped().into(),
+        ..outer
+    };
+    let refused = Decapsulator::default()
+        .inspect_payload(&buf[sent.payload], TunnelKind::Vxlan, martian)
+        .unwrap_err();
+    assert!(
+        matches!(refused.kind, ErrorKind::BadAddress { .. }),
+        "{refused:?}"
+    );
+}
