@@ -7,11 +7,17 @@ in tests/data. Deterministic: the same captures give the same files.
 Each target's input is described in fuzz/src/checks.rs: `decode` takes a frame;
 `header` a selector byte (0 Ethernet, 1 VLAN, 2 IPv4, 3 IPv6, 4 UDP, 5 VXLAN, 6 NVGRE)
 and the bytes from that header on; `decapsulate` and `translate` a 16-byte settings head
-and a frame; `encapsulate` a 64-byte settings head and an inner frame. Heads are random
-bytes from a fixed seed: checks.rs maps every head onto settings, most of them valid.
+and a frame; `encapsulate` a 96-byte settings head and an inner frame; `payload`
+(fuzz/src/payload.rs) a 48-byte settings head and a socket payload, the tunnel header
+onward. Heads are random bytes from a fixed seed: checks.rs maps every head onto
+settings, most of them valid; a payload's head has its first bit set to its kind.
+
+Besides the captured frames, tunnel frames over IPv4 are written again over an IPv6
+underlay (`over_ipv6`), so every target starts from both families.
 """
 
 import hashlib
+import ipaddress
 import random
 import struct
 from pathlib import Path
@@ -21,7 +27,9 @@ DATA = ROOT / "tests" / "data"
 CORPUS = ROOT / "fuzz" / "corpus"
 
 SETTINGS_LEN = 16  # checks::SETTINGS_LEN
-ENCAP_SETTINGS_LEN = 64  # checks::ENCAP_SETTINGS_LEN
+ENCAP_SETTINGS_LEN = 96  # checks::ENCAP_SETTINGS_LEN
+PAYLOAD_SETTINGS_LEN = 48  # payload::PAYLOAD_SETTINGS_LEN
+OVER_IPV6 = 96  # tunnel frames over IPv4 written again over IPv6
 MAX_FRAME = 600  # keeps the committed corpus small; longer frames add no new paths
 
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
@@ -88,6 +96,83 @@ def inner_frames(frame):
     return []
 
 
+def payload_of(frame):
+    """(True for NVGRE, the bytes a UDP or raw GRE socket would give) of a tunnel frame:
+    its tunnel header onward, to the end of the UDP datagram or IP packet."""
+    found = headers(frame)
+    for index, (selector, at) in enumerate(found):
+        if selector == 5:
+            udp = at - 8
+            return False, frame[at : udp + struct.unpack(">H", frame[udp + 4 : udp + 6])[0]]
+        if selector == 6:
+            ip_selector, ip = found[index - 1]
+            if ip_selector == 2:
+                end = ip + struct.unpack(">H", frame[ip + 2 : ip + 4])[0]
+            else:
+                end = ip + 40 + struct.unpack(">H", frame[ip + 4 : ip + 6])[0]
+            return True, frame[at:end]
+    return None
+
+
+def internet_checksum(data):
+    """RFC 1071: the one's complement of the one's complement sum of 16-bit words."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f">{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+# Outer sources of the frames written over IPv6: mostly VTEPs, sometimes an address a
+# VTEP cannot have (or, loopback, may have only by setting).
+IPV6_SOURCES = ["fd00::1"] * 6 + [
+    "2001:db8::10",
+    "fe80::1",
+    "::1",
+    "::",
+    "ff02::1",
+    "::ffff:10.0.0.1",
+]
+IPV6_DESTINATION = ipaddress.IPv6Address("fd00::2").packed
+
+
+def outer_ipv4(frame):
+    """Where the outer IPv4 header of a tunnel frame over IPv4 starts, its lengths inside
+    the frame; None for any other frame."""
+    found = headers(frame)
+    ips = [(selector, at) for selector, at in found if selector in (2, 3)]
+    if not ips or ips[0][0] != 2 or not {5, 6} & {selector for selector, _ in found}:
+        return None
+    ip = ips[0][1]
+    end = ip + struct.unpack(">H", frame[ip + 2 : ip + 4])[0]
+    if not ip + (frame[ip] & 0x0F) * 4 + 8 <= end <= len(frame):
+        return None
+    return ip
+
+
+def over_ipv6(frame, rng):
+    """`frame`, a tunnel frame over IPv4 (one `outer_ipv4` finds), over IPv6 instead. The
+    outer Ethernet header and tags stay; the IPv6 header takes the IPv4 header's TTL as
+    its hop limit, its TOS as traffic class, a drawn flow label and source; the tunnel and
+    what follows the IP packet stay; VXLAN's UDP checksum is computed over the IPv6
+    pseudo-header, or zero (RFC 6935) one time in four."""
+    ip = outer_ipv4(frame)
+    ihl = (frame[ip] & 0x0F) * 4
+    tos, ttl, protocol = frame[ip + 1], frame[ip + 8], frame[ip + 9]
+    end = ip + struct.unpack(">H", frame[ip + 2 : ip + 4])[0]
+    payload = bytearray(frame[ip + ihl : end])
+    src = ipaddress.IPv6Address(rng.choice(IPV6_SOURCES)).packed
+    if protocol == 17:
+        payload[6:8] = b"\0\0"
+        if rng.random() >= 0.25:
+            pseudo = src + IPV6_DESTINATION + struct.pack(">I3xB", len(payload), 17)
+            payload[6:8] = struct.pack(">H", internet_checksum(pseudo + bytes(payload)) or 0xFFFF)
+    first_word = 6 << 28 | tos << 20 | rng.getrandbits(20)
+    ipv6 = struct.pack(">IHBB", first_word, len(payload), protocol, ttl) + src + IPV6_DESTINATION
+    return frame[: ip - 2] + b"\x86\xdd" + ipv6 + bytes(payload) + frame[end:]
+
+
 def header_seeds(frames_, rng, per_header=60):
     """Up to `per_header` seeds of each header, drawn from those of every frame."""
     seeds = {}
@@ -100,9 +185,12 @@ def header_seeds(frames_, rng, per_header=60):
 def main():
     rng = random.Random(7348)
     captures = sorted(p.name for p in DATA.glob("*.pcap"))
-    # tunnelwire's own outputs of plain.pcap: the same shapes as the encap-* captures.
-    captures = [c for c in captures if not c.startswith("translated-")]
+    # tunnelwire's own outputs of plain.pcap and plain6.pcap: the same shapes as the
+    # encap-* and encap6-* captures.
+    captures = [c for c in captures if not c.startswith("translated")]
     plain = [f for c in captures for f in frames(c) if len(f) <= MAX_FRAME]
+    over_ipv4 = [f for f in plain if len(f) <= MAX_FRAME - 20 and outer_ipv4(f) is not None]
+    plain += [over_ipv6(f, rng) for f in rng.sample(over_ipv4, min(OVER_IPV6, len(over_ipv4)))]
     tunnelled = [f for f in plain if inner_frames(f)]
     inputs = {
         "decode": plain,
@@ -114,6 +202,12 @@ def main():
             for f in [f for c in ("plain.pcap", "plain6.pcap") for f in frames(c)]
             + [i for f in tunnelled for i in inner_frames(f)]
             if len(f) <= MAX_FRAME
+        ],
+        "payload": [
+            bytes([rng.getrandbits(8) & 0xFE | nvgre])
+            + bytes(rng.getrandbits(8) for _ in range(PAYLOAD_SETTINGS_LEN - 1))
+            + payload
+            for nvgre, payload in map(payload_of, tunnelled)
         ],
     }
     for target, seeds in inputs.items():

@@ -1,15 +1,18 @@
-//! Decoding, encapsulation, decapsulation and translation allocate nothing: a counting
-//! global allocator watches them work on every frame of the committed captures. Reading a
-//! capture (feature `pcap`) allocates nothing per record.
+//! Decoding, encapsulation, decapsulation and translation allocate nothing, over IPv4
+//! and IPv6 underlays, whole frames and socket payloads: a counting global allocator
+//! watches them work on every frame of the committed captures. Reading a capture
+//! (feature `pcap`) allocates nothing per record.
 
 use std::fs::File;
 
 use pcap_file::pcap::PcapReader;
 use tunnelwire::packet::Decoder;
+use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
-    Decapsulator, Encapsulator, HEADROOM, Translator, TunnelConfig, TunnelKind,
+    Decapsulator, Encapsulation, Encapsulator, HEADROOM, OuterVlan, SocketOuter, Translator,
+    TunnelConfig, TunnelKind,
 };
-use tunnelwire::wire::{Vni, Vsid};
+use tunnelwire::wire::{VlanId, Vni, Vsid};
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
@@ -98,8 +101,8 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
                 continue;
             };
             let to = match encap.config().encapsulation {
-                tunnelwire::tunnel::Encapsulation::Vxlan(_) => TunnelKind::Nvgre,
-                tunnelwire::tunnel::Encapsulation::Nvgre(_) => TunnelKind::Vxlan,
+                Encapsulation::Vxlan(_) => TunnelKind::Nvgre,
+                Encapsulation::Nvgre(_) => TunnelKind::Vxlan,
             };
             // Inner frames too short for Ethernet (from malformed.pcap) encapsulate but
             // do not translate: translation checks the frame as decapsulation does.
@@ -112,6 +115,75 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
     }
     assert_eq!(allocations() - before, 0, "the tunnel engine allocated");
     assert!(done > 100, "the frames were really processed: {done}");
+}
+
+#[test]
+fn over_ipv6_and_as_socket_payloads_the_tunnel_engine_allocates_nothing_per_packet() {
+    let frames = captured_frames();
+    let (src, dst): (std::net::Ipv6Addr, std::net::Ipv6Addr) =
+        ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+    // VXLAN with its UDP checksum computed over the IPv6 pseudo-header (the default), and
+    // NVGRE behind an outer tag.
+    let mut vxlan = Encapsulator::new(TunnelConfig {
+        mtu: 9000,
+        ..TunnelConfig::vxlan(Vni::new(4200).unwrap(), src, dst)
+    })
+    .unwrap();
+    let mut nvgre = Encapsulator::new(TunnelConfig {
+        mtu: 9000,
+        outer_vlan: Some(OuterVlan {
+            vid: VlanId::usable(7).unwrap(),
+            pcp: 0,
+        }),
+        ..TunnelConfig::nvgre(Vsid::new(4242).unwrap(), src, dst)
+    })
+    .unwrap();
+    let decap = Decapsulator::default();
+    let translator = Translator {
+        mtu: 9000,
+        ..Translator::default()
+    };
+    let mut buf = vec![0u8; HEADROOM + 8 + 2048];
+    let before = allocations();
+    let (mut frames_done, mut payloads_done) = (0, 0);
+    for frame in frames.iter().filter(|f| f.len() <= 2048) {
+        for encap in [&mut vxlan, &mut nvgre] {
+            let inner = HEADROOM + 8..HEADROOM + 8 + frame.len();
+            let kind = encap.config().encapsulation.kind();
+            let to = match kind {
+                TunnelKind::Vxlan => TunnelKind::Nvgre,
+                TunnelKind::Nvgre => TunnelKind::Vxlan,
+            };
+            // Whole frames: encapsulation, translation, decapsulation.
+            buf[inner.clone()].copy_from_slice(frame);
+            // A frame with more VLAN tags than can be stripped, or too short for
+            // Ethernet, is refused.
+            if let Ok(outer) = encap.encapsulate(&mut buf, inner.clone()) {
+                if let Ok(translated) = translator.translate(&mut buf, outer, to) {
+                    frames_done += usize::from(decap.decapsulate(&mut buf[translated]).is_ok());
+                }
+            }
+            // Socket payloads: the tunnel header onward, and what the socket reports.
+            buf[inner.clone()].copy_from_slice(frame);
+            let Ok(sent) = encap.encapsulate_payload(&mut buf, inner) else {
+                continue;
+            };
+            let outer = SocketOuter {
+                src: src.into(),
+                dst: dst.into(),
+                ecn: Ecn::from_bits(sent.traffic_class),
+            };
+            let payload = &mut buf[sent.payload];
+            let seen = decap.inspect_payload(payload, kind, outer);
+            let got = decap.decapsulate_payload(payload, kind, outer);
+            payloads_done += usize::from(seen.is_ok() && got.is_ok());
+        }
+    }
+    assert_eq!(allocations() - before, 0, "the tunnel engine allocated");
+    assert!(
+        frames_done > 100 && payloads_done > 100,
+        "the frames were really processed: {frames_done} frames, {payloads_done} payloads"
+    );
 }
 
 /// A capture's bytes played `rounds` times after `head`, as a `Read`: a long file

@@ -5,6 +5,10 @@
 
 #[path = "../fuzz/src/checks.rs"]
 mod checks;
+#[path = "../fuzz/src/payload.rs"]
+mod payload;
+#[path = "../fuzz/src/underlay.rs"]
+mod underlay;
 
 use std::fs;
 use std::path::{Path, PathBuf};

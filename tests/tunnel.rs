@@ -1,23 +1,27 @@
-//! The tunnel engine: encapsulation round trips, what encapsulation writes, MTU and
-//! headroom errors, ECN, translation, and the flow hash's spread.
+//! The tunnel engine: encapsulation round trips over IPv4 and IPv6 underlays, whole
+//! frames and socket payloads, what encapsulation writes, MTU and headroom errors, ECN,
+//! translation, and the flow hash's spread.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 use tunnelwire::ErrorKind;
 use tunnelwire::packet::{Decoder, Tunnel};
-use tunnelwire::tunnel::ecn::EcnMode;
+use tunnelwire::tunnel::ecn::{Ecn, EcnMode};
 use tunnelwire::tunnel::flow::FlowKey;
 use tunnelwire::tunnel::{
-    Checksums, Decapsulator, Dscp, Encapsulation, Encapsulator, HEADROOM, InnerVlanPolicy,
-    OuterVlan, PortRange, Translator, TunnelConfig, TunnelKind,
+    Checksums, Decapsulator, Dscp, Encapsulation, Encapsulator, FlowLabel, HEADROOM,
+    InnerVlanPolicy, OuterVlan, PortRange, SocketOuter, Translator, TunnelConfig, TunnelKind,
 };
 use tunnelwire::wire::{
-    EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, UdpRepr, VlanId, Vni, Vsid,
+    EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Repr, MacAddr, UdpRepr, VlanId,
+    Vni, Vsid,
 };
 
 const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const DST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const SRC6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const DST6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 
 /// An inner Ethernet/IPv4/UDP (or TCP) frame.
 fn inner_frame(
@@ -49,11 +53,47 @@ fn inner_frame(
     frame
 }
 
+/// An inner Ethernet/IPv6/UDP frame.
+fn inner_frame6(ports: (u16, u16), traffic_class: u8, flow_label: u32, payload: usize) -> Vec<u8> {
+    let mut frame = vec![0u8; 14 + 40 + 8 + payload];
+    EthernetRepr {
+        dst_addr: MacAddr([0x02, 0, 0, 0, 0, 0xbb]),
+        src_addr: MacAddr([0x02, 0, 0, 0, 0, 0xaa]),
+        ethertype: EtherType::IPV6,
+    }
+    .emit(&mut frame)
+    .unwrap();
+    let (a, b) = ("fd00:1::1".parse().unwrap(), "fd00:2::2".parse().unwrap());
+    let mut ip = Ipv6Repr::new(a, b, IpProtocol::UDP, 8 + payload as u16);
+    ip.dscp = traffic_class >> 2;
+    ip.ecn = traffic_class & 3;
+    ip.flow_label = flow_label;
+    ip.emit(&mut frame[14..]).unwrap();
+    UdpRepr::new(ports.0, ports.1, payload as u16)
+        .emit(&mut frame[54..])
+        .unwrap();
+    for (i, b) in frame[62..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    frame
+}
+
 /// `frame` placed behind `HEADROOM` bytes.
 fn with_headroom(frame: &[u8]) -> (Vec<u8>, std::ops::Range<usize>) {
     let mut buf = vec![0u8; HEADROOM + frame.len()];
     buf[HEADROOM..].copy_from_slice(frame);
     (buf, HEADROOM..HEADROOM + frame.len())
+}
+
+/// A tunnel from `SRC6` to `DST6` over IPv6, with its outer MACs set and a jumbo MTU
+/// (the MTU rule has tests of its own).
+fn config6(nvgre: bool, segment: u32) -> TunnelConfig {
+    TunnelConfig {
+        src_ip: SRC6.into(),
+        dst_ip: DST6.into(),
+        mtu: 9000,
+        ..config(nvgre, segment)
+    }
 }
 
 fn config(nvgre: bool, segment: u32) -> TunnelConfig {
@@ -156,6 +196,152 @@ proptest! {
         prop_assert_eq!(udp.checksum() != 0, udp_checksum);
         let out = Decapsulator::default().decapsulate(&mut buf[back.clone()]).unwrap();
         prop_assert_eq!((out.kind(), out.segment()), (TunnelKind::Vxlan, segment));
+        prop_assert_eq!(&buf[back.start..][out.inner], &inner[..]);
+    }
+}
+
+proptest! {
+    #[test]
+    fn over_ipv6_decap_of_encap_gives_back_the_inner_frame_and_the_payload_is_its_tail(
+        nvgre in any::<bool>(),
+        segment in 0x1000u32..Vni::MAX, // VSIDs RFC 7637 does not reserve
+        vlan in proptest::option::of(1u16..4095),
+        inner_ipv6 in any::<bool>(),
+        tos in any::<u8>(),
+        inner_label in 0u32..0x10_0000,
+        fixed_label in proptest::option::of(0u32..0x10_0000),
+        zero_checksum in any::<bool>(),
+        ttl in 1u8..,
+        ports in any::<(u16, u16)>(),
+        payload in 0usize..1400,
+    ) {
+        let inner = if inner_ipv6 {
+            inner_frame6(ports, tos, inner_label, payload)
+        } else {
+            inner_frame(Ipv4Addr::new(10, 1, 1, 1), Ipv4Addr::new(10, 2, 2, 2), ports, tos, payload)
+        };
+        let mut config = config6(nvgre, segment);
+        config.outer_vlan = vlan.map(|vid| OuterVlan { vid: VlanId::usable(vid).unwrap(), pcp: 5 });
+        config.dscp = Dscp::CopyInner;
+        config.ttl = ttl;
+        config.flow_label = fixed_label.map_or(FlowLabel::Hash, FlowLabel::Fixed);
+        config.udp6_zero_checksum_tx = zero_checksum;
+        let mut encap = Encapsulator::new(config).unwrap();
+        let (mut buf, range) = with_headroom(&inner);
+        let frame = encap.encapsulate(&mut buf, range.clone()).unwrap();
+        // 20 bytes more than over IPv4: the IPv6 header is 40 bytes, IPv4's 20.
+        let overhead = match (nvgre, vlan.is_some()) { (false, false) => 70, (false, true) => 74, (true, false) => 62, (true, true) => 66 };
+        prop_assert_eq!(frame.len(), overhead + inner.len());
+
+        // The outer IPv6 header says what the settings say.
+        let decoded = Decoder::new().decode(&buf[frame.clone()]).unwrap();
+        prop_assert_eq!(decoded.outer.vlans[0].map(|t| t.vid().get()), vlan);
+        prop_assert!(decoded.outer.ipv4.is_none());
+        let ip = decoded.outer.ipv6.unwrap();
+        prop_assert_eq!((ip.src_addr(), ip.dst_addr(), ip.hop_limit()), (SRC6, DST6, ttl));
+        prop_assert_eq!(ip.traffic_class(), tos, "DSCP copied, ECN copied (RFC 6040)");
+        prop_assert_eq!(ip.next_header(), if nvgre { IpProtocol::GRE } else { IpProtocol::UDP });
+        prop_assert_eq!(decoded.outer.l3_offset() + 40 + usize::from(ip.payload_len()), frame.len());
+        let hash = FlowKey::from_frame(&inner).hash();
+        match fixed_label {
+            Some(label) => prop_assert_eq!(ip.flow_label(), label),
+            // RFC 6438: 20 bits of the flow hash, never 0 ("no label", RFC 6437).
+            None => {
+                prop_assert_ne!(ip.flow_label(), 0);
+                prop_assert!(ip.flow_label() == hash.0 as u32 & 0xf_ffff || hash.0 & 0xf_ffff == 0);
+            }
+        }
+        match decoded.tunnel.unwrap() {
+            Tunnel::Vxlan(h) => {
+                prop_assert_eq!(h.vni().get(), segment);
+                let udp = decoded.outer.udp().unwrap();
+                prop_assert_eq!(udp.src_port(), hash.source_port(PortRange::DYNAMIC));
+                // RFC 8200 section 8.1: computed, unless zero is configured (RFC 6935).
+                prop_assert_eq!(udp.checksum() == 0, zero_checksum);
+                prop_assert!(zero_checksum || udp.verify_checksum_ipv6(SRC6, DST6));
+            }
+            Tunnel::Nvgre(h) => {
+                prop_assert_eq!(h.vsid().get(), segment);
+                prop_assert_eq!(h.flow_id(), hash.flow_id());
+            }
+        }
+
+        // A receiver takes a zero UDP checksum over IPv6 only by setting (RFC 6936).
+        let decap = Decapsulator { udp6_zero_checksum_rx: zero_checksum, ..Decapsulator::default() };
+        if zero_checksum && !nvgre {
+            let refused = Decapsulator::default().inspect(&buf[frame.clone()]).unwrap_err();
+            prop_assert_eq!(refused.kind, ErrorKind::ZeroChecksum);
+        }
+        let mut whole = buf[frame.clone()].to_vec();
+        let out = decap.decapsulate(&mut whole).unwrap();
+        prop_assert_eq!((out.segment(), out.outer_src, out.outer_dst), (segment, IpAddr::from(SRC6), IpAddr::from(DST6)));
+        prop_assert_eq!(&whole[out.inner.clone()], &inner[..]);
+
+        // The socket payload is the frame's tail from the tunnel header, and what the
+        // socket needs to send it is what the outer headers say.
+        let (mut payload_buf, range) = with_headroom(&inner);
+        let sent = encap.encapsulate_payload(&mut payload_buf, range).unwrap();
+        let tail = &buf[frame.start + encap.tunnel_offset()..frame.end];
+        prop_assert_eq!(&payload_buf[sent.payload.clone()], tail);
+        prop_assert_eq!(sent.source_port, decoded.outer.udp().map(|udp| udp.src_port()));
+        prop_assert_eq!((sent.traffic_class, sent.flow_label), (ip.traffic_class(), ip.flow_label()));
+
+        // And it decapsulates, with what the socket reports, as the whole frame does.
+        let kind = if nvgre { TunnelKind::Nvgre } else { TunnelKind::Vxlan };
+        let outer = SocketOuter { src: SRC6.into(), dst: DST6.into(), ecn: Ecn::from_bits(sent.traffic_class) };
+        let got = decap.decapsulate_payload(&mut payload_buf[sent.payload.clone()], kind, outer).unwrap();
+        prop_assert_eq!((got.encapsulation, got.outer_src, got.ecn_alarm), (out.encapsulation, out.outer_src, out.ecn_alarm));
+        prop_assert_eq!(&payload_buf[sent.payload][got.inner], &inner[..]);
+    }
+
+    #[test]
+    fn over_ipv6_translation_both_ways_gives_the_other_kinds_own_encapsulation(
+        nvgre_first in any::<bool>(),
+        segment in 0x1000u32..Vni::MAX, // VSIDs RFC 7637 does not reserve
+        vlan in proptest::option::of(1u16..4095),
+        inner_ipv6 in any::<bool>(),
+        tos in any::<u8>(),
+        ports in any::<(u16, u16)>(),
+        payload in 0usize..1400,
+    ) {
+        let inner = if inner_ipv6 {
+            inner_frame6(ports, tos, 0x12345, payload)
+        } else {
+            inner_frame(Ipv4Addr::new(10, 1, 1, 1), Ipv4Addr::new(10, 2, 2, 2), ports, tos, payload)
+        };
+        let encapsulated = |nvgre: bool| {
+            let mut config = config6(nvgre, segment);
+            config.outer_vlan = vlan.map(|vid| OuterVlan { vid: VlanId::usable(vid).unwrap(), pcp: 1 });
+            config.dscp = Dscp::CopyInner;
+            let (mut buf, range) = with_headroom(&inner);
+            let frame = Encapsulator::new(config).unwrap().encapsulate(&mut buf, range).unwrap();
+            (buf, frame)
+        };
+        let (first_kind, second_kind) = if nvgre_first {
+            (TunnelKind::Nvgre, TunnelKind::Vxlan)
+        } else {
+            (TunnelKind::Vxlan, TunnelKind::Nvgre)
+        };
+        let (mut buf, first) = encapsulated(nvgre_first);
+        let original = buf[first.clone()].to_vec();
+        let translator = Translator { mtu: 9000, ..Translator::default() };
+
+        // Translated, the frame is byte for byte what encapsulating as the other kind
+        // writes: the family, addresses, hop limit, traffic class and flow label kept, the
+        // payload length and next header rewritten, the UDP checksum computed.
+        let second = translator.translate(&mut buf, first.clone(), second_kind).unwrap();
+        let (direct_buf, direct) = encapsulated(!nvgre_first);
+        prop_assert_eq!(&buf[second.clone()], &direct_buf[direct]);
+        let out = Decapsulator::default().inspect(&buf[second.clone()]).unwrap();
+        prop_assert_eq!((out.kind(), out.segment(), out.outer_src), (second_kind, segment, IpAddr::from(SRC6)));
+        prop_assert_eq!(&buf[second.start..][out.inner], &inner[..]);
+
+        // And back: the frame it was.
+        let back = translator.translate(&mut buf, second, first_kind).unwrap();
+        prop_assert_eq!(back.clone(), first);
+        prop_assert_eq!(&buf[back.clone()], &original[..]);
+        let out = Decapsulator::default().decapsulate(&mut buf[back.clone()]).unwrap();
+        prop_assert_eq!((out.kind(), out.segment()), (first_kind, segment));
         prop_assert_eq!(&buf[back.start..][out.inner], &inner[..]);
     }
 }
@@ -704,4 +890,38 @@ fn the_symmetric_hash_leaves_out_the_flow_label() {
     assert_eq!(labelled.symmetric(), unlabelled.symmetric());
     let reply = FlowKey::new_ipv6(src, dst, 0, (b, a, 6, 0x1234), Some((40000, 443)));
     assert_eq!(reply.symmetric(), labelled.symmetric());
+}
+
+#[test]
+fn a_dual_stack_socket_reports_ipv4_peers_as_mapped_addresses_and_they_are_vteps() {
+    // A program that owns one socket for both families (bound to [::]:4789 without
+    // IPV6_V6ONLY) gets each IPv4 peer from recvfrom as an IPv4-mapped IPv6 address, and
+    // the local address from IPV6_PKTINFO likewise (RFC 4291 section 2.5.5.2, RFC 3493
+    // section 3.7). The packet came over IPv4: the peer is judged, and reported, as the
+    // IPv4 address it is.
+    let mut encap = Encapsulator::new(config(false, 42)).unwrap();
+    let (mut buf, range) = with_headroom(&inner_frame(SRC, DST, (1, 2), 0, 10));
+    let sent = encap.encapsulate_payload(&mut buf, range).unwrap();
+    let outer = SocketOuter {
+        src: SRC.to_ipv6_mapped().into(),
+        dst: DST.to_ipv6_mapped().into(),
+        ecn: Ecn::NotEct,
+    };
+    let found = Decapsulator::default()
+        .inspect_payload(&buf[sent.payload.clone()], TunnelKind::Vxlan, outer)
+        .expect("an IPv4 VTEP behind a dual-stack socket refused");
+    assert_eq!(found.segment(), 42);
+    assert_eq!(found.outer_src, IpAddr::from(SRC));
+    // A mapped address no VTEP can have is refused as that IPv4 address would be.
+    let martian = SocketOuter {
+        src: Ipv4Addr::new(0, 1, 2, 3).to_ipv6_mapped().into(),
+        ..outer
+    };
+    let refused = Decapsulator::default()
+        .inspect_payload(&buf[sent.payload], TunnelKind::Vxlan, martian)
+        .unwrap_err();
+    assert!(
+        matches!(refused.kind, ErrorKind::BadAddress { .. }),
+        "{refused:?}"
+    );
 }

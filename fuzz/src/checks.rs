@@ -1,6 +1,8 @@
 //! The invariants each fuzz target checks, one public function per target taking the
 //! fuzzer's raw input. Shared by the targets in `fuzz/fuzz_targets/` and by
-//! `tests/regressions.rs`, which replays committed inputs on stable.
+//! `tests/regressions.rs`, which replays committed inputs on stable. What the outer
+//! packet must say over either underlay lives in `underlay.rs`; socket payloads against
+//! whole frames in `payload.rs`.
 //!
 //! Checksums: under `cfg(fuzzing)` `verify_checksum` always passes, so the fuzzer reaches
 //! what lies behind it; on stable it does not. The tunnel checks therefore run each frame
@@ -10,16 +12,16 @@
 //! takes the path on which it was found. Where a checksum's value matters, it is summed
 //! here directly rather than through `verify_checksum`.
 //!
-//! Inputs that carry settings start with a fixed-length head ([`SETTINGS_LEN`] or
-//! [`ENCAP_SETTINGS_LEN`] bytes) read with `arbitrary`; the frame is the rest.
+//! Inputs that carry settings start with a fixed-length head ([`SETTINGS_LEN`],
+//! [`ENCAP_SETTINGS_LEN`] or `payload::PAYLOAD_SETTINGS_LEN` bytes) read with
+//! `arbitrary`; the frame is the rest.
 
-use core::net::{IpAddr, Ipv4Addr};
 use std::fmt::{Debug, Display};
 use std::ops::Range;
 
 use arbitrary::{Arbitrary, Unstructured};
-use tunnelwire::checksum;
 use tunnelwire::packet::{Decoder, ReservedPolicy, Stack, Transport, Tunnel, VxlanPorts};
+use tunnelwire::tunnel::flow::{FlowHash, FlowKey};
 use tunnelwire::tunnel::{
     Checksums, Decapsulated, Decapsulator, Dscp, EcnMode, Encapsulation, Encapsulator, FlowId,
     FlowLabel, InnerVlanPolicy, OuterVlan, PortRange, SourcePolicy, Translator, TunnelConfig,
@@ -30,28 +32,35 @@ use tunnelwire::wire::{
     MacAddr, NvgreHeader, NvgreRepr, UdpDatagram, UdpRepr, VlanId, VlanRepr, VlanTag, Vni, Vsid,
     VxlanHeader, VxlanRepr, ethernet, ipv4, ipv6, nvgre, udp, vlan, vxlan,
 };
-use tunnelwire::{Error, ErrorKind, Layer, Result};
+use tunnelwire::{AddressField, Error, ErrorKind, Layer, Result};
+
+use crate::payload::{self, PAYLOAD_SETTINGS_LEN, PayloadSettings};
+use crate::underlay::{
+    DrawnAddress, OuterIp, ReceiveBits, can_be_vtep, carrier, check_receive_verdict,
+    ipv4_checksum_ok, outer_tos, udp_checksum_ok, unspecified_destination,
+};
 
 /// Bytes of settings in front of the frame for `decapsulate` and `translate`.
 pub const SETTINGS_LEN: usize = 16;
 /// Bytes of settings in front of the inner frame for `encapsulate`.
-pub const ENCAP_SETTINGS_LEN: usize = 64;
+pub const ENCAP_SETTINGS_LEN: usize = 96;
 
 /// A target's check: panics when an invariant fails on the input.
 pub type Check = fn(&[u8]);
 
 /// The fuzz targets, by name: what `tests/regressions.rs` dispatches on.
-pub const TARGETS: [(&str, Check); 5] = [
+pub const TARGETS: [(&str, Check); 6] = [
     ("decode", decode),
     ("header", header),
     ("decapsulate", decapsulate),
     ("translate", translate),
     ("encapsulate", encapsulate),
+    ("payload", payload::payload),
 ];
 
 /// Settings of type `S` from the first `len` bytes (missing bytes read as zero), and the
 /// rest of the input.
-fn split<'a, S: Arbitrary<'a>>(data: &'a [u8], len: usize) -> (S, &'a [u8]) {
+pub(crate) fn split<'a, S: Arbitrary<'a>>(data: &'a [u8], len: usize) -> (S, &'a [u8]) {
     let (head, rest) = data.split_at(len.min(data.len()));
     let settings = S::arbitrary(&mut Unstructured::new(head))
         .expect("settings of plain fields read from any bytes");
@@ -59,7 +68,7 @@ fn split<'a, S: Arbitrary<'a>>(data: &'a [u8], len: usize) -> (S, &'a [u8]) {
 }
 
 /// Where `part` lies inside `whole`; fails unless it lies inside.
-fn within(whole: &[u8], part: &[u8]) -> Range<usize> {
+pub(crate) fn within(whole: &[u8], part: &[u8]) -> Range<usize> {
     let base = whole.as_ptr() as usize;
     let start = (part.as_ptr() as usize).wrapping_sub(base);
     assert!(
@@ -69,11 +78,6 @@ fn within(whole: &[u8], part: &[u8]) -> Range<usize> {
         whole.len()
     );
     start..start + part.len()
-}
-
-/// True when the IPv4 header in `header` sums to 0xffff, whatever `cfg(fuzzing)` says.
-fn ipv4_checksum_ok(header: &[u8]) -> bool {
-    checksum::sum(header) == 0xffff
 }
 
 /// An error of the bytes (not a usage error) lying inside the input.
@@ -101,6 +105,7 @@ pub fn settings_fit() {
     fits::<DecapSettings>(&ones, SETTINGS_LEN);
     fits::<TranslateSettings>(&ones, SETTINGS_LEN);
     fits::<EncapSettings>(&ones, ENCAP_SETTINGS_LEN);
+    fits::<PayloadSettings>(&ones, PAYLOAD_SETTINGS_LEN);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -436,11 +441,11 @@ fn check_header<R: PartialEq + Debug + Display>(
 }
 
 // ---------------------------------------------------------------------------------------
-// Settings shared by decapsulate and translate
+// Settings shared by decapsulate, translate and payload
 
 /// An inner VLAN policy, drawn by `arbitrary`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]
-enum InnerVlan {
+pub(crate) enum InnerVlan {
     Strip,
     Keep,
     Reject,
@@ -457,7 +462,7 @@ impl From<InnerVlan> for InnerVlanPolicy {
 }
 
 /// A decoder: VXLAN on 4789, or on 4789 and 8472; reserved bits ignored or rejected.
-fn decoder(second_port: bool, reject_reserved: bool) -> Decoder {
+pub(crate) fn decoder(second_port: bool, reject_reserved: bool) -> Decoder {
     Decoder {
         vxlan_ports: if second_port {
             VxlanPorts::from_slice(&[vxlan::PORT, 8472]).expect("two ports")
@@ -499,35 +504,57 @@ struct DecapSettings {
     reject_reserved: bool,
     apply_ecn: bool,
     inner_vlan: InnerVlan,
+    receive: ReceiveBits,
 }
 
 /// Decapsulation and the read-only `inspect` agree on success or failure (and the
 /// error), the segment, the addresses and the ECN alarm; the inner range lies inside the
 /// frame; decapsulation changes nothing on failure, and on success only removes the tags
-/// `inspect` saw (under `Strip`) and the ECN bits of the inner IP header.
+/// `inspect` saw (under `Strip`) and the ECN bits of the inner IP header. The outer
+/// packet is accepted or refused as the receive rules say, over either family
+/// (`underlay::check_receive_verdict`), and the frame's socket payload decapsulates as
+/// the frame does (`payload::check_payload_decap`).
 pub fn decapsulate(data: &[u8]) {
     let (settings, frame): (DecapSettings, _) = split(data, SETTINGS_LEN);
     let _ = both_checksum_modes(|checksums| {
         let decap = Decapsulator {
             decoder: decoder(settings.second_port, settings.reject_reserved),
             checksums,
+            sources: settings.receive.sources(),
+            udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
             inner_vlan: settings.inner_vlan.into(),
             apply_ecn: settings.apply_ecn,
-            ..Decapsulator::default()
         };
-        check_decapsulate(&decap, frame)
+        let result = check_rewrite(
+            &decap,
+            frame,
+            |bytes| decap.inspect(bytes),
+            |bytes| decap.decapsulate(bytes),
+        );
+        check_receive_verdict(&decap, frame, &result.clone().map(|(found, _)| found));
+        payload::check_payload_decap(&decap, frame, &result);
+        result
     });
 }
 
-fn check_decapsulate(decap: &Decapsulator, frame: &[u8]) -> Result<(Decapsulated, Vec<u8>)> {
-    let inspected = decap.inspect(frame);
-    let mut buf = frame.to_vec();
-    let result = decap.decapsulate(&mut buf);
+/// `inspect` and `decapsulate` (of a whole frame, or of a socket payload) on `bytes`:
+/// they agree, a failure changes no byte and lies inside the bytes, and a success
+/// changes only the inner tags it strips and the inner ECN. Returns what `decapsulate`
+/// found and the bytes it left.
+pub(crate) fn check_rewrite(
+    decap: &Decapsulator,
+    bytes: &[u8],
+    inspect: impl Fn(&[u8]) -> Result<Decapsulated>,
+    decapsulate: impl Fn(&mut [u8]) -> Result<Decapsulated>,
+) -> Result<(Decapsulated, Vec<u8>)> {
+    let inspected = inspect(bytes);
+    let mut buf = bytes.to_vec();
+    let result = decapsulate(&mut buf);
     let (seen, out) = match (inspected, result) {
         (Err(a), Err(b)) => {
             assert_eq!(a, b, "inspect and decapsulate fail differently");
-            assert_eq!(buf, frame, "a failed decapsulation changed the frame");
-            assert!(a.offset <= frame.len(), "{a:?}");
+            assert_eq!(buf, bytes, "a failed decapsulation changed the bytes");
+            assert!(a.offset <= bytes.len(), "{a:?}");
             return Err(b);
         }
         (Ok(seen), Ok(out)) => (seen, out),
@@ -539,11 +566,11 @@ fn check_decapsulate(decap: &Decapsulator, frame: &[u8]) -> Result<(Decapsulated
         (out.outer_src, out.outer_dst)
     );
     assert_eq!(seen.ecn_alarm, out.ecn_alarm);
-    assert!(seen.inner.start <= out.inner.start && out.inner.end <= frame.len());
+    assert!(seen.inner.start <= out.inner.start && out.inner.end <= bytes.len());
     assert_eq!(seen.inner.end, out.inner.end);
     let stripped = out.inner.start - seen.inner.start;
     if decap.inner_vlan == InnerVlanPolicy::Strip {
-        let (seen_stack, _) = Stack::decode(&frame[seen.inner.clone()]);
+        let (seen_stack, _) = Stack::decode(&bytes[seen.inner.clone()]);
         assert_eq!(stripped, vlan::HEADER_LEN * seen_stack.vlan_tags().count());
     } else {
         assert_eq!(stripped, 0, "tags removed under {:?}", decap.inner_vlan);
@@ -551,7 +578,7 @@ fn check_decapsulate(decap: &Decapsulator, frame: &[u8]) -> Result<(Decapsulated
     assert!(out.inner.len() >= ethernet::HEADER_LEN);
 
     // The inner frame inspect saw, its tags removed...
-    let seen_inner = &frame[seen.inner.clone()];
+    let seen_inner = &bytes[seen.inner.clone()];
     let mut expected = seen_inner[..ethernet::ADDRS_LEN].to_vec();
     expected.extend_from_slice(&seen_inner[ethernet::ADDRS_LEN + stripped..]);
     // ...and at most the ECN bits of its IP header (and the IPv4 checksum) changed.
@@ -580,7 +607,7 @@ fn check_decapsulate(decap: &Decapsulator, frame: &[u8]) -> Result<(Decapsulated
         );
     }
     if decap.inner_vlan != InnerVlanPolicy::Strip && !decap.apply_ecn {
-        assert_eq!(buf, frame, "nothing to rewrite, yet the frame changed");
+        assert_eq!(buf, bytes, "nothing to rewrite, yet the bytes changed");
     }
     Ok((out, buf))
 }
@@ -599,19 +626,26 @@ struct TranslateSettings {
     inner_vlan: InnerVlan,
     small_mtu: Option<u16>,
     headroom: u8,
+    receive: ReceiveBits,
 }
 
-/// Translation to the drawn kind, then back to the frame's own kind: each output lies
-/// inside the buffer, decapsulates to the original segment and the original inner frame
-/// (tags stripped under `Strip`), keeps the outer IPv4 checksum exactly as right as it
-/// was; a refused translation leaves the buffer as it was.
+/// Translation to the drawn kind, then back to the frame's own kind: the frame is
+/// accepted or refused as the receive rules say; each output lies inside the buffer,
+/// decapsulates to the original segment and the original inner frame (tags stripped
+/// under `Strip`), keeps the outer Ethernet header, tags and IP header but for the
+/// lengths, protocol and IPv4 checksum (which stays exactly as right as it was), carries
+/// the flow's source port or FlowID and a UDP checksum that sums right unless sent as
+/// zero; a refused translation leaves the buffer as it was.
 pub fn translate(data: &[u8]) {
     let (settings, frame): (TranslateSettings, _) = split(data, SETTINGS_LEN);
     let _ = both_checksum_modes(|checksums| {
         let translator = Translator {
             decoder: decoder(settings.second_port, settings.reject_reserved),
             checksums,
+            sources: settings.receive.sources(),
+            udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
             udp_checksum: settings.udp_checksum,
+            udp6_zero_checksum_tx: settings.receive.udp6_zero_tx(),
             symmetric_hash: settings.symmetric_hash,
             flow_id: settings.fixed_flow_id.map_or(FlowId::Hash, FlowId::Fixed),
             inner_vlan: settings.inner_vlan.into(),
@@ -627,15 +661,17 @@ pub fn translate(data: &[u8]) {
     });
 }
 
-/// What the receiving side makes of a frame: its tunnel and inner frame, tags kept and
-/// bytes untouched.
-fn reader(translator: &Translator) -> Decapsulator {
+/// What the receiving side makes of a frame under the translator's settings: its tunnel
+/// and inner frame, tags kept and bytes untouched; it takes a zero UDP checksum over
+/// IPv6 when `udp6_zero_checksum_rx` says.
+fn reader(translator: &Translator, udp6_zero_checksum_rx: bool) -> Decapsulator {
     Decapsulator {
         decoder: translator.decoder,
         checksums: translator.checksums,
+        sources: translator.sources,
+        udp6_zero_checksum_rx,
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: false,
-        ..Decapsulator::default()
     }
 }
 
@@ -648,7 +684,9 @@ fn check_translate(
     let mut buf = vec![0xa5; headroom];
     buf.extend_from_slice(frame);
     let range = headroom..buf.len();
-    let seen = reader(translator).inspect(frame);
+    let receiver = reader(translator, translator.udp6_zero_checksum_rx);
+    let seen = receiver.inspect(frame);
+    check_receive_verdict(&receiver, frame, &seen);
     let before = buf.clone();
     let out = match translator.translate(&mut buf, range.clone(), to) {
         Ok(out) => out,
@@ -661,29 +699,27 @@ fn check_translate(
         }
     };
     let seen = seen.expect("translated a frame decapsulation refuses");
-    let (stack, _) = Stack::decode(&frame[seen.inner.clone()]);
+    let received_inner = &frame[seen.inner.clone()];
+    let (stack, _) = Stack::decode(received_inner);
     let tags = stack.vlan_tags().count();
     let expected = match translator.inner_vlan {
-        InnerVlanPolicy::Strip => strip_tags(&frame[seen.inner.clone()], tags),
-        _ => frame[seen.inner.clone()].to_vec(),
+        InnerVlanPolicy::Strip => strip_tags(received_inner, tags),
+        _ => received_inner.to_vec(),
     };
-    let ip_ok = ipv4_checksum_ok(outer_ipv4_header(frame));
-    check_translated(translator, &buf, out.clone(), to, &seen, &expected, ip_ok);
+    let accepted = AcceptedFrame {
+        translator,
+        original: frame,
+        seen: &seen,
+        inner: &expected,
+    };
+    accepted.check(&buf, out.clone(), to, received_inner);
     assert_eq!(out.end, headroom + seen.inner.end, "the inner frame moved");
 
-    // And back to the frame's own kind.
+    // And back to the frame's own kind, hashing the inner frame as it now is.
     let there = buf.clone();
     match translator.translate(&mut buf, out.clone(), seen.kind()) {
         Ok(back) => {
-            check_translated(
-                translator,
-                &buf,
-                back.clone(),
-                seen.kind(),
-                &seen,
-                &expected,
-                ip_ok,
-            );
+            accepted.check(&buf, back.clone(), seen.kind(), &expected);
             assert_eq!(back.end, out.end);
         }
         Err(error) => {
@@ -692,11 +728,18 @@ fn check_translate(
             // A TPID whose tag is cut short counts as a tag.
             let tagged = tags > 0 || stack.ethertype().is_some_and(|t| t.is_vlan_tpid());
             let keeps_tags = translator.inner_vlan == InnerVlanPolicy::Keep && tagged;
+            // VXLAN sent over IPv6 with a zero UDP checksum comes back only to a
+            // translator that takes one.
+            let sent_zero = to == TunnelKind::Vxlan
+                && seen.outer_src.is_ipv6()
+                && translator.udp6_zero_checksum_tx
+                && !translator.udp6_zero_checksum_rx;
             assert!(
                 matches!(
                     error.kind,
                     ErrorKind::Headroom { .. } | ErrorKind::ExceedsMtu { .. }
-                ) || (keeps_tags && error.kind == ErrorKind::InnerVlanTag),
+                ) || (keeps_tags && error.kind == ErrorKind::InnerVlanTag)
+                    || (sent_zero && error.kind == ErrorKind::ZeroChecksum),
                 "translated one way but not back: {error:?}"
             );
         }
@@ -704,74 +747,112 @@ fn check_translate(
     Ok(buf)
 }
 
-/// The outer IPv4 header of a frame that decapsulation accepted.
-fn outer_ipv4_header(frame: &[u8]) -> &[u8] {
-    let (stack, _) = Stack::decode(frame);
-    let ip = stack
-        .ipv4
-        .expect("accepted frames have an outer IPv4 header");
-    &ip.into_inner()[..ip.header_len()]
+/// A frame the translator accepted: what each of its translations must carry.
+struct AcceptedFrame<'a> {
+    translator: &'a Translator,
+    /// The frame as received.
+    original: &'a [u8],
+    /// What the receiving side found in it.
+    seen: &'a Decapsulated,
+    /// Its inner frame once translated: tags stripped under `Strip`.
+    inner: &'a [u8],
 }
 
-/// A translated frame at `buf[out]`: inside the buffer, of kind `to`, carrying the
-/// segment and inner frame the original did, with consistent lengths and checksums.
-fn check_translated(
-    translator: &Translator,
-    buf: &[u8],
-    out: Range<usize>,
-    to: TunnelKind,
-    seen: &Decapsulated,
-    expected_inner: &[u8],
-    ip_ok: bool,
-) {
-    assert!(out.start <= out.end && out.end <= buf.len(), "{out:?}");
-    let frame = &buf[out.clone()];
-    let got = reader(translator)
-        .inspect(frame)
-        .unwrap_or_else(|e| panic!("a translated frame does not decapsulate: {e:?}"));
-    assert_eq!(got.kind(), to);
-    assert_eq!(got.segment(), seen.segment());
-    assert_eq!(
-        (got.outer_src, got.outer_dst),
-        (seen.outer_src, seen.outer_dst)
-    );
-    assert_eq!(&frame[got.inner.clone()], expected_inner);
-    assert_eq!(
-        got.inner.end,
-        frame.len(),
-        "padding after the outer packet kept"
-    );
+impl AcceptedFrame<'_> {
+    /// A translation to `to` at `buf[out]` of a frame whose inner frame was `hashed`:
+    /// inside the buffer, of kind `to`, carrying the segment, addresses and inner frame
+    /// the original did; the original's outer Ethernet header, tags and IP header but for
+    /// what a translation rewrites, with lengths that end with the frame; the flow's
+    /// source port or FlowID; a UDP checksum that sums right unless sent as zero.
+    fn check(&self, buf: &[u8], out: Range<usize>, to: TunnelKind, hashed: &[u8]) {
+        let translator = self.translator;
+        assert!(out.start <= out.end && out.end <= buf.len(), "{out:?}");
+        let frame = &buf[out.clone()];
+        let got = reader(translator, translator.udp6_zero_checksum_tx)
+            .inspect(frame)
+            .unwrap_or_else(|e| panic!("a translated frame does not decapsulate: {e:?}"));
+        assert_eq!(got.kind(), to);
+        assert_eq!(got.segment(), self.seen.segment());
+        assert_eq!(
+            (got.outer_src, got.outer_dst),
+            (self.seen.outer_src, self.seen.outer_dst)
+        );
+        assert_eq!(&frame[got.inner.clone()], self.inner);
+        assert_eq!(
+            got.inner.end,
+            frame.len(),
+            "padding after the outer packet kept"
+        );
 
-    let (stack, _) = Stack::decode(frame);
-    let ip = stack.ipv4.expect("outer IPv4");
-    assert_eq!(stack.l3_offset() + usize::from(ip.total_len()), frame.len());
-    assert!(usize::from(ip.total_len()) <= usize::from(translator.mtu));
-    assert_eq!(ipv4_checksum_ok(&ip.into_inner()[..ip.header_len()]), ip_ok);
-    if let (TunnelKind::Vxlan, Some(udp)) = (to, stack.udp()) {
-        assert_eq!(udp.dst_port(), translator.vxlan_port);
-        let range = translator.source_ports;
-        assert!((range.lo()..=range.hi()).contains(&udp.src_port()));
-        if translator.udp_checksum {
-            assert_ne!(udp.checksum(), 0);
-            assert!(udp_checksum_ok(&udp, ip.src_addr(), ip.dst_addr()));
-        } else {
-            assert_eq!(udp.checksum(), 0);
+        let (stack, _) = Stack::decode(frame);
+        let (original, _) = Stack::decode(self.original);
+        let l3 = stack.l3_offset();
+        assert_eq!(&frame[..l3], &self.original[..original.l3_offset()]);
+        let ip = OuterIp::of(&stack).expect("an outer IP header");
+        let was = OuterIp::of(&original).expect("an outer IP header");
+        assert_eq!(ip.header().len(), was.header().len());
+        for (i, (a, b)) in ip.header().iter().zip(was.header()).enumerate() {
+            assert!(
+                a == b || ip.rewritten_bytes().contains(&i),
+                "outer IP header byte {i} changed"
+            );
+        }
+        if let (OuterIp::V4(_), OuterIp::V4(_)) = (ip, was) {
+            assert_eq!(
+                ipv4_checksum_ok(ip.header()),
+                ipv4_checksum_ok(was.header()),
+                "the IPv4 checksum is not exactly as right as it was"
+            );
+        }
+        assert_eq!(ip.protocol(), carrier(to == TunnelKind::Nvgre));
+        assert_eq!(l3 + ip.packet_len(), frame.len());
+        assert!(ip.packet_len() <= usize::from(translator.mtu));
+
+        let hash = flow_hash(hashed, translator.symmetric_hash);
+        match translator.decoder.decode_partial(frame).0.tunnel {
+            Some(Tunnel::Vxlan(h)) => {
+                assert_eq!(VxlanRepr::parse(&h), VxlanRepr::new(h.vni()));
+                let udp = stack.udp().expect("VXLAN over UDP");
+                assert_eq!(udp.dst_port(), translator.vxlan_port);
+                assert_eq!(udp.src_port(), hash.source_port(translator.source_ports));
+                assert_eq!(within(frame, udp.into_inner()).end, frame.len());
+                let zero = match ip {
+                    OuterIp::V4(_) => !translator.udp_checksum,
+                    OuterIp::V6(_) => translator.udp6_zero_checksum_tx,
+                };
+                check_udp_checksum(&ip, &udp, zero);
+            }
+            Some(Tunnel::Nvgre(h)) => {
+                let flow_id = match translator.flow_id {
+                    FlowId::Fixed(id) => id,
+                    FlowId::Hash => hash.flow_id(),
+                };
+                assert_eq!(NvgreRepr::parse(&h), NvgreRepr::new(h.vsid(), flow_id));
+            }
+            None => panic!("a translated frame without a tunnel"),
         }
     }
-    if let (TunnelKind::Nvgre, Some(Tunnel::Nvgre(h)), FlowId::Fixed(id)) = (
-        to,
-        Decoder::new().decode_partial(frame).0.tunnel,
-        translator.flow_id,
-    ) {
-        assert_eq!(h.flow_id(), id);
-    }
 }
 
-/// The UDP checksum over IPv4 sums right, whatever `cfg(fuzzing)` says.
-fn udp_checksum_ok(udp: &UdpDatagram<&[u8]>, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
-    let pseudo = checksum::pseudo_header_ipv4(src, dst, IpProtocol::UDP.0, udp.len());
-    let bytes = &udp.into_inner()[..usize::from(udp.len())];
-    checksum::combine(pseudo, checksum::sum(bytes)) == 0xffff
+/// The flow hash encapsulation and translation give an inner frame: of its key, or of
+/// the key's symmetric form.
+fn flow_hash(inner: &[u8], symmetric: bool) -> FlowHash {
+    let key = FlowKey::from_frame(inner);
+    if symmetric { key.symmetric() } else { key }.hash()
+}
+
+/// A tunnel's UDP checksum under `ip` is zero when sent as zero (`zero`), and otherwise
+/// non-zero and right.
+fn check_udp_checksum(ip: &OuterIp<'_>, udp: &UdpDatagram<&[u8]>, zero: bool) {
+    if zero {
+        assert_eq!(udp.checksum(), 0, "a UDP checksum where zero was asked for");
+    } else {
+        assert_ne!(udp.checksum(), 0, "no UDP checksum where one was asked for");
+        assert!(
+            udp_checksum_ok(ip.src(), ip.dst(), udp),
+            "a wrong UDP checksum"
+        );
+    }
 }
 
 /// `frame` without its first `tags` VLAN tags.
@@ -796,17 +877,21 @@ struct EncapSettings {
     src_mac: [u8; 6],
     dst_mac: [u8; 6],
     outer_vlan: Option<(u16, u8)>,
-    src_ip: [u8; 4],
-    dst_ip: [u8; 4],
+    family: u8,
+    src_ip: DrawnAddress,
+    dst_ip: DrawnAddress,
+    allow_loopback: bool,
     ttl: u8,
     dont_frag: bool,
     dscp: Option<u8>,
     ecn_compatibility: bool,
     fixed_flow_id: Option<u8>,
+    fixed_flow_label: Option<u32>,
     inner_vlan: InnerVlan,
     vxlan_port: u16,
     source_ports: (u16, u16),
     udp_checksum: bool,
+    udp6_zero_checksum_tx: bool,
     symmetric_hash: bool,
     mtu: u16,
     headroom: u8,
@@ -822,6 +907,14 @@ impl EncapSettings {
         } else {
             Encapsulation::Vxlan(Vni::new(segment)?)
         };
+        // IPv4 or IPv6, about evenly; one in eight of two families, which `validate`
+        // refuses.
+        let (src_v6, dst_v6) = match self.family % 16 {
+            0 => (false, true),
+            1 => (true, false),
+            2..=8 => (false, false),
+            _ => (true, true),
+        };
         let (lo, hi) = self.source_ports;
         Ok(TunnelConfig {
             encapsulation,
@@ -834,9 +927,13 @@ impl EncapSettings {
                 }),
                 None => None,
             },
-            src_ip: Ipv4Addr::from(self.src_ip).into(),
-            dst_ip: Ipv4Addr::from(self.dst_ip).into(),
-            sources: SourcePolicy::RoutableOnly,
+            src_ip: self.src_ip.address(src_v6),
+            dst_ip: self.dst_ip.address(dst_v6),
+            sources: if self.allow_loopback {
+                SourcePolicy::AllowLoopback
+            } else {
+                SourcePolicy::RoutableOnly
+            },
             ttl: self.ttl,
             dont_frag: self.dont_frag,
             dscp: self.dscp.map_or(Dscp::CopyInner, |d| Dscp::Fixed(d % 65)),
@@ -846,12 +943,15 @@ impl EncapSettings {
                 EcnMode::Normal
             },
             flow_id: self.fixed_flow_id.map_or(FlowId::Hash, FlowId::Fixed),
-            flow_label: FlowLabel::Hash,
+            // A few past 20 bits, which `validate` refuses.
+            flow_label: self
+                .fixed_flow_label
+                .map_or(FlowLabel::Hash, |label| FlowLabel::Fixed(label % 0x10_0100)),
             inner_vlan: self.inner_vlan.into(),
             vxlan_port: self.vxlan_port,
             source_ports: PortRange::new(lo.min(hi), lo.max(hi))?,
             udp_checksum: self.udp_checksum,
-            udp6_zero_checksum_tx: false,
+            udp6_zero_checksum_tx: self.udp6_zero_checksum_tx,
             symmetric_hash: self.symmetric_hash,
             mtu: self.mtu,
         })
@@ -867,11 +967,14 @@ impl EncapSettings {
     }
 }
 
-/// Encapsulation with settings drawn from the input, then decapsulation: the config is
-/// refused by `Encapsulator::new` exactly when `validate` refuses it; a refused frame
-/// leaves the buffer as it was; otherwise the outer headers carry the settings, the
-/// checksums sum right, and decapsulation gives back the inner frame byte for byte (its
-/// tags stripped under `Strip`).
+/// Encapsulation with settings drawn from the input, then decapsulation: `validate`
+/// refuses the addresses exactly as the rules say, and the config is refused by
+/// `Encapsulator::new` exactly when `validate` refuses it; a refused frame leaves the
+/// buffer as it was; otherwise the outer headers carry the settings over the configured
+/// family, the checksums sum right, and decapsulation gives back the inner frame byte for
+/// byte (its tags stripped under `Strip`), from the whole frame and from its socket
+/// payload alike. `encapsulate_payload` writes the tail of the frame
+/// (`payload::check_payload_encap`).
 pub fn encapsulate(data: &[u8]) {
     let (settings, inner): (EncapSettings, _) = split(data, ENCAP_SETTINGS_LEN);
     let config = match settings.config() {
@@ -884,7 +987,9 @@ pub fn encapsulate(data: &[u8]) {
             return;
         }
     };
-    let mut encap = match (Encapsulator::new(config), config.validate()) {
+    let validated = config.validate();
+    check_address_rules(&config, validated);
+    let mut encap = match (Encapsulator::new(config), validated) {
         (Ok(encap), Ok(())) => encap,
         (Err(a), Err(b)) => {
             assert_eq!(a, b);
@@ -899,13 +1004,29 @@ pub fn encapsulate(data: &[u8]) {
     let before = buf.clone();
     let (stack, _) = Stack::decode(inner);
     let tags = stack.vlan_tags().count();
+    let strip_len = match config.inner_vlan {
+        InnerVlanPolicy::Strip => tags * vlan::HEADER_LEN,
+        _ => 0,
+    };
     let end = buf.len();
     let out = match encap.encapsulate(&mut buf, at..end) {
         Ok(out) => out,
         Err(error) => {
             assert_eq!(buf, before, "a refused encapsulation changed the buffer");
             match error.kind {
-                ErrorKind::Headroom { .. } | ErrorKind::ExceedsMtu { .. } => {}
+                // Room for the outer headers before the inner frame, its tags stripped.
+                ErrorKind::Headroom { needed, available } => {
+                    assert_eq!((needed, available), (encap.overhead(), at + strip_len));
+                    assert!(available < needed);
+                }
+                // The outer IP packet that would have been sent, over the MTU.
+                ErrorKind::ExceedsMtu { len, mtu } => {
+                    let tag_len = config.outer_vlan.map_or(0, |_| vlan::HEADER_LEN);
+                    let ip_len =
+                        encap.overhead() - ethernet::HEADER_LEN - tag_len + inner.len() - strip_len;
+                    assert_eq!((len, mtu), (ip_len, config.mtu));
+                    assert!(len > usize::from(mtu));
+                }
                 // Bytes too few for an Ethernet header are no frame to send.
                 ErrorKind::Truncated { .. } => {
                     assert!(inner.len() < ethernet::HEADER_LEN && error.layer == Layer::Ethernet)
@@ -917,6 +1038,7 @@ pub fn encapsulate(data: &[u8]) {
                 ),
                 _ => panic!("encapsulation refused: {error:?}"),
             }
+            payload::check_payload_encap(&mut encap, &before, at..end, Err(error), strip_len);
             return;
         }
     };
@@ -928,7 +1050,15 @@ pub fn encapsulate(data: &[u8]) {
     assert_eq!(out.len(), encap.overhead() + expected.len());
     let frame = &buf[out.clone()];
     assert_eq!(&frame[encap.overhead()..], &expected[..]);
-    check_outer_headers(&config, frame, encap.overhead(), &stack);
+    let hash = flow_hash(inner, config.symmetric_hash);
+    check_outer_headers(&config, frame, encap.overhead(), &stack, hash);
+    payload::check_payload_encap(
+        &mut encap,
+        &before,
+        at..end,
+        Ok((out.clone(), &buf)),
+        strip_len,
+    );
 
     let decap = Decapsulator {
         decoder: Decoder {
@@ -936,31 +1066,85 @@ pub fn encapsulate(data: &[u8]) {
             ..Decoder::default()
         },
         checksums: Checksums::Verify,
+        sources: config.sources,
+        udp6_zero_checksum_rx: config.udp6_zero_checksum_tx,
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: true,
-        ..Decapsulator::default()
     };
     let mut copy = frame.to_vec();
-    match decap.decapsulate(&mut copy) {
-        Ok(got) => {
-            assert_eq!(
-                &copy[got.inner.clone()],
-                &expected[..],
-                "inner frame changed"
+    let got = decap
+        .decapsulate(&mut copy)
+        .unwrap_or_else(|error| panic!("decapsulation refused our own frame: {error:?}"));
+    assert_eq!(
+        &copy[got.inner.clone()],
+        &expected[..],
+        "inner frame changed"
+    );
+    assert_eq!(got.encapsulation, config.encapsulation);
+    assert_eq!(
+        (got.outer_src, got.outer_dst),
+        (config.src_ip, config.dst_ip)
+    );
+    assert_eq!(got.ecn_alarm, None, "our own ECN marking raised an alarm");
+    payload::check_payload_decap(&decap, frame, &Ok((got, copy)));
+}
+
+/// `validate` refuses the addresses exactly as the rules say, the first rule broken
+/// first: two families (`MixedFamilies`), a source that cannot be a VTEP under the
+/// policy, an unspecified destination; as a setting, with no byte offset. Nothing else
+/// about an address is refused (a multicast destination floods to a group, RFC 7348
+/// section 4.2).
+fn check_address_rules(config: &TunnelConfig, validated: Result<()>) {
+    let (src, dst) = (config.src_ip, config.dst_ip);
+    let broken = if src.is_ipv4() != dst.is_ipv4() {
+        Some(ErrorKind::MixedFamilies)
+    } else if !can_be_vtep(src, config.sources) {
+        Some(ErrorKind::BadAddress {
+            field: AddressField::Source,
+            address: src,
+        })
+    } else if unspecified_destination(dst) {
+        Some(ErrorKind::BadAddress {
+            field: AddressField::Destination,
+            address: dst,
+        })
+    } else {
+        None
+    };
+    match (broken, validated) {
+        (Some(kind), Err(error)) => {
+            assert_eq!((error.layer, error.kind), (Layer::Tunnel, kind));
+            assert!(
+                !error.has_offset(),
+                "a setting's error at a byte: {error:?}"
             );
-            assert_eq!(got.encapsulation, config.encapsulation);
-            assert_eq!(
-                (got.outer_src, got.outer_dst),
-                (config.src_ip, config.dst_ip)
-            );
-            assert_eq!(got.ecn_alarm, None, "our own ECN marking raised an alarm");
         }
-        Err(error) => panic!("decapsulation refused our own frame: {error:?}"),
+        (Some(kind), Ok(())) => panic!("validate took what breaks a rule: {kind:?}"),
+        (None, Err(error)) => assert!(
+            !matches!(
+                error.kind,
+                ErrorKind::BadAddress { .. } | ErrorKind::MixedFamilies
+            ),
+            "validate refused addresses that break no rule: {error:?}"
+        ),
+        (None, Ok(())) => {}
     }
 }
 
-/// The outer headers of an encapsulated frame say what the config says.
-fn check_outer_headers(config: &TunnelConfig, frame: &[u8], overhead: usize, inner: &Stack<'_>) {
+/// The outer headers of an encapsulated frame say what the config says, over its family:
+/// MACs, tag, addresses, lengths that end with the frame and fit the MTU, the outer TOS or
+/// traffic class by the DSCP and ECN rules; IPv4 with a right checksum, TTL and DF (ID 0
+/// when set); IPv6 with the hop limit and the flow label (the fixed one, or 20 bits of
+/// the flow hash and never 0), no extension header; VXLAN with its ports (the source
+/// from the flow hash) and a checksum that sums right unless sent as zero; NVGRE with its
+/// FlowID.
+fn check_outer_headers(
+    config: &TunnelConfig,
+    frame: &[u8],
+    overhead: usize,
+    inner: &Stack<'_>,
+    hash: FlowHash,
+) {
     let decoder = Decoder {
         vxlan_ports: VxlanPorts::new(config.vxlan_port),
         ..Decoder::default()
@@ -974,28 +1158,42 @@ fn check_outer_headers(config: &TunnelConfig, frame: &[u8], overhead: usize, inn
     );
     let tag = outer.vlans[0].map(|t| (t.vid(), t.pcp()));
     assert_eq!(tag, config.outer_vlan.map(|v| (v.vid, v.pcp)));
-    let ip = outer.ipv4.expect("outer IPv4");
-    assert!(ipv4_checksum_ok(&ip.into_inner()[..ip.header_len()]));
-    assert_eq!(
-        (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr())),
-        (config.src_ip, config.dst_ip)
-    );
-    assert_eq!((ip.ttl(), ip.dont_frag()), (config.ttl, config.dont_frag));
-    if config.dont_frag {
-        assert_eq!(ip.ident(), 0, "an atomic datagram has ID 0 (RFC 6864)");
+    let ip = OuterIp::of(&outer).expect("an outer IP header");
+    assert_eq!((ip.src(), ip.dst()), (config.src_ip, config.dst_ip));
+    assert_eq!(outer.l3_offset() + ip.packet_len(), frame.len());
+    assert!(ip.packet_len() <= usize::from(config.mtu));
+    let tos = outer_tos(config.dscp, config.ecn, inner.traffic_class());
+    assert_eq!(ip.traffic_class(), tos);
+    let nvgre = matches!(config.encapsulation, Encapsulation::Nvgre(_));
+    assert_eq!(ip.protocol(), carrier(nvgre), "not UDP or GRE next");
+    match ip {
+        OuterIp::V4(v4) => {
+            assert_eq!(v4.header_len(), ipv4::HEADER_LEN);
+            assert!(ipv4_checksum_ok(ip.header()));
+            assert_eq!((v4.ttl(), v4.dont_frag()), (config.ttl, config.dont_frag));
+            if config.dont_frag {
+                assert_eq!(v4.ident(), 0, "an atomic datagram has ID 0 (RFC 6864)");
+            }
+        }
+        OuterIp::V6(v6) => {
+            assert_eq!(v6.version(), 6);
+            assert_eq!(v6.hop_limit(), config.ttl);
+            let label = v6.flow_label();
+            match config.flow_label {
+                FlowLabel::Fixed(fixed) => assert_eq!(label, fixed),
+                // RFC 6438: 20 bits of the flow hash, but never 0, which is "no label"
+                // (RFC 6437 section 2).
+                FlowLabel::Hash => {
+                    let bits = hash.0 as u32 & 0xf_ffff;
+                    assert_ne!(label, 0, "a hashed flow label of 0");
+                    assert!(
+                        label == bits || bits == 0,
+                        "flow label {label:#x} of {hash:?}"
+                    );
+                }
+            }
+        }
     }
-    assert_eq!(outer.l3_offset() + usize::from(ip.total_len()), frame.len());
-    assert!(usize::from(ip.total_len()) <= usize::from(config.mtu));
-    let inner_tos = inner.traffic_class();
-    let dscp = match config.dscp {
-        Dscp::Fixed(dscp) => dscp,
-        Dscp::CopyInner => inner_tos.map_or(0, |tos| tos >> 2),
-    };
-    let ecn = match config.ecn {
-        EcnMode::Normal => inner_tos.map_or(0, |tos| tos & 3),
-        EcnMode::Compatibility => 0,
-    };
-    assert_eq!((ip.dscp(), ip.ecn()), (dscp, ecn));
     let tunnel = decoded.tunnel.expect("our own frame decodes to a tunnel");
     assert_eq!(tunnel.encapsulation(), config.encapsulation);
     assert_eq!(decoded.inner.offset, overhead);
@@ -1004,19 +1202,20 @@ fn check_outer_headers(config: &TunnelConfig, frame: &[u8], overhead: usize, inn
             assert_eq!(VxlanRepr::parse(&h), VxlanRepr::new(h.vni()));
             let udp = outer.udp().expect("VXLAN over UDP");
             assert_eq!(udp.dst_port(), config.vxlan_port);
-            let range = config.source_ports;
-            assert!((range.lo()..=range.hi()).contains(&udp.src_port()));
-            if config.udp_checksum {
-                assert!(udp_checksum_ok(&udp, ip.src_addr(), ip.dst_addr()));
-            } else {
-                assert_eq!(udp.checksum(), 0);
-            }
+            assert_eq!(udp.src_port(), hash.source_port(config.source_ports));
+            assert_eq!(within(frame, udp.into_inner()).end, frame.len());
+            let zero = match ip {
+                OuterIp::V4(_) => !config.udp_checksum,
+                OuterIp::V6(_) => config.udp6_zero_checksum_tx,
+            };
+            check_udp_checksum(&ip, &udp, zero);
         }
         Tunnel::Nvgre(h) => {
-            assert_eq!(h.reserved0(), 0);
-            if let FlowId::Fixed(id) = config.flow_id {
-                assert_eq!(h.flow_id(), id);
-            }
+            let flow_id = match config.flow_id {
+                FlowId::Fixed(id) => id,
+                FlowId::Hash => hash.flow_id(),
+            };
+            assert_eq!(NvgreRepr::parse(&h), NvgreRepr::new(h.vsid(), flow_id));
         }
     }
 }

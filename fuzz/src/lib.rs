@@ -2,4 +2,6 @@
 //! `tests/regressions.rs` and (for the switch) `tests/switch_invariants.rs`.
 
 pub mod checks;
+pub mod payload;
 pub mod switch;
+pub mod underlay;
