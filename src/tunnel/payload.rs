@@ -61,7 +61,9 @@ use crate::{AddressField, Error, Result};
 /// What a socket reports of the outer packet a payload came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SocketOuter {
-    /// The peer's address: the sending VTEP (`recvfrom`'s address).
+    /// The peer's address: the sending VTEP (`recvfrom`'s address). An IPv4-mapped
+    /// IPv6 address, as a socket of both families reports an IPv4 peer, stands for the
+    /// IPv4 address.
     pub src: IpAddr,
     /// The local address the packet was sent to (`IP_PKTINFO` / `IPV6_PKTINFO`, or the
     /// address the socket is bound to).
@@ -96,8 +98,15 @@ impl Underlay<'_> for SocketOuter {
 
     #[inline(always)]
     fn accept(&self, _at: usize, policy: ReceivePolicy) -> Result<SocketOuter> {
-        check_source(AddressField::OuterSource, self.src, policy.sources)?;
-        Ok(*self)
+        // A socket of both families (bound to [::]) reports IPv4 peers as IPv4-mapped
+        // addresses (::ffff:a.b.c.d): the packet was IPv4, judged and reported as such.
+        let outer = SocketOuter {
+            src: self.src.to_canonical(),
+            dst: self.dst.to_canonical(),
+            ecn: self.ecn,
+        };
+        check_source(AddressField::OuterSource, outer.src, policy.sources)?;
+        Ok(outer)
     }
 
     #[cold]
