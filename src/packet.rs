@@ -426,6 +426,15 @@ pub(crate) trait RecordFrame<'a> {
     /// # Errors
     /// What the recorder refuses.
     fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()>;
+    /// The outer stack ended without a tunnel header (no VXLAN port, not GRE, an outer
+    /// fragment, a payload the walk does not decode). An error ends the walk with it: a
+    /// recorder that wants a tunnel says why here, while what it recorded of the outer
+    /// stack is at hand, so nothing of the outer stack is kept across the inner walk for
+    /// a reason worked out after it.
+    ///
+    /// # Errors
+    /// What the recorder refuses.
+    fn no_tunnel(&mut self) -> Result<()>;
     /// The inner stack's recorder.
     fn inner(&mut self) -> &mut Self::Inner;
 }
@@ -442,6 +451,10 @@ impl<'a> RecordFrame<'a> for Frame<'a> {
     fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()> {
         self.tunnel = Some(tunnel);
         self.tunnel_offset = at;
+        Ok(())
+    }
+    #[inline(always)]
+    fn no_tunnel(&mut self) -> Result<()> {
         Ok(())
     }
     #[inline(always)]
@@ -549,7 +562,7 @@ impl Decoder {
                 (TunnelKind::Vxlan, payload, pos)
             }
             (_, Some((payload, pos, IpProtocol::GRE))) => (TunnelKind::Nvgre, payload, pos),
-            _ => return Ok(()),
+            _ => return record.no_tunnel(),
         };
         self.walk_tunnel(kind.0, kind.1, kind.2, record, depth)
     }

@@ -341,26 +341,20 @@ impl<'a> Underlay<'a> for Outer<'a> {
     // Inlined, handing values to the cold path: an outer stack passed by reference to a
     // function left out of line would live in memory for the whole walk.
     #[inline(always)]
-    fn no_tunnel(&self, error: Option<Error>) -> Error {
+    fn no_tunnel(&self) -> Error {
         let ipv6_next = match self.ip {
             Some(OuterIp::V6(ip)) => Some(ip.next_header()),
             _ => None,
         };
-        no_tunnel_in_frame(error, self.fragment(), ipv6_next, self.l3)
+        no_tunnel_in_frame(self.fragment(), ipv6_next, self.l3)
     }
 }
 
-/// Why a whole frame's walk that ended with `error` found no tunnel: that error, an outer
-/// fragment, an IPv6 extension header (`ipv6_next`) the walk does not go past, or no
-/// tunnel at all.
+/// Why a whole frame's outer stack carried no tunnel: an outer fragment, an IPv6
+/// extension header (`ipv6_next`) the walk does not go past, or no tunnel at all.
 #[cold]
-fn no_tunnel_in_frame(
-    error: Option<Error>,
-    fragment: bool,
-    ipv6_next: Option<IpProtocol>,
-    l3: usize,
-) -> Error {
-    if let (None, false, Some(next)) = (error, fragment, ipv6_next) {
+fn no_tunnel_in_frame(fragment: bool, ipv6_next: Option<IpProtocol>, l3: usize) -> Error {
+    if let (false, Some(next)) = (fragment, ipv6_next) {
         if is_extension_header(next) {
             return Error::new(
                 Layer::Ipv6,
@@ -373,7 +367,7 @@ fn no_tunnel_in_frame(
         Some(_) => Layer::Ipv6,
         None => Layer::Ipv4,
     });
-    super::no_tunnel(error, fragment, l3)
+    super::no_tunnel(None, fragment, l3)
 }
 
 /// A `BadChecksum` error of the UDP header.
@@ -401,9 +395,9 @@ pub(crate) fn validate<'a, K, U: Underlay<'a>>(
     error: Option<Error>,
 ) -> Result<Accepted<'a, U::Facts>> {
     let Some(accepted) = received.accepted else {
-        // Not accepted: `accept`'s error, a malformed outer stack, a fragment or no
-        // tunnel at all.
-        return Err(received.outer.no_tunnel(error));
+        // Not accepted: the walk ended with why (a malformed outer stack, `accept`'s
+        // refusal, a fragment or no tunnel at all: `RecordFrame::no_tunnel`).
+        return Err(super::no_tunnel(error, None, 0));
     };
     validate_inner(accepted.tunnel, &received.inner, error)?;
     Ok(accepted)

@@ -209,8 +209,9 @@ pub(crate) trait Underlay<'a>: Record<'a> {
     /// # Errors
     /// The first check that fails.
     fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<Self::Facts>;
-    /// Why a walk that ended with `error` found no tunnel to accept.
-    fn no_tunnel(&self, error: Option<Error>) -> Error;
+    /// Why the walk found no tunnel header in it (an outer fragment, an IPv6 extension
+    /// header, no tunnel at all), said where the walk ends without one.
+    fn no_tunnel(&self) -> Error;
 }
 
 /// A tunnel header whose outer packet passed the receiver's checks
@@ -266,6 +267,10 @@ impl<'a, K: Record<'a>, U: Underlay<'a>> RecordFrame<'a> for Received<'a, K, U> 
     fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()> {
         self.accepted = Some(accept(&self.outer, at, tunnel, self.policy)?);
         Ok(())
+    }
+    #[inline(always)]
+    fn no_tunnel(&mut self) -> Result<()> {
+        Err(self.outer.no_tunnel())
     }
     #[inline(always)]
     fn inner(&mut self) -> &mut Inner<K> {

@@ -100,9 +100,10 @@ impl Underlay<'_> for SocketOuter {
         Ok(*self)
     }
 
+    // The walk of a payload starts at its tunnel header: never called.
     #[cold]
-    fn no_tunnel(&self, error: Option<Error>) -> Error {
-        super::no_tunnel(error, None, 0)
+    fn no_tunnel(&self) -> Error {
+        super::no_tunnel(None, None, 0)
     }
 }
 
