@@ -217,10 +217,11 @@ impl Decapsulator {
             tunnel,
             outer,
             inner_len,
+            ..
         } = validate(received, error)?;
         let inner = received.inner;
         let strip_len = self.inner_vlan.strip_len(inner.tags)?;
-        let outer_ecn = outer.ecn();
+        let outer_ecn = outer.ecn;
         let (mut ecn_alarm, mut ecn) = (None, None);
         if let Some(ip) = inner.ip.filter(|_| self.apply_ecn) {
             let combined = ecn::decapsulate(ip.ecn(), outer_ecn)?;
@@ -229,8 +230,8 @@ impl Decapsulator {
         }
         let found = Decapsulated {
             encapsulation: tunnel.encapsulation(),
-            outer_src: outer.src(),
-            outer_dst: outer.dst(),
+            outer_src: outer.src,
+            outer_dst: outer.dst,
             inner: inner.offset..inner.offset + inner_len,
             ecn_alarm,
         };
@@ -271,8 +272,8 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
     at: usize,
     tunnel: Tunnel<'a>,
     policy: ReceivePolicy,
-) -> Result<Accepted<'a, U::Facts>> {
-    let facts = outer.accept(at, policy)?;
+) -> Result<Accepted<'a, U::Header>> {
+    let (header, facts) = outer.accept(at, policy)?;
     let inner_len = match tunnel {
         Tunnel::Vxlan(h) => {
             check_vxlan_gpe(h.flags(), (h.reserved1() & 0xff) as u8).map_err(|e| e.at(at))?;
@@ -285,6 +286,7 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
     };
     Ok(Accepted {
         tunnel,
+        header,
         outer: facts,
         inner_len,
     })
@@ -292,11 +294,11 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
 
 /// A whole frame's outer stack, as the walk recorded it.
 impl<'a> Underlay<'a> for Outer<'a> {
-    type Facts = OuterIp<'a>;
+    type Header = OuterIp<'a>;
 
     #[inline(always)]
     #[allow(clippy::arithmetic_side_effects)] // UDP, when decoded, is 8 bytes before VXLAN
-    fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<OuterIp<'a>> {
+    fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<(OuterIp<'a>, OuterFacts)> {
         let verify = policy.checksums == Checksums::Verify;
         let udp_at = || at - udp::HEADER_LEN;
         match self.ip {
@@ -313,7 +315,8 @@ impl<'a> Underlay<'a> for Outer<'a> {
                         return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
                     }
                 }
-                Ok(OuterIp::V4(ip))
+                let ip = OuterIp::V4(ip);
+                Ok((ip, ip.facts()))
             }
             Some(OuterIp::V6(ip)) => {
                 check_source_v6(AddressField::OuterSource, ip.src_addr(), policy.sources)
@@ -331,7 +334,8 @@ impl<'a> Underlay<'a> for Outer<'a> {
                         return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
                     }
                 }
-                Ok(OuterIp::V6(ip))
+                let ip = OuterIp::V6(ip);
+                Ok((ip, ip.facts()))
             }
             // The walk reaches a tunnel header only through an IP header.
             None => Err(Error::new(Layer::Tunnel, ErrorKind::NotTunnel)),
@@ -393,7 +397,7 @@ fn is_extension_header(next: IpProtocol) -> bool {
 pub(crate) fn validate<'a, K, U: Underlay<'a>>(
     received: &Received<'a, K, U>,
     error: Option<Error>,
-) -> Result<Accepted<'a, U::Facts>> {
+) -> Result<Accepted<'a, U::Header>> {
     let Some(accepted) = received.accepted else {
         // Not accepted: the walk ended with why (a malformed outer stack, `accept`'s
         // refusal, a fragment or no tunnel at all: `RecordFrame::no_tunnel`).

@@ -71,33 +71,23 @@ pub struct SocketOuter {
     pub ecn: Ecn,
 }
 
-impl OuterFacts for SocketOuter {
-    #[inline(always)]
-    fn src(&self) -> IpAddr {
-        self.src
-    }
-    #[inline(always)]
-    fn dst(&self) -> IpAddr {
-        self.dst
-    }
-    #[inline(always)]
-    fn ecn(&self) -> Ecn {
-        self.ecn
-    }
-}
-
 /// A socket payload has no outer stack to walk.
 impl Record<'_> for SocketOuter {}
 
 /// The outer packet as the socket reported it: the kernel checked its headers and
 /// checksums, so what is left is the source policy.
 impl Underlay<'_> for SocketOuter {
-    type Facts = SocketOuter;
+    type Header = ();
 
     #[inline(always)]
-    fn accept(&self, _at: usize, policy: ReceivePolicy) -> Result<SocketOuter> {
+    fn accept(&self, _at: usize, policy: ReceivePolicy) -> Result<((), OuterFacts)> {
         check_source(AddressField::OuterSource, self.src, policy.sources)?;
-        Ok(*self)
+        let facts = OuterFacts {
+            src: self.src,
+            dst: self.dst,
+            ecn: self.ecn,
+        };
+        Ok(((), facts))
     }
 
     // The walk of a payload starts at its tunnel header: never called.

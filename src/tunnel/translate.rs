@@ -165,8 +165,9 @@ impl Translator {
             .err();
         let Accepted {
             tunnel,
-            outer: ip,
+            header: ip,
             inner_len,
+            ..
         } = validate(&received, error)?;
         let inner = received.inner;
         let key = inner.also;
