@@ -284,15 +284,27 @@ impl Encapsulator {
         const NVGRE_TAGGED: usize = NVGRE_OVERHEAD + vlan::HEADER_LEN;
         const VXLAN6_TAGGED: usize = VXLAN6_OVERHEAD + vlan::HEADER_LEN;
         const NVGRE6_TAGGED: usize = NVGRE6_OVERHEAD + vlan::HEADER_LEN;
-        match self.overhead {
-            VXLAN_OVERHEAD => self.write::<VXLAN_OVERHEAD>(buf, inner_start, patch),
-            VXLAN_TAGGED => self.write::<VXLAN_TAGGED>(buf, inner_start, patch),
-            NVGRE_OVERHEAD => self.write::<NVGRE_OVERHEAD>(buf, inner_start, patch),
-            NVGRE_TAGGED => self.write::<NVGRE_TAGGED>(buf, inner_start, patch),
-            VXLAN6_OVERHEAD => self.write::<VXLAN6_OVERHEAD>(buf, inner_start, patch),
-            VXLAN6_TAGGED => self.write::<VXLAN6_TAGGED>(buf, inner_start, patch),
-            NVGRE6_OVERHEAD => self.write::<NVGRE6_OVERHEAD>(buf, inner_start, patch),
-            _ => self.write::<NVGRE6_TAGGED>(buf, inner_start, patch),
+        match (self.config.encapsulation, self.overhead) {
+            (Encapsulation::Vxlan(_), VXLAN_OVERHEAD) => {
+                self.write::<VXLAN_OVERHEAD>(buf, inner_start, patch)
+            }
+            (Encapsulation::Vxlan(_), VXLAN_TAGGED) => {
+                self.write::<VXLAN_TAGGED>(buf, inner_start, patch)
+            }
+            (Encapsulation::Vxlan(_), VXLAN6_OVERHEAD) => {
+                self.write::<VXLAN6_OVERHEAD>(buf, inner_start, patch)
+            }
+            (Encapsulation::Vxlan(_), _) => self.write::<VXLAN6_TAGGED>(buf, inner_start, patch),
+            (Encapsulation::Nvgre(_), NVGRE_OVERHEAD) => {
+                self.write::<NVGRE_OVERHEAD>(buf, inner_start, patch)
+            }
+            (Encapsulation::Nvgre(_), NVGRE_TAGGED) => {
+                self.write::<NVGRE_TAGGED>(buf, inner_start, patch)
+            }
+            (Encapsulation::Nvgre(_), NVGRE6_OVERHEAD) => {
+                self.write::<NVGRE6_OVERHEAD>(buf, inner_start, patch)
+            }
+            (Encapsulation::Nvgre(_), _) => self.write::<NVGRE6_TAGGED>(buf, inner_start, patch),
         }
         // With the defaults over IPv4 (DF set, no UDP checksum) nothing follows: one
         // test.
