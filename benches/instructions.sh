@@ -23,17 +23,12 @@ count() { # path arm passes -> total instructions
 printf '%-12s %12s %12s %7s\n' path tunnelwire floor ratio
 for path in "${paths[@]}"; do
   per=64; case $path in translate*) per=128 ;; esac
-  arms=(ours floor); [ "$path" = payload ] && arms=(ours) # no floor: see benches/paths
   row=()
-  for arm in "${arms[@]}"; do
+  for arm in ours floor; do
     low=$(count "$path" "$arm" 4) high=$(count "$path" "$arm" 12)
     row+=("$(( (high - low) / (8 * per) ))")
   done
-  if [ ${#row[@]} -eq 2 ]; then
-    ratio=$(python3 -c "print(f'{${row[0]} / ${row[1]}:.2f}')")
-  else
-    row+=(-) ratio=-
-  fi
-  printf '%-12s %12s %12s %7s\n' "$path" "${row[0]}" "${row[1]}" "$ratio"
+  printf '%-12s %12s %12s %7s\n' "$path" "${row[0]}" "${row[1]}" \
+    "$(python3 -c "print(f'{${row[0]} / ${row[1]}:.2f}')")"
 done
 echo "(instructions per packet; translation counts each direction as a packet)"

@@ -36,23 +36,7 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// A path without a floor: tunnelwire's time alone (a median of rounds, no ratio).
-fn alone(path: Path) {
-    let mut ours = path.arm();
-    time(&mut ours);
-    let per_packet = 1e9 / (PASSES * path.packets_per_pass()) as f64;
-    let mut ours_ns: Vec<f64> = (0..ROUNDS).map(|_| time(&mut ours) * per_packet).collect();
-    println!(
-        "{:12} tunnelwire {:7.2} ns/packet  (no floor; median of {ROUNDS} rounds)",
-        path.name(),
-        median(&mut ours_ns),
-    );
-}
-
 fn interleave(path: Path) {
-    if !path.has_floor() {
-        return alone(path);
-    }
     let (mut ours, mut floor) = path.arms();
     // Warm caches and branch predictors before the first round.
     time(&mut ours);
@@ -91,12 +75,7 @@ fn main() {
         if flag == "--check" {
             // What every timing run does first: tunnelwire and the floor agree.
             for path in paths {
-                let path = Path::from_name(path).expect("a path name");
-                if path.has_floor() {
-                    path.arms();
-                } else {
-                    path.arm();
-                }
+                Path::from_name(path).expect("a path name").arms();
             }
             return;
         }

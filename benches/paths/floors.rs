@@ -821,3 +821,60 @@ pub fn translate6(
     );
     Some(start..end)
 }
+
+// Socket payloads: the tunnel header onward, with what the socket reported.
+
+/// What the payload floor returns, as the bench compares it: the payload sent, its UDP
+/// source port, its traffic class.
+pub type Sent = (Range<usize>, u16, u8);
+
+/// Hand-written receive-to-send through socket payloads with tunnelwire's defaults: the
+/// VXLAN payload at `buf[payload]` from `src` with outer ECN `ecn` checked as tunnelwire
+/// checks it (I flag, VXLAN-GPE, a VTEP source, an untagged inner Ethernet header; RFC
+/// 6040 into an inner IPv4 header), then its inner frame given the VXLAN header `header`
+/// towards the next VTEP over IPv4 (headroom, the MTU of the whole outer packet, the flow
+/// hash for the source port, the inner ECN copied; no flow label over IPv4).
+#[inline(always)]
+pub fn payload(
+    buf: &mut [u8],
+    payload: Range<usize>,
+    src: std::net::IpAddr,
+    ecn: u8,
+    header: &[u8; 8],
+    mtu: usize,
+) -> Option<Sent> {
+    let bytes = buf.get(payload.clone())?;
+    let (_, flags, next_protocol, inner) = vxlan(bytes)?;
+    let martian_source = match src {
+        std::net::IpAddr::V4(v4) => martian(u32::from(v4)),
+        std::net::IpAddr::V6(v6) => martian6(u128::from(v6)),
+    };
+    if martian_source || vxlan_gpe_refused(flags, next_protocol) {
+        return None;
+    }
+    if inner.len() < 14 || matches!(be16(inner, 12), 0x8100 | 0x88a8 | 0x9100 | 0x86dd) {
+        return None; // tagged (refused), or inner IPv6 (another shape)
+    }
+    let inner_at = payload.start + 8;
+    let inner = &mut buf[inner_at..payload.end];
+    if ipv4_header_ok(inner) {
+        let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
+        let tos = ip[1];
+        let combined = combine_ecn(tos & 0x03, ecn)?;
+        if combined != tos & 0x03 {
+            let old = u16::from_be_bytes([ip[0], tos]);
+            let new = old & !0x03 | u16::from(combined);
+            ip[1] = tos & !0x03 | combined;
+            let checksum = be16(ip, 10);
+            let updated = !add(add(!checksum, !old), new);
+            ip[10..12].copy_from_slice(&updated.to_be_bytes());
+        }
+    }
+    let (hash, tos) = flow_hash(inner)?;
+    if 20 + 16 + inner.len() > mtu {
+        return None;
+    }
+    let at: &mut [u8; 8] = (&mut buf[payload.start..inner_at]).try_into().unwrap();
+    *at = *header;
+    Some((payload, source_port(hash), tos & 0x03))
+}
