@@ -557,14 +557,15 @@ impl Decoder {
         depth: Depth,
     ) -> Result<()> {
         let end = walk_stack(bytes, 0, record.outer(), Depth::InnerTransport)?;
-        let kind = match (end.udp, end.ip_payload) {
+        match (end.udp, end.ip_payload) {
             (Some((udp, payload, pos)), _) if self.vxlan_ports.contains(udp.dst_port()) => {
-                (TunnelKind::Vxlan, payload, pos)
+                self.walk_tunnel(TunnelKind::Vxlan, payload, pos, record, depth)
             }
-            (_, Some((payload, pos, IpProtocol::GRE))) => (TunnelKind::Nvgre, payload, pos),
-            _ => return record.no_tunnel(),
-        };
-        self.walk_tunnel(kind.0, kind.1, kind.2, record, depth)
+            (_, Some((payload, pos, IpProtocol::GRE))) => {
+                self.walk_tunnel(TunnelKind::Nvgre, payload, pos, record, depth)
+            }
+            _ => record.no_tunnel(),
+        }
     }
 
     /// Walks what a UDP socket (VXLAN) or a raw GRE socket (NVGRE) hands a program: the
