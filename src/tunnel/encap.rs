@@ -301,7 +301,9 @@ impl Encapsulator {
         inner_vlan::strip(buf, inner.start, prepared.strip_len);
         let patch = &prepared.patch;
         // One layout per overhead, so the template copy and every field offset are
-        // constants: no `memcpy` call and no bounds check per field.
+        // constants: no `memcpy` call and no bounds check per field. Picked by tunnel
+        // first, then overhead: two compares for an untagged IPv4 layout, where a `match`
+        // on the overhead alone became a jump table (8 more instructions per packet).
         const VXLAN_TAGGED: usize = VXLAN_OVERHEAD + vlan::HEADER_LEN;
         const NVGRE_TAGGED: usize = NVGRE_OVERHEAD + vlan::HEADER_LEN;
         const VXLAN6_TAGGED: usize = VXLAN6_OVERHEAD + vlan::HEADER_LEN;
