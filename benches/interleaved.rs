@@ -7,6 +7,7 @@
 //! ```text
 //! cargo bench --bench interleaved                 # every path
 //! cargo bench --bench interleaved -- decap        # some paths (criterion group names)
+//! interleaved --check PATH...                     # the checks alone, for instructions.sh
 //! interleaved --count PATH ours|floor PASSES      # for benches/instructions.sh
 //! ```
 
@@ -70,6 +71,15 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
+    if let [flag, paths @ ..] = args.as_slice() {
+        if flag == "--check" {
+            // What every timing run does first: tunnelwire and the floor agree.
+            for path in paths {
+                Path::from_name(path).expect("a path name").arms();
+            }
+            return;
+        }
+    }
     if let [flag, path, arm, passes] = args.as_slice() {
         if flag == "--count" {
             let path = Path::from_name(path).expect("a path name");

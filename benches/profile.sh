@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 path=${1:?usage: profile.sh PATH [ours|floor]} arm=${2:-ours}
-per=64; [ "$path" = translate ] && per=128
+per=64; case $path in translate*) per=128 ;; esac
 bin=$(bash benches/interleaved_bin.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -24,25 +24,51 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 /// One's-complement sum of `data` taken as big-endian 16-bit words (an odd last byte is
 /// padded with zero), folded to 16 bits.
 ///
-/// Adds eight bytes per step with end-around carry: since 2^64 = 1 modulo 0xffff, a
-/// one's-complement sum of 64-bit words folds to the same 16-bit sum (RFC 1071 2(B)).
+/// Fast over whole datagrams (the IPv6 UDP checksum covers every byte), by two
+/// properties of the sum (RFC 1071 section 2): it does not depend on byte order, so the
+/// words are read in the machine's order and the result swapped once; and it can be
+/// taken over wider words, since 2^16 = 1 modulo 0xffff. Each 64-bit word is added as its
+/// two 32-bit halves into 64-bit lanes, 32 bytes per step: no carry to chain from one
+/// addition to the next, so the lanes are independent and the optimiser runs them as
+/// vector additions (on x86-64 with SSE2, 0.03 ns and 0.6 instructions per byte, where
+/// big-endian 64-bit words with a carry each took 0.075 ns and 0.77).
 #[inline]
-// Cannot overflow or index out of range: one's-complement sums of at most a packet's
-// words: no overflow in 64 bits; slices of lengths just taken.
+// Cannot overflow or index out of range: a lane takes at most RUN / 32 values below
+// 2^32 before it is folded, far from 2^64; slices of lengths just taken.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 pub fn sum(data: &[u8]) -> u16 {
-    let mut acc: u64 = 0;
-    let mut chunks = data.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_be_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let (total, carry) = acc.overflowing_add(word);
-        acc = total + u64::from(carry);
+    /// Bytes summed in lanes before they are folded (a multiple of 32: every piece
+    /// after it starts at an even offset, where the word boundaries are).
+    const RUN: usize = 1 << 20;
+    let mut total: u64 = 0;
+    for run in data.chunks(RUN) {
+        let mut lanes = [0u64; 8];
+        let mut blocks = run.chunks_exact(32);
+        for block in &mut blocks {
+            for (i, word) in block.chunks_exact(8).enumerate() {
+                let word = u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]));
+                lanes[i] += word & 0xffff_ffff;
+                lanes[i + 4] += word >> 32;
+            }
+        }
+        let mut acc: u64 = lanes.iter().sum();
+        // Under 32 bytes left: whole 32-bit words, then 2 bytes, then the last odd byte,
+        // each piece at an even offset.
+        let mut words = blocks.remainder().chunks_exact(4);
+        for word in &mut words {
+            acc += u64::from(u32::from_ne_bytes(word.try_into().unwrap_or([0; 4])));
+        }
+        let tail = words.remainder();
+        if let [a, b, ..] = *tail {
+            acc += u64::from(u16::from_ne_bytes([a, b]));
+        }
+        if let [a] | [_, _, a] = *tail {
+            acc += u64::from(u16::from_ne_bytes([a, 0]));
+        }
+        total += u64::from(fold(acc, false));
     }
-    let mut tail = [0u8; 8];
-    let rest = chunks.remainder();
-    tail[..rest.len()].copy_from_slice(rest);
-    let (total, carry) = acc.overflowing_add(u64::from_be_bytes(tail));
-    fold(total, carry)
+    // The sum in the machine's byte order, as the big-endian words' sum.
+    u16::from_be(fold(total, false))
 }
 
 /// As [`sum`], for a fixed-size block of whole 32-bit words (an IPv4 header without
@@ -59,6 +85,29 @@ pub fn sum_words<const N: usize>(data: &[u8; N]) -> u16 {
     }
     // At most N / 4 additions of 32-bit values: no carry out of 64 bits.
     fold(acc, false)
+}
+
+/// As [`sum`], for a few bytes (an IPv4 header with options): 64-bit words one after
+/// another, no vector loop, so a per-packet caller that inlines it on a branch it rarely
+/// takes keeps its registers for the branches it takes (measured: [`sum`] inlined there
+/// cost decapsulation 3 instructions per packet and translation 8 to 13).
+#[inline]
+// Cannot overflow or index out of range: one's-complement sums of at most a packet's
+// words: no overflow in 64 bits; slices of lengths just taken.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+pub(crate) fn sum_short(data: &[u8]) -> u16 {
+    let mut acc: u64 = 0;
+    let mut chunks = data.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_be_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let (total, carry) = acc.overflowing_add(word);
+        acc = total + u64::from(carry);
+    }
+    let mut tail = [0u8; 8];
+    let rest = chunks.remainder();
+    tail[..rest.len()].copy_from_slice(rest);
+    let (total, carry) = acc.overflowing_add(u64::from_be_bytes(tail));
+    fold(total, carry)
 }
 
 /// Folds a 64-bit one's-complement accumulator (plus a pending carry) to 16 bits.
@@ -188,6 +237,36 @@ mod tests {
         }
         let ones = [0xffu8; 1500];
         assert_eq!(sum(&ones), reference_sum(&ones));
+    }
+
+    /// Random bytes, lengths and alignments (every phase of the 32-byte blocks and the
+    /// tail), and runs of 0xff that carry in every lane and cross a run, against the
+    /// reference.
+    #[test]
+    fn matches_reference_on_random_lengths_and_alignments() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let bytes: std::vec::Vec<u8> = (0..5000).map(|_| next() as u8).collect();
+        for _ in 0..3000 {
+            let start = (next() % 64) as usize;
+            let len = (next() % 4900) as usize;
+            let data = &bytes[start..start + len];
+            assert_eq!(sum(data), reference_sum(data), "start {start} len {len}");
+            assert_eq!(
+                sum_short(data),
+                reference_sum(data),
+                "start {start} len {len}"
+            );
+        }
+        let ones = std::vec![0xffu8; 3 << 20];
+        for len in [(1 << 20) - 1, 1 << 20, (1 << 20) + 33, 3 << 20] {
+            assert_eq!(sum(&ones[..len]), reference_sum(&ones[..len]), "len {len}");
+        }
     }
 
     #[test]

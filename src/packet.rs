@@ -478,6 +478,15 @@ pub(crate) trait RecordFrame<'a> {
     /// # Errors
     /// What the recorder refuses.
     fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()>;
+    /// The outer stack ended without a tunnel header (no VXLAN port, not GRE, an outer
+    /// fragment, a payload the walk does not decode). An error ends the walk with it: a
+    /// recorder that wants a tunnel says why here, while what it recorded of the outer
+    /// stack is at hand, so nothing of the outer stack is kept across the inner walk for
+    /// a reason worked out after it.
+    ///
+    /// # Errors
+    /// What the recorder refuses.
+    fn no_tunnel(&mut self) -> Result<()>;
     /// The inner stack's recorder.
     fn inner(&mut self) -> &mut Self::Inner;
 }
@@ -494,6 +503,10 @@ impl<'a> RecordFrame<'a> for Frame<'a> {
     fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()> {
         self.tunnel = Some(tunnel);
         self.tunnel_offset = at;
+        Ok(())
+    }
+    #[inline(always)]
+    fn no_tunnel(&mut self) -> Result<()> {
         Ok(())
     }
     #[inline(always)]
@@ -596,14 +609,15 @@ impl Decoder {
         depth: Depth,
     ) -> Result<()> {
         let end = walk_stack(bytes, 0, record.outer(), Depth::InnerTransport)?;
-        let kind = match (end.udp, end.ip_payload) {
+        match (end.udp, end.ip_payload) {
             (Some((udp, payload, pos)), _) if self.vxlan_ports.contains(udp.dst_port()) => {
-                (TunnelKind::Vxlan, payload, pos)
+                self.walk_tunnel(TunnelKind::Vxlan, payload, pos, record, depth)
             }
-            (_, Some((payload, pos, IpProtocol::GRE))) => (TunnelKind::Nvgre, payload, pos),
-            _ => return Ok(()),
-        };
-        self.walk_tunnel(kind.0, kind.1, kind.2, record, depth)
+            (_, Some((payload, pos, IpProtocol::GRE))) => {
+                self.walk_tunnel(TunnelKind::Nvgre, payload, pos, record, depth)
+            }
+            _ => record.no_tunnel(),
+        }
     }
 
     /// Walks what a UDP socket (VXLAN) or a raw GRE socket (NVGRE) hands a program: the

@@ -11,16 +11,18 @@
 pub mod floors;
 
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use tunnelwire::packet::Decoder;
+use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
-    Decapsulator, Encapsulator, HEADROOM, Translator, TunnelConfig, TunnelKind,
+    Decapsulator, Encapsulator, HEADROOM, PayloadHeaders, SocketOuter, Translator, TunnelConfig,
+    TunnelKind,
 };
 use tunnelwire::wire::{
-    EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, NvgreRepr, UdpRepr, Vni,
-    Vsid, VxlanRepr,
+    EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, NvgreRepr, UdpDatagram,
+    UdpRepr, Vni, Vsid, VxlanRepr,
 };
 
 /// Frames per workload.
@@ -29,12 +31,37 @@ pub const FRAMES: usize = 64;
 pub const MTU: u16 = 9000;
 pub const SRC: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 pub const DST: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+/// The IPv6 underlay's VTEPs.
+pub const SRC6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 1);
+pub const DST6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 2);
+/// Where the payload path's frames go next, and in which segment.
+pub const NEXT: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 3);
+pub const NEXT_VNI: u32 = 4343;
+/// The VXLAN header of that segment.
+const NEXT_VXLAN: [u8; 8] = [
+    0x08,
+    0,
+    0,
+    0,
+    (NEXT_VNI >> 16) as u8,
+    (NEXT_VNI >> 8) as u8,
+    NEXT_VNI as u8,
+    0,
+];
 
 /// An IPv4 address's 32 bits, as the IPv4 floors report them (0 for IPv6).
 fn ipv4_bits(address: IpAddr) -> u32 {
     match address {
         IpAddr::V4(v4) => u32::from(v4),
         IpAddr::V6(_) => 0,
+    }
+}
+
+/// An IPv6 address's 128 bits, as the IPv6 floors report them (0 for IPv4).
+fn ipv6_bits(address: IpAddr) -> u128 {
+    match address {
+        IpAddr::V4(_) => 0,
+        IpAddr::V6(v6) => u128::from(v6),
     }
 }
 
@@ -166,14 +193,51 @@ pub fn config(nvgre: bool) -> TunnelConfig {
     config
 }
 
+/// The same settings over the IPv6 underlay (flow label from the flow hash, UDP checksum
+/// computed: the defaults).
+pub fn config6(nvgre: bool) -> TunnelConfig {
+    TunnelConfig {
+        src_ip: SRC6.into(),
+        dst_ip: DST6.into(),
+        ..config(nvgre)
+    }
+}
+
 /// The inner buffers, VXLAN-encapsulated once: (buffer, frame range).
 pub fn vxlan_buffers() -> Vec<(Vec<u8>, Range<usize>)> {
-    let mut encapsulator = Encapsulator::new(config(false)).unwrap();
+    encapsulated(config(false))
+}
+
+/// The inner buffers, VXLAN-encapsulated once over IPv6.
+pub fn vxlan6_buffers() -> Vec<(Vec<u8>, Range<usize>)> {
+    encapsulated(config6(false))
+}
+
+fn encapsulated(config: TunnelConfig) -> Vec<(Vec<u8>, Range<usize>)> {
+    let mut encapsulator = Encapsulator::new(config).unwrap();
     inner_buffers()
         .into_iter()
         .map(|(mut buf, inner)| {
             let frame = encapsulator.encapsulate(&mut buf, inner).unwrap();
             (buf, frame)
+        })
+        .collect()
+}
+
+/// The VXLAN frames' socket payloads (the VXLAN header onward) and what a UDP socket
+/// reports with each: the peer, the local address, the outer ECN.
+pub fn vxlan_payloads() -> Vec<(Vec<u8>, Range<usize>, SocketOuter)> {
+    vxlan_buffers()
+        .into_iter()
+        .map(|(buf, frame)| {
+            let ip = Ipv4Packet::new_checked(&buf[frame.start + 14..frame.end]).unwrap();
+            let outer = SocketOuter {
+                src: ip.src_addr().into(),
+                dst: ip.dst_addr().into(),
+                ecn: Ecn::from_bits(ip.ecn()),
+            };
+            let payload = frame.start + 42..frame.end;
+            (buf, payload, outer)
         })
         .collect()
 }
@@ -187,16 +251,28 @@ pub enum Path {
     EncapNvgre,
     Decap,
     Translate,
+    EncapVxlan6,
+    EncapNvgre6,
+    Decap6,
+    Translate6,
+    /// Receive to send through socket payloads: `decapsulate_payload` of a VXLAN payload,
+    /// then `encapsulate_payload` of its inner frame towards another VTEP.
+    Payload,
 }
 
 impl Path {
-    pub const ALL: [Path; 6] = [
+    pub const ALL: [Path; 11] = [
         Path::DecodeVxlan,
         Path::DecodeNvgre,
         Path::EncapVxlan,
         Path::EncapNvgre,
         Path::Decap,
         Path::Translate,
+        Path::EncapVxlan6,
+        Path::EncapNvgre6,
+        Path::Decap6,
+        Path::Translate6,
+        Path::Payload,
     ];
 
     /// The criterion group's name.
@@ -208,6 +284,11 @@ impl Path {
             Path::EncapNvgre => "nvgre_encap",
             Path::Decap => "decap",
             Path::Translate => "translate",
+            Path::EncapVxlan6 => "vxlan6_encap",
+            Path::EncapNvgre6 => "nvgre6_encap",
+            Path::Decap6 => "decap6",
+            Path::Translate6 => "translate6",
+            Path::Payload => "payload",
         }
     }
 
@@ -218,7 +299,7 @@ impl Path {
     /// Packets one pass handles (translation counts each direction).
     pub fn packets_per_pass(self) -> usize {
         match self {
-            Path::Translate => 2 * FRAMES,
+            Path::Translate | Path::Translate6 => 2 * FRAMES,
             _ => FRAMES,
         }
     }
@@ -238,29 +319,50 @@ pub struct Arm {
     ours: bool,
     frames: Vec<Vec<u8>>,
     buffers: Vec<(Vec<u8>, Range<usize>)>,
+    payloads: Vec<(Vec<u8>, Range<usize>, SocketOuter)>,
     decoder: Decoder,
     encapsulator: Encapsulator,
     decapsulator: Decapsulator,
     translator: Translator,
     floor50: floors::Encap<50>,
     floor42: floors::Encap<42>,
+    floor70: floors::Encap6<70>,
+    floor62: floors::Encap6<62>,
 }
 
 impl Arm {
     pub fn new(path: Path, ours: bool) -> Self {
-        let nvgre = path == Path::EncapNvgre || path == Path::DecodeNvgre;
+        let nvgre = matches!(
+            path,
+            Path::EncapNvgre | Path::DecodeNvgre | Path::EncapNvgre6
+        );
         let frames = match path {
             Path::DecodeVxlan | Path::DecodeNvgre => tunnel_frames(nvgre),
             _ => Vec::new(),
         };
         let buffers = match path {
-            Path::EncapVxlan | Path::EncapNvgre => inner_buffers(),
+            Path::EncapVxlan | Path::EncapNvgre | Path::EncapVxlan6 | Path::EncapNvgre6 => {
+                inner_buffers()
+            }
             Path::Decap | Path::Translate => vxlan_buffers(),
+            Path::Decap6 | Path::Translate6 => vxlan6_buffers(),
             _ => Vec::new(),
         };
-        let encapsulator = Encapsulator::new(config(nvgre)).unwrap();
-        let templates = |nvgre: bool| {
-            let mut encap = Encapsulator::new(config(nvgre)).unwrap();
+        let payloads = match path {
+            Path::Payload => vxlan_payloads(),
+            _ => Vec::new(),
+        };
+        let encapsulator = Encapsulator::new(match path {
+            Path::EncapVxlan6 | Path::EncapNvgre6 => config6(nvgre),
+            Path::Payload => TunnelConfig {
+                mtu: MTU,
+                ..TunnelConfig::vxlan(Vni::new(NEXT_VNI).unwrap(), SRC, NEXT)
+            },
+            _ => config(nvgre),
+        })
+        .unwrap();
+        let templates = |config: TunnelConfig| {
+            let mut encap = Encapsulator::new(config).unwrap();
             let (mut buf, inner) = inner_buffers().swap_remove(0);
             let frame = encap.encapsulate(&mut buf, inner.clone()).unwrap();
             buf[frame.start..inner.start].to_vec()
@@ -270,6 +372,7 @@ impl Arm {
             ours,
             frames,
             buffers,
+            payloads,
             decoder: Decoder::new(),
             encapsulator,
             decapsulator: Decapsulator::default(),
@@ -277,8 +380,10 @@ impl Arm {
                 mtu: MTU,
                 ..Translator::default()
             },
-            floor50: floors::Encap::new(&templates(false), MTU),
-            floor42: floors::Encap::new(&templates(true), MTU),
+            floor50: floors::Encap::new(&templates(config(false)), MTU),
+            floor42: floors::Encap::new(&templates(config(true)), MTU),
+            floor70: floors::Encap6::new(&templates(config6(false)), MTU),
+            floor62: floors::Encap6::new(&templates(config6(true)), MTU),
         }
     }
 
@@ -290,10 +395,20 @@ impl Arm {
             (Path::EncapVxlan | Path::EncapNvgre, true) => self.run_encap_ours(),
             (Path::EncapVxlan, false) => self.run_encap_floor_vxlan(),
             (Path::EncapNvgre, false) => self.run_encap_floor_nvgre(),
+            // IPv4 or IPv6, tunnelwire's code is the same: so is its loop.
             (Path::Decap, true) => self.run_decap_ours(),
             (Path::Decap, false) => self.run_decap_floor(),
             (Path::Translate, true) => self.run_translate_ours(),
             (Path::Translate, false) => self.run_translate_floor(),
+            (Path::EncapVxlan6 | Path::EncapNvgre6, true) => self.run_encap_ours(),
+            (Path::EncapVxlan6, false) => self.run_encap_floor_vxlan6(),
+            (Path::EncapNvgre6, false) => self.run_encap_floor_nvgre6(),
+            (Path::Decap6, true) => self.run_decap_ours(),
+            (Path::Decap6, false) => self.run_decap6_floor(),
+            (Path::Translate6, true) => self.run_translate_ours(),
+            (Path::Translate6, false) => self.run_translate6_floor(),
+            (Path::Payload, true) => self.run_payload_ours(),
+            (Path::Payload, false) => self.run_payload_floor(),
         }
     }
 
@@ -406,6 +521,90 @@ impl Arm {
         acc
     }
 
+    #[inline(never)]
+    fn run_encap_floor_vxlan6(&mut self) -> u64 {
+        let mut acc = 0u64;
+        for (buf, inner) in &mut self.buffers {
+            let out = self.floor70.encapsulate(black_box(buf), inner.clone());
+            acc ^= out.map_or(0, |r| r.start as u64);
+        }
+        acc
+    }
+
+    #[inline(never)]
+    fn run_encap_floor_nvgre6(&mut self) -> u64 {
+        let mut acc = 0u64;
+        for (buf, inner) in &mut self.buffers {
+            let out = self.floor62.encapsulate(black_box(buf), inner.clone());
+            acc ^= out.map_or(0, |r| r.start as u64);
+        }
+        acc
+    }
+
+    #[inline(never)]
+    fn run_decap6_floor(&mut self) -> u64 {
+        let mut acc = 0u64;
+        for (buf, frame) in &mut self.buffers {
+            let out = floors::decapsulate6(black_box(&mut buf[frame.clone()]));
+            acc ^= out.map_or(0, |(segment, _, inner)| {
+                u64::from(segment) ^ inner.start as u64
+            });
+        }
+        acc
+    }
+
+    #[inline(never)]
+    fn run_translate6_floor(&mut self) -> u64 {
+        let mut acc = 0u64;
+        let mtu = usize::from(MTU);
+        for (buf, frame) in &mut self.buffers {
+            let nvgre = floors::translate6(black_box(buf), frame.clone(), true, mtu);
+            if let Some(nvgre) = nvgre {
+                if let Some(back) = floors::translate6(buf, nvgre, false, mtu) {
+                    acc ^= back.start as u64;
+                    *frame = back;
+                }
+            }
+        }
+        acc
+    }
+
+    #[inline(never)]
+    fn run_payload_ours(&mut self) -> u64 {
+        let mut acc = 0u64;
+        for (buf, payload, outer) in &mut self.payloads {
+            if let Ok(sent) = payload_tunnelwire(
+                &self.decapsulator,
+                &mut self.encapsulator,
+                black_box(buf),
+                payload.clone(),
+                *outer,
+            ) {
+                acc ^= payload_digest(&sent);
+            }
+        }
+        acc
+    }
+
+    #[inline(never)]
+    fn run_payload_floor(&mut self) -> u64 {
+        let mut acc = 0u64;
+        let mtu = usize::from(MTU);
+        for (buf, payload, outer) in &mut self.payloads {
+            let (src, ecn) = (outer.src, outer.ecn.bits());
+            let sent = floors::payload(black_box(buf), payload.clone(), src, ecn, &NEXT_VXLAN, mtu);
+            if let Some((payload, port, traffic_class)) = sent {
+                acc ^= payload_digest(&PayloadHeaders {
+                    payload,
+                    source_port: Some(port),
+                    traffic_class,
+                    flow_label: 0,
+                });
+            }
+        }
+        acc
+    }
+
     /// Asserts that this arm (tunnelwire) and `floor` compute the same results and
     /// leave byte-identical buffers, frame by frame, on fresh copies of the workload.
     fn check_against(mut self, floor: &mut Arm) {
@@ -450,6 +649,148 @@ impl Arm {
                     assert_eq!(a, b, "byte-identical decapsulation");
                 }
             }
+            Path::EncapVxlan6 | Path::EncapNvgre6 => {
+                for ((a, inner), (b, _)) in self.buffers.iter_mut().zip(&mut floor.buffers) {
+                    let ours = self.encapsulator.encapsulate(a, inner.clone()).unwrap();
+                    let theirs = if self.path == Path::EncapVxlan6 {
+                        floor.floor70.encapsulate(b, inner.clone())
+                    } else {
+                        floor.floor62.encapsulate(b, inner.clone())
+                    };
+                    assert_eq!(Some(ours.clone()), theirs);
+                    assert_eq!(a[ours.clone()], b[ours], "byte-identical encapsulation");
+                }
+            }
+            Path::Decap6 => {
+                for ((a, frame), (b, _)) in self.buffers.iter_mut().zip(&mut floor.buffers) {
+                    // CE on the outer header for some frames, so RFC 6040 rewrites.
+                    for buf in [&mut *a, &mut *b] {
+                        if buf[frame.start + 14 + 3] % 4 == 0 {
+                            buf[frame.start + 15] |= 0x30;
+                        }
+                    }
+                    let ours = self.decapsulator.decapsulate(&mut a[frame.clone()]);
+                    let theirs = floors::decapsulate6(&mut b[frame.clone()]);
+                    let ours = ours
+                        .ok()
+                        .map(|d| (d.segment(), ipv6_bits(d.outer_src), d.inner.clone()));
+                    assert_eq!(ours, theirs);
+                    assert_eq!(a, b, "byte-identical decapsulation");
+                }
+                let frames: Vec<Vec<u8>> = vxlan6_buffers()
+                    .into_iter()
+                    .map(|(buf, frame)| buf[frame].to_vec())
+                    .collect();
+                for frame in frames.iter().flat_map(|f| mutations6(f)) {
+                    let (mut a, mut b) = (frame.clone(), frame.clone());
+                    let ours = self.decapsulator.decapsulate(&mut a);
+                    let theirs = floors::decapsulate6(&mut b);
+                    if let Some(found) = theirs {
+                        let ours = ours.expect("tunnelwire takes what the floor takes");
+                        let ours = (ours.segment(), ipv6_bits(ours.outer_src), ours.inner);
+                        assert_eq!(ours, found);
+                        assert_eq!(a, b, "byte-identical decapsulation");
+                    } else {
+                        // Refused alike, or a shape the floor leaves to tunnelwire.
+                        assert!(ours.is_err() || unusual_shape6(&frame), "the floor refused");
+                    }
+                }
+            }
+            Path::Translate6 => {
+                let mtu = usize::from(MTU);
+                for ((a, frame), (b, _)) in self.buffers.iter_mut().zip(&mut floor.buffers) {
+                    let t = &self.translator;
+                    let ours = t.translate(a, frame.clone(), TunnelKind::Nvgre).unwrap();
+                    let theirs = floors::translate6(b, frame.clone(), true, mtu);
+                    assert_eq!(Some(ours.clone()), theirs);
+                    assert_eq!(a[ours.clone()], b[ours.clone()], "byte-identical to NVGRE");
+                    let back = t.translate(a, ours.clone(), TunnelKind::Vxlan).unwrap();
+                    assert_eq!(Some(back.clone()), floors::translate6(b, ours, false, mtu));
+                    assert_eq!(a[back.clone()], b[back], "byte-identical back to VXLAN");
+                }
+                let frames: Vec<Vec<u8>> = vxlan6_buffers()
+                    .into_iter()
+                    .map(|(buf, frame)| buf[frame].to_vec())
+                    .collect();
+                for frame in frames.iter().flat_map(|f| mutations6(f)) {
+                    let (mut a, mut b, len) = (frame.clone(), frame.clone(), frame.len());
+                    let ours = self.translator.translate(&mut a, 0..len, TunnelKind::Nvgre);
+                    let theirs = floors::translate6(&mut b, 0..len, true, mtu);
+                    if let Some(range) = theirs {
+                        let ours = ours.expect("tunnelwire takes what the floor takes");
+                        assert_eq!(ours, range);
+                        assert_eq!(a, b, "byte-identical translation");
+                    } else {
+                        assert!(ours.is_err() || unusual_shape6(&frame), "the floor refused");
+                    }
+                }
+            }
+            Path::Payload => {
+                let mtu = usize::from(MTU);
+                for ((a, payload, outer), (b, _, _)) in
+                    self.payloads.iter_mut().zip(&mut floor.payloads)
+                {
+                    // CE from the socket for some payloads, so RFC 6040 rewrites.
+                    let outer = match a[payload.start + 8 + 14 + 3] % 4 {
+                        0 => SocketOuter {
+                            ecn: Ecn::Ce,
+                            ..*outer
+                        },
+                        _ => *outer,
+                    };
+                    let ours = payload_tunnelwire(
+                        &self.decapsulator,
+                        &mut self.encapsulator,
+                        a,
+                        payload.clone(),
+                        outer,
+                    )
+                    .ok();
+                    let (src, ecn) = (outer.src, outer.ecn.bits());
+                    let theirs = floors::payload(b, payload.clone(), src, ecn, &NEXT_VXLAN, mtu);
+                    let theirs = theirs.map(|(payload, port, traffic_class)| PayloadHeaders {
+                        payload,
+                        source_port: Some(port),
+                        traffic_class,
+                        flow_label: 0,
+                    });
+                    assert_eq!(ours, theirs);
+                    assert_eq!(a, b, "byte-identical payloads");
+                }
+                // And each payload's result against tunnelwire's whole-frame paths on the
+                // same frame.
+                let frames = vxlan_buffers();
+                for ((mut buf, payload, outer), (mut whole, frame)) in
+                    vxlan_payloads().into_iter().zip(frames)
+                {
+                    let sent = payload_tunnelwire(
+                        &self.decapsulator,
+                        &mut self.encapsulator,
+                        &mut buf,
+                        payload,
+                        outer,
+                    )
+                    .unwrap();
+                    let found = self
+                        .decapsulator
+                        .decapsulate(&mut whole[frame.clone()])
+                        .unwrap();
+                    let inner = frame.start + found.inner.start..frame.start + found.inner.end;
+                    let resent = self.encapsulator.encapsulate(&mut whole, inner).unwrap();
+                    assert_eq!(sent.payload.end, resent.end);
+                    assert_eq!(
+                        buf[sent.payload.clone()],
+                        whole[resent.start + 42..resent.end]
+                    );
+                    let ip =
+                        Ipv4Packet::new_checked(&whole[resent.start + 14..resent.end]).unwrap();
+                    let udp =
+                        UdpDatagram::new_checked(&whole[resent.start + 34..resent.end]).unwrap();
+                    assert_eq!(sent.source_port, Some(udp.src_port()));
+                    assert_eq!(sent.traffic_class, ip.dscp() << 2 | ip.ecn());
+                    assert_eq!(sent.flow_label, 0);
+                }
+            }
             Path::Translate => {
                 let mtu = usize::from(MTU);
                 for ((a, frame), (b, _)) in self.buffers.iter_mut().zip(&mut floor.buffers) {
@@ -465,6 +806,94 @@ impl Arm {
             }
         }
     }
+}
+
+/// The payload path by tunnelwire: decapsulate a VXLAN socket payload, then encapsulate
+/// its inner frame as a payload towards the next VTEP, in the same buffer.
+#[inline(always)]
+pub fn payload_tunnelwire(
+    decapsulator: &Decapsulator,
+    encapsulator: &mut Encapsulator,
+    buf: &mut [u8],
+    payload: Range<usize>,
+    outer: SocketOuter,
+) -> tunnelwire::Result<PayloadHeaders> {
+    let found =
+        decapsulator.decapsulate_payload(&mut buf[payload.clone()], TunnelKind::Vxlan, outer)?;
+    let inner = payload.start + found.inner.start..payload.start + found.inner.end;
+    encapsulator.encapsulate_payload(buf, inner)
+}
+
+/// What the payload path returns, folded into one number.
+#[inline(always)]
+pub fn payload_digest(sent: &PayloadHeaders) -> u64 {
+    sent.payload.start as u64
+        ^ u64::from(sent.source_port.unwrap_or(0)) << 16
+        ^ u64::from(sent.traffic_class) << 32
+        ^ u64::from(sent.flow_label) << 40
+}
+
+/// Copies of a VXLAN-over-IPv6 frame, each changed where the receiver's checks look: every
+/// byte of the outer headers flipped in its low or high bit (mostly a UDP checksum that
+/// no longer verifies), and, with the checksum made right again, every kind of source
+/// that cannot be a VTEP and one that can, a zero checksum, the outer ECN codepoints,
+/// VXLAN-GPE payloads and an inner tag.
+pub fn mutations6(frame: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for at in 0..70 {
+        for bit in [0x01, 0x80] {
+            let mut m = frame.to_vec();
+            m[at] ^= bit;
+            out.push(m);
+        }
+    }
+    let fixed = |change: &dyn Fn(&mut Vec<u8>)| {
+        let mut m = frame.to_vec();
+        change(&mut m);
+        let src = Ipv6Addr::from(<[u8; 16]>::try_from(&m[22..38]).unwrap());
+        let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&m[38..54]).unwrap());
+        let len = usize::from(u16::from_be_bytes([m[58], m[59]]));
+        UdpDatagram::new_unchecked(&mut m[54..54 + len]).fill_checksum_ipv6(src, dst);
+        m
+    };
+    for source in [
+        "::",
+        "::1",
+        "ff02::1",
+        "ff0e::5",
+        "::ffff:10.0.0.1",
+        "fe80::1",
+        "::2",
+    ] {
+        let source: Ipv6Addr = source.parse().unwrap();
+        out.push(fixed(&|m| m[22..38].copy_from_slice(&source.octets())));
+    }
+    let mut zero = frame.to_vec();
+    zero[60..62].fill(0);
+    out.push(zero);
+    for ecn in 0..4u8 {
+        let mut m = frame.to_vec();
+        m[15] = m[15] & !0x30 | ecn << 4;
+        out.push(m);
+    }
+    for (flags, next_protocol) in [(0x0c, 3), (0x0c, 1), (0x2c, 3), (0x0d, 3)] {
+        out.push(fixed(&|m| {
+            m[62] = flags;
+            m[65] = next_protocol;
+        }));
+    }
+    out.push(fixed(&|m| {
+        m[70 + 12..70 + 14].copy_from_slice(&[0x81, 0x00])
+    }));
+    out
+}
+
+/// True for a VXLAN-over-IPv6 frame (as built, before any rewrite) whose inner frame has
+/// a shape the floors leave to tunnelwire's general code: tagged (translation strips
+/// the tags) or not IPv4 (the floors' flow hash and ECN rewrite read IPv4).
+fn unusual_shape6(frame: &[u8]) -> bool {
+    let inner = &frame[70.min(frame.len())..];
+    inner.len() < 34 || u16::from_be_bytes([inner[12], inner[13]]) != 0x0800
 }
 
 /// The decode benchmark's values, by tunnelwire.

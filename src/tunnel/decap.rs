@@ -217,10 +217,11 @@ impl Decapsulator {
             tunnel,
             outer,
             inner_len,
+            ..
         } = validate(received, error)?;
         let inner = received.inner;
         let strip_len = self.inner_vlan.strip_len(inner.tags)?;
-        let outer_ecn = outer.ecn();
+        let outer_ecn = outer.ecn;
         let (mut ecn_alarm, mut ecn) = (None, None);
         if let Some(ip) = inner.ip.filter(|_| self.apply_ecn) {
             let combined = ecn::decapsulate(ip.ecn(), outer_ecn)?;
@@ -229,8 +230,8 @@ impl Decapsulator {
         }
         let found = Decapsulated {
             encapsulation: tunnel.encapsulation(),
-            outer_src: outer.src(),
-            outer_dst: outer.dst(),
+            outer_src: outer.src,
+            outer_dst: outer.dst,
             inner: inner.offset..inner.offset + inner_len,
             ecn_alarm,
         };
@@ -271,8 +272,8 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
     at: usize,
     tunnel: Tunnel<'a>,
     policy: ReceivePolicy,
-) -> Result<Accepted<'a, U::Facts>> {
-    let facts = outer.accept(at, policy)?;
+) -> Result<Accepted<'a, U::Header>> {
+    let (header, facts) = outer.accept(at, policy)?;
     let inner_len = match tunnel {
         Tunnel::Vxlan(h) => {
             check_vxlan_gpe(h.flags(), (h.reserved1() & 0xff) as u8).map_err(|e| e.at(at))?;
@@ -285,6 +286,7 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
     };
     Ok(Accepted {
         tunnel,
+        header,
         outer: facts,
         inner_len,
     })
@@ -292,11 +294,11 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
 
 /// A whole frame's outer stack, as the walk recorded it.
 impl<'a> Underlay<'a> for Outer<'a> {
-    type Facts = OuterIp<'a>;
+    type Header = OuterIp<'a>;
 
     #[inline(always)]
     #[allow(clippy::arithmetic_side_effects)] // UDP, when decoded, is 8 bytes before VXLAN
-    fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<OuterIp<'a>> {
+    fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<(OuterIp<'a>, OuterFacts)> {
         let verify = policy.checksums == Checksums::Verify;
         let udp_at = || at - udp::HEADER_LEN;
         match self.ip {
@@ -313,7 +315,8 @@ impl<'a> Underlay<'a> for Outer<'a> {
                         return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
                     }
                 }
-                Ok(OuterIp::V4(ip))
+                let ip = OuterIp::V4(ip);
+                Ok((ip, ip.facts()))
             }
             Some(OuterIp::V6(ip)) => {
                 check_source_v6(AddressField::OuterSource, ip.src_addr(), policy.sources)
@@ -331,7 +334,8 @@ impl<'a> Underlay<'a> for Outer<'a> {
                         return Err(bad_udp_checksum(udp.checksum()).at(udp_at()));
                     }
                 }
-                Ok(OuterIp::V6(ip))
+                let ip = OuterIp::V6(ip);
+                Ok((ip, ip.facts()))
             }
             // The walk reaches a tunnel header only through an IP header.
             None => Err(Error::new(Layer::Tunnel, ErrorKind::NotTunnel)),
@@ -341,26 +345,20 @@ impl<'a> Underlay<'a> for Outer<'a> {
     // Inlined, handing values to the cold path: an outer stack passed by reference to a
     // function left out of line would live in memory for the whole walk.
     #[inline(always)]
-    fn no_tunnel(&self, error: Option<Error>) -> Error {
+    fn no_tunnel(&self) -> Error {
         let ipv6_next = match self.ip {
             Some(OuterIp::V6(ip)) => Some(ip.next_header()),
             _ => None,
         };
-        no_tunnel_in_frame(error, self.fragment(), ipv6_next, self.l3)
+        no_tunnel_in_frame(self.fragment(), ipv6_next, self.l3)
     }
 }
 
-/// Why a whole frame's walk that ended with `error` found no tunnel: that error, an outer
-/// fragment, an IPv6 extension header (`ipv6_next`) the walk does not go past, or no
-/// tunnel at all.
+/// Why a whole frame's outer stack carried no tunnel: an outer fragment, an IPv6
+/// extension header (`ipv6_next`) the walk does not go past, or no tunnel at all.
 #[cold]
-fn no_tunnel_in_frame(
-    error: Option<Error>,
-    fragment: bool,
-    ipv6_next: Option<IpProtocol>,
-    l3: usize,
-) -> Error {
-    if let (None, false, Some(next)) = (error, fragment, ipv6_next) {
+fn no_tunnel_in_frame(fragment: bool, ipv6_next: Option<IpProtocol>, l3: usize) -> Error {
+    if let (false, Some(next)) = (fragment, ipv6_next) {
         if is_extension_header(next) {
             return Error::new(
                 Layer::Ipv6,
@@ -373,7 +371,7 @@ fn no_tunnel_in_frame(
         Some(_) => Layer::Ipv6,
         None => Layer::Ipv4,
     });
-    super::no_tunnel(error, fragment, l3)
+    super::no_tunnel(None, fragment, l3)
 }
 
 /// A `BadChecksum` error of the UDP header.
@@ -399,11 +397,11 @@ fn is_extension_header(next: IpProtocol) -> bool {
 pub(crate) fn validate<'a, K, U: Underlay<'a>>(
     received: &Received<'a, K, U>,
     error: Option<Error>,
-) -> Result<Accepted<'a, U::Facts>> {
+) -> Result<Accepted<'a, U::Header>> {
     let Some(accepted) = received.accepted else {
-        // Not accepted: `accept`'s error, a malformed outer stack, a fragment or no
-        // tunnel at all.
-        return Err(received.outer.no_tunnel(error));
+        // Not accepted: the walk ended with why (a malformed outer stack, `accept`'s
+        // refusal, a fragment or no tunnel at all: `RecordFrame::no_tunnel`).
+        return Err(super::no_tunnel(error, None, 0));
     };
     validate_inner(accepted.tunnel, &received.inner, error)?;
     Ok(accepted)

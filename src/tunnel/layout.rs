@@ -162,38 +162,36 @@ pub(crate) enum OuterIp<'a> {
     V6(Ipv6Packet<&'a [u8]>),
 }
 
-/// What decapsulation reads of the outer packet, wherever it comes from: the outer IP
-/// header of a whole frame, or what a socket reported with a payload.
-pub(crate) trait OuterFacts: Copy {
+/// What decapsulation reports of the outer packet, wherever it comes from: the outer IP
+/// header of a whole frame, or what a socket reported with a payload. Read where the
+/// outer packet is accepted, so no view of it, and no test of its family, is kept across
+/// the inner walk for them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OuterFacts {
     /// The sending VTEP.
-    fn src(&self) -> IpAddr;
+    pub src: IpAddr,
     /// The address the packet was sent to.
-    fn dst(&self) -> IpAddr;
+    pub dst: IpAddr,
     /// The outer ECN field.
-    fn ecn(&self) -> Ecn;
+    pub ecn: Ecn,
 }
 
-impl OuterFacts for OuterIp<'_> {
+impl OuterIp<'_> {
+    /// What decapsulation reports of it.
     #[inline(always)]
-    fn src(&self) -> IpAddr {
+    pub fn facts(self) -> OuterFacts {
         match self {
-            OuterIp::V4(ip) => IpAddr::V4(ip.src_addr()),
-            OuterIp::V6(ip) => IpAddr::V6(ip.src_addr()),
+            OuterIp::V4(ip) => OuterFacts {
+                src: IpAddr::V4(ip.src_addr()),
+                dst: IpAddr::V4(ip.dst_addr()),
+                ecn: Ecn::from_bits(ip.ecn()),
+            },
+            OuterIp::V6(ip) => OuterFacts {
+                src: IpAddr::V6(ip.src_addr()),
+                dst: IpAddr::V6(ip.dst_addr()),
+                ecn: Ecn::from_bits(ip.ecn()),
+            },
         }
-    }
-    #[inline(always)]
-    fn dst(&self) -> IpAddr {
-        match self {
-            OuterIp::V4(ip) => IpAddr::V4(ip.dst_addr()),
-            OuterIp::V6(ip) => IpAddr::V6(ip.dst_addr()),
-        }
-    }
-    #[inline(always)]
-    fn ecn(&self) -> Ecn {
-        Ecn::from_bits(match self {
-            OuterIp::V4(ip) => ip.ecn(),
-            OuterIp::V6(ip) => ip.ecn(),
-        })
     }
 }
 
@@ -201,26 +199,29 @@ impl OuterFacts for OuterIp<'_> {
 /// recorded (whole frames), or the socket's report (payloads). Each runs its own checks
 /// of the outer packet; the tunnel's and the inner frame's are shared.
 pub(crate) trait Underlay<'a>: Record<'a> {
-    /// What decapsulation keeps of it once accepted.
-    type Facts: OuterFacts;
+    /// What translation keeps of its header once accepted (nothing for a payload).
+    type Header: Copy;
     /// The checks of the outer packet, for a tunnel header `at` bytes in, in the order
-    /// a receiver trusts its headers.
+    /// a receiver trusts its headers; its header and what decapsulation reports of it.
     ///
     /// # Errors
     /// The first check that fails.
-    fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<Self::Facts>;
-    /// Why a walk that ended with `error` found no tunnel to accept.
-    fn no_tunnel(&self, error: Option<Error>) -> Error;
+    fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<(Self::Header, OuterFacts)>;
+    /// Why the walk found no tunnel header in it (an outer fragment, an IPv6 extension
+    /// header, no tunnel at all), said where the walk ends without one.
+    fn no_tunnel(&self) -> Error;
 }
 
 /// A tunnel header whose outer packet passed the receiver's checks
 /// ([`accept`](super::decap::accept)).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Accepted<'a, F> {
+pub(crate) struct Accepted<'a, H> {
     /// The tunnel header.
     pub tunnel: Tunnel<'a>,
-    /// The outer packet.
-    pub outer: F,
+    /// The outer header, for translation.
+    pub header: H,
+    /// What decapsulation reports of the outer packet.
+    pub outer: OuterFacts,
     /// Length of the inner frame: the tunnel header's payload.
     pub inner_len: usize,
 }
@@ -237,7 +238,7 @@ pub(crate) struct Received<'a, K, U: Underlay<'a> = Outer<'a>> {
     /// The outer packet.
     pub outer: U,
     /// The tunnel, once its outer packet is accepted.
-    pub accepted: Option<Accepted<'a, U::Facts>>,
+    pub accepted: Option<Accepted<'a, U::Header>>,
     /// The inner stack.
     pub inner: Inner<K>,
 }
@@ -266,6 +267,10 @@ impl<'a, K: Record<'a>, U: Underlay<'a>> RecordFrame<'a> for Received<'a, K, U> 
     fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()> {
         self.accepted = Some(accept(&self.outer, at, tunnel, self.policy)?);
         Ok(())
+    }
+    #[inline(always)]
+    fn no_tunnel(&mut self) -> Result<()> {
+        Err(self.outer.no_tunnel())
     }
     #[inline(always)]
     fn inner(&mut self) -> &mut Inner<K> {

@@ -73,45 +73,31 @@ pub struct SocketOuter {
     pub ecn: Ecn,
 }
 
-impl OuterFacts for SocketOuter {
-    #[inline(always)]
-    fn src(&self) -> IpAddr {
-        self.src
-    }
-    #[inline(always)]
-    fn dst(&self) -> IpAddr {
-        self.dst
-    }
-    #[inline(always)]
-    fn ecn(&self) -> Ecn {
-        self.ecn
-    }
-}
-
 /// A socket payload has no outer stack to walk.
 impl Record<'_> for SocketOuter {}
 
 /// The outer packet as the socket reported it: the kernel checked its headers and
 /// checksums, so what is left is the source policy.
 impl Underlay<'_> for SocketOuter {
-    type Facts = SocketOuter;
+    type Header = ();
 
     #[inline(always)]
-    fn accept(&self, _at: usize, policy: ReceivePolicy) -> Result<SocketOuter> {
+    fn accept(&self, _at: usize, policy: ReceivePolicy) -> Result<((), OuterFacts)> {
         // A socket of both families (bound to [::]) reports IPv4 peers as IPv4-mapped
         // addresses (::ffff:a.b.c.d): the packet was IPv4, judged and reported as such.
-        let outer = SocketOuter {
+        let facts = OuterFacts {
             src: self.src.to_canonical(),
             dst: self.dst.to_canonical(),
             ecn: self.ecn,
         };
-        check_source(AddressField::OuterSource, outer.src, policy.sources)?;
-        Ok(outer)
+        check_source(AddressField::OuterSource, facts.src, policy.sources)?;
+        Ok(((), facts))
     }
 
+    // The walk of a payload starts at its tunnel header: never called.
     #[cold]
-    fn no_tunnel(&self, error: Option<Error>) -> Error {
-        super::no_tunnel(error, None, 0)
+    fn no_tunnel(&self) -> Error {
+        super::no_tunnel(None, None, 0)
     }
 }
 

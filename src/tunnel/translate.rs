@@ -13,7 +13,6 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-use core::net::{Ipv4Addr, Ipv6Addr};
 use core::ops::Range;
 
 use super::config::{FlowId, SourcePolicy, check_vsid, check_vxlan_ports};
@@ -165,8 +164,9 @@ impl Translator {
             .err();
         let Accepted {
             tunnel,
-            outer: ip,
+            header: ip,
             inner_len,
+            ..
         } = validate(&received, error)?;
         let inner = received.inner;
         let key = inner.also;
@@ -222,20 +222,27 @@ impl Translator {
             TunnelKind::Vxlan => IpProtocol::UDP,
             TunnelKind::Nvgre => IpProtocol::GRE,
         };
-        // What is read of the outer header is read before anything moves.
-        let rewrite = match ip {
-            OuterIp::V4(ip) => OuterRewrite::V4(Ipv4Rewrite::new(&ip, protocol, total)),
-            OuterIp::V6(ip) => OuterRewrite::V6 {
-                src: ip.src_addr(),
-                dst: ip.dst_addr(),
-            },
+        // What is read of the outer header is read before anything moves: the IPv4
+        // fields to rewrite, and the addresses' share of a new UDP checksum's
+        // pseudo-header, the same sum for either family.
+        let (rewrite, udp_checksum) = match ip {
+            OuterIp::V4(ip) => (
+                Some(Ipv4Rewrite::new(&ip, protocol, total)),
+                self.udp_checksum
+                    .then(|| checksum::pseudo_header_ipv4(ip.src_addr(), ip.dst_addr(), 0, 0)),
+            ),
+            OuterIp::V6(ip) => (
+                None,
+                (!self.udp6_zero_checksum_tx)
+                    .then(|| checksum::pseudo_header_ipv6(ip.src_addr(), ip.dst_addr(), 0, 0)),
+            ),
         };
         inner_vlan::strip(buf, inner_at, strip_len);
         move_outer_headers(buf, frame.start, start, l4);
         let ip_at = start + l4 - header_len;
         match rewrite {
-            OuterRewrite::V4(ref rewrite) => rewrite.apply(&mut buf[ip_at..]),
-            OuterRewrite::V6 { .. } => {
+            Some(rewrite) => rewrite.apply(&mut buf[ip_at..]),
+            None => {
                 let mut moved = Ipv6Packet::new_unchecked(&mut buf[ip_at..]);
                 moved.set_payload_len((total - ipv6::HEADER_LEN) as u16);
                 moved.set_next_header(protocol);
@@ -256,15 +263,14 @@ impl Translator {
                     UdpRepr::new(port, self.vxlan_port, payload_len).emit(udp_header)?;
                     VxlanRepr::new(vni).emit(vxlan_header)
                 })?;
-                let mut udp = UdpDatagram::new_unchecked(&mut buf[new_l4..end]);
-                match rewrite {
-                    OuterRewrite::V4(ip) if self.udp_checksum => {
-                        udp.fill_checksum(ip.src, ip.dst);
-                    }
-                    OuterRewrite::V6 { src, dst } if !self.udp6_zero_checksum_tx => {
-                        udp.fill_checksum_ipv6(src, dst);
-                    }
-                    _ => {}
+                if let Some(addresses) = udp_checksum {
+                    let udp_len = payload_len + udp::HEADER_LEN as u16;
+                    let pseudo_header = checksum::combine(
+                        addresses,
+                        checksum::combine(u16::from(IpProtocol::UDP.0), udp_len),
+                    );
+                    UdpDatagram::new_unchecked(&mut buf[new_l4..end])
+                        .fill_checksum_with(pseudo_header);
                 }
             }
         }
@@ -343,23 +349,6 @@ struct Ipv4Rewrite {
     protocol: IpProtocol,
     total_len: u16,
     checksum: u16,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-}
-
-/// What translation writes into the moved outer IP header, and the addresses a new UDP
-/// checksum covers.
-enum OuterRewrite {
-    /// An IPv4 underlay: its new fields.
-    V4(Ipv4Rewrite),
-    /// An IPv6 underlay: the payload length and next header are written from the
-    /// translation's values; no header checksum.
-    V6 {
-        /// Source address.
-        src: Ipv6Addr,
-        /// Destination address.
-        dst: Ipv6Addr,
-    },
 }
 
 impl Ipv4Rewrite {
@@ -374,8 +363,6 @@ impl Ipv4Rewrite {
             protocol,
             total_len,
             checksum,
-            src: ip.src_addr(),
-            dst: ip.dst_addr(),
         }
     }
 
@@ -392,5 +379,53 @@ impl Ipv4Rewrite {
         packet.set_total_len(self.total_len);
         packet.set_protocol(self.protocol);
         packet.set_checksum(self.checksum);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tunnel::{Encapsulator, HEADROOM, TunnelConfig};
+    use core::net::Ipv6Addr;
+    use std::vec;
+
+    /// VXLAN over IPv6 to NVGRE and back gives the frame the encapsulator wrote, its UDP
+    /// checksum included (computed over the IPv6 pseudo-header), or zero when set so.
+    #[test]
+    fn ipv6_vxlan_to_nvgre_and_back_is_the_encapsulated_frame() {
+        let (src, dst): (Ipv6Addr, Ipv6Addr) =
+            ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+        let config = TunnelConfig::vxlan(Vni::new(5000).unwrap(), src, dst);
+        let mut inner: std::vec::Vec<u8> = (0..200u8).collect();
+        inner[..12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+        for zero in [false, true] {
+            let mut buf = vec![0u8; HEADROOM + inner.len()];
+            buf[HEADROOM..].copy_from_slice(&inner);
+            let mut encapsulator = Encapsulator::new(TunnelConfig {
+                udp6_zero_checksum_tx: zero,
+                ..config
+            })
+            .unwrap();
+            let vxlan = encapsulator
+                .encapsulate(&mut buf, HEADROOM..HEADROOM + inner.len())
+                .unwrap();
+            let sent = buf[vxlan.clone()].to_vec();
+            let translator = Translator {
+                udp6_zero_checksum_rx: zero,
+                udp6_zero_checksum_tx: zero,
+                ..Translator::default()
+            };
+            let nvgre = translator
+                .translate(&mut buf, vxlan.clone(), TunnelKind::Nvgre)
+                .unwrap();
+            assert_eq!(nvgre.len(), sent.len() - 8);
+            let back = translator
+                .translate(&mut buf, nvgre, TunnelKind::Vxlan)
+                .unwrap();
+            assert_eq!(back, vxlan);
+            assert_eq!(buf[back], sent[..], "zero checksum: {zero}");
+            let checksum = u16::from_be_bytes([sent[14 + 40 + 6], sent[14 + 40 + 7]]);
+            assert_eq!(checksum == 0, zero);
+        }
     }
 }

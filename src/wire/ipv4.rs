@@ -296,7 +296,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         match buffer.first_chunk::<HEADER_LEN>() {
             // The common header, without options: five 32-bit words, no loop.
             Some(header) if self.ihl() == 5 => checksum::sum_words(header),
-            _ => checksum::sum(&buffer[..self.header_len()]),
+            _ => checksum::sum_short(&buffer[..self.header_len()]),
         }
     }
 }

@@ -218,8 +218,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
         self.fill_checksum_with(pseudo);
     }
 
+    /// As [`fill_checksum`](Self::fill_checksum), with the pseudo-header's folded sum
+    /// (of either family) given.
     #[inline]
-    fn fill_checksum_with(&mut self, pseudo_header: u16) {
+    pub(crate) fn fill_checksum_with(&mut self, pseudo_header: u16) {
         self.set_checksum(0);
         let value = checksum::finish(self.full_sum(pseudo_header));
         self.set_checksum(if value == 0 { 0xffff } else { value });
