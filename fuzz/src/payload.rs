@@ -53,6 +53,12 @@ pub fn check_payload_decap(decap: &Decapsulator, frame: &[u8], whole: &Rewritten
     {
         return;
     }
+    // A socket reports an IPv4 peer as an IPv4-mapped address (::ffff:a.b.c.d) and the
+    // payload path takes it for that IPv4 peer; an IPv6 packet from such a source, refused
+    // as a frame, never reaches a socket as one.
+    if is_ipv4_mapped(ip.src()) {
+        return;
+    }
     // What the socket gives: its carrier's payload, without Ethernet padding.
     let at = decoded.tunnel_offset;
     let payload = &frame[at..within(frame, tunnel.payload()).end];
@@ -79,6 +85,11 @@ fn decapsulate_payload(
         |bytes| decap.inspect_payload(bytes, kind, outer),
         |bytes| decap.decapsulate_payload(bytes, kind, outer),
     )
+}
+
+/// True for an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+fn is_ipv4_mapped(address: IpAddr) -> bool {
+    matches!(address, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
 }
 
 /// A whole frame's decapsulation and its payload's, the payload `at` bytes into the frame
@@ -254,6 +265,11 @@ pub fn payload(data: &[u8]) {
         apply_ecn: settings.apply_ecn,
     };
     let part = decapsulate_payload(&decap, payload, kind, outer);
+    // An IPv4-mapped source is a socket's way of naming an IPv4 peer (the payload path
+    // takes it so, tests/tunnel.rs): no IPv6 frame stands for it.
+    if is_ipv4_mapped(outer.src) {
+        return;
+    }
     let Some((frame, at, l3)) = whole_frame(payload, kind, outer, settings.outer_tag) else {
         return;
     };

@@ -85,9 +85,13 @@ impl Underlay<'_> for SocketOuter {
     fn accept(&self, _at: usize, policy: ReceivePolicy) -> Result<((), OuterFacts)> {
         // A socket of both families (bound to [::]) reports IPv4 peers as IPv4-mapped
         // addresses (::ffff:a.b.c.d): the packet was IPv4, judged and reported as such.
+        let (src, dst) = match self.src.to_canonical() {
+            src @ IpAddr::V4(_) => (src, self.dst.to_canonical()),
+            src => (src, self.dst),
+        };
         let facts = OuterFacts {
-            src: self.src.to_canonical(),
-            dst: self.dst.to_canonical(),
+            src,
+            dst,
             ecn: self.ecn,
         };
         check_source(AddressField::OuterSource, facts.src, policy.sources)?;
