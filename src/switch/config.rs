@@ -12,10 +12,9 @@ use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
-use crate::tunnel::{TunnelConfig, TunnelKind};
+use crate::tunnel::{SourcePolicy, TunnelKind};
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::{self, Vni};
-use crate::{AddressField, ErrorKind};
 
 /// Switch-wide settings. Build with [`SwitchConfig::new`], then adjust the fields.
 ///
@@ -73,25 +72,7 @@ impl SwitchConfig {
 /// sends from and takes packets from (not unspecified, loopback, multicast, IPv4
 /// broadcast or reserved, nor IPv4-mapped IPv6).
 pub fn is_vtep_address(ip: IpAddr) -> bool {
-    // The engine's own rule for tunnel sources, asked the one way it offers today: a
-    // tunnel from `ip` to a documentation address of its family fails validation on its
-    // source exactly when `ip` breaks the rule (the other checks come after it or are
-    // about settings that are fine here).
-    let partner = match ip {
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
-    };
-    let refused = TunnelConfig::vxlan(Vni::default(), ip, partner)
-        .validate()
-        .err()
-        .map(|error| error.kind);
-    !matches!(
-        refused,
-        Some(ErrorKind::BadAddress {
-            field: AddressField::Source,
-            ..
-        })
-    )
+    SourcePolicy::RoutableOnly.allows(ip)
 }
 
 /// A segment (one VNI; for NVGRE remotes the same number is the VSID). Build with

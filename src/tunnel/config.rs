@@ -174,6 +174,16 @@ impl TunnelConfig {
     }
 }
 
+impl SourcePolicy {
+    /// True when `address` may be a tunnel's end under this policy: what encapsulation
+    /// takes as a source and decapsulation as an outer source (a switch checks its
+    /// remotes with it).
+    #[inline]
+    pub fn allows(self, address: IpAddr) -> bool {
+        check_source(AddressField::Source, address, self).is_ok()
+    }
+}
+
 /// Fails unless the IPv4 `address` can be the source of tunnel packets (RFC 1122
 /// section 3.2.1.3): not in 0/8 ("this network"), 127/8 (loopback, unless the policy
 /// allows it), 224/4 (multicast) or 240/4 (reserved, with the limited broadcast
