@@ -1021,7 +1021,14 @@ fn outer(to: Ipv4Addr, protocol: u8, payload: &[u8]) -> Vec<u8> {
 #[test]
 fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
     isolated6("underlay-send", || {
-        let underlay = Underlay::open(Some(VTEP), Some(VTEP6), 4789, true).unwrap();
+        let mut underlay = Underlay::open(Some(VTEP), Some(VTEP6), 4789, true).unwrap();
+        // Each remote sends through a socket of its own; a second add changes nothing.
+        for remote in [VXLAN_PEER, NVGRE_PEER, VXLAN_PEER] {
+            underlay.add_remote(remote.into()).unwrap();
+        }
+        for remote in [VXLAN_PEER6, NVGRE_PEER6] {
+            underlay.add_remote(remote.into()).unwrap();
+        }
         let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
         vxlan_peer.set_read_timeout(Some(ARRIVES)).unwrap();
         let vxlan_raw = RawPeer::open(libc::IPPROTO_UDP, VXLAN_PEER);
@@ -1100,9 +1107,12 @@ fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
 
         let error = underlay.send(VXLAN_PEER.into(), &[0; 13]).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        let stranger = Ipv4Addr::new(10, 99, 0, 9);
+        let error = underlay.send(stranger.into(), &built).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound, "not a remote");
         // No IPv6 local address, nothing to send IPv6 with.
-        let ipv4_only = Underlay::open(Some(VTEP), None, 4790, false).unwrap();
-        let error = ipv4_only.send(VXLAN_PEER6.into(), &built).unwrap_err();
+        let mut ipv4_only = Underlay::open(Some(VTEP), None, 4790, false).unwrap();
+        let error = ipv4_only.add_remote(VXLAN_PEER6.into()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::Unsupported);
     });
 }

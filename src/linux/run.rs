@@ -81,7 +81,7 @@ impl Vtep {
             .flatten()
             .map(|ip| ip.to_string())
             .collect();
-        let underlay = Underlay::open(
+        let mut underlay = Underlay::open(
             local_ipv4,
             local_ipv6,
             settings.vxlan_port,
@@ -92,6 +92,11 @@ impl Vtep {
             locals.join(" and "),
             settings.vxlan_port
         )))?;
+        for (_, _, remote, _) in switch.remotes() {
+            underlay
+                .add_remote(remote)
+                .map_err(context(format!("the socket sending to remote {remote}")))?;
+        }
         let control = control
             .map(|path| {
                 ControlSocket::bind(path)
