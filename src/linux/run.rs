@@ -149,15 +149,13 @@ impl Vtep {
         let signal_fd =
             SignalFd::with_flags(&signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
 
-        // Descriptor order: TAPs, the underlay's receivers, signals, control (if on).
+        // Descriptor order: TAPs, the underlay's receivers, signals; then what the control
+        // socket asks for, anew each turn (its clients come and go).
         let mut fds: Vec<RawFd> = self.taps.iter().map(|t| t.as_fd().as_raw_fd()).collect();
         let receivers = fds.len()..fds.len().saturating_add(self.underlay.receivers().len());
         fds.extend(self.underlay.receivers().iter().map(|r| r.fd().as_raw_fd()));
         let signal_slot = push(&mut fds, signal_fd.as_fd().as_raw_fd());
-        let control_slot = self
-            .control
-            .as_ref()
-            .map(|c| push(&mut fds, c.listener().as_raw_fd()));
+        let data_plane = fds.len();
         let mut pollfds: Vec<libc::pollfd> = fds
             .iter()
             .map(|&fd| libc::pollfd {
@@ -175,6 +173,10 @@ impl Vtep {
         // Saturates 584 billion years from now.
         let mut next_tick = self.start.elapsed().saturating_add(TICK);
         loop {
+            pollfds.truncate(data_plane);
+            if let Some(control) = &self.control {
+                control.poll_fds(&mut pollfds);
+            }
             let now = self.start.elapsed();
             let wait = next_tick.saturating_sub(now).as_millis().min(1000) as libc::c_int;
             // SAFETY: `pollfds` is a live, initialised array of `len` pollfd structures.
@@ -187,7 +189,8 @@ impl Vtep {
                 }
                 return Err(error);
             }
-            for (slot, pollfd) in pollfds.iter_mut().enumerate() {
+            let (data_pollfds, control_pollfds) = pollfds.split_at_mut(data_plane);
+            for (slot, pollfd) in data_pollfds.iter_mut().enumerate() {
                 if pollfd.revents == 0 {
                     continue;
                 }
@@ -212,11 +215,11 @@ impl Vtep {
                         self.tick(self.start.elapsed());
                         return Ok(());
                     }
-                } else if Some(slot) == control_slot {
-                    if let Some(control) = &self.control {
-                        control.serve(&self.switch, &self.names, self.start.elapsed());
-                    }
                 }
+            }
+            if let Some(control) = &mut self.control {
+                let now = self.start.elapsed();
+                control.serve(control_pollfds, &self.switch, &self.names, now);
             }
             let now = self.start.elapsed();
             if now >= next_tick {
@@ -313,9 +316,13 @@ impl Vtep {
         }
     }
 
-    /// Once a second: age the MAC table, report MAC moves and new drops.
+    /// Once a second: age the MAC table, report MAC moves and new drops, let go of
+    /// control clients that stalled.
     fn tick(&mut self, now: Duration) {
         self.switch.age(now);
+        if let Some(control) = &mut self.control {
+            control.tick(now);
+        }
         let mut moves = 0;
         while let Some(event) = self.switch.take_event() {
             if moves < MOVES_LOGGED {
