@@ -25,7 +25,8 @@ struct Args {
     /// The TOML configuration.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Open a Unix control socket here, for `vtep ctl`.
+    /// Open a Unix control socket here (mode 0600), for `vtep ctl`; a stale socket is
+    /// replaced, anything else there refused.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
     #[command(subcommand)]

@@ -161,6 +161,47 @@ fn a_missing_file_or_config_exits_2() {
 }
 
 #[test]
+fn control_refuses_a_file_and_a_socket_another_process_answers_on_with_status_1() {
+    // Checked before any device or socket is created, so no privileges are needed.
+    let dir = std::env::temp_dir().join(format!("vtep-cli-control-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("vtep.toml");
+    std::fs::write(&config, GOOD).unwrap();
+    let run = |control: &std::path::Path| {
+        let output = Command::new(vtep())
+            .arg("--config")
+            .arg(&config)
+            .arg("--control")
+            .arg(control)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let file = dir.join("notes.txt");
+    std::fs::write(&file, "precious").unwrap();
+    let (status, stderr) = run(&file);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("is not a socket"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious");
+
+    let live = dir.join("live.sock");
+    let _ = std::fs::remove_file(&live);
+    let listener = std::os::unix::net::UnixListener::bind(&live).unwrap();
+    let (status, stderr) = run(&live);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(stderr.contains("another process answers"), "{stderr}");
+    let _client = std::os::unix::net::UnixStream::connect(&live).unwrap();
+    assert!(listener.accept().is_ok(), "the other socket still answers");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn ctl_without_a_running_switch_fails_cleanly() {
     let output = Command::new(vtep())
         .args(["ctl", "/nonexistent/vtep.sock", "fdb"])

@@ -26,6 +26,7 @@ use serde_json::{Map, Value, json};
 use crate::switch::{Counters, FdbEntry, Location, Switch};
 use crate::tunnel::TunnelKind;
 
+mod listen;
 mod server;
 
 pub use server::ControlSocket;

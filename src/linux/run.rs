@@ -56,11 +56,14 @@ pub struct Vtep {
 }
 
 impl Vtep {
-    /// Creates the TAP devices, opens the underlay sockets and, with `control`, the
-    /// control socket.
+    /// Opens, with `control`, the control socket (first: a path that is taken stops
+    /// everything before a device exists), then creates the TAP devices and opens the
+    /// underlay sockets.
     ///
     /// # Errors
-    /// A device or socket that cannot be created, with its name in the message.
+    /// A device or socket that cannot be created, with its name in the message; a
+    /// control path that holds something other than a socket, or a socket another
+    /// process answers on (see [`ControlSocket::bind`]).
     pub fn new(config: &VtepConfig, control: Option<&Path>) -> io::Result<Vtep> {
         let seed = RandomState::new().hash_one(std::process::id());
         let switch = config
@@ -68,6 +71,12 @@ impl Vtep {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let context =
             |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+        let control = control
+            .map(|path| {
+                ControlSocket::bind(path)
+                    .map_err(context(format!("control socket {}", path.display())))
+            })
+            .transpose()?;
         let mut taps = Vec::new();
         for device in config.devices() {
             let tap = Tap::create(&device.name, device.mtu)
@@ -97,12 +106,6 @@ impl Vtep {
                 .add_remote(remote)
                 .map_err(context(format!("the socket sending to remote {remote}")))?;
         }
-        let control = control
-            .map(|path| {
-                ControlSocket::bind(path)
-                    .map_err(context(format!("control socket {}", path.display())))
-            })
-            .transpose()?;
         let names = Names {
             ports: taps.iter().map(|t| t.name().to_owned()).collect(),
             remotes: switch.remotes().map(|(_, _, ip, _)| ip).collect(),

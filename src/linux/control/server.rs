@@ -32,6 +32,7 @@ use std::time::Duration;
 use nix::sys::socket::{MsgFlags, send};
 use serde_json::{Value, json};
 
+use super::listen::{self, BoundFile};
 use super::{FdbListing, Names, stats};
 use crate::switch::Switch;
 
@@ -52,6 +53,7 @@ const COMMAND_MAX: usize = 256;
 pub struct ControlSocket {
     listener: UnixListener,
     path: PathBuf,
+    file: BoundFile,
     clients: Vec<Client>,
     /// Clients dropped for want of patience, and refused past `MAX_CLIENTS`.
     dropped: Dropped,
@@ -92,17 +94,19 @@ enum Outcome {
 }
 
 impl ControlSocket {
-    /// Listens on `path`, replacing a stale socket file there.
+    /// Listens on `path`, mode 0600 whatever the umask, replacing a stale socket file
+    /// there (one nobody answers on).
     ///
     /// # Errors
-    /// The directory does not exist or is not writable.
+    /// `AlreadyExists` when `path` is something other than a socket; `AddrInUse` when
+    /// a process answers on the socket there; the directory does not exist or is not
+    /// writable.
     pub fn bind(path: &Path) -> io::Result<ControlSocket> {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)?;
-        listener.set_nonblocking(true)?;
+        let (listener, file) = listen::listen(path)?;
         Ok(ControlSocket {
             listener,
             path: path.to_owned(),
+            file,
             clients: Vec::new(),
             dropped: Dropped::default(),
             logged: Dropped::default(),
@@ -205,7 +209,7 @@ impl ControlSocket {
 
 impl Drop for ControlSocket {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        listen::release(&self.path, self.file);
     }
 }
 

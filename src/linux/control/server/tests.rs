@@ -52,10 +52,9 @@ fn closed(client: &mut UnixStream) -> bool {
 
 #[test]
 fn the_socket_answers_fdb_stats_and_unknown_commands_then_goes_away() {
-    // Pins bind (over a stale file), serve, answer, request, and the removal on drop.
+    // Pins bind, serve, answer, request, and the removal on drop.
     let (switch, names) = switch_with_one_learned_address();
     let path = socket_path("answers");
-    std::fs::write(&path, b"stale").unwrap();
     let mut socket = ControlSocket::bind(&path).unwrap();
     assert_eq!(
         ask(&mut socket, &switch, &names, "fdb"),
