@@ -752,11 +752,16 @@ impl Running {
         }
     }
 
+    /// Sends `signal` to the running thread.
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: the thread is alive until it has sent `stopped`, which `stop` waits for.
+        let rc = unsafe { libc::pthread_kill(self.thread.as_pthread_t(), signal) };
+        assert_eq!(rc, 0);
+    }
+
     /// Sends SIGTERM to the running thread and takes the `Vtep` back from it.
     fn stop(self) -> Vtep {
-        // SAFETY: the thread is alive until it has sent `stopped`, which we wait for.
-        let rc = unsafe { libc::pthread_kill(self.thread.as_pthread_t(), libc::SIGTERM) };
-        assert_eq!(rc, 0);
+        self.signal(libc::SIGTERM);
         self.stopped
             .recv_timeout(ARRIVES)
             .expect("the VTEP did not stop on SIGTERM");
@@ -1595,6 +1600,29 @@ fn the_vtep_ages_its_mac_table_once_a_second_while_running() {
         // the loop's tick removed them.
         thread::sleep(Duration::from_millis(2300).saturating_sub(start.elapsed()));
         assert_eq!(mac_entries(&path), 0, "aged out by the loop's tick");
+        running.stop();
+    });
+}
+
+#[test]
+fn the_vtep_logs_and_ignores_sighup() {
+    isolated("vtep-sighup", || {
+        let vtep = Vtep::new(&gateway("twh0", ""), None).unwrap();
+        let host = Host::on("twh0");
+        let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
+        let running = Running::start(vtep);
+        let before = frame(BROADCAST, mac(0x20), 1, 60);
+        vxlan_peer
+            .send_to(&vxlan(VNI, &before), SocketAddrV4::new(VTEP, 4789))
+            .unwrap();
+        host.expect(&before, "running");
+        // Its default action would end the whole test process.
+        running.signal(libc::SIGHUP);
+        let after = frame(BROADCAST, mac(0x20), 2, 60);
+        vxlan_peer
+            .send_to(&vxlan(VNI, &after), SocketAddrV4::new(VTEP, 4789))
+            .unwrap();
+        host.expect(&after, "still forwarding after SIGHUP");
         running.stop();
     });
 }

@@ -129,12 +129,14 @@ impl Vtep {
     }
 
     /// Runs until SIGINT or SIGTERM, then returns (dropping the value removes the TAP
-    /// devices and the control socket).
+    /// devices and the control socket). SIGHUP is logged and ignored: there is no reload
+    /// (restart to change the configuration), and a closed terminal must not stop a
+    /// switch that would leave its TAP devices and control socket behind.
     ///
     /// The signals arrive through a signalfd, so this changes process state an embedding
     /// program should know of: SIGINT and SIGTERM get back their default disposition for
-    /// the whole process (any handler installed before is replaced), and they stay blocked
-    /// on the calling thread after `run` returns.
+    /// the whole process (any handler installed before is replaced), and the three stay
+    /// blocked on the calling thread after `run` returns.
     ///
     /// # Errors
     /// The signals cannot be redirected to a signalfd, or poll fails.
@@ -142,6 +144,9 @@ impl Vtep {
         let mut signals = SigSet::empty();
         signals.add(Signal::SIGINT);
         signals.add(Signal::SIGTERM);
+        // Not given back its default disposition: a SIGHUP ignored by whoever started
+        // vtep (nohup) stays ignored.
+        signals.add(Signal::SIGHUP);
         pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)?;
         // A shell starts background jobs with SIGINT ignored, and an ignored signal never
         // reaches a signalfd: take the default back (the signals are blocked by now).
@@ -213,10 +218,19 @@ impl Vtep {
                     // Receiver slots follow the TAPs, in the underlay's order.
                     self.drain_underlay(slot.saturating_sub(receivers.start));
                 } else if slot == signal_slot {
-                    if let Ok(Some(info)) = signal_fd.read_signal() {
-                        eprintln!("vtep: signal {}: stopping", info.ssi_signo);
-                        self.tick(self.start.elapsed());
-                        return Ok(());
+                    match signal_fd.read_signal() {
+                        Ok(Some(info)) if info.ssi_signo == Signal::SIGHUP as u32 => {
+                            eprintln!(
+                                "vtep: SIGHUP: ignored (no reload: restart vtep to change \
+                                 its configuration)"
+                            );
+                        }
+                        Ok(Some(info)) => {
+                            eprintln!("vtep: signal {}: stopping", info.ssi_signo);
+                            self.tick(self.start.elapsed());
+                            return Ok(());
+                        }
+                        Ok(None) | Err(_) => {}
                     }
                 }
             }
