@@ -1545,6 +1545,11 @@ fn the_vtep_counts_a_frame_its_downed_tap_refuses() {
         let switch = vtep.switch();
         let counters = switch.port_counters(switch.ports().next().unwrap());
         assert_eq!(counters.get(Reason::WriteFailed), 1);
+        assert_eq!(
+            (counters.frames_out, counters.bytes_out),
+            (0, 0),
+            "a refused write is write_failed only"
+        );
     });
 }
 

@@ -259,7 +259,8 @@ remote = "10.99.0.1"
         };
         let remote = switch.targets()[0];
         let inner = forward.frame.clone();
-        switch.emit(&forward, remote, &mut frame, inner).unwrap();
+        let sent = switch.emit(&forward, remote, &mut frame, inner).unwrap();
+        switch.count_sent(&forward, remote, sent.len());
         let names = Names {
             ports: vec!["tap0".into()],
             remotes: vec!["10.99.0.1".parse().unwrap()],

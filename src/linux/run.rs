@@ -318,17 +318,18 @@ impl Vtep {
             let Some(frame) = written.ok().and_then(|range| buf.get(range)) else {
                 continue;
             };
-            // Counted, and logged with the other drops once a second.
-            if send(
+            // Counted as sent only once the operating system took it; a refusal is
+            // logged with the other drops once a second.
+            let len = frame.len();
+            match send(
                 &self.taps,
                 &self.underlay,
                 &self.names.remotes,
                 egress,
                 frame,
-            )
-            .is_err()
-            {
-                self.switch.count_write_failed(egress);
+            ) {
+                Ok(()) => self.switch.count_sent(&forward, egress, len),
+                Err(_) => self.switch.count_write_failed(egress),
             }
         }
     }

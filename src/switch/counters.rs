@@ -92,7 +92,9 @@ pub struct Counters {
     pub frames_in: u64,
     /// Bytes received.
     pub bytes_in: u64,
-    /// Frames sent (each copy of a flood counts).
+    /// Frames sent: each copy the operating system took, as the driver reports them
+    /// ([`Switch::count_sent`](super::Switch::count_sent)); a refused write counts only
+    /// as [`Reason::WriteFailed`]. Each copy of a flood counts.
     pub frames_out: u64,
     /// Bytes sent.
     pub bytes_out: u64,

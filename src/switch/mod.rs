@@ -521,28 +521,6 @@ impl Switch {
         &self.underlay
     }
 
-    /// Counts a copy the driver failed to write out (`write_failed`).
-    ///
-    /// # Panics
-    /// If `egress` does not belong to this switch.
-    pub fn count_write_failed(&mut self, egress: Egress) {
-        match egress {
-            Location::Port(port) => port
-                .of_mut(&mut self.ports)
-                .counters
-                .count(Reason::WriteFailed),
-            Location::Remote(remote) => {
-                let remote = remote.of_mut(&mut self.remotes);
-                remote.counters.count(Reason::WriteFailed);
-                remote
-                    .segment
-                    .of_mut(&mut self.segments)
-                    .counters
-                    .count(Reason::WriteFailed);
-            }
-        }
-    }
-
     fn push_event(&mut self, event: MacMove) {
         if self.events.len() == self.config.event_capacity {
             self.events.pop_front();

@@ -124,6 +124,8 @@ impl Lab {
                 let mut copy = std::vec![0u8; HEADROOM + 2048];
                 let inner = &buf[forward.frame.clone()];
                 if let Ok(range) = self.switch.emit_copy(forward, egress, inner, &mut copy) {
+                    // The test's sends never fail.
+                    self.switch.count_sent(forward, egress, range.len());
                     out.push((egress, copy[range].to_vec()));
                 }
             }
@@ -886,6 +888,38 @@ fn short_output_buffers_are_counted_as_no_buffer() {
             .get(Reason::WriteFailed),
         1
     );
+}
+
+#[test]
+fn a_copy_counts_as_sent_only_once_the_caller_says_it_left() {
+    let mut lab = Lab::new();
+    let mut buf = std::vec![0u8; HEADROOM + 60];
+    buf[HEADROOM..].copy_from_slice(&frame(MacAddr::BROADCAST, mac(1), 60));
+    let whole = HEADROOM..buf.len();
+    let Verdict::Forward(forward) =
+        lab.switch
+            .receive(secs(0), Ingress::Port(lab.ports[0]), &mut buf, whole)
+    else {
+        panic!("forwarded");
+    };
+    let (vx1, vx2) = (Location::Remote(lab.vx1), Location::Remote(lab.vx2));
+    let mut out = std::vec![0u8; HEADROOM + 2048];
+    let inner = buf[forward.frame.clone()].to_vec();
+    let sent = lab
+        .switch
+        .emit_copy(&forward, vx1, &inner, &mut out)
+        .unwrap();
+    lab.switch.count_sent(&forward, vx1, sent.len());
+    // Written, but the operating system refused it.
+    lab.switch
+        .emit_copy(&forward, vx2, &inner, &mut out)
+        .unwrap();
+    lab.switch.count_write_failed(vx2);
+    let sent_by = |c: &Counters| (c.frames_out, c.bytes_out, c.get(Reason::WriteFailed));
+    assert_eq!(sent_by(lab.switch.remote_counters(lab.vx1)), (1, 110, 0));
+    assert_eq!(sent_by(lab.switch.remote_counters(lab.vx2)), (0, 0, 1));
+    let segment = lab.switch.segment_id(vni(5042)).unwrap();
+    assert_eq!(sent_by(lab.switch.segment_counters(segment)), (1, 60, 1));
 }
 
 #[test]
