@@ -1631,3 +1631,29 @@ fn the_vtep_logs_and_ignores_sighup() {
         running.stop();
     });
 }
+
+#[test]
+fn the_vtep_holds_frames_to_a_taps_mtu() {
+    isolated("vtep-tap-mtu", || {
+        // The kernel would deliver a longer frame written to the TAP.
+        let vtep = Vtep::new(&gateway("twm0", ""), None).unwrap();
+        assert_eq!(interface_mtu("twm0"), 1500);
+        let host = Host::on("twm0");
+        let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
+        let running = Running::start(vtep);
+        let largest = frame(BROADCAST, mac(0x20), 1, 1514);
+        vxlan_peer
+            .send_to(&vxlan(VNI, &largest), SocketAddrV4::new(VTEP, 4789))
+            .unwrap();
+        host.expect(&largest, "the largest frame the TAP's MTU allows");
+        let over = frame(BROADCAST, mac(0x20), 2, 1515);
+        vxlan_peer
+            .send_to(&vxlan(VNI, &over), SocketAddrV4::new(VTEP, 4789))
+            .unwrap();
+        assert!(host.recv(QUIET).is_none(), "one byte over the TAP's MTU");
+        let vtep = running.stop();
+        let switch = vtep.switch();
+        let port = switch.port_counters(switch.ports().next().unwrap());
+        assert_eq!((port.frames_out, port.get(Reason::Mtu)), (1, 1));
+    });
+}

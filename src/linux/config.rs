@@ -227,14 +227,19 @@ impl VtepConfig {
 
     /// The TAP devices to create, in port order (`PortId` 0, 1, ...).
     pub fn devices(&self) -> Vec<PortDevice> {
-        let default_mtu = self.underlay.mtu.saturating_sub(VXLAN_OVERHEAD as u16);
         self.ports
             .iter()
             .map(|port| PortDevice {
                 name: port.name.clone(),
-                mtu: port.mtu.unwrap_or(default_mtu),
+                mtu: self.port_mtu(port),
             })
             .collect()
+    }
+
+    /// A port's MTU: its own, or what VXLAN over IPv4 leaves of the underlay's.
+    fn port_mtu(&self, port: &PortEntry) -> u16 {
+        let default = self.underlay.mtu.saturating_sub(VXLAN_OVERHEAD as u16);
+        port.mtu.unwrap_or(default)
     }
 
     /// Builds the switch the file describes; `hash_seed` keys its MAC table.
@@ -318,6 +323,9 @@ impl VtepConfig {
                 }
             };
             settings.isolated = port.isolated;
+            // The kernel delivers what is written to a TAP whatever its MTU: the switch
+            // holds frames to it.
+            settings.mtu = Some(self.port_mtu(port));
             switch
                 .add_port(settings)
                 .map_err(|e| error(format!("{key}.vlan"), e.to_string()))?;

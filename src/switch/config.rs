@@ -140,6 +140,10 @@ pub struct PortConfig {
     /// MACVLAN's private mode: never exchanges frames with another isolated port of its
     /// segments on this switch. Default off.
     pub isolated: bool,
+    /// The port's MTU: a frame whose payload (after the Ethernet header, and the tag of a
+    /// trunk port) is longer is not sent out of it ([`Reason::Mtu`](super::Reason::Mtu)).
+    /// Default `None`: no limit.
+    pub mtu: Option<u16>,
 }
 
 impl PortConfig {
@@ -148,6 +152,7 @@ impl PortConfig {
         PortConfig {
             mode: PortMode::Access(vni),
             isolated: false,
+            mtu: None,
         }
     }
 
@@ -156,6 +161,7 @@ impl PortConfig {
         PortConfig {
             mode: PortMode::Trunk(vlans),
             isolated: false,
+            mtu: None,
         }
     }
 }

@@ -19,7 +19,8 @@ pub enum Reason {
     /// Learning refused: the segment holds its `mac_limit` entries. The frame itself is
     /// still forwarded.
     MacLimit,
-    /// The encapsulated frame would exceed the underlay MTU.
+    /// The encapsulated frame would exceed the underlay MTU, or a frame its port's MTU
+    /// on the way out of it.
     Mtu,
     /// A frame that does not decode (a bad tunnel header, an inner frame shorter than
     /// Ethernet, a multicast source address).

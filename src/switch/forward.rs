@@ -18,7 +18,7 @@ use crate::tunnel::{
     Decapsulated, Decapsulator, HEADROOM, NVGRE_OVERHEAD, NVGRE6_OVERHEAD, SocketOuter,
     TUNNEL_HEADER_LEN, TunnelKind, VXLAN_OVERHEAD, VXLAN6_OVERHEAD,
 };
-use crate::wire::ethernet::{EtherType, EthernetFrame};
+use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::vlan::{self, VlanRepr, VlanTag};
 use crate::{AddressField, ErrorKind};
 
@@ -150,7 +150,8 @@ impl Switch {
     ///
     /// # Errors
     /// The reason it was dropped (counted): `mtu` when the outer packet would exceed the
-    /// underlay MTU, `no_buffer` when `frame` has too little headroom in `buf`.
+    /// underlay MTU, or the frame a port's MTU; `no_buffer` when `frame` has too little
+    /// headroom in `buf`.
     ///
     /// # Panics
     /// If `egress` or `forward` does not come from this switch.
@@ -163,7 +164,14 @@ impl Switch {
     ) -> Result<Range<usize>, Reason> {
         let segment = forward.segment;
         let written = match egress {
-            Location::Port(port) => self.tag_for_port(port, segment, buf, frame),
+            Location::Port(port) => {
+                // A trunk port's tag rides outside the MTU, as on any 802.1Q link.
+                let payload = frame.len().saturating_sub(ethernet::HEADER_LEN);
+                match port.of(&self.ports).mtu {
+                    Some(mtu) if payload > usize::from(mtu) => Err(Reason::Mtu),
+                    _ => self.tag_for_port(port, segment, buf, frame),
+                }
+            }
             Location::Remote(remote) => {
                 let remote = remote.of_mut(&mut self.remotes);
                 remote

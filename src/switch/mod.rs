@@ -197,6 +197,8 @@ struct Port {
     /// Access: `(None, segment)`; trunk: `(Some(vid), segment)` per mapping, sorted by VID.
     vlans: Vec<(Option<VlanId>, SegmentId)>,
     isolated: bool,
+    /// The longest payload a frame out of it may carry.
+    mtu: Option<u16>,
     counters: Counters,
 }
 
@@ -303,6 +305,7 @@ impl Switch {
         self.ports.push(Port {
             vlans,
             isolated: config.isolated,
+            mtu: config.mtu,
             counters: Counters::default(),
         });
         self.targets.reserve(1);

@@ -529,6 +529,50 @@ fn trunk_ports_map_vids_to_segments_untagging_on_entry_and_tagging_on_exit() {
 }
 
 #[test]
+fn a_frame_longer_than_its_port_mtu_allows_is_not_sent_out_of_it() {
+    let mut switch = Switch::new(SwitchConfig::new(LOCAL));
+    switch.add_segment(SegmentConfig::new(vni(5042))).unwrap();
+    let source = switch.add_port(PortConfig::access(vni(5042))).unwrap();
+    let mut access = PortConfig::access(vni(5042));
+    access.mtu = Some(100);
+    let access = switch.add_port(access).unwrap();
+    let mut trunk = PortConfig::trunk(std::vec![(vid(100), vni(5042))]);
+    trunk.mtu = Some(100);
+    let trunk = switch.add_port(trunk).unwrap();
+    // 100 bytes after the Ethernet header go, and the trunk's tag rides outside them.
+    for (len, access_gets, trunk_gets) in [
+        (114, Ok(114), Ok(118)),
+        (115, Err(Reason::Mtu), Err(Reason::Mtu)),
+    ] {
+        let mut buf = std::vec![0u8; HEADROOM + len];
+        buf[HEADROOM..].copy_from_slice(&frame(MacAddr::BROADCAST, mac(1), len));
+        let whole = HEADROOM..buf.len();
+        let Verdict::Forward(forward) =
+            switch.receive(secs(0), Ingress::Port(source), &mut buf, whole)
+        else {
+            panic!("flooded");
+        };
+        let inner = buf[forward.frame.clone()].to_vec();
+        let mut out = std::vec![0u8; HEADROOM + 2048];
+        let mut sent = |egress| {
+            switch
+                .emit_copy(&forward, Location::Port(egress), &inner, &mut out)
+                .map(|range| range.len())
+        };
+        assert_eq!(
+            (sent(access), sent(trunk)),
+            (access_gets, trunk_gets),
+            "{len}"
+        );
+    }
+    for port in [access, trunk] {
+        assert_eq!(switch.port_counters(port).get(Reason::Mtu), 1);
+    }
+    let segment = switch.segment_id(vni(5042)).unwrap();
+    assert_eq!(switch.segment_counters(segment).get(Reason::Mtu), 2);
+}
+
+#[test]
 fn isolated_ports_never_reach_each_other() {
     let mut lab = Lab::new();
     let (_, out) = lab.send_port(0, 2, &frame(MacAddr::BROADCAST, mac(2), 60));
