@@ -76,6 +76,8 @@ pub struct PortEntry {
     /// Isolated (private) port.
     #[serde(default)]
     pub isolated: bool,
+    /// Most MAC addresses learned from this port.
+    pub mac_limit: Option<usize>,
 }
 
 /// `[[port.vlan]]`.
@@ -326,6 +328,7 @@ impl VtepConfig {
             // The kernel delivers what is written to a TAP whatever its MTU: the switch
             // holds frames to it.
             settings.mtu = Some(self.port_mtu(port));
+            settings.mac_limit = port.mac_limit;
             switch
                 .add_port(settings)
                 .map_err(|e| error(format!("{key}.vlan"), e.to_string()))?;

@@ -144,6 +144,11 @@ pub struct PortConfig {
     /// trunk port) is longer is not sent out of it ([`Reason::Mtu`](super::Reason::Mtu)).
     /// Default `None`: no limit.
     pub mtu: Option<u16>,
+    /// Most MAC addresses learned from this port, in all its segments together, so one
+    /// tenant cannot fill a segment's table: past it the port learns no address, new or
+    /// moving in ([`Reason::MacLimit`](super::Reason::MacLimit)). Static entries do not
+    /// count. Default `None`: only the segments' limits.
+    pub mac_limit: Option<usize>,
 }
 
 impl PortConfig {
@@ -153,6 +158,7 @@ impl PortConfig {
             mode: PortMode::Access(vni),
             isolated: false,
             mtu: None,
+            mac_limit: None,
         }
     }
 
@@ -162,6 +168,7 @@ impl PortConfig {
             mode: PortMode::Trunk(vlans),
             isolated: false,
             mtu: None,
+            mac_limit: None,
         }
     }
 }

@@ -16,8 +16,8 @@ use core::fmt;
 pub enum Reason {
     /// A tunnel frame from an address that is not a remote of the segment it names.
     UnknownSource,
-    /// Learning refused: the segment holds its `mac_limit` entries. The frame itself is
-    /// still forwarded.
+    /// Learning refused: the segment holds its `mac_limit` entries, or the port the
+    /// frame came in on its own. The frame itself is still forwarded.
     MacLimit,
     /// The encapsulated frame would exceed the underlay MTU, or a frame its port's MTU
     /// on the way out of it.

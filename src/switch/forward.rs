@@ -12,7 +12,7 @@ use core::ops::Range;
 use core::time::Duration;
 
 use super::{
-    Egress, Ingress, Learned, Location, MacMove, PortId, Reason, SegmentId, Switch, nanos,
+    Egress, Ingress, Learned, Limits, Location, MacMove, PortId, Reason, SegmentId, Switch, nanos,
 };
 use crate::tunnel::{
     Decapsulated, Decapsulator, HEADROOM, NVGRE_OVERHEAD, NVGRE6_OVERHEAD, SocketOuter,
@@ -358,10 +358,17 @@ impl Switch {
         if src.is_multicast() {
             return self.refuse(segment_id, source, Reason::Malformed);
         }
-        let (limit, ageing, vni) = (segment.mac_limit, segment.ageing, segment.vni);
+        let (ageing, vni) = (segment.ageing, segment.vni);
+        let limits = Limits {
+            segment: segment.mac_limit,
+            port: match source {
+                Location::Port(port) => port.of(&self.ports).mac_limit,
+                Location::Remote(_) => usize::MAX,
+            },
+        };
         match self
             .table
-            .learn(segment_id, src, source, now, ageing, limit)
+            .learn(segment_id, src, source, now, ageing, limits)
         {
             Learned::Refreshed | Learned::New | Learned::Pinned => {}
             Learned::Moved { from } => {

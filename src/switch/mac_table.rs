@@ -16,7 +16,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Location, SegmentId};
+use super::{Location, PortId, SegmentId};
 use crate::wire::ethernet::MacAddr;
 
 /// One entry of the MAC table.
@@ -32,6 +32,26 @@ pub struct MacEntry {
     pub last_seen: u64,
     /// Pinned: never aged, never moved by learning.
     pub is_static: bool,
+}
+
+/// How many entries learning may fill. Build with [`Limits::segment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Entries of the segment, static ones included.
+    pub segment: usize,
+    /// Learned entries at the port an address is learned on (a tenant's share of the
+    /// segment); learning from a remote ignores it.
+    pub port: usize,
+}
+
+impl Limits {
+    /// `segment` entries in the segment, and no limit per port.
+    pub const fn segment(segment: usize) -> Self {
+        Limits {
+            segment,
+            port: usize::MAX,
+        }
+    }
 }
 
 impl MacEntry {
@@ -56,7 +76,8 @@ pub enum Learned {
     },
     /// A static entry holds the address elsewhere: nothing changed.
     Pinned,
-    /// The segment is full: nothing learned.
+    /// The segment is full, or the port it was seen on holds its share: nothing
+    /// learned (an address seen there that was learned elsewhere stays where it was).
     Refused,
 }
 
@@ -70,6 +91,8 @@ pub struct MacTable {
     len: usize,
     /// Entries per segment, indexed by `SegmentId`.
     per_segment: Vec<usize>,
+    /// Learned (not static) entries at each port, indexed by `PortId`.
+    per_port: Vec<usize>,
     seed: u64,
 }
 
@@ -80,6 +103,7 @@ impl MacTable {
             slots: Vec::new(),
             len: 0,
             per_segment: Vec::new(),
+            per_port: Vec::new(),
             seed,
         }
     }
@@ -104,6 +128,11 @@ impl MacTable {
         self.per_segment.get(segment.index()).copied().unwrap_or(0)
     }
 
+    /// Learned entries at `port` (expired ones included until swept).
+    pub fn port_len(&self, port: PortId) -> usize {
+        self.per_port.get(port.index()).copied().unwrap_or(0)
+    }
+
     /// Every entry, in no particular order (expired ones included until swept).
     pub fn iter(&self) -> impl Iterator<Item = &MacEntry> {
         self.slots.iter().flatten()
@@ -126,9 +155,10 @@ impl MacTable {
     }
 
     /// Learns that `mac` was seen at `location` at `now`. A segment already holding
-    /// `limit` entries learns no new address; an entry of the same address is reused
-    /// whatever the limit, and one that had aged out (`ageing` nanoseconds) is learned
-    /// afresh, not reported as a move.
+    /// `limits.segment` entries learns no new address; an entry of the same address is
+    /// reused whatever that limit, and one that had aged out (`ageing` nanoseconds) is
+    /// learned afresh, not reported as a move. A port holding `limits.port` learned
+    /// entries learns no address there, new or moving in.
     pub fn learn(
         &mut self,
         segment: SegmentId,
@@ -136,32 +166,44 @@ impl MacTable {
         location: Location,
         now: u64,
         ageing: u64,
-        limit: usize,
+        limits: Limits,
     ) -> Learned {
+        let port_full = match location {
+            Location::Port(port) => self.port_len(port) >= limits.port,
+            Location::Remote(_) => false,
+        };
         if let Some(slot) = self.find(segment, mac) {
-            let Some(Some(entry)) = self.slots.get_mut(slot) else {
+            let Some(Some(entry)) = self.slots.get(slot) else {
                 unreachable!("find returns occupied slots")
             };
-            if entry.is_expired(now, ageing) {
-                entry.location = location;
-                entry.last_seen = now;
-                return Learned::New;
-            }
+            let entry = *entry;
+            let expired = entry.is_expired(now, ageing);
             if entry.location == location {
                 if !entry.is_static {
-                    entry.last_seen = now;
+                    self.set(slot, location, now);
                 }
-                return Learned::Refreshed;
+                return if expired {
+                    Learned::New
+                } else {
+                    Learned::Refreshed
+                };
             }
             if entry.is_static {
                 return Learned::Pinned;
             }
-            let from = entry.location;
-            entry.location = location;
-            entry.last_seen = now;
-            return Learned::Moved { from };
+            if port_full {
+                return Learned::Refused;
+            }
+            self.set(slot, location, now);
+            return if expired {
+                Learned::New
+            } else {
+                Learned::Moved {
+                    from: entry.location,
+                }
+            };
         }
-        if self.segment_len(segment) >= limit {
+        if self.segment_len(segment) >= limits.segment || port_full {
             return Learned::Refused;
         }
         self.insert(MacEntry {
@@ -188,7 +230,11 @@ impl MacTable {
             .find(segment, mac)
             .and_then(|slot| self.slots.get_mut(slot))
         {
-            Some(occupied) => *occupied = Some(entry),
+            Some(occupied) => {
+                if let Some(replaced) = occupied.replace(entry) {
+                    self.uncount_port(&replaced);
+                }
+            }
             None => self.insert(entry),
         }
     }
@@ -283,6 +329,42 @@ impl MacTable {
             self.per_segment.resize(index + 1, 0);
         }
         self.per_segment[index] += 1;
+        self.count_port(&entry);
+    }
+
+    /// Moves the learned entry in `slot` to `location`, seen at `now`.
+    fn set(&mut self, slot: usize, location: Location, now: u64) {
+        let Some(Some(entry)) = self.slots.get_mut(slot) else {
+            return;
+        };
+        let before = *entry;
+        entry.location = location;
+        entry.last_seen = now;
+        let after = *entry;
+        self.uncount_port(&before);
+        self.count_port(&after);
+    }
+
+    /// Counts `entry` at its port, if it is a learned entry at a port.
+    // A port's index is below 2^16; its count below the table's length.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    fn count_port(&mut self, entry: &MacEntry) {
+        if let (Location::Port(port), false) = (entry.location, entry.is_static) {
+            let index = port.index();
+            if self.per_port.len() <= index {
+                self.per_port.resize(index + 1, 0);
+            }
+            self.per_port[index] += 1;
+        }
+    }
+
+    /// Takes `entry` off its port's count: the inverse of `count_port`.
+    // Counted by `count_port` when it went in.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    fn uncount_port(&mut self, entry: &MacEntry) {
+        if let (Location::Port(port), false) = (entry.location, entry.is_static) {
+            self.per_port[port.index()] -= 1;
+        }
     }
 
     #[allow(clippy::arithmetic_side_effects)] // a Vec's length doubled fits in usize
@@ -291,6 +373,7 @@ impl MacTable {
         let old = core::mem::replace(&mut self.slots, alloc::vec![None; slots]);
         self.len = 0;
         self.per_segment.iter_mut().for_each(|n| *n = 0);
+        self.per_port.iter_mut().for_each(|n| *n = 0);
         for entry in old.into_iter().flatten() {
             self.insert(entry);
         }
@@ -305,6 +388,7 @@ impl MacTable {
         };
         self.len -= 1;
         self.per_segment[removed.segment.index()] -= 1;
+        self.uncount_port(&removed);
         let mut next = hole;
         loop {
             next = self.next(next);

@@ -58,7 +58,7 @@ pub use config::{
 };
 pub use counters::{Counters, Reason};
 pub use forward::{Forward, Verdict};
-pub use mac_table::{Learned, MacEntry, MacTable};
+pub use mac_table::{Learned, Limits, MacEntry, MacTable};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -199,6 +199,8 @@ struct Port {
     isolated: bool,
     /// The longest payload a frame out of it may carry.
     mtu: Option<u16>,
+    /// Most addresses learned from it.
+    mac_limit: usize,
     counters: Counters,
 }
 
@@ -306,6 +308,7 @@ impl Switch {
             vlans,
             isolated: config.isolated,
             mtu: config.mtu,
+            mac_limit: config.mac_limit.unwrap_or(usize::MAX),
             counters: Counters::default(),
         });
         self.targets.reserve(1);

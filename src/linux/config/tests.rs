@@ -1,6 +1,7 @@
 //! The vtep configuration: the contract's example, and every mistake named by its key.
 
 use super::*;
+use crate::switch::{Ingress, Reason};
 
 const GOOD: &str = r#"
 [underlay]
@@ -8,6 +9,7 @@ local_ip = "10.99.0.2"
 nvgre = true
 
 [[port]]
+mac_limit = 2
 name = "tap0"
 vni = 42
 
@@ -59,13 +61,23 @@ fn the_contract_example_builds_its_switch() {
             }
         ]
     );
-    let switch = config.build(1).unwrap();
+    let mut switch = config.build(1).unwrap();
     assert_eq!(switch.port_count(), 2);
     assert_eq!(switch.remotes().count(), 2);
     assert_eq!(
         switch.fdb(Duration::ZERO).filter(|e| e.is_static).count(),
         2
     );
+    // tap0 learns two addresses, then no more.
+    let tap0 = switch.ports().next().unwrap();
+    let mut frame = [0u8; 60];
+    for n in 1..=3 {
+        frame[..6].fill(0xff);
+        frame[6..12].copy_from_slice(&[2, 0, 0, 0, 1, n]);
+        switch.receive(Duration::ZERO, Ingress::Port(tap0), &mut frame, 0..60);
+    }
+    assert_eq!(switch.mac_table().port_len(tap0), 2);
+    assert_eq!(switch.port_counters(tap0).get(Reason::MacLimit), 1);
 }
 
 /// The error for GOOD with `from` replaced by `to`.

@@ -17,23 +17,23 @@ fn learns_refreshes_moves_and_pins() {
     let mut table = MacTable::new(7);
     assert!(table.is_empty());
     assert_eq!(
-        table.learn(SEG, mac(1), PORT, 10, u64::MAX, 100),
+        table.learn(SEG, mac(1), PORT, 10, u64::MAX, Limits::segment(100)),
         Learned::New
     );
     // Pins `is_empty` on a table with an entry.
     assert!(!table.is_empty());
     assert_eq!(
-        table.learn(SEG, mac(1), PORT, 20, u64::MAX, 100),
+        table.learn(SEG, mac(1), PORT, 20, u64::MAX, Limits::segment(100)),
         Learned::Refreshed
     );
     assert_eq!(table.lookup(SEG, mac(1), 20, 5).unwrap().last_seen, 20);
     assert_eq!(
-        table.learn(SEG, mac(1), REMOTE, 30, u64::MAX, 100),
+        table.learn(SEG, mac(1), REMOTE, 30, u64::MAX, Limits::segment(100)),
         Learned::Moved { from: PORT }
     );
     table.insert_static(SEG, mac(2), PORT);
     assert_eq!(
-        table.learn(SEG, mac(2), REMOTE, 40, u64::MAX, 100),
+        table.learn(SEG, mac(2), REMOTE, 40, u64::MAX, Limits::segment(100)),
         Learned::Pinned
     );
     assert_eq!(
@@ -47,12 +47,15 @@ fn learns_refreshes_moves_and_pins() {
 #[test]
 fn an_address_back_after_ageing_out_is_new_not_moved() {
     let mut table = MacTable::new(1);
-    table.learn(SEG, mac(1), PORT, 0, 100, 10);
+    table.learn(SEG, mac(1), PORT, 0, 100, Limits::segment(10));
     assert_eq!(
-        table.learn(SEG, mac(1), REMOTE, 99, 100, 10),
+        table.learn(SEG, mac(1), REMOTE, 99, 100, Limits::segment(10)),
         Learned::Moved { from: PORT }
     );
-    assert_eq!(table.learn(SEG, mac(1), PORT, 199, 100, 10), Learned::New);
+    assert_eq!(
+        table.learn(SEG, mac(1), PORT, 199, 100, Limits::segment(10)),
+        Learned::New
+    );
     assert_eq!(table.lookup(SEG, mac(1), 199, 100).unwrap().location, PORT);
     assert_eq!(table.len(), 1);
 }
@@ -60,8 +63,8 @@ fn an_address_back_after_ageing_out_is_new_not_moved() {
 #[test]
 fn expired_entries_are_invisible_and_swept() {
     let mut table = MacTable::new(0);
-    table.learn(SEG, mac(1), PORT, 0, u64::MAX, 100);
-    table.learn(SEG, mac(2), PORT, 50, u64::MAX, 100);
+    table.learn(SEG, mac(1), PORT, 0, u64::MAX, Limits::segment(100));
+    table.learn(SEG, mac(2), PORT, 50, u64::MAX, Limits::segment(100));
     assert!(table.lookup(SEG, mac(1), 99, 100).is_some());
     assert!(table.lookup(SEG, mac(1), 100, 100).is_none());
     assert_eq!(table.sweep(|e| e.is_expired(100, 100)), 1);
@@ -73,18 +76,21 @@ fn expired_entries_are_invisible_and_swept() {
 fn a_full_segment_refuses_new_addresses_only() {
     let mut table = MacTable::new(3);
     for n in 0..4 {
-        assert_eq!(table.learn(SEG, mac(n), PORT, 0, u64::MAX, 4), Learned::New);
+        assert_eq!(
+            table.learn(SEG, mac(n), PORT, 0, u64::MAX, Limits::segment(4)),
+            Learned::New
+        );
     }
     assert_eq!(
-        table.learn(SEG, mac(9), PORT, 0, u64::MAX, 4),
+        table.learn(SEG, mac(9), PORT, 0, u64::MAX, Limits::segment(4)),
         Learned::Refused
     );
     assert_eq!(
-        table.learn(SEG, mac(0), REMOTE, 1, u64::MAX, 4),
+        table.learn(SEG, mac(0), REMOTE, 1, u64::MAX, Limits::segment(4)),
         Learned::Moved { from: PORT }
     );
     assert_eq!(
-        table.learn(SegmentId(1), mac(9), PORT, 0, u64::MAX, 4),
+        table.learn(SegmentId(1), mac(9), PORT, 0, u64::MAX, Limits::segment(4)),
         Learned::New
     );
     table.insert_static(SEG, mac(10), PORT);
@@ -98,7 +104,14 @@ fn removal_keeps_every_other_entry_reachable() {
     let mut table = MacTable::new(42);
     let n = 40u32;
     for i in 0..n {
-        table.learn(SEG, mac(i), PORT, u64::from(i), u64::MAX, 1000);
+        table.learn(
+            SEG,
+            mac(i),
+            PORT,
+            u64::from(i),
+            u64::MAX,
+            Limits::segment(1000),
+        );
     }
     assert_eq!(table.capacity(), 128);
     for gone in (0..n).step_by(3) {
@@ -179,10 +192,10 @@ fn the_table_grows_past_half_full() {
     // Pins the load bound in `insert`: 64 slots hold 32 entries, the 33rd doubles them.
     let mut table = MacTable::new(3);
     for i in 0..32 {
-        table.learn(SEG, mac(i), PORT, 0, u64::MAX, 1000);
+        table.learn(SEG, mac(i), PORT, 0, u64::MAX, Limits::segment(1000));
     }
     assert_eq!(table.capacity(), 64);
-    table.learn(SEG, mac(32), PORT, 0, u64::MAX, 1000);
+    table.learn(SEG, mac(32), PORT, 0, u64::MAX, Limits::segment(1000));
     assert_eq!(table.capacity(), 128);
 }
 
@@ -220,7 +233,7 @@ fn removal_inside_a_chain_that_wraps_keeps_the_rest_reachable() {
         cluster.push(n);
     }
     for &n in &cluster {
-        table.learn(SEG, mac(n), PORT, 0, u64::MAX, 1000);
+        table.learn(SEG, mac(n), PORT, 0, u64::MAX, Limits::segment(1000));
     }
     assert_eq!(table.capacity(), last + 1, "no growth: the chain must wrap");
     for &gone in &cluster {
@@ -234,4 +247,84 @@ fn removal_inside_a_chain_that_wraps_keeps_the_rest_reachable() {
             );
         }
     }
+}
+
+/// Asserts each port's count is what the table holds for it.
+fn assert_port_counts(table: &MacTable) {
+    for port in 0..3 {
+        let held = table
+            .iter()
+            .filter(|e| !e.is_static && e.location == Location::Port(PortId(port)))
+            .count();
+        assert_eq!(table.port_len(PortId(port)), held, "port {port}");
+    }
+}
+
+#[test]
+fn a_full_port_learns_no_address_new_or_moving_in() {
+    let mut table = MacTable::new(9);
+    let other = Location::Port(PortId(1));
+    let limits = Limits {
+        segment: 100,
+        port: 2,
+    };
+    let learn = |table: &mut MacTable, n, at, now| table.learn(SEG, mac(n), at, now, 100, limits);
+    assert_eq!(learn(&mut table, 1, PORT, 0), Learned::New);
+    assert_eq!(learn(&mut table, 2, PORT, 0), Learned::New);
+    assert_eq!(learn(&mut table, 3, PORT, 0), Learned::Refused);
+    assert_eq!(learn(&mut table, 3, other, 0), Learned::New);
+    assert_eq!(learn(&mut table, 3, PORT, 1), Learned::Refused, "moving in");
+    assert_eq!(table.lookup(SEG, mac(3), 1, 100).unwrap().location, other);
+    // Remotes have no port limit; a refresh is no new entry.
+    assert_eq!(learn(&mut table, 4, REMOTE, 1), Learned::New);
+    assert_eq!(learn(&mut table, 1, PORT, 1), Learned::Refreshed);
+    assert_port_counts(&table);
+    // An address leaving makes room for one moving in.
+    assert_eq!(
+        learn(&mut table, 1, REMOTE, 2),
+        Learned::Moved { from: PORT }
+    );
+    assert_eq!(
+        learn(&mut table, 3, PORT, 2),
+        Learned::Moved { from: other }
+    );
+    assert_eq!(
+        (table.port_len(PortId(0)), table.port_len(PortId(1))),
+        (2, 0)
+    );
+    // Static entries do not count, and one replacing a learned entry frees its place.
+    table.insert_static(SEG, mac(9), PORT);
+    assert_eq!(table.port_len(PortId(0)), 2);
+    table.insert_static(SEG, mac(3), PORT);
+    assert_eq!(table.port_len(PortId(0)), 1);
+    assert!(table.remove(SEG, mac(2)));
+    assert_eq!(table.port_len(PortId(0)), 0);
+    assert_port_counts(&table);
+    // Ageing out frees a place too; an aged-out address seen at a full port stays out.
+    assert_eq!(learn(&mut table, 5, PORT, 10), Learned::New);
+    assert_eq!(learn(&mut table, 6, PORT, 10), Learned::New);
+    assert_eq!(learn(&mut table, 7, other, 10), Learned::New);
+    assert_eq!(learn(&mut table, 7, PORT, 200), Learned::Refused);
+    assert_eq!(table.sweep(|e| e.is_expired(200, 100)), 5);
+    assert_eq!(learn(&mut table, 7, PORT, 200), Learned::New);
+    assert_port_counts(&table);
+}
+
+#[test]
+fn port_counts_survive_growth_and_backward_shifts() {
+    let mut table = MacTable::new(4);
+    for n in 0..200 {
+        let port = Location::Port(PortId((n % 3) as u16));
+        table.learn(SEG, mac(n), port, 0, u64::MAX, Limits::segment(1000));
+    }
+    assert!(table.capacity() >= 512, "grown");
+    assert_port_counts(&table);
+    for n in (0..200).step_by(7) {
+        table.remove(SEG, mac(n));
+    }
+    assert_port_counts(&table);
+    assert_eq!(
+        (0..3).map(|p| table.port_len(PortId(p))).sum::<usize>(),
+        table.len()
+    );
 }

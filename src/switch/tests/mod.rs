@@ -650,6 +650,33 @@ fn a_flood_of_100k_random_source_macs_stops_at_the_limit_with_memory_flat() {
 }
 
 #[test]
+fn a_port_learns_no_more_than_its_own_mac_limit_and_still_forwards() {
+    let mut switch = Switch::new(SwitchConfig::new(LOCAL));
+    switch.add_segment(SegmentConfig::new(vni(5042))).unwrap();
+    let mut tenant = PortConfig::access(vni(5042));
+    tenant.mac_limit = Some(3);
+    let tenant = switch.add_port(tenant).unwrap();
+    let other = switch.add_port(PortConfig::access(vni(5042))).unwrap();
+    let mut buf = std::vec![0u8; 60];
+    for n in 0..10 {
+        buf.copy_from_slice(&frame(MacAddr::BROADCAST, mac(n), 60));
+        let verdict = switch.receive(secs(0), Ingress::Port(tenant), &mut buf, 0..60);
+        assert!(matches!(verdict, Verdict::Forward(_)), "still flooded");
+    }
+    buf.copy_from_slice(&frame(MacAddr::BROADCAST, mac(100), 60));
+    switch.receive(secs(0), Ingress::Port(other), &mut buf, 0..60);
+    let segment = switch.segment_id(vni(5042)).unwrap();
+    assert_eq!(
+        switch.mac_table().segment_len(segment),
+        4,
+        "3 + the other port's"
+    );
+    assert_eq!(switch.port_counters(tenant).get(Reason::MacLimit), 7);
+    assert_eq!(switch.segment_counters(segment).get(Reason::MacLimit), 7);
+    assert_eq!(switch.port_counters(other).get(Reason::MacLimit), 0);
+}
+
+#[test]
 fn mac_moves_are_relearned_counted_and_reported() {
     let mut lab = Lab::new();
     lab.send_port(0, 0, &frame(MacAddr::BROADCAST, mac(1), 60));
