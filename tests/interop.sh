@@ -527,7 +527,8 @@ check "g: vtep ctl fdb names the IPv4 and the IPv6 remote" fdb_names_both_famili
 # vtep between the kernel's vxlan device and a host behind a TAP, its segment flooding to
 # two more remotes: a live one that counts what it gets, and a dead one (an address on the
 # underlay that nobody holds: its ARP is never answered, and what is sent to it waits in
-# the kernel's neighbour queue until resolution fails).
+# the kernel's neighbour queue until resolution fails). Two more ports stay in vtep's
+# namespace, for addresses to move between.
 ns vh && ns hh && ns lh
 attach vh 10.99.0.71
 attach lh 10.99.0.72
@@ -538,6 +539,14 @@ local_ip = "10.99.0.71"
 
 [[port]]
 name = "taph"
+vni = 49
+
+[[port]]
+name = "taph2"
+vni = 49
+
+[[port]]
+name = "taph3"
 vni = 49
 
 [[segment]]
@@ -670,6 +679,40 @@ PY
     && [ "$(stat_of "$work/h.sock" 's["segments"]["49"]["remotes"][1]["write_failed"]')" -eq 0 ]
 }
 check "h: a dead remote costs a live one no frame of a flood" a_dead_remote_costs_the_live_one_nothing
+
+every_mac_move_is_logged() { # 300 moves in a moment, past the switch's queue of 64 events
+  local before logged moves
+  before=$(stat_of "$work/h.sock" 's["segments"]["49"]["mac_moves"]')
+  logged=$(wc -l <"$work/h.log")
+  ip netns exec "$(N vh)" python3 - <<'PY'
+import socket, time
+ports = {}
+for name in ("taph2", "taph3"):
+    ports[name] = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    ports[name].bind((name, 0))
+# 100 addresses seen on taph2, then on taph3, on taph2 again, on taph3 again: 300 moves,
+# each round given time to pass vtep before the next comes on the other port.
+for name in ("taph2", "taph3", "taph2", "taph3"):
+    for n in range(100):
+        ports[name].send(b"\xff" * 6 + b"\x02\xcc\x00\x00\x00" + bytes([n]) + b"\x88\xb5" + bytes(46))
+    time.sleep(0.05)
+PY
+  sleep 2.5
+  moves=$(($(stat_of "$work/h.sock" 's["segments"]["49"]["mac_moves"]') - before))
+  tail -n +"$((logged + 1))" "$work/h.log" | grep -i "mov" >"$work/moves.log"
+  head -n 2 "$work/moves.log" | sed 's/^/    /'
+  grep "more MAC move" "$work/moves.log" | sed 's/^/    /'
+  # Each move logged: listed by itself, or counted among the "more".
+  python3 - "$work/moves.log" "$moves" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+listed = sum(" moved from " in line for line in lines)
+more = sum(int(m.group(1)) for line in lines if (m := re.search(r"(\d+) more MAC move", line)))
+print(f"    {sys.argv[2]} moves counted; the log lists {listed} and sums up {more} more")
+sys.exit(not (int(sys.argv[2]) == 300 and listed + more == 300))
+PY
+}
+check "h: every MAC move is logged, past the switch's event queue" every_mac_move_is_logged
 
 # ---- frames per second in (a), beside the kernel's vxlan and a Linux bridge ---------------
 bench() { # bench SERVER_NS ADDRESS CLIENT_NS: 64-byte UDP flood, then TCP, 5 s each

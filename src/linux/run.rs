@@ -35,8 +35,8 @@ const BATCH: usize = 64;
 const BUFFER: usize = HEADROOM + 65_536;
 /// How often entries are aged, drops logged and MAC moves reported.
 const TICK: Duration = Duration::from_secs(1);
-/// MAC moves logged per tick; the rest are summed up.
-const MOVES_LOGGED: usize = 16;
+/// MAC moves listed per tick; the rest are summed up.
+const MOVES_LOGGED: u64 = 16;
 
 /// A running VTEP: the switch core, its TAP devices and underlay sockets.
 #[derive(Debug)]
@@ -53,6 +53,8 @@ pub struct Vtep {
     start: Instant,
     /// Drops per reason already logged.
     logged: [u64; Reason::ALL.len()],
+    /// MAC moves already logged.
+    moves_logged: u64,
 }
 
 impl Vtep {
@@ -120,6 +122,7 @@ impl Vtep {
             scratch: vec![0; BUFFER],
             start: Instant::now(),
             logged: [0; Reason::ALL.len()],
+            moves_logged: 0,
         })
     }
 
@@ -341,21 +344,29 @@ impl Vtep {
         if let Some(control) = &mut self.control {
             control.tick(now);
         }
-        let mut moves = 0;
+        let mut listed: u64 = 0;
         while let Some(event) = self.switch.take_event() {
-            if moves < MOVES_LOGGED {
+            if listed < MOVES_LOGGED {
                 let (from_kind, from) = self.describe(event.from);
                 let (to_kind, to) = self.describe(event.to);
                 eprintln!(
                     "vtep: segment {}: {} moved from {from_kind} {from} to {to_kind} {to}",
                     event.vni, event.mac
                 );
+                listed = listed.saturating_add(1);
             }
-            // Bounded by the switch's event capacity.
-            moves = moves.saturating_add(1);
         }
-        if let Some(more @ 1..) = moves.checked_sub(MOVES_LOGGED) {
-            eprintln!("vtep: and {more} more MAC moves");
+        // The events hold the latest moves only (the switch keeps a bounded queue): the
+        // counters hold them all.
+        let moves = self
+            .switch
+            .segments()
+            .map(|(segment, _)| self.switch.segment_counters(segment).mac_moves)
+            .fold(0, u64::wrapping_add);
+        let new = moves.wrapping_sub(self.moves_logged);
+        self.moves_logged = moves;
+        if let Some(more @ 1..) = new.checked_sub(listed) {
+            eprintln!("vtep: {more} more MAC move(s), not listed ({moves} in all)");
         }
         for (reason, logged) in Reason::ALL.iter().zip(&mut self.logged) {
             let total = drops(&self.switch, *reason);
