@@ -221,6 +221,40 @@ fn ctl_without_a_running_switch_fails_cleanly() {
 }
 
 #[test]
+fn ctl_into_a_closed_pipe_exits_quietly() {
+    // A switch of the test's own, answering `fdb` with 2 MB of lines.
+    let dir = std::env::temp_dir().join(format!("vtep-cli-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("vtep.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let switch = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut client, _) = listener.accept().unwrap();
+        let mut command = [0u8; 4];
+        client.read_exact(&mut command).unwrap();
+        let line = "{\"vni\":42,\"mac\":\"02:00:00:00:00:01\",\"port\":\"tap0\",\"static\":false,\"age_secs\":1}\n";
+        for _ in 0..20_000 {
+            if client.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let output = Command::new("bash")
+        .args(["-o", "pipefail", "-c", r#""$0" ctl "$1" fdb | head -n 1"#])
+        .arg(vtep())
+        .arg(&path)
+        .output()
+        .unwrap();
+    switch.join().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert_eq!(stderr, "");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn help_and_version_answer_and_exit_0() {
     let output = Command::new(vtep()).arg("--version").output().unwrap();
     assert!(output.status.success(), "vtep --version: {output:?}");
