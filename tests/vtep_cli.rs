@@ -136,6 +136,21 @@ fn bad_configurations_exit_2_naming_the_key() {
             "local_ip = \"10.99.0.2\"\nlocal_ip6 = \"ff02::2\"",
             "underlay.local_ip6: ff02::2 is not a unicast address",
         ),
+        (
+            "ip = \"10.99.0.1\"",
+            "ip = \"255.255.255.255\"",
+            "segment[0].remote[0].ip: remote 255.255.255.255 is not a unicast address",
+        ),
+        (
+            "[[segment]]\nvni = 42",
+            "[[segment]]\nvni = 42\nageing_secs = 0",
+            "segment[0].ageing_secs: 0 would age every address out",
+        ),
+        (
+            "port = \"tap0\"",
+            "port = \"tap0\"\n\n[[segment.static]]\nmac = \"02:00:00:00:00:09\"\nremote = \"10.99.0.1\"",
+            "segment[0].static[1].mac: 02:00:00:00:00:09 is pinned already, by segment[0].static[0]",
+        ),
     ];
     for (from, to, expected) in cases {
         let (status, stderr) = run_with(from, to);

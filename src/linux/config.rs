@@ -14,7 +14,7 @@
 use std::format;
 use std::prelude::rust_2024::*;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
@@ -217,9 +217,10 @@ impl VtepConfig {
     }
 
     /// Checks what TOML types cannot: unicast local addresses, 24-bit VNIs, usable VIDs,
-    /// that every VNI named has a `[[segment]]`, that each remote is a unicast address
-    /// other than a local one, of a family with a local address, and that static
-    /// entries name ports and remotes of their segment.
+    /// that every VNI named has a `[[segment]]`, an ageing time of a second or more,
+    /// that each remote is a unicast address other than a local one, of a family with a
+    /// local address, and that static entries name ports and remotes of their segment,
+    /// each address once.
     ///
     /// # Errors
     /// The first mistake, naming its key.
@@ -279,8 +280,15 @@ impl VtepConfig {
             if let Some(limit) = segment.mac_limit {
                 settings.mac_limit = limit;
             }
-            if let Some(secs) = segment.ageing_secs {
-                settings.ageing = Duration::from_secs(secs);
+            match segment.ageing_secs {
+                Some(0) => {
+                    return Err(error(
+                        format!("{key}.ageing_secs"),
+                        "0 would age every address out as soon as it is learned: give 1 or more",
+                    ));
+                }
+                Some(secs) => settings.ageing = Duration::from_secs(secs),
+                None => {}
             }
             switch
                 .add_segment(settings)
@@ -362,6 +370,8 @@ impl VtepConfig {
                     .map_err(|e| error(format!("{key}.ip"), remote_mistake(e)))?;
                 remotes.push((remote.ip, id));
             }
+            // Each address pinned once: a second pin would silently win over the first.
+            let mut pinned = HashMap::new();
             for (j, entry) in segment.statics.iter().enumerate() {
                 let key = format!("segment[{i}].static[{j}]");
                 let mac: MacAddr = entry.mac.parse().map_err(|_| {
@@ -370,6 +380,12 @@ impl VtepConfig {
                         format!("{:?} is not a MAC address", entry.mac),
                     )
                 })?;
+                if let Some(first) = pinned.insert(mac, j) {
+                    return Err(error(
+                        format!("{key}.mac"),
+                        format!("{mac} is pinned already, by segment[{i}].static[{first}]"),
+                    ));
+                }
                 let location = match (&entry.remote, &entry.port) {
                     (Some(ip), None) => {
                         let Some(&(_, id)) = remotes.iter().find(|(r, _)| r == ip) else {

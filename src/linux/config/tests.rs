@@ -159,6 +159,16 @@ fn every_mistake_names_its_key() {
             "[[segment]]\nvni = 42",
             "segment[1].vni: segment 42 is defined twice",
         ),
+        (
+            "ageing_secs = 60",
+            "ageing_secs = 0",
+            "segment[0].ageing_secs: 0 would age every address out",
+        ),
+        (
+            "mac = \"02:00:00:00:00:0a\"",
+            "mac = \"02:00:00:00:00:09\"",
+            "segment[0].static[1].mac: 02:00:00:00:00:09 is pinned already, by segment[0].static[0]",
+        ),
     ];
     for (from, to, expected) in cases {
         let message = mistake(from, to);
@@ -365,5 +375,17 @@ fn a_remote_or_static_entry_without_a_segment_is_an_error() {
     assert!(
         message.contains("port: [[port.vlan]] without a [[port]]"),
         "{message}"
+    );
+}
+
+#[test]
+fn one_address_may_be_pinned_once_in_each_segment() {
+    // The refusal of a second pin is per segment: segment 4100 may pin what 42 pins.
+    let text =
+        format!("{GOOD}[[segment.static]]\nmac = \"02:00:00:00:00:09\"\nremote = \"10.99.0.3\"\n");
+    let switch = VtepConfig::parse(&text).unwrap().build(1).unwrap();
+    assert_eq!(
+        switch.fdb(Duration::ZERO).filter(|e| e.is_static).count(),
+        3
     );
 }
