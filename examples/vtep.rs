@@ -2,7 +2,7 @@
 //! IPv6 underlay or both (`local_ip`, and `local_ip6` for dual stack).
 //!
 //! ```text
-//! vtep --config vtep.toml [--control /run/vtep.sock]   # run until SIGINT or SIGTERM
+//! vtep --config vtep.toml [--control /run/vtep.sock]   # run until SIGINT or SIGTERM (SIGHUP: ignored)
 //! vtep ctl /run/vtep.sock fdb|stats                   # ask a running vtep, print JSON
 //! ```
 //!

@@ -37,18 +37,21 @@ use super::{FdbListing, Names, stats};
 use crate::switch::Switch;
 
 /// Clients served at once; more are closed as soon as they are accepted.
-pub const MAX_CLIENTS: usize = 64;
+const MAX_CLIENTS: usize = 64;
 /// New clients accepted per turn of the loop.
-pub const ACCEPTS_PER_TURN: usize = 16;
+const ACCEPTS_PER_TURN: usize = 16;
 /// How long a client may go without sending its command or taking any of its reply.
-pub const PATIENCE: Duration = Duration::from_secs(2);
+const PATIENCE: Duration = Duration::from_secs(2);
 /// `fdb` entries written per part: about 100 KiB of JSON, in a few milliseconds for a
 /// table of 100k entries (one pass over it per part).
-pub const FDB_PART: usize = 1024;
+const FDB_PART: usize = 1024;
 /// The longest command read: the commands are a few bytes.
 const COMMAND_MAX: usize = 256;
 
-/// The listening side, in the driver's poll loop.
+/// The listening side, in the driver's poll loop, which it never holds up: its sockets
+/// are non-blocking, each turn does a bounded amount for them (16 accepts, one read or
+/// round of writes per ready client, one part of 1024 `fdb` entries in all), and a
+/// client that stalls for 2 seconds, or comes past 64 at once, is closed and counted.
 #[derive(Debug)]
 pub struct ControlSocket {
     listener: UnixListener,
@@ -180,7 +183,7 @@ impl ControlSocket {
         }
     }
 
-    /// Drops the clients that have not moved for [`PATIENCE`], and logs the clients
+    /// Drops the clients that have not moved for 2 seconds, and logs the clients
     /// dropped or refused since the last call: the loop calls it once a second.
     pub fn tick(&mut self, now: Duration) {
         let before = self.clients.len();
