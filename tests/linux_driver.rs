@@ -1657,3 +1657,58 @@ fn the_vtep_holds_frames_to_a_taps_mtu() {
         assert_eq!((port.frames_out, port.get(Reason::Mtu)), (1, 1));
     });
 }
+
+#[test]
+fn control_clients_that_idle_or_never_read_hold_up_no_frame() {
+    isolated("vtep-control-clients", || {
+        // 4000 addresses learned make an fdb (260 KB) longer than a socket buffer holds
+        // for a client that never reads.
+        let path = control_path("vtep-control-clients");
+        let vtep = Vtep::new(&gateway("twc0", ""), Some(&path)).unwrap();
+        let host = Host::on("twc0");
+        let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
+        let running = Running::start(vtep);
+        for n in 0..4000u16 {
+            let [high, low] = n.to_be_bytes();
+            // To an address nobody has: flooded to the remotes, which do not listen.
+            host.send(&frame(mac(0x30), [0x02, 0x10, 0, 0, high, low], low, 60));
+            if n % 100 == 99 {
+                // Within the TAP's queue of 500.
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        assert!(mac_entries(&path) > 3000);
+        // Served with blocking I/O, each idle client held the loop 100 ms (3 s for
+        // these), and each that never reads a second.
+        let _idle: Vec<_> = (0..30)
+            .map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap())
+            .collect();
+        let _greedy: Vec<_> = (0..2)
+            .map(|_| {
+                let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+                std::io::Write::write_all(&mut client, b"fdb\n").unwrap();
+                client
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(50));
+        for tag in 1..=5 {
+            let sent = Instant::now();
+            let hello = frame(BROADCAST, mac(0x20), tag, 60);
+            vxlan_peer
+                .send_to(&vxlan(VNI, &hello), SocketAddrV4::new(VTEP, 4789))
+                .unwrap();
+            host.expect(&hello, "VXLAN in, beside the clients");
+            let took = sent.elapsed();
+            assert!(
+                took < Duration::from_millis(250),
+                "frame {tag} took {took:?}"
+            );
+        }
+        assert_eq!(
+            fdb(&path).len() as u64,
+            mac_entries(&path),
+            "and a client that reads is answered whole"
+        );
+        running.stop();
+    });
+}
