@@ -116,11 +116,6 @@ impl ControlSocket {
         })
     }
 
-    /// The listener.
-    pub fn listener(&self) -> &UnixListener {
-        &self.listener
-    }
-
     /// Appends what to poll: the listener, then each client, for its command or for room
     /// to write its reply. [`serve`](Self::serve) takes back the same entries.
     pub fn poll_fds(&self, pollfds: &mut Vec<libc::pollfd>) {
@@ -293,7 +288,8 @@ fn answer(command: &[u8], switch: &Switch, names: &Names, dropped: Dropped) -> R
         sent: 0,
         fdb: None,
     };
-    let text = match command.trim() {
+    let line = command.split('\n').next().unwrap_or_default();
+    let text = match line.trim() {
         "fdb" => {
             reply.fdb = Some(FdbListing::default());
             return reply;

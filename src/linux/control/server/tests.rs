@@ -177,3 +177,24 @@ fn clients_past_the_limit_are_closed_at_once_and_counted() {
     assert_eq!(socket.dropped.refused, 3);
     assert!(clients[MAX_CLIENTS..].iter_mut().all(closed));
 }
+
+#[test]
+fn the_first_line_is_the_command() {
+    let (switch, names) = switch_with_one_learned_address();
+    let path = socket_path("line");
+    let mut socket = ControlSocket::bind(&path).unwrap();
+    let client_path = path.clone();
+    let client = std::thread::spawn(move || {
+        let mut client = UnixStream::connect(&client_path).unwrap();
+        client.write_all(b"stats \r\nflush\n").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut reply = String::new();
+        client.read_to_string(&mut reply).unwrap();
+        reply
+    });
+    while !client.is_finished() {
+        turn(&mut socket, &switch, &names, 1);
+    }
+    let reply: Value = serde_json::from_str(&client.join().unwrap()).unwrap();
+    assert!(reply["ports"]["tap0"].is_object(), "{reply}");
+}
