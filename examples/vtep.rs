@@ -2,12 +2,13 @@
 //! IPv6 underlay or both (`local_ip`, and `local_ip6` for dual stack).
 //!
 //! ```text
-//! vtep --config vtep.toml [--control /run/vtep.sock]   # run until SIGINT or SIGTERM
+//! vtep --config vtep.toml [--control /run/vtep.sock]   # run until SIGINT or SIGTERM (SIGHUP: ignored)
 //! vtep ctl /run/vtep.sock fdb|stats                   # ask a running vtep, print JSON
 //! ```
 //!
 //! A configuration mistake exits with status 2 and a message naming the key.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,7 +26,8 @@ struct Args {
     /// The TOML configuration.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Open a Unix control socket here, for `vtep ctl`.
+    /// Open a Unix control socket here (mode 0600), for `vtep ctl`; a stale socket is
+    /// replaced, anything else there refused.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
     #[command(subcommand)]
@@ -47,11 +49,15 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(Command::Ctl { path, what }) = args.command {
-        return match control::request(&path, &what) {
-            Ok(reply) => {
-                print!("{reply}");
-                ExitCode::SUCCESS
-            }
+        let mut out = Stdout {
+            out: io::stdout().lock(),
+            closed: false,
+        };
+        let asked = control::request_to(&path, &what, &mut out).and_then(|()| out.flush());
+        return match asked {
+            Ok(()) => ExitCode::SUCCESS,
+            // `vtep ctl PATH fdb | head`: the reader has what it wanted.
+            Err(_) if out.closed => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("vtep ctl: {}: {error}", path.display());
                 ExitCode::FAILURE
@@ -85,5 +91,33 @@ fn main() -> ExitCode {
             eprintln!("vtep: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Standard output that notes when its reader has gone (a closed pipe), which is no
+/// failure of `vtep ctl`.
+struct Stdout {
+    out: io::StdoutLock<'static>,
+    closed: bool,
+}
+
+impl Stdout {
+    fn note<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        if let Err(error) = &result {
+            self.closed |= error.kind() == io::ErrorKind::BrokenPipe;
+        }
+        result
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = self.out.write(buf);
+        self.note(result)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let result = self.out.flush();
+        self.note(result)
     }
 }

@@ -10,7 +10,10 @@
 #   (f) vtep on an IPv6 underlay <-> the kernel's vxlan device over IPv6: ping, and 2 MiB
 #       over TCP both ways, SHA-256 compared;
 #   (g) a dual-stack vtep joining a kernel VTEP over IPv4 and one over IPv6 in one segment:
-#       each kernel host pings the other through vtep, and `fdb` names both remotes.
+#       each kernel host pings the other through vtep, and `fdb` names both remotes;
+#   (h) faults: 200 idle control clients and 5 asking for the `fdb` of 100k MACs without
+#       reading cost a ping flood through vtep nothing; a dead remote (no ARP answer)
+#       costs a live one no frame of a flood; 300 MAC moves at once are all logged.
 # Then it measures frames per second forwarded in (a), with iperf3 (64-byte UDP), beside
 # the same topology built from the kernel's vxlan device and a Linux bridge.
 #
@@ -522,6 +525,197 @@ fdb_names_both_families() { # each kernel device's MAC, learned behind its remot
 check "g: ping IPv4 kernel VTEP -> dual-stack vtep -> IPv6 kernel VTEP" no_loss kg4 192.168.48.2
 check "g: ping IPv6 kernel VTEP -> dual-stack vtep -> IPv4 kernel VTEP" no_loss kg6 192.168.48.1
 check "g: vtep ctl fdb names the IPv4 and the IPv6 remote" fdb_names_both_families
+
+# ---- (h) faults: control clients that idle or never read, and a dead remote ---------------
+# vtep between the kernel's vxlan device and a host behind a TAP, its segment flooding to
+# two more remotes: a live one that counts what it gets, and a dead one (an address on the
+# underlay that nobody holds: its ARP is never answered, and what is sent to it waits in
+# the kernel's neighbour queue until resolution fails). Two more ports stay in vtep's
+# namespace, for addresses to move between.
+ns vh && ns hh && ns lh
+attach vh 10.99.0.71
+attach lh 10.99.0.72
+kernel_vxlan vx49 49 10.99.0.71 192.168.49.1
+cat >"$work/h.toml" <<'EOF'
+[underlay]
+local_ip = "10.99.0.71"
+
+[[port]]
+name = "taph"
+vni = 49
+
+[[port]]
+name = "taph2"
+vni = 49
+
+[[port]]
+name = "taph3"
+vni = 49
+
+[[segment]]
+vni = 49
+mac_limit = 200000
+
+[[segment.remote]]
+ip = "10.99.0.1"
+
+[[segment.remote]]
+ip = "10.99.0.72"
+
+[[segment.remote]]
+ip = "10.99.0.79"
+EOF
+start_vtep vh h
+adopt_tap vh taph hh 192.168.49.2 || skip "cannot move a TAP device"
+ip -n "$(N hh)" link set taph txqueuelen 10000
+
+ping_flood() { # ping_flood NS ADDRESS OUT: 2000 pings 2 ms apart; OUT gets "LOSS% MAX_MS"
+  ip netns exec "$(N "$1")" ping -q -c 2000 -i 0.002 -W 2 "$2" >"$3.ping" 2>&1
+  sed -nE 's/.* ([0-9.]+)% packet loss.*/\1/p; s|^rtt [^=]*= [0-9.]+/[0-9.]+/([0-9.]+)/.*|\1|p' \
+    "$3.ping" | paste -sd' ' >"$3"
+  tail -n 2 "$3.ping" | sed 's/^/    /'
+}
+stat_of() { # stat_of SOCKET EXPRESSION: a Python expression of `s`, the `vtep ctl stats`
+  "$VTEP" ctl "$1" stats | python3 -c "import json,sys; s = json.load(sys.stdin); print($2)"
+}
+
+control_clients_never_stall_forwarding() {
+  # A MAC table of 100k entries learned from the TAP host: frames from new sources to an
+  # address behind the same port (filtered: nothing leaves vtep).
+  ip netns exec "$(N hh)" python3 - taph 100000 <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+anchor = bytes.fromhex("02ee00000001")
+s.send(b"\xff" * 6 + anchor + b"\x88\xb5" + bytes(46))
+time.sleep(0.2)
+for n in range(int(sys.argv[2])):
+    s.send(anchor + b"\x02\xef" + n.to_bytes(4, "big") + b"\x88\xb5" + bytes(46))
+    if n % 200 == 199:
+        time.sleep(0.001)
+PY
+  sleep 0.5
+  local entries
+  entries=$(stat_of "$work/h.sock" 's["segments"]["49"]["mac_entries"]')
+  echo "    MAC table: $entries entries"
+  [ "$entries" -ge 90000 ] || return 1
+  ping_flood kv 192.168.49.2 "$work/quiet"
+  # 5 clients that ask for the fdb and never read, and 200 that connect and say nothing,
+  # all held through a second flood.
+  timeout 60 python3 - "$work/h.sock" 5 200 8 >"$work/clients" 2>&1 <<'PY' &
+import socket, sys, time
+path, greedy, idle, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+held, failed = [], 0
+for n in range(greedy + idle):
+    client = socket.socket(socket.AF_UNIX)
+    client.settimeout(1)
+    try:
+        client.connect(path)
+        if n < greedy:
+            client.send(b"fdb\n")
+        held.append(client)
+    except OSError:
+        failed += 1
+time.sleep(hold)
+print(f"{len(held)} clients connected, {failed} not")
+PY
+  local clients=$!
+  sleep 0.5
+  ping_flood kv 192.168.49.2 "$work/loaded"
+  wait "$clients"
+  sed 's/^/    /' "$work/clients"
+  local quiet_loss quiet_max loaded_loss loaded_max listed
+  read -r quiet_loss quiet_max <"$work/quiet"
+  read -r loaded_loss loaded_max <"$work/loaded"
+  echo "    ping flood alone: ${quiet_loss}% lost, max RTT ${quiet_max} ms;" \
+    "beside the clients: ${loaded_loss}% lost, max RTT ${loaded_max} ms"
+  # And vtep still answers, with the whole table.
+  listed=$("$VTEP" ctl "$work/h.sock" fdb | wc -l)
+  echo "    vtep ctl fdb afterwards: $listed entries"
+  grep "control" "$work/h.log" | tail -n 3 | sed 's/^/    /'
+  python3 -c "import sys; q, l, m = map(float, sys.argv[1:]); sys.exit(not (l <= q + 0.5 and m <= 250))" \
+    "$quiet_loss" "$loaded_loss" "$loaded_max" && [ "$listed" -ge "$entries" ] \
+    && grep -q "control: .* client(s) dropped" "$work/h.log"
+}
+check "h: idle and non-reading control clients never stall a ping flood" control_clients_never_stall_forwarding
+
+a_dead_remote_costs_the_live_one_nothing() {
+  # 2000 unknown unicasts from the TAP host, flooded to the kernel, the live remote and the
+  # dead one; the live remote counts its copies.
+  ip netns exec "$(N lh)" timeout 30 python3 - >"$work/live" 2>&1 <<'PY' &
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE: room for the whole flood
+s.bind(("10.99.0.72", 4789))
+s.settimeout(10)
+count = 0
+try:
+    while True:
+        if b"dead-remote-flood" in s.recv(2048):
+            count += 1
+            s.settimeout(2)
+except socket.timeout:
+    pass
+print(count)
+PY
+  local live=$!
+  sleep 0.5
+  local before got taken
+  before=$(stat_of "$work/h.sock" 's["ports"]["taph"]["frames_in"]')
+  ip netns exec "$(N hh)" python3 - taph 2000 <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for n in range(int(sys.argv[2])):
+    s.send(b"\x02\xdd" + n.to_bytes(4, "big") + bytes.fromhex("02ee00000001") + b"\x88\xb5"
+           + b"dead-remote-flood" + bytes(29))
+    if n % 50 == 49:
+        time.sleep(0.001)
+PY
+  wait "$live"
+  got=$(cat "$work/live")
+  taken=$(($(stat_of "$work/h.sock" 's["ports"]["taph"]["frames_in"]') - before))
+  stat_of "$work/h.sock" '"\n".join("    remote %s: frames_out %d, write_failed %d"
+    % (r["ip"], r["frames_out"], r["write_failed"]) for r in s["segments"]["49"]["remotes"])'
+  echo "    vtep took $taken of 2000 frames from the TAP; the live remote got $got"
+  [ "$taken" -eq 2000 ] && [ "$got" -eq 2000 ] \
+    && [ "$(stat_of "$work/h.sock" 's["segments"]["49"]["remotes"][1]["write_failed"]')" -eq 0 ]
+}
+check "h: a dead remote costs a live one no frame of a flood" a_dead_remote_costs_the_live_one_nothing
+
+every_mac_move_is_logged() { # 300 moves in a moment, past the switch's queue of 64 events
+  local before logged moves
+  before=$(stat_of "$work/h.sock" 's["segments"]["49"]["mac_moves"]')
+  logged=$(wc -l <"$work/h.log")
+  ip netns exec "$(N vh)" python3 - <<'PY'
+import socket, time
+ports = {}
+for name in ("taph2", "taph3"):
+    ports[name] = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    ports[name].bind((name, 0))
+# 100 addresses seen on taph2, then on taph3, on taph2 again, on taph3 again: 300 moves,
+# each round given time to pass vtep before the next comes on the other port.
+for name in ("taph2", "taph3", "taph2", "taph3"):
+    for n in range(100):
+        ports[name].send(b"\xff" * 6 + b"\x02\xcc\x00\x00\x00" + bytes([n]) + b"\x88\xb5" + bytes(46))
+    time.sleep(0.05)
+PY
+  sleep 2.5
+  moves=$(($(stat_of "$work/h.sock" 's["segments"]["49"]["mac_moves"]') - before))
+  tail -n +"$((logged + 1))" "$work/h.log" | grep -i "mov" >"$work/moves.log"
+  head -n 2 "$work/moves.log" | sed 's/^/    /'
+  grep "more MAC move" "$work/moves.log" | sed 's/^/    /'
+  # Each move logged: listed by itself, or counted among the "more".
+  python3 - "$work/moves.log" "$moves" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+listed = sum(" moved from " in line for line in lines)
+more = sum(int(m.group(1)) for line in lines if (m := re.search(r"(\d+) more MAC move", line)))
+print(f"    {sys.argv[2]} moves counted; the log lists {listed} and sums up {more} more")
+sys.exit(not (int(sys.argv[2]) == 300 and listed + more == 300))
+PY
+}
+check "h: every MAC move is logged, past the switch's event queue" every_mac_move_is_logged
 
 # ---- frames per second in (a), beside the kernel's vxlan and a Linux bridge ---------------
 bench() { # bench SERVER_NS ADDRESS CLIENT_NS: 64-byte UDP flood, then TCP, 5 s each

@@ -752,11 +752,16 @@ impl Running {
         }
     }
 
+    /// Sends `signal` to the running thread.
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: the thread is alive until it has sent `stopped`, which `stop` waits for.
+        let rc = unsafe { libc::pthread_kill(self.thread.as_pthread_t(), signal) };
+        assert_eq!(rc, 0);
+    }
+
     /// Sends SIGTERM to the running thread and takes the `Vtep` back from it.
     fn stop(self) -> Vtep {
-        // SAFETY: the thread is alive until it has sent `stopped`, which we wait for.
-        let rc = unsafe { libc::pthread_kill(self.thread.as_pthread_t(), libc::SIGTERM) };
-        assert_eq!(rc, 0);
+        self.signal(libc::SIGTERM);
         self.stopped
             .recv_timeout(ARRIVES)
             .expect("the VTEP did not stop on SIGTERM");
@@ -1021,7 +1026,14 @@ fn outer(to: Ipv4Addr, protocol: u8, payload: &[u8]) -> Vec<u8> {
 #[test]
 fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
     isolated6("underlay-send", || {
-        let underlay = Underlay::open(Some(VTEP), Some(VTEP6), 4789, true).unwrap();
+        let mut underlay = Underlay::open(Some(VTEP), Some(VTEP6), 4789, true).unwrap();
+        // Each remote sends through a socket of its own; a second add changes nothing.
+        for remote in [VXLAN_PEER, NVGRE_PEER, VXLAN_PEER] {
+            underlay.add_remote(remote.into()).unwrap();
+        }
+        for remote in [VXLAN_PEER6, NVGRE_PEER6] {
+            underlay.add_remote(remote.into()).unwrap();
+        }
         let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
         vxlan_peer.set_read_timeout(Some(ARRIVES)).unwrap();
         let vxlan_raw = RawPeer::open(libc::IPPROTO_UDP, VXLAN_PEER);
@@ -1100,9 +1112,12 @@ fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
 
         let error = underlay.send(VXLAN_PEER.into(), &[0; 13]).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        let stranger = Ipv4Addr::new(10, 99, 0, 9);
+        let error = underlay.send(stranger.into(), &built).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound, "not a remote");
         // No IPv6 local address, nothing to send IPv6 with.
-        let ipv4_only = Underlay::open(Some(VTEP), None, 4790, false).unwrap();
-        let error = ipv4_only.send(VXLAN_PEER6.into(), &built).unwrap_err();
+        let mut ipv4_only = Underlay::open(Some(VTEP), None, 4790, false).unwrap();
+        let error = ipv4_only.add_remote(VXLAN_PEER6.into()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::Unsupported);
     });
 }
@@ -1530,6 +1545,11 @@ fn the_vtep_counts_a_frame_its_downed_tap_refuses() {
         let switch = vtep.switch();
         let counters = switch.port_counters(switch.ports().next().unwrap());
         assert_eq!(counters.get(Reason::WriteFailed), 1);
+        assert_eq!(
+            (counters.frames_out, counters.bytes_out),
+            (0, 0),
+            "a refused write is write_failed only"
+        );
     });
 }
 
@@ -1585,6 +1605,110 @@ fn the_vtep_ages_its_mac_table_once_a_second_while_running() {
         // the loop's tick removed them.
         thread::sleep(Duration::from_millis(2300).saturating_sub(start.elapsed()));
         assert_eq!(mac_entries(&path), 0, "aged out by the loop's tick");
+        running.stop();
+    });
+}
+
+#[test]
+fn the_vtep_logs_and_ignores_sighup() {
+    isolated("vtep-sighup", || {
+        let vtep = Vtep::new(&gateway("twh0", ""), None).unwrap();
+        let host = Host::on("twh0");
+        let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
+        let running = Running::start(vtep);
+        let before = frame(BROADCAST, mac(0x20), 1, 60);
+        vxlan_peer
+            .send_to(&vxlan(VNI, &before), SocketAddrV4::new(VTEP, 4789))
+            .unwrap();
+        host.expect(&before, "running");
+        // Its default action would end the whole test process.
+        running.signal(libc::SIGHUP);
+        let after = frame(BROADCAST, mac(0x20), 2, 60);
+        vxlan_peer
+            .send_to(&vxlan(VNI, &after), SocketAddrV4::new(VTEP, 4789))
+            .unwrap();
+        host.expect(&after, "still forwarding after SIGHUP");
+        running.stop();
+    });
+}
+
+#[test]
+fn the_vtep_holds_frames_to_a_taps_mtu() {
+    isolated("vtep-tap-mtu", || {
+        // The kernel would deliver a longer frame written to the TAP.
+        let vtep = Vtep::new(&gateway("twm0", ""), None).unwrap();
+        assert_eq!(interface_mtu("twm0"), 1500);
+        let host = Host::on("twm0");
+        let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
+        let running = Running::start(vtep);
+        let largest = frame(BROADCAST, mac(0x20), 1, 1514);
+        vxlan_peer
+            .send_to(&vxlan(VNI, &largest), SocketAddrV4::new(VTEP, 4789))
+            .unwrap();
+        host.expect(&largest, "the largest frame the TAP's MTU allows");
+        let over = frame(BROADCAST, mac(0x20), 2, 1515);
+        vxlan_peer
+            .send_to(&vxlan(VNI, &over), SocketAddrV4::new(VTEP, 4789))
+            .unwrap();
+        assert!(host.recv(QUIET).is_none(), "one byte over the TAP's MTU");
+        let vtep = running.stop();
+        let switch = vtep.switch();
+        let port = switch.port_counters(switch.ports().next().unwrap());
+        assert_eq!((port.frames_out, port.get(Reason::Mtu)), (1, 1));
+    });
+}
+
+#[test]
+fn control_clients_that_idle_or_never_read_hold_up_no_frame() {
+    isolated("vtep-control-clients", || {
+        // 4000 addresses learned make an fdb (260 KB) longer than a socket buffer holds
+        // for a client that never reads.
+        let path = control_path("vtep-control-clients");
+        let vtep = Vtep::new(&gateway("twc0", ""), Some(&path)).unwrap();
+        let host = Host::on("twc0");
+        let vxlan_peer = UdpSocket::bind(SocketAddrV4::new(VXLAN_PEER, 4789)).unwrap();
+        let running = Running::start(vtep);
+        for n in 0..4000u16 {
+            let [high, low] = n.to_be_bytes();
+            // To an address nobody has: flooded to the remotes, which do not listen.
+            host.send(&frame(mac(0x30), [0x02, 0x10, 0, 0, high, low], low, 60));
+            if n % 100 == 99 {
+                // Within the TAP's queue of 500.
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        assert!(mac_entries(&path) > 3000);
+        // Served with blocking I/O, each idle client held the loop 100 ms (3 s for
+        // these), and each that never reads a second.
+        let _idle: Vec<_> = (0..30)
+            .map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap())
+            .collect();
+        let _greedy: Vec<_> = (0..2)
+            .map(|_| {
+                let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+                std::io::Write::write_all(&mut client, b"fdb\n").unwrap();
+                client
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(50));
+        for tag in 1..=5 {
+            let sent = Instant::now();
+            let hello = frame(BROADCAST, mac(0x20), tag, 60);
+            vxlan_peer
+                .send_to(&vxlan(VNI, &hello), SocketAddrV4::new(VTEP, 4789))
+                .unwrap();
+            host.expect(&hello, "VXLAN in, beside the clients");
+            let took = sent.elapsed();
+            assert!(
+                took < Duration::from_millis(250),
+                "frame {tag} took {took:?}"
+            );
+        }
+        assert_eq!(
+            fdb(&path).len() as u64,
+            mac_entries(&path),
+            "and a client that reads is answered whole"
+        );
         running.stop();
     });
 }

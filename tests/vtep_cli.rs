@@ -136,6 +136,21 @@ fn bad_configurations_exit_2_naming_the_key() {
             "local_ip = \"10.99.0.2\"\nlocal_ip6 = \"ff02::2\"",
             "underlay.local_ip6: ff02::2 is not a unicast address",
         ),
+        (
+            "ip = \"10.99.0.1\"",
+            "ip = \"255.255.255.255\"",
+            "segment[0].remote[0].ip: remote 255.255.255.255 is not a unicast address",
+        ),
+        (
+            "[[segment]]\nvni = 42",
+            "[[segment]]\nvni = 42\nageing_secs = 0",
+            "segment[0].ageing_secs: 0 would age every address out",
+        ),
+        (
+            "port = \"tap0\"",
+            "port = \"tap0\"\n\n[[segment.static]]\nmac = \"02:00:00:00:00:09\"\nremote = \"10.99.0.1\"",
+            "segment[0].static[1].mac: 02:00:00:00:00:09 is pinned already, by segment[0].static[0]",
+        ),
     ];
     for (from, to, expected) in cases {
         let (status, stderr) = run_with(from, to);
@@ -161,6 +176,47 @@ fn a_missing_file_or_config_exits_2() {
 }
 
 #[test]
+fn control_refuses_a_file_and_a_socket_another_process_answers_on_with_status_1() {
+    // Checked before any device or socket is created, so no privileges are needed.
+    let dir = std::env::temp_dir().join(format!("vtep-cli-control-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("vtep.toml");
+    std::fs::write(&config, GOOD).unwrap();
+    let run = |control: &std::path::Path| {
+        let output = Command::new(vtep())
+            .arg("--config")
+            .arg(&config)
+            .arg("--control")
+            .arg(control)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let file = dir.join("notes.txt");
+    std::fs::write(&file, "precious").unwrap();
+    let (status, stderr) = run(&file);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("is not a socket"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious");
+
+    let live = dir.join("live.sock");
+    let _ = std::fs::remove_file(&live);
+    let listener = std::os::unix::net::UnixListener::bind(&live).unwrap();
+    let (status, stderr) = run(&live);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(stderr.contains("another process answers"), "{stderr}");
+    let _client = std::os::unix::net::UnixStream::connect(&live).unwrap();
+    assert!(listener.accept().is_ok(), "the other socket still answers");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn ctl_without_a_running_switch_fails_cleanly() {
     let output = Command::new(vtep())
         .args(["ctl", "/nonexistent/vtep.sock", "fdb"])
@@ -177,6 +233,40 @@ fn ctl_without_a_running_switch_fails_cleanly() {
         Some(2),
         "clap refuses an unknown command"
     );
+}
+
+#[test]
+fn ctl_into_a_closed_pipe_exits_quietly() {
+    // A switch of the test's own, answering `fdb` with 2 MB of lines.
+    let dir = std::env::temp_dir().join(format!("vtep-cli-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("vtep.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let switch = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut client, _) = listener.accept().unwrap();
+        let mut command = [0u8; 4];
+        client.read_exact(&mut command).unwrap();
+        let line = "{\"vni\":42,\"mac\":\"02:00:00:00:00:01\",\"port\":\"tap0\",\"static\":false,\"age_secs\":1}\n";
+        for _ in 0..20_000 {
+            if client.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let output = Command::new("bash")
+        .args(["-o", "pipefail", "-c", r#""$0" ctl "$1" fdb | head -n 1"#])
+        .arg(vtep())
+        .arg(&path)
+        .output()
+        .unwrap();
+    switch.join().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert_eq!(stderr, "");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

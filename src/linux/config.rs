@@ -14,7 +14,7 @@
 use std::format;
 use std::prelude::rust_2024::*;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
@@ -76,6 +76,8 @@ pub struct PortEntry {
     /// Isolated (private) port.
     #[serde(default)]
     pub isolated: bool,
+    /// Most MAC addresses learned from this port.
+    pub mac_limit: Option<usize>,
 }
 
 /// `[[port.vlan]]`.
@@ -215,9 +217,10 @@ impl VtepConfig {
     }
 
     /// Checks what TOML types cannot: unicast local addresses, 24-bit VNIs, usable VIDs,
-    /// that every VNI named has a `[[segment]]`, that each remote is a unicast address
-    /// other than a local one, of a family with a local address, and that static
-    /// entries name ports and remotes of their segment.
+    /// that every VNI named has a `[[segment]]`, an ageing time of a second or more,
+    /// that each remote is a unicast address other than a local one, of a family with a
+    /// local address, and that static entries name ports and remotes of their segment,
+    /// each address once.
     ///
     /// # Errors
     /// The first mistake, naming its key.
@@ -227,14 +230,19 @@ impl VtepConfig {
 
     /// The TAP devices to create, in port order (`PortId` 0, 1, ...).
     pub fn devices(&self) -> Vec<PortDevice> {
-        let default_mtu = self.underlay.mtu.saturating_sub(VXLAN_OVERHEAD as u16);
         self.ports
             .iter()
             .map(|port| PortDevice {
                 name: port.name.clone(),
-                mtu: port.mtu.unwrap_or(default_mtu),
+                mtu: self.port_mtu(port),
             })
             .collect()
+    }
+
+    /// A port's MTU: its own, or what VXLAN over IPv4 leaves of the underlay's.
+    fn port_mtu(&self, port: &PortEntry) -> u16 {
+        let default = self.underlay.mtu.saturating_sub(VXLAN_OVERHEAD as u16);
+        port.mtu.unwrap_or(default)
     }
 
     /// Builds the switch the file describes; `hash_seed` keys its MAC table.
@@ -272,8 +280,15 @@ impl VtepConfig {
             if let Some(limit) = segment.mac_limit {
                 settings.mac_limit = limit;
             }
-            if let Some(secs) = segment.ageing_secs {
-                settings.ageing = Duration::from_secs(secs);
+            match segment.ageing_secs {
+                Some(0) => {
+                    return Err(error(
+                        format!("{key}.ageing_secs"),
+                        "0 would age every address out as soon as it is learned: give 1 or more",
+                    ));
+                }
+                Some(secs) => settings.ageing = Duration::from_secs(secs),
+                None => {}
             }
             switch
                 .add_segment(settings)
@@ -318,6 +333,10 @@ impl VtepConfig {
                 }
             };
             settings.isolated = port.isolated;
+            // The kernel delivers what is written to a TAP whatever its MTU: the switch
+            // holds frames to it.
+            settings.mtu = Some(self.port_mtu(port));
+            settings.mac_limit = port.mac_limit;
             switch
                 .add_port(settings)
                 .map_err(|e| error(format!("{key}.vlan"), e.to_string()))?;
@@ -351,6 +370,8 @@ impl VtepConfig {
                     .map_err(|e| error(format!("{key}.ip"), remote_mistake(e)))?;
                 remotes.push((remote.ip, id));
             }
+            // Each address pinned once: a second pin would silently win over the first.
+            let mut pinned = HashMap::new();
             for (j, entry) in segment.statics.iter().enumerate() {
                 let key = format!("segment[{i}].static[{j}]");
                 let mac: MacAddr = entry.mac.parse().map_err(|_| {
@@ -359,6 +380,12 @@ impl VtepConfig {
                         format!("{:?} is not a MAC address", entry.mac),
                     )
                 })?;
+                if let Some(first) = pinned.insert(mac, j) {
+                    return Err(error(
+                        format!("{key}.mac"),
+                        format!("{mac} is pinned already, by segment[{i}].static[{first}]"),
+                    ));
+                }
                 let location = match (&entry.remote, &entry.port) {
                     (Some(ip), None) => {
                         let Some(&(_, id)) = remotes.iter().find(|(r, _)| r == ip) else {

@@ -1,5 +1,7 @@
 //! The control socket: `fdb` and `stats` as JSON over a Unix stream socket, one command
-//! per connection, as ovs-appctl and `bridge fdb` offer.
+//! per connection, as ovs-appctl and `bridge fdb` offer. This file writes the answers
+//! and asks as a client; the server, which never holds up forwarding, is
+//! [`ControlSocket`].
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
@@ -9,19 +11,25 @@
 )]
 
 // The crate is no_std; this driver is not.
+use std::format;
 use std::prelude::rust_2024::*;
-use std::{eprintln, format};
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::collections::BinaryHeap;
+use std::io::{self, Write};
 use std::net::IpAddr;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::switch::{Counters, Location, Switch};
+use crate::switch::{Counters, FdbEntry, Location, Switch};
 use crate::tunnel::TunnelKind;
+
+mod listen;
+mod server;
+
+pub use server::ControlSocket;
 
 /// What the control socket needs besides the switch: the ports' device names.
 #[derive(Debug, Clone)]
@@ -42,23 +50,97 @@ impl Names {
     }
 }
 
-/// The MAC table as JSON lines: `{"vni":42,"mac":"..","port":"tap0","static":false,"age_secs":3}`.
+/// The MAC table as JSON lines, in (VNI, MAC) order:
+/// `{"vni":42,"mac":"..","port":"tap0","static":false,"age_secs":3}`.
 pub fn fdb_lines(switch: &Switch, names: &Names, now: Duration) -> String {
-    let mut entries: Vec<_> = switch.fdb(now).collect();
-    entries.sort_by_key(|e| (e.vni, e.mac.0));
-    let mut out = String::new();
-    for entry in entries {
-        let mut object = Map::new();
-        object.insert("vni".into(), json!(entry.vni.get()));
-        object.insert("mac".into(), json!(entry.mac.to_string()));
-        let (key, value) = names.location(entry.location);
-        object.insert(key.into(), value);
-        object.insert("static".into(), json!(entry.is_static));
-        object.insert("age_secs".into(), json!(entry.age.as_secs()));
-        out.push_str(&Value::Object(object).to_string());
-        out.push('\n');
+    let mut out = Vec::new();
+    let mut listing = FdbListing::default();
+    while listing.write_next(switch, names, now, usize::MAX, &mut out) {}
+    // Only JSON, UTF-8 throughout, was written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Where an entry sits in an `fdb` listing: (VNI, MAC).
+type FdbKey = (u32, [u8; 6]);
+
+/// An `fdb` listing written a part at a time: each part holds the entries that follow the
+/// last one written, in (VNI, MAC) order, as the table is when the part is written (as
+/// `bridge fdb` dumps over netlink, the whole is not one snapshot). Keeps a key, not a
+/// copy of the table, so a client that reads slowly holds no memory.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FdbListing {
+    after: Option<FdbKey>,
+}
+
+/// An entry ordered by its key alone, for the heap that picks a part's entries.
+struct Keyed(FdbKey, FdbEntry);
+
+impl PartialEq for Keyed {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
     }
-    out
+}
+
+impl Eq for Keyed {}
+
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Keyed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+impl FdbListing {
+    /// Appends the next (at most) `limit` entries to `out` as JSON lines; false when
+    /// they were the last. One pass over the table, keeping the `limit` smallest keys
+    /// after the last written in a heap: time linear in the table, memory in `limit`.
+    pub(crate) fn write_next(
+        &mut self,
+        switch: &Switch,
+        names: &Names,
+        now: Duration,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let mut part = BinaryHeap::new();
+        for entry in switch.fdb(now) {
+            let key = (entry.vni.get(), entry.mac.0);
+            if self.after.is_some_and(|after| key <= after) {
+                continue;
+            }
+            if part.len() < limit {
+                part.push(Keyed(key, entry));
+            } else if part.peek().is_some_and(|largest| key < largest.0) {
+                part.pop();
+                part.push(Keyed(key, entry));
+            }
+        }
+        let full = part.len() == limit;
+        for Keyed(key, entry) in part.into_sorted_vec() {
+            write_entry(&entry, names, out);
+            self.after = Some(key);
+        }
+        full
+    }
+}
+
+/// One `fdb` line, its keys in the contract's order whatever serde_json's map keeps.
+fn write_entry(entry: &FdbEntry, names: &Names, out: &mut Vec<u8>) {
+    let (key, value) = names.location(entry.location);
+    // Writing to a Vec cannot fail.
+    let _ = writeln!(
+        out,
+        "{{\"vni\":{},\"mac\":\"{}\",\"{key}\":{value},\"static\":{},\"age_secs\":{}}}",
+        entry.vni.get(),
+        entry.mac,
+        entry.is_static,
+        entry.age.as_secs()
+    );
 }
 
 fn counters(counters: &Counters) -> Map<String, Value> {
@@ -117,80 +199,29 @@ pub fn stats(switch: &Switch, names: &Names) -> Value {
     })
 }
 
-/// The listening side, in the driver's poll loop.
-#[derive(Debug)]
-pub struct ControlSocket {
-    listener: UnixListener,
-    path: PathBuf,
-}
-
-impl ControlSocket {
-    /// Listens on `path`, replacing a stale socket file there.
-    ///
-    /// # Errors
-    /// The directory does not exist or is not writable.
-    pub fn bind(path: &Path) -> io::Result<ControlSocket> {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)?;
-        listener.set_nonblocking(true)?;
-        Ok(ControlSocket {
-            listener,
-            path: path.to_owned(),
-        })
-    }
-
-    /// The listener, to poll.
-    pub fn listener(&self) -> &UnixListener {
-        &self.listener
-    }
-
-    /// Answers every waiting client: reads its one-line command, writes the answer,
-    /// closes. A client that sends no command within 100 ms is dropped, so a stuck
-    /// client holds up forwarding no longer than that.
-    pub fn serve(&self, switch: &Switch, names: &Names, now: Duration) {
-        while let Ok((stream, _)) = self.listener.accept() {
-            if let Err(error) = answer(stream, switch, names, now) {
-                eprintln!("vtep: control client: {error}");
-            }
-        }
-    }
-}
-
-impl Drop for ControlSocket {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn answer(stream: UnixStream, switch: &Switch, names: &Names, now: Duration) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(1)))?;
-    let mut line = String::new();
-    BufReader::new(&stream).take(256).read_line(&mut line)?;
-    let reply = match line.trim() {
-        "fdb" => fdb_lines(switch, names, now),
-        "stats" => format!("{}\n", stats(switch, names)),
-        other => format!(
-            "{}\n",
-            json!({ "error": format!("unknown command {other:?}; try fdb or stats") })
-        ),
-    };
-    (&stream).write_all(reply.as_bytes())
-}
-
 /// The client side, for `vtep ctl PATH COMMAND`: sends the command, returns the answer.
 ///
 /// # Errors
-/// No socket at `path`, or the switch did not answer within 5 seconds.
+/// As [`request_to`]; `InvalidData` for an answer that is not UTF-8.
 pub fn request(path: &Path, command: &str) -> io::Result<String> {
+    let mut reply = Vec::new();
+    request_to(path, command, &mut reply)?;
+    String::from_utf8(reply).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Sends the command and copies the answer to `out` as it arrives, so a long `fdb`
+/// needs no room for the whole of it.
+///
+/// # Errors
+/// No socket at `path`; the switch went 5 seconds without sending a byte; what `out`
+/// reports.
+pub fn request_to(path: &Path, command: &str, out: &mut dyn Write) -> io::Result<()> {
     let mut stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.write_all(format!("{command}\n").as_bytes())?;
     stream.shutdown(std::net::Shutdown::Write)?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply)?;
-    Ok(reply)
+    io::copy(&mut stream, out)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -215,7 +246,7 @@ mac = "02:00:00:00:00:09"
 remote = "10.99.0.1"
 "#;
 
-    fn switch_with_one_learned_address() -> (Switch, Names) {
+    pub(super) fn switch_with_one_learned_address() -> (Switch, Names) {
         let mut switch = VtepConfig::parse(CONFIG).unwrap().build(0).unwrap();
         let mut frame = vec![0u8; HEADROOM + 60];
         frame[HEADROOM..HEADROOM + 6].copy_from_slice(&[0xff; 6]);
@@ -228,12 +259,71 @@ remote = "10.99.0.1"
         };
         let remote = switch.targets()[0];
         let inner = forward.frame.clone();
-        switch.emit(&forward, remote, &mut frame, inner).unwrap();
+        let sent = switch.emit(&forward, remote, &mut frame, inner).unwrap();
+        switch.count_sent(&forward, remote, sent.len());
         let names = Names {
             ports: vec!["tap0".into()],
             remotes: vec!["10.99.0.1".parse().unwrap()],
         };
         (switch, names)
+    }
+
+    /// The one-address switch with `n` more addresses learned on tap0, in no order.
+    pub(super) fn switch_with_addresses(n: u32) -> (Switch, Names) {
+        let (mut switch, names) = switch_with_one_learned_address();
+        let mut frame = vec![0u8; HEADROOM + 60];
+        for i in 0..n {
+            // An odd factor permutes the 24-bit numbers: the table sees them unsorted.
+            let [_, a, b, c] = (i.wrapping_mul(0x9e37_79b1) & 0x00ff_ffff).to_be_bytes();
+            frame[HEADROOM..HEADROOM + 6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+            frame[HEADROOM + 6..HEADROOM + 12].copy_from_slice(&[2, 0x10, 0, a, b, c]);
+            // To the address behind tap0 itself: learned, then filtered.
+            let port = Ingress::Port(PortId(0));
+            let now = Duration::from_secs(11);
+            switch.receive(now, port, &mut frame, HEADROOM..HEADROOM + 60);
+        }
+        (switch, names)
+    }
+
+    #[test]
+    fn an_fdb_listing_in_parts_is_the_whole_table_in_order() {
+        // 2502 entries: parts of 1000, 1000 and 502, then nothing more.
+        let (switch, names) = switch_with_addresses(2500);
+        let now = Duration::from_secs(12);
+        let mut listing = FdbListing::default();
+        let mut parts = Vec::new();
+        loop {
+            let mut part = Vec::new();
+            let more = listing.write_next(&switch, &names, now, 1000, &mut part);
+            parts.push((String::from_utf8(part).unwrap(), more));
+            if !more {
+                break;
+            }
+        }
+        let counts: Vec<_> = parts
+            .iter()
+            .map(|(p, more)| (p.lines().count(), *more))
+            .collect();
+        assert_eq!(counts, [(1000, true), (1000, true), (502, false)]);
+        let whole: String = parts.into_iter().map(|(p, _)| p).collect();
+        assert_eq!(whole, fdb_lines(&switch, &names, now));
+        let keys: Vec<(u64, String)> = whole
+            .lines()
+            .map(|line| {
+                let entry: Value = serde_json::from_str(line).unwrap();
+                (
+                    entry["vni"].as_u64().unwrap(),
+                    entry["mac"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted, each once");
+        // A part that ends exactly at the table's end: the next finds nothing more.
+        let mut listing = FdbListing::default();
+        assert!(listing.write_next(&switch, &names, now, 2502, &mut Vec::new()));
+        let mut rest = Vec::new();
+        assert!(!listing.write_next(&switch, &names, now, 2502, &mut rest));
+        assert!(rest.is_empty());
     }
 
     #[test]
@@ -311,45 +401,5 @@ remote = "10.99.0.1"
         );
         let stats = stats(&switch, &names);
         assert_eq!(stats["segments"]["42"]["remotes"][0]["ip"], "fd00:99::1");
-    }
-
-    /// Sends `command` through the socket at `path` while serving it; returns the reply.
-    fn ask(socket: &ControlSocket, switch: &Switch, names: &Names, command: &str) -> String {
-        let path = socket.path.clone();
-        let command = command.to_owned();
-        let client = std::thread::spawn(move || request(&path, &command).unwrap());
-        while !client.is_finished() {
-            socket.serve(switch, names, Duration::from_millis(13_500));
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        client.join().unwrap()
-    }
-
-    #[test]
-    fn the_socket_answers_fdb_stats_and_unknown_commands_then_goes_away() {
-        // Pins bind (over a stale file), serve, answer, request, and the removal on drop.
-        let (switch, names) = switch_with_one_learned_address();
-        let path = std::env::temp_dir().join(format!("vtep-control-{}.sock", std::process::id()));
-        std::fs::write(&path, b"stale").unwrap();
-        let socket = ControlSocket::bind(&path).unwrap();
-        assert_eq!(
-            ask(&socket, &switch, &names, "fdb"),
-            fdb_lines(&switch, &names, Duration::from_millis(13_500))
-        );
-        assert_eq!(
-            ask(&socket, &switch, &names, "stats"),
-            format!("{}\n", stats(&switch, &names))
-        );
-        let refusal: Value = serde_json::from_str(&ask(&socket, &switch, &names, "flush")).unwrap();
-        assert_eq!(
-            refusal["error"],
-            "unknown command \"flush\"; try fdb or stats"
-        );
-        assert_eq!(
-            socket.listener().local_addr().unwrap().as_pathname(),
-            Some(path.as_path())
-        );
-        drop(socket);
-        assert!(!path.exists(), "the socket file is removed on drop");
     }
 }

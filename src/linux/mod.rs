@@ -1,9 +1,10 @@
 //! The Linux driver of the reference switch (feature `linux`): TAP devices for local
-//! ports; per local address (IPv4, IPv6 or both) a UDP socket receiving VXLAN, a raw GRE
-//! socket receiving NVGRE and a raw IP socket sending the tunnel engine's packets as
-//! built (VXLAN with its flow-hash source port); one poll loop; and the vtep
-//! configuration and control socket. The only module with `unsafe` code: the ioctls
-//! that create TAP devices, raw sockets, and `poll` itself.
+//! ports; per local address (IPv4, IPv6 or both) a UDP socket receiving VXLAN and a raw
+//! GRE socket receiving NVGRE; per remote a raw IP socket sending the tunnel engine's
+//! packets as built (VXLAN with its flow-hash source port); one poll loop that never
+//! waits on a control client or a dead remote; and the vtep configuration and control
+//! socket. The only module with `unsafe` code: the ioctls that create TAP devices, raw
+//! sockets, and `poll` itself.
 //!
 //! Each turn of the loop reads at most a batch of frames from each descriptor, into one
 //! preallocated buffer with headroom: a frame with one destination is rewritten and sent

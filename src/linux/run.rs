@@ -35,8 +35,8 @@ const BATCH: usize = 64;
 const BUFFER: usize = HEADROOM + 65_536;
 /// How often entries are aged, drops logged and MAC moves reported.
 const TICK: Duration = Duration::from_secs(1);
-/// MAC moves logged per tick; the rest are summed up.
-const MOVES_LOGGED: usize = 16;
+/// MAC moves listed per tick; the rest are summed up.
+const MOVES_LOGGED: u64 = 16;
 
 /// A running VTEP: the switch core, its TAP devices and underlay sockets.
 #[derive(Debug)]
@@ -53,14 +53,19 @@ pub struct Vtep {
     start: Instant,
     /// Drops per reason already logged.
     logged: [u64; Reason::ALL.len()],
+    /// MAC moves already logged.
+    moves_logged: u64,
 }
 
 impl Vtep {
-    /// Creates the TAP devices, opens the underlay sockets and, with `control`, the
-    /// control socket.
+    /// Opens, with `control`, the control socket (first: a path that is taken stops
+    /// everything before a device exists), then creates the TAP devices and opens the
+    /// underlay sockets.
     ///
     /// # Errors
-    /// A device or socket that cannot be created, with its name in the message.
+    /// A device or socket that cannot be created, with its name in the message; a
+    /// control path that holds something other than a socket, or a socket another
+    /// process answers on (see [`ControlSocket::bind`]).
     pub fn new(config: &VtepConfig, control: Option<&Path>) -> io::Result<Vtep> {
         let seed = RandomState::new().hash_one(std::process::id());
         let switch = config
@@ -68,6 +73,12 @@ impl Vtep {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let context =
             |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+        let control = control
+            .map(|path| {
+                ControlSocket::bind(path)
+                    .map_err(context(format!("control socket {}", path.display())))
+            })
+            .transpose()?;
         let mut taps = Vec::new();
         for device in config.devices() {
             let tap = Tap::create(&device.name, device.mtu)
@@ -81,7 +92,7 @@ impl Vtep {
             .flatten()
             .map(|ip| ip.to_string())
             .collect();
-        let underlay = Underlay::open(
+        let mut underlay = Underlay::open(
             local_ipv4,
             local_ipv6,
             settings.vxlan_port,
@@ -92,12 +103,11 @@ impl Vtep {
             locals.join(" and "),
             settings.vxlan_port
         )))?;
-        let control = control
-            .map(|path| {
-                ControlSocket::bind(path)
-                    .map_err(context(format!("control socket {}", path.display())))
-            })
-            .transpose()?;
+        for (_, _, remote, _) in switch.remotes() {
+            underlay
+                .add_remote(remote)
+                .map_err(context(format!("the socket sending to remote {remote}")))?;
+        }
         let names = Names {
             ports: taps.iter().map(|t| t.name().to_owned()).collect(),
             remotes: switch.remotes().map(|(_, _, ip, _)| ip).collect(),
@@ -112,6 +122,7 @@ impl Vtep {
             scratch: vec![0; BUFFER],
             start: Instant::now(),
             logged: [0; Reason::ALL.len()],
+            moves_logged: 0,
         })
     }
 
@@ -121,12 +132,14 @@ impl Vtep {
     }
 
     /// Runs until SIGINT or SIGTERM, then returns (dropping the value removes the TAP
-    /// devices and the control socket).
+    /// devices and the control socket). SIGHUP is logged and ignored: there is no reload
+    /// (restart to change the configuration), and a closed terminal must not stop a
+    /// switch that would leave its TAP devices and control socket behind.
     ///
     /// The signals arrive through a signalfd, so this changes process state an embedding
     /// program should know of: SIGINT and SIGTERM get back their default disposition for
-    /// the whole process (any handler installed before is replaced), and they stay blocked
-    /// on the calling thread after `run` returns.
+    /// the whole process (any handler installed before is replaced), and the three stay
+    /// blocked on the calling thread after `run` returns.
     ///
     /// # Errors
     /// The signals cannot be redirected to a signalfd, or poll fails.
@@ -134,6 +147,9 @@ impl Vtep {
         let mut signals = SigSet::empty();
         signals.add(Signal::SIGINT);
         signals.add(Signal::SIGTERM);
+        // Not given back its default disposition: a SIGHUP ignored by whoever started
+        // vtep (nohup) stays ignored.
+        signals.add(Signal::SIGHUP);
         pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)?;
         // A shell starts background jobs with SIGINT ignored, and an ignored signal never
         // reaches a signalfd: take the default back (the signals are blocked by now).
@@ -144,15 +160,13 @@ impl Vtep {
         let signal_fd =
             SignalFd::with_flags(&signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
 
-        // Descriptor order: TAPs, the underlay's receivers, signals, control (if on).
+        // Descriptor order: TAPs, the underlay's receivers, signals; then what the control
+        // socket asks for, anew each turn (its clients come and go).
         let mut fds: Vec<RawFd> = self.taps.iter().map(|t| t.as_fd().as_raw_fd()).collect();
         let receivers = fds.len()..fds.len().saturating_add(self.underlay.receivers().len());
         fds.extend(self.underlay.receivers().iter().map(|r| r.fd().as_raw_fd()));
         let signal_slot = push(&mut fds, signal_fd.as_fd().as_raw_fd());
-        let control_slot = self
-            .control
-            .as_ref()
-            .map(|c| push(&mut fds, c.listener().as_raw_fd()));
+        let data_plane = fds.len();
         let mut pollfds: Vec<libc::pollfd> = fds
             .iter()
             .map(|&fd| libc::pollfd {
@@ -170,6 +184,10 @@ impl Vtep {
         // Saturates 584 billion years from now.
         let mut next_tick = self.start.elapsed().saturating_add(TICK);
         loop {
+            pollfds.truncate(data_plane);
+            if let Some(control) = &self.control {
+                control.poll_fds(&mut pollfds);
+            }
             let now = self.start.elapsed();
             let wait = next_tick.saturating_sub(now).as_millis().min(1000) as libc::c_int;
             // SAFETY: `pollfds` is a live, initialised array of `len` pollfd structures.
@@ -182,7 +200,8 @@ impl Vtep {
                 }
                 return Err(error);
             }
-            for (slot, pollfd) in pollfds.iter_mut().enumerate() {
+            let (data_pollfds, control_pollfds) = pollfds.split_at_mut(data_plane);
+            for (slot, pollfd) in data_pollfds.iter_mut().enumerate() {
                 if pollfd.revents == 0 {
                     continue;
                 }
@@ -202,16 +221,25 @@ impl Vtep {
                     // Receiver slots follow the TAPs, in the underlay's order.
                     self.drain_underlay(slot.saturating_sub(receivers.start));
                 } else if slot == signal_slot {
-                    if let Ok(Some(info)) = signal_fd.read_signal() {
-                        eprintln!("vtep: signal {}: stopping", info.ssi_signo);
-                        self.tick(self.start.elapsed());
-                        return Ok(());
-                    }
-                } else if Some(slot) == control_slot {
-                    if let Some(control) = &self.control {
-                        control.serve(&self.switch, &self.names, self.start.elapsed());
+                    match signal_fd.read_signal() {
+                        Ok(Some(info)) if info.ssi_signo == Signal::SIGHUP as u32 => {
+                            eprintln!(
+                                "vtep: SIGHUP: ignored (no reload: restart vtep to change \
+                                 its configuration)"
+                            );
+                        }
+                        Ok(Some(info)) => {
+                            eprintln!("vtep: signal {}: stopping", info.ssi_signo);
+                            self.tick(self.start.elapsed());
+                            return Ok(());
+                        }
+                        Ok(None) | Err(_) => {}
                     }
                 }
+            }
+            if let Some(control) = &mut self.control {
+                let now = self.start.elapsed();
+                control.serve(control_pollfds, &self.switch, &self.names, now);
             }
             let now = self.start.elapsed();
             if now >= next_tick {
@@ -293,39 +321,52 @@ impl Vtep {
             let Some(frame) = written.ok().and_then(|range| buf.get(range)) else {
                 continue;
             };
-            // Counted, and logged with the other drops once a second.
-            if send(
+            // Counted as sent only once the operating system took it; a refusal is
+            // logged with the other drops once a second.
+            let len = frame.len();
+            match send(
                 &self.taps,
                 &self.underlay,
                 &self.names.remotes,
                 egress,
                 frame,
-            )
-            .is_err()
-            {
-                self.switch.count_write_failed(egress);
+            ) {
+                Ok(()) => self.switch.count_sent(&forward, egress, len),
+                Err(_) => self.switch.count_write_failed(egress),
             }
         }
     }
 
-    /// Once a second: age the MAC table, report MAC moves and new drops.
+    /// Once a second: age the MAC table, report MAC moves and new drops, let go of
+    /// control clients that stalled.
     fn tick(&mut self, now: Duration) {
         self.switch.age(now);
-        let mut moves = 0;
+        if let Some(control) = &mut self.control {
+            control.tick(now);
+        }
+        let mut listed: u64 = 0;
         while let Some(event) = self.switch.take_event() {
-            if moves < MOVES_LOGGED {
+            if listed < MOVES_LOGGED {
                 let (from_kind, from) = self.describe(event.from);
                 let (to_kind, to) = self.describe(event.to);
                 eprintln!(
                     "vtep: segment {}: {} moved from {from_kind} {from} to {to_kind} {to}",
                     event.vni, event.mac
                 );
+                listed = listed.saturating_add(1);
             }
-            // Bounded by the switch's event capacity.
-            moves = moves.saturating_add(1);
         }
-        if let Some(more @ 1..) = moves.checked_sub(MOVES_LOGGED) {
-            eprintln!("vtep: and {more} more MAC moves");
+        // The events hold the latest moves only (the switch keeps a bounded queue): the
+        // counters hold them all.
+        let moves = self
+            .switch
+            .segments()
+            .map(|(segment, _)| self.switch.segment_counters(segment).mac_moves)
+            .fold(0, u64::wrapping_add);
+        let new = moves.wrapping_sub(self.moves_logged);
+        self.moves_logged = moves;
+        if let Some(more @ 1..) = new.checked_sub(listed) {
+            eprintln!("vtep: {more} more MAC move(s), not listed ({moves} in all)");
         }
         for (reason, logged) in Reason::ALL.iter().zip(&mut self.logged) {
             let total = drops(&self.switch, *reason);

@@ -39,7 +39,8 @@ pub(super) fn gre(local: IpAddr) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// A send-only raw socket that sends whole IP packets of any protocol from `local`:
+/// A send-only raw socket that sends whole IP packets of any protocol from `local` (one
+/// per remote: see the underlay's module docs):
 /// IPPROTO_RAW implies `IP_HDRINCL` (IPv4) and `IPV6_HDRINCL` (IPv6), so the kernel
 /// sends the header the tunnel engine wrote (over IPv4 it fills in only the checksum,
 /// the total length and a zero ID). It receives nothing.

@@ -1,6 +1,6 @@
 //! The underlay sockets, for an IPv4 local address, an IPv6 one or both: per address a
-//! UDP socket receiving VXLAN, with NVGRE on a raw GRE socket receiving NVGRE, and a raw
-//! IP socket sending both.
+//! UDP socket receiving VXLAN, with NVGRE on a raw GRE socket receiving NVGRE, and per
+//! remote a raw IP socket sending both.
 //!
 //! Receiving, the switch core takes what the sockets give as it is: a socket payload
 //! (the tunnel header onward) with the sender, the local address and the outer ECN
@@ -13,6 +13,15 @@
 //! port from the flow hash (RFC 7348 section 5's ECMP entropy) and, over IPv6, the UDP
 //! checksum. A UDP socket would write its own IP and UDP headers: one source port for
 //! every flow, and the socket's traffic class instead of the inner packet's.
+//!
+//! Each remote address has a sending socket of its own, because the kernel charges a
+//! packet to its socket's send buffer until the packet leaves: one waiting for a neighbour
+//! that never answers ARP or neighbour discovery (a dead remote) holds its share for the 3
+//! seconds resolution takes to fail. Measured with one socket per family shared by every
+//! remote (tests/interop.sh, scenario h): a flood of 2000 unknown unicasts filled it
+//! behind the dead remote, and each live remote got 256 of them, `write_failed` 1744.
+//! With a socket each, only the dead remote's own buffer fills: its copies are the only
+//! ones refused (`write_failed`), and the live remotes get every frame.
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
@@ -147,17 +156,20 @@ impl Receiver {
 }
 
 /// The driver's underlay: the receiving sockets of each local address, and a raw socket
-/// per family sending what the switch encapsulates.
+/// per remote sending what the switch encapsulates for it.
 #[derive(Debug)]
 pub struct Underlay {
     receivers: Vec<Receiver>,
-    sender_v4: Option<OwnedFd>,
-    sender_v6: Option<OwnedFd>,
+    local_ipv4: Option<Ipv4Addr>,
+    local_ipv6: Option<Ipv6Addr>,
+    /// Each remote's sending socket, sorted by address.
+    senders: Vec<(IpAddr, OwnedFd)>,
 }
 
 impl Underlay {
-    /// Opens, for each local address given, the UDP socket on its `vxlan_port`, the raw
-    /// socket that sends and, if `nvgre`, the raw GRE socket.
+    /// Opens, for each local address given, the UDP socket on its `vxlan_port` and, if
+    /// `nvgre`, the raw GRE socket; remotes get their sending sockets from
+    /// [`add_remote`](Self::add_remote).
     ///
     /// # Errors
     /// The port is taken, an address is not local (an IPv6 one still tentative, before
@@ -187,13 +199,34 @@ impl Underlay {
         }
         Ok(Underlay {
             receivers,
-            sender_v4: local_ipv4
-                .map(|ip| sockets::sender(ip.into()))
-                .transpose()?,
-            sender_v6: local_ipv6
-                .map(|ip| sockets::sender(ip.into()))
-                .transpose()?,
+            local_ipv4,
+            local_ipv6,
+            senders: Vec::new(),
         })
+    }
+
+    /// Opens the socket that sends to `remote`, from the local address of its family;
+    /// nothing for a remote that has one already.
+    ///
+    /// # Errors
+    /// `Unsupported` when there is no local address of `remote`'s family; raw sockets
+    /// not allowed (CAP_NET_RAW).
+    pub fn add_remote(&mut self, remote: IpAddr) -> io::Result<()> {
+        let Err(at) = self.senders.binary_search_by_key(&remote, |&(ip, _)| ip) else {
+            return Ok(());
+        };
+        let local = match remote {
+            IpAddr::V4(_) => self.local_ipv4.map(IpAddr::V4),
+            IpAddr::V6(_) => self.local_ipv6.map(IpAddr::V6),
+        };
+        let local = local.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no local address of the remote's family",
+            )
+        })?;
+        self.senders.insert(at, (remote, sockets::sender(local)?));
+        Ok(())
     }
 
     /// The receiving sockets: per local address, IPv4 first, VXLAN then NVGRE.
@@ -202,23 +235,23 @@ impl Underlay {
     }
 
     /// Sends a tunnel frame the switch wrote (outer Ethernet first, then an IP header of
-    /// `remote`'s family) to `remote`.
+    /// `remote`'s family) to `remote`, through its own socket.
     ///
     /// # Errors
-    /// `Unsupported` when there is no local address of `remote`'s family;
-    /// `InvalidInput` for a frame shorter than an Ethernet header; what the socket
-    /// reports: a full buffer, no route, a packet over the route's MTU.
+    /// `NotFound` for a remote never [added](Self::add_remote); `InvalidInput` for a
+    /// frame shorter than an Ethernet header; what the socket reports: its buffer full
+    /// (`WouldBlock`: this remote's packets wait for it), no route, a packet over the
+    /// route's MTU.
     pub fn send(&self, remote: IpAddr, frame: &[u8]) -> io::Result<()> {
-        let sender = match remote {
-            IpAddr::V4(_) => &self.sender_v4,
-            IpAddr::V6(_) => &self.sender_v6,
-        };
-        let sender = sender.as_ref().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::Unsupported,
-                "no local address of the remote's family",
-            )
-        })?;
+        let sender = self
+            .senders
+            .binary_search_by_key(&remote, |&(ip, _)| ip)
+            .ok()
+            .and_then(|at| self.senders.get(at))
+            .map(|(_, fd)| fd)
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "not a remote of the underlay")
+            })?;
         // The IP packet as the tunnel engine built it, after the outer Ethernet header.
         let packet = frame.get(ethernet::HEADER_LEN..).ok_or_else(|| {
             io::Error::new(

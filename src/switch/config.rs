@@ -121,6 +121,15 @@ pub struct PortConfig {
     /// MACVLAN's private mode: never exchanges frames with another isolated port of its
     /// segments on this switch. Default off.
     pub isolated: bool,
+    /// The port's MTU: a frame whose payload (after the Ethernet header, and the tag of a
+    /// trunk port) is longer is not sent out of it ([`Reason::Mtu`](super::Reason::Mtu)).
+    /// Default `None`: no limit.
+    pub mtu: Option<u16>,
+    /// Most MAC addresses learned from this port, in all its segments together, so one
+    /// tenant cannot fill a segment's table: past it the port learns no address, new or
+    /// moving in ([`Reason::MacLimit`](super::Reason::MacLimit)). Static entries do not
+    /// count. Default `None`: only the segments' limits.
+    pub mac_limit: Option<usize>,
 }
 
 impl PortConfig {
@@ -129,6 +138,8 @@ impl PortConfig {
         PortConfig {
             mode: PortMode::Access(vni),
             isolated: false,
+            mtu: None,
+            mac_limit: None,
         }
     }
 
@@ -137,6 +148,8 @@ impl PortConfig {
         PortConfig {
             mode: PortMode::Trunk(vlans),
             isolated: false,
+            mtu: None,
+            mac_limit: None,
         }
     }
 }

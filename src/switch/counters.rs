@@ -16,10 +16,11 @@ use core::fmt;
 pub enum Reason {
     /// A tunnel frame from an address that is not a remote of the segment it names.
     UnknownSource,
-    /// Learning refused: the segment holds its `mac_limit` entries. The frame itself is
-    /// still forwarded.
+    /// Learning refused: the segment holds its `mac_limit` entries, or the port the
+    /// frame came in on its own. The frame itself is still forwarded.
     MacLimit,
-    /// The encapsulated frame would exceed the underlay MTU.
+    /// The encapsulated frame would exceed the underlay MTU, or a frame its port's MTU
+    /// on the way out of it.
     Mtu,
     /// A frame that does not decode (a bad tunnel header, an inner frame shorter than
     /// Ethernet, a multicast source address).
@@ -92,7 +93,9 @@ pub struct Counters {
     pub frames_in: u64,
     /// Bytes received.
     pub bytes_in: u64,
-    /// Frames sent (each copy of a flood counts).
+    /// Frames sent: each copy the operating system took, as the driver reports them
+    /// ([`Switch::count_sent`](super::Switch::count_sent)); a refused write counts only
+    /// as [`Reason::WriteFailed`]. Each copy of a flood counts.
     pub frames_out: u64,
     /// Bytes sent.
     pub bytes_out: u64,

@@ -12,13 +12,13 @@ use core::ops::Range;
 use core::time::Duration;
 
 use super::{
-    Egress, Ingress, Learned, Location, MacMove, PortId, Reason, SegmentId, Switch, nanos,
+    Egress, Ingress, Learned, Limits, Location, MacMove, PortId, Reason, SegmentId, Switch, nanos,
 };
 use crate::tunnel::{
     Decapsulated, Decapsulator, HEADROOM, NVGRE_OVERHEAD, NVGRE6_OVERHEAD, SocketOuter,
     TUNNEL_HEADER_LEN, TunnelKind, VXLAN_OVERHEAD, VXLAN6_OVERHEAD,
 };
-use crate::wire::ethernet::{EtherType, EthernetFrame};
+use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::vlan::{self, VlanRepr, VlanTag};
 use crate::{AddressField, ErrorKind};
 
@@ -144,11 +144,14 @@ impl Switch {
 
     /// Writes the copy for `egress` in place: the untagged frame at `buf[frame]` gets a
     /// trunk port's tag or a remote's outer headers in the headroom in front of it.
-    /// Returns where the frame to send now lies in `buf`.
+    /// Returns where the frame to send now lies in `buf`. It counts as sent once the
+    /// caller says the operating system took it ([`count_sent`](Self::count_sent)), or
+    /// as `write_failed` when it did not ([`count_write_failed`](Self::count_write_failed)).
     ///
     /// # Errors
     /// The reason it was dropped (counted): `mtu` when the outer packet would exceed the
-    /// underlay MTU, `no_buffer` when `frame` has too little headroom in `buf`.
+    /// underlay MTU, or the frame a port's MTU; `no_buffer` when `frame` has too little
+    /// headroom in `buf`.
     ///
     /// # Panics
     /// If `egress` or `forward` does not come from this switch.
@@ -160,9 +163,15 @@ impl Switch {
         frame: Range<usize>,
     ) -> Result<Range<usize>, Reason> {
         let segment = forward.segment;
-        let inner_len = frame.len();
         let written = match egress {
-            Location::Port(port) => self.tag_for_port(port, segment, buf, frame),
+            Location::Port(port) => {
+                // A trunk port's tag rides outside the MTU, as on any 802.1Q link.
+                let payload = frame.len().saturating_sub(ethernet::HEADER_LEN);
+                match port.of(&self.ports).mtu {
+                    Some(mtu) if payload > usize::from(mtu) => Err(Reason::Mtu),
+                    _ => self.tag_for_port(port, segment, buf, frame),
+                }
+            }
             Location::Remote(remote) => {
                 let remote = remote.of_mut(&mut self.remotes);
                 remote
@@ -174,22 +183,48 @@ impl Switch {
                     })
             }
         };
-        let segment = &mut segment.of_mut(&mut self.segments).counters;
-        let counters = match egress {
-            Location::Port(port) => &mut port.of_mut(&mut self.ports).counters,
-            Location::Remote(remote) => &mut remote.of_mut(&mut self.remotes).counters,
-        };
-        match &written {
-            Ok(range) => {
-                counters.sent(range.len());
-                segment.sent(inner_len);
-            }
-            Err(reason) => {
-                counters.count(*reason);
-                segment.count(*reason);
-            }
+        if let Err(reason) = written {
+            self.counters_of(egress).count(reason);
+            segment.of_mut(&mut self.segments).counters.count(reason);
         }
         written
+    }
+
+    /// Counts a copy [`emit`](Self::emit) or [`emit_copy`](Self::emit_copy) wrote as
+    /// sent: `len` bytes for `egress` (what they returned), the inner frame for the
+    /// segment. A driver calls it once the operating system has taken the copy.
+    ///
+    /// # Panics
+    /// If `egress` or `forward` does not come from this switch.
+    pub fn count_sent(&mut self, forward: &Forward, egress: Egress, len: usize) {
+        self.counters_of(egress).sent(len);
+        forward
+            .segment
+            .of_mut(&mut self.segments)
+            .counters
+            .sent(forward.frame.len());
+    }
+
+    /// Counts a copy the driver failed to write out (`write_failed`).
+    ///
+    /// # Panics
+    /// If `egress` does not belong to this switch.
+    pub fn count_write_failed(&mut self, egress: Egress) {
+        match egress {
+            Location::Port(port) => port
+                .of_mut(&mut self.ports)
+                .counters
+                .count(Reason::WriteFailed),
+            Location::Remote(remote) => {
+                let remote = remote.of_mut(&mut self.remotes);
+                remote.counters.count(Reason::WriteFailed);
+                remote
+                    .segment
+                    .of_mut(&mut self.segments)
+                    .counters
+                    .count(Reason::WriteFailed);
+            }
+        }
     }
 
     /// Copies the untagged frame `frame` into `out` after [`HEADROOM`] bytes and writes
@@ -323,10 +358,17 @@ impl Switch {
         if src.is_multicast() {
             return self.refuse(segment_id, source, Reason::Malformed);
         }
-        let (limit, ageing, vni) = (segment.mac_limit, segment.ageing, segment.vni);
+        let (ageing, vni) = (segment.ageing, segment.vni);
+        let limits = Limits {
+            segment: segment.mac_limit,
+            port: match source {
+                Location::Port(port) => port.of(&self.ports).mac_limit,
+                Location::Remote(_) => usize::MAX,
+            },
+        };
         match self
             .table
-            .learn(segment_id, src, source, now, ageing, limit)
+            .learn(segment_id, src, source, now, ageing, limits)
         {
             Learned::Refreshed | Learned::New | Learned::Pinned => {}
             Learned::Moved { from } => {

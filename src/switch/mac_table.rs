@@ -16,7 +16,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Location, SegmentId};
+use super::{Location, PortId, SegmentId};
 use crate::wire::ethernet::MacAddr;
 
 /// One entry of the MAC table.
@@ -32,6 +32,26 @@ pub struct MacEntry {
     pub last_seen: u64,
     /// Pinned: never aged, never moved by learning.
     pub is_static: bool,
+}
+
+/// How many entries learning may fill. Build with [`Limits::segment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Entries of the segment, static ones included.
+    pub segment: usize,
+    /// Learned entries at the port an address is learned on (a tenant's share of the
+    /// segment); learning from a remote ignores it.
+    pub port: usize,
+}
+
+impl Limits {
+    /// `segment` entries in the segment, and no limit per port.
+    pub const fn segment(segment: usize) -> Self {
+        Limits {
+            segment,
+            port: usize::MAX,
+        }
+    }
 }
 
 impl MacEntry {
@@ -56,7 +76,8 @@ pub enum Learned {
     },
     /// A static entry holds the address elsewhere: nothing changed.
     Pinned,
-    /// The segment is full: nothing learned.
+    /// The segment is full, or the port it was seen on holds its share: nothing
+    /// learned (an address seen there that was learned elsewhere stays where it was).
     Refused,
 }
 
@@ -70,6 +91,8 @@ pub struct MacTable {
     len: usize,
     /// Entries per segment, indexed by `SegmentId`.
     per_segment: Vec<usize>,
+    /// Learned (not static) entries at each port, indexed by `PortId`.
+    per_port: Vec<usize>,
     seed: u64,
 }
 
@@ -80,6 +103,7 @@ impl MacTable {
             slots: Vec::new(),
             len: 0,
             per_segment: Vec::new(),
+            per_port: Vec::new(),
             seed,
         }
     }
@@ -104,6 +128,11 @@ impl MacTable {
         self.per_segment.get(segment.index()).copied().unwrap_or(0)
     }
 
+    /// Learned entries at `port` (expired ones included until swept).
+    pub fn port_len(&self, port: PortId) -> usize {
+        self.per_port.get(port.index()).copied().unwrap_or(0)
+    }
+
     /// Every entry, in no particular order (expired ones included until swept).
     pub fn iter(&self) -> impl Iterator<Item = &MacEntry> {
         self.slots.iter().flatten()
@@ -126,9 +155,10 @@ impl MacTable {
     }
 
     /// Learns that `mac` was seen at `location` at `now`. A segment already holding
-    /// `limit` entries learns no new address; an entry of the same address is reused
-    /// whatever the limit, and one that had aged out (`ageing` nanoseconds) is learned
-    /// afresh, not reported as a move.
+    /// `limits.segment` entries learns no new address; an entry of the same address is
+    /// reused whatever that limit, and one that had aged out (`ageing` nanoseconds) is
+    /// learned afresh, not reported as a move. A port holding `limits.port` learned
+    /// entries learns no address there, new or moving in.
     pub fn learn(
         &mut self,
         segment: SegmentId,
@@ -136,32 +166,44 @@ impl MacTable {
         location: Location,
         now: u64,
         ageing: u64,
-        limit: usize,
+        limits: Limits,
     ) -> Learned {
+        let port_full = match location {
+            Location::Port(port) => self.port_len(port) >= limits.port,
+            Location::Remote(_) => false,
+        };
         if let Some(slot) = self.find(segment, mac) {
-            let Some(Some(entry)) = self.slots.get_mut(slot) else {
+            let Some(Some(entry)) = self.slots.get(slot) else {
                 unreachable!("find returns occupied slots")
             };
-            if entry.is_expired(now, ageing) {
-                entry.location = location;
-                entry.last_seen = now;
-                return Learned::New;
-            }
+            let entry = *entry;
+            let expired = entry.is_expired(now, ageing);
             if entry.location == location {
                 if !entry.is_static {
-                    entry.last_seen = now;
+                    self.set(slot, location, now);
                 }
-                return Learned::Refreshed;
+                return if expired {
+                    Learned::New
+                } else {
+                    Learned::Refreshed
+                };
             }
             if entry.is_static {
                 return Learned::Pinned;
             }
-            let from = entry.location;
-            entry.location = location;
-            entry.last_seen = now;
-            return Learned::Moved { from };
+            if port_full {
+                return Learned::Refused;
+            }
+            self.set(slot, location, now);
+            return if expired {
+                Learned::New
+            } else {
+                Learned::Moved {
+                    from: entry.location,
+                }
+            };
         }
-        if self.segment_len(segment) >= limit {
+        if self.segment_len(segment) >= limits.segment || port_full {
             return Learned::Refused;
         }
         self.insert(MacEntry {
@@ -188,7 +230,11 @@ impl MacTable {
             .find(segment, mac)
             .and_then(|slot| self.slots.get_mut(slot))
         {
-            Some(occupied) => *occupied = Some(entry),
+            Some(occupied) => {
+                if let Some(replaced) = occupied.replace(entry) {
+                    self.uncount_port(&replaced);
+                }
+            }
             None => self.insert(entry),
         }
     }
@@ -283,6 +329,42 @@ impl MacTable {
             self.per_segment.resize(index + 1, 0);
         }
         self.per_segment[index] += 1;
+        self.count_port(&entry);
+    }
+
+    /// Moves the learned entry in `slot` to `location`, seen at `now`.
+    fn set(&mut self, slot: usize, location: Location, now: u64) {
+        let Some(Some(entry)) = self.slots.get_mut(slot) else {
+            return;
+        };
+        let before = *entry;
+        entry.location = location;
+        entry.last_seen = now;
+        let after = *entry;
+        self.uncount_port(&before);
+        self.count_port(&after);
+    }
+
+    /// Counts `entry` at its port, if it is a learned entry at a port.
+    // A port's index is below 2^16; its count below the table's length.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    fn count_port(&mut self, entry: &MacEntry) {
+        if let (Location::Port(port), false) = (entry.location, entry.is_static) {
+            let index = port.index();
+            if self.per_port.len() <= index {
+                self.per_port.resize(index + 1, 0);
+            }
+            self.per_port[index] += 1;
+        }
+    }
+
+    /// Takes `entry` off its port's count: the inverse of `count_port`.
+    // Counted by `count_port` when it went in.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    fn uncount_port(&mut self, entry: &MacEntry) {
+        if let (Location::Port(port), false) = (entry.location, entry.is_static) {
+            self.per_port[port.index()] -= 1;
+        }
     }
 
     #[allow(clippy::arithmetic_side_effects)] // a Vec's length doubled fits in usize
@@ -291,6 +373,7 @@ impl MacTable {
         let old = core::mem::replace(&mut self.slots, alloc::vec![None; slots]);
         self.len = 0;
         self.per_segment.iter_mut().for_each(|n| *n = 0);
+        self.per_port.iter_mut().for_each(|n| *n = 0);
         for entry in old.into_iter().flatten() {
             self.insert(entry);
         }
@@ -305,6 +388,7 @@ impl MacTable {
         };
         self.len -= 1;
         self.per_segment[removed.segment.index()] -= 1;
+        self.uncount_port(&removed);
         let mut next = hole;
         loop {
             next = self.next(next);
@@ -327,240 +411,4 @@ impl MacTable {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::switch::{PortId, RemoteId};
-
-    const SEG: SegmentId = SegmentId(0);
-    const PORT: Location = Location::Port(PortId(0));
-    const REMOTE: Location = Location::Remote(RemoteId(0));
-
-    fn mac(n: u32) -> MacAddr {
-        let [a, b, c, d] = n.to_be_bytes();
-        MacAddr([0x02, 0, a, b, c, d])
-    }
-
-    #[test]
-    fn learns_refreshes_moves_and_pins() {
-        let mut table = MacTable::new(7);
-        assert!(table.is_empty());
-        assert_eq!(
-            table.learn(SEG, mac(1), PORT, 10, u64::MAX, 100),
-            Learned::New
-        );
-        // Pins `is_empty` on a table with an entry.
-        assert!(!table.is_empty());
-        assert_eq!(
-            table.learn(SEG, mac(1), PORT, 20, u64::MAX, 100),
-            Learned::Refreshed
-        );
-        assert_eq!(table.lookup(SEG, mac(1), 20, 5).unwrap().last_seen, 20);
-        assert_eq!(
-            table.learn(SEG, mac(1), REMOTE, 30, u64::MAX, 100),
-            Learned::Moved { from: PORT }
-        );
-        table.insert_static(SEG, mac(2), PORT);
-        assert_eq!(
-            table.learn(SEG, mac(2), REMOTE, 40, u64::MAX, 100),
-            Learned::Pinned
-        );
-        assert_eq!(
-            table.lookup(SEG, mac(2), u64::MAX, 1).unwrap().location,
-            PORT
-        );
-        assert_eq!(table.len(), 2);
-        assert!(table.lookup(SegmentId(1), mac(1), 30, 100).is_none());
-    }
-
-    #[test]
-    fn an_address_back_after_ageing_out_is_new_not_moved() {
-        let mut table = MacTable::new(1);
-        table.learn(SEG, mac(1), PORT, 0, 100, 10);
-        assert_eq!(
-            table.learn(SEG, mac(1), REMOTE, 99, 100, 10),
-            Learned::Moved { from: PORT }
-        );
-        assert_eq!(table.learn(SEG, mac(1), PORT, 199, 100, 10), Learned::New);
-        assert_eq!(table.lookup(SEG, mac(1), 199, 100).unwrap().location, PORT);
-        assert_eq!(table.len(), 1);
-    }
-
-    #[test]
-    fn expired_entries_are_invisible_and_swept() {
-        let mut table = MacTable::new(0);
-        table.learn(SEG, mac(1), PORT, 0, u64::MAX, 100);
-        table.learn(SEG, mac(2), PORT, 50, u64::MAX, 100);
-        assert!(table.lookup(SEG, mac(1), 99, 100).is_some());
-        assert!(table.lookup(SEG, mac(1), 100, 100).is_none());
-        assert_eq!(table.sweep(|e| e.is_expired(100, 100)), 1);
-        assert_eq!((table.len(), table.segment_len(SEG)), (1, 1));
-        assert!(table.lookup(SEG, mac(2), 100, 100).is_some());
-    }
-
-    #[test]
-    fn a_full_segment_refuses_new_addresses_only() {
-        let mut table = MacTable::new(3);
-        for n in 0..4 {
-            assert_eq!(table.learn(SEG, mac(n), PORT, 0, u64::MAX, 4), Learned::New);
-        }
-        assert_eq!(
-            table.learn(SEG, mac(9), PORT, 0, u64::MAX, 4),
-            Learned::Refused
-        );
-        assert_eq!(
-            table.learn(SEG, mac(0), REMOTE, 1, u64::MAX, 4),
-            Learned::Moved { from: PORT }
-        );
-        assert_eq!(
-            table.learn(SegmentId(1), mac(9), PORT, 0, u64::MAX, 4),
-            Learned::New
-        );
-        table.insert_static(SEG, mac(10), PORT);
-        assert_eq!(table.segment_len(SEG), 5);
-    }
-
-    #[test]
-    fn removal_keeps_every_other_entry_reachable() {
-        // Many entries in a small table make long probe chains that wrap around; removing
-        // any one of them must leave the rest findable (backward-shift deletion).
-        let mut table = MacTable::new(42);
-        let n = 40u32;
-        for i in 0..n {
-            table.learn(SEG, mac(i), PORT, u64::from(i), u64::MAX, 1000);
-        }
-        assert_eq!(table.capacity(), 128);
-        for gone in (0..n).step_by(3) {
-            assert!(table.remove(SEG, mac(gone)));
-            assert!(!table.remove(SEG, mac(gone)));
-        }
-        for i in 0..n {
-            assert_eq!(
-                table.lookup(SEG, mac(i), 0, u64::MAX).is_some(),
-                i % 3 != 0,
-                "{i}"
-            );
-        }
-        assert_eq!(table.sweep(|e| e.last_seen % 2 == 1), 13);
-        for i in 0..n {
-            let expect = i % 3 != 0 && i % 2 == 0;
-            assert_eq!(
-                table.lookup(SEG, mac(i), 0, u64::MAX).is_some(),
-                expect,
-                "{i}"
-            );
-        }
-        assert_eq!(table.len(), table.iter().count());
-    }
-
-    /// A table of 512 empty slots keyed by `seed`.
-    fn grown(seed: u64) -> MacTable {
-        let mut table = MacTable::new(seed);
-        for _ in 0..4 {
-            table.grow();
-        }
-        table
-    }
-
-    #[test]
-    fn every_key_bit_moves_the_home_slot() {
-        // What the module promises (every input bit reaches the low bits that pick the
-        // slot): flipping any one bit of the MAC address or segment moves the entry's
-        // home. Pins the seeded murmur3 finaliser in `home`.
-        let table = grown(0x9e37_79b9_7f4a_7c15);
-        let (segment, mac) = (
-            SegmentId(0x1234),
-            MacAddr([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]),
-        );
-        let home = table.home(segment, mac);
-        let mut unmoved = std::vec::Vec::new();
-        for bit in 0..64 {
-            let (mut segment, mut mac) = (segment, mac);
-            match bit {
-                0..48 => mac.0[bit / 8] ^= 1 << (bit % 8),
-                _ => segment.0 ^= 1 << (bit - 48),
-            }
-            if table.home(segment, mac) == home {
-                unmoved.push(bit);
-            }
-        }
-        assert_eq!(
-            unmoved, [0usize; 0],
-            "bits that leave the home slot in place"
-        );
-    }
-
-    #[test]
-    fn the_seed_keys_the_home_slot() {
-        // Without the seed a sender could aim addresses at one probe chain.
-        let (a, b) = (grown(1), grown(2));
-        let same = (0..64)
-            .filter(|&n| a.home(SEG, mac(n)) == b.home(SEG, mac(n)))
-            .count();
-        assert!(
-            same < 8,
-            "{same} of 64 addresses share their slot under both seeds"
-        );
-    }
-
-    #[test]
-    fn the_table_grows_past_half_full() {
-        // Pins the load bound in `insert`: 64 slots hold 32 entries, the 33rd doubles them.
-        let mut table = MacTable::new(3);
-        for i in 0..32 {
-            table.learn(SEG, mac(i), PORT, 0, u64::MAX, 1000);
-        }
-        assert_eq!(table.capacity(), 64);
-        table.learn(SEG, mac(32), PORT, 0, u64::MAX, 1000);
-        assert_eq!(table.capacity(), 128);
-    }
-
-    #[test]
-    fn sequential_addresses_spread_over_the_slots() {
-        // Short probe chains for the addresses a vendor hands out in sequence: 256 of
-        // them in 512 slots share a home slot at most a few at a time (a uniform hash
-        // gives about 4). Pins the finaliser's last xor-shift.
-        let table = grown(0x9e37_79b9_7f4a_7c15);
-        let mut per_slot = std::vec![0u32; table.capacity()];
-        for n in 0..256 {
-            per_slot[table.home(SEG, mac(n))] += 1;
-        }
-        let fullest = per_slot.iter().max().copied();
-        assert!(
-            fullest <= Some(8),
-            "{fullest:?} addresses share one home slot"
-        );
-    }
-
-    #[test]
-    fn removal_inside_a_chain_that_wraps_keeps_the_rest_reachable() {
-        // Backward-shift deletion across the end of the table: a cluster homed on the
-        // last slots and the first ones, each entry removed in turn from a copy. Pins the
-        // wrap-around case of `remove_at`, which a table filled at random seldom reaches.
-        let mut table = MacTable::new(5);
-        table.grow();
-        let last = table.capacity() - 1;
-        let mut cluster = std::vec::Vec::new();
-        for home in [last - 1, last, last, 0, last, 1, 0, last - 1] {
-            // A uniform hash homes one address in 64 there: 10 000 is plenty.
-            let n = (0..10_000)
-                .find(|&n| table.home(SEG, mac(n)) == home && !cluster.contains(&n))
-                .unwrap();
-            cluster.push(n);
-        }
-        for &n in &cluster {
-            table.learn(SEG, mac(n), PORT, 0, u64::MAX, 1000);
-        }
-        assert_eq!(table.capacity(), last + 1, "no growth: the chain must wrap");
-        for &gone in &cluster {
-            let mut copy = table.clone();
-            assert!(copy.remove(SEG, mac(gone)));
-            for &n in &cluster {
-                assert_eq!(
-                    copy.lookup(SEG, mac(n), 0, u64::MAX).is_some(),
-                    n != gone,
-                    "{n} after removing {gone}"
-                );
-            }
-        }
-    }
-}
+mod tests;

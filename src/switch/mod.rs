@@ -58,7 +58,7 @@ pub use config::{
 };
 pub use counters::{Counters, Reason};
 pub use forward::{Forward, Verdict};
-pub use mac_table::{Learned, MacEntry, MacTable};
+pub use mac_table::{Learned, Limits, MacEntry, MacTable};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -197,6 +197,10 @@ struct Port {
     /// Access: `(None, segment)`; trunk: `(Some(vid), segment)` per mapping, sorted by VID.
     vlans: Vec<(Option<VlanId>, SegmentId)>,
     isolated: bool,
+    /// The longest payload a frame out of it may carry.
+    mtu: Option<u16>,
+    /// Most addresses learned from it.
+    mac_limit: usize,
     counters: Counters,
 }
 
@@ -303,6 +307,8 @@ impl Switch {
         self.ports.push(Port {
             vlans,
             isolated: config.isolated,
+            mtu: config.mtu,
+            mac_limit: config.mac_limit.unwrap_or(usize::MAX),
             counters: Counters::default(),
         });
         self.targets.reserve(1);
@@ -519,28 +525,6 @@ impl Switch {
     /// segment.
     pub fn underlay_counters(&self) -> &Counters {
         &self.underlay
-    }
-
-    /// Counts a copy the driver failed to write out (`write_failed`).
-    ///
-    /// # Panics
-    /// If `egress` does not belong to this switch.
-    pub fn count_write_failed(&mut self, egress: Egress) {
-        match egress {
-            Location::Port(port) => port
-                .of_mut(&mut self.ports)
-                .counters
-                .count(Reason::WriteFailed),
-            Location::Remote(remote) => {
-                let remote = remote.of_mut(&mut self.remotes);
-                remote.counters.count(Reason::WriteFailed);
-                remote
-                    .segment
-                    .of_mut(&mut self.segments)
-                    .counters
-                    .count(Reason::WriteFailed);
-            }
-        }
     }
 
     fn push_event(&mut self, event: MacMove) {

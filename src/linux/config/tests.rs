@@ -1,6 +1,7 @@
 //! The vtep configuration: the contract's example, and every mistake named by its key.
 
 use super::*;
+use crate::switch::{Ingress, Reason};
 
 const GOOD: &str = r#"
 [underlay]
@@ -8,6 +9,7 @@ local_ip = "10.99.0.2"
 nvgre = true
 
 [[port]]
+mac_limit = 2
 name = "tap0"
 vni = 42
 
@@ -59,13 +61,23 @@ fn the_contract_example_builds_its_switch() {
             }
         ]
     );
-    let switch = config.build(1).unwrap();
+    let mut switch = config.build(1).unwrap();
     assert_eq!(switch.port_count(), 2);
     assert_eq!(switch.remotes().count(), 2);
     assert_eq!(
         switch.fdb(Duration::ZERO).filter(|e| e.is_static).count(),
         2
     );
+    // tap0 learns two addresses, then no more.
+    let tap0 = switch.ports().next().unwrap();
+    let mut frame = [0u8; 60];
+    for n in 1..=3 {
+        frame[..6].fill(0xff);
+        frame[6..12].copy_from_slice(&[2, 0, 0, 0, 1, n]);
+        switch.receive(Duration::ZERO, Ingress::Port(tap0), &mut frame, 0..60);
+    }
+    assert_eq!(switch.mac_table().port_len(tap0), 2);
+    assert_eq!(switch.port_counters(tap0).get(Reason::MacLimit), 1);
 }
 
 /// The error for GOOD with `from` replaced by `to`.
@@ -146,6 +158,16 @@ fn every_mistake_names_its_key() {
             "[[segment]]\nvni = 4100",
             "[[segment]]\nvni = 42",
             "segment[1].vni: segment 42 is defined twice",
+        ),
+        (
+            "ageing_secs = 60",
+            "ageing_secs = 0",
+            "segment[0].ageing_secs: 0 would age every address out",
+        ),
+        (
+            "mac = \"02:00:00:00:00:0a\"",
+            "mac = \"02:00:00:00:00:09\"",
+            "segment[0].static[1].mac: 02:00:00:00:00:09 is pinned already, by segment[0].static[0]",
         ),
     ];
     for (from, to, expected) in cases {
@@ -353,5 +375,17 @@ fn a_remote_or_static_entry_without_a_segment_is_an_error() {
     assert!(
         message.contains("port: [[port.vlan]] without a [[port]]"),
         "{message}"
+    );
+}
+
+#[test]
+fn one_address_may_be_pinned_once_in_each_segment() {
+    // The refusal of a second pin is per segment: segment 4100 may pin what 42 pins.
+    let text =
+        format!("{GOOD}[[segment.static]]\nmac = \"02:00:00:00:00:09\"\nremote = \"10.99.0.3\"\n");
+    let switch = VtepConfig::parse(&text).unwrap().build(1).unwrap();
+    assert_eq!(
+        switch.fdb(Duration::ZERO).filter(|e| e.is_static).count(),
+        3
     );
 }

@@ -124,6 +124,8 @@ impl Lab {
                 let mut copy = std::vec![0u8; HEADROOM + 2048];
                 let inner = &buf[forward.frame.clone()];
                 if let Ok(range) = self.switch.emit_copy(forward, egress, inner, &mut copy) {
+                    // The test's sends never fail.
+                    self.switch.count_sent(forward, egress, range.len());
                     out.push((egress, copy[range].to_vec()));
                 }
             }
@@ -527,6 +529,50 @@ fn trunk_ports_map_vids_to_segments_untagging_on_entry_and_tagging_on_exit() {
 }
 
 #[test]
+fn a_frame_longer_than_its_port_mtu_allows_is_not_sent_out_of_it() {
+    let mut switch = Switch::new(SwitchConfig::new(LOCAL));
+    switch.add_segment(SegmentConfig::new(vni(5042))).unwrap();
+    let source = switch.add_port(PortConfig::access(vni(5042))).unwrap();
+    let mut access = PortConfig::access(vni(5042));
+    access.mtu = Some(100);
+    let access = switch.add_port(access).unwrap();
+    let mut trunk = PortConfig::trunk(std::vec![(vid(100), vni(5042))]);
+    trunk.mtu = Some(100);
+    let trunk = switch.add_port(trunk).unwrap();
+    // 100 bytes after the Ethernet header go, and the trunk's tag rides outside them.
+    for (len, access_gets, trunk_gets) in [
+        (114, Ok(114), Ok(118)),
+        (115, Err(Reason::Mtu), Err(Reason::Mtu)),
+    ] {
+        let mut buf = std::vec![0u8; HEADROOM + len];
+        buf[HEADROOM..].copy_from_slice(&frame(MacAddr::BROADCAST, mac(1), len));
+        let whole = HEADROOM..buf.len();
+        let Verdict::Forward(forward) =
+            switch.receive(secs(0), Ingress::Port(source), &mut buf, whole)
+        else {
+            panic!("flooded");
+        };
+        let inner = buf[forward.frame.clone()].to_vec();
+        let mut out = std::vec![0u8; HEADROOM + 2048];
+        let mut sent = |egress| {
+            switch
+                .emit_copy(&forward, Location::Port(egress), &inner, &mut out)
+                .map(|range| range.len())
+        };
+        assert_eq!(
+            (sent(access), sent(trunk)),
+            (access_gets, trunk_gets),
+            "{len}"
+        );
+    }
+    for port in [access, trunk] {
+        assert_eq!(switch.port_counters(port).get(Reason::Mtu), 1);
+    }
+    let segment = switch.segment_id(vni(5042)).unwrap();
+    assert_eq!(switch.segment_counters(segment).get(Reason::Mtu), 2);
+}
+
+#[test]
 fn isolated_ports_never_reach_each_other() {
     let mut lab = Lab::new();
     let (_, out) = lab.send_port(0, 2, &frame(MacAddr::BROADCAST, mac(2), 60));
@@ -601,6 +647,33 @@ fn a_flood_of_100k_random_source_macs_stops_at_the_limit_with_memory_flat() {
             .segment_len(lab.switch.segment_id(vni(5043)).unwrap()),
         1
     );
+}
+
+#[test]
+fn a_port_learns_no_more_than_its_own_mac_limit_and_still_forwards() {
+    let mut switch = Switch::new(SwitchConfig::new(LOCAL));
+    switch.add_segment(SegmentConfig::new(vni(5042))).unwrap();
+    let mut tenant = PortConfig::access(vni(5042));
+    tenant.mac_limit = Some(3);
+    let tenant = switch.add_port(tenant).unwrap();
+    let other = switch.add_port(PortConfig::access(vni(5042))).unwrap();
+    let mut buf = std::vec![0u8; 60];
+    for n in 0..10 {
+        buf.copy_from_slice(&frame(MacAddr::BROADCAST, mac(n), 60));
+        let verdict = switch.receive(secs(0), Ingress::Port(tenant), &mut buf, 0..60);
+        assert!(matches!(verdict, Verdict::Forward(_)), "still flooded");
+    }
+    buf.copy_from_slice(&frame(MacAddr::BROADCAST, mac(100), 60));
+    switch.receive(secs(0), Ingress::Port(other), &mut buf, 0..60);
+    let segment = switch.segment_id(vni(5042)).unwrap();
+    assert_eq!(
+        switch.mac_table().segment_len(segment),
+        4,
+        "3 + the other port's"
+    );
+    assert_eq!(switch.port_counters(tenant).get(Reason::MacLimit), 7);
+    assert_eq!(switch.segment_counters(segment).get(Reason::MacLimit), 7);
+    assert_eq!(switch.port_counters(other).get(Reason::MacLimit), 0);
 }
 
 #[test]
@@ -886,6 +959,38 @@ fn short_output_buffers_are_counted_as_no_buffer() {
             .get(Reason::WriteFailed),
         1
     );
+}
+
+#[test]
+fn a_copy_counts_as_sent_only_once_the_caller_says_it_left() {
+    let mut lab = Lab::new();
+    let mut buf = std::vec![0u8; HEADROOM + 60];
+    buf[HEADROOM..].copy_from_slice(&frame(MacAddr::BROADCAST, mac(1), 60));
+    let whole = HEADROOM..buf.len();
+    let Verdict::Forward(forward) =
+        lab.switch
+            .receive(secs(0), Ingress::Port(lab.ports[0]), &mut buf, whole)
+    else {
+        panic!("forwarded");
+    };
+    let (vx1, vx2) = (Location::Remote(lab.vx1), Location::Remote(lab.vx2));
+    let mut out = std::vec![0u8; HEADROOM + 2048];
+    let inner = buf[forward.frame.clone()].to_vec();
+    let sent = lab
+        .switch
+        .emit_copy(&forward, vx1, &inner, &mut out)
+        .unwrap();
+    lab.switch.count_sent(&forward, vx1, sent.len());
+    // Written, but the operating system refused it.
+    lab.switch
+        .emit_copy(&forward, vx2, &inner, &mut out)
+        .unwrap();
+    lab.switch.count_write_failed(vx2);
+    let sent_by = |c: &Counters| (c.frames_out, c.bytes_out, c.get(Reason::WriteFailed));
+    assert_eq!(sent_by(lab.switch.remote_counters(lab.vx1)), (1, 110, 0));
+    assert_eq!(sent_by(lab.switch.remote_counters(lab.vx2)), (0, 0, 1));
+    let segment = lab.switch.segment_id(vni(5042)).unwrap();
+    assert_eq!(sent_by(lab.switch.segment_counters(segment)), (1, 60, 1));
 }
 
 #[test]
