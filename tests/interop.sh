@@ -678,7 +678,9 @@ PY
   stat_of "$work/h.sock" '"\n".join("    remote %s: frames_out %d, write_failed %d"
     % (r["ip"], r["frames_out"], r["write_failed"]) for r in s["segments"]["49"]["remotes"])'
   echo "    vtep took $taken of 2000 frames from the TAP; the live remote got $got"
-  [ "$taken" -eq 2000 ] && [ "$got" -eq 2000 ] \
+  # The host may send a frame of its own meanwhile (a neighbour or router solicitation):
+  # vtep takes at least the flood, and the live remote gets every frame of it.
+  [ "$taken" -ge 2000 ] && [ "$got" -eq 2000 ] \
     && [ "$(stat_of "$work/h.sock" 's["segments"]["49"]["remotes"][1]["write_failed"]')" -eq 0 ]
 }
 check "h: a dead remote costs a live one no frame of a flood" a_dead_remote_costs_the_live_one_nothing
