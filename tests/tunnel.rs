@@ -928,3 +928,60 @@ fn a_dual_stack_socket_reports_ipv4_peers_as_mapped_addresses_and_they_are_vteps
         "{refused:?}"
     );
 }
+
+/// One encapsulator for many segments writes, per packet, exactly what an encapsulator
+/// configured with that segment writes: VXLAN with and without its UDP checksum, over
+/// IPv4 and IPv6, and NVGRE; a reserved VSID is refused with the buffer untouched.
+#[test]
+fn a_segment_per_packet_writes_what_a_configured_segment_writes() {
+    let v6: (Ipv6Addr, Ipv6Addr) = ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+    let inner = inner_frame(SRC, DST, (7, 8), 0b10, 300);
+    for (nvgre, family6, udp_checksum) in [
+        (false, false, false),
+        (false, false, true),
+        (false, true, false),
+        (true, false, false),
+        (true, true, false),
+    ] {
+        let (src, dst): (IpAddr, IpAddr) = if family6 {
+            (v6.0.into(), v6.1.into())
+        } else {
+            (SRC.into(), DST.into())
+        };
+        let config = |segment: u32| {
+            let mut config = if nvgre {
+                TunnelConfig::nvgre(Vsid::new(segment).unwrap(), src, dst)
+            } else {
+                TunnelConfig::vxlan(Vni::new(segment).unwrap(), src, dst)
+            };
+            config.udp_checksum = udp_checksum;
+            config
+        };
+        let mut shared = Encapsulator::new(config(0x4444)).unwrap();
+        for segment in [0x1000, 0x5a5a5a, 0xfffffe, 0x4444] {
+            let (mut ours, range) = with_headroom(&inner);
+            let got = shared
+                .encapsulate_in(&mut ours, range.clone(), Vni::new(segment).unwrap())
+                .unwrap();
+            let (mut theirs, _) = with_headroom(&inner);
+            let want = Encapsulator::new(config(segment))
+                .unwrap()
+                .encapsulate(&mut theirs, range)
+                .unwrap();
+            assert_eq!(got, want);
+            assert_eq!(
+                ours, theirs,
+                "nvgre {nvgre}, IPv6 {family6}, segment {segment:#x}"
+            );
+        }
+        if nvgre {
+            let (mut buf, range) = with_headroom(&inner);
+            let before = buf.clone();
+            let error = shared
+                .encapsulate_in(&mut buf, range, Vni::new(100).unwrap())
+                .unwrap_err();
+            assert_eq!(error.kind, ErrorKind::ReservedVsid(100));
+            assert_eq!(buf, before);
+        }
+    }
+}

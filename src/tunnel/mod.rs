@@ -75,6 +75,7 @@
 //! # Ok::<(), tunnelwire::Error>(())
 //! ```
 
+mod any_segment;
 mod config;
 mod decap;
 pub mod ecn;
