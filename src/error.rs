@@ -207,9 +207,10 @@ pub enum ErrorKind {
         available: usize,
     },
     /// The encapsulated packet would exceed the underlay MTU (VTEPs must not fragment).
-    #[error("outer IPv4 packet of {len} bytes exceeds the underlay MTU of {mtu}")]
+    #[error("outer IP packet of {len} bytes exceeds the underlay MTU of {mtu}")]
     ExceedsMtu {
-        /// Outer IPv4 total length the packet would have.
+        /// Length the outer IP packet would have: the IPv4 total length, or the IPv6
+        /// payload length plus the 40-byte fixed header.
         len: usize,
         /// The configured underlay MTU.
         mtu: u16,
