@@ -331,11 +331,12 @@ impl ErrorKind {
 
 /// A codec error: the layer, what went wrong, and the byte offset of the header's start
 /// (relative to the buffer handed to the parser; whole-frame decoding rebases it to the
-/// frame's first byte). Usage errors ([`ErrorKind::is_usage`]) concern no byte: their
-/// offset is 0 and `Display` leaves it out.
+/// frame's first byte). Usage errors ([`ErrorKind::is_usage`]) and errors raised by a
+/// setting ([`in_setting`](Self::in_setting)) concern no byte: their offset is 0 and
+/// `Display` leaves it out ([`has_offset`](Self::has_offset)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-// The layout is fixed, words first and the one-byte layer last, so that the `Result` of
+// The layout is fixed, words first and the one-byte fields last, so that the `Result` of
 // a per-packet path keeps its `Ok` value in whole words: in Rust's own layout the value
 // shared bytes with the error's small fields and was rebuilt from bytes on the way out
 // (24 more instructions per encapsulation, measured with benches/instructions.sh).
