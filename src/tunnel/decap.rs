@@ -107,7 +107,8 @@ pub struct Decapsulated {
     pub outer_src: IpAddr,
     /// Outer destination address.
     pub outer_dst: IpAddr,
-    /// Where the inner Ethernet frame sits in the buffer handed to `decapsulate`.
+    /// Where the inner Ethernet frame sits in the buffer handed to `decapsulate` (the
+    /// whole frame) or `decapsulate_payload` (the payload).
     pub inner: Range<usize>,
     /// An inner/outer ECN combination RFC 6040 section 4.2 says to log, for the caller
     /// to count (`None` when ECN was not combined).
