@@ -121,8 +121,9 @@ pub const TUNNEL_HEADER_LEN: usize = vxlan::HEADER_LEN;
 const _: () = assert!(nvgre::HEADER_LEN == TUNNEL_HEADER_LEN);
 
 /// Why a decoded frame yielded no tunnel: its decode error, an outer fragment of IPv4
-/// or IPv6 (`fragment`, at `l3_offset`), or simply no VXLAN or NVGRE inside. Takes values, not the frame, so the
-/// callers' frames stay in registers; cold, as it is the error path.
+/// or IPv6 (`fragment`, at `l3_offset`), or simply no VXLAN or NVGRE inside. Takes
+/// values, not the frame, so the callers' frames stay in registers; cold, as it is the
+/// error path.
 #[cold]
 fn no_tunnel(error: Option<Error>, fragment: Option<Layer>, l3_offset: usize) -> Error {
     match (error, fragment) {
