@@ -101,8 +101,9 @@ const fn cell(inner: Ecn, outer: Ecn) -> usize {
 
 /// A [`FIGURE_4`] entry's drop bit: the packet is dropped.
 const DROP: u8 = 0x10;
-/// A [`FIGURE_4`] entry's alarm (bits 2-3): "(!!!)", "(!)".
+/// A [`FIGURE_4`] entry's alarm (bits 2-3) for Figure 4's "(!!!)": unexpected.
 const ALARM_UNEXPECTED: u8 = 1;
+/// A [`FIGURE_4`] entry's alarm (bits 2-3) for Figure 4's "(!)": questionable.
 const ALARM_QUESTIONABLE: u8 = 2;
 
 /// RFC 6040 Figure 4 as 16 entries, one per cell (inner ECN << 2 | outer ECN): the inner
