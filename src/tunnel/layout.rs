@@ -153,7 +153,8 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
     }
 }
 
-/// The outer IP header of an accepted tunnel frame.
+/// The outer IP header of a tunnel frame, as the walk recorded it ([`Outer::ip`]) and,
+/// once accepted, as translation keeps it ([`Accepted::header`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OuterIp<'a> {
     /// An IPv4 underlay.
