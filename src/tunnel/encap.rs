@@ -181,6 +181,8 @@ impl Encapsulator {
             Encapsulation::Nvgre(_) => IpProtocol::GRE,
         };
         let mut ip_sum = 0;
+        // IPv6 has no ID field: its placeholder counter is never asked (`finish` takes an
+        // ID over IPv4 only).
         let mut ident = IdentCounter::for_tuple(Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0);
         match (config.src_ip, config.dst_ip) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
