@@ -921,12 +921,21 @@ fn a_dual_stack_socket_reports_ipv4_peers_as_mapped_addresses_and_they_are_vteps
         ..outer
     };
     let refused = Decapsulator::default()
-        .inspect_payload(&buf[sent.payload], TunnelKind::Vxlan, martian)
+        .inspect_payload(&buf[sent.payload.clone()], TunnelKind::Vxlan, martian)
         .unwrap_err();
     assert!(
         matches!(refused.kind, ErrorKind::BadAddress { .. }),
         "{refused:?}"
     );
+    // A report of two families is no packet: the caller's mistake, named.
+    let mixed = SocketOuter {
+        dst: "fd00::2".parse().unwrap(),
+        ..outer
+    };
+    let refused = Decapsulator::default()
+        .inspect_payload(&buf[sent.payload], TunnelKind::Vxlan, mixed)
+        .unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::MixedFamilies);
 }
 
 /// One encapsulator for many segments writes, per packet, exactly what an encapsulator

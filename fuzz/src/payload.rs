@@ -56,7 +56,7 @@ pub fn check_payload_decap(decap: &Decapsulator, frame: &[u8], whole: &Rewritten
     // A socket reports an IPv4 peer as an IPv4-mapped address (::ffff:a.b.c.d) and the
     // payload path takes it for that IPv4 peer; an IPv6 packet from such a source, refused
     // as a frame, never reaches a socket as one.
-    if is_ipv4_mapped(ip.src()) {
+    if is_ipv4_mapped(ip.src()) || is_ipv4_mapped(ip.dst()) {
         return;
     }
     // What the socket gives: its carrier's payload, without Ethernet padding.
@@ -87,7 +87,8 @@ fn decapsulate_payload(
     )
 }
 
-/// True for an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+/// True for an IPv4-mapped IPv6 address (::ffff:a.b.c.d): a socket's name for an IPv4
+/// address, which the payload path takes as such (and refuses beside an IPv6 one).
 fn is_ipv4_mapped(address: IpAddr) -> bool {
     matches!(address, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
 }
@@ -267,7 +268,7 @@ pub fn payload(data: &[u8]) {
     let part = decapsulate_payload(&decap, payload, kind, outer);
     // An IPv4-mapped source is a socket's way of naming an IPv4 peer (the payload path
     // takes it so, tests/tunnel.rs): no IPv6 frame stands for it.
-    if is_ipv4_mapped(outer.src) {
+    if is_ipv4_mapped(outer.src) || is_ipv4_mapped(outer.dst) {
         return;
     }
     let Some((frame, at, l3)) = whole_frame(payload, kind, outer, settings.outer_tag) else {

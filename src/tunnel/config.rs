@@ -386,10 +386,13 @@ mod tests {
         let mixed = TunnelConfig::vxlan(vni, Ipv4Addr::new(10, 0, 0, 1), Ipv6Addr::LOCALHOST);
         let error = mixed.validate().unwrap_err();
         assert_eq!(error.kind, ErrorKind::MixedFamilies);
+        assert!(!error.has_offset());
         let vsid = Vsid::new(100).unwrap();
         let reserved =
             TunnelConfig::nvgre(vsid, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
-        let text = std::string::ToString::to_string(&reserved.validate().unwrap_err());
+        let error = reserved.validate().unwrap_err();
+        assert!(!error.has_offset());
+        let text = std::string::ToString::to_string(&error);
         assert_eq!(
             text,
             "tunnel: VSID 100 is reserved (RFC 7637 section 3.2: 0-4095 and 16777215)"

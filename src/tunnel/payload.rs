@@ -56,7 +56,7 @@ use super::layout::{OuterFacts, Received, Underlay};
 use super::{Encapsulation, TUNNEL_HEADER_LEN, TunnelKind};
 use crate::packet::{Depth, Record};
 use crate::wire::nvgre::NvgreHeader;
-use crate::{AddressField, Error, Result};
+use crate::{AddressField, Error, ErrorKind, Layer, Result};
 
 /// What a socket reports of the outer packet a payload came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,15 +85,15 @@ impl Underlay<'_> for SocketOuter {
     fn accept(&self, _at: usize, policy: ReceivePolicy) -> Result<((), OuterFacts)> {
         // A socket of both families (bound to [::]) reports IPv4 peers as IPv4-mapped
         // addresses (::ffff:a.b.c.d): the packet was IPv4, judged and reported as such.
-        let (src, dst) = match self.src.to_canonical() {
-            src @ IpAddr::V4(_) => (src, self.dst.to_canonical()),
-            src => (src, self.dst),
-        };
         let facts = OuterFacts {
-            src,
-            dst,
+            src: self.src.to_canonical(),
+            dst: self.dst.to_canonical(),
             ecn: self.ecn,
         };
+        // One packet has one family: a report of two is the caller's mistake.
+        if facts.src.is_ipv4() != facts.dst.is_ipv4() {
+            return Err(Error::new(Layer::Tunnel, ErrorKind::MixedFamilies));
+        }
         check_source(AddressField::OuterSource, facts.src, policy.sources)?;
         Ok(((), facts))
     }
@@ -160,7 +160,10 @@ impl Decapsulator {
     }
 }
 
-/// What a program sending an encapsulated payload needs besides its bytes.
+/// What a program sending an encapsulated payload needs besides its bytes. The outer
+/// IP and UDP headers are the socket's to write, so the settings about them (DF, the UDP
+/// checksum over IPv4 or IPv6) are the socket's too (`IP_MTU_DISCOVER`,
+/// `UDP_NO_CHECK6_TX`); likewise on receive, the kernel has checked the checksums.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PayloadHeaders {
     /// Where the payload (the tunnel header onward) lies in the buffer.
