@@ -932,7 +932,7 @@ fn the_underlay_receives_socket_payloads_of_both_families_with_their_outer_ecn()
         let mut buf = vec![0xaa; HEADROOM + 2048];
         for receiver in receivers {
             assert_pollable(receiver.fd(), "a receiving socket");
-            let error = receiver.recv(&mut buf).unwrap_err();
+            let error = recv_one(receiver, &mut buf).unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
         }
         let [vxlan4, nvgre4, vxlan6, nvgre6] = receivers else {
@@ -945,7 +945,7 @@ fn the_underlay_receives_socket_payloads_of_both_families_with_their_outer_ecn()
                       ip_header: usize,
                       ecn: Ecn| {
             assert!(readable(receiver.fd(), ARRIVES), "nothing to receive");
-            let received = receiver.recv(buf).unwrap();
+            let received = recv_one(receiver, buf).unwrap();
             let start = HEADROOM + ip_header;
             assert_eq!(
                 received,
@@ -960,7 +960,7 @@ fn the_underlay_receives_socket_payloads_of_both_families_with_their_outer_ecn()
                 }
             );
             assert_eq!(&buf[received.payload], sent);
-            let error = receiver.recv(buf).unwrap_err();
+            let error = recv_one(receiver, buf).unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::WouldBlock, "one packet");
         };
 
@@ -971,7 +971,7 @@ fn the_underlay_receives_socket_payloads_of_both_families_with_their_outer_ecn()
         peer.send_to(&datagram, SocketAddrV4::new(VTEP, 8472))
             .unwrap();
         assert!(readable(vxlan4.fd(), ARRIVES));
-        let error = vxlan4.recv(&mut buf[..HEADROOM - 1]).unwrap_err();
+        let error = recv_one(vxlan4, &mut buf[..HEADROOM]).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "no headroom");
         expect(vxlan4, &mut buf, &datagram, VXLAN_PEER.into(), 0, Ecn::Ect0);
 
@@ -1006,6 +1006,26 @@ fn the_underlay_receives_socket_payloads_of_both_families_with_their_outer_ecn()
         let kinds: Vec<_> = vxlan_only.receivers().iter().map(|r| r.kind()).collect();
         assert_eq!(kinds, [TunnelKind::Vxlan]);
     });
+}
+
+/// One payload received through the batch receive, with `buf` as its only slot.
+fn recv_one(receiver: &tunnelwire::linux::Receiver, buf: &mut [u8]) -> io::Result<Received> {
+    let mut received = Vec::new();
+    let slot = buf.len();
+    receiver.recv_batch(buf, slot, &mut received)?;
+    assert!(received.len() <= 1, "one slot, at most one payload");
+    received
+        .pop()
+        .ok_or_else(|| io::Error::other("a packet the receiver skipped"))
+}
+
+/// One frame sent to `remote` through the batch send.
+fn send_one(underlay: &Underlay, remote: IpAddr, frame: &[u8]) -> io::Result<()> {
+    let sender = underlay
+        .sender(remote)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not a remote"))?;
+    assert_eq!(underlay.send_batch(sender, std::iter::once(frame))?, 1);
+    Ok(())
 }
 
 /// An outer Ethernet header and IPv4 header as the tunnel engine writes them, then
@@ -1047,9 +1067,7 @@ fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
         udp.extend_from_slice(&((8 + datagram.len()) as u16).to_be_bytes());
         udp.extend_from_slice(&[0, 0]);
         udp.extend_from_slice(&datagram);
-        underlay
-            .send(VXLAN_PEER.into(), &outer(VXLAN_PEER, 17, &udp))
-            .unwrap();
+        send_one(&underlay, VXLAN_PEER.into(), &outer(VXLAN_PEER, 17, &udp)).unwrap();
         let packet = vxlan_raw
             .recv(ARRIVES, is_vxlan_to(4789))
             .expect("the VXLAN packet arrives");
@@ -1072,9 +1090,7 @@ fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
         assert_eq!(&received[..len], &datagram[..]);
 
         let gre = nvgre(VNI, 9, &inner);
-        underlay
-            .send(NVGRE_PEER.into(), &outer(NVGRE_PEER, 47, &gre))
-            .unwrap();
+        send_one(&underlay, NVGRE_PEER.into(), &outer(NVGRE_PEER, 47, &gre)).unwrap();
         let packet = gre_peer
             .recv(ARRIVES, |_| true)
             .expect("the NVGRE packet arrives");
@@ -1091,7 +1107,7 @@ fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
         vxlan_peer6.set_read_timeout(Some(ARRIVES)).unwrap();
         let vni = Vni::new(VNI).unwrap();
         let built = built_by_engine(TunnelConfig::vxlan(vni, VTEP6, VXLAN_PEER6), &inner);
-        underlay.send(VXLAN_PEER6.into(), &built).unwrap();
+        send_one(&underlay, VXLAN_PEER6.into(), &built).unwrap();
         lo.expect(&built, "the IPv6 VXLAN packet, byte for byte");
         let (len, from) = vxlan_peer6.recv_from(&mut received).unwrap();
         let source_port = u16::from_be_bytes([built[54], built[55]]);
@@ -1101,7 +1117,7 @@ fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
         let gre_peer6 = RawPeer::open(libc::IPPROTO_GRE, NVGRE_PEER6);
         let vsid = Vsid::new(VNI).unwrap();
         let built = built_by_engine(TunnelConfig::nvgre(vsid, VTEP6, NVGRE_PEER6), &inner);
-        underlay.send(NVGRE_PEER6.into(), &built).unwrap();
+        send_one(&underlay, NVGRE_PEER6.into(), &built).unwrap();
         lo.expect(&built, "the IPv6 NVGRE packet, byte for byte");
         let payload = gre_peer6.recv_bytes(ARRIVES, |_| true);
         assert_eq!(
@@ -1110,10 +1126,10 @@ fn the_underlay_sends_both_tunnels_as_built_over_both_families() {
             "the GRE header onward"
         );
 
-        let error = underlay.send(VXLAN_PEER.into(), &[0; 13]).unwrap_err();
+        let error = send_one(&underlay, VXLAN_PEER.into(), &[0; 13]).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
         let stranger = Ipv4Addr::new(10, 99, 0, 9);
-        let error = underlay.send(stranger.into(), &built).unwrap_err();
+        let error = send_one(&underlay, stranger.into(), &built).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::NotFound, "not a remote");
         // No IPv6 local address, nothing to send IPv6 with.
         let mut ipv4_only = Underlay::open(Some(VTEP), None, 4790, false).unwrap();

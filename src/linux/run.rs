@@ -15,6 +15,7 @@ use std::{eprintln, format, vec};
 use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::IpAddr;
+use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,15 +25,24 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use super::config::VtepConfig;
 use super::control::{ControlSocket, Names};
+use super::mmsg;
+use super::outbox::Outbox;
 use super::tap::Tap;
-use super::underlay::Underlay;
-use crate::switch::{Egress, Ingress, Location, PortId, Reason, Switch, Verdict};
+use super::underlay::{Received, Underlay};
+use crate::switch::{Egress, Forward, Ingress, Location, PortId, Reason, Switch, Verdict};
 use crate::tunnel::HEADROOM;
 
-/// Frames read from one descriptor per turn of the loop, so no source starves the others.
-const BATCH: usize = 64;
-/// Room for the largest datagram a socket can deliver, after the headroom.
-const BUFFER: usize = HEADROOM + 65_536;
+/// Frames read from one descriptor per turn of the loop (one `recvmmsg` from a socket),
+/// so no source starves the others.
+const BATCH: usize = mmsg::BATCH;
+/// A receive slot: room for the largest datagram a socket can deliver, after the
+/// headroom.
+const SLOT: usize = HEADROOM + 65_536;
+/// Where the copies of floods are written, after the receive slots: room for at least
+/// one of the largest copy; when full, the outbox is sent and it starts over.
+const COPIES: usize = 1 << 20;
+/// The turn's buffer: a slot per frame of a batch, then the copies.
+const FRAMES: usize = BATCH * SLOT + COPIES;
 /// How often entries are aged, drops logged and MAC moves reported.
 const TICK: Duration = Duration::from_secs(1);
 /// MAC moves listed per tick; the rest are summed up.
@@ -46,10 +56,15 @@ pub struct Vtep {
     taps: Vec<Tap>,
     underlay: Underlay,
     control: Option<ControlSocket>,
-    /// Receive buffer: frames arrive after the headroom, and unicast leaves from here.
-    rx: Vec<u8>,
-    /// Where each copy of a flood is written.
-    scratch: Vec<u8>,
+    /// The turn's frames: each received into a slot after the headroom (a copy with one
+    /// destination leaves from there, rewritten in place), then the copies of floods.
+    frames: Vec<u8>,
+    /// Bytes of the copies' area in use.
+    copies_used: usize,
+    /// What the underlay's last batch put in the slots.
+    received: Vec<Received>,
+    /// The copies waiting to be sent.
+    outbox: Outbox,
     start: Instant,
     /// Drops per reason already logged.
     logged: [u64; Reason::ALL.len()],
@@ -108,6 +123,11 @@ impl Vtep {
                 .add_remote(remote)
                 .map_err(context(format!("the socket sending to remote {remote}")))?;
         }
+        let remote_senders = switch
+            .remotes()
+            .map(|(_, _, ip, _)| underlay.sender(ip).unwrap_or(usize::MAX))
+            .collect();
+        let outbox = Outbox::new(taps.len(), remote_senders);
         let names = Names {
             ports: taps.iter().map(|t| t.name().to_owned()).collect(),
             remotes: switch.remotes().map(|(_, _, ip, _)| ip).collect(),
@@ -118,8 +138,10 @@ impl Vtep {
             taps,
             underlay,
             control,
-            rx: vec![0; BUFFER],
-            scratch: vec![0; BUFFER],
+            frames: vec![0; FRAMES],
+            copies_used: 0,
+            received: Vec::with_capacity(BATCH),
+            outbox,
             start: Instant::now(),
             logged: [0; Reason::ALL.len()],
             moves_logged: 0,
@@ -249,53 +271,66 @@ impl Vtep {
         }
     }
 
-    /// Reads up to a batch of frames from a TAP; false when the device is gone.
+    /// Reads up to a batch of frames from a TAP, one per slot, and sends what they
+    /// became; false when the device is gone.
     fn drain_tap(&mut self, port: PortId) -> bool {
-        for _ in 0..BATCH {
-            let Some((_, room)) = self.rx.split_at_mut_checked(HEADROOM) else {
-                return true;
+        let mut alive = true;
+        for slot in 0..BATCH {
+            // No overflow: the slots lie inside `frames`.
+            let start = slot.saturating_mul(SLOT).saturating_add(HEADROOM);
+            let end = slot.saturating_add(1).saturating_mul(SLOT);
+            let Some(room) = self.frames.get_mut(start..end) else {
+                break;
             };
             match port.of(&self.taps).recv(room) {
-                // No overflow: the frame lies inside `rx`.
-                Ok(len) => match HEADROOM.checked_add(len) {
-                    Some(end) => self.dispatch(Ingress::Port(port), HEADROOM..end),
-                    None => return true,
-                },
-                Err(error) => match error.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => return true,
-                    _ => {
+                Ok(len) => self.dispatch(Ingress::Port(port), start..start.saturating_add(len)),
+                Err(error) => {
+                    if !matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) {
                         eprintln!("vtep: reading {}: {error}", port.of(&self.taps).name());
                         // EBADFD: the device was deleted; anything else may pass.
-                        return error.raw_os_error() != Some(libc::EBADFD);
+                        alive = error.raw_os_error() != Some(libc::EBADFD);
                     }
-                },
-            }
-        }
-        true
-    }
-
-    /// Reads up to a batch of payloads from the underlay's `receiver`th socket.
-    fn drain_underlay(&mut self, receiver: usize) {
-        for _ in 0..BATCH {
-            let Some(socket) = self.underlay.receivers().get(receiver) else {
-                return;
-            };
-            match socket.recv(&mut self.rx) {
-                Ok(received) => self.dispatch(received.ingress(), received.payload),
-                Err(error) => {
-                    if error.kind() != io::ErrorKind::WouldBlock {
-                        eprintln!("vtep: underlay receive: {error}");
-                    }
-                    return;
+                    break;
                 }
             }
         }
+        self.send_outbox();
+        alive
     }
 
-    /// Hands one frame to the switch and sends every copy it asks for.
-    fn dispatch(&mut self, ingress: Ingress, frame: std::ops::Range<usize>) {
+    /// Reads a batch of payloads from the underlay's `receiver`th socket in one system
+    /// call, and sends what they became.
+    fn drain_underlay(&mut self, receiver: usize) {
+        let Some(socket) = self.underlay.receivers().get(receiver) else {
+            return;
+        };
+        self.received.clear();
+        let slots = self
+            .frames
+            .get_mut(..BATCH.saturating_mul(SLOT))
+            .unwrap_or_default();
+        if let Err(error) = socket.recv_batch(slots, SLOT, &mut self.received) {
+            if error.kind() != io::ErrorKind::WouldBlock {
+                eprintln!("vtep: underlay receive: {error}");
+            }
+            return;
+        }
+        for index in 0..self.received.len() {
+            if let Some(received) = self.received.get(index) {
+                let (ingress, payload) = (received.ingress(), received.payload.clone());
+                self.dispatch(ingress, payload);
+            }
+        }
+        self.send_outbox();
+    }
+
+    /// Hands one frame to the switch and queues every copy it asks for.
+    fn dispatch(&mut self, ingress: Ingress, frame: Range<usize>) {
         let now = self.start.elapsed();
-        let Verdict::Forward(forward) = self.switch.receive(now, ingress, &mut self.rx, frame)
+        let Verdict::Forward(forward) = self.switch.receive(now, ingress, &mut self.frames, frame)
         else {
             return;
         };
@@ -304,37 +339,50 @@ impl Vtep {
             let Some(&egress) = self.switch.targets().get(i) else {
                 return;
             };
-            // One target: written in place. A flood: each copy in the scratch buffer, as
+            // One target: written in place. A flood: each copy in the copies' area, as
             // copies differ (tags, outer headers).
-            let (written, buf) = if count == 1 {
-                let range = self
-                    .switch
-                    .emit(&forward, egress, &mut self.rx, forward.frame.clone());
-                (range, &self.rx)
+            let written = if count == 1 {
+                self.switch
+                    .emit(&forward, egress, &mut self.frames, forward.frame.clone())
             } else {
-                let inner = self.rx.get(forward.frame.clone()).unwrap_or_default();
-                let range = self
-                    .switch
-                    .emit_copy(&forward, egress, inner, &mut self.scratch);
-                (range, &self.scratch)
+                self.emit_copy(&forward, egress)
             };
-            let Some(frame) = written.ok().and_then(|range| buf.get(range)) else {
-                continue;
-            };
-            // Counted as sent only once the operating system took it; a refusal is
-            // logged with the other drops once a second.
-            let len = frame.len();
-            match send(
-                &self.taps,
-                &self.underlay,
-                &self.names.remotes,
-                egress,
-                frame,
-            ) {
-                Ok(()) => self.switch.count_sent(&forward, egress, len),
-                Err(_) => self.switch.count_write_failed(egress),
+            if let Ok(range) = written
+                && self.outbox.push(egress, &forward, range)
+            {
+                self.send_outbox();
             }
         }
+    }
+
+    /// Writes a copy of `forward`'s frame for `egress` in the copies' area (sending the
+    /// outbox first if the area is full) and returns where it lies.
+    fn emit_copy(&mut self, forward: &Forward, egress: Egress) -> Result<Range<usize>, Reason> {
+        // The frame and its tunnel headers, with the headroom the switch writes them in.
+        let need = HEADROOM.saturating_add(forward.frame.len());
+        if self.copies_used.saturating_add(need) > COPIES {
+            self.send_outbox();
+        }
+        let (received, copies) = self.frames.split_at_mut(BATCH.saturating_mul(SLOT));
+        let inner = received.get(forward.frame.clone()).unwrap_or_default();
+        let start = self.copies_used;
+        let out = copies
+            .get_mut(start..start.saturating_add(need))
+            .unwrap_or_default();
+        let written = self.switch.emit_copy(forward, egress, inner, out)?;
+        self.copies_used = start.saturating_add(need);
+        // No overflow: the copy lies inside `frames`.
+        let offset = BATCH.saturating_mul(SLOT).saturating_add(start);
+        Ok(written.start.saturating_add(offset)..written.end.saturating_add(offset))
+    }
+
+    /// Sends every queued copy; the copies' area is free again.
+    fn send_outbox(&mut self) {
+        if !self.outbox.is_empty() {
+            self.outbox
+                .send(&self.frames, &self.taps, &self.underlay, &mut self.switch);
+        }
+        self.copies_used = 0;
     }
 
     /// Once a second: age the MAC table, report MAC moves and new drops, let go of
@@ -403,17 +451,4 @@ fn push(fds: &mut Vec<RawFd>, fd: RawFd) -> usize {
     let slot = fds.len();
     fds.push(fd);
     slot
-}
-
-fn send(
-    taps: &[Tap],
-    underlay: &Underlay,
-    remotes: &[IpAddr],
-    egress: Egress,
-    frame: &[u8],
-) -> io::Result<()> {
-    match egress {
-        Location::Port(port) => port.of(taps).send(frame),
-        Location::Remote(remote) => underlay.send(*remote.of(remotes), frame),
-    }
 }

@@ -33,23 +33,16 @@
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
 
-use std::io::{self, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendto};
-
-use super::sockets;
+use super::{mmsg, sockets};
 use crate::switch::Ingress;
 use crate::tunnel::ecn::Ecn;
 use crate::tunnel::{HEADROOM, SocketOuter, TunnelKind};
 use crate::wire::ethernet;
-
-/// Room for the one control message asked for (an `int` traffic class or a TOS byte:
-/// 24 bytes with its header), aligned as control messages must be.
-#[repr(C, align(8))]
-struct ControlBuffer([u8; 64]);
 
 /// One receiving socket: VXLAN over UDP or NVGRE over raw GRE, of one local address.
 #[derive(Debug)]
@@ -96,55 +89,65 @@ impl Receiver {
         self.local_ip
     }
 
-    /// Receives one datagram or GRE packet into `buf` after [`HEADROOM`] bytes (so the
-    /// inner frame can be sent on in place) and returns where its payload lies, with
-    /// what the socket reported of the outer packet.
+    /// Receives up to [`mmsg::BATCH`] datagrams or GRE packets in one system call, one
+    /// into each `slot_len` slot of `buf` after [`HEADROOM`] bytes (so each inner frame
+    /// can be sent on in place), and appends to `out` where each payload lies in `buf`,
+    /// with what the socket reported of its outer packet. A packet the kernel should not
+    /// have handed over (no sender, a raw IPv4 packet without a whole header) is skipped.
     ///
     /// # Errors
-    /// `WouldBlock` when nothing is waiting; `InvalidInput` for a buffer without the
-    /// headroom; `InvalidData` for an IPv4 header the kernel should not have handed
-    /// over; what the socket reports.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        let room = buf.get_mut(HEADROOM..).ok_or_else(no_headroom)?;
-        let mut control = ControlBuffer([0; 64]);
-        let mut iov = [IoSliceMut::new(room)];
-        let message = recvmsg::<SockaddrStorage>(
-            self.fd.as_raw_fd(),
-            &mut iov,
-            Some(&mut control.0),
-            MsgFlags::empty(),
-        )?;
-        let len = message.bytes;
-        let src = message.address.as_ref().and_then(peer_ip);
-        // Only the traffic class was asked for; without it the outer packet was Not-ECT.
-        let mut ecn = Ecn::NotEct;
-        for control in message.cmsgs()? {
-            match control {
-                ControlMessageOwned::Ipv4Tos(tos) => ecn = Ecn::from_bits(tos),
-                ControlMessageOwned::Ipv6TClass(class) => ecn = Ecn::from_bits(class as u8),
-                _ => {}
+    /// `WouldBlock` when nothing is waiting; `InvalidInput` for slots without the
+    /// headroom; what the socket reports.
+    pub fn recv_batch(
+        &self,
+        buf: &mut [u8],
+        slot_len: usize,
+        out: &mut Vec<Received>,
+    ) -> io::Result<()> {
+        if slot_len <= HEADROOM {
+            return Err(no_headroom());
+        }
+        let slots = buf
+            .chunks_exact_mut(slot_len)
+            .filter_map(|slot| slot.get_mut(HEADROOM..));
+        let mut datagrams = [mmsg::Datagram {
+            len: 0,
+            peer: None,
+            traffic_class: None,
+        }; mmsg::BATCH];
+        let received = mmsg::recv_batch(self.fd.as_fd(), slots, &mut datagrams)?;
+        for (index, datagram) in datagrams.iter().enumerate().take(received) {
+            // No overflow: every slot lies inside `buf`.
+            let start = index.saturating_mul(slot_len).saturating_add(HEADROOM);
+            let end = start.saturating_add(datagram.len);
+            if let Some(received) =
+                self.received(buf.get(start..end).unwrap_or_default(), start, datagram)
+            {
+                out.push(received);
             }
         }
-        let src = src.ok_or_else(|| invalid("no sender address"))?;
-        // No overflow: the payload lies inside `buf`.
-        let end = HEADROOM.checked_add(len).ok_or_else(no_headroom)?;
-        let mut start = HEADROOM;
+        Ok(())
+    }
+
+    /// What the switch core takes of one packet at `start` in the buffer.
+    fn received(&self, packet: &[u8], start: usize, datagram: &mmsg::Datagram) -> Option<Received> {
+        let src = datagram.peer?;
+        // Only the traffic class was asked for; without it the outer packet was Not-ECT.
+        let mut ecn = datagram.traffic_class.map_or(Ecn::NotEct, Ecn::from_bits);
+        let mut payload = start..start.saturating_add(packet.len());
         if let (TunnelKind::Nvgre, IpAddr::V4(_)) = (self.kind, self.local_ip) {
             // An AF_INET raw socket hands the IPv4 header over: its TOS byte holds the
             // outer ECN, and the GRE header starts after its IHL words.
-            let header = buf.get(HEADROOM..end).unwrap_or_default();
-            let (Some(&first), Some(&tos)) = (header.first(), header.get(1)) else {
-                return Err(invalid("a raw packet shorter than an IPv4 header"));
-            };
+            let (&first, &tos) = (packet.first()?, packet.get(1)?);
             let header_len = usize::from(first & 0x0f).saturating_mul(4);
-            if first >> 4 != 4 || header_len < 20 || header_len > header.len() {
-                return Err(invalid("a raw packet without a whole IPv4 header"));
+            if first >> 4 != 4 || header_len < 20 || header_len > packet.len() {
+                return None;
             }
             ecn = Ecn::from_bits(tos);
-            start = start.saturating_add(header_len);
+            payload.start = payload.start.saturating_add(header_len);
         }
-        Ok(Received {
-            payload: start..end,
+        Some(Received {
+            payload,
             kind: self.kind,
             outer: SocketOuter {
                 src,
@@ -234,49 +237,36 @@ impl Underlay {
         &self.receivers
     }
 
-    /// Sends a tunnel frame the switch wrote (outer Ethernet first, then an IP header of
-    /// `remote`'s family) to `remote`, through its own socket.
-    ///
-    /// # Errors
-    /// `NotFound` for a remote never [added](Self::add_remote); `InvalidInput` for a
-    /// frame shorter than an Ethernet header; what the socket reports: its buffer full
-    /// (`WouldBlock`: this remote's packets wait for it), no route, a packet over the
-    /// route's MTU.
-    pub fn send(&self, remote: IpAddr, frame: &[u8]) -> io::Result<()> {
-        let sender = self
-            .senders
+    /// The index of `remote`'s sending socket, for [`send_batch`](Self::send_batch);
+    /// `None` for a remote never [added](Self::add_remote).
+    pub fn sender(&self, remote: IpAddr) -> Option<usize> {
+        self.senders
             .binary_search_by_key(&remote, |&(ip, _)| ip)
             .ok()
-            .and_then(|at| self.senders.get(at))
-            .map(|(_, fd)| fd)
-            .ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, "not a remote of the underlay")
-            })?;
-        // The IP packet as the tunnel engine built it, after the outer Ethernet header.
-        let packet = frame.get(ethernet::HEADER_LEN..).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "frame shorter than its outer headers",
-            )
+    }
+
+    /// Sends tunnel frames the switch wrote (outer Ethernet first, then an IP header of
+    /// the remote's family) to the remote of sending socket `sender`, up to
+    /// [`mmsg::BATCH`] of them in one system call; returns how many, from the front, the
+    /// socket took. A frame shorter than its outer Ethernet header is sent empty, and
+    /// refused.
+    ///
+    /// # Errors
+    /// `NotFound` for an index [`sender`](Self::sender) did not give; what the socket
+    /// reports for the first frame: its buffer full (`WouldBlock`: this remote's packets
+    /// wait for it), no route, a packet over the route's MTU.
+    pub fn send_batch<'a>(
+        &self,
+        sender: usize,
+        frames: impl Iterator<Item = &'a [u8]>,
+    ) -> io::Result<usize> {
+        let (remote, fd) = self.senders.get(sender).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "not a remote of the underlay")
         })?;
-        // Port 0: a raw socket's sendto takes the protocol there, and 0 means its own.
-        let to = SockaddrStorage::from(SocketAddr::new(remote, 0));
-        sendto(sender.as_raw_fd(), packet, &to, MsgFlags::empty())?;
-        Ok(())
+        // The IP packet as the tunnel engine built it, after the outer Ethernet header.
+        let packets = frames.map(|frame| frame.get(ethernet::HEADER_LEN..).unwrap_or_default());
+        mmsg::send_batch(fd.as_fd(), *remote, packets)
     }
-}
-
-/// The address a datagram came from.
-fn peer_ip(address: &SockaddrStorage) -> Option<IpAddr> {
-    match (address.as_sockaddr_in(), address.as_sockaddr_in6()) {
-        (Some(v4), _) => Some(IpAddr::V4(v4.ip())),
-        (_, Some(v6)) => Some(IpAddr::V6(v6.ip())),
-        _ => None,
-    }
-}
-
-fn invalid(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
 fn no_headroom() -> io::Error {
