@@ -20,7 +20,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr;
 
 /// Messages per system call, each way.
-pub(super) const BATCH: usize = 64;
+pub const BATCH: usize = 64;
 
 /// Room for the one control message asked for per datagram (an `int` traffic class or a
 /// TOS byte: 24 bytes with its header), aligned as control messages must be.

@@ -40,6 +40,7 @@ mod tap;
 mod underlay;
 
 pub use config::{ConfigError, VtepConfig};
+pub use mmsg::BATCH;
 pub use run::Vtep;
 pub use tap::Tap;
 pub use underlay::{Received, Receiver, Underlay};

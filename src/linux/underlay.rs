@@ -89,7 +89,7 @@ impl Receiver {
         self.local_ip
     }
 
-    /// Receives up to [`mmsg::BATCH`] datagrams or GRE packets in one system call, one
+    /// Receives up to [`BATCH`](super::BATCH) datagrams or GRE packets in one system call, one
     /// into each `slot_len` slot of `buf` after [`HEADROOM`] bytes (so each inner frame
     /// can be sent on in place), and appends to `out` where each payload lies in `buf`,
     /// with what the socket reported of its outer packet. A packet the kernel should not
@@ -247,7 +247,7 @@ impl Underlay {
 
     /// Sends tunnel frames the switch wrote (outer Ethernet first, then an IP header of
     /// the remote's family) to the remote of sending socket `sender`, up to
-    /// [`mmsg::BATCH`] of them in one system call; returns how many, from the front, the
+    /// [`BATCH`](super::BATCH) of them in one system call; returns how many, from the front, the
     /// socket took. A frame shorter than its outer Ethernet header is sent empty, and
     /// refused.
     ///
