@@ -30,7 +30,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
-use tunnelwire::linux::{Received, Tap, Underlay, Vtep, VtepConfig, control};
+use tunnelwire::linux::{Received, Tap, Underlay, VNET_HDR_LEN, Vtep, VtepConfig, control};
 use tunnelwire::switch::{Reason, Switch};
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{Encapsulator, HEADROOM, SocketOuter, TunnelConfig, TunnelKind};
@@ -866,7 +866,8 @@ fn a_tap_is_created_up_with_its_mtu_and_moves_frames_both_ways() {
         assert_pollable(tap.as_fd(), "the TAP");
 
         let mut buf = vec![0u8; 2048];
-        let error = tap.recv(&mut buf).unwrap_err();
+        let mut header = [0xee; VNET_HDR_LEN];
+        let error = tap.recv(&mut header, &mut buf).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
 
         let host = Host::on("twtap0");
@@ -876,11 +877,15 @@ fn a_tap_is_created_up_with_its_mtu_and_moves_frames_both_ways() {
             readable(tap.as_fd(), ARRIVES),
             "nothing to read from the TAP"
         );
-        let len = tap.recv(&mut buf).unwrap();
+        let len = tap.recv(&mut header, &mut buf).unwrap();
         assert_eq!(&buf[..len], &outbound[..]);
+        assert_eq!(
+            header, [0; VNET_HDR_LEN],
+            "a whole frame, checksums complete"
+        );
 
         let inbound = frame(mac(2), mac(1), 0x22, 1414);
-        tap.send(&inbound).unwrap();
+        tap.send(&[0; VNET_HDR_LEN], &inbound).unwrap();
         host.expect(&inbound, "Tap::send");
 
         drop(tap);

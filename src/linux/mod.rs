@@ -42,5 +42,5 @@ mod underlay;
 pub use config::{ConfigError, VtepConfig};
 pub use mmsg::BATCH;
 pub use run::Vtep;
-pub use tap::Tap;
+pub use tap::{Tap, VNET_HDR_LEN};
 pub use underlay::{Received, Receiver, Underlay};

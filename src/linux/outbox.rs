@@ -23,7 +23,7 @@ use std::io;
 use std::ops::Range;
 
 use super::mmsg;
-use super::tap::Tap;
+use super::tap::{Tap, VNET_HDR_LEN};
 use super::underlay::Underlay;
 use crate::switch::{Egress, Forward, Location, Switch};
 
@@ -117,7 +117,7 @@ impl Outbox {
                 Location::Port(port) => {
                     for pending in group {
                         let frame = buf.get(pending.frame.clone()).unwrap_or_default();
-                        match port.of(taps).send(frame) {
+                        match port.of(taps).send(&[0; VNET_HDR_LEN], frame) {
                             Ok(()) => {
                                 switch.count_sent(&pending.forward, pending.egress, frame.len())
                             }

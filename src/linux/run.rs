@@ -15,7 +15,6 @@ use std::{eprintln, format, vec};
 use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::IpAddr;
-use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,13 +22,15 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+mod datapath;
+
 use super::config::VtepConfig;
 use super::control::{ControlSocket, Names};
 use super::mmsg;
 use super::outbox::Outbox;
 use super::tap::Tap;
 use super::underlay::{Received, Underlay};
-use crate::switch::{Egress, Forward, Ingress, Location, PortId, Reason, Switch, Verdict};
+use crate::switch::{Location, PortId, Reason, Switch};
 use crate::tunnel::HEADROOM;
 
 /// Frames read from one descriptor per turn of the loop (one `recvmmsg` from a socket),
@@ -41,6 +42,8 @@ const SLOT: usize = HEADROOM + 65_536;
 /// Where the copies of floods are written, after the receive slots: room for at least
 /// one of the largest copy; when full, the outbox is sent and it starts over.
 const COPIES: usize = 1 << 20;
+/// The longest read from a TAP: a super-frame of 64 KiB of IP behind Ethernet and a tag.
+const STAGING: usize = 65_536 + 64;
 /// The turn's buffer: a slot per frame of a batch, then the copies.
 const FRAMES: usize = BATCH * SLOT + COPIES;
 /// How often entries are aged, drops logged and MAC moves reported.
@@ -61,6 +64,11 @@ pub struct Vtep {
     frames: Vec<u8>,
     /// Bytes of the copies' area in use.
     copies_used: usize,
+    /// Bytes of the slots' area in use by frames read from TAPs, which are placed one
+    /// after another (a super-frame's segments too), not one per slot.
+    tap_used: usize,
+    /// Where a TAP read lands first: a super-frame is segmented from here.
+    staging: Vec<u8>,
     /// What the underlay's last batch put in the slots.
     received: Vec<Received>,
     /// The copies waiting to be sent.
@@ -140,6 +148,8 @@ impl Vtep {
             control,
             frames: vec![0; FRAMES],
             copies_used: 0,
+            tap_used: 0,
+            staging: vec![0; STAGING],
             received: Vec::with_capacity(BATCH),
             outbox,
             start: Instant::now(),
@@ -269,120 +279,6 @@ impl Vtep {
                 next_tick = now.saturating_add(TICK);
             }
         }
-    }
-
-    /// Reads up to a batch of frames from a TAP, one per slot, and sends what they
-    /// became; false when the device is gone.
-    fn drain_tap(&mut self, port: PortId) -> bool {
-        let mut alive = true;
-        for slot in 0..BATCH {
-            // No overflow: the slots lie inside `frames`.
-            let start = slot.saturating_mul(SLOT).saturating_add(HEADROOM);
-            let end = slot.saturating_add(1).saturating_mul(SLOT);
-            let Some(room) = self.frames.get_mut(start..end) else {
-                break;
-            };
-            match port.of(&self.taps).recv(room) {
-                Ok(len) => self.dispatch(Ingress::Port(port), start..start.saturating_add(len)),
-                Err(error) => {
-                    if !matches!(
-                        error.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) {
-                        eprintln!("vtep: reading {}: {error}", port.of(&self.taps).name());
-                        // EBADFD: the device was deleted; anything else may pass.
-                        alive = error.raw_os_error() != Some(libc::EBADFD);
-                    }
-                    break;
-                }
-            }
-        }
-        self.send_outbox();
-        alive
-    }
-
-    /// Reads a batch of payloads from the underlay's `receiver`th socket in one system
-    /// call, and sends what they became.
-    fn drain_underlay(&mut self, receiver: usize) {
-        let Some(socket) = self.underlay.receivers().get(receiver) else {
-            return;
-        };
-        self.received.clear();
-        let slots = self
-            .frames
-            .get_mut(..BATCH.saturating_mul(SLOT))
-            .unwrap_or_default();
-        if let Err(error) = socket.recv_batch(slots, SLOT, &mut self.received) {
-            if error.kind() != io::ErrorKind::WouldBlock {
-                eprintln!("vtep: underlay receive: {error}");
-            }
-            return;
-        }
-        for index in 0..self.received.len() {
-            if let Some(received) = self.received.get(index) {
-                let (ingress, payload) = (received.ingress(), received.payload.clone());
-                self.dispatch(ingress, payload);
-            }
-        }
-        self.send_outbox();
-    }
-
-    /// Hands one frame to the switch and queues every copy it asks for.
-    fn dispatch(&mut self, ingress: Ingress, frame: Range<usize>) {
-        let now = self.start.elapsed();
-        let Verdict::Forward(forward) = self.switch.receive(now, ingress, &mut self.frames, frame)
-        else {
-            return;
-        };
-        let count = self.switch.targets().len();
-        for i in 0..count {
-            let Some(&egress) = self.switch.targets().get(i) else {
-                return;
-            };
-            // One target: written in place. A flood: each copy in the copies' area, as
-            // copies differ (tags, outer headers).
-            let written = if count == 1 {
-                self.switch
-                    .emit(&forward, egress, &mut self.frames, forward.frame.clone())
-            } else {
-                self.emit_copy(&forward, egress)
-            };
-            if let Ok(range) = written
-                && self.outbox.push(egress, &forward, range)
-            {
-                self.send_outbox();
-            }
-        }
-    }
-
-    /// Writes a copy of `forward`'s frame for `egress` in the copies' area (sending the
-    /// outbox first if the area is full) and returns where it lies.
-    fn emit_copy(&mut self, forward: &Forward, egress: Egress) -> Result<Range<usize>, Reason> {
-        // The frame and its tunnel headers, with the headroom the switch writes them in.
-        let need = HEADROOM.saturating_add(forward.frame.len());
-        if self.copies_used.saturating_add(need) > COPIES {
-            self.send_outbox();
-        }
-        let (received, copies) = self.frames.split_at_mut(BATCH.saturating_mul(SLOT));
-        let inner = received.get(forward.frame.clone()).unwrap_or_default();
-        let start = self.copies_used;
-        let out = copies
-            .get_mut(start..start.saturating_add(need))
-            .unwrap_or_default();
-        let written = self.switch.emit_copy(forward, egress, inner, out)?;
-        self.copies_used = start.saturating_add(need);
-        // No overflow: the copy lies inside `frames`.
-        let offset = BATCH.saturating_mul(SLOT).saturating_add(start);
-        Ok(written.start.saturating_add(offset)..written.end.saturating_add(offset))
-    }
-
-    /// Sends every queued copy; the copies' area is free again.
-    fn send_outbox(&mut self) {
-        if !self.outbox.is_empty() {
-            self.outbox
-                .send(&self.frames, &self.taps, &self.underlay, &mut self.switch);
-        }
-        self.copies_used = 0;
     }
 
     /// Once a second: age the MAC table, report MAC moves and new drops, let go of

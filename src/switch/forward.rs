@@ -205,6 +205,12 @@ impl Switch {
             .sent(forward.frame.len());
     }
 
+    /// Counts a frame from `port` that the driver refused before handing it over, for
+    /// `reason` (a TAP's offload header that does not fit its frame is `Malformed`).
+    pub fn count_port_drop(&mut self, port: PortId, reason: Reason) {
+        port.of_mut(&mut self.ports).counters.count(reason);
+    }
+
     /// Counts a copy the driver failed to write out (`write_failed`).
     ///
     /// # Panics
