@@ -140,7 +140,7 @@ fn super_frame(spec: &Spec) -> (Vec<u8>, VirtioNetHdr, Shape) {
     f.extend_from_slice(&443u16.to_be_bytes());
     f.extend_from_slice(&spec.seq.to_be_bytes());
     f.extend_from_slice(&spec.ack.to_be_bytes());
-    f.push(((20 + spec.options.len()) / 4 << 4) as u8);
+    f.push((((20 + spec.options.len()) / 4) << 4) as u8);
     f.push(0x10 | if spec.psh { 0x08 } else { 0 });
     f.extend_from_slice(&spec.window.to_be_bytes());
     f.extend_from_slice(&[0, 0, 0, 0]);
