@@ -58,6 +58,11 @@ pub enum Layer {
     Frame,
     /// The tunnel engine: encapsulation, decapsulation or translation as a whole.
     Tunnel,
+    /// The `virtio_net_hdr` in front of a frame read from or written to a TAP device with
+    /// `IFF_VNET_HDR` ([`offload`](crate::offload)).
+    VirtioNet,
+    /// TCP header, read by the segmentation and coalescing offloads.
+    Tcp,
 }
 
 impl fmt::Display for Layer {
@@ -72,6 +77,8 @@ impl fmt::Display for Layer {
             Layer::Nvgre => "nvgre",
             Layer::Frame => "frame",
             Layer::Tunnel => "tunnel",
+            Layer::VirtioNet => "virtio_net_hdr",
+            Layer::Tcp => "tcp",
         })
     }
 }
@@ -270,6 +277,30 @@ pub enum ErrorKind {
     /// A checksum (UDP, or the IPv4 header's) does not verify.
     #[error("checksum {0:#06x} does not verify")]
     BadChecksum(u16),
+    /// A field holds a value the protocol does not define or allows not here (an unknown
+    /// `gso_type`, a `gso_size` of 0 in a GSO frame, a TCP data offset below 5 words).
+    #[error("{field} {value} is invalid")]
+    Invalid {
+        /// The field's name.
+        field: &'static str,
+        /// Its value.
+        value: u32,
+    },
+    /// A position a field announces lies past the end of the frame (the checksum a
+    /// `virtio_net_hdr`'s `csum_start` and `csum_offset` point at).
+    #[error("{field} ends at byte {end}, past the {len}-byte frame")]
+    PastEnd {
+        /// The field's name.
+        field: &'static str,
+        /// Where what the field announces ends.
+        end: u32,
+        /// Length of the frame.
+        len: u32,
+    },
+    /// A well-formed frame the segmentation offload does not take apart (UDP
+    /// fragmentation offload, an IPv6 extension header, a transport other than TCP or UDP).
+    #[error("{0} cannot be segmented")]
+    NotSegmentable(&'static str),
     /// A combinator failed while composing parsers (with the `nom` feature: nom's
     /// number for its error kind, `nom::error::error_to_u32`).
     #[error("combinator failed (nom error kind {0})")]
@@ -309,6 +340,9 @@ impl ErrorKind {
             ErrorKind::UnsupportedFrame(_) => "unsupported_frame",
             ErrorKind::NotTenantFrame(_) => "not_tenant_frame",
             ErrorKind::BadChecksum(_) => "bad_checksum",
+            ErrorKind::Invalid { .. } => "invalid",
+            ErrorKind::PastEnd { .. } => "past_end",
+            ErrorKind::NotSegmentable(_) => "not_segmentable",
             ErrorKind::Combinator(_) => "combinator",
         }
     }

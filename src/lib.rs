@@ -3,7 +3,8 @@
 //! A zero-copy, `no_std` codec for overlay tunnels: Ethernet II, 802.1Q/802.1ad VLAN tags,
 //! IPv4, IPv6, UDP, VXLAN ([RFC 7348]) and NVGRE ([RFC 7637]), and an in-place tunnel engine on
 //! top of it ([`tunnel`]: encapsulation, decapsulation, VXLAN <-> NVGRE translation, flow
-//! hash, RFC 6040 ECN).
+//! hash, RFC 6040 ECN), and [`offload`]: segmentation of super-frames and coalescing of TCP
+//! segments (TSO, USO and GRO in software, with the `virtio_net_hdr` of TAP devices).
 //!
 //! Data flows one way: bytes -> [`wire`] views (validated once) -> [`packet`] (which layers
 //! are where) -> [`tunnel`] (rewrite headers in place) -> `switch` (decide) -> `linux`
@@ -134,6 +135,7 @@ pub mod error;
 #[cfg(feature = "nom")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nom")))]
 pub mod nom;
+pub mod offload;
 pub mod packet;
 pub mod tunnel;
 pub mod wire;
