@@ -18,6 +18,7 @@
 
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
+use std::vec;
 
 use std::io;
 use std::ops::Range;
@@ -25,8 +26,12 @@ use std::ops::Range;
 use super::mmsg;
 use super::tap::{Tap, VNET_HDR_LEN};
 use super::underlay::Underlay;
+use crate::offload::{Coalescer, Emit, MAX_SUPER_FRAME_LEN};
 use crate::switch::{Egress, Forward, Location, Switch};
 
+/// TCP flows to one TAP coalesced at once; a ninth writes out the oldest one's
+/// super-frame.
+const FLOWS: usize = 8;
 /// Copies queued before the outbox must be sent to take more.
 const CAPACITY: usize = 4096;
 
@@ -45,6 +50,25 @@ struct Pending {
     frame: Range<usize>,
 }
 
+/// What writing to a TAP needs, allocated once.
+#[derive(Debug)]
+struct TapIo {
+    /// Where TCP segments are coalesced into super-frames.
+    storage: Vec<u8>,
+    /// The writes of the last push, not counted yet.
+    writes: Vec<Write>,
+    /// For each frame of the group pushed so far, the number of the write that carries it.
+    joined: Vec<u64>,
+}
+
+/// One write to a TAP: which frames it carried (see [`Emit`]), and whether it was taken.
+#[derive(Debug, Clone, Copy)]
+struct Write {
+    first: u64,
+    frames: u16,
+    taken: bool,
+}
+
 /// The copies of one turn, waiting to be sent.
 #[derive(Debug)]
 pub(super) struct Outbox {
@@ -52,6 +76,8 @@ pub(super) struct Outbox {
     /// For each remote of the switch (by id), the underlay's sending socket.
     remote_senders: Vec<usize>,
     ports: usize,
+    /// Where TCP segments to a TAP are coalesced into super-frames.
+    tap_io: TapIo,
 }
 
 impl Outbox {
@@ -62,6 +88,11 @@ impl Outbox {
             pending: Vec::with_capacity(CAPACITY),
             remote_senders,
             ports,
+            tap_io: TapIo {
+                storage: vec![0; FLOWS * MAX_SUPER_FRAME_LEN],
+                writes: Vec::with_capacity(CAPACITY),
+                joined: Vec::with_capacity(CAPACITY),
+            },
         }
     }
 
@@ -115,15 +146,7 @@ impl Outbox {
             rest = after;
             match first.egress {
                 Location::Port(port) => {
-                    for pending in group {
-                        let frame = buf.get(pending.frame.clone()).unwrap_or_default();
-                        match port.of(taps).send(&[0; VNET_HDR_LEN], frame) {
-                            Ok(()) => {
-                                switch.count_sent(&pending.forward, pending.egress, frame.len())
-                            }
-                            Err(_) => switch.count_write_failed(pending.egress),
-                        }
-                    }
+                    send_to_port(group, port.of(taps), buf, &mut self.tap_io, switch);
                 }
                 Location::Remote(_) => {
                     let sender = first.destination.saturating_sub(self.ports);
@@ -162,5 +185,64 @@ fn send_to_remote(
             }
         }
         group = after;
+    }
+}
+
+/// Writes one TAP's copies, consecutive TCP segments of a flow coalesced into super-frames
+/// (the kernel takes each with its virtio-net header and hands the host's stack one
+/// packet where there were many); each copy counted as sent or refused with the write
+/// that carried it.
+fn send_to_port(group: &[Pending], tap: &Tap, buf: &[u8], tap_io: &mut TapIo, switch: &mut Switch) {
+    let TapIo {
+        storage,
+        writes,
+        joined,
+    } = tap_io;
+    joined.clear();
+    let mut coalescer: Coalescer<'_, FLOWS> = Coalescer::new(storage);
+    // Each write is counted once the frames it carries are known: the frame that closes
+    // a super-frame is written before `push` returns.
+    for pending in group {
+        let frame = buf.get(pending.frame.clone()).unwrap_or_default();
+        coalescer.push(frame, |emit| write(tap, emit, writes));
+        joined.push(coalescer.joined());
+        count_writes(writes, joined, group, switch);
+    }
+    coalescer.flush(|emit| write(tap, emit, writes));
+    count_writes(writes, joined, group, switch);
+}
+
+/// Writes one frame or super-frame to `tap` and notes which frames it carried and
+/// whether the TAP took it.
+fn write(tap: &Tap, emit: Emit<'_>, writes: &mut Vec<Write>) {
+    let mut header = [0; VNET_HDR_LEN];
+    let taken = emit.hdr.emit(&mut header).is_ok() && tap.send(&header, emit.frame).is_ok();
+    writes.push(Write {
+        first: emit.first,
+        frames: emit.frames,
+        taken,
+    });
+}
+
+/// Counts each frame carried by the `writes` done (`joined[i]` names the write of the
+/// group's `i`th frame), and forgets them.
+fn count_writes(writes: &mut Vec<Write>, joined: &[u64], group: &[Pending], switch: &mut Switch) {
+    for write in writes.drain(..) {
+        // Every frame a write carries was pushed at or after its first.
+        let from = usize::try_from(write.first).unwrap_or(usize::MAX);
+        let carried = joined
+            .iter()
+            .zip(group)
+            .skip(from)
+            .filter(|&(&first, _)| first == write.first)
+            .take(usize::from(write.frames));
+        for (_, pending) in carried {
+            if write.taken {
+                let len = pending.frame.len();
+                switch.count_sent(&pending.forward, pending.egress, len);
+            } else {
+                switch.count_write_failed(pending.egress);
+            }
+        }
     }
 }

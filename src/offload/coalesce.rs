@@ -108,6 +108,12 @@ pub struct Emit<'a> {
     pub hdr: VirtioNetHdr,
     /// The frame: a super-frame in the coalescer's storage, or a frame pushed and passed.
     pub frame: &'a [u8],
+    /// The number of its first pushed frame, counting pushes from 0 (wrapping): with
+    /// `frames`, which pushed frames it carries, so a caller can count each one written
+    /// or refused with what it knows of it.
+    pub first: u64,
+    /// How many pushed frames it carries: 1, or a super-frame's segments.
+    pub frames: u16,
 }
 
 /// An open super-frame: where its layers are and what the next segment must say.
@@ -121,6 +127,8 @@ struct Open {
     next_seq: u32,
     /// When it was opened, to find the oldest.
     opened: u64,
+    /// The number of its first segment among the pushed frames.
+    first: u64,
 }
 
 /// A TCP segment that may be coalesced.
@@ -157,6 +165,10 @@ pub struct Coalescer<'s, const FLOWS: usize = 8> {
     capacity: usize,
     slots: [Option<Open>; FLOWS],
     opened: u64,
+    /// Frames pushed so far (wrapping): the next one's number.
+    pushed: u64,
+    /// See [`joined`](Self::joined).
+    joined: u64,
 }
 
 impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
@@ -174,6 +186,8 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
             capacity,
             slots: [None; FLOWS],
             opened: 0,
+            pushed: 0,
+            joined: 0,
         }
     }
 
@@ -181,6 +195,14 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
     #[inline]
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// The number ([`Emit::first`]) of the write that carries, or will carry, the frame
+    /// pushed last: the first frame of the super-frame it joined, or its own when it
+    /// opened one or passed. A caller counting each frame by its write records it after
+    /// each push.
+    pub fn joined(&self) -> u64 {
+        self.joined
     }
 
     /// How many super-frames are open.
@@ -192,6 +214,16 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
     /// `emit` gets every frame to write now, in order: a super-frame this frame closed or
     /// displaced, then the frame itself if it passes.
     pub fn push(&mut self, frame: &[u8], mut emit: impl FnMut(Emit<'_>)) -> Outcome {
+        let number = self.pushed;
+        self.pushed = self.pushed.wrapping_add(1);
+        // Its own, unless it joins an open super-frame (`append` says so).
+        self.joined = number;
+        let passed = |frame| Emit {
+            hdr: VirtioNetHdr::NONE,
+            frame,
+            first: number,
+            frames: 1,
+        };
         let segment = match self.classify(frame) {
             Ok(segment) => segment,
             Err((pass, layout)) => {
@@ -199,10 +231,7 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
                 if let Some(index) = layout.and_then(|layout| self.find_flow(frame, &layout)) {
                     self.close(index, &mut emit);
                 }
-                emit(Emit {
-                    hdr: VirtioNetHdr::NONE,
-                    frame,
-                });
+                emit(passed(frame));
                 return Outcome::Passed(pass);
             }
         };
@@ -214,19 +243,13 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
             self.close(index, &mut emit);
         }
         if segment.psh {
-            emit(Emit {
-                hdr: VirtioNetHdr::NONE,
-                frame,
-            });
+            emit(passed(frame));
             return Outcome::Passed(Pass::Push);
         }
         let index = self.free_slot(&mut emit);
         let Some(buffer) = self.slot_mut(index) else {
             // Unreachable: `classify` checked the frame fits a slot.
-            emit(Emit {
-                hdr: VirtioNetHdr::NONE,
-                frame,
-            });
+            emit(passed(frame));
             return Outcome::Passed(Pass::TooLong);
         };
         if let Some(head) = buffer.get_mut(..frame.len()) {
@@ -242,6 +265,7 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
                 // Sequence numbers are modulo 2^32; a payload is below 2^16.
                 next_seq: segment.seq.wrapping_add(payload_len as u32),
                 opened: self.opened,
+                first: number,
             });
         }
         Outcome::Opened
@@ -385,6 +409,7 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
         let Some(Some(open)) = self.slots.get(index).copied() else {
             return Outcome::Appended;
         };
+        self.joined = open.first;
         let end = open.len.saturating_add(payload.len());
         if let Some(room) = self
             .slot_mut(index)
@@ -431,6 +456,8 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
             emit(Emit {
                 hdr: VirtioNetHdr::NONE,
                 frame: bytes,
+                first: open.first,
+                frames: 1,
             });
             return;
         }
@@ -464,7 +491,12 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
             csum_start: to_u16(layout.l4),
             csum_offset: to_u16(tcp::CHECKSUM.start),
         };
-        emit(Emit { hdr, frame: bytes });
+        emit(Emit {
+            hdr,
+            frame: bytes,
+            first: open.first,
+            frames: open.segments,
+        });
     }
 
     /// A free slot's index, writing out the oldest super-frame when none is free.
