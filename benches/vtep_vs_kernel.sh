@@ -35,6 +35,9 @@
 #   ROUNDS=5             rounds (default 5)
 #   SECONDS_PER_TEST=5   length of each iperf3 test (default 5)
 #   CARGO_TARGET_DIR     where vtep is built (default target)
+#   PROFILE="tcp host->far"  also samples the whole machine (perf record -a -g, cpu-clock:
+#                        no hardware counters needed) during that test of vtep's, into
+#                        PROFILE_OUT (default target/vtep.perf.data); read it with perf report
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -194,7 +197,12 @@ run() { # run SYSTEM TEST ROUND: one iperf3 test, its line printed and kept for 
     in_ns "$server" ss -Hltn 'sport = :5201' | grep -q . && break
     sleep 0.1
   done
-  local m0 v0 m1 v1
+  local m0 v0 m1 v1 perf_pid=
+  if [ "${PROFILE:-}" = "$test" ] && [ "$system" = vtep ] && command -v perf >/dev/null; then
+    perf record -q -a -g -e cpu-clock -o "${PROFILE_OUT:-$CARGO_TARGET_DIR/vtep.perf.data}" \
+      -- sleep "$secs" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   m0=$(machine_ticks) v0=$(vtep_ticks)
   # Bounded: a wedged test costs a figure, not the run.
   in_ns "$client" timeout $((secs + 30)) iperf3 -c "$address" -p 5201 "${args[@]}" \
@@ -203,6 +211,7 @@ run() { # run SYSTEM TEST ROUND: one iperf3 test, its line printed and kept for 
   # Only the vtep runs count vtep's CPU (it idles, at 0, during the kernel's).
   [ "$system" = vtep ] || v1=$v0
   wait "$server_pid" 2>/dev/null || true
+  [ -z "$perf_pid" ] || wait "$perf_pid" 2>/dev/null || true
   kill -0 "$vtep_pid" 2>/dev/null || die "vtep stopped: $(tail -n 5 "$work/vtep.log")"
   # One tab-separated line in $work/results for the summary, one readable line out.
   python3 - "$work/client.json" "$system" "$test" "$round" $((m1 - m0)) $((v1 - v0)) "$hz" \
