@@ -24,7 +24,7 @@ use serde::Deserialize;
 use crate::switch::{
     self, Location, PortConfig, RemoteConfig, SegmentConfig, Switch, SwitchConfig, is_vtep_address,
 };
-use crate::tunnel::{TunnelKind, VXLAN_OVERHEAD};
+use crate::tunnel::{PortRange, TunnelKind, VXLAN_OVERHEAD};
 use crate::wire::{MacAddr, VlanId, Vni, Vsid};
 
 /// The whole file.
@@ -250,8 +250,22 @@ impl VtepConfig {
     /// # Errors
     /// As [`check`](Self::check).
     pub fn build(&self, hash_seed: u64) -> Result<Switch, ConfigError> {
+        self.build_with_source_ports(hash_seed, PortRange::DYNAMIC)
+    }
+
+    /// As [`build`](Self::build), with VXLAN remotes choosing their UDP source ports
+    /// from `source_ports` (the driver's pool of sending sockets).
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_with_source_ports(
+        &self,
+        hash_seed: u64,
+        source_ports: PortRange,
+    ) -> Result<Switch, ConfigError> {
         let underlay = &self.underlay;
         let mut config = SwitchConfig::new(underlay.local_ip);
+        config.source_ports = source_ports;
         local_address("underlay.local_ip", underlay.local_ip)?;
         if let Some(local_ip6) = underlay.local_ip6 {
             local_address("underlay.local_ip6", local_ip6.into())?;

@@ -37,10 +37,12 @@ mod outbox;
 mod run;
 mod sockets;
 mod tap;
+pub mod udp_gso;
 mod underlay;
 
 pub use config::{ConfigError, VtepConfig};
 pub use mmsg::BATCH;
 pub use run::Vtep;
 pub use tap::{Tap, VNET_HDR_LEN};
+pub use udp_gso::UdpSenders;
 pub use underlay::{Received, Receiver, Underlay};

@@ -91,9 +91,11 @@ impl Vtep {
     /// process answers on (see [`ControlSocket::bind`]).
     pub fn new(config: &VtepConfig, control: Option<&Path>) -> io::Result<Vtep> {
         let seed = RandomState::new().hash_one(std::process::id());
-        let switch = config
-            .build(seed)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let invalid =
+            |e: super::ConfigError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+        // Built once to check the configuration before anything is opened, and again
+        // once the underlay knows the source ports its sockets send from.
+        let switch = config.build(seed).map_err(invalid)?;
         let context =
             |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
         let control = control
@@ -126,6 +128,9 @@ impl Vtep {
             locals.join(" and "),
             settings.vxlan_port
         )))?;
+        let switch = config
+            .build_with_source_ports(seed, underlay.source_ports())
+            .map_err(invalid)?;
         for (_, _, remote, _) in switch.remotes() {
             underlay
                 .add_remote(remote)

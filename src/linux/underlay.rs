@@ -38,10 +38,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use super::udp_gso::UdpSenders;
 use super::{mmsg, sockets};
 use crate::switch::Ingress;
 use crate::tunnel::ecn::Ecn;
-use crate::tunnel::{HEADROOM, SocketOuter, TunnelKind};
+use crate::tunnel::{HEADROOM, PortRange, SocketOuter, TunnelKind};
 use crate::wire::ethernet;
 
 /// One receiving socket: VXLAN over UDP or NVGRE over raw GRE, of one local address.
@@ -167,6 +168,8 @@ pub struct Underlay {
     local_ipv6: Option<Ipv6Addr>,
     /// Each remote's sending socket, sorted by address.
     senders: Vec<(IpAddr, OwnedFd)>,
+    /// The pool VXLAN over IPv4 leaves from, segmented (see [`UdpSenders`]).
+    udp: Option<UdpSenders>,
 }
 
 impl Underlay {
@@ -205,6 +208,7 @@ impl Underlay {
             local_ipv4,
             local_ipv6,
             senders: Vec::new(),
+            udp: local_ipv4.map(UdpSenders::open).transpose()?,
         })
     }
 
@@ -230,6 +234,19 @@ impl Underlay {
         })?;
         self.senders.insert(at, (remote, sockets::sender(local)?));
         Ok(())
+    }
+
+    /// The UDP source ports VXLAN remotes must choose from ([`UdpSenders::ports`]):
+    /// the IPv4 pool's, or any dynamic port when there is no IPv4 address.
+    pub fn source_ports(&self) -> PortRange {
+        self.udp
+            .as_ref()
+            .map_or(PortRange::DYNAMIC, UdpSenders::ports)
+    }
+
+    /// The pool VXLAN over IPv4 leaves from; `None` without an IPv4 address.
+    pub fn udp_senders(&self) -> Option<&UdpSenders> {
+        self.udp.as_ref()
     }
 
     /// The receiving sockets: per local address, IPv4 first, VXLAN then NVGRE.

@@ -354,6 +354,7 @@ impl Switch {
         };
         tunnel.mtu = self.config.mtu;
         tunnel.vxlan_port = self.config.vxlan_port;
+        tunnel.source_ports = self.config.source_ports;
         let encapsulator = Encapsulator::new(tunnel).map_err(ConfigError::Tunnel)?;
         self.remotes.push(Remote {
             segment,
