@@ -39,13 +39,22 @@ const BATCH: usize = mmsg::BATCH;
 /// A receive slot: room for the largest datagram a socket can deliver, after the
 /// headroom.
 const SLOT: usize = HEADROOM + 65_536;
-/// Where the copies of floods are written, after the receive slots: room for at least
+/// Where frames are placed one after another, after the receive slots: each read from a
+/// TAP (or each segment of a super-frame), and each datagram of a run the kernel
+/// coalesced past the first. Room for at least the largest; when full, the outbox is
+/// sent and it starts over.
+const PLACED: usize = 1 << 20;
+/// Where the copies of floods are written, after the placed frames: room for at least
 /// one of the largest copy; when full, the outbox is sent and it starts over.
 const COPIES: usize = 1 << 20;
+/// Where the placed frames start in the turn's buffer.
+const PLACED_START: usize = BATCH * SLOT;
+/// Where the copies start in the turn's buffer.
+const COPIES_START: usize = PLACED_START + PLACED;
 /// The longest read from a TAP: a super-frame of 64 KiB of IP behind Ethernet and a tag.
 const STAGING: usize = 65_536 + 64;
-/// The turn's buffer: a slot per frame of a batch, then the copies.
-const FRAMES: usize = BATCH * SLOT + COPIES;
+/// The turn's buffer: a slot per frame of a batch, the placed frames, then the copies.
+const FRAMES: usize = COPIES_START + COPIES;
 /// How often entries are aged, drops logged and MAC moves reported.
 const TICK: Duration = Duration::from_secs(1);
 /// MAC moves listed per tick; the rest are summed up.
@@ -64,9 +73,8 @@ pub struct Vtep {
     frames: Vec<u8>,
     /// Bytes of the copies' area in use.
     copies_used: usize,
-    /// Bytes of the slots' area in use by frames read from TAPs, which are placed one
-    /// after another (a super-frame's segments too), not one per slot.
-    tap_used: usize,
+    /// Bytes of the placed frames' area in use.
+    placed_used: usize,
     /// Where a TAP read lands first: a super-frame is segmented from here.
     staging: Vec<u8>,
     /// What the underlay's last batch put in the slots.
@@ -153,7 +161,7 @@ impl Vtep {
             control,
             frames: vec![0; FRAMES],
             copies_used: 0,
-            tap_used: 0,
+            placed_used: 0,
             staging: vec![0; STAGING],
             received: Vec::with_capacity(BATCH),
             outbox,

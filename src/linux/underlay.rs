@@ -62,6 +62,10 @@ pub struct Received {
     pub kind: TunnelKind,
     /// What the socket reported of the outer packet.
     pub outer: SocketOuter,
+    /// Set when the kernel coalesced several datagrams of one sender into this payload
+    /// (`UDP_GRO`): the length of each (the last may be shorter), each a payload of its
+    /// own with the same outer report.
+    pub segment_size: Option<u16>,
 }
 
 impl Received {
@@ -115,6 +119,7 @@ impl Receiver {
             len: 0,
             peer: None,
             traffic_class: None,
+            segment_size: None,
         }; mmsg::BATCH];
         let received = mmsg::recv_batch(self.fd.as_fd(), slots, &mut datagrams)?;
         for (index, datagram) in datagrams.iter().enumerate().take(received) {
@@ -155,6 +160,7 @@ impl Receiver {
                 dst: self.local_ip,
                 ecn,
             },
+            segment_size: datagram.segment_size,
         })
     }
 }
