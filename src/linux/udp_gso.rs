@@ -22,7 +22,7 @@
 //! (`IPV6_FLOWLABEL_MGR`), one by one.
 //!
 //! The pool is shared by every remote, so each socket's send buffer is made large
-//! (`SO_SNDBUFFORCE`, [`SEND_BUFFER`]): a dead remote's packets, waiting for a neighbour
+//! (`SO_SNDBUFFORCE`, 8 MiB): a dead remote's packets, waiting for a neighbour
 //! that never answers, hold at most the neighbour queue's bound (`unres_qlen_bytes`,
 //! 208 KiB by default) of it, and live remotes keep the rest.
 

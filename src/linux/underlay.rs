@@ -1,18 +1,21 @@
 //! The underlay sockets, for an IPv4 local address, an IPv6 one or both: per address a
-//! UDP socket receiving VXLAN, with NVGRE on a raw GRE socket receiving NVGRE, and per
-//! remote a raw IP socket sending both.
+//! UDP socket receiving VXLAN, with NVGRE on a raw GRE socket receiving NVGRE; for an
+//! IPv4 address the pool of UDP sockets VXLAN leaves from ([`UdpSenders`]); and per
+//! remote a raw IP socket sending the rest.
 //!
 //! Receiving, the switch core takes what the sockets give as it is: a socket payload
 //! (the tunnel header onward) with the sender, the local address and the outer ECN
 //! (`IP_RECVTOS` / `IPV6_RECVTCLASS`, or the IPv4 header an AF_INET raw socket hands
-//! over), decapsulated by the tunnel engine's payload path ([`Ingress::Socket`]).
+//! over), decapsulated by the tunnel engine's payload path ([`Ingress::Socket`]). A run
+//! of one sender's datagrams the kernel coalesced (`UDP_GRO`) comes as one payload with
+//! the datagrams' size.
 //!
-//! Sending, both tunnels leave through raw sockets that take the IP header as built
-//! (IPPROTO_RAW, header included): the tunnel engine's DF, TTL or hop limit, DSCP and
-//! RFC 6040 ECN copy, IPv6 flow label from the flow hash, and for VXLAN the UDP source
-//! port from the flow hash (RFC 7348 section 5's ECMP entropy) and, over IPv6, the UDP
-//! checksum. A UDP socket would write its own IP and UDP headers: one source port for
-//! every flow, and the socket's traffic class instead of the inner packet's.
+//! Sending, VXLAN over IPv4 goes through the pool, which writes what the engine chose
+//! (see [`UdpSenders`]); NVGRE, VXLAN over IPv6 and any frame the pool cannot carry go
+//! through raw sockets that take the IP header as built (IPPROTO_RAW, header included):
+//! the tunnel engine's DF, TTL or hop limit, DSCP and RFC 6040 ECN copy, IPv6 flow label
+//! from the flow hash, and for VXLAN the UDP source port from the flow hash (RFC 7348
+//! section 5's ECMP entropy) and, over IPv6, the UDP checksum.
 //!
 //! Each remote address has a sending socket of its own, because the kernel charges a
 //! packet to its socket's send buffer until the packet leaves: one waiting for a neighbour
