@@ -2,13 +2,47 @@
 //! gives back its own bytes and header (IPv4 and IPv6, with or without a VLAN tag,
 //! random payload lengths, segment sizes, PSH, TCP options); every segment's checksums
 //! verify under a checksum written here, independently of the crate's; interleaved flows
-//! coalesce per flow and never across flows; and no input makes either side panic.
+//! coalesce per flow and never across flows; and no input makes either side panic. The
+//! `offload` fuzz target's seeds replay through its checks (`fuzz/src/offload.rs`).
 
 use proptest::prelude::*;
 use tunnelwire::offload::{
     Coalescer, Flags, GsoType, MAX_SUPER_FRAME_LEN, Outcome, Pass, Segmenter, VirtioNetHdr,
     complete_checksum,
 };
+
+#[path = "../fuzz/src/offload.rs"]
+mod fuzz_offload;
+
+#[test]
+fn the_fuzz_seeds_hold_the_fuzz_invariants() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/offload");
+    let (mut seeds, mut segmented) = (0, 0);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("seed-")
+        {
+            let data = std::fs::read(&path).unwrap();
+            let result = std::panic::catch_unwind(|| fuzz_offload::offload(&data));
+            assert!(result.is_ok(), "invariant failed on {}", path.display());
+            seeds += 1;
+            let hdr = VirtioNetHdr::parse(&data).unwrap();
+            if Segmenter::new(&data[10..], &hdr).is_ok() {
+                segmented += 1;
+            }
+        }
+    }
+    assert!(seeds >= 100, "{seeds} seeds in {}", dir.display());
+    // The seeds start the fuzzer past the checks, in the segmenter and the coalescer.
+    assert!(
+        segmented * 4 >= seeds * 3,
+        "{segmented} of {seeds} seeds segmented"
+    );
+}
 
 /// RFC 1071, 16 bits at a time: the sum the crate's vectorised one must agree with.
 fn ones_sum(data: &[u8]) -> u32 {
