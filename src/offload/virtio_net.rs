@@ -260,7 +260,6 @@ impl VirtioNetHdr {
                 ErrorKind::PastEnd {
                     field: "csum_start + csum_offset",
                     end: u32::try_from(end).unwrap_or(u32::MAX),
-                    len: u32::try_from(frame.len()).unwrap_or(u32::MAX),
                 },
             ));
         }
@@ -426,7 +425,7 @@ mod tests {
         let e = hdr.check_frame(&[0; 51]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "virtio_net_hdr at byte 0: csum_start + csum_offset ends at byte 52, past the 51-byte frame"
+            "virtio_net_hdr at byte 0: csum_start + csum_offset ends at byte 52, past the end of the frame"
         );
         // Found by the fuzzer: an odd csum_offset made a checksum that could not verify.
         let odd = VirtioNetHdr {
