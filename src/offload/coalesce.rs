@@ -103,13 +103,22 @@ pub struct Emit<'a> {
 /// coalescer.flush(|emit| written.push(emit.frame.len()));
 /// assert_eq!(written, [60]);
 /// ```
-#[derive(Debug)]
 pub struct Coalescer<'s, const FLOWS: usize = 8> {
     storage: &'s mut [u8],
     /// Bytes per slot.
     capacity: usize,
     slots: [Option<Open>; FLOWS],
     opened: u64,
+}
+
+// Not derived: the storage is up to half a megabyte of bytes nobody wants printed.
+impl<const FLOWS: usize> core::fmt::Debug for Coalescer<'_, FLOWS> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Coalescer")
+            .field("capacity", &self.capacity)
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
