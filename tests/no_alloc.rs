@@ -102,7 +102,7 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
             };
             let to = match encap.config().encapsulation {
                 Encapsulation::Vxlan(_) => TunnelKind::Nvgre,
-                Encapsulation::Nvgre(_) => TunnelKind::Vxlan,
+                Encapsulation::Nvgre(_) | Encapsulation::Geneve(_) => TunnelKind::Vxlan,
             };
             // Inner frames too short for Ethernet (from malformed.pcap) encapsulate but
             // do not translate: translation checks the frame as decapsulation does.
@@ -152,7 +152,7 @@ fn over_ipv6_and_as_socket_payloads_the_tunnel_engine_allocates_nothing_per_pack
             let kind = encap.config().encapsulation.kind();
             let to = match kind {
                 TunnelKind::Vxlan => TunnelKind::Nvgre,
-                TunnelKind::Nvgre => TunnelKind::Vxlan,
+                TunnelKind::Nvgre | TunnelKind::Geneve => TunnelKind::Vxlan,
             };
             // Whole frames: encapsulation, translation, decapsulation.
             buf[inner.clone()].copy_from_slice(frame);

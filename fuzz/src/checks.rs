@@ -28,9 +28,10 @@ use tunnelwire::tunnel::{
     TunnelKind,
 };
 use tunnelwire::wire::{
-    EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr,
-    MacAddr, NvgreHeader, NvgreRepr, UdpDatagram, UdpRepr, VlanId, VlanRepr, VlanTag, Vni, Vsid,
-    VxlanHeader, VxlanRepr, ethernet, ipv4, ipv6, nvgre, udp, vlan, vxlan,
+    EtherType, EthernetFrame, EthernetRepr, GeneveHeader, GeneveRepr, IpProtocol, Ipv4Packet,
+    Ipv4Repr, Ipv6Packet, Ipv6Repr, MacAddr, NvgreHeader, NvgreRepr, UdpDatagram, UdpRepr, VlanId,
+    VlanRepr, VlanTag, Vni, Vsid, VxlanHeader, VxlanRepr, ethernet, geneve, ipv4, ipv6, nvgre, udp,
+    vlan, vxlan,
 };
 use tunnelwire::{AddressField, Error, ErrorKind, Layer, Result};
 
@@ -119,6 +120,7 @@ pub fn decode(data: &[u8]) {
     let strict = Decoder {
         vxlan_ports: VxlanPorts::from_slice(&[vxlan::PORT, 8472]).expect("two ports"),
         vxlan_reserved: ReservedPolicy::Reject,
+        geneve_ports: VxlanPorts::from_slice(&[geneve::PORT, 4789]).expect("two ports"),
     };
     for decoder in [Decoder::new(), strict] {
         check_decode(&decoder, data);
@@ -174,6 +176,30 @@ fn check_decode(decoder: &Decoder, data: &[u8]) {
             };
             (h.into_inner(), nvgre::HEADER_LEN, ip_payload)
         }
+        Tunnel::Geneve(h) => {
+            let udp = frame.outer.udp().expect("Geneve without UDP");
+            assert!(decoder.geneve_ports.contains(udp.dst_port()));
+            assert!(
+                !decoder.vxlan_ports.contains(udp.dst_port()),
+                "VXLAN's port first"
+            );
+            assert_eq!(h.version(), 0);
+            let options: usize = h.options().map(|o| o.as_bytes().len()).sum();
+            assert_eq!(options, h.options_len(), "the options fill their area");
+            // A payload of another protocol type is not decoded.
+            if ![
+                EtherType::TRANSPARENT_ETHERNET_BRIDGING,
+                EtherType::IPV4,
+                EtherType::IPV6,
+            ]
+            .contains(&h.protocol())
+            {
+                assert_eq!(frame.inner, Stack::default());
+                assert_eq!(error, None);
+                return;
+            }
+            (h.into_inner(), h.header_len(), udp.payload())
+        }
     };
     // The tunnel header fills its carrier's payload; the inner stack follows it.
     let header_at = within(data, header);
@@ -189,6 +215,14 @@ fn check_decode(decoder: &Decoder, data: &[u8]) {
         frame.inner.offset..header_at.end
     );
     check_stack(data, &frame.inner, header_at.end);
+    if let Tunnel::Geneve(h) = tunnel {
+        if h.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
+            // An IP payload: the inner stack starts at IP, without Ethernet.
+            assert!(frame.inner.ethernet.is_none());
+            assert_eq!(frame.inner.l3_offset(), frame.inner.offset);
+            return;
+        }
+    }
 
     // The inner stack is the payload decoded alone, moved to its offset; so is its error
     // (the only error possible once the tunnel header decoded).
@@ -212,8 +246,19 @@ fn check_decode(decoder: &Decoder, data: &[u8]) {
 /// Ethernet frame runs to `end`.
 fn check_stack(data: &[u8], stack: &Stack<'_>, end: usize) {
     let Some(eth) = stack.ethernet else {
-        assert!(stack.vlans.iter().all(Option::is_none) && stack.ipv4.is_none());
-        assert!(stack.ipv6.is_none() && stack.transport.is_none());
+        // A stack inside Geneve of an IP protocol type starts at IP.
+        assert!(stack.vlans.iter().all(Option::is_none));
+        assert_eq!(stack.ethertype(), None);
+        let start = match (stack.ipv4, stack.ipv6) {
+            (Some(ip), None) => within(data, ip.into_inner()).start,
+            (None, Some(ip)) => within(data, ip.into_inner()).start,
+            (None, None) => {
+                assert!(stack.transport.is_none());
+                return;
+            }
+            (Some(_), Some(_)) => panic!("both IPv4 and IPv6 in one stack"),
+        };
+        assert_eq!((start, stack.l3_offset()), (stack.offset, stack.offset));
         return;
     };
     assert_eq!(within(data, eth.into_inner()), stack.offset..end);
@@ -305,7 +350,7 @@ pub fn header(data: &[u8]) {
     let Some((&selector, bytes)) = data.split_first() else {
         return;
     };
-    match selector % 7 {
+    match selector % 8 {
         0 => check_header(
             bytes,
             Layer::Ethernet,
@@ -380,6 +425,25 @@ pub fn header(data: &[u8]) {
                 bytes,
                 Layer::Vxlan,
                 |b| VxlanHeader::new_checked(b).map(|v| VxlanRepr::parse(&v)),
+                |r, b| r.emit(b),
+                |r| r.buffer_len(),
+            );
+        }
+        6 => {
+            if let Ok(view) = GeneveHeader::new_checked(bytes) {
+                assert_eq!(view.version(), 0);
+                assert_eq!(view.payload().len(), bytes.len() - view.header_len());
+                let options: usize = view.options().map(|o| o.as_bytes().len()).sum();
+                assert_eq!(options, view.options_len(), "the options fill their area");
+                for option in view.options() {
+                    assert_eq!(option.data().len() % 4, 0);
+                    assert_eq!(option.is_critical(), option.option_type() & 0x80 != 0);
+                }
+            }
+            check_header(
+                bytes,
+                Layer::Geneve,
+                |b| GeneveHeader::new_checked(b).map(|v| GeneveRepr::parse(&v)),
                 |r, b| r.emit(b),
                 |r| r.buffer_len(),
             );
@@ -474,6 +538,7 @@ pub(crate) fn decoder(second_port: bool, reject_reserved: bool) -> Decoder {
         } else {
             ReservedPolicy::Ignore
         },
+        ..Decoder::default()
     }
 }
 
@@ -829,6 +894,7 @@ impl AcceptedFrame<'_> {
                 };
                 assert_eq!(NvgreRepr::parse(&h), NvgreRepr::new(h.vsid(), flow_id));
             }
+            Some(Tunnel::Geneve(_)) => panic!("translation to Geneve is refused (issue 16)"),
             None => panic!("a translated frame without a tunnel"),
         }
     }
@@ -1217,5 +1283,6 @@ fn check_outer_headers(
             };
             assert_eq!(NvgreRepr::parse(&h), NvgreRepr::new(h.vsid(), flow_id));
         }
+        Tunnel::Geneve(_) => panic!("Geneve encapsulation is refused (issue 16)"),
     }
 }

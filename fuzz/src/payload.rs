@@ -293,7 +293,7 @@ fn whole_frame(
     tagged: bool,
 ) -> Option<(Vec<u8>, usize, usize)> {
     let carrier_len = match kind {
-        TunnelKind::Vxlan => udp::HEADER_LEN,
+        TunnelKind::Vxlan | TunnelKind::Geneve => udp::HEADER_LEN,
         TunnelKind::Nvgre => 0,
     };
     let ip_header_len = match outer.src {

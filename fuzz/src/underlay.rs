@@ -311,7 +311,7 @@ pub fn check_receive_verdict(decap: &Decapsulator, frame: &[u8], result: &Result
     };
     // The tunnel's carrier: VXLAN's UDP datagram, right before its header.
     let udp = match tunnel {
-        Tunnel::Vxlan(_) => Some(decoded.outer.udp().expect("VXLAN over UDP")),
+        Tunnel::Vxlan(_) | Tunnel::Geneve(_) => Some(decoded.outer.udp().expect("UDP carrier")),
         Tunnel::Nvgre(_) => None,
     };
     let udp_at = decoded.tunnel_offset.saturating_sub(udp::HEADER_LEN);

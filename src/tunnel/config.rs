@@ -323,12 +323,19 @@ impl TunnelConfig {
         let tunnel_len = match self.encapsulation {
             Encapsulation::Vxlan(_) => udp::HEADER_LEN + vxlan::HEADER_LEN,
             Encapsulation::Nvgre(_) => nvgre::HEADER_LEN,
+            Encapsulation::Geneve(_) => udp::HEADER_LEN + crate::wire::geneve::HEADER_LEN,
         };
         if usize::from(self.mtu) < self.ip_header_len() + tunnel_len + ethernet::HEADER_LEN {
             return Err(out_of_range("MTU", u32::from(self.mtu)));
         }
         match self.encapsulation {
             Encapsulation::Vxlan(_) => check_vxlan_ports(self.vxlan_port, self.source_ports)?,
+            Encapsulation::Geneve(_) => {
+                return Err(Error::new(
+                    Layer::Tunnel,
+                    ErrorKind::Unsupported("Geneve encapsulation (issue 16)"),
+                ));
+            }
             Encapsulation::Nvgre(vsid) => {
                 check_vsid(vsid)?;
                 if self.inner_vlan == InnerVlanPolicy::Keep {

@@ -284,6 +284,13 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
             check_vsid(h.vsid()).map_err(|e| e.at(at))?;
             h.payload().len()
         }
+        Tunnel::Geneve(_) => {
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::UnsupportedFrame("Geneve (issue 16)"),
+            )
+            .at(at));
+        }
     };
     Ok(Accepted {
         tunnel,

@@ -23,6 +23,7 @@ use super::{
 use crate::checksum;
 use crate::packet;
 use crate::wire::ethernet::{self, EtherType, EthernetRepr};
+use crate::wire::geneve::{self, GeneveRepr};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
 use crate::wire::nvgre::{self, NvgreHeader, NvgreRepr};
@@ -177,7 +178,7 @@ impl Encapsulator {
         }
         let ip_offset = at;
         let protocol = match config.encapsulation {
-            Encapsulation::Vxlan(_) => IpProtocol::UDP,
+            Encapsulation::Vxlan(_) | Encapsulation::Geneve(_) => IpProtocol::UDP,
             Encapsulation::Nvgre(_) => IpProtocol::GRE,
         };
         let mut ip_sum = 0;
@@ -216,8 +217,15 @@ impl Encapsulator {
                 NvgreRepr::new(vsid, 0).emit(&mut template[at..])?;
                 at += nvgre::HEADER_LEN;
             }
+            Encapsulation::Geneve(vni) => {
+                UdpRepr::new(0, geneve::PORT, 0).emit(&mut template[at..])?;
+                UdpDatagram::new_unchecked(&mut template[at..]).set_len(0);
+                GeneveRepr::new(vni, EtherType::TRANSPARENT_ETHERNET_BRIDGING)
+                    .emit(&mut template[at + udp::HEADER_LEN..])?;
+                at += udp::HEADER_LEN + geneve::HEADER_LEN;
+            }
         }
-        let vxlan = matches!(config.encapsulation, Encapsulation::Vxlan(_));
+        let vxlan = !matches!(config.encapsulation, Encapsulation::Nvgre(_));
         let udp_checksum = vxlan
             && match config.dst_ip {
                 IpAddr::V4(_) => config.udp_checksum,
@@ -311,16 +319,18 @@ impl Encapsulator {
         const VXLAN6_TAGGED: usize = VXLAN6_OVERHEAD + vlan::HEADER_LEN;
         const NVGRE6_TAGGED: usize = NVGRE6_OVERHEAD + vlan::HEADER_LEN;
         match (self.config.encapsulation, self.overhead) {
-            (Encapsulation::Vxlan(_), VXLAN_OVERHEAD) => {
+            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), VXLAN_OVERHEAD) => {
                 self.write::<VXLAN_OVERHEAD>(buf, inner_start, patch)
             }
-            (Encapsulation::Vxlan(_), VXLAN_TAGGED) => {
+            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), VXLAN_TAGGED) => {
                 self.write::<VXLAN_TAGGED>(buf, inner_start, patch)
             }
-            (Encapsulation::Vxlan(_), VXLAN6_OVERHEAD) => {
+            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), VXLAN6_OVERHEAD) => {
                 self.write::<VXLAN6_OVERHEAD>(buf, inner_start, patch)
             }
-            (Encapsulation::Vxlan(_), _) => self.write::<VXLAN6_TAGGED>(buf, inner_start, patch),
+            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), _) => {
+                self.write::<VXLAN6_TAGGED>(buf, inner_start, patch)
+            }
             (Encapsulation::Nvgre(_), NVGRE_OVERHEAD) => {
                 self.write::<NVGRE_OVERHEAD>(buf, inner_start, patch)
             }

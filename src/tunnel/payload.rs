@@ -211,7 +211,9 @@ impl Encapsulator {
             }
         }
         let source_port = match self.config().encapsulation {
-            Encapsulation::Vxlan(_) => Some(hash.source_port(self.config().source_ports)),
+            Encapsulation::Vxlan(_) | Encapsulation::Geneve(_) => {
+                Some(hash.source_port(self.config().source_ports))
+            }
             Encapsulation::Nvgre(_) => None,
         };
         let flow_label = match self.config().dst_ip {

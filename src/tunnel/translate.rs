@@ -110,6 +110,7 @@ const fn tunnel_len(kind: TunnelKind) -> usize {
     match kind {
         TunnelKind::Vxlan => udp::HEADER_LEN + vxlan::HEADER_LEN,
         TunnelKind::Nvgre => nvgre::HEADER_LEN,
+        TunnelKind::Geneve => udp::HEADER_LEN + crate::wire::geneve::HEADER_LEN,
     }
 }
 
@@ -143,6 +144,12 @@ impl Translator {
         to: TunnelKind,
     ) -> Result<Range<usize>> {
         check_vxlan_ports(self.vxlan_port, self.source_ports)?;
+        if to == TunnelKind::Geneve {
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::Unsupported("translation to Geneve (issue 16)"),
+            ));
+        }
         let Some(bytes) = buf.get(frame.clone()) else {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -175,6 +182,7 @@ impl Translator {
         let (vni, vsid) = match tunnel.encapsulation() {
             Encapsulation::Vxlan(vni) => (vni, Vsid::from(vni)),
             Encapsulation::Nvgre(vsid) => (Vni::from(vsid), vsid),
+            Encapsulation::Geneve(vni) => (vni, Vsid::from(vni)),
         };
         if to == TunnelKind::Nvgre {
             check_vsid(vsid)?;
@@ -219,7 +227,7 @@ impl Translator {
             ));
         };
         let protocol = match to {
-            TunnelKind::Vxlan => IpProtocol::UDP,
+            TunnelKind::Vxlan | TunnelKind::Geneve => IpProtocol::UDP,
             TunnelKind::Nvgre => IpProtocol::GRE,
         };
         // What is read of the outer header is read before anything moves: the IPv4
@@ -255,7 +263,7 @@ impl Translator {
                     NvgreRepr::new(vsid, flow_id).emit(h)
                 })?;
             }
-            TunnelKind::Vxlan => {
+            TunnelKind::Vxlan | TunnelKind::Geneve => {
                 let payload_len = (vxlan::HEADER_LEN + end - inner_start) as u16;
                 let port = hash.source_port(self.source_ports);
                 put::<{ udp::HEADER_LEN + vxlan::HEADER_LEN }>(buf, new_l4, |h| {
