@@ -177,10 +177,11 @@ pub enum ErrorKind {
     LengthOverrun {
         /// The length field's name.
         field: &'static str,
-        /// Bytes the field announces, from its header's (or option's) first byte.
-        needed: usize,
-        /// Bytes there are.
-        available: usize,
+        /// Bytes the field announces, from its header's (or option's) first byte (at most
+        /// 260: a Geneve header with all its options).
+        needed: u16,
+        /// Bytes there are (fewer than `needed`).
+        available: u16,
     },
     /// GRE version field is not 0.
     #[error("GRE version {0}, expected 0")]

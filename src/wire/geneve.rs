@@ -97,10 +97,11 @@ pub fn check_options(area: &[u8]) -> Result<()> {
             None => {
                 return Err(Error::new(
                     Layer::Geneve,
+                    // Both below 260: an option's 4 + 124 bytes, in at most 252.
                     ErrorKind::LengthOverrun {
                         field: "option Length",
-                        needed: option_len,
-                        available: rest.len(),
+                        needed: option_len as u16,
+                        available: rest.len() as u16,
                     },
                 ));
             }
@@ -176,10 +177,11 @@ impl<T: AsRef<[u8]>> GeneveHeader<T> {
         let Some(area) = buffer.get(field::OPTIONS..self.header_len()) else {
             return Err(Error::new(
                 Layer::Geneve,
+                // Both at most 260: the buffer is shorter than the header's length.
                 ErrorKind::LengthOverrun {
                     field: "Opt Len",
-                    needed: self.header_len(),
-                    available: buffer.len(),
+                    needed: self.header_len() as u16,
+                    available: buffer.len() as u16,
                 },
             ));
         };
