@@ -25,13 +25,13 @@ use tunnelwire::tunnel::flow::{FlowHash, FlowKey};
 use tunnelwire::tunnel::{
     Checksums, Decapsulated, Decapsulator, Dscp, EcnMode, Encapsulation, Encapsulator, FlowId,
     FlowLabel, InnerVlanPolicy, OuterVlan, PortRange, SourcePolicy, Translator, TunnelConfig,
-    TunnelKind,
+    TunnelKind, UnderstoodOptions,
 };
 use tunnelwire::wire::{
-    EtherType, EthernetFrame, EthernetRepr, GeneveHeader, GeneveRepr, IpProtocol, Ipv4Packet,
-    Ipv4Repr, Ipv6Packet, Ipv6Repr, MacAddr, NvgreHeader, NvgreRepr, UdpDatagram, UdpRepr, VlanId,
-    VlanRepr, VlanTag, Vni, Vsid, VxlanHeader, VxlanRepr, ethernet, geneve, ipv4, ipv6, nvgre, udp,
-    vlan, vxlan,
+    EtherType, EthernetFrame, EthernetRepr, GeneveHeader, GeneveOptions, GeneveRepr, IpProtocol,
+    Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, MacAddr, NvgreHeader, NvgreRepr, UdpDatagram,
+    UdpRepr, VlanId, VlanRepr, VlanTag, Vni, Vsid, VxlanHeader, VxlanRepr, ethernet, geneve, ipv4,
+    ipv6, nvgre, udp, vlan, vxlan,
 };
 use tunnelwire::{AddressField, Error, ErrorKind, Layer, Result};
 
@@ -589,6 +589,7 @@ pub fn decapsulate(data: &[u8]) {
             udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
             inner_vlan: settings.inner_vlan.into(),
             apply_ecn: settings.apply_ecn,
+            geneve_understood: UnderstoodOptions::NONE,
         };
         let result = check_rewrite(
             &decap,
@@ -737,6 +738,7 @@ fn reader(translator: &Translator, udp6_zero_checksum_rx: bool) -> Decapsulator 
         udp6_zero_checksum_rx,
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: false,
+        geneve_understood: translator.geneve_understood,
     }
 }
 
@@ -1015,6 +1017,8 @@ impl EncapSettings {
                 .map_or(FlowLabel::Hash, |label| FlowLabel::Fixed(label % 0x10_0100)),
             inner_vlan: self.inner_vlan.into(),
             vxlan_port: self.vxlan_port,
+            geneve_port: geneve::PORT,
+            geneve_options: GeneveOptions::new(),
             source_ports: PortRange::new(lo.min(hi), lo.max(hi))?,
             udp_checksum: self.udp_checksum,
             udp6_zero_checksum_tx: self.udp6_zero_checksum_tx,
@@ -1136,6 +1140,7 @@ pub fn encapsulate(data: &[u8]) {
         udp6_zero_checksum_rx: config.udp6_zero_checksum_tx,
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: true,
+        geneve_understood: UnderstoodOptions::NONE,
     };
     let mut copy = frame.to_vec();
     let got = decap

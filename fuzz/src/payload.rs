@@ -19,7 +19,7 @@ use tunnelwire::packet::{Decoder, TunnelKind, VxlanPorts};
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
     Checksums, Decapsulated, Decapsulator, Encapsulator, HEADROOM, InnerVlanPolicy, PayloadHeaders,
-    SocketOuter, TUNNEL_HEADER_LEN,
+    SocketOuter, TUNNEL_HEADER_LEN, UnderstoodOptions,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, Ipv4Packet, Ipv4Repr, Ipv6Repr, MacAddr, UdpDatagram, UdpRepr, VlanId,
@@ -264,6 +264,7 @@ pub fn payload(data: &[u8]) {
         udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
         inner_vlan: InnerVlanPolicy::from(settings.inner_vlan),
         apply_ecn: settings.apply_ecn,
+        geneve_understood: UnderstoodOptions::NONE,
     };
     let part = decapsulate_payload(&decap, payload, kind, outer);
     // An IPv4-mapped source is a socket's way of naming an IPv4 peer (the payload path

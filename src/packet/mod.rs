@@ -67,7 +67,7 @@ mod walk;
 
 pub use ports::{TunnelPorts, VxlanPorts};
 pub use walk::Decoder;
-pub(crate) use walk::{Depth, Record, RecordFrame, walk};
+pub(crate) use walk::{Depth, Record, RecordFrame, walk, walk_from_ip};
 
 use crate::error::Error;
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};

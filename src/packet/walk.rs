@@ -360,6 +360,21 @@ pub(crate) fn walk<'a>(bytes: &'a [u8], record: &mut impl Record<'a>) -> Result<
     walk_stack(bytes, 0, record, Depth::InnerTransport).map(|_| ())
 }
 
+/// Walks one stack that starts at IP (an IP packet of `ethertype`, as Geneve carries
+/// it): IPv4 or IPv6, then transport ports.
+///
+/// # Errors
+/// The first malformed header's error.
+#[inline(always)]
+pub(crate) fn walk_from_ip<'a>(
+    bytes: &'a [u8],
+    ethertype: EtherType,
+    record: &mut impl Record<'a>,
+) -> Result<()> {
+    record.start(0);
+    walk_ip(bytes, 0, ethertype, record, Depth::InnerTransport).map(|_| ())
+}
+
 /// Walks Ethernet, VLAN tags, IPv4 or IPv6 and UDP or TCP ports, starting `pos` bytes
 /// into the frame, handing each valid header to `record`.
 ///

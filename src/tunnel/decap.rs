@@ -12,11 +12,13 @@ use core::ops::Range;
 
 use super::config::{SourcePolicy, check_source_v4, check_source_v6, check_vsid};
 use super::ecn::{self, Ecn, EcnAlarm};
+use super::geneve::{self, UnderstoodOptions};
 use super::inner_vlan::{self, InnerVlanPolicy};
 use super::layout::{Accepted, Inner, InnerIp, Outer, OuterFacts, OuterIp, Received, Underlay};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth, Tunnel};
+use crate::wire::ethernet::EtherType;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp;
@@ -44,6 +46,8 @@ pub(crate) struct ReceivePolicy {
     pub sources: SourcePolicy,
     /// A zero UDP checksum over IPv6 is taken.
     pub udp6_zero_checksum: bool,
+    /// The critical Geneve options understood.
+    pub understood: UnderstoodOptions,
 }
 
 /// Decapsulation settings.
@@ -83,6 +87,9 @@ pub struct Decapsulator {
     /// off leaves the inner frame byte for byte as received, for tools that must not
     /// change it.
     pub apply_ecn: bool,
+    /// The critical Geneve options this receiver processes; a frame with any other
+    /// critical option is refused (RFC 8926 section 3.5). Default none.
+    pub geneve_understood: UnderstoodOptions,
 }
 
 impl Default for Decapsulator {
@@ -94,6 +101,7 @@ impl Default for Decapsulator {
             udp6_zero_checksum_rx: false,
             inner_vlan: InnerVlanPolicy::Reject,
             apply_ecn: true,
+            geneve_understood: UnderstoodOptions::NONE,
         }
     }
 }
@@ -103,12 +111,19 @@ impl Default for Decapsulator {
 pub struct Decapsulated {
     /// The tunnel and its segment (VNI or VSID).
     pub encapsulation: Encapsulation,
+    /// What `inner` holds: an Ethernet frame (0x6558, always for VXLAN and NVGRE), or an
+    /// IPv4 (0x0800) or IPv6 (0x86DD) packet, as a Geneve header's protocol type says.
+    pub protocol: EtherType,
+    /// Where the Geneve options sit, in the same buffer as `inner` (read them with
+    /// [`GeneveOptionIter`](crate::wire::GeneveOptionIter)); empty for VXLAN, NVGRE and
+    /// Geneve without options.
+    pub options: Range<usize>,
     /// Outer source address: the sending VTEP.
     pub outer_src: IpAddr,
     /// Outer destination address.
     pub outer_dst: IpAddr,
-    /// Where the inner Ethernet frame sits in the buffer handed to `decapsulate` (the
-    /// whole frame) or `decapsulate_payload` (the payload).
+    /// Where the inner Ethernet frame (or IP packet, by `protocol`) sits in the buffer
+    /// handed to `decapsulate` (the whole frame) or `decapsulate_payload` (the payload).
     pub inner: Range<usize>,
     /// An inner/outer ECN combination RFC 6040 section 4.2 says to log, for the caller
     /// to count (`None` when ECN was not combined).
@@ -116,7 +131,7 @@ pub struct Decapsulated {
 }
 
 impl Decapsulated {
-    /// VXLAN or NVGRE.
+    /// VXLAN, NVGRE or Geneve.
     #[inline]
     pub fn kind(&self) -> TunnelKind {
         self.encapsulation.kind()
@@ -139,7 +154,7 @@ const VXLAN_GPE_OAM: u8 = 0x01;
 const VXLAN_GPE_ETHERNET: u8 = 3;
 
 impl Decapsulator {
-    /// Validates a VXLAN or NVGRE frame, outer Ethernet header first (as a capture,
+    /// Validates a VXLAN, NVGRE or Geneve frame, outer Ethernet header first (as a capture,
     /// AF_PACKET or a NIC's queue gives it), over IPv4 or IPv6, and finds its inner
     /// frame. What a UDP or raw GRE socket gives (the tunnel header onward) goes to
     /// [`decapsulate_payload`](Self::decapsulate_payload) instead, which runs the same
@@ -147,10 +162,15 @@ impl Decapsulator {
     /// incremental checksum update) or IPv6 traffic class in place, unless
     /// [`apply_ecn`](Self::apply_ecn) is off; an inner frame that is not IP passes
     /// unchanged. Inner headers past Ethernet are not validated: a VTEP forwards what it
-    /// was given.
+    /// was given. A Geneve payload of protocol type 0x0800 or 0x86DD is an IP packet,
+    /// found as `inner` with its `protocol`; Geneve's options come back as a range.
     ///
     /// # Errors
-    /// A malformed outer header, VXLAN or NVGRE header, or inner Ethernet header;
+    /// A malformed outer header, VXLAN, NVGRE or Geneve header, or inner Ethernet header
+    /// (inner IP header, for Geneve's IP payloads); `CriticalOption` for a Geneve option
+    /// marked critical that is not in [`geneve_understood`](Self::geneve_understood)
+    /// (RFC 8926 section 3.5); `NotTenantFrame` for Geneve's O bit; `UnsupportedFrame`
+    /// for a Geneve protocol type other than 0x6558, 0x0800 and 0x86DD;
     /// `NotTunnel`; `Fragment` for an outer fragment; `UnsupportedFrame` for an IPv6
     /// extension header before UDP or GRE; `BadChecksum` for a wrong outer IPv4 header
     /// checksum or UDP checksum; `ZeroChecksum` for a zero UDP checksum over IPv6 unless
@@ -189,6 +209,7 @@ impl Decapsulator {
             checksums: self.checksums,
             sources: self.sources,
             udp6_zero_checksum: self.udp6_zero_checksum_rx,
+            understood: self.geneve_understood,
         }
     }
 
@@ -229,8 +250,15 @@ impl Decapsulator {
             ecn_alarm = ecn::alarm(ip.ecn(), outer_ecn);
             ecn = (combined != ip.ecn()).then_some((ip, combined));
         }
+        let (protocol, options_len) = match tunnel {
+            Tunnel::Geneve(h) => (h.protocol(), h.options_len()),
+            _ => (EtherType::TRANSPARENT_ETHERNET_BRIDGING, 0),
+        };
         let found = Decapsulated {
             encapsulation: tunnel.encapsulation(),
+            protocol,
+            // The options end where the inner frame starts.
+            options: inner.offset - options_len..inner.offset,
             outer_src: outer.src,
             outer_dst: outer.dst,
             inner: inner.offset..inner.offset + inner_len,
@@ -263,7 +291,8 @@ impl Decapsulator {
 /// The checks a received tunnel packet passes when the walk reaches its tunnel header
 /// `at` bytes in, in the order a receiver trusts its headers: the outer packet's
 /// ([`Underlay::accept`]: for a whole frame the outer IP checksum, a source that can be a
-/// VTEP, the UDP checksum), then a tenant segment and payload (VSID, VXLAN-GPE).
+/// VTEP, the UDP checksum), then a tenant segment and payload (VSID, VXLAN-GPE, Geneve's
+/// O bit, critical options and protocol type).
 /// [`validate`] finishes them after the walk.
 // Always inlined, with everything it calls on the frame: a frame passed by reference to
 // a function left out of line lives in memory, 250 bytes of stores and loads per packet.
@@ -284,12 +313,9 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
             check_vsid(h.vsid()).map_err(|e| e.at(at))?;
             h.payload().len()
         }
-        Tunnel::Geneve(_) => {
-            return Err(Error::new(
-                Layer::Tunnel,
-                ErrorKind::UnsupportedFrame("Geneve (issue 16)"),
-            )
-            .at(at));
+        Tunnel::Geneve(h) => {
+            geneve::check(&h, &policy.understood).map_err(|e| e.at(at))?;
+            h.payload().len()
         }
     };
     Ok(Accepted {
@@ -415,11 +441,22 @@ pub(crate) fn validate<'a, K, U: Underlay<'a>>(
     Ok(accepted)
 }
 
-/// The inner frame's checks: its Ethernet header decoded, and no tag in NVGRE.
+/// The inner frame's checks: its Ethernet header decoded (its IP header, for Geneve's
+/// IP payloads), and no tag in NVGRE.
 #[inline(always)]
 fn validate_inner<K>(tunnel: Tunnel<'_>, inner: &Inner<K>, error: Option<Error>) -> Result<()> {
-    // The payload is a tenant's Ethernet frame: its header must decode.
-    if !inner.ethernet {
+    // The payload is a tenant's Ethernet frame, or IP packet: its first header must
+    // decode.
+    let ip_payload = match tunnel {
+        Tunnel::Geneve(h) => h.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING,
+        _ => false,
+    };
+    let decoded = if ip_payload {
+        inner.ip.is_some()
+    } else {
+        inner.ethernet
+    };
+    if !decoded {
         return Err(super::no_tunnel(error, None, 0));
     }
     // RFC 7637 section 3.2: "A decapsulating NVE MUST drop the frame if the inner
