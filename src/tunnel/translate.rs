@@ -314,7 +314,10 @@ impl Translator {
                 let written = self.written_len(to);
                 let payload_len = (written - udp::HEADER_LEN + end - inner_start) as u16;
                 let port = hash.source_port(self.source_ports);
-                let options = self.geneve_options.as_bytes();
+                let options = match to {
+                    TunnelKind::Geneve => self.geneve_options.as_bytes(),
+                    _ => &[],
+                };
                 put::<{ udp::HEADER_LEN + vxlan::HEADER_LEN }>(buf, new_l4, |h| {
                     let (udp_header, tunnel_header) = h.split_at_mut(udp::HEADER_LEN);
                     if to == TunnelKind::Vxlan {
