@@ -290,6 +290,50 @@ fn geneve_and_ieee_802_3_frames_agree_with_tshark() {
     assert!(options_seen > 40, "{options_seen} options");
 }
 
+/// Geneve as the tools write it (tests/data/make_encapsulated.sh: `encap --geneve` with
+/// OVN's and AWS's options over IPv4 with the UDP checksum, without options over IPv6,
+/// `translate --to geneve` from VXLAN and NVGRE, and Geneve translated to NVGRE): tshark
+/// decodes every field as we do, Geneve's and its options' included, and finds every
+/// IPv4 and UDP checksum good (a UDP checksum of 0, status 3, only where VXLAN's
+/// default over IPv4 carried over).
+#[test]
+fn geneve_through_encap_and_translate_agrees_with_tshark_all_checksums_good() {
+    let fields: Vec<_> = FIELDS.iter().chain(GENEVE_FIELDS).copied().collect();
+    for name in [
+        "encap-geneve",
+        "underlay6-geneve",
+        "translated-geneve",
+        "underlay6-translated-geneve",
+        "underlay6-geneve-translated-nvgre",
+    ] {
+        agree_on_fields(name, &fields, |_| false);
+        let rows: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(data(&format!("{name}.tshark.json"))).unwrap(),
+        )
+        .unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            for field in ["ip.checksum.status", "udp.checksum.status"] {
+                for status in row[field].as_array().unwrap() {
+                    let status = status.as_str().unwrap();
+                    let zero_allowed = name == "translated-geneve";
+                    assert!(
+                        status == "1" || (zero_allowed && status == "3"),
+                        "{name}#{}: {field} {status}",
+                        i + 1
+                    );
+                }
+            }
+            let geneve = row["geneve.vni"].as_array().unwrap().len();
+            assert_eq!(
+                geneve,
+                usize::from(!name.ends_with("nvgre")),
+                "{name}#{}",
+                i + 1
+            );
+        }
+    }
+}
+
 #[test]
 fn malformed_geneve_frames_fail_naming_geneve() {
     fail_naming_the_layer("geneve-malformed");
