@@ -439,6 +439,47 @@ fn geneve_settings_and_per_packet_options_are_checked() {
 }
 
 #[test]
+fn translation_to_geneve_needs_room_for_its_options_and_says_so() {
+    // An NVGRE frame at the very start of its buffer: 8 bytes short for Geneve without
+    // options, and 8 + 252 with the largest options area.
+    let inner = ethernet(&ipv4_packet((1, 2), 0, 10));
+    let (mut buf, range) = with_headroom(&inner);
+    let nvgre = Encapsulator::new(config(TunnelKind::Nvgre, false, 5000))
+        .unwrap()
+        .encapsulate(&mut buf, range)
+        .unwrap();
+    let mut bare = buf[nvgre.clone()].to_vec();
+    let mut all = GeneveOptions::new();
+    all.push(1, 1, &[0xaa; 124]).unwrap();
+    all.push(2, 2, &[0xbb; 120]).unwrap();
+    assert_eq!(all.len(), 252);
+    for (geneve_options, needed) in [(GeneveOptions::new(), 8), (all, 8 + 252)] {
+        let translator = Translator {
+            geneve_options,
+            ..Translator::default()
+        };
+        let before = bare.clone();
+        let whole = 0..bare.len();
+        let refused = translator
+            .translate(&mut bare, whole, TunnelKind::Geneve)
+            .unwrap_err();
+        assert_eq!(
+            refused.kind,
+            ErrorKind::Headroom {
+                needed,
+                available: 0
+            }
+        );
+        assert_eq!(bare, before, "nothing moved");
+        // With the room, it translates.
+        let geneve = translator
+            .translate(&mut buf.clone(), nvgre.clone(), TunnelKind::Geneve)
+            .unwrap();
+        assert_eq!(geneve.len(), nvgre.len() + needed);
+    }
+}
+
+#[test]
 fn geneve_frames_over_the_mtu_are_refused_counting_their_options() {
     let mut config = config(TunnelKind::Geneve, false, 42);
     config.mtu = 1500;

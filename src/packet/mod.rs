@@ -130,6 +130,16 @@ impl<'a> Stack<'a> {
         (stack, error)
     }
 
+    /// Decodes one stack that starts at IP (`ethertype` IPv4 or IPv6; anything else
+    /// decodes nothing), as Geneve's IP payloads do: no Ethernet header, no tags. Offsets
+    /// count from `bytes[0]`.
+    #[inline]
+    pub fn decode_ip(bytes: &'a [u8], ethertype: EtherType) -> (Stack<'a>, Option<Error>) {
+        let mut stack = Stack::default();
+        let error = walk_from_ip(bytes, ethertype, &mut stack).err();
+        (stack, error)
+    }
+
     /// Plays the decoded layers back into a recorder, as the walk that decoded them did
     /// (the flow key is its one user, and it needs no `tag_follows`).
     #[inline(always)]

@@ -153,6 +153,16 @@ impl FlowKey {
         key
     }
 
+    /// The key of an IP packet without Ethernet (a Geneve payload of protocol type
+    /// `ethertype`, 0x0800 or 0x86DD): no MACs and no EtherType, the rest as for a frame.
+    #[inline]
+    pub fn from_ip_packet(packet: &[u8], ethertype: EtherType) -> Self {
+        let mut key = FlowKey::default();
+        // A malformed header ends the key where it is, as it ends the decode.
+        let _ = packet::walk_from_ip(packet, ethertype, &mut key);
+        key
+    }
+
     /// The same key for both directions: the MACs, and the address-port endpoints, in
     /// ascending order; the IPv6 flow label left out.
     #[inline]

@@ -253,8 +253,8 @@ impl Translator {
         // Everything is checked before the first byte moves: an error leaves the frame
         // as it was.
         let inner_start = inner_at + strip_len;
-        let new_l4 = inner_start - self.written_len(to);
-        let total = header_len + self.written_len(to) + (end - inner_start);
+        let written = self.written_len(to);
+        let total = header_len + written + (end - inner_start);
         if total > usize::from(self.mtu) {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -264,15 +264,19 @@ impl Translator {
                 },
             ));
         }
-        let Some(start) = new_l4.checked_sub(l4) else {
+        // The outer headers and the new tunnel header end where the inner frame starts:
+        // they need that much room in front of it (Geneve's options may need more than
+        // the frame's own headers and its headroom hold).
+        let Some(start) = inner_start.checked_sub(l4 + written) else {
             return Err(Error::new(
                 Layer::Tunnel,
                 ErrorKind::Headroom {
-                    needed: frame.start + l4 - new_l4,
+                    needed: frame.start + l4 + written - inner_start,
                     available: frame.start,
                 },
             ));
         };
+        let new_l4 = start + l4;
         let protocol = match to {
             TunnelKind::Vxlan | TunnelKind::Geneve => IpProtocol::UDP,
             TunnelKind::Nvgre => IpProtocol::GRE,
