@@ -874,9 +874,9 @@ fn check_translate(
             // A TPID whose tag is cut short counts as a tag.
             let tagged = tags > 0 || stack.ethertype().is_some_and(|t| t.is_vlan_tpid());
             let keeps_tags = translator.inner_vlan == InnerVlanPolicy::Keep && tagged;
-            // VXLAN sent over IPv6 with a zero UDP checksum comes back only to a
+            // VXLAN or Geneve sent over IPv6 with a zero UDP checksum comes back only to a
             // translator that takes one.
-            let sent_zero = to == TunnelKind::Vxlan
+            let sent_zero = to != TunnelKind::Nvgre
                 && seen.outer_src.is_ipv6()
                 && translator.udp6_zero_checksum_tx
                 && !translator.udp6_zero_checksum_rx;
