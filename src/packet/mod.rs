@@ -63,13 +63,14 @@
 mod ports;
 #[cfg(test)]
 mod tests;
+// The walk owns what decodes and records a stack (`Stack::decode`, the recorders): this
+// file holds the decoded values and imports nothing from it.
 mod walk;
 
 pub use ports::{TunnelPorts, VxlanPorts};
 pub use walk::Decoder;
 pub(crate) use walk::{Depth, Record, RecordFrame, walk, walk_from_ip};
 
-use crate::error::Error;
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::geneve::GeneveHeader;
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
@@ -120,47 +121,6 @@ pub struct Stack<'a> {
 }
 
 impl<'a> Stack<'a> {
-    /// Decodes one Ethernet stack (Ethernet, tags, IPv4 or IPv6, UDP or TCP ports; no tunnel) as
-    /// far as it goes: the layers decoded before the first malformed header, and that
-    /// error. Offsets count from `bytes[0]`.
-    #[inline(always)]
-    pub fn decode(bytes: &'a [u8]) -> (Stack<'a>, Option<Error>) {
-        let mut stack = Stack::default();
-        let error = walk(bytes, &mut stack).err();
-        (stack, error)
-    }
-
-    /// Decodes one stack that starts at IP (`ethertype` IPv4 or IPv6; anything else
-    /// decodes nothing), as Geneve's IP payloads do: no Ethernet header, no tags. Offsets
-    /// count from `bytes[0]`.
-    #[inline]
-    pub fn decode_ip(bytes: &'a [u8], ethertype: EtherType) -> (Stack<'a>, Option<Error>) {
-        let mut stack = Stack::default();
-        let error = walk_from_ip(bytes, ethertype, &mut stack).err();
-        (stack, error)
-    }
-
-    /// Plays the decoded layers back into a recorder, as the walk that decoded them did
-    /// (the flow key is its one user, and it needs no `tag_follows`).
-    #[inline(always)]
-    pub(crate) fn replay(&self, record: &mut impl Record<'a>) {
-        record.start(self.offset);
-        if let Some(eth) = self.ethernet {
-            record.ethernet(eth);
-        }
-        for (index, tag) in self.vlans.iter().flatten().enumerate() {
-            record.vlan(index, *tag);
-        }
-        if let Some(ip) = self.ipv4 {
-            record.ipv4(self.l3_offset(), ip);
-        } else if let Some(ip) = self.ipv6 {
-            record.ipv6(self.l3_offset(), ip);
-        }
-        if let Some(transport) = self.transport {
-            record.transport(transport);
-        }
-    }
-
     /// The VLAN tags with their TPIDs, outermost first.
     #[inline]
     pub fn vlan_tags(&self) -> impl Iterator<Item = (EtherType, VlanTag<&'a [u8]>)> + '_ {
