@@ -353,45 +353,54 @@ impl Decoder {
         record: &mut impl RecordFrame<'a>,
         depth: Depth,
     ) -> Result<()> {
-        // Where the inner stack starts, and at which header: Ethernet, or IP of the
-        // EtherType a Geneve protocol type gives.
+        // Where the inner Ethernet stack starts; a Geneve IP payload is walked in its arm,
+        // so the common paths keep their one walk of an Ethernet stack.
         #[allow(clippy::arithmetic_side_effects)] // offsets inside the input: no overflow
-        let (inner, inner_at, first) = match kind {
+        let (inner, inner_at) = match kind {
             TunnelKind::Vxlan => {
                 let (rest, header) = step(vxlan::parse, bytes, pos)?;
                 header
                     .check_reserved(self.vxlan_reserved)
                     .map_err(|e| e.at(pos))?;
                 record.tunnel(pos, Tunnel::Vxlan(header))?;
-                (rest, pos + vxlan::HEADER_LEN, None)
+                (rest, pos + vxlan::HEADER_LEN)
             }
             TunnelKind::Nvgre => {
                 let (rest, header) = step(nvgre::parse, bytes, pos)?;
                 record.tunnel(pos, Tunnel::Nvgre(header))?;
-                (rest, pos + nvgre::HEADER_LEN, None)
+                (rest, pos + nvgre::HEADER_LEN)
             }
             TunnelKind::Geneve => {
                 let (rest, header) = step(geneve::parse, bytes, pos)?;
                 record.tunnel(pos, Tunnel::Geneve(header))?;
-                let first = match header.protocol() {
-                    EtherType::TRANSPARENT_ETHERNET_BRIDGING => None,
-                    ip @ (EtherType::IPV4 | EtherType::IPV6) => Some(ip),
+                let inner_at = pos + header.header_len();
+                match header.protocol() {
+                    EtherType::TRANSPARENT_ETHERNET_BRIDGING => (rest, inner_at),
+                    ip @ (EtherType::IPV4 | EtherType::IPV6) => {
+                        return walk_ip_payload(rest, inner_at, ip, record.inner(), depth);
+                    }
                     // A payload this crate does not decode: the walk ends quietly.
                     _ => return Ok(()),
-                };
-                (rest, pos + header.header_len(), first)
+                }
             }
         };
-        match first {
-            None => walk_stack(inner, inner_at, record.inner(), depth)?,
-            Some(ethertype) => {
-                let inner_record = record.inner();
-                inner_record.start(inner_at);
-                walk_ip(inner, inner_at, ethertype, inner_record, depth)?
-            }
-        };
+        walk_stack(inner, inner_at, record.inner(), depth)?;
         Ok(())
     }
+}
+
+/// Walks the IP packet a Geneve header carries (protocol type `ethertype`), `pos` bytes
+/// into the frame, as its inner stack.
+#[inline(always)]
+fn walk_ip_payload<'a>(
+    bytes: &'a [u8],
+    pos: usize,
+    ethertype: EtherType,
+    record: &mut impl Record<'a>,
+    depth: Depth,
+) -> Result<()> {
+    record.start(pos);
+    walk_ip(bytes, pos, ethertype, record, depth).map(|_| ())
 }
 
 /// Walks one stack at the start of `bytes` (Ethernet, tags, IP, transport ports), handing

@@ -46,8 +46,6 @@ pub(crate) struct ReceivePolicy {
     pub sources: SourcePolicy,
     /// A zero UDP checksum over IPv6 is taken.
     pub udp6_zero_checksum: bool,
-    /// The critical Geneve options understood.
-    pub understood: UnderstoodOptions,
 }
 
 /// Decapsulation settings.
@@ -209,7 +207,6 @@ impl Decapsulator {
             checksums: self.checksums,
             sources: self.sources,
             udp6_zero_checksum: self.udp6_zero_checksum_rx,
-            understood: self.geneve_understood,
         }
     }
 
@@ -240,7 +237,7 @@ impl Decapsulator {
             outer,
             inner_len,
             ..
-        } = validate(received, error)?;
+        } = validate(received, error, &self.geneve_understood)?;
         let inner = received.inner;
         let strip_len = self.inner_vlan.strip_len(inner.tags)?;
         let outer_ecn = outer.ecn;
@@ -291,8 +288,7 @@ impl Decapsulator {
 /// The checks a received tunnel packet passes when the walk reaches its tunnel header
 /// `at` bytes in, in the order a receiver trusts its headers: the outer packet's
 /// ([`Underlay::accept`]: for a whole frame the outer IP checksum, a source that can be a
-/// VTEP, the UDP checksum), then a tenant segment and payload (VSID, VXLAN-GPE, Geneve's
-/// O bit, critical options and protocol type).
+/// VTEP, the UDP checksum), then a tenant segment and payload (VSID, VXLAN-GPE).
 /// [`validate`] finishes them after the walk.
 // Always inlined, with everything it calls on the frame: a frame passed by reference to
 // a function left out of line lives in memory, 250 bytes of stores and loads per packet.
@@ -313,16 +309,17 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
             check_vsid(h.vsid()).map_err(|e| e.at(at))?;
             h.payload().len()
         }
-        Tunnel::Geneve(h) => {
-            geneve::check(&h, &policy.understood).map_err(|e| e.at(at))?;
-            h.payload().len()
-        }
+        // Geneve's own checks wait for `validate`: they need the caller's understood
+        // options, which the per-packet policy does not carry (copied with it, they cost
+        // every VXLAN and NVGRE packet).
+        Tunnel::Geneve(h) => h.payload().len(),
     };
     Ok(Accepted {
         tunnel,
         header,
         outer: facts,
         inner_len,
+        at,
     })
 }
 
@@ -425,18 +422,23 @@ fn is_extension_header(next: IpProtocol) -> bool {
 }
 
 /// The checks every received tunnel packet passes, after the walk that ended with
-/// `error`: a tunnel whose outer packet was accepted ([`accept`]), then the inner
-/// Ethernet header (untagged for NVGRE).
+/// `error`: a tunnel whose outer packet was accepted ([`accept`]), Geneve's own checks
+/// (the O bit, critical options not in `understood`, the protocol type: before anything
+/// of the inner frame counts), then the inner Ethernet header (untagged for NVGRE).
 #[inline(always)]
 pub(crate) fn validate<'a, K, U: Underlay<'a>>(
     received: &Received<'a, K, U>,
     error: Option<Error>,
+    understood: &UnderstoodOptions,
 ) -> Result<Accepted<'a, U::Header>> {
     let Some(accepted) = received.accepted else {
         // Not accepted: the walk ended with why (a malformed outer stack, `accept`'s
         // refusal, a fragment or no tunnel at all: `RecordFrame::no_tunnel`).
         return Err(super::no_tunnel(error, None, 0));
     };
+    if let Tunnel::Geneve(h) = accepted.tunnel {
+        geneve::check(&h, understood).map_err(|e| e.at(accepted.at))?;
+    }
     validate_inner(accepted.tunnel, &received.inner, error)?;
     Ok(accepted)
 }

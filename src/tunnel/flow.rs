@@ -203,11 +203,8 @@ impl FlowKey {
 /// The EtherType as the key holds it: 0 for an IEEE 802.3 length.
 #[inline(always)]
 fn ethertype_key(ethertype: EtherType) -> u64 {
-    if ethertype.is_length() {
-        0
-    } else {
-        u64::from(ethertype.0)
-    }
+    // Without a branch: all ones from 1536 on, zero below.
+    u64::from(ethertype.0) & u64::from(!ethertype.is_length()).wrapping_neg()
 }
 
 /// 32 bits standing for an IPv6 address in the key.

@@ -97,7 +97,8 @@ fn setting(field: &'static str, value: usize) -> Error {
 /// `NotTenantFrame` for the O bit; `CriticalOption` for the first critical option not
 /// understood; `UnsupportedFrame` for a protocol type other than 0x6558, 0x0800 and
 /// 0x86DD.
-#[inline(always)]
+// Out of line: the common paths (VXLAN, NVGRE) only test the tunnel's kind.
+#[inline(never)]
 pub(crate) fn check(header: &GeneveHeader<&[u8]>, understood: &UnderstoodOptions) -> Result<()> {
     if header.oam() {
         return Err(Error::new(
