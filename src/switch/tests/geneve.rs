@@ -26,7 +26,7 @@ fn three_way() -> (Lab, RemoteId, RemoteId) {
 /// as `oam` says.
 fn geneve_from(from: Ipv4Addr, inner: &[u8], options: &GeneveOptions, oam: bool) -> Vec<u8> {
     let mut config = TunnelConfig::geneve(vni(5042), from, LOCAL);
-    config.geneve_options = options.clone();
+    config.geneve_options = *options;
     let mut buf = std::vec![0u8; 400 + inner.len()];
     buf[400..].copy_from_slice(inner);
     let whole = 400..buf.len();
