@@ -9,7 +9,9 @@ Each target's input is described in fuzz/src/checks.rs: `decode` takes a frame;
 and the bytes from that header on; `decapsulate` and `translate` a 16-byte settings head
 and a frame; `encapsulate` a 96-byte settings head and an inner frame; `payload`
 (fuzz/src/payload.rs) a 48-byte settings head and a socket payload, the tunnel header
-onward. Heads are random bytes from a fixed seed: checks.rs maps every head onto
+onward; `offload` (fuzz/src/offload.rs) a 10-byte virtio_net_hdr and a super-frame, made
+here (`offload_seeds`): TCP over IPv4 and IPv6 and UDP for USO, tagged or not, with TCP
+options, PSH, FIN, CWR, and frames with NEEDS_CSUM and no GSO. Heads are random bytes from a fixed seed: checks.rs maps every head onto
 settings, most of them valid; a payload's head has its first bit set to its kind.
 
 Besides the captured frames, tunnel frames over IPv4 are written again over an IPv6
@@ -173,6 +175,54 @@ def over_ipv6(frame, rng):
     return frame[: ip - 2] + b"\x86\xdd" + ipv6 + bytes(payload) + frame[end:]
 
 
+def ones_sum(data):
+    """RFC 1071's sum, folded to 16 bits (not complemented)."""
+    return ~internet_checksum(data) & 0xFFFF
+
+
+def offload_seed(rng):
+    """A virtio_net_hdr and the super-frame it describes, as a TAP device hands them over
+    with NEEDS_CSUM: the transport checksum field holds the pseudo-header's sum."""
+    v6, udp = rng.random() < 0.5, rng.random() < 0.25
+    frame = bytes([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1])
+    if rng.random() < 0.3:
+        frame += struct.pack(">HH", 0x8100, rng.randrange(1, 4095))
+    l3 = len(frame) + 2
+    options = bytes(rng.choice([[], [1, 1, 1, 1], [1, 1, 8, 10] + [rng.getrandbits(8) for _ in range(8)]]))
+    payload = bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 1, rng.randrange(2, 1400)])))
+    proto = 17 if udp else 6
+    transport_len = (8 if udp else 20 + len(options)) + len(payload)
+    if v6:
+        frame += struct.pack(">HIHBB", 0x86DD, 0x60000000 | rng.getrandbits(20), transport_len, proto, 64)
+        addresses = ipaddress.IPv6Address("fd00::1").packed + IPV6_DESTINATION
+        frame += addresses
+    else:
+        flags = rng.choice([0, 0x4000])
+        header = struct.pack(">BBHHHBBH", 0x45, 0, 20 + transport_len, rng.getrandbits(16), flags, 64, proto, 0)
+        addresses = bytes([10, 0, 0, 1, 10, 0, 0, 2])
+        header += addresses
+        frame += struct.pack(">H", 0x0800) + header[:10] + struct.pack(">H", internet_checksum(header)) + header[12:]
+    l4 = len(frame)
+    if udp:
+        frame += struct.pack(">HHHH", rng.getrandbits(16), 443, transport_len, 0)
+    else:
+        tcp_flags = 0x10 | rng.choice([0, 0, 0x08, 0x01, 0x80, 0x09])
+        data_offset = (20 + len(options)) // 4 << 4
+        frame += struct.pack(">HHIIBBHHH", rng.getrandbits(16), 443, rng.getrandbits(32), rng.getrandbits(32), data_offset, tcp_flags, 512, 0, 0)
+        frame += options
+    headers_len = len(frame)
+    frame += payload
+    pseudo = addresses + struct.pack(">HI" if v6 else ">BBH", *((proto, transport_len) if v6 else (0, proto, transport_len)))
+    check_at = l4 + (6 if udp else 16)
+    frame = frame[:check_at] + struct.pack(">H", ones_sum(pseudo)) + frame[check_at + 2 :]
+    gso_type = 5 if udp else (4 if v6 else 1)
+    if rng.random() < 0.15:
+        gso_type = 0  # NEEDS_CSUM without GSO: complete_checksum's case
+    gso_size = rng.choice([1, 7, rng.randrange(1, 600), 536, 1448])
+    hdr = struct.pack("<BBHHHH", 1, gso_type, headers_len, gso_size, l4, 6 if udp else 16)
+    return hdr + frame
+
+
 def header_seeds(frames_, rng, per_header=60):
     """Up to `per_header` seeds of each header, drawn from those of every frame."""
     seeds = {}
@@ -209,6 +259,7 @@ def main():
             + payload
             for nvgre, payload in map(payload_of, tunnelled)
         ],
+        "offload": [offload_seed(rng) for _ in range(160)],
     }
     for target, seeds in inputs.items():
         directory = CORPUS / target

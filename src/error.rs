@@ -288,14 +288,13 @@ pub enum ErrorKind {
     },
     /// A position a field announces lies past the end of the frame (the checksum a
     /// `virtio_net_hdr`'s `csum_start` and `csum_offset` point at).
-    #[error("{field} ends at byte {end}, past the {len}-byte frame")]
+    #[error("{field} ends at byte {end}, past the end of the frame")]
     PastEnd {
         /// The field's name.
         field: &'static str,
-        /// Where what the field announces ends.
+        /// Where what the field announces ends (the frame's length is the caller's: an
+        /// [`Error`] stays within 40 bytes).
         end: u32,
-        /// Length of the frame.
-        len: u32,
     },
     /// A well-formed frame the segmentation offload does not take apart (UDP
     /// fragmentation offload, an IPv6 extension header, a transport other than TCP or UDP).
