@@ -5,14 +5,16 @@ in tests/data. Deterministic: the same captures give the same files.
     python3 fuzz/seed_corpus.py
 
 Each target's input is described in fuzz/src/checks.rs: `decode` takes a frame;
-`header` a selector byte (0 Ethernet, 1 VLAN, 2 IPv4, 3 IPv6, 4 UDP, 5 VXLAN, 6 NVGRE)
+`header` a selector byte (0 Ethernet, 1 VLAN, 2 IPv4, 3 IPv6, 4 UDP, 5 VXLAN, 6 Geneve,
+7 NVGRE)
 and the bytes from that header on; `decapsulate` and `translate` a 16-byte settings head
 and a frame; `encapsulate` a 96-byte settings head and an inner frame; `payload`
 (fuzz/src/payload.rs) a 48-byte settings head and a socket payload, the tunnel header
 onward; `offload` (fuzz/src/offload.rs) a 10-byte virtio_net_hdr and a super-frame, made
 here (`offload_seeds`): TCP over IPv4 and IPv6 and UDP for USO, tagged or not, with TCP
-options, PSH, FIN, CWR, and frames with NEEDS_CSUM and no GSO. Heads are random bytes from a fixed seed: checks.rs maps every head onto
-settings, most of them valid; a payload's head has its first bit set to its kind.
+options, PSH, FIN, CWR, and frames with NEEDS_CSUM and no GSO. Heads are random bytes from
+a fixed seed: checks.rs maps every head onto settings, most of them valid; a payload's
+head has its first byte name its kind (modulo 3: VXLAN, NVGRE, Geneve).
 
 Besides the captured frames, tunnel frames over IPv4 are written again over an IPv6
 underlay (`over_ipv6`), so every target starts from both families.
@@ -84,35 +86,48 @@ def headers(frame, at=0, depth=0):
         if dst_port == 4789 and depth == 0 and len(frame) >= pos + 16:
             out.append((5, pos + 8))
             out += headers(frame, pos + 16, 1)
+        elif dst_port == 6081 and depth == 0 and len(frame) >= pos + 16:
+            out.append((6, pos + 8))
+            header_len = 8 + (frame[pos + 8] & 0x3F) * 4
+            # An Ethernet payload decodes on; an IP payload (or another) ends here.
+            if frame[pos + 10 : pos + 12] == b"\x65\x58":
+                out += headers(frame, pos + 8 + header_len, 1)
     elif protocol == 47 and depth == 0 and len(frame) >= pos + 8:
-        out.append((6, pos))
+        out.append((7, pos))
         out += headers(frame, pos + 8, 1)
     return out
+
+
+def tunnel_header_len(frame, selector, at):
+    """Bytes of the tunnel header `selector` at `at`: 8, or Geneve's with its options."""
+    return 8 + (frame[at] & 0x3F) * 4 if selector == 6 else 8
 
 
 def inner_frames(frame):
     """The inner frame of a tunnel frame, if any."""
     for selector, at in headers(frame):
-        if selector in (5, 6):
-            return [frame[at + 8 :]]
+        if selector in (5, 6, 7):
+            return [frame[at + tunnel_header_len(frame, selector, at) :]]
     return []
 
 
 def payload_of(frame):
-    """(True for NVGRE, the bytes a UDP or raw GRE socket would give) of a tunnel frame:
-    its tunnel header onward, to the end of the UDP datagram or IP packet."""
+    """(the kind: 0 VXLAN, 1 NVGRE, 2 Geneve; the bytes a UDP or raw GRE socket would
+    give) of a tunnel frame: its tunnel header onward, to the end of the UDP datagram or IP
+    packet."""
     found = headers(frame)
     for index, (selector, at) in enumerate(found):
-        if selector == 5:
+        if selector in (5, 6):
             udp = at - 8
-            return False, frame[at : udp + struct.unpack(">H", frame[udp + 4 : udp + 6])[0]]
-        if selector == 6:
+            kind = 0 if selector == 5 else 2
+            return kind, frame[at : udp + struct.unpack(">H", frame[udp + 4 : udp + 6])[0]]
+        if selector == 7:
             ip_selector, ip = found[index - 1]
             if ip_selector == 2:
                 end = ip + struct.unpack(">H", frame[ip + 2 : ip + 4])[0]
             else:
                 end = ip + 40 + struct.unpack(">H", frame[ip + 4 : ip + 6])[0]
-            return True, frame[at:end]
+            return 1, frame[at:end]
     return None
 
 
@@ -144,7 +159,7 @@ def outer_ipv4(frame):
     the frame; None for any other frame."""
     found = headers(frame)
     ips = [(selector, at) for selector, at in found if selector in (2, 3)]
-    if not ips or ips[0][0] != 2 or not {5, 6} & {selector for selector, _ in found}:
+    if not ips or ips[0][0] != 2 or not {5, 6, 7} & {selector for selector, _ in found}:
         return None
     ip = ips[0][1]
     end = ip + struct.unpack(">H", frame[ip + 2 : ip + 4])[0]
@@ -254,10 +269,10 @@ def main():
             if len(f) <= MAX_FRAME
         ],
         "payload": [
-            bytes([rng.getrandbits(8) & 0xFE | nvgre])
+            bytes([rng.randrange(85) * 3 + kind])
             + bytes(rng.getrandbits(8) for _ in range(PAYLOAD_SETTINGS_LEN - 1))
             + payload
-            for nvgre, payload in map(payload_of, tunnelled)
+            for kind, payload in map(payload_of, tunnelled)
         ],
         "offload": [offload_seed(rng) for _ in range(160)],
     }

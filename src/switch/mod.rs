@@ -71,6 +71,7 @@ use crate::wire::ethernet::MacAddr;
 use crate::wire::nvgre::Vsid;
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::Vni;
+use crate::{Error, ErrorKind, Layer};
 
 macro_rules! index_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -350,6 +351,13 @@ impl Switch {
             TunnelKind::Nvgre => {
                 let vsid = Vsid::new(vni.get()).map_err(ConfigError::Tunnel)?;
                 TunnelConfig::nvgre(vsid, local, config.ip)
+            }
+            // Geneve remotes are the switch's next step (issue 16 item 4).
+            TunnelKind::Geneve => {
+                return Err(ConfigError::Tunnel(Error::new(
+                    Layer::Tunnel,
+                    ErrorKind::Unsupported("Geneve remotes"),
+                )));
             }
         };
         tunnel.mtu = self.config.mtu;

@@ -4,7 +4,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use std::vec::Vec;
 
 use super::*;
-use crate::packet::{Decoder, Tunnel};
+use crate::packet::Decoder;
 use crate::tunnel::HEADROOM;
 
 mod dual_stack;
@@ -169,6 +169,7 @@ fn encapsulate(from: IpAddr, to: IpAddr, kind: TunnelKind, segment: u32, inner: 
     let mut config = match kind {
         TunnelKind::Vxlan => TunnelConfig::vxlan(vni(segment), from, to),
         TunnelKind::Nvgre => TunnelConfig::nvgre(Vsid::new(segment).unwrap(), from, to),
+        TunnelKind::Geneve => unreachable!("the switch has no Geneve remotes yet"),
     };
     config.mtu = 9000;
     // Send tagged inner frames as they are, to see the switch refuse them.
@@ -206,10 +207,7 @@ fn open_tunnel_of_either_family(bytes: &[u8]) -> (IpAddr, IpAddr, TunnelKind, u3
         _ => panic!("one outer IP header"),
     };
     let tunnel = frame.tunnel.unwrap();
-    let kind = match tunnel {
-        Tunnel::Vxlan(_) => TunnelKind::Vxlan,
-        Tunnel::Nvgre(_) => TunnelKind::Nvgre,
-    };
+    let kind = tunnel.kind();
     (
         from,
         to,
