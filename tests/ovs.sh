@@ -161,7 +161,8 @@ start_ovs || {
 # OVS owns the underlay: its veth is a port of the netdev bridge br-ul (read with
 # AF_PACKET), and the address lives on br-ul's internal interface. The namespace's own
 # kernel still sees the veth: with ARP, IPv6 and loose reverse-path filtering there it
-# answers ARP twice and tunnel packets with ICMP port unreachable.
+# answers ARP for OVS's address as well, and every tunnel packet with an ICMP port
+# unreachable to the VTEP that sent it.
 underlay_link ovs || skip "cannot create veth pairs"
 in_ns ovs sysctl -qw net.ipv4.conf.all.rp_filter=1
 ip -n "$(N ovs)" link set eth0 arp off up
