@@ -31,7 +31,7 @@ use super::outbox::Outbox;
 use super::tap::Tap;
 use super::underlay::{Received, Underlay};
 use crate::switch::{Location, PortId, Reason, Switch};
-use crate::tunnel::HEADROOM;
+use crate::tunnel::{HEADROOM, TunnelKind};
 
 /// Frames read from one descriptor per turn of the loop (one `recvmmsg` from a socket),
 /// so no source starves the others.
@@ -125,16 +125,26 @@ impl Vtep {
             .flatten()
             .map(|ip| ip.to_string())
             .collect();
+        // Geneve's port is bound only for Geneve remotes: another program (Open vSwitch,
+        // the kernel's geneve device) may hold it.
+        let geneve = switch
+            .remotes()
+            .any(|(.., kind)| kind == TunnelKind::Geneve)
+            .then_some(settings.geneve_port);
+        let ports = match geneve {
+            Some(port) => format!("VXLAN port {}, Geneve port {port}", settings.vxlan_port),
+            None => format!("VXLAN port {}", settings.vxlan_port),
+        };
         let mut underlay = Underlay::open(
             local_ipv4,
             local_ipv6,
             settings.vxlan_port,
+            geneve,
             config.underlay.nvgre,
         )
         .map_err(context(format!(
-            "underlay sockets on {} (VXLAN port {})",
-            locals.join(" and "),
-            settings.vxlan_port
+            "underlay sockets on {} ({ports})",
+            locals.join(" and ")
         )))?;
         let switch = config
             .build_with_source_ports(seed, underlay.source_ports())

@@ -182,18 +182,19 @@ pub struct Underlay {
 }
 
 impl Underlay {
-    /// Opens, for each local address given, the UDP socket on its `vxlan_port` and, if
-    /// `nvgre`, the raw GRE socket; remotes get their sending sockets from
-    /// [`add_remote`](Self::add_remote).
+    /// Opens, for each local address given, the UDP socket on its `vxlan_port`, the UDP
+    /// socket on `geneve_port` if given, and, if `nvgre`, the raw GRE socket; remotes get
+    /// their sending sockets from [`add_remote`](Self::add_remote).
     ///
     /// # Errors
-    /// The port is taken, an address is not local (an IPv6 one still tentative, before
+    /// A port is taken, an address is not local (an IPv6 one still tentative, before
     /// duplicate address detection ends, counts as not local), or raw sockets are not
     /// allowed (CAP_NET_RAW).
     pub fn open(
         local_ipv4: Option<Ipv4Addr>,
         local_ipv6: Option<Ipv6Addr>,
         vxlan_port: u16,
+        geneve_port: Option<u16>,
         nvgre: bool,
     ) -> io::Result<Underlay> {
         let locals = [local_ipv4.map(IpAddr::V4), local_ipv6.map(IpAddr::V6)];
@@ -204,6 +205,13 @@ impl Underlay {
                 kind: TunnelKind::Vxlan,
                 local_ip,
             });
+            if let Some(port) = geneve_port {
+                receivers.push(Receiver {
+                    fd: sockets::udp(local_ip, port)?,
+                    kind: TunnelKind::Geneve,
+                    local_ip,
+                });
+            }
             if nvgre {
                 receivers.push(Receiver {
                     fd: sockets::gre(local_ip)?,
@@ -258,7 +266,7 @@ impl Underlay {
         self.udp.as_ref()
     }
 
-    /// The receiving sockets: per local address, IPv4 first, VXLAN then NVGRE.
+    /// The receiving sockets: per local address, IPv4 first, VXLAN, Geneve, then NVGRE.
     pub fn receivers(&self) -> &[Receiver] {
         &self.receivers
     }

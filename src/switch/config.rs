@@ -13,6 +13,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
 use crate::tunnel::{PortRange, SourcePolicy, TunnelKind};
+use crate::wire::geneve;
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::{self, Vni};
 
@@ -30,6 +31,8 @@ pub struct SwitchConfig {
     pub local_ipv6: Option<Ipv6Addr>,
     /// VXLAN UDP destination port. Default 4789.
     pub vxlan_port: u16,
+    /// Geneve UDP destination port. Default 6081.
+    pub geneve_port: u16,
     /// Underlay MTU: the largest outer IP packet, IPv4 or IPv6 (whose headers take 20
     /// bytes more of it). Default 1500.
     pub mtu: u16,
@@ -57,6 +60,7 @@ impl SwitchConfig {
             local_ipv4,
             local_ipv6,
             vxlan_port: vxlan::PORT,
+            geneve_port: geneve::PORT,
             mtu: 1500,
             source_ports: PortRange::DYNAMIC,
             hash_seed: 0,

@@ -65,13 +65,12 @@ use alloc::vec::Vec;
 use core::net::IpAddr;
 use core::time::Duration;
 
-use crate::packet::VxlanPorts;
+use crate::packet::{TunnelPorts, VxlanPorts};
 use crate::tunnel::{Decapsulator, Encapsulator, SocketOuter, TunnelConfig, TunnelKind};
 use crate::wire::ethernet::MacAddr;
 use crate::wire::nvgre::Vsid;
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::Vni;
-use crate::{Error, ErrorKind, Layer};
 
 macro_rules! index_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -239,6 +238,7 @@ impl Switch {
     pub fn new(config: SwitchConfig) -> Self {
         let mut decapsulator = Decapsulator::default();
         decapsulator.decoder.vxlan_ports = VxlanPorts::new(config.vxlan_port);
+        decapsulator.decoder.geneve_ports = TunnelPorts::new(config.geneve_port);
         Switch {
             table: MacTable::new(config.hash_seed),
             events: VecDeque::with_capacity(config.event_capacity),
@@ -352,16 +352,12 @@ impl Switch {
                 let vsid = Vsid::new(vni.get()).map_err(ConfigError::Tunnel)?;
                 TunnelConfig::nvgre(vsid, local, config.ip)
             }
-            // Geneve remotes are the switch's next step (issue 16 item 4).
-            TunnelKind::Geneve => {
-                return Err(ConfigError::Tunnel(Error::new(
-                    Layer::Tunnel,
-                    ErrorKind::Unsupported("Geneve remotes"),
-                )));
-            }
+            // No options: the switch carries Ethernet frames and no metadata.
+            TunnelKind::Geneve => TunnelConfig::geneve(vni, local, config.ip),
         };
         tunnel.mtu = self.config.mtu;
         tunnel.vxlan_port = self.config.vxlan_port;
+        tunnel.geneve_port = self.config.geneve_port;
         tunnel.source_ports = self.config.source_ports;
         let encapsulator = Encapsulator::new(tunnel).map_err(ConfigError::Tunnel)?;
         self.remotes.push(Remote {

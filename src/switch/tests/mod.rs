@@ -8,6 +8,7 @@ use crate::packet::Decoder;
 use crate::tunnel::HEADROOM;
 
 mod dual_stack;
+mod geneve;
 
 const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 const VX1: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -169,7 +170,7 @@ fn encapsulate(from: IpAddr, to: IpAddr, kind: TunnelKind, segment: u32, inner: 
     let mut config = match kind {
         TunnelKind::Vxlan => TunnelConfig::vxlan(vni(segment), from, to),
         TunnelKind::Nvgre => TunnelConfig::nvgre(Vsid::new(segment).unwrap(), from, to),
-        TunnelKind::Geneve => unreachable!("the switch has no Geneve remotes yet"),
+        TunnelKind::Geneve => TunnelConfig::geneve(vni(segment), from, to),
     };
     config.mtu = 9000;
     // Send tagged inner frames as they are, to see the switch refuse them.
