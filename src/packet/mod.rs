@@ -16,7 +16,7 @@
 //! payload of another protocol type, an IEEE 802.3 frame: a type field below 1536 is a
 //! length, see [`EtherType::is_length`]) and after the IPv4 header of any fragment (MF
 //! set or offset > 0), since only the first fragment carries transport ports. A
-//! malformed header is an [`Error`] whose offset counts from the frame's first byte.
+//! malformed header is an [`Error`](crate::Error) whose offset counts from the frame's first byte.
 //!
 //! The files split by job: this one holds the decoded frame, `walk` the walk and the
 //! [`Decoder`], `ports` the [`TunnelPorts`].

@@ -169,7 +169,8 @@ mod tests {
                 "isolated",
                 "split_horizon",
                 "no_buffer",
-                "write_failed"
+                "write_failed",
+                "critical_option"
             ]
         );
         for (i, reason) in Reason::ALL.iter().enumerate() {
