@@ -10,7 +10,6 @@
 #       checksum on), both remotes of one vtep segment: the kernel host and the OVS host
 #       reach each other through vtep (VXLAN <-> Geneve), and `vtep ctl PATH fdb` names
 #       both remotes.
-# (b) and (c) say SKIPPED, loudly, while vtep refuses Geneve remotes.
 #
 # OVS runs from the package (`openvswitch-switch`), never as the system service: one
 # ovsdb-server and one ovs-vswitchd in a namespace of their own, with private directories,
@@ -117,7 +116,7 @@ check() { # check NAME COMMAND...: runs it, counts and prints the result
     echo "ovs $name: FAILED"
   fi
 }
-skip_scenario() { # skip_scenario NAME REASON: a scenario that cannot run yet, said loudly
+skip_scenario() { # skip_scenario NAME REASON: a scenario this machine cannot run, said loudly
   skipped=$((skipped + 1))
   echo "================================================================="
   echo "ovs $1: SKIPPED: $2"
@@ -192,7 +191,7 @@ ovs_segment() { # ovs_segment BRIDGE HOST_NS ADDRESS TYPE REMOTE VNI [OPTION...]
 }
 
 start_vtep() { # start_vtep NS NAME: runs vtep with $work/NAME.toml and a control socket;
-  # returns once it answers there, or 1 when it exited (its status in $vtep_status)
+  # returns once it answers there, or 1 when it exits first or takes over 5 s
   # Not through a function: $! must be vtep itself (ip netns exec execs it).
   ip netns exec "$(N "$1")" "$VTEP" --config "$work/$2.toml" --control "$work/$2.sock" \
     2>"$work/$2.log" &
@@ -202,16 +201,13 @@ start_vtep() { # start_vtep NS NAME: runs vtep with $work/NAME.toml and a contro
     [ -S "$work/$2.sock" ] && return 0
     if ! kill -0 "$pid" 2>/dev/null; then
       wait "$pid"
-      vtep_status=$?
+      echo "(vtep exited with status $?)" >>"$work/$2.log"
       return 1
     fi
     sleep 0.05
   done
-  vtep_status=timeout
+  echo "(no control socket after 5 s)" >>"$work/$2.log"
   return 1
-}
-refuses_geneve() { # refuses_geneve NAME: vtep refused NAME.toml for its Geneve remote
-  [ "$vtep_status" = 2 ] && grep -qi "geneve" "$work/$1.log"
 }
 
 adopt_tap() { # adopt_tap VTEP_NS TAP HOST_NS ADDRESS: moves the TAP into the host namespace
@@ -301,8 +297,6 @@ scenario_b() {
     check "b: ping TAP host -> vtep -> OVS Geneve host" no_loss hb 192.168.43.1
     check "b: 2 MiB TCP, TAP host to OVS Geneve host" tcp_transfer ob 192.168.43.1 hb
     check "b: 2 MiB TCP, OVS Geneve host to TAP host" tcp_transfer hb 192.168.43.2 ob
-  elif refuses_geneve b; then
-    skip_scenario b "vtep has no Geneve remotes yet ($(tail -n 1 "$work/b.log"))"
   else
     sed 's/^/    /' "$work/b.log"
     check "b: vtep starts with an OVS Geneve remote" false
@@ -339,8 +333,6 @@ scenario_c() {
     check "c: 2 MiB TCP, kernel VXLAN to OVS Geneve host" tcp_transfer oc 192.168.44.2 kv
     check "c: 2 MiB TCP, OVS Geneve host to kernel VXLAN" tcp_transfer kv 192.168.44.1 oc
     check "c: vtep ctl fdb names the kernel's and OVS's remotes" fdb_names_both_remotes
-  elif refuses_geneve c; then
-    skip_scenario c "vtep has no Geneve remotes yet ($(tail -n 1 "$work/c.log"))"
   else
     sed 's/^/    /' "$work/c.log"
     check "c: vtep starts with a VXLAN and a Geneve remote" false
