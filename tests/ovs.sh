@@ -9,7 +9,9 @@
 #   (c) a three-way gateway: the kernel's vxlan device and OVS Geneve (with its UDP
 #       checksum on), both remotes of one vtep segment: the kernel host and the OVS host
 #       reach each other through vtep (VXLAN <-> Geneve), and `vtep ctl PATH fdb` names
-#       both remotes.
+#       both remotes;
+#   (d) what `encap --geneve` writes (with an option), replayed into OVS: its host
+#       receives every inner datagram.
 #
 # OVS runs from the package (`openvswitch-switch`), never as the system service: one
 # ovsdb-server and one ovs-vswitchd in a namespace of their own, with private directories,
@@ -17,9 +19,12 @@
 # holds the underlay veth and carries the underlay address; one more netdev bridge per
 # scenario holds the tunnel port and a veth to its host.
 #
-# Needs root, iproute2, iputils-ping, ethtool, python3 and openvswitch-switch (.ci/run
-# installs them). Where OVS or a capability is missing it says so loudly and skips. Every
-# address is inside the namespaces it creates. Prints "ovs: N passed, N failed".
+# Needs root, iproute2, iputils-ping, ethtool, tcpreplay, python3 with scapy and
+# openvswitch-switch (.ci/run
+# installs them). Where root or a kernel capability is missing it says so loudly and
+# skips; where Open vSwitch is missing or cannot start it says so loudly and fails (it can
+# start on these machines: CI must not pass without the Geneve interop). Every address is
+# inside the namespaces it creates. Prints "ovs: N passed, N failed".
 #
 #   bash tests/ovs.sh
 set -uo pipefail
@@ -32,15 +37,22 @@ skip() {
   echo "ovs: 0 passed, 0 failed, 1 skipped"
   exit 0
 }
+unavailable() {
+  echo "=================================================================" >&2
+  echo "ovs: FAILED: $*" >&2
+  echo "=================================================================" >&2
+  echo "ovs: 0 passed, 1 failed"
+  exit 1
+}
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, TAP devices, raw sockets)"
 for tool in ip ping ethtool python3 sha256sum; do
   command -v "$tool" >/dev/null || skip "$tool is not installed"
 done
 for tool in ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed (apt-get install openvswitch-switch)"
+  command -v "$tool" >/dev/null || unavailable "$tool is not installed (apt-get install openvswitch-switch)"
 done
 schema=/usr/share/openvswitch/vswitch.ovsschema
-[ -f "$schema" ] || skip "$schema is missing"
+[ -f "$schema" ] || unavailable "$schema is missing"
 [ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -154,7 +166,7 @@ in_ns ovs sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disa
   2>/dev/null
 start_ovs || {
   tail -n 5 "$ovs_dir"/*.console "$ovs_dir"/*.log >&2 2>/dev/null
-  skip "Open vSwitch's ovsdb-server or ovs-vswitchd does not start"
+  unavailable "Open vSwitch's ovsdb-server or ovs-vswitchd does not start"
 }
 
 # OVS owns the underlay: its veth is a port of the netdev bridge br-ul (read with
@@ -168,7 +180,7 @@ ip -n "$(N ovs)" link set eth0 arp off up
 ovs_mac=$(ip -n "$(N ovs)" -br link show eth0 | awk '{print $3}')
 vsctl add-br br-ul -- set bridge br-ul datapath_type=netdev fail_mode=standalone \
   other_config:hwaddr="\"$ovs_mac\"" -- add-port br-ul eth0 \
-  || skip "OVS cannot make a netdev bridge (userspace datapath)"
+  || unavailable "OVS cannot make a netdev bridge (userspace datapath)"
 ip -n "$(N ovs)" addr add 10.99.0.1/24 dev br-ul
 ip -n "$(N ovs)" link set br-ul up
 
@@ -273,7 +285,7 @@ vtep_toml() { # vtep_toml LOCAL VNI PORT REMOTE ENCAP...: a vtep with one segmen
 
 # ---- (a) OVS VXLAN <-> vtep VXLAN -----------------------------------------------------------
 ns va && attach va 10.99.0.2
-ovs_segment br-a oa 192.168.42.1 vxlan 10.99.0.2 42 || skip "OVS cannot add a VXLAN port"
+ovs_segment br-a oa 192.168.42.1 vxlan 10.99.0.2 42 || unavailable "OVS cannot add a VXLAN port"
 vtep_toml 10.99.0.2 42 tapa 10.99.0.1 vxlan >"$work/a.toml"
 if start_vtep va a && adopt_tap va tapa ha 192.168.42.2; then
   check "a: ping OVS VXLAN host -> vtep -> TAP host" no_loss oa 192.168.42.2
@@ -303,6 +315,47 @@ scenario_b() {
   fi
 }
 scenario_b || check "b: set up" false
+
+# ---- (d) what `encap --geneve` writes, replayed into OVS ------------------------------------
+encap_output_is_accepted() { # 20 UDP datagrams to the OVS host, in Geneve made by the tool
+  command -v tcpreplay >/dev/null || { echo "    tcpreplay is not installed"; return 1; }
+  local host_mac ovs_mac vtep_mac
+  host_mac=$(ip -n "$(N ob)" -br link show eth1 | awk '{print $3}')
+  ovs_mac=$(ip -n "$(N ovs)" -br link show eth0 | awk '{print $3}')
+  vtep_mac=$(ip -n "$(N vb)" -br link show eth0 | awk '{print $3}')
+  python3 - "$work/inner.pcap" "$host_mac" <<'PY' || return 1
+import sys
+from scapy.all import Ether, IP, UDP, Raw, wrpcap
+frames = [Ether(dst=sys.argv[2], src="02:00:00:00:d0:01") / IP(src="192.168.43.77",
+          dst="192.168.43.1") / UDP(sport=5555, dport=9999) / Raw(b"encap-%02d" % n)
+          for n in range(20)]
+wrpcap(sys.argv[1], frames)
+PY
+  cargo run -q --release --example encap -- --geneve --geneve-opt 0x0102:0x01:0a0b0c0d \
+    --vni 43 --src-ip 10.99.0.3 --dst-ip 10.99.0.1 --src-mac "$vtep_mac" \
+    --dst-mac "$ovs_mac" "$work/inner.pcap" "$work/geneve.pcap" 2>/dev/null || return 1
+  ip netns exec "$(N ob)" timeout 10 python3 - >"$work/accepted" <<'PY' &
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.168.43.1", 9999))
+s.settimeout(3)
+got = set()
+try:
+    while len(got) < 20:
+        got.add(s.recv(64))
+except socket.timeout:
+    pass
+print(len(got))
+PY
+  local receiver=$!
+  sleep 0.5
+  ip netns exec "$(N vb)" tcpreplay -q -i eth0 "$work/geneve.pcap" >/dev/null 2>&1
+  wait "$receiver"
+  echo "    the OVS host received $(cat "$work/accepted") of 20 datagrams encap --geneve wrote"
+  [ "$(cat "$work/accepted")" = 20 ]
+}
+check "d: encap --geneve output (with an option) replayed into OVS is accepted" \
+  encap_output_is_accepted
 
 # ---- (c) kernel VXLAN <-> vtep <-> OVS Geneve: a three-way gateway --------------------------
 fdb_names_both_remotes() {
