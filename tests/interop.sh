@@ -273,8 +273,8 @@ fdb_lists_a() {
   echo "$fdb" | sed 's/^/    /'
   host_mac=$(ip -n "$(N ha)" -br link show tap0 | awk '{print $3}')
   vx_mac=$(ip -n "$(N kv)" -br link show vx0 | awk '{print $3}')
-  echo "$fdb" | grep -q "{\"vni\":42,\"mac\":\"$host_mac\",\"port\":\"tap0\",\"static\":false,\"age_secs\":[0-9]*}" \
-    && echo "$fdb" | grep -q "{\"vni\":42,\"mac\":\"$vx_mac\",\"remote\":\"10.99.0.1\",\"static\":false,\"age_secs\":[0-9]*}"
+  echo "$fdb" | grep -q "{\"vni\":42,\"mac\":\"$host_mac\",\"port\":\"tap0\",\"static\":false,\"origin\":\"learned\",\"age_secs\":[0-9]*}" \
+    && echo "$fdb" | grep -q "{\"vni\":42,\"mac\":\"$vx_mac\",\"remote\":\"10.99.0.1\",\"static\":false,\"origin\":\"learned\",\"age_secs\":[0-9]*}"
 }
 stats_count_a() {
   local stats

@@ -51,7 +51,7 @@ impl Names {
 }
 
 /// The MAC table as JSON lines, in (VNI, MAC) order:
-/// `{"vni":42,"mac":"..","port":"tap0","static":false,"age_secs":3}`.
+/// `{"vni":42,"mac":"..","port":"tap0","static":false,"origin":"learned","age_secs":3}`.
 pub fn fdb_lines(switch: &Switch, names: &Names, now: Duration) -> String {
     let mut out = Vec::new();
     let mut listing = FdbListing::default();
@@ -135,10 +135,13 @@ fn write_entry(entry: &FdbEntry, names: &Names, out: &mut Vec<u8>) {
     // Writing to a Vec cannot fail.
     let _ = writeln!(
         out,
-        "{{\"vni\":{},\"mac\":\"{}\",\"{key}\":{value},\"static\":{},\"age_secs\":{}}}",
+        "{{\"vni\":{},\"mac\":\"{}\",\"{key}\":{value},\"static\":{},\"origin\":\"{}\",\"age_secs\":{}}}",
         entry.vni.get(),
         entry.mac,
         entry.is_static,
+        // No control plane yet: an entry is learned or pinned in the file ("evpn" will
+        // name a control plane's).
+        if entry.is_static { "static" } else { "learned" },
         entry.age.as_secs()
     );
 }
@@ -332,8 +335,8 @@ remote = "10.99.0.1"
         let (switch, names) = switch_with_one_learned_address();
         assert_eq!(
             fdb_lines(&switch, &names, Duration::from_millis(13_500)),
-            "{\"vni\":42,\"mac\":\"02:00:00:00:00:01\",\"port\":\"tap0\",\"static\":false,\"age_secs\":3}\n\
-             {\"vni\":42,\"mac\":\"02:00:00:00:00:09\",\"remote\":\"10.99.0.1\",\"static\":true,\"age_secs\":0}\n"
+            "{\"vni\":42,\"mac\":\"02:00:00:00:00:01\",\"port\":\"tap0\",\"static\":false,\"origin\":\"learned\",\"age_secs\":3}\n\
+             {\"vni\":42,\"mac\":\"02:00:00:00:00:09\",\"remote\":\"10.99.0.1\",\"static\":true,\"origin\":\"static\",\"age_secs\":0}\n"
         );
         // Aged out (300 s by default): gone at once.
         assert_eq!(
@@ -398,7 +401,7 @@ remote = "10.99.0.1"
         };
         assert_eq!(
             fdb_lines(&switch, &names, Duration::ZERO),
-            "{\"vni\":42,\"mac\":\"02:00:00:00:00:09\",\"remote\":\"fd00:99::1\",\"static\":true,\"age_secs\":0}\n"
+            "{\"vni\":42,\"mac\":\"02:00:00:00:00:09\",\"remote\":\"fd00:99::1\",\"static\":true,\"origin\":\"static\",\"age_secs\":0}\n"
         );
         let stats = stats(&switch, &names);
         assert_eq!(stats["segments"]["42"]["remotes"][0]["ip"], "fd00:99::1");
