@@ -38,21 +38,28 @@ fn tpid(ethertype: u16) -> bool {
     matches!(ethertype, 0x8100 | 0x88a8 | 0x9100)
 }
 
-/// An IPv4 header as tunnelwire's decoder accepts it at the start of `ip`: version 4,
-/// IHL >= 5, IHL * 4 <= total length <= what follows. Its header length and total
-/// length. The common header (no options) is one compare of the first byte.
+/// An IPv4 packet as tunnelwire's decoder accepts it at the start of `ip`: version 4,
+/// IHL >= 5, IHL * 4 <= total length <= what follows. Its fixed header and its payload
+/// (up to the total length). The common header (no options): 20 bytes, the first byte
+/// 0x45, and the payload's range is the length check.
 #[inline(always)]
-fn ipv4_lengths(ip: &[u8]) -> Option<(usize, usize)> {
-    let first = *ip.first()?;
-    let header_len = if first == 0x45 {
-        20
-    } else if first >> 4 == 4 && first & 0x0f >= 5 {
-        usize::from(first & 0x0f) * 4
-    } else {
+fn ipv4(ip: &[u8]) -> Option<(&[u8; 20], &[u8])> {
+    let header: &[u8; 20] = ip.first_chunk()?;
+    if header[0] == 0x45 {
+        return Some((header, ip.get(20..usize::from(be16(header, 2)))?));
+    }
+    ipv4_with_options(ip)
+}
+
+/// `ipv4` past the common header: options, or refused.
+#[inline(never)]
+fn ipv4_with_options(ip: &[u8]) -> Option<(&[u8; 20], &[u8])> {
+    let header: &[u8; 20] = ip.first_chunk()?;
+    let header_len = usize::from(header[0] & 0x0f) * 4;
+    if header[0] >> 4 != 4 || header_len < 20 {
         return None;
-    };
-    let total = usize::from(be16(ip.get(..20)?, 2));
-    (header_len <= total && total <= ip.len()).then_some((header_len, total))
+    }
+    Some((header, ip.get(header_len..usize::from(be16(header, 2)))?))
 }
 
 /// A UDP header checked as tunnelwire checks it (8 <= length <= what follows): the
@@ -143,10 +150,54 @@ impl Walked {
 
 /// An inner Ethernet frame walked as tunnelwire's decoder walks it (`transport`: down to
 /// the TCP/UDP ports, as the flow hash needs; else to the IP header), recording what it
-/// found until the first malformed header. `None` without a whole Ethernet header.
+/// found until the first malformed header. `None` without a whole Ethernet header. The
+/// common frame (untagged IPv4 without options) straight through, the key's words
+/// loaded after the ports' branch; every other shape in `walk_other`.
 #[inline(always)]
 fn walk(frame: &[u8], transport: bool) -> Option<Walked> {
     let eth: &[u8; 14] = frame.first_chunk()?;
+    let ip = &frame[14..];
+    let common = match ip.first_chunk::<20>() {
+        Some(header) if be16(eth, 12) == 0x0800 && header[0] == 0x45 => ip
+            .get(20..usize::from(be16(header, 2)))
+            .map(|p| (header, p)),
+        _ => None,
+    };
+    let Some((header, payload)) = common else {
+        return Some(walk_other(frame, transport));
+    };
+    let protocol = header[9];
+    let mut ports = 0;
+    if transport && be16(header, 6) & 0x3fff == 0 {
+        ports = match protocol {
+            17 => match udp(payload) {
+                Some(_) => be32(payload, 0),
+                None => 0,
+            },
+            6 => payload
+                .first_chunk::<4>()
+                .map_or(0, |p| u32::from_be_bytes(*p)),
+            _ => 0,
+        };
+    }
+    Some(Walked {
+        tags: 0,
+        more: false,
+        ip: Some((14, false, header[1])),
+        key: [
+            be64(eth, 0) >> 16 | 0x0800 << 48,
+            be64(eth, 4) & MAC,
+            be64(header, 12),
+            u64::from(protocol) << 32 | u64::from(ports),
+        ],
+    })
+}
+
+/// `walk` for every shape but the common one: tags, IPv4 options, IPv6, other
+/// EtherTypes, malformed headers.
+#[inline(never)]
+fn walk_other(frame: &[u8], transport: bool) -> Walked {
+    let eth: &[u8; 14] = frame.first_chunk().unwrap();
     let mut ethertype = be16(eth, 12);
     let mut walked = Walked {
         tags: 0,
@@ -160,55 +211,53 @@ fn walk(frame: &[u8], transport: bool) -> Option<Walked> {
         ],
     };
     let mut at = 14;
-    if ethertype != 0x0800 {
-        while tpid(ethertype) {
-            walked.more = true;
-            if walked.tags == 2 {
-                return Some(walked);
-            }
-            let Some(tag) = frame.get(at..at + 4) else {
-                return Some(walked);
-            };
-            ethertype = be16(tag, 2);
-            walked.key[0] = walked.key[0] & MAC | u64::from(ethertype) << 48;
-            if walked.tags == 0 {
-                walked.key[1] |= u64::from(be16(tag, 0) & 0x0fff) << 48;
-            }
-            walked.more = false;
-            walked.tags += 1;
-            at += 4;
+    while tpid(ethertype) {
+        walked.more = true;
+        if walked.tags == 2 {
+            return walked;
         }
+        let Some(tag) = frame.get(at..at + 4) else {
+            return walked;
+        };
+        ethertype = be16(tag, 2);
+        walked.key[0] = walked.key[0] & MAC | u64::from(ethertype) << 48;
+        if walked.tags == 0 {
+            walked.key[1] |= u64::from(be16(tag, 0) & 0x0fff) << 48;
+        }
+        walked.more = false;
+        walked.tags += 1;
+        at += 4;
     }
     let rest = &frame[at..];
     let (payload, protocol) = if ethertype == 0x0800 {
-        let Some((header_len, total)) = ipv4_lengths(rest) else {
-            return Some(walked);
+        let Some((header, payload)) = ipv4(rest) else {
+            return walked;
         };
-        walked.ip = Some((at, false, rest[1]));
-        walked.key[2] = be64(rest, 12);
-        walked.key[3] = u64::from(rest[9]) << 32;
-        if be16(rest, 6) & 0x3fff != 0 || !transport {
-            return Some(walked);
+        walked.ip = Some((at, false, header[1]));
+        walked.key[2] = be64(header, 12);
+        walked.key[3] = u64::from(header[9]) << 32;
+        if be16(header, 6) & 0x3fff != 0 || !transport {
+            return walked;
         }
-        (&rest[header_len..total], rest[9])
+        (payload, header[9])
     } else if ethertype == 0x86dd {
         let Some(header) = rest.get(..40) else {
-            return Some(walked);
+            return walked;
         };
         let first = be32(header, 0);
         let payload_len = usize::from(be16(header, 4));
         if first >> 28 != 6 || 40 + payload_len > rest.len() {
-            return Some(walked);
+            return walked;
         }
         walked.ip = Some((at, true, (first >> 20) as u8));
         walked.key[2] = address_digest(header, 8) << 32 | address_digest(header, 24);
         walked.key[3] = u64::from(header[6]) << 32 | u64::from(first & 0xf_ffff) << 40;
         if !transport {
-            return Some(walked);
+            return walked;
         }
         (&rest[40..40 + payload_len], header[6])
     } else {
-        return Some(walked);
+        return walked;
     };
     let ports = match protocol {
         17 => udp(payload).map(|_| be32(payload, 0)),
@@ -216,7 +265,7 @@ fn walk(frame: &[u8], transport: bool) -> Option<Walked> {
         _ => None,
     };
     walked.key[3] |= u64::from(ports.unwrap_or(0));
-    Some(walked)
+    walked
 }
 
 /// Flow hash v2 of an inner frame and its IP TOS (0 without IP): the key as far as the
@@ -246,21 +295,21 @@ pub fn decode(frame: &[u8]) -> Option<Values> {
     if frame.len() < 34 || be16(frame, 12) != 0x0800 {
         return None;
     }
-    let ip = &frame[14..];
-    let (header_len, total) = ipv4_lengths(ip)?;
+    let (ip, payload) = ipv4(&frame[14..])?;
     if be16(ip, 6) & 0x3fff != 0 {
         return None;
     }
     let outer_src = be32(ip, 12);
-    let payload = &ip[header_len..total];
     let (nvgre, segment, inner) = match ip[9] {
         17 => {
-            let (datagram, _, dst) = udp(payload)?;
-            if dst != 4789 {
+            // UDP and VXLAN headers whole, the UDP length within the packet: 16 <= length
+            // <= what follows, in one range.
+            let header: &[u8; 16] = payload.first_chunk()?;
+            let inner = payload.get(16..usize::from(be16(header, 4)))?;
+            if be16(header, 2) != 4789 || header[8] & 0x08 == 0 {
                 return None;
             }
-            let (segment, _, _, inner) = vxlan(datagram)?;
-            (false, segment, inner)
+            (false, be32(header, 12) >> 8, inner)
         }
         47 => {
             let (segment, inner) = nvgre(payload)?;
@@ -269,28 +318,19 @@ pub fn decode(frame: &[u8]) -> Option<Values> {
         _ => return None,
     };
     let eth: &[u8; 14] = inner.first_chunk()?;
-    let mut ethertype = be16(eth, 12);
-    let mut at = 14;
-    if ethertype != 0x0800 {
-        let mut tags = 0;
-        while tpid(ethertype) && tags < 2 {
-            ethertype = be16(inner.get(at..at + 4)?, 2);
-            at += 4;
-            tags += 1;
-        }
-        if ethertype != 0x0800 {
-            return None;
-        }
-    }
-    let ip = &inner[at..];
-    let (header_len, total) = ipv4_lengths(ip)?;
+    let ip = if be16(eth, 12) == 0x0800 {
+        &inner[14..]
+    } else {
+        tagged_ipv4(inner)?
+    };
+    let (ip, payload) = ipv4(ip)?;
     if be16(ip, 6) & 0x3fff != 0 {
         return None;
     }
     let ports = match ip[9] {
-        17 => udp(&ip[header_len..total]).map(|(_, s, d)| (s, d))?,
+        17 => udp(payload).map(|(_, s, d)| (s, d))?,
         6 => {
-            let p = ip[header_len..total].first_chunk::<4>()?;
+            let p = payload.first_chunk::<4>()?;
             (
                 u16::from_be_bytes([p[0], p[1]]),
                 u16::from_be_bytes([p[2], p[3]]),
@@ -299,6 +339,21 @@ pub fn decode(frame: &[u8]) -> Option<Values> {
         _ => return None,
     };
     Some((nvgre, segment, outer_src, be32(ip, 12), be32(ip, 16), ports))
+}
+
+/// The IPv4 packet after up to two VLAN tags in an Ethernet frame, as the decoder walks
+/// them (`None`: not IPv4, or a tag cut short).
+#[inline(never)]
+fn tagged_ipv4(frame: &[u8]) -> Option<&[u8]> {
+    let mut ethertype = be16(frame, 12);
+    let mut at = 14;
+    let mut tags = 0;
+    while tpid(ethertype) && tags < 2 {
+        ethertype = be16(frame.get(at..at + 4)?, 2);
+        at += 4;
+        tags += 1;
+    }
+    (ethertype == 0x0800).then(|| &frame[at..])
 }
 
 /// A hand-written encapsulator: the outer headers tunnelwire writes for the benchmark's
@@ -351,7 +406,11 @@ impl<const LEN: usize> Encap<LEN> {
         }
         let hash = walked.hash();
         let ecn = walked.ip.map_or(0, |ip| ip.2 & 0x03);
-        let mut header = self.template;
+        if strip != 0 {
+            buf.copy_within(inner.start..inner.start + 12, inner_start);
+        }
+        let header: &mut [u8; LEN] = buf.get_mut(start..inner_start)?.try_into().unwrap();
+        *header = self.template;
         header[15] = ecn;
         header[16..18].copy_from_slice(&(ip_len as u16).to_be_bytes());
         // At most 10 * 0xffff + 0xffff + 3: two folds.
@@ -365,22 +424,8 @@ impl<const LEN: usize> Encap<LEN> {
         } else {
             header[41] = (hash >> 24) as u8;
         }
-        if strip != 0 {
-            buf.copy_within(inner.start..inner.start + 12, inner_start);
-        }
-        let at: &mut [u8; LEN] = buf.get_mut(start..inner_start)?.try_into().unwrap();
-        *at = header;
         Some(start..inner.end)
     }
-}
-
-/// One's-complement fold of a sum to 16 bits, 0 only for 0 (as repeated `combine`).
-#[inline(always)]
-fn fold16(sum: u64) -> u16 {
-    let s = (sum & 0xffff_ffff) + (sum >> 32);
-    let s = (s & 0xffff) + (s >> 16);
-    let s = (s & 0xffff) + (s >> 16);
-    ((s & 0xffff) + (s >> 16)) as u16
 }
 
 /// True for an outer source that cannot be a VTEP, as tunnelwire's check: 0/8, 127/8,
@@ -404,14 +449,22 @@ fn vxlan_gpe_refused(flags: u8, next_protocol: u8) -> bool {
 /// alarm (0 none, 1 unexpected, 2 questionable).
 pub type Found = (bool, u32, u32, u32, Range<usize>, u8);
 
+/// The tunnel kind a path takes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Vxlan,
+    Nvgre,
+    Either,
+}
+
 /// A received tunnel frame that passed the outer checks.
 struct Checked {
+    nvgre: bool,
     segment: u32,
     /// Where the inner frame is in the frame.
     inner: Range<usize>,
-    /// The outer header checksum, TTL and ECN.
+    /// The outer header checksum and ECN.
     checksum: u16,
-    ttl: u8,
     ecn: u8,
 }
 
@@ -422,11 +475,16 @@ struct Checked {
 /// tunnelwire, is another shape here) and a VXLAN-GPE payload, or NVGRE with a VSID
 /// that is not reserved; an inner Ethernet header.
 #[inline(always)]
-fn checked(frame: &[u8], nvgre: bool) -> Option<Checked> {
+fn checked(frame: &[u8], kind: Kind) -> Option<Checked> {
     let outer: &[u8; 34] = frame.first_chunk()?;
     if be16(outer, 12) != 0x0800 || outer[14] != 0x45 {
         return None;
     }
+    let nvgre = match kind {
+        Kind::Vxlan => false,
+        Kind::Nvgre => true,
+        Kind::Either => outer[23] == 47,
+    };
     let total = usize::from(be16(outer, 16));
     // 20 <= total <= what follows the Ethernet header, in one compare.
     if total.wrapping_sub(20) > frame.len() - 34 || be16(outer, 20) & 0x3fff != 0 {
@@ -471,10 +529,10 @@ fn checked(frame: &[u8], nvgre: bool) -> Option<Checked> {
         return None;
     }
     Some(Checked {
+        nvgre,
         segment,
         inner: at..end,
         checksum: be16(outer, 24),
-        ttl: outer[22],
         ecn: outer[15] & 0x03,
     })
 }
@@ -495,7 +553,7 @@ fn combine_ecn(inner: u8, outer: u8) -> Option<u8> {
 #[inline(always)]
 fn apply_ecn(inner: &mut [u8], outer: u8) -> Option<u8> {
     let v6 = match be16(inner, 12) {
-        0x0800 if ipv4_lengths(&inner[14..]).is_some() => false,
+        0x0800 if ipv4(&inner[14..]).is_some() => false,
         0x86dd => {
             let Some(header) = inner.get(14..54) else {
                 return Some(0);
@@ -529,8 +587,10 @@ fn apply_ecn(inner: &mut [u8], outer: u8) -> Option<u8> {
             let old = u16::from_be_bytes([ip[0], tos]);
             ip[1] = tos & !0x03 | ecn;
             let new = old & !0x03 | u16::from(ecn);
-            let sum = u64::from(!be16(ip, 10)) + u64::from(!old) + u64::from(new);
-            ip[10..12].copy_from_slice(&(!fold16(sum)).to_be_bytes());
+            let sum = u32::from(!be16(ip, 10)) + u32::from(!old) + u32::from(new);
+            let sum = (sum & 0xffff) + (sum >> 16);
+            let sum = (sum & 0xffff) + (sum >> 16);
+            ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
         }
     }
     Some(entry >> 2 & 0x03)
@@ -539,16 +599,17 @@ fn apply_ecn(inner: &mut [u8], outer: u8) -> Option<u8> {
 /// Hand-written decapsulation with tunnelwire's defaults (tagged inner frames refused).
 #[inline(always)]
 pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
-    let nvgre = frame.get(23) == Some(&47);
     let Checked {
+        nvgre,
         segment,
         inner: range,
         ecn,
         ..
-    } = checked(frame, nvgre)?;
+    } = checked(frame, Kind::Either)?;
     let (src, dst) = (be32(frame, 26), be32(frame, 30));
     let inner = &mut frame[range.clone()];
-    if tpid(be16(inner, 12)) {
+    let ethertype = be16(inner, 12);
+    if ethertype != 0x0800 && tpid(ethertype) {
         return None;
     }
     // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
@@ -559,7 +620,7 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
 /// An Ethernet/IPv4 header that tunnelwire's decoder accepts, fragment or not.
 #[inline(always)]
 fn ipv4_header_ok(frame: &[u8]) -> bool {
-    frame.len() >= 34 && be16(frame, 12) == 0x0800 && ipv4_lengths(&frame[14..]).is_some()
+    frame.len() >= 34 && be16(frame, 12) == 0x0800 && ipv4(&frame[14..]).is_some()
 }
 
 /// Hand-written translation with tunnelwire's defaults (inner tags stripped), in place:
@@ -577,9 +638,8 @@ pub fn translate(
         segment,
         inner,
         checksum,
-        ttl,
         ..
-    } = checked(bytes, !to_nvgre)?;
+    } = checked(bytes, if to_nvgre { Kind::Vxlan } else { Kind::Nvgre })?;
     if to_nvgre && reserved_vsid(segment) {
         return None;
     }
@@ -602,17 +662,13 @@ pub fn translate(
         return None;
     }
     let old_total = be16(bytes, 16);
-    let (old_word, new_word) = if to_nvgre {
-        (u16::from_be_bytes([ttl, 17]), u16::from_be_bytes([ttl, 47]))
-    } else {
-        (u16::from_be_bytes([ttl, 47]), u16::from_be_bytes([ttl, 17]))
-    };
-    let sum = u64::from(!checksum)
-        + u64::from(!old_total)
-        + total as u64
-        + u64::from(!old_word)
-        + u64::from(new_word);
-    let checksum = !fold16(sum);
+    // RFC 1624: !checksum + !old + new for the total length and for the TTL/protocol
+    // word, whose change is the protocol's, 47 - 17 = 30 either way (-30 is 0xffe1 in
+    // one's complement); one sum, two folds (it is at most 4 * 0xffff).
+    let protocol_change: u32 = if to_nvgre { 30 } else { 0xffe1 };
+    let sum = u32::from(!checksum) + u32::from(!old_total) + total as u32 + protocol_change;
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let checksum = !((sum & 0xffff) + (sum >> 16)) as u16;
     let outer: [u8; 34] = bytes[..34].try_into().unwrap();
     if strip != 0 {
         buf.copy_within(inner_at..inner_at + 12, inner_start);
