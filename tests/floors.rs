@@ -2,7 +2,7 @@
 //! mutated frames: equal verdicts, equal values, byte-identical buffers. 20k inputs per
 //! path here; `cargo bench --bench differential` runs 1M.
 
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 #[path = "../benches/paths/mod.rs"]
 mod paths;
 

@@ -432,10 +432,19 @@ impl<const LEN: usize> Encap<LEN> {
 /// and 224/3 (multicast, the reserved 240/4 and broadcast).
 #[inline(always)]
 fn martian(src: u32) -> bool {
-    let first = (src >> 24) as u8;
-    // 0 and 224..=255 are one range once 1 is taken away (0 wraps to 255).
-    first.wrapping_sub(1) >= 223 || first == 127
+    MARTIAN[usize::from((src >> 24) as u8)]
 }
+
+/// `martian` by first octet: one load.
+const MARTIAN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut first = 0;
+    while first < 256 {
+        table[first] = first == 0 || first == 127 || first >= 224;
+        first += 1;
+    }
+    table
+};
 
 /// True for a VXLAN header whose VXLAN-GPE P bit announces what tunnelwire refuses: a
 /// version other than 0, OAM, or a next protocol other than Ethernet (3).

@@ -1138,7 +1138,7 @@ fn mixed_inner(rng: &mut Rng, len: usize) -> Vec<u8> {
         }
         _ => inner_frame(rng, payload),
     };
-    let ip_at = if shape >= 15 && shape <= 18 { 18 } else { 14 };
+    let ip_at = if (15..=18).contains(&shape) { 18 } else { 14 };
     set_inner_ecn(&mut frame, ip_at, (rng.next() % 4) as u8);
     if shape == 19 {
         match rng.next() % 5 {
