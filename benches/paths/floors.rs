@@ -52,6 +52,7 @@ fn ipv4(ip: &[u8]) -> Option<(&[u8; 20], &[u8])> {
 }
 
 /// `ipv4` past the common header: options, or refused.
+#[cold]
 #[inline(never)]
 fn ipv4_with_options(ip: &[u8]) -> Option<(&[u8; 20], &[u8])> {
     let header: &[u8; 20] = ip.first_chunk()?;
@@ -526,10 +527,14 @@ fn checked(frame: &[u8], kind: Kind) -> Option<Checked> {
         // The UDP length within the packet and room for VXLAN, in one range.
         payload.get(16..len)?;
         let ports_checksum = be64(header, 0);
-        if ports_checksum & 0xffff_0000_ffff != 4789 << 32 || header[8] & 0x08 == 0 {
+        if ports_checksum & 0xffff_0000_ffff != 4789 << 32 {
             return None;
         }
-        if vxlan_gpe_refused(header[8], header[11]) {
+        // The I flag set and VXLAN-GPE's P bit clear in one compare; else the I flag
+        // and what the P bit announces.
+        if header[8] & 0x0c != 0x08
+            && (header[8] & 0x08 == 0 || vxlan_gpe_refused(header[8], header[11]))
+        {
             return None;
         }
         (be32(header, 12) >> 8, 50, 34 + len)
@@ -557,28 +562,15 @@ fn combine_ecn(inner: u8, outer: u8) -> Option<u8> {
     (entry & 0x10 == 0).then_some(entry & 0x03)
 }
 
-/// RFC 6040 on the inner IP header of `inner` (untagged; the outer ECN `outer` non-zero):
-/// `None` to drop, else the alarm; the header rewritten where the ECN changes.
+/// RFC 6040 on the inner IPv4 header of `inner` (untagged; the outer ECN `outer`
+/// non-zero): `None` to drop, else the alarm; the header rewritten where the ECN changes.
 #[inline(always)]
-fn apply_ecn(inner: &mut [u8], outer: u8) -> Option<u8> {
-    let v6 = match be16(inner, 12) {
-        0x0800 if ipv4(&inner[14..]).is_some() => false,
-        0x86dd => {
-            let Some(header) = inner.get(14..54) else {
-                return Some(0);
-            };
-            if header[0] >> 4 != 6 || 40 + usize::from(be16(header, 4)) > inner.len() - 14 {
-                return Some(0);
-            }
-            true
-        }
-        _ => return Some(0),
-    };
-    let tos = if v6 {
-        (be16(inner, 14) >> 4) as u8
-    } else {
-        inner[15]
-    };
+fn ecn_ipv4(inner: &mut [u8], outer: u8) -> Option<u8> {
+    if ipv4(&inner[14..]).is_none() {
+        return Some(0);
+    }
+    let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
+    let tos = ip[1];
     let inner_ecn = tos & 0x03;
     if inner_ecn == outer {
         return Some(0);
@@ -589,19 +581,33 @@ fn apply_ecn(inner: &mut [u8], outer: u8) -> Option<u8> {
     }
     let ecn = entry & 0x03;
     if ecn != inner_ecn {
-        if v6 {
-            inner[15] = inner[15] & !0x30 | ecn << 4;
-        } else {
-            let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
-            let old = u16::from_be_bytes([ip[0], tos]);
-            ip[1] = tos & !0x03 | ecn;
-            let new = old & !0x03 | u16::from(ecn);
-            let sum = u32::from(!be16(ip, 10)) + u32::from(!old) + u32::from(new);
-            let sum = (sum & 0xffff) + (sum >> 16);
-            let sum = (sum & 0xffff) + (sum >> 16);
-            ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-        }
+        let old = u16::from_be_bytes([ip[0], tos]);
+        ip[1] = tos & !0x03 | ecn;
+        let new = old & !0x03 | u16::from(ecn);
+        // RFC 1624, one sum of three 16-bit terms, two folds.
+        let sum = u32::from(!be16(ip, 10)) + u32::from(!old) + u32::from(new);
+        let sum = (sum & 0xffff) + (sum >> 16);
+        let sum = (sum & 0xffff) + (sum >> 16);
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
     }
+    Some(entry >> 2 & 0x03)
+}
+
+/// `ecn_ipv4` for an inner IPv6 header (the traffic class; no checksum).
+#[inline(never)]
+fn ecn_ipv6(inner: &mut [u8], outer: u8) -> Option<u8> {
+    let Some(header) = inner.get_mut(14..54) else {
+        return Some(0);
+    };
+    if header[0] >> 4 != 6 || 40 + usize::from(be16(header, 4)) > inner.len() - 14 {
+        return Some(0);
+    }
+    let inner_ecn = (inner[15] >> 4) & 0x03;
+    let entry = FIGURE_4[usize::from(inner_ecn << 2 | outer) & 15];
+    if entry & 0x10 != 0 {
+        return None;
+    }
+    inner[15] = inner[15] & !0x30 | (entry & 0x03) << 4;
     Some(entry >> 2 & 0x03)
 }
 
@@ -618,11 +624,16 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
     let (src, dst) = (be32(frame, 26), be32(frame, 30));
     let inner = &mut frame[range.clone()];
     let ethertype = be16(inner, 12);
-    if ethertype != 0x0800 && tpid(ethertype) {
-        return None;
-    }
     // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
-    let alarm = if ecn == 0 { 0 } else { apply_ecn(inner, ecn)? };
+    let alarm = if ethertype == 0x0800 {
+        if ecn == 0 { 0 } else { ecn_ipv4(inner, ecn)? }
+    } else if tpid(ethertype) {
+        return None;
+    } else if ethertype == 0x86dd && ecn != 0 {
+        ecn_ipv6(inner, ecn)?
+    } else {
+        0
+    };
     Some((nvgre, segment, src, dst, range, alarm))
 }
 
