@@ -156,6 +156,18 @@ impl Walked {
 /// loaded after the ports' branch; every other shape in `walk_other`.
 #[inline(always)]
 fn walk(frame: &[u8], transport: bool) -> Option<Walked> {
+    match walk_common(frame, transport) {
+        Some(walked) => Some(walked),
+        None if frame.len() >= 14 => Some(walk_other(frame, transport)),
+        None => None,
+    }
+}
+
+/// `walk` of the common frame (untagged IPv4 without options, its header sound): `None`
+/// for every other shape. Callers take the two apart, so that what follows the walk is
+/// compiled once for the common frame (no tags to strip) and once for the others.
+#[inline(always)]
+fn walk_common(frame: &[u8], transport: bool) -> Option<Walked> {
     let eth: &[u8; 14] = frame.first_chunk()?;
     let ip = &frame[14..];
     let common = match ip.first_chunk::<20>() {
@@ -164,9 +176,7 @@ fn walk(frame: &[u8], transport: bool) -> Option<Walked> {
             .map(|p| (header, p)),
         _ => None,
     };
-    let Some((header, payload)) = common else {
-        return Some(walk_other(frame, transport));
-    };
+    let (header, payload) = common?;
     let protocol = header[9];
     let mut ports = 0;
     if transport && be16(header, 6) & 0x3fff == 0 {
@@ -405,8 +415,23 @@ impl<const LEN: usize> Encap<LEN> {
     #[inline(always)]
     pub fn encapsulate(&self, buf: &mut [u8], inner: Range<usize>) -> Option<Range<usize>> {
         let frame = buf.get(inner.clone())?;
+        if let Some(walked) = walk_common(frame, true) {
+            return self.write(buf, inner, &walked, 0);
+        }
         let walked = walk(frame, true)?;
         let strip = walked.strip_len()?;
+        self.write(buf, inner, &walked, strip)
+    }
+
+    /// The outer headers for a walked inner frame, its tags (`strip` bytes) stripped.
+    #[inline(always)]
+    fn write(
+        &self,
+        buf: &mut [u8],
+        inner: Range<usize>,
+        walked: &Walked,
+        strip: usize,
+    ) -> Option<Range<usize>> {
         let inner_start = inner.start + strip;
         let start = inner_start.checked_sub(LEN)?;
         let ip_len = LEN - 14 + (inner.end - inner_start);
@@ -671,11 +696,38 @@ pub fn translate(
     if to_nvgre && reserved_vsid(segment) {
         return None;
     }
-    let walked = walk(&bytes[inner.clone()], true)?;
+    let inner_frame = &bytes[inner.clone()];
+    if let Some(walked) = walk_common(inner_frame, true) {
+        return translated(
+            buf, frame, to_nvgre, mtu, segment, inner, checksum, &walked, 0,
+        );
+    }
+    let walked = walk(inner_frame, true)?;
     let strip = walked.strip_len()?;
     if strip != 0 && !to_nvgre {
         return None; // NVGRE carries no inner tags
     }
+    translated(
+        buf, frame, to_nvgre, mtu, segment, inner, checksum, &walked, strip,
+    )
+}
+
+/// `translate` once the frame is checked and its inner frame walked: the new headers,
+/// the inner tags (`strip` bytes) stripped.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn translated(
+    buf: &mut [u8],
+    frame: Range<usize>,
+    to_nvgre: bool,
+    mtu: usize,
+    segment: u32,
+    inner: Range<usize>,
+    checksum: u16,
+    walked: &Walked,
+    strip: usize,
+) -> Option<Range<usize>> {
+    let bytes = &buf[frame.clone()];
     let hash = walked.hash();
     let inner_at = frame.start + inner.start;
     let inner_start = inner_at + strip;
