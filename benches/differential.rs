@@ -35,22 +35,32 @@ fn main() {
         .filter(|p| names.is_empty() || names.iter().any(|n| *n == p.name()))
         .collect();
     println!(
-        "{:12} {:>9} {:>9} {:>9} {:>11} {:>9}",
-        "path", "frames", "accepted", "refused", "other shape", "rewritten"
+        "{:12} {:>9} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9}",
+        "path",
+        "frames",
+        "accepted",
+        "refused",
+        "other shape",
+        "rewritten",
+        "ECN alarms",
+        "ECN drops"
     );
     for path in chosen {
         let t = paths::differential(path, count, 0x6040_7348);
         println!(
-            "{:12} {:>9} {:>9} {:>9} {:>11} {:>9}",
+            "{:12} {:>9} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9}",
             path.name(),
             t.frames,
             t.accepted,
             t.refused,
             t.other_shape,
-            t.rewritten
+            t.rewritten,
+            t.ecn_alarms,
+            t.ecn_drops
         );
     }
     println!(
-        "(every frame: equal verdicts, values and buffers; `rewritten`: RFC 6040 rewrites for decap, tags stripped for encapsulation and translation)"
+        "(every frame: equal verdicts, values and buffers; rewritten: RFC 6040 rewrites for decap, \
+         tags stripped for encapsulation and translation; ECN alarms and drops: decap)"
     );
 }

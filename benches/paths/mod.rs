@@ -1283,6 +1283,10 @@ pub struct Tally {
     /// Accepted with the inner frame changed: RFC 6040 rewrites (decapsulation), tags
     /// stripped (encapsulation, translation).
     pub rewritten: u64,
+    /// Decapsulation: accepted with an RFC 6040 alarm, and refused by RFC 6040 alone
+    /// (CE over a Not-ECT inner packet).
+    pub ecn_alarms: u64,
+    pub ecn_drops: u64,
 }
 
 impl Tally {
@@ -1360,12 +1364,26 @@ impl Arm {
 
     /// Decapsulation of a frame: everything `Decapsulated` holds, and the whole buffer.
     pub fn compare_decap(&self, frame: &[u8]) -> (Outcome, bool) {
+        self.compare_decap_counting(frame, &mut Tally::default())
+    }
+
+    fn compare_decap_counting(&self, frame: &[u8], tally: &mut Tally) -> (Outcome, bool) {
         let (mut a, mut b) = (frame.to_vec(), frame.to_vec());
         let ours = self
             .decapsulator
             .decapsulate(&mut a)
             .ok()
             .map(|d| found(&d));
+        match &ours {
+            Some(found) => tally.ecn_alarms += u64::from(found.5 != 0),
+            None => {
+                let without_ecn = Decapsulator {
+                    apply_ecn: false,
+                    ..self.decapsulator
+                };
+                tally.ecn_drops += u64::from(without_ecn.inspect(frame).is_ok());
+            }
+        }
         let theirs = floors::decapsulate(&mut b);
         if theirs.is_none() && ours.is_some() && other_outer_shape(frame) {
             return (Outcome::OtherShape, false);
@@ -1523,7 +1541,7 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
             Path::Decap => {
                 let (mut buf, mut frame) = buffers[rng.next() as usize % buffers.len()].clone();
                 mutate(&mut rng, &mut buf, &mut frame, true);
-                let (outcome, rewritten) = arm.compare_decap(&buf[frame]);
+                let (outcome, rewritten) = arm.compare_decap_counting(&buf[frame], &mut tally);
                 tally.add(outcome, rewritten);
             }
             _ => {
