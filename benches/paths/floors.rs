@@ -506,9 +506,11 @@ struct Checked {
     segment: u32,
     /// Where the inner frame is in the frame.
     inner: Range<usize>,
-    /// The outer header checksum and ECN.
+    /// The outer header checksum, ECN, source and destination.
     checksum: u16,
     ecn: u8,
+    src: u32,
+    dst: u32,
 }
 
 /// The outer checks tunnelwire's decapsulation and translation make, for the tunnel
@@ -518,8 +520,10 @@ struct Checked {
 /// tunnelwire, is another shape here) and a VXLAN-GPE payload, or NVGRE with a VSID
 /// that is not reserved; an inner Ethernet header.
 #[inline(always)]
-fn checked(frame: &[u8], kind: Kind) -> Option<Checked> {
-    let outer: &[u8; 34] = frame.first_chunk()?;
+fn checked(frame: &mut [u8], kind: Kind) -> Option<(Checked, &mut [u8])> {
+    let base = frame.as_ptr() as usize;
+    let (outer, rest) = frame.split_first_chunk_mut::<34>()?;
+    let outer: &[u8; 34] = outer;
     if be16(outer, 12) != 0x0800 || outer[14] != 0x45 {
         return None;
     }
@@ -528,9 +532,7 @@ fn checked(frame: &[u8], kind: Kind) -> Option<Checked> {
         Kind::Nvgre => true,
         Kind::Either => outer[23] == 47,
     };
-    let total = usize::from(be16(outer, 16));
-    // 20 <= total <= what follows the Ethernet header, in one compare.
-    if total.wrapping_sub(20) > frame.len() - 34 || be16(outer, 20) & 0x3fff != 0 {
+    if be16(outer, 20) & 0x3fff != 0 {
         return None;
     }
     // RFC 1071: the header verifies when its one's-complement sum is 0xffff, that is
@@ -541,8 +543,11 @@ fn checked(frame: &[u8], kind: Kind) -> Option<Checked> {
     if sum % 0xffff != 0 || martian(be32(outer, 26)) {
         return None;
     }
-    let payload = &frame[34..14 + total];
-    let (segment, at, end) = if nvgre {
+    // 20 <= total <= what follows the Ethernet header: the payload's range, one compare
+    // (a total under 20 wraps past any frame).
+    let total = usize::from(be16(outer, 16));
+    let payload = rest.get_mut(..total.wrapping_sub(20))?;
+    let (segment, inner) = if nvgre {
         if outer[23] != 47 {
             return None;
         }
@@ -550,15 +555,13 @@ fn checked(frame: &[u8], kind: Kind) -> Option<Checked> {
         if reserved_vsid(segment) {
             return None;
         }
-        (segment, 42, 14 + total)
+        (segment, &mut payload[8..])
     } else {
         if outer[23] != 17 {
             return None;
         }
         let header: &[u8; 16] = payload.first_chunk()?;
         let len = usize::from(be16(header, 4));
-        // The UDP length within the packet and room for VXLAN, in one range.
-        payload.get(16..len)?;
         let ports_checksum = be64(header, 0);
         if ports_checksum & 0xffff_0000_ffff != 4789 << 32 {
             return None;
@@ -570,18 +573,24 @@ fn checked(frame: &[u8], kind: Kind) -> Option<Checked> {
         {
             return None;
         }
-        (be32(header, 12) >> 8, 50, 34 + len)
+        let segment = be32(header, 12) >> 8;
+        // The UDP length within the packet and room for VXLAN, in one range.
+        (segment, payload.get_mut(16..len)?)
     };
-    if end - at < 14 {
+    if inner.len() < 14 {
         return None;
     }
-    Some(Checked {
+    let at = inner.as_ptr() as usize - base;
+    let checked = Checked {
         nvgre,
         segment,
-        inner: at..end,
+        inner: at..at + inner.len(),
         checksum: be16(outer, 24),
         ecn: outer[15] & 0x03,
-    })
+        src: be32(outer, 26),
+        dst: be32(outer, 30),
+    };
+    Some((checked, inner))
 }
 
 /// RFC 6040 section 4.2, Figure 4, as one table (inner << 2 | outer): the combined ECN
@@ -647,15 +656,18 @@ fn ecn_ipv6(inner: &mut [u8], outer: u8) -> Option<u8> {
 /// Hand-written decapsulation with tunnelwire's defaults (tagged inner frames refused).
 #[inline(always)]
 pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
-    let Checked {
-        nvgre,
-        segment,
-        inner: range,
-        ecn,
-        ..
-    } = checked(frame, Kind::Either)?;
-    let (src, dst) = (be32(frame, 26), be32(frame, 30));
-    let inner = &mut frame[range.clone()];
+    let (
+        Checked {
+            nvgre,
+            segment,
+            inner: range,
+            ecn,
+            src,
+            dst,
+            ..
+        },
+        inner,
+    ) = checked(frame, Kind::Either)?;
     let ethertype = be16(inner, 12);
     // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
     let alarm = if ethertype == 0x0800 {
@@ -686,17 +698,20 @@ pub fn translate(
     to_nvgre: bool,
     mtu: usize,
 ) -> Option<Range<usize>> {
-    let bytes = buf.get(frame.clone())?;
-    let Checked {
-        segment,
-        inner,
-        checksum,
-        ..
-    } = checked(bytes, if to_nvgre { Kind::Vxlan } else { Kind::Nvgre })?;
+    let bytes = buf.get_mut(frame.clone())?;
+    let (
+        Checked {
+            segment,
+            inner,
+            checksum,
+            ..
+        },
+        inner_frame,
+    ) = checked(bytes, if to_nvgre { Kind::Vxlan } else { Kind::Nvgre })?;
     if to_nvgre && reserved_vsid(segment) {
         return None;
     }
-    let inner_frame = &bytes[inner.clone()];
+    let inner_frame: &[u8] = inner_frame;
     if let Some(walked) = walk_common(inner_frame, true) {
         return translated(
             buf, frame, to_nvgre, mtu, segment, inner, checksum, &walked, 0,
@@ -742,6 +757,7 @@ fn translated(
         return None;
     }
     let old_total = be16(bytes, 16);
+    let outer: [u8; 34] = bytes[..34].try_into().unwrap();
     // RFC 1624: !checksum + !old + new for the total length and for the TTL/protocol
     // word, whose change is the protocol's, 47 - 17 = 30 either way (-30 is 0xffe1 in
     // one's complement); one sum, two folds (it is at most 4 * 0xffff).
@@ -749,7 +765,6 @@ fn translated(
     let sum = u32::from(!checksum) + u32::from(!old_total) + total as u32 + protocol_change;
     let sum = (sum & 0xffff) + (sum >> 16);
     let checksum = !((sum & 0xffff) + (sum >> 16)) as u16;
-    let outer: [u8; 34] = bytes[..34].try_into().unwrap();
     if strip != 0 {
         strip_tags(buf, inner_at, inner_start);
     }
