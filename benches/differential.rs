@@ -46,7 +46,7 @@ fn main() {
         "ECN drops"
     );
     for path in chosen {
-        let t = paths::differential(path, count, 0x6040_7348);
+        let t = paths::differential::differential(path, count, 0x6040_7348);
         println!(
             "{:12} {:>9} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9}",
             path.name(),

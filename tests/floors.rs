@@ -2,7 +2,6 @@
 //! mutated frames: equal verdicts, equal values, byte-identical buffers. 20k inputs per
 //! path here; `cargo bench --bench differential` runs 1M.
 
-#[allow(unused_imports)]
 #[path = "../benches/paths/mod.rs"]
 mod paths;
 
@@ -11,7 +10,7 @@ use paths::Path;
 const COUNT: usize = 20_000;
 
 fn agree(path: Path) {
-    let tally = paths::differential(path, COUNT, 0x0018_0018);
+    let tally = paths::differential::differential(path, COUNT, 0x0018_0018);
     assert_eq!(tally.frames, COUNT as u64);
     // The mutations reach both verdicts, and no shape goes unchecked.
     assert!(tally.accepted > COUNT as u64 / 10, "{tally:?}");
