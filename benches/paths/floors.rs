@@ -882,16 +882,42 @@ impl<const LEN: usize> Encap6<LEN> {
     #[inline(always)]
     pub fn encapsulate(&self, buf: &mut [u8], inner: Range<usize>) -> Option<Range<usize>> {
         let frame = buf.get(inner.clone())?;
-        let (hash, tos) = flow_hash(frame)?;
-        let start = inner.start.checked_sub(LEN)?;
-        let payload_len = LEN - 54 + frame.len();
+        if let Some(walked) = walk_common(frame, true) {
+            return self.write(buf, inner, &walked, 0);
+        }
+        let walked = walk(frame, true)?;
+        let strip = walked.strip_len()?;
+        self.write(buf, inner, &walked, strip)
+    }
+
+    /// The outer headers for a walked inner frame, its tags (`strip` bytes) stripped.
+    #[inline(always)]
+    fn write(
+        &self,
+        buf: &mut [u8],
+        inner: Range<usize>,
+        walked: &Walked,
+        strip: usize,
+    ) -> Option<Range<usize>> {
+        let inner_start = inner.start + strip;
+        let start = inner_start.checked_sub(LEN)?;
+        let payload_len = LEN - 54 + (inner.end - inner_start);
         if 40 + payload_len > self.mtu {
             return None;
         }
+        let (hash, tos) = (walked.hash(), walked.tos);
+        if strip != 0 {
+            strip_tags(buf, inner.start, inner_start);
+        }
         // VXLAN: the inner frame's share of the UDP checksum, read before the header
         // is written in front of it.
-        let inner_sum = if LEN == 70 { sum(frame) } else { 0 };
-        let header: &mut [u8; LEN] = (&mut buf[start..inner.start]).try_into().unwrap();
+        let (headroom, frame) = buf.split_at_mut(inner_start);
+        let inner_sum = if LEN == 70 {
+            sum(frame.get(..inner.end - inner_start)?)
+        } else {
+            0
+        };
+        let header: &mut [u8; LEN] = headroom.get_mut(start..)?.try_into().ok()?;
         *header = self.template;
         let first = 6 << 28 | u32::from(tos & 0x03) << 20 | flow_label(hash);
         header[14..18].copy_from_slice(&first.to_be_bytes());
@@ -1001,36 +1027,32 @@ fn checked6(frame: &[u8]) -> Option<Checked6> {
 
 /// What decapsulation over IPv6 found, as the bench compares it: the segment, the
 /// outer source, the inner range.
-pub type Found6 = (u32, u128, Range<usize>);
+pub type Found6 = (bool, u32, u128, u128, Range<usize>, u8);
 
-/// Hand-written decapsulation over IPv6 with tunnelwire's defaults.
+/// Hand-written decapsulation over IPv6 with tunnelwire's defaults (tagged inner frames
+/// refused; RFC 6040 as over IPv4).
 #[inline(always)]
 pub fn decapsulate6(frame: &mut [u8]) -> Option<Found6> {
     let Checked6 {
+        nvgre,
         segment,
         inner: range,
-        ecn: outer_ecn,
+        ecn,
         ..
     } = checked6(frame)?;
-    let src = be128(frame, 22);
+    let (src, dst) = (be128(frame, 22), be128(frame, 38));
     let inner = frame.get_mut(range.clone())?;
-    if be16(inner, 12) == 0x86dd {
-        return None; // inner IPv6: another shape
-    }
-    if ipv4_header_ok(inner) {
-        let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
-        let tos = ip[1];
-        let ecn = combine_ecn(tos & 0x03, outer_ecn)?;
-        if ecn != tos & 0x03 {
-            let old = u16::from_be_bytes([ip[0], tos]);
-            let new = old & !0x03 | u16::from(ecn);
-            ip[1] = tos & !0x03 | ecn;
-            let checksum = be16(ip, 10);
-            let updated = !add(add(!checksum, !old), new);
-            ip[10..12].copy_from_slice(&updated.to_be_bytes());
-        }
-    }
-    Some((segment, src, range))
+    let ethertype = be16(inner, 12);
+    let alarm = if ethertype == 0x0800 {
+        if ecn == 0 { 0 } else { ecn_ipv4(inner, ecn)? }
+    } else if tpid(ethertype) {
+        return None;
+    } else if ethertype == 0x86dd && ecn != 0 {
+        ecn_ipv6(inner, ecn)?
+    } else {
+        0
+    };
+    Some((nvgre, segment, src, dst, range, alarm))
 }
 
 /// Hand-written VXLAN <-> NVGRE translation over IPv6 with tunnelwire's defaults (the

@@ -689,7 +689,7 @@ impl Arm {
         let mut acc = 0u64;
         for (buf, frame) in &mut self.buffers {
             let out = floors::decapsulate6(black_box(&mut buf[frame.clone()]));
-            acc ^= out.map_or(0, |(segment, _, inner)| {
+            acc ^= out.map_or(0, |(_, segment, _, _, inner, _)| {
                 u64::from(segment) ^ inner.start as u64
             });
         }
@@ -814,9 +814,7 @@ impl Arm {
                     }
                     let ours = self.decapsulator.decapsulate(&mut a[frame.clone()]);
                     let theirs = floors::decapsulate6(&mut b[frame.clone()]);
-                    let ours = ours
-                        .ok()
-                        .map(|d| (d.segment(), ipv6_bits(d.outer_src), d.inner.clone()));
+                    let ours = ours.ok().map(|d| found6(&d));
                     assert_eq!(ours, theirs);
                     assert_eq!(a, b, "byte-identical decapsulation");
                 }
@@ -830,7 +828,7 @@ impl Arm {
                     let theirs = floors::decapsulate6(&mut b);
                     if let Some(found) = theirs {
                         let ours = ours.expect("tunnelwire takes what the floor takes");
-                        let ours = (ours.segment(), ipv6_bits(ours.outer_src), ours.inner);
+                        let ours = found6(&ours);
                         assert_eq!(ours, found);
                         assert_eq!(a, b, "byte-identical decapsulation");
                     } else {
@@ -1047,6 +1045,13 @@ pub fn decode_tunnelwire(decoder: &Decoder, frame: &[u8]) -> Option<floors::Valu
 #[inline(always)]
 pub fn values_digest(v: &floors::Values) -> u64 {
     digest(v.1, v.2, v.3, v.4, v.5) ^ u64::from(v.0)
+}
+
+/// Everything a `Decapsulated` holds, as the IPv6 floor reports it.
+pub fn found6(d: &Decapsulated) -> floors::Found6 {
+    let (nvgre, segment, _, _, inner, alarm) = found(d);
+    let (src, dst) = (ipv6_bits(d.outer_src), ipv6_bits(d.outer_dst));
+    (nvgre, segment, src, dst, inner, alarm)
 }
 
 /// Everything a `Decapsulated` holds, as the IPv4 floor reports it: NVGRE or not, the
