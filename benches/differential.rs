@@ -31,7 +31,7 @@ fn main() {
         .collect();
     let chosen: Vec<Path> = Path::ALL
         .into_iter()
-        .filter(|p| p.has_mixed())
+        .filter(|p| p.has_differential())
         .filter(|p| names.is_empty() || names.iter().any(|n| *n == p.name()))
         .collect();
     println!(

@@ -49,6 +49,26 @@ fn translation_floor_agrees_with_tunnelwire() {
 }
 
 #[test]
+fn vxlan6_encapsulation_floor_agrees_with_tunnelwire() {
+    agree(Path::EncapVxlan6);
+}
+
+#[test]
+fn nvgre6_encapsulation_floor_agrees_with_tunnelwire() {
+    agree(Path::EncapNvgre6);
+}
+
+#[test]
+fn ipv6_decapsulation_floor_agrees_with_tunnelwire() {
+    agree(Path::Decap6);
+}
+
+#[test]
+fn ipv6_translation_floor_agrees_with_tunnelwire() {
+    agree(Path::Translate6);
+}
+
+#[test]
 fn every_workload_agrees_before_timing() {
     for path in Path::ALL {
         path.arms();

@@ -5,9 +5,10 @@
 use std::ops::Range;
 
 use tunnelwire::tunnel::{Decapsulator, Translator, TunnelKind};
-use tunnelwire::wire::Ipv4Packet;
+use tunnelwire::wire::{Ipv4Packet, UdpDatagram};
 
-use super::{Arm, MTU, Path, Rng, decode_tunnelwire, floors, found};
+use super::mixed::{mixed_inner_buffers, mixed_vxlan6_buffers};
+use super::{Arm, MTU, Path, Rng, decode_tunnelwire, floors, found, found6};
 
 /// What comparing tunnelwire and a floor on one input found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,13 +82,13 @@ impl Arm {
     /// Encapsulation (`nvgre` or VXLAN) of `buf[inner]`: the same range and the whole
     /// buffer byte-identical.
     pub fn compare_encap(&mut self, buf: &[u8], inner: Range<usize>) -> (Outcome, bool) {
-        let nvgre = self.path == Path::EncapNvgre;
         let (mut a, mut b) = (buf.to_vec(), buf.to_vec());
         let ours = self.encapsulator.encapsulate(&mut a, inner.clone()).ok();
-        let theirs = if nvgre {
-            self.floor42.encapsulate(&mut b, inner.clone())
-        } else {
-            self.floor50.encapsulate(&mut b, inner.clone())
+        let theirs = match self.path {
+            Path::EncapNvgre => self.floor42.encapsulate(&mut b, inner.clone()),
+            Path::EncapVxlan6 => self.floor70.encapsulate(&mut b, inner.clone()),
+            Path::EncapNvgre6 => self.floor62.encapsulate(&mut b, inner.clone()),
+            _ => self.floor50.encapsulate(&mut b, inner.clone()),
         };
         assert_eq!(
             ours,
@@ -107,6 +108,43 @@ impl Arm {
             Outcome::Refused
         };
         (outcome, stripped)
+    }
+
+    /// Decapsulation of a frame over IPv6: everything `Decapsulated` holds, and the
+    /// whole buffer.
+    pub fn compare_decap6(&self, frame: &[u8], tally: &mut Tally) -> (Outcome, bool) {
+        let (mut a, mut b) = (frame.to_vec(), frame.to_vec());
+        let ours = self
+            .decapsulator
+            .decapsulate(&mut a)
+            .ok()
+            .map(|d| found6(&d));
+        let theirs = floors::decapsulate6(&mut b);
+        if theirs.is_none() && ours.is_some() && frame.get(12..14) != Some(&[0x86, 0xdd][..]) {
+            return (Outcome::OtherShape, false);
+        }
+        assert_eq!(ours, theirs, "decapsulation of {:02x?}", head(frame));
+        assert!(
+            a == b,
+            "byte-identical decapsulation of {:02x?}",
+            head(frame)
+        );
+        match &ours {
+            Some(found) => tally.ecn_alarms += u64::from(found.5 != 0),
+            None => {
+                let without_ecn = Decapsulator {
+                    apply_ecn: false,
+                    ..self.decapsulator
+                };
+                tally.ecn_drops += u64::from(without_ecn.inspect(frame).is_ok());
+            }
+        }
+        let outcome = if ours.is_some() {
+            Outcome::Accepted
+        } else {
+            Outcome::Refused
+        };
+        (outcome, a != frame)
     }
 
     /// Decapsulation of a frame: everything `Decapsulated` holds, and the whole buffer.
@@ -167,7 +205,11 @@ impl Arm {
                 TunnelKind::Vxlan
             };
             let ours = self.translator.translate(&mut a, range.clone(), kind).ok();
-            let theirs = floors::translate(&mut b, range.clone(), to, mtu);
+            let theirs = if self.path == Path::Translate6 {
+                floors::translate6(&mut b, range.clone(), to, mtu)
+            } else {
+                floors::translate(&mut b, range.clone(), to, mtu)
+            };
             if theirs.is_none() && ours.is_some() {
                 // A same-kind translation, or an outer shape left to tunnelwire.
                 let same = self
@@ -176,7 +218,13 @@ impl Arm {
                     .ok()
                     .and_then(|f| f.tunnel)
                     .map(|t| t.kind() == kind);
-                if same == Some(true) || other_outer_shape(&buf[range.clone()]) {
+                let bytes = &buf[range.clone()];
+                let other = if self.path == Path::Translate6 {
+                    bytes.get(12..14) != Some(&[0x86, 0xdd][..])
+                } else {
+                    other_outer_shape(bytes)
+                };
+                if same == Some(true) || other {
                     return (Outcome::OtherShape, false);
                 }
             }
@@ -201,12 +249,47 @@ impl Arm {
     }
 }
 
+/// The outer header's checksum made right again: IPv4's header checksum, or over IPv6
+/// the VXLAN UDP checksum, when the lengths allow.
+fn fix_outer(buf: &mut [u8], range: &Range<usize>) {
+    let frame = &mut buf[range.clone()];
+    if frame.len() < 54 {
+        return;
+    }
+    if frame[12..14] == [0x86, 0xdd] {
+        if frame.len() < 62 {
+            return;
+        }
+        let len = usize::from(u16::from_be_bytes([frame[58], frame[59]]));
+        if frame[20] == 17 && len >= 8 && 54 + len <= frame.len() {
+            let src = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&frame[22..38]).unwrap());
+            let dst = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&frame[38..54]).unwrap());
+            UdpDatagram::new_unchecked(&mut frame[54..54 + len]).fill_checksum_ipv6(src, dst);
+        }
+    } else if frame[14] >> 4 == 4 {
+        let header_len = usize::from(frame[14] & 0x0f) * 4;
+        if header_len >= 20 && 14 + header_len <= frame.len() {
+            Ipv4Packet::new_unchecked(&mut frame[14..]).fill_checksum();
+        }
+    }
+}
+
 /// Flips, sets, cuts: one to three changes where the receiver's checks look, to a copy
 /// of `bytes[range]` (the outer IPv4 checksum then made right again half the time, so
 /// the changes reach past it).
 fn mutate(rng: &mut Rng, buf: &mut Vec<u8>, range: &mut Range<usize>, outer: bool) {
+    let v6 = outer && buf.get(range.start + 12..range.start + 14) == Some(&[0x86, 0xdd][..]);
     for _ in 0..1 + rng.next() % 3 {
-        let span = range.len().min(if outer { 110 } else { 60 }).max(1);
+        let span = range
+            .len()
+            .min(if !outer {
+                60
+            } else if v6 {
+                130
+            } else {
+                110
+            })
+            .max(1);
         let at = range.start + rng.next() as usize % span;
         match rng.next() % 8 {
             0..=2 => buf[at] ^= 1 << (rng.next() % 8),
@@ -217,12 +300,25 @@ fn mutate(rng: &mut Rng, buf: &mut Vec<u8>, range: &mut Range<usize>, outer: boo
             }
             5 => range.end -= (rng.next() as usize % 64).min(range.len()),
             6 if outer && range.len() > 16 => {
-                buf[range.start + 15] = buf[range.start + 15] & !3 | (rng.next() % 4) as u8
+                let ecn = (rng.next() % 4) as u8;
+                let tc = &mut buf[range.start + 15];
+                *tc = if v6 {
+                    *tc & !0x30 | ecn << 4
+                } else {
+                    *tc & !3 | ecn
+                };
             }
             6 => buf[at] ^= 0x80,
             _ => {
                 let tag = [0x81, 0x00, 0, (rng.next() % 8) as u8];
-                let inner = range.start + if outer { 50 } else { 0 } + 12;
+                let inner_at = if !outer {
+                    0
+                } else if v6 {
+                    70
+                } else {
+                    50
+                };
+                let inner = range.start + inner_at + 12;
                 if inner + 4 <= range.end {
                     buf.splice(inner..inner, tag);
                     buf.truncate(buf.len() - 4);
@@ -230,26 +326,33 @@ fn mutate(rng: &mut Rng, buf: &mut Vec<u8>, range: &mut Range<usize>, outer: boo
             }
         }
     }
-    if outer && rng.next() % 2 == 0 && range.len() >= 34 && buf[range.start + 14] >> 4 == 4 {
-        let header_len = usize::from(buf[range.start + 14] & 0x0f) * 4;
-        if header_len >= 20 && range.start + 14 + header_len <= range.end {
-            Ipv4Packet::new_unchecked(&mut buf[range.start + 14..range.end]).fill_checksum();
-        }
+    if outer && rng.next() % 2 == 0 {
+        fix_outer(buf, range);
     }
 }
 
 /// Runs `count` mutated inputs (from the clean and the mixed workload) through
 /// tunnelwire and the floor of `path` (an IPv4 one), asserting they agree on each.
 pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
-    assert!(path.has_mixed(), "differential runs cover the IPv4 paths");
+    assert!(path.has_differential(), "no differential run for {path:?}");
     let mut arm = Arm::with(path, true, false);
-    let mixed = Arm::with(path, true, true);
+    let mixed = match path {
+        Path::EncapVxlan6 | Path::EncapNvgre6 => Arm {
+            buffers: mixed_inner_buffers(),
+            ..arm.clone()
+        },
+        Path::Decap6 | Path::Translate6 => Arm {
+            buffers: mixed_vxlan6_buffers(),
+            ..arm.clone()
+        },
+        _ => Arm::with(path, true, true),
+    };
     let mut rng = Rng(seed | 1);
     let mut tally = Tally::default();
     let frames: Vec<Vec<u8>> = arm.frames.iter().chain(&mixed.frames).cloned().collect();
     let mut buffers: Vec<(Vec<u8>, Range<usize>)> =
         arm.buffers.iter().chain(&mixed.buffers).cloned().collect();
-    if path == Path::Translate {
+    if matches!(path, Path::Translate | Path::Translate6) {
         // NVGRE frames too, for the other direction.
         let t = Translator {
             mtu: MTU,
@@ -275,7 +378,7 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
                 mutate(&mut rng, &mut frame, &mut range, true);
                 tally.add(arm.compare_decode(&frame[range]), false);
             }
-            Path::EncapVxlan | Path::EncapNvgre => {
+            Path::EncapVxlan | Path::EncapNvgre | Path::EncapVxlan6 | Path::EncapNvgre6 => {
                 let (mut buf, mut inner) = buffers[rng.next() as usize % buffers.len()].clone();
                 mutate(&mut rng, &mut buf, &mut inner, false);
                 if rng.next() % 8 == 0 {
@@ -290,9 +393,16 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
                 let (outcome, rewritten) = arm.compare_decap_counting(&buf[frame], &mut tally);
                 tally.add(outcome, rewritten);
             }
+            Path::Decap6 => {
+                let (mut buf, mut frame) = buffers[rng.next() as usize % buffers.len()].clone();
+                mutate(&mut rng, &mut buf, &mut frame, true);
+                let (outcome, rewritten) = arm.compare_decap6(&buf[frame], &mut tally);
+                tally.add(outcome, rewritten);
+            }
             _ => {
                 let (mut buf, mut frame) = buffers[rng.next() as usize % buffers.len()].clone();
-                let to_nvgre = buf[frame.start + 23] != 47;
+                let kind_at = if path == Path::Translate6 { 20 } else { 23 };
+                let to_nvgre = buf[frame.start + kind_at] != 47;
                 mutate(&mut rng, &mut buf, &mut frame, true);
                 let (outcome, stripped) = arm.compare_translate(&buf, frame, to_nvgre);
                 tally.add(outcome, stripped);

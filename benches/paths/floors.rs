@@ -964,7 +964,7 @@ struct Checked6 {
 /// (tags and extension headers are other shapes here: `None`): 40 + payload length
 /// within the frame, a VTEP source, then for VXLAN (next header UDP, port 4789) a
 /// non-zero UDP checksum that verifies and the VXLAN-GPE payload, for NVGRE (next header
-/// GRE) a non-reserved VSID; an inner Ethernet header without tags.
+/// GRE) a non-reserved VSID; an inner Ethernet header.
 #[inline(always)]
 fn checked6(frame: &[u8]) -> Option<Checked6> {
     if frame.len() < 54 || be16(frame, 12) != 0x86dd {
@@ -1012,7 +1012,7 @@ fn checked6(frame: &[u8]) -> Option<Checked6> {
         }
         (segment, inner)
     };
-    if inner.len() < 14 || matches!(be16(inner, 12), 0x8100 | 0x88a8 | 0x9100) {
+    if inner.len() < 14 {
         return None;
     }
     let start = inner.as_ptr() as usize - frame.as_ptr() as usize;
@@ -1079,11 +1079,17 @@ pub fn translate6(
         return None;
     }
     let inner_frame = &bytes[inner.clone()];
-    let (hash, _) = flow_hash(inner_frame)?;
-    let inner_len = inner.end - inner.start;
+    let walked = walk(inner_frame, true)?;
+    // Inner tags: stripped on the way to NVGRE, refused in NVGRE.
+    let strip = walked.strip_len()?;
+    if strip != 0 && nvgre {
+        return None;
+    }
+    let hash = walked.hash();
+    let inner_len = inner.end - inner.start - strip;
     let end = frame.start + inner.end;
     let (payload_len, next_header, start) = if to_nvgre {
-        (8 + inner_len, 47u8, frame.start + 8)
+        (8 + inner_len, 47u8, frame.start + 8 + strip)
     } else {
         (16 + inner_len, 17u8, frame.start.checked_sub(8)?)
     };
@@ -1093,6 +1099,10 @@ pub fn translate6(
     // VXLAN: the inner frame's share of the new UDP checksum, read before anything moves.
     let inner_sum = if to_nvgre { 0 } else { sum(inner_frame) };
     let outer: [u8; 54] = bytes[..54].try_into().unwrap();
+    if strip != 0 {
+        let inner_at = frame.start + inner.start;
+        strip_tags(buf, inner_at, inner_at + strip);
+    }
     let moved: &mut [u8; 54] = (&mut buf[start..start + 54]).try_into().unwrap();
     *moved = outer;
     moved[18..20].copy_from_slice(&(payload_len as u16).to_be_bytes());
@@ -1153,7 +1163,7 @@ pub fn translate6(
     }
     debug_assert_eq!(
         l4 + if to_nvgre { 8 } else { 16 },
-        frame.start + inner.start
+        frame.start + inner.start + strip
     );
     Some(start..end)
 }

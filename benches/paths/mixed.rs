@@ -7,7 +7,7 @@ use std::ops::Range;
 use tunnelwire::tunnel::{Encapsulator, HEADROOM, TunnelConfig};
 use tunnelwire::wire::{IpProtocol, Ipv4Packet, NvgreRepr, Vni, Vsid, VxlanRepr};
 
-use super::{FRAMES, MTU, Rng, SRC, emit_eth_ipv4, emit_udp, inner_frame};
+use super::{DST6, FRAMES, MTU, Rng, SRC, SRC6, emit_eth_ipv4, emit_udp, inner_frame};
 
 /// The mixed workload's segments (one of them, 100, a reserved VSID: translation to
 /// NVGRE refuses it) and remote VTEPs.
@@ -127,6 +127,23 @@ pub fn mixed_vxlan_buffers() -> Vec<(Vec<u8>, Range<usize>)> {
                 MIXED_SOURCES[i % 4],
                 MIXED_SOURCES[(i + 1) % 4],
             );
+            config.mtu = MTU;
+            config.inner_vlan = tunnelwire::tunnel::InnerVlanPolicy::Keep;
+            let mut encapsulator = Encapsulator::new(config).unwrap();
+            let frame = encapsulator.encapsulate(&mut buf, inner).unwrap();
+            (buf, frame)
+        })
+        .collect()
+}
+
+/// The mixed inner buffers in VXLAN over IPv6 (tags kept), in several segments.
+pub fn mixed_vxlan6_buffers() -> Vec<(Vec<u8>, Range<usize>)> {
+    mixed_inner_buffers()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (mut buf, inner))| {
+            let mut config =
+                TunnelConfig::vxlan(Vni::new(MIXED_SEGMENTS[i % 8]).unwrap(), SRC6, DST6);
             config.mtu = MTU;
             config.inner_vlan = tunnelwire::tunnel::InnerVlanPolicy::Keep;
             let mut encapsulator = Encapsulator::new(config).unwrap();
