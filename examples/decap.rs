@@ -1,11 +1,12 @@
-//! Writes the inner frame of every VXLAN or NVGRE frame of a pcap, unchanged.
+//! Writes the inner frame of every VXLAN, NVGRE or Geneve frame of a pcap, unchanged.
 //!
 //! ```text
 //! decap IN.pcap OUT.pcap
 //! ```
 //!
-//! Frames that are not tunnels (or whose tunnel headers are malformed) are skipped and
-//! counted by reason. Inner frames are written byte for byte as carried: inner VLAN tags
+//! Frames that are not tunnels (or whose tunnel headers are malformed, or that carry a
+//! critical Geneve option, or a Geneve IP payload, which is no Ethernet frame for the
+//! output) are skipped and counted by reason. Inner frames are written byte for byte as carried: inner VLAN tags
 //! are kept and RFC 6040 ECN is not applied.
 
 use std::path::{Path, PathBuf};
@@ -13,11 +14,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tunnelwire::tunnel::{Decapsulator, InnerVlanPolicy};
+use tunnelwire::wire::EtherType;
+use tunnelwire::{Error, ErrorKind, Layer};
 
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
 
-/// Writes the inner frame of every VXLAN or NVGRE frame of a pcap or pcapng to a pcap,
+/// Writes the inner frame of every VXLAN, NVGRE or Geneve frame of a pcap or pcapng to a pcap,
 /// unchanged; other frames are skipped and counted by reason.
 #[derive(Parser)]
 #[command(name = "decap", version)]
@@ -43,6 +46,13 @@ fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
     input.for_each(|record| {
         summary.frames_in += 1;
         match decap.inspect(record.data) {
+            // The output's link type is Ethernet: an IP packet has no place there.
+            Ok(found) if found.protocol != EtherType::TRANSPARENT_ETHERNET_BRIDGING => {
+                summary.skip(Error::new(
+                    Layer::Geneve,
+                    ErrorKind::UnsupportedFrame("an IP payload"),
+                ));
+            }
             Ok(found) => {
                 let inner = &record.data[found.inner];
                 out.write(

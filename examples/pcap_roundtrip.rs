@@ -12,7 +12,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tunnelwire::packet::{Decoder, Frame, Stack, Tunnel};
-use tunnelwire::wire::{EthernetRepr, Ipv4Repr, Ipv6Repr, NvgreRepr, UdpRepr, VlanRepr, VxlanRepr};
+use tunnelwire::wire::{
+    EthernetRepr, GeneveRepr, Ipv4Repr, Ipv6Repr, NvgreRepr, UdpRepr, VlanRepr, VxlanRepr,
+};
 
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
@@ -40,6 +42,8 @@ enum Header {
     Udp(UdpRepr),
     Vxlan(VxlanRepr),
     Nvgre(NvgreRepr),
+    // Boxed: its options area makes it ten times the size of the others.
+    Geneve(Box<GeneveRepr>),
 }
 
 impl Header {
@@ -52,6 +56,7 @@ impl Header {
             Header::Udp(r) => r.buffer_len(),
             Header::Vxlan(r) => r.buffer_len(),
             Header::Nvgre(r) => r.buffer_len(),
+            Header::Geneve(r) => r.buffer_len(),
         }
     }
 
@@ -64,6 +69,7 @@ impl Header {
             Header::Udp(r) => r.emit(out),
             Header::Vxlan(r) => r.emit(out),
             Header::Nvgre(r) => r.emit(out),
+            Header::Geneve(r) => r.emit(out),
         }
     }
 }
@@ -141,9 +147,11 @@ impl Parts {
         self.headers.push(header);
     }
 
+    /// One stack's headers; inside Geneve of an IP protocol type it starts at IP.
     fn stack(&mut self, stack: &Stack<'_>) {
-        let Some(eth) = stack.ethernet else { return };
-        self.push(Header::Ethernet(EthernetRepr::parse(&eth)));
+        if let Some(eth) = stack.ethernet {
+            self.push(Header::Ethernet(EthernetRepr::parse(&eth)));
+        }
         for tag in stack.vlans.iter().flatten() {
             self.push(Header::Vlan(VlanRepr::parse(tag)));
         }
@@ -166,6 +174,7 @@ impl Parts {
         match frame.tunnel {
             Some(Tunnel::Vxlan(h)) => self.push(Header::Vxlan(VxlanRepr::parse(&h))),
             Some(Tunnel::Nvgre(h)) => self.push(Header::Nvgre(NvgreRepr::parse(&h))),
+            Some(Tunnel::Geneve(h)) => self.push(Header::Geneve(Box::new(GeneveRepr::parse(&h)))),
             None => {}
         }
     }

@@ -1,15 +1,17 @@
-//! Re-encapsulates every tunnel frame of a pcap in the other encapsulation.
+//! Re-encapsulates every tunnel frame of a pcap in another encapsulation.
 //!
 //! ```text
-//! translate --to nvgre|vxlan [--flow-id N] IN.pcap OUT.pcap
+//! translate --to nvgre|vxlan|geneve [--flow-id N] IN.pcap OUT.pcap
 //! ```
 //!
 //! Outer addresses are kept, VNI = VSID, the inner frame is unchanged (but for inner VLAN
 //! tags, which are stripped as RFC 7637 requires), and the UDP source port or FlowID
 //! comes from the inner flow's hash (`--flow-id N`: always N, as Linux's gretap needs).
-//! Frames already in the target encapsulation are rewritten by the same rules. Frames
-//! that are not tunnels, fail their checksums, or carry a VNI that is a reserved VSID
-//! (up to 4095) towards NVGRE are skipped and counted by reason.
+//! Geneve's options are dropped (none are written toward Geneve). Frames already in the
+//! target encapsulation are rewritten by the same rules. Frames that are not tunnels,
+//! fail their checksums, carry a VNI that is a reserved VSID (up to 4095) towards NVGRE,
+//! a critical Geneve option (RFC 8926 section 3.5: not understood here), Geneve's O bit,
+//! or a Geneve IP payload towards VXLAN or NVGRE are skipped and counted by reason.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,11 +22,13 @@ use tunnelwire::tunnel::{FlowId, Translator, TunnelKind};
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
 
-/// Room in front of each frame: NVGRE -> VXLAN grows the outer headers by 8 bytes.
+/// Room in front of each frame: NVGRE -> VXLAN or Geneve (without options) grows the
+/// outer headers by 8 bytes.
 const HEADROOM: usize = 8;
 
-/// Re-encapsulates every tunnel frame of a pcap or pcapng in the other encapsulation,
-/// writing a pcap: outer addresses kept, VNI = VSID, inner frame unchanged.
+/// Re-encapsulates every tunnel frame of a pcap or pcapng in another encapsulation,
+/// writing a pcap: outer addresses kept, VNI = VSID, inner frame unchanged, Geneve
+/// options dropped.
 #[derive(Parser)]
 #[command(name = "translate", version)]
 struct Args {
@@ -47,6 +51,7 @@ struct Args {
 enum Target {
     Nvgre,
     Vxlan,
+    Geneve,
 }
 
 impl From<Target> for TunnelKind {
@@ -54,6 +59,7 @@ impl From<Target> for TunnelKind {
         match target {
             Target::Nvgre => TunnelKind::Nvgre,
             Target::Vxlan => TunnelKind::Vxlan,
+            Target::Geneve => TunnelKind::Geneve,
         }
     }
 }
@@ -67,7 +73,7 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
     } = args;
     let (to, flow_id) = (TunnelKind::from(to), flow_id.unwrap_or(FlowId::Hash));
     let input = pcap_io::Capture::open(&input)?;
-    let mut out = pcap_io::Output::create(&output, input.output_header(), to == TunnelKind::Vxlan)?;
+    let mut out = pcap_io::Output::create(&output, input.output_header(), to != TunnelKind::Nvgre)?;
     // A file tool, not a VTEP: only IP's own 65535-byte limit applies.
     let translator = Translator {
         mtu: u16::MAX,

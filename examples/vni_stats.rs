@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tunnelwire::Layer;
 use tunnelwire::packet::{Decoder, Frame, TunnelKind};
-use tunnelwire::wire::{ethernet, ipv4, ipv6, nvgre, udp, vlan, vxlan};
+use tunnelwire::wire::{ethernet, geneve, ipv4, ipv6, nvgre, udp, vlan, vxlan};
 
 #[allow(dead_code)] // vni_stats reads captures and writes none
 #[path = "common/pcap_io.rs"]
@@ -171,6 +171,7 @@ fn segment(frame: &Frame<'_>) -> Option<(&'static str, u32, usize)> {
     Some(match tunnel.kind() {
         TunnelKind::Vxlan => ("vxlan", tunnel.segment(), vxlan::HEADER_LEN),
         TunnelKind::Nvgre => ("nvgre", tunnel.segment(), nvgre::HEADER_LEN),
+        TunnelKind::Geneve => ("geneve", tunnel.segment(), tunnel.header_len()),
     })
 }
 
@@ -185,6 +186,7 @@ fn header_len(layer: Layer) -> usize {
         Layer::Udp => udp::HEADER_LEN,
         Layer::Vxlan => vxlan::HEADER_LEN,
         Layer::Nvgre => nvgre::HEADER_LEN,
+        Layer::Geneve => geneve::HEADER_LEN,
         _ => 0,
     }
 }

@@ -5,12 +5,16 @@ in tests/data. Deterministic: the same captures give the same files.
     python3 fuzz/seed_corpus.py
 
 Each target's input is described in fuzz/src/checks.rs: `decode` takes a frame;
-`header` a selector byte (0 Ethernet, 1 VLAN, 2 IPv4, 3 IPv6, 4 UDP, 5 VXLAN, 6 NVGRE)
+`header` a selector byte (0 Ethernet, 1 VLAN, 2 IPv4, 3 IPv6, 4 UDP, 5 VXLAN, 6 Geneve,
+7 NVGRE)
 and the bytes from that header on; `decapsulate` and `translate` a 16-byte settings head
 and a frame; `encapsulate` a 96-byte settings head and an inner frame; `payload`
 (fuzz/src/payload.rs) a 48-byte settings head and a socket payload, the tunnel header
-onward. Heads are random bytes from a fixed seed: checks.rs maps every head onto
-settings, most of them valid; a payload's head has its first bit set to its kind.
+onward; `offload` (fuzz/src/offload.rs) a 10-byte virtio_net_hdr and a super-frame, made
+here (`offload_seeds`): TCP over IPv4 and IPv6 and UDP for USO, tagged or not, with TCP
+options, PSH, FIN, CWR, and frames with NEEDS_CSUM and no GSO. Heads are random bytes from
+a fixed seed: checks.rs maps every head onto settings, most of them valid; a payload's
+head has its first byte name its kind (modulo 3: VXLAN, NVGRE, Geneve).
 
 Besides the captured frames, tunnel frames over IPv4 are written again over an IPv6
 underlay (`over_ipv6`), so every target starts from both families.
@@ -82,35 +86,48 @@ def headers(frame, at=0, depth=0):
         if dst_port == 4789 and depth == 0 and len(frame) >= pos + 16:
             out.append((5, pos + 8))
             out += headers(frame, pos + 16, 1)
+        elif dst_port == 6081 and depth == 0 and len(frame) >= pos + 16:
+            out.append((6, pos + 8))
+            header_len = 8 + (frame[pos + 8] & 0x3F) * 4
+            # An Ethernet payload decodes on; an IP payload (or another) ends here.
+            if frame[pos + 10 : pos + 12] == b"\x65\x58":
+                out += headers(frame, pos + 8 + header_len, 1)
     elif protocol == 47 and depth == 0 and len(frame) >= pos + 8:
-        out.append((6, pos))
+        out.append((7, pos))
         out += headers(frame, pos + 8, 1)
     return out
+
+
+def tunnel_header_len(frame, selector, at):
+    """Bytes of the tunnel header `selector` at `at`: 8, or Geneve's with its options."""
+    return 8 + (frame[at] & 0x3F) * 4 if selector == 6 else 8
 
 
 def inner_frames(frame):
     """The inner frame of a tunnel frame, if any."""
     for selector, at in headers(frame):
-        if selector in (5, 6):
-            return [frame[at + 8 :]]
+        if selector in (5, 6, 7):
+            return [frame[at + tunnel_header_len(frame, selector, at) :]]
     return []
 
 
 def payload_of(frame):
-    """(True for NVGRE, the bytes a UDP or raw GRE socket would give) of a tunnel frame:
-    its tunnel header onward, to the end of the UDP datagram or IP packet."""
+    """(the kind: 0 VXLAN, 1 NVGRE, 2 Geneve; the bytes a UDP or raw GRE socket would
+    give) of a tunnel frame: its tunnel header onward, to the end of the UDP datagram or IP
+    packet."""
     found = headers(frame)
     for index, (selector, at) in enumerate(found):
-        if selector == 5:
+        if selector in (5, 6):
             udp = at - 8
-            return False, frame[at : udp + struct.unpack(">H", frame[udp + 4 : udp + 6])[0]]
-        if selector == 6:
+            kind = 0 if selector == 5 else 2
+            return kind, frame[at : udp + struct.unpack(">H", frame[udp + 4 : udp + 6])[0]]
+        if selector == 7:
             ip_selector, ip = found[index - 1]
             if ip_selector == 2:
                 end = ip + struct.unpack(">H", frame[ip + 2 : ip + 4])[0]
             else:
                 end = ip + 40 + struct.unpack(">H", frame[ip + 4 : ip + 6])[0]
-            return True, frame[at:end]
+            return 1, frame[at:end]
     return None
 
 
@@ -142,7 +159,7 @@ def outer_ipv4(frame):
     the frame; None for any other frame."""
     found = headers(frame)
     ips = [(selector, at) for selector, at in found if selector in (2, 3)]
-    if not ips or ips[0][0] != 2 or not {5, 6} & {selector for selector, _ in found}:
+    if not ips or ips[0][0] != 2 or not {5, 6, 7} & {selector for selector, _ in found}:
         return None
     ip = ips[0][1]
     end = ip + struct.unpack(">H", frame[ip + 2 : ip + 4])[0]
@@ -171,6 +188,54 @@ def over_ipv6(frame, rng):
     first_word = 6 << 28 | tos << 20 | rng.getrandbits(20)
     ipv6 = struct.pack(">IHBB", first_word, len(payload), protocol, ttl) + src + IPV6_DESTINATION
     return frame[: ip - 2] + b"\x86\xdd" + ipv6 + bytes(payload) + frame[end:]
+
+
+def ones_sum(data):
+    """RFC 1071's sum, folded to 16 bits (not complemented)."""
+    return ~internet_checksum(data) & 0xFFFF
+
+
+def offload_seed(rng):
+    """A virtio_net_hdr and the super-frame it describes, as a TAP device hands them over
+    with NEEDS_CSUM: the transport checksum field holds the pseudo-header's sum."""
+    v6, udp = rng.random() < 0.5, rng.random() < 0.25
+    frame = bytes([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1])
+    if rng.random() < 0.3:
+        frame += struct.pack(">HH", 0x8100, rng.randrange(1, 4095))
+    l3 = len(frame) + 2
+    options = bytes(rng.choice([[], [1, 1, 1, 1], [1, 1, 8, 10] + [rng.getrandbits(8) for _ in range(8)]]))
+    payload = bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 1, rng.randrange(2, 1400)])))
+    proto = 17 if udp else 6
+    transport_len = (8 if udp else 20 + len(options)) + len(payload)
+    if v6:
+        frame += struct.pack(">HIHBB", 0x86DD, 0x60000000 | rng.getrandbits(20), transport_len, proto, 64)
+        addresses = ipaddress.IPv6Address("fd00::1").packed + IPV6_DESTINATION
+        frame += addresses
+    else:
+        flags = rng.choice([0, 0x4000])
+        header = struct.pack(">BBHHHBBH", 0x45, 0, 20 + transport_len, rng.getrandbits(16), flags, 64, proto, 0)
+        addresses = bytes([10, 0, 0, 1, 10, 0, 0, 2])
+        header += addresses
+        frame += struct.pack(">H", 0x0800) + header[:10] + struct.pack(">H", internet_checksum(header)) + header[12:]
+    l4 = len(frame)
+    if udp:
+        frame += struct.pack(">HHHH", rng.getrandbits(16), 443, transport_len, 0)
+    else:
+        tcp_flags = 0x10 | rng.choice([0, 0, 0x08, 0x01, 0x80, 0x09])
+        data_offset = (20 + len(options)) // 4 << 4
+        frame += struct.pack(">HHIIBBHHH", rng.getrandbits(16), 443, rng.getrandbits(32), rng.getrandbits(32), data_offset, tcp_flags, 512, 0, 0)
+        frame += options
+    headers_len = len(frame)
+    frame += payload
+    pseudo = addresses + struct.pack(">HI" if v6 else ">BBH", *((proto, transport_len) if v6 else (0, proto, transport_len)))
+    check_at = l4 + (6 if udp else 16)
+    frame = frame[:check_at] + struct.pack(">H", ones_sum(pseudo)) + frame[check_at + 2 :]
+    gso_type = 5 if udp else (4 if v6 else 1)
+    if rng.random() < 0.15:
+        gso_type = 0  # NEEDS_CSUM without GSO: complete_checksum's case
+    gso_size = rng.choice([1, 7, rng.randrange(1, 600), 536, 1448])
+    hdr = struct.pack("<BBHHHH", 1, gso_type, headers_len, gso_size, l4, 6 if udp else 16)
+    return hdr + frame
 
 
 def header_seeds(frames_, rng, per_header=60):
@@ -204,11 +269,12 @@ def main():
             if len(f) <= MAX_FRAME
         ],
         "payload": [
-            bytes([rng.getrandbits(8) & 0xFE | nvgre])
+            bytes([rng.randrange(85) * 3 + kind])
             + bytes(rng.getrandbits(8) for _ in range(PAYLOAD_SETTINGS_LEN - 1))
             + payload
-            for nvgre, payload in map(payload_of, tunnelled)
+            for kind, payload in map(payload_of, tunnelled)
         ],
+        "offload": [offload_seed(rng) for _ in range(160)],
     }
     for target, seeds in inputs.items():
         directory = CORPUS / target

@@ -53,6 +53,8 @@ pub enum Layer {
     Vxlan,
     /// GRE header carrying NVGRE (RFC 7637).
     Nvgre,
+    /// Geneve header and its options (RFC 8926).
+    Geneve,
     /// Whole-frame composition: an error raised by a combinator (with the `nom`
     /// feature) rather than by a header.
     Frame,
@@ -75,6 +77,7 @@ impl fmt::Display for Layer {
             Layer::Udp => "udp",
             Layer::Vxlan => "vxlan",
             Layer::Nvgre => "nvgre",
+            Layer::Geneve => "geneve",
             Layer::Frame => "frame",
             Layer::Tunnel => "tunnel",
             Layer::VirtioNet => "virtio_net_hdr",
@@ -175,6 +178,18 @@ pub enum ErrorKind {
         /// Its value.
         value: u32,
     },
+    /// A length field announces more bytes than the area holding it: a Geneve Opt Len
+    /// past the packet, or a Geneve option's Length past the options area.
+    #[error("{field} needs {needed} bytes, {available} available")]
+    LengthOverrun {
+        /// The length field's name.
+        field: &'static str,
+        /// Bytes the field announces, from its header's (or option's) first byte (at most
+        /// 260: a Geneve header with all its options).
+        needed: u16,
+        /// Bytes there are (fewer than `needed`).
+        available: u16,
+    },
     /// GRE version field is not 0.
     #[error("GRE version {0}, expected 0")]
     GreVersion(u8),
@@ -226,8 +241,8 @@ pub enum ErrorKind {
     /// first).
     #[error("packet is a fragment; reassemble it first")]
     Fragment,
-    /// The frame carries no VXLAN or NVGRE tunnel.
-    #[error("not a VXLAN or NVGRE frame")]
+    /// The frame carries no VXLAN, NVGRE or Geneve tunnel.
+    #[error("not a VXLAN, NVGRE or Geneve frame")]
     NotTunnel,
     /// The inner frame carries an 802.1Q tag and the policy drops such frames
     /// (RFC 7348 section 6.1, RFC 7637 section 3.2).
@@ -264,6 +279,15 @@ pub enum ErrorKind {
     /// Ethernet.
     #[error("VXLAN-GPE next protocol {0} is not Ethernet (3)")]
     NotEthernet(u8),
+    /// A Geneve option marked critical that the receiver has not declared understood:
+    /// RFC 8926 section 3.5 says the packet MUST be dropped.
+    #[error("critical option class {class:#06x} type {option_type:#04x} is not understood")]
+    CriticalOption {
+        /// The option's class.
+        class: u16,
+        /// The option's type (its critical bit set).
+        option_type: u8,
+    },
     /// A setting or combination of settings this crate does not offer.
     #[error("{0} is not supported")]
     Unsupported(&'static str),
@@ -288,14 +312,13 @@ pub enum ErrorKind {
     },
     /// A position a field announces lies past the end of the frame (the checksum a
     /// `virtio_net_hdr`'s `csum_start` and `csum_offset` point at).
-    #[error("{field} ends at byte {end}, past the {len}-byte frame")]
+    #[error("{field} ends at byte {end}, past the end of the frame")]
     PastEnd {
         /// The field's name.
         field: &'static str,
-        /// Where what the field announces ends.
+        /// Where what the field announces ends (the frame's length is the caller's: an
+        /// [`Error`] stays within 40 bytes).
         end: u32,
-        /// Length of the frame.
-        len: u32,
     },
     /// A well-formed frame the segmentation offload does not take apart (UDP
     /// fragmentation offload, an IPv6 extension header, a transport other than TCP or UDP).
@@ -320,6 +343,7 @@ impl ErrorKind {
             ErrorKind::FlagClear(_) => "flag_clear",
             ErrorKind::FlagSet(_) => "flag_set",
             ErrorKind::Reserved { .. } => "reserved",
+            ErrorKind::LengthOverrun { .. } => "length_overrun",
             ErrorKind::GreVersion(_) => "gre_version",
             ErrorKind::GreProtocol(_) => "gre_protocol",
             ErrorKind::OutOfRange { .. } => "out_of_range",
@@ -336,6 +360,7 @@ impl ErrorKind {
             ErrorKind::ZeroChecksum => "zero_checksum",
             ErrorKind::ReservedVsid(_) => "reserved_vsid",
             ErrorKind::NotEthernet(_) => "not_ethernet",
+            ErrorKind::CriticalOption { .. } => "critical_option",
             ErrorKind::Unsupported(_) => "unsupported",
             ErrorKind::UnsupportedFrame(_) => "unsupported_frame",
             ErrorKind::NotTenantFrame(_) => "not_tenant_frame",

@@ -1,10 +1,11 @@
 //! # tunnelwire
 //!
 //! A zero-copy, `no_std` codec for overlay tunnels: Ethernet II, 802.1Q/802.1ad VLAN tags,
-//! IPv4, IPv6, UDP, VXLAN ([RFC 7348]) and NVGRE ([RFC 7637]), and an in-place tunnel engine on
-//! top of it ([`tunnel`]: encapsulation, decapsulation, VXLAN <-> NVGRE translation, flow
-//! hash, RFC 6040 ECN), and [`offload`]: segmentation of super-frames and coalescing of TCP
-//! segments (TSO, USO and GRO in software, with the `virtio_net_hdr` of TAP devices).
+//! IPv4, IPv6, UDP, VXLAN ([RFC 7348]), NVGRE ([RFC 7637]) and Geneve ([RFC 8926]), and an
+//! in-place tunnel engine on top of it ([`tunnel`]: encapsulation, decapsulation,
+//! translation among the three, flow hash, RFC 6040 ECN), and [`offload`]: segmentation of
+//! super-frames and coalescing of TCP segments (TSO, USO and GRO in software, with the
+//! `virtio_net_hdr` of TAP devices).
 //!
 //! Data flows one way: bytes -> [`wire`] views (validated once) -> [`packet`] (which layers
 //! are where) -> [`tunnel`] (rewrite headers in place) -> `switch` (decide) -> `linux`
@@ -113,6 +114,7 @@
 //!
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 //! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637
+//! [RFC 8926]: https://www.rfc-editor.org/rfc/rfc8926
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Only `linux` (the driver's system calls) may hold unsafe code; everything else forbids it.

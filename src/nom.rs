@@ -20,7 +20,8 @@
 
 use crate::error::{Error, ErrorKind, Layer};
 use crate::wire::{
-    EthernetFrame, Ipv4Packet, Ipv6Packet, NvgreHeader, UdpDatagram, VlanTag, VxlanHeader,
+    EthernetFrame, GeneveHeader, Ipv4Packet, Ipv6Packet, NvgreHeader, UdpDatagram, VlanTag,
+    VxlanHeader,
 };
 
 /// Result of a nom parser in this crate: the rest of the input and a validated view.
@@ -79,4 +80,8 @@ nom_parser!(
 nom_parser!(
     /// An NVGRE header; the rest is the inner frame.
     nvgre, nvgre, NvgreHeader
+);
+nom_parser!(
+    /// A Geneve header and its options; the rest is its payload.
+    geneve, geneve, GeneveHeader
 );

@@ -48,6 +48,23 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("ipv6.hlim", "ipv6", "hop_limit"),
 ];
 
+/// Geneve's fields and 802.3's length, compared on the Geneve captures. tshark's
+/// `geneve.option.length` lists the options' length in bytes, then each option's whole
+/// length (its 4-byte header and data).
+const GENEVE_FIELDS: &[(&str, &str, &str)] = &[
+    ("geneve.version", "geneve", "version"),
+    ("geneve.flags.oam", "geneve", "oam"),
+    ("geneve.flags.critical", "geneve", "critical"),
+    ("geneve.proto_type", "geneve", "protocol"),
+    ("geneve.vni", "geneve", "vni"),
+    ("geneve.option.class", "geneve_option", "class"),
+    ("geneve.option.type", "geneve_option", "type"),
+    ("geneve.option.type.critical", "geneve_option", "critical"),
+    ("geneve.option.length", "geneve", "lengths"),
+    ("eth.len", "ethernet", "length"),
+    ("vlan.len", "vlan", "length"),
+];
+
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
@@ -81,7 +98,11 @@ fn dissect(pcap: &Path) -> Vec<Value> {
 /// tshark's text for a field, in our JSON's terms.
 fn normalise_tshark(field: &str, value: &str) -> Value {
     match field {
-        "ip.flags.df" | "ip.flags.mf" => Value::Bool(value == "1"),
+        "ip.flags.df"
+        | "ip.flags.mf"
+        | "geneve.flags.oam"
+        | "geneve.flags.critical"
+        | "geneve.option.type.critical" => Value::Bool(value == "1"),
         f if f.ends_with("checksum.status") => match value {
             "1" => Value::Bool(true),
             "0" => Value::Bool(false),
@@ -105,27 +126,36 @@ fn normalise_tshark(field: &str, value: &str) -> Value {
     }
 }
 
-/// Our layers, projected onto tshark's fields.
+/// Our layers, projected onto tshark's fields; a key a layer lacks (`ethertype` where the
+/// type field is an 802.3 `length`) gives nothing, as tshark gives no field.
 fn project(frame: &Value, layer: &str, key: &str) -> Vec<Value> {
     frame["layers"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|l| {
+        .flat_map(|l| {
             let mut kind = l["layer"].as_str().unwrap();
             if kind == "vlan" && l["tpid"] == 0x88a8 {
                 kind = "svlan"; // tshark names S-tags ieee8021ad
             }
-            (kind == layer).then(|| match key {
-                "ihl_bytes" => Value::from(l["ihl"].as_u64().unwrap() * 4),
-                "tclass" => {
-                    Value::from(l["dscp"].as_u64().unwrap() << 2 | l["ecn"].as_u64().unwrap())
+            let options = || l["options"].as_array().unwrap().iter();
+            match (kind == layer, kind, key) {
+                (_, "geneve", _) if layer == "geneve_option" => {
+                    options().map(|o| o[key].clone()).collect()
                 }
-                "key" => {
-                    Value::from((l["vsid"].as_u64().unwrap() << 8) | l["flow_id"].as_u64().unwrap())
-                }
-                _ => l[key].clone(),
-            })
+                (false, _, _) => Vec::new(),
+                (true, _, "ihl_bytes") => vec![Value::from(l["ihl"].as_u64().unwrap() * 4)],
+                (true, _, "tclass") => vec![Value::from(
+                    l["dscp"].as_u64().unwrap() << 2 | l["ecn"].as_u64().unwrap(),
+                )],
+                (true, _, "key") => vec![Value::from(
+                    (l["vsid"].as_u64().unwrap() << 8) | l["flow_id"].as_u64().unwrap(),
+                )],
+                (true, _, "lengths") => std::iter::once(l["opt_len"].clone())
+                    .chain(options().map(|o| Value::from(o["len"].as_u64().unwrap() + 4)))
+                    .collect(),
+                (true, _, _) => l.get(key).cloned().into_iter().collect(),
+            }
         })
         .collect()
 }
@@ -137,6 +167,12 @@ fn agree_with_tshark(name: &str) {
 /// As [`agree_with_tshark`], leaving out the frames for which `skip` (given our JSON) is
 /// true.
 fn agree_with_tshark_but(name: &str, skip: impl Fn(&Value) -> bool) {
+    agree_on_fields(name, FIELDS, skip);
+}
+
+/// Every frame of `NAME.pcap` decodes without error, and each of `fields` agrees with
+/// `NAME.tshark.json`, but in the frames for which `skip` (given our JSON) is true.
+fn agree_on_fields(name: &str, fields: &[(&str, &str, &str)], skip: impl Fn(&Value) -> bool) {
     let frames = dissect(&data(&format!("{name}.pcap")));
     let expected: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(data(&format!("{name}.tshark.json"))).unwrap(),
@@ -157,7 +193,7 @@ fn agree_with_tshark_but(name: &str, skip: impl Fn(&Value) -> bool) {
             ));
             continue;
         }
-        for &(field, layer, key) in FIELDS {
+        for &(field, layer, key) in fields {
             // Captures decoded before IPv6 was compared hold no IPv6 fields: tshark found
             // none there, as the frames carry no IPv6.
             let want: Vec<Value> = theirs[field]
@@ -211,6 +247,96 @@ fn snap_length_cut_capture_agrees_with_tshark() {
         let outer_ip = &ours["layers"][1];
         outer_ip["mf"] == true || outer_ip["frag_offset"].as_u64().is_some_and(|o| o > 0)
     });
+}
+
+/// Geneve over IPv4 and IPv6 (OVN's option, AWS GWLB's, random ones, the O and C bits,
+/// Ethernet, IPv4 and IPv6 payloads, a payload type not decoded) and IEEE 802.3 frames
+/// (STP bare, tagged and inside Geneve), built by scapy (tests/data/make_geneve_frames.py):
+/// every field tshark shows agrees, Geneve's and its options' included.
+#[test]
+fn geneve_and_ieee_802_3_frames_agree_with_tshark() {
+    let fields: Vec<_> = FIELDS.iter().chain(GENEVE_FIELDS).copied().collect();
+    agree_on_fields("geneve", &fields, |_| false);
+    // And the option data, against the bytes scapy wrote: each option's hex is the
+    // `len` bytes after its header, the options one after another after the 8-byte
+    // header.
+    let mut reader = PcapReader::new(File::open(data("geneve.pcap")).unwrap()).unwrap();
+    let mut options_seen = 0;
+    for frame in dissect(&data("geneve.pcap")) {
+        let packet = reader.next_packet().unwrap().unwrap();
+        let layers = frame["layers"].as_array().unwrap();
+        let Some(at) = layers.iter().position(|l| l["layer"] == "geneve") else {
+            continue;
+        };
+        // The Geneve header follows the UDP header, which follows Ethernet and IP.
+        let udp_end = 14 + if layers[1]["layer"] == "ipv4" { 20 } else { 40 } + 8;
+        assert_eq!(at, 3);
+        let mut pos = udp_end + 8;
+        for option in layers[at]["options"].as_array().unwrap() {
+            let len = option["len"].as_u64().unwrap() as usize;
+            let hex: String = packet.data[pos + 4..pos + 4 + len]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(option["data"], hex.as_str());
+            pos += 4 + len;
+            options_seen += 1;
+        }
+        assert_eq!(
+            pos,
+            udp_end + 8 + layers[at]["opt_len"].as_u64().unwrap() as usize
+        );
+    }
+    assert!(options_seen > 40, "{options_seen} options");
+}
+
+/// Geneve as the tools write it (tests/data/make_encapsulated.sh: `encap --geneve` with
+/// OVN's and AWS's options over IPv4 with the UDP checksum, without options over IPv6,
+/// `translate --to geneve` from VXLAN and NVGRE, and Geneve translated to NVGRE): tshark
+/// decodes every field as we do, Geneve's and its options' included, and finds every
+/// IPv4 and UDP checksum good (a UDP checksum of 0, status 3, only where VXLAN's
+/// default over IPv4 carried over).
+#[test]
+fn geneve_through_encap_and_translate_agrees_with_tshark_all_checksums_good() {
+    let fields: Vec<_> = FIELDS.iter().chain(GENEVE_FIELDS).copied().collect();
+    for name in [
+        "encap-geneve",
+        "underlay6-geneve",
+        "translated-geneve",
+        "underlay6-translated-geneve",
+        "underlay6-geneve-translated-nvgre",
+    ] {
+        agree_on_fields(name, &fields, |_| false);
+        let rows: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(data(&format!("{name}.tshark.json"))).unwrap(),
+        )
+        .unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            for field in ["ip.checksum.status", "udp.checksum.status"] {
+                for status in row[field].as_array().unwrap() {
+                    let status = status.as_str().unwrap();
+                    let zero_allowed = name == "translated-geneve";
+                    assert!(
+                        status == "1" || (zero_allowed && status == "3"),
+                        "{name}#{}: {field} {status}",
+                        i + 1
+                    );
+                }
+            }
+            let geneve = row["geneve.vni"].as_array().unwrap().len();
+            assert_eq!(
+                geneve,
+                usize::from(!name.ends_with("nvgre")),
+                "{name}#{}",
+                i + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn malformed_geneve_frames_fail_naming_geneve() {
+    fail_naming_the_layer("geneve-malformed");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use tunnelwire::tunnel::{
     Decapsulator, Encapsulation, Encapsulator, HEADROOM, OuterVlan, SocketOuter, Translator,
     TunnelConfig, TunnelKind,
 };
-use tunnelwire::wire::{VlanId, Vni, Vsid};
+use tunnelwire::wire::{GeneveOptions, VlanId, Vni, Vsid};
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
@@ -84,6 +84,14 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
         ..TunnelConfig::nvgre(Vsid::new(4242).unwrap(), src, dst)
     })
     .unwrap();
+    // Geneve with an AWS GWLB option in the template and one more per packet.
+    let mut geneve = Encapsulator::new(TunnelConfig {
+        mtu: 9000,
+        geneve_options: gwlb_option(1),
+        ..TunnelConfig::geneve(Vni::new(4300).unwrap(), src, dst)
+    })
+    .unwrap();
+    let per_packet = gwlb_option(3);
     let decap = Decapsulator::default();
     let translator = Translator {
         mtu: 9000,
@@ -93,16 +101,24 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
     let before = allocations();
     let mut done = 0;
     for frame in frames.iter().filter(|f| f.len() <= 2048) {
-        for encap in [&mut vxlan, &mut nvgre] {
+        for encap in [&mut vxlan, &mut nvgre, &mut geneve] {
             let inner = HEADROOM + 8..HEADROOM + 8 + frame.len();
             buf[inner.clone()].copy_from_slice(frame);
             // A frame with more VLAN tags than can be stripped is refused.
-            let Ok(outer) = encap.encapsulate(&mut buf, inner) else {
+            let sent = match encap.config().encapsulation {
+                Encapsulation::Geneve(_) => {
+                    encap.encapsulate_with_options(&mut buf, inner, per_packet.as_bytes())
+                }
+                _ => encap.encapsulate(&mut buf, inner),
+            };
+            let Ok(outer) = sent else {
                 continue;
             };
+            // Each kind to the next: VXLAN -> NVGRE -> Geneve -> VXLAN.
             let to = match encap.config().encapsulation {
                 Encapsulation::Vxlan(_) => TunnelKind::Nvgre,
-                Encapsulation::Nvgre(_) => TunnelKind::Vxlan,
+                Encapsulation::Nvgre(_) => TunnelKind::Geneve,
+                Encapsulation::Geneve(_) => TunnelKind::Vxlan,
             };
             // Inner frames too short for Ethernet (from malformed.pcap) encapsulate but
             // do not translate: translation checks the frame as decapsulation does.
@@ -114,7 +130,14 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
         }
     }
     assert_eq!(allocations() - before, 0, "the tunnel engine allocated");
-    assert!(done > 100, "the frames were really processed: {done}");
+    assert!(done > 150, "the frames were really processed: {done}");
+}
+
+/// An AWS Gateway Load Balancer option (class 0x0108, not critical) of this type.
+fn gwlb_option(option_type: u8) -> GeneveOptions {
+    let mut options = GeneveOptions::new();
+    options.push(0x0108, option_type, &[7; 8]).unwrap();
+    options
 }
 
 #[test]
@@ -138,6 +161,12 @@ fn over_ipv6_and_as_socket_payloads_the_tunnel_engine_allocates_nothing_per_pack
         ..TunnelConfig::nvgre(Vsid::new(4242).unwrap(), src, dst)
     })
     .unwrap();
+    let mut geneve = Encapsulator::new(TunnelConfig {
+        mtu: 9000,
+        geneve_options: gwlb_option(2),
+        ..TunnelConfig::geneve(Vni::new(4300).unwrap(), src, dst)
+    })
+    .unwrap();
     let decap = Decapsulator::default();
     let translator = Translator {
         mtu: 9000,
@@ -147,12 +176,13 @@ fn over_ipv6_and_as_socket_payloads_the_tunnel_engine_allocates_nothing_per_pack
     let before = allocations();
     let (mut frames_done, mut payloads_done) = (0, 0);
     for frame in frames.iter().filter(|f| f.len() <= 2048) {
-        for encap in [&mut vxlan, &mut nvgre] {
+        for encap in [&mut vxlan, &mut nvgre, &mut geneve] {
             let inner = HEADROOM + 8..HEADROOM + 8 + frame.len();
             let kind = encap.config().encapsulation.kind();
             let to = match kind {
                 TunnelKind::Vxlan => TunnelKind::Nvgre,
-                TunnelKind::Nvgre => TunnelKind::Vxlan,
+                TunnelKind::Nvgre => TunnelKind::Geneve,
+                TunnelKind::Geneve => TunnelKind::Vxlan,
             };
             // Whole frames: encapsulation, translation, decapsulation.
             buf[inner.clone()].copy_from_slice(frame);
@@ -181,7 +211,7 @@ fn over_ipv6_and_as_socket_payloads_the_tunnel_engine_allocates_nothing_per_pack
     }
     assert_eq!(allocations() - before, 0, "the tunnel engine allocated");
     assert!(
-        frames_done > 100 && payloads_done > 100,
+        frames_done > 150 && payloads_done > 150,
         "the frames were really processed: {frames_done} frames, {payloads_done} payloads"
     );
 }

@@ -253,6 +253,7 @@ proptest! {
         match decoded.tunnel.unwrap() {
             Tunnel::Vxlan(h) => prop_assert!(!nvgre && h.vni().get() == segment),
             Tunnel::Nvgre(h) => prop_assert!(nvgre && h.vsid().get() == segment && h.flow_id() == flow_id),
+            Tunnel::Geneve(_) => prop_assert!(false, "Geneve from a VXLAN or NVGRE encapsulator"),
         }
         check_stack(&decoded.inner, &inner, Some(inner.ports))?;
         prop_assert_eq!(decoded.inner.offset, frame.len() - inner_frame.len());

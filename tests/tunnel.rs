@@ -159,6 +159,7 @@ proptest! {
                 prop_assert_eq!(h.vsid().get(), segment);
                 prop_assert_eq!(h.flow_id(), FlowKey::from_frame(&inner).hash().flow_id());
             }
+            Tunnel::Geneve(_) => prop_assert!(false, "Geneve from a VXLAN or NVGRE encapsulator"),
         }
 
         let out = Decapsulator::default().decapsulate(&mut buf[frame.clone()]).unwrap();
@@ -264,6 +265,7 @@ proptest! {
                 prop_assert_eq!(h.vsid().get(), segment);
                 prop_assert_eq!(h.flow_id(), hash.flow_id());
             }
+            Tunnel::Geneve(_) => prop_assert!(false, "Geneve from a VXLAN or NVGRE encapsulator"),
         }
 
         // A receiver takes a zero UDP checksum over IPv6 only by setting (RFC 6936).

@@ -204,6 +204,16 @@ fn walk_common(frame: &[u8], transport: bool) -> Option<Walked> {
     })
 }
 
+/// The EtherType as the flow key holds it: 0 for an IEEE 802.3 length (below 1536).
+#[inline(always)]
+fn ethertype_key(ethertype: u16) -> u64 {
+    if ethertype < 0x0600 {
+        0
+    } else {
+        u64::from(ethertype)
+    }
+}
+
 /// `walk` for every shape but the common one: tags, IPv4 options, IPv6, other
 /// EtherTypes, malformed headers.
 #[inline(never)]
@@ -215,7 +225,7 @@ fn walk_other(frame: &[u8], transport: bool) -> Walked {
         more: false,
         tos: 0,
         key: [
-            be64(eth, 0) >> 16 | u64::from(ethertype) << 48,
+            be64(eth, 0) >> 16 | ethertype_key(ethertype) << 48,
             be64(eth, 4) & MAC,
             0,
             0,
@@ -231,7 +241,7 @@ fn walk_other(frame: &[u8], transport: bool) -> Walked {
             return walked;
         };
         ethertype = be16(tag, 2);
-        walked.key[0] = walked.key[0] & MAC | u64::from(ethertype) << 48;
+        walked.key[0] = walked.key[0] & MAC | ethertype_key(ethertype) << 48;
         if walked.tags == 0 {
             walked.key[1] |= u64::from(be16(tag, 0) & 0x0fff) << 48;
         }
@@ -487,10 +497,12 @@ fn vxlan_gpe_refused(flags: u8, next_protocol: u8) -> bool {
     flags & 0x04 != 0 && (flags & 0x31 != 0 || next_protocol != 3)
 }
 
-/// What decapsulation found, as the bench compares it with `Decapsulated`: NVGRE or
-/// not, the segment, the outer source and destination, the inner range, the RFC 6040
-/// alarm (0 none, 1 unexpected, 2 questionable).
-pub type Found = (bool, u32, u32, u32, Range<usize>, u8);
+/// What decapsulation found, as the bench compares it with `Decapsulated`: the tunnel
+/// kind (0 VXLAN, 1 NVGRE), the segment, the outer source and destination, the inner
+/// range, the RFC 6040 alarm (0 none, 1 unexpected, 2 questionable), the inner protocol
+/// (0x6558, Ethernet, for both tunnels) and where the options are (none: an empty range
+/// at the inner frame).
+pub type Found = (u8, u32, u32, u32, Range<usize>, u8, u16, Range<usize>);
 
 /// The tunnel kind a path takes.
 #[derive(Clone, Copy)]
@@ -679,7 +691,17 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
     } else {
         0
     };
-    Some((nvgre, segment, src, dst, range, alarm))
+    let options = range.start..range.start;
+    Some((
+        u8::from(nvgre),
+        segment,
+        src,
+        dst,
+        range,
+        alarm,
+        0x6558,
+        options,
+    ))
 }
 
 /// An Ethernet/IPv4 header that tunnelwire's decoder accepts, fragment or not.
@@ -1027,7 +1049,7 @@ fn checked6(frame: &[u8]) -> Option<Checked6> {
 
 /// What decapsulation over IPv6 found, as the bench compares it: the segment, the
 /// outer source, the inner range.
-pub type Found6 = (bool, u32, u128, u128, Range<usize>, u8);
+pub type Found6 = (u8, u32, u128, u128, Range<usize>, u8, u16, Range<usize>);
 
 /// Hand-written decapsulation over IPv6 with tunnelwire's defaults (tagged inner frames
 /// refused; RFC 6040 as over IPv4).
@@ -1052,7 +1074,17 @@ pub fn decapsulate6(frame: &mut [u8]) -> Option<Found6> {
     } else {
         0
     };
-    Some((nvgre, segment, src, dst, range, alarm))
+    let options = range.start..range.start;
+    Some((
+        u8::from(nvgre),
+        segment,
+        src,
+        dst,
+        range,
+        alarm,
+        0x6558,
+        options,
+    ))
 }
 
 /// Hand-written VXLAN <-> NVGRE translation over IPv6 with tunnelwire's defaults (the

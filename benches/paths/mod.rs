@@ -621,7 +621,7 @@ impl Arm {
                 }
             }
             let out = floors::decapsulate(black_box(&mut buf[frame.clone()]));
-            acc ^= out.map_or(0, |(_, segment, _, _, inner, _)| {
+            acc ^= out.map_or(0, |(_, segment, _, _, inner, ..)| {
                 u64::from(segment) ^ inner.start as u64
             });
         }
@@ -695,7 +695,7 @@ impl Arm {
         let mut acc = 0u64;
         for (buf, frame) in &mut self.buffers {
             let out = floors::decapsulate6(black_box(&mut buf[frame.clone()]));
-            acc ^= out.map_or(0, |(_, segment, _, _, inner, _)| {
+            acc ^= out.map_or(0, |(_, segment, _, _, inner, ..)| {
                 u64::from(segment) ^ inner.start as u64
             });
         }
@@ -1047,25 +1047,33 @@ pub fn values_digest(v: &floors::Values) -> u64 {
 
 /// Everything a `Decapsulated` holds, as the IPv6 floor reports it.
 pub fn found6(d: &Decapsulated) -> floors::Found6 {
-    let (nvgre, segment, _, _, inner, alarm) = found(d);
+    let (kind, segment, _, _, inner, alarm, protocol, options) = found(d);
     let (src, dst) = (ipv6_bits(d.outer_src), ipv6_bits(d.outer_dst));
-    (nvgre, segment, src, dst, inner, alarm)
+    (kind, segment, src, dst, inner, alarm, protocol, options)
 }
 
-/// Everything a `Decapsulated` holds, as the IPv4 floor reports it: NVGRE or not, the
-/// segment, the outer addresses, the inner range, the RFC 6040 alarm.
+/// Everything a `Decapsulated` holds, as the IPv4 floor reports it: the tunnel kind,
+/// the segment, the outer addresses, the inner range, the RFC 6040 alarm, the inner
+/// protocol and the options' range.
 pub fn found(d: &Decapsulated) -> floors::Found {
     let alarm = match d.ecn_alarm {
         None => 0,
         Some(EcnAlarm::Unexpected) => 1,
         Some(EcnAlarm::Questionable) => 2,
     };
+    let kind = match d.kind() {
+        TunnelKind::Vxlan => 0,
+        TunnelKind::Nvgre => 1,
+        _ => 2,
+    };
     (
-        d.kind() == TunnelKind::Nvgre,
+        kind,
         d.segment(),
         ipv4_bits(d.outer_src),
         ipv4_bits(d.outer_dst),
         d.inner.clone(),
         alarm,
+        d.protocol.0,
+        d.options.clone(),
     )
 }

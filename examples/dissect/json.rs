@@ -80,6 +80,17 @@ impl<'a> Object<'a> {
         self
     }
 
+    /// `"ethertype"`, or `"length"` for a value below 1536: an IEEE 802.3 length.
+    #[inline(always)]
+    pub fn type_or_length(&mut self, value: tunnelwire::wire::EtherType) -> &mut Self {
+        let key = if value.is_length() {
+            "length"
+        } else {
+            "ethertype"
+        };
+        self.num(key, value.0)
+    }
+
     /// Writes `"key":[` and returns the writer for the array's items.
     #[inline(always)]
     pub fn array(&mut self, key: &str) -> &mut Vec<u8> {
@@ -104,6 +115,16 @@ pub fn mac(octets: [u8; 6]) -> [u8; 17] {
         text[3 * i + 1] = HEX[usize::from(byte & 0x0f)];
     }
     text
+}
+
+/// Lowercase hex of `bytes` into `text` (twice as long); returns its length.
+pub fn hex(bytes: &[u8], text: &mut [u8]) -> usize {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, byte) in text.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0x0f)];
+    }
+    (2 * bytes.len()).min(text.len())
 }
 
 /// Dotted decimal into `text`; returns its length.

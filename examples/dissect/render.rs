@@ -13,7 +13,7 @@ mod json;
 use json::Object;
 use tunnelwire::Layer;
 use tunnelwire::packet::{Decoder, Stack, Tunnel};
-use tunnelwire::wire::{ethernet, ipv6, nvgre, udp, vlan, vxlan};
+use tunnelwire::wire::{GeneveHeader, ethernet, ipv6, nvgre, udp, vlan, vxlan};
 
 /// Largest frame a cut record is padded back to; a corrupt original length is not
 /// believed beyond it.
@@ -70,6 +70,7 @@ pub fn write_frame(
         let (layer, len) = match tunnel {
             Tunnel::Vxlan(_) => (Layer::Vxlan, vxlan::HEADER_LEN),
             Tunnel::Nvgre(_) => (Layer::Nvgre, nvgre::HEADER_LEN),
+            Tunnel::Geneve(h) => (Layer::Geneve, h.header_len()),
         };
         missing = layers.check(layer, frame.tunnel_offset, len);
         if missing.is_none() {
@@ -84,6 +85,7 @@ pub fn write_frame(
                     .num("vsid", h.vsid().get())
                     .num("flow_id", h.flow_id())
                     .end(),
+                Tunnel::Geneve(h) => layers.geneve(h),
             }
             missing = layers.stack(&frame.inner);
         }
@@ -183,20 +185,51 @@ impl Layers<'_> {
         (offset + len > self.captured).then_some(CutHeader { layer, offset, len })
     }
 
-    /// Appends one stack's layers in wire order, up to the first header the capture did
-    /// not keep whole, which is returned.
-    fn stack(&mut self, stack: &Stack<'_>) -> Option<CutHeader> {
-        let eth = stack.ethernet?;
-        let mut at = stack.offset;
-        if let Some(cut_at) = self.check(Layer::Ethernet, at, ethernet::HEADER_LEN) {
-            return Some(cut_at);
+    /// The Geneve layer: its fields, then each option with its data in hex.
+    fn geneve(&mut self, h: GeneveHeader<&[u8]>) {
+        let mut object = self.begin("geneve");
+        object
+            .num("version", h.version())
+            .num("opt_len", h.options_len())
+            .bool("oam", h.oam())
+            .bool("critical", h.critical())
+            .num("protocol", h.protocol().0)
+            .num("vni", h.vni().get());
+        let out = object.array("options");
+        for (index, option) in h.options().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            let mut hex = [0u8; 2 * tunnelwire::wire::geneve::MAX_OPTION_DATA_LEN];
+            let hex_len = json::hex(option.data(), &mut hex);
+            Object::begin(out)
+                .num("class", option.class())
+                .num("type", option.option_type())
+                .bool("critical", option.is_critical())
+                .num("len", option.data().len())
+                .ascii("data", &hex[..hex_len])
+                .end();
         }
-        self.begin("ethernet")
-            .ascii("dst", &json::mac(eth.dst_addr().octets()))
-            .ascii("src", &json::mac(eth.src_addr().octets()))
-            .num("ethertype", eth.ethertype().0)
-            .end();
-        at += ethernet::HEADER_LEN;
+        out.push(b']');
+        object.end();
+    }
+
+    /// Appends one stack's layers in wire order, up to the first header the capture did
+    /// not keep whole, which is returned. A stack without Ethernet (inside Geneve of an
+    /// IP protocol type) starts at IP.
+    fn stack(&mut self, stack: &Stack<'_>) -> Option<CutHeader> {
+        let mut at = stack.offset;
+        if let Some(eth) = stack.ethernet {
+            if let Some(cut_at) = self.check(Layer::Ethernet, at, ethernet::HEADER_LEN) {
+                return Some(cut_at);
+            }
+            self.begin("ethernet")
+                .ascii("dst", &json::mac(eth.dst_addr().octets()))
+                .ascii("src", &json::mac(eth.src_addr().octets()))
+                .type_or_length(eth.ethertype())
+                .end();
+            at += ethernet::HEADER_LEN;
+        }
         for (tpid, tag) in stack.vlan_tags() {
             if let Some(cut_at) = self.check(Layer::Vlan, at, vlan::HEADER_LEN) {
                 return Some(cut_at);
@@ -206,7 +239,7 @@ impl Layers<'_> {
                 .num("pcp", tag.pcp())
                 .bool("dei", tag.dei())
                 .num("vid", tag.vid().get())
-                .num("ethertype", tag.ethertype().0)
+                .type_or_length(tag.ethertype())
                 .end();
             at += vlan::HEADER_LEN;
         }

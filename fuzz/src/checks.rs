@@ -25,12 +25,13 @@ use tunnelwire::tunnel::flow::{FlowHash, FlowKey};
 use tunnelwire::tunnel::{
     Checksums, Decapsulated, Decapsulator, Dscp, EcnMode, Encapsulation, Encapsulator, FlowId,
     FlowLabel, InnerVlanPolicy, OuterVlan, PortRange, SourcePolicy, Translator, TunnelConfig,
-    TunnelKind,
+    TunnelKind, UnderstoodOptions,
 };
 use tunnelwire::wire::{
-    EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr,
-    MacAddr, NvgreHeader, NvgreRepr, UdpDatagram, UdpRepr, VlanId, VlanRepr, VlanTag, Vni, Vsid,
-    VxlanHeader, VxlanRepr, ethernet, ipv4, ipv6, nvgre, udp, vlan, vxlan,
+    EtherType, EthernetFrame, EthernetRepr, GeneveHeader, GeneveOptions, GeneveRepr, IpProtocol,
+    Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, MacAddr, NvgreHeader, NvgreRepr, UdpDatagram,
+    UdpRepr, VlanId, VlanRepr, VlanTag, Vni, Vsid, VxlanHeader, VxlanRepr, ethernet, geneve, ipv4,
+    ipv6, nvgre, udp, vlan, vxlan,
 };
 use tunnelwire::{AddressField, Error, ErrorKind, Layer, Result};
 
@@ -119,6 +120,7 @@ pub fn decode(data: &[u8]) {
     let strict = Decoder {
         vxlan_ports: VxlanPorts::from_slice(&[vxlan::PORT, 8472]).expect("two ports"),
         vxlan_reserved: ReservedPolicy::Reject,
+        geneve_ports: VxlanPorts::from_slice(&[geneve::PORT, 4789]).expect("two ports"),
     };
     for decoder in [Decoder::new(), strict] {
         check_decode(&decoder, data);
@@ -174,6 +176,30 @@ fn check_decode(decoder: &Decoder, data: &[u8]) {
             };
             (h.into_inner(), nvgre::HEADER_LEN, ip_payload)
         }
+        Tunnel::Geneve(h) => {
+            let udp = frame.outer.udp().expect("Geneve without UDP");
+            assert!(decoder.geneve_ports.contains(udp.dst_port()));
+            assert!(
+                !decoder.vxlan_ports.contains(udp.dst_port()),
+                "VXLAN's port first"
+            );
+            assert_eq!(h.version(), 0);
+            let options: usize = h.options().map(|o| o.as_bytes().len()).sum();
+            assert_eq!(options, h.options_len(), "the options fill their area");
+            // A payload of another protocol type is not decoded.
+            if ![
+                EtherType::TRANSPARENT_ETHERNET_BRIDGING,
+                EtherType::IPV4,
+                EtherType::IPV6,
+            ]
+            .contains(&h.protocol())
+            {
+                assert_eq!(frame.inner, Stack::default());
+                assert_eq!(error, None);
+                return;
+            }
+            (h.into_inner(), h.header_len(), udp.payload())
+        }
     };
     // The tunnel header fills its carrier's payload; the inner stack follows it.
     let header_at = within(data, header);
@@ -189,6 +215,14 @@ fn check_decode(decoder: &Decoder, data: &[u8]) {
         frame.inner.offset..header_at.end
     );
     check_stack(data, &frame.inner, header_at.end);
+    if let Tunnel::Geneve(h) = tunnel {
+        if h.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
+            // An IP payload: the inner stack starts at IP, without Ethernet.
+            assert!(frame.inner.ethernet.is_none());
+            assert_eq!(frame.inner.l3_offset(), frame.inner.offset);
+            return;
+        }
+    }
 
     // The inner stack is the payload decoded alone, moved to its offset; so is its error
     // (the only error possible once the tunnel header decoded).
@@ -212,8 +246,19 @@ fn check_decode(decoder: &Decoder, data: &[u8]) {
 /// Ethernet frame runs to `end`.
 fn check_stack(data: &[u8], stack: &Stack<'_>, end: usize) {
     let Some(eth) = stack.ethernet else {
-        assert!(stack.vlans.iter().all(Option::is_none) && stack.ipv4.is_none());
-        assert!(stack.ipv6.is_none() && stack.transport.is_none());
+        // A stack inside Geneve of an IP protocol type starts at IP.
+        assert!(stack.vlans.iter().all(Option::is_none));
+        assert_eq!(stack.ethertype(), None);
+        let start = match (stack.ipv4, stack.ipv6) {
+            (Some(ip), None) => within(data, ip.into_inner()).start,
+            (None, Some(ip)) => within(data, ip.into_inner()).start,
+            (None, None) => {
+                assert!(stack.transport.is_none());
+                return;
+            }
+            (Some(_), Some(_)) => panic!("both IPv4 and IPv6 in one stack"),
+        };
+        assert_eq!((start, stack.l3_offset()), (stack.offset, stack.offset));
         return;
     };
     assert_eq!(within(data, eth.into_inner()), stack.offset..end);
@@ -305,7 +350,7 @@ pub fn header(data: &[u8]) {
     let Some((&selector, bytes)) = data.split_first() else {
         return;
     };
-    match selector % 7 {
+    match selector % 8 {
         0 => check_header(
             bytes,
             Layer::Ethernet,
@@ -380,6 +425,25 @@ pub fn header(data: &[u8]) {
                 bytes,
                 Layer::Vxlan,
                 |b| VxlanHeader::new_checked(b).map(|v| VxlanRepr::parse(&v)),
+                |r, b| r.emit(b),
+                |r| r.buffer_len(),
+            );
+        }
+        6 => {
+            if let Ok(view) = GeneveHeader::new_checked(bytes) {
+                assert_eq!(view.version(), 0);
+                assert_eq!(view.payload().len(), bytes.len() - view.header_len());
+                let options: usize = view.options().map(|o| o.as_bytes().len()).sum();
+                assert_eq!(options, view.options_len(), "the options fill their area");
+                for option in view.options() {
+                    assert_eq!(option.data().len() % 4, 0);
+                    assert_eq!(option.is_critical(), option.option_type() & 0x80 != 0);
+                }
+            }
+            check_header(
+                bytes,
+                Layer::Geneve,
+                |b| GeneveHeader::new_checked(b).map(|v| GeneveRepr::parse(&v)),
                 |r, b| r.emit(b),
                 |r| r.buffer_len(),
             );
@@ -461,6 +525,57 @@ impl From<InnerVlan> for InnerVlanPolicy {
     }
 }
 
+/// The decoder that finds the tunnel `config` sends: its VXLAN port, or for Geneve its
+/// Geneve port (VXLAN's left at 4789, so a drawn VXLAN port cannot take Geneve's).
+pub(crate) fn decoder_for(config: &TunnelConfig) -> Decoder {
+    match config.encapsulation {
+        Encapsulation::Geneve(_) => Decoder {
+            geneve_ports: VxlanPorts::new(config.geneve_port),
+            ..Decoder::default()
+        },
+        _ => Decoder {
+            vxlan_ports: VxlanPorts::new(config.vxlan_port),
+            ..Decoder::default()
+        },
+    }
+}
+
+/// The stack of what decapsulation found: an Ethernet frame, or a Geneve IP payload.
+fn inner_stack(inner: &[u8], protocol: EtherType) -> Stack<'_> {
+    match protocol {
+        EtherType::TRANSPARENT_ETHERNET_BRIDGING => Stack::decode(inner).0,
+        ip => Stack::decode_ip(inner, ip).0,
+    }
+}
+
+/// Options drawn for a Geneve encapsulator or translator: one of `words` 4-byte words,
+/// critical as drawn or never.
+fn drawn_options(option: Option<(u16, u8, u8)>, critical_allowed: bool) -> GeneveOptions {
+    let mut options = GeneveOptions::new();
+    if let Some((class, option_type, words)) = option {
+        let option_type = if critical_allowed {
+            option_type
+        } else {
+            option_type & 0x7f
+        };
+        let data: Vec<u8> = (0..usize::from(words % 32) * 4).map(|i| i as u8).collect();
+        options
+            .push(class, option_type, &data)
+            .expect("at most 124 bytes of data");
+    }
+    options
+}
+
+/// The critical options of `options`, declared understood.
+fn understanding(options: &GeneveOptions) -> UnderstoodOptions {
+    let critical: Vec<(u16, u8)> = options
+        .iter()
+        .filter(|o| o.is_critical())
+        .map(|o| (o.class(), o.option_type()))
+        .collect();
+    UnderstoodOptions::from_slice(&critical).expect("at most one drawn option")
+}
+
 /// A decoder: VXLAN on 4789, or on 4789 and 8472; reserved bits ignored or rejected.
 pub(crate) fn decoder(second_port: bool, reject_reserved: bool) -> Decoder {
     Decoder {
@@ -474,6 +589,7 @@ pub(crate) fn decoder(second_port: bool, reject_reserved: bool) -> Decoder {
         } else {
             ReservedPolicy::Ignore
         },
+        ..Decoder::default()
     }
 }
 
@@ -524,6 +640,7 @@ pub fn decapsulate(data: &[u8]) {
             udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
             inner_vlan: settings.inner_vlan.into(),
             apply_ecn: settings.apply_ecn,
+            geneve_understood: UnderstoodOptions::NONE,
         };
         let result = check_rewrite(
             &decap,
@@ -569,21 +686,42 @@ pub(crate) fn check_rewrite(
     assert!(seen.inner.start <= out.inner.start && out.inner.end <= bytes.len());
     assert_eq!(seen.inner.end, out.inner.end);
     let stripped = out.inner.start - seen.inner.start;
-    if decap.inner_vlan == InnerVlanPolicy::Strip {
+    assert_eq!(
+        (seen.protocol, seen.options.clone()),
+        (out.protocol, out.options.clone())
+    );
+    assert!(seen.options.end <= seen.inner.start);
+    let ethernet_payload = seen.protocol == EtherType::TRANSPARENT_ETHERNET_BRIDGING;
+    if decap.inner_vlan == InnerVlanPolicy::Strip && ethernet_payload {
         let (seen_stack, _) = Stack::decode(&bytes[seen.inner.clone()]);
         assert_eq!(stripped, vlan::HEADER_LEN * seen_stack.vlan_tags().count());
     } else {
         assert_eq!(stripped, 0, "tags removed under {:?}", decap.inner_vlan);
     }
-    assert!(out.inner.len() >= ethernet::HEADER_LEN);
+    if ethernet_payload {
+        assert!(out.inner.len() >= ethernet::HEADER_LEN);
+    } else {
+        assert_eq!(
+            seen.kind(),
+            TunnelKind::Geneve,
+            "an IP payload outside Geneve"
+        );
+        assert!(
+            Stack::decode_ip(&bytes[seen.inner.clone()], seen.protocol)
+                .0
+                .traffic_class()
+                .is_some()
+        );
+    }
 
     // The inner frame inspect saw, its tags removed...
     let seen_inner = &bytes[seen.inner.clone()];
-    let mut expected = seen_inner[..ethernet::ADDRS_LEN].to_vec();
-    expected.extend_from_slice(&seen_inner[ethernet::ADDRS_LEN + stripped..]);
+    let mut expected = seen_inner[..ethernet::ADDRS_LEN.min(seen_inner.len())].to_vec();
+    expected
+        .extend_from_slice(&seen_inner[(ethernet::ADDRS_LEN + stripped).min(seen_inner.len())..]);
     // ...and at most the ECN bits of its IP header (and the IPv4 checksum) changed.
     let got = &buf[out.inner.clone()];
-    let (stack, _) = Stack::decode(&expected);
+    let stack = inner_stack(&expected, seen.protocol);
     let l3 = stack.l3_offset();
     let ecn_bytes: &[usize] = match (stack.ipv4, stack.ipv6) {
         (Some(_), _) => &[l3 + 1, l3 + 10, l3 + 11],
@@ -617,7 +755,11 @@ pub(crate) fn check_rewrite(
 
 #[derive(Debug, Arbitrary)]
 struct TranslateSettings {
-    to_nvgre: bool,
+    /// VXLAN, NVGRE or Geneve, by its value modulo 3; the rest of it (divided by 3,
+    /// modulo 33) draws the translator's Geneve option: none, or one of 0-31 words (never
+    /// critical: the translator's own reader would refuse it). One byte for both: the
+    /// settings fill their 16.
+    to: u8,
     second_port: bool,
     reject_reserved: bool,
     udp_checksum: bool,
@@ -650,13 +792,16 @@ pub fn translate(data: &[u8]) {
             flow_id: settings.fixed_flow_id.map_or(FlowId::Hash, FlowId::Fixed),
             inner_vlan: settings.inner_vlan.into(),
             mtu: settings.small_mtu.unwrap_or(9000),
+            geneve_options: drawn_options(
+                (settings.to / 3 % 33)
+                    .checked_sub(1)
+                    .map(|words| (0x0108, 1, words)),
+                false,
+            ),
             ..Translator::default()
         };
-        let to = if settings.to_nvgre {
-            TunnelKind::Nvgre
-        } else {
-            TunnelKind::Vxlan
-        };
+        let to = [TunnelKind::Vxlan, TunnelKind::Nvgre, TunnelKind::Geneve]
+            [usize::from(settings.to % 3)];
         check_translate(&translator, frame, usize::from(settings.headroom % 17), to)
     });
 }
@@ -672,6 +817,7 @@ fn reader(translator: &Translator, udp6_zero_checksum_rx: bool) -> Decapsulator 
         udp6_zero_checksum_rx,
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: false,
+        geneve_understood: translator.geneve_understood,
     }
 }
 
@@ -700,7 +846,7 @@ fn check_translate(
     };
     let seen = seen.expect("translated a frame decapsulation refuses");
     let received_inner = &frame[seen.inner.clone()];
-    let (stack, _) = Stack::decode(received_inner);
+    let stack = inner_stack(received_inner, seen.protocol);
     let tags = stack.vlan_tags().count();
     let expected = match translator.inner_vlan {
         InnerVlanPolicy::Strip => strip_tags(received_inner, tags),
@@ -728,9 +874,9 @@ fn check_translate(
             // A TPID whose tag is cut short counts as a tag.
             let tagged = tags > 0 || stack.ethertype().is_some_and(|t| t.is_vlan_tpid());
             let keeps_tags = translator.inner_vlan == InnerVlanPolicy::Keep && tagged;
-            // VXLAN sent over IPv6 with a zero UDP checksum comes back only to a
+            // VXLAN or Geneve sent over IPv6 with a zero UDP checksum comes back only to a
             // translator that takes one.
-            let sent_zero = to == TunnelKind::Vxlan
+            let sent_zero = to != TunnelKind::Nvgre
                 && seen.outer_src.is_ipv6()
                 && translator.udp6_zero_checksum_tx
                 && !translator.udp6_zero_checksum_rx;
@@ -808,7 +954,21 @@ impl AcceptedFrame<'_> {
         assert_eq!(l3 + ip.packet_len(), frame.len());
         assert!(ip.packet_len() <= usize::from(translator.mtu));
 
-        let hash = flow_hash(hashed, translator.symmetric_hash);
+        let hash = match self.seen.protocol {
+            EtherType::TRANSPARENT_ETHERNET_BRIDGING => {
+                flow_hash(hashed, translator.symmetric_hash)
+            }
+            ip => {
+                let key = FlowKey::from_ip_packet(hashed, ip);
+                if translator.symmetric_hash {
+                    key.symmetric()
+                } else {
+                    key
+                }
+                .hash()
+            }
+        };
+        assert_eq!(got.protocol, self.seen.protocol);
         match translator.decoder.decode_partial(frame).0.tunnel {
             Some(Tunnel::Vxlan(h)) => {
                 assert_eq!(VxlanRepr::parse(&h), VxlanRepr::new(h.vni()));
@@ -828,6 +988,20 @@ impl AcceptedFrame<'_> {
                     FlowId::Hash => hash.flow_id(),
                 };
                 assert_eq!(NvgreRepr::parse(&h), NvgreRepr::new(h.vsid(), flow_id));
+            }
+            Some(Tunnel::Geneve(h)) => {
+                let expected = GeneveRepr::new(h.vni(), self.seen.protocol)
+                    .with_options(translator.geneve_options);
+                assert_eq!(GeneveRepr::parse(&h), expected);
+                let udp = stack.udp().expect("Geneve over UDP");
+                assert_eq!(udp.dst_port(), translator.geneve_port);
+                assert_eq!(udp.src_port(), hash.source_port(translator.source_ports));
+                assert_eq!(within(frame, udp.into_inner()).end, frame.len());
+                let zero = match ip {
+                    OuterIp::V4(_) => !translator.udp_checksum,
+                    OuterIp::V6(_) => translator.udp6_zero_checksum_tx,
+                };
+                check_udp_checksum(&ip, &udp, zero);
             }
             None => panic!("a translated frame without a tunnel"),
         }
@@ -872,7 +1046,10 @@ fn strip_tags(frame: &[u8], tags: usize) -> Vec<u8> {
 /// most inputs get past `validate` and a few do not.
 #[derive(Debug, Arbitrary)]
 struct EncapSettings {
-    nvgre: bool,
+    /// VXLAN, NVGRE or Geneve, by its value modulo 3.
+    kind: u8,
+    /// A Geneve option of the template.
+    geneve_option: Option<(u16, u8, u8)>,
     segment: u32,
     src_mac: [u8; 6],
     dst_mac: [u8; 6],
@@ -902,10 +1079,10 @@ impl EncapSettings {
     /// bits).
     fn config(&self) -> Result<TunnelConfig> {
         let segment = self.segment % (Vni::MAX + 0x100);
-        let encapsulation = if self.nvgre {
-            Encapsulation::Nvgre(Vsid::new(segment)?)
-        } else {
-            Encapsulation::Vxlan(Vni::new(segment)?)
+        let encapsulation = match self.kind % 3 {
+            0 => Encapsulation::Vxlan(Vni::new(segment)?),
+            1 => Encapsulation::Nvgre(Vsid::new(segment)?),
+            _ => Encapsulation::Geneve(Vni::new(segment)?),
         };
         // IPv4 or IPv6, about evenly; one in eight of two families, which `validate`
         // refuses.
@@ -949,6 +1126,8 @@ impl EncapSettings {
                 .map_or(FlowLabel::Hash, |label| FlowLabel::Fixed(label % 0x10_0100)),
             inner_vlan: self.inner_vlan.into(),
             vxlan_port: self.vxlan_port,
+            geneve_port: geneve::PORT,
+            geneve_options: drawn_options(self.geneve_option, true),
             source_ports: PortRange::new(lo.min(hi), lo.max(hi))?,
             udp_checksum: self.udp_checksum,
             udp6_zero_checksum_tx: self.udp6_zero_checksum_tx,
@@ -1061,15 +1240,13 @@ pub fn encapsulate(data: &[u8]) {
     );
 
     let decap = Decapsulator {
-        decoder: Decoder {
-            vxlan_ports: VxlanPorts::new(config.vxlan_port),
-            ..Decoder::default()
-        },
+        decoder: decoder_for(&config),
         checksums: Checksums::Verify,
         sources: config.sources,
         udp6_zero_checksum_rx: config.udp6_zero_checksum_tx,
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: true,
+        geneve_understood: understanding(&config.geneve_options),
     };
     let mut copy = frame.to_vec();
     let got = decap
@@ -1145,11 +1322,7 @@ fn check_outer_headers(
     inner: &Stack<'_>,
     hash: FlowHash,
 ) {
-    let decoder = Decoder {
-        vxlan_ports: VxlanPorts::new(config.vxlan_port),
-        ..Decoder::default()
-    };
-    let (decoded, _) = decoder.decode_partial(frame);
+    let (decoded, _) = decoder_for(config).decode_partial(frame);
     let outer = decoded.outer;
     let eth = outer.ethernet.expect("outer Ethernet");
     assert_eq!(
@@ -1216,6 +1389,20 @@ fn check_outer_headers(
                 FlowId::Hash => hash.flow_id(),
             };
             assert_eq!(NvgreRepr::parse(&h), NvgreRepr::new(h.vsid(), flow_id));
+        }
+        Tunnel::Geneve(h) => {
+            let expected = GeneveRepr::new(h.vni(), EtherType::TRANSPARENT_ETHERNET_BRIDGING)
+                .with_options(config.geneve_options);
+            assert_eq!(GeneveRepr::parse(&h), expected);
+            let udp = outer.udp().expect("Geneve over UDP");
+            assert_eq!(udp.dst_port(), config.geneve_port);
+            assert_eq!(udp.src_port(), hash.source_port(config.source_ports));
+            assert_eq!(within(frame, udp.into_inner()).end, frame.len());
+            let zero = match ip {
+                OuterIp::V4(_) => !config.udp_checksum,
+                OuterIp::V6(_) => config.udp6_zero_checksum_tx,
+            };
+            check_udp_checksum(&ip, &udp, zero);
         }
     }
 }

@@ -15,15 +15,15 @@ use core::net::IpAddr;
 use std::ops::Range;
 
 use arbitrary::Arbitrary;
-use tunnelwire::packet::{Decoder, TunnelKind, VxlanPorts};
+use tunnelwire::packet::TunnelKind;
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
-    Checksums, Decapsulated, Decapsulator, Encapsulator, HEADROOM, InnerVlanPolicy, PayloadHeaders,
-    SocketOuter, TUNNEL_HEADER_LEN,
+    Checksums, Decapsulated, Decapsulator, Encapsulator, InnerVlanPolicy, MAX_HEADROOM,
+    PayloadHeaders, SocketOuter, UnderstoodOptions,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, Ipv4Packet, Ipv4Repr, Ipv6Repr, MacAddr, UdpDatagram, UdpRepr, VlanId,
-    VlanRepr, ethernet, ipv4, ipv6, udp, vlan, vxlan,
+    VlanRepr, ethernet, geneve, ipv4, ipv6, udp, vlan, vxlan,
 };
 use tunnelwire::{Error, ErrorKind, Result};
 
@@ -107,6 +107,8 @@ fn compare(whole: &Rewritten, part: &Rewritten, at: usize, l3: usize) {
                 (got.encapsulation, got.outer_src, got.outer_dst)
             );
             assert_eq!(found.ecn_alarm, got.ecn_alarm);
+            assert_eq!(found.protocol, got.protocol);
+            assert_eq!(found.options, got.options.start + at..got.options.end + at);
             assert_eq!(found.inner, got.inner.start + at..got.inner.end + at);
             assert_eq!(&frame[found.inner.clone()], &payload[got.inner.clone()]);
             assert_eq!(&frame[at..at + payload.len()], &payload[..]);
@@ -128,8 +130,8 @@ fn compare(whole: &Rewritten, part: &Rewritten, at: usize, l3: usize) {
 
 /// `encapsulate_payload` of the frame at `buf[inner]` (settings as `encap`'s) against
 /// `whole`, what `encapsulate` made of it (the range of the frame in the buffer it left):
-/// the same refusal, but that a payload needs only the tunnel header's 8 bytes of
-/// headroom, so where the frame had too little room the payload is held to the frame that
+/// the same refusal, but that a payload needs only the tunnel header's bytes of headroom
+/// (8, or Geneve's with its options), so where the frame had too little room the payload is held to the frame that
 /// room gives; when both succeed, the payload is the frame's tail from the tunnel header,
 /// byte for byte, and what it reports is what the outer headers say: the UDP source port
 /// (VXLAN), the traffic class, the IPv6 flow label (0 over IPv4). Nothing before the
@@ -151,7 +153,7 @@ pub fn check_payload_encap(
                 "{refused:?}"
             );
             let room = ErrorKind::Headroom {
-                needed: TUNNEL_HEADER_LEN,
+                needed: encap.overhead() - encap.tunnel_offset(),
                 available: inner.start + strip_len,
             };
             assert_eq!(error.kind, room);
@@ -159,10 +161,10 @@ pub fn check_payload_encap(
             return;
         }
         (Err(refused), _) if matches!(refused.kind, ErrorKind::Headroom { .. }) => {
-            roomy.resize(HEADROOM, 0);
+            roomy.resize(MAX_HEADROOM, 0);
             roomy.extend_from_slice(&buf[inner.clone()]);
             let end = roomy.len();
-            let frame = encap.encapsulate(&mut roomy, HEADROOM..end);
+            let frame = encap.encapsulate(&mut roomy, MAX_HEADROOM..end);
             frame.map(|frame| (frame, &roomy[..]))
         }
         (whole, _) => whole,
@@ -198,11 +200,7 @@ fn headers_of_frame(
         &work[headers.payload.clone()],
         &frame[encap.tunnel_offset()..]
     );
-    let decoder = Decoder {
-        vxlan_ports: VxlanPorts::new(encap.config().vxlan_port),
-        ..Decoder::default()
-    };
-    let (decoded, _) = decoder.decode_partial(frame);
+    let (decoded, _) = crate::checks::decoder_for(encap.config()).decode_partial(frame);
     let ip = OuterIp::of(&decoded.outer).expect("an outer IP header");
     let source_port = decoded.outer.udp().map(|udp| udp.src_port());
     let flow_label = match ip {
@@ -226,7 +224,8 @@ fn headers_of_frame(
 /// What a socket reported and how the receiver is set, drawn by `arbitrary`.
 #[derive(Debug, Arbitrary)]
 pub(crate) struct PayloadSettings {
-    nvgre: bool,
+    /// VXLAN, NVGRE or Geneve, by its value modulo 3.
+    kind: u8,
     reject_reserved: bool,
     apply_ecn: bool,
     inner_vlan: InnerVlan,
@@ -245,11 +244,8 @@ pub(crate) struct PayloadSettings {
 /// or GRE) decapsulates as the payload does.
 pub fn payload(data: &[u8]) {
     let (settings, payload): (PayloadSettings, _) = split(data, PAYLOAD_SETTINGS_LEN);
-    let kind = if settings.nvgre {
-        TunnelKind::Nvgre
-    } else {
-        TunnelKind::Vxlan
-    };
+    let kind =
+        [TunnelKind::Vxlan, TunnelKind::Nvgre, TunnelKind::Geneve][usize::from(settings.kind % 3)];
     let outer = SocketOuter {
         src: settings.src.address(settings.v6),
         dst: settings.dst.address(settings.v6),
@@ -264,6 +260,7 @@ pub fn payload(data: &[u8]) {
         udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
         inner_vlan: InnerVlanPolicy::from(settings.inner_vlan),
         apply_ecn: settings.apply_ecn,
+        geneve_understood: UnderstoodOptions::NONE,
     };
     let part = decapsulate_payload(&decap, payload, kind, outer);
     // An IPv4-mapped source is a socket's way of naming an IPv4 peer (the payload path
@@ -293,7 +290,7 @@ fn whole_frame(
     tagged: bool,
 ) -> Option<(Vec<u8>, usize, usize)> {
     let carrier_len = match kind {
-        TunnelKind::Vxlan => udp::HEADER_LEN,
+        TunnelKind::Vxlan | TunnelKind::Geneve => udp::HEADER_LEN,
         TunnelKind::Nvgre => 0,
     };
     let ip_header_len = match outer.src {
@@ -350,9 +347,13 @@ fn whole_frame(
         _ => panic!("a socket reports addresses of one family"),
     }
     frame.extend_from_slice(payload);
-    if kind == TunnelKind::Vxlan {
+    if kind != TunnelKind::Nvgre {
         let udp_at = at - udp::HEADER_LEN;
-        UdpRepr::new(49152, vxlan::PORT, payload.len() as u16)
+        let port = match kind {
+            TunnelKind::Geneve => geneve::PORT,
+            _ => vxlan::PORT,
+        };
+        UdpRepr::new(49152, port, payload.len() as u16)
             .emit(&mut frame[udp_at..])
             .expect("room for UDP");
         let sum = udp_checksum(outer.src, outer.dst, &frame[udp_at..]);

@@ -11,7 +11,9 @@ use arbitrary::Arbitrary;
 use tunnelwire::checksum;
 use tunnelwire::packet::{Stack, Tunnel};
 use tunnelwire::tunnel::{Checksums, Decapsulated, Decapsulator, Dscp, EcnMode, SourcePolicy};
-use tunnelwire::wire::{IpProtocol, Ipv4Packet, Ipv6Packet, UdpDatagram, ipv6, udp};
+use tunnelwire::wire::{
+    EtherType, GeneveOption, IpProtocol, Ipv4Packet, Ipv6Packet, UdpDatagram, ipv6, udp,
+};
 use tunnelwire::{AddressField, Error, ErrorKind, Layer, Result};
 
 /// The outer IP header of a frame, either family.
@@ -311,7 +313,7 @@ pub fn check_receive_verdict(decap: &Decapsulator, frame: &[u8], result: &Result
     };
     // The tunnel's carrier: VXLAN's UDP datagram, right before its header.
     let udp = match tunnel {
-        Tunnel::Vxlan(_) => Some(decoded.outer.udp().expect("VXLAN over UDP")),
+        Tunnel::Vxlan(_) | Tunnel::Geneve(_) => Some(decoded.outer.udp().expect("UDP carrier")),
         Tunnel::Nvgre(_) => None,
     };
     let udp_at = decoded.tunnel_offset.saturating_sub(udp::HEADER_LEN);
@@ -342,8 +344,33 @@ pub fn check_receive_verdict(decap: &Decapsulator, frame: &[u8], result: &Result
         _ => bad_udp
             .map(|udp| Error::new(Layer::Udp, ErrorKind::BadChecksum(udp.checksum())).at(udp_at)),
     };
+    // Geneve's own refusals, once the outer packet passes: the O bit, a critical option
+    // not understood, a protocol type not carried (RFC 8926 sections 3.4 and 3.5).
+    let understood = |o: &GeneveOption<'_>| {
+        !o.is_critical() || decap.geneve_understood.contains(o.class(), o.option_type())
+    };
+    let carried = [
+        EtherType::TRANSPARENT_ETHERNET_BRIDGING,
+        EtherType::IPV4,
+        EtherType::IPV6,
+    ];
+    let geneve_refusal = match tunnel {
+        Tunnel::Geneve(h) if h.oam() => Some("not_tenant_frame"),
+        Tunnel::Geneve(h) if !h.options().all(|o| understood(&o)) => Some("critical_option"),
+        Tunnel::Geneve(h) if !carried.contains(&h.protocol()) => Some("unsupported_frame"),
+        _ => None,
+    };
     match (expected, result) {
         (Some(expected), _) => assert_eq!(result.as_ref().err(), Some(&expected)),
+        (None, _) if geneve_refusal.is_some() => {
+            let refusal = result
+                .as_ref()
+                .expect_err("accepted a Geneve frame RFC 8926 refuses");
+            assert_eq!(
+                (refusal.layer, Some(refusal.kind.name()), refusal.offset),
+                (Layer::Geneve, geneve_refusal, decoded.tunnel_offset)
+            );
+        }
         (None, Ok(found)) => {
             assert_eq!((found.outer_src, found.outer_dst), (ip.src(), ip.dst()));
             assert_eq!(found.encapsulation, tunnel.encapsulation());

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use crate::switch::{
     self, Location, PortConfig, RemoteConfig, SegmentConfig, Switch, SwitchConfig, is_vtep_address,
 };
-use crate::tunnel::{TunnelKind, VXLAN_OVERHEAD};
+use crate::tunnel::{PortRange, TunnelKind, VXLAN_OVERHEAD};
 use crate::wire::{MacAddr, VlanId, Vni, Vsid};
 
 /// The whole file.
@@ -52,6 +52,9 @@ pub struct UnderlayConfig {
     /// The VXLAN UDP port.
     #[serde(default = "default_vxlan_port")]
     pub vxlan_port: u16,
+    /// The Geneve UDP port.
+    #[serde(default = "default_geneve_port")]
+    pub geneve_port: u16,
     /// Also speak NVGRE.
     #[serde(default)]
     pub nvgre: bool,
@@ -115,7 +118,7 @@ pub struct SegmentEntry {
 pub struct RemoteEntry {
     /// Its underlay address, IPv4 or IPv6.
     pub ip: IpAddr,
-    /// `vxlan` (default) or `nvgre`.
+    /// `vxlan` (default), `nvgre` or `geneve`.
     #[serde(default)]
     pub encap: Encap,
 }
@@ -129,6 +132,8 @@ pub enum Encap {
     Vxlan,
     /// NVGRE.
     Nvgre,
+    /// Geneve, without options.
+    Geneve,
 }
 
 /// `[[segment.static]]`.
@@ -145,6 +150,10 @@ pub struct StaticEntry {
 
 fn default_vxlan_port() -> u16 {
     crate::wire::vxlan::PORT
+}
+
+fn default_geneve_port() -> u16 {
+    crate::wire::geneve::PORT
 }
 
 fn default_mtu() -> u16 {
@@ -250,8 +259,22 @@ impl VtepConfig {
     /// # Errors
     /// As [`check`](Self::check).
     pub fn build(&self, hash_seed: u64) -> Result<Switch, ConfigError> {
+        self.build_with_source_ports(hash_seed, PortRange::DYNAMIC)
+    }
+
+    /// As [`build`](Self::build), with VXLAN remotes choosing their UDP source ports
+    /// from `source_ports` (the driver's pool of sending sockets).
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_with_source_ports(
+        &self,
+        hash_seed: u64,
+        source_ports: PortRange,
+    ) -> Result<Switch, ConfigError> {
         let underlay = &self.underlay;
         let mut config = SwitchConfig::new(underlay.local_ip);
+        config.source_ports = source_ports;
         local_address("underlay.local_ip", underlay.local_ip)?;
         if let Some(local_ip6) = underlay.local_ip6 {
             local_address("underlay.local_ip6", local_ip6.into())?;
@@ -264,6 +287,13 @@ impl VtepConfig {
             config.local_ipv6 = Some(local_ip6);
         }
         config.vxlan_port = underlay.vxlan_port;
+        config.geneve_port = underlay.geneve_port;
+        if underlay.geneve_port == underlay.vxlan_port {
+            return Err(error(
+                "underlay.geneve_port",
+                format!("{} is the VXLAN port too", underlay.geneve_port),
+            ));
+        }
         config.mtu = underlay.mtu;
         config.hash_seed = hash_seed;
         if underlay.mtu < 68 {
@@ -348,6 +378,7 @@ impl VtepConfig {
                 let key = format!("segment[{i}].remote[{j}]");
                 let kind = match remote.encap {
                     Encap::Vxlan => TunnelKind::Vxlan,
+                    Encap::Geneve => TunnelKind::Geneve,
                     Encap::Nvgre if !underlay.nvgre => {
                         return Err(error(
                             format!("{key}.encap"),

@@ -179,6 +179,7 @@ pub fn stats(switch: &Switch, names: &Names) -> Value {
                 let encap = match kind {
                     TunnelKind::Vxlan => "vxlan",
                     TunnelKind::Nvgre => "nvgre",
+                    TunnelKind::Geneve => "geneve",
                 };
                 remote.insert("encap".into(), json!(encap));
                 remote.extend(counters(switch.remote_counters(id)));

@@ -22,11 +22,12 @@ use std::ptr;
 /// Messages per system call, each way.
 pub const BATCH: usize = 64;
 
-/// Room for the one control message asked for per datagram (an `int` traffic class or a
-/// TOS byte: 24 bytes with its header), aligned as control messages must be.
+/// Room for the control messages asked for per datagram (an `int` traffic class or a
+/// TOS byte, and `UDP_GRO`'s `int`: 24 bytes each with its header), aligned as control
+/// messages must be.
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
-struct ControlBuffer([u8; 32]);
+struct ControlBuffer([u8; 64]);
 
 /// What `recvmmsg` reported of one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,9 @@ pub(super) struct Datagram {
     /// The outer TOS or traffic class byte (`IP_TOS` / `IPV6_TCLASS` control message),
     /// when the socket was asked for it and the kernel sent it.
     pub traffic_class: Option<u8>,
+    /// For a UDP socket with `UDP_GRO`: the length of each datagram the kernel coalesced
+    /// into this one (the last may be shorter); `None` for a single datagram.
+    pub segment_size: Option<u16>,
 }
 
 /// Receives up to one datagram into each of `slots` (as many as are waiting, at most
@@ -54,7 +58,7 @@ pub(super) fn recv_batch<'a>(
     let mut headers: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
     let mut iovecs: [libc::iovec; BATCH] = unsafe { zeroed() };
     let mut peers: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
-    let mut controls = [ControlBuffer([0; 32]); BATCH];
+    let mut controls = [ControlBuffer([0; 64]); BATCH];
     let mut count: usize = 0;
     for ((((slot, header), iovec), peer), control) in slots
         .zip(&mut headers)
@@ -94,10 +98,12 @@ pub(super) fn recv_batch<'a>(
         .zip(out.iter_mut())
         .take(received)
     {
+        let (traffic_class, segment_size) = control_messages(&header.msg_hdr);
         *slot = Datagram {
             len: header.msg_len as usize,
             peer: peer_ip(peer),
-            traffic_class: traffic_class(&header.msg_hdr),
+            traffic_class,
+            segment_size,
         };
     }
     Ok(received)
@@ -147,9 +153,13 @@ pub(super) fn send_batch<'a>(
     usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
-/// The TOS byte (IPv4) or traffic class (IPv6) among a received message's control
-/// messages.
-fn traffic_class(message: &libc::msghdr) -> Option<u8> {
+/// `SOL_UDP`'s `UDP_GRO`, which the libc crate does not name.
+pub(super) const UDP_GRO: libc::c_int = 104;
+
+/// The TOS byte (IPv4) or traffic class (IPv6), and the coalesced datagrams' size
+/// (`UDP_GRO`), among a received message's control messages.
+fn control_messages(message: &libc::msghdr) -> (Option<u8>, Option<u16>) {
+    let (mut class, mut segment) = (None, None);
     // SAFETY: the kernel set msg_control/msg_controllen to the control messages it wrote
     // into our buffer; CMSG_FIRSTHDR/CMSG_NXTHDR stay within them, and each data read is
     // bounded by the header's own length.
@@ -159,18 +169,22 @@ fn traffic_class(message: &libc::msghdr) -> Option<u8> {
             let header = &*cmsg;
             let data = libc::CMSG_DATA(cmsg);
             let data_len = (header.cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+            let int = size_of::<libc::c_int>();
             match (header.cmsg_level, header.cmsg_type) {
-                (libc::IPPROTO_IP, libc::IP_TOS) if data_len >= 1 => return Some(*data),
-                (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) if data_len >= size_of::<libc::c_int>() => {
-                    let class = ptr::read_unaligned(data.cast::<libc::c_int>());
-                    return Some(class as u8);
+                (libc::IPPROTO_IP, libc::IP_TOS) if data_len >= 1 => class = Some(*data),
+                (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) if data_len >= int => {
+                    class = Some(ptr::read_unaligned(data.cast::<libc::c_int>()) as u8);
+                }
+                (libc::SOL_UDP, UDP_GRO) if data_len >= int => {
+                    let size = ptr::read_unaligned(data.cast::<libc::c_int>());
+                    segment = u16::try_from(size).ok().filter(|&size| size > 0);
                 }
                 _ => {}
             }
             cmsg = libc::CMSG_NXTHDR(message, cmsg);
         }
     }
-    None
+    (class, segment)
 }
 
 /// The address a datagram came from.

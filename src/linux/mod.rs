@@ -1,16 +1,19 @@
 //! The Linux driver of the reference switch (feature `linux`): TAP devices for local
-//! ports; per local address (IPv4, IPv6 or both) a UDP socket receiving VXLAN and a raw
-//! GRE socket receiving NVGRE; per remote a raw IP socket sending the tunnel engine's
-//! packets as built (VXLAN with its flow-hash source port); one poll loop that never
-//! waits on a control client or a dead remote; and the vtep configuration and control
-//! socket. The only module with `unsafe` code: the ioctls that create TAP devices, raw
-//! sockets, and `poll` itself.
+//! ports, with the kernel's offloads (super-frames in and out, [`Tap`]); per local
+//! address (IPv4, IPv6 or both) a UDP socket receiving VXLAN (coalesced runs included)
+//! and a raw GRE socket receiving NVGRE; VXLAN over IPv4 sent through a pool of UDP
+//! sockets, a run of one flow's datagrams per segmented send ([`UdpSenders`]), and
+//! everything else through a raw IP socket per remote, as the engine built it; one poll
+//! loop that never waits on a control client or a dead remote; and the vtep
+//! configuration and control socket. The only module with `unsafe` code: the ioctls that
+//! create TAP devices, the socket calls libc alone offers, and `poll` itself.
 //!
 //! Each turn of the loop reads at most a batch of frames from each descriptor (one
 //! `recvmmsg` from a socket), each into a slot of one preallocated buffer with headroom:
 //! a frame with one destination is rewritten in place, each copy of a flood written
 //! after the slots. The copies are queued and sent when the descriptor's batch is done,
-//! every remote's in as few `sendmmsg` calls as it needs (modules `mmsg` and `outbox`).
+//! every remote's in as few system calls as it needs, and TCP segments to a TAP
+//! coalesced into super-frames (modules `mmsg` and `outbox`, [`crate::offload`]).
 //!
 //! ```no_run
 //! use tunnelwire::linux::{Vtep, VtepConfig};
@@ -37,10 +40,12 @@ mod outbox;
 mod run;
 mod sockets;
 mod tap;
+pub mod udp_gso;
 mod underlay;
 
 pub use config::{ConfigError, VtepConfig};
 pub use mmsg::BATCH;
 pub use run::Vtep;
 pub use tap::{Tap, VNET_HDR_LEN};
+pub use udp_gso::UdpSenders;
 pub use underlay::{Received, Receiver, Underlay};

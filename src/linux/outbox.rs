@@ -25,6 +25,7 @@ use std::ops::Range;
 
 use super::mmsg;
 use super::tap::{Tap, VNET_HDR_LEN};
+use super::udp_gso::can_join;
 use super::underlay::Underlay;
 use crate::offload::{Coalescer, Emit, MAX_SUPER_FRAME_LEN};
 use crate::switch::{Egress, Forward, Location, Switch};
@@ -158,7 +159,9 @@ impl Outbox {
     }
 }
 
-/// Sends one remote's copies through its socket, a batch per system call.
+/// Sends one remote's copies in order: runs of VXLAN datagrams of one flow through the
+/// UDP pool, one segmented `sendmsg` each; the rest through the remote's raw socket, a
+/// batch per `sendmmsg`.
 fn send_to_remote(
     mut group: &[Pending],
     sender: usize,
@@ -167,18 +170,48 @@ fn send_to_remote(
     switch: &mut Switch,
 ) {
     let frame = |pending: &Pending| buf.get(pending.frame.clone()).unwrap_or_default();
-    while !group.is_empty() {
-        let batch = group.iter().take(mmsg::BATCH).map(frame);
-        let (count, accepted) = match underlay.send_batch(sender, batch) {
-            Ok(sent @ 1..) => (sent, true),
-            // A full send buffer stays full for the rest of the turn.
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => (group.len(), false),
-            // Refused for the first (too large, no route): the next may pass.
-            Ok(0) | Err(_) => (1, false),
+    let pooled = |pending: &Pending| {
+        underlay
+            .udp_senders()
+            .and_then(|pool| Some((pool, pool.datagram(frame(pending))?)))
+    };
+    while let Some(first) = group.first() {
+        let (count, taken) = match pooled(first) {
+            Some((pool, datagram)) => {
+                let mut run = [datagram; mmsg::BATCH];
+                let mut len = 1;
+                for next in group.iter().skip(1) {
+                    let Some((_, next)) = pooled(next) else { break };
+                    if !can_join(run.get(..len).unwrap_or_default(), &next) {
+                        break;
+                    }
+                    // `can_join` holds a run below a batch.
+                    let Some(slot) = run.get_mut(len) else { break };
+                    *slot = next;
+                    len = len.saturating_add(1);
+                }
+                (len, pool.send(run.get(..len).unwrap_or_default()).is_ok())
+            }
+            None => {
+                // Up to the next pooled frame, at most a batch.
+                let raw = group
+                    .iter()
+                    .take(mmsg::BATCH)
+                    .position(|pending| pooled(pending).is_some())
+                    .unwrap_or(group.len().min(mmsg::BATCH));
+                let batch = group.iter().take(raw).map(frame);
+                match underlay.send_batch(sender, batch) {
+                    Ok(sent @ 1..) => (sent, true),
+                    // A full send buffer stays full for the rest of the turn.
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => (raw, false),
+                    // Refused for the first (too large, no route): the next may pass.
+                    Ok(0) | Err(_) => (1, false),
+                }
+            }
         };
-        let (done, after) = group.split_at(count.min(group.len()));
+        let (done, after) = group.split_at(count.clamp(1, group.len()));
         for pending in done {
-            if accepted {
+            if taken {
                 switch.count_sent(&pending.forward, pending.egress, frame(pending).len());
             } else {
                 switch.count_write_failed(pending.egress);

@@ -31,7 +31,7 @@ use super::outbox::Outbox;
 use super::tap::Tap;
 use super::underlay::{Received, Underlay};
 use crate::switch::{Location, PortId, Reason, Switch};
-use crate::tunnel::HEADROOM;
+use crate::tunnel::{HEADROOM, TunnelKind};
 
 /// Frames read from one descriptor per turn of the loop (one `recvmmsg` from a socket),
 /// so no source starves the others.
@@ -39,13 +39,22 @@ const BATCH: usize = mmsg::BATCH;
 /// A receive slot: room for the largest datagram a socket can deliver, after the
 /// headroom.
 const SLOT: usize = HEADROOM + 65_536;
-/// Where the copies of floods are written, after the receive slots: room for at least
+/// Where frames are placed one after another, after the receive slots: each read from a
+/// TAP (or each segment of a super-frame), and each datagram of a run the kernel
+/// coalesced past the first. Room for at least the largest; when full, the outbox is
+/// sent and it starts over.
+const PLACED: usize = 1 << 20;
+/// Where the copies of floods are written, after the placed frames: room for at least
 /// one of the largest copy; when full, the outbox is sent and it starts over.
 const COPIES: usize = 1 << 20;
+/// Where the placed frames start in the turn's buffer.
+const PLACED_START: usize = BATCH * SLOT;
+/// Where the copies start in the turn's buffer.
+const COPIES_START: usize = PLACED_START + PLACED;
 /// The longest read from a TAP: a super-frame of 64 KiB of IP behind Ethernet and a tag.
 const STAGING: usize = 65_536 + 64;
-/// The turn's buffer: a slot per frame of a batch, then the copies.
-const FRAMES: usize = BATCH * SLOT + COPIES;
+/// The turn's buffer: a slot per frame of a batch, the placed frames, then the copies.
+const FRAMES: usize = COPIES_START + COPIES;
 /// How often entries are aged, drops logged and MAC moves reported.
 const TICK: Duration = Duration::from_secs(1);
 /// MAC moves listed per tick; the rest are summed up.
@@ -64,9 +73,8 @@ pub struct Vtep {
     frames: Vec<u8>,
     /// Bytes of the copies' area in use.
     copies_used: usize,
-    /// Bytes of the slots' area in use by frames read from TAPs, which are placed one
-    /// after another (a super-frame's segments too), not one per slot.
-    tap_used: usize,
+    /// Bytes of the placed frames' area in use.
+    placed_used: usize,
     /// Where a TAP read lands first: a super-frame is segmented from here.
     staging: Vec<u8>,
     /// What the underlay's last batch put in the slots.
@@ -91,9 +99,11 @@ impl Vtep {
     /// process answers on (see [`ControlSocket::bind`]).
     pub fn new(config: &VtepConfig, control: Option<&Path>) -> io::Result<Vtep> {
         let seed = RandomState::new().hash_one(std::process::id());
-        let switch = config
-            .build(seed)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let invalid =
+            |e: super::ConfigError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+        // Built once to check the configuration before anything is opened, and again
+        // once the underlay knows the source ports its sockets send from.
+        let switch = config.build(seed).map_err(invalid)?;
         let context =
             |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
         let control = control
@@ -115,17 +125,30 @@ impl Vtep {
             .flatten()
             .map(|ip| ip.to_string())
             .collect();
+        // Geneve's port is bound only for Geneve remotes: another program (Open vSwitch,
+        // the kernel's geneve device) may hold it.
+        let geneve = switch
+            .remotes()
+            .any(|(.., kind)| kind == TunnelKind::Geneve)
+            .then_some(settings.geneve_port);
+        let ports = match geneve {
+            Some(port) => format!("VXLAN port {}, Geneve port {port}", settings.vxlan_port),
+            None => format!("VXLAN port {}", settings.vxlan_port),
+        };
         let mut underlay = Underlay::open(
             local_ipv4,
             local_ipv6,
             settings.vxlan_port,
+            geneve,
             config.underlay.nvgre,
         )
         .map_err(context(format!(
-            "underlay sockets on {} (VXLAN port {})",
-            locals.join(" and "),
-            settings.vxlan_port
+            "underlay sockets on {} ({ports})",
+            locals.join(" and ")
         )))?;
+        let switch = config
+            .build_with_source_ports(seed, underlay.source_ports())
+            .map_err(invalid)?;
         for (_, _, remote, _) in switch.remotes() {
             underlay
                 .add_remote(remote)
@@ -148,7 +171,7 @@ impl Vtep {
             control,
             frames: vec![0; FRAMES],
             copies_used: 0,
-            tap_used: 0,
+            placed_used: 0,
             staging: vec![0; STAGING],
             received: Vec::with_capacity(BATCH),
             outbox,

@@ -12,10 +12,23 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use nix::sys::socket::{SockaddrStorage, setsockopt, sockopt};
 
 /// A UDP socket on `local:port` that reports each datagram's outer ECN (`IP_RECVTOS`,
-/// `IPV6_RECVTCLASS`). An IPv6 one takes IPv6 only: an IPv4 local address has sockets
-/// of its own.
+/// `IPV6_RECVTCLASS`) and takes datagrams the kernel coalesced (`UDP_GRO`: on a link
+/// that does GRO, a run of one sender's datagrams arrives as one, their size reported).
+/// An IPv6 one takes IPv6 only: an IPv4 local address has sockets of its own.
 pub(super) fn udp(local: IpAddr, port: u16) -> io::Result<OwnedFd> {
     let fd = open(local, libc::SOCK_DGRAM, libc::IPPROTO_UDP)?;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads an int of the size given. A kernel without UDP_GRO
+    // (before 5.0) refuses it: datagrams then come one by one.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_UDP,
+            super::mmsg::UDP_GRO,
+            std::ptr::from_ref(&on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
     match local {
         IpAddr::V4(_) => setsockopt(&fd, sockopt::IpRecvTos, &true)?,
         IpAddr::V6(_) => {

@@ -1,18 +1,21 @@
 //! The underlay sockets, for an IPv4 local address, an IPv6 one or both: per address a
-//! UDP socket receiving VXLAN, with NVGRE on a raw GRE socket receiving NVGRE, and per
-//! remote a raw IP socket sending both.
+//! UDP socket receiving VXLAN, with NVGRE on a raw GRE socket receiving NVGRE; for an
+//! IPv4 address the pool of UDP sockets VXLAN leaves from ([`UdpSenders`]); and per
+//! remote a raw IP socket sending the rest.
 //!
 //! Receiving, the switch core takes what the sockets give as it is: a socket payload
 //! (the tunnel header onward) with the sender, the local address and the outer ECN
 //! (`IP_RECVTOS` / `IPV6_RECVTCLASS`, or the IPv4 header an AF_INET raw socket hands
-//! over), decapsulated by the tunnel engine's payload path ([`Ingress::Socket`]).
+//! over), decapsulated by the tunnel engine's payload path ([`Ingress::Socket`]). A run
+//! of one sender's datagrams the kernel coalesced (`UDP_GRO`) comes as one payload with
+//! the datagrams' size.
 //!
-//! Sending, both tunnels leave through raw sockets that take the IP header as built
-//! (IPPROTO_RAW, header included): the tunnel engine's DF, TTL or hop limit, DSCP and
-//! RFC 6040 ECN copy, IPv6 flow label from the flow hash, and for VXLAN the UDP source
-//! port from the flow hash (RFC 7348 section 5's ECMP entropy) and, over IPv6, the UDP
-//! checksum. A UDP socket would write its own IP and UDP headers: one source port for
-//! every flow, and the socket's traffic class instead of the inner packet's.
+//! Sending, VXLAN over IPv4 goes through the pool, which writes what the engine chose
+//! (see [`UdpSenders`]); NVGRE, VXLAN over IPv6 and any frame the pool cannot carry go
+//! through raw sockets that take the IP header as built (IPPROTO_RAW, header included):
+//! the tunnel engine's DF, TTL or hop limit, DSCP and RFC 6040 ECN copy, IPv6 flow label
+//! from the flow hash, and for VXLAN the UDP source port from the flow hash (RFC 7348
+//! section 5's ECMP entropy) and, over IPv6, the UDP checksum.
 //!
 //! Each remote address has a sending socket of its own, because the kernel charges a
 //! packet to its socket's send buffer until the packet leaves: one waiting for a neighbour
@@ -38,10 +41,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use super::udp_gso::UdpSenders;
 use super::{mmsg, sockets};
 use crate::switch::Ingress;
 use crate::tunnel::ecn::Ecn;
-use crate::tunnel::{HEADROOM, SocketOuter, TunnelKind};
+use crate::tunnel::{HEADROOM, PortRange, SocketOuter, TunnelKind};
 use crate::wire::ethernet;
 
 /// One receiving socket: VXLAN over UDP or NVGRE over raw GRE, of one local address.
@@ -61,6 +65,10 @@ pub struct Received {
     pub kind: TunnelKind,
     /// What the socket reported of the outer packet.
     pub outer: SocketOuter,
+    /// Set when the kernel coalesced several datagrams of one sender into this payload
+    /// (`UDP_GRO`): the length of each (the last may be shorter), each a payload of its
+    /// own with the same outer report.
+    pub segment_size: Option<u16>,
 }
 
 impl Received {
@@ -114,6 +122,7 @@ impl Receiver {
             len: 0,
             peer: None,
             traffic_class: None,
+            segment_size: None,
         }; mmsg::BATCH];
         let received = mmsg::recv_batch(self.fd.as_fd(), slots, &mut datagrams)?;
         for (index, datagram) in datagrams.iter().enumerate().take(received) {
@@ -154,6 +163,7 @@ impl Receiver {
                 dst: self.local_ip,
                 ecn,
             },
+            segment_size: datagram.segment_size,
         })
     }
 }
@@ -167,21 +177,24 @@ pub struct Underlay {
     local_ipv6: Option<Ipv6Addr>,
     /// Each remote's sending socket, sorted by address.
     senders: Vec<(IpAddr, OwnedFd)>,
+    /// The pool VXLAN over IPv4 leaves from, segmented (see [`UdpSenders`]).
+    udp: Option<UdpSenders>,
 }
 
 impl Underlay {
-    /// Opens, for each local address given, the UDP socket on its `vxlan_port` and, if
-    /// `nvgre`, the raw GRE socket; remotes get their sending sockets from
-    /// [`add_remote`](Self::add_remote).
+    /// Opens, for each local address given, the UDP socket on its `vxlan_port`, the UDP
+    /// socket on `geneve_port` if given, and, if `nvgre`, the raw GRE socket; remotes get
+    /// their sending sockets from [`add_remote`](Self::add_remote).
     ///
     /// # Errors
-    /// The port is taken, an address is not local (an IPv6 one still tentative, before
+    /// A port is taken, an address is not local (an IPv6 one still tentative, before
     /// duplicate address detection ends, counts as not local), or raw sockets are not
     /// allowed (CAP_NET_RAW).
     pub fn open(
         local_ipv4: Option<Ipv4Addr>,
         local_ipv6: Option<Ipv6Addr>,
         vxlan_port: u16,
+        geneve_port: Option<u16>,
         nvgre: bool,
     ) -> io::Result<Underlay> {
         let locals = [local_ipv4.map(IpAddr::V4), local_ipv6.map(IpAddr::V6)];
@@ -192,6 +205,13 @@ impl Underlay {
                 kind: TunnelKind::Vxlan,
                 local_ip,
             });
+            if let Some(port) = geneve_port {
+                receivers.push(Receiver {
+                    fd: sockets::udp(local_ip, port)?,
+                    kind: TunnelKind::Geneve,
+                    local_ip,
+                });
+            }
             if nvgre {
                 receivers.push(Receiver {
                     fd: sockets::gre(local_ip)?,
@@ -205,6 +225,7 @@ impl Underlay {
             local_ipv4,
             local_ipv6,
             senders: Vec::new(),
+            udp: local_ipv4.map(UdpSenders::open).transpose()?,
         })
     }
 
@@ -232,7 +253,20 @@ impl Underlay {
         Ok(())
     }
 
-    /// The receiving sockets: per local address, IPv4 first, VXLAN then NVGRE.
+    /// The UDP source ports VXLAN remotes must choose from ([`UdpSenders::ports`]):
+    /// the IPv4 pool's, or any dynamic port when there is no IPv4 address.
+    pub fn source_ports(&self) -> PortRange {
+        self.udp
+            .as_ref()
+            .map_or(PortRange::DYNAMIC, UdpSenders::ports)
+    }
+
+    /// The pool VXLAN over IPv4 leaves from; `None` without an IPv4 address.
+    pub fn udp_senders(&self) -> Option<&UdpSenders> {
+        self.udp.as_ref()
+    }
+
+    /// The receiving sockets: per local address, IPv4 first, VXLAN, Geneve, then NVGRE.
     pub fn receivers(&self) -> &[Receiver] {
         &self.receivers
     }

@@ -51,18 +51,15 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-use super::frame::{self, Family, Layout, Transport, tcp};
+use super::frame::{self, Family, Layout, tcp};
+use super::join::{self, Open, Pass, Segment, flow_key};
 use super::virtio_net::{Flags, GsoType, VirtioNetHdr};
-use crate::checksum;
-use crate::wire::{Ipv4Packet, Ipv6Packet, ethernet, ipv4, ipv6, vlan};
+use crate::wire::{Ipv4Packet, Ipv6Packet, ethernet, ipv6, vlan};
 
 /// The longest super-frame: Ethernet, a tag, the IPv6 header and 65535 bytes of IPv6
 /// payload. Slots longer than this are not used beyond it.
 pub const MAX_SUPER_FRAME_LEN: usize =
     ethernet::HEADER_LEN + vlan::HEADER_LEN + ipv6::HEADER_LEN + u16::MAX as usize;
-
-/// The longest IP length a super-frame may reach (IPv4 total length, IPv6 payload length).
-const MAX_IP_LEN: usize = u16::MAX as usize;
 
 /// What [`Coalescer::push`] did with a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,29 +75,6 @@ pub enum Outcome {
     Passed(Pass),
 }
 
-/// Why a frame was passed on rather than coalesced: a value-free reason to count by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Pass {
-    /// Not TCP over IPv4 or IPv6 behind Ethernet and at most one tag, or malformed
-    /// (fragments and IPv6 extension headers included).
-    NotTcp,
-    /// IPv4 options.
-    IpOptions,
-    /// SYN, FIN, RST, URG, ECE or CWR set, or ACK clear.
-    Flags,
-    /// PSH set on a segment that starts no super-frame: it would be one alone.
-    Push,
-    /// No payload (a pure acknowledgment).
-    NoPayload,
-    /// The IPv4 header checksum or the TCP checksum does not verify.
-    BadChecksum,
-    /// Bytes after the IP packet (Ethernet padding).
-    Padding,
-    /// Longer than a slot.
-    TooLong,
-}
-
 /// A frame to write to the TAP device: its `virtio_net_hdr` and its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Emit<'a> {
@@ -114,29 +88,6 @@ pub struct Emit<'a> {
     pub first: u64,
     /// How many pushed frames it carries: 1, or a super-frame's segments.
     pub frames: u16,
-}
-
-/// An open super-frame: where its layers are and what the next segment must say.
-#[derive(Debug, Clone, Copy)]
-struct Open {
-    layout: Layout,
-    /// Bytes of the slot in use.
-    len: usize,
-    gso_size: usize,
-    segments: u16,
-    next_seq: u32,
-    /// When it was opened, to find the oldest.
-    opened: u64,
-    /// The number of its first segment among the pushed frames.
-    first: u64,
-}
-
-/// A TCP segment that may be coalesced.
-struct Segment<'f> {
-    frame: &'f [u8],
-    layout: Layout,
-    seq: u32,
-    psh: bool,
 }
 
 /// Coalesces TCP segments, pushed one by one, into super-frames per flow, with up to
@@ -158,7 +109,6 @@ struct Segment<'f> {
 /// coalescer.flush(|emit| written.push(emit.frame.len()));
 /// assert_eq!(written, [60]);
 /// ```
-#[derive(Debug)]
 pub struct Coalescer<'s, const FLOWS: usize = 8> {
     storage: &'s mut [u8],
     /// Bytes per slot.
@@ -169,6 +119,16 @@ pub struct Coalescer<'s, const FLOWS: usize = 8> {
     pushed: u64,
     /// See [`joined`](Self::joined).
     joined: u64,
+}
+
+// Not derived: the storage is up to half a megabyte of bytes nobody wants printed.
+impl<const FLOWS: usize> core::fmt::Debug for Coalescer<'_, FLOWS> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Coalescer")
+            .field("capacity", &self.capacity)
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
@@ -224,7 +184,7 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
             first: number,
             frames: 1,
         };
-        let segment = match self.classify(frame) {
+        let segment = match join::classify(frame, self.capacity) {
             Ok(segment) => segment,
             Err((pass, layout)) => {
                 // The flow's bytes so far go out before this frame of it.
@@ -237,7 +197,13 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
         };
         let payload_len = segment.layout.payload_len();
         if let Some(index) = self.find_flow(frame, &segment.layout) {
-            if self.can_append(index, &segment) {
+            let joins = match (self.slots.get(index), self.slot(index)) {
+                (Some(Some(open)), Some(head)) => {
+                    join::can_join(head, open, &segment, self.capacity)
+                }
+                _ => false,
+            };
+            if joins {
                 return self.append(index, &segment, emit);
             }
             self.close(index, &mut emit);
@@ -247,14 +213,15 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
             return Outcome::Passed(Pass::Push);
         }
         let index = self.free_slot(&mut emit);
-        let Some(buffer) = self.slot_mut(index) else {
+        let room = self
+            .slot_mut(index)
+            .and_then(|slot| slot.get_mut(..frame.len()));
+        let Some(room) = room else {
             // Unreachable: `classify` checked the frame fits a slot.
             emit(passed(frame));
             return Outcome::Passed(Pass::TooLong);
         };
-        if let Some(head) = buffer.get_mut(..frame.len()) {
-            head.copy_from_slice(frame);
-        }
+        room.copy_from_slice(frame);
         self.opened = self.opened.wrapping_add(1);
         if let Some(slot) = self.slots.get_mut(index) {
             *slot = Some(Open {
@@ -279,51 +246,6 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
         }
     }
 
-    /// Reads `frame` as a TCP segment that may be coalesced, or says why not (with its
-    /// layout when it is a TCP segment of a flow).
-    fn classify<'f>(&self, frame: &'f [u8]) -> Result<Segment<'f>, (Pass, Option<Layout>)> {
-        let layout = match frame::parse(frame) {
-            Ok(layout) if layout.transport == Transport::Tcp => layout,
-            _ => return Err((Pass::NotTcp, None)),
-        };
-        let refuse = |pass| Err((pass, Some(layout)));
-        if layout.end != frame.len() {
-            return refuse(Pass::Padding);
-        }
-        let ip = frame.get(layout.l3..layout.l4).unwrap_or_default();
-        if layout.family == Family::V4 && ip.len() != ipv4::HEADER_LEN {
-            return refuse(Pass::IpOptions);
-        }
-        let flags = frame
-            .get(layout.l4.saturating_add(tcp::FLAGS))
-            .copied()
-            .unwrap_or(0);
-        let forbidden = tcp::SYN | tcp::FIN | tcp::RST | tcp::URG | tcp::ECE | tcp::CWR;
-        if flags & forbidden != 0 || flags & tcp::ACK_FLAG == 0 {
-            return refuse(Pass::Flags);
-        }
-        if layout.payload_len() == 0 {
-            return refuse(Pass::NoPayload);
-        }
-        // Not bypassed under `cfg(fuzzing)`: a segment merged under a wrong checksum would
-        // be vouched for by the super-frame's NEEDS_CSUM.
-        let ip_ok = layout.family == Family::V6 || checksum::sum(ip) == 0xffff;
-        let transport = frame.get(layout.l4..).unwrap_or_default();
-        let pseudo = frame::pseudo_header_sum(frame, &layout, transport.len());
-        if !ip_ok || checksum::combine(pseudo, checksum::sum(transport)) != 0xffff {
-            return refuse(Pass::BadChecksum);
-        }
-        if frame.len() > self.capacity {
-            return refuse(Pass::TooLong);
-        }
-        Ok(Segment {
-            frame,
-            layout,
-            seq: frame::get_u32(frame, frame::shift(tcp::SEQ, layout.l4)),
-            psh: flags & tcp::PSH != 0,
-        })
-    }
-
     /// The slot holding the open super-frame of `frame`'s flow: the same Ethernet header
     /// and tag, family, addresses and ports.
     fn find_flow(&self, frame: &[u8], layout: &Layout) -> Option<usize> {
@@ -336,62 +258,6 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
                 && open.layout.family == layout.family;
             (same_shape && key(self.slot(index)?) == wanted).then_some(index)
         })
-    }
-
-    /// True when `segment`, of the flow of slot `index`, may join its super-frame.
-    fn can_append(&self, index: usize, segment: &Segment<'_>) -> bool {
-        let (Some(Some(open)), Some(head)) = (self.slots.get(index), self.slot(index)) else {
-            return false;
-        };
-        let (frame, layout) = (segment.frame, &segment.layout);
-        let byte = |bytes: &[u8], at: usize| bytes.get(layout.l3.saturating_add(at)).copied();
-        let ip_matches = match layout.family {
-            Family::V4 => {
-                let dont_frag = byte(frame, 6).is_some_and(|b| b & 0x40 != 0);
-                let next_id =
-                    frame::get_u16(head, frame::shift(4..6, layout.l3)).wrapping_add(open.segments);
-                byte(frame, 1) == byte(head, 1)
-                    && byte(frame, 6).map(|b| b >> 5) == byte(head, 6).map(|b| b >> 5)
-                    && byte(frame, 8) == byte(head, 8)
-                    && (dont_frag
-                        || frame::get_u16(frame, frame::shift(4..6, layout.l3)) == next_id)
-            }
-            Family::V6 => {
-                frame.get(layout.l3..layout.l3.saturating_add(4))
-                    == head.get(layout.l3..layout.l3.saturating_add(4))
-                    && byte(frame, 7) == byte(head, 7)
-            }
-        };
-        // Ack number, data offset, flags but PSH, window: bytes 8 to 16 of the header.
-        let tcp_fixed = |bytes: &[u8]| {
-            let mut fixed = [0u8; 8];
-            if let Some(src) = bytes.get(frame::shift(tcp::ACK.start..tcp::WINDOW.end, layout.l4)) {
-                fixed.copy_from_slice(src);
-            }
-            if let Some(flags) = fixed.get_mut(tcp::FLAGS - tcp::ACK.start) {
-                *flags &= !tcp::PSH;
-            }
-            fixed
-        };
-        let payload_len = layout.payload_len();
-        // Sums of lengths below 2^17: no overflow.
-        let ip_len = open
-            .len
-            .saturating_add(payload_len)
-            .saturating_sub(match layout.family {
-                Family::V4 => layout.l3,
-                Family::V6 => layout.l3.saturating_add(ipv6::HEADER_LEN),
-            });
-        ip_matches
-            && open.layout.payload == layout.payload
-            && tcp_fixed(frame) == tcp_fixed(head)
-            && frame.get(layout.l4.saturating_add(tcp::HEADER_LEN)..layout.payload)
-                == head.get(layout.l4.saturating_add(tcp::HEADER_LEN)..layout.payload)
-            && segment.seq == open.next_seq
-            && payload_len <= open.gso_size
-            && ip_len <= MAX_IP_LEN
-            && open.len.saturating_add(payload_len) <= self.capacity
-            && open.segments < u16::MAX
     }
 
     /// Appends `segment`'s payload to slot `index`, and closes it when the segment ends
@@ -531,26 +397,10 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
     }
 }
 
-/// What tells a flow apart in a frame: the Ethernet header with its tag, the addresses,
-/// the ports.
-type FlowKey<'b> = (Option<&'b [u8]>, Option<&'b [u8]>, Option<&'b [u8]>);
-
-/// The flow key of a frame laid out as `layout` says.
-fn flow_key<'b>(bytes: &'b [u8], layout: &Layout) -> FlowKey<'b> {
-    let addresses = match layout.family {
-        Family::V4 => 12..20,
-        Family::V6 => 8..40,
-    };
-    (
-        bytes.get(..layout.l3),
-        bytes.get(frame::shift(addresses, layout.l3)),
-        bytes.get(layout.l4..layout.l4.saturating_add(4)),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checksum;
     use std::vec::Vec;
 
     /// A TCP segment over IPv4 (DF set when `df`) from port `sport`, checksums complete.

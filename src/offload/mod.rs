@@ -9,6 +9,8 @@
 //!   `gso_size` payload bytes, checksums computed; a frame's partial checksum finished.
 //! - [`Coalescer`] (`coalesce.rs`): TCP segments (decapsulated inner frames) merged per
 //!   flow into super-frames to write to the TAP device with one header each.
+//! - `join.rs`: which frames may be coalesced and which segment may join which
+//!   super-frame, the rules [`Coalescer`] applies.
 //! - `frame.rs`: where the layers of a TCP or UDP frame are, shared by the two.
 //!
 //! ## Example: a TCP super-frame segmented, then coalesced back
@@ -50,9 +52,11 @@
 
 mod coalesce;
 mod frame;
+mod join;
 mod segment;
 mod virtio_net;
 
-pub use coalesce::{Coalescer, Emit, MAX_SUPER_FRAME_LEN, Outcome, Pass};
+pub use coalesce::{Coalescer, Emit, MAX_SUPER_FRAME_LEN, Outcome};
+pub use join::Pass;
 pub use segment::{Segmenter, complete_checksum};
 pub use virtio_net::{Flags, GsoType, HEADER_LEN, VirtioNetHdr};

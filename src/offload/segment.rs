@@ -270,8 +270,8 @@ fn finish_segment(
 /// the frame without Ethernet padding (a TAP read has none).
 ///
 /// # Errors
-/// `hdr`'s own errors ([`VirtioNetHdr::check`], [`VirtioNetHdr::check_frame`]); `Invalid`
-/// naming `gso_type` for a GSO frame, which [`Segmenter`] takes apart instead.
+/// `hdr`'s own errors ([`VirtioNetHdr::check`], [`VirtioNetHdr::check_frame`]: an odd
+/// `csum_offset`, a field past the frame); `Invalid` naming `gso_type` for a GSO frame, which [`Segmenter`] takes apart instead.
 pub fn complete_checksum(frame: &mut [u8], hdr: &VirtioNetHdr) -> Result<()> {
     hdr.check()?;
     hdr.check_frame(frame)?;

@@ -12,7 +12,8 @@ use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
-use crate::tunnel::{SourcePolicy, TunnelKind};
+use crate::tunnel::{PortRange, SourcePolicy, TunnelKind};
+use crate::wire::geneve;
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::{self, Vni};
 
@@ -30,9 +31,15 @@ pub struct SwitchConfig {
     pub local_ipv6: Option<Ipv6Addr>,
     /// VXLAN UDP destination port. Default 4789.
     pub vxlan_port: u16,
+    /// Geneve UDP destination port. Default 6081.
+    pub geneve_port: u16,
     /// Underlay MTU: the largest outer IP packet, IPv4 or IPv6 (whose headers take 20
     /// bytes more of it). Default 1500.
     pub mtu: u16,
+    /// The UDP source ports VXLAN remotes choose from by the inner flow's hash. Default
+    /// [`PortRange::DYNAMIC`] (49152-65535); a driver that sends from a pool of sockets
+    /// bound to some ports narrows it to them.
+    pub source_ports: PortRange,
     /// Key of the MAC table's hash; give it a random value so senders cannot aim
     /// addresses at one probe chain. Default 0.
     pub hash_seed: u64,
@@ -53,7 +60,9 @@ impl SwitchConfig {
             local_ipv4,
             local_ipv6,
             vxlan_port: vxlan::PORT,
+            geneve_port: geneve::PORT,
             mtu: 1500,
+            source_ports: PortRange::DYNAMIC,
             hash_seed: 0,
             event_capacity: 64,
         }

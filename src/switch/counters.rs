@@ -39,11 +39,14 @@ pub enum Reason {
     /// socket buffer); reported by the driver through
     /// [`Switch::count_write_failed`](super::Switch::count_write_failed).
     WriteFailed,
+    /// A Geneve frame with an option marked critical that the switch does not process
+    /// (RFC 8926 section 3.5: it must be dropped).
+    CriticalOption,
 }
 
 impl Reason {
     /// Every reason, in counter order.
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 10] = [
         Reason::UnknownSource,
         Reason::MacLimit,
         Reason::Mtu,
@@ -53,6 +56,7 @@ impl Reason {
         Reason::SplitHorizon,
         Reason::NoBuffer,
         Reason::WriteFailed,
+        Reason::CriticalOption,
     ];
 
     /// The counter's name, as in the `stats` output.
@@ -67,6 +71,7 @@ impl Reason {
             Reason::SplitHorizon => "split_horizon",
             Reason::NoBuffer => "no_buffer",
             Reason::WriteFailed => "write_failed",
+            Reason::CriticalOption => "critical_option",
         }
     }
 
@@ -164,7 +169,8 @@ mod tests {
                 "isolated",
                 "split_horizon",
                 "no_buffer",
-                "write_failed"
+                "write_failed",
+                "critical_option"
             ]
         );
         for (i, reason) in Reason::ALL.iter().enumerate() {

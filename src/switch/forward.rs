@@ -310,6 +310,7 @@ impl Switch {
             Err(error) => {
                 let reason = match error.kind {
                     ErrorKind::InnerVlanTag => Reason::Vlan,
+                    ErrorKind::CriticalOption { .. } => Reason::CriticalOption,
                     // A sender no VTEP can be (multicast, loopback...): never a remote.
                     ErrorKind::BadAddress {
                         field: AddressField::OuterSource,
@@ -320,6 +321,10 @@ impl Switch {
                 return Err((reason, None));
             }
         };
+        // A Geneve IP payload (AWS GWLB's kind) is no Ethernet frame for a switch.
+        if decapsulated.protocol != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
+            return Err((Reason::Malformed, None));
+        }
         let Some(&segment) = self.by_vni.get(&decapsulated.segment()) else {
             return Err((Reason::UnknownSource, None));
         };
@@ -527,9 +532,10 @@ impl Switch {
 /// extension headers): what whole-frame counters add to the payload.
 fn taken_off(kind: TunnelKind, outer: SocketOuter) -> usize {
     let overhead = match (kind, outer.src) {
-        (TunnelKind::Vxlan, IpAddr::V4(_)) => VXLAN_OVERHEAD,
+        // Geneve's options are in the payload: the socket took what VXLAN's does.
+        (TunnelKind::Vxlan | TunnelKind::Geneve, IpAddr::V4(_)) => VXLAN_OVERHEAD,
         (TunnelKind::Nvgre, IpAddr::V4(_)) => NVGRE_OVERHEAD,
-        (TunnelKind::Vxlan, IpAddr::V6(_)) => VXLAN6_OVERHEAD,
+        (TunnelKind::Vxlan | TunnelKind::Geneve, IpAddr::V6(_)) => VXLAN6_OVERHEAD,
         (TunnelKind::Nvgre, IpAddr::V6(_)) => NVGRE6_OVERHEAD,
     };
     // The payload starts with the tunnel header, which each overhead includes.

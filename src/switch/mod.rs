@@ -65,7 +65,7 @@ use alloc::vec::Vec;
 use core::net::IpAddr;
 use core::time::Duration;
 
-use crate::packet::VxlanPorts;
+use crate::packet::{TunnelPorts, VxlanPorts};
 use crate::tunnel::{Decapsulator, Encapsulator, SocketOuter, TunnelConfig, TunnelKind};
 use crate::wire::ethernet::MacAddr;
 use crate::wire::nvgre::Vsid;
@@ -238,6 +238,7 @@ impl Switch {
     pub fn new(config: SwitchConfig) -> Self {
         let mut decapsulator = Decapsulator::default();
         decapsulator.decoder.vxlan_ports = VxlanPorts::new(config.vxlan_port);
+        decapsulator.decoder.geneve_ports = TunnelPorts::new(config.geneve_port);
         Switch {
             table: MacTable::new(config.hash_seed),
             events: VecDeque::with_capacity(config.event_capacity),
@@ -351,9 +352,13 @@ impl Switch {
                 let vsid = Vsid::new(vni.get()).map_err(ConfigError::Tunnel)?;
                 TunnelConfig::nvgre(vsid, local, config.ip)
             }
+            // No options: the switch carries Ethernet frames and no metadata.
+            TunnelKind::Geneve => TunnelConfig::geneve(vni, local, config.ip),
         };
         tunnel.mtu = self.config.mtu;
         tunnel.vxlan_port = self.config.vxlan_port;
+        tunnel.geneve_port = self.config.geneve_port;
+        tunnel.source_ports = self.config.source_ports;
         let encapsulator = Encapsulator::new(tunnel).map_err(ConfigError::Tunnel)?;
         self.remotes.push(Remote {
             segment,

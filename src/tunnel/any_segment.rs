@@ -59,7 +59,7 @@ impl Encapsulator {
         segment: Vni,
     ) -> Result<Range<usize>> {
         let vxlan = match self.config().encapsulation {
-            Encapsulation::Vxlan(_) => true,
+            Encapsulation::Vxlan(_) | Encapsulation::Geneve(_) => true,
             Encapsulation::Nvgre(_) => {
                 check_vsid(Vsid::from(segment)).map_err(Error::in_setting)?;
                 false

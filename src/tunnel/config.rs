@@ -7,6 +7,7 @@ use super::flow::PortRange;
 use super::inner_vlan::{InnerVlanPolicy, NVGRE_KEEPS_NO_TAGS};
 use crate::packet::Encapsulation;
 use crate::wire::ethernet::MacAddr;
+use crate::wire::geneve::{self, GeneveOptions};
 use crate::wire::ipv4::Ipv4Repr;
 use crate::wire::nvgre::{self, Vsid};
 use crate::wire::vlan::VlanId;
@@ -83,11 +84,11 @@ pub struct OuterVlan {
     pub pcp: u8,
 }
 
-/// Everything the outer headers carry. Build with [`TunnelConfig::vxlan`] or
-/// [`TunnelConfig::nvgre`], then adjust the public fields.
+/// Everything the outer headers carry. Build with [`TunnelConfig::vxlan`],
+/// [`TunnelConfig::nvgre`] or [`TunnelConfig::geneve`], then adjust the public fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TunnelConfig {
-    /// VXLAN VNI or NVGRE VSID.
+    /// VXLAN VNI, NVGRE VSID or Geneve VNI.
     pub encapsulation: Encapsulation,
     /// Outer source MAC. Default 00:00:00:00:00:00: set it (a VTEP's own address).
     pub src_mac: MacAddr,
@@ -119,12 +120,18 @@ pub struct TunnelConfig {
     pub inner_vlan: InnerVlanPolicy,
     /// VXLAN UDP destination port. Default 4789.
     pub vxlan_port: u16,
-    /// VXLAN UDP source ports, chosen by flow hash. Default 49152-65535.
+    /// Geneve UDP destination port. Default 6081 (RFC 8926 section 3.3).
+    pub geneve_port: u16,
+    /// Geneve options every packet carries, after the header (the C bit is set when one
+    /// is critical). Default none. Each adds its bytes to the overhead: see
+    /// [`MAX_HEADROOM`](super::MAX_HEADROOM).
+    pub geneve_options: GeneveOptions,
+    /// VXLAN and Geneve UDP source ports, chosen by flow hash. Default 49152-65535.
     pub source_ports: PortRange,
-    /// Compute the VXLAN UDP checksum over IPv4. Default off: sent as zero (RFC 7348
-    /// section 5).
+    /// Compute the VXLAN or Geneve UDP checksum over IPv4. Default off: sent as zero
+    /// (RFC 7348 section 5, RFC 8926 section 3.3).
     pub udp_checksum: bool,
-    /// Send the VXLAN UDP checksum over IPv6 as zero. Default off: computed, as RFC 8200
+    /// Send the VXLAN or Geneve UDP checksum over IPv6 as zero. Default off: computed, as RFC 8200
     /// section 8.1 requires; RFC 6935 and 6936 allow zero for tunnels by configuration
     /// only (Linux's `udp6zerocsumtx`), and the receiver must be configured to take it.
     pub udp6_zero_checksum_tx: bool,
@@ -147,6 +154,12 @@ impl TunnelConfig {
         Self::new(Encapsulation::Nvgre(vsid), src_ip.into(), dst_ip.into())
     }
 
+    /// Geneve from `src_ip` to `dst_ip` (both IPv4 or both IPv6) with the documented
+    /// defaults: protocol type 0x6558 (an Ethernet payload), no options.
+    pub fn geneve(vni: Vni, src_ip: impl Into<IpAddr>, dst_ip: impl Into<IpAddr>) -> Self {
+        Self::new(Encapsulation::Geneve(vni), src_ip.into(), dst_ip.into())
+    }
+
     /// The tunnel with the documented defaults.
     pub const fn new(encapsulation: Encapsulation, src_ip: IpAddr, dst_ip: IpAddr) -> Self {
         TunnelConfig {
@@ -165,6 +178,8 @@ impl TunnelConfig {
             flow_label: FlowLabel::Hash,
             inner_vlan: InnerVlanPolicy::Strip,
             vxlan_port: vxlan::PORT,
+            geneve_port: geneve::PORT,
+            geneve_options: GeneveOptions::new(),
             source_ports: PortRange::DYNAMIC,
             udp_checksum: false,
             udp6_zero_checksum_tx: false,
@@ -240,10 +255,15 @@ fn bad_address(field: AddressField, address: IpAddr) -> Error {
     Error::new(Layer::Tunnel, ErrorKind::BadAddress { field, address })
 }
 
-/// Fails for VXLAN port 0 or a source port range that contains 0.
-pub(crate) const fn check_vxlan_ports(port: u16, source_ports: PortRange) -> Result<()> {
+/// Fails for a UDP tunnel's destination port 0 (`field` names it) or a source port
+/// range that contains 0.
+pub(crate) const fn check_udp_ports(
+    field: &'static str,
+    port: u16,
+    source_ports: PortRange,
+) -> Result<()> {
     if port == 0 {
-        return Err(out_of_range("VXLAN port", 0));
+        return Err(out_of_range(field, 0));
     }
     if source_ports.lo() == 0 {
         return Err(out_of_range("source port range low end", 0));
@@ -282,7 +302,7 @@ impl TunnelConfig {
     ///
     /// # Errors
     /// `OutOfRange` naming the field: TTL 0, a fixed DSCP over 63, a fixed flow label
-    /// over 20 bits, an outer VID of 0 or 4095, an outer PCP over 7, VXLAN port 0, a
+    /// over 20 bits, an outer VID of 0 or 4095, an outer PCP over 7, VXLAN or Geneve port 0, a
     /// source port range containing 0, an MTU too small for the outer headers and an
     /// Ethernet header; `MixedFamilies` for an IPv4 and an IPv6 address; `Unsupported`
     /// for `Keep` on NVGRE's inner tags; `BadAddress` for a source that cannot be a VTEP
@@ -323,12 +343,20 @@ impl TunnelConfig {
         let tunnel_len = match self.encapsulation {
             Encapsulation::Vxlan(_) => udp::HEADER_LEN + vxlan::HEADER_LEN,
             Encapsulation::Nvgre(_) => nvgre::HEADER_LEN,
+            Encapsulation::Geneve(_) => {
+                udp::HEADER_LEN + geneve::HEADER_LEN + self.geneve_options.len()
+            }
         };
         if usize::from(self.mtu) < self.ip_header_len() + tunnel_len + ethernet::HEADER_LEN {
             return Err(out_of_range("MTU", u32::from(self.mtu)));
         }
         match self.encapsulation {
-            Encapsulation::Vxlan(_) => check_vxlan_ports(self.vxlan_port, self.source_ports)?,
+            Encapsulation::Vxlan(_) => {
+                check_udp_ports("VXLAN port", self.vxlan_port, self.source_ports)?;
+            }
+            Encapsulation::Geneve(_) => {
+                check_udp_ports("Geneve port", self.geneve_port, self.source_ports)?;
+            }
             Encapsulation::Nvgre(vsid) => {
                 check_vsid(vsid)?;
                 if self.inner_vlan == InnerVlanPolicy::Keep {

@@ -12,11 +12,13 @@ use core::ops::Range;
 
 use super::config::{SourcePolicy, check_source_v4, check_source_v6, check_vsid};
 use super::ecn::{self, Ecn, EcnAlarm};
+use super::geneve::{self, UnderstoodOptions};
 use super::inner_vlan::{self, InnerVlanPolicy};
 use super::layout::{Accepted, Inner, InnerIp, Outer, OuterFacts, OuterIp, Received, Underlay};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth, Tunnel};
+use crate::wire::ethernet::EtherType;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp;
@@ -83,6 +85,9 @@ pub struct Decapsulator {
     /// off leaves the inner frame byte for byte as received, for tools that must not
     /// change it.
     pub apply_ecn: bool,
+    /// The critical Geneve options this receiver processes; a frame with any other
+    /// critical option is refused (RFC 8926 section 3.5). Default none.
+    pub geneve_understood: UnderstoodOptions,
 }
 
 impl Default for Decapsulator {
@@ -94,6 +99,7 @@ impl Default for Decapsulator {
             udp6_zero_checksum_rx: false,
             inner_vlan: InnerVlanPolicy::Reject,
             apply_ecn: true,
+            geneve_understood: UnderstoodOptions::NONE,
         }
     }
 }
@@ -103,12 +109,19 @@ impl Default for Decapsulator {
 pub struct Decapsulated {
     /// The tunnel and its segment (VNI or VSID).
     pub encapsulation: Encapsulation,
+    /// What `inner` holds: an Ethernet frame (0x6558, always for VXLAN and NVGRE), or an
+    /// IPv4 (0x0800) or IPv6 (0x86DD) packet, as a Geneve header's protocol type says.
+    pub protocol: EtherType,
+    /// Where the Geneve options sit, in the same buffer as `inner` (read them with
+    /// [`GeneveOptionIter`](crate::wire::GeneveOptionIter)); empty for VXLAN, NVGRE and
+    /// Geneve without options.
+    pub options: Range<usize>,
     /// Outer source address: the sending VTEP.
     pub outer_src: IpAddr,
     /// Outer destination address.
     pub outer_dst: IpAddr,
-    /// Where the inner Ethernet frame sits in the buffer handed to `decapsulate` (the
-    /// whole frame) or `decapsulate_payload` (the payload).
+    /// Where the inner Ethernet frame (or IP packet, by `protocol`) sits in the buffer
+    /// handed to `decapsulate` (the whole frame) or `decapsulate_payload` (the payload).
     pub inner: Range<usize>,
     /// An inner/outer ECN combination RFC 6040 section 4.2 says to log, for the caller
     /// to count (`None` when ECN was not combined).
@@ -116,7 +129,7 @@ pub struct Decapsulated {
 }
 
 impl Decapsulated {
-    /// VXLAN or NVGRE.
+    /// VXLAN, NVGRE or Geneve.
     #[inline]
     pub fn kind(&self) -> TunnelKind {
         self.encapsulation.kind()
@@ -139,7 +152,7 @@ const VXLAN_GPE_OAM: u8 = 0x01;
 const VXLAN_GPE_ETHERNET: u8 = 3;
 
 impl Decapsulator {
-    /// Validates a VXLAN or NVGRE frame, outer Ethernet header first (as a capture,
+    /// Validates a VXLAN, NVGRE or Geneve frame, outer Ethernet header first (as a capture,
     /// AF_PACKET or a NIC's queue gives it), over IPv4 or IPv6, and finds its inner
     /// frame. What a UDP or raw GRE socket gives (the tunnel header onward) goes to
     /// [`decapsulate_payload`](Self::decapsulate_payload) instead, which runs the same
@@ -147,10 +160,15 @@ impl Decapsulator {
     /// incremental checksum update) or IPv6 traffic class in place, unless
     /// [`apply_ecn`](Self::apply_ecn) is off; an inner frame that is not IP passes
     /// unchanged. Inner headers past Ethernet are not validated: a VTEP forwards what it
-    /// was given.
+    /// was given. A Geneve payload of protocol type 0x0800 or 0x86DD is an IP packet,
+    /// found as `inner` with its `protocol`; Geneve's options come back as a range.
     ///
     /// # Errors
-    /// A malformed outer header, VXLAN or NVGRE header, or inner Ethernet header;
+    /// A malformed outer header, VXLAN, NVGRE or Geneve header, or inner Ethernet header
+    /// (inner IP header, for Geneve's IP payloads); `CriticalOption` for a Geneve option
+    /// marked critical that is not in [`geneve_understood`](Self::geneve_understood)
+    /// (RFC 8926 section 3.5); `NotTenantFrame` for Geneve's O bit; `UnsupportedFrame`
+    /// for a Geneve protocol type other than 0x6558, 0x0800 and 0x86DD;
     /// `NotTunnel`; `Fragment` for an outer fragment; `UnsupportedFrame` for an IPv6
     /// extension header before UDP or GRE; `BadChecksum` for a wrong outer IPv4 header
     /// checksum or UDP checksum; `ZeroChecksum` for a zero UDP checksum over IPv6 unless
@@ -219,7 +237,7 @@ impl Decapsulator {
             outer,
             inner_len,
             ..
-        } = validate(received, error)?;
+        } = validate(received, error, &self.geneve_understood)?;
         let inner = received.inner;
         let strip_len = self.inner_vlan.strip_len(inner.tags)?;
         let outer_ecn = outer.ecn;
@@ -229,8 +247,15 @@ impl Decapsulator {
             ecn_alarm = ecn::alarm(ip.ecn(), outer_ecn);
             ecn = (combined != ip.ecn()).then_some((ip, combined));
         }
+        let (protocol, options_len) = match tunnel {
+            Tunnel::Geneve(h) => (h.protocol(), h.options_len()),
+            _ => (EtherType::TRANSPARENT_ETHERNET_BRIDGING, 0),
+        };
         let found = Decapsulated {
             encapsulation: tunnel.encapsulation(),
+            protocol,
+            // The options end where the inner frame starts.
+            options: inner.offset - options_len..inner.offset,
             outer_src: outer.src,
             outer_dst: outer.dst,
             inner: inner.offset..inner.offset + inner_len,
@@ -284,12 +309,17 @@ pub(crate) fn accept<'a, U: Underlay<'a>>(
             check_vsid(h.vsid()).map_err(|e| e.at(at))?;
             h.payload().len()
         }
+        // Geneve's own checks wait for `validate`: they need the caller's understood
+        // options, which the per-packet policy does not carry (copied with it, they cost
+        // every VXLAN and NVGRE packet).
+        Tunnel::Geneve(h) => h.payload().len(),
     };
     Ok(Accepted {
         tunnel,
         header,
         outer: facts,
         inner_len,
+        at,
     })
 }
 
@@ -392,27 +422,43 @@ fn is_extension_header(next: IpProtocol) -> bool {
 }
 
 /// The checks every received tunnel packet passes, after the walk that ended with
-/// `error`: a tunnel whose outer packet was accepted ([`accept`]), then the inner
-/// Ethernet header (untagged for NVGRE).
+/// `error`: a tunnel whose outer packet was accepted ([`accept`]), Geneve's own checks
+/// (the O bit, critical options not in `understood`, the protocol type: before anything
+/// of the inner frame counts), then the inner Ethernet header (untagged for NVGRE).
 #[inline(always)]
 pub(crate) fn validate<'a, K, U: Underlay<'a>>(
     received: &Received<'a, K, U>,
     error: Option<Error>,
+    understood: &UnderstoodOptions,
 ) -> Result<Accepted<'a, U::Header>> {
     let Some(accepted) = received.accepted else {
         // Not accepted: the walk ended with why (a malformed outer stack, `accept`'s
         // refusal, a fragment or no tunnel at all: `RecordFrame::no_tunnel`).
         return Err(super::no_tunnel(error, None, 0));
     };
+    if let Tunnel::Geneve(h) = accepted.tunnel {
+        geneve::check(&h, understood).map_err(|e| e.at(accepted.at))?;
+    }
     validate_inner(accepted.tunnel, &received.inner, error)?;
     Ok(accepted)
 }
 
-/// The inner frame's checks: its Ethernet header decoded, and no tag in NVGRE.
+/// The inner frame's checks: its Ethernet header decoded (its IP header, for Geneve's
+/// IP payloads), and no tag in NVGRE.
 #[inline(always)]
 fn validate_inner<K>(tunnel: Tunnel<'_>, inner: &Inner<K>, error: Option<Error>) -> Result<()> {
-    // The payload is a tenant's Ethernet frame: its header must decode.
-    if !inner.ethernet {
+    // The payload is a tenant's Ethernet frame, or IP packet: its first header must
+    // decode.
+    let ip_payload = match tunnel {
+        Tunnel::Geneve(h) => h.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING,
+        _ => false,
+    };
+    let decoded = if ip_payload {
+        inner.ip.is_some()
+    } else {
+        inner.ethernet
+    };
+    if !decoded {
         return Err(super::no_tunnel(error, None, 0));
     }
     // RFC 7637 section 3.2: "A decapsulating NVE MUST drop the frame if the inner

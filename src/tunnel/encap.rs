@@ -17,12 +17,11 @@ use super::ident::IdentCounter;
 use super::inner_vlan;
 use super::layout::Inner;
 use super::outer_rules::{FlowIdRule, FlowLabelRule, OuterTos};
-use super::{
-    HEADROOM, NVGRE_OVERHEAD, NVGRE6_OVERHEAD, TUNNEL_HEADER_LEN, VXLAN_OVERHEAD, VXLAN6_OVERHEAD,
-};
+use super::{MAX_HEADROOM, NVGRE_OVERHEAD, NVGRE6_OVERHEAD, VXLAN_OVERHEAD, VXLAN6_OVERHEAD};
 use crate::checksum;
 use crate::packet;
 use crate::wire::ethernet::{self, EtherType, EthernetRepr};
+use crate::wire::geneve::GeneveRepr;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
 use crate::wire::nvgre::{self, NvgreHeader, NvgreRepr};
@@ -115,9 +114,12 @@ pub(super) struct Prepared {
 #[derive(Debug, Clone)]
 pub struct Encapsulator {
     config: TunnelConfig,
-    template: [u8; HEADROOM],
+    template: [u8; MAX_HEADROOM],
     overhead: usize,
     ip_offset: usize,
+    /// Where the tunnel header starts: VXLAN's or Geneve's right after UDP, GRE's after
+    /// the IP header.
+    tunnel_at: usize,
     /// Folded sum of the template's IPv4 header, its total length, TOS, ID and checksum
     /// being zero.
     ip_sum: u16,
@@ -143,12 +145,12 @@ impl Encapsulator {
     ///
     /// # Errors
     /// As [`TunnelConfig::validate`].
-    // Cannot overflow or index out of range: offsets of headers inside the template (74
+    // Cannot overflow or index out of range: offsets of headers inside the template (326
     // bytes) or the checked buffer.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn new(config: TunnelConfig) -> Result<Self> {
         config.validate()?;
-        let mut template = [0u8; HEADROOM];
+        let mut template = [0u8; MAX_HEADROOM];
         let mut at = 0;
         let ip_ethertype = match config.dst_ip {
             IpAddr::V4(_) => EtherType::IPV4,
@@ -177,7 +179,7 @@ impl Encapsulator {
         }
         let ip_offset = at;
         let protocol = match config.encapsulation {
-            Encapsulation::Vxlan(_) => IpProtocol::UDP,
+            Encapsulation::Vxlan(_) | Encapsulation::Geneve(_) => IpProtocol::UDP,
             Encapsulation::Nvgre(_) => IpProtocol::GRE,
         };
         let mut ip_sum = 0;
@@ -205,27 +207,39 @@ impl Encapsulator {
             // `validate` refused mixed families.
             _ => return Err(Error::new(Layer::Tunnel, ErrorKind::MixedFamilies)),
         }
+        let tunnel_at = match config.encapsulation {
+            Encapsulation::Nvgre(_) => at,
+            Encapsulation::Vxlan(_) | Encapsulation::Geneve(_) => at + udp::HEADER_LEN,
+        };
         match config.encapsulation {
             Encapsulation::Vxlan(vni) => {
                 UdpRepr::new(0, config.vxlan_port, 0).emit(&mut template[at..])?;
                 UdpDatagram::new_unchecked(&mut template[at..]).set_len(0);
-                VxlanRepr::new(vni).emit(&mut template[at + udp::HEADER_LEN..])?;
-                at += udp::HEADER_LEN + vxlan::HEADER_LEN;
+                VxlanRepr::new(vni).emit(&mut template[tunnel_at..])?;
+                at = tunnel_at + vxlan::HEADER_LEN;
             }
             Encapsulation::Nvgre(vsid) => {
                 NvgreRepr::new(vsid, 0).emit(&mut template[at..])?;
                 at += nvgre::HEADER_LEN;
             }
+            Encapsulation::Geneve(vni) => {
+                UdpRepr::new(0, config.geneve_port, 0).emit(&mut template[at..])?;
+                UdpDatagram::new_unchecked(&mut template[at..]).set_len(0);
+                let header = GeneveRepr::new(vni, EtherType::TRANSPARENT_ETHERNET_BRIDGING)
+                    .with_options(config.geneve_options);
+                header.emit(&mut template[tunnel_at..])?;
+                at = tunnel_at + header.buffer_len();
+            }
         }
-        let vxlan = matches!(config.encapsulation, Encapsulation::Vxlan(_));
+        let vxlan = !matches!(config.encapsulation, Encapsulation::Nvgre(_));
         let udp_checksum = vxlan
             && match config.dst_ip {
                 IpAddr::V4(_) => config.udp_checksum,
                 IpAddr::V6(_) => !config.udp6_zero_checksum_tx,
             };
         let dont_frag = config.dont_frag || config.dst_ip.is_ipv6();
-        // The template's UDP and VXLAN headers (source port, length and checksum zero)
-        // and the pseudo-header without its length.
+        // The template's UDP and VXLAN or Geneve headers (source port, length and
+        // checksum zero; Geneve's options) and the pseudo-header without its length.
         let udp_sum = match (vxlan, config.src_ip, config.dst_ip) {
             (true, IpAddr::V4(src), IpAddr::V4(dst)) => {
                 checksum::pseudo_header_ipv4(src, dst, IpProtocol::UDP.0, 0)
@@ -237,13 +251,14 @@ impl Encapsulator {
         };
         let udp_sum = checksum::combine(
             udp_sum,
-            checksum::sum(&template[at.saturating_sub(udp::HEADER_LEN + vxlan::HEADER_LEN)..at]),
+            checksum::sum(&template[tunnel_at.saturating_sub(udp::HEADER_LEN)..at]),
         );
         Ok(Encapsulator {
             config,
             template,
             overhead: at,
             ip_offset,
+            tunnel_at,
             ip_sum,
             tos: OuterTos::new(config.dscp, config.ecn),
             flow_id: FlowIdRule::new(config.flow_id),
@@ -261,17 +276,18 @@ impl Encapsulator {
     }
 
     /// Bytes of outer headers it writes: 42, 46, 50 or 54 over IPv4 (NVGRE, NVGRE with
-    /// an outer VLAN tag, VXLAN, VXLAN with a tag), 20 more over IPv6.
+    /// an outer VLAN tag, VXLAN or Geneve, VXLAN or Geneve with a tag), 20 more over
+    /// IPv6, plus the configured Geneve options.
     pub fn overhead(&self) -> usize {
         self.overhead
     }
 
-    /// Where the tunnel header (VXLAN, or GRE for NVGRE) starts in a frame this
+    /// Where the tunnel header (VXLAN, Geneve, or GRE for NVGRE) starts in a frame this
     /// encapsulator wrote: what a program that owns its sockets hands to a UDP socket
-    /// (VXLAN) or a raw GRE socket (NVGRE) starts here. See
+    /// (VXLAN, Geneve) or a raw GRE socket (NVGRE) starts here. See
     /// [`encapsulate_payload`](Self::encapsulate_payload) to write only that part.
     pub fn tunnel_offset(&self) -> usize {
-        self.overhead.saturating_sub(TUNNEL_HEADER_LEN)
+        self.tunnel_at
     }
 
     /// Encapsulates the Ethernet frame at `buf[inner]` in place: the outer headers go
@@ -296,7 +312,7 @@ impl Encapsulator {
     // bytes) or the checked buffer.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn encapsulate(&mut self, buf: &mut [u8], inner: Range<usize>) -> Result<Range<usize>> {
-        let prepared = self.prepare(buf, inner.clone(), self.overhead)?;
+        let prepared = self.prepare(buf, inner.clone(), self.overhead, 0, None)?;
         let inner_start = prepared.inner_start;
         let start = inner_start - self.overhead;
         // Checked: nothing has moved yet, so an error above leaves the frame as it was.
@@ -311,16 +327,23 @@ impl Encapsulator {
         const VXLAN6_TAGGED: usize = VXLAN6_OVERHEAD + vlan::HEADER_LEN;
         const NVGRE6_TAGGED: usize = NVGRE6_OVERHEAD + vlan::HEADER_LEN;
         match (self.config.encapsulation, self.overhead) {
-            (Encapsulation::Vxlan(_), VXLAN_OVERHEAD) => {
+            // Geneve without options has VXLAN's layouts; with options, a length of its
+            // own.
+            (Encapsulation::Geneve(_), _) if !self.config.geneve_options.is_empty() => {
+                self.write_any(buf, start, patch);
+            }
+            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), VXLAN_OVERHEAD) => {
                 self.write::<VXLAN_OVERHEAD>(buf, inner_start, patch)
             }
-            (Encapsulation::Vxlan(_), VXLAN_TAGGED) => {
+            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), VXLAN_TAGGED) => {
                 self.write::<VXLAN_TAGGED>(buf, inner_start, patch)
             }
-            (Encapsulation::Vxlan(_), VXLAN6_OVERHEAD) => {
+            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), VXLAN6_OVERHEAD) => {
                 self.write::<VXLAN6_OVERHEAD>(buf, inner_start, patch)
             }
-            (Encapsulation::Vxlan(_), _) => self.write::<VXLAN6_TAGGED>(buf, inner_start, patch),
+            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), _) => {
+                self.write::<VXLAN6_TAGGED>(buf, inner_start, patch)
+            }
             (Encapsulation::Nvgre(_), NVGRE_OVERHEAD) => {
                 self.write::<NVGRE_OVERHEAD>(buf, inner_start, patch)
             }
@@ -341,12 +364,21 @@ impl Encapsulator {
     }
 
     /// What encapsulation decides before anything moves, for a header of `room` bytes
-    /// in front of the inner frame `buf[inner]`: its tags, flow hash, outer TOS and
-    /// length, and the checks on them.
+    /// in front of the inner frame `buf[inner]` (`extra` of them per-packet Geneve
+    /// options, past the overhead): its tags, flow hash, outer TOS and length, and the
+    /// checks on them. The inner frame is Ethernet, or with `ip` an IP packet of that
+    /// EtherType.
     #[inline(always)]
     // Cannot overflow: offsets and lengths inside the checked buffer.
     #[allow(clippy::arithmetic_side_effects)]
-    pub(super) fn prepare(&self, buf: &[u8], inner: Range<usize>, room: usize) -> Result<Prepared> {
+    pub(super) fn prepare(
+        &self,
+        buf: &[u8],
+        inner: Range<usize>,
+        room: usize,
+        extra: usize,
+        ip: Option<EtherType>,
+    ) -> Result<Prepared> {
         let Some(inner_frame) = buf.get(inner.clone()) else {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -358,10 +390,15 @@ impl Encapsulator {
         };
         // One walk over the inner stack serves the flow hash, DSCP, ECN and the tags; a
         // malformed header past Ethernet ends it where it is (the frame is a tenant's to
-        // send), but a frame too short for its Ethernet header is no frame at all.
+        // send), but a frame too short for its Ethernet header is no frame at all, and
+        // an IP payload without a valid IP header no packet.
         let mut inner_stack = Inner::<FlowKey>::default();
-        if let Err(error) = packet::walk(inner_frame, &mut inner_stack) {
-            if !inner_stack.ethernet {
+        let walked = match ip {
+            None => packet::walk(inner_frame, &mut inner_stack),
+            Some(ethertype) => packet::walk_from_ip(inner_frame, ethertype, &mut inner_stack),
+        };
+        if let Err(error) = walked {
+            if !inner_stack.ethernet && inner_stack.ip.is_none() {
                 return Err(error);
             }
         }
@@ -379,7 +416,7 @@ impl Encapsulator {
                 },
             ));
         }
-        let ip_len = self.overhead - self.ip_offset + (inner.end - inner_start);
+        let ip_len = self.overhead - self.ip_offset + extra + (inner.end - inner_start);
         if ip_len > usize::from(self.config.mtu) {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -407,12 +444,13 @@ impl Encapsulator {
         })
     }
 
-    /// The template's tunnel header (VXLAN or GRE), for payloads.
+    /// The template's tunnel header (VXLAN, GRE, or Geneve with its options), for
+    /// payloads.
     #[inline(always)]
-    pub(super) fn tunnel_template(&self) -> Option<&[u8; TUNNEL_HEADER_LEN]> {
+    pub(super) fn tunnel_template(&self) -> &[u8] {
         self.template
-            .get(..self.overhead)
-            .and_then(|headers| headers.last_chunk())
+            .get(self.tunnel_at..self.overhead)
+            .unwrap_or_default()
     }
 
     /// The NVGRE FlowID for a flow with this hash.
@@ -435,7 +473,7 @@ impl Encapsulator {
     // Cannot overflow or index out of range: offsets of headers inside the encapsulated
     // frame.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    fn finish(&mut self, buf: &mut [u8], frame: Range<usize>, sum: u16) {
+    pub(super) fn finish(&mut self, buf: &mut [u8], frame: Range<usize>, sum: u16) {
         if !self.config.dont_frag && self.config.dst_ip.is_ipv4() {
             let ip_at = frame.start + self.ip_offset;
             let mut ip = Ipv4Packet::new_unchecked(&mut buf[ip_at..ip_at + ipv4::HEADER_LEN]);
@@ -445,7 +483,7 @@ impl Encapsulator {
         }
         if self.udp_checksum {
             let inner_at = frame.start + self.overhead;
-            let l4 = inner_at - TUNNEL_HEADER_LEN - udp::HEADER_LEN;
+            let l4 = frame.start + self.tunnel_at - udp::HEADER_LEN;
             let (headers, inner) = buf[..frame.end].split_at_mut(inner_at);
             let mut udp = UdpDatagram::new_unchecked(&mut headers[l4..]);
             let value = self.udp_checksum_for(udp.src_port(), udp.len(), inner);
@@ -531,6 +569,32 @@ impl Encapsulator {
         }
     }
 
+    /// Writes the outer headers at `buf[start..]`, the template patched, for any layout:
+    /// Geneve with options, whose length no constant names.
+    #[inline]
+    // Cannot overflow or index out of range: offsets of headers inside the template and
+    // the checked buffer.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    pub(super) fn write_any(&self, buf: &mut [u8], start: usize, patch: &Patch) {
+        let header = &mut buf[start..start + self.overhead];
+        header.copy_from_slice(&self.template[..self.overhead]);
+        let (ip_header, l4) = header[self.ip_offset..].split_at_mut(self.config.ip_header_len());
+        if self.config.dst_ip.is_ipv6() {
+            let label = self.flow_label.for_hash(patch.hash);
+            let mut ip = Ipv6Packet::new_unchecked(ip_header);
+            ip.set_ver_tc_flow(6 << 28 | u32::from(patch.tos) << 20 | label);
+            ip.set_payload_len(patch.ip_len - ipv6::HEADER_LEN as u16);
+        } else {
+            let mut ip = Ipv4Packet::new_unchecked(ip_header);
+            ip.set_dscp_ecn(patch.tos >> 2, patch.tos);
+            ip.set_total_len(patch.ip_len);
+            ip.set_checksum(patch.checksum);
+        }
+        let mut udp = UdpDatagram::new_unchecked(l4);
+        udp.set_src_port(patch.hash.source_port(self.config.source_ports));
+        udp.set_len(patch.ip_len - self.config.ip_header_len() as u16);
+    }
+
     /// Encapsulates the frame at `frame[inner_start..]` in place; afterwards `frame`
     /// holds exactly the encapsulated frame (the unused headroom is split off, nothing is
     /// copied).
@@ -556,16 +620,23 @@ impl Encapsulator {
 mod tests {
     use super::*;
     use crate::packet::Decoder;
+    use crate::tunnel::MAX_HEADROOM;
     use crate::tunnel::OuterVlan;
-    use crate::wire::{VlanId, Vni};
+    use crate::wire::{GeneveOptions, VlanId, Vni};
     use core::net::Ipv6Addr;
     use std::vec;
 
-    /// The VXLAN UDP checksum, written from the template's share summed once, verifies
-    /// over the whole datagram in every layout that sends one, for inner frames of every
-    /// length parity, with DF clear over IPv4 too.
+    /// The VXLAN or Geneve UDP checksum, written from the template's share summed once,
+    /// verifies over the whole datagram in every layout that sends one (Geneve without
+    /// options, with the template's, with per-packet ones besides), for inner frames of
+    /// every length parity, with DF clear over IPv4 too.
     #[test]
     fn udp_checksums_verify_in_every_layout() {
+        let mut ovn = GeneveOptions::new();
+        ovn.push(0x0102, 0x80, &[0, 1, 0, 2]).unwrap();
+        let mut gwlb = GeneveOptions::new();
+        gwlb.push(0x0108, 1, &[9; 8]).unwrap();
+        gwlb.push(0x0108, 3, &[7; 4]).unwrap();
         let v4 = (
             IpAddr::from(Ipv4Addr::new(10, 0, 0, 1)),
             IpAddr::from(Ipv4Addr::new(10, 0, 0, 2)),
@@ -574,8 +645,19 @@ mod tests {
         let v6 = (IpAddr::from(v6.0), IpAddr::from(v6.1));
         for (src, dst) in [v4, v6] {
             for tagged in [false, true] {
-                for len in [14, 60, 61, 1001] {
-                    let mut config = TunnelConfig::vxlan(Vni::new(77).unwrap(), src, dst);
+                for (len, shape) in [14, 60, 61, 1001]
+                    .into_iter()
+                    .flat_map(|len| (0..4).map(move |shape| (len, shape)))
+                {
+                    let vni = Vni::new(77).unwrap();
+                    let mut config = match shape {
+                        0 => TunnelConfig::vxlan(vni, src, dst),
+                        _ => TunnelConfig::geneve(vni, src, dst),
+                    };
+                    if shape >= 2 {
+                        config.geneve_options = ovn;
+                    }
+                    let per_packet = if shape == 3 { gwlb.as_bytes() } else { &[] };
                     config.udp_checksum = true;
                     config.dont_frag = len % 2 == 0;
                     config.outer_vlan = tagged.then(|| OuterVlan {
@@ -583,14 +665,28 @@ mod tests {
                         pcp: 0,
                     });
                     let mut encapsulator = Encapsulator::new(config).unwrap();
-                    let mut buf = vec![0u8; HEADROOM + len];
-                    for (i, byte) in buf[HEADROOM..].iter_mut().enumerate() {
+                    let mut buf = vec![0u8; MAX_HEADROOM + len];
+                    for (i, byte) in buf[MAX_HEADROOM..].iter_mut().enumerate() {
                         *byte = (i * 7 + 3) as u8;
                     }
-                    let frame = encapsulator
-                        .encapsulate(&mut buf, HEADROOM..HEADROOM + len)
-                        .unwrap();
+                    let inner = MAX_HEADROOM..MAX_HEADROOM + len;
+                    let frame = if shape == 3 {
+                        encapsulator.encapsulate_with_options(&mut buf, inner, per_packet)
+                    } else {
+                        encapsulator.encapsulate(&mut buf, inner)
+                    }
+                    .unwrap();
+                    let overhead = encapsulator.overhead() + per_packet.len();
+                    assert_eq!(frame.len(), overhead + len);
                     let decoded = Decoder::new().decode(&buf[frame]).unwrap();
+                    assert_eq!(decoded.inner.offset, overhead);
+                    let tunnel = decoded.tunnel.unwrap();
+                    assert_eq!(decoded.tunnel_offset, encapsulator.tunnel_offset());
+                    if let crate::packet::Tunnel::Geneve(header) = tunnel {
+                        let want = usize::from(shape >= 2) * 8 + per_packet.len();
+                        assert_eq!(header.options_len(), want);
+                        assert_eq!(header.critical(), shape >= 2);
+                    }
                     let udp = decoded.outer.udp().unwrap();
                     assert_ne!(udp.checksum(), 0);
                     let verifies = match (decoded.outer.ipv4, decoded.outer.ipv6) {
@@ -601,7 +697,7 @@ mod tests {
                         (_, Some(ip)) => udp.verify_checksum_ipv6(ip.src_addr(), ip.dst_addr()),
                         _ => false,
                     };
-                    assert!(verifies, "{src} tagged {tagged} len {len}");
+                    assert!(verifies, "{src} tagged {tagged} len {len} shape {shape}");
                 }
             }
         }

@@ -6,7 +6,7 @@
 //! The key is packed into four 64-bit words, each absent field being zero:
 //!
 //! ```text
-//! w0 = destination MAC (48 bits, big-endian) | EtherType << 48
+//! w0 = destination MAC (48 bits, big-endian) | EtherType (0 for an 802.3 length) << 48
 //! w1 = source MAC                            | VLAN ID (first tag) << 48
 //! w2 = IPv4 source << 32 | IPv4 destination
 //!      or, for IPv6, digest(source) << 32 | digest(destination)
@@ -30,6 +30,10 @@
 //! too, except in the symmetric hash, since the two directions of a flow label it
 //! independently.
 //!
+//! An IEEE 802.3 frame (STP, CDP, LLC) has a length where the EtherType would be: it
+//! counts as 0, so the frames of one such flow, which differ in length, hash alike. A
+//! stack without Ethernet (an IP payload of Geneve) has no MACs and no EtherType.
+//!
 //! v2 adds IPv6 to v1; frames that are not IPv6 hash exactly as under v1. The source port is `lo + (hash >> 32) * (hi - lo + 1) >>
 //! 32` (a multiply-shift range reduction, even over any range, from the high 32 bits);
 //! the FlowID is bits 24-31 of the hash, independent of the bits the port uses.
@@ -44,8 +48,8 @@
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::packet::{self, Record, Stack, Transport};
-use crate::wire::ethernet::EthernetFrame;
 use crate::wire::ethernet::MacAddr;
+use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::vlan::VlanTag;
@@ -149,6 +153,16 @@ impl FlowKey {
         key
     }
 
+    /// The key of an IP packet without Ethernet (a Geneve payload of protocol type
+    /// `ethertype`, 0x0800 or 0x86DD): no MACs and no EtherType, the rest as for a frame.
+    #[inline]
+    pub fn from_ip_packet(packet: &[u8], ethertype: EtherType) -> Self {
+        let mut key = FlowKey::default();
+        // A malformed header ends the key where it is, as it ends the decode.
+        let _ = packet::walk_from_ip(packet, ethertype, &mut key);
+        key
+    }
+
     /// The same key for both directions: the MACs, and the address-port endpoints, in
     /// ascending order; the IPv6 flow label left out.
     #[inline]
@@ -186,6 +200,13 @@ impl FlowKey {
     }
 }
 
+/// The EtherType as the key holds it: 0 for an IEEE 802.3 length.
+#[inline(always)]
+fn ethertype_key(ethertype: EtherType) -> u64 {
+    // Without a branch: all ones from 1536 on, zero below.
+    u64::from(ethertype.0) & u64::from(!ethertype.is_length()).wrapping_neg()
+}
+
 /// 32 bits standing for an IPv6 address in the key.
 /// The key is built as the decoder walks the stack, read straight from each validated
 /// header: 8-byte loads take both MACs (two loads) and both IPv4 addresses (one); going
@@ -197,13 +218,13 @@ impl<'a> Record<'a> for FlowKey {
     fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
         // A checked Ethernet view holds at least the 14-byte header.
         let header = eth.into_inner();
-        self.words[0] = be64(&header[0..8]) >> 16 | u64::from(eth.ethertype().0) << 48;
+        self.words[0] = be64(&header[0..8]) >> 16 | ethertype_key(eth.ethertype()) << 48;
         self.words[1] = be64(&header[4..12]) & MAC;
     }
     #[inline(always)]
     fn vlan(&mut self, index: usize, tag: VlanTag<&'a [u8]>) {
         // The EtherType is the one after the last tag; the VLAN ID the first tag's.
-        self.words[0] = self.words[0] & MAC | u64::from(tag.ethertype().0) << 48;
+        self.words[0] = self.words[0] & MAC | ethertype_key(tag.ethertype()) << 48;
         if index == 0 {
             self.words[1] |= u64::from(tag.vid().get()) << 48;
         }
@@ -349,5 +370,35 @@ impl Default for PortRange {
     /// [`PortRange::DYNAMIC`].
     fn default() -> Self {
         Self::DYNAMIC
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ieee_802_3_frames_of_one_flow_hash_alike_whatever_their_length() {
+        // STP: to the bridge group address, the type field a length.
+        let stp = |len: u16| {
+            let mut frame = std::vec![0x01, 0x80, 0xc2, 0, 0, 0, 0x02, 0, 0, 0, 0, 1];
+            frame.extend_from_slice(&len.to_be_bytes());
+            frame.resize(14 + usize::from(len), 0x42);
+            frame
+        };
+        let hash = |frame: &[u8]| FlowKey::from_frame(frame).hash();
+        assert_eq!(hash(&stp(38)), hash(&stp(39)));
+        // A type field of 1536 and up is an EtherType, and counts.
+        let mut typed = stp(38);
+        typed[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+        assert_ne!(hash(&typed), hash(&stp(38)));
+        // Behind a tag too.
+        let tagged = |len: u16| {
+            let mut frame = stp(len);
+            frame.splice(12..12, [0x81, 0x00, 0x00, 0x0a]);
+            frame
+        };
+        assert_eq!(hash(&tagged(38)), hash(&tagged(60)));
+        assert_ne!(hash(&tagged(38)), hash(&stp(38)));
     }
 }

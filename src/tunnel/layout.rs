@@ -225,6 +225,8 @@ pub(crate) struct Accepted<'a, H> {
     pub outer: OuterFacts,
     /// Length of the inner frame: the tunnel header's payload.
     pub inner_len: usize,
+    /// Offset of the tunnel header in the frame (or payload).
+    pub at: usize,
 }
 
 /// A received tunnel packet: outer packet, accepted tunnel, inner stack.

@@ -1,21 +1,33 @@
-//! The tunnel engine: in-place VXLAN and NVGRE encapsulation, decapsulation and
+//! The tunnel engine: in-place VXLAN, NVGRE and Geneve encapsulation, decapsulation and
 //! translation over an IPv4 or IPv6 underlay, with flow-hash entropy and RFC 6040 ECN
 //! handling.
 //!
 //! Encapsulation writes the outer headers into headroom in front of the inner frame;
 //! nothing is copied or allocated per packet. Decapsulation returns the inner frame as a
-//! range of the buffer. Translation rewrites the outer headers between VXLAN and NVGRE,
-//! moving only the outer Ethernet and IP headers, and keeps the underlay's family.
+//! range of the buffer. Translation rewrites the outer headers among VXLAN, NVGRE and
+//! Geneve, moving only the outer Ethernet and IP headers, and keeps the underlay's family.
 //!
 //! | encapsulation | outer headers | bytes | with an outer VLAN tag |
 //! | --- | --- | --- | --- |
 //! | VXLAN over IPv4 | Ethernet, IPv4, UDP, VXLAN | 50 | 54 |
 //! | NVGRE over IPv4 | Ethernet, IPv4, GRE with key | 42 | 46 |
+//! | Geneve over IPv4 | Ethernet, IPv4, UDP, Geneve, options | 50 + options | 54 + options |
 //! | VXLAN over IPv6 | Ethernet, IPv6, UDP, VXLAN | 70 | 74 |
 //! | NVGRE over IPv6 | Ethernet, IPv6, GRE with key | 62 | 66 |
+//! | Geneve over IPv6 | Ethernet, IPv6, UDP, Geneve, options | 70 + options | 74 + options |
 //!
-//! [`HEADROOM`] (74 bytes, the largest: VXLAN over IPv6 with an outer tag) in front of
-//! every inner frame covers them all.
+//! [`HEADROOM`] (74 bytes, the largest without Geneve options: VXLAN or Geneve over IPv6
+//! with an outer tag) in front of every inner frame covers them all; Geneve's options add
+//! at most 252 bytes, so [`MAX_HEADROOM`] (326 bytes) covers any. An encapsulator's
+//! [`overhead`](Encapsulator::overhead) is its exact need.
+//!
+//! Geneve (RFC 8926): options are fixed per encapsulator
+//! ([`TunnelConfig::geneve_options`]) and may be added per packet
+//! ([`Encapsulator::encapsulate_with_options`]); a payload may be an IP packet
+//! ([`Encapsulator::encapsulate_ip`], protocol type 0x0800 or 0x86DD, AWS Gateway Load
+//! Balancer's case). On receipt the O bit is never a tenant's frame and a critical option
+//! not declared understood ([`UnderstoodOptions`]) refuses the frame (section 3.5); the
+//! options are handed over as a range ([`Decapsulated::options`]).
 //!
 //! Two ways to meet the underlay, one set of rules: whole frames, outer Ethernet first
 //! (as captures, AF_PACKET, AF_XDP and DPDK see them: [`Encapsulator::encapsulate`],
@@ -80,7 +92,9 @@ mod config;
 mod decap;
 pub mod ecn;
 mod encap;
+mod encap_geneve;
 pub mod flow;
+mod geneve;
 mod ident;
 mod inner_vlan;
 mod layout;
@@ -93,13 +107,14 @@ pub use decap::{Checksums, Decapsulated, Decapsulator};
 pub use ecn::{EcnAlarm, EcnMode};
 pub use encap::Encapsulator;
 pub use flow::{FlowHash, FlowKey, PortRange};
+pub use geneve::{MAX_UNDERSTOOD, UnderstoodOptions};
 pub use inner_vlan::InnerVlanPolicy;
 pub use payload::{PayloadHeaders, SocketOuter};
 pub use translate::Translator;
 
 pub use crate::packet::{Encapsulation, TunnelKind};
 
-use crate::wire::{ethernet, ipv4, ipv6, nvgre, udp, vlan, vxlan};
+use crate::wire::{ethernet, geneve as geneve_header, ipv4, ipv6, nvgre, udp, vlan, vxlan};
 use crate::{Error, ErrorKind, Layer};
 
 /// Outer headers of VXLAN over IPv4 without a VLAN tag: 50 bytes.
@@ -112,16 +127,19 @@ pub const VXLAN6_OVERHEAD: usize =
     ethernet::HEADER_LEN + ipv6::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
 /// Outer headers of NVGRE over IPv6 without a VLAN tag: 62 bytes.
 pub const NVGRE6_OVERHEAD: usize = ethernet::HEADER_LEN + ipv6::HEADER_LEN + nvgre::HEADER_LEN;
-/// Headroom that fits any outer headers this crate writes: VXLAN over IPv6 with a VLAN
-/// tag, 74 bytes.
+/// Headroom that fits any outer headers this crate writes without Geneve options: VXLAN
+/// or Geneve over IPv6 with a VLAN tag, 74 bytes.
 pub const HEADROOM: usize = VXLAN6_OVERHEAD + vlan::HEADER_LEN;
-/// Bytes of either tunnel header: VXLAN's, or GRE's with its key (8 both): where a
-/// socket payload starts before the inner frame.
+/// Headroom that fits any outer headers this crate writes, Geneve's largest options area
+/// (252 bytes) included: 326 bytes.
+pub const MAX_HEADROOM: usize = HEADROOM + geneve_header::MAX_OPTIONS_LEN;
+/// Bytes of a VXLAN header, GRE's with its key, or Geneve's without options (8 each):
+/// where a socket payload starts before the inner frame.
 pub const TUNNEL_HEADER_LEN: usize = vxlan::HEADER_LEN;
 const _: () = assert!(nvgre::HEADER_LEN == TUNNEL_HEADER_LEN);
 
 /// Why a decoded frame yielded no tunnel: its decode error, an outer fragment of IPv4
-/// or IPv6 (`fragment`, at `l3_offset`), or simply no VXLAN or NVGRE inside. Takes
+/// or IPv6 (`fragment`, at `l3_offset`), or simply no VXLAN, NVGRE or Geneve inside. Takes
 /// values, not the frame, so the callers' frames stay in registers; cold, as it is the
 /// error path.
 #[cold]

@@ -195,23 +195,30 @@ impl Encapsulator {
         buf: &mut [u8],
         inner: Range<usize>,
     ) -> Result<PayloadHeaders> {
-        let prepared = self.prepare(buf, inner.clone(), TUNNEL_HEADER_LEN)?;
-        let start = prepared.inner_start - TUNNEL_HEADER_LEN;
+        let template = self.tunnel_template();
+        let prepared = self.prepare(buf, inner.clone(), template.len(), 0, None)?;
+        let start = prepared.inner_start - template.len();
         inner_vlan::strip(buf, inner.start, prepared.strip_len);
         let hash = prepared.patch.hash;
-        // Both are there: the headroom was checked, and every template ends with a
-        // tunnel header.
-        let header = buf
-            .get_mut(start..)
-            .and_then(|rest| rest.first_chunk_mut::<TUNNEL_HEADER_LEN>());
-        if let (Some(header), Some(template)) = (header, self.tunnel_template()) {
-            *header = *template;
+        // There: the headroom was checked.
+        if let Some(header) = buf.get_mut(start..prepared.inner_start) {
+            // The 8-byte headers (VXLAN, GRE, Geneve without options) as one value, a
+            // copy of constant size; Geneve's options make a longer one.
+            match (
+                <&[u8; TUNNEL_HEADER_LEN]>::try_from(template),
+                header.first_chunk_mut(),
+            ) {
+                (Ok(fixed), Some(to)) => *to = *fixed,
+                _ => header.copy_from_slice(template),
+            }
             if let Encapsulation::Nvgre(_) = self.config().encapsulation {
-                NvgreHeader::new_unchecked(&mut header[..]).set_flow_id(self.flow_id_for(hash));
+                NvgreHeader::new_unchecked(header).set_flow_id(self.flow_id_for(hash));
             }
         }
         let source_port = match self.config().encapsulation {
-            Encapsulation::Vxlan(_) => Some(hash.source_port(self.config().source_ports)),
+            Encapsulation::Vxlan(_) | Encapsulation::Geneve(_) => {
+                Some(hash.source_port(self.config().source_ports))
+            }
             Encapsulation::Nvgre(_) => None,
         };
         let flow_label = match self.config().dst_ip {

@@ -1,10 +1,14 @@
-//! VXLAN <-> NVGRE translation in place, over IPv4 or IPv6 (the family is kept).
+//! Translation among VXLAN, NVGRE and Geneve in place, over IPv4 or IPv6 (the family is
+//! kept).
 //!
 //! The inner frame stays where it is. Only the outer Ethernet and IP headers move, by
-//! the difference between the two tunnel headers (VXLAN's UDP header: 8 bytes), plus
-//! the inner VLAN tags when they are stripped. Translating to the same encapsulation
-//! rewrites the outer headers the same way, so every output is a frame built by the
-//! same rules (lengths consistent, source port or FlowID from the flow hash).
+//! the difference between the two tunnel headers (VXLAN's UDP header: 8 bytes; Geneve's
+//! UDP header and options), plus the inner VLAN tags when they are stripped. Translating
+//! to the same encapsulation rewrites the outer headers the same way, so every output is
+//! a frame built by the same rules (lengths consistent, source port or FlowID from the
+//! flow hash). Geneve's options are dropped (a critical one not declared understood
+//! refuses the frame, as on decapsulation); toward Geneve the translator's own options
+//! are written.
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
@@ -15,15 +19,17 @@
 
 use core::ops::Range;
 
-use super::config::{FlowId, SourcePolicy, check_vsid, check_vxlan_ports};
+use super::config::{FlowId, SourcePolicy, check_udp_ports, check_vsid};
 use super::decap::{Checksums, ReceivePolicy, validate};
 use super::flow::{FlowKey, PortRange};
+use super::geneve::UnderstoodOptions;
 use super::inner_vlan::{self, InnerVlanPolicy};
 use super::layout::{Accepted, Outer, OuterIp, Received};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
-use crate::packet::{Decoder, Depth};
-use crate::wire::ethernet;
+use crate::packet::{Decoder, Depth, Tunnel};
+use crate::wire::ethernet::{self, EtherType};
+use crate::wire::geneve::{self, GeneveHeader, GeneveOptions, GeneveRepr};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::nvgre::{self, NvgreRepr, Vsid};
@@ -67,11 +73,19 @@ pub struct Translator {
     pub udp6_zero_checksum_rx: bool,
     /// VXLAN destination port of translated frames. Default 4789.
     pub vxlan_port: u16,
-    /// VXLAN source ports, by flow hash. Default 49152-65535.
+    /// Geneve destination port of translated frames. Default 6081.
+    pub geneve_port: u16,
+    /// The options of translated Geneve frames (those of a Geneve frame translated are
+    /// dropped). Default none.
+    pub geneve_options: GeneveOptions,
+    /// The critical Geneve options this translator understands: a frame with any other
+    /// is refused (RFC 8926 section 3.5), as on decapsulation. Default none.
+    pub geneve_understood: UnderstoodOptions,
+    /// VXLAN and Geneve source ports, by flow hash. Default 49152-65535.
     pub source_ports: PortRange,
-    /// Compute the UDP checksum of new VXLAN frames over IPv4. Default off.
+    /// Compute the UDP checksum of new VXLAN and Geneve frames over IPv4. Default off.
     pub udp_checksum: bool,
-    /// Send new VXLAN frames over IPv6 with a zero UDP checksum, as an encapsulator's
+    /// Send new VXLAN and Geneve frames over IPv6 with a zero UDP checksum, as an encapsulator's
     /// `udp6_zero_checksum_tx`. Default off: computed (RFC 8200 section 8.1).
     pub udp6_zero_checksum_tx: bool,
     /// Hash both directions of a flow alike. Default off.
@@ -93,6 +107,9 @@ impl Default for Translator {
             sources: SourcePolicy::RoutableOnly,
             udp6_zero_checksum_rx: false,
             vxlan_port: vxlan::PORT,
+            geneve_port: geneve::PORT,
+            geneve_options: GeneveOptions::new(),
+            geneve_understood: UnderstoodOptions::NONE,
             source_ports: PortRange::DYNAMIC,
             udp_checksum: false,
             udp6_zero_checksum_tx: false,
@@ -104,22 +121,41 @@ impl Default for Translator {
     }
 }
 
-/// Bytes of the tunnel header (and UDP for VXLAN) between the outer IP header and the
-/// inner frame.
-const fn tunnel_len(kind: TunnelKind) -> usize {
-    match kind {
-        TunnelKind::Vxlan => udp::HEADER_LEN + vxlan::HEADER_LEN,
-        TunnelKind::Nvgre => nvgre::HEADER_LEN,
+/// Bytes of the received tunnel header (with UDP for VXLAN and Geneve, and Geneve's
+/// options) between the outer IP header and the inner frame.
+#[inline(always)]
+#[allow(clippy::arithmetic_side_effects)] // at most 8 + 260
+fn received_len(tunnel: &Tunnel<'_>) -> usize {
+    match tunnel {
+        Tunnel::Vxlan(_) => udp::HEADER_LEN + vxlan::HEADER_LEN,
+        Tunnel::Nvgre(_) => nvgre::HEADER_LEN,
+        Tunnel::Geneve(h) => udp::HEADER_LEN + h.header_len(),
     }
 }
 
 impl Translator {
-    /// Rewrites the VXLAN or NVGRE frame at `buf[frame]` as the `to` encapsulation, in
-    /// place, and returns its new range. The outer family, addresses, TTL or hop limit,
-    /// DSCP/ECN, and IPv4 ID and options or IPv6 flow label are kept; VNI = VSID; the
-    /// FlowID or source port comes from the inner flow's hash. NVGRE -> VXLAN needs 8
-    /// bytes of headroom before `frame.start`. Ethernet padding after the outer IP
-    /// packet is dropped. The frame passes the same checks as for decapsulation first.
+    /// Bytes of the `to` tunnel header this translator writes, with UDP and options.
+    #[inline(always)]
+    #[allow(clippy::arithmetic_side_effects)] // at most 8 + 260
+    fn written_len(&self, to: TunnelKind) -> usize {
+        match to {
+            TunnelKind::Vxlan => udp::HEADER_LEN + vxlan::HEADER_LEN,
+            TunnelKind::Nvgre => nvgre::HEADER_LEN,
+            TunnelKind::Geneve => udp::HEADER_LEN + geneve::HEADER_LEN + self.geneve_options.len(),
+        }
+    }
+}
+
+impl Translator {
+    /// Rewrites the VXLAN, NVGRE or Geneve frame at `buf[frame]` as the `to`
+    /// encapsulation, in place, and returns its new range. The outer family, addresses,
+    /// TTL or hop limit, DSCP/ECN, and IPv4 ID and options or IPv6 flow label are kept;
+    /// VNI = VSID; the FlowID or source port comes from the inner flow's hash. Geneve's
+    /// options are dropped, and [`geneve_options`](Self::geneve_options) written toward
+    /// Geneve. A longer tunnel header needs the difference as headroom before
+    /// `frame.start`: 8 bytes for NVGRE -> VXLAN or Geneve, plus the translator's Geneve
+    /// options. Ethernet padding after the outer IP packet is dropped. The frame passes
+    /// the same checks as for decapsulation first.
     ///
     /// # Errors
     /// As [`Decapsulator::decapsulate`](super::Decapsulator::decapsulate) for the frame's
@@ -142,7 +178,10 @@ impl Translator {
         frame: Range<usize>,
         to: TunnelKind,
     ) -> Result<Range<usize>> {
-        check_vxlan_ports(self.vxlan_port, self.source_ports)?;
+        check_udp_ports("VXLAN port", self.vxlan_port, self.source_ports)?;
+        if to == TunnelKind::Geneve {
+            check_udp_ports("Geneve port", self.geneve_port, self.source_ports)?;
+        }
         let Some(bytes) = buf.get(frame.clone()) else {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -167,14 +206,29 @@ impl Translator {
             header: ip,
             inner_len,
             ..
-        } = validate(&received, error)?;
+        } = validate(&received, error, &self.geneve_understood)?;
         let inner = received.inner;
         let key = inner.also;
         let hash = key.hash_as(self.symmetric_hash);
+        // What a Geneve frame carries: an IP packet has no Ethernet header for VXLAN or
+        // NVGRE to carry, and keeps its protocol type toward Geneve.
+        let payload_type = match tunnel {
+            Tunnel::Geneve(h) => h.protocol(),
+            _ => EtherType::TRANSPARENT_ETHERNET_BRIDGING,
+        };
+        if payload_type != EtherType::TRANSPARENT_ETHERNET_BRIDGING && to != TunnelKind::Geneve {
+            return Err(Error::new(
+                Layer::Tunnel,
+                ErrorKind::UnsupportedFrame(
+                    "a Geneve IP payload toward VXLAN or NVGRE (they carry Ethernet)",
+                ),
+            ));
+        }
         // The segment as both kinds name it (the same 24 bits, no check needed).
         let (vni, vsid) = match tunnel.encapsulation() {
             Encapsulation::Vxlan(vni) => (vni, Vsid::from(vni)),
             Encapsulation::Nvgre(vsid) => (Vni::from(vsid), vsid),
+            Encapsulation::Geneve(vni) => (vni, Vsid::from(vni)),
         };
         if to == TunnelKind::Nvgre {
             check_vsid(vsid)?;
@@ -192,14 +246,14 @@ impl Translator {
             OuterIp::V6(_) => ipv6::HEADER_LEN,
         };
         let inner_at = frame.start + inner.offset;
-        let l4 = inner.offset - tunnel_len(tunnel.kind());
+        let l4 = inner.offset - received_len(&tunnel);
         let end = inner_at + inner_len;
 
         // Everything is checked before the first byte moves: an error leaves the frame
         // as it was.
         let inner_start = inner_at + strip_len;
-        let new_l4 = inner_start - tunnel_len(to);
-        let total = header_len + tunnel_len(to) + (end - inner_start);
+        let written = self.written_len(to);
+        let total = header_len + written + (end - inner_start);
         if total > usize::from(self.mtu) {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -209,17 +263,21 @@ impl Translator {
                 },
             ));
         }
-        let Some(start) = new_l4.checked_sub(l4) else {
+        // The outer headers and the new tunnel header end where the inner frame starts:
+        // they need that much room in front of it (Geneve's options may need more than
+        // the frame's own headers and its headroom hold).
+        let Some(start) = inner_start.checked_sub(l4 + written) else {
             return Err(Error::new(
                 Layer::Tunnel,
                 ErrorKind::Headroom {
-                    needed: frame.start + l4 - new_l4,
+                    needed: frame.start + l4 + written - inner_start,
                     available: frame.start,
                 },
             ));
         };
+        let new_l4 = start + l4;
         let protocol = match to {
-            TunnelKind::Vxlan => IpProtocol::UDP,
+            TunnelKind::Vxlan | TunnelKind::Geneve => IpProtocol::UDP,
             TunnelKind::Nvgre => IpProtocol::GRE,
         };
         // What is read of the outer header is read before anything moves: the IPv4
@@ -264,18 +322,76 @@ impl Translator {
                     VxlanRepr::new(vni).emit(vxlan_header)
                 })?;
                 if let Some(addresses) = udp_checksum {
-                    let udp_len = payload_len + udp::HEADER_LEN as u16;
-                    let pseudo_header = checksum::combine(
-                        addresses,
-                        checksum::combine(u16::from(IpProtocol::UDP.0), udp_len),
-                    );
-                    UdpDatagram::new_unchecked(&mut buf[new_l4..end])
-                        .fill_checksum_with(pseudo_header);
+                    fill_udp_checksum(&mut buf[new_l4..end], addresses);
                 }
+            }
+            TunnelKind::Geneve => {
+                let port = hash.source_port(self.source_ports);
+                let header = GeneveTo {
+                    vni,
+                    protocol: payload_type,
+                    source_port: port,
+                    udp_checksum,
+                };
+                self.write_geneve(&mut buf[new_l4..end], header)?;
             }
         }
         Ok(start..end)
     }
+}
+
+/// What a Geneve header written by translation carries besides the translator's settings.
+struct GeneveTo {
+    vni: Vni,
+    /// The payload's protocol type: Ethernet, or the IP of a Geneve IP payload.
+    protocol: EtherType,
+    source_port: u16,
+    /// The addresses' share of the pseudo-header, when the UDP checksum is sent.
+    udp_checksum: Option<u16>,
+}
+
+impl Translator {
+    /// Writes UDP, the Geneve header and the translator's options at the start of
+    /// `datagram`, which runs to the end of the inner frame, and the UDP checksum.
+    // Out of line: inlined, it made the VXLAN and NVGRE translations longer.
+    #[inline(never)]
+    // Cannot overflow or index out of range: the room was checked, options of at most
+    // 252 bytes.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    fn write_geneve(&self, datagram: &mut [u8], to: GeneveTo) -> Result<()> {
+        let options = self.geneve_options.as_bytes();
+        let udp_len = datagram.len() as u16;
+        let header_at = udp::HEADER_LEN;
+        UdpRepr::new(
+            to.source_port,
+            self.geneve_port,
+            udp_len - udp::HEADER_LEN as u16,
+        )
+        .emit(datagram)?;
+        GeneveRepr::new(to.vni, to.protocol).emit(&mut datagram[header_at..])?;
+        // The options follow in place; the header says how many, and whether critical.
+        let mut header = GeneveHeader::new_unchecked(&mut datagram[header_at..]);
+        header.set_options_len(options.len());
+        header.set_flags(false, self.geneve_options.has_critical(), 0);
+        let options_at = header_at + geneve::HEADER_LEN;
+        datagram[options_at..options_at + options.len()].copy_from_slice(options);
+        if let Some(addresses) = to.udp_checksum {
+            fill_udp_checksum(datagram, addresses);
+        }
+        Ok(())
+    }
+}
+
+/// Fills the UDP checksum of `datagram` (its length field written), `addresses` being the
+/// pseudo-header's addresses.
+#[inline(always)]
+fn fill_udp_checksum(datagram: &mut [u8], addresses: u16) {
+    let udp_len = datagram.len() as u16;
+    let pseudo_header = checksum::combine(
+        addresses,
+        checksum::combine(u16::from(IpProtocol::UDP.0), udp_len),
+    );
+    UdpDatagram::new_unchecked(datagram).fill_checksum_with(pseudo_header);
 }
 
 /// Writes the `N`-byte header that `emit` builds at `buf[at..]`. It is built in a local

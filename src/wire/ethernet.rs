@@ -155,14 +155,24 @@ impl EtherType {
     pub const QINQ_LEGACY: EtherType = EtherType(0x9100);
     /// Internet Protocol version 6.
     pub const IPV6: EtherType = EtherType(0x86dd);
-    /// Transparent Ethernet Bridging: the GRE protocol type of NVGRE (RFC 7637 section 3.2).
+    /// Transparent Ethernet Bridging: the GRE protocol type of NVGRE (RFC 7637 section 3.2)
+    /// and the Geneve protocol type of an Ethernet payload (RFC 8926 section 3.4).
     pub const TRANSPARENT_ETHERNET_BRIDGING: EtherType = EtherType(0x6558);
+    /// The smallest EtherType: IEEE 802.3 reads a smaller value in the type field as the
+    /// frame's length (an 802.3 frame, LLC after it: STP, CDP, DTP).
+    pub const MIN: EtherType = EtherType(1536);
 
     /// True for the TPIDs of a VLAN tag: 802.1Q (0x8100), 802.1ad (0x88a8) and the
     /// pre-standard QinQ 0x9100.
     #[inline]
     pub const fn is_vlan_tpid(self) -> bool {
         matches!(self, Self::VLAN | Self::QINQ | Self::QINQ_LEGACY)
+    }
+
+    /// True below 1536 ([`MIN`](Self::MIN)): not an EtherType but an IEEE 802.3 length.
+    #[inline]
+    pub const fn is_length(self) -> bool {
+        self.0 < Self::MIN.0
     }
 }
 

@@ -32,6 +32,7 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 pub mod ethernet;
+pub mod geneve;
 pub mod ipv4;
 pub mod ipv6;
 pub mod nvgre;
@@ -40,6 +41,7 @@ pub mod vlan;
 pub mod vxlan;
 
 pub use ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
+pub use geneve::{GeneveHeader, GeneveOption, GeneveOptionIter, GeneveOptions, GeneveRepr};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use nvgre::{NvgreHeader, NvgreRepr, Vsid};

@@ -32,6 +32,14 @@ $T/encap --nvgre --vni 7000 "${addrs6[@]}" $D/flows.pcap $D/underlay6-nvgre.pcap
 $T/translate --to nvgre $D/underlay6-vxlan.pcap $D/underlay6-translated-nvgre.pcap
 $T/translate --to vxlan $D/underlay6-nvgre.pcap $D/underlay6-translated-vxlan.pcap
 $T/decap $D/underlay6-vxlan.pcap $D/underlay6-decap.pcap
+# Geneve: OVN's critical option and an AWS GWLB one over IPv4 with the UDP checksum, no
+# options over IPv6; translated to Geneve from VXLAN and NVGRE, and from Geneve to NVGRE.
+geneve_opts=(--geneve-opt 0x0102:0x80:00010002 --geneve-opt 0x0108:1:0011223344556677)
+$T/encap --geneve --vni 8000 "${geneve_opts[@]}" --udp-checksum "${addrs[@]}" $D/plain.pcap $D/encap-geneve.pcap
+$T/encap --geneve --vni 8000 "${addrs6[@]}" $D/flows.pcap $D/underlay6-geneve.pcap
+$T/translate --to geneve $D/encap-vxlan.pcap $D/translated-geneve.pcap
+$T/translate --to geneve $D/underlay6-nvgre.pcap $D/underlay6-translated-geneve.pcap
+$T/translate --to nvgre $D/underlay6-geneve.pcap $D/underlay6-geneve-translated-nvgre.pcap
 python3 - "$D" <<'PY'
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
@@ -45,4 +53,10 @@ for name in ("encap6-vxlan", "encap6-nvgre", "translated6-nvgre", "translated6-v
              "underlay6-translated-vxlan", "underlay6-decap"):
     path = os.path.join(sys.argv[1], name)
     json.dump(make_ipv6_frames.tshark_fields(path + ".pcap"), open(path + ".tshark.json", "w"), indent=0)
+import make_geneve_frames
+for name in ("encap-geneve", "underlay6-geneve", "translated-geneve", "underlay6-translated-geneve",
+             "underlay6-geneve-translated-nvgre"):
+    path = os.path.join(sys.argv[1], name)
+    json.dump(make_geneve_frames.tshark_fields(path + ".pcap", make_geneve_frames.FIELDS),
+              open(path + ".tshark.json", "w"), indent=0)
 PY

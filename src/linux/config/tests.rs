@@ -389,3 +389,38 @@ fn one_address_may_be_pinned_once_in_each_segment() {
         3
     );
 }
+
+#[test]
+fn geneve_remotes_join_a_segment_beside_vxlan_and_nvgre() {
+    let three = GOOD.replacen(
+        "ip = \"10.99.0.3\"\nencap = \"nvgre\"",
+        "ip = \"10.99.0.3\"\nencap = \"nvgre\"\n[[segment.remote]]\nip = \"10.99.0.4\"\n\
+         encap = \"geneve\"\n[[segment.remote]]\nip = \"10.99.0.1\"",
+        1,
+    );
+    let config = VtepConfig::parse(&three).unwrap();
+    assert_eq!(config.underlay.geneve_port, 6081, "the default");
+    let switch = config.build(1).unwrap();
+    let kinds: Vec<_> = switch.remotes().map(|(.., kind)| kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            TunnelKind::Vxlan,
+            TunnelKind::Nvgre,
+            TunnelKind::Geneve,
+            TunnelKind::Vxlan
+        ]
+    );
+    let moved = three.replacen("nvgre = true", "nvgre = true\ngeneve_port = 7000", 1);
+    let config = VtepConfig::parse(&moved).unwrap();
+    assert_eq!(config.build(1).unwrap().config().geneve_port, 7000);
+    let clash = three.replacen("nvgre = true", "nvgre = true\ngeneve_port = 4789", 1);
+    let error = VtepConfig::parse(&clash).unwrap_err().to_string();
+    assert!(
+        error.contains("underlay.geneve_port: 4789 is the VXLAN port too"),
+        "{error}"
+    );
+    let unknown = three.replacen("encap = \"geneve\"", "encap = \"stt\"", 1);
+    let error = VtepConfig::parse(&unknown).unwrap_err().to_string();
+    assert!(error.contains("encap"), "{error}");
+}

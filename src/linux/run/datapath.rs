@@ -13,7 +13,7 @@ use std::eprintln;
 use std::io;
 use std::ops::Range;
 
-use super::{BATCH, COPIES, SLOT, Vtep};
+use super::{BATCH, COPIES, COPIES_START, PLACED, PLACED_START, SLOT, Vtep};
 use crate::linux::tap::VNET_HDR_LEN;
 use crate::offload::{Flags, GsoType, Segmenter, VirtioNetHdr, complete_checksum};
 use crate::switch::{Egress, Forward, Ingress, PortId, Reason, Verdict};
@@ -24,8 +24,8 @@ impl Vtep {
     /// the device is gone.
     ///
     /// Each read lands in the staging buffer: an ordinary frame is copied into the next
-    /// place of the slots' area (at most an MTU, cheap beside the read), a super-frame is
-    /// cut there into segments, each in its own place; every one is then handed to the
+    /// place of the placed frames' area (at most an MTU, cheap beside the read), a
+    /// super-frame is cut there into segments, each in its own place; every one is then handed to the
     /// switch, and the copies go out when the area is full or the batch is done.
     pub(super) fn drain_tap(&mut self, port: PortId) -> bool {
         let mut alive = true;
@@ -88,7 +88,7 @@ impl Vtep {
             let room = self.frames.get_mut(place.clone()).unwrap_or_default();
             match segmenter.next_into(room) {
                 Some(Ok(len)) => {
-                    self.tap_used = place.start.saturating_add(len);
+                    self.placed_used = place.start.saturating_add(len).saturating_sub(PLACED_START);
                     self.dispatch(ingress, place.start..place.start.saturating_add(len));
                 }
                 Some(Err(_)) | None => {
@@ -98,22 +98,22 @@ impl Vtep {
         }
     }
 
-    /// Room for a frame of up to `len` bytes in the slots' area, after the headroom the
-    /// switch writes tunnel headers in (sending what waits, to free the area, when it is
-    /// full); `None` for a frame no slot could hold.
+    /// Room for a frame of up to `len` bytes in the placed frames' area, after the
+    /// headroom the switch writes tunnel headers in (sending what waits, to free the
+    /// area, when it is full); `None` for a frame longer than the area.
     fn place(&mut self, len: usize) -> Option<Range<usize>> {
-        let area = BATCH.saturating_mul(SLOT);
         let need = HEADROOM.saturating_add(len);
-        if need > SLOT {
+        if need > PLACED {
             return None;
         }
-        if self.tap_used.saturating_add(need) > area {
+        if self.placed_used.saturating_add(need) > PLACED {
             self.send_outbox();
         }
-        let start = self.tap_used.saturating_add(HEADROOM);
-        let end = start.saturating_add(len);
-        self.tap_used = end;
-        Some(start..end)
+        let start = PLACED_START
+            .saturating_add(self.placed_used)
+            .saturating_add(HEADROOM);
+        self.placed_used = self.placed_used.saturating_add(need);
+        Some(start..start.saturating_add(len))
     }
 
     /// Reads a batch of payloads from the underlay's `receiver`th socket in one system
@@ -134,12 +134,37 @@ impl Vtep {
             return;
         }
         for index in 0..self.received.len() {
-            if let Some(received) = self.received.get(index) {
-                let (ingress, payload) = (received.ingress(), received.payload.clone());
-                self.dispatch(ingress, payload);
+            let Some(received) = self.received.get(index) else {
+                continue;
+            };
+            let (ingress, payload) = (received.ingress(), received.payload.clone());
+            match received.segment_size.map(usize::from) {
+                Some(size @ 1..) if payload.len() > size => {
+                    self.dispatch_coalesced(ingress, payload, size);
+                }
+                _ => self.dispatch(ingress, payload),
             }
         }
         self.send_outbox();
+    }
+
+    /// Hands each datagram of a run the kernel coalesced (`UDP_GRO`) to the switch: the
+    /// first where it lies, each next one placed first, with headroom of its own
+    /// (rewritten where it lies, a datagram could overwrite the one before it, which may
+    /// wait in the outbox).
+    fn dispatch_coalesced(&mut self, ingress: Ingress, run: Range<usize>, size: usize) {
+        let first = run.start..run.start.saturating_add(size);
+        let mut next = first.end;
+        self.dispatch(ingress, first);
+        while next < run.end {
+            let end = next.saturating_add(size).min(run.end);
+            let Some(place) = self.place(end.saturating_sub(next)) else {
+                return;
+            };
+            self.frames.copy_within(next..end, place.start);
+            self.dispatch(ingress, place);
+            next = end;
+        }
     }
 
     /// Hands one frame to the switch and queues every copy it asks for.
@@ -178,7 +203,8 @@ impl Vtep {
         if self.copies_used.saturating_add(need) > COPIES {
             self.send_outbox();
         }
-        let (received, copies) = self.frames.split_at_mut(BATCH.saturating_mul(SLOT));
+        // The frame lies in a slot or among the placed frames, before the copies.
+        let (received, copies) = self.frames.split_at_mut(COPIES_START);
         let inner = received.get(forward.frame.clone()).unwrap_or_default();
         let start = self.copies_used;
         let out = copies
@@ -187,17 +213,17 @@ impl Vtep {
         let written = self.switch.emit_copy(forward, egress, inner, out)?;
         self.copies_used = start.saturating_add(need);
         // No overflow: the copy lies inside `frames`.
-        let offset = BATCH.saturating_mul(SLOT).saturating_add(start);
+        let offset = COPIES_START.saturating_add(start);
         Ok(written.start.saturating_add(offset)..written.end.saturating_add(offset))
     }
 
-    /// Sends every queued copy; the slots' and the copies' areas are free again.
+    /// Sends every queued copy; the placed frames' and the copies' areas are free again.
     pub(super) fn send_outbox(&mut self) {
         if !self.outbox.is_empty() {
             self.outbox
                 .send(&self.frames, &self.taps, &self.underlay, &mut self.switch);
         }
         self.copies_used = 0;
-        self.tap_used = 0;
+        self.placed_used = 0;
     }
 }

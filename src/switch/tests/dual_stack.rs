@@ -89,6 +89,7 @@ fn socket_payload(from: IpAddr, to: IpAddr, kind: TunnelKind, inner: &[u8]) -> V
     let config = match kind {
         TunnelKind::Vxlan => TunnelConfig::vxlan(vni(5042), from, to),
         TunnelKind::Nvgre => TunnelConfig::nvgre(Vsid::new(5042).unwrap(), from, to),
+        TunnelKind::Geneve => unreachable!("the switch has no Geneve remotes yet"),
     };
     let mut buf = std::vec![0u8; HEADROOM + inner.len()];
     buf[HEADROOM..].copy_from_slice(inner);

@@ -4,10 +4,11 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use std::vec::Vec;
 
 use super::*;
-use crate::packet::{Decoder, Tunnel};
+use crate::packet::Decoder;
 use crate::tunnel::HEADROOM;
 
 mod dual_stack;
+mod geneve;
 
 const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 const VX1: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -169,6 +170,7 @@ fn encapsulate(from: IpAddr, to: IpAddr, kind: TunnelKind, segment: u32, inner: 
     let mut config = match kind {
         TunnelKind::Vxlan => TunnelConfig::vxlan(vni(segment), from, to),
         TunnelKind::Nvgre => TunnelConfig::nvgre(Vsid::new(segment).unwrap(), from, to),
+        TunnelKind::Geneve => TunnelConfig::geneve(vni(segment), from, to),
     };
     config.mtu = 9000;
     // Send tagged inner frames as they are, to see the switch refuse them.
@@ -206,10 +208,7 @@ fn open_tunnel_of_either_family(bytes: &[u8]) -> (IpAddr, IpAddr, TunnelKind, u3
         _ => panic!("one outer IP header"),
     };
     let tunnel = frame.tunnel.unwrap();
-    let kind = match tunnel {
-        Tunnel::Vxlan(_) => TunnelKind::Vxlan,
-        Tunnel::Nvgre(_) => TunnelKind::Nvgre,
-    };
+    let kind = tunnel.kind();
     (
         from,
         to,

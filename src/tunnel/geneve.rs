@@ -1,0 +1,180 @@
+//! What the engine decides about a received Geneve header (RFC 8926): a control message
+//! (the O bit) is never a tenant's frame, a critical option the receiver has not
+//! declared understood refuses the packet (section 3.5: MUST drop), and only Ethernet,
+//! IPv4 and IPv6 payloads are carried.
+
+// Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
+// except where an `allow` says why it cannot.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
+use crate::wire::ethernet::EtherType;
+use crate::wire::geneve::GeneveHeader;
+use crate::{Error, ErrorKind, Layer, Result};
+
+/// Most critical options a receiver can declare understood.
+pub const MAX_UNDERSTOOD: usize = 8;
+
+/// The critical Geneve options (class and type, the type's critical bit set) a receiver
+/// understands: a frame carrying any other critical option is refused, as RFC 8926
+/// section 3.5 requires. Non-critical options are always taken (and handed to the
+/// caller). Default: none.
+///
+/// ```
+/// use tunnelwire::tunnel::UnderstoodOptions;
+///
+/// // OVN's logical port option.
+/// let understood = UnderstoodOptions::from_slice(&[(0x0102, 0x80)])?;
+/// assert!(understood.contains(0x0102, 0x80));
+/// assert!(!understood.contains(0x0102, 0x81));
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct UnderstoodOptions {
+    // Unused slots are (0, 0): type 0 is not critical, so it never matches a critical
+    // option, and `contains` needs no length.
+    entries: [(u16, u8); MAX_UNDERSTOOD],
+}
+
+impl UnderstoodOptions {
+    /// None understood: every critical option refuses its frame.
+    pub const NONE: Self = UnderstoodOptions {
+        entries: [(0, 0); MAX_UNDERSTOOD],
+    };
+
+    /// These (class, type) pairs, at most eight.
+    ///
+    /// # Errors
+    /// `OutOfRange` for more than eight, or for a type without the critical bit (such an
+    /// option never needs declaring).
+    pub fn from_slice(options: &[(u16, u8)]) -> Result<Self> {
+        let mut set = Self::NONE;
+        if options.len() > MAX_UNDERSTOOD {
+            return Err(setting(
+                "number of understood Geneve options (at most 8)",
+                options.len(),
+            ));
+        }
+        for (slot, &(class, option_type)) in set.entries.iter_mut().zip(options) {
+            if option_type & crate::wire::geneve::OPTION_CRITICAL == 0 {
+                return Err(setting(
+                    "understood Geneve option type (critical: 0x80 set)",
+                    usize::from(option_type),
+                ));
+            }
+            *slot = (class, option_type);
+        }
+        Ok(set)
+    }
+
+    /// True when the critical option `class`/`option_type` is understood.
+    #[inline]
+    pub fn contains(&self, class: u16, option_type: u8) -> bool {
+        self.entries.contains(&(class, option_type))
+    }
+}
+
+/// An `OutOfRange` error of a setting.
+#[cold]
+fn setting(field: &'static str, value: usize) -> Error {
+    Error::new(
+        Layer::Tunnel,
+        ErrorKind::OutOfRange {
+            field,
+            value: u32::try_from(value).unwrap_or(u32::MAX),
+        },
+    )
+    .in_setting()
+}
+
+/// The checks of a received Geneve header, its offset in the frame being the caller's
+/// to add: not a control message, no critical option outside `understood`, a payload
+/// this engine carries.
+///
+/// # Errors
+/// `NotTenantFrame` for the O bit; `CriticalOption` for the first critical option not
+/// understood; `UnsupportedFrame` for a protocol type other than 0x6558, 0x0800 and
+/// 0x86DD.
+// Out of line: the common paths (VXLAN, NVGRE) only test the tunnel's kind.
+#[inline(never)]
+pub(crate) fn check(header: &GeneveHeader<&[u8]>, understood: &UnderstoodOptions) -> Result<()> {
+    if header.oam() {
+        return Err(Error::new(
+            Layer::Geneve,
+            ErrorKind::NotTenantFrame("Geneve O bit (a control message)"),
+        ));
+    }
+    // Every option is looked at, whatever the C bit says: a sender that set a critical
+    // option's type bit but not C is still asking for the drop.
+    if let Some(option) = header
+        .options()
+        .find(|o| o.is_critical() && !understood.contains(o.class(), o.option_type()))
+    {
+        return Err(Error::new(
+            Layer::Geneve,
+            ErrorKind::CriticalOption {
+                class: option.class(),
+                option_type: option.option_type(),
+            },
+        ));
+    }
+    match header.protocol() {
+        EtherType::TRANSPARENT_ETHERNET_BRIDGING | EtherType::IPV4 | EtherType::IPV6 => Ok(()),
+        _ => Err(Error::new(
+            Layer::Geneve,
+            ErrorKind::UnsupportedFrame("a Geneve protocol type other than 0x6558, 0x0800, 0x86dd"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(flags: u8, protocol: u16, option: [u8; 4]) -> [u8; 12] {
+        let [p0, p1] = protocol.to_be_bytes();
+        let [c0, c1, t, l] = option;
+        [1, flags, p0, p1, 0, 0, 42, 0, c0, c1, t, l]
+    }
+
+    #[test]
+    fn o_bit_critical_options_and_protocols_get_their_own_errors() {
+        let understood = UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap();
+        let verdict = |bytes: [u8; 12]| {
+            check(&GeneveHeader::new_checked(&bytes[..]).unwrap(), &understood).map_err(|e| e.kind)
+        };
+        assert_eq!(verdict(header(0x40, 0x6558, [1, 2, 0x80, 0])), Ok(()));
+        assert_eq!(verdict(header(0, 0x0800, [1, 8, 0x01, 0])), Ok(()));
+        assert_eq!(
+            verdict(header(0x80, 0x6558, [1, 8, 0x01, 0])),
+            Err(ErrorKind::NotTenantFrame(
+                "Geneve O bit (a control message)"
+            ))
+        );
+        // Critical by its type bit even with C clear.
+        assert_eq!(
+            verdict(header(0, 0x6558, [1, 8, 0x81, 0])),
+            Err(ErrorKind::CriticalOption {
+                class: 0x0108,
+                option_type: 0x81
+            })
+        );
+        assert!(matches!(
+            verdict(header(0, 0x88b5, [1, 8, 0x01, 0])),
+            Err(ErrorKind::UnsupportedFrame(_))
+        ));
+        let none = UnderstoodOptions::default();
+        let ovn = header(0x40, 0x6558, [1, 2, 0x80, 0]);
+        assert!(check(&GeneveHeader::new_checked(&ovn[..]).unwrap(), &none).is_err());
+    }
+
+    #[test]
+    fn understood_options_are_critical_and_few() {
+        assert!(UnderstoodOptions::from_slice(&[(0x0102, 0x00)]).is_err());
+        assert!(UnderstoodOptions::from_slice(&[(1, 0x80); 9]).is_err());
+        let eight = UnderstoodOptions::from_slice(&[(1, 0x80); 8]).unwrap();
+        assert!(eight.contains(1, 0x80) && !eight.contains(0, 0));
+    }
+}

@@ -1,0 +1,836 @@
+//! Geneve header ([RFC 8926] section 3.4): version, options length, the O and C bits, a
+//! protocol type, a 24-bit VNI, then variable-length options (section 3.5).
+//!
+//! A checked view has version 0, its options inside the packet and every option inside
+//! the options area, so the option iterator never meets a malformed option. Reserved
+//! bits are ignored on receipt (section 3.4: "MUST be ignored by receivers") and kept by
+//! [`GeneveRepr`], as are each option's three reserved bits.
+//!
+//! Options are read in place by [`GeneveHeader::options`] and written by
+//! [`GeneveOptions`], a fixed-capacity builder (no allocation: the options area holds at
+//! most 252 bytes).
+//!
+//! [RFC 8926]: https://www.rfc-editor.org/rfc/rfc8926
+
+// Reached by untrusted bytes: no arithmetic that could overflow but where an `allow`
+// says why it cannot. Indexing is the views' design: accessors index the field ranges
+// `check_len` proved present (or that a `new_unchecked` caller vouches for).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
+use core::fmt;
+
+use super::ethernet::EtherType;
+use super::vxlan::Vni;
+use super::{get_u16, get_u32, require, require_room, set_u16, set_u24};
+use crate::error::{Error, ErrorKind, Layer, Result};
+
+/// Field ranges of the Geneve header's fixed part.
+mod field {
+    use core::ops::Range;
+    /// Version (2 bits) and options length in 4-byte words (6 bits).
+    pub const VER_OPT_LEN: usize = 0;
+    /// O, C, then 6 reserved bits.
+    pub const FLAGS: usize = 1;
+    pub const PROTOCOL: Range<usize> = 2..4;
+    pub const VNI: Range<usize> = 4..7;
+    pub const RESERVED2: usize = 7;
+    /// The VNI and the reserved byte after it: one 32-bit word.
+    pub const VNI_WORD: Range<usize> = VNI.start..RESERVED2 + 1;
+    pub const OPTIONS: usize = RESERVED2 + 1;
+}
+
+/// Field ranges of one option (RFC 8926 section 3.5), from the option's first byte.
+mod option_field {
+    use core::ops::Range;
+    pub const CLASS: Range<usize> = 0..2;
+    pub const TYPE: usize = 2;
+    /// Three reserved bits, then the data length in 4-byte words (5 bits).
+    pub const LENGTH: usize = 3;
+    pub const DATA: usize = LENGTH + 1;
+}
+
+/// Length of the Geneve header's fixed part, without options.
+pub const HEADER_LEN: usize = field::OPTIONS;
+/// IANA-assigned UDP destination port for Geneve (RFC 8926 section 3.3).
+pub const PORT: u16 = 6081;
+/// Largest options area: the 6-bit Opt Len counts up to 63 four-byte words.
+pub const MAX_OPTIONS_LEN: usize = 63 * 4;
+/// Length of an option's header: class, type and length.
+pub const OPTION_HEADER_LEN: usize = option_field::DATA;
+/// Largest option data: the 5-bit Length counts up to 31 four-byte words.
+pub const MAX_OPTION_DATA_LEN: usize = 31 * 4;
+/// The O bit: a control message, not a tenant's frame (RFC 8926 section 3.4).
+pub const FLAG_O: u8 = 0x80;
+/// The C bit: critical options are present (RFC 8926 section 3.4).
+pub const FLAG_C: u8 = 0x40;
+/// Option type bit marking a critical option (RFC 8926 section 3.5): a tunnel endpoint
+/// that does not understand it MUST drop the packet.
+pub const OPTION_CRITICAL: u8 = 0x80;
+
+const VERSION_SHIFT: u32 = 6;
+const OPT_LEN_MASK: u8 = 0x3f;
+const RESERVED1_MASK: u8 = 0x3f;
+const OPTION_LEN_MASK: u8 = 0x1f;
+const OPTION_RESERVED_SHIFT: u32 = 5;
+
+/// Bytes a 4-byte-word count stands for; at most 63 words, so no overflow.
+#[inline]
+const fn words(count: u8) -> usize {
+    (count as usize) << 2
+}
+
+/// Checks an options area: a sequence of whole options, each inside the area.
+///
+/// # Errors
+/// `LengthOverrun("option Length")` for an option whose data runs past the area or whose
+/// header does not fit in it.
+#[inline]
+pub fn check_options(area: &[u8]) -> Result<()> {
+    let mut rest = area;
+    while !rest.is_empty() {
+        let option_len = match rest.get(option_field::LENGTH) {
+            Some(&length) => OPTION_HEADER_LEN.saturating_add(words(length & OPTION_LEN_MASK)),
+            None => OPTION_HEADER_LEN,
+        };
+        match rest.get(option_len..) {
+            Some(after) => rest = after,
+            None => {
+                return Err(Error::new(
+                    Layer::Geneve,
+                    // Both below 260: an option's 4 + 124 bytes, in at most 252.
+                    ErrorKind::LengthOverrun {
+                        field: "option Length",
+                        needed: option_len as u16,
+                        available: rest.len() as u16,
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A view of a Geneve header, its options and the payload after them.
+///
+/// ```
+/// use tunnelwire::wire::GeneveHeader;
+///
+/// // Version 0, 8 bytes of options, C set, Ethernet payload, VNI 42, then OVN's option
+/// // (class 0x0102, type 0x80: critical, 4 bytes of data).
+/// let bytes = [
+///     0x02, 0x40, 0x65, 0x58, 0, 0, 42, 0,
+///     0x01, 0x02, 0x80, 0x01, 0, 1, 0, 2,
+///     0xaa,
+/// ];
+/// let header = GeneveHeader::new_checked(&bytes[..])?;
+/// assert_eq!((header.vni().get(), header.critical()), (42, true));
+/// let option = header.options().next().expect("one option");
+/// assert_eq!((option.class(), option.option_type(), option.data()), (0x0102, 0x80, &[0, 1, 0, 2][..]));
+/// assert!(option.is_critical());
+/// assert_eq!(header.payload(), &[0xaa]);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeneveHeader<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> GeneveHeader<T> {
+    /// Wraps a buffer without checking it; accessors may panic if it is too short.
+    #[inline]
+    pub const fn new_unchecked(buffer: T) -> Self {
+        GeneveHeader { buffer }
+    }
+
+    /// Wraps a buffer after [`check_len`](Self::check_len).
+    ///
+    /// # Errors
+    /// As [`check_len`](Self::check_len).
+    #[inline]
+    pub fn new_checked(buffer: T) -> Result<Self> {
+        let header = Self::new_unchecked(buffer);
+        header.check_len()?;
+        Ok(header)
+    }
+
+    /// Checks that the buffer holds the fixed header and the options it announces, that
+    /// the version is 0 and that every option lies inside the options area. Reserved
+    /// bits are not checked.
+    ///
+    /// # Errors
+    /// `Truncated` below 8 bytes; `Version` unless 0; `LengthOverrun("Opt Len")` when the
+    /// options run past the buffer; `LengthOverrun("option Length")` when an option runs
+    /// past the options area.
+    #[inline]
+    pub fn check_len(&self) -> Result<()> {
+        let buffer = self.buffer.as_ref();
+        require(Layer::Geneve, buffer, HEADER_LEN)?;
+        if self.version() != 0 {
+            return Err(Error::new(
+                Layer::Geneve,
+                ErrorKind::Version {
+                    found: self.version(),
+                    expected: 0,
+                },
+            ));
+        }
+        let Some(area) = buffer.get(field::OPTIONS..self.header_len()) else {
+            return Err(Error::new(
+                Layer::Geneve,
+                // Both at most 260: the buffer is shorter than the header's length.
+                ErrorKind::LengthOverrun {
+                    field: "Opt Len",
+                    needed: self.header_len() as u16,
+                    available: buffer.len() as u16,
+                },
+            ));
+        };
+        check_options(area)
+    }
+
+    /// Returns the underlying buffer.
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// The version (0 for a checked header).
+    #[inline]
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[field::VER_OPT_LEN] >> VERSION_SHIFT
+    }
+
+    /// Length of the options in bytes (Opt Len times 4).
+    #[inline]
+    pub fn options_len(&self) -> usize {
+        words(self.buffer.as_ref()[field::VER_OPT_LEN] & OPT_LEN_MASK)
+    }
+
+    /// Length of the header with its options: 8 plus the options length.
+    #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // at most 8 + 252
+    pub fn header_len(&self) -> usize {
+        HEADER_LEN + self.options_len()
+    }
+
+    /// The O bit: a control message (RFC 8926 section 3.4).
+    #[inline]
+    pub fn oam(&self) -> bool {
+        self.buffer.as_ref()[field::FLAGS] & FLAG_O != 0
+    }
+
+    /// The C bit: the sender says critical options are present.
+    #[inline]
+    pub fn critical(&self) -> bool {
+        self.buffer.as_ref()[field::FLAGS] & FLAG_C != 0
+    }
+
+    /// The 6 reserved bits after O and C.
+    #[inline]
+    pub fn reserved1(&self) -> u8 {
+        self.buffer.as_ref()[field::FLAGS] & RESERVED1_MASK
+    }
+
+    /// The protocol type of the payload: 0x6558 for Ethernet, 0x0800 or 0x86DD for IP.
+    #[inline]
+    pub fn protocol(&self) -> EtherType {
+        EtherType(get_u16(&self.buffer.as_ref()[field::PROTOCOL]))
+    }
+
+    /// The virtual network identifier.
+    #[inline(always)]
+    pub fn vni(&self) -> Vni {
+        // One 32-bit load whose high 24 bits are the VNI, as VXLAN's.
+        Vni::new(get_u32(&self.buffer.as_ref()[field::VNI_WORD]) >> 8).unwrap_or_default()
+    }
+
+    /// The 8 reserved bits after the VNI.
+    #[inline]
+    pub fn reserved2(&self) -> u8 {
+        self.buffer.as_ref()[field::RESERVED2]
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> GeneveHeader<&'a T> {
+    /// The options area, raw.
+    #[inline]
+    pub fn options_bytes(&self) -> &'a [u8] {
+        &self.buffer.as_ref()[field::OPTIONS..self.header_len()]
+    }
+
+    /// The options, in order, read in place.
+    #[inline]
+    pub fn options(&self) -> GeneveOptionIter<'a> {
+        GeneveOptionIter {
+            rest: self.options_bytes(),
+        }
+    }
+
+    /// What follows the options: an Ethernet frame or an IP packet, by
+    /// [`protocol`](GeneveHeader::protocol).
+    #[inline]
+    pub fn payload(&self) -> &'a [u8] {
+        &self.buffer.as_ref()[self.header_len()..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> GeneveHeader<T> {
+    /// Sets version 0 and the options length in bytes (a multiple of 4, at most 252;
+    /// other bits are dropped).
+    #[inline]
+    pub fn set_options_len(&mut self, len: usize) {
+        self.buffer.as_mut()[field::VER_OPT_LEN] = (len >> 2) as u8 & OPT_LEN_MASK;
+    }
+
+    /// Sets the O and C bits and the 6 reserved bits after them.
+    #[inline]
+    pub fn set_flags(&mut self, oam: bool, critical: bool, reserved1: u8) {
+        let o = if oam { FLAG_O } else { 0 };
+        let c = if critical { FLAG_C } else { 0 };
+        self.buffer.as_mut()[field::FLAGS] = o | c | (reserved1 & RESERVED1_MASK);
+    }
+
+    /// Sets the protocol type.
+    #[inline]
+    pub fn set_protocol(&mut self, protocol: EtherType) {
+        set_u16(&mut self.buffer.as_mut()[field::PROTOCOL], protocol.0);
+    }
+
+    /// Sets the VNI.
+    #[inline]
+    pub fn set_vni(&mut self, vni: Vni) {
+        set_u24(&mut self.buffer.as_mut()[field::VNI], vni.get());
+    }
+
+    /// Sets the 8 reserved bits after the VNI.
+    #[inline]
+    pub fn set_reserved2(&mut self, value: u8) {
+        self.buffer.as_mut()[field::RESERVED2] = value;
+    }
+
+    /// The options area, mutable (as long as the options length says).
+    #[inline]
+    pub fn options_mut(&mut self) -> &mut [u8] {
+        let end = self.header_len();
+        &mut self.buffer.as_mut()[field::OPTIONS..end]
+    }
+
+    /// The payload after the options, mutable.
+    #[inline]
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let start = self.header_len();
+        &mut self.buffer.as_mut()[start..]
+    }
+}
+
+/// Parses a Geneve header and its options; the rest is the payload.
+///
+/// # Errors
+/// As [`GeneveHeader::check_len`].
+#[inline]
+pub fn parse(input: &[u8]) -> Result<(&[u8], GeneveHeader<&[u8]>)> {
+    let header = GeneveHeader::new_checked(input)?;
+    Ok((header.payload(), header))
+}
+
+/// One option, read in place (RFC 8926 section 3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeneveOption<'a> {
+    /// The whole option: its 4-byte header and its data.
+    bytes: &'a [u8],
+}
+
+impl<'a> GeneveOption<'a> {
+    /// The option class (the namespace of the type: 0x0102 is OVN's, 0x0108 AWS's).
+    #[inline]
+    pub fn class(&self) -> u16 {
+        get_u16(&self.bytes[option_field::CLASS])
+    }
+
+    /// The type, its high bit the critical bit.
+    #[inline]
+    pub fn option_type(&self) -> u8 {
+        self.bytes[option_field::TYPE]
+    }
+
+    /// True when the type's high bit is set: an endpoint that does not understand the
+    /// option must drop the packet.
+    #[inline]
+    pub fn is_critical(&self) -> bool {
+        self.option_type() & OPTION_CRITICAL != 0
+    }
+
+    /// The three reserved bits before the length.
+    #[inline]
+    pub fn reserved(&self) -> u8 {
+        self.bytes[option_field::LENGTH] >> OPTION_RESERVED_SHIFT
+    }
+
+    /// The option's data (its Length times 4 bytes).
+    #[inline]
+    pub fn data(&self) -> &'a [u8] {
+        &self.bytes[option_field::DATA..]
+    }
+
+    /// The whole option, header and data, as on the wire.
+    #[inline]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+/// The options of an options area, in order. It ends at the first option that does not
+/// fit, which a checked header or [`GeneveOptions`] never holds.
+#[derive(Debug, Clone)]
+pub struct GeneveOptionIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> GeneveOptionIter<'a> {
+    /// The options of an options area (checked or not: the iteration ends at an option
+    /// that runs past the area).
+    #[inline]
+    pub fn new(area: &'a [u8]) -> Self {
+        GeneveOptionIter { rest: area }
+    }
+}
+
+impl<'a> Iterator for GeneveOptionIter<'a> {
+    type Item = GeneveOption<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<GeneveOption<'a>> {
+        let length = *self.rest.get(option_field::LENGTH)?;
+        let option_len = OPTION_HEADER_LEN.saturating_add(words(length & OPTION_LEN_MASK));
+        let Some((bytes, rest)) = self.rest.split_at_checked(option_len) else {
+            self.rest = &[];
+            return None;
+        };
+        self.rest = rest;
+        Some(GeneveOption { bytes })
+    }
+}
+
+/// An options area, owned, built option by option or taken from bytes: what an
+/// encapsulator writes after each header. Fixed capacity (252 bytes), no allocation.
+///
+/// ```
+/// use tunnelwire::wire::GeneveOptions;
+///
+/// let mut options = GeneveOptions::new();
+/// options.push(0x0102, 0x80, &[0, 1, 0, 2])?; // OVN's, critical
+/// options.push(0x0108, 0x01, &[0; 8])?;
+/// assert_eq!(options.len(), 8 + 12);
+/// assert!(options.has_critical());
+/// assert_eq!(options.iter().map(|o| o.class()).collect::<Vec<_>>(), [0x0102, 0x0108]);
+/// // Data is a whole number of 4-byte words.
+/// assert!(options.push(0x0102, 1, &[1, 2, 3]).is_err());
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GeneveOptions {
+    bytes: [u8; MAX_OPTIONS_LEN],
+    len: u8,
+}
+
+impl GeneveOptions {
+    /// No options.
+    #[inline]
+    pub const fn new() -> Self {
+        GeneveOptions {
+            bytes: [0; MAX_OPTIONS_LEN],
+            len: 0,
+        }
+    }
+
+    /// The options of an options area, as on the wire.
+    ///
+    /// # Errors
+    /// `OutOfRange` for an area over 252 bytes or not a multiple of 4; as
+    /// [`check_options`] for an option that runs past it.
+    pub fn from_bytes(area: &[u8]) -> Result<Self> {
+        let mut options = Self::new();
+        let Some(slot) = options
+            .bytes
+            .get_mut(..area.len())
+            .filter(|_| area.len() % 4 == 0)
+        else {
+            return Err(options_len_error(area.len()));
+        };
+        check_options(area)?;
+        slot.copy_from_slice(area);
+        options.len = area.len() as u8;
+        Ok(options)
+    }
+
+    /// Appends an option: `class`, `option_type` (bit 0x80 critical) and `data`, a whole
+    /// number of 4-byte words, at most 124 bytes; the three reserved bits are zero.
+    ///
+    /// # Errors
+    /// `OutOfRange` for data that is not a multiple of 4 bytes or over 124, or when the
+    /// options would pass 252 bytes.
+    pub fn push(&mut self, class: u16, option_type: u8, data: &[u8]) -> Result<()> {
+        if data.len() % 4 != 0 || data.len() > MAX_OPTION_DATA_LEN {
+            return Err(Error::new(
+                Layer::Geneve,
+                ErrorKind::OutOfRange {
+                    field: "option data length (whole 4-byte words, at most 124 bytes)",
+                    value: u32::try_from(data.len()).unwrap_or(u32::MAX),
+                },
+            ));
+        }
+        let start = usize::from(self.len);
+        // At most 252 + 4 + 124: no overflow.
+        #[allow(clippy::arithmetic_side_effects)]
+        let end = start + OPTION_HEADER_LEN + data.len();
+        let Some(slot) = self.bytes.get_mut(start..end) else {
+            return Err(options_len_error(end));
+        };
+        let (header, rest) = slot.split_at_mut(OPTION_HEADER_LEN);
+        set_u16(&mut header[option_field::CLASS], class);
+        header[option_field::TYPE] = option_type;
+        header[option_field::LENGTH] = (data.len() >> 2) as u8;
+        rest.copy_from_slice(data);
+        self.len = end as u8;
+        Ok(())
+    }
+
+    /// The options area, as on the wire.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// Bytes of options (a multiple of 4, at most 252).
+    #[inline]
+    pub const fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// True without options.
+    #[inline]
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The options, in order.
+    #[inline]
+    pub fn iter(&self) -> GeneveOptionIter<'_> {
+        GeneveOptionIter::new(self.as_bytes())
+    }
+
+    /// True when an option is critical: the header's C bit.
+    #[inline]
+    pub fn has_critical(&self) -> bool {
+        self.iter().any(|option| option.is_critical())
+    }
+}
+
+impl Default for GeneveOptions {
+    #[inline]
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for GeneveOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The error for an options area over 252 bytes or not a multiple of 4.
+#[cold]
+fn options_len_error(len: usize) -> Error {
+    Error::new(
+        Layer::Geneve,
+        ErrorKind::OutOfRange {
+            field: "options length (whole 4-byte words, at most 252 bytes)",
+            value: u32::try_from(len).unwrap_or(u32::MAX),
+        },
+    )
+}
+
+/// A Geneve header's fields and options, owned and lossless (reserved bits kept).
+///
+/// ```
+/// use tunnelwire::wire::{EtherType, GeneveHeader, GeneveOptions, GeneveRepr, Vni};
+///
+/// let mut options = GeneveOptions::new();
+/// options.push(0x0102, 0x80, &[0, 1, 0, 2])?;
+/// let repr = GeneveRepr::new(Vni::new(42)?, EtherType::TRANSPARENT_ETHERNET_BRIDGING)
+///     .with_options(options);
+/// let mut bytes = [0u8; 16];
+/// repr.emit(&mut bytes)?;
+/// assert_eq!(bytes[..8], [0x02, 0x40, 0x65, 0x58, 0, 0, 42, 0]); // C set by the option
+/// assert_eq!(GeneveRepr::parse(&GeneveHeader::new_checked(&bytes[..])?), repr);
+/// # Ok::<(), tunnelwire::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GeneveRepr {
+    /// The O bit: a control message.
+    pub oam: bool,
+    /// The C bit: critical options present.
+    pub critical: bool,
+    /// The 6 reserved bits after O and C.
+    pub reserved1: u8,
+    /// The protocol type of the payload.
+    pub protocol: EtherType,
+    /// The VNI.
+    pub vni: Vni,
+    /// The 8 reserved bits after the VNI.
+    pub reserved2: u8,
+    /// The options, as on the wire.
+    pub options: GeneveOptions,
+}
+
+impl GeneveRepr {
+    /// A new header for `vni` carrying `protocol`: O and C clear, reserved bits zero, no
+    /// options.
+    #[inline]
+    pub const fn new(vni: Vni, protocol: EtherType) -> Self {
+        GeneveRepr {
+            oam: false,
+            critical: false,
+            reserved1: 0,
+            protocol,
+            vni,
+            reserved2: 0,
+            options: GeneveOptions::new(),
+        }
+    }
+
+    /// The same header with `options`, the C bit set when one of them is critical.
+    #[must_use]
+    #[inline]
+    pub fn with_options(mut self, options: GeneveOptions) -> Self {
+        self.critical = options.has_critical();
+        self.options = options;
+        self
+    }
+
+    /// Reads a checked header.
+    #[inline]
+    pub fn parse<T: AsRef<[u8]>>(header: &GeneveHeader<T>) -> Self {
+        let area = header
+            .buffer
+            .as_ref()
+            .get(field::OPTIONS..header.header_len());
+        GeneveRepr {
+            oam: header.oam(),
+            critical: header.critical(),
+            reserved1: header.reserved1(),
+            protocol: header.protocol(),
+            vni: header.vni(),
+            reserved2: header.reserved2(),
+            // A checked header's options always fit.
+            options: area
+                .and_then(|area| GeneveOptions::from_bytes(area).ok())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Bytes the header occupies: 8 plus the options.
+    #[inline]
+    #[allow(clippy::arithmetic_side_effects)] // at most 8 + 252
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.options.len()
+    }
+
+    /// Writes the header and its options into the start of `buffer`.
+    ///
+    /// # Errors
+    /// `BufferTooSmall` when `buffer` is shorter than [`buffer_len`](Self::buffer_len).
+    #[inline]
+    pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
+        require_room(Layer::Geneve, buffer, self.buffer_len())?;
+        let mut header = GeneveHeader::new_unchecked(buffer);
+        header.set_options_len(self.options.len());
+        header.set_flags(self.oam, self.critical, self.reserved1);
+        header.set_protocol(self.protocol);
+        header.set_vni(self.vni);
+        header.set_reserved2(self.reserved2);
+        header
+            .options_mut()
+            .copy_from_slice(self.options.as_bytes());
+        Ok(())
+    }
+}
+
+impl fmt::Display for GeneveRepr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Geneve vni {} protocol {:#06x} options {} bytes",
+            self.vni,
+            self.protocol.0,
+            self.options.len()
+        )?;
+        if self.oam {
+            f.write_str(" O")?;
+        }
+        if self.critical {
+            f.write_str(" C")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// OVN's option (critical) and an AWS GWLB one, then a one-byte payload.
+    static HEADER: [u8; 29] = [
+        0x05, 0x40, 0x65, 0x58, 0x00, 0x00, 0x2a, 0x00, // 5 words of options, C
+        0x01, 0x02, 0x80, 0x01, 0x00, 0x01, 0x00, 0x02, // class 0x0102 type 0x80, 1 word
+        0x01, 0x08, 0x01, 0x02, 1, 2, 3, 4, 5, 6, 7, 8, // class 0x0108 type 1, 2 words
+        0xaa,
+    ];
+
+    #[test]
+    fn deconstruct() {
+        let header = GeneveHeader::new_checked(&HEADER[..]).unwrap();
+        assert_eq!(header.version(), 0);
+        assert_eq!((header.options_len(), header.header_len()), (20, 28));
+        assert!(!header.oam() && header.critical());
+        assert_eq!(header.protocol(), EtherType::TRANSPARENT_ETHERNET_BRIDGING);
+        assert_eq!(header.vni().get(), 42);
+        assert_eq!(header.payload(), &[0xaa]);
+        let options: Vec<_> = header.options().collect();
+        assert_eq!(options.len(), 2);
+        assert_eq!(
+            (options[0].class(), options[0].option_type()),
+            (0x0102, 0x80)
+        );
+        assert!(options[0].is_critical() && !options[1].is_critical());
+        assert_eq!(options[0].data(), &[0, 1, 0, 2]);
+        assert_eq!(options[1].data(), &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(options[1].as_bytes(), &HEADER[16..28]);
+    }
+
+    #[test]
+    fn construct_with_the_builder() {
+        let mut options = GeneveOptions::new();
+        options.push(0x0102, 0x80, &[0, 1, 0, 2]).unwrap();
+        options
+            .push(0x0108, 0x01, &[1, 2, 3, 4, 5, 6, 7, 8])
+            .unwrap();
+        let repr = GeneveRepr::new(
+            Vni::new(42).unwrap(),
+            EtherType::TRANSPARENT_ETHERNET_BRIDGING,
+        )
+        .with_options(options);
+        assert_eq!(repr.buffer_len(), 28);
+        let mut out = [0xffu8; 28];
+        repr.emit(&mut out).unwrap();
+        assert_eq!(out, HEADER[..28]);
+        assert!(repr.emit(&mut [0u8; 27]).is_err());
+    }
+
+    #[test]
+    fn reserved_bits_and_flags_round_trip() {
+        let mut bytes = HEADER;
+        bytes[1] = 0xff; // O, C and every reserved bit
+        bytes[7] = 0x5a;
+        bytes[11] |= 0xe0; // an option's reserved bits
+        let header = GeneveHeader::new_checked(&bytes[..]).unwrap();
+        assert!(header.oam() && header.reserved1() == 0x3f);
+        assert_eq!(header.options().next().unwrap().reserved(), 7);
+        let repr = GeneveRepr::parse(&header);
+        let mut out = [0u8; 28];
+        repr.emit(&mut out).unwrap();
+        assert_eq!(out, bytes[..28]);
+    }
+
+    #[test]
+    fn version_other_than_zero_is_an_error() {
+        let mut bytes = HEADER;
+        bytes[0] |= 0x40;
+        let error = GeneveHeader::new_checked(&bytes[..]).unwrap_err();
+        assert_eq!(
+            (error.layer, error.kind),
+            (
+                Layer::Geneve,
+                ErrorKind::Version {
+                    found: 1,
+                    expected: 0
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn options_past_the_packet_name_opt_len() {
+        let error = GeneveHeader::new_checked(&HEADER[..27]).unwrap_err();
+        assert_eq!(
+            error.kind,
+            ErrorKind::LengthOverrun {
+                field: "Opt Len",
+                needed: 28,
+                available: 27
+            }
+        );
+        assert!(matches!(
+            GeneveHeader::new_checked(&HEADER[..7]).unwrap_err().kind,
+            ErrorKind::Truncated { needed: 8, .. }
+        ));
+    }
+
+    #[test]
+    fn an_option_past_the_options_area_names_the_option_length() {
+        let mut bytes = HEADER;
+        bytes[19] = 0x03; // the second option claims 3 words: 4 bytes past the area
+        let error = GeneveHeader::new_checked(&bytes[..]).unwrap_err();
+        assert_eq!(
+            error.kind,
+            ErrorKind::LengthOverrun {
+                field: "option Length",
+                needed: 16,
+                available: 12
+            }
+        );
+        // The iterator over unchecked bytes stops there instead of failing.
+        assert_eq!(GeneveOptionIter::new(&bytes[8..28]).count(), 1);
+        assert!(GeneveOptions::from_bytes(&bytes[8..28]).is_err());
+        // A one-word area cannot hold an option with data.
+        assert!(check_options(&[0, 0, 0, 1]).is_err());
+        assert!(check_options(&[0, 0, 0, 0]).is_ok());
+    }
+
+    #[test]
+    fn the_builder_refuses_what_the_wire_cannot_say() {
+        let mut options = GeneveOptions::new();
+        assert!(options.push(1, 1, &[0; 3]).is_err());
+        assert!(options.push(1, 1, &[0; 128]).is_err());
+        options.push(1, 1, &[0; 124]).unwrap();
+        options.push(1, 1, &[0; 120]).unwrap();
+        assert_eq!(options.len(), 252);
+        assert!(options.push(1, 1, &[]).is_err());
+        assert_eq!(options.len(), 252);
+        assert!(!options.has_critical());
+        assert!(GeneveOptions::from_bytes(&[0; 253]).is_err());
+        assert!(GeneveOptions::from_bytes(&[0; 6]).is_err());
+        let again = GeneveOptions::from_bytes(options.as_bytes()).unwrap();
+        assert_eq!(again, options);
+    }
+
+    #[test]
+    fn an_empty_options_area_parses() {
+        let bytes = [0x00, 0x00, 0x08, 0x00, 0x00, 0x10, 0x92, 0x00, 0x45];
+        let header = GeneveHeader::new_checked(&bytes[..]).unwrap();
+        assert_eq!(header.protocol(), EtherType::IPV4);
+        assert_eq!(header.options().count(), 0);
+        assert_eq!(header.payload(), &[0x45]);
+        let repr = GeneveRepr::parse(&header);
+        assert_eq!(
+            repr,
+            GeneveRepr::new(Vni::new(4242).unwrap(), EtherType::IPV4)
+        );
+        assert_eq!(
+            std::string::ToString::to_string(&repr),
+            "Geneve vni 4242 protocol 0x0800 options 0 bytes"
+        );
+    }
+}
