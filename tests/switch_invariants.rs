@@ -8,7 +8,7 @@
 mod switch_check;
 
 use proptest::prelude::*;
-use switch_check::{Input, SEGMENTS, SENDERS};
+use switch_check::{Input, KINDS, SEGMENTS, SENDERS};
 use tunnelwire::wire::MacAddr;
 
 fn mac_pool() -> impl Strategy<Value = MacAddr> {
@@ -40,16 +40,16 @@ fn inner_frame() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// A tunnel frame from one of the senders, in a segment with or without a switch
-/// segment, VXLAN or NVGRE.
+/// segment, VXLAN, NVGRE or Geneve.
 fn tunnel_frame() -> impl Strategy<Value = Vec<u8>> {
     (
         inner_frame(),
         0..SENDERS.len(),
         0..SEGMENTS.len(),
-        any::<bool>(),
+        0..KINDS.len(),
     )
-        .prop_map(|(inner, sender, segment, nvgre)| {
-            switch_check::tunnel_frame(&inner, SENDERS[sender], SEGMENTS[segment], nvgre)
+        .prop_map(|(inner, sender, segment, kind)| {
+            switch_check::tunnel_frame(&inner, SENDERS[sender], SEGMENTS[segment], KINDS[kind])
         })
 }
 

@@ -12,7 +12,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tunnelwire::packet::{Decoder, Tunnel};
+use tunnelwire::packet::Decoder;
 use tunnelwire::switch::{
     Ingress, Location, PortConfig, PortId, RemoteConfig, SegmentConfig, Switch, SwitchConfig,
     Verdict,
@@ -30,13 +30,16 @@ pub const AGEING: Duration = Duration::from_secs(5);
 pub const PORTS: usize = 6;
 /// Segments: NVGRE reserves VSIDs below 4096. 5003 has no segment.
 pub const SEGMENTS: [u32; 3] = [5001, 5002, 5003];
-/// Tunnel senders: the three remotes of both segments and a stranger.
-pub const SENDERS: [Ipv4Addr; 4] = [
+/// Tunnel senders: the four remotes of both segments and a stranger.
+pub const SENDERS: [Ipv4Addr; 5] = [
     Ipv4Addr::new(10, 0, 0, 1),
     Ipv4Addr::new(10, 0, 0, 2),
     Ipv4Addr::new(10, 0, 0, 3),
+    Ipv4Addr::new(10, 0, 0, 4),
     Ipv4Addr::new(10, 0, 0, 9),
 ];
+/// The encapsulations a tunnel frame may be sent in, by a record's choice.
+pub const KINDS: [TunnelKind; 3] = [TunnelKind::Vxlan, TunnelKind::Nvgre, TunnelKind::Geneve];
 
 /// One frame of a run: how far the clock moves first, where the frame enters (a port's
 /// index below [`PORTS`], or `None` for the underlay), and its bytes.
@@ -59,7 +62,8 @@ struct Layout {
 
 /// Segments 5001 and 5002; ports 0-1 access 5001, 2-3 access 5001 isolated, 4 trunk
 /// (VID 10 -> 5001, 20 -> 5002), 5 access 5002 isolated; in both segments VXLAN remotes
-/// 10.0.0.1 and 10.0.0.2 and the NVGRE remote 10.0.0.3.
+/// 10.0.0.1 and 10.0.0.2, the NVGRE remote 10.0.0.3 and the Geneve remote 10.0.0.4: a
+/// three-way gateway.
 fn build() -> (Switch, Layout) {
     let mut switch = Switch::new(SwitchConfig::new(LOCAL));
     let vni = |n: u32| Vni::new(n).unwrap();
@@ -94,6 +98,7 @@ fn build() -> (Switch, Layout) {
             (SENDERS[0], TunnelKind::Vxlan),
             (SENDERS[1], TunnelKind::Vxlan),
             (SENDERS[2], TunnelKind::Nvgre),
+            (SENDERS[3], TunnelKind::Geneve),
         ] {
             let id = switch
                 .add_remote(vni(n), RemoteConfig::new(ip, kind))
@@ -105,12 +110,13 @@ fn build() -> (Switch, Layout) {
     (switch, Layout { isolated, remotes })
 }
 
-/// `inner` encapsulated as `sender` would send it to the switch, in segment `segment`.
-pub fn tunnel_frame(inner: &[u8], sender: Ipv4Addr, segment: u32, nvgre: bool) -> Vec<u8> {
-    let config = if nvgre {
-        TunnelConfig::nvgre(Vsid::new(segment).unwrap(), sender, LOCAL)
-    } else {
-        TunnelConfig::vxlan(Vni::new(segment).unwrap(), sender, LOCAL)
+/// `inner` encapsulated in `kind` as `sender` would send it to the switch, in segment
+/// `segment`.
+pub fn tunnel_frame(inner: &[u8], sender: Ipv4Addr, segment: u32, kind: TunnelKind) -> Vec<u8> {
+    let config = match kind {
+        TunnelKind::Nvgre => TunnelConfig::nvgre(Vsid::new(segment).unwrap(), sender, LOCAL),
+        TunnelKind::Vxlan => TunnelConfig::vxlan(Vni::new(segment).unwrap(), sender, LOCAL),
+        TunnelKind::Geneve => TunnelConfig::geneve(Vni::new(segment).unwrap(), sender, LOCAL),
     };
     let mut buf = vec![0u8; HEADROOM + inner.len()];
     buf[HEADROOM..].copy_from_slice(inner);
@@ -128,8 +134,8 @@ pub fn tunnel_frame(inner: &[u8], sender: Ipv4Addr, segment: u32, nvgre: bool) -
 /// The fuzz target: reads `data` as records of four head bytes and a body, then [`run`]s
 /// them. Head: the time step (in 50 ms units; 255 jumps past the ageing time), where the
 /// frame enters (low 3 bits: a port below [`PORTS`], else the underlay), how the body is
-/// sent (bit 0: as is; else encapsulated, bit 1 NVGRE, bits 2-3 the sender, bits 4-5
-/// the segment), and the body's length.
+/// sent (bit 0: as is; else encapsulated, bits 1 and 6 the kind (VXLAN, NVGRE, Geneve,
+/// modulo 3), bits 2-3 and 7 the sender, bits 4-5 the segment), and the body's length.
 pub fn switch(data: &[u8]) {
     let mut inputs = Vec::new();
     let mut rest = data;
@@ -144,9 +150,10 @@ pub fn switch(data: &[u8]) {
         let bytes = if port.is_some() || how & 1 == 1 {
             body.to_vec()
         } else {
-            let sender = SENDERS[usize::from(how >> 2 & 3)];
+            let sender = SENDERS[usize::from(how >> 2 & 3 | how >> 5 & 4) % SENDERS.len()];
             let segment = SEGMENTS[usize::from(how >> 4 & 3) % SEGMENTS.len()];
-            tunnel_frame(body, sender, segment, how & 2 != 0)
+            let kind = KINDS[usize::from(how >> 1 & 1 | how >> 5 & 2) % KINDS.len()];
+            tunnel_frame(body, sender, segment, kind)
         };
         inputs.push(Input {
             step_ms,
@@ -212,10 +219,7 @@ pub fn run(inputs: &[Input]) {
                 assert_eq!(frame.outer.ipv4.map(|ip| ip.dst_addr()), Some(ip));
                 let tunnel = frame.tunnel.expect("a tunnel frame");
                 assert_eq!(tunnel.segment(), segment);
-                assert_eq!(
-                    matches!(tunnel, Tunnel::Nvgre(_)),
-                    kind == TunnelKind::Nvgre
-                );
+                assert_eq!(tunnel.kind(), kind, "the remote's own encapsulation");
             }
         }
     }
