@@ -1,8 +1,9 @@
-//! The floors against tunnelwire on mutated frames: for each IPv4 path, `COUNT` inputs
+//! The floors against tunnelwire on mutated frames: for each path, a count of inputs
 //! (1M by default) taken from the clean and the mixed workload and changed where the
 //! checks look (bits flipped, bytes set, frames cut, tags inserted, the outer ECN set,
-//! the outer IPv4 checksum made right again half the time), each run through both and
-//! asserted equal: the verdict, every value returned, every byte of the buffer.
+//! the outer checksum made right again half the time; for socket payloads the reported
+//! ECN and source too), each run through both and asserted equal: the verdict, every
+//! value returned, every byte of the buffer.
 //!
 //! ```text
 //! cargo bench --bench differential                # 1M per path
@@ -60,7 +61,7 @@ fn main() {
         );
     }
     println!(
-        "(every frame: equal verdicts, values and buffers; rewritten: RFC 6040 rewrites for decap, \
-         tags stripped for encapsulation and translation; ECN alarms and drops: decap)"
+        "(every frame: equal verdicts, values and buffers; rewritten: RFC 6040 rewrites for decap \
+         and payloads, tags stripped for encapsulation and translation; ECN alarms and drops: decap)"
     );
 }

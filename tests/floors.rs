@@ -69,6 +69,11 @@ fn ipv6_translation_floor_agrees_with_tunnelwire() {
 }
 
 #[test]
+fn socket_payload_floor_agrees_with_tunnelwire() {
+    agree(Path::Payload);
+}
+
+#[test]
 fn every_workload_agrees_before_timing() {
     for path in Path::ALL {
         path.arms();

@@ -4,11 +4,17 @@
 
 use std::ops::Range;
 
-use tunnelwire::tunnel::{Decapsulator, Translator, TunnelKind};
+use std::net::IpAddr;
+
+use tunnelwire::tunnel::ecn::Ecn;
+use tunnelwire::tunnel::{Decapsulator, PayloadHeaders, SocketOuter, Translator, TunnelKind};
 use tunnelwire::wire::{Ipv4Packet, UdpDatagram};
 
-use super::mixed::{mixed_inner_buffers, mixed_vxlan6_buffers};
-use super::{Arm, MTU, Path, Rng, decode_tunnelwire, floors, found, found6};
+use super::mixed::{mixed_inner_buffers, mixed_vxlan_buffers, mixed_vxlan6_buffers};
+use super::{
+    Arm, MTU, NEXT_VXLAN, Path, Rng, decode_tunnelwire, floors, found, found6, payload_tunnelwire,
+    payloads_of,
+};
 
 /// What comparing tunnelwire and a floor on one input found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +114,57 @@ impl Arm {
             Outcome::Refused
         };
         (outcome, stripped)
+    }
+
+    /// A socket payload received from `outer` and sent on as a payload: the same
+    /// headers (range, source port, traffic class, flow label) and the whole buffer.
+    pub fn compare_payload(
+        &mut self,
+        buf: &[u8],
+        payload: Range<usize>,
+        outer: SocketOuter,
+    ) -> (Outcome, bool) {
+        let (mut a, mut b) = (buf.to_vec(), buf.to_vec());
+        let ours = payload_tunnelwire(
+            &self.decapsulator,
+            &mut self.encapsulator,
+            &mut a,
+            payload.clone(),
+            outer,
+        )
+        .ok();
+        let (src, ecn) = (outer.src, outer.ecn.bits());
+        let theirs = floors::payload(
+            &mut b,
+            payload.clone(),
+            src,
+            ecn,
+            &NEXT_VXLAN,
+            usize::from(MTU),
+        )
+        .map(|(payload, port, traffic_class)| PayloadHeaders {
+            payload,
+            source_port: Some(port),
+            traffic_class,
+            flow_label: 0,
+        });
+        assert_eq!(
+            ours,
+            theirs,
+            "payload {:02x?} from {outer:?}",
+            head(&buf[payload.clone()])
+        );
+        assert!(
+            a == b,
+            "byte-identical payload {:02x?} from {outer:?}",
+            head(&buf[payload.clone()])
+        );
+        let outcome = if ours.is_some() {
+            Outcome::Accepted
+        } else {
+            Outcome::Refused
+        };
+        (outcome, a[payload.start + 8..] != buf[payload.start + 8..])
     }
 
     /// Decapsulation of a frame over IPv6: everything `Decapsulated` holds, and the
@@ -337,6 +394,10 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
     assert!(path.has_differential(), "no differential run for {path:?}");
     let mut arm = Arm::with(path, true, false);
     let mixed = match path {
+        Path::Payload => Arm {
+            payloads: payloads_of(mixed_vxlan_buffers()),
+            ..arm.clone()
+        },
         Path::EncapVxlan6 | Path::EncapNvgre6 => Arm {
             buffers: mixed_inner_buffers(),
             ..arm.clone()
@@ -370,8 +431,48 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
             .collect();
         buffers.extend(nvgre);
     }
+    let payloads: Vec<_> = arm
+        .payloads
+        .iter()
+        .chain(&mixed.payloads)
+        .cloned()
+        .collect();
+    let sources: [IpAddr; 8] = [
+        "10.99.0.1".parse().unwrap(),
+        "192.0.2.7".parse().unwrap(),
+        "127.0.0.1".parse().unwrap(),
+        "0.1.2.3".parse().unwrap(),
+        "224.0.0.5".parse().unwrap(),
+        "fd00:99::1".parse().unwrap(),
+        "::1".parse().unwrap(),
+        "::ffff:10.0.0.1".parse().unwrap(),
+    ];
     for _ in 0..count {
         match path {
+            Path::Payload => {
+                let (mut buf, mut payload, mut outer) =
+                    payloads[rng.next() as usize % payloads.len()].clone();
+                mutate(&mut rng, &mut buf, &mut payload, false);
+                let tag_at = payload.start + 8 + 12;
+                if rng.next() % 8 == 0 && tag_at + 4 <= payload.end {
+                    buf.splice(tag_at..tag_at, [0x81, 0x00, 0, 5]);
+                    buf.truncate(buf.len() - 4);
+                }
+                if rng.next() % 2 == 0 {
+                    outer.ecn = Ecn::from_bits(rng.next() as u8);
+                }
+                if rng.next() % 4 == 0 {
+                    // A source of either family, the destination of the same (as a
+                    // socket reports them).
+                    outer.src = sources[rng.next() as usize % sources.len()];
+                    outer.dst = match outer.src {
+                        IpAddr::V4(_) => "10.99.0.2".parse().unwrap(),
+                        IpAddr::V6(_) => "fd00:99::2".parse().unwrap(),
+                    };
+                }
+                let (outcome, rewritten) = arm.compare_payload(&buf, payload, outer);
+                tally.add(outcome, rewritten);
+            }
             Path::DecodeVxlan | Path::DecodeNvgre => {
                 let mut frame = frames[rng.next() as usize % frames.len()].clone();
                 let mut range = 0..frame.len();

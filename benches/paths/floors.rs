@@ -609,13 +609,6 @@ fn checked(frame: &mut [u8], kind: Kind) -> Option<(Checked, &mut [u8])> {
 /// in bits 0-1, the alarm in bits 2-3 (1 unexpected, 2 questionable), 0x10 a drop.
 const FIGURE_4: [u8; 16] = [0, 4, 4, 0x14, 1, 1, 9, 3, 2, 1, 2, 3, 3, 7, 3, 3];
 
-/// RFC 6040 section 4.2 for the inner ECN (`None`: drop), as tunnelwire reads it.
-#[inline(always)]
-fn combine_ecn(inner: u8, outer: u8) -> Option<u8> {
-    let entry = FIGURE_4[usize::from(inner << 2 | outer) & 15];
-    (entry & 0x10 == 0).then_some(entry & 0x03)
-}
-
 /// RFC 6040 on the inner IPv4 header of `inner` (untagged; the outer ECN `outer`
 /// non-zero): `None` to drop, else the alarm; the header rewritten where the ECN changes.
 #[inline(always)]
@@ -702,12 +695,6 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
         0x6558,
         options,
     ))
-}
-
-/// An Ethernet/IPv4 header that tunnelwire's decoder accepts, fragment or not.
-#[inline(always)]
-fn ipv4_header_ok(frame: &[u8]) -> bool {
-    frame.len() >= 34 && be16(frame, 12) == 0x0800 && ipv4(&frame[14..]).is_some()
 }
 
 /// Hand-written translation with tunnelwire's defaults (inner tags stripped), in place:
@@ -1230,23 +1217,21 @@ pub fn payload(
     if martian_source || vxlan_gpe_refused(flags, next_protocol) {
         return None;
     }
-    if inner.len() < 14 || matches!(be16(inner, 12), 0x8100 | 0x88a8 | 0x9100 | 0x86dd) {
-        return None; // tagged (refused), or inner IPv6 (another shape)
+    if inner.len() < 14 {
+        return None;
     }
     let inner_at = payload.start + 8;
     let inner = &mut buf[inner_at..payload.end];
-    if ipv4_header_ok(inner) {
-        let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
-        let tos = ip[1];
-        let combined = combine_ecn(tos & 0x03, ecn)?;
-        if combined != tos & 0x03 {
-            let old = u16::from_be_bytes([ip[0], tos]);
-            let new = old & !0x03 | u16::from(combined);
-            ip[1] = tos & !0x03 | combined;
-            let checksum = be16(ip, 10);
-            let updated = !add(add(!checksum, !old), new);
-            ip[10..12].copy_from_slice(&updated.to_be_bytes());
+    // RFC 6040 into the inner IP header as decapsulation does; tags refused.
+    let ethertype = be16(inner, 12);
+    if ethertype == 0x0800 {
+        if ecn != 0 {
+            ecn_ipv4(inner, ecn)?;
         }
+    } else if tpid(ethertype) {
+        return None;
+    } else if ethertype == 0x86dd && ecn != 0 {
+        ecn_ipv6(inner, ecn)?;
     }
     let (hash, tos) = flow_hash(inner)?;
     if 20 + 16 + inner.len() > mtu {

@@ -45,7 +45,7 @@ pub const DST6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x99, 0, 0, 0, 0, 0, 2);
 pub const NEXT: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 3);
 pub const NEXT_VNI: u32 = 4343;
 /// The VXLAN header of that segment.
-const NEXT_VXLAN: [u8; 8] = [
+pub const NEXT_VXLAN: [u8; 8] = [
     0x08,
     0,
     0,
@@ -234,7 +234,14 @@ fn encapsulated(config: TunnelConfig) -> Vec<(Vec<u8>, Range<usize>)> {
 /// The VXLAN frames' socket payloads (the VXLAN header onward) and what a UDP socket
 /// reports with each: the peer, the local address, the outer ECN.
 pub fn vxlan_payloads() -> Vec<(Vec<u8>, Range<usize>, SocketOuter)> {
-    vxlan_buffers()
+    payloads_of(vxlan_buffers())
+}
+
+/// The socket payloads of whole VXLAN-over-IPv4 frames, and what the socket reports.
+pub fn payloads_of(
+    frames: Vec<(Vec<u8>, Range<usize>)>,
+) -> Vec<(Vec<u8>, Range<usize>, SocketOuter)> {
+    frames
         .into_iter()
         .map(|(buf, frame)| {
             let ip = Ipv4Packet::new_checked(&buf[frame.start + 14..frame.end]).unwrap();
@@ -324,10 +331,9 @@ impl Path {
         (ours, floor)
     }
 
-    /// True for the paths with a differential run on mutated frames (all but the
-    /// socket payloads').
+    /// True for the paths with a differential run on mutated frames (all of them).
     pub fn has_differential(self) -> bool {
-        self != Path::Payload
+        true
     }
 
     /// True for the paths with a mixed workload (the IPv4 underlay's).
