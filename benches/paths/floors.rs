@@ -1,13 +1,16 @@
 //! The floors: each path written by hand, as tight as we can, doing exactly what
-//! tunnelwire does on the benchmark's frames and nothing more.
+//! tunnelwire does and nothing more.
 //!
 //! "Exactly" means the same checks with the same outcome (a frame tunnelwire refuses,
 //! the floor refuses), the same flow hash (tunnelwire flow hash v2, computed here from
-//! its documented definition), the same RFC 6040 rules, and byte-identical output; the
-//! benches assert that before timing. Every helper is `#[inline(always)]` and nothing
-//! just written is read back. Where tunnelwire handles shapes the benchmark frames do not
-//! have (VLAN tags, IPv6, IPv4 options), the floor checks for them as tunnelwire does,
-//! and leaves them to tunnelwire's general code, which they never reach here.
+//! its documented definition, over every inner shape: tags, IPv4, IPv6, UDP, TCP,
+//! truncated headers), the same inner-tag policy, the same RFC 6040 rules, and
+//! byte-identical output; the benches assert that before timing and counting, and
+//! `benches/differential.rs` (and `tests/floors.rs`) on mutated frames. Every helper is
+//! `#[inline(always)]` and nothing just written is read back. Shapes no workload has are
+//! left to tunnelwire's general code (`None` here) and named where they are: an outer
+//! VLAN tag, outer IPv4 options, a non-zero VXLAN UDP checksum over IPv4, a same-kind
+//! translation.
 
 use std::ops::Range;
 
@@ -29,42 +32,44 @@ fn be64(b: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(b[at..at + 8].try_into().unwrap())
 }
 
-/// An Ethernet frame carrying IPv4, checked as tunnelwire's decoder checks it: 14 bytes
-/// of Ethernet, EtherType 0x0800 (tags and IPv6 are other shapes: `None` here), version
-/// 4, IHL >= 5, IHL * 4 <= total length <= what follows. Returns the IPv4 packet cut at
-/// its total length and its header length; `None` also for a fragment, after which
-/// tunnelwire decodes nothing.
+/// True for the VLAN TPIDs tunnelwire walks (802.1Q, 802.1ad, the legacy 0x9100).
 #[inline(always)]
-fn ipv4(frame: &[u8]) -> Option<(&[u8], usize)> {
-    if frame.len() < 34 || be16(frame, 12) != 0x0800 {
+fn tpid(ethertype: u16) -> bool {
+    matches!(ethertype, 0x8100 | 0x88a8 | 0x9100)
+}
+
+/// An IPv4 packet as tunnelwire's decoder accepts it at the start of `ip`: version 4,
+/// IHL >= 5, IHL * 4 <= total length <= what follows. Its fixed header and its payload
+/// (up to the total length). The common header (no options): 20 bytes, the first byte
+/// 0x45, and the payload's range is the length check.
+#[inline(always)]
+fn ipv4(ip: &[u8]) -> Option<(&[u8; 20], &[u8])> {
+    let header: &[u8; 20] = ip.first_chunk()?;
+    if header[0] == 0x45 {
+        return Some((header, ip.get(20..usize::from(be16(header, 2)))?));
+    }
+    ipv4_with_options(ip)
+}
+
+/// `ipv4` past the common header: options, or refused.
+#[cold]
+#[inline(never)]
+fn ipv4_with_options(ip: &[u8]) -> Option<(&[u8; 20], &[u8])> {
+    let header: &[u8; 20] = ip.first_chunk()?;
+    let header_len = usize::from(header[0] & 0x0f) * 4;
+    if header[0] >> 4 != 4 || header_len < 20 {
         return None;
     }
-    let ip = &frame[14..];
-    let header_len = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(be16(ip, 2));
-    if ip[0] >> 4 != 4 || header_len < 20 || total < header_len || total > ip.len() {
-        return None;
-    }
-    if be16(ip, 6) & 0x3fff != 0 {
-        return None;
-    }
-    // `total >= header_len >= 20`, but the optimiser does not chain the two: cut at no
-    // less than 20, so the address reads after need no bounds checks (same slice).
-    Some((&ip[..total.max(20)], header_len))
+    Some((header, ip.get(header_len..usize::from(be16(header, 2)))?))
 }
 
 /// A UDP header checked as tunnelwire checks it (8 <= length <= what follows): the
 /// payload up to the length, and the ports.
 #[inline(always)]
 fn udp(bytes: &[u8]) -> Option<(&[u8], u16, u16)> {
-    if bytes.len() < 8 {
-        return None;
-    }
-    let len = usize::from(be16(bytes, 4));
-    if len < 8 || len > bytes.len() {
-        return None;
-    }
-    Some((&bytes[8..len], be16(bytes, 0), be16(bytes, 2)))
+    let len = usize::from(be16(bytes.get(..8)?, 4));
+    let payload = bytes.get(8..len)?;
+    Some((payload, be16(bytes, 0), be16(bytes, 2)))
 }
 
 /// A VXLAN header: 8 bytes, I flag set. Its segment, its flags byte and the byte
@@ -87,78 +92,11 @@ fn nvgre(payload: &[u8]) -> Option<(u32, &[u8])> {
     Some((be32(payload, 4) >> 8, &payload[8..]))
 }
 
-/// A tunnel header found in an outer IPv4 packet.
-struct Tunnel<'a> {
-    nvgre: bool,
-    segment: u32,
-    /// The tunnel's payload: the inner frame.
-    inner: &'a [u8],
-    /// VXLAN: the UDP checksum field, the flags byte and VXLAN-GPE's next protocol (all
-    /// zero for NVGRE).
-    udp_checksum: u16,
-    flags: u8,
-    next_protocol: u8,
-}
-
-/// The tunnel of an outer IPv4 packet: VXLAN on UDP port 4789, or NVGRE.
+/// A VSID tunnelwire refuses (RFC 7637 section 3.2: 0-0xfff and 0xffffff are
+/// reserved), in one compare.
 #[inline(always)]
-fn tunnel(ip: &[u8], header_len: usize) -> Option<Tunnel<'_>> {
-    let payload = &ip[header_len..];
-    match ip[9] {
-        17 => {
-            let (datagram, _, dst) = udp(payload)?;
-            if dst != 4789 {
-                return None;
-            }
-            let (segment, flags, next_protocol, inner) = vxlan(datagram)?;
-            Some(Tunnel {
-                nvgre: false,
-                segment,
-                inner,
-                // `udp` saw 8 bytes.
-                udp_checksum: be16(payload, 6),
-                flags,
-                next_protocol,
-            })
-        }
-        47 => {
-            let (segment, inner) = nvgre(payload)?;
-            Some(Tunnel {
-                nvgre: true,
-                segment,
-                inner,
-                udp_checksum: 0,
-                flags: 0,
-                next_protocol: 0,
-            })
-        }
-        _ => None,
-    }
-}
-
-/// What the decode benchmark extracts, folded into one number (as `digest` there).
-#[inline(always)]
-pub fn decode(frame: &[u8], want_nvgre: bool) -> Option<u64> {
-    let (outer, outer_len) = ipv4(frame)?;
-    let Tunnel {
-        nvgre,
-        segment,
-        inner,
-        ..
-    } = tunnel(outer, outer_len)?;
-    debug_assert_eq!(nvgre, want_nvgre);
-    let (ip, header_len) = ipv4(inner)?;
-    let (_, src_port, dst_port) = match ip[9] {
-        17 => udp(&ip[header_len..])?,
-        _ => return None,
-    };
-    Some(super::digest(
-        segment,
-        be32(outer, 12),
-        be32(ip, 12),
-        be32(ip, 16),
-        (src_port, dst_port),
-    ))
+fn reserved_vsid(segment: u32) -> bool {
+    segment.wrapping_sub(0x1000) > 0xff_effe
 }
 
 const K0: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -166,6 +104,9 @@ const K1: u64 = 0xbf58_476d_1ce4_e5b9;
 const K2: u64 = 0x94d0_49bb_1331_11eb;
 const K3: u64 = 0xd6e8_feb8_6659_fd93;
 const K4: u64 = 0xa076_1d64_78bd_642f;
+const K5: u64 = 0xe703_7ed1_a0b4_28db;
+const K6: u64 = 0x8ebc_6af0_9c88_c6e3;
+const MAC: u64 = 0xffff_ffff_ffff;
 
 #[inline(always)]
 fn fold(a: u64, b: u64) -> u64 {
@@ -173,25 +114,195 @@ fn fold(a: u64, b: u64) -> u64 {
     (product as u64) ^ ((product >> 64) as u64)
 }
 
-/// Flow hash v2 of an untagged Ethernet/IPv4 frame (`None` for other shapes), and the
-/// inner IPv4 TOS byte.
+/// The 32 bits standing for an IPv6 address in the flow key.
 #[inline(always)]
-fn flow_hash(frame: &[u8]) -> Option<(u64, u8)> {
-    let (ip, header_len) = ipv4(frame)?;
-    let w0 = be64(frame, 0) >> 16 | 0x0800 << 48;
-    let w1 = be64(frame, 4) & 0xffff_ffff_ffff;
-    let w2 = be64(ip, 12);
-    let protocol = u64::from(ip[9]) << 32;
-    let ports = match ip[9] {
-        17 => udp(&ip[header_len..]).map(|(_, s, d)| u64::from(s) << 16 | u64::from(d)),
-        6 => ip
-            .get(header_len..header_len + 4)
-            .map(|p| u64::from(be32(p, 0))),
+fn address_digest(ip: &[u8], at: usize) -> u64 {
+    let d = fold(be64(ip, at) ^ K5, be64(ip, at + 8) ^ K6);
+    (d ^ d >> 32) & 0xffff_ffff
+}
+
+/// What tunnelwire's walk of an inner frame records: its tags, its IP header's offset
+/// and TOS (traffic class), and the flow key's four words.
+#[derive(Clone, Copy)]
+struct Walked {
+    /// Tags decoded (at most two).
+    tags: usize,
+    /// A further tag follows the decoded ones (or one could not be decoded).
+    more: bool,
+    /// The IP header's TOS (IPv6: traffic class); 0 without one.
+    tos: u8,
+    key: [u64; 4],
+}
+
+impl Walked {
+    /// Flow hash v2 of the key.
+    #[inline(always)]
+    fn hash(&self) -> u64 {
+        let [w0, w1, w2, w3] = self.key;
+        fold(fold(w0 ^ K0, w1 ^ K1) ^ fold(w2 ^ K2, w3 ^ K3), K4)
+    }
+
+    /// The bytes of tags to strip: `None` when tags cannot all be stripped.
+    #[inline(always)]
+    fn strip_len(&self) -> Option<usize> {
+        (!self.more).then_some(self.tags * 4)
+    }
+}
+
+/// An inner Ethernet frame walked as tunnelwire's decoder walks it (`transport`: down to
+/// the TCP/UDP ports, as the flow hash needs; else to the IP header), recording what it
+/// found until the first malformed header. `None` without a whole Ethernet header. The
+/// common frame (untagged IPv4 without options) straight through, the key's words
+/// loaded after the ports' branch; every other shape in `walk_other`.
+#[inline(always)]
+fn walk(frame: &[u8], transport: bool) -> Option<Walked> {
+    match walk_common(frame, transport) {
+        Some(walked) => Some(walked),
+        None if frame.len() >= 14 => Some(walk_other(frame, transport)),
+        None => None,
+    }
+}
+
+/// `walk` of the common frame (untagged IPv4 without options, its header sound): `None`
+/// for every other shape. Callers take the two apart, so that what follows the walk is
+/// compiled once for the common frame (no tags to strip) and once for the others.
+#[inline(always)]
+fn walk_common(frame: &[u8], transport: bool) -> Option<Walked> {
+    let eth: &[u8; 14] = frame.first_chunk()?;
+    let ip = &frame[14..];
+    let common = match ip.first_chunk::<20>() {
+        Some(header) if be16(eth, 12) == 0x0800 && header[0] == 0x45 => ip
+            .get(20..usize::from(be16(header, 2)))
+            .map(|p| (header, p)),
         _ => None,
     };
-    let w3 = protocol | ports.unwrap_or(0);
-    let hash = fold(fold(w0 ^ K0, w1 ^ K1) ^ fold(w2 ^ K2, w3 ^ K3), K4);
-    Some((hash, ip[1]))
+    let (header, payload) = common?;
+    let protocol = header[9];
+    let mut ports = 0;
+    if transport && be16(header, 6) & 0x3fff == 0 {
+        ports = match protocol {
+            17 => match udp(payload) {
+                Some(_) => be32(payload, 0),
+                None => 0,
+            },
+            6 => payload
+                .first_chunk::<4>()
+                .map_or(0, |p| u32::from_be_bytes(*p)),
+            _ => 0,
+        };
+    }
+    Some(Walked {
+        tags: 0,
+        more: false,
+        tos: header[1],
+        key: [
+            be64(eth, 0) >> 16 | 0x0800 << 48,
+            be64(eth, 4) & MAC,
+            be64(header, 12),
+            u64::from(protocol) << 32 | u64::from(ports),
+        ],
+    })
+}
+
+/// The EtherType as the flow key holds it: 0 for an IEEE 802.3 length (below 1536).
+#[inline(always)]
+fn ethertype_key(ethertype: u16) -> u64 {
+    if ethertype < 0x0600 {
+        0
+    } else {
+        u64::from(ethertype)
+    }
+}
+
+/// `walk` for every shape but the common one: tags, IPv4 options, IPv6, other
+/// EtherTypes, malformed headers.
+#[inline(never)]
+fn walk_other(frame: &[u8], transport: bool) -> Walked {
+    let eth: &[u8; 14] = frame.first_chunk().unwrap();
+    let mut ethertype = be16(eth, 12);
+    let mut walked = Walked {
+        tags: 0,
+        more: false,
+        tos: 0,
+        key: [
+            be64(eth, 0) >> 16 | ethertype_key(ethertype) << 48,
+            be64(eth, 4) & MAC,
+            0,
+            0,
+        ],
+    };
+    let mut at = 14;
+    while tpid(ethertype) {
+        walked.more = true;
+        if walked.tags == 2 {
+            return walked;
+        }
+        let Some(tag) = frame.get(at..at + 4) else {
+            return walked;
+        };
+        ethertype = be16(tag, 2);
+        walked.key[0] = walked.key[0] & MAC | ethertype_key(ethertype) << 48;
+        if walked.tags == 0 {
+            walked.key[1] |= u64::from(be16(tag, 0) & 0x0fff) << 48;
+        }
+        walked.more = false;
+        walked.tags += 1;
+        at += 4;
+    }
+    let rest = &frame[at..];
+    let (payload, protocol) = if ethertype == 0x0800 {
+        let Some((header, payload)) = ipv4(rest) else {
+            return walked;
+        };
+        walked.tos = header[1];
+        walked.key[2] = be64(header, 12);
+        walked.key[3] = u64::from(header[9]) << 32;
+        if be16(header, 6) & 0x3fff != 0 || !transport {
+            return walked;
+        }
+        (payload, header[9])
+    } else if ethertype == 0x86dd {
+        let Some(header) = rest.get(..40) else {
+            return walked;
+        };
+        let first = be32(header, 0);
+        let payload_len = usize::from(be16(header, 4));
+        if first >> 28 != 6 || 40 + payload_len > rest.len() {
+            return walked;
+        }
+        walked.tos = (first >> 20) as u8;
+        walked.key[2] = address_digest(header, 8) << 32 | address_digest(header, 24);
+        walked.key[3] = u64::from(header[6]) << 32 | u64::from(first & 0xf_ffff) << 40;
+        if !transport {
+            return walked;
+        }
+        (&rest[40..40 + payload_len], header[6])
+    } else {
+        return walked;
+    };
+    let ports = match protocol {
+        17 => udp(payload).map(|_| be32(payload, 0)),
+        6 => payload.first_chunk::<4>().map(|p| u32::from_be_bytes(*p)),
+        _ => None,
+    };
+    walked.key[3] |= u64::from(ports.unwrap_or(0));
+    walked
+}
+
+/// Strips the tags of the inner frame at `from` by moving its MAC addresses to `to`:
+/// 12 bytes through registers (a call to `memmove` would cost every path registers).
+#[inline(always)]
+fn strip_tags(buf: &mut [u8], from: usize, to: usize) {
+    let macs: [u8; 12] = buf[from..from + 12].try_into().unwrap();
+    buf[to..to + 12].copy_from_slice(&macs);
+}
+
+/// Flow hash v2 of an inner frame and its IP TOS (0 without IP): the key as far as the
+/// frame decodes, tags included (`None` without an Ethernet header).
+#[inline(always)]
+fn flow_hash(frame: &[u8]) -> Option<(u64, u8)> {
+    let walked = walk(frame, true)?;
+    Some((walked.hash(), walked.tos))
 }
 
 /// The source port for a hash in 49152-65535 (tunnelwire's reduction).
@@ -200,13 +311,88 @@ fn source_port(hash: u64) -> u16 {
     49152 + (((hash >> 32) * 16384) >> 32) as u16
 }
 
+/// What the decode benchmark extracts: the tunnel (NVGRE or not) and its segment, the
+/// outer source, the inner source and destination, the inner ports.
+pub type Values = (bool, u32, u32, u32, u32, (u16, u16));
+
+/// The decode benchmark's values by hand: outer Ethernet/IPv4 (options allowed; an
+/// outer tag is a shape no workload has: `None`), VXLAN on UDP port 4789 or NVGRE, then
+/// the inner stack through up to two tags to IPv4 that is not a fragment, and its UDP or
+/// TCP ports.
+#[inline(always)]
+pub fn decode(frame: &[u8]) -> Option<Values> {
+    if frame.len() < 34 || be16(frame, 12) != 0x0800 {
+        return None;
+    }
+    let (ip, payload) = ipv4(&frame[14..])?;
+    if be16(ip, 6) & 0x3fff != 0 {
+        return None;
+    }
+    let outer_src = be32(ip, 12);
+    let (nvgre, segment, inner) = match ip[9] {
+        17 => {
+            // UDP and VXLAN headers whole, the UDP length within the packet: 16 <= length
+            // <= what follows, in one range.
+            let header: &[u8; 16] = payload.first_chunk()?;
+            let inner = payload.get(16..usize::from(be16(header, 4)))?;
+            if be16(header, 2) != 4789 || header[8] & 0x08 == 0 {
+                return None;
+            }
+            (false, be32(header, 12) >> 8, inner)
+        }
+        47 => {
+            let (segment, inner) = nvgre(payload)?;
+            (true, segment, inner)
+        }
+        _ => return None,
+    };
+    let eth: &[u8; 14] = inner.first_chunk()?;
+    let ip = if be16(eth, 12) == 0x0800 {
+        &inner[14..]
+    } else {
+        tagged_ipv4(inner)?
+    };
+    let (ip, payload) = ipv4(ip)?;
+    if be16(ip, 6) & 0x3fff != 0 {
+        return None;
+    }
+    let ports = match ip[9] {
+        17 => udp(payload).map(|(_, s, d)| (s, d))?,
+        6 => {
+            let p = payload.first_chunk::<4>()?;
+            (
+                u16::from_be_bytes([p[0], p[1]]),
+                u16::from_be_bytes([p[2], p[3]]),
+            )
+        }
+        _ => return None,
+    };
+    Some((nvgre, segment, outer_src, be32(ip, 12), be32(ip, 16), ports))
+}
+
+/// The IPv4 packet after up to two VLAN tags in an Ethernet frame, as the decoder walks
+/// them (`None`: not IPv4, or a tag cut short).
+#[inline(never)]
+fn tagged_ipv4(frame: &[u8]) -> Option<&[u8]> {
+    let mut ethertype = be16(frame, 12);
+    let mut at = 14;
+    let mut tags = 0;
+    while tpid(ethertype) && tags < 2 {
+        ethertype = be16(frame.get(at..at + 4)?, 2);
+        at += 4;
+        tags += 1;
+    }
+    (ethertype == 0x0800).then(|| &frame[at..])
+}
+
 /// A hand-written encapsulator: the outer headers tunnelwire writes for the benchmark's
-/// settings (no outer tag, DF set so ID 0, DSCP 0, ECN copied, no UDP checksum), as a
-/// template with its IPv4 header's sum.
+/// settings (no outer tag, DF set so ID 0, DSCP 0, ECN copied, no UDP checksum, inner
+/// tags stripped), as a template with its IPv4 header's sum.
 #[derive(Clone)]
 pub struct Encap<const LEN: usize> {
     template: [u8; LEN],
-    ip_sum: u16,
+    /// The template IPv4 header's sum, unfolded.
+    ip_sum: u32,
     mtu: usize,
 }
 
@@ -224,7 +410,10 @@ impl<const LEN: usize> Encap<LEN> {
         } else {
             template[41] = 0;
         }
-        let ip_sum = tunnelwire::checksum::sum(&template[14..34]);
+        let ip_sum = template[14..34]
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum();
         Encap {
             template,
             ip_sum,
@@ -236,20 +425,43 @@ impl<const LEN: usize> Encap<LEN> {
     #[inline(always)]
     pub fn encapsulate(&self, buf: &mut [u8], inner: Range<usize>) -> Option<Range<usize>> {
         let frame = buf.get(inner.clone())?;
-        let (hash, tos) = flow_hash(frame)?;
-        let start = inner.start.checked_sub(LEN)?;
-        let ip_len = LEN - 14 + frame.len();
+        if let Some(walked) = walk_common(frame, true) {
+            return self.write(buf, inner, &walked, 0);
+        }
+        let walked = walk(frame, true)?;
+        let strip = walked.strip_len()?;
+        self.write(buf, inner, &walked, strip)
+    }
+
+    /// The outer headers for a walked inner frame, its tags (`strip` bytes) stripped.
+    #[inline(always)]
+    fn write(
+        &self,
+        buf: &mut [u8],
+        inner: Range<usize>,
+        walked: &Walked,
+        strip: usize,
+    ) -> Option<Range<usize>> {
+        let inner_start = inner.start + strip;
+        let start = inner_start.checked_sub(LEN)?;
+        let ip_len = LEN - 14 + (inner.end - inner_start);
         if ip_len > self.mtu {
             return None;
         }
-        let ecn = u16::from(tos & 0x03);
-        let header: &mut [u8; LEN] = (&mut buf[start..inner.start]).try_into().unwrap();
+        let hash = walked.hash();
+        let ecn = walked.tos & 0x03;
+        if strip != 0 {
+            strip_tags(buf, inner.start, inner_start);
+        }
+        let header: &mut [u8; LEN] = buf.get_mut(start..inner_start)?.try_into().unwrap();
         *header = self.template;
-        header[15] = ecn as u8;
+        header[15] = ecn;
         header[16..18].copy_from_slice(&(ip_len as u16).to_be_bytes());
-        let sum = tunnelwire::checksum::combine(self.ip_sum, ip_len as u16);
-        let sum = tunnelwire::checksum::combine(sum, ecn);
-        header[24..26].copy_from_slice(&(!sum).to_be_bytes());
+        // At most 10 * 0xffff + 0xffff + 3: two folds.
+        let sum = self.ip_sum + ip_len as u32 + u32::from(ecn);
+        let sum = (sum & 0xffff) + (sum >> 16);
+        let sum = (sum & 0xffff) + (sum >> 16);
+        header[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
         if LEN == 50 {
             header[34..36].copy_from_slice(&source_port(hash).to_be_bytes());
             header[38..40].copy_from_slice(&((ip_len - 20) as u16).to_be_bytes());
@@ -260,26 +472,23 @@ impl<const LEN: usize> Encap<LEN> {
     }
 }
 
-/// One's-complement sum of a 20-byte IPv4 header (no options), folded.
-#[inline(always)]
-fn sum20(ip: &[u8]) -> u16 {
-    let a = u64::from(be32(ip, 0)) + u64::from(be32(ip, 4)) + u64::from(be32(ip, 8));
-    let b = u64::from(be32(ip, 12)) + u64::from(be32(ip, 16));
-    let s = a + b;
-    let s = (s >> 32) + (s & 0xffff_ffff);
-    let s = (s >> 16) + (s & 0xffff);
-    let s = (s >> 16) + (s & 0xffff);
-    ((s >> 16) + (s & 0xffff)) as u16
-}
-
 /// True for an outer source that cannot be a VTEP, as tunnelwire's check: 0/8, 127/8,
 /// and 224/3 (multicast, the reserved 240/4 and broadcast).
 #[inline(always)]
 fn martian(src: u32) -> bool {
-    let first = (src >> 24) as u8;
-    // 0 and 224..=255 are one range once 1 is taken away (0 wraps to 255).
-    first.wrapping_sub(1) >= 223 || first == 127
+    MARTIAN[usize::from((src >> 24) as u8)]
 }
+
+/// `martian` by first octet: one load.
+const MARTIAN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut first = 0;
+    while first < 256 {
+        table[first] = first == 0 || first == 127 || first >= 224;
+        first += 1;
+    }
+    table
+};
 
 /// True for a VXLAN header whose VXLAN-GPE P bit announces what tunnelwire refuses: a
 /// version other than 0, OAM, or a next protocol other than Ethernet (3).
@@ -288,108 +497,209 @@ fn vxlan_gpe_refused(flags: u8, next_protocol: u8) -> bool {
     flags & 0x04 != 0 && (flags & 0x31 != 0 || next_protocol != 3)
 }
 
-/// What decapsulation found, as the bench compares it.
-pub type Found = (u32, u32, Range<usize>);
+/// What decapsulation found, as the bench compares it with `Decapsulated`: the tunnel
+/// kind (0 VXLAN, 1 NVGRE), the segment, the outer source and destination, the inner
+/// range, the RFC 6040 alarm (0 none, 1 unexpected, 2 questionable), the inner protocol
+/// (0x6558, Ethernet, for both tunnels) and where the options are (none: an empty range
+/// at the inner frame).
+pub type Found = (u8, u32, u32, u32, Range<usize>, u8, u16, Range<usize>);
 
-/// A received tunnel frame that passed the checks, and the outer fields the paths use.
+/// The tunnel kind a path takes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Vxlan,
+    Nvgre,
+    Either,
+}
+
+/// A received tunnel frame that passed the outer checks.
 struct Checked {
     nvgre: bool,
     segment: u32,
     /// Where the inner frame is in the frame.
     inner: Range<usize>,
-    /// The outer Ethernet and IPv4 headers (no options).
-    outer: [u8; 34],
+    /// The outer header checksum, ECN, source and destination.
+    checksum: u16,
+    ecn: u8,
+    src: u32,
+    dst: u32,
 }
 
-/// The checks tunnelwire's decapsulation and translation make, on an outer IPv4 header
-/// without options (other shapes are `None` here): the outer header checksum, a VTEP
-/// source, a zero UDP checksum (non-zero ones are other shapes here), the VXLAN-GPE
-/// payload, a non-reserved VSID, an inner Ethernet header without tags.
+/// The outer checks tunnelwire's decapsulation and translation make, for the tunnel
+/// kind asked for (`nvgre`), on an outer IPv4 header without options (options and outer
+/// tags are other shapes here: `None`): length, not a fragment, the header checksum, a
+/// VTEP source; VXLAN on port 4789 with a zero UDP checksum (a non-zero one, verified by
+/// tunnelwire, is another shape here) and a VXLAN-GPE payload, or NVGRE with a VSID
+/// that is not reserved; an inner Ethernet header.
 #[inline(always)]
-fn checked(frame: &[u8]) -> Option<Checked> {
-    let (ip, header_len) = ipv4(frame)?;
-    if header_len != 20 || sum20(ip) != 0xffff || martian(be32(ip, 12)) {
+fn checked(frame: &mut [u8], kind: Kind) -> Option<(Checked, &mut [u8])> {
+    let base = frame.as_ptr() as usize;
+    let (outer, rest) = frame.split_first_chunk_mut::<34>()?;
+    let outer: &[u8; 34] = outer;
+    if be16(outer, 12) != 0x0800 || outer[14] != 0x45 {
         return None;
     }
-    let tunnel = tunnel(ip, header_len)?;
-    if tunnel.nvgre {
-        if tunnel.segment <= 0xfff || tunnel.segment == 0xff_ffff {
+    let nvgre = match kind {
+        Kind::Vxlan => false,
+        Kind::Nvgre => true,
+        Kind::Either => outer[23] == 47,
+    };
+    if be16(outer, 20) & 0x3fff != 0 {
+        return None;
+    }
+    // RFC 1071: the header verifies when its one's-complement sum is 0xffff, that is
+    // when the plain sum of its words is a non-zero multiple of 0xffff (2^16 = 1 mod
+    // 0xffff), whatever their byte order; it is non-zero (the first byte is 0x45).
+    let word = |at: usize| u64::from(u32::from_ne_bytes(outer[at..at + 4].try_into().unwrap()));
+    let sum = word(14) + word(18) + word(22) + word(26) + word(30);
+    if sum % 0xffff != 0 || martian(be32(outer, 26)) {
+        return None;
+    }
+    // 20 <= total <= what follows the Ethernet header: the payload's range, one compare
+    // (a total under 20 wraps past any frame).
+    let total = usize::from(be16(outer, 16));
+    let payload = rest.get_mut(..total.wrapping_sub(20))?;
+    let (segment, inner) = if nvgre {
+        if outer[23] != 47 {
             return None;
         }
-    } else if tunnel.udp_checksum != 0 || vxlan_gpe_refused(tunnel.flags, tunnel.next_protocol) {
+        let (segment, _) = self::nvgre(payload)?;
+        if reserved_vsid(segment) {
+            return None;
+        }
+        (segment, &mut payload[8..])
+    } else {
+        if outer[23] != 17 {
+            return None;
+        }
+        let header: &[u8; 16] = payload.first_chunk()?;
+        let len = usize::from(be16(header, 4));
+        let ports_checksum = be64(header, 0);
+        if ports_checksum & 0xffff_0000_ffff != 4789 << 32 {
+            return None;
+        }
+        // The I flag set and VXLAN-GPE's P bit clear in one compare; else the I flag
+        // and what the P bit announces.
+        if header[8] & 0x0c != 0x08
+            && (header[8] & 0x08 == 0 || vxlan_gpe_refused(header[8], header[11]))
+        {
+            return None;
+        }
+        let segment = be32(header, 12) >> 8;
+        // The UDP length within the packet and room for VXLAN, in one range.
+        (segment, payload.get_mut(16..len)?)
+    };
+    if inner.len() < 14 {
         return None;
     }
-    let inner = tunnel.inner;
-    if inner.len() < 14 || matches!(be16(inner, 12), 0x8100 | 0x88a8 | 0x9100) {
-        return None;
-    }
-    let start = inner.as_ptr() as usize - frame.as_ptr() as usize;
-    Some(Checked {
-        nvgre: tunnel.nvgre,
-        segment: tunnel.segment,
-        inner: start..start + inner.len(),
-        // `ipv4` saw 34 bytes.
-        outer: frame[..34].try_into().unwrap(),
-    })
+    let at = inner.as_ptr() as usize - base;
+    let checked = Checked {
+        nvgre,
+        segment,
+        inner: at..at + inner.len(),
+        checksum: be16(outer, 24),
+        ecn: outer[15] & 0x03,
+        src: be32(outer, 26),
+        dst: be32(outer, 30),
+    };
+    Some((checked, inner))
 }
 
-/// RFC 6040 section 4.2 for the inner ECN (`None`: drop), as tunnelwire reads it: one
-/// load from Figure 4 as a table (inner << 2 | outer; 4 is a drop), no branch on the
-/// ECN values, which vary from packet to packet.
+/// RFC 6040 section 4.2, Figure 4, as one table (inner << 2 | outer): the combined ECN
+/// in bits 0-1, the alarm in bits 2-3 (1 unexpected, 2 questionable), 0x10 a drop.
+const FIGURE_4: [u8; 16] = [0, 4, 4, 0x14, 1, 1, 9, 3, 2, 1, 2, 3, 3, 7, 3, 3];
+
+/// RFC 6040 on the inner IPv4 header of `inner` (untagged; the outer ECN `outer`
+/// non-zero): `None` to drop, else the alarm; the header rewritten where the ECN changes.
 #[inline(always)]
-fn combine_ecn(inner: u8, outer: u8) -> Option<u8> {
-    const FIGURE_4: [u8; 16] = [0, 0, 0, 4, 1, 1, 1, 3, 2, 1, 2, 3, 3, 3, 3, 3];
-    let combined = FIGURE_4[usize::from(inner << 2 | outer) & 15];
-    (combined != 4).then_some(combined)
+fn ecn_ipv4(inner: &mut [u8], outer: u8) -> Option<u8> {
+    if ipv4(&inner[14..]).is_none() {
+        return Some(0);
+    }
+    let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
+    let tos = ip[1];
+    let inner_ecn = tos & 0x03;
+    if inner_ecn == outer {
+        return Some(0);
+    }
+    let entry = FIGURE_4[usize::from(inner_ecn << 2 | outer) & 15];
+    if entry & 0x10 != 0 {
+        return None;
+    }
+    let ecn = entry & 0x03;
+    if ecn != inner_ecn {
+        let old = u16::from_be_bytes([ip[0], tos]);
+        ip[1] = tos & !0x03 | ecn;
+        let new = old & !0x03 | u16::from(ecn);
+        // RFC 1624, one sum of three 16-bit terms, two folds.
+        let sum = u32::from(!be16(ip, 10)) + u32::from(!old) + u32::from(new);
+        let sum = (sum & 0xffff) + (sum >> 16);
+        let sum = (sum & 0xffff) + (sum >> 16);
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    }
+    Some(entry >> 2 & 0x03)
 }
 
-/// Hand-written decapsulation with tunnelwire's defaults.
+/// `ecn_ipv4` for an inner IPv6 header (the traffic class; no checksum).
+#[inline(never)]
+fn ecn_ipv6(inner: &mut [u8], outer: u8) -> Option<u8> {
+    let Some(header) = inner.get_mut(14..54) else {
+        return Some(0);
+    };
+    if header[0] >> 4 != 6 || 40 + usize::from(be16(header, 4)) > inner.len() - 14 {
+        return Some(0);
+    }
+    let inner_ecn = (inner[15] >> 4) & 0x03;
+    let entry = FIGURE_4[usize::from(inner_ecn << 2 | outer) & 15];
+    if entry & 0x10 != 0 {
+        return None;
+    }
+    inner[15] = inner[15] & !0x30 | (entry & 0x03) << 4;
+    Some(entry >> 2 & 0x03)
+}
+
+/// Hand-written decapsulation with tunnelwire's defaults (tagged inner frames refused).
 #[inline(always)]
 pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
-    let Checked {
+    let (
+        Checked {
+            nvgre,
+            segment,
+            inner: range,
+            ecn,
+            src,
+            dst,
+            ..
+        },
+        inner,
+    ) = checked(frame, Kind::Either)?;
+    let ethertype = be16(inner, 12);
+    // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
+    let alarm = if ethertype == 0x0800 {
+        if ecn == 0 { 0 } else { ecn_ipv4(inner, ecn)? }
+    } else if tpid(ethertype) {
+        return None;
+    } else if ethertype == 0x86dd && ecn != 0 {
+        ecn_ipv6(inner, ecn)?
+    } else {
+        0
+    };
+    let options = range.start..range.start;
+    Some((
+        u8::from(nvgre),
         segment,
-        inner: range,
-        outer,
-        ..
-    } = checked(frame)?;
-    let outer_ecn = outer[15] & 0x03;
-    let src = be32(&outer, 26);
-    let inner = frame.get_mut(range.clone())?;
-    if be16(inner, 12) == 0x86dd {
-        return None; // inner IPv6: another shape
-    }
-    // The inner IPv4 header, when it is one that tunnelwire's decoder accepts.
-    if ipv4_header_ok(inner) {
-        let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
-        let tos = ip[1];
-        let ecn = combine_ecn(tos & 0x03, outer_ecn)?;
-        if ecn != tos & 0x03 {
-            let old = u16::from_be_bytes([ip[0], tos]);
-            let new = old & !0x03 | u16::from(ecn);
-            ip[1] = tos & !0x03 | ecn;
-            let checksum = be16(ip, 10);
-            let updated =
-                !tunnelwire::checksum::combine(tunnelwire::checksum::combine(!checksum, !old), new);
-            ip[10..12].copy_from_slice(&updated.to_be_bytes());
-        }
-    }
-    Some((segment, src, range))
+        src,
+        dst,
+        range,
+        alarm,
+        0x6558,
+        options,
+    ))
 }
 
-/// An Ethernet/IPv4 header that tunnelwire's decoder accepts, fragment or not.
-#[inline(always)]
-fn ipv4_header_ok(frame: &[u8]) -> bool {
-    if frame.len() < 34 || be16(frame, 12) != 0x0800 {
-        return false;
-    }
-    let ip = &frame[14..];
-    let header_len = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(be16(ip, 2));
-    ip[0] >> 4 == 4 && header_len >= 20 && total >= header_len && total <= ip.len()
-}
-
-/// Hand-written VXLAN <-> NVGRE translation with tunnelwire's defaults, in place: the
-/// new range.
+/// Hand-written translation with tunnelwire's defaults (inner tags stripped), in place:
+/// VXLAN to NVGRE (`to_nvgre`) or NVGRE to VXLAN; the new range. A frame already of the
+/// kind asked for is another shape here.
 #[inline(always)]
 pub fn translate(
     buf: &mut [u8],
@@ -397,86 +707,101 @@ pub fn translate(
     to_nvgre: bool,
     mtu: usize,
 ) -> Option<Range<usize>> {
-    let bytes = buf.get(frame.clone())?;
-    let Checked {
-        nvgre,
-        segment,
-        inner,
-        ..
-    } = checked(bytes)?;
-    if nvgre == to_nvgre {
-        return None; // same-kind translation is another shape here
-    }
-    if to_nvgre && (segment <= 0xfff || segment == 0xff_ffff) {
+    let bytes = buf.get_mut(frame.clone())?;
+    let (
+        Checked {
+            segment,
+            inner,
+            checksum,
+            ..
+        },
+        inner_frame,
+    ) = checked(bytes, if to_nvgre { Kind::Vxlan } else { Kind::Nvgre })?;
+    if to_nvgre && reserved_vsid(segment) {
         return None;
     }
-    let (hash, _) = flow_hash(&bytes[inner.clone()])?;
-    let inner_len = inner.end - inner.start;
-    let old_total = be16(bytes, 16);
-    let checksum = be16(bytes, 24);
-    let ttl = bytes[22];
-    let end = frame.start + inner.end;
+    let inner_frame: &[u8] = inner_frame;
+    if let Some(walked) = walk_common(inner_frame, true) {
+        return translated(
+            buf, frame, to_nvgre, mtu, segment, inner, checksum, &walked, 0,
+        );
+    }
+    let walked = walk(inner_frame, true)?;
+    let strip = walked.strip_len()?;
+    if strip != 0 && !to_nvgre {
+        return None; // NVGRE carries no inner tags
+    }
+    translated(
+        buf, frame, to_nvgre, mtu, segment, inner, checksum, &walked, strip,
+    )
+}
+
+/// `translate` once the frame is checked and its inner frame walked: the new headers,
+/// the inner tags (`strip` bytes) stripped.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn translated(
+    buf: &mut [u8],
+    frame: Range<usize>,
+    to_nvgre: bool,
+    mtu: usize,
+    segment: u32,
+    inner: Range<usize>,
+    checksum: u16,
+    walked: &Walked,
+    strip: usize,
+) -> Option<Range<usize>> {
+    let bytes = &buf[frame.clone()];
+    let hash = walked.hash();
     let inner_at = frame.start + inner.start;
-    let (total, protocol, start) = if to_nvgre {
-        (20 + 8 + inner_len, 47u8, frame.start + 8)
+    let inner_start = inner_at + strip;
+    let end = frame.start + inner.end;
+    let len = end - inner_start;
+    let (total, start) = if to_nvgre {
+        (20 + 8 + len, inner_start - 42)
     } else {
-        (20 + 16 + inner_len, 17u8, frame.start.checked_sub(8)?)
+        (20 + 16 + len, inner_start.checked_sub(50)?)
     };
     if total > mtu {
         return None;
     }
-    let old_proto = bytes[23];
-    let sum = !tunnelwire::checksum::combine(
-        tunnelwire::checksum::combine(!checksum, !old_total),
-        total as u16,
-    );
-    let sum = !tunnelwire::checksum::combine(
-        tunnelwire::checksum::combine(!sum, !u16::from_be_bytes([ttl, old_proto])),
-        u16::from_be_bytes([ttl, protocol]),
-    );
+    let old_total = be16(bytes, 16);
     let outer: [u8; 34] = bytes[..34].try_into().unwrap();
-    let moved: &mut [u8; 34] = (&mut buf[start..start + 34]).try_into().unwrap();
-    *moved = outer;
-    moved[16..18].copy_from_slice(&(total as u16).to_be_bytes());
-    moved[23] = protocol;
-    moved[24..26].copy_from_slice(&sum.to_be_bytes());
-    let l4 = start + 34;
-    if to_nvgre {
-        let gre: [u8; 8] = [
-            0x20,
-            0,
-            0x65,
-            0x58,
-            (segment >> 16) as u8,
-            (segment >> 8) as u8,
-            segment as u8,
-            (hash >> 24) as u8,
-        ];
-        buf[l4..l4 + 8].copy_from_slice(&gre);
-    } else {
-        let port = source_port(hash).to_be_bytes();
-        let len = ((16 + inner_len) as u16).to_be_bytes();
-        let header: [u8; 16] = [
-            port[0],
-            port[1],
-            0x12,
-            0xb5,
-            len[0],
-            len[1],
-            0,
-            0,
-            0x08,
-            0,
-            0,
-            0,
-            (segment >> 16) as u8,
-            (segment >> 8) as u8,
-            segment as u8,
-            0,
-        ];
-        buf[l4..l4 + 16].copy_from_slice(&header);
+    // RFC 1624: !checksum + !old + new for the total length and for the TTL/protocol
+    // word, whose change is the protocol's, 47 - 17 = 30 either way (-30 is 0xffe1 in
+    // one's complement); one sum, two folds (it is at most 4 * 0xffff).
+    let protocol_change: u32 = if to_nvgre { 30 } else { 0xffe1 };
+    let sum = u32::from(!checksum) + u32::from(!old_total) + total as u32 + protocol_change;
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let checksum = !((sum & 0xffff) + (sum >> 16)) as u16;
+    if strip != 0 {
+        strip_tags(buf, inner_at, inner_start);
     }
-    debug_assert_eq!(l4 + if to_nvgre { 8 } else { 16 }, inner_at);
+    let (total, checksum) = ((total as u16).to_be_bytes(), checksum.to_be_bytes());
+    let mut ip = outer;
+    ip[16..18].copy_from_slice(&total);
+    ip[24..26].copy_from_slice(&checksum);
+    let [s0, s1, s2] = [(segment >> 16) as u8, (segment >> 8) as u8, segment as u8];
+    if to_nvgre {
+        ip[23] = 47;
+        let mut header = [0u8; 42];
+        header[..34].copy_from_slice(&ip);
+        header[34..].copy_from_slice(&[0x20, 0, 0x65, 0x58, s0, s1, s2, (hash >> 24) as u8]);
+        let at: &mut [u8; 42] = buf.get_mut(start..inner_start)?.try_into().unwrap();
+        *at = header;
+    } else {
+        ip[23] = 17;
+        let port = source_port(hash).to_be_bytes();
+        let udp_len = ((16 + len) as u16).to_be_bytes();
+        let mut header = [0u8; 50];
+        header[..34].copy_from_slice(&ip);
+        header[34..].copy_from_slice(&[
+            port[0], port[1], 0x12, 0xb5, udp_len[0], udp_len[1], 0, 0, 0x08, 0, 0, 0, s0, s1, s2,
+            0,
+        ]);
+        let at: &mut [u8; 50] = buf.get_mut(start..inner_start)?.try_into().unwrap();
+        *at = header;
+    }
     Some(start..end)
 }
 
@@ -566,16 +891,42 @@ impl<const LEN: usize> Encap6<LEN> {
     #[inline(always)]
     pub fn encapsulate(&self, buf: &mut [u8], inner: Range<usize>) -> Option<Range<usize>> {
         let frame = buf.get(inner.clone())?;
-        let (hash, tos) = flow_hash(frame)?;
-        let start = inner.start.checked_sub(LEN)?;
-        let payload_len = LEN - 54 + frame.len();
+        if let Some(walked) = walk_common(frame, true) {
+            return self.write(buf, inner, &walked, 0);
+        }
+        let walked = walk(frame, true)?;
+        let strip = walked.strip_len()?;
+        self.write(buf, inner, &walked, strip)
+    }
+
+    /// The outer headers for a walked inner frame, its tags (`strip` bytes) stripped.
+    #[inline(always)]
+    fn write(
+        &self,
+        buf: &mut [u8],
+        inner: Range<usize>,
+        walked: &Walked,
+        strip: usize,
+    ) -> Option<Range<usize>> {
+        let inner_start = inner.start + strip;
+        let start = inner_start.checked_sub(LEN)?;
+        let payload_len = LEN - 54 + (inner.end - inner_start);
         if 40 + payload_len > self.mtu {
             return None;
         }
+        let (hash, tos) = (walked.hash(), walked.tos);
+        if strip != 0 {
+            strip_tags(buf, inner.start, inner_start);
+        }
         // VXLAN: the inner frame's share of the UDP checksum, read before the header
         // is written in front of it.
-        let inner_sum = if LEN == 70 { sum(frame) } else { 0 };
-        let header: &mut [u8; LEN] = (&mut buf[start..inner.start]).try_into().unwrap();
+        let (headroom, frame) = buf.split_at_mut(inner_start);
+        let inner_sum = if LEN == 70 {
+            sum(frame.get(..inner.end - inner_start)?)
+        } else {
+            0
+        };
+        let header: &mut [u8; LEN] = headroom.get_mut(start..)?.try_into().ok()?;
         *header = self.template;
         let first = 6 << 28 | u32::from(tos & 0x03) << 20 | flow_label(hash);
         header[14..18].copy_from_slice(&first.to_be_bytes());
@@ -622,7 +973,7 @@ struct Checked6 {
 /// (tags and extension headers are other shapes here: `None`): 40 + payload length
 /// within the frame, a VTEP source, then for VXLAN (next header UDP, port 4789) a
 /// non-zero UDP checksum that verifies and the VXLAN-GPE payload, for NVGRE (next header
-/// GRE) a non-reserved VSID; an inner Ethernet header without tags.
+/// GRE) a non-reserved VSID; an inner Ethernet header.
 #[inline(always)]
 fn checked6(frame: &[u8]) -> Option<Checked6> {
     if frame.len() < 54 || be16(frame, 12) != 0x86dd {
@@ -670,7 +1021,7 @@ fn checked6(frame: &[u8]) -> Option<Checked6> {
         }
         (segment, inner)
     };
-    if inner.len() < 14 || matches!(be16(inner, 12), 0x8100 | 0x88a8 | 0x9100) {
+    if inner.len() < 14 {
         return None;
     }
     let start = inner.as_ptr() as usize - frame.as_ptr() as usize;
@@ -685,36 +1036,42 @@ fn checked6(frame: &[u8]) -> Option<Checked6> {
 
 /// What decapsulation over IPv6 found, as the bench compares it: the segment, the
 /// outer source, the inner range.
-pub type Found6 = (u32, u128, Range<usize>);
+pub type Found6 = (u8, u32, u128, u128, Range<usize>, u8, u16, Range<usize>);
 
-/// Hand-written decapsulation over IPv6 with tunnelwire's defaults.
+/// Hand-written decapsulation over IPv6 with tunnelwire's defaults (tagged inner frames
+/// refused; RFC 6040 as over IPv4).
 #[inline(always)]
 pub fn decapsulate6(frame: &mut [u8]) -> Option<Found6> {
     let Checked6 {
+        nvgre,
         segment,
         inner: range,
-        ecn: outer_ecn,
+        ecn,
         ..
     } = checked6(frame)?;
-    let src = be128(frame, 22);
+    let (src, dst) = (be128(frame, 22), be128(frame, 38));
     let inner = frame.get_mut(range.clone())?;
-    if be16(inner, 12) == 0x86dd {
-        return None; // inner IPv6: another shape
-    }
-    if ipv4_header_ok(inner) {
-        let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
-        let tos = ip[1];
-        let ecn = combine_ecn(tos & 0x03, outer_ecn)?;
-        if ecn != tos & 0x03 {
-            let old = u16::from_be_bytes([ip[0], tos]);
-            let new = old & !0x03 | u16::from(ecn);
-            ip[1] = tos & !0x03 | ecn;
-            let checksum = be16(ip, 10);
-            let updated = !add(add(!checksum, !old), new);
-            ip[10..12].copy_from_slice(&updated.to_be_bytes());
-        }
-    }
-    Some((segment, src, range))
+    let ethertype = be16(inner, 12);
+    let alarm = if ethertype == 0x0800 {
+        if ecn == 0 { 0 } else { ecn_ipv4(inner, ecn)? }
+    } else if tpid(ethertype) {
+        return None;
+    } else if ethertype == 0x86dd && ecn != 0 {
+        ecn_ipv6(inner, ecn)?
+    } else {
+        0
+    };
+    let options = range.start..range.start;
+    Some((
+        u8::from(nvgre),
+        segment,
+        src,
+        dst,
+        range,
+        alarm,
+        0x6558,
+        options,
+    ))
 }
 
 /// Hand-written VXLAN <-> NVGRE translation over IPv6 with tunnelwire's defaults (the
@@ -741,11 +1098,17 @@ pub fn translate6(
         return None;
     }
     let inner_frame = &bytes[inner.clone()];
-    let (hash, _) = flow_hash(inner_frame)?;
-    let inner_len = inner.end - inner.start;
+    let walked = walk(inner_frame, true)?;
+    // Inner tags: stripped on the way to NVGRE, refused in NVGRE.
+    let strip = walked.strip_len()?;
+    if strip != 0 && nvgre {
+        return None;
+    }
+    let hash = walked.hash();
+    let inner_len = inner.end - inner.start - strip;
     let end = frame.start + inner.end;
     let (payload_len, next_header, start) = if to_nvgre {
-        (8 + inner_len, 47u8, frame.start + 8)
+        (8 + inner_len, 47u8, frame.start + 8 + strip)
     } else {
         (16 + inner_len, 17u8, frame.start.checked_sub(8)?)
     };
@@ -755,6 +1118,10 @@ pub fn translate6(
     // VXLAN: the inner frame's share of the new UDP checksum, read before anything moves.
     let inner_sum = if to_nvgre { 0 } else { sum(inner_frame) };
     let outer: [u8; 54] = bytes[..54].try_into().unwrap();
+    if strip != 0 {
+        let inner_at = frame.start + inner.start;
+        strip_tags(buf, inner_at, inner_at + strip);
+    }
     let moved: &mut [u8; 54] = (&mut buf[start..start + 54]).try_into().unwrap();
     *moved = outer;
     moved[18..20].copy_from_slice(&(payload_len as u16).to_be_bytes());
@@ -815,7 +1182,7 @@ pub fn translate6(
     }
     debug_assert_eq!(
         l4 + if to_nvgre { 8 } else { 16 },
-        frame.start + inner.start
+        frame.start + inner.start + strip
     );
     Some(start..end)
 }
@@ -850,23 +1217,21 @@ pub fn payload(
     if martian_source || vxlan_gpe_refused(flags, next_protocol) {
         return None;
     }
-    if inner.len() < 14 || matches!(be16(inner, 12), 0x8100 | 0x88a8 | 0x9100 | 0x86dd) {
-        return None; // tagged (refused), or inner IPv6 (another shape)
+    if inner.len() < 14 {
+        return None;
     }
     let inner_at = payload.start + 8;
     let inner = &mut buf[inner_at..payload.end];
-    if ipv4_header_ok(inner) {
-        let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
-        let tos = ip[1];
-        let combined = combine_ecn(tos & 0x03, ecn)?;
-        if combined != tos & 0x03 {
-            let old = u16::from_be_bytes([ip[0], tos]);
-            let new = old & !0x03 | u16::from(combined);
-            ip[1] = tos & !0x03 | combined;
-            let checksum = be16(ip, 10);
-            let updated = !add(add(!checksum, !old), new);
-            ip[10..12].copy_from_slice(&updated.to_be_bytes());
+    // RFC 6040 into the inner IP header as decapsulation does; tags refused.
+    let ethertype = be16(inner, 12);
+    if ethertype == 0x0800 {
+        if ecn != 0 {
+            ecn_ipv4(inner, ecn)?;
         }
+    } else if tpid(ethertype) {
+        return None;
+    } else if ethertype == 0x86dd && ecn != 0 {
+        ecn_ipv6(inner, ecn)?;
     }
     let (hash, tos) = flow_hash(inner)?;
     if 20 + 16 + inner.len() > mtu {
