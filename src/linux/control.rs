@@ -139,9 +139,7 @@ fn write_entry(entry: &FdbEntry, names: &Names, out: &mut Vec<u8>) {
         entry.vni.get(),
         entry.mac,
         entry.is_static,
-        // No control plane yet: an entry is learned or pinned in the file ("evpn" will
-        // name a control plane's).
-        if entry.is_static { "static" } else { "learned" },
+        entry.origin.name(),
         entry.age.as_secs()
     );
 }

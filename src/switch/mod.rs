@@ -58,7 +58,7 @@ pub use config::{
 };
 pub use counters::{Counters, Reason};
 pub use forward::{Forward, Verdict};
-pub use mac_table::{Learned, Limits, MacEntry, MacTable};
+pub use mac_table::{Learned, Limits, MacEntry, MacTable, Origin};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -87,7 +87,16 @@ macro_rules! index_id {
             fn from_len(len: usize) -> Result<Self, ConfigError> {
                 u16::try_from(len).map($name).map_err(|_| ConfigError::TooMany)
             }
+        }
 
+        index_of!($name);
+    };
+}
+
+/// `of` and `of_mut` for an id whose `index` is its place in the switch's list.
+macro_rules! index_of {
+    ($name:ident) => {
+        impl $name {
             /// What this id names in the list that issued it (the switch's, or a
             /// driver's list kept in the same order).
             ///
@@ -111,10 +120,33 @@ index_id!(
     /// A local port of a switch, numbered in the order they were added.
     PortId
 );
-index_id!(
-    /// A remote VTEP of one segment, numbered in the order they were added.
-    RemoteId
-);
+
+/// A remote VTEP of one segment: a slot of the switch's list of remotes, and which of
+/// the remotes that slot has held.
+///
+/// Remotes come and go while the switch runs (a control plane mirrors routes), so a
+/// slot that [`Switch::remove_remote`] frees is given to a later remote: ids would
+/// otherwise run out after 65535 additions, and memory would grow with every one. The
+/// other remotes keep their ids. The generation tells the newcomer from the remote
+/// that held its slot before, so an id kept past its remote's removal names nothing
+/// rather than the newcomer (until the slot's generation wraps, after 65536 reuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RemoteId {
+    pub(crate) slot: u16,
+    pub(crate) generation: u16,
+}
+
+impl RemoteId {
+    /// Its slot: below [`Switch::remote_slots`], the same for as long as the remote
+    /// lives, and given to a later remote once it is removed. A driver keeps its
+    /// per-remote state in lists indexed by it, and replaces a slot's state when
+    /// [`Switch::remotes`] shows a new id there.
+    pub const fn index(self) -> usize {
+        self.slot as usize
+    }
+}
+
+index_of!(RemoteId);
 index_id!(
     /// A segment of a switch, numbered in the order they were added.
     SegmentId
@@ -175,9 +207,13 @@ pub struct FdbEntry {
     pub mac: MacAddr,
     /// Where frames for it go.
     pub location: Location,
-    /// Pinned by a static entry.
+    /// Learned, static or EVPN.
+    pub origin: Origin,
+    /// Pinned: never aged, never moved by learning; true for static and EVPN entries
+    /// (`origin.is_pinned()`). Kept from before origins, for readers that only ask
+    /// whether traffic can change an entry; `origin` says who put it there.
     pub is_static: bool,
-    /// Time since it was last seen (zero for static entries).
+    /// Time since it was last seen (zero for pinned entries).
     pub age: Duration,
 }
 
@@ -206,6 +242,10 @@ struct Port {
 
 #[derive(Debug, Clone)]
 struct Remote {
+    /// Which of the remotes its slot has held: its id's generation.
+    generation: u16,
+    /// False once removed: the slot waits in `free_remotes` for a later remote.
+    live: bool,
     segment: SegmentId,
     ip: IpAddr,
     kind: TunnelKind,
@@ -221,7 +261,10 @@ pub struct Switch {
     segments: Vec<Segment>,
     by_vni: BTreeMap<u32, SegmentId>,
     ports: Vec<Port>,
+    /// Indexed by `RemoteId::index`; removed remotes stay until their slot is reused.
     remotes: Vec<Remote>,
+    /// Slots of removed remotes, for the next remotes added.
+    free_remotes: Vec<u16>,
     table: MacTable,
     decapsulator: Decapsulator,
     /// Where the last forwarded frame goes; its capacity is reserved as ports and remotes
@@ -247,6 +290,7 @@ impl Switch {
             by_vni: BTreeMap::new(),
             ports: Vec::new(),
             remotes: Vec::new(),
+            free_remotes: Vec::new(),
             decapsulator,
             targets: Vec::new(),
             events_lost: 0,
@@ -312,13 +356,15 @@ impl Switch {
             mac_limit: config.mac_limit.unwrap_or(usize::MAX),
             counters: Counters::default(),
         });
-        self.targets.reserve(1);
+        self.reserve_targets();
         Ok(id)
     }
 
     /// Adds a remote VTEP to segment `vni`; it is on the flood list if `config.flood`.
     /// Its packets leave from the local address of its family, so the underlay MTU
-    /// leaves 20 bytes less for its frames over IPv6.
+    /// leaves 20 bytes less for its frames over IPv6. It may be added at any time,
+    /// frames flowing or not; it takes the slot of a removed remote if there is one
+    /// (see [`RemoteId`]), with counters from zero.
     ///
     /// # Errors
     /// `UnknownSegment`; `NotUnicast` for an address no VTEP can have
@@ -337,13 +383,7 @@ impl Switch {
         if local == config.ip {
             return Err(ConfigError::LocalAddress(config.ip));
         }
-        let id = RemoteId::from_len(self.remotes.len())?;
-        if segment
-            .of(&self.segments)
-            .remotes
-            .iter()
-            .any(|r| r.of(&self.remotes).ip == config.ip && r.of(&self.remotes).kind == config.kind)
-        {
+        if self.find_remote(vni, config.ip, config.kind).is_some() {
             return Err(ConfigError::DuplicateRemote(config.ip));
         }
         let mut tunnel = match config.kind {
@@ -360,28 +400,93 @@ impl Switch {
         tunnel.geneve_port = self.config.geneve_port;
         tunnel.source_ports = self.config.source_ports;
         let encapsulator = Encapsulator::new(tunnel).map_err(ConfigError::Tunnel)?;
-        self.remotes.push(Remote {
+        let (slot, generation) = match self.free_remotes.pop() {
+            Some(slot) => {
+                let held = RemoteId {
+                    slot,
+                    generation: 0,
+                }
+                .of(&self.remotes);
+                (slot, held.generation.wrapping_add(1))
+            }
+            None => {
+                let slot = u16::try_from(self.remotes.len()).map_err(|_| ConfigError::TooMany)?;
+                (slot, 0)
+            }
+        };
+        let id = RemoteId { slot, generation };
+        let remote = Remote {
+            generation,
+            live: true,
             segment,
             ip: config.ip,
             kind: config.kind,
             flood: config.flood,
             encapsulator,
             counters: Counters::default(),
-        });
+        };
+        match self.remotes.get_mut(id.index()) {
+            Some(freed) => *freed = remote,
+            None => self.remotes.push(remote),
+        }
         segment.of_mut(&mut self.segments).remotes.push(id);
-        self.targets.reserve(1);
+        self.reserve_targets();
         Ok(id)
     }
 
-    /// Puts a remote on its segment's flood list, or takes it off.
-    pub fn set_flood(&mut self, remote: RemoteId, flood: bool) {
-        if let Some(remote) = self.remotes.get_mut(remote.index()) {
-            remote.flood = flood;
-        }
+    /// Removes a remote, at any time: off its segment's flood list, and every MAC entry
+    /// pointing at it goes (learned, static or EVPN), so nothing is sent to it again and
+    /// tunnel frames from it are `unknown_source`. The other remotes keep their ids; its
+    /// slot goes to a later remote (see [`RemoteId`]). Its counters go with it: its
+    /// frames stay counted in its segment's counters, and copies the driver reports
+    /// after the removal ([`count_sent`](Self::count_sent),
+    /// [`count_write_failed`](Self::count_write_failed)) count for the segment only.
+    /// Move events already queued may still name it. True if it was there; false for
+    /// an id removed already (a withdrawal seen twice is no error).
+    pub fn remove_remote(&mut self, remote: RemoteId) -> bool {
+        let Some(removed) = self.remote_mut(remote) else {
+            return false;
+        };
+        removed.live = false;
+        let segment = removed.segment;
+        segment
+            .of_mut(&mut self.segments)
+            .remotes
+            .retain(|&r| r != remote);
+        let location = Location::Remote(remote);
+        self.table.sweep(|entry| entry.location == location);
+        self.free_remotes.push(remote.slot);
+        true
+    }
+
+    /// The remote of segment `vni` at `ip` speaking `kind`, if there is one: a control
+    /// plane withdrawing a route knows the remote by these, not by its id.
+    pub fn find_remote(&self, vni: Vni, ip: IpAddr, kind: TunnelKind) -> Option<RemoteId> {
+        let segment = self.segment_id(vni).ok()?;
+        segment
+            .of(&self.segments)
+            .remotes
+            .iter()
+            .copied()
+            .find(|r| r.of(&self.remotes).ip == ip && r.of(&self.remotes).kind == kind)
+    }
+
+    /// Puts a remote on its segment's flood list, or takes it off, at any time: what a
+    /// control plane does as inclusive multicast (EVPN type-3) routes come and go.
+    ///
+    /// # Errors
+    /// `UnknownRemote` for a removed remote or one from another switch.
+    pub fn set_flood(&mut self, remote: RemoteId, flood: bool) -> Result<(), ConfigError> {
+        let Some(found) = self.remote_mut(remote) else {
+            return Err(ConfigError::UnknownRemote(remote));
+        };
+        found.flood = flood;
+        Ok(())
     }
 
     /// Pins `mac` in segment `vni` to a port or remote of that segment: never aged,
-    /// never moved by learning, not subject to the segment's limit.
+    /// never moved by learning, not refused by the segment's limit.
+    /// [`add_entry`](Self::add_entry) with [`Origin::Static`].
     ///
     /// # Errors
     /// `UnknownSegment`; `NotInSegment` when the port or remote is not part of it.
@@ -391,27 +496,67 @@ impl Switch {
         mac: MacAddr,
         location: Location,
     ) -> Result<(), ConfigError> {
+        // Nothing outranks a static entry: it is always put in.
+        self.add_entry(vni, mac, location, Origin::Static)
+            .map(|_| ())
+    }
+
+    /// Puts an entry of `origin`, static or EVPN, for `mac` in segment `vni` at a port
+    /// or remote of that segment, at any time. Both are never aged and never moved by
+    /// learning. It replaces a learned entry for the address, or one of its own origin
+    /// (an EVPN route for a MAC that moved); a static entry outranks an EVPN one, which
+    /// then leaves the static entry in place and returns false (nothing of it is kept:
+    /// should the static entry go, the control plane adds its route again). An EVPN
+    /// entry goes with [`remove_entry`](Self::remove_entry) or with its remote.
+    ///
+    /// The segment's `mac_limit` does not refuse either, and EVPN entries do not count
+    /// towards it: the limit stops traffic from growing the table, and learned entries
+    /// stay bounded by it however many routes come in, so remote routes never stop this
+    /// switch learning (and advertising) its own hosts. EVPN entries are bounded where
+    /// they come from: each VTEP advertises what its own limit let it learn, and a BGP
+    /// daemon caps the routes it takes from a peer.
+    ///
+    /// # Errors
+    /// `UnknownSegment`; `NotInSegment` when the port or remote is not part of it (a
+    /// removed remote is part of nothing); `LearnedOrigin` for [`Origin::Learned`],
+    /// which only traffic puts in.
+    pub fn add_entry(
+        &mut self,
+        vni: Vni,
+        mac: MacAddr,
+        location: Location,
+        origin: Origin,
+    ) -> Result<bool, ConfigError> {
         let segment = self.segment_id(vni)?;
+        if !origin.is_pinned() {
+            return Err(ConfigError::LearnedOrigin);
+        }
         let member = match location {
             Location::Port(port) => segment
                 .of(&self.segments)
                 .members
                 .iter()
                 .any(|&(p, _)| p == port),
-            Location::Remote(remote) => self
-                .remotes
-                .get(remote.index())
-                .is_some_and(|r| r.segment == segment),
+            Location::Remote(remote) => self.remote(remote).is_some_and(|r| r.segment == segment),
         };
         if !member {
             return Err(ConfigError::NotInSegment);
         }
-        self.table.insert_static(segment, mac, location);
-        Ok(())
+        Ok(self.table.pin(segment, mac, location, origin))
     }
 
-    /// Removes the entry of `mac` in segment `vni`, static or learned; true if there was
-    /// one.
+    /// Removes the entry of `mac` in segment `vni` if it has `origin`; true if it went.
+    /// A withdrawn route's entry goes, never a static entry that outranked it, nor a
+    /// learned one for the same address.
+    pub fn remove_entry(&mut self, vni: Vni, mac: MacAddr, origin: Origin) -> bool {
+        match self.by_vni.get(&vni.get()) {
+            Some(&segment) => self.table.remove_origin(segment, mac, origin),
+            None => false,
+        }
+    }
+
+    /// Removes the entry of `mac` in segment `vni`, whatever its origin; true if there
+    /// was one.
     pub fn remove_mac(&mut self, vni: Vni, mac: MacAddr) -> bool {
         match self.by_vni.get(&vni.get()) {
             Some(&segment) => self.table.remove(segment, mac),
@@ -438,8 +583,9 @@ impl Switch {
                 vni: segment.vni,
                 mac: entry.mac,
                 location: entry.location,
-                is_static: entry.is_static,
-                age: if entry.is_static {
+                origin: entry.origin,
+                is_static: entry.origin.is_pinned(),
+                age: if entry.origin.is_pinned() {
                     Duration::ZERO
                 } else {
                     Duration::from_nanos(now.saturating_sub(entry.last_seen))
@@ -482,12 +628,33 @@ impl Switch {
             .ok_or(ConfigError::UnknownSegment(vni.get()))
     }
 
-    /// The remotes: id, segment VNI, address and encapsulation, in the order added.
+    /// The remotes, removed ones left out: id, segment VNI, address and encapsulation,
+    /// in the order of their slots (the order added, as long as none was removed).
     pub fn remotes(&self) -> impl Iterator<Item = (RemoteId, Vni, IpAddr, TunnelKind)> + '_ {
-        self.remotes.iter().enumerate().map(|(i, r)| {
-            let vni = r.segment.of(&self.segments).vni;
-            (RemoteId(i as u16), vni, r.ip, r.kind)
-        })
+        self.remotes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.live)
+            .map(|(slot, r)| {
+                let vni = r.segment.of(&self.segments).vni;
+                let id = RemoteId {
+                    slot: slot as u16,
+                    generation: r.generation,
+                };
+                (id, vni, r.ip, r.kind)
+            })
+    }
+
+    /// Slots for remotes: every remote's [`index`](RemoteId::index) is below it, and a
+    /// driver's per-remote lists need this length.
+    pub fn remote_slots(&self) -> usize {
+        self.remotes.len()
+    }
+
+    /// Whether a remote is on its segment's flood list; `None` for a removed remote or
+    /// one from another switch.
+    pub fn floods_to(&self, remote: RemoteId) -> Option<bool> {
+        self.remote(remote).map(|r| r.flood)
     }
 
     /// The local ports, in the order they were added.
@@ -511,9 +678,16 @@ impl Switch {
     /// A remote's counters.
     ///
     /// # Panics
-    /// If `remote` does not belong to this switch.
+    /// If `remote` does not belong to this switch, or was removed (its counters went
+    /// with it: see [`remove_remote`](Self::remove_remote)).
     pub fn remote_counters(&self, remote: RemoteId) -> &Counters {
-        &remote.of(&self.remotes).counters
+        match self.remote(remote) {
+            Some(found) => &found.counters,
+            None => panic!(
+                "remote {} is not a remote of this switch: removed, or from another switch",
+                remote.index()
+            ),
+        }
     }
 
     /// A segment's counters: every frame that entered it, every copy that left it, and
@@ -530,6 +704,28 @@ impl Switch {
     /// segment.
     pub fn underlay_counters(&self) -> &Counters {
         &self.underlay
+    }
+
+    /// The live remote `id` names, if it does.
+    fn remote(&self, id: RemoteId) -> Option<&Remote> {
+        self.remotes
+            .get(id.index())
+            .filter(|r| r.live && r.generation == id.generation)
+    }
+
+    /// As [`remote`](Self::remote), mutably.
+    fn remote_mut(&mut self, id: RemoteId) -> Option<&mut Remote> {
+        self.remotes
+            .get_mut(id.index())
+            .filter(|r| r.live && r.generation == id.generation)
+    }
+
+    /// Keeps room in `targets` for every port and remote slot, so that filling it never
+    /// allocates: a flood goes to every port and remote of a segment at most.
+    fn reserve_targets(&mut self) {
+        let most = self.ports.len().saturating_add(self.remotes.len());
+        self.targets
+            .reserve(most.saturating_sub(self.targets.len()));
     }
 
     fn push_event(&mut self, event: MacMove) {

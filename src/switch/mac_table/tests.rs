@@ -5,7 +5,10 @@ use crate::switch::{PortId, RemoteId};
 
 const SEG: SegmentId = SegmentId(0);
 const PORT: Location = Location::Port(PortId(0));
-const REMOTE: Location = Location::Remote(RemoteId(0));
+const REMOTE: Location = Location::Remote(RemoteId {
+    slot: 0,
+    generation: 0,
+});
 
 fn mac(n: u32) -> MacAddr {
     let [a, b, c, d] = n.to_be_bytes();
@@ -31,7 +34,7 @@ fn learns_refreshes_moves_and_pins() {
         table.learn(SEG, mac(1), REMOTE, 30, u64::MAX, Limits::segment(100)),
         Learned::Moved { from: PORT }
     );
-    table.insert_static(SEG, mac(2), PORT);
+    assert!(table.pin(SEG, mac(2), PORT, Origin::Static));
     assert_eq!(
         table.learn(SEG, mac(2), REMOTE, 40, u64::MAX, Limits::segment(100)),
         Learned::Pinned
@@ -93,7 +96,7 @@ fn a_full_segment_refuses_new_addresses_only() {
         table.learn(SegmentId(1), mac(9), PORT, 0, u64::MAX, Limits::segment(4)),
         Learned::New
     );
-    table.insert_static(SEG, mac(10), PORT);
+    assert!(table.pin(SEG, mac(10), PORT, Origin::Static));
     assert_eq!(table.segment_len(SEG), 5);
 }
 
@@ -254,7 +257,7 @@ fn assert_port_counts(table: &MacTable) {
     for port in 0..3 {
         let held = table
             .iter()
-            .filter(|e| !e.is_static && e.location == Location::Port(PortId(port)))
+            .filter(|e| e.origin == Origin::Learned && e.location == Location::Port(PortId(port)))
             .count();
         assert_eq!(table.port_len(PortId(port)), held, "port {port}");
     }
@@ -293,9 +296,9 @@ fn a_full_port_learns_no_address_new_or_moving_in() {
         (2, 0)
     );
     // Static entries do not count, and one replacing a learned entry frees its place.
-    table.insert_static(SEG, mac(9), PORT);
+    assert!(table.pin(SEG, mac(9), PORT, Origin::Static));
     assert_eq!(table.port_len(PortId(0)), 2);
-    table.insert_static(SEG, mac(3), PORT);
+    assert!(table.pin(SEG, mac(3), PORT, Origin::Static));
     assert_eq!(table.port_len(PortId(0)), 1);
     assert!(table.remove(SEG, mac(2)));
     assert_eq!(table.port_len(PortId(0)), 0);
