@@ -329,6 +329,30 @@ remote = "10.99.0.1"
     }
 
     #[test]
+    fn an_fdb_line_names_its_entrys_own_origin() {
+        let (mut switch, names) = switch_with_one_learned_address();
+        let (remote, vni, ..) = switch.remotes().next().unwrap();
+        let mac = crate::wire::MacAddr([2, 0, 0, 0, 0, 0x0a]);
+        let evpn = crate::switch::Origin::Evpn;
+        assert_eq!(
+            switch.add_entry(vni, mac, Location::Remote(remote), evpn),
+            Ok(true)
+        );
+        let lines = fdb_lines(&switch, &names, Duration::from_secs(10));
+        assert!(
+            lines.contains(
+                "{\"vni\":42,\"mac\":\"02:00:00:00:00:0a\",\"remote\":\"10.99.0.1\",\"static\":true,\"origin\":\"evpn\",\"age_secs\":0}\n"
+            ),
+            "{lines}"
+        );
+        let origins: Vec<_> = lines
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["origin"].clone())
+            .collect();
+        assert_eq!(origins, ["learned", "static", "evpn"]);
+    }
+
+    #[test]
     fn fdb_lines_follow_the_contract() {
         let (switch, names) = switch_with_one_learned_address();
         assert_eq!(

@@ -331,3 +331,66 @@ fn port_counts_survive_growth_and_backward_shifts() {
         table.len()
     );
 }
+
+#[test]
+fn pins_rank_static_over_evpn_over_learned() {
+    let mut table = MacTable::new(5);
+    let other = Location::Port(PortId(1));
+    table.learn(SEG, mac(1), PORT, 0, 100, Limits::segment(10));
+    assert!(table.pin(SEG, mac(1), REMOTE, Origin::Evpn), "over learned");
+    assert!(
+        table.pin(SEG, mac(1), other, Origin::Evpn),
+        "a route moving"
+    );
+    assert!(table.pin(SEG, mac(1), PORT, Origin::Static), "over EVPN");
+    assert!(
+        !table.pin(SEG, mac(1), REMOTE, Origin::Evpn),
+        "under static"
+    );
+    assert!(
+        !table.pin(SEG, mac(2), PORT, Origin::Learned),
+        "learning's job"
+    );
+    let held = table.lookup(SEG, mac(1), 1000, 100).unwrap();
+    assert_eq!((held.location, held.origin), (PORT, Origin::Static));
+    assert_eq!(table.len(), 1);
+    assert!(!table.remove_origin(SEG, mac(1), Origin::Evpn));
+    assert!(table.remove_origin(SEG, mac(1), Origin::Static));
+    assert!(table.is_empty());
+}
+
+#[test]
+fn counts_by_origin_survive_growth_and_backward_shifts() {
+    let mut table = MacTable::new(6);
+    let origins = [Origin::Learned, Origin::Static, Origin::Evpn];
+    for n in 0..300u32 {
+        let origin = origins[n as usize % 3];
+        let at = if n % 2 == 0 { PORT } else { REMOTE };
+        match origin {
+            Origin::Learned => {
+                table.learn(SEG, mac(n), at, 0, u64::MAX, Limits::segment(1000));
+            }
+            pinned => assert!(table.pin(SEG, mac(n), at, pinned)),
+        }
+    }
+    for n in (0..300).step_by(7) {
+        assert!(table.remove(SEG, mac(n)));
+    }
+    for origin in origins {
+        let held = table.iter().filter(|e| e.origin == origin).count();
+        assert_eq!(table.origin_len(SEG, origin), held, "{origin:?}");
+    }
+    assert_eq!(table.segment_len(SEG), table.len());
+    assert_port_counts(&table);
+    // The limit counts learned and static entries, not EVPN ones.
+    let limited = table.origin_len(SEG, Origin::Learned) + table.origin_len(SEG, Origin::Static);
+    let limits = Limits::segment(limited + 1);
+    assert_eq!(
+        table.learn(SEG, mac(1000), REMOTE, 0, u64::MAX, limits),
+        Learned::New
+    );
+    assert_eq!(
+        table.learn(SEG, mac(1001), REMOTE, 0, u64::MAX, limits),
+        Learned::Refused
+    );
+}
