@@ -151,11 +151,11 @@ impl Switch {
     /// # Errors
     /// The reason it was dropped (counted): `mtu` when the outer packet would exceed the
     /// underlay MTU, or the frame a port's MTU; `no_buffer` when `frame` has too little
-    /// headroom in `buf`.
+    /// headroom in `buf`; `write_failed` (for the segment) when `egress` is a remote
+    /// removed since [`receive`](Self::receive) chose it.
     ///
     /// # Panics
-    /// If `egress` or `forward` does not come from this switch, or `egress` names a
-    /// remote removed since [`receive`](Self::receive) chose it.
+    /// If `egress` or `forward` does not come from this switch.
     pub fn emit(
         &mut self,
         forward: &Forward,
@@ -173,21 +173,17 @@ impl Switch {
                     _ => self.tag_for_port(port, segment, buf, frame),
                 }
             }
-            Location::Remote(id) => {
-                let Some(remote) = self.remote_mut(id) else {
-                    panic!(
-                        "remote {} was removed before its copy was written",
-                        id.index()
-                    )
-                };
-                remote
+            Location::Remote(id) => match self.remote_mut(id) {
+                // Gone since `receive` chose it: there is nobody to write the copy for.
+                None => Err(Reason::WriteFailed),
+                Some(remote) => remote
                     .encapsulator
                     .encapsulate(buf, frame)
                     .map_err(|error| match error.kind {
                         ErrorKind::ExceedsMtu { .. } => Reason::Mtu,
                         _ => Reason::NoBuffer,
-                    })
-            }
+                    }),
+            },
         };
         if let Err(reason) = written {
             if let Some(counters) = self.counters_of(egress) {

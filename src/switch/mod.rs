@@ -437,10 +437,11 @@ impl Switch {
     /// Removes a remote, at any time: off its segment's flood list, and every MAC entry
     /// pointing at it goes (learned, static or EVPN), so nothing is sent to it again and
     /// tunnel frames from it are `unknown_source`. The other remotes keep their ids; its
-    /// slot goes to a later remote (see [`RemoteId`]). Its counters go with it: its
-    /// frames stay counted in its segment's counters, and copies the driver reports
-    /// after the removal ([`count_sent`](Self::count_sent),
-    /// [`count_write_failed`](Self::count_write_failed)) count for the segment only.
+    /// slot goes to a later remote (see [`RemoteId`]). Its counters go with it (they
+    /// read as zero, and the next remote in its slot starts from zero): its frames stay
+    /// counted in its segment's counters, a copy the driver reports sent after the
+    /// removal ([`count_sent`](Self::count_sent)) counts for the segment only, and
+    /// [`emit`](Self::emit) refuses to write one as `write_failed`.
     /// Move events already queued may still name it. True if it was there; false for
     /// an id removed already (a withdrawal seen twice is no error).
     pub fn remove_remote(&mut self, remote: RemoteId) -> bool {
@@ -675,19 +676,11 @@ impl Switch {
         &port.of(&self.ports).counters
     }
 
-    /// A remote's counters.
-    ///
-    /// # Panics
-    /// If `remote` does not belong to this switch, or was removed (its counters went
-    /// with it: see [`remove_remote`](Self::remove_remote)).
+    /// A remote's counters; all zero for a removed remote, whose counters went with it
+    /// (see [`remove_remote`](Self::remove_remote)), or an id from another switch.
     pub fn remote_counters(&self, remote: RemoteId) -> &Counters {
-        match self.remote(remote) {
-            Some(found) => &found.counters,
-            None => panic!(
-                "remote {} is not a remote of this switch: removed, or from another switch",
-                remote.index()
-            ),
-        }
+        self.remote(remote)
+            .map_or(&Counters::ZERO, |found| &found.counters)
     }
 
     /// A segment's counters: every frame that entered it, every copy that left it, and
