@@ -13,6 +13,13 @@
 //! or AF_PACKET gives it: [`Ingress::Underlay`]) or as a socket payload (what a UDP or
 //! raw GRE socket gives: [`Ingress::Socket`]); after decapsulation both take one path.
 //!
+//! A control plane (EVPN, an orchestrator) drives the same API between frames, while
+//! the switch runs: remotes come and go ([`Switch::add_remote`],
+//! [`Switch::remove_remote`]: the other remotes keep their ids), join and leave their
+//! segment's flood list ([`Switch::set_flood`]), and MAC entries carry an [`Origin`]
+//! (learned, static, EVPN) that decides what may move, age or remove them
+//! ([`Switch::add_entry`], [`Switch::remove_entry`]).
+//!
 //! ```
 //! use core::net::Ipv4Addr;
 //! use core::time::Duration;
@@ -50,13 +57,16 @@
 
 mod config;
 mod counters;
+mod fdb;
 mod forward;
 pub mod mac_table;
+mod remotes;
 
 pub use config::{
     ConfigError, PortConfig, PortMode, RemoteConfig, SegmentConfig, SwitchConfig, is_vtep_address,
 };
 pub use counters::{Counters, Reason};
+pub use fdb::FdbEntry;
 pub use forward::{Forward, Verdict};
 pub use mac_table::{Learned, Limits, MacEntry, MacTable, Origin};
 
@@ -66,9 +76,8 @@ use core::net::IpAddr;
 use core::time::Duration;
 
 use crate::packet::{TunnelPorts, VxlanPorts};
-use crate::tunnel::{Decapsulator, Encapsulator, SocketOuter, TunnelConfig, TunnelKind};
+use crate::tunnel::{Decapsulator, Encapsulator, SocketOuter, TunnelKind};
 use crate::wire::ethernet::MacAddr;
-use crate::wire::nvgre::Vsid;
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::Vni;
 
@@ -196,25 +205,6 @@ pub struct MacMove {
     pub from: Location,
     /// Where it is now.
     pub to: Location,
-}
-
-/// One entry of the forwarding database, as [`Switch::fdb`] lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FdbEntry {
-    /// Its segment.
-    pub vni: Vni,
-    /// The address.
-    pub mac: MacAddr,
-    /// Where frames for it go.
-    pub location: Location,
-    /// Learned, static or EVPN.
-    pub origin: Origin,
-    /// Pinned: never aged, never moved by learning; true for static and EVPN entries
-    /// (`origin.is_pinned()`). Kept from before origins, for readers that only ask
-    /// whether traffic can change an entry; `origin` says who put it there.
-    pub is_static: bool,
-    /// Time since it was last seen (zero for pinned entries).
-    pub age: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -360,246 +350,6 @@ impl Switch {
         Ok(id)
     }
 
-    /// Adds a remote VTEP to segment `vni`; it is on the flood list if `config.flood`.
-    /// Its packets leave from the local address of its family, so the underlay MTU
-    /// leaves 20 bytes less for its frames over IPv6. It may be added at any time,
-    /// frames flowing or not; it takes the slot of a removed remote if there is one
-    /// (see [`RemoteId`]), with counters from zero.
-    ///
-    /// # Errors
-    /// `UnknownSegment`; `NotUnicast` for an address no VTEP can have
-    /// ([`is_vtep_address`]); `NoLocalAddress` when the switch has no local address of
-    /// its family; `LocalAddress` for the switch's own; `DuplicateRemote` when the
-    /// segment has this address with this encapsulation already; `Tunnel` when the
-    /// encapsulator refuses the settings.
-    pub fn add_remote(&mut self, vni: Vni, config: RemoteConfig) -> Result<RemoteId, ConfigError> {
-        let segment = self.segment_id(vni)?;
-        if !is_vtep_address(config.ip) {
-            return Err(ConfigError::NotUnicast(config.ip));
-        }
-        let Some(local) = self.config.local_ip_for(config.ip) else {
-            return Err(ConfigError::NoLocalAddress(config.ip));
-        };
-        if local == config.ip {
-            return Err(ConfigError::LocalAddress(config.ip));
-        }
-        if self.find_remote(vni, config.ip, config.kind).is_some() {
-            return Err(ConfigError::DuplicateRemote(config.ip));
-        }
-        let mut tunnel = match config.kind {
-            TunnelKind::Vxlan => TunnelConfig::vxlan(vni, local, config.ip),
-            TunnelKind::Nvgre => {
-                let vsid = Vsid::new(vni.get()).map_err(ConfigError::Tunnel)?;
-                TunnelConfig::nvgre(vsid, local, config.ip)
-            }
-            // No options: the switch carries Ethernet frames and no metadata.
-            TunnelKind::Geneve => TunnelConfig::geneve(vni, local, config.ip),
-        };
-        tunnel.mtu = self.config.mtu;
-        tunnel.vxlan_port = self.config.vxlan_port;
-        tunnel.geneve_port = self.config.geneve_port;
-        tunnel.source_ports = self.config.source_ports;
-        let encapsulator = Encapsulator::new(tunnel).map_err(ConfigError::Tunnel)?;
-        let (slot, generation) = match self.free_remotes.pop() {
-            Some(slot) => {
-                let held = RemoteId {
-                    slot,
-                    generation: 0,
-                }
-                .of(&self.remotes);
-                (slot, held.generation.wrapping_add(1))
-            }
-            None => {
-                let slot = u16::try_from(self.remotes.len()).map_err(|_| ConfigError::TooMany)?;
-                (slot, 0)
-            }
-        };
-        let id = RemoteId { slot, generation };
-        let remote = Remote {
-            generation,
-            live: true,
-            segment,
-            ip: config.ip,
-            kind: config.kind,
-            flood: config.flood,
-            encapsulator,
-            counters: Counters::default(),
-        };
-        match self.remotes.get_mut(id.index()) {
-            Some(freed) => *freed = remote,
-            None => self.remotes.push(remote),
-        }
-        segment.of_mut(&mut self.segments).remotes.push(id);
-        self.reserve_targets();
-        Ok(id)
-    }
-
-    /// Removes a remote, at any time: off its segment's flood list, and every MAC entry
-    /// pointing at it goes (learned, static or EVPN), so nothing is sent to it again and
-    /// tunnel frames from it are `unknown_source`. The other remotes keep their ids; its
-    /// slot goes to a later remote (see [`RemoteId`]). Its counters go with it (they
-    /// read as zero, and the next remote in its slot starts from zero): its frames stay
-    /// counted in its segment's counters, a copy the driver reports sent after the
-    /// removal ([`count_sent`](Self::count_sent)) counts for the segment only, and
-    /// [`emit`](Self::emit) refuses to write one as `write_failed`.
-    /// Move events already queued may still name it. True if it was there; false for
-    /// an id removed already (a withdrawal seen twice is no error).
-    pub fn remove_remote(&mut self, remote: RemoteId) -> bool {
-        let Some(removed) = self.remote_mut(remote) else {
-            return false;
-        };
-        removed.live = false;
-        let segment = removed.segment;
-        segment
-            .of_mut(&mut self.segments)
-            .remotes
-            .retain(|&r| r != remote);
-        let location = Location::Remote(remote);
-        self.table.sweep(|entry| entry.location == location);
-        self.free_remotes.push(remote.slot);
-        true
-    }
-
-    /// The remote of segment `vni` at `ip` speaking `kind`, if there is one: a control
-    /// plane withdrawing a route knows the remote by these, not by its id.
-    pub fn find_remote(&self, vni: Vni, ip: IpAddr, kind: TunnelKind) -> Option<RemoteId> {
-        let segment = self.segment_id(vni).ok()?;
-        segment
-            .of(&self.segments)
-            .remotes
-            .iter()
-            .copied()
-            .find(|r| r.of(&self.remotes).ip == ip && r.of(&self.remotes).kind == kind)
-    }
-
-    /// Puts a remote on its segment's flood list, or takes it off, at any time: what a
-    /// control plane does as inclusive multicast (EVPN type-3) routes come and go.
-    ///
-    /// # Errors
-    /// `UnknownRemote` for a removed remote or one from another switch.
-    pub fn set_flood(&mut self, remote: RemoteId, flood: bool) -> Result<(), ConfigError> {
-        let Some(found) = self.remote_mut(remote) else {
-            return Err(ConfigError::UnknownRemote(remote));
-        };
-        found.flood = flood;
-        Ok(())
-    }
-
-    /// Pins `mac` in segment `vni` to a port or remote of that segment: never aged,
-    /// never moved by learning, not refused by the segment's limit.
-    /// [`add_entry`](Self::add_entry) with [`Origin::Static`].
-    ///
-    /// # Errors
-    /// `UnknownSegment`; `NotInSegment` when the port or remote is not part of it.
-    pub fn add_static(
-        &mut self,
-        vni: Vni,
-        mac: MacAddr,
-        location: Location,
-    ) -> Result<(), ConfigError> {
-        // Nothing outranks a static entry: it is always put in.
-        self.add_entry(vni, mac, location, Origin::Static)
-            .map(|_| ())
-    }
-
-    /// Puts an entry of `origin`, static or EVPN, for `mac` in segment `vni` at a port
-    /// or remote of that segment, at any time. Both are never aged and never moved by
-    /// learning. It replaces a learned entry for the address, or one of its own origin
-    /// (an EVPN route for a MAC that moved); a static entry outranks an EVPN one, which
-    /// then leaves the static entry in place and returns false (nothing of it is kept:
-    /// should the static entry go, the control plane adds its route again). An EVPN
-    /// entry goes with [`remove_entry`](Self::remove_entry) or with its remote.
-    ///
-    /// The segment's `mac_limit` does not refuse either, and EVPN entries do not count
-    /// towards it: the limit stops traffic from growing the table, and learned entries
-    /// stay bounded by it however many routes come in, so remote routes never stop this
-    /// switch learning (and advertising) its own hosts. EVPN entries are bounded where
-    /// they come from: each VTEP advertises what its own limit let it learn, and a BGP
-    /// daemon caps the routes it takes from a peer.
-    ///
-    /// # Errors
-    /// `UnknownSegment`; `NotInSegment` when the port or remote is not part of it (a
-    /// removed remote is part of nothing); `LearnedOrigin` for [`Origin::Learned`],
-    /// which only traffic puts in.
-    pub fn add_entry(
-        &mut self,
-        vni: Vni,
-        mac: MacAddr,
-        location: Location,
-        origin: Origin,
-    ) -> Result<bool, ConfigError> {
-        let segment = self.segment_id(vni)?;
-        if !origin.is_pinned() {
-            return Err(ConfigError::LearnedOrigin);
-        }
-        let member = match location {
-            Location::Port(port) => segment
-                .of(&self.segments)
-                .members
-                .iter()
-                .any(|&(p, _)| p == port),
-            Location::Remote(remote) => self.remote(remote).is_some_and(|r| r.segment == segment),
-        };
-        if !member {
-            return Err(ConfigError::NotInSegment);
-        }
-        Ok(self.table.pin(segment, mac, location, origin))
-    }
-
-    /// Removes the entry of `mac` in segment `vni` if it has `origin`; true if it went.
-    /// A withdrawn route's entry goes, never a static entry that outranked it, nor a
-    /// learned one for the same address.
-    pub fn remove_entry(&mut self, vni: Vni, mac: MacAddr, origin: Origin) -> bool {
-        match self.by_vni.get(&vni.get()) {
-            Some(&segment) => self.table.remove_origin(segment, mac, origin),
-            None => false,
-        }
-    }
-
-    /// Removes the entry of `mac` in segment `vni`, whatever its origin; true if there
-    /// was one.
-    pub fn remove_mac(&mut self, vni: Vni, mac: MacAddr) -> bool {
-        match self.by_vni.get(&vni.get()) {
-            Some(&segment) => self.table.remove(segment, mac),
-            None => false,
-        }
-    }
-
-    /// Removes every learned entry older than its segment's ageing time at `now`;
-    /// returns how many went. Expired entries are already ignored by forwarding and
-    /// [`fdb`](Self::fdb); this frees their places towards the segment's limit.
-    pub fn age(&mut self, now: Duration) -> usize {
-        let now = nanos(now);
-        let segments = &self.segments;
-        self.table
-            .sweep(|entry| entry.is_expired(now, entry.segment.of(segments).ageing))
-    }
-
-    /// The forwarding database at `now`: every entry that has not aged out.
-    pub fn fdb(&self, now: Duration) -> impl Iterator<Item = FdbEntry> + '_ {
-        let now = nanos(now);
-        self.table.iter().filter_map(move |entry| {
-            let segment = entry.segment.of(&self.segments);
-            (!entry.is_expired(now, segment.ageing)).then(|| FdbEntry {
-                vni: segment.vni,
-                mac: entry.mac,
-                location: entry.location,
-                origin: entry.origin,
-                is_static: entry.origin.is_pinned(),
-                age: if entry.origin.is_pinned() {
-                    Duration::ZERO
-                } else {
-                    Duration::from_nanos(now.saturating_sub(entry.last_seen))
-                },
-            })
-        })
-    }
-
-    /// The MAC table itself (expired entries included until [`age`](Self::age)).
-    pub fn mac_table(&self) -> &MacTable {
-        &self.table
-    }
-
     /// The next MAC-move event, oldest first.
     pub fn take_event(&mut self) -> Option<MacMove> {
         self.events.pop_front()
@@ -629,35 +379,6 @@ impl Switch {
             .ok_or(ConfigError::UnknownSegment(vni.get()))
     }
 
-    /// The remotes, removed ones left out: id, segment VNI, address and encapsulation,
-    /// in the order of their slots (the order added, as long as none was removed).
-    pub fn remotes(&self) -> impl Iterator<Item = (RemoteId, Vni, IpAddr, TunnelKind)> + '_ {
-        self.remotes
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.live)
-            .map(|(slot, r)| {
-                let vni = r.segment.of(&self.segments).vni;
-                let id = RemoteId {
-                    slot: slot as u16,
-                    generation: r.generation,
-                };
-                (id, vni, r.ip, r.kind)
-            })
-    }
-
-    /// Slots for remotes: every remote's [`index`](RemoteId::index) is below it, and a
-    /// driver's per-remote lists need this length.
-    pub fn remote_slots(&self) -> usize {
-        self.remotes.len()
-    }
-
-    /// Whether a remote is on its segment's flood list; `None` for a removed remote or
-    /// one from another switch.
-    pub fn floods_to(&self, remote: RemoteId) -> Option<bool> {
-        self.remote(remote).map(|r| r.flood)
-    }
-
     /// The local ports, in the order they were added.
     pub fn ports(&self) -> impl Iterator<Item = PortId> + use<> {
         (0..self.ports.len()).map(|i| PortId(i as u16))
@@ -676,13 +397,6 @@ impl Switch {
         &port.of(&self.ports).counters
     }
 
-    /// A remote's counters; all zero for a removed remote, whose counters went with it
-    /// (see [`remove_remote`](Self::remove_remote)), or an id from another switch.
-    pub fn remote_counters(&self, remote: RemoteId) -> &Counters {
-        self.remote(remote)
-            .map_or(&Counters::ZERO, |found| &found.counters)
-    }
-
     /// A segment's counters: every frame that entered it, every copy that left it, and
     /// every refusal in it.
     ///
@@ -697,20 +411,6 @@ impl Switch {
     /// segment.
     pub fn underlay_counters(&self) -> &Counters {
         &self.underlay
-    }
-
-    /// The live remote `id` names, if it does.
-    fn remote(&self, id: RemoteId) -> Option<&Remote> {
-        self.remotes
-            .get(id.index())
-            .filter(|r| r.live && r.generation == id.generation)
-    }
-
-    /// As [`remote`](Self::remote), mutably.
-    fn remote_mut(&mut self, id: RemoteId) -> Option<&mut Remote> {
-        self.remotes
-            .get_mut(id.index())
-            .filter(|r| r.live && r.generation == id.generation)
     }
 
     /// Keeps room in `targets` for every port and remote slot, so that filling it never

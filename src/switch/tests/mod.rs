@@ -5,7 +5,8 @@ use std::vec::Vec;
 
 use super::*;
 use crate::packet::Decoder;
-use crate::tunnel::HEADROOM;
+use crate::tunnel::{HEADROOM, TunnelConfig};
+use crate::wire::nvgre::Vsid;
 
 mod control_plane;
 mod dual_stack;
