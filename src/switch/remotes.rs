@@ -60,13 +60,10 @@ impl Switch {
         tunnel.source_ports = self.config.source_ports;
         let encapsulator = Encapsulator::new(tunnel).map_err(ConfigError::Tunnel)?;
         let (slot, generation) = match self.free_remotes.pop() {
+            // A new generation: ids kept from the slot's last remote name nothing.
             Some(slot) => {
-                let held = RemoteId {
-                    slot,
-                    generation: 0,
-                }
-                .of(&self.remotes);
-                (slot, held.generation.wrapping_add(1))
+                let last = self.remotes.get(usize::from(slot)).map(|r| r.generation);
+                (slot, last.unwrap_or(0).wrapping_add(1))
             }
             None => {
                 let slot = u16::try_from(self.remotes.len()).map_err(|_| ConfigError::TooMany)?;
