@@ -8,7 +8,7 @@
 mod switch_check;
 
 use proptest::prelude::*;
-use switch_check::{Input, KINDS, SEGMENTS, SENDERS};
+use switch_check::{Control, Input, KINDS, REMOTES, SEGMENTS, SENDERS};
 use tunnelwire::wire::MacAddr;
 
 fn mac_pool() -> impl Strategy<Value = MacAddr> {
@@ -73,15 +73,34 @@ fn mutated(frame: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = Vec<u
         })
 }
 
-fn input() -> impl Strategy<Value = Input> {
+/// What a control plane does now and then: remotes going and coming back, flood lists,
+/// EVPN entries for the frames' own addresses.
+fn control() -> impl Strategy<Value = Control> {
+    let slot = 0..REMOTES;
     prop_oneof![
-        4 => (0u64..2000, 0..switch_check::PORTS, mutated(inner_frame()))
-            .prop_map(|(step_ms, port, bytes)| Input { step_ms, port: Some(port), bytes }),
-        4 => (0u64..2000, mutated(tunnel_frame()))
-            .prop_map(|(step_ms, bytes)| Input { step_ms, port: None, bytes }),
-        1 => (0u64..2000, prop::collection::vec(any::<u8>(), 0..120))
-            .prop_map(|(step_ms, bytes)| Input { step_ms, port: None, bytes }),
+        1 => slot.clone().prop_map(Control::Remove),
+        1 => slot.clone().prop_map(Control::Add),
+        1 => (slot.clone(), any::<bool>()).prop_map(|(s, on)| Control::Flood(s, on)),
+        2 => (slot, 0u8..10).prop_map(|(s, n)| Control::Evpn(s, n)),
+        1 => (0..SEGMENTS.len(), 0u8..10).prop_map(|(s, n)| Control::Withdraw(s, n)),
     ]
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    let frame = prop_oneof![
+        4 => (0..switch_check::PORTS, mutated(inner_frame()))
+            .prop_map(|(port, bytes)| (Some(port), bytes)),
+        4 => mutated(tunnel_frame()).prop_map(|bytes| (None, bytes)),
+        1 => prop::collection::vec(any::<u8>(), 0..120).prop_map(|bytes| (None, bytes)),
+    ];
+    (0u64..2000, prop::option::weighted(0.2, control()), frame).prop_map(
+        |(step_ms, control, (port, bytes))| Input {
+            step_ms,
+            control,
+            port,
+            bytes,
+        },
+    )
 }
 
 proptest! {

@@ -139,9 +139,7 @@ fn write_entry(entry: &FdbEntry, names: &Names, out: &mut Vec<u8>) {
         entry.vni.get(),
         entry.mac,
         entry.is_static,
-        // No control plane yet: an entry is learned or pinned in the file ("evpn" will
-        // name a control plane's).
-        if entry.is_static { "static" } else { "learned" },
+        entry.origin.name(),
         entry.age.as_secs()
     );
 }
@@ -328,6 +326,30 @@ remote = "10.99.0.1"
         let mut rest = Vec::new();
         assert!(!listing.write_next(&switch, &names, now, 2502, &mut rest));
         assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn an_fdb_line_names_its_entrys_own_origin() {
+        let (mut switch, names) = switch_with_one_learned_address();
+        let (remote, vni, ..) = switch.remotes().next().unwrap();
+        let mac = crate::wire::MacAddr([2, 0, 0, 0, 0, 0x0a]);
+        let evpn = crate::switch::Origin::Evpn;
+        assert_eq!(
+            switch.add_entry(vni, mac, Location::Remote(remote), evpn),
+            Ok(true)
+        );
+        let lines = fdb_lines(&switch, &names, Duration::from_secs(10));
+        assert!(
+            lines.contains(
+                "{\"vni\":42,\"mac\":\"02:00:00:00:00:0a\",\"remote\":\"10.99.0.1\",\"static\":true,\"origin\":\"evpn\",\"age_secs\":0}\n"
+            ),
+            "{lines}"
+        );
+        let origins: Vec<_> = lines
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["origin"].clone())
+            .collect();
+        assert_eq!(origins, ["learned", "static", "evpn"]);
     }
 
     #[test]

@@ -208,6 +208,10 @@ pub enum ConfigError {
     NotUnicast(IpAddr),
     /// No such port or remote, or it is not part of the segment named.
     NotInSegment,
+    /// No such remote: it was removed, or belongs to another switch.
+    UnknownRemote(super::RemoteId),
+    /// An entry added by hand with origin `Learned`: only traffic puts those in.
+    LearnedOrigin,
     /// More than 65535 ports, remotes or segments.
     TooMany,
     /// The tunnel engine refused the remote's settings.
@@ -242,6 +246,14 @@ impl fmt::Display for ConfigError {
                  (unspecified, loopback, multicast, broadcast or IPv4-mapped)"
             ),
             ConfigError::NotInSegment => f.write_str("the port or remote is not in that segment"),
+            ConfigError::UnknownRemote(remote) => write!(
+                f,
+                "remote {} is not a remote of this switch: removed, or from another switch",
+                remote.index()
+            ),
+            ConfigError::LearnedOrigin => f.write_str(
+                "an entry added by hand is static or evpn: learned entries come from traffic",
+            ),
             ConfigError::TooMany => f.write_str("more than 65535 ports, remotes or segments"),
             ConfigError::Tunnel(error) => write!(f, "tunnel settings: {error}"),
         }

@@ -110,6 +110,16 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Nothing counted: what a removed remote's counters read.
+    pub(crate) const ZERO: Counters = Counters {
+        frames_in: 0,
+        bytes_in: 0,
+        frames_out: 0,
+        bytes_out: 0,
+        mac_moves: 0,
+        reasons: [0; Reason::ALL.len()],
+    };
+
     /// How many frames were counted under `reason`.
     #[allow(clippy::indexing_slicing)] // a reason's index is its place in `Reason::ALL`
     pub fn get(&self, reason: Reason) -> u64 {

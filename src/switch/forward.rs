@@ -151,7 +151,8 @@ impl Switch {
     /// # Errors
     /// The reason it was dropped (counted): `mtu` when the outer packet would exceed the
     /// underlay MTU, or the frame a port's MTU; `no_buffer` when `frame` has too little
-    /// headroom in `buf`.
+    /// headroom in `buf`; `write_failed` (for the segment) when `egress` is a remote
+    /// removed since [`receive`](Self::receive) chose it.
     ///
     /// # Panics
     /// If `egress` or `forward` does not come from this switch.
@@ -172,19 +173,22 @@ impl Switch {
                     _ => self.tag_for_port(port, segment, buf, frame),
                 }
             }
-            Location::Remote(remote) => {
-                let remote = remote.of_mut(&mut self.remotes);
-                remote
+            Location::Remote(id) => match self.remote_mut(id) {
+                // Gone since `receive` chose it: there is nobody to write the copy for.
+                None => Err(Reason::WriteFailed),
+                Some(remote) => remote
                     .encapsulator
                     .encapsulate(buf, frame)
                     .map_err(|error| match error.kind {
                         ErrorKind::ExceedsMtu { .. } => Reason::Mtu,
                         _ => Reason::NoBuffer,
-                    })
-            }
+                    }),
+            },
         };
         if let Err(reason) = written {
-            self.counters_of(egress).count(reason);
+            if let Some(counters) = self.counters_of(egress) {
+                counters.count(reason);
+            }
             segment.of_mut(&mut self.segments).counters.count(reason);
         }
         written
@@ -192,12 +196,15 @@ impl Switch {
 
     /// Counts a copy [`emit`](Self::emit) or [`emit_copy`](Self::emit_copy) wrote as
     /// sent: `len` bytes for `egress` (what they returned), the inner frame for the
-    /// segment. A driver calls it once the operating system has taken the copy.
+    /// segment. A driver calls it once the operating system has taken the copy; a copy
+    /// to a remote removed since counts for the segment only.
     ///
     /// # Panics
     /// If `egress` or `forward` does not come from this switch.
     pub fn count_sent(&mut self, forward: &Forward, egress: Egress, len: usize) {
-        self.counters_of(egress).sent(len);
+        if let Some(counters) = self.counters_of(egress) {
+            counters.sent(len);
+        }
         forward
             .segment
             .of_mut(&mut self.segments)
@@ -211,10 +218,11 @@ impl Switch {
         port.of_mut(&mut self.ports).counters.count(reason);
     }
 
-    /// Counts a copy the driver failed to write out (`write_failed`).
+    /// Counts a copy the driver failed to write out (`write_failed`); a copy to a
+    /// remote removed since is not counted (its counters went with it).
     ///
     /// # Panics
-    /// If `egress` does not belong to this switch.
+    /// If `egress` is a port that does not belong to this switch.
     pub fn count_write_failed(&mut self, egress: Egress) {
         match egress {
             Location::Port(port) => port
@@ -222,7 +230,9 @@ impl Switch {
                 .counters
                 .count(Reason::WriteFailed),
             Location::Remote(remote) => {
-                let remote = remote.of_mut(&mut self.remotes);
+                let Some(remote) = self.remote_mut(remote) else {
+                    return;
+                };
                 remote.counters.count(Reason::WriteFailed);
                 remote
                     .segment
@@ -384,7 +394,9 @@ impl Switch {
             Learned::Refreshed | Learned::New | Learned::Pinned => {}
             Learned::Moved { from } => {
                 segment_id.of_mut(&mut self.segments).counters.moved();
-                self.counters_of(source).moved();
+                if let Some(counters) = self.counters_of(source) {
+                    counters.moved();
+                }
                 self.push_event(MacMove {
                     vni,
                     mac: src,
@@ -397,7 +409,9 @@ impl Switch {
                     .of_mut(&mut self.segments)
                     .counters
                     .count(Reason::MacLimit);
-                self.counters_of(source).count(Reason::MacLimit);
+                if let Some(counters) = self.counters_of(source) {
+                    counters.count(Reason::MacLimit);
+                }
             }
         }
         let known = if dst.is_unicast() {
@@ -468,16 +482,20 @@ impl Switch {
         a.kind == b.kind && a.ip.is_ipv4() == b.ip.is_ipv4()
     }
 
-    fn counters_of(&mut self, location: Location) -> &mut super::Counters {
+    /// The counters of a port or of a remote not removed (a driver may report copies
+    /// after their remote went).
+    fn counters_of(&mut self, location: Location) -> Option<&mut super::Counters> {
         match location {
-            Location::Port(port) => &mut port.of_mut(&mut self.ports).counters,
-            Location::Remote(remote) => &mut remote.of_mut(&mut self.remotes).counters,
+            Location::Port(port) => Some(&mut port.of_mut(&mut self.ports).counters),
+            Location::Remote(remote) => self.remote_mut(remote).map(|r| &mut r.counters),
         }
     }
 
     fn refuse(&mut self, segment: SegmentId, source: Location, reason: Reason) -> Verdict {
         segment.of_mut(&mut self.segments).counters.count(reason);
-        self.counters_of(source).count(reason);
+        if let Some(counters) = self.counters_of(source) {
+            counters.count(reason);
+        }
         Verdict::Drop(reason)
     }
 

@@ -1,5 +1,5 @@
-//! The MAC table: where each (segment, MAC address) was last seen, learned from traffic
-//! or pinned by a static entry.
+//! The MAC table: where each (segment, MAC address) was last seen, learned from traffic,
+//! pinned by a static entry or put there by a control plane (EVPN).
 //!
 //! An open-addressing hash table (linear probing, backward-shift deletion) in one
 //! `Vec`: lookups, refreshes and moves never allocate, and the table only grows while
@@ -19,6 +19,54 @@ use alloc::vec::Vec;
 use super::{Location, PortId, SegmentId};
 use crate::wire::ethernet::MacAddr;
 
+/// Where an entry of the MAC table comes from, which decides what may change it.
+///
+/// When two origins want one address, static outranks EVPN, which outranks learned: the
+/// operator's pin on this host is deliberate, a route may come from any VTEP of the
+/// fabric, and traffic only says where an address was last seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Learned from a frame's source address: refreshed, moved and aged by traffic.
+    Learned,
+    /// Pinned by the switch's own configuration: never aged, never moved by learning.
+    Static,
+    /// Put there by a control plane (a BGP EVPN MAC/IP route): never aged, never moved
+    /// by learning; removed with its route or its remote.
+    Evpn,
+}
+
+impl Origin {
+    /// Every origin, in counting order.
+    pub const ALL: [Origin; 3] = [Origin::Learned, Origin::Static, Origin::Evpn];
+
+    /// Its name, as the vtep `fdb` output's `"origin"` says it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Origin::Learned => "learned",
+            Origin::Static => "static",
+            Origin::Evpn => "evpn",
+        }
+    }
+
+    /// True for entries that traffic neither moves nor ages (static and EVPN).
+    pub const fn is_pinned(self) -> bool {
+        !matches!(self, Origin::Learned)
+    }
+
+    /// Which of two entries for one address stays: the higher rank.
+    const fn rank(self) -> u8 {
+        match self {
+            Origin::Learned => 0,
+            Origin::Evpn => 1,
+            Origin::Static => 2,
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// One entry of the MAC table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MacEntry {
@@ -28,16 +76,20 @@ pub struct MacEntry {
     pub mac: MacAddr,
     /// Where frames for it go.
     pub location: Location,
-    /// When it was last seen, in nanoseconds of the caller's clock.
+    /// When it was last seen, in nanoseconds of the caller's clock (zero for pinned
+    /// entries, which traffic does not refresh).
     pub last_seen: u64,
-    /// Pinned: never aged, never moved by learning.
-    pub is_static: bool,
+    /// Learned, static or EVPN.
+    pub origin: Origin,
 }
 
 /// How many entries learning may fill. Build with [`Limits::segment`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Entries of the segment, static ones included.
+    /// Learned and static entries of the segment. EVPN entries neither count nor are
+    /// refused: the limit stops frames from growing the table, and a control plane's
+    /// entries are bounded where they come from (see
+    /// [`Switch::add_entry`](super::Switch::add_entry)).
     pub segment: usize,
     /// Learned entries at the port an address is learned on (a tenant's share of the
     /// segment); learning from a remote ignores it.
@@ -55,10 +107,10 @@ impl Limits {
 }
 
 impl MacEntry {
-    /// True when a dynamic entry last seen at `last_seen` is older than `ageing` at `now`.
+    /// True when a learned entry last seen at `last_seen` is older than `ageing` at `now`.
     #[inline]
     pub fn is_expired(&self, now: u64, ageing: u64) -> bool {
-        !self.is_static && now.saturating_sub(self.last_seen) >= ageing
+        !self.origin.is_pinned() && now.saturating_sub(self.last_seen) >= ageing
     }
 }
 
@@ -74,7 +126,7 @@ pub enum Learned {
         /// Where it was before.
         from: Location,
     },
-    /// A static entry holds the address elsewhere: nothing changed.
+    /// A static or EVPN entry holds the address elsewhere: nothing changed.
     Pinned,
     /// The segment is full, or the port it was seen on holds its share: nothing
     /// learned (an address seen there that was learned elsewhere stays where it was).
@@ -89,9 +141,10 @@ const MIN_SLOTS: usize = 64;
 pub struct MacTable {
     slots: Vec<Option<MacEntry>>,
     len: usize,
-    /// Entries per segment, indexed by `SegmentId`.
-    per_segment: Vec<usize>,
-    /// Learned (not static) entries at each port, indexed by `PortId`.
+    /// Entries per segment by origin, indexed by `SegmentId`, then `Origin::index`: the
+    /// limit counts some origins and not others.
+    per_segment: Vec<[usize; Origin::ALL.len()]>,
+    /// Learned (not pinned) entries at each port, indexed by `PortId`.
     per_port: Vec<usize>,
     seed: u64,
 }
@@ -123,9 +176,26 @@ impl MacTable {
         self.slots.len()
     }
 
-    /// Entries held for `segment`.
+    /// Entries held for `segment`, of every origin.
     pub fn segment_len(&self, segment: SegmentId) -> usize {
-        self.per_segment.get(segment.index()).copied().unwrap_or(0)
+        Origin::ALL.iter().fold(0, |sum, &origin| {
+            sum.saturating_add(self.origin_len(segment, origin))
+        })
+    }
+
+    /// Entries of `origin` held for `segment`.
+    pub fn origin_len(&self, segment: SegmentId, origin: Origin) -> usize {
+        self.per_segment
+            .get(segment.index())
+            .and_then(|counts| counts.get(origin.index()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The entries of `segment` its limit counts: learned and static ones.
+    fn limited_len(&self, segment: SegmentId) -> usize {
+        self.origin_len(segment, Origin::Learned)
+            .saturating_add(self.origin_len(segment, Origin::Static))
     }
 
     /// Learned entries at `port` (expired ones included until swept).
@@ -155,7 +225,7 @@ impl MacTable {
     }
 
     /// Learns that `mac` was seen at `location` at `now`. A segment already holding
-    /// `limits.segment` entries learns no new address; an entry of the same address is
+    /// `limits.segment` learned and static entries learns no new address; an entry of the same address is
     /// reused whatever that limit, and one that had aged out (`ageing` nanoseconds) is
     /// learned afresh, not reported as a move. A port holding `limits.port` learned
     /// entries learns no address there, new or moving in.
@@ -179,7 +249,7 @@ impl MacTable {
             let entry = *entry;
             let expired = entry.is_expired(now, ageing);
             if entry.location == location {
-                if !entry.is_static {
+                if !entry.origin.is_pinned() {
                     self.set(slot, location, now);
                 }
                 return if expired {
@@ -188,7 +258,7 @@ impl MacTable {
                     Learned::Refreshed
                 };
             }
-            if entry.is_static {
+            if entry.origin.is_pinned() {
                 return Learned::Pinned;
             }
             if port_full {
@@ -203,7 +273,7 @@ impl MacTable {
                 }
             };
         }
-        if self.segment_len(segment) >= limits.segment || port_full {
+        if self.limited_len(segment) >= limits.segment || port_full {
             return Learned::Refused;
         }
         self.insert(MacEntry {
@@ -211,37 +281,73 @@ impl MacTable {
             mac,
             location,
             last_seen: now,
-            is_static: false,
+            origin: Origin::Learned,
         });
         Learned::New
     }
 
-    /// Pins `mac` in `segment` to `location`, replacing any entry it had; static entries
-    /// are not subject to the segment's limit.
-    pub fn insert_static(&mut self, segment: SegmentId, mac: MacAddr, location: Location) {
+    /// Pins `mac` in `segment` to `location` with `origin`, static or EVPN, replacing
+    /// an entry of the same or a lower rank (a learned entry, or an EVPN one moving);
+    /// pinned entries are not refused by the segment's limit. False when nothing
+    /// changed: an entry that outranks it holds the address (a static entry over an
+    /// EVPN one), or `origin` is `Learned`, which only [`learn`](Self::learn) does.
+    pub fn pin(
+        &mut self,
+        segment: SegmentId,
+        mac: MacAddr,
+        location: Location,
+        origin: Origin,
+    ) -> bool {
+        if !origin.is_pinned() {
+            return false;
+        }
         let entry = MacEntry {
             segment,
             mac,
             location,
             last_seen: 0,
-            is_static: true,
+            origin,
         };
-        match self
-            .find(segment, mac)
-            .and_then(|slot| self.slots.get_mut(slot))
-        {
-            Some(occupied) => {
-                if let Some(replaced) = occupied.replace(entry) {
-                    self.uncount_port(&replaced);
+        let Some(slot) = self.find(segment, mac) else {
+            self.insert(entry);
+            return true;
+        };
+        let Some(occupied) = self.slots.get_mut(slot) else {
+            unreachable!("find returns slots of the table")
+        };
+        match *occupied {
+            Some(held) if held.origin.rank() > origin.rank() => false,
+            held => {
+                *occupied = Some(entry);
+                if let Some(held) = held {
+                    self.uncount(&held);
                 }
+                self.count(&entry);
+                true
             }
-            None => self.insert(entry),
         }
     }
 
     /// Removes the entry of `mac` in `segment`; true if there was one.
     pub fn remove(&mut self, segment: SegmentId, mac: MacAddr) -> bool {
         match self.find(segment, mac) {
+            Some(slot) => {
+                self.remove_at(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the entry of `mac` in `segment` if it has `origin`; true if it went. A
+    /// withdrawn route takes its own entry only, never a static one that outranked it.
+    pub fn remove_origin(&mut self, segment: SegmentId, mac: MacAddr, origin: Origin) -> bool {
+        let found = self.find(segment, mac).filter(|&slot| {
+            self.slots
+                .get(slot)
+                .is_some_and(|entry| entry.is_some_and(|entry| entry.origin == origin))
+        });
+        match found {
             Some(slot) => {
                 self.remove_at(slot);
                 true
@@ -324,12 +430,7 @@ impl MacTable {
         }
         self.slots[slot] = Some(entry);
         self.len += 1;
-        let index = entry.segment.index();
-        if self.per_segment.len() <= index {
-            self.per_segment.resize(index + 1, 0);
-        }
-        self.per_segment[index] += 1;
-        self.count_port(&entry);
+        self.count(&entry);
     }
 
     /// Moves the learned entry in `slot` to `location`, seen at `now`.
@@ -341,15 +442,21 @@ impl MacTable {
         entry.location = location;
         entry.last_seen = now;
         let after = *entry;
-        self.uncount_port(&before);
-        self.count_port(&after);
+        self.uncount(&before);
+        self.count(&after);
     }
 
-    /// Counts `entry` at its port, if it is a learned entry at a port.
-    // A port's index is below 2^16; its count below the table's length.
+    /// Counts `entry` in its segment under its origin, and at its port if it is a
+    /// learned entry at a port.
+    // A segment's or port's index is below 2^16; counts stay below the table's length.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    fn count_port(&mut self, entry: &MacEntry) {
-        if let (Location::Port(port), false) = (entry.location, entry.is_static) {
+    fn count(&mut self, entry: &MacEntry) {
+        let index = entry.segment.index();
+        if self.per_segment.len() <= index {
+            self.per_segment.resize(index + 1, [0; Origin::ALL.len()]);
+        }
+        self.per_segment[index][entry.origin.index()] += 1;
+        if let (Location::Port(port), Origin::Learned) = (entry.location, entry.origin) {
             let index = port.index();
             if self.per_port.len() <= index {
                 self.per_port.resize(index + 1, 0);
@@ -358,11 +465,12 @@ impl MacTable {
         }
     }
 
-    /// Takes `entry` off its port's count: the inverse of `count_port`.
-    // Counted by `count_port` when it went in.
+    /// Takes `entry` off the counts: the inverse of `count`.
+    // Counted by `count` when it went in.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    fn uncount_port(&mut self, entry: &MacEntry) {
-        if let (Location::Port(port), false) = (entry.location, entry.is_static) {
+    fn uncount(&mut self, entry: &MacEntry) {
+        self.per_segment[entry.segment.index()][entry.origin.index()] -= 1;
+        if let (Location::Port(port), Origin::Learned) = (entry.location, entry.origin) {
             self.per_port[port.index()] -= 1;
         }
     }
@@ -372,23 +480,23 @@ impl MacTable {
         let slots = (self.slots.len() * 2).max(MIN_SLOTS);
         let old = core::mem::replace(&mut self.slots, alloc::vec![None; slots]);
         self.len = 0;
-        self.per_segment.iter_mut().for_each(|n| *n = 0);
+        self.per_segment
+            .iter_mut()
+            .for_each(|n| *n = [0; Origin::ALL.len()]);
         self.per_port.iter_mut().for_each(|n| *n = 0);
         for entry in old.into_iter().flatten() {
             self.insert(entry);
         }
     }
 
-    // Slots are masked into the table; an entry removed was counted in len and in its
-    // segment's count.
+    // Slots are masked into the table; an entry removed was counted in len.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     fn remove_at(&mut self, mut hole: usize) {
         let Some(removed) = self.slots[hole].take() else {
             return;
         };
         self.len -= 1;
-        self.per_segment[removed.segment.index()] -= 1;
-        self.uncount_port(&removed);
+        self.uncount(&removed);
         let mut next = hole;
         loop {
             next = self.next(next);

@@ -13,6 +13,13 @@
 //! or AF_PACKET gives it: [`Ingress::Underlay`]) or as a socket payload (what a UDP or
 //! raw GRE socket gives: [`Ingress::Socket`]); after decapsulation both take one path.
 //!
+//! A control plane (EVPN, an orchestrator) drives the same API between frames, while
+//! the switch runs: remotes come and go ([`Switch::add_remote`],
+//! [`Switch::remove_remote`]: the other remotes keep their ids), join and leave their
+//! segment's flood list ([`Switch::set_flood`]), and MAC entries carry an [`Origin`]
+//! (learned, static, EVPN) that decides what may move, age or remove them
+//! ([`Switch::add_entry`], [`Switch::remove_entry`]).
+//!
 //! ```
 //! use core::net::Ipv4Addr;
 //! use core::time::Duration;
@@ -50,15 +57,18 @@
 
 mod config;
 mod counters;
+mod fdb;
 mod forward;
 pub mod mac_table;
+mod remotes;
 
 pub use config::{
     ConfigError, PortConfig, PortMode, RemoteConfig, SegmentConfig, SwitchConfig, is_vtep_address,
 };
 pub use counters::{Counters, Reason};
+pub use fdb::FdbEntry;
 pub use forward::{Forward, Verdict};
-pub use mac_table::{Learned, Limits, MacEntry, MacTable};
+pub use mac_table::{Learned, Limits, MacEntry, MacTable, Origin};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -66,9 +76,8 @@ use core::net::IpAddr;
 use core::time::Duration;
 
 use crate::packet::{TunnelPorts, VxlanPorts};
-use crate::tunnel::{Decapsulator, Encapsulator, SocketOuter, TunnelConfig, TunnelKind};
+use crate::tunnel::{Decapsulator, Encapsulator, SocketOuter, TunnelKind};
 use crate::wire::ethernet::MacAddr;
-use crate::wire::nvgre::Vsid;
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::Vni;
 
@@ -87,7 +96,16 @@ macro_rules! index_id {
             fn from_len(len: usize) -> Result<Self, ConfigError> {
                 u16::try_from(len).map($name).map_err(|_| ConfigError::TooMany)
             }
+        }
 
+        index_of!($name);
+    };
+}
+
+/// `of` and `of_mut` for an id whose `index` is its place in the switch's list.
+macro_rules! index_of {
+    ($name:ident) => {
+        impl $name {
             /// What this id names in the list that issued it (the switch's, or a
             /// driver's list kept in the same order).
             ///
@@ -111,10 +129,33 @@ index_id!(
     /// A local port of a switch, numbered in the order they were added.
     PortId
 );
-index_id!(
-    /// A remote VTEP of one segment, numbered in the order they were added.
-    RemoteId
-);
+
+/// A remote VTEP of one segment: a slot of the switch's list of remotes, and which of
+/// the remotes that slot has held.
+///
+/// Remotes come and go while the switch runs (a control plane mirrors routes), so a
+/// slot that [`Switch::remove_remote`] frees is given to a later remote: ids would
+/// otherwise run out after 65535 additions, and memory would grow with every one. The
+/// other remotes keep their ids. The generation tells the newcomer from the remote
+/// that held its slot before, so an id kept past its remote's removal names nothing
+/// rather than the newcomer (until the slot's generation wraps, after 65536 reuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RemoteId {
+    pub(crate) slot: u16,
+    pub(crate) generation: u16,
+}
+
+impl RemoteId {
+    /// Its slot: below [`Switch::remote_slots`], the same for as long as the remote
+    /// lives, and given to a later remote once it is removed. A driver keeps its
+    /// per-remote state in lists indexed by it, and replaces a slot's state when
+    /// [`Switch::remotes`] shows a new id there.
+    pub const fn index(self) -> usize {
+        self.slot as usize
+    }
+}
+
+index_of!(RemoteId);
 index_id!(
     /// A segment of a switch, numbered in the order they were added.
     SegmentId
@@ -166,21 +207,6 @@ pub struct MacMove {
     pub to: Location,
 }
 
-/// One entry of the forwarding database, as [`Switch::fdb`] lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FdbEntry {
-    /// Its segment.
-    pub vni: Vni,
-    /// The address.
-    pub mac: MacAddr,
-    /// Where frames for it go.
-    pub location: Location,
-    /// Pinned by a static entry.
-    pub is_static: bool,
-    /// Time since it was last seen (zero for static entries).
-    pub age: Duration,
-}
-
 #[derive(Debug, Clone)]
 struct Segment {
     vni: Vni,
@@ -206,6 +232,10 @@ struct Port {
 
 #[derive(Debug, Clone)]
 struct Remote {
+    /// Which of the remotes its slot has held: its id's generation.
+    generation: u16,
+    /// False once removed: the slot waits in `free_remotes` for a later remote.
+    live: bool,
     segment: SegmentId,
     ip: IpAddr,
     kind: TunnelKind,
@@ -221,7 +251,10 @@ pub struct Switch {
     segments: Vec<Segment>,
     by_vni: BTreeMap<u32, SegmentId>,
     ports: Vec<Port>,
+    /// Indexed by `RemoteId::index`; removed remotes stay until their slot is reused.
     remotes: Vec<Remote>,
+    /// Slots of removed remotes, for the next remotes added.
+    free_remotes: Vec<u16>,
     table: MacTable,
     decapsulator: Decapsulator,
     /// Where the last forwarded frame goes; its capacity is reserved as ports and remotes
@@ -247,6 +280,7 @@ impl Switch {
             by_vni: BTreeMap::new(),
             ports: Vec::new(),
             remotes: Vec::new(),
+            free_remotes: Vec::new(),
             decapsulator,
             targets: Vec::new(),
             events_lost: 0,
@@ -312,145 +346,8 @@ impl Switch {
             mac_limit: config.mac_limit.unwrap_or(usize::MAX),
             counters: Counters::default(),
         });
-        self.targets.reserve(1);
+        self.reserve_targets();
         Ok(id)
-    }
-
-    /// Adds a remote VTEP to segment `vni`; it is on the flood list if `config.flood`.
-    /// Its packets leave from the local address of its family, so the underlay MTU
-    /// leaves 20 bytes less for its frames over IPv6.
-    ///
-    /// # Errors
-    /// `UnknownSegment`; `NotUnicast` for an address no VTEP can have
-    /// ([`is_vtep_address`]); `NoLocalAddress` when the switch has no local address of
-    /// its family; `LocalAddress` for the switch's own; `DuplicateRemote` when the
-    /// segment has this address with this encapsulation already; `Tunnel` when the
-    /// encapsulator refuses the settings.
-    pub fn add_remote(&mut self, vni: Vni, config: RemoteConfig) -> Result<RemoteId, ConfigError> {
-        let segment = self.segment_id(vni)?;
-        if !is_vtep_address(config.ip) {
-            return Err(ConfigError::NotUnicast(config.ip));
-        }
-        let Some(local) = self.config.local_ip_for(config.ip) else {
-            return Err(ConfigError::NoLocalAddress(config.ip));
-        };
-        if local == config.ip {
-            return Err(ConfigError::LocalAddress(config.ip));
-        }
-        let id = RemoteId::from_len(self.remotes.len())?;
-        if segment
-            .of(&self.segments)
-            .remotes
-            .iter()
-            .any(|r| r.of(&self.remotes).ip == config.ip && r.of(&self.remotes).kind == config.kind)
-        {
-            return Err(ConfigError::DuplicateRemote(config.ip));
-        }
-        let mut tunnel = match config.kind {
-            TunnelKind::Vxlan => TunnelConfig::vxlan(vni, local, config.ip),
-            TunnelKind::Nvgre => {
-                let vsid = Vsid::new(vni.get()).map_err(ConfigError::Tunnel)?;
-                TunnelConfig::nvgre(vsid, local, config.ip)
-            }
-            // No options: the switch carries Ethernet frames and no metadata.
-            TunnelKind::Geneve => TunnelConfig::geneve(vni, local, config.ip),
-        };
-        tunnel.mtu = self.config.mtu;
-        tunnel.vxlan_port = self.config.vxlan_port;
-        tunnel.geneve_port = self.config.geneve_port;
-        tunnel.source_ports = self.config.source_ports;
-        let encapsulator = Encapsulator::new(tunnel).map_err(ConfigError::Tunnel)?;
-        self.remotes.push(Remote {
-            segment,
-            ip: config.ip,
-            kind: config.kind,
-            flood: config.flood,
-            encapsulator,
-            counters: Counters::default(),
-        });
-        segment.of_mut(&mut self.segments).remotes.push(id);
-        self.targets.reserve(1);
-        Ok(id)
-    }
-
-    /// Puts a remote on its segment's flood list, or takes it off.
-    pub fn set_flood(&mut self, remote: RemoteId, flood: bool) {
-        if let Some(remote) = self.remotes.get_mut(remote.index()) {
-            remote.flood = flood;
-        }
-    }
-
-    /// Pins `mac` in segment `vni` to a port or remote of that segment: never aged,
-    /// never moved by learning, not subject to the segment's limit.
-    ///
-    /// # Errors
-    /// `UnknownSegment`; `NotInSegment` when the port or remote is not part of it.
-    pub fn add_static(
-        &mut self,
-        vni: Vni,
-        mac: MacAddr,
-        location: Location,
-    ) -> Result<(), ConfigError> {
-        let segment = self.segment_id(vni)?;
-        let member = match location {
-            Location::Port(port) => segment
-                .of(&self.segments)
-                .members
-                .iter()
-                .any(|&(p, _)| p == port),
-            Location::Remote(remote) => self
-                .remotes
-                .get(remote.index())
-                .is_some_and(|r| r.segment == segment),
-        };
-        if !member {
-            return Err(ConfigError::NotInSegment);
-        }
-        self.table.insert_static(segment, mac, location);
-        Ok(())
-    }
-
-    /// Removes the entry of `mac` in segment `vni`, static or learned; true if there was
-    /// one.
-    pub fn remove_mac(&mut self, vni: Vni, mac: MacAddr) -> bool {
-        match self.by_vni.get(&vni.get()) {
-            Some(&segment) => self.table.remove(segment, mac),
-            None => false,
-        }
-    }
-
-    /// Removes every learned entry older than its segment's ageing time at `now`;
-    /// returns how many went. Expired entries are already ignored by forwarding and
-    /// [`fdb`](Self::fdb); this frees their places towards the segment's limit.
-    pub fn age(&mut self, now: Duration) -> usize {
-        let now = nanos(now);
-        let segments = &self.segments;
-        self.table
-            .sweep(|entry| entry.is_expired(now, entry.segment.of(segments).ageing))
-    }
-
-    /// The forwarding database at `now`: every entry that has not aged out.
-    pub fn fdb(&self, now: Duration) -> impl Iterator<Item = FdbEntry> + '_ {
-        let now = nanos(now);
-        self.table.iter().filter_map(move |entry| {
-            let segment = entry.segment.of(&self.segments);
-            (!entry.is_expired(now, segment.ageing)).then(|| FdbEntry {
-                vni: segment.vni,
-                mac: entry.mac,
-                location: entry.location,
-                is_static: entry.is_static,
-                age: if entry.is_static {
-                    Duration::ZERO
-                } else {
-                    Duration::from_nanos(now.saturating_sub(entry.last_seen))
-                },
-            })
-        })
-    }
-
-    /// The MAC table itself (expired entries included until [`age`](Self::age)).
-    pub fn mac_table(&self) -> &MacTable {
-        &self.table
     }
 
     /// The next MAC-move event, oldest first.
@@ -482,14 +379,6 @@ impl Switch {
             .ok_or(ConfigError::UnknownSegment(vni.get()))
     }
 
-    /// The remotes: id, segment VNI, address and encapsulation, in the order added.
-    pub fn remotes(&self) -> impl Iterator<Item = (RemoteId, Vni, IpAddr, TunnelKind)> + '_ {
-        self.remotes.iter().enumerate().map(|(i, r)| {
-            let vni = r.segment.of(&self.segments).vni;
-            (RemoteId(i as u16), vni, r.ip, r.kind)
-        })
-    }
-
     /// The local ports, in the order they were added.
     pub fn ports(&self) -> impl Iterator<Item = PortId> + use<> {
         (0..self.ports.len()).map(|i| PortId(i as u16))
@@ -508,14 +397,6 @@ impl Switch {
         &port.of(&self.ports).counters
     }
 
-    /// A remote's counters.
-    ///
-    /// # Panics
-    /// If `remote` does not belong to this switch.
-    pub fn remote_counters(&self, remote: RemoteId) -> &Counters {
-        &remote.of(&self.remotes).counters
-    }
-
     /// A segment's counters: every frame that entered it, every copy that left it, and
     /// every refusal in it.
     ///
@@ -530,6 +411,14 @@ impl Switch {
     /// segment.
     pub fn underlay_counters(&self) -> &Counters {
         &self.underlay
+    }
+
+    /// Keeps room in `targets` for every port and remote slot, so that filling it never
+    /// allocates: a flood goes to every port and remote of a segment at most.
+    fn reserve_targets(&mut self) {
+        let most = self.ports.len().saturating_add(self.remotes.len());
+        self.targets
+            .reserve(most.saturating_sub(self.targets.len()));
     }
 
     fn push_event(&mut self, event: MacMove) {

@@ -5,7 +5,10 @@ use crate::switch::{PortId, RemoteId};
 
 const SEG: SegmentId = SegmentId(0);
 const PORT: Location = Location::Port(PortId(0));
-const REMOTE: Location = Location::Remote(RemoteId(0));
+const REMOTE: Location = Location::Remote(RemoteId {
+    slot: 0,
+    generation: 0,
+});
 
 fn mac(n: u32) -> MacAddr {
     let [a, b, c, d] = n.to_be_bytes();
@@ -31,7 +34,7 @@ fn learns_refreshes_moves_and_pins() {
         table.learn(SEG, mac(1), REMOTE, 30, u64::MAX, Limits::segment(100)),
         Learned::Moved { from: PORT }
     );
-    table.insert_static(SEG, mac(2), PORT);
+    assert!(table.pin(SEG, mac(2), PORT, Origin::Static));
     assert_eq!(
         table.learn(SEG, mac(2), REMOTE, 40, u64::MAX, Limits::segment(100)),
         Learned::Pinned
@@ -93,7 +96,7 @@ fn a_full_segment_refuses_new_addresses_only() {
         table.learn(SegmentId(1), mac(9), PORT, 0, u64::MAX, Limits::segment(4)),
         Learned::New
     );
-    table.insert_static(SEG, mac(10), PORT);
+    assert!(table.pin(SEG, mac(10), PORT, Origin::Static));
     assert_eq!(table.segment_len(SEG), 5);
 }
 
@@ -254,7 +257,7 @@ fn assert_port_counts(table: &MacTable) {
     for port in 0..3 {
         let held = table
             .iter()
-            .filter(|e| !e.is_static && e.location == Location::Port(PortId(port)))
+            .filter(|e| e.origin == Origin::Learned && e.location == Location::Port(PortId(port)))
             .count();
         assert_eq!(table.port_len(PortId(port)), held, "port {port}");
     }
@@ -293,9 +296,9 @@ fn a_full_port_learns_no_address_new_or_moving_in() {
         (2, 0)
     );
     // Static entries do not count, and one replacing a learned entry frees its place.
-    table.insert_static(SEG, mac(9), PORT);
+    assert!(table.pin(SEG, mac(9), PORT, Origin::Static));
     assert_eq!(table.port_len(PortId(0)), 2);
-    table.insert_static(SEG, mac(3), PORT);
+    assert!(table.pin(SEG, mac(3), PORT, Origin::Static));
     assert_eq!(table.port_len(PortId(0)), 1);
     assert!(table.remove(SEG, mac(2)));
     assert_eq!(table.port_len(PortId(0)), 0);
@@ -326,5 +329,68 @@ fn port_counts_survive_growth_and_backward_shifts() {
     assert_eq!(
         (0..3).map(|p| table.port_len(PortId(p))).sum::<usize>(),
         table.len()
+    );
+}
+
+#[test]
+fn pins_rank_static_over_evpn_over_learned() {
+    let mut table = MacTable::new(5);
+    let other = Location::Port(PortId(1));
+    table.learn(SEG, mac(1), PORT, 0, 100, Limits::segment(10));
+    assert!(table.pin(SEG, mac(1), REMOTE, Origin::Evpn), "over learned");
+    assert!(
+        table.pin(SEG, mac(1), other, Origin::Evpn),
+        "a route moving"
+    );
+    assert!(table.pin(SEG, mac(1), PORT, Origin::Static), "over EVPN");
+    assert!(
+        !table.pin(SEG, mac(1), REMOTE, Origin::Evpn),
+        "under static"
+    );
+    assert!(
+        !table.pin(SEG, mac(2), PORT, Origin::Learned),
+        "learning's job"
+    );
+    let held = table.lookup(SEG, mac(1), 1000, 100).unwrap();
+    assert_eq!((held.location, held.origin), (PORT, Origin::Static));
+    assert_eq!(table.len(), 1);
+    assert!(!table.remove_origin(SEG, mac(1), Origin::Evpn));
+    assert!(table.remove_origin(SEG, mac(1), Origin::Static));
+    assert!(table.is_empty());
+}
+
+#[test]
+fn counts_by_origin_survive_growth_and_backward_shifts() {
+    let mut table = MacTable::new(6);
+    let origins = [Origin::Learned, Origin::Static, Origin::Evpn];
+    for n in 0..300u32 {
+        let origin = origins[n as usize % 3];
+        let at = if n % 2 == 0 { PORT } else { REMOTE };
+        match origin {
+            Origin::Learned => {
+                table.learn(SEG, mac(n), at, 0, u64::MAX, Limits::segment(1000));
+            }
+            pinned => assert!(table.pin(SEG, mac(n), at, pinned)),
+        }
+    }
+    for n in (0..300).step_by(7) {
+        assert!(table.remove(SEG, mac(n)));
+    }
+    for origin in origins {
+        let held = table.iter().filter(|e| e.origin == origin).count();
+        assert_eq!(table.origin_len(SEG, origin), held, "{origin:?}");
+    }
+    assert_eq!(table.segment_len(SEG), table.len());
+    assert_port_counts(&table);
+    // The limit counts learned and static entries, not EVPN ones.
+    let limited = table.origin_len(SEG, Origin::Learned) + table.origin_len(SEG, Origin::Static);
+    let limits = Limits::segment(limited + 1);
+    assert_eq!(
+        table.learn(SEG, mac(1000), REMOTE, 0, u64::MAX, limits),
+        Learned::New
+    );
+    assert_eq!(
+        table.learn(SEG, mac(1001), REMOTE, 0, u64::MAX, limits),
+        Learned::Refused
     );
 }

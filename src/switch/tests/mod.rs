@@ -5,8 +5,10 @@ use std::vec::Vec;
 
 use super::*;
 use crate::packet::Decoder;
-use crate::tunnel::HEADROOM;
+use crate::tunnel::{HEADROOM, TunnelConfig};
+use crate::wire::nvgre::Vsid;
 
+mod control_plane;
 mod dual_stack;
 mod geneve;
 
@@ -389,7 +391,7 @@ fn static_entries_never_age_and_never_move() {
 #[test]
 fn flood_lists_choose_which_remotes_get_flooded_frames() {
     let mut lab = Lab::new();
-    lab.switch.set_flood(lab.vx2, false);
+    lab.switch.set_flood(lab.vx2, false).unwrap();
     lab.switch
         .add_static(vni(5042), mac(9), Location::Remote(lab.vx2))
         .unwrap();
@@ -399,7 +401,7 @@ fn flood_lists_choose_which_remotes_get_flooded_frames() {
     assert!(!targets.contains(&Location::Remote(lab.vx2)));
     let (_, out) = lab.send_port(0, 0, &frame(mac(9), mac(1), 60));
     assert_eq!(lab.targets_of(&out), [Location::Remote(lab.vx2)]);
-    lab.switch.set_flood(lab.vx2, true);
+    lab.switch.set_flood(lab.vx2, true).unwrap();
     let (_, out) = lab.send_port(0, 0, &frame(MacAddr::BROADCAST, mac(1), 60));
     assert!(lab.targets_of(&out).contains(&Location::Remote(lab.vx2)));
 }
