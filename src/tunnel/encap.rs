@@ -118,7 +118,7 @@ pub struct Encapsulator {
     template: [u8; MAX_HEADROOM],
     overhead: usize,
     /// The overhead when one of the fixed layouts writes the headers (every one but
-    /// Geneve with options, whose length no constant names: 0), picked from it per packet.
+    /// Geneve with options, whose length no constant names: 0).
     fixed_layout: usize,
     ip_offset: usize,
     /// Where the tunnel header starts: VXLAN's or Geneve's right after UDP, GRE's after
@@ -334,23 +334,24 @@ impl Encapsulator {
         const NVGRE_TAGGED: usize = NVGRE_OVERHEAD + vlan::HEADER_LEN;
         const VXLAN6_TAGGED: usize = VXLAN6_OVERHEAD + vlan::HEADER_LEN;
         const NVGRE6_TAGGED: usize = NVGRE6_OVERHEAD + vlan::HEADER_LEN;
-        // Geneve without options has VXLAN's layouts; with options, none fixed: it is
-        // decided here, at construction (`fixed_layout`), so VXLAN and NVGRE pay nothing
-        // for it per packet.
+        // Matched on the overhead itself, which the headroom check bounded: the layouts
+        // need no bounds check of their own. Geneve without options has VXLAN's layouts;
+        // with options, none fixed: decided at construction (`fixed_layout`).
         if let Encapsulation::Nvgre(_) = self.config.encapsulation {
-            match self.fixed_layout {
+            match self.overhead {
                 NVGRE_OVERHEAD => self.write::<NVGRE_OVERHEAD>(buf, inner_start, patch),
                 NVGRE_TAGGED => self.write::<NVGRE_TAGGED>(buf, inner_start, patch),
                 NVGRE6_OVERHEAD => self.write::<NVGRE6_OVERHEAD>(buf, inner_start, patch),
                 _ => self.write::<NVGRE6_TAGGED>(buf, inner_start, patch),
             }
+        } else if self.fixed_layout == 0 {
+            self.write_any(buf, start, prepared.patch);
         } else {
-            match self.fixed_layout {
+            match self.overhead {
                 VXLAN_OVERHEAD => self.write::<VXLAN_OVERHEAD>(buf, inner_start, patch),
                 VXLAN_TAGGED => self.write::<VXLAN_TAGGED>(buf, inner_start, patch),
                 VXLAN6_OVERHEAD => self.write::<VXLAN6_OVERHEAD>(buf, inner_start, patch),
-                VXLAN6_TAGGED => self.write::<VXLAN6_TAGGED>(buf, inner_start, patch),
-                _ => self.write_any(buf, start, prepared.patch),
+                _ => self.write::<VXLAN6_TAGGED>(buf, inner_start, patch),
             }
         }
         // With the defaults over IPv4 (DF set, no UDP checksum) nothing follows: one
