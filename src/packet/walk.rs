@@ -78,12 +78,6 @@ pub(crate) trait Record<'a> {
     /// The `index`-th valid VLAN tag (0 for the outermost).
     #[inline(always)]
     fn vlan(&mut self, _index: usize, _tag: VlanTag<&'a [u8]>) {}
-    /// The type field after Ethernet and its tags is an IEEE 802.3 length, not an
-    /// EtherType ([`EtherType::is_length`]): the stack ends there. Said once, by the
-    /// walk, off the common path (an IPv4 EtherType never asks), so no recorder tests
-    /// every type field it keeps.
-    #[inline(always)]
-    fn length(&mut self) {}
     /// A valid IPv4 header `at` bytes into the frame.
     #[inline(always)]
     fn ipv4(&mut self, _at: usize, _ip: Ipv4Packet<&'a [u8]>) {}
@@ -125,13 +119,8 @@ impl<'a> Stack<'a> {
         if let Some(eth) = self.ethernet {
             record.ethernet(eth);
         }
-        let mut ethertype = self.ethernet.map(|eth| eth.ethertype());
         for (index, tag) in self.vlans.iter().flatten().enumerate() {
             record.vlan(index, *tag);
-            ethertype = Some(tag.ethertype());
-        }
-        if ethertype.is_some_and(EtherType::is_length) {
-            record.length();
         }
         if let Some(ip) = self.ipv4 {
             record.ipv4(self.l3_offset(), ip);
@@ -465,9 +454,6 @@ fn walk_stack<'a>(
                     rest = after;
                     pos += vlan::HEADER_LEN;
                     index += 1;
-                }
-                if ethertype.is_length() {
-                    record.length();
                 }
             }
             (rest, ethertype)

@@ -130,10 +130,6 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
         self.also.vlan(index, tag);
     }
     #[inline(always)]
-    fn length(&mut self) {
-        self.also.length();
-    }
-    #[inline(always)]
     fn ipv4(&mut self, at: usize, ip: Ipv4Packet<&'a [u8]>) {
         self.ip = Some(InnerIp {
             at,
