@@ -31,6 +31,7 @@ use crate::wire::vxlan::{self, VxlanRepr};
 use crate::{Error, ErrorKind, Layer, Result};
 
 /// The per-packet fields of the outer headers.
+#[derive(Clone, Copy)]
 pub(super) struct Patch {
     /// DSCP and ECN: the IPv4 TOS byte or the IPv6 traffic class.
     pub tos: u8,
@@ -116,6 +117,9 @@ pub struct Encapsulator {
     config: TunnelConfig,
     template: [u8; MAX_HEADROOM],
     overhead: usize,
+    /// The overhead when one of the fixed layouts writes the headers (every one but
+    /// Geneve with options, whose length no constant names: 0).
+    fixed_layout: usize,
     ip_offset: usize,
     /// Where the tunnel header starts: VXLAN's or Geneve's right after UDP, GRE's after
     /// the IP header.
@@ -257,6 +261,10 @@ impl Encapsulator {
             config,
             template,
             overhead: at,
+            fixed_layout: match config.encapsulation {
+                Encapsulation::Geneve(_) if !config.geneve_options.is_empty() => 0,
+                _ => at,
+            },
             ip_offset,
             tunnel_at,
             ip_sum,
@@ -326,34 +334,25 @@ impl Encapsulator {
         const NVGRE_TAGGED: usize = NVGRE_OVERHEAD + vlan::HEADER_LEN;
         const VXLAN6_TAGGED: usize = VXLAN6_OVERHEAD + vlan::HEADER_LEN;
         const NVGRE6_TAGGED: usize = NVGRE6_OVERHEAD + vlan::HEADER_LEN;
-        match (self.config.encapsulation, self.overhead) {
-            // Geneve without options has VXLAN's layouts; with options, a length of its
-            // own.
-            (Encapsulation::Geneve(_), _) if !self.config.geneve_options.is_empty() => {
-                self.write_any(buf, start, patch);
+        // Matched on the overhead itself, which the headroom check bounded: the layouts
+        // need no bounds check of their own. Geneve without options has VXLAN's layouts;
+        // with options, none fixed: decided at construction (`fixed_layout`).
+        if let Encapsulation::Nvgre(_) = self.config.encapsulation {
+            match self.overhead {
+                NVGRE_OVERHEAD => self.write::<NVGRE_OVERHEAD>(buf, inner_start, patch),
+                NVGRE_TAGGED => self.write::<NVGRE_TAGGED>(buf, inner_start, patch),
+                NVGRE6_OVERHEAD => self.write::<NVGRE6_OVERHEAD>(buf, inner_start, patch),
+                _ => self.write::<NVGRE6_TAGGED>(buf, inner_start, patch),
             }
-            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), VXLAN_OVERHEAD) => {
-                self.write::<VXLAN_OVERHEAD>(buf, inner_start, patch)
+        } else if self.fixed_layout == 0 {
+            self.write_any(buf, start, prepared.patch);
+        } else {
+            match self.overhead {
+                VXLAN_OVERHEAD => self.write::<VXLAN_OVERHEAD>(buf, inner_start, patch),
+                VXLAN_TAGGED => self.write::<VXLAN_TAGGED>(buf, inner_start, patch),
+                VXLAN6_OVERHEAD => self.write::<VXLAN6_OVERHEAD>(buf, inner_start, patch),
+                _ => self.write::<VXLAN6_TAGGED>(buf, inner_start, patch),
             }
-            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), VXLAN_TAGGED) => {
-                self.write::<VXLAN_TAGGED>(buf, inner_start, patch)
-            }
-            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), VXLAN6_OVERHEAD) => {
-                self.write::<VXLAN6_OVERHEAD>(buf, inner_start, patch)
-            }
-            (Encapsulation::Vxlan(_) | Encapsulation::Geneve(_), _) => {
-                self.write::<VXLAN6_TAGGED>(buf, inner_start, patch)
-            }
-            (Encapsulation::Nvgre(_), NVGRE_OVERHEAD) => {
-                self.write::<NVGRE_OVERHEAD>(buf, inner_start, patch)
-            }
-            (Encapsulation::Nvgre(_), NVGRE_TAGGED) => {
-                self.write::<NVGRE_TAGGED>(buf, inner_start, patch)
-            }
-            (Encapsulation::Nvgre(_), NVGRE6_OVERHEAD) => {
-                self.write::<NVGRE6_OVERHEAD>(buf, inner_start, patch)
-            }
-            (Encapsulation::Nvgre(_), _) => self.write::<NVGRE6_TAGGED>(buf, inner_start, patch),
         }
         // With the defaults over IPv4 (DF set, no UDP checksum) nothing follows: one
         // test.
@@ -575,7 +574,7 @@ impl Encapsulator {
     // Cannot overflow or index out of range: offsets of headers inside the template and
     // the checked buffer.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    pub(super) fn write_any(&self, buf: &mut [u8], start: usize, patch: &Patch) {
+    pub(super) fn write_any(&self, buf: &mut [u8], start: usize, patch: Patch) {
         let header = &mut buf[start..start + self.overhead];
         header.copy_from_slice(&self.template[..self.overhead]);
         let (ip_header, l4) = header[self.ip_offset..].split_at_mut(self.config.ip_header_len());

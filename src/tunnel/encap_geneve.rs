@@ -133,7 +133,7 @@ impl Encapsulator {
         // Checked: nothing has moved yet, so an error above leaves the frame as it was.
         inner_vlan::strip(buf, inner.start, prepared.strip_len);
         buf[inner_start - options.len()..inner_start].copy_from_slice(options);
-        self.write_any(buf, start, &prepared.patch);
+        self.write_any(buf, start, prepared.patch);
         // The header's first word as this packet has it: the options' length, C, the
         // protocol type.
         let at = start + self.tunnel_offset();
