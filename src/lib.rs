@@ -4,8 +4,8 @@
 //! IPv4, IPv6, UDP, VXLAN ([RFC 7348]), NVGRE ([RFC 7637]) and Geneve ([RFC 8926]), and an
 //! in-place tunnel engine on top of it ([`tunnel`]: encapsulation, decapsulation,
 //! translation among the three, flow hash, RFC 6040 ECN), and [`offload`]: segmentation of
-//! super-frames and coalescing of TCP segments (TSO, USO and GRO in software, with the
-//! `virtio_net_hdr` of TAP devices).
+//! super-frames and coalescing of TCP segments and UDP datagrams (TSO, USO and GRO in
+//! software, with the `virtio_net_hdr` of TAP devices).
 //!
 //! Data flows one way: bytes -> [`wire`] views (validated once) -> [`packet`] (which layers
 //! are where) -> [`tunnel`] (rewrite headers in place) -> `switch` (decide) -> `linux`

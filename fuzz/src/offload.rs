@@ -199,12 +199,10 @@ pub fn offload(data: &[u8]) {
         .flat_map(|g| g[s.payload..].to_vec())
         .collect();
     assert_eq!(payload, frame[s.payload..s.end], "the payloads, end to end");
-    if s.tcp {
-        coalesce_back(frame, &hdr, s, &segments);
-    }
+    coalesce_back(frame, &hdr, s, &segments);
 }
 
-/// The segments of a TCP super-frame, coalesced again.
+/// The segments of a TCP super-frame, or the datagrams of a UDP one, coalesced again.
 fn coalesce_back(frame: &[u8], hdr: &VirtioNetHdr, s: Shape, segments: &[Vec<u8>]) {
     let mut storage = vec![0u8; MAX_SUPER_FRAME_LEN];
     let mut coalescer = Coalescer::<1>::new(&mut storage);
@@ -222,11 +220,12 @@ fn coalesce_back(frame: &[u8], hdr: &VirtioNetHdr, s: Shape, segments: &[Vec<u8>
         frame[s.payload..s.end],
         "coalesced payloads, end to end"
     );
-    let flags = frame[s.l4 + 13];
-    let rebuildable = flags & 0x10 != 0
-        && flags & !0x18 == 0
-        && (s.v6 || s.l4 - s.l3 == 20)
-        && segments.len() >= 2;
+    // TCP: only ACK, and PSH, come back as one super-frame; UDP has no flags.
+    let plain = !s.tcp || {
+        let flags = frame[s.l4 + 13];
+        flags & 0x10 != 0 && flags & !0x18 == 0
+    };
+    let rebuildable = plain && (s.v6 || s.l4 - s.l3 == 20) && segments.len() >= 2;
     if !rebuildable {
         return;
     }
@@ -236,15 +235,26 @@ fn coalesce_back(frame: &[u8], hdr: &VirtioNetHdr, s: Shape, segments: &[Vec<u8>
         let check = !fold(ones_sum(&expected[s.l3..s.l4]));
         expected[s.l3 + 10..s.l3 + 12].copy_from_slice(&check.to_be_bytes());
     }
+    // The checksum field: TCP's at 16, UDP's at 6 (whose length covers the whole run).
+    let checksum_at = if s.tcp { 16 } else { 6 };
+    if !s.tcp {
+        let length = (s.end - s.l4) as u16;
+        expected[s.l4 + 4..s.l4 + 6].copy_from_slice(&length.to_be_bytes());
+    }
     let partial = fold(pseudo(&expected, s, s.end - s.l4));
-    expected[s.l4 + 16..s.l4 + 18].copy_from_slice(&partial.to_be_bytes());
+    expected[s.l4 + checksum_at..s.l4 + checksum_at + 2].copy_from_slice(&partial.to_be_bytes());
+    let gso_type = match (s.tcp, s.v6) {
+        (false, _) => GsoType::UDP_L4,
+        (true, true) => GsoType::TCPV6,
+        (true, false) => GsoType::TCPV4,
+    };
     let want = VirtioNetHdr {
         flags: Flags::NEEDS_CSUM,
-        gso_type: if s.v6 { GsoType::TCPV6 } else { GsoType::TCPV4 },
+        gso_type,
         hdr_len: s.payload as u16,
         gso_size: hdr.gso_size,
         csum_start: s.l4 as u16,
-        csum_offset: 16,
+        csum_offset: checksum_at as u16,
     };
     assert_eq!(written, [(want, expected)], "one super-frame, the original");
 }

@@ -1,5 +1,5 @@
-//! Coalescing of TCP segments into super-frames (GRO in software), to write to a TAP
-//! device with `IFF_VNET_HDR` in one `write` where there were many.
+//! Coalescing of TCP segments and UDP datagrams into super-frames (GRO in software), to
+//! write to a TAP device with `IFF_VNET_HDR` in one `write` where there were many.
 //!
 //! The rules, those of wireguard-go's `tcpPacketsCanCoalesce` and of the kernel's GRO
 //! self-tests: a segment joins the open super-frame of its flow when
@@ -13,12 +13,15 @@
 //!   header length and options, acknowledgment number and window; flags ACK, with PSH
 //!   allowed on the last segment, which closes the super-frame; a segment with SYN, FIN,
 //!   RST, URG, ECE or CWR, or without payload, is not merged;
+//! - UDP (the kernel's UDP GRO, `UDP_L4`): datagrams of one flow keep their boundaries,
+//!   as `gso_size` says them; one without payload, or over IPv4 without a checksum
+//!   (which the super-frame would give it), is not merged;
 //! - every segment but the last has the first one's payload length (`gso_size`): a
 //!   shorter one is appended and closes the super-frame, a longer one starts a new one;
 //! - the super-frame stays within 65535 bytes of IP length (IPv4 total length, IPv6
 //!   payload length) and within its slot;
-//! - its IPv4 header checksum and TCP checksum verify: a segment that does not is passed
-//!   on as it is, for the receiver to drop.
+//! - its IPv4 header checksum and TCP or UDP checksum verify: a segment that does not is
+//!   passed on as it is, for the receiver to drop.
 //!
 //! A frame that does not join is written as it is, after the open super-frame of its flow
 //! (if any), so a flow's bytes keep their order. Flows never mix: each open super-frame
@@ -27,10 +30,11 @@
 //!
 //! ## What a super-frame says to the kernel
 //!
-//! `gso_type` TCPV4 or TCPV6, `gso_size` the first segment's payload length, `hdr_len`
-//! the headers' length, and `NEEDS_CSUM` with `csum_start` at the TCP header and
-//! `csum_offset` 16, the TCP checksum field holding the pseudo-header's sum over the
-//! super-frame's TCP length (not complemented). That is what wireguard-go writes and what
+//! `gso_type` TCPV4, TCPV6 or UDP_L4, `gso_size` the first segment's payload length,
+//! `hdr_len` the headers' length, and `NEEDS_CSUM` with `csum_start` at the TCP or UDP
+//! header and `csum_offset` 16 or 6, the checksum field holding the pseudo-header's sum
+//! over the super-frame's transport length (not complemented); a UDP super-frame's length
+//! field covers the whole run, from which the kernel sets each datagram's. That is what wireguard-go writes and what
 //! Linux's own stack hands a device (`CHECKSUM_PARTIAL`): `virtio_net_hdr_to_skb` turns
 //! it into a partial checksum the kernel either trusts on local delivery or finishes per
 //! segment when it forwards. `DATA_VALID` is not used: TAP's write path does not read it
@@ -51,7 +55,7 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-use super::frame::{self, Family, Layout, tcp};
+use super::frame::{self, Family, Layout, Transport, tcp, udp_field};
 use super::join::{self, Open, Pass, Segment, flow_key};
 use super::virtio_net::{Flags, GsoType, VirtioNetHdr};
 use crate::wire::{Ipv4Packet, Ipv6Packet, ethernet, ipv6, vlan};
@@ -329,6 +333,7 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
         }
         let layout = open.layout;
         let ip_len = open.len.saturating_sub(layout.l3);
+        let transport_len = open.len.saturating_sub(layout.l4);
         let gso_type = match layout.family {
             Family::V4 => {
                 let mut ip =
@@ -344,8 +349,23 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
                 GsoType::TCPV6
             }
         };
-        let checksum_field = frame::shift(tcp::CHECKSUM, layout.l4);
-        let pseudo = frame::pseudo_header_sum(bytes, &layout, open.len.saturating_sub(layout.l4));
+        let gso_type = match layout.transport {
+            Transport::Tcp => gso_type,
+            Transport::Udp => {
+                // The whole run's length: the kernel cuts it into datagrams of gso_size
+                // and sets each one's length (and checksum) from it.
+                let length = frame::shift(udp_field::LENGTH, layout.l4);
+                frame::set_u16(
+                    bytes,
+                    length,
+                    u16::try_from(transport_len).unwrap_or(u16::MAX),
+                );
+                GsoType::UDP_L4
+            }
+        };
+        let checksum_at = layout.transport.checksum_offset();
+        let checksum_field = frame::shift(checksum_at..checksum_at.saturating_add(2), layout.l4);
+        let pseudo = frame::pseudo_header_sum(bytes, &layout, transport_len);
         frame::set_u16(bytes, checksum_field, pseudo);
         // Header offsets are below 200 bytes and gso_size below 2^16: each fits 16 bits.
         let to_u16 = |value: usize| u16::try_from(value).unwrap_or(u16::MAX);
@@ -355,7 +375,7 @@ impl<'s, const FLOWS: usize> Coalescer<'s, FLOWS> {
             hdr_len: to_u16(layout.payload),
             gso_size: to_u16(open.gso_size),
             csum_start: to_u16(layout.l4),
-            csum_offset: to_u16(tcp::CHECKSUM.start),
+            csum_offset: to_u16(checksum_at),
         };
         emit(Emit {
             hdr,
@@ -436,6 +456,89 @@ mod tests {
     }
 
     const ACK: u8 = tcp::ACK_FLAG;
+    /// A UDP datagram over IPv4 (DF set) from port `sport`, its `n`th of a run,
+    /// `payload` bytes, checksums complete (or the UDP checksum 0 when `zero`).
+    fn datagram(sport: u16, n: u8, payload: usize, zero: bool) -> Vec<u8> {
+        let mut f = std::vec![0u8; 42 + payload];
+        f[..12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&((28 + payload) as u16).to_be_bytes());
+        f[18..20].copy_from_slice(&u16::from(n).to_be_bytes());
+        f[20] = 0x40;
+        f[22] = 64;
+        f[23] = 17;
+        f[26..34].copy_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        f[34..36].copy_from_slice(&sport.to_be_bytes());
+        f[36..38].copy_from_slice(&5201u16.to_be_bytes());
+        f[38..40].copy_from_slice(&((8 + payload) as u16).to_be_bytes());
+        for (i, b) in f[42..].iter_mut().enumerate() {
+            *b = n.wrapping_mul(31).wrapping_add(i as u8);
+        }
+        Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        if !zero {
+            let layout = frame::parse(&f).unwrap();
+            let sum = checksum::combine(
+                frame::pseudo_header_sum(&f, &layout, 8 + payload),
+                checksum::sum(&f[34..]),
+            );
+            f[40..42].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+        }
+        f
+    }
+
+    #[test]
+    fn a_run_of_one_flows_datagrams_makes_one_uso_super_frame_that_segments_back() {
+        let run_of: Vec<_> = (0..5u8)
+            .map(|n| datagram(4000, n, if n == 4 { 7 } else { 18 }, false))
+            .collect();
+        let mut storage = storage();
+        let (outcomes, written) = run::<4>(&mut storage, &run_of);
+        assert_eq!(outcomes[0], Outcome::Opened);
+        assert_eq!(outcomes[4], Outcome::Closed, "the short one ends it");
+        assert_eq!(written.len(), 1);
+        let (hdr, super_frame) = &written[0];
+        assert_eq!(hdr.gso_type, GsoType::UDP_L4);
+        assert_eq!((hdr.gso_size, hdr.csum_start, hdr.csum_offset), (18, 34, 6));
+        assert!(hdr.flags.contains(Flags::NEEDS_CSUM));
+        // What the kernel does with it: datagrams again, each with its length, its
+        // checksum and, DF being set, any ID (the segmenter counts from the first).
+        let mut segmenter = crate::offload::Segmenter::new(super_frame, hdr).unwrap();
+        let mut out = [0u8; 128];
+        for original in &run_of {
+            let len = segmenter.next_into(&mut out).unwrap().unwrap();
+            let (mut got, mut want) = (out[..len].to_vec(), original.clone());
+            // IDs differ only where DF makes them meaningless; both headers checked.
+            got[18..20].fill(0);
+            want[18..20].fill(0);
+            got[24..26].fill(0);
+            want[24..26].fill(0);
+            assert_eq!(got, want);
+        }
+        assert!(segmenter.next_into(&mut out).is_none());
+    }
+
+    #[test]
+    fn udp_flows_never_mix_and_unchecked_datagrams_pass() {
+        let frames = [
+            datagram(4000, 0, 18, false),
+            datagram(4001, 0, 18, false),
+            datagram(4000, 1, 18, false),
+            datagram(4001, 1, 18, false),
+            datagram(4002, 0, 18, true),
+        ];
+        let mut storage = storage();
+        let (outcomes, written) = run::<4>(&mut storage, &frames);
+        assert_eq!(outcomes[4], Outcome::Passed(Pass::NoChecksum));
+        let gso: Vec<_> = written
+            .iter()
+            .filter(|(h, _)| h.gso_type == GsoType::UDP_L4)
+            .collect();
+        assert_eq!(gso.len(), 2, "one super-frame per flow");
+        for (_, bytes) in gso {
+            assert_eq!(bytes.len(), 42 + 36, "two datagrams of one flow");
+        }
+    }
 
     /// Pushes every frame, then flushes; returns the outcomes and what was written.
     fn run<const N: usize>(

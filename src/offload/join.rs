@@ -9,7 +9,7 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-use super::frame::{self, Family, Layout, Transport, tcp};
+use super::frame::{self, Family, Layout, Transport, tcp, udp_field};
 use crate::checksum;
 use crate::wire::{ipv4, ipv6};
 
@@ -20,8 +20,8 @@ pub(crate) const MAX_IP_LEN: usize = u16::MAX as usize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Pass {
-    /// Not TCP over IPv4 or IPv6 behind Ethernet and at most one tag, or malformed
-    /// (fragments and IPv6 extension headers included).
+    /// Not TCP or UDP over IPv4 or IPv6 behind Ethernet and at most one tag, or
+    /// malformed (fragments and IPv6 extension headers included).
     NotTcp,
     /// IPv4 options.
     IpOptions,
@@ -31,8 +31,10 @@ pub enum Pass {
     Push,
     /// No payload (a pure acknowledgment).
     NoPayload,
-    /// The IPv4 header checksum or the TCP checksum does not verify.
+    /// The IPv4 header checksum or the TCP or UDP checksum does not verify.
     BadChecksum,
+    /// A UDP datagram over IPv4 without a checksum (0): a super-frame would give it one.
+    NoChecksum,
     /// Bytes after the IP packet (Ethernet padding).
     Padding,
     /// Longer than a slot.
@@ -57,25 +59,25 @@ pub(crate) struct Open {
     pub first: u64,
 }
 
-/// A TCP segment that may be coalesced.
+/// A TCP segment or UDP datagram that may be coalesced.
 pub(crate) struct Segment<'f> {
     pub frame: &'f [u8],
     pub layout: Layout,
-    /// Its sequence number.
+    /// Its sequence number (TCP; 0 for UDP).
     pub seq: u32,
-    /// PSH is set: it closes the super-frame it joins.
+    /// PSH is set: it closes the super-frame it joins (TCP).
     pub psh: bool,
 }
 
-/// Reads `frame` as a TCP segment that may be coalesced, or says why not (with its
-/// layout when it is a TCP segment of a flow); `capacity` is the longest frame a slot takes.
+/// Reads `frame` as a TCP segment or UDP datagram that may be coalesced, or says why not
+/// (with its layout when it is one of a flow); `capacity` is the longest frame a slot
+/// takes.
 pub(crate) fn classify(
     frame: &[u8],
     capacity: usize,
 ) -> Result<Segment<'_>, (Pass, Option<Layout>)> {
-    let layout = match frame::parse(frame) {
-        Ok(layout) if layout.transport == Transport::Tcp => layout,
-        _ => return Err((Pass::NotTcp, None)),
+    let Ok(layout) = frame::parse(frame) else {
+        return Err((Pass::NotTcp, None));
     };
     let refuse = |pass| Err((pass, Some(layout)));
     if layout.end != frame.len() {
@@ -85,13 +87,18 @@ pub(crate) fn classify(
     if layout.family == Family::V4 && ip.len() != ipv4::HEADER_LEN {
         return refuse(Pass::IpOptions);
     }
+    let is_tcp = layout.transport == Transport::Tcp;
     let flags = frame
         .get(layout.l4.saturating_add(tcp::FLAGS))
         .copied()
         .unwrap_or(0);
     let forbidden = tcp::SYN | tcp::FIN | tcp::RST | tcp::URG | tcp::ECE | tcp::CWR;
-    if flags & forbidden != 0 || flags & tcp::ACK_FLAG == 0 {
+    if is_tcp && (flags & forbidden != 0 || flags & tcp::ACK_FLAG == 0) {
         return refuse(Pass::Flags);
+    }
+    let udp_checksum = frame::get_u16(frame, frame::shift(udp_field::CHECKSUM, layout.l4));
+    if !is_tcp && layout.family == Family::V4 && udp_checksum == 0 {
+        return refuse(Pass::NoChecksum);
     }
     if layout.payload_len() == 0 {
         return refuse(Pass::NoPayload);
@@ -110,8 +117,12 @@ pub(crate) fn classify(
     Ok(Segment {
         frame,
         layout,
-        seq: frame::get_u32(frame, frame::shift(tcp::SEQ, layout.l4)),
-        psh: flags & tcp::PSH != 0,
+        seq: if is_tcp {
+            frame::get_u32(frame, frame::shift(tcp::SEQ, layout.l4))
+        } else {
+            0
+        },
+        psh: is_tcp && flags & tcp::PSH != 0,
     })
 }
 
@@ -156,12 +167,16 @@ pub(crate) fn can_join(head: &[u8], open: &Open, segment: &Segment<'_>, capacity
             Family::V4 => layout.l3,
             Family::V6 => layout.l3.saturating_add(ipv6::HEADER_LEN),
         });
+    // UDP: the flow's ports are its whole header but the length and checksum.
+    let tcp_matches = layout.transport == Transport::Udp
+        || (tcp_fixed(frame) == tcp_fixed(head)
+            && frame.get(layout.l4.saturating_add(tcp::HEADER_LEN)..layout.payload)
+                == head.get(layout.l4.saturating_add(tcp::HEADER_LEN)..layout.payload)
+            && segment.seq == open.next_seq);
     ip_matches
         && open.layout.payload == layout.payload
-        && tcp_fixed(frame) == tcp_fixed(head)
-        && frame.get(layout.l4.saturating_add(tcp::HEADER_LEN)..layout.payload)
-            == head.get(layout.l4.saturating_add(tcp::HEADER_LEN)..layout.payload)
-        && segment.seq == open.next_seq
+        && open.layout.transport == layout.transport
+        && tcp_matches
         && payload_len <= open.gso_size
         && ip_len <= MAX_IP_LEN
         && open.len.saturating_add(payload_len) <= capacity

@@ -7,8 +7,9 @@
 //! - [`Segmenter`] and [`complete_checksum`] (`segment.rs`): a super-frame read from the
 //!   TAP device (TCP over IPv4 or IPv6, or UDP with USO) taken apart into frames of at most
 //!   `gso_size` payload bytes, checksums computed; a frame's partial checksum finished.
-//! - [`Coalescer`] (`coalesce.rs`): TCP segments (decapsulated inner frames) merged per
-//!   flow into super-frames to write to the TAP device with one header each.
+//! - [`Coalescer`] (`coalesce.rs`): TCP segments and UDP datagrams (decapsulated inner
+//!   frames) merged per flow into super-frames to write to the TAP device with one
+//!   header each.
 //! - `join.rs`: which frames may be coalesced and which segment may join which
 //!   super-frame, the rules [`Coalescer`] applies.
 //! - `frame.rs`: where the layers of a TCP or UDP frame are, shared by the two.
