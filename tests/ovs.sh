@@ -242,26 +242,12 @@ tcp_transfer() { # tcp_transfer SERVER_NS SERVER_ADDRESS CLIENT_NS: 2 MiB, SHA-2
   local port=5001 sent received bytes=2097152
   head -c "$bytes" /dev/urandom >"$work/payload"
   sent=$(sha256sum "$work/payload" | cut -d' ' -f1)
-  ip netns exec "$(N "$1")" timeout 25 python3 - "$port" >"$work/received" 2>&1 <<'PY' &
-import hashlib, socket, sys
-server = socket.socket()
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("0.0.0.0", int(sys.argv[1])))
-server.listen(1)
-conn, _ = server.accept()
-digest, total = hashlib.sha256(), 0
-while chunk := conn.recv(65536):
-    digest.update(chunk)
-    total += len(chunk)
-print(total, digest.hexdigest())
-PY
+  ip netns exec "$(N "$1")" timeout 25 python3 tests/tcp_sha256.py serve "$port" \
+    >"$work/received" 2>&1 &
   local server=$!
   sleep 0.5
-  in_ns "$3" timeout 20 python3 - "$2" "$port" "$work/payload" <<'PY'
-import socket, sys
-with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=15) as conn:
-    conn.sendall(open(sys.argv[3], "rb").read())
-PY
+  in_ns "$3" timeout 20 python3 tests/tcp_sha256.py send "$2" "$port" \
+    "$work/payload"
   # A client that failed leaves the server nothing to wait for.
   [ $? -eq 0 ] || kill "$server" 2>/dev/null
   wait "$server"
