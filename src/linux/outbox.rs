@@ -1,7 +1,9 @@
 //! What one turn of the loop sends: each copy the switch wrote, queued with where it goes
-//! and sent when the turn's reading is done, every remote's copies in as few `sendmmsg`
-//! calls as its batches need, so a flood or a burst costs one system call per remote
-//! rather than one per frame.
+//! and sent when the turn's reading is done, in as few system calls as it takes: to a
+//! remote, each run of one flow's VXLAN or Geneve datagrams in one segmented send through
+//! the UDP pool and the rest a `sendmmsg` per batch; to a TAP, the TCP segments and UDP
+//! datagrams of a flow coalesced into super-frames, one write each. A flood or a burst
+//! costs a system call per remote and flow rather than one per frame.
 //!
 //! Copies are sent in the order they were queued, for each destination (frames of one
 //! flow stay in order); destinations take their turn in a fixed order. A copy is counted
@@ -30,8 +32,7 @@ use super::underlay::Underlay;
 use crate::offload::{Coalescer, Emit, MAX_SUPER_FRAME_LEN};
 use crate::switch::{Egress, Forward, Location, Switch};
 
-/// TCP flows to one TAP coalesced at once; a ninth writes out the oldest one's
-/// super-frame.
+/// Flows to one TAP coalesced at once; a ninth writes out the oldest one's super-frame.
 const FLOWS: usize = 8;
 /// Copies queued before the outbox must be sent to take more.
 const CAPACITY: usize = 4096;
@@ -159,9 +160,9 @@ impl Outbox {
     }
 }
 
-/// Sends one remote's copies in order: runs of VXLAN datagrams of one flow through the
-/// UDP pool, one segmented `sendmsg` each; the rest through the remote's raw socket, a
-/// batch per `sendmmsg`.
+/// Sends one remote's copies in order: runs of one flow's VXLAN or Geneve datagrams
+/// through the UDP pool, one segmented `sendmsg` each; the rest through the remote's raw
+/// socket, a batch per `sendmmsg`.
 fn send_to_remote(
     mut group: &[Pending],
     sender: usize,
@@ -221,10 +222,10 @@ fn send_to_remote(
     }
 }
 
-/// Writes one TAP's copies, consecutive TCP segments of a flow coalesced into super-frames
-/// (the kernel takes each with its virtio-net header and hands the host's stack one
-/// packet where there were many); each copy counted as sent or refused with the write
-/// that carried it.
+/// Writes one TAP's copies, consecutive TCP segments or UDP datagrams of a flow coalesced
+/// into super-frames (the kernel takes each with its virtio-net header and hands the
+/// host's stack one packet where there were many); each copy counted as sent or refused
+/// with the write that carried it.
 fn send_to_port(group: &[Pending], tap: &Tap, buf: &[u8], tap_io: &mut TapIo, switch: &mut Switch) {
     let TapIo {
         storage,
