@@ -46,7 +46,9 @@ impl TunnelPorts {
     }
 
     /// True when `port` is one of them.
-    #[inline]
+    // Always inlined: a per-packet test of a few instructions, which a call would spill
+    // registers around.
+    #[inline(always)]
     pub fn contains(&self, port: u16) -> bool {
         // The first port alone is one compare, and usually the answer. The others are
         // tested as one 64-bit word (a 16-bit lane equal to `port` becomes zero, and the

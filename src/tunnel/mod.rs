@@ -93,6 +93,7 @@ mod decap;
 pub mod ecn;
 mod encap;
 mod encap_geneve;
+mod express;
 pub mod flow;
 mod geneve;
 mod ident;

@@ -37,6 +37,8 @@ use crate::wire::udp::{self, UdpDatagram, UdpRepr};
 use crate::wire::vxlan::{self, Vni, VxlanRepr};
 use crate::{Error, ErrorKind, Layer, Result};
 
+mod express;
+
 /// Translation settings: the VXLAN side's ports and checksum, the flow hash, and the
 /// policies shared with encapsulation and decapsulation.
 ///
@@ -182,6 +184,32 @@ impl Translator {
         if to == TunnelKind::Geneve {
             check_udp_ports("Geneve port", self.geneve_port, self.source_ports)?;
         }
+        let policy = ReceivePolicy {
+            checksums: self.checksums,
+            sources: self.sources,
+            udp6_zero_checksum: self.udp6_zero_checksum_rx,
+        };
+        // The common frame in straight-line code; any other, and every error, by the
+        // general path.
+        if let Some(translated) = self.translate_express(buf, frame.clone(), to, policy) {
+            return Ok(translated);
+        }
+        self.translate_general(buf, frame, to, policy)
+    }
+
+    /// [`translate`](Self::translate) of any frame, after the settings' checks: the
+    /// general walk, every error named.
+    #[inline(always)]
+    // Cannot overflow or index out of range: offsets of headers inside the checked frame
+    // and its headroom.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    fn translate_general(
+        &self,
+        buf: &mut [u8],
+        frame: Range<usize>,
+        to: TunnelKind,
+        policy: ReceivePolicy,
+    ) -> Result<Range<usize>> {
         let Some(bytes) = buf.get(frame.clone()) else {
             return Err(Error::new(
                 Layer::Tunnel,
@@ -190,11 +218,6 @@ impl Translator {
                     len: buf.len(),
                 },
             ));
-        };
-        let policy = ReceivePolicy {
-            checksums: self.checksums,
-            sources: self.sources,
-            udp6_zero_checksum: self.udp6_zero_checksum_rx,
         };
         let mut received = Received::<FlowKey>::new(policy, Outer::default());
         let error = self

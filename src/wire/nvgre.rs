@@ -121,7 +121,7 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     ///
     /// # Errors
     /// As [`check_len`](Self::check_len).
-    #[inline]
+    #[inline(always)]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let header = Self::new_unchecked(buffer);
         header.check_len()?;
@@ -133,7 +133,7 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     /// # Errors
     /// `Truncated`; `FlagSet` for C, S, R, s; `FlagClear("K")`; `Reserved` for bit 5;
     /// `GreVersion` unless 0; `GreProtocol` unless 0x6558.
-    #[inline]
+    #[inline(always)]
     pub fn check_len(&self) -> Result<()> {
         // The common case in two compares: a whole header, and its flags, version and
         // protocol together, the ignored bits masked off. Anything else goes on to name
@@ -283,7 +283,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> NvgreHeader<T> {
 ///
 /// # Errors
 /// As [`NvgreHeader::check_len`].
-#[inline]
+// Always inlined, as its check: two compares on a per-packet path, the errors named out
+// of line.
+#[inline(always)]
 pub fn parse(input: &[u8]) -> Result<(&[u8], NvgreHeader<&[u8]>)> {
     let header = NvgreHeader::new_checked(input)?;
     Ok((header.payload(), header))
