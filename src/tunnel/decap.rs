@@ -213,6 +213,20 @@ impl Decapsulator {
     /// Everything both paths decide about a whole frame, from the bytes alone.
     #[inline(always)]
     fn examine(&self, frame: &[u8]) -> Result<Examined> {
+        // The common frame by the express walk; any other, and every error, by the
+        // general one.
+        if let Some(received) = self
+            .decoder
+            .express::<()>(frame, self.policy(), Depth::InnerIp)
+        {
+            return self.conclude(&received, None);
+        }
+        self.examine_general(frame)
+    }
+
+    /// [`examine`](Self::examine) of any frame: the general walk, every error named.
+    #[inline(always)]
+    pub(crate) fn examine_general(&self, frame: &[u8]) -> Result<Examined> {
         let mut received = Received::<()>::new(self.policy(), Outer::default());
         // The inner transport is not needed: ECN lives in the IP header.
         let error = self

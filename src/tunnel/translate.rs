@@ -203,7 +203,7 @@ impl Translator {
     // Cannot overflow or index out of range: offsets of headers inside the checked frame
     // and its headroom.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    fn translate_general(
+    pub(super) fn translate_general(
         &self,
         buf: &mut [u8],
         frame: Range<usize>,
