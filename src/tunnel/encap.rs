@@ -12,6 +12,7 @@ use core::ops::Range;
 
 use super::Encapsulation;
 use super::config::TunnelConfig;
+use super::express::express_inner;
 use super::flow::{FlowHash, FlowKey};
 use super::ident::IdentCounter;
 use super::inner_vlan;
@@ -19,7 +20,7 @@ use super::layout::Inner;
 use super::outer_rules::{FlowIdRule, FlowLabelRule, OuterTos};
 use super::{MAX_HEADROOM, NVGRE_OVERHEAD, NVGRE6_OVERHEAD, VXLAN_OVERHEAD, VXLAN6_OVERHEAD};
 use crate::checksum;
-use crate::packet;
+use crate::packet::{self, Depth};
 use crate::wire::ethernet::{self, EtherType, EthernetRepr};
 use crate::wire::geneve::GeneveRepr;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet, Ipv4Repr};
@@ -391,8 +392,12 @@ impl Encapsulator {
         // malformed header past Ethernet ends it where it is (the frame is a tenant's to
         // send), but a frame too short for its Ethernet header is no frame at all, and
         // an IP payload without a valid IP header no packet.
+        // The common frame (untagged IPv4 without options) by the express walk.
         let mut inner_stack = Inner::<FlowKey>::default();
         let walked = match ip {
+            None if express_inner(inner_frame, 0, Depth::InnerTransport, &mut inner_stack) => {
+                Ok(())
+            }
             None => packet::walk(inner_frame, &mut inner_stack),
             Some(ethertype) => packet::walk_from_ip(inner_frame, ethertype, &mut inner_stack),
         };

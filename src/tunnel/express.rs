@@ -169,7 +169,9 @@ impl Decoder {
             ip: None,
             also: K::default(),
         };
-        self.express_inner(inner, offset, depth, &mut inner_stack)?;
+        if !express_inner(inner, offset, depth, &mut inner_stack) {
+            return None;
+        }
         let header = OuterIp::V4(ip);
         Some(Received {
             policy,
@@ -188,64 +190,74 @@ impl Decoder {
             inner: inner_stack,
         })
     }
+}
 
-    /// The inner frame of the common shape (untagged Ethernet, IPv4 without options,
-    /// its ports unless a fragment), recorded as the general walk records it.
-    #[inline(always)]
-    // Cannot overflow or index out of range: fixed offsets inside arrays and slices
-    // whose lengths were just tested.
-    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    fn express_inner<'a, K: Record<'a>>(
-        &self,
-        frame: &'a [u8],
-        offset: usize,
-        depth: Depth,
-        inner: &mut Inner<K>,
-    ) -> Option<()> {
-        let eth: &[u8; 14] = head(frame)?;
-        if be16([eth[12], eth[13]]) != 0x0800 {
-            return None;
-        }
-        let (header, packet) = ipv4_plain(&frame[14..])?;
-        let ip = Ipv4Packet::new_unchecked(packet);
-        let ip_at = offset + 14;
-        inner.also.start(offset);
-        inner.also.ethernet(EthernetFrame::new_unchecked(frame));
-        inner.ip = Some(InnerIp {
-            at: ip_at,
-            v6: false,
-            tos: header[1],
-        });
-        inner.also.ipv4(ip_at, ip);
-        if depth == Depth::InnerIp || be16([header[6], header[7]]) & 0x3fff != 0 {
-            return Some(());
-        }
-        let payload = &packet[20..];
+/// The inner frame of the common shape (untagged Ethernet, IPv4 without options, its
+/// ports unless a fragment or only the IP header is asked for), recorded into `inner` as
+/// the general walk records it, `offset` bytes into the whole frame; false, with nothing
+/// recorded, for any other frame (or a UDP length the general walk refuses). Tags and
+/// IPv6 are the general walk's: taken here, they cost the common frame more than they
+/// saved the others (measured on the mixed workload: nothing saved, 60 to 80
+/// instructions per packet more on the clean one).
+#[inline(always)]
+// Cannot overflow or index out of range: fixed offsets inside arrays and slices whose
+// lengths were just tested.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+pub(crate) fn express_inner<'a, K: Record<'a>>(
+    frame: &'a [u8],
+    offset: usize,
+    depth: Depth,
+    inner: &mut Inner<K>,
+) -> bool {
+    let Some(eth) = head::<14>(frame) else {
+        return false;
+    };
+    if be16([eth[12], eth[13]]) != 0x0800 {
+        return false;
+    }
+    let Some((header, packet)) = ipv4_plain(&frame[14..]) else {
+        return false;
+    };
+    let payload = &packet[20..];
+    let transport = if depth == Depth::InnerIp || be16([header[6], header[7]]) & 0x3fff != 0 {
+        None
+    } else {
         match header[9] {
             17 => {
                 // A UDP length that does not fit is the general walk's to report.
-                let udp: &[u8; 8] = head(payload)?;
+                let Some(udp) = head::<8>(payload) else {
+                    return false;
+                };
                 let len = usize::from(be16([udp[4], udp[5]]));
-                if len < 8 {
-                    return None;
-                }
-                let datagram = payload.get(..len)?;
-                inner
-                    .also
-                    .transport(Transport::Udp(UdpDatagram::new_unchecked(datagram)));
-            }
-            6 => {
-                if let Some(ports) = head::<4>(payload) {
-                    inner.also.transport(Transport::Tcp {
-                        src_port: be16([ports[0], ports[1]]),
-                        dst_port: be16([ports[2], ports[3]]),
-                    });
+                match payload.get(..len) {
+                    Some(datagram) if len >= 8 => {
+                        Some(Transport::Udp(UdpDatagram::new_unchecked(datagram)))
+                    }
+                    _ => return false,
                 }
             }
-            _ => {}
+            6 => head::<4>(payload).map(|ports| Transport::Tcp {
+                src_port: be16([ports[0], ports[1]]),
+                dst_port: be16([ports[2], ports[3]]),
+            }),
+            _ => None,
         }
-        Some(())
+    };
+    let ip_at = offset + 14;
+    inner.offset = offset;
+    inner.ethernet = true;
+    inner.ip = Some(InnerIp {
+        at: ip_at,
+        v6: false,
+        tos: header[1],
+    });
+    inner.also.start(offset);
+    inner.also.ethernet(EthernetFrame::new_unchecked(frame));
+    inner.also.ipv4(ip_at, Ipv4Packet::new_unchecked(packet));
+    if let Some(transport) = transport {
+        inner.also.transport(transport);
     }
+    true
 }
 
 #[cfg(test)]
@@ -512,5 +524,37 @@ mod tests {
             taken > tried / 4,
             "{taken} of {tried} taken by the express walk"
         );
+    }
+
+    /// Wherever the express walk takes an inner frame (as encapsulation walks it), it
+    /// records what the general walk records: offset, tags, IP header, flow key.
+    #[test]
+    fn express_inner_walk_is_the_general_one() {
+        use crate::tunnel::flow::FlowKey;
+        let mut rng = Rng(0x1e57_0000_0000_0002);
+        let (mut taken, tries) = (0, 50_000);
+        for _ in 0..tries {
+            let mut frame = inner_frame(&mut rng);
+            if rng.below(2) == 0 {
+                let at = rng.below(frame.len().min(60));
+                frame[at] ^= 1 << rng.below(8);
+            }
+            if rng.below(10) == 0 {
+                frame.truncate(rng.below(frame.len()));
+            }
+            let mut express = Inner::<FlowKey>::default();
+            if !express_inner(&frame, 0, Depth::InnerTransport, &mut express) {
+                continue;
+            }
+            taken += 1;
+            let mut general = Inner::<FlowKey>::default();
+            let _ = crate::packet::walk(&frame, &mut general);
+            assert_eq!(
+                std::format!("{express:?}"),
+                std::format!("{general:?}"),
+                "{frame:02x?}"
+            );
+        }
+        assert!(taken > tries / 3, "{taken} of {tries} taken");
     }
 }
