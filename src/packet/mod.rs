@@ -60,6 +60,7 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+mod express;
 mod ports;
 #[cfg(test)]
 mod tests;

@@ -259,40 +259,35 @@ pub(crate) fn express_inner<'a, K: Record<'a>>(
     }
     true
 }
-
+/// Frames for the tests that hold express and general paths together: tunnel frames
+/// as an encapsulator writes them, some changed where a receiver's checks look.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::packet::{ReservedPolicy, TunnelPorts};
-    use crate::tunnel::flow::PortRange;
+pub(crate) mod test_frames {
     use crate::tunnel::inner_vlan::InnerVlanPolicy;
-    use crate::tunnel::{
-        Decapsulator, Encapsulator, FlowId, HEADROOM, SourcePolicy, Translator, TunnelConfig,
-        TunnelKind,
-    };
+    use crate::tunnel::{Encapsulator, HEADROOM, TunnelConfig};
     use crate::wire::{Vni, Vsid};
     use core::net::Ipv4Addr;
     use core::ops::Range;
     use std::vec::Vec;
 
     /// xorshift64*: the test's frames and mutations, the same on every run.
-    struct Rng(u64);
+    pub(crate) struct Rng(pub u64);
 
     impl Rng {
-        fn next(&mut self) -> u64 {
+        pub(crate) fn next(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
             self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
         }
-        fn below(&mut self, n: usize) -> usize {
+        pub(crate) fn below(&mut self, n: usize) -> usize {
             (self.next() % n as u64) as usize
         }
     }
 
     /// An inner Ethernet frame: untagged or tagged, IPv4 (a fragment now and then) with
     /// UDP, TCP or ICMP, or IPv6, its lengths consistent.
-    fn inner_frame(rng: &mut Rng) -> Vec<u8> {
+    pub(crate) fn inner_frame(rng: &mut Rng) -> Vec<u8> {
         let mut frame = Vec::from([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
         frame[5] = rng.next() as u8;
         if rng.below(5) == 0 {
@@ -321,7 +316,7 @@ mod tests {
 
     /// A tunnel frame an encapsulator wrote, in a buffer with headroom for any
     /// translation.
-    fn tunnel_frame(rng: &mut Rng) -> (Vec<u8>, Range<usize>) {
+    pub(crate) fn tunnel_frame(rng: &mut Rng) -> (Vec<u8>, Range<usize>) {
         // A source an encapsulator takes; the receiver's rules are tried by writing
         // others over it below.
         let (src, dst) = (Ipv4Addr::new(10, 99, 0, 1), Ipv4Addr::new(10, 99, 0, 2));
@@ -360,6 +355,38 @@ mod tests {
         }
         (buf, range)
     }
+
+    /// The test's frames: as an encapsulator wrote them, or (half of them) with up to
+    /// three bits of their headers flipped, one in ten cut short.
+    pub(crate) fn frames(count: usize) -> impl Iterator<Item = (Vec<u8>, Range<usize>)> {
+        let mut rng = Rng(0x7e57_1234_abcd_0001);
+        (0..count).map(move |_| {
+            let (mut buf, range) = tunnel_frame(&mut rng);
+            if rng.below(2) == 0 {
+                for _ in 0..1 + rng.below(3) {
+                    let at = range.start + rng.below(100.min(range.len()));
+                    buf[at] ^= 1 << rng.below(8);
+                }
+            }
+            let range = if rng.below(10) == 0 {
+                range.start..range.end - rng.below(range.len())
+            } else {
+                range
+            };
+            (buf, range)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_frames::{Rng, frames, inner_frame};
+    use super::*;
+    use crate::packet::{ReservedPolicy, TunnelPorts};
+    use crate::tunnel::flow::PortRange;
+    use crate::tunnel::inner_vlan::InnerVlanPolicy;
+    use crate::tunnel::{Decapsulator, FlowId, SourcePolicy, Translator, TunnelKind};
+    use std::vec::Vec;
 
     /// The translators the frames meet: the defaults and each setting moved.
     fn translators() -> Vec<Translator> {
@@ -402,27 +429,6 @@ mod tests {
                 ..base
             },
         ])
-    }
-
-    /// The test's frames: as an encapsulator wrote them, or (half of them) with up to
-    /// three bits of their headers flipped, one in ten cut short.
-    fn frames(count: usize) -> impl Iterator<Item = (Vec<u8>, Range<usize>)> {
-        let mut rng = Rng(0x7e57_1234_abcd_0001);
-        (0..count).map(move |_| {
-            let (mut buf, range) = tunnel_frame(&mut rng);
-            if rng.below(2) == 0 {
-                for _ in 0..1 + rng.below(3) {
-                    let at = range.start + rng.below(100.min(range.len()));
-                    buf[at] ^= 1 << rng.below(8);
-                }
-            }
-            let range = if rng.below(10) == 0 {
-                range.start..range.end - rng.below(range.len())
-            } else {
-                range
-            };
-            (buf, range)
-        })
     }
 
     /// Wherever the express path translates a frame, the general path gives the same
