@@ -701,7 +701,11 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
     let ethertype = be16(inner, 12);
     // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
     let alarm = if ethertype == 0x0800 {
-        if ecn == 0 { 0 } else { ecn_ipv4::<14>(inner, ecn)? }
+        if ecn == 0 {
+            0
+        } else {
+            ecn_ipv4::<14>(inner, ecn)?
+        }
     } else if tpid(ethertype) {
         return None;
     } else if ethertype == 0x86dd && ecn != 0 {
@@ -1078,7 +1082,11 @@ pub fn decapsulate6(frame: &mut [u8]) -> Option<Found6> {
     let inner = frame.get_mut(range.clone())?;
     let ethertype = be16(inner, 12);
     let alarm = if ethertype == 0x0800 {
-        if ecn == 0 { 0 } else { ecn_ipv4::<14>(inner, ecn)? }
+        if ecn == 0 {
+            0
+        } else {
+            ecn_ipv4::<14>(inner, ecn)?
+        }
     } else if tpid(ethertype) {
         return None;
     } else if ethertype == 0x86dd && ecn != 0 {

@@ -15,8 +15,7 @@
 use std::ops::Range;
 
 use super::floors::{
-    Found, be16, be32, be64, ecn_ipv4, ecn_ipv6, inner_values, ipv4, outer_ipv4, tagged_ipv4,
-    tpid,
+    Found, be16, be32, be64, ecn_ipv4, ecn_ipv6, inner_values, ipv4, outer_ipv4, tagged_ipv4, tpid,
 };
 
 /// Geneve's UDP destination port.
@@ -138,7 +137,9 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
     let protocol = first as u16;
     let segment = be32(header, 12) >> 8;
     let (ecn, src, dst) = (outer[15] & 0x03, be32(outer, 26), be32(outer, 30));
-    let (area, inner) = payload.get_mut(16..len)?.split_at_mut_checked(options_len)?;
+    let (area, inner) = payload
+        .get_mut(16..len)?
+        .split_at_mut_checked(options_len)?;
     if !options_taken(area) {
         return None;
     }
@@ -149,7 +150,11 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
         // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
         let ethertype = be16(inner, 12);
         if ethertype == 0x0800 {
-            if ecn == 0 { 0 } else { ecn_ipv4::<14>(inner, ecn)? }
+            if ecn == 0 {
+                0
+            } else {
+                ecn_ipv4::<14>(inner, ecn)?
+            }
         } else if tpid(ethertype) {
             return None;
         } else if ethertype == 0x86dd && ecn != 0 {
@@ -162,7 +167,16 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
     };
     // The options follow Geneve's fixed header (42 + 8); the inner frame, them.
     let start = 50 + options_len;
-    Some((2, segment, src, dst, start..34 + len, alarm, protocol, 50..start))
+    Some((
+        2,
+        segment,
+        src,
+        dst,
+        start..34 + len,
+        alarm,
+        protocol,
+        50..start,
+    ))
 }
 
 /// Decapsulation's IP payloads (protocol types 0x0800, 0x86DD: no workload's common
@@ -174,14 +188,22 @@ fn ip_payload(inner: &mut [u8], protocol: u16, ecn: u8) -> Option<u8> {
     match protocol {
         0x0800 => {
             ipv4(inner)?;
-            if ecn == 0 { Some(0) } else { ecn_ipv4::<0>(inner, ecn) }
+            if ecn == 0 {
+                Some(0)
+            } else {
+                ecn_ipv4::<0>(inner, ecn)
+            }
         }
         0x86dd => {
             let header = inner.get(..40)?;
             if header[0] >> 4 != 6 || 40 + usize::from(be16(header, 4)) > inner.len() {
                 return None;
             }
-            if ecn == 0 { Some(0) } else { ecn_ipv6::<0>(inner, ecn) }
+            if ecn == 0 {
+                Some(0)
+            } else {
+                ecn_ipv6::<0>(inner, ecn)
+            }
         }
         _ => None,
     }
