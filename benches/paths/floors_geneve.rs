@@ -32,14 +32,25 @@ pub type Values = (u32, u32, u32, u32, (u16, u16), u8, u16, Range<usize>);
 
 /// True when an options area (whole 4-byte words) is a sequence of whole options: each
 /// option's header read once, its length (5 bits, in words) skipped; a word-aligned
-/// area leaves no option header cut short, so the slice of each is the one check.
+/// area leaves no option header cut short, so what remains after each option is the
+/// one check.
 #[inline(always)]
 fn options_whole(area: &[u8]) -> bool {
-    let mut at = 0;
-    while let Some(option) = area.get(at..at + 4) {
-        at += 4 + usize::from(option[3] & 0x1f) * 4;
+    // One option filling the area (the clean frames' OVN option): its length tested
+    // once, in place of the walk.
+    if let Some(&length) = area.get(3) {
+        if 4 + usize::from(length & 0x1f) * 4 == area.len() {
+            return true;
+        }
     }
-    at == area.len()
+    let mut rest = area;
+    while let Some(option) = rest.first_chunk::<4>() {
+        let Some(after) = rest.get(4 + usize::from(option[3] & 0x1f) * 4..) else {
+            return false;
+        };
+        rest = after;
+    }
+    true
 }
 
 /// `options_whole`, and no critical option (its type's high bit) but OVN's: one word
@@ -80,10 +91,10 @@ pub fn decode(frame: &[u8]) -> Option<Values> {
     if be16(ip, 6) & 0x3fff != 0 || ip[9] != 17 {
         return None;
     }
-    // UDP and Geneve's fixed header whole, the UDP length within the packet: 16 <=
-    // length <= what follows, in one range.
-    let header: &[u8; 16] = payload.first_chunk()?;
-    let geneve = payload.get(16..usize::from(be16(header, 4)))?;
+    // UDP and Geneve's fixed header whole, then 16 <= UDP length <= what follows in one
+    // range (a length under 16 wraps past it).
+    let (header, rest) = payload.split_first_chunk::<16>()?;
+    let geneve = rest.get(..usize::from(be16(header, 4)).wrapping_sub(16))?;
     // Version 0 is the first byte's top two bits clear: the byte is then the options'
     // length in words.
     if be16(header, 2) != PORT || header[8] > 0x3f {
@@ -96,17 +107,18 @@ pub fn decode(frame: &[u8]) -> Option<Values> {
     }
     let inner = &geneve[options_len..];
     let protocol = be16(header, 10);
-    let inner_ip = match protocol {
-        0x6558 => {
-            let eth: &[u8; 14] = inner.first_chunk()?;
-            if be16(eth, 12) == 0x0800 {
-                &inner[14..]
-            } else {
-                tagged_ipv4(inner)?
-            }
+    // Ethernet, the common payload, tested first.
+    let inner_ip = if protocol == 0x6558 {
+        let eth: &[u8; 14] = inner.first_chunk()?;
+        if be16(eth, 12) == 0x0800 {
+            &inner[14..]
+        } else {
+            tagged_ipv4(inner)?
         }
-        0x0800 => inner,
-        _ => return None,
+    } else if protocol == 0x0800 {
+        inner
+    } else {
+        return None;
     };
     let (inner_src, inner_dst, ports) = inner_values(inner_ip)?;
     let at = area.as_ptr() as usize - frame.as_ptr() as usize;
