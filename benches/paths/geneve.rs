@@ -62,10 +62,10 @@ pub fn mixed_geneve_decap_buffers() -> Vec<(Vec<u8>, Range<usize>)> {
 
 /// 64 Geneve frames over IPv4 as `tunnel_frames` (random outer addresses and VNIs), with
 /// OVN's option (its data random). Mixed (`mixed`): mixed inner frames, and of the
-/// Geneve headers, one in two OVN's as clean, then (one in twenty each) no options
-/// (two), OVN's and a non-critical option (two), an unknown critical option, the O bit,
-/// an IP payload (protocol type 0x0800 or 0x86DD) where the inner frame is IP, an
-/// unknown protocol type, OVN's with the C bit clear, and malformed: version 1 or an
+/// Geneve headers, one in two OVN's as clean, then (one in twenty each) no options, an
+/// IP payload (protocol type 0x0800 or 0x86DD, two: where the inner frame is untagged
+/// IP), OVN's and a non-critical option (two), an unknown critical option, the O bit,
+/// an unknown protocol type, OVN's with the C bit clear, and malformed: version 1 or an
 /// option running past the options area.
 pub fn geneve_frames(mixed: bool) -> Vec<Vec<u8>> {
     let mut rng = Rng(if mixed { 0x6081_0021 } else { 0x6081_7348 });
@@ -95,7 +95,7 @@ pub fn geneve_frames(mixed: bool) -> Vec<Vec<u8>> {
 /// the frame `inner` in `segment`, and the payload after it.
 fn geneve_header(rng: &mut Rng, shape: u32, segment: u32, inner: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
     let mut options = match shape {
-        10 | 11 => GeneveOptions::new(),
+        10 => GeneveOptions::new(),
         _ => ovn_options(rng.next().to_be_bytes()),
     };
     match shape {
@@ -105,7 +105,9 @@ fn geneve_header(rng: &mut Rng, shape: u32, segment: u32, inner: Vec<u8>) -> (Ve
     }
     let ethertype = u16::from_be_bytes([inner[12], inner[13]]);
     let (protocol, payload) = match shape {
-        15 if ethertype == 0x0800 || ethertype == 0x86dd => (EtherType(ethertype), &inner[14..]),
+        11 | 15 if ethertype == 0x0800 || ethertype == 0x86dd => {
+            (EtherType(ethertype), &inner[14..])
+        }
         16 => (EtherType(0x88b5), &inner[..]),
         _ => (EtherType::TRANSPARENT_ETHERNET_BRIDGING, &inner[..]),
     };
