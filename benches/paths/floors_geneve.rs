@@ -20,9 +20,6 @@ use super::floors::{
 
 /// Geneve's UDP destination port.
 const PORT: u16 = 6081;
-/// The first word of OVN's option header (class, type) with its length and reserved
-/// bits cleared: the one critical option the benches' decapsulator understands.
-const OVN: u32 = 0x0102_8000;
 
 /// What the Geneve decode benchmark extracts: the VNI, the outer source, the inner
 /// source and destination, the inner ports, the O and C bits (as the header's second
@@ -53,24 +50,26 @@ fn options_whole(area: &[u8]) -> bool {
     true
 }
 
-/// `options_whole`, and no critical option (its type's high bit) but OVN's: one word
-/// per option, the critical bit and the option's identity tested in it.
+/// `options_whole`, and no critical option (its type's high bit) but OVN's. An option
+/// header's first word is compared in the machine's byte order, as are the constants
+/// (`ne`): no swap.
 #[inline(always)]
 fn options_taken(area: &[u8]) -> bool {
-    // OVN's option alone (the area of every clean frame): its first word tested once,
-    // length 1 and the reserved bits ignored, in place of the walk.
-    if let Ok(ovn) = <&[u8; 8]>::try_from(area) {
-        if be32(ovn, 0) & 0xffff_ff1f == OVN | 1 {
+    let ne = u32::from_ne_bytes;
+    // OVN's option alone (the area of every clean frame): its header tested once, in
+    // place of the walk (its length 1 word, its reserved bits ignored).
+    if let Some((ovn, [_, _, _, _])) = area.split_first_chunk::<4>() {
+        if ne(*ovn) & ne([0xff, 0xff, 0xff, 0x1f]) == ne([0x01, 0x02, 0x80, 0x01]) {
             return true;
         }
     }
     let mut rest = area;
     while let Some((option, _)) = rest.split_first_chunk::<4>() {
-        let word = u32::from_be_bytes(*option);
-        if word & 0x8000 != 0 && word & 0xffff_ff00 != OVN {
+        let critical = option[2] & 0x80 != 0;
+        if critical && ne(*option) & ne([0xff, 0xff, 0xff, 0]) != ne([0x01, 0x02, 0x80, 0]) {
             return false;
         }
-        let Some(after) = rest.get(4 + (word as usize & 0x1f) * 4..) else {
+        let Some(after) = rest.get(4 + usize::from(option[3] & 0x1f) * 4..) else {
             return false;
         };
         rest = after;
@@ -149,35 +148,35 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
     if outer[23] != 17 || be64(header, 0) & 0xffff_0000_ffff != u64::from(PORT) << 32 {
         return None;
     }
-    // Version 0 and the O bit clear in one test.
-    let first = be32(header, 8);
-    if first & 0xc080_0000 != 0 {
+    // Version 0 and the O bit clear in one test, of the bytes as the machine orders
+    // them (the mask ordered alike): no swap.
+    if u16::from_ne_bytes([header[8], header[9]]) & u16::from_ne_bytes([0xc0, 0x80]) != 0 {
         return None;
     }
     // 16 <= UDP length <= what follows, one range (a length under 16 wraps past it).
     let geneve = rest.get_mut(..usize::from(be16(header, 4)).wrapping_sub(16))?;
-    let options_len = (first >> 24) as usize * 4;
+    let options_len = usize::from(header[8]) * 4;
     let (area, inner) = geneve.split_at_mut_checked(options_len)?;
     if !options_taken(area) {
         return None;
     }
-    let protocol = first as u16;
+    let protocol = be16(header, 10);
     let ecn = outer[15] & 0x03;
     let alarm = if protocol == 0x6558 {
         if inner.len() < 14 {
             return None;
         }
         // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
-        let ethertype = be16(inner, 12);
-        if ethertype == 0x0800 {
+        // IPv4, the common EtherType, compared as bytes (no swap); the others after.
+        if inner[12..14] == [0x08, 0x00] {
             if ecn == 0 {
                 0
             } else {
                 ecn_ipv4::<14>(inner, ecn)?
             }
-        } else if tpid(ethertype) {
+        } else if tpid(be16(inner, 12)) {
             return None;
-        } else if ethertype == 0x86dd && ecn != 0 {
+        } else if be16(inner, 12) == 0x86dd && ecn != 0 {
             ecn_ipv6::<14>(inner, ecn)?
         } else {
             0
