@@ -36,7 +36,7 @@ fn main() {
         .filter(|p| names.is_empty() || names.iter().any(|n| *n == p.name()))
         .collect();
     println!(
-        "{:12} {:>9} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9}",
+        "{:16} {:>9} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9}",
         "path",
         "frames",
         "accepted",
@@ -49,7 +49,7 @@ fn main() {
     for path in chosen {
         let t = paths::differential::differential(path, count, 0x6040_7348);
         println!(
-            "{:12} {:>9} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9}",
+            "{:16} {:>9} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9}",
             path.name(),
             t.frames,
             t.accepted,

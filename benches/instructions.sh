@@ -14,7 +14,9 @@ bin=$(bash benches/interleaved_bin.sh)
 paths=("$@")
 [ ${#paths[@]} -gt 0 ] || paths=(vxlan_stack nvgre_stack vxlan_encap nvgre_encap decap translate
   vxlan_stack+mixed nvgre_stack+mixed vxlan_encap+mixed nvgre_encap+mixed decap+mixed
-  translate+mixed vxlan6_encap nvgre6_encap decap6 translate6 payload)
+  translate+mixed vxlan6_encap nvgre6_encap decap6 translate6 payload
+  geneve_stack geneve_encap geneve_ovn_encap geneve_decap geneve_stack+mixed
+  geneve_encap+mixed geneve_ovn_encap+mixed geneve_decap+mixed)
 # Counted only once tunnelwire and each floor agree on every frame (what the timing runs
 # check first, too).
 "$bin" --check "${paths[@]}"

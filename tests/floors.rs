@@ -74,6 +74,26 @@ fn socket_payload_floor_agrees_with_tunnelwire() {
 }
 
 #[test]
+fn geneve_decode_floor_agrees_with_tunnelwire() {
+    agree(Path::DecodeGeneve);
+}
+
+#[test]
+fn geneve_encapsulation_floor_agrees_with_tunnelwire() {
+    agree(Path::EncapGeneve);
+}
+
+#[test]
+fn geneve_ovn_encapsulation_floor_agrees_with_tunnelwire() {
+    agree(Path::EncapGeneveOvn);
+}
+
+#[test]
+fn geneve_decapsulation_floor_agrees_with_tunnelwire() {
+    agree(Path::DecapGeneve);
+}
+
+#[test]
 fn every_workload_agrees_before_timing() {
     for path in Path::ALL {
         path.arms();

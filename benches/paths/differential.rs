@@ -10,10 +10,11 @@ use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{Decapsulator, PayloadHeaders, SocketOuter, Translator, TunnelKind};
 use tunnelwire::wire::{Ipv4Packet, UdpDatagram};
 
+use super::geneve::decode_geneve_tunnelwire;
 use super::mixed::{mixed_inner_buffers, mixed_vxlan_buffers, mixed_vxlan6_buffers};
 use super::{
-    Arm, MTU, NEXT_VXLAN, Path, Rng, decode_tunnelwire, floors, found, found6, payload_tunnelwire,
-    payloads_of,
+    Arm, MTU, NEXT_VXLAN, Path, Rng, decode_tunnelwire, floors, floors_geneve, found, found6,
+    payload_tunnelwire, payloads_of,
 };
 
 /// What comparing tunnelwire and a floor on one input found.
@@ -70,19 +71,18 @@ fn other_outer_shape(frame: &[u8]) -> bool {
 }
 
 impl Arm {
-    /// Decode: tunnelwire and the floor extract the same values (or both none).
+    /// Decode (VXLAN and NVGRE, or Geneve): tunnelwire and the floor extract the same
+    /// values (or both none).
     pub fn compare_decode(&self, frame: &[u8]) -> Outcome {
-        let ours = decode_tunnelwire(&self.decoder, frame);
-        let theirs = floors::decode(frame);
-        if theirs.is_none() && ours.is_some() && frame.get(12..14) != Some(&[0x08, 0x00][..]) {
-            return Outcome::OtherShape;
+        if self.path == Path::DecodeGeneve {
+            let ours = decode_geneve_tunnelwire(&self.decoder, frame);
+            return decode_outcome(frame, ours, floors_geneve::decode(frame));
         }
-        assert_eq!(ours, theirs, "decode of {:02x?}", head(frame));
-        if ours.is_some() {
-            Outcome::Accepted
-        } else {
-            Outcome::Refused
-        }
+        decode_outcome(
+            frame,
+            decode_tunnelwire(&self.decoder, frame),
+            floors::decode(frame),
+        )
     }
 
     /// Encapsulation (`nvgre` or VXLAN) of `buf[inner]`: the same range and the whole
@@ -94,6 +94,8 @@ impl Arm {
             Path::EncapNvgre => self.floor42.encapsulate(&mut b, inner.clone()),
             Path::EncapVxlan6 => self.floor70.encapsulate(&mut b, inner.clone()),
             Path::EncapNvgre6 => self.floor62.encapsulate(&mut b, inner.clone()),
+            Path::EncapGeneveOvn => self.floor58.encapsulate(&mut b, inner.clone()),
+            // VXLAN's, or Geneve's without options on that path.
             _ => self.floor50.encapsulate(&mut b, inner.clone()),
         };
         assert_eq!(
@@ -226,7 +228,11 @@ impl Arm {
                 tally.ecn_drops += u64::from(without_ecn.inspect(frame).is_ok());
             }
         }
-        let theirs = floors::decapsulate(&mut b);
+        let theirs = if self.path == Path::DecapGeneve {
+            floors_geneve::decapsulate(&mut b)
+        } else {
+            floors::decapsulate(&mut b)
+        };
         if theirs.is_none() && ours.is_some() && other_outer_shape(frame) {
             return (Outcome::OtherShape, false);
         }
@@ -388,6 +394,54 @@ fn mutate(rng: &mut Rng, buf: &mut Vec<u8>, range: &mut Range<usize>, outer: boo
     }
 }
 
+/// The outcome of a decode by tunnelwire (`ours`) and by the floor, asserted equal but
+/// for a frame whose outer stack is not untagged IPv4 (a shape the floors leave to
+/// tunnelwire).
+fn decode_outcome<T: PartialEq + std::fmt::Debug>(
+    frame: &[u8],
+    ours: Option<T>,
+    theirs: Option<T>,
+) -> Outcome {
+    if theirs.is_none() && ours.is_some() && frame.get(12..14) != Some(&[0x08, 0x00][..]) {
+        return Outcome::OtherShape;
+    }
+    assert_eq!(ours, theirs, "decode of {:02x?}", head(frame));
+    if ours.is_some() {
+        Outcome::Accepted
+    } else {
+        Outcome::Refused
+    }
+}
+
+/// Changes to a Geneve header where its receiver looks, at the frame `buf[range]` (the
+/// outer IPv4 header without options: the Geneve header 42 bytes in): the options'
+/// length (bits of it), the version, the O and C bits, the protocol type (a bit, or set
+/// to each kind the receivers tell apart), the VNI, the first option's critical bit and
+/// length; one or two of them.
+fn mutate_geneve(rng: &mut Rng, buf: &mut [u8], range: &Range<usize>) {
+    let geneve = range.start + 42;
+    if geneve + 16 > range.end {
+        return;
+    }
+    for _ in 0..1 + rng.next() % 2 {
+        let bit = 1u8 << (rng.next() % 8);
+        match rng.next() % 8 {
+            0 => buf[geneve] ^= 1 << (rng.next() % 6),
+            1 => buf[geneve] ^= [0x40, 0x80][rng.next() as usize % 2],
+            2 => buf[geneve + 1] ^= [0x80, 0x40][rng.next() as usize % 2],
+            3 => buf[geneve + 2 + rng.next() as usize % 2] ^= bit,
+            4 => {
+                let protocol: [u16; 5] = [0x6558, 0x0800, 0x86dd, 0x88b5, 0x0000];
+                let protocol = protocol[rng.next() as usize % 5].to_be_bytes();
+                buf[geneve + 2..geneve + 4].copy_from_slice(&protocol);
+            }
+            5 => buf[geneve + 4 + rng.next() as usize % 3] ^= bit,
+            6 => buf[geneve + 10] ^= 0x80,
+            _ => buf[geneve + 11] ^= bit,
+        }
+    }
+}
+
 /// Runs `count` mutated inputs (from the clean and the mixed workload) through
 /// tunnelwire and the floor of `path` (an IPv4 one), asserting they agree on each.
 pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
@@ -473,13 +527,21 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
                 let (outcome, rewritten) = arm.compare_payload(&buf, payload, outer);
                 tally.add(outcome, rewritten);
             }
-            Path::DecodeVxlan | Path::DecodeNvgre => {
+            Path::DecodeVxlan | Path::DecodeNvgre | Path::DecodeGeneve => {
                 let mut frame = frames[rng.next() as usize % frames.len()].clone();
                 let mut range = 0..frame.len();
+                if path == Path::DecodeGeneve && rng.next() % 2 == 0 {
+                    mutate_geneve(&mut rng, &mut frame, &range);
+                }
                 mutate(&mut rng, &mut frame, &mut range, true);
                 tally.add(arm.compare_decode(&frame[range]), false);
             }
-            Path::EncapVxlan | Path::EncapNvgre | Path::EncapVxlan6 | Path::EncapNvgre6 => {
+            Path::EncapVxlan
+            | Path::EncapNvgre
+            | Path::EncapVxlan6
+            | Path::EncapNvgre6
+            | Path::EncapGeneve
+            | Path::EncapGeneveOvn => {
                 let (mut buf, mut inner) = buffers[rng.next() as usize % buffers.len()].clone();
                 mutate(&mut rng, &mut buf, &mut inner, false);
                 if rng.next() % 8 == 0 {
@@ -488,8 +550,11 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
                 let (outcome, stripped) = arm.compare_encap(&buf, inner);
                 tally.add(outcome, stripped);
             }
-            Path::Decap => {
+            Path::Decap | Path::DecapGeneve => {
                 let (mut buf, mut frame) = buffers[rng.next() as usize % buffers.len()].clone();
+                if path == Path::DecapGeneve && rng.next() % 2 == 0 {
+                    mutate_geneve(&mut rng, &mut buf, &frame);
+                }
                 mutate(&mut rng, &mut buf, &mut frame, true);
                 let (outcome, rewritten) = arm.compare_decap_counting(&buf[frame], &mut tally);
                 tally.add(outcome, rewritten);

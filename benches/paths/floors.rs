@@ -16,25 +16,25 @@ use std::ops::Range;
 
 /// Big-endian u16 at `at`; callers have checked the length.
 #[inline(always)]
-fn be16(b: &[u8], at: usize) -> u16 {
+pub(super) fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
 /// Big-endian u32 at `at`.
 #[inline(always)]
-fn be32(b: &[u8], at: usize) -> u32 {
+pub(super) fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// Big-endian u64 at `at`.
 #[inline(always)]
-fn be64(b: &[u8], at: usize) -> u64 {
+pub(super) fn be64(b: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(b[at..at + 8].try_into().unwrap())
 }
 
 /// True for the VLAN TPIDs tunnelwire walks (802.1Q, 802.1ad, the legacy 0x9100).
 #[inline(always)]
-fn tpid(ethertype: u16) -> bool {
+pub(super) fn tpid(ethertype: u16) -> bool {
     matches!(ethertype, 0x8100 | 0x88a8 | 0x9100)
 }
 
@@ -43,7 +43,7 @@ fn tpid(ethertype: u16) -> bool {
 /// (up to the total length). The common header (no options): 20 bytes, the first byte
 /// 0x45, and the payload's range is the length check.
 #[inline(always)]
-fn ipv4(ip: &[u8]) -> Option<(&[u8; 20], &[u8])> {
+pub(super) fn ipv4(ip: &[u8]) -> Option<(&[u8; 20], &[u8])> {
     let header: &[u8; 20] = ip.first_chunk()?;
     if header[0] == 0x45 {
         return Some((header, ip.get(20..usize::from(be16(header, 2)))?));
@@ -66,7 +66,7 @@ fn ipv4_with_options(ip: &[u8]) -> Option<(&[u8; 20], &[u8])> {
 /// A UDP header checked as tunnelwire checks it (8 <= length <= what follows): the
 /// payload up to the length, and the ports.
 #[inline(always)]
-fn udp(bytes: &[u8]) -> Option<(&[u8], u16, u16)> {
+pub(super) fn udp(bytes: &[u8]) -> Option<(&[u8], u16, u16)> {
     let len = usize::from(be16(bytes.get(..8)?, 4));
     let payload = bytes.get(8..len)?;
     Some((payload, be16(bytes, 0), be16(bytes, 2)))
@@ -352,6 +352,15 @@ pub fn decode(frame: &[u8]) -> Option<Values> {
     } else {
         tagged_ipv4(inner)?
     };
+    let (inner_src, inner_dst, ports) = inner_values(ip)?;
+    Some((nvgre, segment, outer_src, inner_src, inner_dst, ports))
+}
+
+/// The decode benchmark's inner values from the inner IPv4 packet at the start of `ip`:
+/// its source and destination, its UDP or TCP ports (`None`: malformed, a fragment,
+/// another protocol).
+#[inline(always)]
+pub(super) fn inner_values(ip: &[u8]) -> Option<(u32, u32, (u16, u16))> {
     let (ip, payload) = ipv4(ip)?;
     if be16(ip, 6) & 0x3fff != 0 {
         return None;
@@ -367,13 +376,13 @@ pub fn decode(frame: &[u8]) -> Option<Values> {
         }
         _ => return None,
     };
-    Some((nvgre, segment, outer_src, be32(ip, 12), be32(ip, 16), ports))
+    Some((be32(ip, 12), be32(ip, 16), ports))
 }
 
 /// The IPv4 packet after up to two VLAN tags in an Ethernet frame, as the decoder walks
 /// them (`None`: not IPv4, or a tag cut short).
 #[inline(never)]
-fn tagged_ipv4(frame: &[u8]) -> Option<&[u8]> {
+pub(super) fn tagged_ipv4(frame: &[u8]) -> Option<&[u8]> {
     let mut ethertype = be16(frame, 12);
     let mut at = 14;
     let mut tags = 0;
@@ -387,7 +396,9 @@ fn tagged_ipv4(frame: &[u8]) -> Option<&[u8]> {
 
 /// A hand-written encapsulator: the outer headers tunnelwire writes for the benchmark's
 /// settings (no outer tag, DF set so ID 0, DSCP 0, ECN copied, no UDP checksum, inner
-/// tags stripped), as a template with its IPv4 header's sum.
+/// tags stripped), as a template with its IPv4 header's sum: VXLAN and Geneve without
+/// options (`LEN` 50), NVGRE (42), Geneve with options fixed in the template (50 plus
+/// their length: OVN's one option, 58).
 #[derive(Clone)]
 pub struct Encap<const LEN: usize> {
     template: [u8; LEN],
@@ -397,6 +408,10 @@ pub struct Encap<const LEN: usize> {
 }
 
 impl<const LEN: usize> Encap<LEN> {
+    /// The layout has UDP (VXLAN, Geneve with or without options): every length but
+    /// NVGRE's 42, whose GRE header takes the FlowID instead.
+    const UDP: bool = LEN != 42;
+
     /// From the header bytes tunnelwire wrote for one frame: lengths, TOS, checksum,
     /// port and FlowID zeroed.
     pub fn new(written: &[u8], mtu: u16) -> Self {
@@ -404,7 +419,7 @@ impl<const LEN: usize> Encap<LEN> {
         template[15] = 0;
         template[16..18].fill(0);
         template[24..26].fill(0);
-        if LEN == 50 {
+        if Self::UDP {
             template[34..36].fill(0);
             template[38..40].fill(0);
         } else {
@@ -462,7 +477,7 @@ impl<const LEN: usize> Encap<LEN> {
         let sum = (sum & 0xffff) + (sum >> 16);
         let sum = (sum & 0xffff) + (sum >> 16);
         header[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-        if LEN == 50 {
+        if Self::UDP {
             header[34..36].copy_from_slice(&source_port(hash).to_be_bytes());
             header[38..40].copy_from_slice(&((ip_len - 20) as u16).to_be_bytes());
         } else {
@@ -475,7 +490,7 @@ impl<const LEN: usize> Encap<LEN> {
 /// True for an outer source that cannot be a VTEP, as tunnelwire's check: 0/8, 127/8,
 /// and 224/3 (multicast, the reserved 240/4 and broadcast).
 #[inline(always)]
-fn martian(src: u32) -> bool {
+pub(super) fn martian(src: u32) -> bool {
     MARTIAN[usize::from((src >> 24) as u8)]
 }
 
@@ -498,10 +513,10 @@ fn vxlan_gpe_refused(flags: u8, next_protocol: u8) -> bool {
 }
 
 /// What decapsulation found, as the bench compares it with `Decapsulated`: the tunnel
-/// kind (0 VXLAN, 1 NVGRE), the segment, the outer source and destination, the inner
-/// range, the RFC 6040 alarm (0 none, 1 unexpected, 2 questionable), the inner protocol
-/// (0x6558, Ethernet, for both tunnels) and where the options are (none: an empty range
-/// at the inner frame).
+/// kind (0 VXLAN, 1 NVGRE, 2 Geneve), the segment, the outer source and destination,
+/// the inner range, the RFC 6040 alarm (0 none, 1 unexpected, 2 questionable), the
+/// inner protocol (0x6558, Ethernet, for VXLAN and NVGRE; Geneve's protocol type) and
+/// where the options are (Geneve's area; else an empty range at the inner frame).
 pub type Found = (u8, u32, u32, u32, Range<usize>, u8, u16, Range<usize>);
 
 /// The tunnel kind a path takes.
@@ -527,38 +542,18 @@ struct Checked {
 
 /// The outer checks tunnelwire's decapsulation and translation make, for the tunnel
 /// kind asked for (`nvgre`), on an outer IPv4 header without options (options and outer
-/// tags are other shapes here: `None`): length, not a fragment, the header checksum, a
-/// VTEP source; VXLAN on port 4789 with a zero UDP checksum (a non-zero one, verified by
+/// tags are other shapes here: `None`): `outer_ipv4`'s, then VXLAN on port 4789 with a zero UDP checksum (a non-zero one, verified by
 /// tunnelwire, is another shape here) and a VXLAN-GPE payload, or NVGRE with a VSID
 /// that is not reserved; an inner Ethernet header.
 #[inline(always)]
 fn checked(frame: &mut [u8], kind: Kind) -> Option<(Checked, &mut [u8])> {
     let base = frame.as_ptr() as usize;
-    let (outer, rest) = frame.split_first_chunk_mut::<34>()?;
-    let outer: &[u8; 34] = outer;
-    if be16(outer, 12) != 0x0800 || outer[14] != 0x45 {
-        return None;
-    }
+    let (outer, payload) = outer_ipv4(frame)?;
     let nvgre = match kind {
         Kind::Vxlan => false,
         Kind::Nvgre => true,
         Kind::Either => outer[23] == 47,
     };
-    if be16(outer, 20) & 0x3fff != 0 {
-        return None;
-    }
-    // RFC 1071: the header verifies when its one's-complement sum is 0xffff, that is
-    // when the plain sum of its words is a non-zero multiple of 0xffff (2^16 = 1 mod
-    // 0xffff), whatever their byte order; it is non-zero (the first byte is 0x45).
-    let word = |at: usize| u64::from(u32::from_ne_bytes(outer[at..at + 4].try_into().unwrap()));
-    let sum = word(14) + word(18) + word(22) + word(26) + word(30);
-    if sum % 0xffff != 0 || martian(be32(outer, 26)) {
-        return None;
-    }
-    // 20 <= total <= what follows the Ethernet header: the payload's range, one compare
-    // (a total under 20 wraps past any frame).
-    let total = usize::from(be16(outer, 16));
-    let payload = rest.get_mut(..total.wrapping_sub(20))?;
     let (segment, inner) = if nvgre {
         if outer[23] != 47 {
             return None;
@@ -605,18 +600,48 @@ fn checked(frame: &mut [u8], kind: Kind) -> Option<(Checked, &mut [u8])> {
     Some((checked, inner))
 }
 
+/// The checks of the outer Ethernet and IPv4 headers every received tunnel frame passes
+/// (an IPv4 header without options: options and outer tags are other shapes here):
+/// not a fragment, the header checksum, a VTEP source, 20 <= total length <= what
+/// follows. The two headers, and the IP payload.
+#[inline(always)]
+pub(super) fn outer_ipv4(frame: &mut [u8]) -> Option<(&[u8; 34], &mut [u8])> {
+    let (outer, rest) = frame.split_first_chunk_mut::<34>()?;
+    let outer: &[u8; 34] = outer;
+    if be16(outer, 12) != 0x0800 || outer[14] != 0x45 {
+        return None;
+    }
+    if be16(outer, 20) & 0x3fff != 0 {
+        return None;
+    }
+    // RFC 1071: the header verifies when its one's-complement sum is 0xffff, that is
+    // when the plain sum of its words is a non-zero multiple of 0xffff (2^16 = 1 mod
+    // 0xffff), whatever their byte order; it is non-zero (the first byte is 0x45).
+    let word = |at: usize| u64::from(u32::from_ne_bytes(outer[at..at + 4].try_into().unwrap()));
+    let sum = word(14) + word(18) + word(22) + word(26) + word(30);
+    if sum % 0xffff != 0 || martian(be32(outer, 26)) {
+        return None;
+    }
+    // 20 <= total <= what follows the Ethernet header: the payload's range, one compare
+    // (a total under 20 wraps past any frame).
+    let total = usize::from(be16(outer, 16));
+    let payload = rest.get_mut(..total.wrapping_sub(20))?;
+    Some((outer, payload))
+}
+
 /// RFC 6040 section 4.2, Figure 4, as one table (inner << 2 | outer): the combined ECN
 /// in bits 0-1, the alarm in bits 2-3 (1 unexpected, 2 questionable), 0x10 a drop.
 const FIGURE_4: [u8; 16] = [0, 4, 4, 0x14, 1, 1, 9, 3, 2, 1, 2, 3, 3, 7, 3, 3];
 
-/// RFC 6040 on the inner IPv4 header of `inner` (untagged; the outer ECN `outer`
-/// non-zero): `None` to drop, else the alarm; the header rewritten where the ECN changes.
+/// RFC 6040 on the inner IPv4 header `AT` bytes into `inner` (14: an untagged Ethernet
+/// frame; 0: Geneve's IP payload), the outer ECN `outer` non-zero: `None` to drop, else
+/// the alarm; the header rewritten where the ECN changes.
 #[inline(always)]
-fn ecn_ipv4(inner: &mut [u8], outer: u8) -> Option<u8> {
-    if ipv4(&inner[14..]).is_none() {
+pub(super) fn ecn_ipv4<const AT: usize>(inner: &mut [u8], outer: u8) -> Option<u8> {
+    if ipv4(&inner[AT..]).is_none() {
         return Some(0);
     }
-    let ip: &mut [u8; 20] = (&mut inner[14..34]).try_into().unwrap();
+    let ip: &mut [u8; 20] = (&mut inner[AT..AT + 20]).try_into().unwrap();
     let tos = ip[1];
     let inner_ecn = tos & 0x03;
     if inner_ecn == outer {
@@ -642,19 +667,19 @@ fn ecn_ipv4(inner: &mut [u8], outer: u8) -> Option<u8> {
 
 /// `ecn_ipv4` for an inner IPv6 header (the traffic class; no checksum).
 #[inline(never)]
-fn ecn_ipv6(inner: &mut [u8], outer: u8) -> Option<u8> {
-    let Some(header) = inner.get_mut(14..54) else {
+pub(super) fn ecn_ipv6<const AT: usize>(inner: &mut [u8], outer: u8) -> Option<u8> {
+    let Some(header) = inner.get_mut(AT..AT + 40) else {
         return Some(0);
     };
-    if header[0] >> 4 != 6 || 40 + usize::from(be16(header, 4)) > inner.len() - 14 {
+    if header[0] >> 4 != 6 || 40 + usize::from(be16(header, 4)) > inner.len() - AT {
         return Some(0);
     }
-    let inner_ecn = (inner[15] >> 4) & 0x03;
+    let inner_ecn = (inner[AT + 1] >> 4) & 0x03;
     let entry = FIGURE_4[usize::from(inner_ecn << 2 | outer) & 15];
     if entry & 0x10 != 0 {
         return None;
     }
-    inner[15] = inner[15] & !0x30 | (entry & 0x03) << 4;
+    inner[AT + 1] = inner[AT + 1] & !0x30 | (entry & 0x03) << 4;
     Some(entry >> 2 & 0x03)
 }
 
@@ -676,11 +701,15 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
     let ethertype = be16(inner, 12);
     // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
     let alarm = if ethertype == 0x0800 {
-        if ecn == 0 { 0 } else { ecn_ipv4(inner, ecn)? }
+        if ecn == 0 {
+            0
+        } else {
+            ecn_ipv4::<14>(inner, ecn)?
+        }
     } else if tpid(ethertype) {
         return None;
     } else if ethertype == 0x86dd && ecn != 0 {
-        ecn_ipv6(inner, ecn)?
+        ecn_ipv6::<14>(inner, ecn)?
     } else {
         0
     };
@@ -1053,11 +1082,15 @@ pub fn decapsulate6(frame: &mut [u8]) -> Option<Found6> {
     let inner = frame.get_mut(range.clone())?;
     let ethertype = be16(inner, 12);
     let alarm = if ethertype == 0x0800 {
-        if ecn == 0 { 0 } else { ecn_ipv4(inner, ecn)? }
+        if ecn == 0 {
+            0
+        } else {
+            ecn_ipv4::<14>(inner, ecn)?
+        }
     } else if tpid(ethertype) {
         return None;
     } else if ethertype == 0x86dd && ecn != 0 {
-        ecn_ipv6(inner, ecn)?
+        ecn_ipv6::<14>(inner, ecn)?
     } else {
         0
     };
@@ -1226,12 +1259,12 @@ pub fn payload(
     let ethertype = be16(inner, 12);
     if ethertype == 0x0800 {
         if ecn != 0 {
-            ecn_ipv4(inner, ecn)?;
+            ecn_ipv4::<14>(inner, ecn)?;
         }
     } else if tpid(ethertype) {
         return None;
     } else if ethertype == 0x86dd && ecn != 0 {
-        ecn_ipv6(inner, ecn)?;
+        ecn_ipv6::<14>(inner, ecn)?;
     }
     let (hash, tos) = flow_hash(inner)?;
     if 20 + 16 + inner.len() > mtu {

@@ -11,7 +11,7 @@ use super::{DST6, FRAMES, MTU, Rng, SRC, SRC6, emit_eth_ipv4, emit_udp, inner_fr
 
 /// The mixed workload's segments (one of them, 100, a reserved VSID: translation to
 /// NVGRE refuses it) and remote VTEPs.
-const MIXED_SEGMENTS: [u32; 8] = [
+pub(super) const MIXED_SEGMENTS: [u32; 8] = [
     0x1000, 4242, 100, 0x2_0000, 0x7f_ffff, 0xab_cdef, 0xff_fffe, 0x5555,
 ];
 const MIXED_SOURCES: [Ipv4Addr; 4] = [
@@ -40,7 +40,7 @@ fn set_inner_ecn(frame: &mut [u8], at: usize, ecn: u8) {
 /// IPv6/UDP or TCP, 802.1Q-tagged IPv4/UDP, and one in twenty malformed (an IPv4 or
 /// IPv6 length past the frame, a UDP length past the packet, three tags, a frame cut
 /// inside its IP header); every ECN codepoint.
-fn mixed_inner(rng: &mut Rng, len: usize) -> Vec<u8> {
+pub(super) fn mixed_inner(rng: &mut Rng, len: usize) -> Vec<u8> {
     let payload = len.saturating_sub(62);
     let shape = rng.next() % 20;
     let mut frame = match shape {
@@ -165,13 +165,20 @@ fn with_outer(
     ip.fill_checksum();
 }
 
-/// The mixed VXLAN frames as a VTEP receives them: the outer ECN as sent (two in five),
-/// CE (one in four: RFC 6040 rewrites, or drops Not-ECT), ECT(1) or Not-ECT; one in
-/// twenty malformed (a bad header checksum, a martian source, a UDP length past the
-/// packet, the I flag clear).
+/// The mixed VXLAN frames as a VTEP receives them (`as_received`).
 pub fn mixed_decap_buffers() -> Vec<(Vec<u8>, Range<usize>)> {
-    let mut rng = Rng(0x6040_0003);
-    let mut buffers = mixed_vxlan_buffers();
+    as_received(mixed_vxlan_buffers(), Rng(0x6040_0003))
+}
+
+/// Tunnel frames over IPv4 as a VTEP receives them: the outer ECN as sent (two in
+/// five), CE (one in four: RFC 6040 rewrites, or drops Not-ECT), ECT(1) or Not-ECT; one
+/// in twenty malformed (a bad header checksum, a martian source, a UDP length past the
+/// packet, the tunnel header's first byte zero: VXLAN's I flag clear, Geneve's options
+/// gone).
+pub(super) fn as_received(
+    mut buffers: Vec<(Vec<u8>, Range<usize>)>,
+    mut rng: Rng,
+) -> Vec<(Vec<u8>, Range<usize>)> {
     for (buf, frame) in &mut buffers {
         match rng.next() % 20 {
             0..=7 => {}

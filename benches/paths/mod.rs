@@ -12,9 +12,12 @@
 
 pub mod differential;
 pub mod floors;
+pub mod floors_geneve;
+pub mod geneve;
 pub mod mixed;
 
 use differential::Outcome;
+use geneve::{geneve_buffers, geneve_config, geneve_decapsulator, geneve_frames};
 use mixed::{mixed_decap_buffers, mixed_inner_buffers, mixed_tunnel_frames, mixed_vxlan_buffers};
 
 use std::hint::black_box;
@@ -272,10 +275,16 @@ pub enum Path {
     /// Receive to send through socket payloads: `decapsulate_payload` of a VXLAN payload,
     /// then `encapsulate_payload` of its inner frame towards another VTEP.
     Payload,
+    /// Geneve over IPv4 (`geneve.rs`): decode, encapsulation without options and with
+    /// OVN's option, decapsulation (OVN's option understood).
+    DecodeGeneve,
+    EncapGeneve,
+    EncapGeneveOvn,
+    DecapGeneve,
 }
 
 impl Path {
-    pub const ALL: [Path; 11] = [
+    pub const ALL: [Path; 15] = [
         Path::DecodeVxlan,
         Path::DecodeNvgre,
         Path::EncapVxlan,
@@ -287,6 +296,10 @@ impl Path {
         Path::Decap6,
         Path::Translate6,
         Path::Payload,
+        Path::DecodeGeneve,
+        Path::EncapGeneve,
+        Path::EncapGeneveOvn,
+        Path::DecapGeneve,
     ];
 
     /// The criterion group's name.
@@ -303,6 +316,10 @@ impl Path {
             Path::Decap6 => "decap6",
             Path::Translate6 => "translate6",
             Path::Payload => "payload",
+            Path::DecodeGeneve => "geneve_stack",
+            Path::EncapGeneve => "geneve_encap",
+            Path::EncapGeneveOvn => "geneve_ovn_encap",
+            Path::DecapGeneve => "geneve_decap",
         }
     }
 
@@ -346,6 +363,10 @@ impl Path {
                 | Path::EncapNvgre
                 | Path::Decap
                 | Path::Translate
+                | Path::DecodeGeneve
+                | Path::EncapGeneve
+                | Path::EncapGeneveOvn
+                | Path::DecapGeneve
         )
     }
 }
@@ -393,6 +414,8 @@ pub struct Arm {
     floor42: floors::Encap<42>,
     floor70: floors::Encap6<70>,
     floor62: floors::Encap6<62>,
+    /// Geneve with OVN's option (`floor50` is Geneve's without options on that path).
+    floor58: floors::Encap<58>,
     mixed: bool,
     restores: Vec<Option<Restore>>,
 }
@@ -410,16 +433,26 @@ impl Arm {
         let frames = match path {
             Path::DecodeVxlan | Path::DecodeNvgre if mixed => mixed_tunnel_frames(nvgre),
             Path::DecodeVxlan | Path::DecodeNvgre => tunnel_frames(nvgre),
+            Path::DecodeGeneve => geneve_frames(mixed),
             _ => Vec::new(),
         };
         let buffers = match path {
-            Path::EncapVxlan | Path::EncapNvgre if mixed => mixed_inner_buffers(),
-            Path::Decap if mixed => mixed_decap_buffers(),
-            Path::Translate if mixed => mixed_vxlan_buffers(),
-            Path::EncapVxlan | Path::EncapNvgre | Path::EncapVxlan6 | Path::EncapNvgre6 => {
-                inner_buffers()
+            Path::EncapVxlan | Path::EncapNvgre | Path::EncapGeneve | Path::EncapGeneveOvn
+                if mixed =>
+            {
+                mixed_inner_buffers()
             }
+            Path::Decap if mixed => mixed_decap_buffers(),
+            Path::DecapGeneve if mixed => geneve::mixed_geneve_decap_buffers(),
+            Path::Translate if mixed => mixed_vxlan_buffers(),
+            Path::EncapVxlan
+            | Path::EncapNvgre
+            | Path::EncapVxlan6
+            | Path::EncapNvgre6
+            | Path::EncapGeneve
+            | Path::EncapGeneveOvn => inner_buffers(),
             Path::Decap | Path::Translate => vxlan_buffers(),
+            Path::DecapGeneve => geneve_buffers(),
             Path::Decap6 | Path::Translate6 => vxlan6_buffers(),
             _ => Vec::new(),
         };
@@ -433,6 +466,8 @@ impl Arm {
                 mtu: MTU,
                 ..TunnelConfig::vxlan(Vni::new(NEXT_VNI).unwrap(), SRC, NEXT)
             },
+            Path::EncapGeneve => geneve_config(false),
+            Path::EncapGeneveOvn => geneve_config(true),
             _ => config(nvgre),
         })
         .unwrap();
@@ -450,15 +485,25 @@ impl Arm {
             payloads,
             decoder: Decoder::new(),
             encapsulator,
-            decapsulator: Decapsulator::default(),
+            decapsulator: match path {
+                Path::DecapGeneve => geneve_decapsulator(),
+                _ => Decapsulator::default(),
+            },
             translator: Translator {
                 mtu: MTU,
                 ..Translator::default()
             },
-            floor50: floors::Encap::new(&templates(config(false)), MTU),
+            floor50: floors::Encap::new(
+                &templates(match path {
+                    Path::EncapGeneve => geneve_config(false),
+                    _ => config(false),
+                }),
+                MTU,
+            ),
             floor42: floors::Encap::new(&templates(config(true)), MTU),
             floor70: floors::Encap6::new(&templates(config6(false)), MTU),
             floor62: floors::Encap6::new(&templates(config6(true)), MTU),
+            floor58: floors::Encap::new(&templates(geneve_config(true)), MTU),
             mixed,
             restores: Vec::new(),
         }
@@ -483,7 +528,10 @@ impl Arm {
                 // Encapsulation rewrites the headroom alike each pass: only a change to
                 // the inner frame (tags stripped) needs putting back.
                 let from = match self.path {
-                    Path::EncapVxlan | Path::EncapNvgre => range.start,
+                    Path::EncapVxlan
+                    | Path::EncapNvgre
+                    | Path::EncapGeneve
+                    | Path::EncapGeneveOvn => range.start,
                     _ => 0,
                 };
                 let lo = (from..before.len()).find(|&i| before[i] != after[i])?;
@@ -529,6 +577,21 @@ impl Arm {
             (Path::Translate6, false) => self.run_translate6_floor(),
             (Path::Payload, true) => self.run_payload_ours(),
             (Path::Payload, false) => self.run_payload_floor(),
+            (Path::DecodeGeneve, true) => self.run_geneve_decode_ours(),
+            (Path::DecodeGeneve, false) => self.run_geneve_decode_floor(),
+            // Geneve without options is written by VXLAN's layout in both arms.
+            (Path::EncapGeneve | Path::EncapGeneveOvn, true) if self.mixed => {
+                self.run_encap_ours::<true>()
+            }
+            (Path::EncapGeneve, false) if self.mixed => self.run_encap_floor_vxlan::<true>(),
+            (Path::EncapGeneveOvn, false) if self.mixed => self.run_encap_floor_ovn::<true>(),
+            (Path::EncapGeneve | Path::EncapGeneveOvn, true) => self.run_encap_ours::<false>(),
+            (Path::EncapGeneve, false) => self.run_encap_floor_vxlan::<false>(),
+            (Path::EncapGeneveOvn, false) => self.run_encap_floor_ovn::<false>(),
+            (Path::DecapGeneve, true) if self.mixed => self.run_decap_ours::<true>(),
+            (Path::DecapGeneve, false) if self.mixed => self.run_geneve_decap_floor::<true>(),
+            (Path::DecapGeneve, true) => self.run_decap_ours::<false>(),
+            (Path::DecapGeneve, false) => self.run_geneve_decap_floor::<false>(),
         }
     }
 
@@ -765,7 +828,7 @@ impl Arm {
     fn check_against(mut self, floor: &mut Arm) {
         let clean = !self.mixed;
         match self.path {
-            Path::DecodeVxlan | Path::DecodeNvgre => {
+            Path::DecodeVxlan | Path::DecodeNvgre | Path::DecodeGeneve => {
                 for frame in &self.frames {
                     let outcome = self.compare_decode(frame);
                     assert!(
@@ -773,7 +836,7 @@ impl Arm {
                     );
                 }
             }
-            Path::EncapVxlan | Path::EncapNvgre => {
+            Path::EncapVxlan | Path::EncapNvgre | Path::EncapGeneve | Path::EncapGeneveOvn => {
                 for (buf, inner) in self.buffers.clone() {
                     let (outcome, _) = self.compare_encap(&buf, inner);
                     assert!(
@@ -781,7 +844,7 @@ impl Arm {
                     );
                 }
             }
-            Path::Decap => {
+            Path::Decap | Path::DecapGeneve => {
                 for (buf, frame) in &self.buffers {
                     let mut buf = buf.clone();
                     // Clean workload: CE on the outer header for some frames, so RFC 6040
