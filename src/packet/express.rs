@@ -18,11 +18,12 @@
 )]
 
 use super::{Decoder, Frame, ReservedPolicy, Transport, Tunnel};
-use crate::wire::ethernet::EthernetFrame;
+
+use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::ipv4::Ipv4Packet;
-use crate::wire::nvgre;
 use crate::wire::udp::UdpDatagram;
 use crate::wire::vxlan::VxlanHeader;
+use crate::wire::{geneve, nvgre};
 
 /// The big-endian u16 of two bytes.
 #[inline(always)]
@@ -71,7 +72,7 @@ impl Decoder {
             return false;
         }
         let payload = &outer_packet[20..];
-        let (tunnel, outer_udp, inner, tunnel_at) = match outer[9] {
+        let (tunnel, outer_udp, inner, tunnel_at, inner_at) = match outer[9] {
             17 => {
                 let Some(head) = payload.first_chunk::<16>() else {
                     return false;
@@ -81,25 +82,42 @@ impl Decoder {
                 let Some(datagram) = payload.get(..udp_len) else {
                     return false;
                 };
-                // The I flag; reserved bits as the policy says (a VXLAN-GPE P bit is a
-                // reserved bit to the decoder).
-                if udp_len < 16
-                    || !self.vxlan_ports.contains(be16([head[2], head[3]]))
-                    || head[8] & 0x08 == 0
-                {
-                    return false;
-                }
-                let vxlan = VxlanHeader::new_unchecked(&datagram[8..]);
-                if self.vxlan_reserved == ReservedPolicy::Reject
-                    && vxlan.check_reserved(ReservedPolicy::Reject).is_err()
-                {
+                if udp_len < 16 {
                     return false;
                 }
                 let udp = Transport::Udp(UdpDatagram::new_unchecked(datagram));
-                (Tunnel::Vxlan(vxlan), Some(udp), &datagram[16..], 42)
+                let port = be16([head[2], head[3]]);
+                // VXLAN first, as the general walk: a port in both sets is VXLAN.
+                if self.vxlan_ports.contains(port) {
+                    // The I flag; reserved bits as the policy says (a VXLAN-GPE P bit is
+                    // a reserved bit to the decoder).
+                    if head[8] & 0x08 == 0 {
+                        return false;
+                    }
+                    let vxlan = VxlanHeader::new_unchecked(&datagram[8..]);
+                    if self.vxlan_reserved == ReservedPolicy::Reject
+                        && vxlan.check_reserved(ReservedPolicy::Reject).is_err()
+                    {
+                        return false;
+                    }
+                    (Tunnel::Vxlan(vxlan), Some(udp), &datagram[16..], 42, 50)
+                } else if self.geneve_ports.contains(port) {
+                    // The header and its options as the general walk checks them; an IP
+                    // payload (or another protocol type) is the general walk's.
+                    let Ok((inner, geneve)) = geneve::parse(&datagram[8..]) else {
+                        return false;
+                    };
+                    if geneve.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
+                        return false;
+                    }
+                    let inner_at = 42 + geneve.header_len();
+                    (Tunnel::Geneve(geneve), Some(udp), inner, 42, inner_at)
+                } else {
+                    return false;
+                }
             }
             47 => match nvgre::parse(payload) {
-                Ok((inner, header)) => (Tunnel::Nvgre(header), None, inner, 34),
+                Ok((inner, header)) => (Tunnel::Nvgre(header), None, inner, 34, 42),
                 Err(_) => return false,
             },
             _ => return false,
@@ -137,8 +155,7 @@ impl Decoder {
         frame.outer.transport = outer_udp;
         frame.tunnel = Some(tunnel);
         frame.tunnel_offset = tunnel_at;
-        // VXLAN and NVGRE headers are 8 bytes.
-        frame.inner.offset = tunnel_at + 8;
+        frame.inner.offset = inner_at;
         frame.inner.ethernet = Some(EthernetFrame::new_unchecked(inner));
         frame.inner.ipv4 = Some(Ipv4Packet::new_unchecked(inner_packet));
         frame.inner.transport = transport;

@@ -213,11 +213,18 @@ impl Decapsulator {
     /// Everything both paths decide about a whole frame, from the bytes alone.
     #[inline(always)]
     fn examine(&self, frame: &[u8]) -> Result<Examined> {
-        // The common frame by the express walk; any other, and every error, by the
-        // general one.
+        // The common frames by the express walk (VXLAN and NVGRE, then Geneve); any
+        // other, and every error, by the general one.
+        let policy = self.policy();
         if let Some(received) = self
             .decoder
-            .express::<()>(frame, self.policy(), Depth::InnerIp)
+            .express::<(), false>(frame, policy, Depth::InnerIp)
+        {
+            return self.conclude(&received, None);
+        }
+        if let Some(received) = self
+            .decoder
+            .express::<(), true>(frame, policy, Depth::InnerIp)
         {
             return self.conclude(&received, None);
         }

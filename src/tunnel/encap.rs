@@ -57,6 +57,11 @@ pub(super) struct Prepared {
     pub sum: u16,
 }
 
+/// The overhead of Geneve with one option of 4 data bytes (OVN's) over untagged IPv4:
+/// VXLAN's, and the option's 8 bytes. No other layout over IPv4 or IPv6 has it but a
+/// tagged Geneve header with a data-less option, which `fixed_layout` leaves out.
+const GENEVE_ONE_OPTION: usize = VXLAN_OVERHEAD + 8;
+
 /// Encapsulates frames for one tunnel.
 ///
 /// The outer headers are built once, at [`new`](Self::new), into a template; each
@@ -258,12 +263,16 @@ impl Encapsulator {
             udp_sum,
             checksum::sum(&template[tunnel_at.saturating_sub(udp::HEADER_LEN)..at]),
         );
+        let ovn_shape =
+            at == GENEVE_ONE_OPTION && config.outer_vlan.is_none() && config.dst_ip.is_ipv4();
         Ok(Encapsulator {
             config,
             template,
             overhead: at,
             fixed_layout: match config.encapsulation {
-                Encapsulation::Geneve(_) if !config.geneve_options.is_empty() => 0,
+                // OVN's shape (one option of 4 data bytes, untagged IPv4) has a layout
+                // of its own; other options none.
+                Encapsulation::Geneve(_) if !config.geneve_options.is_empty() && !ovn_shape => 0,
                 _ => at,
             },
             ip_offset,
@@ -336,8 +345,9 @@ impl Encapsulator {
         const VXLAN6_TAGGED: usize = VXLAN6_OVERHEAD + vlan::HEADER_LEN;
         const NVGRE6_TAGGED: usize = NVGRE6_OVERHEAD + vlan::HEADER_LEN;
         // Matched on the overhead itself, which the headroom check bounded: the layouts
-        // need no bounds check of their own. Geneve without options has VXLAN's layouts;
-        // with options, none fixed: decided at construction (`fixed_layout`).
+        // need no bounds check of their own. Geneve without options has VXLAN's layouts,
+        // with OVN's one option its own; with other options, none fixed: decided at
+        // construction (`fixed_layout`).
         if let Encapsulation::Nvgre(_) = self.config.encapsulation {
             match self.overhead {
                 NVGRE_OVERHEAD => self.write::<NVGRE_OVERHEAD>(buf, inner_start, patch),
@@ -345,14 +355,18 @@ impl Encapsulator {
                 NVGRE6_OVERHEAD => self.write::<NVGRE6_OVERHEAD>(buf, inner_start, patch),
                 _ => self.write::<NVGRE6_TAGGED>(buf, inner_start, patch),
             }
+        } else if self.overhead == VXLAN_OVERHEAD {
+            // The common layout first, in one compare: a match over five made it a jump
+            // table (10 instructions per packet more).
+            self.write::<VXLAN_OVERHEAD>(buf, inner_start, patch);
         } else if self.fixed_layout == 0 {
             self.write_any(buf, start, prepared.patch);
         } else {
             match self.overhead {
-                VXLAN_OVERHEAD => self.write::<VXLAN_OVERHEAD>(buf, inner_start, patch),
                 VXLAN_TAGGED => self.write::<VXLAN_TAGGED>(buf, inner_start, patch),
                 VXLAN6_OVERHEAD => self.write::<VXLAN6_OVERHEAD>(buf, inner_start, patch),
-                _ => self.write::<VXLAN6_TAGGED>(buf, inner_start, patch),
+                VXLAN6_TAGGED => self.write::<VXLAN6_TAGGED>(buf, inner_start, patch),
+                _ => self.write::<GENEVE_ONE_OPTION>(buf, inner_start, patch),
             }
         }
         // With the defaults over IPv4 (DF set, no UDP checksum) nothing follows: one
@@ -538,6 +552,7 @@ impl Encapsulator {
             || N == VXLAN6_OVERHEAD + vlan::HEADER_LEN
             || N == NVGRE6_OVERHEAD + vlan::HEADER_LEN;
         let vxlan = N == VXLAN_OVERHEAD
+            || N == GENEVE_ONE_OPTION
             || N == VXLAN_OVERHEAD + vlan::HEADER_LEN
             || N == VXLAN6_OVERHEAD
             || N == VXLAN6_OVERHEAD + vlan::HEADER_LEN;

@@ -50,9 +50,9 @@ impl Translator {
         policy: ReceivePolicy,
     ) -> Option<Range<usize>> {
         let bytes = buf.get(frame.clone())?;
-        let received = self
-            .decoder
-            .express::<FlowKey>(bytes, policy, Depth::InnerTransport)?;
+        let received =
+            self.decoder
+                .express::<FlowKey, false>(bytes, policy, Depth::InnerTransport)?;
         let Accepted {
             tunnel,
             header: OuterIp::V4(ip),
