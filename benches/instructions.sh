@@ -26,7 +26,7 @@ count() { # path arm passes -> total instructions
   valgrind --tool=callgrind --callgrind-out-file="$work/out" "$bin" --count "$1" "$2" "$3" >/dev/null 2>&1
   awk '/^(summary|totals):/ {print $2; exit}' "$work/out"
 }
-printf '%-18s %12s %12s %7s\n' path tunnelwire floor ratio
+printf '%-22s %12s %12s %7s\n' path tunnelwire floor ratio
 for path in "${paths[@]}"; do
   per=64; case $path in translate*) per=128 ;; esac
   row=()
@@ -34,7 +34,7 @@ for path in "${paths[@]}"; do
     low=$(count "$path" "$arm" 4) high=$(count "$path" "$arm" 12)
     row+=("$(( (high - low) / (8 * per) ))")
   done
-  printf '%-18s %12s %12s %7s\n' "$path" "${row[0]}" "${row[1]}" \
+  printf '%-22s %12s %12s %7s\n' "$path" "${row[0]}" "${row[1]}" \
     "$(python3 -c "print(f'{${row[0]} / ${row[1]}:.2f}')")"
 done
 echo "(instructions per packet; translation counts each direction as a packet)"

@@ -417,7 +417,7 @@ fn decode_outcome<T: PartialEq + std::fmt::Debug>(
 /// outer IPv4 header without options: the Geneve header 42 bytes in): the options'
 /// length (bits of it), the version, the O and C bits, the protocol type (a bit, or set
 /// to each kind the receivers tell apart), the VNI, the first option's critical bit and
-/// length; one or two of them.
+/// length, an inner tag; one or two of them.
 fn mutate_geneve(rng: &mut Rng, buf: &mut [u8], range: &Range<usize>) {
     let geneve = range.start + 42;
     if geneve + 16 > range.end {
@@ -425,7 +425,7 @@ fn mutate_geneve(rng: &mut Rng, buf: &mut [u8], range: &Range<usize>) {
     }
     for _ in 0..1 + rng.next() % 2 {
         let bit = 1u8 << (rng.next() % 8);
-        match rng.next() % 8 {
+        match rng.next() % 9 {
             0 => buf[geneve] ^= 1 << (rng.next() % 6),
             1 => buf[geneve] ^= [0x40, 0x80][rng.next() as usize % 2],
             2 => buf[geneve + 1] ^= [0x80, 0x40][rng.next() as usize % 2],
@@ -437,7 +437,16 @@ fn mutate_geneve(rng: &mut Rng, buf: &mut [u8], range: &Range<usize>) {
             }
             5 => buf[geneve + 4 + rng.next() as usize % 3] ^= bit,
             6 => buf[geneve + 10] ^= 0x80,
-            _ => buf[geneve + 11] ^= bit,
+            7 => buf[geneve + 11] ^= bit,
+            _ => {
+                // An 802.1Q tag before the EtherType of an inner frame after OVN's option
+                // (the rest moved up, the frame's length kept).
+                let at = geneve + 16 + 12;
+                if at + 4 <= range.end {
+                    buf.copy_within(at..range.end - 4, at + 4);
+                    buf[at..at + 4].copy_from_slice(&[0x81, 0x00, 0, 5]);
+                }
+            }
         }
     }
 }

@@ -2,11 +2,12 @@
 //! timer and the instruction counter (`benches/interleaved.rs`,
 //! `benches/instructions.sh`), so all three measure the same code on the same frames.
 //!
-//! Each path has a tunnelwire arm and a hand-written floor (`floors.rs`) doing the same
-//! thing; [`Path::arms_on`] asserts they agree (every value, whole buffers) on the
-//! workload before anything is timed or counted, and `differential.rs` on mutated
-//! frames. Workloads: the clean one here, the mixed one in `mixed.rs`. An arm's `pass`
-//! runs every frame of the workload once.
+//! Each path has a tunnelwire arm and a hand-written floor (`floors.rs`; Geneve's in
+//! `floors_geneve.rs`) doing the same thing; [`Path::arms_on`] asserts they agree (every
+//! value, whole buffers) on the workload before anything is timed or counted, and
+//! `differential.rs` on mutated frames. Workloads: the clean one here, the mixed one in
+//! `mixed.rs`, Geneve's both in `geneve.rs`. An arm's `pass` runs every frame of the
+//! workload once.
 
 #![allow(dead_code)] // each bench binary uses part of it
 
