@@ -68,6 +68,7 @@ mod tests;
 // file holds the decoded values and imports nothing from it.
 mod walk;
 
+pub(crate) use express::probe;
 pub use ports::{TunnelPorts, VxlanPorts};
 pub use walk::Decoder;
 pub(crate) use walk::{Depth, Record, RecordFrame, walk, walk_from_ip};

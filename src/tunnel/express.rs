@@ -24,7 +24,7 @@ use super::decap::{Checksums, ReceivePolicy};
 use super::inner_vlan::InnerTags;
 use super::layout::{Accepted, Inner, InnerIp, Outer, OuterIp, Received};
 use crate::AddressField;
-use crate::packet::{Decoder, Depth, Record, ReservedPolicy, Transport, Tunnel};
+use crate::packet::{Decoder, Depth, Record, ReservedPolicy, Transport, Tunnel, probe};
 use crate::wire::ethernet::EtherType;
 use crate::wire::ethernet::EthernetFrame;
 use crate::wire::geneve::{self, GeneveHeader};
@@ -115,6 +115,9 @@ impl Decoder {
         policy: ReceivePolicy,
         depth: Depth,
     ) -> Option<Received<'a, K>> {
+        if !probe(bytes, GENEVE) {
+            return None;
+        }
         let eth: &[u8; 14] = head(bytes)?;
         if be16([eth[12], eth[13]]) != 0x0800 {
             return None;
