@@ -60,7 +60,6 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-mod express;
 mod ports;
 #[cfg(test)]
 mod tests;
@@ -68,7 +67,6 @@ mod tests;
 // file holds the decoded values and imports nothing from it.
 mod walk;
 
-pub(crate) use express::probe;
 pub use ports::{TunnelPorts, VxlanPorts};
 pub use walk::Decoder;
 pub(crate) use walk::{Depth, Record, RecordFrame, walk, walk_from_ip};

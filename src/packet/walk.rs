@@ -299,11 +299,6 @@ impl Decoder {
     // stay in registers instead of going through memory.
     #[inline(always)]
     fn fill<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
-        // The common frame by the express walk; any other, and every error, by the
-        // general one.
-        if self.express_fill(bytes, frame) {
-            return Ok(());
-        }
         self.walk(bytes, frame, Depth::InnerTransport)
     }
 

@@ -2,15 +2,19 @@
 //! recorded as the general walk records it.
 //!
 //! Nearly every frame a VTEP receives has one shape: an untagged outer Ethernet header,
-//! IPv4 without options and not a fragment, then VXLAN with a zero UDP checksum or NVGRE,
-//! and an untagged inner Ethernet frame carrying IPv4 without options. For that shape the
-//! general walk's generality (tags, options, IPv6, Geneve, each error named and placed)
-//! costs more than the checks themselves. This walk tests the shape with a few fixed-offset
-//! compares and, when every check the general path would make passes, fills the same
-//! [`Received`] the general walk fills, through the same recorders. Anything else (a
-//! check that fails, a rarer shape) returns `None` and the general walk runs: errors are
-//! always named by the general path, never here, so the two cannot disagree about one.
-//! `tests` runs both on mutated frames and asserts identical records.
+//! IPv4 without options and not a fragment, then VXLAN with a zero UDP checksum, NVGRE,
+//! or Geneve carrying Ethernet, and an untagged inner Ethernet frame carrying IPv4
+//! without options. For that shape the general walk's generality (tags, options, IPv6,
+//! IP payloads, each error named and placed) costs more than the checks themselves. This
+//! walk first probes where the inner IPv4 header would be (so other shapes leave at
+//! once), tests the shape with fixed-offset compares and, when every check the general
+//! path would make passes, fills the same [`Received`] the general walk fills, through
+//! the same recorders. Anything else (a check that fails, a rarer shape) returns `None`
+//! and the general walk runs: errors are always named by the general path, never here,
+//! so the two cannot disagree about one. `tests` runs both on mutated frames and asserts
+//! identical records. Decapsulation, translation and encapsulation's inner walk use it;
+//! the decoder does not (an express decode measured 172 instructions per VXLAN frame
+//! against 177, but 174 against 165 on the mixed workload and 254 against 223 on Geneve).
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
@@ -24,7 +28,7 @@ use super::decap::{Checksums, ReceivePolicy};
 use super::inner_vlan::InnerTags;
 use super::layout::{Accepted, Inner, InnerIp, Outer, OuterIp, Received};
 use crate::AddressField;
-use crate::packet::{Decoder, Depth, Record, ReservedPolicy, Transport, Tunnel, probe};
+use crate::packet::{Decoder, Depth, Record, ReservedPolicy, Transport, Tunnel};
 use crate::wire::ethernet::EtherType;
 use crate::wire::ethernet::EthernetFrame;
 use crate::wire::geneve::{self, GeneveHeader};
@@ -95,6 +99,35 @@ fn ipv4_checksum_ok(header: &[u8; 20]) -> bool {
 fn geneve_ethernet(payload: &[u8]) -> Option<(&[u8], GeneveHeader<&[u8]>)> {
     let (inner, header) = geneve::parse(payload).ok()?;
     (header.protocol() == EtherType::TRANSPARENT_ETHERNET_BRIDGING).then_some((inner, header))
+}
+
+/// A first look at where the common shape would have its inner frame: the inner
+/// EtherType IPv4 and its first byte 0x45, 12 bytes into the inner frame, after NVGRE
+/// (42 bytes into the frame) or UDP and VXLAN (50), or (`geneve`) a Geneve header with
+/// the options it announces. Frames of other shapes (tagged or IPv6 inner frames, most
+/// malformed ones) leave here, before the outer checks that the general walk would make
+/// again; a frame of the common shape always passes.
+#[inline(always)]
+// Cannot overflow: offsets below 50 + 252.
+#[allow(clippy::arithmetic_side_effects)]
+fn probe(bytes: &[u8], geneve: bool) -> bool {
+    let inner_ip = |inner_at: usize| {
+        bytes
+            .get(inner_at + 12..)
+            .and_then(|rest| rest.first_chunk::<3>())
+            == Some(&[8, 0, 0x45])
+    };
+    match bytes.get(23) {
+        Some(47) => inner_ip(42),
+        Some(17) => {
+            inner_ip(50)
+                || geneve
+                    && bytes
+                        .get(42)
+                        .is_some_and(|&first| inner_ip(50 + usize::from(first & 0x3f) * 4))
+        }
+        _ => false,
+    }
 }
 
 impl Decoder {
@@ -294,7 +327,7 @@ pub(crate) fn express_inner<'a, K: Record<'a>>(
 /// Frames for the tests that hold express and general paths together: tunnel frames
 /// as an encapsulator writes them, some changed where a receiver's checks look.
 #[cfg(test)]
-pub(crate) mod test_frames {
+mod test_frames {
     use crate::tunnel::inner_vlan::InnerVlanPolicy;
     use crate::tunnel::{Encapsulator, HEADROOM, TunnelConfig};
     use crate::wire::{GeneveOptions, Vni, Vsid};

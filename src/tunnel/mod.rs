@@ -94,8 +94,6 @@ pub mod ecn;
 mod encap;
 mod encap_geneve;
 mod express;
-#[cfg(test)]
-pub(crate) use express::test_frames;
 pub mod flow;
 mod geneve;
 mod ident;
