@@ -351,7 +351,10 @@ fn count(group: &str, arm: &str, passes: &str) {
     let arm = *Arm::ALL
         .iter()
         .find(|a| a.name() == arm)
-        .unwrap_or_else(|| panic!("unknown arm {arm}"));
+        .unwrap_or_else(|| {
+            let names: Vec<_> = Arm::ALL.iter().map(|a| a.name()).collect();
+            panic!("unknown arm {arm}: one of {}", names.join(", "))
+        });
     let passes: usize = passes.parse().expect("a number of passes");
     let decoder = Decoder::new();
     let frames = checked_frames(&decoder, nvgre);
@@ -363,7 +366,11 @@ fn count(group: &str, arm: &str, passes: &str) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` adds --bench to whatever follows `--`.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     if let [flag, group, arm, passes] = args.as_slice() {
         if flag == "--count" {
             return count(group, arm, passes);
