@@ -1,18 +1,37 @@
-//! Whole-stack decode: tunnelwire against etherparse and pnet_packet on the same frames.
+//! Whole-stack decode: tunnelwire against its peers on the same frames.
 //!
-//! Each function decodes the same 64 varied frames (outer Ethernet/IPv4/UDP/VXLAN or
+//! Each arm decodes the same 64 varied frames (outer Ethernet/IPv4/UDP/VXLAN or
 //! Ethernet/IPv4/NVGRE, inner Ethernet/IPv4/UDP; benches/paths) and extracts the same
 //! values: the segment ID, the outer source address, the inner addresses and ports.
-//! etherparse and pnet_packet decode the outer stack, the tunnel header by hand, then the
-//! inner stack; `hand_written` is the floor of benches/paths/floors.rs.
+//! etherparse, pnet_packet and ingot decode the outer stack, the tunnel header by hand
+//! (none of them has VXLAN or NVGRE), then the inner stack; packet-strata walks the
+//! whole stack itself, tunnel included; `hand_written` is the floor of
+//! benches/paths/floors.rs. Every arm must agree with tunnelwire on every frame before
+//! anything is timed or counted.
 //!
-//! `cargo bench --bench decode`, then `python3 benches/summary.py` for ns per frame and
-//! ratios.
+//! They agree on these well-formed frames, but do not check alike. tunnelwire and its
+//! floor check IPv4's version, IHL and total length, refuse fragments, want UDP port
+//! 4789 and a UDP length within the packet; etherparse checks the IP and UDP lengths;
+//! packet-strata IPv4's version and IHL, a UDP length of at least 8, the tunnel headers'
+//! flags; pnet_packet and ingot only that each header fits (ingot also the EtherType
+//! and the protocol, which the arm asks of it). So fewer instructions is not a faster
+//! decoder of the same thing.
+//!
+//! ```text
+//! cargo bench --bench decode                      # criterion, then:
+//! python3 benches/summary.py vxlan_stack nvgre_stack   # ns per frame and ratios
+//! cargo bench --bench decode -- --test            # the agreement checks, each arm once
+//! decode --count vxlan_stack|nvgre_stack ARM PASSES    # one arm's passes, for callgrind
+//! ```
+//!
+//! Instructions per frame: run `--count` under `valgrind --tool=callgrind` with 4 and
+//! 12 passes; the difference of the totals over 8 * 64 frames leaves out the setup (as
+//! benches/instructions.sh does for the paths).
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput};
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use pnet_packet::Packet;
 use tunnelwire::packet::Decoder;
@@ -22,12 +41,12 @@ mod paths;
 
 use paths::{FRAMES, floors, tunnel_frames as frames};
 
-/// tunnelwire's values, folded as etherparse's and pnet_packet's are.
+/// tunnelwire's values, folded as the peers' are.
 fn tunnelwire(decoder: &Decoder, frame: &[u8]) -> Option<u64> {
     paths::decode_tunnelwire(decoder, frame).map(|v| paths::values_digest(&v) ^ u64::from(v.0))
 }
 
-/// The benchmark's values from etherparse's and pnet_packet's addresses.
+/// The benchmark's values from the peers' addresses.
 fn digest(
     segment: u32,
     outer_src: Ipv4Addr,
@@ -133,63 +152,242 @@ fn pnet(frame: &[u8], nvgre: bool) -> Option<u64> {
     ))
 }
 
+/// ingot's way: its zero-copy views (`ValidEthernet`, `ValidIpv4`, `ValidUdp`, generated
+/// by its `Ingot` derive), each parsed from the bytes the one before left, the next layer
+/// chosen by the hint each parse returns. That is the code ingot's `Parse` derive
+/// generates for a declared stack; the derive itself (ingot-macros 0.1.1) fails to infer
+/// its types (E0282) in any build that links toml, as this crate's `linux` feature does.
+mod ingot_stack {
+    use ingot::ethernet::{Ethertype, ValidEthernet};
+    use ingot::ip::{IpProtocol, ValidIpv4};
+    use ingot::types::HeaderParse;
+    use ingot::udp::ValidUdp;
+
+    /// ingot's views over a frame's bytes.
+    pub type Ipv4View<'a> = ValidIpv4<&'a [u8]>;
+    pub type UdpView<'a> = ValidUdp<&'a [u8]>;
+
+    /// Ethernet, then IPv4: the IPv4 view, its protocol, the bytes after it.
+    pub fn ipv4(frame: &[u8]) -> Option<(Ipv4View<'_>, IpProtocol, &[u8])> {
+        let (_, next, rest) = ValidEthernet::parse(frame).ok()?;
+        (next == Some(Ethertype::IPV4)).then_some(())?;
+        let (ip, next, rest) = ValidIpv4::parse(rest).ok()?;
+        Some((ip, next?, rest))
+    }
+
+    /// Ethernet, IPv4, then UDP.
+    pub fn udp(frame: &[u8]) -> Option<(Ipv4View<'_>, UdpView<'_>, &[u8])> {
+        let (ip, protocol, rest) = ipv4(frame)?;
+        (protocol == IpProtocol::UDP).then_some(())?;
+        let (udp, _, rest) = ValidUdp::parse(rest).ok()?;
+        Some((ip, udp, rest))
+    }
+
+    /// IP protocol 47, which ingot does not name.
+    pub const GRE: IpProtocol = IpProtocol(47);
+}
+
+fn ingot(frame: &[u8], nvgre: bool) -> Option<u64> {
+    use ingot::ip::Ipv4Ref;
+    use ingot::udp::UdpRef;
+    let (outer_src, payload) = if nvgre {
+        let (ip, protocol, rest) = ingot_stack::ipv4(frame)?;
+        (protocol == ingot_stack::GRE).then_some((ip.source(), rest))?
+    } else {
+        let (ip, _, rest) = ingot_stack::udp(frame)?;
+        (ip.source(), rest)
+    };
+    let (segment, inner) = if nvgre {
+        nvgre_by_hand(payload)?
+    } else {
+        vxlan_by_hand(payload)?
+    };
+    let (ip, udp, _) = ingot_stack::udp(inner)?;
+    Some(digest(
+        segment,
+        outer_src.into(),
+        ip.source().into(),
+        ip.destination().into(),
+        (udp.source(), udp.destination()),
+    ))
+}
+
+/// packet-strata's way: one call walks the whole stack through the tunnel (its
+/// Innermost mode), keeping the outer IP header and the tunnel header beside the inner
+/// layers; its own VXLAN and NVGRE headers give the segment.
+fn packet_strata(frame: &[u8], nvgre: bool) -> Option<u64> {
+    use packet_strata::packet::header::{NetworkLayer, TransportLayer, TunnelLayer};
+    use packet_strata::packet::iter::LinkType;
+    use packet_strata::packet::{Packet as Strata, ParseMode};
+    let packet = Strata::from_bytes(frame, LinkType::Ethernet, ParseMode::Innermost).ok()?;
+    let [tunnel] = packet.tunnels() else {
+        return None;
+    };
+    let Some(NetworkLayer::Ipv4(outer)) = &tunnel.outer else {
+        return None;
+    };
+    let segment = match (&tunnel.tunnel, nvgre) {
+        (TunnelLayer::Vxlan(vxlan), false) => vxlan.vni(),
+        (TunnelLayer::Nvgre(nvgre), true) => nvgre.vsid(),
+        _ => return None,
+    };
+    let (Some(NetworkLayer::Ipv4(ip)), Some(TransportLayer::Udp(udp))) =
+        (packet.network(), packet.transport())
+    else {
+        return None;
+    };
+    Some(digest(
+        segment,
+        outer.header.src_ip(),
+        ip.header.src_ip(),
+        ip.header.dst_ip(),
+        (udp.src_port(), udp.dst_port()),
+    ))
+}
+
 /// The floor (benches/paths/floors.rs): the same checks as tunnelwire's decoder, by
 /// hand, keeping no views.
-fn hand_written(frame: &[u8], _nvgre: bool) -> Option<u64> {
+fn hand_written(frame: &[u8]) -> Option<u64> {
     floors::decode(frame).map(|v| paths::values_digest(&v) ^ u64::from(v.0))
 }
 
-fn bench_stack(c: &mut Criterion, name: &str, nvgre: bool) {
-    let frames = frames(nvgre);
-    let decoder = Decoder::new();
-    // All three must extract the same values from every frame before they are timed.
-    for frame in &frames {
-        let ours = tunnelwire(&decoder, frame).expect("tunnelwire decodes");
-        assert_eq!(etherparse(frame, nvgre), Some(ours), "etherparse agrees");
-        assert_eq!(pnet(frame, nvgre), Some(ours), "pnet_packet agrees");
-        assert_eq!(
-            hand_written(frame, nvgre),
-            Some(ours),
-            "the hand-written floor agrees"
-        );
+/// The decoders compared, in the order they are timed and listed.
+#[derive(Clone, Copy)]
+enum Arm {
+    Tunnelwire,
+    HandWritten,
+    Etherparse,
+    Pnet,
+    Ingot,
+    PacketStrata,
+}
+
+impl Arm {
+    const ALL: [Arm; 6] = [
+        Arm::Tunnelwire,
+        Arm::HandWritten,
+        Arm::Etherparse,
+        Arm::Pnet,
+        Arm::Ingot,
+        Arm::PacketStrata,
+    ];
+
+    /// The criterion function's name (benches/summary.py lists them by it).
+    fn name(self) -> &'static str {
+        match self {
+            Arm::Tunnelwire => "tunnelwire",
+            Arm::HandWritten => "hand_written",
+            Arm::Etherparse => "etherparse",
+            Arm::Pnet => "pnet_packet",
+            Arm::Ingot => "ingot",
+            Arm::PacketStrata => "packet_strata",
+        }
     }
+
+    /// One frame's values, folded.
+    fn decode(self, decoder: &Decoder, frame: &[u8], nvgre: bool) -> Option<u64> {
+        match self {
+            Arm::Tunnelwire => tunnelwire(decoder, frame),
+            Arm::HandWritten => hand_written(frame),
+            Arm::Etherparse => etherparse(frame, nvgre),
+            Arm::Pnet => pnet(frame, nvgre),
+            Arm::Ingot => ingot(frame, nvgre),
+            Arm::PacketStrata => packet_strata(frame, nvgre),
+        }
+    }
+
+    /// One pass over the frames, folded. The arm is chosen once per pass, so each
+    /// arm's loop is compiled for it alone, as if written out.
+    fn pass(self, decoder: &Decoder, frames: &[Vec<u8>], nvgre: bool) -> u64 {
+        match self {
+            Arm::Tunnelwire => fold(frames, |f| tunnelwire(decoder, f)),
+            Arm::HandWritten => fold(frames, hand_written),
+            Arm::Etherparse => fold(frames, |f| etherparse(f, nvgre)),
+            Arm::Pnet => fold(frames, |f| pnet(f, nvgre)),
+            Arm::Ingot => fold(frames, |f| ingot(f, nvgre)),
+            Arm::PacketStrata => fold(frames, |f| packet_strata(f, nvgre)),
+        }
+    }
+}
+
+fn fold(frames: &[Vec<u8>], arm: impl Fn(&[u8]) -> Option<u64>) -> u64 {
+    frames
+        .iter()
+        .fold(0u64, |acc, f| acc ^ arm(black_box(f)).unwrap_or(0))
+}
+
+/// A group's frames, once every arm has extracted tunnelwire's values from each.
+fn checked_frames(decoder: &Decoder, nvgre: bool) -> Vec<Vec<u8>> {
+    let frames = frames(nvgre);
+    for (i, frame) in frames.iter().enumerate() {
+        let ours = tunnelwire(decoder, frame).expect("tunnelwire decodes");
+        for arm in &Arm::ALL[1..] {
+            assert_eq!(
+                arm.decode(decoder, frame, nvgre),
+                Some(ours),
+                "{} agrees with tunnelwire on frame {i}",
+                arm.name()
+            );
+        }
+    }
+    frames
+}
+
+/// The group's name and whether its frames are NVGRE.
+const GROUPS: [(&str, bool); 2] = [("vxlan_stack", false), ("nvgre_stack", true)];
+
+fn bench_stack(c: &mut Criterion, name: &str, nvgre: bool) {
+    let decoder = Decoder::new();
+    let frames = checked_frames(&decoder, nvgre);
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(FRAMES as u64));
-    group.bench_function("tunnelwire", |b| {
-        b.iter(|| {
-            frames.iter().fold(0u64, |acc, f| {
-                acc ^ tunnelwire(&decoder, black_box(f)).unwrap_or(0)
-            })
-        })
-    });
-    group.bench_function("etherparse", |b| {
-        b.iter(|| {
-            frames.iter().fold(0u64, |acc, f| {
-                acc ^ etherparse(black_box(f), nvgre).unwrap_or(0)
-            })
-        })
-    });
-    group.bench_function("pnet_packet", |b| {
-        b.iter(|| {
-            frames
-                .iter()
-                .fold(0u64, |acc, f| acc ^ pnet(black_box(f), nvgre).unwrap_or(0))
-        })
-    });
-    group.bench_function("hand_written", |b| {
-        b.iter(|| {
-            frames.iter().fold(0u64, |acc, f| {
-                acc ^ hand_written(black_box(f), nvgre).unwrap_or(0)
-            })
-        })
-    });
+    for arm in Arm::ALL {
+        group.bench_function(arm.name(), |b| {
+            b.iter(|| arm.pass(&decoder, &frames, nvgre))
+        });
+    }
     group.finish();
 }
 
-fn decode(c: &mut Criterion) {
-    bench_stack(c, "vxlan_stack", false);
-    bench_stack(c, "nvgre_stack", true);
+/// `--count GROUP ARM PASSES`: the checks, then that many passes of one arm and nothing
+/// else, for valgrind to count.
+fn count(group: &str, arm: &str, passes: &str) {
+    let (_, nvgre) = *GROUPS
+        .iter()
+        .find(|(name, _)| *name == group)
+        .unwrap_or_else(|| panic!("unknown group {group}: vxlan_stack or nvgre_stack"));
+    let arm = *Arm::ALL
+        .iter()
+        .find(|a| a.name() == arm)
+        .unwrap_or_else(|| {
+            let names: Vec<_> = Arm::ALL.iter().map(|a| a.name()).collect();
+            panic!("unknown arm {arm}: one of {}", names.join(", "))
+        });
+    let passes: usize = passes.parse().expect("a number of passes");
+    let decoder = Decoder::new();
+    let frames = checked_frames(&decoder, nvgre);
+    let mut acc = 0;
+    for _ in 0..passes {
+        acc ^= arm.pass(&decoder, &frames, nvgre);
+    }
+    black_box(acc);
 }
 
-criterion_group!(benches, decode);
-criterion_main!(benches);
+fn main() {
+    // `cargo bench` adds --bench to whatever follows `--`.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if let [flag, group, arm, passes] = args.as_slice() {
+        if flag == "--count" {
+            return count(group, arm, passes);
+        }
+    }
+    // What criterion_main! does, with the groups above.
+    let mut c = Criterion::default().configure_from_args();
+    for (name, nvgre) in GROUPS {
+        bench_stack(&mut c, name, nvgre);
+    }
+    c.final_summary();
+}
