@@ -1,0 +1,363 @@
+//! The gRPC session with gobgpd, on its own thread with a current-thread tokio runtime:
+//! the run loop never waits on it.
+//!
+//! The thread keeps what vtep advertises (the run loop's [`ToBgp`] orders) and, once
+//! connected, adds it to gobgpd's global RIB, then watches best paths from the current
+//! ones on (`WatchEvent`, filter BEST with `init`). The first table event of a watch is
+//! gobgpd's whole RIB: it goes to the run loop as [`FromBgp::Resync`], so routes from an
+//! earlier session stay until the new one says otherwise; later events go one path at
+//! a time. Any failure (gobgpd absent, restarted, a call refused) ends the session:
+//! the thread logs it once per change of state, waits (0.5 s doubling to 30 s), connects
+//! again and re-advertises everything.
+
+// The crate is no_std; this driver is not. No glob of std's prelude: with it,
+// tokio::select!'s `panic!` would name two macros.
+use std::string::{String, ToString};
+use std::vec::Vec;
+use std::{eprintln, format, vec};
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::{UnboundedReceiver, error::TryRecvError};
+use tonic::client::Grpc;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::{Channel, Endpoint};
+use tonic_prost::ProstCodec;
+
+use super::api;
+use super::routes::{self, Key, Parsed, Route};
+
+/// What the run loop asks of the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToBgp {
+    /// Advertise this route (replacing the one of the same key).
+    Advertise(Route),
+    /// Withdraw the route of this key.
+    Withdraw(Key),
+}
+
+/// What the session tells the run loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromBgp {
+    /// Every route gobgpd holds for vtep's route targets, at the start of a session.
+    Resync(Vec<Route>),
+    /// A new or changed route.
+    Add(Route),
+    /// A route withdrawn.
+    Withdraw(Key),
+}
+
+/// The first wait before connecting again.
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+/// The longest wait before connecting again.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How long a connection attempt or a call may take before the session is given up.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The session's settings and its two ends toward the run loop.
+pub struct Session {
+    /// gobgpd's gRPC address.
+    pub gobgp: SocketAddr,
+    /// The AS of the route targets.
+    pub asn: u16,
+    /// The run loop's orders.
+    pub orders: UnboundedReceiver<ToBgp>,
+    /// Where reports go.
+    pub reports: mpsc::Sender<FromBgp>,
+    /// Written a byte after each report: the run loop polls the other end.
+    pub wake: UnixStream,
+}
+
+/// Runs the session until the run loop goes (its end of `orders` closed).
+pub fn run(mut session: Session) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vtep: evpn: cannot start the gRPC runtime: {error}; EVPN is off");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let mut advertised = BTreeMap::new();
+        let mut backoff = BACKOFF_MIN;
+        let mut last_error = None;
+        let mut connected_once = false;
+        loop {
+            match connect_and_serve(&mut session, &mut advertised, &mut connected_once).await {
+                Ended::RunLoopGone => return,
+                Ended::Failed(error) => {
+                    if last_error.as_ref() != Some(&error) {
+                        eprintln!(
+                            "vtep: evpn: gobgpd at {}: {error}; retrying with backoff \
+                             (forwarding goes on with the routes known)",
+                            session.gobgp
+                        );
+                        last_error = Some(error);
+                    }
+                }
+                Ended::Lost(error) => {
+                    eprintln!(
+                        "vtep: evpn: session with gobgpd at {} lost: {error}; reconnecting",
+                        session.gobgp
+                    );
+                    last_error = None;
+                    backoff = BACKOFF_MIN;
+                }
+            }
+            // Orders keep coming while disconnected: keep the advertised set current.
+            if drain_orders(&mut session.orders, &mut advertised).is_err() {
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = backoff.saturating_mul(2).min(BACKOFF_MAX);
+        }
+    });
+}
+
+/// Why a session ended.
+enum Ended {
+    /// The run loop is gone: vtep is stopping.
+    RunLoopGone,
+    /// It never came up (gobgpd unreachable, or a call refused at start).
+    Failed(String),
+    /// It was up, then broke.
+    Lost(String),
+}
+
+/// Takes every order waiting, applying it to `advertised`; `Err` when the run loop is gone.
+fn drain_orders(
+    orders: &mut UnboundedReceiver<ToBgp>,
+    advertised: &mut BTreeMap<Key, Route>,
+) -> Result<(), ()> {
+    loop {
+        match orders.try_recv() {
+            Ok(order) => apply(advertised, &order),
+            Err(TryRecvError::Empty) => return Ok(()),
+            Err(TryRecvError::Disconnected) => return Err(()),
+        }
+    }
+}
+
+fn apply(advertised: &mut BTreeMap<Key, Route>, order: &ToBgp) {
+    match order {
+        ToBgp::Advertise(route) => {
+            advertised.insert(route.key(), route.clone());
+        }
+        ToBgp::Withdraw(key) => {
+            advertised.remove(key);
+        }
+    }
+}
+
+const ADD_PATH: &str = "/apipb.GobgpApi/AddPath";
+const DELETE_PATH: &str = "/apipb.GobgpApi/DeletePath";
+const WATCH_EVENT: &str = "/apipb.GobgpApi/WatchEvent";
+
+async fn connect_and_serve(
+    session: &mut Session,
+    advertised: &mut BTreeMap<Key, Route>,
+    connected_once: &mut bool,
+) -> Ended {
+    let endpoint = match Endpoint::from_shared(format!("http://{}", session.gobgp)) {
+        Ok(endpoint) => endpoint.connect_timeout(CALL_TIMEOUT).timeout(CALL_TIMEOUT),
+        Err(error) => return Ended::Failed(format!("bad address: {error}")),
+    };
+    let channel = match endpoint.connect().await {
+        Ok(channel) => channel,
+        Err(error) => return Ended::Failed(format!("cannot connect ({})", cause(&error))),
+    };
+    let mut grpc = Grpc::new(channel);
+    // Watch first, so that nothing added between the advertisements and the watch is
+    // missed; the init dump then shows vtep's own routes too, which the run loop
+    // recognises by their route distinguisher.
+    let mut stream = match watch(&mut grpc).await {
+        Ok(stream) => stream,
+        Err(error) => return Ended::Failed(format!("WatchEvent refused: {}", status(&error))),
+    };
+    if drain_orders(&mut session.orders, advertised).is_err() {
+        return Ended::RunLoopGone;
+    }
+    for route in advertised.values() {
+        if let Err(error) = add(&mut grpc, route, session.asn).await {
+            return Ended::Failed(format!("AddPath refused: {}", status(&error)));
+        }
+    }
+    eprintln!(
+        "vtep: evpn: {} gobgpd at {}: {} route(s) advertised, watching best paths",
+        if *connected_once {
+            "reconnected to"
+        } else {
+            "connected to"
+        },
+        session.gobgp,
+        advertised.len()
+    );
+    *connected_once = true;
+    let mut first = true;
+    loop {
+        tokio::select! {
+            order = session.orders.recv() => {
+                let Some(order) = order else {
+                    return Ended::RunLoopGone;
+                };
+                let sent = match order {
+                    ToBgp::Advertise(route) => {
+                        let sent = add(&mut grpc, &route, session.asn).await;
+                        advertised.insert(route.key(), route);
+                        sent
+                    }
+                    // gobgpd withdraws by the path as it was added.
+                    ToBgp::Withdraw(key) => match advertised.remove(&key) {
+                        Some(route) => delete(&mut grpc, &route, session.asn).await,
+                        None => Ok(()),
+                    },
+                };
+                if let Err(error) = sent {
+                    return Ended::Lost(format!("a call failed: {}", status(&error)));
+                }
+            }
+            event = stream.message() => {
+                let paths = match event {
+                    Ok(Some(event)) => match event.table {
+                        Some(table) => table.paths,
+                        None => continue,
+                    },
+                    Ok(None) => return Ended::Lost("gobgpd ended the watch".into()),
+                    Err(error) => return Ended::Lost(status(&error)),
+                };
+                if !report(session, &paths, first) {
+                    return Ended::RunLoopGone;
+                }
+                first = false;
+            }
+        }
+    }
+}
+
+/// Sends the paths of a table event to the run loop; false when it is gone.
+fn report(session: &Session, paths: &[api::Path], init: bool) -> bool {
+    let mut parsed = Vec::new();
+    for path in paths {
+        match routes::parse(path, session.asn) {
+            Ok(route) => parsed.push(route),
+            Err(error) => eprintln!("vtep: evpn: a path from gobgpd ignored: {error}"),
+        }
+    }
+    let reports: Vec<FromBgp> = if init {
+        let routes = parsed
+            .into_iter()
+            .filter_map(|p| match p {
+                Parsed::Add(route) => Some(route),
+                Parsed::Withdraw(_) | Parsed::Ignored => None,
+            })
+            .collect();
+        vec![FromBgp::Resync(routes)]
+    } else {
+        parsed
+            .into_iter()
+            .filter_map(|p| match p {
+                Parsed::Add(route) => Some(FromBgp::Add(route)),
+                Parsed::Withdraw(key) => Some(FromBgp::Withdraw(key)),
+                Parsed::Ignored => None,
+            })
+            .collect()
+    };
+    for report in reports {
+        if session.reports.send(report).is_err() {
+            return false;
+        }
+    }
+    // A full pipe already wakes the run loop; any other failure leaves it to its tick.
+    let _ = (&session.wake).write(&[1]);
+    true
+}
+
+async fn watch(
+    grpc: &mut Grpc<Channel>,
+) -> Result<tonic::codec::Streaming<api::WatchEventResponse>, tonic::Status> {
+    ready(grpc).await?;
+    let request = api::WatchEventRequest {
+        table: Some(api::WatchTable {
+            filters: vec![api::WatchFilter {
+                r#type: api::FILTER_BEST,
+                init: true,
+            }],
+        }),
+    };
+    let codec = ProstCodec::<api::WatchEventRequest, api::WatchEventResponse>::default();
+    // The watch lives as long as the session: no deadline.
+    let mut request = tonic::Request::new(request);
+    request.set_timeout(Duration::from_secs(u64::from(u32::MAX)));
+    let response = grpc
+        .server_streaming(request, PathAndQuery::from_static(WATCH_EVENT), codec)
+        .await?;
+    Ok(response.into_inner())
+}
+
+async fn add(grpc: &mut Grpc<Channel>, route: &Route, asn: u16) -> Result<(), tonic::Status> {
+    ready(grpc).await?;
+    let request = api::AddPathRequest {
+        table_type: api::TABLE_GLOBAL,
+        path: Some(routes::path(route, asn)),
+    };
+    let codec = ProstCodec::<api::AddPathRequest, api::AddPathResponse>::default();
+    grpc.unary(
+        tonic::Request::new(request),
+        PathAndQuery::from_static(ADD_PATH),
+        codec,
+    )
+    .await
+    .map(drop)
+}
+
+async fn delete(grpc: &mut Grpc<Channel>, route: &Route, asn: u16) -> Result<(), tonic::Status> {
+    ready(grpc).await?;
+    let mut path = routes::path(route, asn);
+    path.is_withdraw = true;
+    let request = api::DeletePathRequest {
+        table_type: api::TABLE_GLOBAL,
+        family: Some(api::Family::EVPN),
+        path: Some(path),
+    };
+    let codec = ProstCodec::<api::DeletePathRequest, api::Empty>::default();
+    grpc.unary(
+        tonic::Request::new(request),
+        PathAndQuery::from_static(DELETE_PATH),
+        codec,
+    )
+    .await
+    .map(drop)
+}
+
+async fn ready(grpc: &mut Grpc<Channel>) -> Result<(), tonic::Status> {
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("not ready: {}", cause(&e))))
+}
+
+/// A gRPC status as one line.
+fn status(status: &tonic::Status) -> String {
+    format!("{:?}: {}", status.code(), status.message())
+}
+
+/// An error with its causes, as one line (tonic's transport error alone says only
+/// "transport error").
+fn cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
