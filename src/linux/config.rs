@@ -303,6 +303,9 @@ impl VtepConfig {
         }
         config.mtu = underlay.mtu;
         config.hash_seed = hash_seed;
+        // EVPN advertises local MACs with sequence numbers: a host seen on a local port
+        // moved here, whatever route pinned it elsewhere.
+        config.local_moves_evpn = self.evpn.is_some();
         if underlay.mtu < 68 {
             return Err(error(
                 "underlay.mtu",

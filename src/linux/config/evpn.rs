@@ -147,3 +147,6 @@ impl VtepConfig {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;

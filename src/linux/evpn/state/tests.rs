@@ -229,3 +229,99 @@ fn local_macs_are_advertised_once_and_withdrawn_when_they_age_out() {
     let orders = state.reconcile(&mut switch, later);
     assert_eq!(orders, [ToBgp::Withdraw(route.key())]);
 }
+
+#[test]
+fn a_mac_moving_here_is_advertised_with_the_next_sequence_number() {
+    let (mut state, mut switch) = setup();
+    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.9", 9, 4)));
+    learn(&mut switch, 9);
+    let port = switch.ports().next().unwrap();
+    assert_eq!(
+        entry(&switch, 9),
+        Some((Location::Port(port), Origin::Learned))
+    );
+    let orders = state.reconcile(&mut switch, Duration::ZERO);
+    let [ToBgp::Advertise(route)] = orders.as_slice() else {
+        panic!("one advertisement: {orders:?}")
+    };
+    assert_eq!(
+        route.kind,
+        Kind::Mac {
+            mac: mac(9),
+            seq: 5
+        }
+    );
+    // The other VTEP withdraws its older route: the local entry stays.
+    state.apply(
+        &mut switch,
+        FromBgp::Withdraw(mac_route("10.99.0.9", 9, 4).key()),
+    );
+    assert_eq!(
+        entry(&switch, 9),
+        Some((Location::Port(port), Origin::Learned))
+    );
+    // A stale route (lower sequence number) does not take it back.
+    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.10", 9, 3)));
+    assert_eq!(
+        entry(&switch, 9),
+        Some((Location::Port(port), Origin::Learned))
+    );
+    assert!(state.reconcile(&mut switch, Duration::ZERO).is_empty());
+}
+
+#[test]
+fn a_later_route_moves_a_local_mac_away_and_ours_is_withdrawn() {
+    let (mut state, mut switch) = setup();
+    learn(&mut switch, 9);
+    let orders = state.reconcile(&mut switch, Duration::ZERO);
+    let [ToBgp::Advertise(ours)] = orders.as_slice() else {
+        panic!("one advertisement: {orders:?}")
+    };
+    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.9", 9, 1)));
+    let remote = switch
+        .find_remote(vni(100), ip("10.99.0.9"), TunnelKind::Vxlan)
+        .unwrap();
+    assert_eq!(
+        entry(&switch, 9),
+        Some((Location::Remote(remote), Origin::Evpn))
+    );
+    let orders = state.reconcile(&mut switch, Duration::ZERO);
+    assert_eq!(orders, [ToBgp::Withdraw(ours.key())]);
+    // Of two routes for one MAC, the higher sequence number wins, then the lower next hop.
+    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.8", 9, 1)));
+    let lower = switch
+        .find_remote(vni(100), ip("10.99.0.8"), TunnelKind::Vxlan)
+        .unwrap();
+    assert_eq!(
+        entry(&switch, 9),
+        Some((Location::Remote(lower), Origin::Evpn))
+    );
+    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.9", 9, 2)));
+    assert_eq!(
+        entry(&switch, 9).map(|e| e.0),
+        switch
+            .find_remote(vni(100), ip("10.99.0.9"), TunnelKind::Vxlan)
+            .map(Location::Remote)
+    );
+}
+
+#[test]
+fn the_listing_shows_both_directions() {
+    let (mut state, mut switch) = setup();
+    state.start();
+    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.9", 9, 2)));
+    let lines: Vec<serde_json::Value> = state
+        .lines()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[0],
+        json!({"dir":"out","type":3,"vni":100,"mac":null,"nexthop":"10.99.0.2","seq":0,"rd":"10.99.0.2:1"})
+    );
+    assert_eq!(
+        lines[2],
+        json!({"dir":"in","type":2,"vni":100,"mac":"02:00:00:00:00:09","nexthop":"10.99.0.9","seq":2,"rd":"10.99.0.9:1"})
+    );
+}
