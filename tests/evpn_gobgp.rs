@@ -430,6 +430,32 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
         "{remotes:?}"
     );
 
+    // The host behind 10.99.0.9 moves here (RFC 7432 section 15): a frame from it on the
+    // TAP moves its entry to the port, and vtep advertises it with sequence number 1.
+    send_from_tap(&ns, "02:00:00:00:00:99");
+    let ours = "[type:macadv][rd:10.99.0.2:1][etag:0][mac:02:00:00:00:00:99][ip:<nil>]";
+    wait_for("the moved MAC advertised", &log, || {
+        rib(&ns).is_some_and(|rib| rib.contains_key(ours))
+    });
+    let table = rib(&ns).unwrap();
+    let communities = attribute(attributes(&table, ours), 16)["value"]
+        .as_array()
+        .unwrap();
+    assert!(
+        communities
+            .iter()
+            .any(|c| c["subtype"] == 0 && c["type"] == 6 && c["sequence"] == 1),
+        "MAC mobility sequence 1: {communities:?}"
+    );
+    let moved = ctl(&socket, "fdb")
+        .into_iter()
+        .find(|e| e["mac"] == "02:00:00:00:00:99")
+        .unwrap();
+    assert_eq!(
+        (&moved["port"], &moved["origin"]),
+        (&Value::from("twe0"), &Value::from("learned"))
+    );
+
     // Withdrawn: gone again.
     ns.run(&[
         "gobgp",
@@ -468,14 +494,53 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
     let stats: Value = serde_json::from_str(&control::request(&socket, "stats").unwrap()).unwrap();
     assert_eq!(stats["segments"]["100"]["remotes"], serde_json::json!([]));
 
-    // gobgpd restarted with an empty RIB: vtep reconnects and advertises again.
+    // gobgpd restarted with an empty RIB: vtep keeps what it had meanwhile, then
+    // reconnects, advertises again and drops what the new RIB lacks.
+    ns.run(&[
+        "gobgp",
+        "global",
+        "rib",
+        "-a",
+        "evpn",
+        "add",
+        "multicast",
+        "10.99.0.11",
+        "etag",
+        "0",
+        "rd",
+        "10.99.0.11:1",
+        "rt",
+        "65000:100",
+        "pmsi",
+        "ingress-repl",
+        "100",
+        "10.99.0.11",
+    ]);
+    let has_remote = |socket: &Path| {
+        let stats: Value =
+            serde_json::from_str(&control::request(socket, "stats").unwrap()).unwrap();
+        stats["segments"]["100"]["remotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["ip"] == "10.99.0.11")
+    };
+    wait_for("a remote from a type-3 route", &log, || has_remote(&socket));
     gobgpd.stop();
     drop(gobgpd);
-    let _gobgpd = start_gobgpd(&ns, &scratch);
-    wait_for("re-advertised after gobgpd restarted", &log, || {
-        rib(&ns)
-            .is_some_and(|rib| rib.contains_key(&multicast(1)) && rib.contains_key(&multicast(2)))
+    wait_for("vtep noticing gobgpd gone", &log, || {
+        fs::read_to_string(&log).is_ok_and(|text| text.contains("lost"))
     });
+    assert!(has_remote(&socket), "routes kept while gobgpd is away");
+    let gobgpd = start_gobgpd(&ns, &scratch);
+    wait_for("re-advertised after gobgpd restarted", &log, || {
+        rib(&ns).is_some_and(|rib| {
+            rib.contains_key(&multicast(1))
+                && rib.contains_key(&multicast(2))
+                && rib.contains_key(ours)
+        })
+    });
+    wait_for("the stale remote dropped", &log, || !has_remote(&socket));
     let mut text = String::new();
     fs::File::open(&log)
         .unwrap()
@@ -483,4 +548,27 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
         .unwrap();
     assert!(text.contains("reconnected to gobgpd"), "{text}");
     assert!(running.alive(), "vtep ran through it all");
+
+    // Stopped, vtep withdraws its routes.
+    running.stop();
+    let left = rib(&ns).unwrap();
+    assert!(
+        left.is_empty(),
+        "left in gobgpd: {:?}; vtep said:\n{}",
+        left.keys(),
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    drop(gobgpd);
+}
+
+/// Sends a broadcast frame from `mac` into vtep through the TAP, as a host there would.
+fn send_from_tap(ns: &Namespace, mac: &str) {
+    let script = format!(
+        "import socket\n\
+         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n\
+         s.bind(('twe0', 0))\n\
+         s.send(bytes.fromhex('ff' * 6 + '{}' + '88b5' + '00' * 46))\n",
+        mac.replace(':', "")
+    );
+    ns.run(&["python3", "-c", &script]);
 }

@@ -71,6 +71,8 @@ pub struct Session {
     pub reports: mpsc::Sender<FromBgp>,
     /// Written a byte after each report: the run loop polls the other end.
     pub wake: UnixStream,
+    /// Dropped when the session ends: the run loop waits for that when it stops.
+    pub done: mpsc::Sender<()>,
 }
 
 /// Runs the session until the run loop goes (its end of `orders` closed).
@@ -113,14 +115,36 @@ pub fn run(mut session: Session) {
                     backoff = BACKOFF_MIN;
                 }
             }
-            // Orders keep coming while disconnected: keep the advertised set current.
-            if drain_orders(&mut session.orders, &mut advertised).is_err() {
+            // Orders keep coming while disconnected: the advertised set stays current.
+            if wait(backoff, &mut session.orders, &mut advertised)
+                .await
+                .is_err()
+            {
                 return;
             }
-            tokio::time::sleep(backoff).await;
             backoff = backoff.saturating_mul(2).min(BACKOFF_MAX);
         }
     });
+}
+
+/// Waits `backoff`, taking the orders that come meanwhile; `Err` as soon as the run
+/// loop is gone.
+async fn wait(
+    backoff: Duration,
+    orders: &mut UnboundedReceiver<ToBgp>,
+    advertised: &mut BTreeMap<Key, Route>,
+) -> Result<(), ()> {
+    let sleep = tokio::time::sleep(backoff);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            () = &mut sleep => return Ok(()),
+            order = orders.recv() => match order {
+                Some(order) => apply(advertised, &order),
+                None => return Err(()),
+            },
+        }
+    }
 }
 
 /// Why a session ended.
@@ -207,6 +231,7 @@ async fn connect_and_serve(
         tokio::select! {
             order = session.orders.recv() => {
                 let Some(order) = order else {
+                    withdraw_all(&mut grpc, advertised, session.asn).await;
                     return Ended::RunLoopGone;
                 };
                 let sent = match order {
@@ -240,6 +265,31 @@ async fn connect_and_serve(
                 first = false;
             }
         }
+    }
+}
+
+/// How long withdrawing everything may take when vtep stops.
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Withdraws every route advertised, as vtep stops: peers stop sending to a VTEP that
+/// is gone (gobgpd keeps a path added through its API until it is deleted).
+async fn withdraw_all(grpc: &mut Grpc<Channel>, advertised: &BTreeMap<Key, Route>, asn: u16) {
+    let all = async {
+        let mut withdrawn = 0usize;
+        for route in advertised.values() {
+            if delete(grpc, route, asn).await.is_err() {
+                break;
+            }
+            withdrawn = withdrawn.saturating_add(1);
+        }
+        withdrawn
+    };
+    match tokio::time::timeout(STOP_TIMEOUT, all).await {
+        Ok(withdrawn) => eprintln!(
+            "vtep: evpn: stopping: {withdrawn} of {} route(s) withdrawn",
+            advertised.len()
+        ),
+        Err(_) => eprintln!("vtep: evpn: stopping: gobgpd too slow, routes left in it"),
     }
 }
 
@@ -354,9 +404,15 @@ fn status(status: &tonic::Status) -> String {
 fn cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
+    let mut last = text.clone();
     while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
+        let line = inner.to_string();
+        // hyper repeats a cause in its wrapper's words ("tcp connect error" twice).
+        if line != last {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        last = line;
         source = inner.source();
     }
     text

@@ -19,6 +19,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
 use tokio::sync::mpsc::UnboundedSender;
 
 pub mod api;
@@ -35,11 +36,17 @@ use state::State;
 #[derive(Debug)]
 pub struct Evpn {
     state: State,
-    orders: UnboundedSender<ToBgp>,
+    /// Taken when vtep stops: the session then withdraws its routes and ends.
+    orders: Option<UnboundedSender<ToBgp>>,
     reports: mpsc::Receiver<FromBgp>,
     /// Readable when reports wait.
     wake: UnixStream,
+    /// Disconnected once the session thread has ended.
+    done: mpsc::Receiver<()>,
 }
+
+/// How long a stopping vtep waits for the session to withdraw its routes.
+const STOP_WAIT: Duration = Duration::from_secs(3);
 
 impl Evpn {
     /// Starts the session thread and orders the type-3 route of each segment; it
@@ -55,12 +62,14 @@ impl Evpn {
         wake_writer.set_nonblocking(true)?;
         let (orders, orders_rx) = tokio::sync::mpsc::unbounded_channel();
         let (reports_tx, reports) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel();
         let session = Session {
             gobgp: settings.gobgp,
             asn: settings.asn,
             orders: orders_rx,
             reports: reports_tx,
             wake: wake_writer,
+            done: done_tx,
         };
         eprintln!(
             "vtep: evpn: gobgpd at {}, route targets {}:VNI, route distinguishers {}:N",
@@ -71,15 +80,22 @@ impl Evpn {
             // The receiver is alive: the thread is not started yet.
             let _ = orders.send(order);
         }
-        // Detached: it ends when `orders` closes, with this value.
+        // Detached: it ends when `orders` closes, as this value drops.
         thread::Builder::new()
             .name("vtep-evpn".into())
-            .spawn(move || client::run(session))?;
+            .spawn(move || {
+                // vtep takes SIGINT and SIGTERM through a signalfd on its run loop's
+                // thread, which blocks them: a thread that did not would take a
+                // process-directed SIGTERM itself, and die of it with the process.
+                let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None);
+                client::run(session);
+            })?;
         Ok(Evpn {
             state,
-            orders,
+            orders: Some(orders),
             reports,
             wake,
+            done,
         })
     }
 
@@ -104,8 +120,10 @@ impl Evpn {
     /// gone. True when remotes were added or removed.
     pub fn tick(&mut self, switch: &mut Switch, now: Duration) -> bool {
         for order in self.state.reconcile(switch, now) {
-            // A session thread that died has logged why; forwarding goes on.
-            let _ = self.orders.send(order);
+            if let Some(orders) = &self.orders {
+                // A session thread that died has logged why; forwarding goes on.
+                let _ = orders.send(order);
+            }
         }
         self.state.take_remotes_changed()
     }
@@ -113,5 +131,19 @@ impl Evpn {
     /// The routes sent and received as JSON lines (`vtep ctl PATH evpn`).
     pub fn lines(&self) -> String {
         self.state.lines()
+    }
+
+    /// As [`lines`](Self::lines), when the routes changed since the last call.
+    pub fn lines_if_changed(&mut self) -> Option<String> {
+        self.state.take_changed().then(|| self.state.lines())
+    }
+}
+
+impl Drop for Evpn {
+    /// Ends the session, which withdraws vtep's routes from gobgpd first, and waits a
+    /// few seconds at most for it.
+    fn drop(&mut self) {
+        self.orders = None;
+        let _ = self.done.recv_timeout(STOP_WAIT);
     }
 }

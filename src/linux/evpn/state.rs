@@ -56,6 +56,8 @@ pub struct State {
     uses: BTreeMap<RemoteKey, Use>,
     /// Remotes were added or removed since the driver last asked.
     remotes_changed: bool,
+    /// Routes sent or received changed since the listing was last taken.
+    changed: bool,
 }
 
 /// A tunnel kind as a map key.
@@ -78,6 +80,7 @@ impl State {
             by_mac: BTreeMap::new(),
             uses: BTreeMap::new(),
             remotes_changed: false,
+            changed: true,
         }
     }
 
@@ -122,8 +125,14 @@ impl State {
         std::mem::take(&mut self.remotes_changed)
     }
 
+    /// True once, after the routes sent or received changed.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
+    }
+
     /// Applies what gobgpd reported.
     pub fn apply(&mut self, switch: &mut Switch, report: FromBgp) {
+        self.changed = true;
         match report {
             FromBgp::Add(route) => self.add(switch, route),
             FromBgp::Withdraw(key) => self.remove(switch, &key),
@@ -372,6 +381,7 @@ impl State {
             self.out.insert(route.key(), route.clone());
             orders.push(ToBgp::Advertise(route));
         }
+        self.changed |= !orders.is_empty();
         orders
     }
 

@@ -25,7 +25,9 @@ impl Vtep {
             return;
         };
         let changed = evpn.poll(&mut self.switch);
-        self.names.evpn = Some(evpn.lines());
+        if let Some(lines) = evpn.lines_if_changed() {
+            self.names.evpn = Some(lines);
+        }
         if changed {
             self.refresh_remotes();
         }
@@ -37,7 +39,9 @@ impl Vtep {
             return;
         };
         let changed = evpn.tick(&mut self.switch, now);
-        self.names.evpn = Some(evpn.lines());
+        if let Some(lines) = evpn.lines_if_changed() {
+            self.names.evpn = Some(lines);
+        }
         if changed {
             self.refresh_remotes();
         }
