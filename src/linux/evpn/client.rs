@@ -192,7 +192,9 @@ async fn connect_and_serve(
     connected_once: &mut bool,
 ) -> Ended {
     let endpoint = match Endpoint::from_shared(format!("http://{}", session.gobgp)) {
-        Ok(endpoint) => endpoint.connect_timeout(CALL_TIMEOUT).timeout(CALL_TIMEOUT),
+        // No channel-wide timeout: the watch lives as long as the session; each
+        // AddPath and DeletePath has its own.
+        Ok(endpoint) => endpoint.connect_timeout(CALL_TIMEOUT),
         Err(error) => return Ended::Failed(format!("bad address: {error}")),
     };
     let channel = match endpoint.connect().await {
@@ -344,11 +346,12 @@ async fn watch(
         }),
     };
     let codec = ProstCodec::<api::WatchEventRequest, api::WatchEventResponse>::default();
-    // The watch lives as long as the session: no deadline.
-    let mut request = tonic::Request::new(request);
-    request.set_timeout(Duration::from_secs(u64::from(u32::MAX)));
     let response = grpc
-        .server_streaming(request, PathAndQuery::from_static(WATCH_EVENT), codec)
+        .server_streaming(
+            tonic::Request::new(request),
+            PathAndQuery::from_static(WATCH_EVENT),
+            codec,
+        )
         .await?;
     Ok(response.into_inner())
 }
@@ -360,13 +363,9 @@ async fn add(grpc: &mut Grpc<Channel>, route: &Route, asn: u16) -> Result<(), to
         path: Some(routes::path(route, asn)),
     };
     let codec = ProstCodec::<api::AddPathRequest, api::AddPathResponse>::default();
-    grpc.unary(
-        tonic::Request::new(request),
-        PathAndQuery::from_static(ADD_PATH),
-        codec,
-    )
-    .await
-    .map(drop)
+    grpc.unary(call(request), PathAndQuery::from_static(ADD_PATH), codec)
+        .await
+        .map(drop)
 }
 
 async fn delete(grpc: &mut Grpc<Channel>, route: &Route, asn: u16) -> Result<(), tonic::Status> {
@@ -379,13 +378,16 @@ async fn delete(grpc: &mut Grpc<Channel>, route: &Route, asn: u16) -> Result<(),
         path: Some(path),
     };
     let codec = ProstCodec::<api::DeletePathRequest, api::Empty>::default();
-    grpc.unary(
-        tonic::Request::new(request),
-        PathAndQuery::from_static(DELETE_PATH),
-        codec,
-    )
-    .await
-    .map(drop)
+    grpc.unary(call(request), PathAndQuery::from_static(DELETE_PATH), codec)
+        .await
+        .map(drop)
+}
+
+/// A unary call's request, with its deadline.
+fn call<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(CALL_TIMEOUT);
+    request
 }
 
 async fn ready(grpc: &mut Grpc<Channel>) -> Result<(), tonic::Status> {

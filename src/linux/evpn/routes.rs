@@ -383,7 +383,7 @@ pub fn parse(path: &api::Path, asn: u16) -> Result<Parsed, ParseError> {
                 }
             }
         } else if let Some(pmsi) = decode::<api::PmsiTunnel>(attribute, "PmsiTunnelAttribute")?
-            && pmsi.r#type == INGRESS_REPLICATION
+            .filter(|pmsi| pmsi.r#type == INGRESS_REPLICATION)
         {
             tunnel_endpoint = Some(match *pmsi.id.as_slice() {
                 [a, b, c, d] => IpAddr::from([a, b, c, d]),

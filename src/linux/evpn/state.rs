@@ -212,10 +212,7 @@ impl State {
             match route.kind {
                 Kind::Multicast { .. } => {
                     used.multicast = used.multicast.saturating_sub(1);
-                    if used.multicast == 0
-                        && !used.from_file
-                        && let Some(remote) = remote
-                    {
+                    if let (0, false, Some(remote)) = (used.multicast, used.from_file, remote) {
                         let _ = switch.set_flood(remote, false);
                     }
                 }
@@ -248,10 +245,8 @@ impl State {
     ) -> Option<RemoteId> {
         let remote_key = (vni, ip, kind_key(kind));
         let found = switch.find_remote(vni, ip, kind);
-        if let Some(remote) = found
-            && self.uses.contains_key(&remote_key)
-        {
-            return Some(remote);
+        if self.uses.contains_key(&remote_key) && found.is_some() {
+            return found;
         }
         let remote = match found {
             Some(remote) => remote,
@@ -291,9 +286,7 @@ impl State {
             return;
         }
         self.uses.remove(&remote_key);
-        if !used.from_file
-            && let Some(remote) = remote
-        {
+        if let (false, Some(remote)) = (used.from_file, remote) {
             switch.remove_remote(remote);
             self.remotes_changed = true;
         }
