@@ -1,6 +1,8 @@
 //! `[evpn]`: the gobgpd vtep drives, the AS of its route targets and its router id; and
 //! what the EVPN side needs of the whole file ([`EvpnSettings`]).
 
+#![forbid(unsafe_code)]
+
 // The crate is no_std; this driver is not.
 use std::format;
 use std::prelude::rust_2024::*;

@@ -9,6 +9,14 @@
 //! ports with those advertised. The run loop never waits on gobgpd: an order to the
 //! session is a message on an unbounded channel, and a report one on another.
 
+// Reached by routes from other hosts: no unchecked indexing, no arithmetic that could
+// overflow; and no unsafe code, unlike the rest of the driver.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+#![forbid(unsafe_code)]
+
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
 

@@ -8,6 +8,7 @@
     not(test),
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
+#![forbid(unsafe_code)]
 
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
