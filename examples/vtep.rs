@@ -6,7 +6,9 @@
 //! vtep ctl /run/vtep.sock fdb|stats|evpn              # ask a running vtep, print JSON
 //! ```
 //!
-//! A configuration mistake exits with status 2 and a message naming the key.
+//! A configuration mistake exits with status 2 and a message naming the key. Built with
+//! the `evpn` feature, an `[evpn]` section exchanges BGP EVPN routes through a local
+//! gobgpd (`vtep ctl PATH evpn` lists them); without it, such a section is refused.
 
 use std::io::{self, Write};
 use std::path::PathBuf;

@@ -4,8 +4,8 @@
 #![forbid(unsafe_code)]
 
 // The crate is no_std; this driver is not.
-use std::format;
 use std::prelude::rust_2024::*;
+use std::{format, vec};
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -52,6 +52,9 @@ pub struct EvpnSettings {
     pub nexthop: IpAddr,
     /// Every `[[segment]]`, in file order.
     pub segments: Vec<EvpnSegment>,
+    /// The tunnel kinds vtep receives: VXLAN always, NVGRE with `underlay.nvgre`,
+    /// Geneve when a `[[segment.remote]]` speaks it (its port is bound only then).
+    pub receives: Vec<TunnelKind>,
 }
 
 impl VtepConfig {
@@ -140,12 +143,23 @@ impl VtepConfig {
                 encaps,
             });
         }
+        let mut receives = vec![TunnelKind::Vxlan];
+        if self.underlay.nvgre {
+            receives.push(TunnelKind::Nvgre);
+        }
+        if segments
+            .iter()
+            .any(|s| s.encaps.contains(&TunnelKind::Geneve))
+        {
+            receives.push(TunnelKind::Geneve);
+        }
         Ok(Some(EvpnSettings {
             gobgp,
             asn,
             router_id,
             nexthop: self.underlay.local_ip,
             segments,
+            receives,
         }))
     }
 }

@@ -87,15 +87,19 @@ impl Route {
         }
     }
 
-    /// The tunnel kind a remote from this route is reached with: VXLAN when it speaks
-    /// it (or says nothing, as VXLAN is EVPN's default, RFC 8365 section 5.1.3),
-    /// else the first kind it names.
-    pub fn remote_kind(&self) -> TunnelKind {
+    /// The tunnel kind a remote from this route is reached with, given the kinds this
+    /// VTEP receives: VXLAN when the route speaks it or names none (VXLAN is EVPN's
+    /// default, RFC 8365 section 5.1.3), else the first kind it names that this VTEP
+    /// receives, else the first it names.
+    pub fn remote_kind(&self, receives: &[TunnelKind]) -> TunnelKind {
         if self.encaps.is_empty() || self.encaps.contains(&TunnelKind::Vxlan) {
-            TunnelKind::Vxlan
-        } else {
-            self.encaps.first().copied().unwrap_or(TunnelKind::Vxlan)
+            return TunnelKind::Vxlan;
         }
+        let received = self.encaps.iter().find(|kind| receives.contains(kind));
+        received
+            .or(self.encaps.first())
+            .copied()
+            .unwrap_or(TunnelKind::Vxlan)
     }
 }
 

@@ -69,6 +69,15 @@ fn kind_key(kind: TunnelKind) -> u8 {
     }
 }
 
+/// A tunnel kind as the configuration names it.
+fn kind_name(kind: TunnelKind) -> &'static str {
+    match kind {
+        TunnelKind::Vxlan => "vxlan",
+        TunnelKind::Nvgre => "nvgre",
+        TunnelKind::Geneve => "geneve",
+    }
+}
+
 impl State {
     /// The state of a vtep that has advertised nothing yet.
     pub fn new(settings: EvpnSettings) -> State {
@@ -171,7 +180,7 @@ impl State {
             Some(_) => self.remove(switch, &key),
             None => {}
         }
-        let kind = route.remote_kind();
+        let kind = route.remote_kind(&self.settings.receives);
         let Some(remote) = self.acquire(switch, route.vni, route.nexthop, kind) else {
             return;
         };
@@ -205,7 +214,7 @@ impl State {
         let Some(route) = self.received.remove(key) else {
             return;
         };
-        let kind = route.remote_kind();
+        let kind = route.remote_kind(&self.settings.receives);
         let remote_key = (route.vni, route.nexthop, kind_key(kind));
         let remote = switch.find_remote(route.vni, route.nexthop, kind);
         if let Some(used) = self.uses.get_mut(&remote_key) {
@@ -256,6 +265,13 @@ impl State {
                 config.flood = false;
                 match switch.add_remote(vni, config) {
                     Ok(remote) => {
+                        if !self.settings.receives.contains(&kind) {
+                            eprintln!(
+                                "vtep: evpn: segment {vni}: remote {ip} speaks only {}, which \
+                                 this vtep does not receive: frames from it are lost",
+                                kind_name(kind)
+                            );
+                        }
                         self.remotes_changed = true;
                         remote
                     }
@@ -314,7 +330,7 @@ impl State {
                 return;
             }
         }
-        let kind = best.remote_kind();
+        let kind = best.remote_kind(&self.settings.receives);
         let Some(remote) = switch.find_remote(vni, best.nexthop, kind) else {
             return;
         };

@@ -48,6 +48,7 @@ fn the_settings_default_the_router_id_and_list_each_segments_kinds() {
             (5000, 2, vec![TunnelKind::Nvgre, TunnelKind::Vxlan])
         ]
     );
+    assert_eq!(settings.receives, [TunnelKind::Vxlan, TunnelKind::Nvgre]);
     // MAC mobility is on with EVPN, off without.
     assert!(config.build(0).unwrap().config().local_moves_evpn);
     let plain = VtepConfig::parse(BASE).unwrap();

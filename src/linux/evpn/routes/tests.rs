@@ -200,13 +200,26 @@ fn unreadable_fields_are_errors_naming_them() {
 }
 
 #[test]
-fn a_route_speaking_no_vxlan_is_reached_with_its_first_kind() {
-    assert_eq!(mac_route(0).remote_kind(), TunnelKind::Nvgre);
+fn a_route_is_reached_with_vxlan_else_a_kind_this_vtep_receives() {
+    let all = [TunnelKind::Vxlan, TunnelKind::Nvgre, TunnelKind::Geneve];
+    let vxlan_only = [TunnelKind::Vxlan];
+    // Speaks NVGRE and Geneve.
+    let route = mac_route(0);
+    assert_eq!(route.remote_kind(&all), TunnelKind::Nvgre);
+    assert_eq!(
+        route.remote_kind(&[TunnelKind::Vxlan, TunnelKind::Geneve]),
+        TunnelKind::Geneve
+    );
+    assert_eq!(
+        route.remote_kind(&vxlan_only),
+        TunnelKind::Nvgre,
+        "its own first"
+    );
     let mut silent = mac_route(0);
     silent.encaps.clear();
-    assert_eq!(silent.remote_kind(), TunnelKind::Vxlan);
+    assert_eq!(silent.remote_kind(&vxlan_only), TunnelKind::Vxlan);
     silent.encaps = vec![TunnelKind::Geneve, TunnelKind::Vxlan];
-    assert_eq!(silent.remote_kind(), TunnelKind::Vxlan);
+    assert_eq!(silent.remote_kind(&all), TunnelKind::Vxlan);
 }
 
 #[test]
