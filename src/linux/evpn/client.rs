@@ -1,14 +1,16 @@
 //! The gRPC session with gobgpd, on its own thread with a current-thread tokio runtime:
 //! the run loop never waits on it.
 //!
-//! The thread keeps what vtep advertises (the run loop's [`ToBgp`] orders) and, once
-//! connected, adds it to gobgpd's global RIB, then watches best paths from the current
-//! ones on (`WatchEvent`, filter BEST with `init`). The first table event of a watch is
-//! gobgpd's whole RIB: it goes to the run loop as [`FromBgp::Resync`], so routes from an
-//! earlier session stay until the new one says otherwise; later events go one path at
-//! a time. Any failure (gobgpd absent, restarted, a call refused) ends the session:
-//! the thread logs it once per change of state, waits (0.5 s doubling to 30 s), connects
-//! again and re-advertises everything.
+//! The thread keeps what vtep advertises (the run loop's [`ToBgp`] orders). Once
+//! connected, it watches best paths from the current ones on (`WatchEvent`, filter BEST
+//! with `init`), then adds everything it keeps to gobgpd's global RIB. The first table
+//! event of a watch is gobgpd's whole RIB: it goes to the run loop as
+//! [`FromBgp::Resync`], so routes from an earlier session stay until the new one says
+//! otherwise; later events go one path at a time. A failure at the start (gobgpd
+//! absent, not started, refusing the watch or a path) or a broken watch (gobgpd
+//! stopped or restarted) ends the session: the thread logs it once per change of
+//! state, waits (0.5 s doubling to 30 s), connects again and re-advertises everything.
+//! A path refused during a session is logged and kept for the next one.
 
 // The crate is no_std; this driver is not. No glob of std's prelude: with it,
 // tokio::select!'s `panic!` would name two macros.
@@ -229,6 +231,7 @@ async fn connect_and_serve(
     );
     *connected_once = true;
     let mut first = true;
+    let mut refused = 0usize;
     loop {
         tokio::select! {
             order = session.orders.recv() => {
@@ -248,8 +251,14 @@ async fn connect_and_serve(
                         None => Ok(()),
                     },
                 };
+                // One refused path does not end the session (a connection that broke
+                // ends it through the watch); it is kept, and advertised again by the
+                // next session. Logged once per session, then counted.
                 if let Err(error) = sent {
-                    return Ended::Lost(format!("a call failed: {}", status(&error)));
+                    refused = refused.saturating_add(1);
+                    if refused == 1 {
+                        eprintln!("vtep: evpn: gobgpd refused a path: {}", status(&error));
+                    }
                 }
             }
             event = stream.message() => {
@@ -258,8 +267,8 @@ async fn connect_and_serve(
                         Some(table) => table.paths,
                         None => continue,
                     },
-                    Ok(None) => return Ended::Lost("gobgpd ended the watch".into()),
-                    Err(error) => return Ended::Lost(status(&error)),
+                    Ok(None) => return Ended::Lost(with_refused("gobgpd ended the watch".into(), refused)),
+                    Err(error) => return Ended::Lost(with_refused(status(&error), refused)),
                 };
                 if !report(session, &paths, first) {
                     return Ended::RunLoopGone;
@@ -267,6 +276,14 @@ async fn connect_and_serve(
                 first = false;
             }
         }
+    }
+}
+
+/// Why a session was lost, and how many paths gobgpd refused during it.
+fn with_refused(why: String, refused: usize) -> String {
+    match refused {
+        0 => why,
+        n => format!("{why} ({n} path(s) refused during the session)"),
     }
 }
 
