@@ -207,9 +207,19 @@ async fn connect_and_serve(
     // Watch first, so that nothing added between the advertisements and the watch is
     // missed; the init dump then shows vtep's own routes too, which the run loop
     // recognises by their route distinguisher.
-    let mut stream = match watch(&mut grpc).await {
-        Ok(stream) => stream,
-        Err(error) => return Ended::Failed(format!("WatchEvent refused: {}", status(&error))),
+    // A gobgpd that has no global configuration yet holds the call until it has one:
+    // the session is then retried, and the wait logged.
+    let mut stream = match tokio::time::timeout(CALL_TIMEOUT, watch(&mut grpc)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            return Ended::Failed(format!("WatchEvent refused: {}", status(&error)));
+        }
+        Err(_) => {
+            return Ended::Failed(format!(
+                "WatchEvent unanswered after {CALL_TIMEOUT:?} (is gobgpd's BGP server \
+                 started, with a global AS and router id?)"
+            ));
+        }
     };
     if drain_orders(&mut session.orders, advertised).is_err() {
         return Ended::RunLoopGone;
