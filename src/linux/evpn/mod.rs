@@ -8,6 +8,12 @@
 //! [`Evpn::poll`]; once a second, [`Evpn::tick`] compares the MACs learned on local
 //! ports with those advertised. The run loop never waits on gobgpd: an order to the
 //! session is a message on an unbounded channel, and a report one on another.
+//!
+//! Local MACs are found by that comparison rather than by the switch's events: its
+//! event queue is bounded and drops the oldest (a burst of new hosts would lose their
+//! advertisements), while a comparison with the table heals itself and covers
+//! learning, moves between ports and VTEPs, and ageing at once, at the cost of a walk
+//! of the table each second.
 
 // Reached by routes from other hosts: no unchecked indexing, no arithmetic that could
 // overflow; and no unsafe code, unlike the rest of the driver.
