@@ -7,7 +7,14 @@
 //! only put on or left on the flood list, never removed. Among several routes for one
 //! MAC (a host moving between VTEPs), the highest sequence number wins, then the lowest
 //! next hop (RFC 7432 section 15.1); a MAC learned here keeps its local entry unless a
-//! route says it moved away later than it moved here.
+//! route says it moved away later than it moved here. A withdrawn MAC route's sequence
+//! number is remembered for [`SEQ_MEMORY`]: the VTEP a host left may withdraw before
+//! the host is advertised here (it saw the host's frames come through the tunnel), and
+//! the move must still count up.
+//!
+//! After gobgpd restarted, its first snapshot lacks what its peers have not sent again
+//! yet: routes missing from it stay, stale, for [`STALE_GRACE`], and go only if no peer
+//! has announced them again by then (as a BGP graceful-restart helper keeps them).
 
 // The crate is no_std; this driver is not.
 use std::prelude::rust_2024::*;
@@ -40,6 +47,14 @@ struct Use {
     macs: usize,
 }
 
+/// How long routes missing from a new session's first snapshot are kept: time for
+/// gobgpd's BGP sessions to come back up and send their tables (gobgpd's first
+/// connection comes 5 to 9 s after its start with a 5 s connect-retry).
+pub const STALE_GRACE: Duration = Duration::from_secs(60);
+
+/// How long the sequence number of a withdrawn MAC route is remembered.
+pub const SEQ_MEMORY: Duration = Duration::from_secs(60);
+
 /// The EVPN side of a running vtep.
 #[derive(Debug)]
 pub struct State {
@@ -58,6 +73,13 @@ pub struct State {
     remotes_changed: bool,
     /// Routes sent or received changed since the listing was last taken.
     changed: bool,
+    /// Received routes missing from the last snapshot, removed at these times unless
+    /// announced again.
+    stale: BTreeMap<Key, Duration>,
+    /// The highest sequence number of each MAC's withdrawn routes, and when.
+    withdrawn_seq: BTreeMap<(Vni, MacAddr), (u32, Duration)>,
+    /// The run loop's clock at the last tick.
+    now: Duration,
 }
 
 /// A tunnel kind as a map key.
@@ -90,6 +112,9 @@ impl State {
             uses: BTreeMap::new(),
             remotes_changed: false,
             changed: true,
+            stale: BTreeMap::new(),
+            withdrawn_seq: BTreeMap::new(),
+            now: Duration::ZERO,
         }
     }
 
@@ -143,24 +168,45 @@ impl State {
     pub fn apply(&mut self, switch: &mut Switch, report: FromBgp) {
         self.changed = true;
         match report {
-            FromBgp::Add(route) => self.add(switch, route),
-            FromBgp::Withdraw(key) => self.remove(switch, &key),
+            FromBgp::Add(route) => {
+                self.stale.remove(&route.key());
+                self.add(switch, route);
+            }
+            FromBgp::Withdraw(key) => {
+                self.stale.remove(&key);
+                self.remove(switch, &key);
+            }
             FromBgp::Resync(routes) => {
                 let current: BTreeSet<Key> = routes.iter().map(Route::key).collect();
-                let stale: Vec<Key> = self
-                    .received
-                    .keys()
-                    .filter(|key| !current.contains(key))
-                    .copied()
-                    .collect();
-                for key in &stale {
-                    self.remove(switch, key);
+                let deadline = self.now.saturating_add(STALE_GRACE);
+                for key in self.received.keys() {
+                    if !current.contains(key) {
+                        self.stale.entry(*key).or_insert(deadline);
+                    }
                 }
                 for route in routes {
+                    self.stale.remove(&route.key());
                     self.add(switch, route);
                 }
             }
         }
+    }
+
+    /// Removes the stale routes whose grace ran out by `now`.
+    fn expire(&mut self, switch: &mut Switch, now: Duration) {
+        let expired: Vec<Key> = self
+            .stale
+            .iter()
+            .filter(|&(_, &deadline)| deadline <= now)
+            .map(|(key, _)| *key)
+            .collect();
+        for key in expired {
+            self.stale.remove(&key);
+            self.remove(switch, &key);
+            self.changed = true;
+        }
+        self.withdrawn_seq
+            .retain(|_, &mut (_, when)| now.saturating_sub(when) < SEQ_MEMORY);
     }
 
     /// A route this vtep sent, seen back through gobgpd.
@@ -228,7 +274,12 @@ impl State {
                 Kind::Mac { .. } => used.macs = used.macs.saturating_sub(1),
             }
         }
-        if let Kind::Mac { mac, .. } = route.kind {
+        if let Kind::Mac { mac, seq } = route.kind {
+            let remembered = self
+                .withdrawn_seq
+                .entry((route.vni, mac))
+                .or_insert((seq, self.now));
+            *remembered = (remembered.0.max(seq), self.now);
             if let Some(keys) = self.by_mac.get_mut(&(route.vni, mac)) {
                 keys.remove(key);
                 if keys.is_empty() {
@@ -339,7 +390,10 @@ impl State {
 
     /// Compares the MACs learned on local ports at `now` with those advertised: routes
     /// for the new ones, withdrawals for those gone (aged out, or moved to another VTEP).
+    /// Routes left stale by a resync whose grace ran out are removed first.
     pub fn reconcile(&mut self, switch: &mut Switch, now: Duration) -> Vec<ToBgp> {
+        self.now = now;
+        self.expire(switch, now);
         let learned: BTreeSet<(Vni, MacAddr)> = switch
             .fdb(now)
             .filter(|e| e.origin == Origin::Learned && matches!(e.location, Location::Port(_)))
@@ -368,10 +422,13 @@ impl State {
             let Some(rd) = self.rd(vni) else {
                 continue;
             };
-            // A MAC another VTEP advertised has moved here (RFC 7432 section 15).
-            let seq = self
-                .best(vni, mac)
-                .map_or(0, |route| seq(route).saturating_add(1));
+            // A MAC another VTEP advertised, or withdrew a moment ago, has moved here
+            // (RFC 7432 section 15).
+            let advertised = self.best(vni, mac).map(seq);
+            let withdrawn = self.withdrawn_seq.get(&(vni, mac)).map(|&(seq, _)| seq);
+            let seq = advertised
+                .max(withdrawn)
+                .map_or(0, |seq| seq.saturating_add(1));
             let encaps = self
                 .settings
                 .segments

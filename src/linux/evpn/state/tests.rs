@@ -189,20 +189,87 @@ fn own_routes_and_routes_of_unknown_segments_change_nothing() {
 }
 
 #[test]
-fn a_resync_keeps_what_is_still_there_and_drops_the_rest() {
+fn after_a_resync_missing_routes_stay_stale_for_a_grace_then_go() {
     let (mut state, mut switch) = setup();
-    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.9", 9, 0)));
-    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.10", 10, 0)));
+    state.reconcile(&mut switch, Duration::from_secs(10));
+    for (nexthop, last) in [("10.99.0.9", 9), ("10.99.0.10", 10), ("10.99.0.11", 11)] {
+        state.apply(&mut switch, FromBgp::Add(mac_route(nexthop, last, 0)));
+    }
+    // A restarted gobgpd knows one route so far.
     state.apply(
         &mut switch,
         FromBgp::Resync(vec![mac_route("10.99.0.10", 10, 0)]),
     );
+    assert!(
+        entry(&switch, 9).is_some() && entry(&switch, 11).is_some(),
+        "kept"
+    );
+    // Its peers announce one of the others again: no longer stale.
+    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.11", 11, 0)));
+    let deadline = Duration::from_secs(10) + STALE_GRACE;
+    state.reconcile(&mut switch, deadline - Duration::from_secs(1));
+    assert!(entry(&switch, 9).is_some(), "within the grace");
+    state.reconcile(&mut switch, deadline);
     assert_eq!(entry(&switch, 9), None);
-    assert!(entry(&switch, 10).is_some());
+    assert!(entry(&switch, 10).is_some() && entry(&switch, 11).is_some());
     assert!(
         switch
             .find_remote(vni(100), ip("10.99.0.9"), TunnelKind::Vxlan)
             .is_none()
+    );
+    assert!(state.take_remotes_changed());
+    // A withdrawal of a stale route takes it at once.
+    state.apply(&mut switch, FromBgp::Resync(vec![]));
+    state.apply(
+        &mut switch,
+        FromBgp::Withdraw(mac_route("10.99.0.10", 10, 0).key()),
+    );
+    assert_eq!(entry(&switch, 10), None);
+    assert!(entry(&switch, 11).is_some());
+}
+
+#[test]
+fn a_move_counts_up_from_a_route_withdrawn_a_moment_before() {
+    let (mut state, mut switch) = setup();
+    state.reconcile(&mut switch, Duration::from_secs(1));
+    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.9", 9, 3)));
+    // The old VTEP saw the host's frames come through the tunnel and withdrew first.
+    state.apply(
+        &mut switch,
+        FromBgp::Withdraw(mac_route("10.99.0.9", 9, 3).key()),
+    );
+    learn(&mut switch, 9);
+    let orders = state.reconcile(&mut switch, Duration::from_secs(2));
+    let [ToBgp::Advertise(route)] = orders.as_slice() else {
+        panic!("one advertisement: {orders:?}")
+    };
+    assert_eq!(
+        route.kind,
+        Kind::Mac {
+            mac: mac(9),
+            seq: 4
+        }
+    );
+    // Forgotten after a while: a host new here starts from 0.
+    state.apply(&mut switch, FromBgp::Add(mac_route("10.99.0.9", 8, 6)));
+    state.apply(
+        &mut switch,
+        FromBgp::Withdraw(mac_route("10.99.0.9", 8, 6).key()),
+    );
+    let later = Duration::from_secs(2) + SEQ_MEMORY;
+    switch.age(later);
+    state.reconcile(&mut switch, later);
+    learn(&mut switch, 8);
+    let orders = state.reconcile(&mut switch, later);
+    assert!(
+        orders.contains(&ToBgp::Advertise(Route {
+            kind: Kind::Mac {
+                mac: mac(8),
+                seq: 0
+            },
+            ..route.clone()
+        })),
+        "{orders:?}"
     );
 }
 
