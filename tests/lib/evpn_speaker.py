@@ -22,6 +22,9 @@ import time
 
 AFI_L2VPN, SAFI_EVPN = 25, 70
 MAX_MESSAGE = 4096  # RFC 4271 4.1: no extended messages negotiated
+# Not 0 (no keepalives): gobgpd bounds each write to a peer by the hold time, and with 0
+# its first UPDATE to us fails at once and it drops the session.
+HOLD_TIME = 90
 
 
 def message(kind, body):
@@ -141,8 +144,7 @@ def open_session(local, peer, asn):
     capabilities = (struct.pack("!BBHBB", 1, 4, AFI_L2VPN, 0, SAFI_EVPN)  # multiprotocol
                     + struct.pack("!BBI", 65, 4, asn))  # four-octet AS numbers
     parameters = struct.pack("!BB", 2, len(capabilities)) + capabilities
-    # Hold time 0: no keepalives either way, so a long pause between commands is fine.
-    body = struct.pack("!BHH", 4, asn, 0) + socket.inet_aton(local)
+    body = struct.pack("!BHH", 4, asn, HOLD_TIME) + socket.inet_aton(local)
     conn.sendall(message(1, body + struct.pack("!B", len(parameters)) + parameters))
     kind, body = read_message(conn)
     if kind != 1:
@@ -165,21 +167,33 @@ def drain(conn):
         pass
 
 
+def keepalives(conn, lock):
+    while True:
+        time.sleep(HOLD_TIME / 3)
+        with lock:
+            conn.sendall(message(4, b""))
+
+
 def main():
     local, peer = sys.argv[1], sys.argv[2]
     asn, vni, vteps, macs = (int(a) for a in sys.argv[3:7])
     conn = open_session(local, peer, asn)
+    # One message at a time on the socket: a keepalive never lands inside an UPDATE.
+    lock = threading.Lock()
     threading.Thread(target=drain, args=(conn,), daemon=True).start()
+    threading.Thread(target=keepalives, args=(conn, lock), daemon=True).start()
     routes = Routes(asn, vni, vteps, macs)
     print("session up", flush=True)
     for line in sys.stdin:
         command = line.strip()
         if command == "announce":
             for update in routes.announcements():
-                conn.sendall(update)
+                with lock:
+                    conn.sendall(update)
         elif command == "withdraw":
             for update in routes.withdrawals():
-                conn.sendall(update)
+                with lock:
+                    conn.sendall(update)
         elif command == "quit":
             break
         else:
