@@ -20,7 +20,7 @@
 #
 # Why a plain BGP speaker and not a second gobgpd: gobgpd (3.10) checks each MAC route it
 # takes, from the API or from a peer, against its whole EVPN table (MAC mobility), so n
-# routes cost it time in n squared; fed through a second gobgpd's API they take twice that.
+# routes cost it time in n squared; fed through a second gobgpd's API, that one pays as much.
 # That cost is the daemon's, not vtep's: the figures separate the two.
 #
 # Not run by CI: with 100,000 routes it takes over half an hour on a 2-core machine (98,443
