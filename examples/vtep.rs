@@ -3,10 +3,12 @@
 //!
 //! ```text
 //! vtep --config vtep.toml [--control /run/vtep.sock]   # run until SIGINT or SIGTERM (SIGHUP: ignored)
-//! vtep ctl /run/vtep.sock fdb|stats                   # ask a running vtep, print JSON
+//! vtep ctl /run/vtep.sock fdb|stats|evpn              # ask a running vtep, print JSON
 //! ```
 //!
-//! A configuration mistake exits with status 2 and a message naming the key.
+//! A configuration mistake exits with status 2 and a message naming the key. Built with
+//! the `evpn` feature, an `[evpn]` section exchanges BGP EVPN routes through a local
+//! gobgpd (`vtep ctl PATH evpn` lists them); without it, such a section is refused.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -41,7 +43,7 @@ enum Command {
         /// The control socket.
         path: PathBuf,
         /// What to print.
-        #[arg(value_parser = ["fdb", "stats"])]
+        #[arg(value_parser = ["fdb", "stats", "evpn"])]
         what: String,
     },
 }
@@ -65,7 +67,7 @@ fn main() -> ExitCode {
         };
     }
     let Some(path) = args.config else {
-        eprintln!("vtep: give --config FILE (or: vtep ctl PATH fdb|stats)");
+        eprintln!("vtep: give --config FILE (or: vtep ctl PATH fdb|stats|evpn)");
         return ExitCode::from(2);
     };
     let config = match std::fs::read_to_string(&path)

@@ -111,6 +111,8 @@
 //!   pcap writer; needs `std`.
 //! - `linux`: `tunnelwire::linux`, the switch's Linux driver (TAP devices, UDP and raw GRE sockets,
 //!   the vtep configuration and control socket); the only code with `unsafe`.
+//! - `evpn` (implies `linux`): BGP EVPN for vtep through a local gobgpd, over its gRPC API
+//!   (`tunnelwire::linux::evpn`; tonic, prost and a current-thread tokio runtime).
 //!
 //! [RFC 7348]: https://www.rfc-editor.org/rfc/rfc7348
 //! [RFC 7637]: https://www.rfc-editor.org/rfc/rfc7637

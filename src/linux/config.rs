@@ -27,6 +27,10 @@ use crate::switch::{
 use crate::tunnel::{PortRange, TunnelKind, VXLAN_OVERHEAD};
 use crate::wire::{MacAddr, VlanId, Vni, Vsid};
 
+mod evpn;
+
+pub use evpn::{EvpnConfig, EvpnSegment, EvpnSettings};
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +43,8 @@ pub struct VtepConfig {
     /// `[[segment]]`.
     #[serde(default, rename = "segment")]
     pub segments: Vec<SegmentEntry>,
+    /// `[evpn]`: routes through a local gobgpd (feature `evpn`; without it, an error).
+    pub evpn: Option<EvpnConfig>,
 }
 
 /// `[underlay]`.
@@ -229,12 +235,13 @@ impl VtepConfig {
     /// that every VNI named has a `[[segment]]`, an ageing time of a second or more,
     /// that each remote is a unicast address other than a local one, of a family with a
     /// local address, and that static entries name ports and remotes of their segment,
-    /// each address once.
+    /// each address once; and `[evpn]` ([`evpn`](Self::evpn)).
     ///
     /// # Errors
     /// The first mistake, naming its key.
     pub fn check(&self) -> Result<(), ConfigError> {
-        self.build(0).map(drop)
+        self.build(0)?;
+        self.evpn().map(drop)
     }
 
     /// The TAP devices to create, in port order (`PortId` 0, 1, ...).
@@ -296,6 +303,9 @@ impl VtepConfig {
         }
         config.mtu = underlay.mtu;
         config.hash_seed = hash_seed;
+        // EVPN advertises local MACs with sequence numbers: a host seen on a local port
+        // moved here, whatever route pinned it elsewhere.
+        config.local_moves_evpn = self.evpn.is_some();
         if underlay.mtu < 68 {
             return Err(error(
                 "underlay.mtu",

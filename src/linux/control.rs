@@ -39,6 +39,8 @@ pub struct Names {
     /// Remote addresses, indexed by `RemoteId` (printed IPv4 dotted, IPv6 as RFC 5952
     /// text).
     pub remotes: Vec<IpAddr>,
+    /// The EVPN routes sent and received as JSON lines, when `[evpn]` is on.
+    pub evpn: Option<String>,
 }
 
 impl Names {
@@ -266,6 +268,7 @@ remote = "10.99.0.1"
         let names = Names {
             ports: vec!["tap0".into()],
             remotes: vec!["10.99.0.1".parse().unwrap()],
+            evpn: None,
         };
         (switch, names)
     }
@@ -420,6 +423,7 @@ remote = "10.99.0.1"
         let names = Names {
             ports: vec!["tap0".into()],
             remotes: switch.remotes().map(|(_, _, ip, _)| ip).collect(),
+            evpn: None,
         };
         assert_eq!(
             fdb_lines(&switch, &names, Duration::ZERO),

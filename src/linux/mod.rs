@@ -35,6 +35,8 @@
 
 pub mod config;
 pub mod control;
+#[cfg(feature = "evpn")]
+pub mod evpn;
 mod mmsg;
 mod outbox;
 mod run;

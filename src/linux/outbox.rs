@@ -98,6 +98,13 @@ impl Outbox {
         }
     }
 
+    /// Replaces the remotes' sending sockets (one per remote slot) after remotes came or
+    /// went; called between turns, with nothing queued.
+    #[cfg(feature = "evpn")]
+    pub(super) fn set_remote_senders(&mut self, remote_senders: Vec<usize>) {
+        self.remote_senders = remote_senders;
+    }
+
     /// Queues the copy of `forward` written at `frame` for `egress`; true when the outbox
     /// is full and must be [sent](Self::send) before it takes another.
     pub(super) fn push(&mut self, egress: Egress, forward: &Forward, frame: Range<usize>) -> bool {

@@ -23,6 +23,8 @@ use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal, pthread_sig
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 mod datapath;
+#[cfg(feature = "evpn")]
+mod evpn;
 
 use super::config::VtepConfig;
 use super::control::{ControlSocket, Names};
@@ -86,6 +88,9 @@ pub struct Vtep {
     logged: [u64; Reason::ALL.len()],
     /// MAC moves already logged.
     moves_logged: u64,
+    /// `[evpn]`: routes through gobgpd.
+    #[cfg(feature = "evpn")]
+    evpn: Option<super::evpn::Evpn>,
 }
 
 impl Vtep {
@@ -159,9 +164,21 @@ impl Vtep {
             .map(|(_, _, ip, _)| underlay.sender(ip).unwrap_or(usize::MAX))
             .collect();
         let outbox = Outbox::new(taps.len(), remote_senders);
+        // Started last: nothing else can fail after its thread runs.
+        #[cfg(feature = "evpn")]
+        let evpn = config
+            .evpn()
+            .map_err(invalid)?
+            .map(super::evpn::Evpn::start)
+            .transpose()
+            .map_err(context("EVPN".into()))?;
         let names = Names {
             ports: taps.iter().map(|t| t.name().to_owned()).collect(),
             remotes: switch.remotes().map(|(_, _, ip, _)| ip).collect(),
+            #[cfg(feature = "evpn")]
+            evpn: evpn.as_ref().map(super::evpn::Evpn::lines),
+            #[cfg(not(feature = "evpn"))]
+            evpn: None,
         };
         Ok(Vtep {
             switch,
@@ -178,6 +195,8 @@ impl Vtep {
             start: Instant::now(),
             logged: [0; Reason::ALL.len()],
             moves_logged: 0,
+            #[cfg(feature = "evpn")]
+            evpn,
         })
     }
 
@@ -221,6 +240,12 @@ impl Vtep {
         let receivers = fds.len()..fds.len().saturating_add(self.underlay.receivers().len());
         fds.extend(self.underlay.receivers().iter().map(|r| r.fd().as_raw_fd()));
         let signal_slot = push(&mut fds, signal_fd.as_fd().as_raw_fd());
+        // EVPN's reports, when on; the slot past the end otherwise.
+        #[cfg(feature = "evpn")]
+        let evpn_slot = match &self.evpn {
+            Some(evpn) => push(&mut fds, evpn.fd()),
+            None => fds.len(),
+        };
         let data_plane = fds.len();
         let mut pollfds: Vec<libc::pollfd> = fds
             .iter()
@@ -290,6 +315,11 @@ impl Vtep {
                         }
                         Ok(None) | Err(_) => {}
                     }
+                } else {
+                    #[cfg(feature = "evpn")]
+                    if slot == evpn_slot {
+                        self.evpn_poll();
+                    }
                 }
             }
             if let Some(control) = &mut self.control {
@@ -305,9 +335,11 @@ impl Vtep {
     }
 
     /// Once a second: age the MAC table, report MAC moves and new drops, let go of
-    /// control clients that stalled.
+    /// control clients that stalled, advertise and withdraw local MACs over EVPN.
     fn tick(&mut self, now: Duration) {
         self.switch.age(now);
+        #[cfg(feature = "evpn")]
+        self.evpn_tick(now);
         if let Some(control) = &mut self.control {
             control.tick(now);
         }

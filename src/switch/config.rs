@@ -46,6 +46,12 @@ pub struct SwitchConfig {
     /// MAC-move events kept until [`Switch::take_event`](super::Switch::take_event)
     /// reads them; the oldest are dropped beyond this. Default 64.
     pub event_capacity: usize,
+    /// MAC mobility (RFC 7432 section 15) for a control plane that advertises the MACs
+    /// learned on local ports: a source address seen on a local port moves an EVPN
+    /// entry there (the host moved to this VTEP; the entry becomes learned, counted as
+    /// a move), while EVPN entries stay pinned against learning from tunnels. Default
+    /// off: no learning moves an EVPN entry. Static entries never move either way.
+    pub local_moves_evpn: bool,
 }
 
 impl SwitchConfig {
@@ -65,6 +71,7 @@ impl SwitchConfig {
             source_ports: PortRange::DYNAMIC,
             hash_seed: 0,
             event_capacity: 64,
+            local_moves_evpn: false,
         }
     }
 

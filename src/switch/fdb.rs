@@ -54,7 +54,8 @@ impl Switch {
 
     /// Puts an entry of `origin`, static or EVPN, for `mac` in segment `vni` at a port
     /// or remote of that segment, at any time. Both are never aged and never moved by
-    /// learning. It replaces a learned entry for the address, or one of its own origin
+    /// learning, except an EVPN entry seen at a local port with MAC mobility on
+    /// ([`SwitchConfig::local_moves_evpn`](super::SwitchConfig::local_moves_evpn)). It replaces a learned entry for the address, or one of its own origin
     /// (an EVPN route for a MAC that moved); a static entry outranks an EVPN one, which
     /// then leaves the static entry in place and returns false (nothing of it is kept:
     /// should the static entry go, the control plane adds its route again). An EVPN

@@ -31,7 +31,9 @@ pub enum Origin {
     /// Pinned by the switch's own configuration: never aged, never moved by learning.
     Static,
     /// Put there by a control plane (a BGP EVPN MAC/IP route): never aged, never moved
-    /// by learning; removed with its route or its remote.
+    /// by learning from a tunnel; removed with its route or its remote. Learning at a
+    /// local port moves it only with MAC mobility on
+    /// ([`SwitchConfig::local_moves_evpn`](super::SwitchConfig::local_moves_evpn)).
     Evpn,
 }
 
@@ -147,6 +149,9 @@ pub struct MacTable {
     /// Learned (not pinned) entries at each port, indexed by `PortId`.
     per_port: Vec<usize>,
     seed: u64,
+    /// An address seen on a port moves its EVPN entry there (see
+    /// [`set_local_moves_evpn`](Self::set_local_moves_evpn)).
+    local_moves_evpn: bool,
 }
 
 impl MacTable {
@@ -158,7 +163,16 @@ impl MacTable {
             per_segment: Vec::new(),
             per_port: Vec::new(),
             seed,
+            local_moves_evpn: false,
         }
+    }
+
+    /// MAC mobility (RFC 7432 section 15): when on, [`learn`](Self::learn) at a port
+    /// moves an EVPN entry of the address there, as a learned entry (the host moved to
+    /// this VTEP, which then advertises it); learning at a remote still never moves an
+    /// EVPN entry, and nothing moves a static one. Off by default.
+    pub fn set_local_moves_evpn(&mut self, on: bool) {
+        self.local_moves_evpn = on;
     }
 
     /// Entries in the whole table (expired ones included until [`sweep`](Self::sweep)).
@@ -228,7 +242,10 @@ impl MacTable {
     /// `limits.segment` learned and static entries learns no new address; an entry of the same address is
     /// reused whatever that limit, and one that had aged out (`ageing` nanoseconds) is
     /// learned afresh, not reported as a move. A port holding `limits.port` learned
-    /// entries learns no address there, new or moving in.
+    /// entries learns no address there, new or moving in. Static and EVPN entries do
+    /// not move ([`Learned::Pinned`]), except an EVPN entry seen at a port when
+    /// [`set_local_moves_evpn`](Self::set_local_moves_evpn) is on: it moves like a
+    /// learned one and becomes learned.
     pub fn learn(
         &mut self,
         segment: SegmentId,
@@ -258,7 +275,10 @@ impl MacTable {
                     Learned::Refreshed
                 };
             }
-            if entry.origin.is_pinned() {
+            let mobility = self.local_moves_evpn
+                && entry.origin == Origin::Evpn
+                && matches!(location, Location::Port(_));
+            if entry.origin.is_pinned() && !mobility {
                 return Learned::Pinned;
             }
             if port_full {
@@ -433,7 +453,8 @@ impl MacTable {
         self.count(&entry);
     }
 
-    /// Moves the learned entry in `slot` to `location`, seen at `now`.
+    /// Makes the entry in `slot` a learned one at `location`, seen at `now` (an EVPN
+    /// entry moving to a port becomes learned).
     fn set(&mut self, slot: usize, location: Location, now: u64) {
         let Some(Some(entry)) = self.slots.get_mut(slot) else {
             return;
@@ -441,6 +462,7 @@ impl MacTable {
         let before = *entry;
         entry.location = location;
         entry.last_seen = now;
+        entry.origin = Origin::Learned;
         let after = *entry;
         self.uncount(&before);
         self.count(&after);

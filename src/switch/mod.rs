@@ -272,8 +272,10 @@ impl Switch {
         let mut decapsulator = Decapsulator::default();
         decapsulator.decoder.vxlan_ports = VxlanPorts::new(config.vxlan_port);
         decapsulator.decoder.geneve_ports = TunnelPorts::new(config.geneve_port);
+        let mut table = MacTable::new(config.hash_seed);
+        table.set_local_moves_evpn(config.local_moves_evpn);
         Switch {
-            table: MacTable::new(config.hash_seed),
+            table,
             events: VecDeque::with_capacity(config.event_capacity),
             config,
             segments: Vec::new(),

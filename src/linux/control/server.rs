@@ -307,7 +307,18 @@ fn answer(command: &[u8], switch: &Switch, names: &Names, dropped: Dropped) -> R
             }
             stats
         }
-        other => json!({ "error": format!("unknown command {other:?}; try fdb or stats") }),
+        "evpn" => {
+            reply.bytes = match &names.evpn {
+                Some(lines) => lines.clone().into_bytes(),
+                None => format!(
+                    "{}\n",
+                    json!({ "error": "evpn: this vtep has no [evpn] section" })
+                )
+                .into_bytes(),
+            };
+            return reply;
+        }
+        other => json!({ "error": format!("unknown command {other:?}; try fdb, stats or evpn") }),
     };
     reply.bytes = format!("{text}\n").into_bytes();
     reply

@@ -394,3 +394,58 @@ fn counts_by_origin_survive_growth_and_backward_shifts() {
         Learned::Refused
     );
 }
+
+#[test]
+fn with_mobility_a_port_moves_an_evpn_entry_and_a_tunnel_does_not() {
+    let limits = Limits {
+        segment: 10,
+        port: 1,
+    };
+    for on in [false, true] {
+        let mut table = MacTable::new(3);
+        table.set_local_moves_evpn(on);
+        let other_remote = Location::Remote(RemoteId {
+            slot: 1,
+            generation: 0,
+        });
+        assert!(table.pin(SEG, mac(1), REMOTE, Origin::Evpn));
+        assert!(table.pin(SEG, mac(2), REMOTE, Origin::Static));
+        assert_eq!(
+            table.learn(SEG, mac(1), other_remote, 5, 100, limits),
+            Learned::Pinned,
+            "a tunnel never moves it (mobility {on})"
+        );
+        assert_eq!(
+            table.learn(SEG, mac(2), PORT, 5, 100, limits),
+            Learned::Pinned,
+            "nothing moves a static entry (mobility {on})"
+        );
+        let learned = table.learn(SEG, mac(1), PORT, 5, 100, limits);
+        let held = table.lookup(SEG, mac(1), 5, 100).unwrap();
+        if on {
+            assert_eq!(learned, Learned::Moved { from: REMOTE });
+            assert_eq!((held.location, held.origin), (PORT, Origin::Learned));
+            assert_eq!(held.last_seen, 5);
+            assert_eq!(table.port_len(PortId(0)), 1);
+            assert_eq!(table.origin_len(SEG, Origin::Evpn), 0);
+            // Learned now: it ages, and a later route pins it again.
+            assert!(table.lookup(SEG, mac(1), 105, 100).is_none());
+        } else {
+            assert_eq!(learned, Learned::Pinned);
+            assert_eq!((held.location, held.origin), (REMOTE, Origin::Evpn));
+        }
+    }
+    // The port's share is full: the EVPN entry stays.
+    let mut table = MacTable::new(3);
+    table.set_local_moves_evpn(true);
+    table.learn(SEG, mac(5), PORT, 0, 100, limits);
+    assert!(table.pin(SEG, mac(1), REMOTE, Origin::Evpn));
+    assert_eq!(
+        table.learn(SEG, mac(1), PORT, 1, 100, limits),
+        Learned::Refused
+    );
+    assert_eq!(
+        table.lookup(SEG, mac(1), 1, 100).unwrap().origin,
+        Origin::Evpn
+    );
+}

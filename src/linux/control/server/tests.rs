@@ -68,7 +68,7 @@ fn the_socket_answers_fdb_stats_and_unknown_commands_then_goes_away() {
     let refusal: Value = serde_json::from_str(&ask(&mut socket, &switch, &names, "flush")).unwrap();
     assert_eq!(
         refusal["error"],
-        "unknown command \"flush\"; try fdb or stats"
+        "unknown command \"flush\"; try fdb, stats or evpn"
     );
     assert!(
         socket.clients.is_empty(),
