@@ -225,7 +225,8 @@ scenario_c() {
   check "c: h3 reaches hm behind v2 within 3 s (through the kernel's fdb)" test "$h3_ok" -eq 0
   check "c: h1 reaches hm behind v2 within 3 s (through v1)" test "$h1_ok" -eq 0
   local after
-  wait_for 3 test -n "$(seq_of v2)"
+  advertises_hm() { test -n "$(seq_of "$1")"; } # asked again at each try
+  wait_for 3 advertises_hm v2
   after=$(seq_of v2)
   echo "    hm's MAC advertised by v1 with seq ${before:-none}, now by v2 with seq ${after:-none}"
   check "c: v2 advertises hm's MAC with a higher sequence number than v1 did" \

@@ -413,10 +413,17 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
     wait_for("the type-2 route as an EVPN entry", &log, || {
         evpn_entry(&socket)
     });
-    let received: Vec<Value> = ctl(&socket, "evpn")
-        .into_iter()
-        .filter(|l| l["dir"] == "in")
-        .collect();
+    // The listing is rebuilt once a second at most.
+    let received_routes = |socket: &Path| -> Vec<Value> {
+        ctl(socket, "evpn")
+            .into_iter()
+            .filter(|l| l["dir"] == "in")
+            .collect()
+    };
+    wait_for("both received routes in the evpn listing", &log, || {
+        received_routes(&socket).len() == 2
+    });
+    let received = received_routes(&socket);
     assert_eq!(received.len(), 2, "{received:?}");
     assert!(
         received
