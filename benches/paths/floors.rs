@@ -698,9 +698,10 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
         },
         inner,
     ) = checked(frame, Kind::Either)?;
+    // IPv4's EtherType compared as bytes: no byte swap on the common path.
     let ethertype = be16(inner, 12);
     // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
-    let alarm = if ethertype == 0x0800 {
+    let alarm = if inner[12..14] == [0x08, 0x00] {
         if ecn == 0 {
             0
         } else {
