@@ -29,8 +29,7 @@ use super::inner_vlan::InnerTags;
 use super::layout::{Accepted, Inner, InnerIp, Outer, OuterIp, Received};
 use crate::AddressField;
 use crate::packet::{Decoder, Depth, Record, ReservedPolicy, Transport, Tunnel};
-use crate::wire::ethernet::EtherType;
-use crate::wire::ethernet::EthernetFrame;
+use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::geneve::{self, GeneveHeader};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::nvgre;
@@ -62,7 +61,8 @@ fn ipv4_plain(bytes: &[u8]) -> Option<(&[u8; 20], &[u8])> {
     if header[0] != 0x45 {
         return None;
     }
-    // 20 <= total length <= what there is, in one range (a total under 20 wraps).
+    // 20 <= total length <= what there is: the packet's range, then its fixed header
+    // (which also tells the optimiser the view holds one).
     let total = usize::from(be16([header[2], header[3]]));
     let packet = bytes.get(..total)?;
     let _: &[u8; 20] = head(packet)?;
