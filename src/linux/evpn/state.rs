@@ -468,7 +468,6 @@ impl State {
                     "mac": mac,
                     "nexthop": route.nexthop.to_string(),
                     "seq": seq,
-                    "rd": route.rd.to_string(),
                 });
                 text.push_str(&format!("{line}\n"));
             }

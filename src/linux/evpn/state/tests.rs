@@ -385,10 +385,10 @@ fn the_listing_shows_both_directions() {
     assert_eq!(lines.len(), 3);
     assert_eq!(
         lines[0],
-        json!({"dir":"out","type":3,"vni":100,"mac":null,"nexthop":"10.99.0.2","seq":0,"rd":"10.99.0.2:1"})
+        json!({"dir":"out","type":3,"vni":100,"mac":null,"nexthop":"10.99.0.2","seq":0})
     );
     assert_eq!(
         lines[2],
-        json!({"dir":"in","type":2,"vni":100,"mac":"02:00:00:00:00:09","nexthop":"10.99.0.9","seq":2,"rd":"10.99.0.9:1"})
+        json!({"dir":"in","type":2,"vni":100,"mac":"02:00:00:00:00:09","nexthop":"10.99.0.9","seq":2})
     );
 }
