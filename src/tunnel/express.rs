@@ -72,7 +72,9 @@ fn ipv4_plain(bytes: &[u8]) -> Option<(&[u8; 20], &[u8])> {
 /// True when the IPv4 header's checksum verifies (or the fuzzer asks every checksum to
 /// pass, as `Ipv4Packet::verify_checksum`). RFC 1071: the one's-complement sum of the
 /// header is 0xffff exactly when the plain sum of its words, in either byte order, is a
-/// non-zero multiple of 0xffff; it is non-zero, the first byte being 0x45.
+/// non-zero multiple of 0xffff; it is non-zero, the first byte being 0x45. Beside
+/// `Ipv4Packet::verify_checksum` (options and all) for a reason: the view's check here
+/// cost decapsulation 17 and translation 19 instructions per packet more.
 #[inline(always)]
 // Cannot overflow or index out of range: fixed offsets inside the 20-byte array, five
 // 32-bit words summed in 64 bits.
