@@ -331,10 +331,10 @@ pub fn decode(frame: &[u8]) -> Option<Values> {
     let outer_src = be32(ip, 12);
     let (nvgre, segment, inner) = match ip[9] {
         17 => {
-            // UDP and VXLAN headers whole, the UDP length within the packet: 16 <= length
-            // <= what follows, in one range.
-            let header: &[u8; 16] = payload.first_chunk()?;
-            let inner = payload.get(16..usize::from(be16(header, 4)))?;
+            // UDP and VXLAN whole, then 16 <= UDP length <= what follows in one range (a
+            // length under 16 wraps past it).
+            let (header, rest) = payload.split_first_chunk::<16>()?;
+            let inner = rest.get(..usize::from(be16(header, 4)).wrapping_sub(16))?;
             if be16(header, 2) != 4789 || header[8] & 0x08 == 0 {
                 return None;
             }
