@@ -140,6 +140,14 @@ impl Namespace {
     }
 
     /// Runs `args` in the namespace; it must succeed.
+    /// Adds or deletes a route in gobgpd's EVPN table with its CLI:
+    /// `gobgp global rib -a evpn` followed by `route`'s words.
+    fn evpn_rib(&self, route: &str) {
+        let mut args = vec!["gobgp", "global", "rib", "-a", "evpn"];
+        args.extend(route.split_whitespace());
+        self.run(&args);
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         let output = self.command(args).output().unwrap();
         assert!(
@@ -360,51 +368,8 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
     );
 
     // Routes of another VTEP, added with the CLI: a flooding remote and an EVPN entry.
-    ns.run(&[
-        "gobgp",
-        "global",
-        "rib",
-        "-a",
-        "evpn",
-        "add",
-        "multicast",
-        "10.99.0.9",
-        "etag",
-        "0",
-        "rd",
-        "10.99.0.9:1",
-        "rt",
-        "65000:100",
-        "encap",
-        "vxlan",
-        "pmsi",
-        "ingress-repl",
-        "100",
-        "10.99.0.9",
-    ]);
-    ns.run(&[
-        "gobgp",
-        "global",
-        "rib",
-        "-a",
-        "evpn",
-        "add",
-        "macadv",
-        "02:00:00:00:00:99",
-        "0.0.0.0",
-        "etag",
-        "0",
-        "label",
-        "100",
-        "rd",
-        "10.99.0.9:1",
-        "rt",
-        "65000:100",
-        "encap",
-        "vxlan",
-        "nexthop",
-        "10.99.0.9",
-    ]);
+    ns.evpn_rib("add multicast 10.99.0.9 etag 0 rd 10.99.0.9:1 rt 65000:100 encap vxlan pmsi ingress-repl 100 10.99.0.9");
+    ns.evpn_rib("add macadv 02:00:00:00:00:99 0.0.0.0 etag 0 label 100 rd 10.99.0.9:1 rt 65000:100 encap vxlan nexthop 10.99.0.9");
     let evpn_entry = |socket: &Path| {
         ctl(socket, "fdb").into_iter().any(|e| {
             e["mac"] == "02:00:00:00:00:99" && e["remote"] == "10.99.0.9" && e["origin"] == "evpn"
@@ -464,37 +429,8 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
     );
 
     // Withdrawn: gone again.
-    ns.run(&[
-        "gobgp",
-        "global",
-        "rib",
-        "-a",
-        "evpn",
-        "del",
-        "macadv",
-        "02:00:00:00:00:99",
-        "0.0.0.0",
-        "etag",
-        "0",
-        "label",
-        "100",
-        "rd",
-        "10.99.0.9:1",
-    ]);
-    ns.run(&[
-        "gobgp",
-        "global",
-        "rib",
-        "-a",
-        "evpn",
-        "del",
-        "multicast",
-        "10.99.0.9",
-        "etag",
-        "0",
-        "rd",
-        "10.99.0.9:1",
-    ]);
+    ns.evpn_rib("del macadv 02:00:00:00:00:99 0.0.0.0 etag 0 label 100 rd 10.99.0.9:1");
+    ns.evpn_rib("del multicast 10.99.0.9 etag 0 rd 10.99.0.9:1");
     wait_for("the withdrawn routes gone", &log, || {
         !evpn_entry(&socket) && ctl(&socket, "evpn").iter().all(|l| l["dir"] == "out")
     });
@@ -504,26 +440,7 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
     // gobgpd restarted with an empty RIB: vtep keeps what it had meanwhile, then
     // reconnects and advertises again; what the new RIB lacks stays for a grace (its
     // peers may not have sent it again yet: the unit tests see it go after).
-    ns.run(&[
-        "gobgp",
-        "global",
-        "rib",
-        "-a",
-        "evpn",
-        "add",
-        "multicast",
-        "10.99.0.11",
-        "etag",
-        "0",
-        "rd",
-        "10.99.0.11:1",
-        "rt",
-        "65000:100",
-        "pmsi",
-        "ingress-repl",
-        "100",
-        "10.99.0.11",
-    ]);
+    ns.evpn_rib("add multicast 10.99.0.11 etag 0 rd 10.99.0.11:1 rt 65000:100 pmsi ingress-repl 100 10.99.0.11");
     let has_remote = |socket: &Path| {
         let stats: Value =
             serde_json::from_str(&control::request(socket, "stats").unwrap()).unwrap();
