@@ -191,6 +191,17 @@ impl Drop for Process {
     }
 }
 
+/// How many sockets a process has open.
+fn open_sockets(process: &Process) -> usize {
+    fs::read_dir(format!("/proc/{}/fd", process.0.id()))
+        .unwrap()
+        .filter(|fd| {
+            fs::read_link(fd.as_ref().unwrap().path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        })
+        .count()
+}
+
 /// Whether the machine can run the daemon test; says why not, failing or skipping.
 fn can_run(test: &str) -> bool {
     let skip_privileged = std::env::var_os("TUNNELWIRE_SKIP_PRIVILEGED").is_some_and(|v| v == "1");
@@ -368,6 +379,7 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
     );
 
     // Routes of another VTEP, added with the CLI: a flooding remote and an EVPN entry.
+    let sockets_before = open_sockets(&running);
     ns.evpn_rib("add multicast 10.99.0.9 etag 0 rd 10.99.0.9:1 rt 65000:100 encap vxlan pmsi ingress-repl 100 10.99.0.9");
     ns.evpn_rib("add macadv 02:00:00:00:00:99 0.0.0.0 etag 0 label 100 rd 10.99.0.9:1 rt 65000:100 encap vxlan nexthop 10.99.0.9");
     let evpn_entry = |socket: &Path| {
@@ -401,6 +413,8 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
         remotes.iter().any(|r| r["ip"] == "10.99.0.9"),
         "{remotes:?}"
     );
+    // The new remote has its sending socket.
+    assert_eq!(open_sockets(&running), sockets_before + 1);
 
     // The host behind 10.99.0.9 moves here (RFC 7432 section 15): a frame from it on the
     // TAP moves its entry to the port, and vtep advertises it with sequence number 1.
@@ -436,6 +450,9 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
     });
     let stats: Value = serde_json::from_str(&control::request(&socket, "stats").unwrap()).unwrap();
     assert_eq!(stats["segments"]["100"]["remotes"], serde_json::json!([]));
+    // And the remote gone, its socket is closed: remotes that come and go for as long as
+    // vtep runs leave nothing open behind them.
+    assert_eq!(open_sockets(&running), sockets_before);
 
     // gobgpd restarted with an empty RIB: vtep keeps what it had meanwhile, then
     // reconnects and advertises again; what the new RIB lacks stays for a grace (its

@@ -253,6 +253,15 @@ impl Underlay {
         Ok(())
     }
 
+    /// Closes the sending sockets of the remotes `in_use` says no longer are (routes
+    /// withdrawn): with EVPN, remotes come and go for as long as vtep runs, and a socket
+    /// kept for each one ever seen would only grow. The indices of the others move:
+    /// [`sender`](Self::sender) gives them anew.
+    #[cfg(feature = "evpn")]
+    pub fn retain_remotes(&mut self, in_use: impl Fn(IpAddr) -> bool) {
+        self.senders.retain(|&(remote, _)| in_use(remote));
+    }
+
     /// The UDP source ports VXLAN remotes must choose from ([`UdpSenders::ports`]):
     /// the IPv4 pool's, or any dynamic port when there is no IPv4 address.
     pub fn source_ports(&self) -> PortRange {

@@ -49,15 +49,21 @@ impl Vtep {
     }
 
     /// Rebuilds the per-remote lists, indexed by remote slot, after remotes came or
-    /// went: a sending socket for each new address, the outbox's sockets (the
-    /// underlay's list is sorted by address, so an insertion moves the others), and the
-    /// control socket's names.
+    /// went: a sending socket for each new address and none for an address gone, the
+    /// outbox's sockets (the underlay's list is sorted by address, so an insertion or a
+    /// removal moves the others), and the control socket's names.
     fn refresh_remotes(&mut self) {
         let slots = self.switch.remote_slots();
         let mut senders = vec![usize::MAX; slots];
         // A freed slot keeps no name: nothing lists it.
         let mut names = vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED); slots];
         let remotes: Vec<_> = self.switch.remotes().collect();
+        // Called between turns, with nothing queued: no send holds an index that moves.
+        // Sorted, so a thousand VTEPs cost a search each, not a scan.
+        let mut in_use: Vec<IpAddr> = remotes.iter().map(|&(_, _, ip, _)| ip).collect();
+        in_use.sort_unstable();
+        self.underlay
+            .retain_remotes(|ip| in_use.binary_search(&ip).is_ok());
         for &(_, vni, ip, _) in &remotes {
             if let Err(error) = self.underlay.add_remote(ip) {
                 eprintln!("vtep: evpn: segment {vni}: no socket to send to remote {ip}: {error}");
