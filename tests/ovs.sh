@@ -30,110 +30,20 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-skip() {
-  echo "=================================================================" >&2
-  echo "ovs: SKIPPED: $*" >&2
-  echo "=================================================================" >&2
-  echo "ovs: 0 passed, 0 failed, 1 skipped"
-  exit 0
-}
-unavailable() {
-  echo "=================================================================" >&2
-  echo "ovs: FAILED: $*" >&2
-  echo "=================================================================" >&2
-  echo "ovs: 0 passed, 1 failed"
-  exit 1
-}
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, TAP devices, raw sockets)"
-for tool in ip ping ethtool python3 sha256sum; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed"
-done
+lab=ovs
+. tests/lib/netns.sh
+lab_require ip ping python3 sha256sum
 for tool in ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl; do
-  command -v "$tool" >/dev/null || unavailable "$tool is not installed (apt-get install openvswitch-switch)"
+  command -v "$tool" >/dev/null || lab_unavailable "$tool is not installed (apt-get install openvswitch-switch)"
 done
 schema=/usr/share/openvswitch/vswitch.ovsschema
-[ -f "$schema" ] || unavailable "$schema is missing"
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+[ -f "$schema" ] || lab_unavailable "$schema is missing"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build -q --release --features linux --example vtep || { echo "ovs: build failed"; exit 1; }
 VTEP=$CARGO_TARGET_DIR/release/examples/vtep
-
-id=$$
-work=$(mktemp -d)
-namespaces=()
-pids=()
-daemons=() # OVS's, detached: not our children, so stopped by PID and waited for by polling
-running() { # running PID: alive and not a zombie (an orphan waits for a reaper it may not get soon)
-  local state
-  state=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-cleanup() {
-  local pid i
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  for pid in "${daemons[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${daemons[@]}"; do
-    for i in $(seq 50); do
-      running "$pid" || break
-      sleep 0.1
-    done
-    running "$pid" && kill -KILL "$pid" 2>/dev/null
-  done
-  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-ns() { # ns NAME: a namespace with loopback up
-  local name=tw-$1-$id
-  ip netns add "$name" || return 1
-  namespaces+=("$name")
-  ip -n "$name" link set lo up
-}
-N() { echo "tw-$1-$id"; }
-in_ns() { # in_ns NAME COMMAND... (not with &: $! would name a subshell, not COMMAND)
-  local name=$1
-  shift
-  ip netns exec "$(N "$name")" "$@"
-}
-
-# The underlay: one bridge in its own namespace, every VTEP namespace on a veth to it.
-ns ul || skip "cannot create network namespaces"
-ip -n "$(N ul)" link add br0 type bridge || skip "cannot create a bridge"
-ip -n "$(N ul)" link set br0 up
-underlay_link() { # underlay_link NS: the namespace's eth0, a veth to the underlay bridge
-  ip link add "u-$1" netns "$(N ul)" type veth peer name eth0 netns "$(N "$1")" || return 1
-  ip -n "$(N ul)" link set "u-$1" master br0 up
-  # OVS's AF_PACKET socket drops a packet whose checksum a veth left partial, silently
-  # (datapath_drop_tunnel_pop_error): whatever sends into OVS completes its checksums.
-  in_ns "$1" ethtool -K eth0 tx off >/dev/null
-}
-attach() { # attach NS ADDRESS: the namespace joins the underlay at ADDRESS/24
-  underlay_link "$1" || return 1
-  ip -n "$(N "$1")" addr add "$2/24" dev eth0
-  ip -n "$(N "$1")" link set eth0 up
-}
-
-passed=0 failed=0 skipped=0
-check() { # check NAME COMMAND...: runs it, counts and prints the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ovs $name: PASS"
-  else
-    failed=$((failed + 1))
-    echo "ovs $name: FAILED"
-  fi
-}
-skip_scenario() { # skip_scenario NAME REASON: a scenario this machine cannot run, said loudly
-  skipped=$((skipped + 1))
-  echo "================================================================="
-  echo "ovs $1: SKIPPED: $2"
-  echo "================================================================="
-}
+# The work directory, the cleanup on exit (OVS's daemons in `daemons`), the underlay bridge.
+lab_start
 
 # ---- Open vSwitch: ovsdb-server and ovs-vswitchd in namespace "ovs" -----------------------
 ovs_dir=$work/ovs
@@ -159,14 +69,14 @@ start_ovs() {
     echo "    $daemon $(ovs-appctl -t "$daemon" --timeout=5 version | head -n 1)"
   done
 }
-ns ovs || skip "cannot create network namespaces"
+ns ovs || lab_skip "cannot create network namespaces"
 # OVS's ports are also the namespace kernel's interfaces: no IPv6 there (no router or
 # neighbour solicitations of its own), and strict reverse-path filtering (below).
 in_ns ovs sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
   2>/dev/null
 start_ovs || {
   tail -n 5 "$ovs_dir"/*.console "$ovs_dir"/*.log >&2 2>/dev/null
-  unavailable "Open vSwitch's ovsdb-server or ovs-vswitchd does not start"
+  lab_unavailable "Open vSwitch's ovsdb-server or ovs-vswitchd does not start"
 }
 
 # OVS owns the underlay: its veth is a port of the netdev bridge br-ul (read with
@@ -174,13 +84,13 @@ start_ovs || {
 # kernel still sees the veth: with ARP, IPv6 and loose reverse-path filtering there it
 # answers ARP for OVS's address as well, and every tunnel packet with an ICMP port
 # unreachable to the VTEP that sent it.
-underlay_link ovs || skip "cannot create veth pairs"
+underlay_link ovs || lab_skip "cannot create veth pairs"
 in_ns ovs sysctl -qw net.ipv4.conf.all.rp_filter=1
 ip -n "$(N ovs)" link set eth0 arp off up
 ovs_mac=$(ip -n "$(N ovs)" -br link show eth0 | awk '{print $3}')
 vsctl add-br br-ul -- set bridge br-ul datapath_type=netdev fail_mode=standalone \
   other_config:hwaddr="\"$ovs_mac\"" -- add-port br-ul eth0 \
-  || unavailable "OVS cannot make a netdev bridge (userspace datapath)"
+  || lab_unavailable "OVS cannot make a netdev bridge (userspace datapath)"
 ip -n "$(N ovs)" addr add 10.99.0.1/24 dev br-ul
 ip -n "$(N ovs)" link set br-ul up
 
@@ -202,60 +112,6 @@ ovs_segment() { # ovs_segment BRIDGE HOST_NS ADDRESS TYPE REMOTE VNI [OPTION...]
     options:remote_ip="$remote" options:key="$vni" "$@"
 }
 
-start_vtep() { # start_vtep NS NAME: runs vtep with $work/NAME.toml and a control socket;
-  # returns once it answers there, or 1 when it exits first or takes over 5 s
-  # Not through a function: $! must be vtep itself (ip netns exec execs it).
-  ip netns exec "$(N "$1")" "$VTEP" --config "$work/$2.toml" --control "$work/$2.sock" \
-    2>"$work/$2.log" &
-  local pid=$! i
-  pids+=("$pid")
-  for i in $(seq 100); do
-    [ -S "$work/$2.sock" ] && return 0
-    if ! kill -0 "$pid" 2>/dev/null; then
-      wait "$pid"
-      echo "(vtep exited with status $?)" >>"$work/$2.log"
-      return 1
-    fi
-    sleep 0.05
-  done
-  echo "(no control socket after 5 s)" >>"$work/$2.log"
-  return 1
-}
-
-adopt_tap() { # adopt_tap VTEP_NS TAP HOST_NS ADDRESS: moves the TAP into the host namespace
-  ns "$3" || return 1
-  ip -n "$(N "$1")" link set "$2" netns "$(N "$3")" || return 1
-  ip -n "$(N "$3")" addr add "$4/24" dev "$2"
-  ip -n "$(N "$3")" link set "$2" up
-}
-
-no_loss() { # no_loss NS ADDRESS: 20 pings after a warm-up (OVS resolves its tunnel's next
-  # hop while the first ones wait), none lost, none duplicated
-  in_ns "$1" ping -q -c 3 -i 0.2 -w 5 "$2" >/dev/null 2>&1
-  local out
-  out=$(in_ns "$1" ping -q -c 20 -i 0.05 -W 2 "$2" 2>&1)
-  echo "$out" | grep -E "packets transmitted" | sed 's/^/    /'
-  echo "$out" | grep -q " 0% packet loss" && ! echo "$out" | grep -q duplicates
-}
-
-tcp_transfer() { # tcp_transfer SERVER_NS SERVER_ADDRESS CLIENT_NS: 2 MiB, SHA-256 compared
-  local port=5001 sent received bytes=2097152
-  head -c "$bytes" /dev/urandom >"$work/payload"
-  sent=$(sha256sum "$work/payload" | cut -d' ' -f1)
-  ip netns exec "$(N "$1")" timeout 25 python3 tests/tcp_sha256.py serve "$port" \
-    >"$work/received" 2>&1 &
-  local server=$!
-  sleep 0.5
-  in_ns "$3" timeout 20 python3 tests/tcp_sha256.py send "$2" "$port" \
-    "$work/payload"
-  # A client that failed leaves the server nothing to wait for.
-  [ $? -eq 0 ] || kill "$server" 2>/dev/null
-  wait "$server"
-  received=$(cat "$work/received")
-  echo "    sent $bytes bytes sha256 $sent; received $received"
-  [ "$received" = "$bytes $sent" ]
-}
-
 vtep_toml() { # vtep_toml LOCAL VNI PORT REMOTE ENCAP...: a vtep with one segment, a TAP
   # access port unless PORT is empty, and its remotes
   local local_ip=$1 vni=$2 port=${3:-}
@@ -271,7 +127,7 @@ vtep_toml() { # vtep_toml LOCAL VNI PORT REMOTE ENCAP...: a vtep with one segmen
 
 # ---- (a) OVS VXLAN <-> vtep VXLAN -----------------------------------------------------------
 ns va && attach va 10.99.0.2
-ovs_segment br-a oa 192.168.42.1 vxlan 10.99.0.2 42 || unavailable "OVS cannot add a VXLAN port"
+ovs_segment br-a oa 192.168.42.1 vxlan 10.99.0.2 42 || lab_unavailable "OVS cannot add a VXLAN port"
 vtep_toml 10.99.0.2 42 tapa 10.99.0.1 vxlan >"$work/a.toml"
 if start_vtep va a && adopt_tap va tapa ha 192.168.42.2; then
   check "a: ping OVS VXLAN host -> vtep -> TAP host" no_loss oa 192.168.42.2
@@ -387,7 +243,4 @@ if [ "$failed" -ne 0 ]; then
   echo "---- OVS drop counters"
   ovs-appctl --timeout=5 coverage/show | grep -i drop
 fi
-summary="ovs: $passed passed, $failed failed"
-[ "$skipped" -eq 0 ] || summary="$summary, $skipped skipped"
-echo "$summary"
-[ "$failed" -eq 0 ]
+lab_summary

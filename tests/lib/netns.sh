@@ -1,4 +1,5 @@
-# Network-namespace helpers for the lab scripts (tests/evpn.sh, benches/evpn_scale.sh):
+# Network-namespace helpers for the lab scripts (tests/evpn.sh, tests/ovs.sh,
+# benches/evpn_scale.sh):
 # namespaces named after the script's PID, an underlay bridge, vtep started with a control
 # socket, TAP hosts, the checked ping and TCP transfer, PASS/FAIL counting and a cleanup
 # that stops every process the script started and removes every namespace it made.
@@ -30,11 +31,12 @@ lab_unavailable() { # lab_unavailable REASON: something CI installs is missing: 
   echo "$lab: 0 passed, 1 failed"
   exit 1
 }
-lab_require() { # lab_require TOOL...: root, /dev/net/tun and each tool, or a loud skip
+lab_require() { # lab_require TOOL...: root, /dev/net/tun and each tool (ethtool always), or
+  # a loud skip
   local tool
   [ "$(id -u)" -eq 0 ] || lab_skip "needs root (network namespaces, TAP devices, raw sockets)"
   [ -c /dev/net/tun ] || lab_skip "/dev/net/tun is missing"
-  for tool in "$@"; do
+  for tool in ethtool "$@"; do
     command -v "$tool" >/dev/null || lab_skip "$tool is not installed"
   done
 }
@@ -97,9 +99,16 @@ in_ns() { # in_ns NAME COMMAND... (not with &: $! would name a subshell, not COM
   shift
   ip netns exec "$(N "$name")" "$@"
 }
-attach() { # attach NS ADDRESS: the namespace joins the underlay bridge at ADDRESS/24 (eth0)
+underlay_link() { # underlay_link NS: the namespace's eth0, a veth to the underlay bridge
   ip link add "u-$1" netns "$(N ul)" type veth peer name eth0 netns "$(N "$1")" || return 1
   ip -n "$(N ul)" link set "u-$1" master br0 up
+  # Checksums complete on the wire, as a NIC leaves them: Open vSwitch's AF_PACKET socket
+  # drops a packet whose checksum a veth left partial, silently
+  # (datapath_drop_tunnel_pop_error).
+  in_ns "$1" ethtool -K eth0 tx off >/dev/null
+}
+attach() { # attach NS ADDRESS: the namespace joins the underlay bridge at ADDRESS/24 (eth0)
+  underlay_link "$1" || return 1
   ip -n "$(N "$1")" addr add "$2/24" dev eth0
   ip -n "$(N "$1")" link set eth0 up
 }
