@@ -28,116 +28,18 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-skip() {
-  echo "=================================================================" >&2
-  echo "interop: SKIPPED: $*" >&2
-  echo "=================================================================" >&2
-  echo "interop: 0 passed, 0 failed, 1 skipped"
-  exit 0
-}
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, TAP devices, raw sockets)"
-for tool in ip ping ethtool python3; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed"
-done
-[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+lab=interop
+. tests/lib/netns.sh
+lab_require ip ping python3
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build -q --release --features linux --example vtep || { echo "interop: build failed"; exit 1; }
 VTEP=$CARGO_TARGET_DIR/release/examples/vtep
-
-id=$$
-work=$(mktemp -d)
-namespaces=()
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-ns() { # ns NAME: a namespace with loopback up
-  local name=tw-$1-$id
-  ip netns add "$name" || return 1
-  namespaces+=("$name")
-  ip -n "$name" link set lo up
-}
-N() { echo "tw-$1-$id"; }
-
-# The underlay: one bridge in its own namespace, every VTEP namespace on a veth to it.
-ns ul || skip "cannot create network namespaces"
-# No multicast snooping: IPv6 neighbour discovery's multicast is flooded from the start.
-ip -n "$(N ul)" link add br0 type bridge mcast_snooping 0 || skip "cannot create a bridge"
-ip -n "$(N ul)" link set br0 up
-attach() { # attach NS ADDRESS [ADDRESS6]: the namespace joins the underlay at ADDRESS/24
-  local name
-  name=$(N "$1")
-  ip link add "u-$1" netns "$(N ul)" type veth peer name eth0 netns "$name"
-  ip -n "$(N ul)" link set "u-$1" master br0 up
-  ip -n "$name" addr add "$2/24" dev eth0
-  # and at ADDRESS6/64, usable at once (nodad: not tentative, so vtep can bind to it).
-  [ -z "${3:-}" ] || ip -n "$name" addr add "$3/64" dev eth0 nodad
-  ip -n "$name" link set eth0 up
-}
-
-passed=0 failed=0
-check() { # check NAME COMMAND...: runs it, counts and prints the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "interop $name: PASS"
-  else
-    failed=$((failed + 1))
-    echo "interop $name: FAILED"
-  fi
-}
-
-start_vtep() { # start_vtep NS NAME: runs vtep with $work/NAME.toml and a control socket
-  ip netns exec "$(N "$1")" "$VTEP" --config "$work/$2.toml" --control "$work/$2.sock" \
-    2>"$work/$2.log" &
-  pids+=($!)
-}
-
-adopt_tap() { # adopt_tap VTEP_NS TAP HOST_NS ADDRESS: moves the TAP into the host namespace
-  local i
-  for i in $(seq 50); do
-    ip -n "$(N "$1")" link show "$2" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  ip -n "$(N "$1")" link set "$2" netns "$(N "$3")" || return 1
-  ip -n "$(N "$3")" addr add "$4/24" dev "$2"
-  ip -n "$(N "$3")" link set "$2" up
-}
-
-no_loss() { # no_loss NS ADDRESS: 20 pings after a warm-up, none lost
-  ip netns exec "$(N "$1")" ping -q -c 2 -W 2 "$2" >/dev/null 2>&1
-  local out
-  out=$(ip netns exec "$(N "$1")" ping -q -c 20 -i 0.05 -W 2 "$2" 2>&1)
-  echo "$out" | grep -E "packets transmitted" | sed 's/^/    /'
-  echo "$out" | grep -q " 0% packet loss"
-}
-
-tcp_transfer() { # tcp_transfer SERVER_NS SERVER_ADDRESS CLIENT_NS [BYTES]: 2 MiB unless
-  # told, SHA-256 compared
-  local port=5001 sent received bytes=${4:-2097152}
-  head -c "$bytes" /dev/urandom >"$work/payload"
-  sent=$(sha256sum "$work/payload" | cut -d' ' -f1)
-  ip netns exec "$(N "$1")" timeout 60 python3 tests/tcp_sha256.py serve "$port" \
-    >"$work/received" 2>&1 &
-  local server=$!
-  sleep 0.5
-  ip netns exec "$(N "$3")" timeout 60 python3 tests/tcp_sha256.py send "$2" "$port" \
-    "$work/payload"
-  wait "$server"
-  received=$(cat "$work/received")
-  echo "    sent $bytes bytes sha256 $sent; received $received"
-  [ "$received" = "$bytes $sent" ]
-}
+# The work directory, the cleanup on exit, the underlay bridge.
+lab_start
 
 # ---- (a) kernel vxlan <-> vtep <-> host ---------------------------------------------------
-ns kv && ns va && ns ha
+ns kv && ns va
 attach kv 10.99.0.1
 attach va 10.99.0.2
 kernel_vxlan() { # kernel_vxlan NAME VNI REMOTE ADDRESS: a kernel vxlan device in kv
@@ -149,7 +51,7 @@ kernel_vxlan() { # kernel_vxlan NAME VNI REMOTE ADDRESS: a kernel vxlan device i
   ip -n "$(N kv)" addr add "$4/24" dev "$1"
   ip -n "$(N kv)" link set "$1" up
 }
-kernel_vxlan vx0 42 10.99.0.2 192.168.42.1 || skip "the kernel cannot create vxlan devices"
+kernel_vxlan vx0 42 10.99.0.2 192.168.42.1 || lab_skip "the kernel cannot create vxlan devices"
 cat >"$work/a.toml" <<'EOF'
 [underlay]
 local_ip = "10.99.0.2"
@@ -165,7 +67,7 @@ vni = 42
 ip = "10.99.0.1"
 EOF
 start_vtep va a
-adopt_tap va tap0 ha 192.168.42.2 || skip "cannot move a TAP device to another namespace"
+adopt_tap va tap0 ha 192.168.42.2 || lab_skip "cannot move a TAP device to another namespace"
 check "a: ping kernel vxlan -> vtep -> TAP host" no_loss kv 192.168.42.2
 check "a: ping TAP host -> vtep -> kernel vxlan" no_loss ha 192.168.42.1
 check "a: 2 MiB TCP, TAP host to kernel vxlan" tcp_transfer kv 192.168.42.1 ha
@@ -280,7 +182,7 @@ check "d: vtep ctl fdb lists the MACs learned in (a)" fdb_lists_a
 check "d: vtep ctl stats counts (a)" stats_count_a
 
 # ---- (b) two vteps over NVGRE (RFC 7637 reserves VSIDs below 4096) ------------------------------
-ns vb1 && ns vb2 && ns hb1 && ns hb2
+ns vb1 && ns vb2
 attach vb1 10.99.0.11
 attach vb2 10.99.0.12
 for side in 1 2; do
@@ -302,13 +204,13 @@ ip = "10.99.0.1$other"
 encap = "nvgre"
 EOF
   start_vtep "vb$side" "b$side"
-  adopt_tap "vb$side" "tapb$side" "hb$side" "192.168.43.$side" || skip "cannot move a TAP device"
+  adopt_tap "vb$side" "tapb$side" "hb$side" "192.168.43.$side" || lab_skip "cannot move a TAP device"
 done
 check "b: ping host -> vtep -NVGRE-> vtep -> host" no_loss hb1 192.168.43.2
 check "b: 2 MiB TCP over NVGRE" tcp_transfer hb2 192.168.43.2 hb1
 
 # ---- (c) kernel VXLAN -> vtep gateway -> NVGRE -> vtep -> host --------------------------------
-ns vgw && ns vc && ns hc
+ns vgw && ns vc
 attach vgw 10.99.0.21
 attach vc 10.99.0.22
 kernel_vxlan vx44 4144 10.99.0.21 192.168.44.1
@@ -345,12 +247,12 @@ encap = "nvgre"
 EOF
 start_vtep vgw gw
 start_vtep vc c
-adopt_tap vc tapc hc 192.168.44.2 || skip "cannot move a TAP device"
+adopt_tap vc tapc hc 192.168.44.2 || lab_skip "cannot move a TAP device"
 check "c: ping kernel VXLAN -> gateway -> NVGRE -> vtep -> host" no_loss kv 192.168.44.2
 check "c: 2 MiB TCP through the gateway" tcp_transfer kv 192.168.44.1 hc
 
 # ---- (e) a trunk port (VLAN <-> VXLAN gateway) and isolated ports, against the kernel ---------
-ns ve && ns het && ns he1 && ns he2 && ns heo
+ns ve
 attach ve 10.99.0.41
 kernel_vxlan vx46 46 10.99.0.41 192.168.46.1
 cat >"$work/e.toml" <<'EOF'
@@ -385,10 +287,10 @@ vni = 46
 ip = "10.99.0.1"
 EOF
 start_vtep ve e
-adopt_tap ve trunke het 192.0.2.1 || skip "cannot move a TAP device"
-adopt_tap ve isoe1 he1 192.168.46.11 || skip "cannot move a TAP device"
-adopt_tap ve isoe2 he2 192.168.46.12 || skip "cannot move a TAP device"
-adopt_tap ve opene heo 192.168.46.13 || skip "cannot move a TAP device"
+adopt_tap ve trunke het 192.0.2.1 || lab_skip "cannot move a TAP device"
+adopt_tap ve isoe1 he1 192.168.46.11 || lab_skip "cannot move a TAP device"
+adopt_tap ve isoe2 he2 192.168.46.12 || lab_skip "cannot move a TAP device"
+adopt_tap ve opene heo 192.168.46.13 || lab_skip "cannot move a TAP device"
 vlan_host() { # ARP and ping the kernel from 192.168.46.10 in VLAN 100 on the trunk, by hand
   # (a VLAN device would do, but not every kernel has 8021q): the answers must come
   # back tagged with VLAN 100.
@@ -484,7 +386,7 @@ check "e: frames over the underlay MTU are dropped and counted" mtu_drop
 # ---- (f) vtep on an IPv6 underlay <-> the kernel's vxlan over IPv6 -------------------------
 # The kernel sends UDP checksums over IPv6 and refuses zero ones (no udp6zerocsumrx): the
 # traffic below passes only with the checksums vtep's engine computes.
-ns kf && ns vf && ns hf
+ns kf && ns vf
 attach kf 10.99.0.51 fd00:99::51
 attach vf 10.99.0.52 fd00:99::52
 kernel_vxlan6() { # kernel_vxlan6 NS NAME VNI LOCAL REMOTE ADDRESS: a kernel vxlan over IPv6
@@ -514,7 +416,7 @@ vni = 47
 ip = "fd00:99::51"
 EOF
   start_vtep vf f
-  adopt_tap vf tapf hf 192.168.47.2 || skip "cannot move a TAP device"
+  adopt_tap vf tapf hf 192.168.47.2 || lab_skip "cannot move a TAP device"
   check "f: ping kernel vxlan over IPv6 -> vtep -> TAP host" no_loss kf 192.168.47.2
   check "f: ping TAP host -> vtep -> kernel vxlan over IPv6" no_loss hf 192.168.47.1
   check "f: 2 MiB TCP over IPv6, TAP host to kernel vxlan" tcp_transfer kf 192.168.47.1 hf
@@ -570,7 +472,7 @@ check "g: vtep ctl fdb names the IPv4 and the IPv6 remote" fdb_names_both_famili
 # underlay that nobody holds: its ARP is never answered, and what is sent to it waits in
 # the kernel's neighbour queue until resolution fails). Two more ports stay in vtep's
 # namespace, for addresses to move between.
-ns vh && ns hh && ns lh
+ns vh && ns lh
 attach vh 10.99.0.71
 attach lh 10.99.0.72
 kernel_vxlan vx49 49 10.99.0.71 192.168.49.1
@@ -604,7 +506,7 @@ ip = "10.99.0.72"
 ip = "10.99.0.79"
 EOF
 start_vtep vh h
-adopt_tap vh taph hh 192.168.49.2 || skip "cannot move a TAP device"
+adopt_tap vh taph hh 192.168.49.2 || lab_skip "cannot move a TAP device"
 ip -n "$(N hh)" link set taph txqueuelen 10000
 
 ping_flood() { # ping_flood NS ADDRESS OUT: 2000 pings 2 ms apart; OUT gets "LOSS% MAX_MS"
@@ -823,5 +725,4 @@ for log in "$work"/*.log; do
   echo "---- $(basename "$log")"
   tail -n 20 "$log"
 done
-echo "interop: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+lab_summary

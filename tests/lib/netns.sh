@@ -1,4 +1,4 @@
-# Network-namespace helpers for the lab scripts (tests/evpn.sh, tests/ovs.sh,
+# Network-namespace helpers for the lab scripts (tests/interop.sh, tests/ovs.sh, tests/evpn.sh,
 # benches/evpn_scale.sh):
 # namespaces named after the script's PID, an underlay bridge, vtep started with a control
 # socket, TAP hosts, the checked ping and TCP transfer, PASS/FAIL counting and a cleanup
@@ -14,7 +14,7 @@
 #
 # NETNS_IPV6=0 before `ns` keeps IPv6 off in the namespaces it makes: no router or
 # neighbour solicitations, so no MAC address is seen (learned, advertised) before a test
-# sends its own traffic.
+# sends its own traffic. NETNS_UNDERLAY_CSUM=0 before `attach`: see `underlay_link`.
 
 # ---- stopping early -------------------------------------------------------------------------
 lab_skip() { # lab_skip REASON: this machine cannot run the lab at all; said loudly, exit 0
@@ -102,14 +102,18 @@ in_ns() { # in_ns NAME COMMAND... (not with &: $! would name a subshell, not COM
 underlay_link() { # underlay_link NS: the namespace's eth0, a veth to the underlay bridge
   ip link add "u-$1" netns "$(N ul)" type veth peer name eth0 netns "$(N "$1")" || return 1
   ip -n "$(N ul)" link set "u-$1" master br0 up
-  # Checksums complete on the wire, as a NIC leaves them: Open vSwitch's AF_PACKET socket
-  # drops a packet whose checksum a veth left partial, silently
-  # (datapath_drop_tunnel_pop_error).
-  in_ns "$1" ethtool -K eth0 tx off >/dev/null
+  # NETNS_UNDERLAY_CSUM=0: checksums completed before the wire, as a NIC leaves them (Open
+  # vSwitch's AF_PACKET socket silently drops a packet whose checksum a veth left partial:
+  # datapath_drop_tunnel_pop_error). Not by default: software checksums would slow the
+  # kernel's side of a comparison.
+  [ "${NETNS_UNDERLAY_CSUM:-1}" = 1 ] || in_ns "$1" ethtool -K eth0 tx off >/dev/null
 }
-attach() { # attach NS ADDRESS: the namespace joins the underlay bridge at ADDRESS/24 (eth0)
+attach() { # attach NS ADDRESS [ADDRESS6]: the namespace joins the underlay bridge at
+  # ADDRESS/24 (eth0), and at ADDRESS6/64 usable at once (nodad: not tentative, so vtep can
+  # bind to it)
   underlay_link "$1" || return 1
   ip -n "$(N "$1")" addr add "$2/24" dev eth0
+  [ -z "${3:-}" ] || ip -n "$(N "$1")" addr add "$3/64" dev eth0 nodad
   ip -n "$(N "$1")" link set eth0 up
 }
 veth_host() { # veth_host NS DEV HOST_NS ADDRESS: a host namespace on a veth (eth0 there,
@@ -148,6 +152,12 @@ start_vtep() { # start_vtep NS NAME: runs $VTEP with $work/NAME.toml and the con
   return 1
 }
 adopt_tap() { # adopt_tap VTEP_NS TAP HOST_NS ADDRESS: moves the TAP into a new host namespace
+  # once vtep has made it (after its control socket: up to 5 s more)
+  local i
+  for i in $(seq 50); do
+    ip -n "$(N "$1")" link show "$2" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
   ns "$3" || return 1
   ip -n "$(N "$1")" link set "$2" netns "$(N "$3")" || return 1
   ip -n "$(N "$3")" addr add "$4/24" dev "$2"
@@ -195,15 +205,16 @@ no_loss() { # no_loss NS ADDRESS: 20 pings after a warm-up, none lost, none dupl
   echo "$out" | grep -E "packets transmitted" | sed 's/^/    /'
   echo "$out" | grep -q " 0% packet loss" && ! echo "$out" | grep -q duplicates
 }
-tcp_transfer() { # tcp_transfer SERVER_NS SERVER_ADDRESS CLIENT_NS: 2 MiB, SHA-256 compared
-  local port=5001 sent received bytes=2097152
+tcp_transfer() { # tcp_transfer SERVER_NS SERVER_ADDRESS CLIENT_NS [BYTES]: 2 MiB unless
+  # told, SHA-256 compared
+  local port=5001 sent received bytes=${4:-2097152}
   head -c "$bytes" /dev/urandom >"$work/payload"
   sent=$(sha256sum "$work/payload" | cut -d' ' -f1)
-  ip netns exec "$(N "$1")" timeout 25 python3 tests/tcp_sha256.py serve "$port" \
+  ip netns exec "$(N "$1")" timeout 65 python3 tests/tcp_sha256.py serve "$port" \
     >"$work/received" 2>&1 &
   local server=$!
   sleep 0.5
-  in_ns "$3" timeout 20 python3 tests/tcp_sha256.py send "$2" "$port" "$work/payload"
+  in_ns "$3" timeout 60 python3 tests/tcp_sha256.py send "$2" "$port" "$work/payload"
   # A client that failed leaves the server nothing to wait for.
   [ $? -eq 0 ] || kill "$server" 2>/dev/null
   wait "$server"
