@@ -180,6 +180,12 @@ impl Process {
         let _ = self.0.wait();
     }
 
+    /// SIGKILL: nothing of the child's own runs after it.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
     fn alive(&mut self) -> bool {
         matches!(self.0.try_wait(), Ok(None))
     }
@@ -189,6 +195,29 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// vtep started in `ns` with `config` and the control socket `socket`, its messages
+/// appended to `log`.
+fn vtep_process(ns: &Namespace, vtep: &Path, config: &Path, socket: &Path, log: &Path) -> Process {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Process(
+        ns.command(&[
+            vtep.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--control",
+            socket.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap(),
+    )
 }
 
 /// How many sockets a process has open.
@@ -325,19 +354,7 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
     let log = scratch.path("vtep.log");
 
     // gobgpd absent at start: vtep says so and forwards on.
-    let mut running = Process(
-        ns.command(&[
-            vtep.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--control",
-            socket.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap(),
-    );
+    let mut running = vtep_process(&ns, &vtep, &config, &socket, &log);
     wait_for("vtep reporting gobgpd unreachable", &log, || {
         fs::read_to_string(&log).is_ok_and(|text| text.contains("cannot connect"))
     });
@@ -490,6 +507,32 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
         .unwrap();
     assert!(text.contains("reconnected to gobgpd"), "{text}");
     assert!(running.alive(), "vtep ran through it all");
+
+    // Killed, vtep cannot withdraw: its routes stay in gobgpd. Started again with segment
+    // 100 alone, it withdraws what it no longer advertises (segment 5000's type-3 route,
+    // the MAC it has not learned again) and keeps the rest.
+    running.kill();
+    let table = rib(&ns).unwrap();
+    assert!(table.contains_key(&multicast(2)) && table.contains_key(ours));
+    let smaller = CONFIG.split("\n[[segment]]\nvni = 5000").next().unwrap();
+    fs::write(
+        &config,
+        format!("{smaller}\n[evpn]\ngobgp = \"127.0.0.1:50051\"\nasn = 65000\n"),
+    )
+    .unwrap();
+    let mut running = vtep_process(&ns, &vtep, &config, &socket, &log);
+    wait_for("the killed vtep's leftovers withdrawn", &log, || {
+        rib(&ns).is_some_and(|rib| {
+            rib.contains_key(&multicast(1))
+                && !rib.contains_key(&multicast(2))
+                && !rib.contains_key(ours)
+        })
+    });
+    assert!(
+        fs::read_to_string(&log)
+            .unwrap()
+            .contains("route(s) left in gobgpd by an earlier session withdrawn")
+    );
 
     // Stopped, vtep withdraws its routes.
     running.stop();

@@ -6,7 +6,8 @@
 //! with `init`), then adds everything it keeps to gobgpd's global RIB. The first table
 //! event of a watch is gobgpd's whole RIB: it goes to the run loop as
 //! [`FromBgp::Resync`], so routes from an earlier session stay until the new one says
-//! otherwise; later events go one path at a time. A failure at the start (gobgpd
+//! otherwise; later events go one path at a time. Routes of vtep's own in that dump that
+//! it no longer advertises (a vtep killed before it withdrew them) are withdrawn. A failure at the start (gobgpd
 //! absent, not started, refusing the watch or a path) or a broken watch (gobgpd
 //! stopped or restarted) ends the session: the thread logs it once per change of
 //! state, waits (0.5 s doubling to 30 s), connects again and re-advertises everything.
@@ -20,7 +21,7 @@ use std::{eprintln, format, vec};
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -32,7 +33,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_prost::ProstCodec;
 
 use super::api;
-use super::routes::{self, Key, Parsed, Route};
+use super::routes::{self, Key, Parsed, Rd, Route};
 
 /// What the run loop asks of the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +68,9 @@ pub struct Session {
     pub gobgp: SocketAddr,
     /// The AS of the route targets.
     pub asn: u16,
+    /// The router id in vtep's route distinguishers: what marks a route in gobgpd's RIB
+    /// as vtep's own.
+    pub router_id: Ipv4Addr,
     /// The run loop's orders.
     pub orders: UnboundedReceiver<ToBgp>,
     /// Where reports go.
@@ -280,7 +284,11 @@ async fn connect_and_serve(
                     Ok(None) => return Ended::Lost(with_refused("gobgpd ended the watch".into(), refused)),
                     Err(error) => return Ended::Lost(with_refused(status(&error), refused)),
                 };
-                if !report(session, &paths, first) {
+                let parsed = parse(&paths, session.asn);
+                if first {
+                    withdraw_leftovers(&mut grpc, session, &parsed, advertised).await;
+                }
+                if !report(session, parsed, first) {
                     return Ended::RunLoopGone;
                 }
                 first = false;
@@ -322,15 +330,70 @@ async fn withdraw_all(grpc: &mut Grpc<Channel>, advertised: &BTreeMap<Key, Route
     }
 }
 
-/// Sends the paths of a table event to the run loop; false when it is gone.
-fn report(session: &Session, paths: &[api::Path], init: bool) -> bool {
+/// The paths of a table event as routes; a path that is not one of vtep's kinds is
+/// logged and left out.
+fn parse(paths: &[api::Path], asn: u16) -> Vec<Parsed> {
     let mut parsed = Vec::new();
     for path in paths {
-        match routes::parse(path, session.asn) {
+        match routes::parse(path, asn) {
             Ok(route) => parsed.push(route),
             Err(error) => eprintln!("vtep: evpn: a path from gobgpd ignored: {error}"),
         }
     }
+    parsed
+}
+
+/// Withdraws the routes of vtep's own (its router id in their route distinguisher) that
+/// gobgpd's RIB holds at the start of a session but vtep does not advertise: left by a
+/// vtep that was killed before it could withdraw them, or withdrawn while gobgpd was
+/// unreachable. Without this, peers would go on sending to hosts no longer here. gobgpd
+/// deletes only paths added through its API, so a peer's route is never touched.
+async fn withdraw_leftovers(
+    grpc: &mut Grpc<Channel>,
+    session: &Session,
+    rib: &[Parsed],
+    advertised: &BTreeMap<Key, Route>,
+) {
+    let (mut withdrawn, mut refused) = (0usize, None);
+    for route in leftovers(rib, session.router_id, advertised) {
+        match delete(grpc, route, session.asn).await {
+            Ok(()) => withdrawn = withdrawn.saturating_add(1),
+            Err(error) => refused = Some(error),
+        }
+    }
+    if withdrawn > 0 {
+        eprintln!(
+            "vtep: evpn: {withdrawn} route(s) left in gobgpd by an earlier session withdrawn"
+        );
+    }
+    if let Some(error) = refused {
+        eprintln!(
+            "vtep: evpn: gobgpd refused to withdraw a leftover route: {}",
+            status(&error)
+        );
+    }
+}
+
+/// The routes of `rib` with `router_id` in their route distinguisher that are not in
+/// `advertised`.
+fn leftovers<'a>(
+    rib: &'a [Parsed],
+    router_id: Ipv4Addr,
+    advertised: &'a BTreeMap<Key, Route>,
+) -> impl Iterator<Item = &'a Route> {
+    rib.iter().filter_map(move |p| match p {
+        Parsed::Add(route)
+            if matches!(route.rd, Rd::Ip(id, _) if id == router_id)
+                && !advertised.contains_key(&route.key()) =>
+        {
+            Some(route)
+        }
+        _ => None,
+    })
+}
+
+/// Sends the routes of a table event to the run loop; false when it is gone.
+fn report(session: &Session, parsed: Vec<Parsed>, init: bool) -> bool {
     let reports: Vec<FromBgp> = if init {
         let routes = parsed
             .into_iter()

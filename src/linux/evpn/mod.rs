@@ -80,6 +80,7 @@ impl Evpn {
         let session = Session {
             gobgp: settings.gobgp,
             asn: settings.asn,
+            router_id: settings.router_id,
             orders: orders_rx,
             reports: reports_tx,
             wake: wake_writer,

@@ -28,6 +28,7 @@ fn session() -> (Session, mpsc::Receiver<FromBgp>, UnixStream) {
     let session = Session {
         gobgp: "127.0.0.1:50051".parse().unwrap(),
         asn: 65000,
+        router_id: [10, 99, 0, 2].into(),
         orders,
         reports,
         wake,
@@ -41,7 +42,7 @@ fn the_first_table_event_is_a_resync_and_later_ones_go_path_by_path() {
     let (session, reports, mut wake) = session();
     let other_target = routes::path(&route(3, 0), 65001);
     let paths = [routes::path(&route(1, 0), 65000), other_target.clone()];
-    assert!(report(&session, &paths, true));
+    assert!(report(&session, parse(&paths, session.asn), true));
     assert_eq!(reports.try_recv(), Ok(FromBgp::Resync(vec![route(1, 0)])));
     let mut byte = [0u8; 1];
     assert_eq!(wake.read(&mut byte).unwrap(), 1, "the run loop is woken");
@@ -49,13 +50,35 @@ fn the_first_table_event_is_a_resync_and_later_ones_go_path_by_path() {
     let mut withdrawn = routes::path(&route(1, 0), 65000);
     withdrawn.is_withdraw = true;
     let paths = [routes::path(&route(2, 4), 65000), withdrawn, other_target];
-    assert!(report(&session, &paths, false));
+    assert!(report(&session, parse(&paths, session.asn), false));
     assert_eq!(reports.try_recv(), Ok(FromBgp::Add(route(2, 4))));
     assert_eq!(reports.try_recv(), Ok(FromBgp::Withdraw(route(1, 0).key())));
     assert!(reports.try_recv().is_err(), "another route target: nothing");
 
     drop(reports);
-    assert!(!report(&session, &paths, false), "the run loop is gone");
+    assert!(
+        !report(&session, parse(&paths, session.asn), false),
+        "the run loop is gone"
+    );
+}
+
+#[test]
+fn leftovers_are_own_routes_no_longer_advertised() {
+    let own = |last| Route {
+        rd: Rd::Ip([10, 99, 0, 2].into(), 1),
+        nexthop: IpAddr::from([10, 99, 0, 2]),
+        ..route(last, 0)
+    };
+    let advertised = BTreeMap::from([(own(1).key(), own(1))]);
+    let rib = [
+        Parsed::Add(own(1)),
+        Parsed::Add(own(2)),
+        Parsed::Add(route(3, 0)),
+        Parsed::Withdraw(own(4).key()),
+        Parsed::Ignored,
+    ];
+    let left: Vec<_> = leftovers(&rib, [10, 99, 0, 2].into(), &advertised).collect();
+    assert_eq!(left, [&own(2)]);
 }
 
 #[test]
