@@ -38,8 +38,10 @@ use crate::{Error, ErrorKind, Layer, Result};
 pub(super) struct Patch {
     /// DSCP and ECN: the IPv4 TOS byte or the IPv6 traffic class.
     pub tos: u8,
-    /// Outer IP packet length: IPv4 total length, or IPv6 payload length plus 40.
-    pub ip_len: u16,
+    /// Outer IP packet length: IPv4 total length, or IPv6 payload length plus 40. At
+    /// most the MTU, a `u16`; kept whole, as a `u16` the IPv6 payload length was
+    /// computed from its two bytes apart (nvgre6_encap: 5 instructions per packet more).
+    pub ip_len: usize,
     /// IPv4 header checksum (unused over IPv6).
     pub checksum: u16,
     /// The flow's hash: the VXLAN UDP source port, the NVGRE FlowID or the IPv6 flow
@@ -388,7 +390,7 @@ impl Encapsulator {
         // A jump table (5 instructions per packet): compares in the order of the
         // layouts' use measured 6 more on the first, LLVM making them a jump table all
         // the same, behind a range check.
-        match self.path {
+        match self.path_for(walked) {
             Path::Vxlan => self.encapsulate_as::<VXLAN_OVERHEAD>(buf, inner, walked),
             Path::Nvgre => self.encapsulate_as::<NVGRE_OVERHEAD>(buf, inner, walked),
             Path::Vxlan6 => self.encapsulate_as::<VXLAN6_OVERHEAD>(buf, inner, walked),
@@ -479,10 +481,18 @@ impl Encapsulator {
         Ok(start..inner.end)
     }
 
-    /// The code each packet runs.
+    /// The code a packet runs, its inner frame `walked`: a tagged frame (rare: tags are
+    /// stripped by default) takes the configured path, whose rules are the same, so that
+    /// the others strip nothing and need not test it twice (measured: 1 to 2
+    /// instructions per packet less on the default paths, 6 on the payload path; 3 to 6
+    /// more on the mixed workloads, a fifth of whose frames are tagged).
     #[inline(always)]
-    pub(super) fn path(&self) -> Path {
-        self.path
+    pub(super) fn path_for(&self, walked: Walked) -> Path {
+        if walked.tags.any() {
+            Path::Configured
+        } else {
+            self.path
+        }
     }
 
     /// The layout: with `DEFAULTS`, the untagged one of `N` bytes, constants; else this
@@ -629,7 +639,7 @@ impl Encapsulator {
             strip_len,
             patch: Patch {
                 tos,
-                ip_len: ip_len as u16,
+                ip_len,
                 checksum: checksum::finish(sum),
                 hash,
             },

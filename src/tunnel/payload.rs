@@ -199,7 +199,7 @@ impl Encapsulator {
     ) -> Result<PayloadHeaders> {
         // As `encapsulate`: one walk, then the code of the encapsulator's path.
         let walked = self.walk(buf, inner.clone(), None)?;
-        match self.path() {
+        match self.path_for(walked) {
             Path::Vxlan => self.payload_as::<VXLAN_OVERHEAD, true>(buf, inner, walked),
             Path::Nvgre => self.payload_as::<NVGRE_OVERHEAD, true>(buf, inner, walked),
             Path::Vxlan6 => self.payload_as::<VXLAN6_OVERHEAD, true>(buf, inner, walked),

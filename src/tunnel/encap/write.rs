@@ -128,17 +128,17 @@ impl Encapsulator {
             let label = rules.flow_label.for_hash(patch.hash);
             let mut ip = Ipv6Packet::new_unchecked(ip_header);
             ip.set_ver_tc_flow(6 << 28 | u32::from(patch.tos) << 20 | label);
-            ip.set_payload_len(patch.ip_len - ipv6::HEADER_LEN as u16);
+            ip.set_payload_len((patch.ip_len - ipv6::HEADER_LEN) as u16);
         } else {
             let mut ip = Ipv4Packet::new_unchecked(ip_header);
             ip.set_dscp_ecn(patch.tos >> 2, patch.tos);
-            ip.set_total_len(patch.ip_len);
+            ip.set_total_len(patch.ip_len as u16);
             ip.set_checksum(patch.checksum);
         }
         if vxlan {
             let mut udp = UdpDatagram::new_unchecked(l4);
             udp.set_src_port(patch.hash.source_port(rules.source_ports));
-            udp.set_len(patch.ip_len - ip_header_len as u16);
+            udp.set_len((patch.ip_len - ip_header_len) as u16);
         } else {
             NvgreHeader::new_unchecked(l4).set_flow_id(rules.flow_id.for_hash(patch.hash));
         }
@@ -158,15 +158,15 @@ impl Encapsulator {
             let label = self.rules.flow_label.for_hash(patch.hash);
             let mut ip = Ipv6Packet::new_unchecked(ip_header);
             ip.set_ver_tc_flow(6 << 28 | u32::from(patch.tos) << 20 | label);
-            ip.set_payload_len(patch.ip_len - ipv6::HEADER_LEN as u16);
+            ip.set_payload_len((patch.ip_len - ipv6::HEADER_LEN) as u16);
         } else {
             let mut ip = Ipv4Packet::new_unchecked(ip_header);
             ip.set_dscp_ecn(patch.tos >> 2, patch.tos);
-            ip.set_total_len(patch.ip_len);
+            ip.set_total_len(patch.ip_len as u16);
             ip.set_checksum(patch.checksum);
         }
         let mut udp = UdpDatagram::new_unchecked(l4);
         udp.set_src_port(patch.hash.source_port(self.rules.source_ports));
-        udp.set_len(patch.ip_len - self.config.ip_header_len() as u16);
+        udp.set_len((patch.ip_len - self.config.ip_header_len()) as u16);
     }
 }
