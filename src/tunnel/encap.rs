@@ -380,9 +380,6 @@ impl Encapsulator {
     // (measured: 37 to 98 fewer instructions per packet than a call). A caller that wants
     // one copy of it wraps it in a function of its own.
     #[inline(always)]
-    // Cannot overflow or index out of range: offsets of headers inside the template (74
-    // bytes) or the checked buffer.
-    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn encapsulate(&mut self, buf: &mut [u8], inner: Range<usize>) -> Result<Range<usize>> {
         // The walk first, whatever the path: one copy of it, the largest part of the
         // code, where a walk per path would inline six.
