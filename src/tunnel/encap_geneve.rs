@@ -127,7 +127,9 @@ impl Encapsulator {
             ));
         }
         let room = self.overhead() + options.len();
-        let prepared = self.prepare(buf, inner.clone(), room, options.len(), ip)?;
+        let walked = self.walk(buf, inner.clone(), ip)?;
+        let ip_overhead = room - self.layout::<0, false>().ip_at;
+        let prepared = self.prepare::<0, false>(walked, inner.clone(), room, ip_overhead)?;
         let inner_start = prepared.inner_start;
         let start = inner_start - room;
         // Checked: nothing has moved yet, so an error above leaves the frame as it was.
@@ -151,7 +153,7 @@ impl Encapsulator {
         header.set_protocol(ip.unwrap_or(EtherType::TRANSPARENT_ETHERNET_BRIDGING));
         let packet_word = first_word(buf);
         let frame = start..inner.end;
-        self.finish(buf, frame.clone(), prepared.sum);
+        self.finish::<0, false>(buf, frame.clone(), prepared.sum);
         // `finish` summed the template's first word into the UDP checksum, and the
         // per-packet options with the inner frame: the word's change is updated in
         // (RFC 1624), as when the segment changes.
