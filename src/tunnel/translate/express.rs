@@ -53,7 +53,7 @@ impl Translator {
         let bytes = buf.get(frame.clone())?;
         let received =
             self.decoder
-                .express::<FlowKey, false>(bytes, policy, Depth::InnerTransport)?;
+                .express_common::<FlowKey>(bytes, policy, Depth::InnerTransport)?;
         let Accepted {
             tunnel,
             header: OuterIp::V4(ip),
