@@ -15,10 +15,10 @@
 //! shape) returns `None` and the general walk runs: errors of the outer stack and
 //! tunnel header are always named by the general path, never here, so the two cannot
 //! disagree about one. `tests` runs both on mutated frames and asserts identical
-//! results. Decapsulation uses [`Decoder::express`]; translation
-//! [`Decoder::express_common`], which first probes where the inner IPv4 header would be
-//! and leaves other inner shapes to the general walk; encapsulation's inner walk
-//! [`express_inner`]. The decoder does not (an express decode measured 172
+//! results. Decapsulation uses [`Decoder::express`]; translation its own walk of the
+//! outer stack with these helpers (`translate::express`), which first probes where the
+//! inner IPv4 header would be and leaves other inner shapes to the general walk;
+//! encapsulation's inner walk [`express_inner`]. The decoder does not (an express decode measured 172
 //! instructions per VXLAN frame against 177, but 174 against 165 on the mixed workload
 //! and 254 against 223 on Geneve).
 
@@ -48,24 +48,24 @@ use crate::{AddressField, Error};
 /// Outer Ethernet and IPv4 without options: where UDP or GRE starts.
 const OUTER: usize = 34;
 /// UDP and VXLAN.
-const UDP_VXLAN: usize = 16;
+pub(in crate::tunnel) const UDP_VXLAN: usize = 16;
 
 /// The big-endian u16 at the start of `b`.
 #[inline(always)]
-fn be16(b: [u8; 2]) -> u16 {
+pub(in crate::tunnel) fn be16(b: [u8; 2]) -> u16 {
     u16::from_be_bytes(b)
 }
 
 /// The first `N` bytes of `b`, if it has them.
 #[inline(always)]
-fn head<const N: usize>(b: &[u8]) -> Option<&[u8; N]> {
+pub(in crate::tunnel) fn head<const N: usize>(b: &[u8]) -> Option<&[u8; N]> {
     b.first_chunk::<N>()
 }
 
 /// An IPv4 header without options at the start of `bytes` whose total length fits:
 /// the packet cut at that length. The general walk takes it whole (`ipv4::parse`).
 #[inline(always)]
-fn ipv4_plain(bytes: &[u8]) -> Option<(&[u8; 20], &[u8])> {
+pub(in crate::tunnel) fn ipv4_plain(bytes: &[u8]) -> Option<(&[u8; 20], &[u8])> {
     let header: &[u8; 20] = head(bytes)?;
     if header[0] != 0x45 {
         return None;
@@ -88,7 +88,7 @@ fn ipv4_plain(bytes: &[u8]) -> Option<(&[u8; 20], &[u8])> {
 // Cannot overflow or index out of range: fixed offsets inside the 20-byte array, five
 // 32-bit words summed in 64 bits.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-fn ipv4_checksum_ok(header: &[u8; 20]) -> bool {
+pub(in crate::tunnel) fn ipv4_checksum_ok(header: &[u8; 20]) -> bool {
     if cfg!(fuzzing) {
         return true;
     }
@@ -102,27 +102,6 @@ fn ipv4_checksum_ok(header: &[u8; 20]) -> bool {
         ]))
     };
     (word(0) + word(1) + word(2) + word(3) + word(4)) % 0xffff == 0
-}
-
-/// A first look at where the common shape would have its inner frame: the inner
-/// EtherType IPv4 and its first byte 0x45, 12 bytes into the inner frame, after NVGRE
-/// (42 bytes into the frame) or UDP and VXLAN (50). Translation's express walk leaves
-/// other inner shapes to the general walk: those frames (tagged or IPv6 inner frames,
-/// most malformed ones) leave here, before the outer checks that the general walk would
-/// make again; a frame of the common shape always passes.
-#[inline(always)]
-fn probe(bytes: &[u8]) -> bool {
-    let inner_ip = |inner_at: usize| {
-        bytes
-            .get(inner_at..)
-            .and_then(|rest| rest.first_chunk::<3>())
-            == Some(&[8, 0, 0x45])
-    };
-    match bytes.get(23) {
-        Some(47) => inner_ip(42 + 12),
-        Some(17) => inner_ip(50 + 12),
-        _ => false,
-    }
 }
 
 impl Decoder {
@@ -283,124 +262,6 @@ fn express_geneve<'a>(
     };
     let tunnel = Tunnel::Geneve(GeneveHeader::new_unchecked(payload));
     Some((tunnel, inner, OUTER + UDP_VXLAN + options_len, first))
-}
-
-impl Decoder {
-    /// Translation's express walk of a whole frame for a receiver with `policy`: `Some`
-    /// with what the general walk would record, when the frame has the common shape,
-    /// VXLAN or NVGRE and the common inner frame, and passes every check; `None`
-    /// otherwise (the general walk then decides). The inner stack is recorded as deep
-    /// as `depth`. Beside [`express`](Self::express), not through it: its inner walk of
-    /// other shapes, and its conclusions handed in, made translation of the common frame
-    /// longer (317 -> 331 instructions per packet without the general inner walk, 345
-    /// with it).
-    #[inline(always)]
-    // Cannot overflow or index out of range: fixed offsets inside arrays and slices
-    // whose lengths were just tested.
-    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    pub(crate) fn express_common<'a, K: Record<'a> + Default>(
-        &self,
-        bytes: &'a [u8],
-        policy: ReceivePolicy,
-        depth: Depth,
-    ) -> Option<Received<'a, K>> {
-        if !probe(bytes) {
-            return None;
-        }
-        let eth: &[u8; 14] = head(bytes)?;
-        if be16([eth[12], eth[13]]) != 0x0800 {
-            return None;
-        }
-        let (header, packet) = ipv4_plain(&bytes[14..])?;
-        // A fragment carries no tunnel the walk decodes.
-        if be16([header[6], header[7]]) & 0x3fff != 0 {
-            return None;
-        }
-        if policy.checksums == Checksums::Verify && !ipv4_checksum_ok(header) {
-            return None;
-        }
-        let ip = Ipv4Packet::new_unchecked(packet);
-        check_source_v4(AddressField::OuterSource, ip.src_addr(), policy.sources).ok()?;
-        let payload = &packet[20..];
-        let (tunnel, udp, inner, at, offset) = match header[9] {
-            17 => {
-                let udp_vxlan: &[u8; UDP_VXLAN] = head(payload)?;
-                // A zero checksum: nothing to verify (a non-zero one is the general
-                // walk's). The length: room for VXLAN, inside the packet.
-                let udp_len = usize::from(be16([udp_vxlan[4], udp_vxlan[5]]));
-                if udp_vxlan[6..8] != [0, 0] || udp_len < UDP_VXLAN {
-                    return None;
-                }
-                let datagram = payload.get(..udp_len)?;
-                let udp = UdpDatagram::new_unchecked(datagram);
-                let port = be16([udp_vxlan[2], udp_vxlan[3]]);
-                // VXLAN first, as the general walk: a port in both sets is VXLAN.
-                if self.vxlan_ports.contains(port) {
-                    // The I flag set and VXLAN-GPE's P bit clear (a P bit has its own
-                    // rules).
-                    if udp_vxlan[8] & 0x0c != 0x08 {
-                        return None;
-                    }
-                    let vxlan = VxlanHeader::new_unchecked(&datagram[8..]);
-                    if self.vxlan_reserved == ReservedPolicy::Reject
-                        && vxlan.check_reserved(ReservedPolicy::Reject).is_err()
-                    {
-                        return None;
-                    }
-                    let inner = &datagram[UDP_VXLAN..];
-                    (
-                        Tunnel::Vxlan(vxlan),
-                        Some(udp),
-                        inner,
-                        OUTER + 8,
-                        OUTER + UDP_VXLAN,
-                    )
-                } else {
-                    return None;
-                }
-            }
-            47 => {
-                // The header's own check is two compares when it passes.
-                let (inner, nvgre) = nvgre::parse(payload).ok()?;
-                check_vsid(nvgre.vsid()).ok()?;
-                (
-                    Tunnel::Nvgre(nvgre),
-                    None,
-                    inner,
-                    OUTER,
-                    OUTER + nvgre::HEADER_LEN,
-                )
-            }
-            _ => return None,
-        };
-        let mut inner_stack = Inner::<K> {
-            offset,
-            ethernet: true,
-            tags: InnerTags::default(),
-            ip: None,
-            also: K::default(),
-        };
-        if !express_inner(inner, offset, depth, &mut inner_stack) {
-            return None;
-        }
-        let header = OuterIp::V4(ip);
-        Some(Received {
-            policy,
-            outer: Outer {
-                l3: 14,
-                ip: Some(header),
-                udp,
-            },
-            accepted: Some(Accepted {
-                tunnel,
-                header,
-                outer: header.facts(),
-                inner_len: inner.len(),
-                at,
-            }),
-            inner: inner_stack,
-        })
-    }
 }
 
 /// A tunnel header the express walk took, with its outer stack (the IPv4 header
