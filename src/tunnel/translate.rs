@@ -20,7 +20,7 @@
 use core::ops::Range;
 
 use super::config::{FlowId, SourcePolicy, check_udp_ports, check_vsid};
-use super::decap::{Checksums, ReceivePolicy, validate};
+use super::decap::{Checksums, GeneveChecks, ReceivePolicy, validate};
 use super::flow::{FlowKey, PortRange};
 use super::geneve::UnderstoodOptions;
 use super::inner_vlan::{self, InnerVlanPolicy};
@@ -229,7 +229,11 @@ impl Translator {
             header: ip,
             inner_len,
             ..
-        } = validate(&received, error, &self.geneve_understood)?;
+        } = validate(
+            &received,
+            error,
+            GeneveChecks::Pending(&self.geneve_understood),
+        )?;
         let inner = received.inner;
         let key = inner.also;
         let hash = key.hash_as(self.symmetric_hash);
