@@ -497,6 +497,21 @@ fn version_ihl_error(version_ihl: u8) -> Error {
 /// As [`Ipv4Packet::check_len`].
 #[inline(always)]
 pub fn parse(input: &[u8]) -> Result<(&[u8], Ipv4Packet<&[u8]>)> {
+    // The common header, version 4 without options, first: the first byte 0x45 and
+    // 20 <= total length <= input, after which both slices are cut without a check and
+    // no header length is worked out. Any other header, and every error, goes through
+    // `lengths` as before. Measured in instructions per packet (benches/instructions.sh):
+    // decode VXLAN 177 -> 174, NVGRE 163 -> 159, Geneve 223 -> 219, mixed 165 -> 162.
+    // With the general parser outlined (`#[cold]`), VXLAN decode measured 158 but Geneve
+    // 226 and decapsulation 146 -> 159: a call in the per-packet loop, even one never
+    // made, costs the registers live across it.
+    if let Some(head) = input.first_chunk::<HEADER_LEN>() {
+        let total_len = usize::from(get_u16(&head[field::TOTAL_LEN]));
+        if head[field::VERSION_IHL] == 0x45 && (HEADER_LEN..=input.len()).contains(&total_len) {
+            let packet = &input[..total_len];
+            return Ok((&packet[HEADER_LEN..], Ipv4Packet::new_unchecked(packet)));
+        }
+    }
     let (header_len, total_len) = lengths(input)?;
     let packet = &input[..total_len];
     Ok((&packet[header_len..], Ipv4Packet::new_unchecked(packet)))
