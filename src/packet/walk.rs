@@ -299,6 +299,18 @@ impl Decoder {
     // stay in registers instead of going through memory.
     #[inline(always)]
     fn fill<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
+        // The inner IPv4 slot is set to a 20-byte view and back to `None` before the walk:
+        // `None` writes only the slot's null pointer, so its length now holds 20 rather
+        // than whatever the slot held before. In a per-packet loop the optimiser keeps an
+        // unwritten length from one frame to the next, and could not then tell that a view
+        // read after decoding holds a whole fixed header: every read of the inner
+        // addresses kept a bounds check and the registers that length held. Measured in
+        // instructions per packet (benches/instructions.sh): decode VXLAN 174 -> 166,
+        // NVGRE 159 -> 152, mixed 162 -> 155 and 149 -> 143, Geneve 219 -> 220. The same
+        // for the outer slot measured Geneve 226.
+        static FIXED_HEADER: [u8; ipv4::HEADER_LEN] = [0; ipv4::HEADER_LEN];
+        frame.inner.ipv4 = Some(Ipv4Packet::new_unchecked(&FIXED_HEADER));
+        frame.inner.ipv4 = None;
         self.walk(bytes, frame, Depth::InnerTransport)
     }
 
