@@ -38,6 +38,7 @@ use crate::wire::vxlan::{self, Vni, VxlanRepr};
 use crate::{Error, ErrorKind, Layer, Result};
 
 mod express;
+mod express6;
 
 /// Translation settings: the VXLAN side's ports and checksum, the flow hash, and the
 /// policies shared with encapsulation and decapsulation.
@@ -226,7 +227,8 @@ impl Translator {
         self.translate_other::<TO>(buf, frame, policy)
     }
 
-    /// [`translate`](Self::translate) of the frames the express path declines, by the
+    /// [`translate`](Self::translate) of the frames the express path declines: the
+    /// common frame over IPv6 by its own express path (`express6`), any other by the
     /// general walk.
     // Out of line and cold: inlined in `translate`, the general path lengthened the
     // common frame's (translate 284 -> 302 instructions per packet). Decapsulation's
@@ -245,6 +247,9 @@ impl Translator {
             TO_NVGRE => TunnelKind::Nvgre,
             _ => TunnelKind::Geneve,
         };
+        if let Some(translated) = self.translate_express6(buf, frame.clone(), to, policy) {
+            return Ok(translated);
+        }
         self.translate_general(buf, frame, to, policy)
     }
 
