@@ -197,7 +197,8 @@ impl Translator {
         };
         // The common frame in straight-line code; any other, and every error, by the
         // general path.
-        if let Some(translated) = self.translate_express_or_refused(buf, frame.clone(), to, policy)
+        if let Some(translated) =
+            self.translate_express_or_refused::<false>(buf, frame.clone(), to, policy)
         {
             return translated;
         }
@@ -247,8 +248,16 @@ impl Translator {
             TO_NVGRE => TunnelKind::Nvgre,
             _ => TunnelKind::Geneve,
         };
+        // The common frame over IPv6 and the next shapes over IPv4 (a tagged or IPv6
+        // inner frame) in straight-line code too (IPv6 first: its first test, the
+        // EtherType, is the shorter to fail; the other way translate6 875 -> 888).
         if let Some(translated) = self.translate_express6(buf, frame.clone(), to, policy) {
             return Ok(translated);
+        }
+        if let Some(translated) =
+            self.translate_express_or_refused::<true>(buf, frame.clone(), to, policy)
+        {
+            return translated;
         }
         self.translate_general(buf, frame, to, policy)
     }
