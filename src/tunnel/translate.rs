@@ -203,39 +203,28 @@ impl Translator {
             return translated;
         }
         // One copy per target, each with its target a constant, as the inlined general
-        // path had it (one copy taking the target as a value: translate6 1012 -> 1094
-        // instructions per packet).
+        // path had it (one copy taking the target as a value, before `express6`:
+        // translate6 1074 -> 1094 instructions per packet).
         match to {
-            TunnelKind::Vxlan => self.translate_cold::<TO_VXLAN>(buf, frame, policy),
-            TunnelKind::Nvgre => self.translate_cold::<TO_NVGRE>(buf, frame, policy),
-            TunnelKind::Geneve => self.translate_cold::<TO_GENEVE>(buf, frame, policy),
+            TunnelKind::Vxlan => self.translate_other::<TO_VXLAN>(buf, frame, policy),
+            TunnelKind::Nvgre => self.translate_other::<TO_NVGRE>(buf, frame, policy),
+            TunnelKind::Geneve => self.translate_other::<TO_GENEVE>(buf, frame, policy),
         }
-    }
-
-    /// [`translate_other`](Self::translate_other), called from here: this call is cold,
-    /// so `translate` lays out the express path as its straight line (without it,
-    /// translate 284 -> 322 instructions per packet), while `translate_other` itself,
-    /// not cold, is optimised for speed: marked cold, its checksum loops were not
-    /// vectorised (translate6 998 -> 1074).
-    #[cold]
-    #[inline(never)]
-    fn translate_cold<const TO: u8>(
-        &self,
-        buf: &mut [u8],
-        frame: Range<usize>,
-        policy: ReceivePolicy,
-    ) -> Result<Range<usize>> {
-        self.translate_other::<TO>(buf, frame, policy)
     }
 
     /// [`translate`](Self::translate) of the frames the express path declines: the
     /// common frame over IPv6 by its own express path (`express6`), any other by the
     /// general walk.
     // Out of line and cold: inlined in `translate`, the general path lengthened the
-    // common frame's (translate 284 -> 302 instructions per packet). Decapsulation's
+    // common frame's (translate 284 -> 302 instructions per packet); not marked cold,
+    // `translate` did not lay out the express path as its straight line (284 -> 322).
+    // Out of line, the general path of an IPv6 frame cost more (translate6 998 -> 1074;
+    // LLVM inlines its helpers differently), which `express6` more than makes up for.
+    // Decapsulation's
     // express walk here (`Decoder::express`: the outer stack in straight-line code, the
     // inner stack alone by the general walk) cost more than the whole general walk:
     // translate+mixed 374 -> 387.
+    #[cold]
     #[inline(never)]
     fn translate_other<const TO: u8>(
         &self,
