@@ -586,59 +586,6 @@ mod tests {
     use core::net::Ipv6Addr;
     use std::vec;
 
-    /// A VXLAN frame whose VNI is a reserved VSID is refused toward NVGRE with the error
-    /// of the general path, by the express path too (its refusal taken without a second
-    /// walk), the frame left as it was; another VNI is translated.
-    #[test]
-    fn reserved_vsid_refusal_is_the_general_one() {
-        use core::net::Ipv4Addr;
-        let inner: std::vec::Vec<u8> = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 28]
-            .into_iter()
-            .chain([0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2])
-            .chain([0x30, 0x39, 0, 53, 0, 8, 0, 0])
-            .collect();
-        let translator = Translator::default();
-        let policy = ReceivePolicy {
-            checksums: translator.checksums,
-            sources: translator.sources,
-            udp6_zero_checksum: translator.udp6_zero_checksum_rx,
-        };
-        for (vni, reserved) in [
-            (0, true),
-            (100, true),
-            (0xfff, true),
-            (0xff_ffff, true),
-            (0x1000, false),
-            (0xff_fffe, false),
-        ] {
-            let config = TunnelConfig::vxlan(
-                Vni::new(vni).unwrap(),
-                Ipv4Addr::new(10, 99, 0, 1),
-                Ipv4Addr::new(10, 99, 0, 2),
-            );
-            let mut buf = vec![0u8; HEADROOM + inner.len()];
-            buf[HEADROOM..].copy_from_slice(&inner);
-            let vxlan = Encapsulator::new(config)
-                .unwrap()
-                .encapsulate(&mut buf, HEADROOM..HEADROOM + inner.len())
-                .unwrap();
-            let (mut general, sent) = (buf.clone(), buf.clone());
-            let ours = translator.translate(&mut buf, vxlan.clone(), TunnelKind::Nvgre);
-            let theirs = translator.translate_general(
-                &mut general,
-                vxlan.clone(),
-                TunnelKind::Nvgre,
-                policy,
-            );
-            assert_eq!(ours, theirs, "VNI {vni}");
-            assert_eq!(buf, general, "VNI {vni}");
-            assert_eq!(ours.is_err(), reserved, "VNI {vni}");
-            if reserved {
-                assert_eq!(buf, sent, "VNI {vni}: refused, nothing written");
-            }
-        }
-    }
-
     /// VXLAN over IPv6 to NVGRE and back gives the frame the encapsulator wrote, its UDP
     /// checksum included (computed over the IPv6 pseudo-header), or zero when set so.
     #[test]

@@ -4,7 +4,8 @@
 //! everything the general path checks is checked first (the UDP checksum verified over
 //! the pseudo-header, or zero where allowed), nothing is written where anything would
 //! fail or the shape is rarer, and the general path then runs, naming the error. The
-//! tests below hold the two to the same bytes on mutated frames. (translate6: 1085 -> 875
+//! tests below hold the two to the same bytes on mutated frames (and the express paths
+//! over IPv4 of the next shapes and of a reserved VSID). (translate6: 1085 -> 875
 //! instructions per packet; the general walk of an IPv6 frame costs about 200 more.)
 //!
 //! Out of the common frame's path over IPv4: it runs in the out-of-line path of the
@@ -373,5 +374,58 @@ mod tests {
             taken > tried / 10,
             "{taken} of {tried} taken by the express path"
         );
+    }
+
+    /// A VXLAN frame whose VNI is a reserved VSID is refused toward NVGRE with the error
+    /// of the general path, by the express path too (its refusal taken without a second
+    /// walk), the frame left as it was; another VNI is translated.
+    #[test]
+    fn reserved_vsid_refusal_is_the_general_one() {
+        use core::net::Ipv4Addr;
+        let inner: std::vec::Vec<u8> = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 28]
+            .into_iter()
+            .chain([0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2])
+            .chain([0x30, 0x39, 0, 53, 0, 8, 0, 0])
+            .collect();
+        let translator = Translator::default();
+        let policy = ReceivePolicy {
+            checksums: translator.checksums,
+            sources: translator.sources,
+            udp6_zero_checksum: translator.udp6_zero_checksum_rx,
+        };
+        for (vni, reserved) in [
+            (0, true),
+            (100, true),
+            (0xfff, true),
+            (0xff_ffff, true),
+            (0x1000, false),
+            (0xff_fffe, false),
+        ] {
+            let config = TunnelConfig::vxlan(
+                Vni::new(vni).unwrap(),
+                Ipv4Addr::new(10, 99, 0, 1),
+                Ipv4Addr::new(10, 99, 0, 2),
+            );
+            let mut buf = vec![0u8; HEADROOM + inner.len()];
+            buf[HEADROOM..].copy_from_slice(&inner);
+            let vxlan = Encapsulator::new(config)
+                .unwrap()
+                .encapsulate(&mut buf, HEADROOM..HEADROOM + inner.len())
+                .unwrap();
+            let (mut general, sent) = (buf.clone(), buf.clone());
+            let ours = translator.translate(&mut buf, vxlan.clone(), TunnelKind::Nvgre);
+            let theirs = translator.translate_general(
+                &mut general,
+                vxlan.clone(),
+                TunnelKind::Nvgre,
+                policy,
+            );
+            assert_eq!(ours, theirs, "VNI {vni}");
+            assert_eq!(buf, general, "VNI {vni}");
+            assert_eq!(ours.is_err(), reserved, "VNI {vni}");
+            if reserved {
+                assert_eq!(buf, sent, "VNI {vni}: refused, nothing written");
+            }
+        }
     }
 }
