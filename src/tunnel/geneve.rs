@@ -119,17 +119,40 @@ fn others_contain(others: &[u32], key: u32) -> bool {
 // Cannot overflow: an option's length is at most 4 + 124.
 #[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn options_taken(area: &[u8], understood: &UnderstoodOptions) -> bool {
+    // Whole words: an area without an option's header is empty.
+    let Some((option, rest)) = area.split_first_chunk::<{ OPTION_HEADER_LEN }>() else {
+        return true;
+    };
+    // One option filling the area (OVN's, the common area) tested in place of the walk:
+    // its header read once, the loop's state not set up (geneve_decap 188 -> 183
+    // instructions per packet). The walk left out of line as well took 3 more from the
+    // clean frames but cost the mixed ones 3 (a call per area of several options).
+    if 4 * usize::from(option[3] & 0x1f) == rest.len() {
+        return option_taken(option, understood);
+    }
+    options_walked(area, understood)
+}
+
+/// True when the option of this header is not critical, or understood.
+#[inline(always)]
+fn option_taken(option: &[u8; OPTION_HEADER_LEN], understood: &UnderstoodOptions) -> bool {
+    // The class and type are the key's 24 bits: one load, no byte assembled.
+    option[2] & OPTION_CRITICAL == 0 || understood.contains_key(u32::from_be_bytes(*option) >> 8)
+}
+
+/// [`options_taken`] of an area of several options (or of one that does not fill it),
+/// walked.
+#[inline(always)]
+// Cannot overflow: an option's length is at most 4 + 124.
+#[allow(clippy::arithmetic_side_effects)]
+fn options_walked(area: &[u8], understood: &UnderstoodOptions) -> bool {
     let mut rest = area;
     // Whole words: what remains is empty or holds an option's header.
     while let Some((option, _)) = rest.split_first_chunk::<{ OPTION_HEADER_LEN }>() {
-        let [_, _, option_type, length] = *option;
-        // The class and type are the key's 24 bits: one load, no byte assembled.
-        if option_type & OPTION_CRITICAL != 0
-            && !understood.contains_key(u32::from_be_bytes(*option) >> 8)
-        {
+        if !option_taken(option, understood) {
             return false;
         }
-        let Some(after) = rest.get(OPTION_HEADER_LEN + 4 * usize::from(length & 0x1f)..) else {
+        let Some(after) = rest.get(OPTION_HEADER_LEN + 4 * usize::from(option[3] & 0x1f)..) else {
             return false;
         };
         rest = after;
