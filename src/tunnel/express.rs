@@ -78,6 +78,51 @@ pub(in crate::tunnel) fn ipv4_plain(bytes: &[u8]) -> Option<(&[u8; 20], &[u8])> 
     Some((header, packet))
 }
 
+/// The common outer stack's IP part, as both express walks (decapsulation's and
+/// translation's) take it: untagged Ethernet carrying IPv4 without options, not a
+/// fragment (a fragment carries no tunnel the walk decodes), its header checksum
+/// verified when the policy asks, from a source that can be a VTEP. The header, and the
+/// packet cut at its total length.
+#[inline(always)]
+// Cannot index out of range: fixed offsets inside the 14-byte head just taken.
+#[allow(clippy::indexing_slicing)]
+pub(in crate::tunnel) fn outer_ipv4(
+    bytes: &[u8],
+    policy: ReceivePolicy,
+) -> Option<(&[u8; 20], &[u8])> {
+    let eth: &[u8; 14] = head(bytes)?;
+    if be16([eth[12], eth[13]]) != 0x0800 {
+        return None;
+    }
+    let (header, packet) = ipv4_plain(&bytes[14..])?;
+    if be16([header[6], header[7]]) & 0x3fff != 0 {
+        return None;
+    }
+    if policy.checksums == Checksums::Verify && !ipv4_checksum_ok(header) {
+        return None;
+    }
+    let src = Ipv4Packet::new_unchecked(packet).src_addr();
+    check_source_v4(AddressField::OuterSource, src, policy.sources).ok()?;
+    Some((header, packet))
+}
+
+/// The outer UDP header as both express walks take it: a zero checksum (nothing to
+/// verify; a non-zero one is the general walk's) and a length that leaves room for
+/// VXLAN's header, or Geneve's fixed one, inside the packet. Its first 16 bytes, the
+/// datagram and its destination port.
+#[inline(always)]
+pub(in crate::tunnel) fn udp_zero_checksum(
+    payload: &[u8],
+) -> Option<(&[u8; UDP_VXLAN], &[u8], u16)> {
+    let udp_vxlan: &[u8; UDP_VXLAN] = head(payload)?;
+    let udp_len = usize::from(be16([udp_vxlan[4], udp_vxlan[5]]));
+    if udp_vxlan[6..8] != [0, 0] || udp_len < UDP_VXLAN {
+        return None;
+    }
+    let datagram = payload.get(..udp_len)?;
+    Some((udp_vxlan, datagram, be16([udp_vxlan[2], udp_vxlan[3]])))
+}
+
 /// True when the IPv4 header's checksum verifies (or the fuzzer asks every checksum to
 /// pass, as `Ipv4Packet::verify_checksum`). RFC 1071: the one's-complement sum of the
 /// header is 0xffff exactly when the plain sum of its words, in either byte order, is a
@@ -105,6 +150,29 @@ pub(in crate::tunnel) fn ipv4_checksum_ok(header: &[u8; 20]) -> bool {
 }
 
 impl Decoder {
+    /// VXLAN's header (at byte 8 of `datagram`, its flags `flags`) as both express walks
+    /// take it: the I flag set and VXLAN-GPE's P bit clear (a P bit has its own rules),
+    /// the reserved fields as the decoder's policy wants them.
+    #[inline(always)]
+    // Cannot index out of range: the datagram holds UDP and VXLAN (`udp_zero_checksum`).
+    #[allow(clippy::indexing_slicing)]
+    pub(in crate::tunnel) fn express_vxlan<'a>(
+        &self,
+        flags: u8,
+        datagram: &'a [u8],
+    ) -> Option<VxlanHeader<&'a [u8]>> {
+        if flags & 0x0c != 0x08 {
+            return None;
+        }
+        let vxlan = VxlanHeader::new_unchecked(&datagram[8..]);
+        if self.vxlan_reserved == ReservedPolicy::Reject
+            && vxlan.check_reserved(ReservedPolicy::Reject).is_err()
+        {
+            return None;
+        }
+        Some(vxlan)
+    }
+
     /// The express walk of a whole frame for a receiver with `policy`: when the outer
     /// stack has the common shape and passes every check, the record the general walk
     /// would make and the error its inner walk would end with, handed to `conclude`
@@ -128,48 +196,16 @@ impl Decoder {
         geneve: Option<&UnderstoodOptions>,
         conclude: impl FnOnce(Received<'a, K>, Option<Error>, GeneveChecks<'_>) -> T,
     ) -> Option<T> {
-        let eth: &[u8; 14] = head(bytes)?;
-        if be16([eth[12], eth[13]]) != 0x0800 {
-            return None;
-        }
-        let (header, packet) = ipv4_plain(&bytes[14..])?;
-        // A fragment carries no tunnel the walk decodes.
-        if be16([header[6], header[7]]) & 0x3fff != 0 {
-            return None;
-        }
-        if policy.checksums == Checksums::Verify && !ipv4_checksum_ok(header) {
-            return None;
-        }
-        let ip = Ipv4Packet::new_unchecked(packet);
-        check_source_v4(AddressField::OuterSource, ip.src_addr(), policy.sources).ok()?;
-        let outer_ip = OuterIp::V4(ip);
+        let (header, packet) = outer_ipv4(bytes, policy)?;
+        let outer_ip = OuterIp::V4(Ipv4Packet::new_unchecked(packet));
         let payload = &packet[20..];
         let (tunnel, udp, inner, at, offset) = match header[9] {
             17 => {
-                let udp_vxlan: &[u8; UDP_VXLAN] = head(payload)?;
-                // A zero checksum: nothing to verify (a non-zero one is the general
-                // walk's). The length: room for VXLAN (or Geneve's fixed header),
-                // inside the packet.
-                let udp_len = usize::from(be16([udp_vxlan[4], udp_vxlan[5]]));
-                if udp_vxlan[6..8] != [0, 0] || udp_len < UDP_VXLAN {
-                    return None;
-                }
-                let datagram = payload.get(..udp_len)?;
+                let (udp_vxlan, datagram, port) = udp_zero_checksum(payload)?;
                 let udp = UdpDatagram::new_unchecked(datagram);
-                let port = be16([udp_vxlan[2], udp_vxlan[3]]);
                 // VXLAN first, as the general walk: a port in both sets is VXLAN.
                 if self.vxlan_ports.contains(port) {
-                    // The I flag set and VXLAN-GPE's P bit clear (a P bit has its own
-                    // rules).
-                    if udp_vxlan[8] & 0x0c != 0x08 {
-                        return None;
-                    }
-                    let vxlan = VxlanHeader::new_unchecked(&datagram[8..]);
-                    if self.vxlan_reserved == ReservedPolicy::Reject
-                        && vxlan.check_reserved(ReservedPolicy::Reject).is_err()
-                    {
-                        return None;
-                    }
+                    let vxlan = self.express_vxlan(udp_vxlan[8], datagram)?;
                     let inner = &datagram[UDP_VXLAN..];
                     (
                         Tunnel::Vxlan(vxlan),

@@ -16,11 +16,13 @@
 use core::ops::Range;
 
 use super::{Ipv4Rewrite, Translator, fill_udp_checksum};
-use crate::packet::{Decoder, Depth, Record, ReservedPolicy, Transport, Tunnel};
+use crate::packet::{Decoder, Depth, Record, Transport, Tunnel};
 use crate::tunnel::TunnelKind;
-use crate::tunnel::config::{check_source_v4, check_vsid};
-use crate::tunnel::decap::{Checksums, ReceivePolicy};
-use crate::tunnel::express::{UDP_VXLAN, be16, express_inner, head, ipv4_checksum_ok, ipv4_plain};
+use crate::tunnel::config::check_vsid;
+use crate::tunnel::decap::ReceivePolicy;
+use crate::tunnel::express::{
+    UDP_VXLAN, be16, express_inner, head, ipv4_plain, outer_ipv4, udp_zero_checksum,
+};
 use crate::tunnel::flow::FlowKey;
 use crate::tunnel::inner_vlan::{self, InnerTags, InnerVlanPolicy};
 use crate::tunnel::layout::{Accepted, Inner, Outer, OuterIp, Received};
@@ -30,8 +32,8 @@ use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::nvgre::{self, NvgreRepr, Vsid};
 use crate::wire::udp::{UdpDatagram, UdpRepr};
 use crate::wire::vlan::VlanTag;
-use crate::wire::vxlan::{Vni, VxlanHeader, VxlanRepr};
-use crate::{AddressField, Result, checksum};
+use crate::wire::vxlan::{Vni, VxlanRepr};
+use crate::{Result, checksum};
 
 /// Outer Ethernet and IPv4 without options.
 const OUTER: usize = 34;
@@ -84,46 +86,16 @@ impl Decoder {
         if !NEXT && !probe(bytes) {
             return None;
         }
-        let eth: &[u8; 14] = head(bytes)?;
-        if be16([eth[12], eth[13]]) != 0x0800 {
-            return None;
-        }
-        let (header, packet) = ipv4_plain(&bytes[14..])?;
-        // A fragment carries no tunnel the walk decodes.
-        if be16([header[6], header[7]]) & 0x3fff != 0 {
-            return None;
-        }
-        if policy.checksums == Checksums::Verify && !ipv4_checksum_ok(header) {
-            return None;
-        }
+        let (header, packet) = outer_ipv4(bytes, policy)?;
         let ip = Ipv4Packet::new_unchecked(packet);
-        check_source_v4(AddressField::OuterSource, ip.src_addr(), policy.sources).ok()?;
         let payload = &packet[20..];
         let (tunnel, udp, inner, at, offset) = match header[9] {
             17 => {
-                let udp_vxlan: &[u8; UDP_VXLAN] = head(payload)?;
-                // A zero checksum: nothing to verify (a non-zero one is the general
-                // walk's). The length: room for VXLAN, inside the packet.
-                let udp_len = usize::from(be16([udp_vxlan[4], udp_vxlan[5]]));
-                if udp_vxlan[6..8] != [0, 0] || udp_len < UDP_VXLAN {
-                    return None;
-                }
-                let datagram = payload.get(..udp_len)?;
+                let (udp_vxlan, datagram, port) = udp_zero_checksum(payload)?;
                 let udp = UdpDatagram::new_unchecked(datagram);
-                let port = be16([udp_vxlan[2], udp_vxlan[3]]);
                 // VXLAN first, as the general walk: a port in both sets is VXLAN.
                 if self.vxlan_ports.contains(port) {
-                    // The I flag set and VXLAN-GPE's P bit clear (a P bit has its own
-                    // rules).
-                    if udp_vxlan[8] & 0x0c != 0x08 {
-                        return None;
-                    }
-                    let vxlan = VxlanHeader::new_unchecked(&datagram[8..]);
-                    if self.vxlan_reserved == ReservedPolicy::Reject
-                        && vxlan.check_reserved(ReservedPolicy::Reject).is_err()
-                    {
-                        return None;
-                    }
+                    let vxlan = self.express_vxlan(udp_vxlan[8], datagram)?;
                     let inner = &datagram[UDP_VXLAN..];
                     (
                         Tunnel::Vxlan(vxlan),
