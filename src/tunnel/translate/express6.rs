@@ -281,8 +281,8 @@ mod tests {
     /// Wherever the IPv6 express path, or over IPv4 the express path of the next inner
     /// shapes (`translate_express_or_refused::<true>`), translates or refuses a frame,
     /// the general path gives the same range or error and the same buffer, byte for
-    /// byte; where it declines, it wrote nothing. Half the frames have up to three bits of their first 120 bytes flipped,
-    /// one in ten is cut short.
+    /// byte; where it declines, it wrote nothing. Half the frames have up to three bits
+    /// of their first 120 bytes flipped, one in ten is cut short.
     #[test]
     fn express6_translation_is_the_general_one() {
         let base = Translator::default();
