@@ -2,25 +2,24 @@
 //! recorded as the general walk records it.
 //!
 //! Nearly every frame a VTEP receives has one shape: an untagged outer Ethernet header,
-//! IPv4 without options and not a fragment, then VXLAN with a zero UDP checksum, NVGRE,
-//! or Geneve carrying Ethernet, and an untagged inner Ethernet frame carrying IPv4
-//! without options. For that shape the general walk's generality (tags, options, IPv6,
-//! IP payloads, each error named and placed) costs more than the checks themselves. This
-//! walk tests the outer stack and tunnel header with fixed-offset compares (Geneve's
-//! options walked once for the decoder's checks and the receiver's) and, when every
-//! check the general path would make passes, fills the same [`Received`] the general
-//! walk fills, through the same recorders: the common inner frame in straight-line code
-//! too, any other by the general walk of the inner stack alone, so no frame pays for
-//! its outer stack twice. Anything else (an outer check that fails, a rarer outer
-//! shape) returns `None` and the general walk runs: errors of the outer stack and
-//! tunnel header are always named by the general path, never here, so the two cannot
-//! disagree about one. `tests` runs both on mutated frames and asserts identical
-//! results. Decapsulation uses [`Decoder::express`]; translation its own walk of the
-//! outer stack with these helpers (`translate::express`), which first probes where the
-//! inner IPv4 header would be and leaves other inner shapes to the general walk;
-//! encapsulation's inner walk [`express_inner`]. The decoder does not (an express decode measured 172
-//! instructions per VXLAN frame against 177, but 174 against 165 on the mixed workload
-//! and 254 against 223 on Geneve).
+//! IPv4 without options and not a fragment, then VXLAN with a zero UDP checksum, NVGRE, or
+//! Geneve carrying Ethernet, and an untagged inner Ethernet frame carrying IPv4 without
+//! options. For that shape the general walk's generality (tags, options, IPv6, IP payloads,
+//! each error named and placed) costs more than the checks themselves. This walk tests the
+//! outer stack and tunnel header with fixed-offset compares (Geneve's options walked once
+//! for the decoder's checks and the receiver's) and, when every check the general path
+//! would make passes, fills the same [`Received`] the general walk fills, through the same
+//! recorders: the common inner frame in straight-line code too, any other by the general
+//! walk of the inner stack alone, so no frame pays for its outer stack twice. Anything else
+//! (an outer check that fails, a rarer outer shape) returns `None` and the general walk
+//! runs: errors of the outer stack and tunnel header are always named by the general path,
+//! never here, so the two cannot disagree about one. `tests` runs both on mutated frames
+//! and asserts identical results. Decapsulation uses [`Decoder::express`]; translation its
+//! own walk of the outer stack with these helpers (`translate::express`), which first
+//! probes where the inner IPv4 header would be and takes other inner shapes in its cold
+//! path; encapsulation's inner walk [`express_inner`]. The decoder does not (an express
+//! decode measured 172 instructions per VXLAN frame against 177, but 174 against 165 on the
+//! mixed workload and 254 against 223 on Geneve).
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
@@ -454,11 +453,11 @@ impl<'a> IpHeader<'a> {
 }
 
 /// [`Taken::walk`] of the inner frames of other shapes, walked as deep as `depth`: the
-/// general walk of the inner stack at the start of `frame`, `offset` bytes into the
-/// whole frame (an IP packet of EtherType `first`, or Ethernet), its record and error
-/// as the whole frame's walk would give them. To its transport ports whatever the depth: a decapsulator's recorder keeps
-/// nothing of them, and a malformed transport header ends the walk after the Ethernet
-/// or IP header that decides whether its error counts.
+/// general walk of the inner stack at the start of `frame`, `offset` bytes into the whole
+/// frame (an IP packet of EtherType `first`, or Ethernet), its record and error as the
+/// whole frame's walk would give them. To its transport ports whatever the depth: a
+/// decapsulator's recorder keeps nothing of them, and a malformed transport header ends the
+/// walk after the Ethernet or IP header that decides whether its error counts.
 // Out of line and cold, handed values: a reference to the express walk's state put that
 // state in memory for every frame (decapsulation 143 -> 181 instructions per packet),
 // and not marked cold it lengthened the common frame's path (147 -> 152).

@@ -1,10 +1,11 @@
-//! Translation of the common frame in straight-line code: VXLAN and NVGRE over IPv4
-//! without options, an untagged inner frame carrying IPv4 without options, to VXLAN or
-//! NVGRE, recognised by its own express walk (with the helpers of `tunnel::express`). The outer Ethernet and IPv4 headers and the new tunnel header are built in one
-//! array and land in one store; everything the general path checks is checked first, and
-//! where anything would fail (or the shape or settings are rarer) nothing is written and
-//! the general path runs, naming the error. The express walk's tests (`tunnel::express`)
-//! hold the two to the same bytes.
+//! Translation of the common frame in straight-line code: VXLAN and NVGRE over IPv4 without
+//! options, an untagged inner frame carrying IPv4 without options, to VXLAN or NVGRE,
+//! recognised by its own express walk (with the helpers of `tunnel::express`). The outer
+//! Ethernet and IPv4 headers and the new tunnel header are built in one array and land in
+//! one store; everything the general path checks is checked first, and where anything would
+//! fail (or the shape or settings are rarer) nothing is written and the general path runs,
+//! naming the error. The express walk's tests (`tunnel::express`) hold the two to the same
+//! bytes.
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
