@@ -12,6 +12,7 @@ use core::ops::Range;
 
 use super::{Encapsulator, GENEVE_ONE_OPTION, Patch};
 use crate::checksum;
+use crate::tunnel::outer_rules::Rules;
 use crate::tunnel::{NVGRE_OVERHEAD, NVGRE6_OVERHEAD, VXLAN_OVERHEAD, VXLAN6_OVERHEAD};
 use crate::wire::ethernet;
 use crate::wire::ipv4::{self, Ipv4Packet};
@@ -124,17 +125,7 @@ impl Encapsulator {
         };
         let (_, rest) = header.split_at_mut(ip_at);
         let (ip_header, l4) = rest.split_at_mut(ip_header_len);
-        if v6 {
-            let label = rules.flow_label.for_hash(patch.hash);
-            let mut ip = Ipv6Packet::new_unchecked(ip_header);
-            ip.set_ver_tc_flow(6 << 28 | u32::from(patch.tos) << 20 | label);
-            ip.set_payload_len((patch.ip_len - ipv6::HEADER_LEN) as u16);
-        } else {
-            let mut ip = Ipv4Packet::new_unchecked(ip_header);
-            ip.set_dscp_ecn(patch.tos >> 2, patch.tos);
-            ip.set_total_len(patch.ip_len as u16);
-            ip.set_checksum(patch.checksum);
-        }
+        patch_ip(ip_header, v6, patch, &rules);
         if vxlan {
             let mut udp = UdpDatagram::new_unchecked(l4);
             udp.set_src_port(patch.hash.source_port(rules.source_ports));
@@ -154,19 +145,28 @@ impl Encapsulator {
         let header = &mut buf[start..start + self.overhead];
         header.copy_from_slice(&self.template[..self.overhead]);
         let (ip_header, l4) = header[self.ip_offset..].split_at_mut(self.config.ip_header_len());
-        if self.config.dst_ip.is_ipv6() {
-            let label = self.rules.flow_label.for_hash(patch.hash);
-            let mut ip = Ipv6Packet::new_unchecked(ip_header);
-            ip.set_ver_tc_flow(6 << 28 | u32::from(patch.tos) << 20 | label);
-            ip.set_payload_len((patch.ip_len - ipv6::HEADER_LEN) as u16);
-        } else {
-            let mut ip = Ipv4Packet::new_unchecked(ip_header);
-            ip.set_dscp_ecn(patch.tos >> 2, patch.tos);
-            ip.set_total_len(patch.ip_len as u16);
-            ip.set_checksum(patch.checksum);
-        }
+        patch_ip(ip_header, self.config.dst_ip.is_ipv6(), &patch, &self.rules);
         let mut udp = UdpDatagram::new_unchecked(l4);
         udp.set_src_port(patch.hash.source_port(self.rules.source_ports));
         udp.set_len((patch.ip_len - self.config.ip_header_len()) as u16);
+    }
+}
+
+/// Patches the template's outer IP header `ip_header` (IPv6 if `v6`) with the packet's
+/// fields: every layout's, fixed or not.
+#[inline(always)]
+// Cannot overflow: the IP length counts the IP header.
+#[allow(clippy::arithmetic_side_effects)]
+fn patch_ip(ip_header: &mut [u8], v6: bool, patch: &Patch, rules: &Rules) {
+    if v6 {
+        let label = rules.flow_label.for_hash(patch.hash);
+        let mut ip = Ipv6Packet::new_unchecked(ip_header);
+        ip.set_ver_tc_flow(6 << 28 | u32::from(patch.tos) << 20 | label);
+        ip.set_payload_len((patch.ip_len - ipv6::HEADER_LEN) as u16);
+    } else {
+        let mut ip = Ipv4Packet::new_unchecked(ip_header);
+        ip.set_dscp_ecn(patch.tos >> 2, patch.tos);
+        ip.set_total_len(patch.ip_len as u16);
+        ip.set_checksum(patch.checksum);
     }
 }
