@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tunnelwire::tunnel::{Decapsulator, InnerVlanPolicy};
+use tunnelwire::tunnel::{DecapConfig, Decapsulator, InnerVlanPolicy};
 use tunnelwire::wire::EtherType;
 use tunnelwire::{Error, ErrorKind, Layer};
 
@@ -36,11 +36,11 @@ struct Args {
 fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
     let input = pcap_io::Capture::open(input)?;
     let mut out = pcap_io::Output::create(output, input.output_header(), false)?;
-    let decap = Decapsulator {
+    let decap = Decapsulator::new(DecapConfig {
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: false,
-        ..Decapsulator::default()
-    };
+        ..DecapConfig::default()
+    });
     let mut summary = pcap_io::Summary::default();
     // Nothing is rewritten, so the read-only path: no copy of the record.
     input.for_each(|record| {

@@ -26,7 +26,8 @@ use clap::Parser;
 use tunnelwire::packet::TunnelKind;
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
-    Decapsulator, Encapsulation, Encapsulator, HEADROOM, SocketOuter, SourcePolicy, TunnelConfig,
+    DecapConfig, Decapsulator, Encapsulation, Encapsulator, HEADROOM, SocketOuter, SourcePolicy,
+    TunnelConfig,
 };
 use tunnelwire::wire::ethernet;
 
@@ -61,10 +62,10 @@ fn serve(args: &Args) -> io::Result<()> {
     let socket = UdpSocket::bind(args.listen)?;
     let local = socket.local_addr()?;
     eprintln!("udp_echo: VXLAN on {local}");
-    let decapsulator = Decapsulator {
+    let decapsulator = Decapsulator::new(DecapConfig {
         sources: SourcePolicy::AllowLoopback,
-        ..Decapsulator::default()
-    };
+        ..DecapConfig::default()
+    });
     // One buffer for every datagram: received after the headroom, so the reply's tunnel
     // header fits in front of the inner frame without a copy.
     let mut buf = vec![0u8; BUFFER_LEN];

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use tunnelwire::packet::{Decoder, Tunnel};
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
-    Decapsulator, Dscp, Encapsulator, MAX_HEADROOM, OuterVlan, SocketOuter, Translator,
-    TunnelConfig, TunnelKind, UnderstoodOptions,
+    DecapConfig, Decapsulator, Dscp, Encapsulator, MAX_HEADROOM, OuterVlan, SocketOuter,
+    Translator, TunnelConfig, TunnelKind, UnderstoodOptions,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, GeneveOptionIter, GeneveOptions, IpProtocol, Ipv4Packet, Ipv4Repr,
@@ -186,10 +186,10 @@ proptest! {
             .map(|o| (o.class(), o.option_type()))
             .take(8)
             .collect();
-        let decap = Decapsulator {
+        let decap = Decapsulator::new(DecapConfig {
             geneve_understood: UnderstoodOptions::from_slice(&critical).unwrap(),
-            ..Decapsulator::default()
-        };
+            ..DecapConfig::default()
+        });
         let out = decap.decapsulate(&mut buf[frame.clone()]);
         if GeneveOptionIter::new(&all).filter(|o| o.is_critical()).count() > 8 {
             prop_assert_eq!(out.unwrap_err().kind.name(), "critical_option");
@@ -339,10 +339,10 @@ fn a_critical_option_not_understood_refuses_the_frame_everywhere() {
     }
     // Declared understood, it is taken, and handed over.
     let understood = UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap();
-    let decap = Decapsulator {
+    let decap = Decapsulator::new(DecapConfig {
         geneve_understood: understood,
-        ..Decapsulator::default()
-    };
+        ..DecapConfig::default()
+    });
     let out = decap.inspect(&buf[frame.clone()]).unwrap();
     let option = GeneveOptionIter::new(&buf[frame.start..][out.options])
         .next()

@@ -8,8 +8,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use tunnelwire::ErrorKind;
 use tunnelwire::packet::{Decoder, Tunnel, TunnelKind};
 use tunnelwire::tunnel::{
-    Checksums, Decapsulator, Dscp, EcnAlarm, Encapsulator, FlowId, HEADROOM, InnerVlanPolicy,
-    OuterVlan, PortRange, Translator, TunnelConfig,
+    Checksums, DecapConfig, Decapsulator, Dscp, EcnAlarm, Encapsulator, FlowId, HEADROOM,
+    InnerVlanPolicy, OuterVlan, PortRange, Translator, TunnelConfig,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv6Packet, Ipv6Repr, MacAddr, UdpRepr,
@@ -214,16 +214,16 @@ fn inner_tags_are_stripped_by_default_kept_or_rejected_when_asked() {
         ..vxlan(4200)
     };
     let mut frame = encapsulate(keep, &tagged);
-    let kept = Decapsulator {
+    let kept = Decapsulator::new(DecapConfig {
         inner_vlan: InnerVlanPolicy::Keep,
-        ..Decapsulator::default()
-    };
+        ..DecapConfig::default()
+    });
     let out = kept.decapsulate(&mut frame.clone()).unwrap();
     assert_eq!(&frame[out.inner.clone()], &tagged[..]);
-    let stripped = Decapsulator {
+    let stripped = Decapsulator::new(DecapConfig {
         inner_vlan: InnerVlanPolicy::Strip,
-        ..Decapsulator::default()
-    }
+        ..DecapConfig::default()
+    })
     .decapsulate(&mut frame)
     .unwrap();
     assert_eq!(
@@ -295,10 +295,10 @@ fn outer_ipv4_checksum_is_verified_unless_the_nic_did() {
         .translate(&mut frame.clone(), 0..len, TunnelKind::Nvgre)
         .unwrap_err();
     assert!(matches!(err.kind, ErrorKind::BadChecksum(_)));
-    let offloaded = Decapsulator {
+    let offloaded = Decapsulator::new(DecapConfig {
         checksums: Checksums::OffloadedByNic,
-        ..Decapsulator::default()
-    };
+        ..DecapConfig::default()
+    });
     assert!(offloaded.decapsulate(&mut frame).is_ok());
 }
 
@@ -531,10 +531,10 @@ fn a_tagged_nvgre_payload_is_dropped_whatever_the_policy() {
         InnerVlanPolicy::Strip,
         InnerVlanPolicy::Reject,
     ] {
-        let decap = Decapsulator {
+        let decap = Decapsulator::new(DecapConfig {
             inner_vlan,
-            ..Decapsulator::default()
-        };
+            ..DecapConfig::default()
+        });
         let err = decap.decapsulate(&mut frame.clone()).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InnerVlanTag, "{inner_vlan:?}");
     }

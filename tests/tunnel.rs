@@ -10,7 +10,7 @@ use tunnelwire::packet::{Decoder, Tunnel};
 use tunnelwire::tunnel::ecn::{Ecn, EcnMode};
 use tunnelwire::tunnel::flow::FlowKey;
 use tunnelwire::tunnel::{
-    Checksums, Decapsulator, Dscp, Encapsulation, Encapsulator, FlowLabel, HEADROOM,
+    Checksums, DecapConfig, Decapsulator, Dscp, Encapsulation, Encapsulator, FlowLabel, HEADROOM,
     InnerVlanPolicy, OuterVlan, PortRange, SocketOuter, Translator, TunnelConfig, TunnelKind,
 };
 use tunnelwire::wire::{
@@ -269,7 +269,7 @@ proptest! {
         }
 
         // A receiver takes a zero UDP checksum over IPv6 only by setting (RFC 6936).
-        let decap = Decapsulator { udp6_zero_checksum_rx: zero_checksum, ..Decapsulator::default() };
+        let decap = Decapsulator::new(DecapConfig { udp6_zero_checksum_rx: zero_checksum, ..DecapConfig::default() });
         if zero_checksum && !nvgre {
             let refused = Decapsulator::default().inspect(&buf[frame.clone()]).unwrap_err();
             prop_assert_eq!(refused.kind, ErrorKind::ZeroChecksum);
@@ -362,7 +362,7 @@ proptest! {
         let (mut buf, range) = with_headroom(&inner);
         let config = TunnelConfig { mtu: 9000, ..config(nvgre, 0x9999) };
         let frame = Encapsulator::new(config).unwrap().encapsulate(&mut buf, range).unwrap();
-        let keep = Decapsulator { inner_vlan: InnerVlanPolicy::Keep, ..Decapsulator::default() };
+        let keep = Decapsulator::new(DecapConfig { inner_vlan: InnerVlanPolicy::Keep, ..DecapConfig::default() });
         let out = keep.decapsulate(&mut buf[frame.clone()]).unwrap();
         prop_assert_eq!(&buf[frame.start..][out.inner], &inner[..]);
     }
@@ -575,10 +575,10 @@ fn decapsulation_checks_udp_checksum_and_inner_tags() {
         .unwrap_err();
     assert!(matches!(err.kind, ErrorKind::BadChecksum(_)));
     assert_eq!(err.offset, 34);
-    let lenient = Decapsulator {
+    let lenient = Decapsulator::new(DecapConfig {
         checksums: Checksums::OffloadedByNic,
-        ..Decapsulator::default()
-    };
+        ..DecapConfig::default()
+    });
     assert!(lenient.decapsulate(&mut buf[frame]).is_ok());
 
     // An inner 802.1Q tag (kept by a VXLAN encapsulator told to): rejected by default,
@@ -598,10 +598,10 @@ fn decapsulation_checks_udp_checksum_and_inner_tags() {
         .decapsulate(&mut buf[frame.clone()])
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InnerVlanTag);
-    let keep = Decapsulator {
+    let keep = Decapsulator::new(DecapConfig {
         inner_vlan: InnerVlanPolicy::Keep,
-        ..Decapsulator::default()
-    };
+        ..DecapConfig::default()
+    });
     let out = keep.decapsulate(&mut buf[frame.clone()]).unwrap();
     assert_eq!(&buf[frame.start..][out.inner], &tagged[..]);
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tunnelwire::packet::TunnelKind;
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
-    Decapsulator, Encapsulator, HEADROOM, SocketOuter, SourcePolicy, TunnelConfig,
+    DecapConfig, Decapsulator, Encapsulator, HEADROOM, SocketOuter, SourcePolicy, TunnelConfig,
 };
 use tunnelwire::wire::Vni;
 
@@ -63,10 +63,10 @@ fn exchange(socket: &UdpSocket, to: SocketAddr, frame: &[u8]) -> Option<Vec<u8>>
     let mut answer = [0u8; 2048];
     let (len, from) = socket.recv_from(&mut answer).ok()?;
     assert_eq!(from, to);
-    let decap = Decapsulator {
+    let decap = Decapsulator::new(DecapConfig {
         sources: SourcePolicy::AllowLoopback,
-        ..Decapsulator::default()
-    };
+        ..DecapConfig::default()
+    });
     let outer = SocketOuter {
         src: from.ip(),
         dst: local.ip(),

@@ -7,7 +7,9 @@ use std::ops::Range;
 use std::net::IpAddr;
 
 use tunnelwire::tunnel::ecn::Ecn;
-use tunnelwire::tunnel::{Decapsulator, PayloadHeaders, SocketOuter, Translator, TunnelKind};
+use tunnelwire::tunnel::{
+    DecapConfig, Decapsulator, PayloadHeaders, SocketOuter, Translator, TunnelKind,
+};
 use tunnelwire::wire::{Ipv4Packet, UdpDatagram};
 
 use super::geneve::decode_geneve_tunnelwire;
@@ -191,10 +193,10 @@ impl Arm {
         match &ours {
             Some(found) => tally.ecn_alarms += u64::from(found.5 != 0),
             None => {
-                let without_ecn = Decapsulator {
+                let without_ecn = Decapsulator::new(DecapConfig {
                     apply_ecn: false,
-                    ..self.decapsulator
-                };
+                    ..*self.decapsulator.config()
+                });
                 tally.ecn_drops += u64::from(without_ecn.inspect(frame).is_ok());
             }
         }
@@ -221,10 +223,10 @@ impl Arm {
         match &ours {
             Some(found) => tally.ecn_alarms += u64::from(found.5 != 0),
             None => {
-                let without_ecn = Decapsulator {
+                let without_ecn = Decapsulator::new(DecapConfig {
                     apply_ecn: false,
-                    ..self.decapsulator
-                };
+                    ..*self.decapsulator.config()
+                });
                 tally.ecn_drops += u64::from(without_ecn.inspect(frame).is_ok());
             }
         }

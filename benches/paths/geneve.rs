@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::ops::Range;
 
 use tunnelwire::packet::{Decoder, Tunnel};
-use tunnelwire::tunnel::{Decapsulator, TunnelConfig, UnderstoodOptions};
+use tunnelwire::tunnel::{DecapConfig, Decapsulator, TunnelConfig, UnderstoodOptions};
 use tunnelwire::wire::{EtherType, GeneveOptions, GeneveRepr, IpProtocol, Vni};
 
 use super::mixed::{MIXED_SEGMENTS, as_received, mixed_inner};
@@ -40,10 +40,10 @@ pub fn geneve_config(ovn: bool) -> TunnelConfig {
 
 /// The decapsulator of the Geneve paths: the defaults, OVN's option understood.
 pub fn geneve_decapsulator() -> Decapsulator {
-    Decapsulator {
+    Decapsulator::new(DecapConfig {
         geneve_understood: UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap(),
-        ..Decapsulator::default()
-    }
+        ..DecapConfig::default()
+    })
 }
 
 /// The inner buffers, Geneve-encapsulated once with OVN's option: (buffer, frame range).

@@ -23,9 +23,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use tunnelwire::packet::{Decoder, ReservedPolicy, Stack, Transport, Tunnel, VxlanPorts};
 use tunnelwire::tunnel::flow::{FlowHash, FlowKey};
 use tunnelwire::tunnel::{
-    Checksums, Decapsulated, Decapsulator, Dscp, EcnMode, Encapsulation, Encapsulator, FlowId,
-    FlowLabel, InnerVlanPolicy, OuterVlan, PortRange, SourcePolicy, Translator, TunnelConfig,
-    TunnelKind, UnderstoodOptions,
+    Checksums, DecapConfig, Decapsulated, Decapsulator, Dscp, EcnMode, Encapsulation, Encapsulator,
+    FlowId, FlowLabel, InnerVlanPolicy, OuterVlan, PortRange, SourcePolicy, Translator,
+    TunnelConfig, TunnelKind, UnderstoodOptions,
 };
 use tunnelwire::wire::{
     EtherType, EthernetFrame, EthernetRepr, GeneveHeader, GeneveOptions, GeneveRepr, IpProtocol,
@@ -633,7 +633,7 @@ struct DecapSettings {
 pub fn decapsulate(data: &[u8]) {
     let (settings, frame): (DecapSettings, _) = split(data, SETTINGS_LEN);
     let _ = both_checksum_modes(|checksums| {
-        let decap = Decapsulator {
+        let decap = Decapsulator::new(DecapConfig {
             decoder: decoder(settings.second_port, settings.reject_reserved),
             checksums,
             sources: settings.receive.sources(),
@@ -641,7 +641,7 @@ pub fn decapsulate(data: &[u8]) {
             inner_vlan: settings.inner_vlan.into(),
             apply_ecn: settings.apply_ecn,
             geneve_understood: UnderstoodOptions::NONE,
-        };
+        });
         let result = check_rewrite(
             &decap,
             frame,
@@ -692,11 +692,16 @@ pub(crate) fn check_rewrite(
     );
     assert!(seen.options.end <= seen.inner.start);
     let ethernet_payload = seen.protocol == EtherType::TRANSPARENT_ETHERNET_BRIDGING;
-    if decap.inner_vlan == InnerVlanPolicy::Strip && ethernet_payload {
+    if decap.config().inner_vlan == InnerVlanPolicy::Strip && ethernet_payload {
         let (seen_stack, _) = Stack::decode(&bytes[seen.inner.clone()]);
         assert_eq!(stripped, vlan::HEADER_LEN * seen_stack.vlan_tags().count());
     } else {
-        assert_eq!(stripped, 0, "tags removed under {:?}", decap.inner_vlan);
+        assert_eq!(
+            stripped,
+            0,
+            "tags removed under {:?}",
+            decap.config().inner_vlan
+        );
     }
     if ethernet_payload {
         assert!(out.inner.len() >= ethernet::HEADER_LEN);
@@ -731,12 +736,12 @@ pub(crate) fn check_rewrite(
     for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
         if a != b {
             assert!(
-                decap.apply_ecn && ecn_bytes.contains(&i),
+                decap.config().apply_ecn && ecn_bytes.contains(&i),
                 "byte {i} changed"
             );
         }
     }
-    if let Some(ip) = stack.ipv4.filter(|_| decap.apply_ecn) {
+    if let Some(ip) = stack.ipv4.filter(|_| decap.config().apply_ecn) {
         let header = l3..l3 + ip.header_len();
         assert_eq!(
             ipv4_checksum_ok(&expected[header.clone()]),
@@ -744,7 +749,7 @@ pub(crate) fn check_rewrite(
             "the ECN rewrite changed whether the inner IPv4 checksum is right"
         );
     }
-    if decap.inner_vlan != InnerVlanPolicy::Strip && !decap.apply_ecn {
+    if decap.config().inner_vlan != InnerVlanPolicy::Strip && !decap.config().apply_ecn {
         assert_eq!(buf, bytes, "nothing to rewrite, yet the bytes changed");
     }
     Ok((out, buf))
@@ -810,7 +815,7 @@ pub fn translate(data: &[u8]) {
 /// and inner frame, tags kept and bytes untouched; it takes a zero UDP checksum over
 /// IPv6 when `udp6_zero_checksum_rx` says.
 fn reader(translator: &Translator, udp6_zero_checksum_rx: bool) -> Decapsulator {
-    Decapsulator {
+    Decapsulator::new(DecapConfig {
         decoder: translator.decoder,
         checksums: translator.checksums,
         sources: translator.sources,
@@ -818,7 +823,7 @@ fn reader(translator: &Translator, udp6_zero_checksum_rx: bool) -> Decapsulator 
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: false,
         geneve_understood: translator.geneve_understood,
-    }
+    })
 }
 
 fn check_translate(
@@ -1239,7 +1244,7 @@ pub fn encapsulate(data: &[u8]) {
         strip_len,
     );
 
-    let decap = Decapsulator {
+    let decap = Decapsulator::new(DecapConfig {
         decoder: decoder_for(&config),
         checksums: Checksums::Verify,
         sources: config.sources,
@@ -1247,7 +1252,7 @@ pub fn encapsulate(data: &[u8]) {
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: true,
         geneve_understood: understanding(&config.geneve_options),
-    };
+    });
     let mut copy = frame.to_vec();
     let got = decap
         .decapsulate(&mut copy)

@@ -18,8 +18,8 @@ use arbitrary::Arbitrary;
 use tunnelwire::packet::TunnelKind;
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
-    Checksums, Decapsulated, Decapsulator, Encapsulator, InnerVlanPolicy, MAX_HEADROOM,
-    PayloadHeaders, SocketOuter, UnderstoodOptions,
+    Checksums, DecapConfig, Decapsulated, Decapsulator, Encapsulator, InnerVlanPolicy,
+    MAX_HEADROOM, PayloadHeaders, SocketOuter, UnderstoodOptions,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, Ipv4Packet, Ipv4Repr, Ipv6Repr, MacAddr, UdpDatagram, UdpRepr, VlanId,
@@ -42,7 +42,7 @@ type Rewritten = Result<(Decapsulated, Vec<u8>)>;
 /// what the kernel checks before a socket sees a packet (checksums, a zero UDP checksum
 /// over IPv6).
 pub fn check_payload_decap(decap: &Decapsulator, frame: &[u8], whole: &Rewritten) {
-    let (decoded, _) = decap.decoder.decode_partial(frame);
+    let (decoded, _) = decap.config().decoder.decode_partial(frame);
     let (Some(tunnel), Some(ip)) = (decoded.tunnel, OuterIp::of(&decoded.outer)) else {
         return;
     };
@@ -251,7 +251,7 @@ pub fn payload(data: &[u8]) {
         dst: settings.dst.address(settings.v6),
         ecn: Ecn::from_bits(settings.ecn),
     };
-    let decap = Decapsulator {
+    let decap = Decapsulator::new(DecapConfig {
         decoder: crate::checks::decoder(false, settings.reject_reserved),
         // The frame built around the payload has its checksums right: verifying them
         // refuses nothing.
@@ -261,7 +261,7 @@ pub fn payload(data: &[u8]) {
         inner_vlan: InnerVlanPolicy::from(settings.inner_vlan),
         apply_ecn: settings.apply_ecn,
         geneve_understood: UnderstoodOptions::NONE,
-    };
+    });
     let part = decapsulate_payload(&decap, payload, kind, outer);
     // An IPv4-mapped source is a socket's way of naming an IPv4 peer (the payload path
     // takes it so, tests/tunnel.rs): no IPv6 frame stands for it.

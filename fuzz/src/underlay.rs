@@ -283,7 +283,7 @@ impl ReceiveBits {
 /// Without a tunnel: an outer fragment is a `Fragment`, an IPv6 extension header in
 /// front of UDP or GRE an `UnsupportedFrame` of the IPv6 header.
 pub fn check_receive_verdict(decap: &Decapsulator, frame: &[u8], result: &Result<Decapsulated>) {
-    let (decoded, error) = decap.decoder.decode_partial(frame);
+    let (decoded, error) = decap.config().decoder.decode_partial(frame);
     let Some(ip) = OuterIp::of(&decoded.outer) else {
         assert!(
             result.is_err(),
@@ -319,7 +319,7 @@ pub fn check_receive_verdict(decap: &Decapsulator, frame: &[u8], result: &Result
     let udp_at = decoded.tunnel_offset.saturating_sub(udp::HEADER_LEN);
     // Checksums are summed here, so the rules hold under the fuzzer too: there the crate
     // verifies nothing, as if a NIC had.
-    let verified = decap.checksums == Checksums::Verify && !cfg!(fuzzing);
+    let verified = decap.config().checksums == Checksums::Verify && !cfg!(fuzzing);
     let bad_udp = udp
         .filter(|udp| verified && udp.checksum() != 0 && !udp_checksum_ok(ip.src(), ip.dst(), udp));
     let bad_source = Error::new(
@@ -330,14 +330,15 @@ pub fn check_receive_verdict(decap: &Decapsulator, frame: &[u8], result: &Result
         },
     )
     .at(l3);
-    let martian = !can_be_vtep(ip.src(), decap.sources);
+    let martian = !can_be_vtep(ip.src(), decap.config().sources);
     let expected = match ip {
         OuterIp::V4(v4) if verified && !ipv4_checksum_ok(ip.header()) => {
             Some(Error::new(Layer::Ipv4, ErrorKind::BadChecksum(v4.checksum())).at(l3))
         }
         OuterIp::V4(_) | OuterIp::V6(_) if martian => Some(bad_source),
         OuterIp::V6(_)
-            if udp.is_some_and(|udp| udp.checksum() == 0) && !decap.udp6_zero_checksum_rx =>
+            if udp.is_some_and(|udp| udp.checksum() == 0)
+                && !decap.config().udp6_zero_checksum_rx =>
         {
             Some(Error::new(Layer::Udp, ErrorKind::ZeroChecksum).at(udp_at))
         }
@@ -347,7 +348,11 @@ pub fn check_receive_verdict(decap: &Decapsulator, frame: &[u8], result: &Result
     // Geneve's own refusals, once the outer packet passes: the O bit, a critical option
     // not understood, a protocol type not carried (RFC 8926 sections 3.4 and 3.5).
     let understood = |o: &GeneveOption<'_>| {
-        !o.is_critical() || decap.geneve_understood.contains(o.class(), o.option_type())
+        !o.is_critical()
+            || decap
+                .config()
+                .geneve_understood
+                .contains(o.class(), o.option_type())
     };
     let carried = [
         EtherType::TRANSPARENT_ETHERNET_BRIDGING,

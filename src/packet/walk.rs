@@ -52,11 +52,7 @@ impl Default for Decoder {
     /// VXLAN on 4789, Geneve on 6081, VXLAN reserved bits ignored.
     #[inline]
     fn default() -> Self {
-        Decoder {
-            vxlan_ports: TunnelPorts::default(),
-            vxlan_reserved: ReservedPolicy::default(),
-            geneve_ports: TunnelPorts::new(geneve::PORT),
-        }
+        Decoder::DEFAULT
     }
 }
 
@@ -251,6 +247,13 @@ struct StackEnd<'a> {
 }
 
 impl Decoder {
+    /// The defaults as a constant, for the engine's code specialised to them.
+    pub(crate) const DEFAULT: Decoder = Decoder {
+        vxlan_ports: TunnelPorts::new(vxlan::PORT),
+        vxlan_reserved: ReservedPolicy::Ignore,
+        geneve_ports: TunnelPorts::new(geneve::PORT),
+    };
+
     /// The default decoder: VXLAN on port 4789, Geneve on 6081, reserved bits ignored.
     #[inline]
     pub fn new() -> Self {

@@ -76,7 +76,7 @@ use core::net::IpAddr;
 use core::time::Duration;
 
 use crate::packet::{TunnelPorts, VxlanPorts};
-use crate::tunnel::{Decapsulator, Encapsulator, SocketOuter, TunnelKind};
+use crate::tunnel::{DecapConfig, Decapsulator, Encapsulator, SocketOuter, TunnelKind};
 use crate::wire::ethernet::MacAddr;
 use crate::wire::vlan::VlanId;
 use crate::wire::vxlan::Vni;
@@ -269,9 +269,10 @@ pub struct Switch {
 impl Switch {
     /// A switch with no segment, port or remote yet.
     pub fn new(config: SwitchConfig) -> Self {
-        let mut decapsulator = Decapsulator::default();
-        decapsulator.decoder.vxlan_ports = VxlanPorts::new(config.vxlan_port);
-        decapsulator.decoder.geneve_ports = TunnelPorts::new(config.geneve_port);
+        let mut decap = DecapConfig::default();
+        decap.decoder.vxlan_ports = VxlanPorts::new(config.vxlan_port);
+        decap.decoder.geneve_ports = TunnelPorts::new(config.geneve_port);
+        let decapsulator = Decapsulator::new(decap);
         let mut table = MacTable::new(config.hash_seed);
         table.set_local_moves_evpn(config.local_moves_evpn);
         Switch {

@@ -104,7 +104,7 @@ mod payload;
 mod translate;
 
 pub use config::{Dscp, FlowId, FlowLabel, OuterVlan, SourcePolicy, TunnelConfig};
-pub use decap::{Checksums, Decapsulated, Decapsulator};
+pub use decap::{Checksums, DecapConfig, Decapsulated, Decapsulator};
 pub use ecn::{EcnAlarm, EcnMode};
 pub use encap::Encapsulator;
 pub use flow::{FlowHash, FlowKey, PortRange};

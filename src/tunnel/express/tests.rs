@@ -6,7 +6,7 @@ use crate::packet::{ReservedPolicy, TunnelPorts};
 use crate::tunnel::flow::PortRange;
 use crate::tunnel::inner_vlan::InnerVlanPolicy;
 use crate::tunnel::{
-    Decapsulator, FlowId, SourcePolicy, Translator, TunnelKind, UnderstoodOptions,
+    DecapConfig, Decapsulator, FlowId, SourcePolicy, Translator, TunnelKind, UnderstoodOptions,
 };
 use corpus::{Rng, frames, inner_frame};
 use std::vec::Vec;
@@ -103,19 +103,19 @@ fn express_translation_is_the_general_one() {
 /// the same, and both rewrite the frame alike (RFC 6040's ECN, tags stripped).
 #[test]
 fn express_decapsulation_is_the_general_one() {
-    let base = Decapsulator::default();
-    let decapsulators = [
+    let base = DecapConfig::default();
+    let configs = [
         base,
-        Decapsulator {
+        DecapConfig {
             checksums: Checksums::OffloadedByNic,
             ..base
         },
-        Decapsulator {
+        DecapConfig {
             sources: SourcePolicy::AllowLoopback,
             apply_ecn: false,
             ..base
         },
-        Decapsulator {
+        DecapConfig {
             decoder: Decoder {
                 vxlan_reserved: ReservedPolicy::Reject,
                 vxlan_ports: TunnelPorts::from_slice(&[8472, 4789]).unwrap(),
@@ -125,19 +125,36 @@ fn express_decapsulation_is_the_general_one() {
             geneve_understood: UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap(),
             ..base
         },
+        // The defaults' path, with an option understood.
+        DecapConfig {
+            geneve_understood: UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap(),
+            ..base
+        },
     ];
     let (mut taken, mut tried, mut ip_payloads) = (0, 0, 0);
     for (buf, range) in frames(30_000) {
-        for decapsulator in &decapsulators {
+        for config in &configs {
             tried += 1;
             let (mut express, mut general) =
                 (buf[range.clone()].to_vec(), buf[range.clone()].to_vec());
-            let Some(fast) = decapsulator.decoder.express::<(), _>(
+            // What a decapsulator built from the settings does, on its chosen path, and
+            // on the path that reads them per packet.
+            let (mut chosen, mut configured) = (express.clone(), express.clone());
+            let by_chosen = Decapsulator::new(*config).decapsulate(&mut chosen);
+            let by_configured = Decapsulator::configured(*config).decapsulate(&mut configured);
+            assert_eq!(
+                by_chosen,
+                by_configured,
+                "{config:?}: {:02x?}",
+                &buf[range.clone()]
+            );
+            assert_eq!(chosen, configured, "{config:?}");
+            let Some(fast) = config.decoder.express::<(), _>(
                 &express,
-                decapsulator.policy(),
+                config.policy(),
                 Depth::InnerIp,
-                Some(&decapsulator.geneve_understood),
-                |received, error, checks| decapsulator.conclude_with(&received, error, checks),
+                Some(&config.geneve_understood),
+                |received, error, checks| config.conclude_with(&received, error, checks),
             ) else {
                 continue;
             };
@@ -147,11 +164,12 @@ fn express_decapsulation_is_the_general_one() {
                 ip_payloads +=
                     usize::from(found.protocol != EtherType::TRANSPARENT_ETHERNET_BRIDGING);
             }
-            let slow = decapsulator
-                .examine_general(&general)
+            let slow = config
+                .examine_general(&general, &config.geneve_understood)
                 .map(|e| e.rewrite(&mut general));
-            assert_eq!(fast, slow, "{decapsulator:?}: {:02x?}", &buf[range.clone()]);
-            assert_eq!(express, general, "{decapsulator:?}");
+            assert_eq!(fast, slow, "{config:?}: {:02x?}", &buf[range.clone()]);
+            assert_eq!(express, general, "{config:?}");
+            assert_eq!(fast, by_chosen, "{config:?}");
         }
     }
     assert!(
