@@ -175,9 +175,25 @@ struct Process(Child);
 
 impl Process {
     fn stop(&mut self) {
-        // SAFETY: kill takes no pointers; the child is ours and not yet waited for.
-        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        // SIGCONT after SIGTERM: a frozen child would hold the signal, and the wait
+        // would never end.
+        self.signal(libc::SIGTERM);
+        self.signal(libc::SIGCONT);
         let _ = self.0.wait();
+    }
+
+    /// SIGSTOP: the child keeps its sockets open and answers nothing.
+    fn freeze(&mut self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    fn thaw(&mut self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&mut self, signal: libc::c_int) {
+        // SAFETY: kill takes no pointers; the child is ours and not yet waited for.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, signal) };
     }
 
     /// SIGKILL: nothing of the child's own runs after it.
@@ -491,7 +507,7 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
         fs::read_to_string(&log).is_ok_and(|text| text.contains("lost"))
     });
     assert!(has_remote(&socket), "routes kept while gobgpd is away");
-    let gobgpd = start_gobgpd(&ns, &scratch);
+    let mut gobgpd = start_gobgpd(&ns, &scratch);
     wait_for("re-advertised after gobgpd restarted", &log, || {
         rib(&ns).is_some_and(|rib| {
             rib.contains_key(&multicast(1))
@@ -507,6 +523,23 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
         .unwrap();
     assert!(text.contains("reconnected to gobgpd"), "{text}");
     assert!(running.alive(), "vtep ran through it all");
+
+    // Frozen, gobgpd keeps its connection open and answers nothing: an idle vtep finds
+    // out, and once gobgpd runs again, reconnects and advertises what it learned
+    // meanwhile.
+    let log_says = |what: &str| fs::read_to_string(&log).is_ok_and(|text| text.contains(what));
+    gobgpd.freeze();
+    wait_for("vtep noticing gobgpd frozen", &log, || {
+        log_says("gobgpd not answering")
+    });
+    send_from_tap(&ns, "02:00:00:00:00:77");
+    gobgpd.thaw();
+    let learned = "[type:macadv][rd:10.99.0.2:1][etag:0][mac:02:00:00:00:00:77][ip:<nil>]";
+    wait_for(
+        "the MAC learned while gobgpd was frozen advertised",
+        &log,
+        || rib(&ns).is_some_and(|rib| rib.contains_key(learned) && rib.contains_key(ours)),
+    );
 
     // Killed, vtep cannot withdraw: its routes stay in gobgpd. Started again with segment
     // 100 alone, it withdraws what it no longer advertises (segment 5000's type-3 route,

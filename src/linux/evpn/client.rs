@@ -11,7 +11,12 @@
 //! absent, not started, refusing the watch or a path) or a broken watch (gobgpd
 //! stopped or restarted) ends the session: the thread logs it once per change of
 //! state, waits (0.5 s doubling to 30 s), connects again and re-advertises everything.
-//! A path refused during a session is logged and kept for the next one.
+//! A path refused during a session is logged and kept for the next one. A gobgpd that
+//! stops answering (frozen, or its host cut off: the TCP connection stays up) ends the
+//! session too: a call that times out does, and an idle session asks gobgpd for its
+//! settings every 10 s to find out (HTTP/2 pings would do it with less, but gRPC servers
+//! by default answer a client that pings an idle connection more than every 5 minutes
+//! with GOAWAY "too_many_pings").
 
 // The crate is no_std; this driver is not. No glob of std's prelude: with it,
 // tokio::select!'s `panic!` would name two macros.
@@ -61,6 +66,9 @@ const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How long a connection attempt or a call may take before the session is given up.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a session asks gobgpd whether it still answers: a frozen gobgpd is found
+/// within this and `CALL_TIMEOUT`.
+const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The session's settings and its two ends toward the run loop.
 pub struct Session {
@@ -191,6 +199,7 @@ fn apply(advertised: &mut BTreeMap<Key, Route>, order: &ToBgp) {
 const ADD_PATH: &str = "/apipb.GobgpApi/AddPath";
 const DELETE_PATH: &str = "/apipb.GobgpApi/DeletePath";
 const WATCH_EVENT: &str = "/apipb.GobgpApi/WatchEvent";
+const GET_BGP: &str = "/apipb.GobgpApi/GetBgp";
 
 async fn connect_and_serve(
     session: &mut Session,
@@ -246,8 +255,19 @@ async fn connect_and_serve(
     *connected_once = true;
     let mut first = true;
     let mut refused = 0usize;
+    // The first tick is at once: one call more per session.
+    let mut probe = tokio::time::interval(PROBE_INTERVAL);
+    probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = probe.tick() => {
+                if let Err(error) = get_bgp(&mut grpc).await {
+                    return Ended::Lost(with_refused(
+                        format!("gobgpd not answering ({})", status(&error)),
+                        refused,
+                    ));
+                }
+            }
             order = session.orders.recv() => {
                 let Some(order) = order else {
                     withdraw_all(&mut grpc, advertised, session.asn).await;
@@ -267,8 +287,16 @@ async fn connect_and_serve(
                 };
                 // One refused path does not end the session (a connection that broke
                 // ends it through the watch); it is kept, and advertised again by the
-                // next session. Logged once per session, then counted.
+                // next session. Logged once per session, then counted. A call that got no
+                // answer is no refusal: whether gobgpd took it is unknown, and the next
+                // session settles it (everything advertised again, leftovers withdrawn).
                 if let Err(error) = sent {
+                    if unanswered(&error) {
+                        return Ended::Lost(with_refused(
+                            format!("gobgpd not answering ({})", status(&error)),
+                            refused,
+                        ));
+                    }
                     refused = refused.saturating_add(1);
                     if refused == 1 {
                         eprintln!("vtep: evpn: gobgpd refused a path: {}", status(&error));
@@ -471,6 +499,31 @@ async fn delete(grpc: &mut Grpc<Channel>, route: &Route, asn: u16) -> Result<(),
     grpc.unary(call(request), PathAndQuery::from_static(DELETE_PATH), codec)
         .await
         .map(drop)
+}
+
+/// Asks gobgpd for its global settings, to learn that it answers (the reply is not
+/// read).
+async fn get_bgp(grpc: &mut Grpc<Channel>) -> Result<(), tonic::Status> {
+    ready(grpc).await?;
+    // `GetBgpRequest` has no fields; the reply's (gobgpd's AS, router id, ...) are
+    // skipped by decoding it as a message of none.
+    let codec = ProstCodec::<api::Empty, api::Empty>::default();
+    grpc.unary(
+        call(api::Empty {}),
+        PathAndQuery::from_static(GET_BGP),
+        codec,
+    )
+    .await
+    .map(drop)
+}
+
+/// True when a call failed for want of an answer (its deadline passed, the connection
+/// broke) rather than by gobgpd's refusal.
+fn unanswered(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Cancelled | tonic::Code::DeadlineExceeded | tonic::Code::Unavailable
+    )
 }
 
 /// A unary call's request, with its deadline.
