@@ -148,6 +148,32 @@ pub(in crate::tunnel) fn ipv4_checksum_ok(header: &[u8; 20]) -> bool {
     (word(0) + word(1) + word(2) + word(3) + word(4)) % 0xffff == 0
 }
 
+/// A tunnel header of the common outer stack, as both express walks take it: the
+/// header, the UDP datagram around it (VXLAN), the inner frame, and the offsets of the
+/// tunnel header and of the inner frame in the whole frame.
+pub(in crate::tunnel) struct Found<'a> {
+    pub tunnel: Tunnel<'a>,
+    pub udp: Option<UdpDatagram<&'a [u8]>>,
+    pub inner: &'a [u8],
+    pub at: usize,
+    pub offset: usize,
+}
+
+/// NVGRE in the IP payload `payload` of the common outer stack, its VSID not reserved.
+#[inline(always)]
+pub(in crate::tunnel) fn express_nvgre(payload: &[u8]) -> Option<Found<'_>> {
+    // The header's own check is two compares when it passes.
+    let (inner, nvgre) = nvgre::parse(payload).ok()?;
+    check_vsid(nvgre.vsid()).ok()?;
+    Some(Found {
+        tunnel: Tunnel::Nvgre(nvgre),
+        udp: None,
+        inner,
+        at: OUTER,
+        offset: OUTER + nvgre::HEADER_LEN,
+    })
+}
+
 impl Decoder {
     /// VXLAN's header (at byte 8 of `datagram`, its flags `flags`) as both express walks
     /// take it: the I flag set and VXLAN-GPE's P bit clear (a P bit has its own rules),
@@ -170,6 +196,26 @@ impl Decoder {
             return None;
         }
         Some(vxlan)
+    }
+
+    /// VXLAN after UDP (its first 16 bytes `udp_vxlan`, the whole `datagram`) in the
+    /// common outer stack, as both express walks take it.
+    #[inline(always)]
+    // Cannot index out of range: the datagram holds UDP and VXLAN (`udp_zero_checksum`).
+    #[allow(clippy::indexing_slicing)]
+    pub(in crate::tunnel) fn express_vxlan_found<'a>(
+        &self,
+        udp_vxlan: &[u8; UDP_VXLAN],
+        datagram: &'a [u8],
+    ) -> Option<Found<'a>> {
+        let vxlan = self.express_vxlan(udp_vxlan[8], datagram)?;
+        Some(Found {
+            tunnel: Tunnel::Vxlan(vxlan),
+            udp: Some(UdpDatagram::new_unchecked(datagram)),
+            inner: &datagram[UDP_VXLAN..],
+            at: OUTER + 8,
+            offset: OUTER + UDP_VXLAN,
+        })
     }
 
     /// The express walk of a whole frame for a receiver with `policy`: when the outer
@@ -198,22 +244,20 @@ impl Decoder {
         let (header, packet) = outer_ipv4(bytes, policy)?;
         let outer_ip = OuterIp::V4(Ipv4Packet::new_unchecked(packet));
         let payload = &packet[20..];
-        let (tunnel, udp, inner, at, offset) = match header[9] {
+        let Found {
+            tunnel,
+            udp,
+            inner,
+            at,
+            offset,
+        } = match header[9] {
             17 => {
                 let (udp_vxlan, datagram, port) = udp_zero_checksum(payload)?;
-                let udp = UdpDatagram::new_unchecked(datagram);
                 // VXLAN first, as the general walk: a port in both sets is VXLAN.
                 if self.vxlan_ports.contains(port) {
-                    let vxlan = self.express_vxlan(udp_vxlan[8], datagram)?;
-                    let inner = &datagram[UDP_VXLAN..];
-                    (
-                        Tunnel::Vxlan(vxlan),
-                        Some(udp),
-                        inner,
-                        OUTER + 8,
-                        OUTER + UDP_VXLAN,
-                    )
+                    self.express_vxlan_found(udp_vxlan, datagram)?
                 } else {
+                    let udp = UdpDatagram::new_unchecked(datagram);
                     let understood = geneve?;
                     if !self.geneve_ports.contains(port) {
                         return None;
@@ -234,18 +278,7 @@ impl Decoder {
                     return Some(conclude(taken.received(inner), error, GeneveChecks::Made));
                 }
             }
-            47 => {
-                // The header's own check is two compares when it passes.
-                let (inner, nvgre) = nvgre::parse(payload).ok()?;
-                check_vsid(nvgre.vsid()).ok()?;
-                (
-                    Tunnel::Nvgre(nvgre),
-                    None,
-                    inner,
-                    OUTER,
-                    OUTER + nvgre::HEADER_LEN,
-                )
-            }
+            47 => express_nvgre(payload)?,
             _ => return None,
         };
         let taken = Taken {

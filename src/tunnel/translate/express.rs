@@ -22,7 +22,7 @@ use crate::tunnel::TunnelKind;
 use crate::tunnel::config::check_vsid;
 use crate::tunnel::decap::ReceivePolicy;
 use crate::tunnel::express::{
-    UDP_VXLAN, be16, express_inner, head, ipv4_plain, outer_ipv4, udp_zero_checksum,
+    Found, be16, express_inner, express_nvgre, head, ipv4_plain, outer_ipv4, udp_zero_checksum,
 };
 use crate::tunnel::flow::FlowKey;
 use crate::tunnel::inner_vlan::{self, InnerTags, InnerVlanPolicy};
@@ -30,7 +30,7 @@ use crate::tunnel::layout::{Accepted, Inner, Outer, OuterIp, Received};
 use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
-use crate::wire::nvgre::{self, NvgreRepr, Vsid};
+use crate::wire::nvgre::{NvgreRepr, Vsid};
 use crate::wire::udp::{UdpDatagram, UdpRepr};
 use crate::wire::vlan::VlanTag;
 use crate::wire::vxlan::{Vni, VxlanRepr};
@@ -90,37 +90,22 @@ impl Decoder {
         let (header, packet) = outer_ipv4(bytes, policy)?;
         let ip = Ipv4Packet::new_unchecked(packet);
         let payload = &packet[20..];
-        let (tunnel, udp, inner, at, offset) = match header[9] {
+        let Found {
+            tunnel,
+            udp,
+            inner,
+            at,
+            offset,
+        } = match header[9] {
             17 => {
                 let (udp_vxlan, datagram, port) = udp_zero_checksum(payload)?;
-                let udp = UdpDatagram::new_unchecked(datagram);
                 // VXLAN first, as the general walk: a port in both sets is VXLAN.
-                if self.vxlan_ports.contains(port) {
-                    let vxlan = self.express_vxlan(udp_vxlan[8], datagram)?;
-                    let inner = &datagram[UDP_VXLAN..];
-                    (
-                        Tunnel::Vxlan(vxlan),
-                        Some(udp),
-                        inner,
-                        OUTER + 8,
-                        OUTER + UDP_VXLAN,
-                    )
-                } else {
+                if !self.vxlan_ports.contains(port) {
                     return None;
                 }
+                self.express_vxlan_found(udp_vxlan, datagram)?
             }
-            47 => {
-                // The header's own check is two compares when it passes.
-                let (inner, nvgre) = nvgre::parse(payload).ok()?;
-                check_vsid(nvgre.vsid()).ok()?;
-                (
-                    Tunnel::Nvgre(nvgre),
-                    None,
-                    inner,
-                    OUTER,
-                    OUTER + nvgre::HEADER_LEN,
-                )
-            }
+            47 => express_nvgre(payload)?,
             _ => return None,
         };
         let mut inner_stack = Inner::<K> {
