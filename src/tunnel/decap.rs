@@ -162,6 +162,12 @@ impl Decapsulator {
         }
     }
 
+    /// True when it runs the defaults' code (settings as constants).
+    #[cfg(test)]
+    pub(crate) fn runs_defaults(&self) -> bool {
+        self.path == DecapPath::Defaults
+    }
+
     /// Its settings.
     #[inline]
     pub fn config(&self) -> &DecapConfig {

@@ -99,6 +99,54 @@ fn express_translation_is_the_general_one() {
     );
 }
 
+/// A decapsulator of the default settings runs the defaults' code, whatever Geneve
+/// options it understands; one of any other settings reads them per packet.
+#[test]
+fn the_defaults_and_only_they_run_as_constants() {
+    let base = DecapConfig::default();
+    let understood = UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap();
+    assert!(Decapsulator::default().runs_defaults());
+    assert!(
+        Decapsulator::new(DecapConfig {
+            geneve_understood: understood,
+            ..base
+        })
+        .runs_defaults()
+    );
+    let others = [
+        DecapConfig {
+            checksums: Checksums::OffloadedByNic,
+            ..base
+        },
+        DecapConfig {
+            sources: SourcePolicy::AllowLoopback,
+            ..base
+        },
+        DecapConfig {
+            udp6_zero_checksum_rx: true,
+            ..base
+        },
+        DecapConfig {
+            inner_vlan: InnerVlanPolicy::Strip,
+            ..base
+        },
+        DecapConfig {
+            apply_ecn: false,
+            ..base
+        },
+        DecapConfig {
+            decoder: Decoder {
+                vxlan_ports: TunnelPorts::new(8472),
+                ..Decoder::default()
+            },
+            ..base
+        },
+    ];
+    for config in others {
+        assert!(!Decapsulator::new(config).runs_defaults(), "{config:?}");
+    }
+}
+
 /// Wherever the express walk takes a frame for decapsulation, the general walk finds
 /// the same, and both rewrite the frame alike (RFC 6040's ECN, tags stripped).
 #[test]
