@@ -45,26 +45,17 @@ fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
     // Nothing is rewritten, so the read-only path: no copy of the record.
     input.for_each(|record| {
         summary.frames_in += 1;
-        match decap.inspect(record.data) {
+        let made = decap.inspect(record.data).and_then(|found| {
             // The output's link type is Ethernet: an IP packet has no place there.
-            Ok(found) if found.protocol != EtherType::TRANSPARENT_ETHERNET_BRIDGING => {
-                summary.skip(Error::new(
+            if found.protocol != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
+                return Err(Error::new(
                     Layer::Geneve,
                     ErrorKind::UnsupportedFrame("an IP payload"),
                 ));
             }
-            Ok(found) => {
-                let inner = &record.data[found.inner];
-                out.write(
-                    record.timestamp,
-                    inner.len() as u32 + record.missing(),
-                    inner,
-                )?;
-                summary.frames_out += 1;
-            }
-            Err(e) => summary.skip(e),
-        }
-        Ok(())
+            Ok(&record.data[found.inner])
+        });
+        out.write_made(&mut summary, &record, made)
     })?;
     out.finish()?;
     Ok(summary)

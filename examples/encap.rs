@@ -192,19 +192,8 @@ fn run(args: &Args, mut encap: Encapsulator) -> Result<pcap_io::Summary, String>
     input.for_each(|record| {
         summary.frames_in += 1;
         let inner = pcap_io::place(&mut buf, MAX_HEADROOM, record.data);
-        match encap.encapsulate(&mut buf, inner) {
-            Ok(frame) => {
-                // What the capture cut off is still on the wire, behind the new headers.
-                out.write(
-                    record.timestamp,
-                    frame.len() as u32 + record.missing(),
-                    &buf[frame],
-                )?;
-                summary.frames_out += 1;
-            }
-            Err(e) => summary.skip(e),
-        }
-        Ok(())
+        let made = encap.encapsulate(&mut buf, inner).map(|frame| &buf[frame]);
+        out.write_made(&mut summary, &record, made)
     })?;
     out.finish()?;
     Ok(summary)

@@ -85,18 +85,10 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
     input.for_each(|record| {
         summary.frames_in += 1;
         let frame = pcap_io::place(&mut buf, HEADROOM, record.data);
-        match translator.translate(&mut buf, frame, to) {
-            Ok(frame) => {
-                out.write(
-                    record.timestamp,
-                    frame.len() as u32 + record.missing(),
-                    &buf[frame],
-                )?;
-                summary.frames_out += 1;
-            }
-            Err(e) => summary.skip(e),
-        }
-        Ok(())
+        let made = translator
+            .translate(&mut buf, frame, to)
+            .map(|frame| &buf[frame]);
+        out.write_made(&mut summary, &record, made)
     })?;
     out.finish()?;
     Ok(summary)

@@ -115,6 +115,30 @@ impl Output {
             .map_err(|e| format!("{}: {e}", self.path))
     }
 
+    /// Writes the frame a tool made of `record`, or counts why it made none, in
+    /// `summary`. What the capture cut off the record is still on the wire behind the
+    /// frame's new or removed headers: its original length counts it.
+    #[allow(dead_code)] // pcap_roundtrip writes copies, of the records' own lengths
+    pub fn write_made(
+        &mut self,
+        summary: &mut Summary,
+        record: &Record<'_>,
+        made: tunnelwire::Result<&[u8]>,
+    ) -> Result<(), String> {
+        match made {
+            Ok(frame) => {
+                self.write(
+                    record.timestamp,
+                    frame.len() as u32 + record.missing(),
+                    frame,
+                )?;
+                summary.frames_out += 1;
+            }
+            Err(e) => summary.skip(e),
+        }
+        Ok(())
+    }
+
     /// Writes out what is still buffered: dropping the writer would lose the error of
     /// that last write (a full disk).
     pub fn finish(self) -> Result<(), String> {
