@@ -38,60 +38,35 @@
 #   PROFILE="tcp host->far"  also samples the whole machine (perf record -a -g, cpu-clock:
 #                        no hardware counters needed) during that test of vtep's, into
 #                        PROFILE_OUT (default target/vtep.perf.data); read it with perf report
-set -euo pipefail
+# No `-e`: the lab's helpers (tests/lib/netns.sh) are written for scripts without it, and
+# its cleanup must run to the end. A topology that failed to build fails the ping check
+# below, before anything is measured.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=${ROUNDS:-5}
 secs=${SECONDS_PER_TEST:-5}
-die() { echo "vtep_vs_kernel: $*" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, TAP devices)"
-for tool in ip ss iperf3 python3 cargo ethtool; do
-  command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-[ -c /dev/net/tun ] || die "/dev/net/tun is missing"
+lab=vtep_vs_kernel
+. tests/lib/netns.sh
+die() { echo "$lab: $*" >&2; exit 1; }
+lab_require ip ss iperf3 python3 cargo
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build -q --release --features linux --example vtep || die "build failed"
 VTEP=$CARGO_TARGET_DIR/release/examples/vtep
 
-work=$(mktemp -d)
-namespaces=()
-pids=()
-cleanup() {
-  # Processes first (a namespace's deletion does not stop what runs in it), then the
-  # namespaces, which take their devices with them.
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM # through the EXIT trap
-
-N() { echo "vvk-$1-$$"; } # a namespace's full name
-ns() {                    # ns NAME: a namespace with loopback up
-  ip netns add "$(N "$1")"
-  namespaces+=("$(N "$1")")
-  ip -n "$(N "$1")" link set lo up
-}
-in_ns() { local name=$1; shift; ip netns exec "$(N "$name")" "$@"; } # (foreground only)
-
-# ---- the underlay: a bridge in ul, every VTEP namespace on a veth to it --------------------
-for name in ul kv va ha kb hk; do ns "$name"; done
-ip -n "$(N ul)" link add br0 type bridge
-ip -n "$(N ul)" link set br0 up
-attach() { # attach NS ADDRESS: the namespace joins the underlay at ADDRESS/24
-  ip link add "u-$1" netns "$(N ul)" type veth peer name eth0 netns "$(N "$1")"
-  ip -n "$(N ul)" link set "u-$1" master br0 up
-  ip -n "$(N "$1")" addr add "$2/24" dev eth0
-  # GRO on the VTEP's underlay link, as a NIC has it by default (a veth has not): the
-  # kernel's vxlan device coalesces through it, and so does vtep's UDP socket (UDP_GRO).
+# ---- the underlay: the bridge in ul, every VTEP namespace on a veth to it -----------------
+lab_start
+for name in kv va kb hk; do ns "$name"; done
+vtep_attach() { # vtep_attach NS ADDRESS: `attach`, with GRO on the VTEP's underlay link as a
+  # NIC has it by default (a veth has not): the kernel's vxlan device coalesces through it,
+  # and so does vtep's UDP socket (UDP_GRO)
+  attach "$1" "$2"
   in_ns "$1" ethtool -K eth0 gro on >/dev/null
-  ip -n "$(N "$1")" link set eth0 up
 }
-attach kv 10.99.0.1
-attach va 10.99.0.2
-attach kb 10.99.0.3
+vtep_attach kv 10.99.0.1
+vtep_attach va 10.99.0.2
+vtep_attach kb 10.99.0.3
 
 # ---- the far end: one kernel vxlan device toward each system ---------------------------------
 far_vxlan() { # far_vxlan NAME VNI REMOTE ADDRESS
@@ -124,23 +99,13 @@ vni = 42
 [[segment.remote]]
 ip = "10.99.0.1"
 EOF
-# Started by `ip netns exec` itself, not through a shell function (which would fork a
-# subshell): ip execs vtep, so $! is vtep, whose /proc/PID/stat is read below.
-ip netns exec "$(N va)" "$VTEP" --config "$work/vtep.toml" --control "$work/vtep.sock" \
-  2>"$work/vtep.log" &
-vtep_pid=$!
-pids+=("$vtep_pid")
-for _ in $(seq 50); do
-  ip -n "$(N va)" link show tap0 >/dev/null 2>&1 && break
-  sleep 0.1
-done
+# vtep_pid is vtep itself (ip execs it), whose /proc/PID/stat is read below.
+start_vtep va vtep || die "vtep did not start: $(cat "$work/vtep.log")"
 [ "$(cat "/proc/$vtep_pid/comm" 2>/dev/null)" = vtep ] || die "PID $vtep_pid is not vtep"
-ip -n "$(N va)" link set tap0 netns "$(N ha)" || die "vtep's TAP never appeared: $(cat "$work/vtep.log")"
+adopt_tap va tap0 ha 192.168.42.2 || die "vtep's TAP never appeared: $(cat "$work/vtep.log")"
 # vtep gave the TAP the port's MTU from the TOML; the same frames as the kernel's host, or
 # the comparison is off.
 [ "$(in_ns ha cat /sys/class/net/tap0/mtu)" = 1450 ] || die "the TAP's MTU is not 1450"
-ip -n "$(N ha)" addr add 192.168.42.2/24 dev tap0
-ip -n "$(N ha)" link set tap0 up
 
 # ---- the kernel: vxlan + bridge + veth to the host namespace hk, in kb -----------------------
 ip -n "$(N kb)" link add vx45 type vxlan id 45 remote 10.99.0.1 local 10.99.0.3 dstport 4789

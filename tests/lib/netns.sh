@@ -1,5 +1,5 @@
 # Network-namespace helpers for the lab scripts (tests/interop.sh, tests/ovs.sh, tests/evpn.sh,
-# benches/evpn_scale.sh):
+# benches/evpn_scale.sh, benches/vtep_vs_kernel.sh):
 # namespaces named after the script's PID, an underlay bridge, vtep started with a control
 # socket, TAP hosts, the checked ping and TCP transfer, PASS/FAIL counting and a cleanup
 # that stops every process the script started and removes every namespace it made.
