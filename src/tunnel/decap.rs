@@ -343,6 +343,7 @@ impl DecapConfig {
             self.policy(),
             Depth::InnerIp,
             Some(understood),
+            self.inner_vlan == InnerVlanPolicy::Reject,
             // Inlined in each of the walk's arms, which then know their tunnel: left to
             // the optimiser, it was called out of line (decapsulation 146 -> 173
             // instructions per packet).

@@ -202,6 +202,7 @@ fn express_decapsulation_is_the_general_one() {
                 config.policy(),
                 Depth::InnerIp,
                 Some(&config.geneve_understood),
+                config.inner_vlan == InnerVlanPolicy::Reject,
                 |received, error, checks| config.conclude_with(&received, error, checks),
             ) else {
                 continue;
