@@ -477,16 +477,6 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
-/// So `?` works on MAC address text in a function returning this crate's `Result`.
-impl From<crate::wire::ethernet::MacAddrParseError> for Error {
-    fn from(_: crate::wire::ethernet::MacAddrParseError) -> Self {
-        Error::new(
-            Layer::Ethernet,
-            ErrorKind::Unsupported("MAC address text other than aa:bb:cc:dd:ee:ff"),
-        )
-    }
-}
-
 /// Shorthand for `Result<T, Error>`.
 pub type Result<T> = core::result::Result<T, Error>;
 

@@ -29,10 +29,10 @@
 )]
 
 use super::config::{check_source_v4, check_vsid};
-use super::decap::{Checksums, GeneveChecks, ReceivePolicy};
 use super::geneve::{UnderstoodOptions, options_taken};
 use super::inner_vlan::InnerTags;
-use super::layout::{Accepted, Inner, InnerIp, Outer, OuterIp, Received};
+use super::layout::{Inner, InnerIp, Outer, OuterIp};
+use super::receive::{Accepted, Checksums, GeneveChecks, ReceivePolicy, Received};
 use crate::packet::{self, Decoder, Depth, Record, ReservedPolicy, Transport, Tunnel};
 use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::geneve::{self, GeneveHeader};

@@ -16,16 +16,14 @@
 
 use core::net::IpAddr;
 
-use super::decap::{ReceivePolicy, accept};
 use super::ecn::Ecn;
 use super::inner_vlan::InnerTags;
-use crate::packet::{self, Record, RecordFrame, Transport, Tunnel};
+use crate::packet::{self, Record, Transport};
 use crate::wire::ethernet::EthernetFrame;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp::UdpDatagram;
 use crate::wire::vlan::VlanTag;
-use crate::{Error, Result};
 
 /// The outer stack of a received tunnel frame: its IP header and UDP datagram.
 #[derive(Debug, Clone, Copy, Default)]
@@ -193,90 +191,5 @@ impl OuterIp<'_> {
                 ecn: Ecn::from_bits(ip.ecn()),
             },
         }
-    }
-}
-
-/// Where a received tunnel header's outer packet is described: the outer stack the walk
-/// recorded (whole frames), or the socket's report (payloads). Each runs its own checks
-/// of the outer packet; the tunnel's and the inner frame's are shared.
-pub(crate) trait Underlay<'a>: Record<'a> {
-    /// What translation keeps of its header once accepted (nothing for a payload).
-    type Header: Copy;
-    /// The checks of the outer packet, for a tunnel header `at` bytes in, in the order
-    /// a receiver trusts its headers; its header and what decapsulation reports of it.
-    ///
-    /// # Errors
-    /// The first check that fails.
-    fn accept(&self, at: usize, policy: ReceivePolicy) -> Result<(Self::Header, OuterFacts)>;
-    /// Why the walk found no tunnel header in it (an outer fragment, an IPv6 extension
-    /// header, no tunnel at all), said where the walk ends without one.
-    fn no_tunnel(&self) -> Error;
-}
-
-/// A tunnel header whose outer packet passed the receiver's checks
-/// ([`accept`](super::decap::accept)).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Accepted<'a, H> {
-    /// The tunnel header.
-    pub tunnel: Tunnel<'a>,
-    /// The outer header, for translation.
-    pub header: H,
-    /// What decapsulation reports of the outer packet.
-    pub outer: OuterFacts,
-    /// Length of the inner frame: the tunnel header's payload.
-    pub inner_len: usize,
-    /// Offset of the tunnel header in the frame (or payload).
-    pub at: usize,
-}
-
-/// A received tunnel packet: outer packet, accepted tunnel, inner stack.
-///
-/// The outer packet is checked when the walk reaches the tunnel header, before the
-/// inner stack is walked: a packet the receiver refuses ends there, and what the later
-/// steps need of the outer packet is one value (`accepted`), not the views it came from.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Received<'a, K, U: Underlay<'a> = Outer<'a>> {
-    /// What the receiver accepts.
-    pub policy: ReceivePolicy,
-    /// The outer packet.
-    pub outer: U,
-    /// The tunnel, once its outer packet is accepted.
-    pub accepted: Option<Accepted<'a, U::Header>>,
-    /// The inner stack.
-    pub inner: Inner<K>,
-}
-
-impl<'a, K: Default, U: Underlay<'a>> Received<'a, K, U> {
-    /// Nothing received yet from `outer`.
-    #[inline(always)]
-    pub fn new(policy: ReceivePolicy, outer: U) -> Self {
-        Received {
-            policy,
-            outer,
-            accepted: None,
-            inner: Inner::default(),
-        }
-    }
-}
-
-impl<'a, K: Record<'a>, U: Underlay<'a>> RecordFrame<'a> for Received<'a, K, U> {
-    type Outer = U;
-    type Inner = Inner<K>;
-    #[inline(always)]
-    fn outer(&mut self) -> &mut U {
-        &mut self.outer
-    }
-    #[inline(always)]
-    fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()> {
-        self.accepted = Some(accept(&self.outer, at, tunnel, self.policy)?);
-        Ok(())
-    }
-    #[inline(always)]
-    fn no_tunnel(&mut self) -> Result<()> {
-        Err(self.outer.no_tunnel())
-    }
-    #[inline(always)]
-    fn inner(&mut self) -> &mut Inner<K> {
-        &mut self.inner
     }
 }

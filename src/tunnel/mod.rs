@@ -101,16 +101,18 @@ mod inner_vlan;
 mod layout;
 mod outer_rules;
 mod payload;
+mod receive;
 mod translate;
 
 pub use config::{Dscp, FlowId, FlowLabel, OuterVlan, SourcePolicy, TunnelConfig};
-pub use decap::{Checksums, DecapConfig, Decapsulated, Decapsulator};
+pub use decap::{DecapConfig, Decapsulated, Decapsulator};
 pub use ecn::{EcnAlarm, EcnMode};
 pub use encap::Encapsulator;
 pub use flow::{FlowHash, FlowKey, PortRange};
 pub use geneve::{MAX_UNDERSTOOD, UnderstoodOptions};
 pub use inner_vlan::InnerVlanPolicy;
 pub use payload::{PayloadHeaders, SocketOuter};
+pub use receive::Checksums;
 pub use translate::Translator;
 
 pub use crate::packet::{Encapsulation, TunnelKind};

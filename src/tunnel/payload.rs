@@ -48,12 +48,13 @@ use core::net::IpAddr;
 use core::ops::Range;
 
 use super::config::check_source;
-use super::decap::{DecapConfig, Decapsulated, Decapsulator, Examined, ReceivePolicy};
+use super::decap::{DecapConfig, Decapsulated, Decapsulator, Examined};
 use super::ecn::Ecn;
 use super::encap::{Encapsulator, GENEVE_ONE_OPTION, Path, Walked};
 use super::geneve::UnderstoodOptions;
 use super::inner_vlan;
-use super::layout::{OuterFacts, Received, Underlay};
+use super::layout::OuterFacts;
+use super::receive::{ReceivePolicy, Received, Underlay};
 use super::{NVGRE_OVERHEAD, NVGRE6_OVERHEAD, TUNNEL_HEADER_LEN, TunnelKind};
 use super::{VXLAN_OVERHEAD, VXLAN6_OVERHEAD};
 use crate::packet::{Depth, Record};

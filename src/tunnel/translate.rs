@@ -20,11 +20,11 @@
 use core::ops::Range;
 
 use super::config::{FlowId, SourcePolicy, check_udp_ports, check_vsid};
-use super::decap::{Checksums, GeneveChecks, ReceivePolicy, validate};
 use super::flow::{FlowKey, PortRange};
 use super::geneve::UnderstoodOptions;
 use super::inner_vlan::{self, InnerVlanPolicy};
-use super::layout::{Accepted, Outer, OuterIp, Received};
+use super::layout::{Outer, OuterIp};
+use super::receive::{Accepted, Checksums, GeneveChecks, ReceivePolicy, Received, validate};
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth, Tunnel};

@@ -9,7 +9,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use super::{get_u16, require, require_room, set_u16};
-use crate::error::{Layer, Result};
+use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// Field ranges of the Ethernet II header.
 mod field {
@@ -85,6 +85,16 @@ impl fmt::Display for MacAddr {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid MAC address: expected six hex bytes separated by ':'")]
 pub struct MacAddrParseError;
+
+/// So `?` works on MAC address text in a function returning this crate's `Result`.
+impl From<MacAddrParseError> for Error {
+    fn from(_: MacAddrParseError) -> Self {
+        Error::new(
+            Layer::Ethernet,
+            ErrorKind::Unsupported("MAC address text other than aa:bb:cc:dd:ee:ff"),
+        )
+    }
+}
 
 impl FromStr for MacAddr {
     type Err = MacAddrParseError;

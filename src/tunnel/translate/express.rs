@@ -20,13 +20,13 @@ use super::{Ipv4Rewrite, Translator, fill_udp_checksum};
 use crate::packet::{Decoder, Depth, Record, Transport, Tunnel};
 use crate::tunnel::TunnelKind;
 use crate::tunnel::config::check_vsid;
-use crate::tunnel::decap::ReceivePolicy;
 use crate::tunnel::express::{
     Found, be16, express_inner, express_nvgre, head, ipv4_plain, outer_ipv4, udp_zero_checksum,
 };
 use crate::tunnel::flow::FlowKey;
 use crate::tunnel::inner_vlan::{self, InnerTags, InnerVlanPolicy};
-use crate::tunnel::layout::{Accepted, Inner, Outer, OuterIp, Received};
+use crate::tunnel::layout::{Inner, Outer, OuterIp};
+use crate::tunnel::receive::{Accepted, ReceivePolicy, Received};
 use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
