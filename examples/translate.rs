@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use tunnelwire::tunnel::{FlowId, Translator, TunnelKind};
+use tunnelwire::tunnel::{FlowId, TranslateConfig, Translator, TunnelKind};
 
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
@@ -75,11 +75,12 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
     let input = pcap_io::Capture::open(&input)?;
     let mut out = pcap_io::Output::create(&output, input.output_header(), to != TunnelKind::Nvgre)?;
     // A file tool, not a VTEP: only IP's own 65535-byte limit applies.
-    let translator = Translator {
+    let translator = Translator::new(TranslateConfig {
         mtu: u16::MAX,
         flow_id,
-        ..Translator::default()
-    };
+        ..TranslateConfig::default()
+    })
+    .map_err(|e| e.to_string())?;
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
     input.for_each(|record| {

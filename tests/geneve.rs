@@ -10,7 +10,7 @@ use tunnelwire::packet::{Decoder, Tunnel};
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
     DecapConfig, Decapsulator, Dscp, Encapsulator, MAX_HEADROOM, OuterVlan, SocketOuter,
-    Translator, TunnelConfig, TunnelKind, UnderstoodOptions,
+    TranslateConfig, Translator, TunnelConfig, TunnelKind, UnderstoodOptions,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, GeneveOptionIter, GeneveOptions, IpProtocol, Ipv4Packet, Ipv4Repr,
@@ -234,7 +234,7 @@ proptest! {
         };
         let (mut buf, first) = encapsulated(from);
         let original = buf[first.clone()].to_vec();
-        let translator = Translator { mtu: 9000, geneve_options, ..Translator::default() };
+        let translator = Translator::new(TranslateConfig { mtu: 9000, geneve_options, ..TranslateConfig::default() }).unwrap();
 
         let second = translator.translate(&mut buf, first.clone(), to).unwrap();
         let (direct_buf, direct) = encapsulated(to);
@@ -283,7 +283,7 @@ proptest! {
         prop_assert_eq!(&buf[frame.start..][out.inner], &packet[..]);
         prop_assert_eq!(&buf[frame.start..][out.options], per_packet.as_bytes());
 
-        let translator = Translator { mtu: 9000, ..Translator::default() };
+        let translator = Translator::new(TranslateConfig { mtu: 9000, ..TranslateConfig::default() }).unwrap();
         for to in [TunnelKind::Vxlan, TunnelKind::Nvgre] {
             let refused = translator.translate(&mut buf.clone(), frame.clone(), to).unwrap_err();
             prop_assert_eq!(refused.kind.name(), "unsupported_frame");
@@ -454,10 +454,11 @@ fn translation_to_geneve_needs_room_for_its_options_and_says_so() {
     all.push(2, 2, &[0xbb; 120]).unwrap();
     assert_eq!(all.len(), 252);
     for (geneve_options, needed) in [(GeneveOptions::new(), 8), (all, 8 + 252)] {
-        let translator = Translator {
+        let translator = Translator::new(TranslateConfig {
             geneve_options,
-            ..Translator::default()
-        };
+            ..TranslateConfig::default()
+        })
+        .unwrap();
         let before = bare.clone();
         let whole = 0..bare.len();
         let refused = translator

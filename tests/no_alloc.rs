@@ -9,8 +9,8 @@ use pcap_file::pcap::PcapReader;
 use tunnelwire::packet::Decoder;
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
-    Decapsulator, Encapsulation, Encapsulator, HEADROOM, OuterVlan, SocketOuter, Translator,
-    TunnelConfig, TunnelKind,
+    Decapsulator, Encapsulation, Encapsulator, HEADROOM, OuterVlan, SocketOuter, TranslateConfig,
+    Translator, TunnelConfig, TunnelKind,
 };
 use tunnelwire::wire::{GeneveOptions, VlanId, Vni, Vsid};
 
@@ -93,10 +93,11 @@ fn the_tunnel_engine_allocates_nothing_per_packet() {
     .unwrap();
     let per_packet = gwlb_option(3);
     let decap = Decapsulator::default();
-    let translator = Translator {
+    let translator = Translator::new(TranslateConfig {
         mtu: 9000,
-        ..Translator::default()
-    };
+        ..TranslateConfig::default()
+    })
+    .unwrap();
     let mut buf = vec![0u8; HEADROOM + 8 + 2048];
     let before = allocations();
     let mut done = 0;
@@ -168,10 +169,11 @@ fn over_ipv6_and_as_socket_payloads_the_tunnel_engine_allocates_nothing_per_pack
     })
     .unwrap();
     let decap = Decapsulator::default();
-    let translator = Translator {
+    let translator = Translator::new(TranslateConfig {
         mtu: 9000,
-        ..Translator::default()
-    };
+        ..TranslateConfig::default()
+    })
+    .unwrap();
     let mut buf = vec![0u8; HEADROOM + 8 + 2048];
     let before = allocations();
     let (mut frames_done, mut payloads_done) = (0, 0);

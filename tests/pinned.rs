@@ -7,7 +7,9 @@ use tunnelwire::ErrorKind;
 use tunnelwire::checksum;
 use tunnelwire::packet::TunnelKind;
 use tunnelwire::tunnel::flow::FlowKey;
-use tunnelwire::tunnel::{Decapsulator, EcnMode, Encapsulator, HEADROOM, Translator, TunnelConfig};
+use tunnelwire::tunnel::{
+    Decapsulator, EcnMode, Encapsulator, HEADROOM, TranslateConfig, Translator, TunnelConfig,
+};
 use tunnelwire::wire::{
     Ipv4Packet, MacAddr, NvgreRepr, UdpDatagram, UdpRepr, Vni, Vsid, VxlanRepr,
 };
@@ -123,10 +125,11 @@ fn nvgre_to_vxlan_translation_honours_the_mtu_at_the_boundary() {
         .unwrap();
     for (mtu, fits) in [(100, true), (99, false)] {
         let mut buf = nvgre.clone();
-        let translator = Translator {
+        let translator = Translator::new(TranslateConfig {
             mtu,
-            ..Translator::default()
-        };
+            ..TranslateConfig::default()
+        })
+        .unwrap();
         let out = translator.translate(&mut buf, frame.clone(), TunnelKind::Vxlan);
         match out {
             Ok(range) => assert!(fits && range.len() == 14 + 100, "mtu {mtu}"),

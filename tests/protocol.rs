@@ -9,7 +9,7 @@ use tunnelwire::ErrorKind;
 use tunnelwire::packet::{Decoder, Tunnel, TunnelKind};
 use tunnelwire::tunnel::{
     Checksums, DecapConfig, Decapsulator, Dscp, EcnAlarm, Encapsulator, FlowId, HEADROOM,
-    InnerVlanPolicy, OuterVlan, PortRange, Translator, TunnelConfig,
+    InnerVlanPolicy, OuterVlan, PortRange, TranslateConfig, Translator, TunnelConfig,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv6Packet, Ipv6Repr, MacAddr, UdpRepr,
@@ -184,10 +184,11 @@ fn fixed_flow_id_gives_the_gretap_key_on_encapsulation_and_translation() {
     let mut buf = vec![0u8; 8];
     buf.extend_from_slice(&vxlan_frame);
     let len = buf.len();
-    let translator = Translator {
+    let translator = Translator::new(TranslateConfig {
         flow_id: FlowId::Fixed(9),
-        ..Translator::default()
-    };
+        ..TranslateConfig::default()
+    })
+    .unwrap();
     let out = translator
         .translate(&mut buf, 8..len, TunnelKind::Nvgre)
         .unwrap();
@@ -316,10 +317,11 @@ fn translation_refuses_a_corrupt_vxlan_udp_checksum_instead_of_laundering_it() {
         .translate(&mut frame.clone(), 0..len, TunnelKind::Nvgre)
         .unwrap_err();
     assert!(matches!(err.kind, ErrorKind::BadChecksum(_)));
-    let offloaded = Translator {
+    let offloaded = Translator::new(TranslateConfig {
         checksums: Checksums::OffloadedByNic,
-        ..Translator::default()
-    };
+        ..TranslateConfig::default()
+    })
+    .unwrap();
     assert!(
         offloaded
             .translate(&mut frame, 0..len, TunnelKind::Nvgre)
@@ -469,10 +471,11 @@ fn same_kind_translation_keeps_a_frame_that_decodes() {
     assert_eq!(bytes.len(), 51);
     let mut buf = vec![0u8; 8 + 51];
     buf[8..].copy_from_slice(&bytes);
-    let translator = Translator {
+    let translator = Translator::new(TranslateConfig {
         checksums: Checksums::OffloadedByNic, // the reproduction carries no checksums
-        ..Translator::default()
-    };
+        ..TranslateConfig::default()
+    })
+    .unwrap();
     match translator.translate(&mut buf, 8..59, TunnelKind::Vxlan) {
         Ok(out) => {
             let frame = Decoder::new().decode(&buf[out]).unwrap();
@@ -581,24 +584,35 @@ fn vxlan_gpe_oam_and_unknown_versions_are_not_tenant_frames() {
 
 #[test]
 fn translation_settings_that_cannot_be_sent_are_refused() {
-    let mut frame = encapsulate(nvgre(4200), &ipv4_frame(None));
-    let mut buf = vec![0u8; 8];
-    buf.append(&mut frame);
-    let len = buf.len();
-    let translator = Translator {
-        vxlan_port: 0,
-        ..Translator::default()
-    };
-    let err = translator
-        .translate(&mut buf, 8..len, TunnelKind::Vxlan)
-        .unwrap_err();
-    assert!(matches!(
-        err.kind,
-        ErrorKind::OutOfRange {
-            field: "VXLAN port",
-            ..
-        }
-    ));
+    // Refused when the translator is built, naming the setting: no frame is needed to
+    // learn that they cannot be sent.
+    for (config, field) in [
+        (
+            TranslateConfig {
+                vxlan_port: 0,
+                ..TranslateConfig::default()
+            },
+            "VXLAN port",
+        ),
+        (
+            TranslateConfig {
+                geneve_port: 0,
+                ..TranslateConfig::default()
+            },
+            "Geneve port",
+        ),
+    ] {
+        let err = Translator::new(config).unwrap_err();
+        assert_eq!(
+            err.kind,
+            ErrorKind::OutOfRange { field, value: 0 },
+            "{config:?}"
+        );
+    }
+    assert_eq!(
+        Translator::new(TranslateConfig::default()).unwrap(),
+        Translator::default()
+    );
 }
 
 #[test]

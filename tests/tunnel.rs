@@ -11,7 +11,8 @@ use tunnelwire::tunnel::ecn::{Ecn, EcnMode};
 use tunnelwire::tunnel::flow::FlowKey;
 use tunnelwire::tunnel::{
     Checksums, DecapConfig, Decapsulator, Dscp, Encapsulation, Encapsulator, FlowLabel, HEADROOM,
-    InnerVlanPolicy, OuterVlan, PortRange, SocketOuter, Translator, TunnelConfig, TunnelKind,
+    InnerVlanPolicy, OuterVlan, PortRange, SocketOuter, TranslateConfig, Translator, TunnelConfig,
+    TunnelKind,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Repr, MacAddr, UdpRepr, VlanId,
@@ -178,7 +179,7 @@ proptest! {
         let inner = inner_frame(Ipv4Addr::new(10, 1, 1, 1), Ipv4Addr::new(10, 2, 2, 2), ports, 0, payload);
         let (mut buf, range) = with_headroom(&inner);
         let vxlan = Encapsulator::new(config(false, segment)).unwrap().encapsulate(&mut buf, range).unwrap();
-        let translator = Translator { udp_checksum, ..Translator::default() };
+        let translator = Translator::new(TranslateConfig { udp_checksum, ..TranslateConfig::default() }).unwrap();
         let nvgre = translator.translate(&mut buf, vxlan.clone(), TunnelKind::Nvgre).unwrap();
         prop_assert_eq!(nvgre.len(), vxlan.len() - 8);
         let decoded = Decoder::new().decode(&buf[nvgre.clone()]).unwrap();
@@ -326,7 +327,7 @@ proptest! {
         };
         let (mut buf, first) = encapsulated(nvgre_first);
         let original = buf[first.clone()].to_vec();
-        let translator = Translator { mtu: 9000, ..Translator::default() };
+        let translator = Translator::new(TranslateConfig { mtu: 9000, ..TranslateConfig::default() }).unwrap();
 
         // Translated, the frame is byte for byte what encapsulating as the other kind
         // writes: the family, addresses, hop limit, traffic class and flow label kept, the

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
-    DecapConfig, Decapsulator, PayloadHeaders, SocketOuter, Translator, TunnelKind,
+    DecapConfig, Decapsulator, PayloadHeaders, SocketOuter, TranslateConfig, Translator, TunnelKind,
 };
 use tunnelwire::wire::{Ipv4Packet, UdpDatagram};
 
@@ -480,10 +480,11 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
         arm.buffers.iter().chain(&mixed.buffers).cloned().collect();
     if matches!(path, Path::Translate | Path::Translate6) {
         // NVGRE frames too, for the other direction.
-        let t = Translator {
+        let t = Translator::new(TranslateConfig {
             mtu: MTU,
-            ..Translator::default()
-        };
+            ..TranslateConfig::default()
+        })
+        .unwrap();
         let nvgre: Vec<_> = buffers
             .iter()
             .filter_map(|(buf, frame)| {

@@ -28,8 +28,8 @@ use std::ops::Range;
 use tunnelwire::packet::Decoder;
 use tunnelwire::tunnel::ecn::{Ecn, EcnAlarm};
 use tunnelwire::tunnel::{
-    Decapsulated, Decapsulator, Encapsulator, HEADROOM, PayloadHeaders, SocketOuter, Translator,
-    TunnelConfig, TunnelKind,
+    Decapsulated, Decapsulator, Encapsulator, HEADROOM, PayloadHeaders, SocketOuter,
+    TranslateConfig, Translator, TunnelConfig, TunnelKind,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, NvgreRepr, UdpDatagram,
@@ -490,10 +490,11 @@ impl Arm {
                 Path::DecapGeneve => geneve_decapsulator(),
                 _ => Decapsulator::default(),
             },
-            translator: Translator {
+            translator: Translator::new(TranslateConfig {
                 mtu: MTU,
-                ..Translator::default()
-            },
+                ..TranslateConfig::default()
+            })
+            .unwrap(),
             floor50: floors::Encap::new(
                 &templates(match path {
                     Path::EncapGeneve => geneve_config(false),

@@ -24,8 +24,8 @@ use tunnelwire::packet::{Decoder, ReservedPolicy, Stack, Transport, Tunnel, Vxla
 use tunnelwire::tunnel::flow::{FlowHash, FlowKey};
 use tunnelwire::tunnel::{
     Checksums, DecapConfig, Decapsulated, Decapsulator, Dscp, EcnMode, Encapsulation, Encapsulator,
-    FlowId, FlowLabel, InnerVlanPolicy, OuterVlan, PortRange, SourcePolicy, Translator,
-    TunnelConfig, TunnelKind, UnderstoodOptions,
+    FlowId, FlowLabel, InnerVlanPolicy, OuterVlan, PortRange, SourcePolicy, TranslateConfig,
+    Translator, TunnelConfig, TunnelKind, UnderstoodOptions,
 };
 use tunnelwire::wire::{
     EtherType, EthernetFrame, EthernetRepr, GeneveHeader, GeneveOptions, GeneveRepr, IpProtocol,
@@ -786,7 +786,7 @@ struct TranslateSettings {
 pub fn translate(data: &[u8]) {
     let (settings, frame): (TranslateSettings, _) = split(data, SETTINGS_LEN);
     let _ = both_checksum_modes(|checksums| {
-        let translator = Translator {
+        let translator = Translator::new(TranslateConfig {
             decoder: decoder(settings.second_port, settings.reject_reserved),
             checksums,
             sources: settings.receive.sources(),
@@ -803,8 +803,9 @@ pub fn translate(data: &[u8]) {
                     .map(|words| (0x0108, 1, words)),
                 false,
             ),
-            ..Translator::default()
-        };
+            ..TranslateConfig::default()
+        })
+        .unwrap();
         let to = [TunnelKind::Vxlan, TunnelKind::Nvgre, TunnelKind::Geneve]
             [usize::from(settings.to % 3)];
         check_translate(&translator, frame, usize::from(settings.headroom % 17), to)
@@ -816,13 +817,13 @@ pub fn translate(data: &[u8]) {
 /// IPv6 when `udp6_zero_checksum_rx` says.
 fn reader(translator: &Translator, udp6_zero_checksum_rx: bool) -> Decapsulator {
     Decapsulator::new(DecapConfig {
-        decoder: translator.decoder,
-        checksums: translator.checksums,
-        sources: translator.sources,
+        decoder: translator.config().decoder,
+        checksums: translator.config().checksums,
+        sources: translator.config().sources,
         udp6_zero_checksum_rx,
         inner_vlan: InnerVlanPolicy::Keep,
         apply_ecn: false,
-        geneve_understood: translator.geneve_understood,
+        geneve_understood: translator.config().geneve_understood,
     })
 }
 
@@ -835,7 +836,7 @@ fn check_translate(
     let mut buf = vec![0xa5; headroom];
     buf.extend_from_slice(frame);
     let range = headroom..buf.len();
-    let receiver = reader(translator, translator.udp6_zero_checksum_rx);
+    let receiver = reader(translator, translator.config().udp6_zero_checksum_rx);
     let seen = receiver.inspect(frame);
     check_receive_verdict(&receiver, frame, &seen);
     let before = buf.clone();
@@ -853,7 +854,7 @@ fn check_translate(
     let received_inner = &frame[seen.inner.clone()];
     let stack = inner_stack(received_inner, seen.protocol);
     let tags = stack.vlan_tags().count();
-    let expected = match translator.inner_vlan {
+    let expected = match translator.config().inner_vlan {
         InnerVlanPolicy::Strip => strip_tags(received_inner, tags),
         _ => received_inner.to_vec(),
     };
@@ -878,13 +879,13 @@ fn check_translate(
             // Room and size differ between the two kinds, and NVGRE refuses to keep tags.
             // A TPID whose tag is cut short counts as a tag.
             let tagged = tags > 0 || stack.ethertype().is_some_and(|t| t.is_vlan_tpid());
-            let keeps_tags = translator.inner_vlan == InnerVlanPolicy::Keep && tagged;
+            let keeps_tags = translator.config().inner_vlan == InnerVlanPolicy::Keep && tagged;
             // VXLAN or Geneve sent over IPv6 with a zero UDP checksum comes back only to a
             // translator that takes one.
             let sent_zero = to != TunnelKind::Nvgre
                 && seen.outer_src.is_ipv6()
-                && translator.udp6_zero_checksum_tx
-                && !translator.udp6_zero_checksum_rx;
+                && translator.config().udp6_zero_checksum_tx
+                && !translator.config().udp6_zero_checksum_rx;
             assert!(
                 matches!(
                     error.kind,
@@ -919,7 +920,7 @@ impl AcceptedFrame<'_> {
         let translator = self.translator;
         assert!(out.start <= out.end && out.end <= buf.len(), "{out:?}");
         let frame = &buf[out.clone()];
-        let got = reader(translator, translator.udp6_zero_checksum_tx)
+        let got = reader(translator, translator.config().udp6_zero_checksum_tx)
             .inspect(frame)
             .unwrap_or_else(|e| panic!("a translated frame does not decapsulate: {e:?}"));
         assert_eq!(got.kind(), to);
@@ -957,15 +958,15 @@ impl AcceptedFrame<'_> {
         }
         assert_eq!(ip.protocol(), carrier(to == TunnelKind::Nvgre));
         assert_eq!(l3 + ip.packet_len(), frame.len());
-        assert!(ip.packet_len() <= usize::from(translator.mtu));
+        assert!(ip.packet_len() <= usize::from(translator.config().mtu));
 
         let hash = match self.seen.protocol {
             EtherType::TRANSPARENT_ETHERNET_BRIDGING => {
-                flow_hash(hashed, translator.symmetric_hash)
+                flow_hash(hashed, translator.config().symmetric_hash)
             }
             ip => {
                 let key = FlowKey::from_ip_packet(hashed, ip);
-                if translator.symmetric_hash {
+                if translator.config().symmetric_hash {
                     key.symmetric()
                 } else {
                     key
@@ -974,21 +975,24 @@ impl AcceptedFrame<'_> {
             }
         };
         assert_eq!(got.protocol, self.seen.protocol);
-        match translator.decoder.decode_partial(frame).0.tunnel {
+        match translator.config().decoder.decode_partial(frame).0.tunnel {
             Some(Tunnel::Vxlan(h)) => {
                 assert_eq!(VxlanRepr::parse(&h), VxlanRepr::new(h.vni()));
                 let udp = stack.udp().expect("VXLAN over UDP");
-                assert_eq!(udp.dst_port(), translator.vxlan_port);
-                assert_eq!(udp.src_port(), hash.source_port(translator.source_ports));
+                assert_eq!(udp.dst_port(), translator.config().vxlan_port);
+                assert_eq!(
+                    udp.src_port(),
+                    hash.source_port(translator.config().source_ports)
+                );
                 assert_eq!(within(frame, udp.into_inner()).end, frame.len());
                 let zero = match ip {
-                    OuterIp::V4(_) => !translator.udp_checksum,
-                    OuterIp::V6(_) => translator.udp6_zero_checksum_tx,
+                    OuterIp::V4(_) => !translator.config().udp_checksum,
+                    OuterIp::V6(_) => translator.config().udp6_zero_checksum_tx,
                 };
                 check_udp_checksum(&ip, &udp, zero);
             }
             Some(Tunnel::Nvgre(h)) => {
-                let flow_id = match translator.flow_id {
+                let flow_id = match translator.config().flow_id {
                     FlowId::Fixed(id) => id,
                     FlowId::Hash => hash.flow_id(),
                 };
@@ -996,15 +1000,18 @@ impl AcceptedFrame<'_> {
             }
             Some(Tunnel::Geneve(h)) => {
                 let expected = GeneveRepr::new(h.vni(), self.seen.protocol)
-                    .with_options(translator.geneve_options);
+                    .with_options(translator.config().geneve_options);
                 assert_eq!(GeneveRepr::parse(&h), expected);
                 let udp = stack.udp().expect("Geneve over UDP");
-                assert_eq!(udp.dst_port(), translator.geneve_port);
-                assert_eq!(udp.src_port(), hash.source_port(translator.source_ports));
+                assert_eq!(udp.dst_port(), translator.config().geneve_port);
+                assert_eq!(
+                    udp.src_port(),
+                    hash.source_port(translator.config().source_ports)
+                );
                 assert_eq!(within(frame, udp.into_inner()).end, frame.len());
                 let zero = match ip {
-                    OuterIp::V4(_) => !translator.udp_checksum,
-                    OuterIp::V6(_) => translator.udp6_zero_checksum_tx,
+                    OuterIp::V4(_) => !translator.config().udp_checksum,
+                    OuterIp::V6(_) => translator.config().udp6_zero_checksum_tx,
                 };
                 check_udp_checksum(&ip, &udp, zero);
             }

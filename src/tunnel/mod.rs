@@ -113,7 +113,7 @@ pub use geneve::{MAX_UNDERSTOOD, UnderstoodOptions};
 pub use inner_vlan::InnerVlanPolicy;
 pub use payload::{PayloadHeaders, SocketOuter};
 pub use receive::Checksums;
-pub use translate::Translator;
+pub use translate::{TranslateConfig, Translator};
 
 pub use crate::packet::{Encapsulation, TunnelKind};
 

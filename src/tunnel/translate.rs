@@ -40,13 +40,13 @@ use crate::{Error, ErrorKind, Layer, Result};
 mod express;
 mod express6;
 
-/// Translation settings: the VXLAN side's ports and checksum, the flow hash, and the
-/// policies shared with encapsulation and decapsulation.
+/// Translation settings, what a [`Translator`] is built from: the VXLAN side's ports and
+/// checksum, the flow hash, and the policies shared with encapsulation and decapsulation.
 ///
 /// ```
 /// use core::net::Ipv4Addr;
 /// use tunnelwire::packet::{Decoder, TunnelKind};
-/// use tunnelwire::tunnel::{Encapsulator, FlowId, Translator, TunnelConfig, HEADROOM};
+/// use tunnelwire::tunnel::{Encapsulator, FlowId, TranslateConfig, Translator, TunnelConfig, HEADROOM};
 /// use tunnelwire::wire::Vni;
 ///
 /// let mut buf = [0u8; HEADROOM + 60];
@@ -54,7 +54,7 @@ mod express6;
 /// let vxlan = Encapsulator::new(config)?.encapsulate(&mut buf, HEADROOM..HEADROOM + 60)?;
 ///
 /// // To a Linux gretap peer with `key 0x109200`: VSID 4242, FlowID 0.
-/// let translator = Translator { flow_id: FlowId::Fixed(0), ..Translator::default() };
+/// let translator = Translator::new(TranslateConfig { flow_id: FlowId::Fixed(0), ..TranslateConfig::default() })?;
 /// let nvgre = translator.translate(&mut buf, vxlan, TunnelKind::Nvgre)?;
 /// assert_eq!(nvgre.len(), 42 + 60);
 /// let decoded = Decoder::new().decode(&buf[nvgre])?;
@@ -62,7 +62,7 @@ mod express6;
 /// # Ok::<(), tunnelwire::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Translator {
+pub struct TranslateConfig {
     /// Recognises tunnel frames: VXLAN ports, reserved-bits policy.
     pub decoder: Decoder,
     /// Checksum verification of received frames, as for decapsulation: a frame whose
@@ -102,9 +102,9 @@ pub struct Translator {
     pub mtu: u16,
 }
 
-impl Default for Translator {
+impl Default for TranslateConfig {
     fn default() -> Self {
-        Translator {
+        TranslateConfig {
             decoder: Decoder::default(),
             checksums: Checksums::Verify,
             sources: SourcePolicy::RoutableOnly,
@@ -141,7 +141,7 @@ fn received_len(tunnel: &Tunnel<'_>) -> usize {
     }
 }
 
-impl Translator {
+impl TranslateConfig {
     /// Bytes of the `to` tunnel header this translator writes, with UDP and options.
     #[inline(always)]
     #[allow(clippy::arithmetic_side_effects)] // at most 8 + 260
@@ -154,15 +154,39 @@ impl Translator {
     }
 }
 
+/// Translates tunnel frames among VXLAN, NVGRE and Geneve in place, by its
+/// [`TranslateConfig`], checked when it is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Translator {
+    config: TranslateConfig,
+}
+
 impl Translator {
+    /// A translator with these settings.
+    ///
+    /// # Errors
+    /// `OutOfRange` for settings that cannot be sent: a VXLAN or Geneve port 0, a source
+    /// port range containing 0.
+    pub fn new(config: TranslateConfig) -> Result<Self> {
+        check_udp_ports("VXLAN port", config.vxlan_port, config.source_ports)?;
+        check_udp_ports("Geneve port", config.geneve_port, config.source_ports)?;
+        Ok(Translator { config })
+    }
+
+    /// Its settings.
+    #[inline]
+    pub fn config(&self) -> &TranslateConfig {
+        &self.config
+    }
+
     /// Rewrites the VXLAN, NVGRE or Geneve frame at `buf[frame]` as the `to`
     /// encapsulation, in place, and returns its new range. The outer family, addresses,
     /// TTL or hop limit, DSCP/ECN, and IPv4 ID and options or IPv6 flow label are kept;
     /// VNI = VSID; the FlowID or source port comes from the inner flow's hash. Geneve's
-    /// options are dropped, and [`geneve_options`](Self::geneve_options) written toward
-    /// Geneve. A longer tunnel header needs the difference as headroom before
-    /// `frame.start`: 8 bytes for NVGRE -> VXLAN or Geneve, plus the translator's Geneve
-    /// options. Ethernet padding after the outer IP packet is dropped. The frame passes
+    /// options are dropped, and [`geneve_options`](TranslateConfig::geneve_options)
+    /// written toward Geneve. A longer tunnel header needs the difference as headroom
+    /// before `frame.start`: 8 bytes for NVGRE -> VXLAN or Geneve, plus the translator's
+    /// Geneve options. Ethernet padding after the outer IP packet is dropped. The frame passes
     /// the same checks as for decapsulation first.
     ///
     /// # Errors
@@ -170,26 +194,45 @@ impl Translator {
     /// checks; `ReservedVsid` for a VNI that is a reserved VSID when translating to NVGRE
     /// (RFC 7637 section 3.2: such a frame is dropped, not given a made-up VSID);
     /// `InnerVlanTag` for inner tags the policy refuses (or `Keep` towards NVGRE);
-    /// `OutOfRange` for settings that cannot be sent (VXLAN port 0, a source port range
-    /// containing 0); `Headroom`; `ExceedsMtu`.
+    /// `Headroom`; `ExceedsMtu`.
     // Always inlined, like `Decoder::decode`: a per-packet entry point belongs in the
     // caller's loop, where its result stays in registers and the caller's constants fold
     // (measured: 37 to 98 fewer instructions per packet than a call). A caller that wants
     // one copy of it wraps it in a function of its own.
     #[inline(always)]
-    // Cannot overflow or index out of range: offsets of headers inside the checked frame
-    // and its headroom.
-    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     pub fn translate(
         &self,
         buf: &mut [u8],
         frame: Range<usize>,
         to: TunnelKind,
     ) -> Result<Range<usize>> {
-        check_udp_ports("VXLAN port", self.vxlan_port, self.source_ports)?;
-        if to == TunnelKind::Geneve {
-            check_udp_ports("Geneve port", self.geneve_port, self.source_ports)?;
+        self.config.translate(buf, frame, to)
+    }
+}
+
+impl Default for Translator {
+    /// The default settings (which can be sent).
+    #[inline]
+    fn default() -> Self {
+        Translator {
+            config: TranslateConfig::default(),
         }
+    }
+}
+
+impl TranslateConfig {
+    /// [`Translator::translate`], the settings checked when the translator was built.
+    // Always inlined, as `Translator::translate`.
+    #[inline(always)]
+    // Cannot overflow or index out of range: offsets of headers inside the checked frame
+    // and its headroom.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    pub(crate) fn translate(
+        &self,
+        buf: &mut [u8],
+        frame: Range<usize>,
+        to: TunnelKind,
+    ) -> Result<Range<usize>> {
         let policy = ReceivePolicy {
             checksums: self.checksums,
             sources: self.sources,
@@ -431,7 +474,7 @@ struct GeneveTo {
     udp_checksum: Option<u16>,
 }
 
-impl Translator {
+impl TranslateConfig {
     /// Writes UDP, the Geneve header and the translator's options at the start of
     /// `datagram`, which runs to the end of the inner frame, and the UDP checksum.
     // Out of line: inlined, it made the VXLAN and NVGRE translations longer.
@@ -607,10 +650,10 @@ mod tests {
                 .encapsulate(&mut buf, HEADROOM..HEADROOM + inner.len())
                 .unwrap();
             let sent = buf[vxlan.clone()].to_vec();
-            let translator = Translator {
+            let translator = TranslateConfig {
                 udp6_zero_checksum_rx: zero,
                 udp6_zero_checksum_tx: zero,
-                ..Translator::default()
+                ..TranslateConfig::default()
             };
             let nvgre = translator
                 .translate(&mut buf, vxlan.clone(), TunnelKind::Nvgre)

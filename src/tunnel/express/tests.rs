@@ -6,25 +6,25 @@ use crate::packet::{ReservedPolicy, TunnelPorts};
 use crate::tunnel::flow::PortRange;
 use crate::tunnel::inner_vlan::InnerVlanPolicy;
 use crate::tunnel::{
-    DecapConfig, Decapsulator, FlowId, SourcePolicy, Translator, TunnelKind, UnderstoodOptions,
+    DecapConfig, Decapsulator, FlowId, SourcePolicy, TranslateConfig, TunnelKind, UnderstoodOptions,
 };
 use corpus::{Rng, frames, inner_frame};
 use std::vec::Vec;
 
 /// The translators the frames meet: the defaults and each setting moved.
-fn translators() -> Vec<Translator> {
-    let base = Translator::default();
+fn translators() -> Vec<TranslateConfig> {
+    let base = TranslateConfig::default();
     Vec::from([
         base,
-        Translator {
+        TranslateConfig {
             checksums: Checksums::OffloadedByNic,
             ..base
         },
-        Translator {
+        TranslateConfig {
             sources: SourcePolicy::AllowLoopback,
             ..base
         },
-        Translator {
+        TranslateConfig {
             decoder: Decoder {
                 vxlan_reserved: ReservedPolicy::Reject,
                 vxlan_ports: TunnelPorts::from_slice(&[8472, 4789]).unwrap(),
@@ -32,22 +32,22 @@ fn translators() -> Vec<Translator> {
             },
             ..base
         },
-        Translator {
+        TranslateConfig {
             udp_checksum: true,
             symmetric_hash: true,
             ..base
         },
-        Translator {
+        TranslateConfig {
             flow_id: FlowId::Fixed(9),
             vxlan_port: 8472,
             ..base
         },
-        Translator {
+        TranslateConfig {
             source_ports: PortRange::new(1000, 1003).unwrap(),
             mtu: 100,
             ..base
         },
-        Translator {
+        TranslateConfig {
             inner_vlan: InnerVlanPolicy::Keep,
             ..base
         },

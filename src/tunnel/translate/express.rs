@@ -16,7 +16,7 @@
 
 use core::ops::Range;
 
-use super::{Ipv4Rewrite, Translator, fill_udp_checksum};
+use super::{Ipv4Rewrite, TranslateConfig, fill_udp_checksum};
 use crate::packet::{Decoder, Depth, Record, Transport, Tunnel};
 use crate::tunnel::TunnelKind;
 use crate::tunnel::config::check_vsid;
@@ -233,7 +233,7 @@ fn next_inner<'a, K: Record<'a>>(frame: &'a [u8], offset: usize, inner: &mut Inn
     true
 }
 
-impl Translator {
+impl TranslateConfig {
     /// [`translate`](Translator::translate) of the common frame to VXLAN or NVGRE:
     /// `None`, with nothing written, for any other frame or target, or where the general
     /// path would fail.

@@ -20,7 +20,7 @@
 
 use core::ops::Range;
 
-use super::{Translator, fill_udp_checksum};
+use super::{TranslateConfig, fill_udp_checksum};
 use crate::packet::{Depth, ReservedPolicy};
 use crate::tunnel::TunnelKind;
 use crate::tunnel::config::{check_source_v6, check_vsid};
@@ -46,7 +46,7 @@ struct Taken {
     offset: usize,
 }
 
-impl Translator {
+impl TranslateConfig {
     /// [`translate`](Translator::translate) of the common frame over IPv6 to VXLAN or
     /// NVGRE: `None`, with nothing written, for any other frame or target, or where the
     /// general path would fail.
@@ -285,21 +285,21 @@ mod tests {
     /// of their first 120 bytes flipped, one in ten is cut short.
     #[test]
     fn express6_translation_is_the_general_one() {
-        let base = Translator::default();
+        let base = TranslateConfig::default();
         let translators = [
             base,
-            Translator {
+            TranslateConfig {
                 checksums: Checksums::OffloadedByNic,
                 udp6_zero_checksum_rx: true,
                 ..base
             },
-            Translator {
+            TranslateConfig {
                 sources: SourcePolicy::AllowLoopback,
                 udp6_zero_checksum_tx: true,
                 symmetric_hash: true,
                 ..base
             },
-            Translator {
+            TranslateConfig {
                 decoder: Decoder {
                     vxlan_reserved: ReservedPolicy::Reject,
                     ..Decoder::default()
@@ -308,7 +308,7 @@ mod tests {
                 vxlan_port: 8472,
                 ..base
             },
-            Translator {
+            TranslateConfig {
                 source_ports: PortRange::new(1000, 1003).unwrap(),
                 mtu: 200,
                 ..base
@@ -387,7 +387,7 @@ mod tests {
             .chain([0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2])
             .chain([0x30, 0x39, 0, 53, 0, 8, 0, 0])
             .collect();
-        let translator = Translator::default();
+        let translator = TranslateConfig::default();
         let policy = ReceivePolicy {
             checksums: translator.checksums,
             sources: translator.sources,
