@@ -94,9 +94,10 @@ impl Default for DecapConfig {
 ///
 /// Its per-packet code is chosen once, when it is built: with the defaults (whatever
 /// Geneve options it understands), the settings are constants in that code, so no
-/// packet reads or tests them (decapsulation measured 145 -> 131 instructions per
-/// packet); any other settings are read per packet. Either way the checks and results
-/// are the same.
+/// packet reads or tests them; any other settings are read per packet. Either way the
+/// checks and results are the same. Both codes are inlined where it is called, and
+/// which one runs is one test per packet: where the compiler sees which (a decapsulator
+/// built in the function that uses it), the other goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decapsulator {
     config: DecapConfig,
@@ -158,7 +159,12 @@ impl Decapsulator {
     /// defaults' path).
     // Always inlined, with everything `f` calls on a packet: the constants fold only
     // where the code that reads them is compiled in place. The options go apart: a
-    // copy of the settings holding them was built on the stack per packet.
+    // copy of the settings holding them was built on the stack per packet. Measured in
+    // the benches' loops (the decapsulator a field of a struct): decapsulation 145 ->
+    // 144 instructions per packet, mixed 197 -> 187, Geneve 184 -> 177, its mixed
+    // workload 275 -> 256. Both paths side by side in a loop cost it registers: with the
+    // defaults' alone (a decapsulator the compiler knows) the first is 134. The
+    // configured path out of line brought the result back through memory (256-290).
     #[inline(always)]
     pub(crate) fn with_config<T>(
         &self,
