@@ -238,17 +238,18 @@ impl Decapsulator {
     /// # Errors
     /// A malformed outer header, VXLAN, NVGRE or Geneve header, or inner Ethernet header
     /// (inner IP header, for Geneve's IP payloads); `CriticalOption` for a Geneve option
-    /// marked critical that is not in [`geneve_understood`](DecapConfig::geneve_understood)
-    /// (RFC 8926 section 3.5); `NotTenantFrame` for Geneve's O bit; `UnsupportedFrame`
-    /// for a Geneve protocol type other than 0x6558, 0x0800 and 0x86DD;
-    /// `NotTunnel`; `Fragment` for an outer fragment; `UnsupportedFrame` for an IPv6
-    /// extension header before UDP or GRE; `BadChecksum` for a wrong outer IPv4 header
-    /// checksum or UDP checksum; `ZeroChecksum` for a zero UDP checksum over IPv6 unless
-    /// [`udp6_zero_checksum_rx`](DecapConfig::udp6_zero_checksum_rx); `BadAddress` for an outer
-    /// source that cannot be a VTEP ([`SourcePolicy`]); `ReservedVsid`; `NotEthernet` or
-    /// `NotTenantFrame` for VXLAN-GPE carrying something else, OAM or an unknown
-    /// version; `InnerVlanTag` under [`InnerVlanPolicy::Reject`], and for any tagged
-    /// NVGRE payload (RFC 7637 section 3.2); `EcnDrop` for CE over Not-ECT.
+    /// marked critical that is not in
+    /// [`geneve_understood`](DecapConfig::geneve_understood) (RFC 8926 section 3.5);
+    /// `NotTenantFrame` for Geneve's O bit; `UnsupportedFrame` for a Geneve protocol type
+    /// other than 0x6558, 0x0800 and 0x86DD; `NotTunnel`; `Fragment` for an outer
+    /// fragment; `UnsupportedFrame` for an IPv6 extension header before UDP or GRE;
+    /// `BadChecksum` for a wrong outer IPv4 header checksum or UDP checksum;
+    /// `ZeroChecksum` for a zero UDP checksum over IPv6 unless
+    /// [`udp6_zero_checksum_rx`](DecapConfig::udp6_zero_checksum_rx); `BadAddress` for an
+    /// outer source that cannot be a VTEP ([`SourcePolicy`]); `ReservedVsid`;
+    /// `NotEthernet` or `NotTenantFrame` for VXLAN-GPE carrying something else, OAM or an
+    /// unknown version; `InnerVlanTag` under [`InnerVlanPolicy::Reject`], and for any
+    /// tagged NVGRE payload (RFC 7637 section 3.2); `EcnDrop` for CE over Not-ECT.
     // Always inlined, like `Decoder::decode`: a per-packet entry point belongs in the
     // caller's loop, where its result stays in registers and the caller's constants fold
     // (measured: 37 to 98 fewer instructions per packet than a call). A caller that wants

@@ -121,8 +121,8 @@ impl Decapsulator {
     ///
     /// # Errors
     /// As [`decapsulate`](Self::decapsulate): `BadAddress` for a peer that cannot be a
-    /// VTEP under [`sources`](DecapConfig::sources), a malformed tunnel header or inner Ethernet
-    /// header, `ReservedVsid`, VXLAN-GPE's refusals, `InnerVlanTag`, `EcnDrop`.
+    /// VTEP under [`sources`](DecapConfig::sources), a malformed tunnel header or inner
+    /// Ethernet header, `ReservedVsid`, VXLAN-GPE's refusals, `InnerVlanTag`, `EcnDrop`.
     #[inline(always)]
     pub fn decapsulate_payload(
         &self,
