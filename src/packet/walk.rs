@@ -497,7 +497,29 @@ fn walk_ip<'a>(
     depth: Depth,
 ) -> Result<StackEnd<'a>> {
     if ethertype == EtherType::IPV4 {
-        let (payload, ip) = step(ipv4::parse, rest, pos)?;
+        // The common header (no options, lengths sound) goes on to its own copy of the
+        // transport walk, with its length a constant; other headers, and every error,
+        // through the general parser. Measured in instructions per packet
+        // (benches/instructions.sh): decode VXLAN 159 -> 157, NVGRE 148 -> 144, mixed
+        // 148 -> 145 and 140 -> 136; Geneve 203 -> 206 and 187 -> 188 (its loop spills
+        // more); encapsulation one more (its flow key's walk).
+        if let Some((payload, ip)) = ipv4::parse_common(rest) {
+            record.ipv4(pos, ip);
+            if ip.is_fragment() {
+                return Ok(StackEnd {
+                    ip_payload: None,
+                    udp: None,
+                });
+            }
+            return walk_transport(
+                payload,
+                pos + ipv4::HEADER_LEN,
+                ip.protocol(),
+                record,
+                depth,
+            );
+        }
+        let (payload, ip) = step(ipv4::parse_other, rest, pos)?;
         record.ipv4(pos, ip);
         if ip.is_fragment() {
             return Ok(StackEnd {
