@@ -302,7 +302,7 @@ impl Decoder {
     // stay in registers instead of going through memory.
     #[inline(always)]
     fn fill<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
-        // The IPv4 slots are set to a 20-byte view and back to `None` before the walk:
+        // The inner IPv4 slot is set to a 20-byte view and back to `None` before the walk:
         // `None` writes only the slot's null pointer, so its length now holds 20 rather
         // than whatever the slot held before. In a per-packet loop the optimiser keeps an
         // unwritten length from one frame to the next, and could not then tell that a view
@@ -310,16 +310,15 @@ impl Decoder {
         // addresses kept a bounds check and the registers that length held. Measured in
         // instructions per packet (benches/instructions.sh): decode VXLAN 174 -> 166,
         // NVGRE 159 -> 152, mixed 162 -> 155 and 149 -> 143, Geneve 219 -> 220. The same
-        // for the outer slot measured Geneve 226 then; since Geneve's ports and options
-        // take fewer tests it pays: VXLAN 166 -> 164, mixed 154 -> 153, Geneve 202 ->
-        // 199 (NVGRE and its mixed workload one more: 153, 144). Done for the transport
-        // slot (a UDP view of 8 bytes) it cost: VXLAN 167, Geneve 210; for the tunnel
-        // slot it changed nothing.
+        // for the outer slot: Geneve 226 then; 166 -> 164 for VXLAN and 202 -> 199 for
+        // Geneve once their ports took fewer tests, but since the transport walk has its
+        // own copies (`walk_ip`) it costs every row: without it VXLAN 157 -> 154, NVGRE
+        // 144 -> 141, Geneve 206 -> 198, mixed 145 -> 143, 136 -> 133 and 188 -> 182. For
+        // the transport slot (a UDP view of 8 bytes) it cost VXLAN 1 and Geneve 8; for the
+        // tunnel slot it changed nothing.
         static FIXED_HEADER: [u8; ipv4::HEADER_LEN] = [0; ipv4::HEADER_LEN];
         frame.inner.ipv4 = Some(Ipv4Packet::new_unchecked(&FIXED_HEADER));
         frame.inner.ipv4 = None;
-        frame.outer.ipv4 = Some(Ipv4Packet::new_unchecked(&FIXED_HEADER));
-        frame.outer.ipv4 = None;
         self.walk(bytes, frame, Depth::InnerTransport)
     }
 
