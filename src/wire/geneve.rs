@@ -86,6 +86,15 @@ const fn words(count: u8) -> usize {
 /// header does not fit in it.
 #[inline]
 pub fn check_options(area: &[u8]) -> Result<()> {
+    // One option filling the area (the common area: OVN's option alone) tested in place
+    // of the walk, its length read once and the loop's state not set up: 6 instructions
+    // fewer per such header (benches/profile.sh geneve_stack: 13 for the walk's one
+    // round, 7 for this).
+    if let Some(&length) = area.get(option_field::LENGTH) {
+        if OPTION_HEADER_LEN.saturating_add(words(length & OPTION_LEN_MASK)) == area.len() {
+            return Ok(());
+        }
+    }
     let mut rest = area;
     while !rest.is_empty() {
         let option_len = match rest.get(option_field::LENGTH) {
