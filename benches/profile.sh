@@ -3,7 +3,7 @@
 # many times it ran per packet, from valgrind --tool=callgrind --dump-instr=yes matched
 # against objdump's disassembly. The per-packet paths are inlined into the bench's loops,
 # so this lists the `Arm::run_*` functions (one loop over the workload per path and arm,
-# as in benches/paths/mod.rs).
+# as in benches/paths/mod.rs, and Geneve's in benches/paths/geneve.rs).
 #
 #   bash benches/profile.sh PATH [ours|floor]    # PATH as in benches/interleaved.rs
 #
@@ -21,7 +21,7 @@ passes=20
 valgrind --tool=callgrind --dump-instr=yes --compress-pos=no --compress-strings=no \
   --callgrind-out-file="$work/out" "$bin" --count "$path" "$arm" $passes >/dev/null 2>&1
 objdump -d --no-show-raw-insn -C "$bin" |
-  awk '$2 ~ /^<interleaved::paths::Arm::run_/ {p=1} p {print} p && /^$/ {p=0}' >"$work/asm"
+  awk '$2 ~ /^<interleaved::paths::.*::run_/ {p=1} p {print} p && /^$/ {p=0}' >"$work/asm"
 python3 - "$work/out" "$work/asm" $((passes * per)) <<'ENDPY'
 import re, sys
 out, asm, packets = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -36,7 +36,7 @@ for line in open(out):
         after_call = True
         continue
     m = re.match(r"^(0x[0-9a-f]+) \d+ (\d+)", line)
-    if m and fn and "Arm::run_" in fn:
+    if m and fn and "::run_" in fn and "interleaved::paths" in fn:
         if not after_call:
             address = int(m.group(1), 16)
             cost[address] = cost.get(address, 0) + int(m.group(2))
