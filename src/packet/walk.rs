@@ -512,30 +512,10 @@ fn walk_ip<'a>(
         // 148 -> 145 and 140 -> 136; Geneve 203 -> 206 and 187 -> 188 (its loop spills
         // more); encapsulation one more (its flow key's walk).
         if let Some((payload, ip)) = ipv4::parse_common(rest) {
-            record.ipv4(pos, ip);
-            if ip.is_fragment() {
-                return Ok(StackEnd {
-                    ip_payload: None,
-                    udp: None,
-                });
-            }
-            return walk_transport(
-                payload,
-                pos + ipv4::HEADER_LEN,
-                ip.protocol(),
-                record,
-                depth,
-            );
+            return walk_after_ipv4(payload, ip, ipv4::HEADER_LEN, pos, record, depth);
         }
         let (payload, ip) = step(ipv4::parse_other, rest, pos)?;
-        record.ipv4(pos, ip);
-        if ip.is_fragment() {
-            return Ok(StackEnd {
-                ip_payload: None,
-                udp: None,
-            });
-        }
-        walk_transport(payload, pos + ip.header_len(), ip.protocol(), record, depth)
+        walk_after_ipv4(payload, ip, ip.header_len(), pos, record, depth)
     } else if ethertype == EtherType::IPV6 {
         let (payload, ip) = step(ipv6::parse, rest, pos)?;
         record.ipv6(pos, ip);
@@ -552,6 +532,28 @@ fn walk_ip<'a>(
             udp: None,
         })
     }
+}
+
+/// Records the IPv4 header `ip` (`header_len` bytes) found `pos` bytes into the frame,
+/// then walks the transport ports in its `payload`, unless it is a fragment.
+#[inline(always)]
+#[allow(clippy::arithmetic_side_effects)] // offsets inside the input: no overflow
+fn walk_after_ipv4<'a>(
+    payload: &'a [u8],
+    ip: Ipv4Packet<&'a [u8]>,
+    header_len: usize,
+    pos: usize,
+    record: &mut impl Record<'a>,
+    depth: Depth,
+) -> Result<StackEnd<'a>> {
+    record.ipv4(pos, ip);
+    if ip.is_fragment() {
+        return Ok(StackEnd {
+            ip_payload: None,
+            udp: None,
+        });
+    }
+    walk_transport(payload, pos + header_len, ip.protocol(), record, depth)
 }
 
 /// Walks UDP or TCP ports in the payload of an IP header of `protocol`, `pos` bytes into
