@@ -261,9 +261,16 @@ async fn connect_and_serve(
     loop {
         tokio::select! {
             _ = probe.tick() => {
+                // Refused, too, it ends the session: a gobgpd without its global
+                // settings (restarted bare) cannot hold vtep's routes.
                 if let Err(error) = get_bgp(&mut grpc).await {
+                    let why = if unanswered(&error) {
+                        "gobgpd not answering"
+                    } else {
+                        "gobgpd refused GetBgp"
+                    };
                     return Ended::Lost(with_refused(
-                        format!("gobgpd not answering ({})", status(&error)),
+                        format!("{why} ({})", status(&error)),
                         refused,
                     ));
                 }
