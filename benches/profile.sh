@@ -21,7 +21,7 @@ passes=20
 valgrind --tool=callgrind --dump-instr=yes --compress-pos=no --compress-strings=no \
   --callgrind-out-file="$work/out" "$bin" --count "$path" "$arm" $passes >/dev/null 2>&1
 objdump -d --no-show-raw-insn -C "$bin" |
-  awk '$2 ~ /^<interleaved::paths::.*::run_/ {p=1} p {print} p && /^$/ {p=0}' >"$work/asm"
+  awk '/^[0-9a-f]+ <interleaved::paths::.*::run_/ {p=1} p {print} p && /^$/ {p=0}' >"$work/asm"
 python3 - "$work/out" "$work/asm" $((passes * per)) <<'ENDPY'
 import re, sys
 out, asm, packets = sys.argv[1], sys.argv[2], int(sys.argv[3])

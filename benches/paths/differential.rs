@@ -14,6 +14,7 @@ use tunnelwire::wire::{Ipv4Packet, UdpDatagram};
 
 use super::geneve::decode_geneve_tunnelwire;
 use super::mixed::{mixed_inner_buffers, mixed_vxlan_buffers, mixed_vxlan6_buffers};
+use super::values::{decode_geneve_values_tunnelwire, decode_values_tunnelwire};
 use super::{
     Arm, MTU, NEXT_VXLAN, Path, Rng, decode_tunnelwire, floors, floors_geneve, found, found6,
     payload_tunnelwire, payloads_of,
@@ -73,18 +74,24 @@ fn other_outer_shape(frame: &[u8]) -> bool {
 }
 
 impl Arm {
-    /// Decode (VXLAN and NVGRE, or Geneve): tunnelwire and the floor extract the same
-    /// values (or both none).
+    /// Decode (VXLAN and NVGRE, or Geneve): tunnelwire, by `Frame` and by recorder, and
+    /// the floor extract the same values (or all none).
     pub fn compare_decode(&self, frame: &[u8]) -> Outcome {
-        if self.path == Path::DecodeGeneve {
+        if matches!(self.path, Path::DecodeGeneve | Path::ValuesGeneve) {
             let ours = decode_geneve_tunnelwire(&self.decoder, frame);
+            let recorded = decode_geneve_values_tunnelwire(&self.decoder, frame);
+            assert_eq!(
+                ours,
+                recorded,
+                "Geneve decode by recorder of {:02x?}",
+                head(frame)
+            );
             return decode_outcome(frame, ours, floors_geneve::decode(frame));
         }
-        decode_outcome(
-            frame,
-            decode_tunnelwire(&self.decoder, frame),
-            floors::decode(frame),
-        )
+        let ours = decode_tunnelwire(&self.decoder, frame);
+        let recorded = decode_values_tunnelwire(&self.decoder, frame);
+        assert_eq!(ours, recorded, "decode by recorder of {:02x?}", head(frame));
+        decode_outcome(frame, ours, floors::decode(frame))
     }
 
     /// Encapsulation (`nvgre` or VXLAN) of `buf[inner]`: the same range and the whole
@@ -539,10 +546,10 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
                 let (outcome, rewritten) = arm.compare_payload(&buf, payload, outer);
                 tally.add(outcome, rewritten);
             }
-            Path::DecodeVxlan | Path::DecodeNvgre | Path::DecodeGeneve => {
+            path if path.decodes() => {
                 let mut frame = frames[rng.next() as usize % frames.len()].clone();
                 let mut range = 0..frame.len();
-                if path == Path::DecodeGeneve && rng.next() % 2 == 0 {
+                if matches!(path, Path::DecodeGeneve | Path::ValuesGeneve) && rng.next() % 2 == 0 {
                     mutate_geneve(&mut rng, &mut frame, &range);
                 }
                 mutate(&mut rng, &mut frame, &mut range, true);

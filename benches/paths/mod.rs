@@ -16,10 +16,12 @@ pub mod floors;
 pub mod floors_geneve;
 pub mod geneve;
 pub mod mixed;
+pub mod values;
 
 use differential::Outcome;
 use geneve::{geneve_buffers, geneve_config, geneve_decapsulator, geneve_frames};
 use mixed::{mixed_decap_buffers, mixed_inner_buffers, mixed_tunnel_frames, mixed_vxlan_buffers};
+use values::decode_values_tunnelwire;
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -282,10 +284,16 @@ pub enum Path {
     EncapGeneve,
     EncapGeneveOvn,
     DecapGeneve,
+    /// The decode paths again, tunnelwire's values read by a recorder of the bench's own
+    /// (`values.rs`, by `Decoder::decode_with`) instead of from a `Frame`; the same
+    /// floors.
+    ValuesVxlan,
+    ValuesNvgre,
+    ValuesGeneve,
 }
 
 impl Path {
-    pub const ALL: [Path; 15] = [
+    pub const ALL: [Path; 18] = [
         Path::DecodeVxlan,
         Path::DecodeNvgre,
         Path::EncapVxlan,
@@ -301,6 +309,9 @@ impl Path {
         Path::EncapGeneve,
         Path::EncapGeneveOvn,
         Path::DecapGeneve,
+        Path::ValuesVxlan,
+        Path::ValuesNvgre,
+        Path::ValuesGeneve,
     ];
 
     /// The criterion group's name.
@@ -321,6 +332,9 @@ impl Path {
             Path::EncapGeneve => "geneve_encap",
             Path::EncapGeneveOvn => "geneve_ovn_encap",
             Path::DecapGeneve => "geneve_decap",
+            Path::ValuesVxlan => "vxlan_values",
+            Path::ValuesNvgre => "nvgre_values",
+            Path::ValuesGeneve => "geneve_values",
         }
     }
 
@@ -349,9 +363,13 @@ impl Path {
         (ours, floor)
     }
 
-    /// True for the paths with a differential run on mutated frames (all of them).
+    /// True for the paths with a differential run on mutated frames: all but the
+    /// decode paths by recorder, whose values the decode paths' run compares already.
     pub fn has_differential(self) -> bool {
-        true
+        !matches!(
+            self,
+            Path::ValuesVxlan | Path::ValuesNvgre | Path::ValuesGeneve
+        )
     }
 
     /// True for the paths with a mixed workload (the IPv4 underlay's).
@@ -368,6 +386,22 @@ impl Path {
                 | Path::EncapGeneve
                 | Path::EncapGeneveOvn
                 | Path::DecapGeneve
+                | Path::ValuesVxlan
+                | Path::ValuesNvgre
+                | Path::ValuesGeneve
+        )
+    }
+
+    /// True for the decode paths, by `Frame` or by recorder.
+    pub fn decodes(self) -> bool {
+        matches!(
+            self,
+            Path::DecodeVxlan
+                | Path::DecodeNvgre
+                | Path::DecodeGeneve
+                | Path::ValuesVxlan
+                | Path::ValuesNvgre
+                | Path::ValuesGeneve
         )
     }
 }
@@ -429,12 +463,18 @@ impl Arm {
     pub fn with(path: Path, ours: bool, mixed: bool) -> Self {
         let nvgre = matches!(
             path,
-            Path::EncapNvgre | Path::DecodeNvgre | Path::EncapNvgre6
+            Path::EncapNvgre | Path::DecodeNvgre | Path::ValuesNvgre | Path::EncapNvgre6
         );
         let frames = match path {
-            Path::DecodeVxlan | Path::DecodeNvgre if mixed => mixed_tunnel_frames(nvgre),
-            Path::DecodeVxlan | Path::DecodeNvgre => tunnel_frames(nvgre),
-            Path::DecodeGeneve => geneve_frames(mixed),
+            Path::DecodeVxlan | Path::DecodeNvgre | Path::ValuesVxlan | Path::ValuesNvgre
+                if mixed =>
+            {
+                mixed_tunnel_frames(nvgre)
+            }
+            Path::DecodeVxlan | Path::DecodeNvgre | Path::ValuesVxlan | Path::ValuesNvgre => {
+                tunnel_frames(nvgre)
+            }
+            Path::DecodeGeneve | Path::ValuesGeneve => geneve_frames(mixed),
             _ => Vec::new(),
         };
         let buffers = match path {
@@ -552,7 +592,11 @@ impl Arm {
     pub fn pass(&mut self) -> u64 {
         match (self.path, self.ours) {
             (Path::DecodeVxlan | Path::DecodeNvgre, true) => self.run_decode_ours(),
-            (Path::DecodeVxlan | Path::DecodeNvgre, false) => self.run_decode_floor(),
+            (Path::ValuesVxlan | Path::ValuesNvgre, true) => self.run_values_ours(),
+            (
+                Path::DecodeVxlan | Path::DecodeNvgre | Path::ValuesVxlan | Path::ValuesNvgre,
+                false,
+            ) => self.run_decode_floor(),
             (Path::EncapVxlan | Path::EncapNvgre, true) if self.mixed => {
                 self.run_encap_ours::<true>()
             }
@@ -580,7 +624,8 @@ impl Arm {
             (Path::Payload, true) => self.run_payload_ours(),
             (Path::Payload, false) => self.run_payload_floor(),
             (Path::DecodeGeneve, true) => self.run_geneve_decode_ours(),
-            (Path::DecodeGeneve, false) => self.run_geneve_decode_floor(),
+            (Path::ValuesGeneve, true) => self.run_geneve_values_ours(),
+            (Path::DecodeGeneve | Path::ValuesGeneve, false) => self.run_geneve_decode_floor(),
             // Geneve without options is written by VXLAN's layout in both arms.
             (Path::EncapGeneve | Path::EncapGeneveOvn, true) if self.mixed => {
                 self.run_encap_ours::<true>()
@@ -607,6 +652,16 @@ impl Arm {
         for frame in &self.frames {
             acc ^=
                 decode_tunnelwire(&self.decoder, black_box(frame)).map_or(0, |v| values_digest(&v));
+        }
+        acc
+    }
+
+    #[inline(never)]
+    fn run_values_ours(&mut self) -> u64 {
+        let mut acc = 0u64;
+        for frame in &self.frames {
+            acc ^= decode_values_tunnelwire(&self.decoder, black_box(frame))
+                .map_or(0, |v| values_digest(&v));
         }
         acc
     }
@@ -830,7 +885,12 @@ impl Arm {
     fn check_against(mut self, floor: &mut Arm) {
         let clean = !self.mixed;
         match self.path {
-            Path::DecodeVxlan | Path::DecodeNvgre | Path::DecodeGeneve => {
+            Path::DecodeVxlan
+            | Path::DecodeNvgre
+            | Path::DecodeGeneve
+            | Path::ValuesVxlan
+            | Path::ValuesNvgre
+            | Path::ValuesGeneve => {
                 for frame in &self.frames {
                     let outcome = self.compare_decode(frame);
                     assert!(

@@ -19,7 +19,8 @@
 //! malformed header is an [`Error`](crate::Error) whose offset counts from the frame's first byte.
 //!
 //! The files split by job: this one holds the decoded frame, `walk` the walk and the
-//! [`Decoder`], `ports` the [`TunnelPorts`].
+//! [`Decoder`], `record` what the walk hands each header to ([`Record`],
+//! [`RecordFrame`]), `ports` the [`TunnelPorts`].
 //!
 //! ## Example: decode a VXLAN frame and read its layers
 //!
@@ -61,6 +62,7 @@
 )]
 
 mod ports;
+mod record;
 #[cfg(test)]
 mod tests;
 // The walk owns what decodes and records a stack (`Stack::decode`, the recorders): this
@@ -68,8 +70,9 @@ mod tests;
 mod walk;
 
 pub use ports::{TunnelPorts, VxlanPorts};
+pub use record::{Record, RecordFrame};
 pub use walk::Decoder;
-pub(crate) use walk::{Depth, Record, RecordFrame, walk, walk_from_ip};
+pub(crate) use walk::{Depth, walk, walk_from_ip};
 
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::geneve::GeneveHeader;

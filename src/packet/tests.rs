@@ -275,3 +275,55 @@ fn tcp_ports_are_read_and_short_segments_left_alone() {
     let frame = Decoder::new().decode(&short).unwrap();
     assert_eq!(frame.outer.ports(), None);
 }
+
+/// Counts the tunnels it is handed, and refuses a frame without one.
+#[derive(Default)]
+struct TunnelsOnly {
+    outer: Stack<'static>,
+    tunnels: usize,
+    inner: (),
+}
+
+impl RecordFrame<'static> for TunnelsOnly {
+    type Outer = Stack<'static>;
+    type Inner = ();
+    fn outer(&mut self) -> &mut Stack<'static> {
+        &mut self.outer
+    }
+    fn tunnel(&mut self, _at: usize, _tunnel: Tunnel<'static>) -> crate::Result<()> {
+        self.tunnels += 1;
+        Ok(())
+    }
+    fn no_tunnel(&mut self) -> crate::Result<()> {
+        Err(crate::Error::new(Layer::Udp, ErrorKind::NotTunnel))
+    }
+    fn inner(&mut self) -> &mut () {
+        &mut self.inner
+    }
+}
+
+#[test]
+fn a_recorder_sees_what_decode_sees_and_can_refuse() {
+    // A frame as its own recorder: the same layers and error as `decode_partial`, on
+    // whole frames and on every cut of one.
+    let bytes = vxlan_frame(4789, 0x08);
+    for end in 0..=bytes.len() {
+        let mut recorded = Frame::default();
+        let error = Decoder::new()
+            .decode_with(&bytes[..end], &mut recorded)
+            .err();
+        assert_eq!(
+            (recorded, error),
+            Decoder::new().decode_partial(&bytes[..end])
+        );
+    }
+    // A recorder's refusal ends the walk with its error; what it kept before stays.
+    let bytes: &'static [u8] = std::vec::Vec::leak(vxlan_frame(4790, 0x08));
+    let mut only = TunnelsOnly::default();
+    let error = Decoder::new().decode_with(bytes, &mut only).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::NotTunnel);
+    assert!(only.outer.udp().is_some() && only.tunnels == 0);
+    let bytes: &'static [u8] = std::vec::Vec::leak(vxlan_frame(4789, 0x08));
+    Decoder::new().decode_with(bytes, &mut only).unwrap();
+    assert_eq!(only.tunnels, 1);
+}

@@ -9,16 +9,17 @@
 )]
 
 use super::{
-    Frame, MAX_VLAN_TAGS, ReservedPolicy, Stack, Transport, Tunnel, TunnelKind, TunnelPorts,
+    Frame, MAX_VLAN_TAGS, Record, RecordFrame, ReservedPolicy, Stack, Transport, Tunnel,
+    TunnelKind, TunnelPorts,
 };
 use crate::error::{Error, Result};
-use crate::wire::ethernet::{self, EtherType, EthernetFrame};
+use crate::wire::ethernet::{self, EtherType};
 use crate::wire::geneve;
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
-use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::ipv6;
 use crate::wire::nvgre;
 use crate::wire::udp::{self, UdpDatagram};
-use crate::wire::vlan::{self, VlanTag};
+use crate::wire::vlan;
 use crate::wire::vxlan;
 
 /// Decoding settings. The default: VXLAN on port 4789, Geneve on 6081, VXLAN reserved
@@ -56,35 +57,6 @@ impl Default for Decoder {
     }
 }
 
-/// What a walk down one stack keeps of each layer it validates, in the order it meets
-/// them. [`Stack`] keeps every view; the tunnel engine keeps only what it reads (where
-/// the inner IP header is, its ECN, the flow key), so a per-packet path stores nothing it
-/// does not use. Every method defaults to keeping nothing.
-pub(crate) trait Record<'a> {
-    /// The stack starts `at` bytes into the frame (called before anything is checked).
-    #[inline(always)]
-    fn start(&mut self, _at: usize) {}
-    /// A valid Ethernet header.
-    #[inline(always)]
-    fn ethernet(&mut self, _eth: EthernetFrame<&'a [u8]>) {}
-    /// A VLAN TPID was read: a tag follows (decoded next, unless it is cut short or a
-    /// third one).
-    #[inline(always)]
-    fn tag_follows(&mut self) {}
-    /// The `index`-th valid VLAN tag (0 for the outermost).
-    #[inline(always)]
-    fn vlan(&mut self, _index: usize, _tag: VlanTag<&'a [u8]>) {}
-    /// A valid IPv4 header `at` bytes into the frame.
-    #[inline(always)]
-    fn ipv4(&mut self, _at: usize, _ip: Ipv4Packet<&'a [u8]>) {}
-    /// A valid IPv6 header `at` bytes into the frame.
-    #[inline(always)]
-    fn ipv6(&mut self, _at: usize, _ip: Ipv6Packet<&'a [u8]>) {}
-    /// The transport header.
-    #[inline(always)]
-    fn transport(&mut self, _transport: Transport<'a>) {}
-}
-
 /// Decoding one stack by itself, and playing it back: the walk's, as is every recorder.
 impl<'a> Stack<'a> {
     /// Decodes one Ethernet stack (Ethernet, tags, IPv4 or IPv6, UDP or TCP ports; no tunnel) as
@@ -105,112 +77,6 @@ impl<'a> Stack<'a> {
         let mut stack = Stack::default();
         let error = walk_from_ip(bytes, ethertype, &mut stack).err();
         (stack, error)
-    }
-
-    /// Plays the decoded layers back into a recorder, as the walk that decoded them did
-    /// (the flow key is its one user, and it needs no `tag_follows`).
-    #[inline(always)]
-    pub(crate) fn replay(&self, record: &mut impl Record<'a>) {
-        record.start(self.offset);
-        if let Some(eth) = self.ethernet {
-            record.ethernet(eth);
-        }
-        for (index, tag) in self.vlans.iter().flatten().enumerate() {
-            record.vlan(index, *tag);
-        }
-        if let Some(ip) = self.ipv4 {
-            record.ipv4(self.l3_offset(), ip);
-        } else if let Some(ip) = self.ipv6 {
-            record.ipv6(self.l3_offset(), ip);
-        }
-        if let Some(transport) = self.transport {
-            record.transport(transport);
-        }
-    }
-}
-
-/// Keeps nothing.
-impl Record<'_> for () {}
-
-/// A stack keeps every view.
-impl<'a> Record<'a> for Stack<'a> {
-    #[inline(always)]
-    fn start(&mut self, at: usize) {
-        self.offset = at;
-    }
-    #[inline(always)]
-    fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
-        self.ethernet = Some(eth);
-    }
-    #[inline(always)]
-    fn vlan(&mut self, index: usize, tag: VlanTag<&'a [u8]>) {
-        if let Some(slot) = self.vlans.get_mut(index) {
-            *slot = Some(tag);
-        }
-    }
-    #[inline(always)]
-    fn ipv4(&mut self, _at: usize, ip: Ipv4Packet<&'a [u8]>) {
-        self.ipv4 = Some(ip);
-    }
-    #[inline(always)]
-    fn ipv6(&mut self, _at: usize, ip: Ipv6Packet<&'a [u8]>) {
-        self.ipv6 = Some(ip);
-    }
-    #[inline(always)]
-    fn transport(&mut self, transport: Transport<'a>) {
-        self.transport = Some(transport);
-    }
-}
-
-/// What a walk over a whole frame keeps: a recorder for each stack, and the tunnel.
-pub(crate) trait RecordFrame<'a> {
-    /// Keeps the outer stack.
-    type Outer: Record<'a>;
-    /// Keeps the inner stack.
-    type Inner: Record<'a>;
-    /// The outer stack's recorder.
-    fn outer(&mut self) -> &mut Self::Outer;
-    /// A valid tunnel header `at` bytes into the frame, before the inner stack is
-    /// walked. An error ends the walk with it: a recorder that checks the outer stack
-    /// (the tunnel engine's) refuses a frame here, before anything inside is read.
-    ///
-    /// # Errors
-    /// What the recorder refuses.
-    fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()>;
-    /// The outer stack ended without a tunnel header (no VXLAN port, not GRE, an outer
-    /// fragment, a payload the walk does not decode). An error ends the walk with it: a
-    /// recorder that wants a tunnel says why here, while what it recorded of the outer
-    /// stack is at hand, so nothing of the outer stack is kept across the inner walk for
-    /// a reason worked out after it.
-    ///
-    /// # Errors
-    /// What the recorder refuses.
-    fn no_tunnel(&mut self) -> Result<()>;
-    /// The inner stack's recorder.
-    fn inner(&mut self) -> &mut Self::Inner;
-}
-
-/// A frame keeps every view.
-impl<'a> RecordFrame<'a> for Frame<'a> {
-    type Outer = Stack<'a>;
-    type Inner = Stack<'a>;
-    #[inline(always)]
-    fn outer(&mut self) -> &mut Stack<'a> {
-        &mut self.outer
-    }
-    #[inline(always)]
-    fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> Result<()> {
-        self.tunnel = Some(tunnel);
-        self.tunnel_offset = at;
-        Ok(())
-    }
-    #[inline(always)]
-    fn no_tunnel(&mut self) -> Result<()> {
-        Ok(())
-    }
-    #[inline(always)]
-    fn inner(&mut self) -> &mut Stack<'a> {
-        &mut self.inner
     }
 }
 
@@ -295,6 +161,83 @@ impl Decoder {
     pub fn decode_into<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
         *frame = Frame::default();
         self.fill(bytes, frame)
+    }
+
+    /// Decodes a whole frame into a recorder of your own: the walk of
+    /// [`decode`](Self::decode), every header validated the same way, hands each valid
+    /// header to `recorder` as it meets it, and the recorder keeps what it needs. Where
+    /// a [`Frame`] keeps an `Option` of a view per layer, to be tested again by the
+    /// caller, a recorder keeps plain values: the cheapest way to read a few fields of
+    /// every packet (a flow key, counters per VNI). What it recorded before an error
+    /// stays in it.
+    ///
+    /// ```
+    /// use core::net::Ipv4Addr;
+    /// use tunnelwire::packet::{Decoder, Record, RecordFrame, Transport, Tunnel};
+    /// use tunnelwire::tunnel::{Encapsulator, HEADROOM, TunnelConfig};
+    /// use tunnelwire::wire::{Ipv4Packet, Vni};
+    ///
+    /// /// The inner addresses and ports.
+    /// #[derive(Default)]
+    /// struct Flow { addrs: Option<(Ipv4Addr, Ipv4Addr)>, ports: Option<(u16, u16)> }
+    ///
+    /// impl<'a> Record<'a> for Flow {
+    ///     fn ipv4(&mut self, _at: usize, ip: Ipv4Packet<&'a [u8]>) {
+    ///         self.addrs = Some((ip.src_addr(), ip.dst_addr()));
+    ///     }
+    ///     fn transport(&mut self, transport: Transport<'a>) {
+    ///         self.ports = Some(match transport {
+    ///             Transport::Udp(udp) => (udp.src_port(), udp.dst_port()),
+    ///             Transport::Tcp { src_port, dst_port } => (src_port, dst_port),
+    ///         });
+    ///     }
+    /// }
+    ///
+    /// /// The VNI and the inner flow; nothing of the outer stack (`()` keeps nothing).
+    /// #[derive(Default)]
+    /// struct TenantFlow { vni: Option<u32>, inner: Flow, outer: () }
+    ///
+    /// impl<'a> RecordFrame<'a> for TenantFlow {
+    ///     type Outer = ();
+    ///     type Inner = Flow;
+    ///     fn outer(&mut self) -> &mut () { &mut self.outer }
+    ///     fn tunnel(&mut self, _at: usize, tunnel: Tunnel<'a>) -> tunnelwire::Result<()> {
+    ///         self.vni = Some(tunnel.segment());
+    ///         Ok(())
+    ///     }
+    ///     fn inner(&mut self) -> &mut Flow { &mut self.inner }
+    /// }
+    ///
+    /// // A VXLAN frame carrying UDP from 192.0.2.1:5000 to 192.0.2.2:53.
+    /// let mut buf = [0u8; HEADROOM + 42];
+    /// let inner = &mut buf[HEADROOM..];
+    /// inner[12..16].copy_from_slice(&[0x08, 0x00, 0x45, 0]);
+    /// inner[16..18].copy_from_slice(&28u16.to_be_bytes()); // total length
+    /// inner[22..24].copy_from_slice(&[64, 17]); // TTL, UDP
+    /// inner[26..34].copy_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
+    /// inner[34..40].copy_from_slice(&[0x13, 0x88, 0, 53, 0, 8]); // ports, UDP length
+    /// let config = TunnelConfig::vxlan(Vni::new(42)?, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+    /// let range = Encapsulator::new(config)?.encapsulate(&mut buf, HEADROOM..HEADROOM + 42)?;
+    ///
+    /// let mut flow = TenantFlow::default();
+    /// Decoder::new().decode_with(&buf[range], &mut flow)?;
+    /// assert_eq!(flow.vni, Some(42));
+    /// assert_eq!(flow.inner.addrs, Some((Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2))));
+    /// assert_eq!(flow.inner.ports, Some((5000, 53)));
+    /// # Ok::<(), tunnelwire::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode), and whatever the recorder's
+    /// [`tunnel`](RecordFrame::tunnel) or [`no_tunnel`](RecordFrame::no_tunnel) refuses.
+    // Always inlined, like `decode`: the recorder's fields stay in the caller's registers.
+    #[inline(always)]
+    pub fn decode_with<'a>(
+        &self,
+        bytes: &'a [u8],
+        recorder: &mut impl RecordFrame<'a>,
+    ) -> Result<()> {
+        self.walk(bytes, recorder, Depth::InnerTransport)
     }
 
     /// Decodes into a frame that is still empty (`Frame::default()`).
