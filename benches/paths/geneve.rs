@@ -209,12 +209,10 @@ impl Arm {
     #[inline(never)]
     pub(super) fn run_geneve_decap_floor<const MIXED: bool>(&mut self) -> u64 {
         let mut acc = 0u64;
-        for (i, (buf, frame)) in self.buffers.iter_mut().enumerate() {
-            if MIXED {
-                if let Some(restore) = &self.restores[i] {
-                    restore.apply(buf, frame);
-                }
-            }
+        if MIXED {
+            self.restore_all();
+        }
+        for (buf, frame) in &mut self.buffers {
             let out = floors_geneve::decapsulate(black_box(&mut buf[frame.clone()]));
             acc ^= out.map_or(0, |(_, segment, _, _, inner, ..)| {
                 u64::from(segment) ^ inner.start as u64

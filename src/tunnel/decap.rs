@@ -263,6 +263,45 @@ impl Decapsulator {
         Ok(found.rewrite(frame))
     }
 
+    /// [`decapsulate`](Self::decapsulate) of each frame in turn, each result handed to
+    /// `then` with its frame: the same checks and results, for a loop over a batch of
+    /// frames (a `recvmmsg`, a NIC's burst). The settings' code is chosen once for the
+    /// batch rather than per frame (see [`Decapsulator`]): each of the two codes gets a
+    /// loop of its own, `then` inlined in both, so the loop that runs holds only the
+    /// chosen one.
+    ///
+    /// The iterator's `next` and `then` are compiled into both loops: keep them small
+    /// (what a frame needs before its turn is best done before the batch).
+    ///
+    /// ```
+    /// use tunnelwire::tunnel::Decapsulator;
+    ///
+    /// let mut batch = vec![vec![0u8; 60], vec![0u8; 14]]; // as received
+    /// let mut refused = 0;
+    /// Decapsulator::default().decapsulate_each(batch.iter_mut().map(Vec::as_mut_slice), |frame, found| {
+    ///     match found {
+    ///         Ok(found) => { let _inner = &frame[found.inner]; } // forward it
+    ///         Err(_) => refused += 1,
+    ///     }
+    /// });
+    /// assert_eq!(refused, 2); // neither is a tunnel frame
+    /// ```
+    // Measured in the benches' loops, a decapsulator in a struct (instructions per
+    // packet, benches/instructions.sh): decapsulate per frame 144, Geneve 179; each
+    // 134 and 168, as with the defaults' code alone.
+    #[inline(always)]
+    pub fn decapsulate_each<'f>(
+        &self,
+        frames: impl IntoIterator<Item = &'f mut [u8]>,
+        then: impl FnMut(&'f mut [u8], Result<Decapsulated>),
+    ) {
+        let understood = &self.config.geneve_understood;
+        match self.path {
+            DecapPath::Defaults => DecapConfig::DEFAULT.decapsulate_each(understood, frames, then),
+            DecapPath::Configured => self.config.decapsulate_each(understood, frames, then),
+        }
+    }
+
     /// Decapsulates without changing a byte: the same checks and result as
     /// [`decapsulate`](Self::decapsulate), for callers that only read (counters,
     /// monitors), except that nothing is rewritten: the inner range covers the frame as
@@ -298,6 +337,20 @@ impl Decapsulator {
 }
 
 impl DecapConfig {
+    /// [`Decapsulator::decapsulate_each`] by these settings.
+    #[inline(always)]
+    fn decapsulate_each<'f>(
+        &self,
+        understood: &UnderstoodOptions,
+        frames: impl IntoIterator<Item = &'f mut [u8]>,
+        mut then: impl FnMut(&'f mut [u8], Result<Decapsulated>),
+    ) {
+        for frame in frames {
+            let found = self.examine(frame, understood).map(|f| f.rewrite(frame));
+            then(frame, found);
+        }
+    }
+
     /// What the receiver accepts, from the settings.
     #[inline(always)]
     pub(crate) fn policy(&self) -> ReceivePolicy {

@@ -147,6 +147,43 @@ fn the_defaults_and_only_they_run_as_constants() {
     }
 }
 
+/// A batch decapsulates as its frames one by one, on both settings' codes: the same
+/// results, in order, each with its own frame, and the same bytes.
+#[test]
+fn a_batch_decapsulates_as_frame_by_frame() {
+    let understood = UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap();
+    for config in [
+        DecapConfig::default(),
+        DecapConfig {
+            geneve_understood: understood,
+            ..DecapConfig::default()
+        },
+        DecapConfig {
+            inner_vlan: InnerVlanPolicy::Strip,
+            geneve_understood: understood,
+            ..DecapConfig::default()
+        },
+    ] {
+        let decap = Decapsulator::new(config);
+        let mut one_by_one: Vec<Vec<u8>> = frames(3_000).map(|(b, r)| b[r].to_vec()).collect();
+        let mut batch = one_by_one.clone();
+        let expected: Vec<_> = one_by_one
+            .iter_mut()
+            .map(|frame| decap.decapsulate(frame))
+            .collect();
+        let mut found = Vec::new();
+        decap.decapsulate_each(batch.iter_mut().map(Vec::as_mut_slice), |frame, result| {
+            found.push((frame.len(), result));
+        });
+        let lens = batch.iter().map(Vec::len);
+        assert!(found.iter().map(|(len, _)| *len).eq(lens), "{config:?}");
+        let taken = expected.iter().filter(|r| r.is_ok()).count();
+        assert!(taken > 500, "{config:?}: {taken} taken");
+        assert!(found.into_iter().map(|(_, r)| r).eq(expected), "{config:?}");
+        assert_eq!(batch, one_by_one, "{config:?}");
+    }
+}
+
 /// Wherever the express walk takes a frame for decapsulation, the general walk finds
 /// the same, and both rewrite the frame alike (RFC 6040's ECN, tags stripped).
 #[test]
