@@ -16,7 +16,9 @@ paths=("$@")
   vxlan_stack+mixed nvgre_stack+mixed vxlan_encap+mixed nvgre_encap+mixed decap+mixed
   translate+mixed vxlan6_encap nvgre6_encap decap6 translate6 payload
   geneve_stack geneve_encap geneve_ovn_encap geneve_decap geneve_stack+mixed
-  geneve_encap+mixed geneve_ovn_encap+mixed geneve_decap+mixed)
+  geneve_encap+mixed geneve_ovn_encap+mixed geneve_decap+mixed
+  vxlan_values nvgre_values geneve_values vxlan_values+mixed nvgre_values+mixed
+  geneve_values+mixed)
 # Counted only once tunnelwire and each floor agree on every frame (what the timing runs
 # check first, too).
 "$bin" --check "${paths[@]}"
