@@ -20,7 +20,7 @@ use std::fmt::{Debug, Display};
 use std::ops::Range;
 
 use arbitrary::{Arbitrary, Unstructured};
-use tunnelwire::packet::{Decoder, ReservedPolicy, Stack, Transport, Tunnel, VxlanPorts};
+use tunnelwire::packet::{Decoder, Frame, ReservedPolicy, Stack, Transport, Tunnel, VxlanPorts};
 use tunnelwire::tunnel::flow::{FlowHash, FlowKey};
 use tunnelwire::tunnel::{
     Checksums, DecapConfig, Decapsulated, Decapsulator, Dscp, EcnMode, Encapsulation, Encapsulator,
@@ -142,6 +142,10 @@ fn check_decode(decoder: &Decoder, data: &[u8]) {
         .0;
     assert_eq!(decoder.decode_into(data, &mut into).err(), error);
     assert_eq!(into, frame);
+    // A frame as the caller's own recorder: the same walk, the same layers and error.
+    let mut recorded = Frame::default();
+    assert_eq!(decoder.decode_with(data, &mut recorded).err(), error);
+    assert_eq!(recorded, frame, "decode_with and decode_partial disagree");
     if let Some(error) = &error {
         check_error(error, data.len());
     }
@@ -650,6 +654,18 @@ pub fn decapsulate(data: &[u8]) {
         );
         check_receive_verdict(&decap, frame, &result.clone().map(|(found, _)| found));
         payload::check_payload_decap(&decap, frame, &result);
+        // In a batch (twice over, so the second's result cannot come from the first's),
+        // the frame decapsulates as by itself.
+        let mut batch = [frame.to_vec(), frame.to_vec()];
+        let mut found = Vec::new();
+        decap.decapsulate_each(batch.iter_mut().map(Vec::as_mut_slice), |bytes, result| {
+            found.push(result.map(|found| (found, bytes.to_vec())));
+        });
+        assert_eq!(
+            found,
+            [result.clone(), result.clone()],
+            "a batch decapsulated otherwise"
+        );
         result
     });
 }
