@@ -219,13 +219,13 @@ fn check_decode(decoder: &Decoder, data: &[u8]) {
         frame.inner.offset..header_at.end
     );
     check_stack(data, &frame.inner, header_at.end);
-    if let Tunnel::Geneve(h) = tunnel {
-        if h.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
-            // An IP payload: the inner stack starts at IP, without Ethernet.
-            assert!(frame.inner.ethernet.is_none());
-            assert_eq!(frame.inner.l3_offset(), frame.inner.offset);
-            return;
-        }
+    if let Tunnel::Geneve(h) = tunnel
+        && h.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING
+    {
+        // An IP payload: the inner stack starts at IP, without Ethernet.
+        assert!(frame.inner.ethernet.is_none());
+        assert_eq!(frame.inner.l3_offset(), frame.inner.offset);
+        return;
     }
 
     // The inner stack is the payload decoded alone, moved to its offset; so is its error
