@@ -28,6 +28,8 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+use core::net::Ipv4Addr;
+
 use super::config::{check_source_v4, check_vsid};
 use super::geneve::{UnderstoodOptions, options_taken};
 use super::inner_vlan::InnerTags;
@@ -83,25 +85,34 @@ pub(in crate::tunnel) fn ipv4_plain(bytes: &[u8]) -> Option<(&[u8; 20], &[u8])> 
 /// verified when the policy asks, from a source that can be a VTEP. The header, and the
 /// packet cut at its total length.
 #[inline(always)]
-// Cannot index out of range: fixed offsets inside the 14-byte head just taken.
-#[allow(clippy::indexing_slicing)]
+// Cannot overflow or index out of range: fixed offsets inside the 34-byte head just
+// taken, the payload inside the rest.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 pub(in crate::tunnel) fn outer_ipv4(
     bytes: &[u8],
     policy: ReceivePolicy,
 ) -> Option<(&[u8; 20], &[u8])> {
-    let eth: &[u8; 14] = head(bytes)?;
-    if be16([eth[12], eth[13]]) != 0x0800 {
+    // Both headers' length in one test, then their fixed fields; the total length last,
+    // in one compare (decap 127 -> 120, geneve_decap 165 -> 157, translate+mixed 332 ->
+    // 326 instructions per packet; translate 283 -> 284).
+    let (front, rest) = bytes.split_first_chunk::<OUTER>()?;
+    let header: &[u8; 20] = front.last_chunk()?;
+    if be16([front[12], front[13]]) != 0x0800 || header[0] != 0x45 {
         return None;
     }
-    let (header, packet) = ipv4_plain(&bytes[14..])?;
     if be16([header[6], header[7]]) & 0x3fff != 0 {
         return None;
     }
     if policy.checksums == Checksums::Verify && !ipv4_checksum_ok(header) {
         return None;
     }
-    let src = Ipv4Packet::new_unchecked(packet).src_addr();
+    let src = Ipv4Addr::from([header[12], header[13], header[14], header[15]]);
     check_source_v4(AddressField::OuterSource, src, policy.sources).ok()?;
+    // 20 <= total length <= what follows Ethernet: the payload's range, one compare (a
+    // total under 20 wraps past any frame).
+    let total = usize::from(be16([header[2], header[3]]));
+    let payload = rest.get(..total.wrapping_sub(20))?;
+    let packet = &bytes[14..OUTER + payload.len()];
     Some((header, packet))
 }
 
@@ -674,7 +685,11 @@ pub(crate) fn express_inner<'a, K: Record<'a>>(
     depth: Depth,
     inner: &mut Inner<K>,
 ) -> bool {
-    let Some(eth) = head::<14>(frame) else {
+    // Both headers' length in one test, then none in `ipv4_plain` (decap 120 -> 118,
+    // geneve_decap 157 -> 153, vxlan_encap 150 -> 148, nvgre_encap 141 -> 138
+    // instructions per packet). `ipv4_plain` taking the total length in one compare, as
+    // `outer_ipv4`, measured worse: decap +3, payload +5.
+    let Some(eth) = head::<{ 14 + 20 }>(frame) else {
         return false;
     };
     if be16([eth[12], eth[13]]) != 0x0800 {
