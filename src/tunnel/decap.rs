@@ -370,9 +370,9 @@ impl DecapConfig {
         let express = self.decoder.express::<(), _>(
             frame,
             self.policy(),
-            Depth::InnerIp,
             Some(understood),
             self.inner_vlan == InnerVlanPolicy::Reject,
+            self.apply_ecn,
             // Inlined in each of the walk's arms, which then know their tunnel: left to
             // the optimiser, it was called out of line (decapsulation 146 -> 173
             // instructions per packet).

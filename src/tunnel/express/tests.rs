@@ -2,6 +2,7 @@
 //! decapsulated, translated and walked both ways with identical results.
 
 use super::*;
+use crate::ErrorKind;
 use crate::packet::{ReservedPolicy, TunnelPorts};
 use crate::tunnel::flow::PortRange;
 use crate::tunnel::inner_vlan::InnerVlanPolicy;
@@ -217,6 +218,9 @@ fn express_decapsulation_is_the_general_one() {
         },
     ];
     let (mut taken, mut tried, mut ip_payloads) = (0, 0, 0);
+    // Frames the express walk took with an outer Not-ECT (their inner IP header not
+    // walked), and RFC 6040's alarms and drops among all it took.
+    let (mut not_ect, mut alarms, mut drops) = (0, 0, 0);
     for (buf, range) in frames(30_000) {
         for config in &configs {
             tried += 1;
@@ -237,9 +241,9 @@ fn express_decapsulation_is_the_general_one() {
             let Some(fast) = config.decoder.express::<(), _>(
                 &express,
                 config.policy(),
-                Depth::InnerIp,
                 Some(&config.geneve_understood),
                 config.inner_vlan == InnerVlanPolicy::Reject,
+                config.apply_ecn,
                 |received, error, checks| config.conclude_with(&received, error, checks),
             ) else {
                 continue;
@@ -249,7 +253,10 @@ fn express_decapsulation_is_the_general_one() {
             if let Ok(found) = &fast {
                 ip_payloads +=
                     usize::from(found.protocol != EtherType::TRANSPARENT_ETHERNET_BRIDGING);
+                not_ect += usize::from(express[15] & 0x03 == 0);
+                alarms += usize::from(found.ecn_alarm.is_some());
             }
+            drops += usize::from(fast.as_ref().is_err_and(|e| e.kind == ErrorKind::EcnDrop));
             let slow = config
                 .examine_general(&general, &config.geneve_understood)
                 .map(|e| e.rewrite(&mut general));
@@ -264,6 +271,10 @@ fn express_decapsulation_is_the_general_one() {
     );
     // Geneve's IP payloads among them.
     assert!(ip_payloads > 1000, "{ip_payloads} Geneve IP payloads taken");
+    assert!(
+        not_ect > 1000 && alarms > 1000 && drops > 100,
+        "{not_ect} under an outer Not-ECT, {alarms} alarms, {drops} drops"
+    );
 }
 
 /// Wherever the express walk takes an inner frame (as encapsulation walks it), it
@@ -401,6 +412,18 @@ mod corpus {
         // VXLAN's and Geneve's VNI sit alike, 12 bytes into their 16 of UDP and header.
         let at = range.start + if nvgre { 38 } else { 46 };
         buf[at..at + 3].copy_from_slice(&segment.to_be_bytes()[1..]);
+        // An outer ECN of its own now and then (the IPv4 checksum kept right): RFC 6040's
+        // every cell, and an outer Not-ECT over any inner ECN, which the express walk
+        // takes without the inner IP header.
+        if rng.below(3) == 0 {
+            let tos = range.start + 15;
+            let old = u16::from_be_bytes([buf[tos - 1], buf[tos]]);
+            buf[tos] = buf[tos] & !0x03 | rng.below(4) as u8;
+            let new = u16::from_be_bytes([buf[tos - 1], buf[tos]]);
+            let checksum = u16::from_be_bytes([buf[tos + 9], buf[tos + 10]]);
+            let checksum = crate::checksum::update(checksum, old, new);
+            buf[tos + 9..tos + 11].copy_from_slice(&checksum.to_be_bytes());
+        }
         if rng.below(4) == 0 {
             let first = [127, 0, 224][rng.below(3)];
             let header = range.start + 14;
