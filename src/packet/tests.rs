@@ -102,6 +102,13 @@ fn vxlan_ports_contain_exactly_their_ports() {
                 ports.contains(&port),
                 "{ports:?} {port}"
             );
+            // The same port as the wire holds it, read in the machine's order.
+            let wire = u16::from_ne_bytes(port.to_be_bytes());
+            assert_eq!(
+                set.contains_wire(wire),
+                set.contains(port),
+                "{ports:?} {port}"
+            );
         }
     }
 }

@@ -285,15 +285,20 @@ impl Decoder {
         depth: Depth,
     ) -> Result<()> {
         let end = walk_stack(bytes, 0, record.outer(), Depth::InnerTransport, None)?;
-        // VXLAN first, the common case; a port in both sets is VXLAN.
+        // VXLAN first, the common case; a port in both sets is VXLAN. The ports are
+        // compared in wire order ([`TunnelPorts::contains_wire`]).
         match (end.udp, end.ip_payload) {
-            (Some((udp, payload, pos)), _) if self.vxlan_ports.contains(udp.dst_port()) => {
+            (Some((udp, payload, pos)), _)
+                if self.vxlan_ports.contains_wire(udp.dst_port_wire()) =>
+            {
                 self.walk_tunnel(TunnelKind::Vxlan, payload, pos, record, depth)
             }
             (_, Some((payload, pos, IpProtocol::GRE))) => {
                 self.walk_tunnel(TunnelKind::Nvgre, payload, pos, record, depth)
             }
-            (Some((udp, payload, pos)), _) if self.geneve_ports.contains(udp.dst_port()) => {
+            (Some((udp, payload, pos)), _)
+                if self.geneve_ports.contains_wire(udp.dst_port_wire()) =>
+            {
                 self.walk_tunnel(TunnelKind::Geneve, payload, pos, record, depth)
             }
             _ => record.no_tunnel(),
@@ -332,10 +337,8 @@ impl Decoder {
         #[allow(clippy::arithmetic_side_effects)] // offsets inside the input: no overflow
         let (inner, inner_at, first) = match kind {
             TunnelKind::Vxlan => {
-                let (rest, header) = step(vxlan::parse, bytes, pos)?;
-                header
-                    .check_reserved(self.vxlan_reserved)
-                    .map_err(|e| e.at(pos))?;
+                let policy = self.vxlan_reserved;
+                let (rest, header) = step(|b| vxlan::parse_with(b, policy), bytes, pos)?;
                 record.tunnel(pos, Tunnel::Vxlan(header))?;
                 (rest, pos + vxlan::HEADER_LEN, None)
             }
