@@ -11,9 +11,17 @@ use crate::error::{Error, ErrorKind, Layer, Result};
 use crate::wire::vxlan;
 
 /// The UDP destination ports that mean one tunnel (VXLAN, or Geneve): one to four of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TunnelPorts {
     // Unused slots repeat the first port, so `contains` is four compares, no length.
+    // Each port in wire order: its two big-endian bytes read in the machine's order, so
+    // a packet's port is compared as its bytes are (`contains_wire`: no byte swap of the
+    // packet's, and none of the set's to keep in a loop's registers). Measured in
+    // instructions per packet (benches/instructions.sh) against host order: decode by
+    // recorder VXLAN 138 -> 136, Geneve 181 -> 180, their mixed workloads 128 -> 126 and
+    // 165 -> 164; decapsulation 144 -> 142, of Geneve 177 -> 175, mixed 184 -> 182. The
+    // set's ports swapped in the loop instead cost decapsulation 8 (its loop kept them
+    // in registers).
     ports: [u16; 4],
     // A slot holds another port than the first: only then is a port that is not the
     // first looked for in the others (one test of a flag the decoder's loop keeps, in
@@ -26,7 +34,7 @@ impl TunnelPorts {
     #[inline]
     pub const fn new(port: u16) -> Self {
         TunnelPorts {
-            ports: [port; 4],
+            ports: [port.to_be(); 4],
             more: false,
         }
     }
@@ -36,7 +44,6 @@ impl TunnelPorts {
     /// # Errors
     /// `OutOfRange` for an empty list or more than four ports.
     #[inline]
-    #[allow(clippy::indexing_slicing)] // at most four ports, checked just above
     pub fn from_slice(ports: &[u16]) -> Result<Self> {
         let Some(&first) = ports.first().filter(|_| ports.len() <= 4) else {
             return Err(Error::new(
@@ -48,7 +55,9 @@ impl TunnelPorts {
             ));
         };
         let mut set = Self::new(first);
-        set.ports[..ports.len()].copy_from_slice(ports);
+        for (slot, port) in set.ports.iter_mut().zip(ports) {
+            *slot = port.to_be();
+        }
         set.more = ports.iter().any(|&port| port != first);
         Ok(set)
     }
@@ -58,6 +67,13 @@ impl TunnelPorts {
     // registers around.
     #[inline(always)]
     pub fn contains(&self, port: u16) -> bool {
+        self.contains_wire(port.to_be())
+    }
+
+    /// [`contains`](Self::contains) of a port as the wire holds it: its two big-endian
+    /// bytes read in the machine's order (`u16::from_ne_bytes`).
+    #[inline(always)]
+    pub(crate) fn contains_wire(&self, port: u16) -> bool {
         // Plain compares, the first on its own: a Geneve frame fails the VXLAN set's
         // test whole before its own. Tested as one 64-bit word (each 16-bit lane equal
         // to `port` made zero, then a zero-lane test), that failure cost 22 instructions
@@ -75,38 +91,15 @@ impl TunnelPorts {
         }
         self.more && (port == b || port == c || port == d)
     }
+}
 
-    /// [`contains`](Self::contains) of a port as the wire holds it: its two big-endian
-    /// bytes read in the machine's order (`u16::from_ne_bytes`).
-    // The set's ports are put in wire order instead of the packet's port in the machine's:
-    // the set is the same for every packet, so a loop computes that once, and each packet
-    // compares its port's bytes as they are (no byte swap). Measured in instructions per
-    // packet (benches/instructions.sh), decode by recorder: VXLAN 138 -> 137, its mixed
-    // workload 128 -> 126, Geneve 181 and 165 -> 164, NVGRE 124 -> 125 and 116 -> 117
-    // (which compare no port: the optimiser's registers moved). Computing, once per
-    // loop, whether VXLAN's set takes Geneve's first port, so that a Geneve frame is
-    // told after two compares without the test of VXLAN's `more`, measured Geneve 186
-    // and 169 (200 and 182 with that computed by branches: it was not taken out of the
-    // loop).
-    #[inline(always)]
-    pub(crate) fn contains_wire(&self, wire: u16) -> bool {
-        if wire == self.first_wire() {
-            return true;
-        }
-        self.contains_others_wire(wire)
-    }
-
-    /// The first port, in wire order.
-    #[inline(always)]
-    pub(crate) fn first_wire(&self) -> u16 {
-        self.ports[0].to_be()
-    }
-
-    /// True when `wire` (in wire order) is one of the ports after the first.
-    #[inline(always)]
-    pub(crate) fn contains_others_wire(&self, wire: u16) -> bool {
-        let [_, b, c, d] = self.ports.map(u16::to_be);
-        self.more && (wire == b || wire == c || wire == d)
+impl core::fmt::Debug for TunnelPorts {
+    /// The ports as numbers, as they were given.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TunnelPorts")
+            .field("ports", &self.ports.map(u16::from_be))
+            .field("more", &self.more)
+            .finish()
     }
 }
 

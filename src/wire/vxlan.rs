@@ -218,35 +218,6 @@ pub fn parse(input: &[u8]) -> Result<(&[u8], VxlanHeader<&[u8]>)> {
     Ok((header.payload(), header))
 }
 
-/// [`parse`], then [`VxlanHeader::check_reserved`] by `policy`: a header that passes
-/// both in one test of its first 8 bytes (the I flag alone, or the flags and reserved
-/// bits as a whole under [`ReservedPolicy::Reject`]), any other by the two in turn, which
-/// name its error.
-// The mask comes from the policy alone, so a loop over packets works it out once: each
-// packet tests its header once, with no test of the policy. Measured in instructions
-// per packet (benches/instructions.sh): decode by recorder VXLAN 137 -> 135, its mixed
-// workload 126 -> 122, by `Frame` 148 -> 147; NVGRE and Geneve within one either way.
-#[inline(always)]
-pub(crate) fn parse_with(
-    input: &[u8],
-    policy: ReservedPolicy,
-) -> Result<(&[u8], VxlanHeader<&[u8]>)> {
-    if let Some(head) = input.first_chunk::<HEADER_LEN>() {
-        // The flags byte is the word's low byte, the second reserved field its high one.
-        let mask = match policy {
-            ReservedPolicy::Ignore => u64::from(FLAG_I),
-            ReservedPolicy::Reject => 0xff00_0000_ffff_ffff,
-        };
-        if u64::from_le_bytes(*head) & mask == u64::from(FLAG_I) {
-            let header = VxlanHeader::new_unchecked(input);
-            return Ok((header.payload(), header));
-        }
-    }
-    let (rest, header) = parse(input)?;
-    header.check_reserved(policy)?;
-    Ok((rest, header))
-}
-
 /// A VXLAN header's fields, owned and lossless (reserved bits kept).
 ///
 /// ```
@@ -338,35 +309,6 @@ mod tests {
         assert_eq!(header.vni(), Vni::new(42).unwrap());
         assert_eq!(header.payload(), &[0xaa, 0xbb]);
         assert!(header.check_reserved(ReservedPolicy::Reject).is_ok());
-    }
-
-    #[test]
-    fn parse_with_a_policy_is_parse_then_the_policy() {
-        // Each byte alone set to each bit (the flags byte to every value), and headers
-        // cut short: the one-test path must agree with the two checks in turn, errors
-        // included.
-        let mut headers = std::vec::Vec::new();
-        for flags in 0..=u8::MAX {
-            headers.push([flags, 0, 0, 0, 0x12, 0x34, 0x56, 0, 0xaa]);
-        }
-        for at in 1..8 {
-            for bit in 0..8 {
-                let mut header = [FLAG_I, 0, 0, 0, 0x12, 0x34, 0x56, 0, 0xaa];
-                header[at] = 1 << bit;
-                headers.push(header);
-            }
-        }
-        for policy in [ReservedPolicy::Ignore, ReservedPolicy::Reject] {
-            for header in &headers {
-                for len in 0..=header.len() {
-                    let input = &header[..len];
-                    let expected = parse(input).and_then(|(rest, header)| {
-                        header.check_reserved(policy).map(|()| (rest, header))
-                    });
-                    assert_eq!(parse_with(input, policy), expected, "{policy:?} {input:?}");
-                }
-            }
-        }
     }
 
     #[test]
