@@ -316,7 +316,8 @@ impl Decoder {
         //   181 -> 184, by `Frame` 204 -> 212.
         // - The VXLAN set's other ports tested out of line (`#[cold]`, past `more`): by
         //   `Frame` Geneve 204 -> 190, but decode by recorder VXLAN 137, NVGRE 129, Geneve
-        //   184, NVGRE mixed 121.
+        //   184, NVGRE mixed 121. As one word of the three, tested for a lane equal to
+        //   the port (after the ports in wire order): VXLAN 136 -> 138, mixed 126 -> 127.
         match (end.udp, end.ip_payload) {
             (Some((udp, payload, pos)), _)
                 if self.vxlan_ports.contains_wire(udp.dst_port_wire()) =>
