@@ -102,8 +102,25 @@ fn vxlan_ports_contain_exactly_their_ports() {
                 ports.contains(&port),
                 "{ports:?} {port}"
             );
+            // The same port as the wire holds it, read in the machine's order.
+            let wire = u16::from_ne_bytes(port.to_be_bytes());
+            assert_eq!(
+                set.contains_wire(wire),
+                ports.contains(&port),
+                "{ports:?} {port}"
+            );
         }
     }
+}
+
+#[test]
+fn tunnel_ports_print_as_given() {
+    // Kept in wire order, printed as numbers.
+    let set = VxlanPorts::from_slice(&[4789, 8472]).unwrap();
+    assert_eq!(
+        std::format!("{set:?}"),
+        "TunnelPorts { ports: [4789, 8472, 4789, 4789], more: true }"
+    );
 }
 
 #[test]

@@ -108,6 +108,14 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
         get_u16(&self.fixed()[field::DST_PORT])
     }
 
+    /// Destination port as the wire holds it: its two big-endian bytes read in the
+    /// machine's order, for a compare with ports put in that order once.
+    #[inline(always)]
+    pub(crate) fn dst_port_wire(&self) -> u16 {
+        let field = &self.fixed()[field::DST_PORT];
+        u16::from_ne_bytes([field[0], field[1]])
+    }
+
     /// Length field: header plus payload.
     #[inline]
     pub fn len(&self) -> u16 {
