@@ -280,16 +280,18 @@ impl TranslateConfig {
             TO_NVGRE => TunnelKind::Nvgre,
             _ => TunnelKind::Geneve,
         };
-        // The common frame over IPv6 and the next shapes over IPv4 (a tagged or IPv6
-        // inner frame) in straight-line code too (IPv6 first: its first test, the
-        // EtherType, is the shorter to fail; the other way translate6 875 -> 888).
-        if let Some(translated) = self.translate_express6(buf, frame.clone(), to, policy) {
-            return Ok(translated);
-        }
+        // The next shapes over IPv4 (a tagged or IPv6 inner frame) and the common frame
+        // over IPv6 in straight-line code too. The IPv4 ones first: measured at 30d9117,
+        // translate+mixed 326 -> 323 and translate6 857 -> 853 instructions per packet
+        // (IPv6 first had measured translate6 875 -> 888 better, before `express6` and
+        // the express walk's later changes).
         if let Some(translated) =
             self.translate_express_or_refused::<true>(buf, frame.clone(), to, policy)
         {
             return translated;
+        }
+        if let Some(translated) = self.translate_express6(buf, frame.clone(), to, policy) {
+            return Ok(translated);
         }
         self.translate_general(buf, frame, to, policy)
     }
