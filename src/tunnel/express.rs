@@ -14,13 +14,14 @@
 //! (an outer check that fails, a rarer outer shape) returns `None` and the general walk
 //! runs: errors of the outer stack and tunnel header are named by the general path, so the
 //! two cannot disagree about one, except a Geneve header's once the outer stack passed,
-//! named here by the same parser and checks the general walk runs (`geneve_refusal`). `tests` runs both on mutated frames
-//! and asserts identical results. Decapsulation uses [`Decoder::express`]; translation its
-//! own walk of the outer stack with these helpers (`translate::express`), which first
-//! probes where the inner IPv4 header would be and takes other inner shapes in its cold
-//! path; encapsulation's inner walk [`express_inner`]. The decoder does not (an express
-//! decode measured 172 instructions per VXLAN frame against 177, but 174 against 165 on the
-//! mixed workload and 254 against 223 on Geneve).
+//! named here by the same parser and checks the general walk runs (`geneve_refusal`).
+//! `tests` runs both on mutated frames and asserts identical results. Decapsulation uses
+//! [`Decoder::express`]; translation its own walk of the outer stack with these helpers
+//! (`translate::express`), which first probes where the inner IPv4 header would be and
+//! takes other inner shapes in its cold path; encapsulation's inner walk
+//! [`express_inner`]. The decoder does not (an express decode measured 172 instructions
+//! per VXLAN frame against 177, but 174 against 165 on the mixed workload and 254 against
+//! 223 on Geneve).
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
@@ -436,11 +437,11 @@ impl<'a> Taken<'a> {
         walk_general(self.inner, self.offset, self.first, self.tags_refused)
     }
 
-    /// `conclude` of the frame, its inner stack walked ([`walk`](Self::walk)), or
+    /// `conclude` of the frame, its inner stack walked ([`walk`](Self::walk)), or,
     /// without ECN to combine, an untagged Ethernet payload to its Ethernet header
-    /// alone, as the floor does. That one concludes on its own:
-    /// the two walks' records merged before one conclusion cost the common frame's
-    /// (decapsulation 134 -> 137, Geneve 168 -> 184 instructions per packet).
+    /// alone, as the floor does. That one concludes on its own: the two walks' records
+    /// merged before one conclusion cost the common frame's (decapsulation 134 -> 137,
+    /// Geneve 168 -> 184 instructions per packet).
     #[inline(always)]
     fn conclude<T, K: Record<'a> + Default>(
         self,
