@@ -5,8 +5,9 @@
 //! values: the segment ID, the outer source address, the inner addresses and ports.
 //! etherparse, pnet_packet and ingot decode the outer stack, the tunnel header by hand
 //! (none of them has VXLAN or NVGRE), then the inner stack; packet-strata walks the
-//! whole stack itself, tunnel included; `hand_written` is the floor of
-//! benches/paths/floors.rs. Every arm must agree with tunnelwire on every frame before
+//! whole stack itself, tunnel included; `tunnelwire_recorder` is tunnelwire's
+//! `Decoder::decode_with` into plain values (benches/paths/values.rs); `hand_written` is
+//! the floor of benches/paths/floors.rs. Every arm must agree with tunnelwire on every frame before
 //! anything is timed or counted.
 //!
 //! They agree on these well-formed frames, but do not check alike. tunnelwire and its
@@ -44,6 +45,13 @@ use paths::{FRAMES, floors, tunnel_frames as frames};
 /// tunnelwire's values, folded as the peers' are.
 fn tunnelwire(decoder: &Decoder, frame: &[u8]) -> Option<u64> {
     paths::decode_tunnelwire(decoder, frame).map(|v| paths::values_digest(&v) ^ u64::from(v.0))
+}
+
+/// The same values by tunnelwire's recorder API (`Decoder::decode_with`, the recorders of
+/// benches/paths/values.rs).
+fn tunnelwire_recorder(decoder: &Decoder, frame: &[u8]) -> Option<u64> {
+    paths::values::decode_values_tunnelwire(decoder, frame)
+        .map(|v| paths::values_digest(&v) ^ u64::from(v.0))
 }
 
 /// The benchmark's values from the peers' addresses.
@@ -255,6 +263,7 @@ fn hand_written(frame: &[u8]) -> Option<u64> {
 #[derive(Clone, Copy)]
 enum Arm {
     Tunnelwire,
+    TunnelwireRecorder,
     HandWritten,
     Etherparse,
     Pnet,
@@ -263,8 +272,9 @@ enum Arm {
 }
 
 impl Arm {
-    const ALL: [Arm; 6] = [
+    const ALL: [Arm; 7] = [
         Arm::Tunnelwire,
+        Arm::TunnelwireRecorder,
         Arm::HandWritten,
         Arm::Etherparse,
         Arm::Pnet,
@@ -276,6 +286,7 @@ impl Arm {
     fn name(self) -> &'static str {
         match self {
             Arm::Tunnelwire => "tunnelwire",
+            Arm::TunnelwireRecorder => "tunnelwire_recorder",
             Arm::HandWritten => "hand_written",
             Arm::Etherparse => "etherparse",
             Arm::Pnet => "pnet_packet",
@@ -288,6 +299,7 @@ impl Arm {
     fn decode(self, decoder: &Decoder, frame: &[u8], nvgre: bool) -> Option<u64> {
         match self {
             Arm::Tunnelwire => tunnelwire(decoder, frame),
+            Arm::TunnelwireRecorder => tunnelwire_recorder(decoder, frame),
             Arm::HandWritten => hand_written(frame),
             Arm::Etherparse => etherparse(frame, nvgre),
             Arm::Pnet => pnet(frame, nvgre),
@@ -301,6 +313,7 @@ impl Arm {
     fn pass(self, decoder: &Decoder, frames: &[Vec<u8>], nvgre: bool) -> u64 {
         match self {
             Arm::Tunnelwire => fold(frames, |f| tunnelwire(decoder, f)),
+            Arm::TunnelwireRecorder => fold(frames, |f| tunnelwire_recorder(decoder, f)),
             Arm::HandWritten => fold(frames, hand_written),
             Arm::Etherparse => fold(frames, |f| etherparse(f, nvgre)),
             Arm::Pnet => fold(frames, |f| pnet(f, nvgre)),

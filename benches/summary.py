@@ -14,7 +14,7 @@ Criterion writes under $CRITERION_HOME if set, else under the target directory
 import json, os, sys
 
 # The decode bench's arms, in the order benches/decode.rs times them.
-ORDER = ["tunnelwire", "hand_written", "etherparse", "pnet_packet", "ingot", "packet_strata"]
+ORDER = ["tunnelwire", "tunnelwire_recorder", "hand_written", "etherparse", "pnet_packet", "ingot", "packet_strata"]
 
 repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(repo, "target")
