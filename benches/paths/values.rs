@@ -43,16 +43,47 @@ impl<'a> Record<'a> for InnerFlow {
     }
 }
 
-/// What the VXLAN and NVGRE decode benchmark reads: the tunnel (NVGRE or not) and its
-/// segment, the outer source, the inner flow.
+/// What a decode benchmark reads: its values of the tunnel header, the outer source, the
+/// inner flow.
 #[derive(Default)]
-pub struct TunnelValues {
+pub struct Flow<T> {
     outer: OuterSource,
-    tunnel: Option<(bool, u32)>,
+    tunnel: Option<T>,
     inner: InnerFlow,
 }
 
-impl<'a> RecordFrame<'a> for TunnelValues {
+/// What a decode benchmark reads of the tunnel header `at` bytes into the frame (`None`:
+/// not its tunnel).
+pub trait TunnelValues: Sized {
+    fn of(at: usize, tunnel: Tunnel<'_>) -> Option<Self>;
+}
+
+/// VXLAN's and NVGRE's: NVGRE or not, and the segment.
+impl TunnelValues for (bool, u32) {
+    #[inline(always)]
+    fn of(_at: usize, tunnel: Tunnel<'_>) -> Option<Self> {
+        Some((matches!(tunnel, Tunnel::Nvgre(_)), tunnel.segment()))
+    }
+}
+
+/// Geneve's: the VNI, the O and C bits (as the header's second byte has them), the
+/// protocol type, where the options are.
+type GeneveValues = (u32, u8, u16, Range<usize>);
+
+impl TunnelValues for GeneveValues {
+    #[inline(always)]
+    fn of(at: usize, tunnel: Tunnel<'_>) -> Option<Self> {
+        let Tunnel::Geneve(header) = tunnel else {
+            return None;
+        };
+        let bits = u8::from(header.oam()) << 7 | u8::from(header.critical()) << 6;
+        // The options follow the 8-byte fixed header.
+        let options = at + 8..at + header.header_len();
+        Some((header.vni().get(), bits, header.protocol().0, options))
+    }
+}
+
+impl<'a, T: TunnelValues> RecordFrame<'a> for Flow<T> {
     type Outer = OuterSource;
     type Inner = InnerFlow;
     #[inline(always)]
@@ -60,8 +91,8 @@ impl<'a> RecordFrame<'a> for TunnelValues {
         &mut self.outer
     }
     #[inline(always)]
-    fn tunnel(&mut self, _at: usize, tunnel: Tunnel<'a>) -> tunnelwire::Result<()> {
-        self.tunnel = Some((matches!(tunnel, Tunnel::Nvgre(_)), tunnel.segment()));
+    fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> tunnelwire::Result<()> {
+        self.tunnel = T::of(at, tunnel);
         Ok(())
     }
     #[inline(always)]
@@ -73,47 +104,11 @@ impl<'a> RecordFrame<'a> for TunnelValues {
 /// The decode benchmark's values, by tunnelwire's recorder API.
 #[inline(always)]
 pub fn decode_values_tunnelwire(decoder: &Decoder, frame: &[u8]) -> Option<floors::Values> {
-    let mut v = TunnelValues::default();
+    let mut v = Flow::<(bool, u32)>::default();
     decoder.decode_with(frame, &mut v).ok()?;
     let (nvgre, segment) = v.tunnel?;
     let (src, dst) = v.inner.addrs?;
     Some((nvgre, segment, v.outer.0?, src, dst, v.inner.ports?))
-}
-
-/// What the Geneve decode benchmark reads of the header: the VNI, the O and C bits (as
-/// the header's second byte has them), the protocol type, where the options are.
-type GeneveValues = (u32, u8, u16, Range<usize>);
-
-/// What the Geneve decode benchmark reads: the Geneve header's values, the outer
-/// source, the inner flow.
-#[derive(Default)]
-pub struct GeneveFlow {
-    outer: OuterSource,
-    geneve: Option<GeneveValues>,
-    inner: InnerFlow,
-}
-
-impl<'a> RecordFrame<'a> for GeneveFlow {
-    type Outer = OuterSource;
-    type Inner = InnerFlow;
-    #[inline(always)]
-    fn outer(&mut self) -> &mut OuterSource {
-        &mut self.outer
-    }
-    #[inline(always)]
-    fn tunnel(&mut self, at: usize, tunnel: Tunnel<'a>) -> tunnelwire::Result<()> {
-        if let Tunnel::Geneve(header) = tunnel {
-            let bits = u8::from(header.oam()) << 7 | u8::from(header.critical()) << 6;
-            // The options follow the 8-byte fixed header.
-            let options = at + 8..at + header.header_len();
-            self.geneve = Some((header.vni().get(), bits, header.protocol().0, options));
-        }
-        Ok(())
-    }
-    #[inline(always)]
-    fn inner(&mut self) -> &mut InnerFlow {
-        &mut self.inner
-    }
 }
 
 /// The Geneve decode benchmark's values, by tunnelwire's recorder API.
@@ -122,9 +117,9 @@ pub fn decode_geneve_values_tunnelwire(
     decoder: &Decoder,
     frame: &[u8],
 ) -> Option<floors_geneve::Values> {
-    let mut v = GeneveFlow::default();
+    let mut v = Flow::<GeneveValues>::default();
     decoder.decode_with(frame, &mut v).ok()?;
-    let (vni, bits, protocol, options) = v.geneve?;
+    let (vni, bits, protocol, options) = v.tunnel?;
     let (src, dst) = v.inner.addrs?;
     Some((
         vni,
