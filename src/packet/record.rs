@@ -155,10 +155,6 @@ impl<'a> RecordFrame<'a> for Frame<'a> {
         Ok(())
     }
     #[inline(always)]
-    fn no_tunnel(&mut self) -> Result<()> {
-        Ok(())
-    }
-    #[inline(always)]
     fn inner(&mut self) -> &mut Stack<'a> {
         &mut self.inner
     }

@@ -57,7 +57,7 @@ impl Default for Decoder {
     }
 }
 
-/// Decoding one stack by itself, and playing it back: the walk's, as is every recorder.
+/// Decoding one stack by itself (playing one back is `record`'s).
 impl<'a> Stack<'a> {
     /// Decodes one Ethernet stack (Ethernet, tags, IPv4 or IPv6, UDP or TCP ports; no tunnel) as
     /// far as it goes: the layers decoded before the first malformed header, and that

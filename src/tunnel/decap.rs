@@ -297,11 +297,10 @@ impl Decapsulator {
         frames: impl IntoIterator<Item = &'f mut [u8]>,
         then: impl FnMut(&'f mut [u8], Result<Decapsulated>),
     ) {
-        let understood = &self.config.geneve_understood;
-        match self.path {
-            DecapPath::Defaults => DecapConfig::DEFAULT.decapsulate_each(understood, frames, then),
-            DecapPath::Configured => self.config.decapsulate_each(understood, frames, then),
-        }
+        self.with_config(
+            #[inline(always)]
+            |config, understood| config.decapsulate_each(understood, frames, then),
+        )
     }
 
     /// Decapsulates without changing a byte: the same checks and result as
