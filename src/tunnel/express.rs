@@ -188,21 +188,19 @@ pub(in crate::tunnel) fn express_nvgre(payload: &[u8]) -> Option<Found<'_>> {
 }
 
 impl Decoder {
-    /// VXLAN's header (at byte 8 of `datagram`, its flags `flags`) as both express walks
-    /// take it: the I flag set and VXLAN-GPE's P bit clear (a P bit has its own rules),
-    /// the reserved fields as the decoder's policy wants them.
+    /// VXLAN's header (at the start of `header`, 8 bytes or more, its flags `flags`) as
+    /// the express walks take it: the I flag set and VXLAN-GPE's P bit clear (a P bit
+    /// has its own rules), the reserved fields as the decoder's policy wants them.
     #[inline(always)]
-    // Cannot index out of range: the datagram holds UDP and VXLAN (`udp_zero_checksum`).
-    #[allow(clippy::indexing_slicing)]
     pub(in crate::tunnel) fn express_vxlan<'a>(
         &self,
         flags: u8,
-        datagram: &'a [u8],
+        header: &'a [u8],
     ) -> Option<VxlanHeader<&'a [u8]>> {
         if flags & 0x0c != 0x08 {
             return None;
         }
-        let vxlan = VxlanHeader::new_unchecked(&datagram[8..]);
+        let vxlan = VxlanHeader::new_unchecked(header);
         if self.vxlan_reserved == ReservedPolicy::Reject
             && vxlan.check_reserved(ReservedPolicy::Reject).is_err()
         {
@@ -221,7 +219,7 @@ impl Decoder {
         udp_vxlan: &[u8; UDP_VXLAN],
         datagram: &'a [u8],
     ) -> Option<Found<'a>> {
-        let vxlan = self.express_vxlan(udp_vxlan[8], datagram)?;
+        let vxlan = self.express_vxlan(udp_vxlan[8], &datagram[8..])?;
         Some(Found {
             tunnel: Tunnel::Vxlan(vxlan),
             udp: Some(UdpDatagram::new_unchecked(datagram)),
@@ -485,7 +483,11 @@ impl<'a> Taken<'a> {
 #[inline(always)]
 // Cannot index out of range: fixed offsets inside the 14 bytes just tested.
 #[allow(clippy::indexing_slicing)]
-fn untagged<'a, K: Record<'a>>(frame: &'a [u8], offset: usize, inner: &mut Inner<K>) -> bool {
+pub(in crate::tunnel) fn untagged<'a, K: Record<'a>>(
+    frame: &'a [u8],
+    offset: usize,
+    inner: &mut Inner<K>,
+) -> bool {
     let Some(eth) = head::<14>(frame) else {
         return false;
     };

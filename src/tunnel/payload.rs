@@ -47,18 +47,20 @@
 use core::net::IpAddr;
 use core::ops::Range;
 
-use super::config::check_source;
+use super::config::{check_source, check_source_v4, check_vsid};
 use super::decap::{DecapConfig, Decapsulated, Decapsulator, Examined};
 use super::ecn::Ecn;
 use super::encap::{Encapsulator, GENEVE_ONE_OPTION, Path, Walked};
+use super::express::{express_inner, untagged};
 use super::geneve::UnderstoodOptions;
 use super::inner_vlan;
+use super::layout::Inner;
 use super::layout::OuterFacts;
-use super::receive::{ReceivePolicy, Received, Underlay};
+use super::receive::{Accepted, GeneveChecks, ReceivePolicy, Received, Underlay};
 use super::{NVGRE_OVERHEAD, NVGRE6_OVERHEAD, TUNNEL_HEADER_LEN, TunnelKind};
 use super::{VXLAN_OVERHEAD, VXLAN6_OVERHEAD};
-use crate::packet::{Depth, Record};
-use crate::wire::nvgre::NvgreHeader;
+use crate::packet::{Depth, Record, Tunnel};
+use crate::wire::nvgre::{self, NvgreHeader};
 use crate::{AddressField, Error, ErrorKind, Layer, Result};
 
 /// What a socket reports of the outer packet a payload came in.
@@ -76,6 +78,48 @@ pub struct SocketOuter {
     pub ecn: Ecn,
 }
 
+impl SocketOuter {
+    /// What decapsulation reports of the outer packet, for the report most sockets give
+    /// (both addresses IPv4), its source checked under `policy`; `None` for any other
+    /// report. [`other_facts`](Self::other_facts) comes to the same for this one: here it
+    /// is without the canonical forms and the family test (the payload path measured 238
+    /// instructions per packet through `other_facts` alone, 232 with this first).
+    #[inline(always)]
+    fn ipv4_facts(&self, policy: ReceivePolicy) -> Option<Result<OuterFacts>> {
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (self.src, self.dst) else {
+            return None;
+        };
+        let facts = OuterFacts {
+            src: IpAddr::V4(src),
+            dst: IpAddr::V4(dst),
+            ecn: self.ecn,
+        };
+        Some(check_source_v4(AddressField::OuterSource, src, policy.sources).map(|()| facts))
+    }
+
+    /// What decapsulation reports of the outer packet, for any report, its families and
+    /// source checked under `policy`. Out of line and cold: the bytes of the addresses
+    /// it reads (IPv6, mapped addresses) were loaded and spilled for every packet,
+    /// wherever it was inlined (payload 229 -> 206 instructions per packet).
+    #[cold]
+    #[inline(never)]
+    fn other_facts(&self, policy: ReceivePolicy) -> Result<OuterFacts> {
+        // A socket of both families (bound to [::]) reports IPv4 peers as IPv4-mapped
+        // addresses (::ffff:a.b.c.d): the packet was IPv4, judged and reported as such.
+        let facts = OuterFacts {
+            src: self.src.to_canonical(),
+            dst: self.dst.to_canonical(),
+            ecn: self.ecn,
+        };
+        // One packet has one family: a report of two is the caller's mistake.
+        if facts.src.is_ipv4() != facts.dst.is_ipv4() {
+            return Err(Error::new(Layer::Tunnel, ErrorKind::MixedFamilies));
+        }
+        check_source(AddressField::OuterSource, facts.src, policy.sources)?;
+        Ok(facts)
+    }
+}
+
 /// A socket payload has no outer stack to walk.
 impl Record<'_> for &SocketOuter {}
 
@@ -89,19 +133,12 @@ impl Underlay<'_> for &SocketOuter {
 
     #[inline(always)]
     fn accept(&self, _at: usize, policy: ReceivePolicy) -> Result<((), OuterFacts)> {
-        // A socket of both families (bound to [::]) reports IPv4 peers as IPv4-mapped
-        // addresses (::ffff:a.b.c.d): the packet was IPv4, judged and reported as such.
-        let facts = OuterFacts {
-            src: self.src.to_canonical(),
-            dst: self.dst.to_canonical(),
-            ecn: self.ecn,
-        };
-        // One packet has one family: a report of two is the caller's mistake.
-        if facts.src.is_ipv4() != facts.dst.is_ipv4() {
-            return Err(Error::new(Layer::Tunnel, ErrorKind::MixedFamilies));
+        // Returned from inside the `if`: a `match` of both results measured 210
+        // instructions per packet against 204.
+        if let Some(facts) = self.ipv4_facts(policy) {
+            return facts.map(|facts| ((), facts));
         }
-        check_source(AddressField::OuterSource, facts.src, policy.sources)?;
-        Ok(((), facts))
+        self.other_facts(policy).map(|facts| ((), facts))
     }
 
     // The walk of a payload starts at its tunnel header: never called.
@@ -159,7 +196,8 @@ impl Decapsulator {
 }
 
 impl DecapConfig {
-    /// [`DecapConfig::examine`] of a socket payload.
+    /// [`DecapConfig::examine`] of a socket payload: the common payload by the express
+    /// walk, any other, and every error, by the general one.
     #[inline(always)]
     fn examine_payload(
         &self,
@@ -168,12 +206,68 @@ impl DecapConfig {
         outer: SocketOuter,
         understood: &UnderstoodOptions,
     ) -> Result<Examined> {
+        if let Some(examined) = self.express_payload(payload, kind, &outer) {
+            return examined;
+        }
+        // The general walk in place: in a function of its own, however inlined, the
+        // payload path measured 213 instructions per packet against 204.
         let mut received = Received::<(), &SocketOuter>::new(self.policy(), &outer);
         let error = self
             .decoder
             .walk_payload(payload, kind, &mut received, Depth::InnerIp)
             .err();
         self.conclude(&received, error, understood)
+    }
+
+    /// The express walk of a payload (as `Decoder::express` of a whole frame): a VXLAN
+    /// header without VXLAN-GPE's P bit or an NVGRE header, the socket's report IPv4 and
+    /// accepted, an untagged inner Ethernet frame, all recorded as the general walk
+    /// records them and concluded; `None` for any other payload (the general walk then
+    /// decides). The inner IP header is walked only where RFC 6040 has something to do
+    /// (ECN combined and an outer ECN not Not-ECT), and only without options; with none
+    /// to do, the inner frame counts to its Ethernet header. Measured 232 -> 229
+    /// instructions per packet on the payload path (the addresses' other checks still
+    /// inlined), 204 in the end. The general walk stays inlined after it: out of line,
+    /// its result came back through memory (276).
+    #[inline(always)]
+    fn express_payload(
+        &self,
+        payload: &[u8],
+        kind: TunnelKind,
+        outer: &SocketOuter,
+    ) -> Option<Result<Examined>> {
+        let (&[flags, ..], inner_frame) = payload.split_first_chunk::<TUNNEL_HEADER_LEN>()?;
+        let tunnel = match kind {
+            TunnelKind::Vxlan => Tunnel::Vxlan(self.decoder.express_vxlan(flags, payload)?),
+            TunnelKind::Nvgre => {
+                let (_, nvgre) = nvgre::parse(payload).ok()?;
+                check_vsid(nvgre.vsid()).ok()?;
+                Tunnel::Nvgre(nvgre)
+            }
+            TunnelKind::Geneve => return None,
+        };
+        let facts = outer.ipv4_facts(self.policy())?.ok()?;
+        let mut inner = Inner::<()>::default();
+        if self.apply_ecn && outer.ecn != Ecn::NotEct {
+            if !express_inner(inner_frame, TUNNEL_HEADER_LEN, Depth::InnerIp, &mut inner) {
+                return None;
+            }
+        } else if !untagged(inner_frame, TUNNEL_HEADER_LEN, &mut inner) {
+            return None;
+        }
+        let received = Received {
+            policy: self.policy(),
+            outer,
+            accepted: Some(Accepted {
+                tunnel,
+                header: (),
+                outer: facts,
+                inner_len: inner_frame.len(),
+                at: 0,
+            }),
+            inner,
+        };
+        Some(self.conclude_with(&received, None, GeneveChecks::Made))
     }
 }
 
@@ -270,3 +364,6 @@ impl Encapsulator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
