@@ -144,11 +144,12 @@ impl Arm {
             outer,
         )
         .ok();
-        let (src, ecn) = (outer.src, outer.ecn.bits());
+        let (src, dst, ecn) = (&outer.src, &outer.dst, outer.ecn.bits());
         let theirs = floors::payload(
             &mut b,
             payload.clone(),
             src,
+            dst,
             ecn,
             &NEXT_VXLAN,
             usize::from(MTU),
@@ -535,12 +536,17 @@ pub fn differential(path: Path, count: usize, seed: u64) -> Tally {
                     outer.ecn = Ecn::from_bits(rng.next() as u8);
                 }
                 if rng.next() % 4 == 0 {
-                    // A source of either family, the destination of the same (as a
-                    // socket reports them).
+                    // A source of either family, the destination as a socket reports
+                    // it: of the same family, IPv4-mapped where the source is (a socket
+                    // of both families), now and then of the other (a caller's mistake).
                     outer.src = sources[rng.next() as usize % sources.len()];
-                    outer.dst = match outer.src {
-                        IpAddr::V4(_) => "10.99.0.2".parse().unwrap(),
-                        IpAddr::V6(_) => "fd00:99::2".parse().unwrap(),
+                    let mapped =
+                        matches!(outer.src, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+                    let v4 = outer.src.is_ipv4() != (rng.next() % 16 == 0);
+                    outer.dst = match (v4, mapped) {
+                        (true, _) => "10.99.0.2".parse().unwrap(),
+                        (false, true) => "::ffff:10.99.0.2".parse().unwrap(),
+                        (false, false) => "fd00:99::2".parse().unwrap(),
                     };
                 }
                 let (outcome, rewritten) = arm.compare_payload(&buf, payload, outer);

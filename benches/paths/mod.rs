@@ -877,8 +877,16 @@ impl Arm {
         let mut acc = 0u64;
         let mtu = usize::from(MTU);
         for (buf, payload, outer) in &mut self.payloads {
-            let (src, ecn) = (outer.src, outer.ecn.bits());
-            let sent = floors::payload(black_box(buf), payload.clone(), src, ecn, &NEXT_VXLAN, mtu);
+            let (src, dst, ecn) = (&outer.src, &outer.dst, outer.ecn.bits());
+            let sent = floors::payload(
+                black_box(buf),
+                payload.clone(),
+                src,
+                dst,
+                ecn,
+                &NEXT_VXLAN,
+                mtu,
+            );
             if let Some((payload, port, traffic_class)) = sent {
                 acc ^= payload_digest(&PayloadHeaders {
                     payload,
@@ -1035,8 +1043,9 @@ impl Arm {
                         outer,
                     )
                     .ok();
-                    let (src, ecn) = (outer.src, outer.ecn.bits());
-                    let theirs = floors::payload(b, payload.clone(), src, ecn, &NEXT_VXLAN, mtu);
+                    let (src, dst, ecn) = (&outer.src, &outer.dst, outer.ecn.bits());
+                    let theirs =
+                        floors::payload(b, payload.clone(), src, dst, ecn, &NEXT_VXLAN, mtu);
                     let theirs = theirs.map(|(payload, port, traffic_class)| PayloadHeaders {
                         payload,
                         source_port: Some(port),
