@@ -35,8 +35,8 @@ pub const MAX_UNDERSTOOD: usize = 8;
 pub struct UnderstoodOptions {
     /// Class << 8 | type of each, in the order declared, then zeros (no key is zero: a
     /// declared type has its critical bit set). A lookup tests the first key inline
-    /// (one compare for OVN's one option) and scans the others out of line, up to the
-    /// key it finds or the first zero. Scanning all eight slots cost OVN's option 34
+    /// (one compare for OVN's one option) and, when there is a second, scans the others
+    /// out of line, up to the key it finds or the first zero. Scanning all eight slots cost OVN's option 34
     /// instructions per packet; a scan inlined, unrolled with its eight keys loaded
     /// before the walk of the options, 14.
     keys: [u32; MAX_UNDERSTOOD],
@@ -89,8 +89,13 @@ impl UnderstoodOptions {
     /// True when the option of this [`key`], of a critical type, is understood.
     #[inline(always)]
     fn contains_key(&self, key: u32) -> bool {
-        let [first, ref others @ ..] = self.keys;
-        first == key || first != 0 && others_contain(others, key)
+        let [first, second, ..] = self.keys;
+        let [_, ref others @ ..] = self.keys;
+        // The scan only where there is a second key: a receiver of one option (OVN's)
+        // makes no call for a critical option it does not understand (geneve_decap+mixed's
+        // frames with one: 303 -> 254 instructions each, the workload 195 -> 192
+        // instructions per packet; geneve_decap 153 -> 152).
+        first == key || second != 0 && others_contain(others, key)
     }
 }
 
