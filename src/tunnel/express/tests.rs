@@ -375,11 +375,20 @@ mod corpus {
             // NVGRE carries no tags: they are stripped.
             TunnelConfig::nvgre(Vsid::new(4242).unwrap(), src, dst)
         } else if geneve {
-            // OVN's option (critical), or another one (not), or none.
+            // OVN's option (critical), or another one (not), or OVN's and another (not
+            // critical, or critical and understood by none), or none.
             let mut options = GeneveOptions::new();
-            match rng.below(3) {
+            match rng.below(5) {
                 0 => options.push(0x0102, 0x80, &[0, 1, 0, 2]).unwrap(),
                 1 => options.push(0x0108, 0x01, &[7; 8]).unwrap(),
+                2 => {
+                    options.push(0x0102, 0x80, &[0, 1, 0, 2]).unwrap();
+                    options.push(0x0108, 0x01, &[9; 4]).unwrap();
+                }
+                3 => {
+                    options.push(0x0102, 0x80, &[0, 1, 0, 2]).unwrap();
+                    options.push(0x0108, 0x81, &[9; 4]).unwrap();
+                }
                 _ => {}
             }
             TunnelConfig {
