@@ -16,7 +16,7 @@
 
 use core::ops::Range;
 
-use super::{Ipv4Rewrite, TranslateConfig, fill_udp_checksum};
+use super::{Ipv4Rewrite, TranslateConfig, fill_udp_checksum, move_chunk};
 use crate::packet::{self, Decoder, Depth, Record, Transport, Tunnel};
 use crate::tunnel::TunnelKind;
 use crate::tunnel::config::check_vsid;
@@ -24,10 +24,10 @@ use crate::tunnel::express::{
     Found, be16, express_inner, express_nvgre, head, ipv4_plain, outer_ipv4, udp_zero_checksum,
 };
 use crate::tunnel::flow::FlowKey;
-use crate::tunnel::inner_vlan::{self, InnerTags, InnerVlanPolicy};
+use crate::tunnel::inner_vlan::{InnerTags, InnerVlanPolicy};
 use crate::tunnel::layout::{Inner, Outer, OuterIp};
 use crate::tunnel::receive::{Accepted, ReceivePolicy, Received};
-use crate::wire::ethernet::{EtherType, EthernetFrame};
+use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::nvgre::{NvgreRepr, Vsid};
@@ -238,6 +238,20 @@ fn next_inner<'a, K: Record<'a>>(frame: &'a [u8], offset: usize, inner: &mut Inn
     true
 }
 
+/// Strips `len` bytes of inner tags (none, or a whole number of tags) from the inner
+/// frame at `buf[at..]` by moving its MAC addresses over them: 12 bytes through
+/// registers, where `inner_vlan::strip`'s `copy_within` was a call to `memmove` in the
+/// cold path (translate+mixed 311 -> 309 instructions per packet, its tagged frames
+/// alone 359 -> 353; translate6 858 -> 854).
+#[inline(always)]
+// Offsets of the inner frame, inside the checked frame: no overflow.
+#[allow(clippy::arithmetic_side_effects)]
+fn strip_tags(buf: &mut [u8], at: usize, len: usize) {
+    if len > 0 {
+        move_chunk::<{ ethernet::ADDRS_LEN }>(buf, at, at + len);
+    }
+}
+
 /// The inner frame of any other shape (more tags, IPv4 options, other EtherTypes, a
 /// malformed header) by the general walk of the inner frame alone, `offset` bytes into
 /// the whole frame: its record as the whole frame's walk makes it, its outer stack
@@ -340,7 +354,7 @@ impl TranslateConfig {
                 let flow_id = self.flow_id.for_hash(hash);
                 let (_, nvgre) = header.split_last_chunk_mut::<8>()?;
                 NvgreRepr::new(vsid, flow_id).emit(nvgre).ok()?;
-                inner_vlan::strip(buf, inner_at, strip);
+                strip_tags(buf, inner_at, strip);
                 *buf.get_mut(start..)?.first_chunk_mut()? = header;
                 Some(Ok(start..end))
             }
@@ -361,7 +375,7 @@ impl TranslateConfig {
                 let addresses = self
                     .udp_checksum
                     .then(|| checksum::pseudo_header_ipv4(ip.src_addr(), ip.dst_addr(), 0, 0));
-                inner_vlan::strip(buf, inner_at, strip);
+                strip_tags(buf, inner_at, strip);
                 *buf.get_mut(start..)?.first_chunk_mut()? = header;
                 if let Some(addresses) = addresses {
                     fill_udp_checksum(&mut buf[start + OUTER..end], addresses);
