@@ -5,7 +5,10 @@
 //! one store; everything the general path checks is checked first, and where anything would
 //! fail (or the shape or settings are rarer) nothing is written and the general path runs,
 //! naming the error. The express walk's tests (`tunnel::express`) hold the two to the same
-//! bytes.
+//! bytes. Its cold path (`Translator::translate_other`) takes any other inner frame after
+//! the same outer stack: the next shapes (one tag, IPv6) in straight-line code, any other
+//! by the general walk of the inner frame alone; `express6`'s tests hold that one to the
+//! general path.
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
