@@ -48,12 +48,13 @@ const TO_VXLAN: usize = OUTER + 16;
 
 /// A first look at where the common shape would have its inner frame: the inner
 /// EtherType IPv4 and its first byte 0x45, 12 bytes into the inner frame, after NVGRE
-/// (42 bytes into the frame) or UDP and VXLAN (50). Translation's express walk leaves
-/// other inner shapes to the general walk: those frames (tagged or IPv6 inner frames,
-/// most malformed ones) leave here, before the outer checks that the general walk would
-/// make again; a frame of the common shape always passes.
+/// (42 bytes into the frame) or UDP and VXLAN (50): `Some` with the outer IPv4 protocol
+/// (47 or 17) where it may have the common shape. Translation's express walk leaves
+/// other inner shapes to its cold path: those frames (tagged or IPv6 inner frames, most
+/// malformed ones) leave here, before the outer checks that the cold path makes; a frame
+/// of the common shape always passes.
 #[inline(always)]
-fn probe(bytes: &[u8]) -> bool {
+fn probe(bytes: &[u8]) -> Option<u8> {
     let inner_ip = |inner_at: usize| {
         bytes
             .get(inner_at..)
@@ -61,9 +62,9 @@ fn probe(bytes: &[u8]) -> bool {
             == Some(&[8, 0, 0x45])
     };
     match bytes.get(23) {
-        Some(47) => inner_ip(42 + 12),
-        Some(17) => inner_ip(50 + 12),
-        _ => false,
+        Some(47) if inner_ip(42 + 12) => Some(47),
+        Some(17) if inner_ip(50 + 12) => Some(17),
+        _ => None,
     }
 }
 
@@ -88,9 +89,11 @@ impl Decoder {
         policy: ReceivePolicy,
         depth: Depth,
     ) -> Option<Received<'a, K>> {
-        if !NEXT && !probe(bytes) {
-            return None;
-        }
+        // The tunnel's protocol as the probe read it (the byte `outer_ipv4` reads as the
+        // IPv4 protocol): dispatched on in each of the probe's branches, not again after
+        // the outer checks (translate 280 -> 272, translate+mixed 307 -> 305
+        // instructions per packet).
+        let probed = if NEXT { None } else { Some(probe(bytes)?) };
         let (header, packet) = outer_ipv4(bytes, policy)?;
         let ip = Ipv4Packet::new_unchecked(packet);
         let payload = &packet[20..];
@@ -100,7 +103,7 @@ impl Decoder {
             inner,
             at,
             offset,
-        } = match header[9] {
+        } = match probed.unwrap_or(header[9]) {
             17 => {
                 let (udp_vxlan, datagram, port) = udp_zero_checksum(payload)?;
                 // VXLAN first, as the general walk: a port in both sets is VXLAN.
