@@ -72,7 +72,7 @@ mod walk;
 pub use ports::{TunnelPorts, VxlanPorts};
 pub use record::{Record, RecordFrame};
 pub use walk::Decoder;
-pub(crate) use walk::{Depth, walk, walk_from_ip};
+pub(crate) use walk::{Depth, walk, walk_at, walk_from_ip};
 
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::geneve::GeneveHeader;

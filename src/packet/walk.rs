@@ -407,6 +407,17 @@ pub(crate) fn walk<'a>(bytes: &'a [u8], record: &mut impl Record<'a>) -> Result<
     walk_stack(bytes, 0, record, Depth::InnerTransport, None).map(|_| ())
 }
 
+/// Walks one stack at the start of `bytes` as [`walk`] does, `pos` bytes into a frame:
+/// the offsets recorded, and an error's, count from the frame's start (an inner stack
+/// walked by itself, recorded as the whole frame's walk records it).
+///
+/// # Errors
+/// The first malformed header's error.
+#[inline(always)]
+pub(crate) fn walk_at<'a>(bytes: &'a [u8], pos: usize, record: &mut impl Record<'a>) -> Result<()> {
+    walk_stack(bytes, pos, record, Depth::InnerTransport, None).map(|_| ())
+}
+
 /// Walks one stack that starts at IP (an IP packet of `ethertype`, as Geneve carries
 /// it): IPv4 or IPv6, then transport ports.
 ///
