@@ -164,6 +164,12 @@ fn walk(frame: &[u8], transport: bool) -> Option<Walked> {
     }
 }
 
+/// `walk` of a frame `walk_common` declined: not the common one again.
+#[inline(always)]
+fn walk_declined(frame: &[u8], transport: bool) -> Option<Walked> {
+    (frame.len() >= 14).then(|| walk_other(frame, transport))
+}
+
 /// `walk` of the common frame (untagged IPv4 without options, its header sound): `None`
 /// for every other shape. Callers take the two apart, so that what follows the walk is
 /// compiled once for the common frame (no tags to strip) and once for the others.
@@ -444,7 +450,7 @@ impl<const LEN: usize> Encap<LEN> {
         if let Some(walked) = walk_common(frame, true) {
             return self.write(buf, inner, &walked, 0);
         }
-        let walked = walk(frame, true)?;
+        let walked = walk_declined(frame, true)?;
         let strip = walked.strip_len()?;
         self.write(buf, inner, &walked, strip)
     }
@@ -757,7 +763,7 @@ pub fn translate(
             buf, frame, to_nvgre, mtu, segment, inner, checksum, &walked, 0,
         );
     }
-    let walked = walk(inner_frame, true)?;
+    let walked = walk_declined(inner_frame, true)?;
     let strip = walked.strip_len()?;
     if strip != 0 && !to_nvgre {
         return None; // NVGRE carries no inner tags
@@ -925,7 +931,7 @@ impl<const LEN: usize> Encap6<LEN> {
         if let Some(walked) = walk_common(frame, true) {
             return self.write(buf, inner, &walked, 0);
         }
-        let walked = walk(frame, true)?;
+        let walked = walk_declined(frame, true)?;
         let strip = walked.strip_len()?;
         self.write(buf, inner, &walked, strip)
     }
