@@ -404,7 +404,7 @@ impl Decoder {
 /// That header's error.
 #[inline(always)]
 pub(crate) fn walk<'a>(bytes: &'a [u8], record: &mut impl Record<'a>) -> Result<()> {
-    walk_stack(bytes, 0, record, Depth::InnerTransport, None).map(|_| ())
+    walk_at(bytes, 0, record)
 }
 
 /// Walks one stack at the start of `bytes` as [`walk`] does, `pos` bytes into a frame:
