@@ -144,6 +144,9 @@ pub mod packet;
 pub mod tunnel;
 pub mod wire;
 
+#[cfg(test)]
+mod test_rng;
+
 #[cfg(feature = "linux")]
 #[cfg_attr(docsrs, doc(cfg(feature = "linux")))]
 pub mod linux;

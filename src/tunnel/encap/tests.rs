@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::packet::Decoder;
+use crate::test_rng::Rng;
 use crate::tunnel::MAX_HEADROOM;
 use crate::tunnel::OuterVlan;
 use crate::wire::{GeneveOptions, VlanId, Vni};
@@ -82,21 +83,6 @@ fn udp_checksums_verify_in_every_layout() {
                 assert!(verifies, "{src} tagged {tagged} len {len} shape {shape}");
             }
         }
-    }
-}
-
-/// xorshift64*: the tests' frames, the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 

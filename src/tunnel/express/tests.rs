@@ -319,20 +319,7 @@ mod corpus {
     use core::ops::Range;
     use std::vec::Vec;
 
-    /// xorshift64*: the test's frames and mutations, the same on every run.
-    pub(crate) struct Rng(pub u64);
-
-    impl Rng {
-        pub(crate) fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        pub(crate) fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    pub(crate) use crate::test_rng::Rng;
 
     /// An inner Ethernet frame: untagged or tagged, IPv4 (a fragment now and then) with
     /// UDP, TCP or ICMP, or IPv6, its lengths consistent.

@@ -4,25 +4,11 @@
 
 use super::*;
 use crate::packet::{Decoder, ReservedPolicy};
+use crate::test_rng::Rng;
 use crate::tunnel::inner_vlan::InnerVlanPolicy;
 use crate::tunnel::{Decapsulator, SourcePolicy};
 use core::net::{Ipv4Addr, Ipv6Addr};
 use std::vec::Vec;
-
-/// xorshift64*: the test's payloads and mutations, the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// A socket payload: a VXLAN header (now and then with VXLAN-GPE's P bit or reserved
 /// bits) or an NVGRE one (now and then a reserved VSID), then an inner Ethernet frame,

@@ -214,6 +214,7 @@ impl TranslateConfig {
 mod tests {
     use super::*;
     use crate::packet::Decoder;
+    use crate::test_rng::Rng;
     use crate::tunnel::flow::PortRange;
     use crate::tunnel::inner_vlan::InnerVlanPolicy;
     use crate::tunnel::{Encapsulator, FlowId, HEADROOM, SourcePolicy, TunnelConfig};
@@ -221,50 +222,42 @@ mod tests {
     use core::net::IpAddr;
     use std::vec::Vec;
 
-    /// xorshift64*: the same frames and mutations on every run.
-    fn next(state: &mut u64) -> u64 {
-        *state ^= *state >> 12;
-        *state ^= *state << 25;
-        *state ^= *state >> 27;
-        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
     /// A VXLAN or NVGRE frame over IPv6 (or IPv4) as an encapsulator writes it (the UDP checksum
     /// computed, or zero), in a segment that is now and then a reserved VSID, its inner
     /// frame IPv4 with UDP or TCP, tagged now and then, or IPv6.
-    fn frame(state: &mut u64, v6: bool) -> (Vec<u8>, Range<usize>) {
+    fn frame(rng: &mut Rng, v6: bool) -> (Vec<u8>, Range<usize>) {
         let (src, dst): (IpAddr, IpAddr) = if v6 {
             ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap())
         } else {
             ("10.99.0.1".parse().unwrap(), "10.99.0.2".parse().unwrap())
         };
         let mut inner = Vec::from([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
-        let shape = next(state) % 8;
+        let shape = rng.next() % 8;
         if shape == 0 {
             inner.extend_from_slice(&[0x81, 0, 0, 7]);
         }
-        let payload = 8 + (next(state) % 300) as usize;
+        let payload = 8 + (rng.next() % 300) as usize;
         if shape == 1 {
             inner.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, payload as u8, 17, 64]);
-            inner.extend((0..32 + payload).map(|_| next(state) as u8));
+            inner.extend((0..32 + payload).map(|_| rng.next() as u8));
         } else {
             let total = (20 + payload) as u16;
-            let protocol = [17, 6][(next(state) % 2) as usize];
+            let protocol = [17, 6][(rng.next() % 2) as usize];
             inner.extend_from_slice(&[8, 0, 0x45, 0]);
             inner.extend_from_slice(&total.to_be_bytes());
             inner.extend_from_slice(&[0, 1, 0x40, 0, 64, protocol, 0, 0, 10, 0, 0, 1, 10, 0, 0]);
-            inner.push(next(state) as u8);
-            let mut l4: Vec<u8> = (0..payload).map(|_| next(state) as u8).collect();
+            inner.push(rng.next() as u8);
+            let mut l4: Vec<u8> = (0..payload).map(|_| rng.next() as u8).collect();
             l4[4..6].copy_from_slice(&(payload as u16).to_be_bytes());
             inner.extend_from_slice(&l4);
         }
-        let segment = [4242, 100, 0xff_ffff, 0x12_3456][(next(state) % 4) as usize];
-        let config = if next(state) % 2 == 0 {
+        let segment = [4242, 100, 0xff_ffff, 0x12_3456][(rng.next() % 4) as usize];
+        let config = if rng.next() % 2 == 0 {
             TunnelConfig::nvgre(Vsid::new(4242).unwrap(), src, dst)
         } else {
             TunnelConfig {
                 inner_vlan: InnerVlanPolicy::Keep,
-                udp6_zero_checksum_tx: next(state) % 4 == 0,
+                udp6_zero_checksum_tx: rng.next() % 4 == 0,
                 ..TunnelConfig::vxlan(Vni::new(segment).unwrap(), src, dst)
             }
         };
@@ -314,19 +307,19 @@ mod tests {
                 ..base
             },
         ];
-        let mut state = 0x6e57_0000_0000_0006;
+        let mut rng = Rng(0x6e57_0000_0000_0006);
         let (mut taken, mut tried) = (0, 0);
         for _ in 0..20_000 {
-            let v6 = next(&mut state) % 2 == 0;
-            let (mut buf, mut range) = frame(&mut state, v6);
-            if next(&mut state) % 2 == 0 {
-                for _ in 0..1 + next(&mut state) % 3 {
-                    let at = range.start + (next(&mut state) as usize) % range.len().min(120);
-                    buf[at] ^= 1 << (next(&mut state) % 8);
+            let v6 = rng.next() % 2 == 0;
+            let (mut buf, mut range) = frame(&mut rng, v6);
+            if rng.next() % 2 == 0 {
+                for _ in 0..1 + rng.next() % 3 {
+                    let at = range.start + (rng.next() as usize) % range.len().min(120);
+                    buf[at] ^= 1 << (rng.next() % 8);
                 }
             }
-            if next(&mut state) % 10 == 0 {
-                range.end -= (next(&mut state) as usize) % range.len();
+            if rng.next() % 10 == 0 {
+                range.end -= (rng.next() as usize) % range.len();
             }
             for translator in &translators {
                 let policy = ReceivePolicy {
