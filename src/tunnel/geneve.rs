@@ -36,9 +36,9 @@ pub struct UnderstoodOptions {
     /// Class << 8 | type of each, in the order declared, then zeros (no key is zero: a
     /// declared type has its critical bit set). A lookup tests the first key inline
     /// (one compare for OVN's one option) and, when there is a second, scans the others
-    /// out of line, up to the key it finds or the first zero. Scanning all eight slots cost OVN's option 34
-    /// instructions per packet; a scan inlined, unrolled with its eight keys loaded
-    /// before the walk of the options, 14.
+    /// out of line, up to the key it finds or the first zero. Scanning all eight slots
+    /// cost OVN's option 34 instructions per packet; a scan inlined, unrolled with its
+    /// eight keys loaded before the walk of the options, 14.
     keys: [u32; MAX_UNDERSTOOD],
 }
 
