@@ -1818,8 +1818,11 @@ fn control_clients_that_idle_or_never_read_hold_up_no_frame() {
                 .unwrap();
             host.expect(&hello, "VXLAN in, beside the clients");
             let took = sent.elapsed();
+            // Blocking service would hold a frame 3 s (the idle clients) or 1 s (a greedy
+            // one); a bound of 250 ms failed now and then on this 2-core machine while
+            // other jobs built, with nothing of that kind wrong.
             assert!(
-                took < Duration::from_millis(250),
+                took < Duration::from_millis(600),
                 "frame {tag} took {took:?}"
             );
         }
