@@ -31,9 +31,9 @@ pub const MAX_UNDERSTOOD: usize = 8;
 /// assert!(!understood.contains(0x0102, 0x81));
 /// # Ok::<(), tunnelwire::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct UnderstoodOptions {
-    /// Class << 8 | type of each, in the order declared, then zeros (no key is zero: a
+    /// The [`key`] of each, in the order declared, then zeros (no key is zero: a
     /// declared type has its critical bit set). A lookup tests the first key inline
     /// (one compare for OVN's one option) and, when there is a second, scans the others
     /// out of line, up to the key it finds or the first zero. Scanning all eight slots
@@ -42,10 +42,32 @@ pub struct UnderstoodOptions {
     keys: [u32; MAX_UNDERSTOOD],
 }
 
-/// An option's class and type as one key.
+/// An option's class and type as one key: the first three bytes of its header, as
+/// [`option_key`] reads them from the header's word (one load and a mask, no byte
+/// assembled nor swapped).
 #[inline(always)]
 fn key(class: u16, option_type: u8) -> u32 {
-    u32::from(class) << 8 | u32::from(option_type)
+    let [high, low] = class.to_be_bytes();
+    u32::from_ne_bytes([high, low, option_type, 0])
+}
+
+/// The key of the option of this header: its word, the length's byte masked off.
+#[inline(always)]
+fn option_key(option: &[u8; OPTION_HEADER_LEN]) -> u32 {
+    u32::from_ne_bytes(*option) & u32::from_ne_bytes([0xff, 0xff, 0xff, 0])
+}
+
+/// As a derived `Debug` showing each key as class << 8 | type (the form the keys had
+/// before they became header words), whatever the machine's byte order.
+impl core::fmt::Debug for UnderstoodOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let keys = self
+            .keys
+            .map(|key| u32::from_be_bytes(key.to_ne_bytes()) >> 8);
+        f.debug_struct("UnderstoodOptions")
+            .field("keys", &keys)
+            .finish()
+    }
 }
 
 impl UnderstoodOptions {
@@ -141,8 +163,13 @@ pub(crate) fn options_taken(area: &[u8], understood: &UnderstoodOptions) -> bool
 /// True when the option of this header is not critical, or understood.
 #[inline(always)]
 fn option_taken(option: &[u8; OPTION_HEADER_LEN], understood: &UnderstoodOptions) -> bool {
-    // The class and type are the key's 24 bits: one load, no byte assembled.
-    option[2] & OPTION_CRITICAL == 0 || understood.contains_key(u32::from_be_bytes(*option) >> 8)
+    // The class and type are the key's 24 bits: no byte swapped nor shifted. The first
+    // declared key named before the critical bit (a zero one, none declared, matches
+    // only type 0, not critical): geneve_decap 148 -> 146 instructions per packet, and
+    // with the keys as header words, not class << 8 | type, 147 -> 146; decap 117 -> 115.
+    let key = option_key(option);
+    let [first, ..] = understood.keys;
+    key == first || option[2] & OPTION_CRITICAL == 0 || understood.contains_key(key)
 }
 
 /// [`options_taken`] of an area of several options (or of one that does not fill it),
