@@ -18,8 +18,8 @@
 //! set or offset > 0), since only the first fragment carries transport ports. A
 //! malformed header is an [`Error`](crate::Error) whose offset counts from the frame's first byte.
 //!
-//! The files split by job: this one holds the decoded frame, `walk` the walk and the
-//! [`Decoder`], `record` what the walk hands each header to ([`Record`],
+//! The files split by job: this one holds the decoded frame, `decoder` the [`Decoder`]
+//! and its ways to decode, `walk` the walk they run, `record` what the walk hands each header to ([`Record`],
 //! [`RecordFrame`]), `ports` the [`TunnelPorts`].
 //!
 //! ## Example: decode a VXLAN frame and read its layers
@@ -61,17 +61,18 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+mod decoder;
 mod ports;
 mod record;
 #[cfg(test)]
 mod tests;
-// The walk owns what decodes and records a stack (`Stack::decode`, the recorders): this
-// file holds the decoded values and imports nothing from it.
+// The decoder and the walk own what decodes and records a stack (`Stack::decode`, the
+// recorders): this file holds the decoded values and imports nothing from them.
 mod walk;
 
+pub use decoder::Decoder;
 pub use ports::{TunnelPorts, VxlanPorts};
 pub use record::{Record, RecordFrame};
-pub use walk::Decoder;
 pub(crate) use walk::{Depth, walk, walk_at, walk_from_ip};
 
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
