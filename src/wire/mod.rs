@@ -33,6 +33,7 @@
 
 pub mod ethernet;
 pub mod geneve;
+mod ip_protocol;
 pub mod ipv4;
 pub mod ipv6;
 pub mod nvgre;
