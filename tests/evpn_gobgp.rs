@@ -12,7 +12,6 @@
 #![cfg(feature = "evpn")]
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
@@ -516,12 +515,11 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
         })
     });
     assert!(has_remote(&socket), "a stale route kept for its grace");
-    let mut text = String::new();
-    fs::File::open(&log)
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    assert!(text.contains("reconnected to gobgpd"), "{text}");
+    // Logged once every route is added again: a moment after the last one shows in
+    // gobgpd's RIB, so waited for too, not read once.
+    wait_for("the reconnection logged", &log, || {
+        fs::read_to_string(&log).is_ok_and(|text| text.contains("reconnected to gobgpd"))
+    });
     assert!(running.alive(), "vtep ran through it all");
 
     // Frozen, gobgpd keeps its connection open and answers nothing: an idle vtep finds
@@ -561,11 +559,11 @@ fn vtep_advertises_and_mirrors_routes_through_gobgpd() {
                 && !rib.contains_key(ours)
         })
     });
-    assert!(
-        fs::read_to_string(&log)
-            .unwrap()
-            .contains("route(s) left in gobgpd by an earlier session withdrawn")
-    );
+    // vtep says so once every delete has returned: a moment after the last one shows in
+    // gobgpd's RIB, so the log is waited for too, not read once.
+    wait_for("the leftovers' withdrawal logged", &log, || {
+        log_says("route(s) left in gobgpd by an earlier session withdrawn")
+    });
 
     // Stopped, vtep withdraws its routes.
     running.stop();
