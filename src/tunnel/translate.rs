@@ -28,17 +28,20 @@ use super::receive::{Accepted, Checksums, GeneveChecks, ReceivePolicy, Received,
 use super::{Encapsulation, TunnelKind};
 use crate::checksum;
 use crate::packet::{Decoder, Depth, Tunnel};
-use crate::wire::ethernet::{self, EtherType};
-use crate::wire::geneve::{self, GeneveHeader, GeneveOptions, GeneveRepr};
-use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
+use crate::wire::ethernet::EtherType;
+use crate::wire::geneve::{self, GeneveOptions};
+use crate::wire::ipv4::IpProtocol;
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::nvgre::{self, NvgreRepr, Vsid};
-use crate::wire::udp::{self, UdpDatagram, UdpRepr};
+use crate::wire::udp::{self, UdpRepr};
 use crate::wire::vxlan::{self, Vni, VxlanRepr};
 use crate::{Error, ErrorKind, Layer, Result};
 
 mod express;
 mod express6;
+// The outer headers' writing: moved, rewritten, Geneve's written with its options.
+mod rewrite;
+use rewrite::{GeneveTo, Ipv4Rewrite, fill_udp_checksum, move_outer_headers, put};
 
 /// Translation settings, what a [`Translator`] is built from: the VXLAN side's ports and
 /// checksum, the flow hash, and the policies shared with encapsulation and decapsulation.
@@ -506,208 +509,5 @@ impl TranslateConfig {
     }
 }
 
-/// What a Geneve header written by translation carries besides the translator's settings.
-struct GeneveTo {
-    vni: Vni,
-    /// The payload's protocol type: Ethernet, or the IP of a Geneve IP payload.
-    protocol: EtherType,
-    source_port: u16,
-    /// The addresses' share of the pseudo-header, when the UDP checksum is sent.
-    udp_checksum: Option<u16>,
-}
-
-impl TranslateConfig {
-    /// Writes UDP, the Geneve header and the translator's options at the start of
-    /// `datagram`, which runs to the end of the inner frame, and the UDP checksum.
-    // Out of line: inlined, it made the VXLAN and NVGRE translations longer.
-    #[inline(never)]
-    // Cannot overflow or index out of range: the room was checked, options of at most
-    // 252 bytes.
-    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    fn write_geneve(&self, datagram: &mut [u8], to: GeneveTo) -> Result<()> {
-        let options = self.geneve_options.as_bytes();
-        let udp_len = datagram.len() as u16;
-        let header_at = udp::HEADER_LEN;
-        UdpRepr::new(
-            to.source_port,
-            self.geneve_port,
-            udp_len - udp::HEADER_LEN as u16,
-        )
-        .emit(datagram)?;
-        GeneveRepr::new(to.vni, to.protocol).emit(&mut datagram[header_at..])?;
-        // The options follow in place; the header says how many, and whether critical.
-        let mut header = GeneveHeader::new_unchecked(&mut datagram[header_at..]);
-        header.set_options_len(options.len());
-        header.set_flags(false, self.geneve_options.has_critical(), 0);
-        let options_at = header_at + geneve::HEADER_LEN;
-        datagram[options_at..options_at + options.len()].copy_from_slice(options);
-        if let Some(addresses) = to.udp_checksum {
-            fill_udp_checksum(datagram, addresses);
-        }
-        Ok(())
-    }
-}
-
-/// Fills the UDP checksum of `datagram` (its length field written), `addresses` being the
-/// pseudo-header's addresses.
-#[inline(always)]
-fn fill_udp_checksum(datagram: &mut [u8], addresses: u16) {
-    let udp_len = datagram.len() as u16;
-    let pseudo_header = checksum::combine(
-        addresses,
-        checksum::combine(u16::from(IpProtocol::UDP.0), udp_len),
-    );
-    UdpDatagram::new_unchecked(datagram).fill_checksum_with(pseudo_header);
-}
-
-/// Writes the `N`-byte header that `emit` builds at `buf[at..]`. It is built in a local
-/// array first: its length is a constant, so the field writes need no bounds checks, and
-/// it lands in one move.
-#[inline(always)]
-fn put<const N: usize>(
-    buf: &mut [u8],
-    at: usize,
-    emit: impl FnOnce(&mut [u8; N]) -> Result<()>,
-) -> Result<()> {
-    let mut header = [0u8; N];
-    emit(&mut header)?;
-    let room = buf.len().saturating_sub(at);
-    let Some(target) = buf
-        .get_mut(at..)
-        .and_then(|rest| rest.first_chunk_mut::<N>())
-    else {
-        return Err(Error::new(
-            Layer::Tunnel,
-            ErrorKind::BufferTooSmall {
-                needed: N,
-                available: room,
-            },
-        ));
-    };
-    *target = header;
-    Ok(())
-}
-
-/// Moves the `len` bytes of outer Ethernet and IP headers at `buf[from..]` to
-/// `buf[to..]`. The common shapes (untagged, IPv4 without options or IPv6: 34 or 54
-/// bytes) are moves of a constant size, a few register copies instead of a `memmove`
-/// call.
-#[inline(always)]
-// Cannot overflow or index out of range: offsets of headers inside the checked frame and
-// its headroom.
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-fn move_outer_headers(buf: &mut [u8], from: usize, to: usize, len: usize) {
-    const COMMON_V4: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
-    const COMMON_V6: usize = ethernet::HEADER_LEN + ipv6::HEADER_LEN;
-    let moved = match len {
-        COMMON_V4 => move_chunk::<COMMON_V4>(buf, from, to),
-        COMMON_V6 => move_chunk::<COMMON_V6>(buf, from, to),
-        _ => false,
-    };
-    if !moved {
-        buf.copy_within(from..from + len, to);
-    }
-}
-
-/// Moves `N` bytes at `buf[from..]` to `buf[to..]` as one value; false when either range
-/// is not inside `buf` (never, for checked frames).
-#[inline(always)]
-fn move_chunk<const N: usize>(buf: &mut [u8], from: usize, to: usize) -> bool {
-    // Taken as the first N bytes from each offset: no sum to overflow-check.
-    let Some(&headers) = buf.get(from..).and_then(|b| b.first_chunk::<N>()) else {
-        return false;
-    };
-    let Some(moved) = buf.get_mut(to..).and_then(|b| b.first_chunk_mut()) else {
-        return false;
-    };
-    *moved = headers;
-    true
-}
-
-/// The new protocol, total length and checksum of the outer IPv4 header, worked out from
-/// the header before it moves. The checksum is updated incrementally (RFC 1624), so a
-/// wrong checksum stays exactly as wrong.
-struct Ipv4Rewrite {
-    protocol: IpProtocol,
-    total_len: u16,
-    checksum: u16,
-}
-
-impl Ipv4Rewrite {
-    #[inline(always)]
-    fn new(ip: &Ipv4Packet<&[u8]>, protocol: IpProtocol, total_len: usize) -> Self {
-        let total_len = total_len as u16;
-        let ttl = ip.ttl();
-        let sum = checksum::update(ip.checksum(), ip.total_len(), total_len);
-        let old_word = u16::from_be_bytes([ttl, ip.protocol().0]);
-        let checksum = checksum::update(sum, old_word, u16::from_be_bytes([ttl, protocol.0]));
-        Ipv4Rewrite {
-            protocol,
-            total_len,
-            checksum,
-        }
-    }
-
-    /// Writes the fields into the moved header, without reading it back: a load right
-    /// after the block move would stall on store forwarding.
-    #[inline(always)]
-    fn apply(&self, ip: &mut [u8]) {
-        // The fixed header as an array: its fields' offsets need no bounds checks. The
-        // header was moved there whole, so it is always there.
-        let Some(header) = ip.first_chunk_mut::<{ ipv4::HEADER_LEN }>() else {
-            return;
-        };
-        let mut packet = Ipv4Packet::new_unchecked(header);
-        packet.set_total_len(self.total_len);
-        packet.set_protocol(self.protocol);
-        packet.set_checksum(self.checksum);
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tunnel::{Encapsulator, HEADROOM, TunnelConfig};
-    use core::net::Ipv6Addr;
-    use std::vec;
-
-    /// VXLAN over IPv6 to NVGRE and back gives the frame the encapsulator wrote, its UDP
-    /// checksum included (computed over the IPv6 pseudo-header), or zero when set so.
-    #[test]
-    fn ipv6_vxlan_to_nvgre_and_back_is_the_encapsulated_frame() {
-        let (src, dst): (Ipv6Addr, Ipv6Addr) =
-            ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
-        let config = TunnelConfig::vxlan(Vni::new(5000).unwrap(), src, dst);
-        let mut inner: std::vec::Vec<u8> = (0..200u8).collect();
-        inner[..12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
-        for zero in [false, true] {
-            let mut buf = vec![0u8; HEADROOM + inner.len()];
-            buf[HEADROOM..].copy_from_slice(&inner);
-            let mut encapsulator = Encapsulator::new(TunnelConfig {
-                udp6_zero_checksum_tx: zero,
-                ..config
-            })
-            .unwrap();
-            let vxlan = encapsulator
-                .encapsulate(&mut buf, HEADROOM..HEADROOM + inner.len())
-                .unwrap();
-            let sent = buf[vxlan.clone()].to_vec();
-            let translator = TranslateConfig {
-                udp6_zero_checksum_rx: zero,
-                udp6_zero_checksum_tx: zero,
-                ..TranslateConfig::default()
-            };
-            let nvgre = translator
-                .translate(&mut buf, vxlan.clone(), TunnelKind::Nvgre)
-                .unwrap();
-            assert_eq!(nvgre.len(), sent.len() - 8);
-            let back = translator
-                .translate(&mut buf, nvgre, TunnelKind::Vxlan)
-                .unwrap();
-            assert_eq!(back, vxlan);
-            assert_eq!(buf[back], sent[..], "zero checksum: {zero}");
-            let checksum = u16::from_be_bytes([sent[14 + 40 + 6], sent[14 + 40 + 7]]);
-            assert_eq!(checksum == 0, zero);
-        }
-    }
-}
+mod tests;

@@ -20,7 +20,8 @@
 
 use core::ops::Range;
 
-use super::{Ipv4Rewrite, TranslateConfig, fill_udp_checksum, move_chunk};
+use super::rewrite::move_chunk;
+use super::{Ipv4Rewrite, TranslateConfig, fill_udp_checksum};
 use crate::packet::{self, Decoder, Depth, Record, Transport, Tunnel};
 use crate::tunnel::TunnelKind;
 use crate::tunnel::config::check_vsid;
