@@ -6,7 +6,7 @@ use crate::test_rng::Rng;
 use crate::tunnel::MAX_HEADROOM;
 use crate::tunnel::OuterVlan;
 use crate::wire::{GeneveOptions, VlanId, Vni};
-use core::net::Ipv6Addr;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::vec;
 
 /// The VXLAN or Geneve UDP checksum, written from the template's share summed once,
