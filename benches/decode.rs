@@ -7,7 +7,7 @@
 //! (none of them has VXLAN or NVGRE), then the inner stack; packet-strata walks the
 //! whole stack itself, tunnel included; `tunnelwire_recorder` is tunnelwire's
 //! `Decoder::decode_with` into plain values (benches/paths/values.rs); `hand_written` is
-//! the floor of benches/paths/floors.rs. Every arm must agree with tunnelwire on every frame before
+//! the floor of benches/paths/floors/decode.rs. Every arm must agree with tunnelwire on every frame before
 //! anything is timed or counted.
 //!
 //! They agree on these well-formed frames, but do not check alike. tunnelwire and its
@@ -253,7 +253,7 @@ fn packet_strata(frame: &[u8], nvgre: bool) -> Option<u64> {
     ))
 }
 
-/// The floor (benches/paths/floors.rs): the same checks as tunnelwire's decoder, by
+/// The floor (benches/paths/floors/decode.rs): the same checks as tunnelwire's decoder, by
 /// hand, keeping no views.
 fn hand_written(frame: &[u8]) -> Option<u64> {
     floors::decode(frame).map(|v| paths::values_digest(&v) ^ u64::from(v.0))

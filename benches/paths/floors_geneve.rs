@@ -1,4 +1,4 @@
-//! The Geneve floors (RFC 8926), under the rules of `floors.rs`: decode, and
+//! The Geneve floors (RFC 8926), under the rules of `floors/`: decode, and
 //! decapsulation with OVN's option (class 0x0102, type 0x80: critical) declared
 //! understood, as the benches' decapsulator declares it. Encapsulation needs no code of
 //! its own: `floors::Encap` with Geneve's template (50 bytes without options, 58 with
@@ -9,7 +9,7 @@
 //! decapsulation besides, the O bit clear (a control message is no tenant's frame), no
 //! critical option but the understood one (whatever the C bit says), and a payload of
 //! protocol type 0x6558 (Ethernet), 0x0800 or 0x86DD (an IP packet whose header must
-//! decode). Shapes no workload has are left to tunnelwire as in `floors.rs`: an outer
+//! decode). Shapes no workload has are left to tunnelwire as in `floors/`: an outer
 //! tag, outer IPv4 options (decapsulation), a non-zero UDP checksum.
 
 use std::ops::Range;

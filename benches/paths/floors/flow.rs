@@ -1,0 +1,223 @@
+//! What the floors compute of an inner frame: its walk as tunnelwire's decoder walks it
+//! (tags, IP, ports) and flow hash v2 from its documented definition, with the source port
+//! it gives.
+
+use super::*;
+
+const K0: u64 = 0x9e37_79b9_7f4a_7c15;
+const K1: u64 = 0xbf58_476d_1ce4_e5b9;
+const K2: u64 = 0x94d0_49bb_1331_11eb;
+const K3: u64 = 0xd6e8_feb8_6659_fd93;
+const K4: u64 = 0xa076_1d64_78bd_642f;
+const K5: u64 = 0xe703_7ed1_a0b4_28db;
+const K6: u64 = 0x8ebc_6af0_9c88_c6e3;
+const MAC: u64 = 0xffff_ffff_ffff;
+
+#[inline(always)]
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// The 32 bits standing for an IPv6 address in the flow key.
+#[inline(always)]
+fn address_digest(ip: &[u8], at: usize) -> u64 {
+    let d = fold(be64(ip, at) ^ K5, be64(ip, at + 8) ^ K6);
+    (d ^ d >> 32) & 0xffff_ffff
+}
+
+/// What tunnelwire's walk of an inner frame records: its tags, its IP header's offset
+/// and TOS (traffic class), and the flow key's four words.
+#[derive(Clone, Copy)]
+pub(super) struct Walked {
+    /// Tags decoded (at most two).
+    tags: usize,
+    /// A further tag follows the decoded ones (or one could not be decoded).
+    more: bool,
+    /// The IP header's TOS (IPv6: traffic class); 0 without one.
+    pub(super) tos: u8,
+    key: [u64; 4],
+}
+
+impl Walked {
+    /// Flow hash v2 of the key.
+    #[inline(always)]
+    pub(super) fn hash(&self) -> u64 {
+        let [w0, w1, w2, w3] = self.key;
+        fold(fold(w0 ^ K0, w1 ^ K1) ^ fold(w2 ^ K2, w3 ^ K3), K4)
+    }
+
+    /// The bytes of tags to strip: `None` when tags cannot all be stripped.
+    #[inline(always)]
+    pub(super) fn strip_len(&self) -> Option<usize> {
+        (!self.more).then_some(self.tags * 4)
+    }
+}
+
+/// An inner Ethernet frame walked as tunnelwire's decoder walks it (`transport`: down to
+/// the TCP/UDP ports, as the flow hash needs; else to the IP header), recording what it
+/// found until the first malformed header. `None` without a whole Ethernet header. The
+/// common frame (untagged IPv4 without options) straight through, the key's words
+/// loaded after the ports' branch; every other shape in `walk_other`.
+#[inline(always)]
+pub(super) fn walk(frame: &[u8], transport: bool) -> Option<Walked> {
+    match walk_common(frame, transport) {
+        Some(walked) => Some(walked),
+        None if frame.len() >= 14 => Some(walk_other(frame, transport)),
+        None => None,
+    }
+}
+
+/// `walk` of a frame `walk_common` declined: not the common one again.
+#[inline(always)]
+pub(super) fn walk_declined(frame: &[u8], transport: bool) -> Option<Walked> {
+    (frame.len() >= 14).then(|| walk_other(frame, transport))
+}
+
+/// `walk` of the common frame (untagged IPv4 without options, its header sound): `None`
+/// for every other shape. Callers take the two apart, so that what follows the walk is
+/// compiled once for the common frame (no tags to strip) and once for the others.
+#[inline(always)]
+pub(super) fn walk_common(frame: &[u8], transport: bool) -> Option<Walked> {
+    let eth: &[u8; 14] = frame.first_chunk()?;
+    let ip = &frame[14..];
+    let common = match ip.first_chunk::<20>() {
+        Some(header) if be16(eth, 12) == 0x0800 && header[0] == 0x45 => ip
+            .get(20..usize::from(be16(header, 2)))
+            .map(|p| (header, p)),
+        _ => None,
+    };
+    let (header, payload) = common?;
+    let protocol = header[9];
+    let mut ports = 0;
+    if transport && be16(header, 6) & 0x3fff == 0 {
+        ports = match protocol {
+            17 => match udp(payload) {
+                Some(_) => be32(payload, 0),
+                None => 0,
+            },
+            6 => payload
+                .first_chunk::<4>()
+                .map_or(0, |p| u32::from_be_bytes(*p)),
+            _ => 0,
+        };
+    }
+    Some(Walked {
+        tags: 0,
+        more: false,
+        tos: header[1],
+        key: [
+            be64(eth, 0) >> 16 | 0x0800 << 48,
+            be64(eth, 4) & MAC,
+            be64(header, 12),
+            u64::from(protocol) << 32 | u64::from(ports),
+        ],
+    })
+}
+
+/// The EtherType as the flow key holds it: 0 for an IEEE 802.3 length (below 1536).
+#[inline(always)]
+fn ethertype_key(ethertype: u16) -> u64 {
+    if ethertype < 0x0600 {
+        0
+    } else {
+        u64::from(ethertype)
+    }
+}
+
+/// `walk` for every shape but the common one: tags, IPv4 options, IPv6, other
+/// EtherTypes, malformed headers.
+#[inline(never)]
+fn walk_other(frame: &[u8], transport: bool) -> Walked {
+    let eth: &[u8; 14] = frame.first_chunk().unwrap();
+    let mut ethertype = be16(eth, 12);
+    let mut walked = Walked {
+        tags: 0,
+        more: false,
+        tos: 0,
+        key: [
+            be64(eth, 0) >> 16 | ethertype_key(ethertype) << 48,
+            be64(eth, 4) & MAC,
+            0,
+            0,
+        ],
+    };
+    let mut at = 14;
+    while tpid(ethertype) {
+        walked.more = true;
+        if walked.tags == 2 {
+            return walked;
+        }
+        let Some(tag) = frame.get(at..at + 4) else {
+            return walked;
+        };
+        ethertype = be16(tag, 2);
+        walked.key[0] = walked.key[0] & MAC | ethertype_key(ethertype) << 48;
+        if walked.tags == 0 {
+            walked.key[1] |= u64::from(be16(tag, 0) & 0x0fff) << 48;
+        }
+        walked.more = false;
+        walked.tags += 1;
+        at += 4;
+    }
+    let rest = &frame[at..];
+    let (payload, protocol) = if ethertype == 0x0800 {
+        let Some((header, payload)) = ipv4(rest) else {
+            return walked;
+        };
+        walked.tos = header[1];
+        walked.key[2] = be64(header, 12);
+        walked.key[3] = u64::from(header[9]) << 32;
+        if be16(header, 6) & 0x3fff != 0 || !transport {
+            return walked;
+        }
+        (payload, header[9])
+    } else if ethertype == 0x86dd {
+        let Some(header) = rest.get(..40) else {
+            return walked;
+        };
+        let first = be32(header, 0);
+        let payload_len = usize::from(be16(header, 4));
+        if first >> 28 != 6 || 40 + payload_len > rest.len() {
+            return walked;
+        }
+        walked.tos = (first >> 20) as u8;
+        walked.key[2] = address_digest(header, 8) << 32 | address_digest(header, 24);
+        walked.key[3] = u64::from(header[6]) << 32 | u64::from(first & 0xf_ffff) << 40;
+        if !transport {
+            return walked;
+        }
+        (&rest[40..40 + payload_len], header[6])
+    } else {
+        return walked;
+    };
+    let ports = match protocol {
+        17 => udp(payload).map(|_| be32(payload, 0)),
+        6 => payload.first_chunk::<4>().map(|p| u32::from_be_bytes(*p)),
+        _ => None,
+    };
+    walked.key[3] |= u64::from(ports.unwrap_or(0));
+    walked
+}
+
+/// Strips the tags of the inner frame at `from` by moving its MAC addresses to `to`:
+/// 12 bytes through registers (a call to `memmove` would cost every path registers).
+#[inline(always)]
+pub(super) fn strip_tags(buf: &mut [u8], from: usize, to: usize) {
+    let macs: [u8; 12] = buf[from..from + 12].try_into().unwrap();
+    buf[to..to + 12].copy_from_slice(&macs);
+}
+
+/// Flow hash v2 of an inner frame and its IP TOS (0 without IP): the key as far as the
+/// frame decodes, tags included (`None` without an Ethernet header).
+#[inline(always)]
+pub(super) fn flow_hash(frame: &[u8]) -> Option<(u64, u8)> {
+    let walked = walk(frame, true)?;
+    Some((walked.hash(), walked.tos))
+}
+
+/// The source port for a hash in 49152-65535 (tunnelwire's reduction).
+#[inline(always)]
+pub(super) fn source_port(hash: u64) -> u16 {
+    49152 + (((hash >> 32) * 16384) >> 32) as u16
+}
