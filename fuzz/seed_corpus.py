@@ -4,7 +4,7 @@ in tests/data. Deterministic: the same captures give the same files.
 
     python3 fuzz/seed_corpus.py
 
-Each target's input is described in fuzz/src/checks.rs: `decode` takes a frame;
+Each target's input is described in fuzz/src/checks/: `decode` takes a frame;
 `header` a selector byte (0 Ethernet, 1 VLAN, 2 IPv4, 3 IPv6, 4 UDP, 5 VXLAN, 6 Geneve,
 7 NVGRE)
 and the bytes from that header on; `decapsulate` and `translate` a 16-byte settings head
@@ -13,7 +13,7 @@ and a frame; `encapsulate` a 96-byte settings head and an inner frame; `payload`
 onward; `offload` (fuzz/src/offload.rs) a 10-byte virtio_net_hdr and a super-frame, made
 here (`offload_seeds`): TCP over IPv4 and IPv6 and UDP for USO, tagged or not, with TCP
 options, PSH, FIN, CWR, and frames with NEEDS_CSUM and no GSO. Heads are random bytes from
-a fixed seed: checks.rs maps every head onto settings, most of them valid; a payload's
+a fixed seed: the checks map every head onto settings, most of them valid; a payload's
 head has its first byte name its kind (modulo 3: VXLAN, NVGRE, Geneve).
 
 Besides the captured frames, tunnel frames over IPv4 are written again over an IPv6

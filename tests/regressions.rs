@@ -1,9 +1,9 @@
 //! The fuzz targets' invariants on stable: every input the fuzzers found a bug with
 //! (`tests/data/regressions/<target>-<name>`) and every seed of their corpora
 //! (`fuzz/corpus/<target>/seed-*`) goes through the same checks as under the fuzzer,
-//! `fuzz/src/checks.rs`.
+//! `fuzz/src/checks/` (a file per target).
 
-#[path = "../fuzz/src/checks.rs"]
+#[path = "../fuzz/src/checks/mod.rs"]
 mod checks;
 #[path = "../fuzz/src/payload.rs"]
 mod payload;

@@ -264,7 +264,7 @@ pub fn payload(data: &[u8]) {
     });
     let part = decapsulate_payload(&decap, payload, kind, outer);
     // An IPv4-mapped source is a socket's way of naming an IPv4 peer (the payload path
-    // takes it so, tests/tunnel.rs): no IPv6 frame stands for it.
+    // takes it so, tests/tunnel/decapsulation.rs): no IPv6 frame stands for it.
     if is_ipv4_mapped(outer.src) || is_ipv4_mapped(outer.dst) {
         return;
     }

@@ -2,7 +2,7 @@
 //! worked out here from the RFCs rather than through the crate: which sources can be a
 //! VTEP, the UDP checksum over either pseudo-header, the outer TOS or traffic class,
 //! what a receiver refuses of an outer packet and in which order, and the addresses and
-//! receive settings the settings heads draw. Shared by the tunnel checks (`checks.rs`)
+//! receive settings the settings heads draw. Shared by the tunnel checks (`checks/`)
 //! and the payload checks (`payload.rs`).
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the pcap tools on plain.pcap and has tshark decode what they wrote: the expected
-# decodes of tunnelwire's own encapsulation and translation. tests/pcap_tools.rs runs
-# the same commands (TOOLS below) and requires the same bytes; tests/conformance.rs
+# decodes of tunnelwire's own encapsulation and translation. tests/pcap_tools/outputs.rs
+# runs the same commands (TOOLS below) and requires the same bytes; tests/conformance.rs
 # requires every field to agree with tshark. See tests/data/README.md.
 #
 #   bash tests/data/make_encapsulated.sh

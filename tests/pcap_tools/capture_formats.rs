@@ -1,0 +1,196 @@
+//! Captures as people take them: pcapng, either pcap byte order, frames cut by the snap
+//! length, a file cut inside its last record.
+
+use super::*;
+
+#[test]
+fn pcapng_and_either_pcap_byte_order_read_alike() {
+    let scratch = Scratch::new("pcapng_and_either_pcap_byte_order_read_alike");
+    let kernel = data("kernel.pcap");
+    let (expected, _) = dissect(&kernel);
+    // Written by editcap: microsecond timestamps, pcapng's default.
+    let pcapng = data("kernel.pcapng");
+    assert_eq!(dissect(&pcapng).0, expected);
+    let out = scratch.file("from-pcapng.pcap");
+    tool("pcap_roundtrip", &[&pcapng, &out]);
+    assert_eq!(contents(&out), contents(&kernel));
+
+    let swapped = scratch.file("big-endian-nanoseconds.pcap");
+    write_pcap(&swapped, BIG_ENDIAN_NANOSECONDS, &records(&kernel));
+    assert_eq!(dissect(&swapped).0, expected);
+    let out = scratch.file("big-endian-roundtrip.pcap");
+    tool("pcap_roundtrip", &[&swapped, &out]);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&swapped).unwrap()
+    );
+}
+
+#[test]
+fn pcapng_simple_packet_blocks_read_and_foreign_link_types_refused() {
+    let scratch = Scratch::new("pcapng_simple_packet_blocks_read_and_foreign_link_types_refused");
+    let kernel = records(&data("kernel.pcap"));
+    let enhanced = &kernel[0];
+    // A length that is not a multiple of 4, so the block carries padding.
+    let simple = kernel.iter().find(|r| r.data.len() % 4 != 0).unwrap();
+    let capture = scratch.file("dumpcap.pcapng");
+    let blocks = [
+        (Some(enhanced.timestamp), &enhanced.data[..]),
+        (None, &simple.data[..]),
+    ];
+    std::fs::write(&capture, pcapng(1, &blocks)).unwrap();
+    let same = scratch.file("same.pcap");
+    let untimed = PcapPacket::new(Duration::ZERO, simple.orig_len, &simple.data);
+    write_pcap(&same, BIG_ENDIAN_NANOSECONDS, &[enhanced.clone(), untimed]);
+    assert_eq!(dissect(&capture).0, dissect(&same).0);
+    let out = scratch.file("out.pcap");
+    tool("pcap_roundtrip", &[&capture, &out]);
+    assert_eq!(contents(&out), contents(&same));
+
+    // LINKTYPE_RAW: IP packets without an Ethernet header.
+    let raw = scratch.file("raw.pcapng");
+    std::fs::write(&raw, pcapng(101, &blocks)).unwrap();
+    for (name, args) in [
+        ("dissect", vec![raw.as_path()]),
+        ("decap", vec![raw.as_path(), &scratch.file("decap.pcap")]),
+    ] {
+        let out = run(name, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && stderr.contains("interface 0: link type")
+                && stderr.contains("is not Ethernet"),
+            "{name}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn frames_cut_by_the_snap_length_are_decoded_and_flagged() {
+    let scratch = Scratch::new("frames_cut_by_the_snap_length_are_decoded_and_flagged");
+    let kernel = data("kernel.pcap");
+    // `editcap -F pcap -s 96 kernel.pcap`: the header's snap length is 96 too.
+    let snapped = data("kernel-snap96.pcap");
+    let (whole, _) = dissect(&kernel);
+    let (cut, _) = dissect(&snapped);
+    assert_eq!(cut.len(), whole.len());
+    let (mut cut_frames, mut cut_short) = (0, 0);
+    for ((whole, cut), record) in whole.iter().zip(&cut).zip(records(&kernel)) {
+        let len = record.data.len();
+        if len <= 96 {
+            assert_eq!(cut, whole);
+            continue;
+        }
+        cut_frames += 1;
+        let keys: Vec<&String> = cut.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["frame", "layers", "error", "cut_by_capture"],
+            "{cut}"
+        );
+        assert_eq!(cut["cut_by_capture"], true);
+        let (layers, all) = (
+            cut["layers"].as_array().unwrap(),
+            whole["layers"].as_array().unwrap(),
+        );
+        // Every header inside the 96 bytes is decoded as in the whole frame, but a UDP
+        // checksum over bytes the capture left out cannot be verified.
+        assert!(!layers.is_empty() && layers.len() <= all.len(), "{cut}");
+        for (got, want) in layers.iter().zip(all) {
+            let mut want = want.clone();
+            if got["layer"] == "udp" && got["checksum_ok"].is_null() {
+                want["checksum_ok"] = serde_json::Value::Null;
+            }
+            assert_eq!(got, &want, "{cut}\n{whole}");
+        }
+        // The whole frame decodes, and at 96 bytes every header was captured.
+        assert!(whole["error"].is_null() && cut["error"].is_null());
+        assert_eq!(layers.len(), all.len(), "{cut}");
+    }
+    // Cut at 60 bytes, inside the inner headers: what was captured is decoded, and the
+    // first header the capture cut is an error that says so.
+    let sixty: Vec<PcapPacket<'_>> = records(&kernel)
+        .into_iter()
+        .map(|mut record| {
+            record.data.to_mut().truncate(60);
+            record
+        })
+        .collect();
+    let sixty_path = scratch.file("sixty.pcap");
+    write_pcap(&sixty_path, BIG_ENDIAN_NANOSECONDS, &sixty);
+    let (cut60, _) = dissect(&sixty_path);
+    for ((whole, cut), record) in whole.iter().zip(&cut60).zip(&sixty) {
+        let orig_len = record.orig_len;
+        // Short frames, and outer fragments (which stop after IPv4), lose no header.
+        if orig_len <= 60 || cut["layers"] == whole["layers"] {
+            assert!(cut["error"].is_null(), "{cut}");
+            continue;
+        }
+        cut_short += 1;
+        let (layers, all) = (
+            cut["layers"].as_array().unwrap(),
+            whole["layers"].as_array().unwrap(),
+        );
+        assert!(layers.len() < all.len(), "{cut}");
+        assert_eq!(layers[0], all[0]);
+        let suffix = format!(" (record cut by the capture: 60 of {orig_len} bytes captured)");
+        assert!(cut["error"].as_str().unwrap().ends_with(&suffix), "{cut}");
+    }
+    assert!(cut_short > 10);
+    assert!(cut_frames > 10);
+    let out = scratch.file("roundtrip.pcap");
+    tool("pcap_roundtrip", &[&snapped, &out]);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&snapped).unwrap()
+    );
+
+    // An IPv4 total length beyond even the original length: malformed, not cut short.
+    let mut frame = records(&kernel)
+        .into_iter()
+        .find(|r| r.data.len() > 200)
+        .unwrap();
+    frame.data.to_mut().truncate(96);
+    frame.orig_len = 150;
+    let lying = scratch.file("lying.pcap");
+    write_pcap(&lying, BIG_ENDIAN_NANOSECONDS, &[frame]);
+    let (objects, _) = dissect(&lying);
+    assert_eq!(objects[0]["cut_by_capture"], true);
+    let error = objects[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("ipv4") && !error.contains("cut by the capture"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_file_cut_inside_its_last_record_is_read_up_to_it() {
+    let scratch = Scratch::new("a_file_cut_inside_its_last_record_is_read_up_to_it");
+    // What decap must write: the inner frames of every record before the cut one.
+    let kernel = records(&data("kernel.pcap"));
+    let (before, expected) = (scratch.file("before.pcap"), scratch.file("expected.pcap"));
+    write_pcap(&before, BIG_ENDIAN_NANOSECONDS, &kernel[..kernel.len() - 1]);
+    tool("decap", &[&before, &expected]);
+    for name in ["kernel.pcap", "kernel.pcapng"] {
+        let whole = data(name);
+        let cut = scratch.file(name);
+        std::fs::copy(&whole, &cut).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&cut).unwrap();
+        file.set_len(file.metadata().unwrap().len() - 10).unwrap();
+
+        let (all, _) = dissect(&whole);
+        let (read, warning) = dissect(&cut);
+        assert_eq!(read, all[..all.len() - 1], "{name}");
+        assert!(
+            warning.starts_with("warning: ") && warning.contains("ends inside"),
+            "{warning}"
+        );
+        let decapsulated = scratch.file("decapsulated.pcap");
+        let warning = tool("decap", &[&cut, &decapsulated]);
+        assert!(
+            warning.starts_with("warning: ") && warning.contains("ends inside"),
+            "{warning}"
+        );
+        assert_eq!(contents(&decapsulated), contents(&expected), "{name}");
+    }
+}
