@@ -3,7 +3,7 @@
 # many times it ran per packet, from valgrind --tool=callgrind --dump-instr=yes matched
 # against objdump's disassembly. The per-packet paths are inlined into the bench's loops,
 # so this lists the `Arm::run_*` functions (one loop over the workload per path and arm,
-# as in benches/paths/mod.rs, and Geneve's in benches/paths/geneve.rs).
+# as in benches/paths/arm.rs, and Geneve's in benches/paths/geneve.rs).
 #
 #   bash benches/profile.sh PATH [ours|floor]    # PATH as in benches/interleaved.rs
 #   MIN=0.02 bash benches/profile.sh PATH        # rarer instructions too (the mixed
