@@ -249,6 +249,15 @@ fn snap_length_cut_capture_agrees_with_tshark() {
     });
 }
 
+/// Records cut by the snap length around UDP datagrams shorter than their IP payload
+/// (tests/data/make_cut_frames.py, IPv4, IPv6 and inside VXLAN): a checksum is verified
+/// when the capture holds the whole IP payload, not just the datagram, as tshark has it
+/// (a real capture of this shape, tcpdump's `lisp_invalid_length.pcap`, showed it).
+#[test]
+fn cut_records_verify_a_checksum_only_over_a_whole_ip_payload() {
+    agree_with_tshark("cut");
+}
+
 /// Geneve over IPv4 and IPv6 (OVN's option, AWS GWLB's, random ones, the O and C bits,
 /// Ethernet, IPv4 and IPv6 payloads, a payload type not decoded) and IEEE 802.3 frames
 /// (STP bare, tagged and inside Geneve), built by scapy (tests/data/make_geneve_frames.py):

@@ -291,8 +291,15 @@ impl Layers<'_> {
             if let Some(cut_at) = self.check(Layer::Udp, at, udp::HEADER_LEN) {
                 return Some(cut_at);
             }
-            // The checksum covers the whole datagram: unverifiable if the capture cut it.
-            let whole = !self.cut || at + usize::from(datagram.len()) <= self.captured;
+            // Unverifiable unless the capture holds the whole IP payload, as tshark has it:
+            // the datagram whole is not enough when its length leaves IP payload after it.
+            // UDP is decoded only right behind IPv4 or IPv6, so the payload starts at `at`.
+            let ip_payload = match (stack.ipv4, stack.ipv6) {
+                (Some(ip), _) => ip.payload().len(),
+                (_, Some(ip)) => ip.payload().len(),
+                (None, None) => usize::from(datagram.len()),
+            };
+            let whole = !self.cut || at + ip_payload <= self.captured;
             // UDP is decoded only behind IPv4 or IPv6, whose addresses its checksum covers.
             let verified = stack
                 .ipv4
