@@ -14,7 +14,8 @@ onward; `offload` (fuzz/src/offload.rs) a 10-byte virtio_net_hdr and a super-fra
 here (`offload_seeds`): TCP over IPv4 and IPv6 and UDP for USO, tagged or not, with TCP
 options, PSH, FIN, CWR, and frames with NEEDS_CSUM and no GSO. Heads are random bytes from
 a fixed seed: the checks map every head onto settings, most of them valid; a payload's
-head has its first byte name its kind (modulo 3: VXLAN, NVGRE, Geneve).
+head has its first byte name its kind (modulo 3: VXLAN, NVGRE, Geneve). `pcap` takes a
+capture file: the captures themselves, cut to a few records (`pcap_seeds`).
 
 Besides the captured frames, tunnel frames over IPv4 are written again over an IPv6
 underlay (`over_ipv6`), so every target starts from both families.
@@ -238,6 +239,38 @@ def offload_seed(rng):
     return hdr + frame
 
 
+def pcap_seeds(rng):
+    """Captures for `pcap`: each pcap of tests/data cut to its first records of at most
+    MAX_FRAME bytes, written again in the other byte order and the other resolution;
+    kernel.pcapng's first blocks; and each of them cut short at a random byte."""
+    whole = []
+    for path in sorted(DATA.glob("*.pcap")):
+        data = path.read_bytes()
+        order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        nanoseconds = data[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+        fields = struct.unpack(order + "HHiIII", data[4:24])
+        records, at = [], 24
+        while at + 16 <= len(data) and len(records) < 3:
+            sec, units, incl, orig = struct.unpack(order + "IIII", data[at : at + 16])
+            if incl <= MAX_FRAME:
+                records.append((sec, units, incl, orig, data[at + 16 : at + 16 + incl]))
+            at += 16 + incl
+        for out_order, out_ns in ((order, nanoseconds), (">" if order == "<" else "<", not nanoseconds)):
+            magic = 0xA1B23C4D if out_ns else 0xA1B2C3D4
+            seed = struct.pack(out_order + "IHHiIII", magic, *fields)
+            for sec, units, incl, orig, frame in records:
+                units = units * 1000 if out_ns and not nanoseconds else units
+                units = units // 1000 if nanoseconds and not out_ns else units
+                seed += struct.pack(out_order + "IIII", sec, units, incl, orig) + frame
+            whole.append(seed)
+    ng = (DATA / "kernel.pcapng").read_bytes()
+    at = 0
+    while at + 8 <= len(ng) and at < 2000:
+        at += struct.unpack("<I", ng[at + 4 : at + 8])[0]
+    whole.append(ng[:at])
+    return whole + [seed[: rng.randrange(len(seed))] for seed in whole]
+
+
 def header_seeds(frames_, rng, per_header=60):
     """Up to `per_header` seeds of each header, drawn from those of every frame."""
     seeds = {}
@@ -253,6 +286,9 @@ def main():
     # tunnelwire's own outputs of plain.pcap and plain6.pcap: the same shapes as the
     # encap-* and encap6-* captures.
     captures = [c for c in captures if not c.startswith("translated")]
+    # cut.pcap's records are plain UDP and VXLAN cut short, shapes the others hold; left
+    # out, since any capture added changes every draw below.
+    captures = [c for c in captures if c != "cut.pcap"]
     plain = [f for c in captures for f in frames(c) if len(f) <= MAX_FRAME]
     over_ipv4 = [f for f in plain if len(f) <= MAX_FRAME - 20 and outer_ipv4(f) is not None]
     plain += [over_ipv6(f, rng) for f in rng.sample(over_ipv4, min(OVER_IPV6, len(over_ipv4)))]
@@ -275,6 +311,8 @@ def main():
             for kind, payload in map(payload_of, tunnelled)
         ],
         "offload": [offload_seed(rng) for _ in range(160)],
+        # Its own generator: the other targets' seeds stay as they were.
+        "pcap": pcap_seeds(random.Random(0xA1B2C3D4)),
     }
     for target, seeds in inputs.items():
         directory = CORPUS / target

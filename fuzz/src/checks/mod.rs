@@ -28,6 +28,7 @@ mod decapsulate;
 mod decode;
 mod encapsulate;
 mod header;
+mod pcap;
 mod shared;
 mod translate;
 
@@ -40,6 +41,7 @@ pub use decode::decode;
 use encapsulate::EncapSettings;
 pub use encapsulate::encapsulate;
 pub use header::header;
+pub use pcap::pcap;
 pub(crate) use shared::{InnerVlan, decoder, decoder_for};
 use translate::TranslateSettings;
 pub use translate::translate;
@@ -53,13 +55,14 @@ pub const ENCAP_SETTINGS_LEN: usize = 96;
 pub type Check = fn(&[u8]);
 
 /// The fuzz targets, by name: what `tests/regressions.rs` dispatches on.
-pub const TARGETS: [(&str, Check); 6] = [
+pub const TARGETS: [(&str, Check); 7] = [
     ("decode", decode),
     ("header", header),
     ("decapsulate", decapsulate),
     ("translate", translate),
     ("encapsulate", encapsulate),
     ("payload", payload::payload),
+    ("pcap", pcap),
 ];
 
 /// Settings of type `S` from the first `len` bytes (missing bytes read as zero), and the

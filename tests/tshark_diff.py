@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Compares `examples/dissect` with tshark on captures of your own: every frame whose
+fields (the contract's, as shared/conformance/check.py compares them, Geneve's too)
+differ is listed, as
+
+    FILE#N: STOP ...   tshark decodes deeper where dissect stops (quietly or with an
+                       error): what CONTRACTS.md has it do for a payload it does not
+                       decode (ICMP's quoted packets, GRE that is not NVGRE, a nested
+                       tunnel, IPv6 extension headers, a bad length field, ...)
+    FILE#N: DIFF ...   a value differs, or dissect shows what tshark does not
+
+    cargo build --release --example dissect
+    python3 tests/tshark_diff.py CAPTURE...
+
+Captures of another link type than Ethernet are skipped. Run on the 2,506 Ethernet
+captures of tcpdump's, Zeek's and suricata-verify's test suites (see CHANGELOG.md).
+"""
+import ipaddress, json, subprocess, sys
+
+DISSECT = "target/release/examples/dissect"
+
+# tshark field -> (dissect layer, key); "svlan" is a vlan layer of TPID 0x88a8.
+FIELDS = {
+    "eth.dst": ("ethernet", "dst"), "eth.src": ("ethernet", "src"),
+    "eth.type": ("ethernet", "ethertype"), "ieee8021ad.id": ("svlan", "vid"),
+    "vlan.id": ("vlan", "vid"), "vlan.priority": ("vlan", "pcp"),
+    "vlan.etype": ("vlan", "ethertype"), "ip.src": ("ipv4", "src"), "ip.dst": ("ipv4", "dst"),
+    "ip.hdr_len": ("ipv4", "ihl_bytes"), "ip.len": ("ipv4", "total_len"), "ip.id": ("ipv4", "id"),
+    "ip.flags.df": ("ipv4", "df"), "ip.flags.mf": ("ipv4", "mf"),
+    "ip.frag_offset": ("ipv4", "frag_offset"), "ip.ttl": ("ipv4", "ttl"),
+    "ip.proto": ("ipv4", "protocol"), "ip.checksum.status": ("ipv4", "checksum_ok"),
+    "udp.srcport": ("udp", "src_port"), "udp.dstport": ("udp", "dst_port"),
+    "udp.length": ("udp", "len"), "udp.checksum.status": ("udp", "checksum_ok"),
+    "vxlan.vni": ("vxlan", "vni"), "vxlan.flags": ("vxlan", "flags"), "gre.key": ("nvgre", "key"),
+    "ipv6.src": ("ipv6", "src"), "ipv6.dst": ("ipv6", "dst"), "ipv6.tclass": ("ipv6", "tclass"),
+    "ipv6.flow": ("ipv6", "flow_label"), "ipv6.plen": ("ipv6", "payload_len"),
+    "ipv6.nxt": ("ipv6", "next_header"), "ipv6.hlim": ("ipv6", "hop_limit"),
+    "geneve.vni": ("geneve", "vni"), "geneve.proto_type": ("geneve", "protocol"),
+    "geneve.flags.oam": ("geneve", "oam"), "geneve.flags.critical": ("geneve", "critical"),
+    "geneve.option.class": ("geneve_option", "class"),
+    "geneve.option.type": ("geneve_option", "type"),
+}
+BOOLS = {"ip.flags.df", "ip.flags.mf", "geneve.flags.oam", "geneve.flags.critical"}
+
+
+def tshark_value(field, text):
+    if field in BOOLS:
+        return text in ("1", "True", "true")
+    if field.endswith("checksum.status"):
+        # 1 good, 0 bad; anything else (unverified, not present) is dissect's null.
+        return {"1": True, "0": False}.get(text)
+    if field in ("eth.src", "eth.dst", "ip.src", "ip.dst"):
+        return text.lower()
+    if field in ("ipv6.src", "ipv6.dst"):
+        return str(ipaddress.ip_address(text))
+    number = int(text, 16) if text.startswith("0x") else int(text)
+    # tshark shows VXLAN's flags as 16 bits, the contract the first byte.
+    return number >> 8 if field == "vxlan.flags" else number
+
+
+def dissect_values(frame):
+    """Each field's values in `frame` (dissect's JSON object), outermost first."""
+    got = {field: [] for field in FIELDS}
+    for layer in frame["layers"]:
+        kind = layer["layer"]
+        values = dict(layer)
+        if kind == "vlan" and layer["tpid"] == 0x88A8:
+            kind = "svlan"
+        if kind == "ipv4":
+            values["ihl_bytes"] = layer["ihl"] * 4
+        if kind == "nvgre":
+            values["key"] = layer["vsid"] << 8 | layer["flow_id"]
+        if kind == "ipv6":
+            values["tclass"] = layer["dscp"] << 2 | layer["ecn"]
+            values["src"] = str(ipaddress.ip_address(layer["src"]))
+            values["dst"] = str(ipaddress.ip_address(layer["dst"]))
+        for field, (name, key) in FIELDS.items():
+            # An 802.3 length in place of an EtherType has no tshark EtherType either.
+            if name == kind and (key != "ethertype" or key in values):
+                got[field].append(values[key])
+            if name == "geneve_option" and kind == "geneve":
+                got[field] += [option[key] for option in layer["options"]]
+    return got
+
+
+def tshark_frames(path):
+    cmd = ["tshark", "-r", path, "-n", "-T", "fields", "-E", "occurrence=a",
+           "-E", "aggregator=\x1f", "-E", "separator=\x1e",
+           "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
+    for field in FIELDS:
+        cmd += ["-e", field]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    return [{field: [tshark_value(field, v) for v in column.split("\x1f")] if column else []
+             for field, column in zip(FIELDS, line.split("\x1e"))}
+            for line in out.split("\n")[:-1]]
+
+
+def main(paths):
+    for path in paths:
+        link = subprocess.run(["capinfos", "-T", "-E", "-r", path], capture_output=True,
+                              text=True).stdout.split("\t")[-1].strip()
+        if link != "ether":
+            continue
+        run = subprocess.run([DISSECT, path], capture_output=True, text=True)
+        ours = [json.loads(line) for line in run.stdout.splitlines()]
+        theirs = tshark_frames(path)
+        if run.returncode != 0 or len(ours) != len(theirs):
+            print(f"{path}: dissect exit {run.returncode}, {len(ours)} frames, tshark "
+                  f"{len(theirs)}: {run.stderr.strip()[-200:]}")
+        for index, (frame, want) in enumerate(zip(ours, theirs)):
+            got = dissect_values(frame)
+            differ = [(f, want[f], got[f]) for f in FIELDS if want[f] != got[f]]
+            if not differ:
+                continue
+            stop = all(g == w[:len(g)] for _, w, g in differ)
+            detail = "; ".join(f"{f}: tshark {w} dissect {g}" for f, w, g in differ[:3])
+            print(f"{path}#{index + 1}: {'STOP' if stop else 'DIFF'} "
+                  f"error={frame['error']!r} {detail}"[:600])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
