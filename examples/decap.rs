@@ -44,7 +44,9 @@ fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
     let mut summary = pcap_io::Summary::default();
     // Nothing is rewritten, so the read-only path: no copy of the record.
     input.for_each(|record| {
-        summary.frames_in += 1;
+        let Some(record) = summary.take(record) else {
+            return Ok(());
+        };
         let made = decap.inspect(record.data).and_then(|found| {
             // The output's link type is Ethernet: an IP packet has no place there.
             if found.protocol != EtherType::TRANSPARENT_ETHERNET_BRIDGING {

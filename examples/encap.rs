@@ -190,7 +190,9 @@ fn run(args: &Args, mut encap: Encapsulator) -> Result<pcap_io::Summary, String>
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
     input.for_each(|record| {
-        summary.frames_in += 1;
+        let Some(record) = summary.take(record) else {
+            return Ok(());
+        };
         let inner = pcap_io::place(&mut buf, MAX_HEADROOM, record.data);
         let made = encap.encapsulate(&mut buf, inner).map(|frame| &buf[frame]);
         out.write_made(&mut summary, &record, made)

@@ -84,7 +84,9 @@ fn run(args: Args) -> Result<pcap_io::Summary, String> {
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
     input.for_each(|record| {
-        summary.frames_in += 1;
+        let Some(record) = summary.take(record) else {
+            return Ok(());
+        };
         let frame = pcap_io::place(&mut buf, HEADROOM, record.data);
         let made = translator
             .translate(&mut buf, frame, to)

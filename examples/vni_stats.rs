@@ -76,6 +76,8 @@ struct Stats {
     cut: Count,
     /// Whole frames that carry no tunnel (ARP, plain IP...).
     not_tunnel: Count,
+    /// Records of a pcapng interface that is not Ethernet: not decoded.
+    not_ethernet: Count,
     /// Errors by layer and reason.
     errors: HashMap<(Layer, &'static str), u64>,
 }
@@ -139,6 +141,7 @@ impl Stats {
             ("malformed before the tunnel", self.malformed),
             ("cut by the capture", self.cut),
             ("not a tunnel", self.not_tunnel),
+            ("not Ethernet, not decoded", self.not_ethernet),
         ] {
             if count.frames > 0 {
                 let _ = writeln!(
@@ -197,7 +200,13 @@ fn run(path: &Path) -> Result<String, String> {
     let mut stats = Stats::default();
     let mut padded = Vec::new();
     input.for_each(|record| {
-        stats.count(&decoder, record.data, record.orig_len, &mut padded);
+        match record {
+            Ok(record) => stats.count(&decoder, record.data, record.orig_len, &mut padded),
+            Err(other) => {
+                stats.all.add(other.orig_len);
+                stats.not_ethernet.add(other.orig_len);
+            }
+        }
         Ok(())
     })?;
     Ok(stats.report(path))

@@ -25,10 +25,22 @@ pub struct Capture {
 impl Capture {
     /// Opens a pcap or pcapng; anything else (a text file, an image, a file cut inside
     /// its file header) is "not a pcap or pcapng file".
+    ///
+    /// A pcap of another link type than Ethernet is refused here, for the whole file: its
+    /// header gives every record's. A pcapng says it per interface, so its records of
+    /// other link types come to the tool one by one (see [`try_for_each`](Self::try_for_each)).
     pub fn open(path: &Path) -> Result<Self, String> {
         let path = path.display().to_string();
         let file = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
         let reader = pcap::Reader::new(file).map_err(|e| format!("{path}: {e}"))?;
+        if let Format::Pcap(header) = reader.format() {
+            if header.link_type != LinkType::ETHERNET {
+                return Err(format!(
+                    "{path}: link type {} is not Ethernet (the tools read Ethernet captures)",
+                    header.link_type
+                ));
+            }
+        }
         Ok(Capture { path, reader })
     }
 
@@ -43,13 +55,16 @@ impl Capture {
     }
 
     /// Hands every record to `visit`, in file order, until the end of the file or the
-    /// first error (`visit`'s own, returned as is). A file that ends inside a record (a
-    /// capture still being written, or copied short) is read up to that record and
-    /// reported as a warning on standard error; any other read error, or a record that
-    /// is not Ethernet, names the file and the record.
+    /// first error (`visit`'s own, returned as is): an Ethernet record as `Ok`, one of
+    /// another link type (a pcapng interface that is not Ethernet: a capture of
+    /// `eth0` and `tun0` at once) as `Err`, for the tool to count or report and go on,
+    /// since a frame a tool cannot take never stops its run. A file that ends inside a
+    /// record (a capture still being written, or copied short) is read up to that record
+    /// and reported as a warning on standard error; any other read error names the file
+    /// and the record.
     pub fn for_each(
         self,
-        visit: impl FnMut(Record<'_>) -> Result<(), String>,
+        visit: impl FnMut(Result<Record<'_>, NotEthernet>) -> Result<(), String>,
     ) -> Result<(), String> {
         self.try_for_each(visit)
     }
@@ -59,24 +74,25 @@ impl Capture {
     /// read errors become that type.
     pub fn try_for_each<E: From<String>>(
         mut self,
-        mut visit: impl FnMut(Record<'_>) -> Result<(), E>,
+        mut visit: impl FnMut(Result<Record<'_>, NotEthernet>) -> Result<(), E>,
     ) -> Result<(), E> {
         let path = &self.path;
         // Records handed to `visit` so far.
         let mut done = 0;
         loop {
             match self.reader.next_record() {
-                Ok(Some(record)) if record.link_type != LinkType::ETHERNET => {
-                    let (index, interface) = (record.index, record.interface);
-                    return Err(format!(
-                        "{path}: record {index}: interface {interface}: link type {} is not Ethernet",
-                        record.link_type
-                    )
-                    .into());
-                }
                 Ok(Some(record)) => {
                     done = record.index;
-                    visit(record)?;
+                    if record.link_type == LinkType::ETHERNET {
+                        visit(Ok(record))?;
+                    } else {
+                        visit(Err(NotEthernet {
+                            index: record.index,
+                            interface: record.interface,
+                            link_type: record.link_type,
+                            orig_len: record.orig_len,
+                        }))?;
+                    }
                 }
                 Ok(None) => return Ok(()),
                 Err(cut @ pcap::Error::Truncated { .. }) => {
@@ -86,6 +102,30 @@ impl Capture {
                 Err(e) => return Err(format!("{path}: record {}: {e}", done + 1).into()),
             }
         }
+    }
+}
+
+/// A record of a pcapng interface whose link type is not Ethernet: no tool decodes it.
+#[derive(Clone, Copy, Debug)]
+pub struct NotEthernet {
+    /// The record's position in the file, from 1.
+    pub index: u64,
+    /// The pcapng interface it was captured on.
+    pub interface: u32,
+    /// That interface's link type.
+    pub link_type: LinkType,
+    /// The frame's length on the wire.
+    #[allow(dead_code)] // vni_stats counts its bytes
+    pub orig_len: u32,
+}
+
+impl std::fmt::Display for NotEthernet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "record {}: interface {}: link type {} is not Ethernet: not decoded",
+            self.index, self.interface, self.link_type
+        )
     }
 }
 
@@ -159,11 +199,24 @@ pub struct Summary {
 
 impl Summary {
     /// Counts a frame skipped for `error`.
-    #[allow(dead_code)] // pcap_roundtrip skips nothing
+    #[allow(dead_code)] // pcap_roundtrip skips only other link types
     pub fn skip(&mut self, error: tunnelwire::Error) {
         // By layer and value-free reason: one bucket per kind of problem, not per frame.
         let reason = format!("{} {}", error.layer, error.kind.name());
         *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// Counts a record in, and the Ethernet frame it holds; one of another link type is
+    /// counted skipped, by its link type, and gives `None`.
+    #[allow(dead_code)] // vni_stats counts its own way
+    pub fn take<'a>(&mut self, record: Result<Record<'a>, NotEthernet>) -> Option<Record<'a>> {
+        self.frames_in += 1;
+        record
+            .map_err(|other| {
+                let reason = format!("link type {}", other.link_type);
+                *self.skipped.entry(reason).or_default() += 1;
+            })
+            .ok()
     }
 
     /// The one-line summary for standard error.

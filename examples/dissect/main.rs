@@ -8,7 +8,9 @@
 //!
 //! The output format is fixed by CONTRACTS.md; wrong checksums are not errors but show
 //! as `checksum_ok: false`, and a frame cut by the capture's snap length carries
-//! `"cut_by_capture":true`.
+//! `"cut_by_capture":true`. A pcapng record from an interface that is not Ethernet gets
+//! a line with no layers and an `error` that says so; a pcap that is not Ethernet is
+//! refused.
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -72,14 +74,21 @@ fn run(path: &Path) -> Result<(), Stop> {
     let mut out = BufWriter::new(io::stdout().lock());
     let mut scratch = render::Scratch::default();
     input.try_for_each(|record| {
-        render::write_frame(
-            &mut out,
-            &decoder,
-            record.index as usize,
-            record.data,
-            record.orig_len as usize,
-            &mut scratch,
-        )
+        match record {
+            Ok(record) => render::write_frame(
+                &mut out,
+                &decoder,
+                record.index as usize,
+                record.data,
+                record.orig_len as usize,
+                &mut scratch,
+            ),
+            // A frame of another link type is a frame dissect cannot decode: its line
+            // says so, and the run goes on.
+            Err(other) => {
+                render::write_undecoded(&mut out, other.index as usize, &other, &mut scratch)
+            }
+        }
         .map_err(Stop::from)
     })?;
     Ok(out.flush()?)

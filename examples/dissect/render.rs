@@ -117,6 +117,31 @@ pub fn write_frame(
     out.write_all(line)
 }
 
+/// Writes `{"frame":N,"layers":[],"error":"<why>"}` and a newline for frame `index`
+/// (1-based), one dissect does not decode at all (a pcapng interface that is not
+/// Ethernet).
+#[allow(dead_code)] // tests/conformance.rs decodes Ethernet captures only
+pub fn write_undecoded(
+    out: &mut impl Write,
+    index: usize,
+    why: &impl Display,
+    scratch: &mut Scratch,
+) -> io::Result<()> {
+    use std::fmt::Write as _;
+    scratch.error.clear();
+    // Formatting into a String cannot fail.
+    let _ = write!(scratch.error, "{why}");
+    let line = &mut scratch.line;
+    line.clear();
+    let mut object = Object::begin(line);
+    object.num("frame", index);
+    object.array("layers").push(b']');
+    object.text("error", Some(scratch.error.as_str()));
+    object.end();
+    line.push(b'\n');
+    out.write_all(line)
+}
+
 /// The first header the capture did not keep whole.
 #[derive(Clone, Copy)]
 struct CutHeader {

@@ -27,8 +27,8 @@ fn pcapng_and_either_pcap_byte_order_read_alike() {
 }
 
 #[test]
-fn pcapng_simple_packet_blocks_read_and_foreign_link_types_refused() {
-    let scratch = Scratch::new("pcapng_simple_packet_blocks_read_and_foreign_link_types_refused");
+fn pcapng_simple_packet_blocks_read_and_a_foreign_pcap_refused() {
+    let scratch = Scratch::new("pcapng_simple_packet_blocks_read_and_a_foreign_pcap_refused");
     let kernel = records(&data("kernel.pcap"));
     let enhanced = &kernel[0];
     // A length that is not a multiple of 4, so the block carries padding.
@@ -47,9 +47,14 @@ fn pcapng_simple_packet_blocks_read_and_foreign_link_types_refused() {
     tool("pcap_roundtrip", &[&capture, &out]);
     assert_eq!(contents(&out), contents(&same));
 
-    // LINKTYPE_RAW: IP packets without an Ethernet header.
-    let raw = scratch.file("raw.pcapng");
-    std::fs::write(&raw, pcapng(101, &blocks)).unwrap();
+    // LINKTYPE_RAW: IP packets without an Ethernet header. A pcap says it for the whole
+    // file: refused before anything is read.
+    let raw = scratch.file("raw.pcap");
+    let raw_header = PcapHeader {
+        datalink: DataLink::RAW,
+        ..BIG_ENDIAN_NANOSECONDS
+    };
+    write_pcap(&raw, raw_header, std::slice::from_ref(enhanced));
     for (name, args) in [
         ("dissect", vec![raw.as_path()]),
         ("decap", vec![raw.as_path(), &scratch.file("decap.pcap")]),
@@ -57,12 +62,64 @@ fn pcapng_simple_packet_blocks_read_and_foreign_link_types_refused() {
         let out = run(name, &args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            !out.status.success()
-                && stderr.contains("interface 0: link type")
-                && stderr.contains("is not Ethernet"),
+            !out.status.success() && stderr.contains("link type 101 is not Ethernet"),
             "{name}: {stderr}"
         );
     }
+}
+
+/// A pcapng of two interfaces, Ethernet and raw IP (a capture of `eth0` and `tun0` at
+/// once): the tools take the Ethernet frames and go on past the others, which `dissect`
+/// reports frame by frame and the other tools count as skipped.
+#[test]
+fn pcapng_records_of_other_link_types_are_reported_and_passed() {
+    let scratch = Scratch::new("pcapng_records_of_other_link_types_are_reported_and_passed");
+    let kernel = records(&data("kernel.pcap"));
+    let ip_packet = &kernel[0].data[14..];
+    let frames = [
+        (0, Some(kernel[0].timestamp), &kernel[0].data[..]),
+        (1, Some(kernel[1].timestamp), ip_packet),
+        (0, Some(kernel[2].timestamp), &kernel[2].data[..]),
+    ];
+    let capture = scratch.file("two-interfaces.pcapng");
+    std::fs::write(&capture, pcapng_of(&[1, 101], &frames)).unwrap();
+    let ethernet_only = scratch.file("ethernet.pcap");
+    write_pcap(
+        &ethernet_only,
+        BIG_ENDIAN_NANOSECONDS,
+        &[kernel[0].clone(), kernel[2].clone()],
+    );
+
+    let (lines, stderr) = dissect(&capture);
+    assert_eq!(lines.len(), 3, "{stderr}");
+    let (ethernet, _) = dissect(&ethernet_only);
+    assert_eq!(
+        (&lines[0]["layers"], &lines[2]["layers"]),
+        (&ethernet[0]["layers"], &ethernet[1]["layers"])
+    );
+    assert_eq!(lines[1]["frame"], 2);
+    assert_eq!(lines[1]["layers"], serde_json::json!([]));
+    assert_eq!(
+        lines[1]["error"],
+        "record 2: interface 1: link type 101 is not Ethernet: not decoded"
+    );
+
+    let out = scratch.file("out.pcap");
+    let summary = tool("pcap_roundtrip", &[&capture, &out]);
+    assert!(
+        summary.contains("3 frames in, 2 out, 1 skipped (1 link type 101)"),
+        "{summary}"
+    );
+    assert_eq!(contents(&out), contents(&ethernet_only));
+    let summary = tool("decap", &[&capture, &out]);
+    assert!(summary.contains("1 link type 101"), "{summary}");
+    let report = vni_stats::vni_stats(&capture);
+    assert!(
+        report
+            .iter()
+            .any(|line| line.starts_with("not Ethernet, not decoded: 1 frames")),
+        "{report:?}"
+    );
 }
 
 #[test]

@@ -148,6 +148,16 @@ const BIG_ENDIAN_NANOSECONDS: PcapHeader = PcapHeader {
 /// Interface Statistics at the end. A frame without a time goes in a Simple Packet Block,
 /// which has none; the others in Enhanced Packet Blocks.
 fn pcapng(linktype: u16, frames: &[(Option<Duration>, &[u8])]) -> Vec<u8> {
+    let frames: Vec<_> = frames
+        .iter()
+        .map(|&(time, frame)| (0, time, frame))
+        .collect();
+    pcapng_of(&[linktype], &frames)
+}
+
+/// As [`pcapng`], with an Interface Description per link type of `linktypes` and each
+/// frame on the interface it names (an index into `linktypes`).
+fn pcapng_of(linktypes: &[u16], frames: &[(u32, Option<Duration>, &[u8])]) -> Vec<u8> {
     fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
         let padded = body.len().next_multiple_of(4);
         let len = (12 + padded) as u32;
@@ -167,21 +177,30 @@ fn pcapng(linktype: u16, frames: &[(Option<Duration>, &[u8])]) -> Vec<u8> {
     ];
     block(&mut out, 0x0a0d_0d0a, &shb.concat());
     // Link type, reserved, snap length 0; if_tsresol 9 (padded), end of options.
-    let idb = [
-        [linktype.to_be_bytes(), [0, 0]].concat(),
-        vec![0; 4],
-        vec![0, 9, 0, 1, 9, 0, 0, 0],
-        vec![0; 4],
-    ];
-    block(&mut out, 1, &idb.concat());
-    for (time, frame) in frames {
+    for linktype in linktypes {
+        let idb = [
+            [linktype.to_be_bytes(), [0, 0]].concat(),
+            vec![0; 4],
+            vec![0, 9, 0, 1, 9, 0, 0, 0],
+            vec![0; 4],
+        ];
+        block(&mut out, 1, &idb.concat());
+    }
+    for &(interface, time, frame) in frames {
         let len = (frame.len() as u32).to_be_bytes();
         match time {
+            // A Simple Packet Block is the first interface's.
             None => block(&mut out, 3, &[&len[..], frame].concat()),
             Some(time) => {
                 let nanos = time.as_nanos() as u64;
                 let (high, low) = ((nanos >> 32) as u32, nanos as u32);
-                let header = [[0; 4], high.to_be_bytes(), low.to_be_bytes(), len, len];
+                let header = [
+                    interface.to_be_bytes(),
+                    high.to_be_bytes(),
+                    low.to_be_bytes(),
+                    len,
+                    len,
+                ];
                 block(&mut out, 6, &[&header.concat()[..], frame].concat());
             }
         }

@@ -3,7 +3,7 @@
 use super::*;
 
 /// `vni_stats`' report: the lines after the first (which names the file).
-fn vni_stats(capture: &Path) -> Vec<String> {
+pub(super) fn vni_stats(capture: &Path) -> Vec<String> {
     let out = run("vni_stats", &[capture]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
