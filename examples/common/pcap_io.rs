@@ -199,7 +199,7 @@ pub struct Summary {
 
 impl Summary {
     /// Counts a frame skipped for `error`.
-    #[allow(dead_code)] // pcap_roundtrip skips only other link types
+    #[allow(dead_code)] // pcap_roundtrip skips no frame for an error (`take` counts other link types)
     pub fn skip(&mut self, error: tunnelwire::Error) {
         // By layer and value-free reason: one bucket per kind of problem, not per frame.
         let reason = format!("{} {}", error.layer, error.kind.name());
