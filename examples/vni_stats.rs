@@ -11,7 +11,9 @@
 //! still counts for its segment, and its error is counted too. Errors are counted by
 //! their value-free reason (`ErrorKind::name`), so a capture of many broken frames gives
 //! a few lines, not one per frame. Bytes are bytes on the wire (a record's original
-//! length). A record cut by the capture's snap length (`tcpdump -s N`) still counts for
+//! length; for a record of Linux's cooked captures (`tcpdump -i any`), raw IP or BSD
+//! loopback, decoded from its IP header, the packet's, without the link header). A
+//! record cut by the capture's snap length (`tcpdump -s N`) still counts for
 //! its segment when the tunnel header was captured; what the capture left out is not
 //! counted as an error.
 
@@ -24,7 +26,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tunnelwire::Layer;
 use tunnelwire::packet::{Decoder, Frame, TunnelKind};
-use tunnelwire::wire::{ethernet, geneve, ipv4, ipv6, nvgre, udp, vlan, vxlan};
+use tunnelwire::pcap::{Content, Record};
+use tunnelwire::wire::{EtherType, ethernet, geneve, ipv4, ipv6, nvgre, udp, vlan, vxlan};
 
 #[allow(dead_code)] // vni_stats reads captures and writes none
 #[path = "common/pcap_io.rs"]
@@ -35,7 +38,7 @@ mod pcap_io;
 #[derive(Parser)]
 #[command(name = "vni_stats", version)]
 struct Args {
-    /// The capture to read (pcap or pcapng, Ethernet)
+    /// The capture to read (pcap or pcapng: Ethernet, Linux cooked, raw IP, loopback)
     #[arg(value_name = "FILE")]
     file: PathBuf,
 }
@@ -76,15 +79,43 @@ struct Stats {
     cut: Count,
     /// Whole frames that carry no tunnel (ARP, plain IP...).
     not_tunnel: Count,
-    /// Records of a pcapng interface that is not Ethernet: not decoded.
-    not_ethernet: Count,
+    /// Records of a link type not decoded (`Content::Undecoded`: a pcapng interface of
+    /// another link type, a cooked header of a netlink capture or cut short).
+    undecoded: Count,
     /// Errors by layer and reason.
     errors: HashMap<(Layer, &'static str), u64>,
 }
 
 impl Stats {
-    /// Counts one frame: `bytes` as captured, `orig_len` its length on the wire.
-    fn count(&mut self, decoder: &Decoder, bytes: &[u8], orig_len: u32, padded: &mut Vec<u8>) {
+    /// Counts one record: its frame (an Ethernet frame, or a packet after a link header
+    /// of another kind, counted from its IP header), or, for a record not decoded, its
+    /// bytes.
+    fn count_record(&mut self, decoder: &Decoder, record: &Record<'_>, padded: &mut Vec<u8>) {
+        let to_packet = |offset: usize| record.orig_len.saturating_sub(offset as u32);
+        match record.content() {
+            Content::Ethernet(bytes) => self.count(decoder, bytes, None, record.orig_len, padded),
+            Content::Packet {
+                ethertype,
+                offset,
+                bytes,
+            } => self.count(decoder, bytes, Some(ethertype), to_packet(offset), padded),
+            Content::Undecoded(_) => {
+                self.all.add(record.orig_len);
+                self.undecoded.add(record.orig_len);
+            }
+        }
+    }
+
+    /// Counts one frame: `bytes` as captured, starting at Ethernet or, with `ip`, at IP
+    /// of that EtherType; `orig_len` its length on the wire.
+    fn count(
+        &mut self,
+        decoder: &Decoder,
+        bytes: &[u8],
+        ip: Option<EtherType>,
+        orig_len: u32,
+        padded: &mut Vec<u8>,
+    ) {
         self.all.add(orig_len);
         let captured = bytes.len();
         let cut = orig_len as usize > captured;
@@ -99,7 +130,10 @@ impl Stats {
             bytes
         };
         let kept = |offset: usize, len: usize| offset + len <= captured;
-        let (frame, error) = decoder.decode_partial(whole);
+        let (frame, error) = match ip {
+            None => decoder.decode_partial(whole),
+            Some(ethertype) => decoder.decode_partial_ip(whole, ethertype),
+        };
         let error = error.filter(|e| !cut || kept(e.offset, header_len(e.layer)));
         if let Some(error) = error {
             *self
@@ -141,7 +175,7 @@ impl Stats {
             ("malformed before the tunnel", self.malformed),
             ("cut by the capture", self.cut),
             ("not a tunnel", self.not_tunnel),
-            ("not Ethernet, not decoded", self.not_ethernet),
+            ("link type not decoded", self.undecoded),
         ] {
             if count.frames > 0 {
                 let _ = writeln!(
@@ -195,19 +229,13 @@ fn header_len(layer: Layer) -> usize {
 }
 
 fn run(path: &Path) -> Result<String, String> {
-    let input = pcap_io::Capture::open(path)?;
+    let input = pcap_io::Capture::open_decodable(path)?;
     let decoder = Decoder::new();
     let mut stats = Stats::default();
     let mut padded = Vec::new();
-    input.for_each(|record| {
-        match record {
-            Ok(record) => stats.count(&decoder, record.data, record.orig_len, &mut padded),
-            Err(other) => {
-                stats.all.add(other.orig_len);
-                stats.not_ethernet.add(other.orig_len);
-            }
-        }
-        Ok(())
+    input.try_for_each_record(|record| {
+        stats.count_record(&decoder, &record, &mut padded);
+        Ok::<(), String>(())
     })?;
     Ok(stats.report(path))
 }

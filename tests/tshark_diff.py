@@ -12,7 +12,10 @@ differ is listed, as
     cargo build --release --example dissect
     python3 tests/tshark_diff.py CAPTURE...
 
-Captures of another link type than Ethernet are skipped. Run on the 2,506 Ethernet
+Captures of the link types `dissect` decodes are compared: Ethernet, and those whose link
+header names the packet's protocol (Linux cooked SLL and SLL2, raw IP, BSD loopback), where
+tshark shows no `eth` fields and `dissect` no `ethernet` layer; others are skipped. Run on
+the 2,506 Ethernet
 captures of tcpdump's, Zeek's and suricata-verify's test suites (see CHANGELOG.md).
 """
 import ipaddress, json, subprocess, sys
@@ -40,6 +43,9 @@ FIELDS = {
     "geneve.option.class": ("geneve_option", "class"),
     "geneve.option.type": ("geneve_option", "type"),
 }
+# capinfos's names of the link types dissect decodes (a pcapng of several: "per-packet").
+LINK_TYPES = {"ether", "linux-sll", "linux-sll2", "rawip", "rawip4", "rawip6", "null", "loop",
+              "per-packet"}
 BOOLS = {"ip.flags.df", "ip.flags.mf", "geneve.flags.oam", "geneve.flags.critical"}
 
 
@@ -99,7 +105,7 @@ def main(paths):
     for path in paths:
         link = subprocess.run(["capinfos", "-T", "-E", "-r", path], capture_output=True,
                               text=True).stdout.split("\t")[-1].strip()
-        if link != "ether":
+        if link not in LINK_TYPES:
             continue
         run = subprocess.run([DISSECT, path], capture_output=True, text=True)
         ours = [json.loads(line) for line in run.stdout.splitlines()]

@@ -23,20 +23,39 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Opens a pcap or pcapng; anything else (a text file, an image, a file cut inside
-    /// its file header) is "not a pcap or pcapng file".
+    /// Opens a pcap or pcapng for a tool that takes Ethernet frames; anything else (a
+    /// text file, an image, a file cut inside its file header) is "not a pcap or pcapng
+    /// file".
     ///
     /// A pcap of another link type than Ethernet is refused here, for the whole file: its
     /// header gives every record's. A pcapng says it per interface, so its records of
     /// other link types come to the tool one by one (see [`try_for_each`](Self::try_for_each)).
     pub fn open(path: &Path) -> Result<Self, String> {
+        Self::open_if(path, |link_type| link_type == LinkType::ETHERNET, "")
+    }
+
+    /// [`open`](Self::open) for a tool that decodes what it reads (`Record::content`):
+    /// besides Ethernet, a link type whose header names the packet's protocol (Linux's
+    /// cooked captures of `tcpdump -i any`, raw IP, BSD loopback).
+    #[allow(dead_code)] // only dissect and vni_stats decode other link types
+    pub fn open_decodable(path: &Path) -> Result<Self, String> {
+        Self::open_if(
+            path,
+            LinkType::is_read,
+            ", nor one whose link header names the packet's protocol",
+        )
+    }
+
+    /// Opens `path`, refusing a pcap whose link type is not `accepted` (`nor` completes
+    /// the refusal's "is not Ethernet").
+    fn open_if(path: &Path, accepted: fn(LinkType) -> bool, nor: &str) -> Result<Self, String> {
         let path = path.display().to_string();
         let file = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
         let reader = pcap::Reader::new(file).map_err(|e| format!("{path}: {e}"))?;
         if let Format::Pcap(header) = reader.format() {
-            if header.link_type != LinkType::ETHERNET {
+            if !accepted(header.link_type) {
                 return Err(format!(
-                    "{path}: link type {} is not Ethernet (the tools read Ethernet captures)",
+                    "{path}: link type {} is not Ethernet{nor} (the tools read Ethernet captures)",
                     header.link_type
                 ));
             }
@@ -73,8 +92,28 @@ impl Capture {
     /// of its own type (`dissect` stops quietly when its standard output is closed);
     /// read errors become that type.
     pub fn try_for_each<E: From<String>>(
-        mut self,
+        self,
         mut visit: impl FnMut(Result<Record<'_>, NotEthernet>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.try_for_each_record(|record| {
+            if record.link_type == LinkType::ETHERNET {
+                visit(Ok(record))
+            } else {
+                visit(Err(NotEthernet {
+                    index: record.index,
+                    interface: record.interface,
+                    link_type: record.link_type,
+                    orig_len: record.orig_len,
+                }))
+            }
+        })
+    }
+
+    /// Hands every record, whatever its link type, to `visit`, as
+    /// [`try_for_each`](Self::try_for_each) does.
+    pub fn try_for_each_record<E: From<String>>(
+        mut self,
+        mut visit: impl FnMut(Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         let path = &self.path;
         // Records handed to `visit` so far.
@@ -83,16 +122,7 @@ impl Capture {
             match self.reader.next_record() {
                 Ok(Some(record)) => {
                     done = record.index;
-                    if record.link_type == LinkType::ETHERNET {
-                        visit(Ok(record))?;
-                    } else {
-                        visit(Err(NotEthernet {
-                            index: record.index,
-                            interface: record.interface,
-                            link_type: record.link_type,
-                            orig_len: record.orig_len,
-                        }))?;
-                    }
+                    visit(record)?;
                 }
                 Ok(None) => return Ok(()),
                 Err(cut @ pcap::Error::Truncated { .. }) => {

@@ -8,9 +8,10 @@
 //!
 //! The output format is fixed by CONTRACTS.md; wrong checksums are not errors but show
 //! as `checksum_ok: false`, and a frame cut by the capture's snap length carries
-//! `"cut_by_capture":true`. A pcapng record from an interface that is not Ethernet gets
-//! a line with no layers and an `error` that says so; a pcap that is not Ethernet is
-//! refused.
+//! `"cut_by_capture":true`. A record of Linux's cooked captures (`tcpdump -i any`), raw
+//! IP or BSD loopback is decoded from its IP header, with no `ethernet` layer (as tshark
+//! shows no `eth` fields for it); a pcapng record of another link type gets a line with
+//! no layers and an `error` that says so, and a pcap of one is refused.
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ mod render;
 #[derive(Parser)]
 #[command(name = "dissect", version)]
 struct Args {
-    /// The capture to read (pcap or pcapng, Ethernet)
+    /// The capture to read (pcap or pcapng: Ethernet, Linux cooked, raw IP, loopback)
     #[arg(value_name = "FILE")]
     file: PathBuf,
 }
@@ -69,27 +70,12 @@ fn main() -> ExitCode {
 }
 
 fn run(path: &Path) -> Result<(), Stop> {
-    let input = pcap_io::Capture::open(path)?;
+    let input = pcap_io::Capture::open_decodable(path)?;
     let decoder = Decoder::new();
     let mut out = BufWriter::new(io::stdout().lock());
     let mut scratch = render::Scratch::default();
-    input.try_for_each(|record| {
-        match record {
-            Ok(record) => render::write_frame(
-                &mut out,
-                &decoder,
-                record.index as usize,
-                record.data,
-                record.orig_len as usize,
-                &mut scratch,
-            ),
-            // A frame of another link type is a frame dissect cannot decode: its line
-            // says so, and the run goes on.
-            Err(other) => {
-                render::write_undecoded(&mut out, other.index as usize, &other, &mut scratch)
-            }
-        }
-        .map_err(Stop::from)
+    input.try_for_each_record(|record| {
+        render::write_record(&mut out, &decoder, &record, &mut scratch).map_err(Stop::from)
     })?;
     Ok(out.flush()?)
 }

@@ -6,6 +6,7 @@
 
 use std::fmt::Display;
 use std::io::{self, Write};
+use std::net::Ipv4Addr;
 
 #[path = "json.rs"]
 mod json;
@@ -13,7 +14,8 @@ mod json;
 use json::Object;
 use tunnelwire::Layer;
 use tunnelwire::packet::{Decoder, Stack, Tunnel};
-use tunnelwire::wire::{GeneveHeader, ethernet, ipv6, nvgre, udp, vlan, vxlan};
+use tunnelwire::pcap::{Content, Record};
+use tunnelwire::wire::{EtherType, GeneveHeader, ethernet, ipv6, nvgre, udp, vlan, vxlan};
 
 /// Largest frame a cut record is padded back to; a corrupt original length is not
 /// believed beyond it.
@@ -27,21 +29,96 @@ pub struct Scratch {
     error: String,
 }
 
+/// Writes the line of one record of a capture: its frame decoded (from Ethernet, or from
+/// IP after a link header of another kind that names the packet's protocol:
+/// `Record::content`), or, for a record of a link type not decoded, a line with no
+/// layers and an `error` that says why.
+pub fn write_record(
+    out: &mut impl Write,
+    decoder: &Decoder,
+    record: &Record<'_>,
+    scratch: &mut Scratch,
+) -> io::Result<()> {
+    let index = record.index as usize;
+    let orig_len = record.orig_len as usize;
+    let packet = match record.content() {
+        Content::Ethernet(bytes) => Captured::ethernet(bytes, orig_len),
+        Content::Packet {
+            ethertype,
+            offset,
+            bytes,
+        } => Captured::after_link_header(bytes, orig_len, offset, ethertype),
+        Content::Undecoded(why) => {
+            let interface = record.interface;
+            let why = format_args!("record {index}: interface {interface}: {why}: not decoded");
+            return write_undecoded(out, index, &why, scratch);
+        }
+    };
+    write_frame(out, decoder, index, packet, scratch)
+}
+
+/// A record's frame as captured: from its first header (Ethernet, or IP after a link
+/// header of another kind) to the end of the record.
+struct Captured<'a> {
+    /// The captured bytes.
+    bytes: &'a [u8],
+    /// The frame's length on the wire.
+    orig_len: usize,
+    /// Bytes of link header before the frame in the record: errors count their offsets
+    /// from the record's first byte, as Wireshark's byte view does.
+    link_header: usize,
+    /// The EtherType the link header gave, for a frame that starts at IP.
+    ethertype: Option<EtherType>,
+}
+
+impl<'a> Captured<'a> {
+    /// An Ethernet record: `bytes` captured of its `orig_len` on the wire.
+    fn ethernet(bytes: &'a [u8], orig_len: usize) -> Self {
+        Captured {
+            bytes,
+            orig_len,
+            link_header: 0,
+            ethertype: None,
+        }
+    }
+
+    /// The packet of EtherType `ethertype` that follows a `link_header`-byte link header
+    /// in a record of `orig_len` bytes on the wire: `bytes`, what the record holds of it.
+    fn after_link_header(
+        bytes: &'a [u8],
+        orig_len: usize,
+        link_header: usize,
+        ethertype: EtherType,
+    ) -> Self {
+        Captured {
+            bytes,
+            orig_len: orig_len.saturating_sub(link_header),
+            link_header,
+            ethertype: Some(ethertype),
+        }
+    }
+}
+
 /// Writes `{"frame":N,"layers":[...],"error":...}` and a newline for frame `index`
-/// (1-based), captured as `bytes` of its `orig_len` on the wire.
+/// (1-based), captured as `packet`.
 ///
 /// A record the capture cut short (`orig_len` larger) is decoded as far as its bytes go:
 /// it is decoded as if the missing bytes were there (zeros), and only the headers that
 /// lie wholly inside the captured bytes are printed; the first one that does not becomes
 /// an error that says the capture cut it, and `"cut_by_capture":true` follows.
-pub fn write_frame(
+fn write_frame(
     out: &mut impl Write,
     decoder: &Decoder,
     index: usize,
-    bytes: &[u8],
-    orig_len: usize,
+    packet: Captured<'_>,
     scratch: &mut Scratch,
 ) -> io::Result<()> {
+    let Captured {
+        bytes,
+        orig_len,
+        link_header,
+        ethertype,
+    } = packet;
     let captured = bytes.len();
     let cut = orig_len > captured;
     let whole = if cut {
@@ -54,7 +131,10 @@ pub fn write_frame(
     } else {
         bytes
     };
-    let (frame, error) = decoder.decode_partial(whole);
+    let (frame, error) = match ethertype {
+        None => decoder.decode_partial(whole),
+        Some(ethertype) => decoder.decode_partial_ip(whole, ethertype),
+    };
     let line = &mut scratch.line;
     line.clear();
     let mut object = Object::begin(line);
@@ -100,7 +180,8 @@ pub fn write_frame(
             orig_len,
         }),
         (None, error) => error.map(ErrorText::Decode),
-    };
+    }
+    .map(|text| text.after(link_header));
     let text = error.map(|e| {
         use std::fmt::Write as _;
         scratch.error.clear();
@@ -118,10 +199,9 @@ pub fn write_frame(
 }
 
 /// Writes `{"frame":N,"layers":[],"error":"<why>"}` and a newline for frame `index`
-/// (1-based), one dissect does not decode at all (a pcapng interface that is not
-/// Ethernet).
-#[allow(dead_code)] // tests/conformance.rs decodes Ethernet captures only
-pub fn write_undecoded(
+/// (1-based), one dissect does not decode at all (a pcapng interface of a link type it
+/// does not read).
+fn write_undecoded(
     out: &mut impl Write,
     index: usize,
     why: &impl Display,
@@ -142,6 +222,46 @@ pub fn write_undecoded(
     out.write_all(line)
 }
 
+/// The IPv4 destination as Wireshark shows it (`ip.dst`): the header's, but for a packet
+/// routed by a loose or strict source route option whose pointer is sound (a multiple of
+/// 4, from 4 to the option's length), the route's final address, the option's last 4
+/// bytes (the header's is then the route's current hop: tshark's `ip.cur_rt`). Options
+/// are walked as Wireshark walks them for this: an option whose length is below 2 or
+/// runs past the header ends the walk with the header's destination.
+fn final_destination(ip: &tunnelwire::wire::Ipv4Packet<&[u8]>) -> Ipv4Addr {
+    const END: u8 = 0;
+    const NOP: u8 = 1;
+    const LOOSE_SOURCE_ROUTE: u8 = 131;
+    const STRICT_SOURCE_ROUTE: u8 = 137;
+    let options = ip.options();
+    let mut at = 0;
+    while let Some(&kind) = options.get(at) {
+        match kind {
+            END => break,
+            NOP => at += 1,
+            _ => {
+                let Some(&len) = options.get(at + 1) else {
+                    break;
+                };
+                let len = usize::from(len);
+                if len < 2 || at + len > options.len() {
+                    break;
+                }
+                if kind == LOOSE_SOURCE_ROUTE || kind == STRICT_SOURCE_ROUTE {
+                    let pointer = options.get(at + 2).map_or(0, |&p| usize::from(p));
+                    if pointer < 4 || pointer % 4 != 0 || pointer > len {
+                        break;
+                    }
+                    let last: [u8; 4] = options[at + len - 4..at + len].try_into().unwrap();
+                    return Ipv4Addr::from(last);
+                }
+                at += len;
+            }
+        }
+    }
+    ip.dst_addr()
+}
+
 /// The first header the capture did not keep whole.
 #[derive(Clone, Copy)]
 struct CutHeader {
@@ -160,6 +280,31 @@ enum ErrorText {
         captured: usize,
         orig_len: usize,
     },
+}
+
+impl ErrorText {
+    /// The error as the record's: its offsets and lengths counting the `link_header`
+    /// bytes before the frame.
+    fn after(self, link_header: usize) -> Self {
+        match self {
+            ErrorText::Decode(mut e) => {
+                e.offset += link_header;
+                ErrorText::Decode(e)
+            }
+            ErrorText::Cut {
+                mut cut_at,
+                captured,
+                orig_len,
+            } => {
+                cut_at.offset += link_header;
+                ErrorText::Cut {
+                    cut_at,
+                    captured: captured + link_header,
+                    orig_len: orig_len + link_header,
+                }
+            }
+        }
+    }
 }
 
 impl Display for ErrorText {
@@ -275,7 +420,7 @@ impl Layers<'_> {
             }
             let (mut src, mut dst) = ([0u8; 15], [0u8; 15]);
             let src_len = json::dotted(ip.src_addr().octets(), &mut src);
-            let dst_len = json::dotted(ip.dst_addr().octets(), &mut dst);
+            let dst_len = json::dotted(final_destination(&ip).octets(), &mut dst);
             self.begin("ipv4")
                 .ascii("src", &src[..src_len])
                 .ascii("dst", &dst[..dst_len])
@@ -326,9 +471,11 @@ impl Layers<'_> {
             };
             let whole = !self.cut || at + ip_payload <= self.captured;
             // UDP is decoded only behind IPv4 or IPv6, whose addresses its checksum covers.
+            // A source-routed datagram is checksummed for the route's last address, the
+            // one it is sent to, as tshark verifies it.
             let verified = stack
                 .ipv4
-                .map(|ip| datagram.verify_checksum(ip.src_addr(), ip.dst_addr()))
+                .map(|ip| datagram.verify_checksum(ip.src_addr(), final_destination(&ip)))
                 .or_else(|| {
                     let ip = stack.ipv6?;
                     Some(datagram.verify_checksum_ipv6(ip.src_addr(), ip.dst_addr()))

@@ -102,7 +102,7 @@ impl Decoder {
     #[inline(always)]
     pub fn decode<'a>(&self, bytes: &'a [u8]) -> Result<Frame<'a>> {
         let mut frame = Frame::default();
-        self.fill(bytes, &mut frame)?;
+        self.fill(bytes, None, &mut frame)?;
         Ok(frame)
     }
 
@@ -111,7 +111,53 @@ impl Decoder {
     #[inline(always)]
     pub fn decode_partial<'a>(&self, bytes: &'a [u8]) -> (Frame<'a>, Option<Error>) {
         let mut frame = Frame::default();
-        let error = self.fill(bytes, &mut frame).err();
+        let error = self.fill(bytes, None, &mut frame).err();
+        (frame, error)
+    }
+
+    /// Decodes a whole frame that starts at IP, without an Ethernet header: an IPv4 or
+    /// IPv6 packet of `ethertype` (anything else decodes nothing), as a capture's record
+    /// holds it after a link header that is not Ethernet's (Linux's cooked header of
+    /// `tcpdump -i any`, raw IP: `pcap::Record::content`, of feature `pcap`, finds the
+    /// packet and its EtherType). The outer stack then has no Ethernet header;
+    /// the rest is decoded as [`decode`](Self::decode) decodes it, offsets counting from
+    /// `bytes[0]`.
+    ///
+    /// ```
+    /// use tunnelwire::packet::Decoder;
+    /// use tunnelwire::wire::EtherType;
+    ///
+    /// // An IPv4 header alone (protocol 253, for experiments): nothing follows it.
+    /// let mut packet = [0u8; 20];
+    /// packet[..4].copy_from_slice(&[0x45, 0, 0, 20]);
+    /// packet[8..10].copy_from_slice(&[64, 253]);
+    /// let frame = Decoder::new().decode_ip(&packet, EtherType::IPV4)?;
+    /// assert!(frame.outer.ethernet.is_none());
+    /// assert_eq!(frame.outer.ipv4.map(|ip| ip.ttl()), Some(64));
+    /// assert!(frame.tunnel.is_none());
+    /// # Ok::<(), tunnelwire::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    #[inline]
+    pub fn decode_ip<'a>(&self, bytes: &'a [u8], ethertype: EtherType) -> Result<Frame<'a>> {
+        let mut frame = Frame::default();
+        self.fill(bytes, Some(ethertype), &mut frame)?;
+        Ok(frame)
+    }
+
+    /// [`decode_ip`](Self::decode_ip) as far as possible, as
+    /// [`decode_partial`](Self::decode_partial): the layers decoded before the first
+    /// malformed header, and that error.
+    #[inline]
+    pub fn decode_partial_ip<'a>(
+        &self,
+        bytes: &'a [u8],
+        ethertype: EtherType,
+    ) -> (Frame<'a>, Option<Error>) {
+        let mut frame = Frame::default();
+        let error = self.fill(bytes, Some(ethertype), &mut frame).err();
         (frame, error)
     }
 
@@ -124,7 +170,7 @@ impl Decoder {
     #[inline]
     pub fn decode_into<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
         *frame = Frame::default();
-        self.fill(bytes, frame)
+        self.fill(bytes, None, frame)
     }
 
     /// Decodes a whole frame into a recorder of your own: the walk of
@@ -201,14 +247,20 @@ impl Decoder {
         bytes: &'a [u8],
         recorder: &mut impl RecordFrame<'a>,
     ) -> Result<()> {
-        self.walk_frame::<true>(bytes, recorder, Depth::InnerTransport)
+        self.walk_frame::<true>(bytes, None, recorder, Depth::InnerTransport)
     }
 
-    /// Decodes into a frame that is still empty (`Frame::default()`).
+    /// Decodes into a frame that is still empty (`Frame::default()`); with `ip`, a frame
+    /// that starts at IP of that EtherType.
     // Always inlined: every caller is a per-packet path, and inlined the frame's views
     // stay in registers instead of going through memory.
     #[inline(always)]
-    fn fill<'a>(&self, bytes: &'a [u8], frame: &mut Frame<'a>) -> Result<()> {
+    fn fill<'a>(
+        &self,
+        bytes: &'a [u8],
+        ip: Option<EtherType>,
+        frame: &mut Frame<'a>,
+    ) -> Result<()> {
         // The inner IPv4 slot is set to a 20-byte view and back to `None` before the walk:
         // `None` writes only the slot's null pointer, so its length now holds 20 rather
         // than whatever the slot held before. In a per-packet loop the optimiser keeps an
@@ -235,6 +287,6 @@ impl Decoder {
         static FIXED_UDP: [u8; udp::HEADER_LEN] = [0; udp::HEADER_LEN];
         frame.inner.transport = Some(Transport::Udp(UdpDatagram::new_unchecked(&FIXED_UDP)));
         frame.inner.transport = None;
-        self.walk_frame::<true>(bytes, frame, Depth::InnerTransport)
+        self.walk_frame::<true>(bytes, ip, frame, Depth::InnerTransport)
     }
 }

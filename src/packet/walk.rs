@@ -63,20 +63,22 @@ impl Decoder {
         record: &mut impl RecordFrame<'a>,
         depth: Depth,
     ) -> Result<()> {
-        self.walk_frame::<false>(bytes, record, depth)
+        self.walk_frame::<false>(bytes, None, record, depth)
     }
 
     /// [`walk`](Self::walk), each stack's common frame taken by the shortcut when
-    /// `COMMON_FIRST` (see [`walk_stack`]).
+    /// `COMMON_FIRST` (see [`walk_stack`]); with `ip`, a frame whose outer stack starts
+    /// at IP of that EtherType, without Ethernet (a capture's record after a link header
+    /// that is not Ethernet's).
     #[inline(always)]
     pub(super) fn walk_frame<'a, const COMMON_FIRST: bool>(
         &self,
         bytes: &'a [u8],
+        ip: Option<EtherType>,
         record: &mut impl RecordFrame<'a>,
         depth: Depth,
     ) -> Result<()> {
-        let end =
-            walk_stack::<COMMON_FIRST>(bytes, 0, record.outer(), Depth::InnerTransport, None)?;
+        let end = walk_stack::<COMMON_FIRST>(bytes, 0, record.outer(), Depth::InnerTransport, ip)?;
         // VXLAN first, the common case; a port in both sets is VXLAN. The ports are
         // compared in wire order ([`TunnelPorts::contains_wire`]).
         //

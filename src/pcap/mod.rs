@@ -86,18 +86,19 @@
 mod classic;
 mod error;
 mod input;
+mod link;
 mod ng;
 #[cfg(test)]
 mod tests;
 mod writer;
 
-use core::fmt;
 use std::io::Read;
 use std::time::Duration;
 
 pub use classic::{PcapHeader, Resolution};
 pub use error::{Error, Problem, Unrecognised};
 pub use input::ByteOrder;
+pub use link::{Content, LinkType, Undecoded};
 pub use writer::Writer;
 
 use input::{Buffer, Input};
@@ -105,22 +106,6 @@ use input::{Buffer, Input};
 /// The most captured bytes a [`Reader`] takes in one record unless told otherwise:
 /// libpcap's and Wireshark's largest snap length.
 pub const DEFAULT_MAX_RECORD_LEN: usize = 262_144;
-
-/// A link-layer header type (tcpdump.org's LINKTYPE_ values): what the bytes of a record
-/// begin with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LinkType(pub u16);
-
-impl LinkType {
-    /// Ethernet II (and 802.3) frames: LINKTYPE_ETHERNET.
-    pub const ETHERNET: LinkType = LinkType(1);
-}
-
-impl fmt::Display for LinkType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
 
 /// Which format a capture is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -47,30 +47,54 @@ fn pcapng_simple_packet_blocks_read_and_a_foreign_pcap_refused() {
     tool("pcap_roundtrip", &[&capture, &out]);
     assert_eq!(contents(&out), contents(&same));
 
-    // LINKTYPE_RAW: IP packets without an Ethernet header. A pcap says it for the whole
-    // file: refused before anything is read.
+    // LINKTYPE_RAW: IP packets without an Ethernet header. `dissect` decodes them from
+    // IP: the Ethernet frame's layers but its first. A tool that takes Ethernet frames
+    // refuses the file before anything is read (a pcap says its link type for the whole
+    // file), as every tool refuses a link type whose header it does not read (USER0).
     let raw = scratch.file("raw.pcap");
     let raw_header = PcapHeader {
         datalink: DataLink::RAW,
         ..BIG_ENDIAN_NANOSECONDS
     };
-    write_pcap(&raw, raw_header, std::slice::from_ref(enhanced));
-    for (name, args) in [
-        ("dissect", vec![raw.as_path()]),
-        ("decap", vec![raw.as_path(), &scratch.file("decap.pcap")]),
+    let ip_packet = PcapPacket::new(
+        enhanced.timestamp,
+        enhanced.orig_len - 14,
+        &enhanced.data[14..],
+    );
+    write_pcap(&raw, raw_header, &[ip_packet]);
+    let (from_ip, _) = dissect(&raw);
+    let (from_ethernet, _) = dissect(&same);
+    let layers = from_ethernet[0]["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["layer"], "ethernet");
+    assert_eq!(from_ip[0]["layers"].as_array().unwrap()[..], layers[1..]);
+    let user = scratch.file("user0.pcap");
+    let user_header = PcapHeader {
+        datalink: DataLink::USER0,
+        ..BIG_ENDIAN_NANOSECONDS
+    };
+    write_pcap(&user, user_header, std::slice::from_ref(enhanced));
+    for (name, args, link_type) in [
+        (
+            "decap",
+            vec![raw.as_path(), &scratch.file("decap.pcap")],
+            101,
+        ),
+        ("dissect", vec![user.as_path()], 147),
+        ("vni_stats", vec![user.as_path()], 147),
     ] {
         let out = run(name, &args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            !out.status.success() && stderr.contains("link type 101 is not Ethernet"),
+            !out.status.success()
+                && stderr.contains(&format!("link type {link_type} is not Ethernet")),
             "{name}: {stderr}"
         );
     }
 }
 
-/// A pcapng of two interfaces, Ethernet and raw IP (a capture of `eth0` and `tun0` at
-/// once): the tools take the Ethernet frames and go on past the others, which `dissect`
-/// reports frame by frame and the other tools count as skipped.
+/// A pcapng of two interfaces, Ethernet and one of a link type no tool reads (USER0): the
+/// tools take the Ethernet frames and go on past the others, which `dissect` reports
+/// frame by frame and the other tools count as skipped.
 #[test]
 fn pcapng_records_of_other_link_types_are_reported_and_passed() {
     let scratch = Scratch::new("pcapng_records_of_other_link_types_are_reported_and_passed");
@@ -82,7 +106,7 @@ fn pcapng_records_of_other_link_types_are_reported_and_passed() {
         (0, Some(kernel[2].timestamp), &kernel[2].data[..]),
     ];
     let capture = scratch.file("two-interfaces.pcapng");
-    std::fs::write(&capture, pcapng_of(&[1, 101], &frames)).unwrap();
+    std::fs::write(&capture, pcapng_of(&[1, 147], &frames)).unwrap();
     let ethernet_only = scratch.file("ethernet.pcap");
     write_pcap(
         &ethernet_only,
@@ -101,23 +125,23 @@ fn pcapng_records_of_other_link_types_are_reported_and_passed() {
     assert_eq!(lines[1]["layers"], serde_json::json!([]));
     assert_eq!(
         lines[1]["error"],
-        "record 2: interface 1: link type 101 is not Ethernet: not decoded"
+        "record 2: interface 1: link type 147 is not Ethernet: not decoded"
     );
 
     let out = scratch.file("out.pcap");
     let summary = tool("pcap_roundtrip", &[&capture, &out]);
     assert!(
-        summary.contains("3 frames in, 2 out, 1 skipped (1 link type 101)"),
+        summary.contains("3 frames in, 2 out, 1 skipped (1 link type 147)"),
         "{summary}"
     );
     assert_eq!(contents(&out), contents(&ethernet_only));
     let summary = tool("decap", &[&capture, &out]);
-    assert!(summary.contains("1 link type 101"), "{summary}");
+    assert!(summary.contains("1 link type 147"), "{summary}");
     let report = vni_stats::vni_stats(&capture);
     assert!(
         report
             .iter()
-            .any(|line| line.starts_with("not Ethernet, not decoded: 1 frames")),
+            .any(|line| line.starts_with("link type not decoded: 1 frames")),
         "{report:?}"
     );
 }

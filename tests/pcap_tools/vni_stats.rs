@@ -39,6 +39,22 @@ fn vni_stats_counts_segments_fragments_and_reasons() {
     // Cut to 96 bytes by the capture, the same frames count alike.
     assert_eq!(vni_stats(&data("kernel-snap96.pcap")), kernel);
 
+    // Linux's cooked captures, raw IP and BSD loopback: each segment's frames found behind
+    // all seven link headers, counted from their IP header; the three records no tool
+    // decodes counted apart.
+    let links = vni_stats(&data("links.pcapng"));
+    let rows: Vec<Vec<String>> = links.iter().skip(1).take(3).map(|l| columns(l)).collect();
+    assert_eq!(rows[0], ["nvgre", "7", "7", "574"], "{links:?}");
+    assert_eq!(rows[1], ["vxlan", "42", "7", "756"], "{links:?}");
+    assert_eq!(rows[2], ["geneve", "4242", "7", "952"], "{links:?}");
+    assert_eq!(
+        links[4..],
+        [
+            "not a tunnel: 8 frames, 443 bytes",
+            "link type not decoded: 3 frames, 82 bytes"
+        ]
+    );
+
     // 27 frames, each broken in its own way: a few reasons, each with its count.
     let malformed = vni_stats(&data("malformed.pcap"));
     let start = malformed

@@ -20,6 +20,45 @@ pub fn decode(data: &[u8]) {
     };
     for decoder in [Decoder::new(), strict] {
         check_decode(&decoder, data);
+        check_decode_ip(&decoder, data);
+    }
+}
+
+/// A frame that starts at IP (`decode_ip`, `decode_partial_ip`), as IPv4, IPv6 and ARP:
+/// what `decode_partial` makes of the same bytes behind an Ethernet header of that
+/// EtherType, but the Ethernet header, every offset 14 bytes less.
+fn check_decode_ip(decoder: &Decoder, data: &[u8]) {
+    for ethertype in [EtherType::IPV4, EtherType::IPV6, EtherType::ARP] {
+        let (frame, error) = decoder.decode_partial_ip(data, ethertype);
+        assert_eq!(decoder.decode_ip(data, ethertype).err(), error);
+        let mut framed = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
+        framed.extend_from_slice(&ethertype.0.to_be_bytes());
+        framed.extend_from_slice(data);
+        let (whole, whole_error) = decoder.decode_partial(&framed);
+        let shifted = |e: tunnelwire::Error| (e.layer, e.kind, e.offset + ethernet::HEADER_LEN);
+        assert_eq!(
+            error.map(shifted),
+            whole_error.map(|e| (e.layer, e.kind, e.offset))
+        );
+        assert!(frame.outer.ethernet.is_none() && whole.outer.ethernet.is_some());
+        assert_eq!(frame.outer.offset, 0);
+        // The outer stacks but their Ethernet header and offset.
+        let mut outer = frame.outer;
+        outer.ethernet = whole.outer.ethernet;
+        assert_eq!(outer, whole.outer);
+        assert_eq!(frame.tunnel, whole.tunnel);
+        let mut inner = frame.inner;
+        if frame.tunnel.is_some() {
+            assert_eq!(
+                frame.tunnel_offset + ethernet::HEADER_LEN,
+                whole.tunnel_offset
+            );
+            inner.offset += ethernet::HEADER_LEN;
+        }
+        assert_eq!(inner, whole.inner);
+        if let Some(error) = &error {
+            check_error(error, data.len());
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 use std::io::{self, Read};
 use std::time::Duration;
 
-use tunnelwire::pcap::{self, DEFAULT_MAX_RECORD_LEN, Format, PcapHeader, Reader, Resolution};
+use tunnelwire::pcap::{
+    self, Content, DEFAULT_MAX_RECORD_LEN, Format, LinkType, PcapHeader, Reader, Record, Resolution,
+};
 
 /// The smaller record limit the input is read again under.
 const SMALL_LIMIT: usize = 64;
@@ -62,6 +64,7 @@ fn read(input: impl Read, limit: usize, len: usize) -> Option<Reading> {
                     record.data.len() <= limit,
                     "a record past the reader's limit"
                 );
+                check_content(&record);
                 total += record.data.len();
                 assert!(
                     total <= len,
@@ -93,6 +96,30 @@ fn read(input: impl Read, limit: usize, len: usize) -> Option<Reading> {
         records,
         error,
     })
+}
+
+/// What a record holds, by its link type: an Ethernet record whole, a packet the rest of
+/// the record after its link header (of a link type whose header is read), or why not.
+fn check_content(record: &Record<'_>) {
+    match record.content() {
+        Content::Ethernet(bytes) => {
+            assert_eq!(record.link_type, LinkType::ETHERNET);
+            assert_eq!(bytes, record.data);
+        }
+        Content::Packet {
+            ethertype,
+            offset,
+            bytes,
+        } => {
+            assert!(record.link_type.is_read() && record.link_type != LinkType::ETHERNET);
+            assert_eq!(Some(bytes), record.data.get(offset..));
+            assert!(!ethertype.is_length(), "{ethertype:?} is a length");
+        }
+        Content::Undecoded(why) => {
+            assert_ne!(record.link_type, LinkType::ETHERNET);
+            assert!(!why.to_string().is_empty());
+        }
+    }
 }
 
 /// Any input gives a capture or a refusal, never a panic; one byte at a time it gives
