@@ -7,16 +7,20 @@
 //! Frames that are not tunnels (or whose tunnel headers are malformed, or that carry a
 //! critical Geneve option, or a Geneve IP payload, which is no Ethernet frame for the
 //! output) are skipped and counted by reason. Inner frames are written byte for byte as carried: inner VLAN tags
-//! are kept and RFC 6040 ECN is not applied.
+//! are kept and RFC 6040 ECN is not applied. Besides Ethernet captures, it reads those
+//! whose link header names the packet's protocol (Linux's cooked captures of
+//! `tcpdump -i any`, raw IP, BSD loopback): their packets are decapsulated from IP.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use tunnelwire::pcap::Content;
 use tunnelwire::tunnel::{DecapConfig, Decapsulator, InnerVlanPolicy};
 use tunnelwire::wire::EtherType;
 use tunnelwire::{Error, ErrorKind, Layer};
 
+#[allow(dead_code)] // decap reads every record by its content, not as an Ethernet-only tool
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
 
@@ -25,7 +29,7 @@ mod pcap_io;
 #[derive(Parser)]
 #[command(name = "decap", version)]
 struct Args {
-    /// The capture to read (pcap or pcapng, Ethernet)
+    /// The capture to read (pcap or pcapng: Ethernet, Linux cooked, raw IP, loopback)
     #[arg(value_name = "IN")]
     input: PathBuf,
     /// The pcap to write
@@ -34,7 +38,7 @@ struct Args {
 }
 
 fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
-    let input = pcap_io::Capture::open(input)?;
+    let input = pcap_io::Capture::open_decodable(input)?;
     let mut out = pcap_io::Output::create(output, input.output_header(), false)?;
     let decap = Decapsulator::new(DecapConfig {
         inner_vlan: InnerVlanPolicy::Keep,
@@ -43,11 +47,17 @@ fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
     });
     let mut summary = pcap_io::Summary::default();
     // Nothing is rewritten, so the read-only path: no copy of the record.
-    input.for_each(|record| {
-        let Some(record) = summary.take(record) else {
-            return Ok(());
+    input.try_for_each_record(|record| {
+        let found = match summary.take_content(&record) {
+            Some(Content::Ethernet(frame)) => decap.inspect(frame).map(|found| (frame, found)),
+            Some(Content::Packet {
+                ethertype, bytes, ..
+            }) => decap
+                .inspect_ip(bytes, ethertype)
+                .map(|found| (bytes, found)),
+            _ => return Ok(()),
         };
-        let made = decap.inspect(record.data).and_then(|found| {
+        let made = found.and_then(|(frame, found)| {
             // The output's link type is Ethernet: an IP packet has no place there.
             if found.protocol != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
                 return Err(Error::new(
@@ -55,7 +65,7 @@ fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
                     ErrorKind::UnsupportedFrame("an IP payload"),
                 ));
             }
-            Ok(&record.data[found.inner])
+            Ok(&frame[found.inner])
         });
         out.write_made(&mut summary, &record, made)
     })?;

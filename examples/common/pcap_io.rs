@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tunnelwire::pcap::{self, Format, LinkType, PcapHeader, Record, Resolution};
+use tunnelwire::pcap::{
+    self, Content, Format, LinkType, PcapHeader, Record, Resolution, Undecoded,
+};
 
 /// The snap length written for grown frames: libpcap's and Wireshark's largest.
 const MAX_SNAPLEN: u32 = 262_144;
@@ -37,7 +39,7 @@ impl Capture {
     /// [`open`](Self::open) for a tool that decodes what it reads (`Record::content`):
     /// besides Ethernet, a link type whose header names the packet's protocol (Linux's
     /// cooked captures of `tcpdump -i any`, raw IP, BSD loopback).
-    #[allow(dead_code)] // only dissect and vni_stats decode other link types
+    #[allow(dead_code)] // only dissect, vni_stats and decap decode other link types
     pub fn open_decodable(path: &Path) -> Result<Self, String> {
         Self::open_if(
             path,
@@ -63,12 +65,14 @@ impl Capture {
         Ok(Capture { path, reader })
     }
 
-    /// The header to write the tool's pcap with: a pcap input's own, so that a frame
-    /// copied through is copied byte for byte; for pcapng, Ethernet with nanosecond
-    /// timestamps so that no precision is lost.
+    /// The header to write the tool's pcap with: an Ethernet pcap input's own, so that
+    /// a frame copied through is copied byte for byte; for a pcap of another link type,
+    /// Ethernet at its resolution; for pcapng, Ethernet with nanosecond timestamps so
+    /// that no precision is lost.
     pub fn output_header(&self) -> PcapHeader {
         match self.reader.format() {
-            Format::Pcap(header) => header,
+            Format::Pcap(header) if header.link_type == LinkType::ETHERNET => header,
+            Format::Pcap(header) => PcapHeader::new(LinkType::ETHERNET, header.resolution),
             Format::PcapNg => PcapHeader::new(LinkType::ETHERNET, Resolution::Nanosecond),
         }
     }
@@ -247,6 +251,28 @@ impl Summary {
                 *self.skipped.entry(reason).or_default() += 1;
             })
             .ok()
+    }
+
+    /// Counts a record in, and gives what it holds that a tool can decode; a record of a
+    /// link type not decoded is counted skipped, by why, and gives `None`.
+    #[allow(dead_code)] // only decap decodes other link types
+    pub fn take_content<'a>(&mut self, record: &Record<'a>) -> Option<Content<'a>> {
+        self.frames_in += 1;
+        let content = record.content();
+        if let Content::Undecoded(why) = content {
+            let reason = match why {
+                Undecoded::LinkType(link_type) => format!("link type {link_type}"),
+                Undecoded::HeaderCut { link_type, .. } => {
+                    format!("link type {link_type} header cut short")
+                }
+                Undecoded::Protocol { link_type, .. } => {
+                    format!("link type {link_type} protocol not decoded")
+                }
+            };
+            *self.skipped.entry(reason).or_default() += 1;
+            return None;
+        }
+        Some(content)
     }
 
     /// The one-line summary for standard error.

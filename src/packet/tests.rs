@@ -368,7 +368,7 @@ fn the_common_frames_shortcut_decodes_as_the_general_walk() {
     for bytes in &frames {
         let mut general = Frame::default();
         let error = Decoder::new()
-            .walk(bytes, &mut general, Depth::InnerTransport)
+            .walk(bytes, None, &mut general, Depth::InnerTransport)
             .err();
         assert_eq!(Decoder::new().decode_partial(bytes), (general, error));
     }

@@ -54,16 +54,18 @@ struct StackEnd<'a> {
 impl Decoder {
     /// Walks the whole frame, validating each header and handing it to `record`; the
     /// inner stack is walked only as deep as `depth` (a decapsulator needs the inner IP
-    /// header for ECN, not its transport). For the engine, whose express walks take the
-    /// common frames first: no shortcut of its own (see [`walk_stack`]).
+    /// header for ECN, not its transport); with `ip`, a frame that starts at IP of that
+    /// EtherType. For the engine, whose express walks take the common frames first: no
+    /// shortcut of its own (see [`walk_stack`]).
     #[inline(always)]
     pub(crate) fn walk<'a>(
         &self,
         bytes: &'a [u8],
+        ip: Option<EtherType>,
         record: &mut impl RecordFrame<'a>,
         depth: Depth,
     ) -> Result<()> {
-        self.walk_frame::<false>(bytes, None, record, depth)
+        self.walk_frame::<false>(bytes, ip, record, depth)
     }
 
     /// [`walk`](Self::walk), each stack's common frame taken by the shortcut when

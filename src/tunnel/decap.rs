@@ -320,6 +320,39 @@ impl Decapsulator {
         .map(Examined::found)
     }
 
+    /// Decapsulates a packet that starts at IP, without an Ethernet header: an IPv4 or
+    /// IPv6 packet of `ethertype`, as a capture's record holds it after a link header
+    /// that is not Ethernet's (Linux's cooked header of `tcpdump -i any`, raw IP:
+    /// `pcap::Record::content`, of feature `pcap`, finds the packet and its EtherType).
+    /// The checks, the ECN combination and the result are those of
+    /// [`decapsulate`](Self::decapsulate); offsets and the inner range count from
+    /// `packet[0]`. By the general walk, every frame: for captures and tools, not a data
+    /// plane's per-packet path.
+    ///
+    /// # Errors
+    /// As [`decapsulate`](Self::decapsulate); `NotTunnel` for an `ethertype` other than
+    /// IPv4 and IPv6.
+    #[inline]
+    pub fn decapsulate_ip(&self, packet: &mut [u8], ethertype: EtherType) -> Result<Decapsulated> {
+        let found = self.with_config(|config, understood| {
+            config.examine_general(packet, Some(ethertype), understood)
+        })?;
+        Ok(found.rewrite(packet))
+    }
+
+    /// [`decapsulate_ip`](Self::decapsulate_ip) without changing a byte, as
+    /// [`inspect`](Self::inspect) is to [`decapsulate`](Self::decapsulate).
+    ///
+    /// # Errors
+    /// As [`decapsulate_ip`](Self::decapsulate_ip).
+    #[inline]
+    pub fn inspect_ip(&self, packet: &[u8], ethertype: EtherType) -> Result<Decapsulated> {
+        self.with_config(|config, understood| {
+            config.examine_general(packet, Some(ethertype), understood)
+        })
+        .map(Examined::found)
+    }
+
     /// Decapsulates a whole frame and returns the inner frame as a `Bytes` that shares
     /// the frame's memory: no copy.
     ///
@@ -382,22 +415,24 @@ impl DecapConfig {
         );
         match express {
             Some(examined) => examined,
-            None => self.examine_general(frame, understood),
+            None => self.examine_general(frame, None, understood),
         }
     }
 
-    /// [`examine`](Self::examine) of any frame: the general walk, every error named.
+    /// [`examine`](Self::examine) of any frame: the general walk, every error named;
+    /// with `ip`, of a frame that starts at IP of that EtherType.
     #[inline(always)]
     pub(crate) fn examine_general(
         &self,
         frame: &[u8],
+        ip: Option<EtherType>,
         understood: &UnderstoodOptions,
     ) -> Result<Examined> {
         let mut received = Received::<()>::new(self.policy(), Outer::default());
         // The inner transport is not needed: ECN lives in the IP header.
         let error = self
             .decoder
-            .walk(frame, &mut received, Depth::InnerIp)
+            .walk(frame, ip, &mut received, Depth::InnerIp)
             .err();
         self.conclude(&received, error, understood)
     }

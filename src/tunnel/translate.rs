@@ -364,7 +364,7 @@ impl TranslateConfig {
         let mut received = Received::<FlowKey>::new(policy, Outer::default());
         let error = self
             .decoder
-            .walk(bytes, &mut received, Depth::InnerTransport)
+            .walk(bytes, None, &mut received, Depth::InnerTransport)
             .err();
         let Accepted {
             tunnel,

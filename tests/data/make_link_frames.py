@@ -36,7 +36,7 @@ def packets():
     geneve = IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=49153, dport=6081) / GENEVE(
         vni=4242, proto=0x6558, optionlen=2, critical=1, options=mg.ovn()) / inner()
     nvgre = IP(src="198.51.100.3", dst="198.51.100.4") / GRE(
-        key_present=1, proto=0x6558, key=(7 << 8) | 9) / Ether(
+        key_present=1, proto=0x6558, key=(5000 << 8) | 9) / Ether(
         dst="02:00:00:00:00:04", src="02:00:00:00:00:03") / IP(
         src="192.0.2.3", dst="192.0.2.4") / TCP(sport=1234, dport=80)
     plain6 = IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=1000, dport=2000) / Raw(b"z" * 9)

@@ -48,9 +48,10 @@ fn pcapng_simple_packet_blocks_read_and_a_foreign_pcap_refused() {
     assert_eq!(contents(&out), contents(&same));
 
     // LINKTYPE_RAW: IP packets without an Ethernet header. `dissect` decodes them from
-    // IP: the Ethernet frame's layers but its first. A tool that takes Ethernet frames
-    // refuses the file before anything is read (a pcap says its link type for the whole
-    // file), as every tool refuses a link type whose header it does not read (USER0).
+    // IP: the Ethernet frame's layers but its first. A tool that rewrites whole Ethernet
+    // frames (`translate`) refuses the file before anything is read (a pcap says its
+    // link type for the whole file), as every tool refuses a link type whose header it
+    // does not read (USER0).
     let raw = scratch.file("raw.pcap");
     let raw_header = PcapHeader {
         datalink: DataLink::RAW,
@@ -75,9 +76,19 @@ fn pcapng_simple_packet_blocks_read_and_a_foreign_pcap_refused() {
     write_pcap(&user, user_header, std::slice::from_ref(enhanced));
     for (name, args, link_type) in [
         (
-            "decap",
-            vec![raw.as_path(), &scratch.file("decap.pcap")],
+            "translate",
+            vec![
+                Path::new("--to"),
+                Path::new("nvgre"),
+                &raw,
+                &scratch.file("nvgre.pcap"),
+            ],
             101,
+        ),
+        (
+            "decap",
+            vec![user.as_path(), &scratch.file("decap.pcap")],
+            147,
         ),
         ("dissect", vec![user.as_path()], 147),
         ("vni_stats", vec![user.as_path()], 147),
@@ -90,6 +101,40 @@ fn pcapng_simple_packet_blocks_read_and_a_foreign_pcap_refused() {
             "{name}: {stderr}"
         );
     }
+}
+
+/// Captures taken on hosts (Linux's cooked SLL and SLL2 of `tcpdump -i any`, raw IP,
+/// BSD loopback: `links.pcapng`, built by scapy): `decap` finds the tunnels behind every
+/// link header and writes their inner Ethernet frames, each as the tunnel carried it;
+/// the records it cannot decode are counted skipped by why.
+#[test]
+fn decap_reads_captures_taken_on_hosts() {
+    let scratch = Scratch::new("decap_reads_captures_taken_on_hosts");
+    let out = scratch.file("inner.pcap");
+    let summary = tool("decap", &[&data("links.pcapng"), &out]);
+    assert!(
+        summary.contains(
+            "32 frames in, 14 out, 18 skipped (7 geneve critical_option; \
+             1 link type 113 header cut short; 2 link type 113 protocol not decoded; \
+             8 tunnel not_tunnel)"
+        ),
+        "{summary}"
+    );
+    // VXLAN's inner frame and NVGRE's, behind each of the seven link headers.
+    let inner = frames(&out);
+    let (vxlan, nvgre) = (&inner[0], &inner[1]);
+    assert_ne!(vxlan, nvgre);
+    assert!(
+        inner
+            .chunks(2)
+            .all(|pair| pair == [vxlan.clone(), nvgre.clone()])
+    );
+    let (lines, _) = dissect(&out);
+    let addresses: Vec<_> = lines[..2]
+        .iter()
+        .map(|line| line["layers"][1]["dst"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(addresses, ["192.0.2.2", "192.0.2.4"]);
 }
 
 /// A pcapng of two interfaces, Ethernet and one of a link type no tool reads (USER0): the

@@ -258,7 +258,7 @@ fn express_decapsulation_is_the_general_one() {
             }
             drops += usize::from(fast.as_ref().is_err_and(|e| e.kind == ErrorKind::EcnDrop));
             let slow = config
-                .examine_general(&general, &config.geneve_understood)
+                .examine_general(&general, None, &config.geneve_understood)
                 .map(|e| e.rewrite(&mut general));
             assert_eq!(fast, slow, "{config:?}: {:02x?}", &buf[range.clone()]);
             assert_eq!(express, general, "{config:?}");
