@@ -18,7 +18,10 @@
 //! of 4-byte words in hex). Inner VLAN tags are stripped
 //! (RFC 7637 section 3.2, RFC 7348 section 6.1). Outer MACs default to
 //! 02:00:00:00:00:01 (source) and 02:00:00:00:00:02 (destination). This is a file tool,
-//! not a VTEP: no underlay MTU applies, only IP's 65535-byte limit.
+//! not a VTEP: no underlay MTU applies, only IP's 65535-byte limit. Captures whose link
+//! header names the packet's protocol (Linux's cooked captures of `tcpdump -i any`, raw
+//! IP, BSD loopback) hold IP packets: Geneve carries them as they are (protocol type
+//! 0x0800 or 0x86DD); VXLAN and NVGRE, which carry Ethernet frames, skip them.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -26,9 +29,12 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use tunnelwire::Layer;
+use tunnelwire::pcap::Content;
 use tunnelwire::tunnel::{Encapsulator, FlowId, MAX_HEADROOM, PortRange, TunnelConfig};
-use tunnelwire::wire::{GeneveOptions, MacAddr, Vni, Vsid};
+use tunnelwire::wire::{EtherType, GeneveOptions, MacAddr, Vni, Vsid};
 
+#[allow(dead_code)] // encap reads every record by its content, not as an Ethernet-only tool
 #[path = "common/pcap_io.rs"]
 mod pcap_io;
 
@@ -185,17 +191,34 @@ impl Args {
 }
 
 fn run(args: &Args, mut encap: Encapsulator) -> Result<pcap_io::Summary, String> {
-    let input = pcap_io::Capture::open(&args.input)?;
+    let input = pcap_io::Capture::open_decodable(&args.input)?;
     let mut out = pcap_io::Output::create(&args.output, input.output_header(), true)?;
     let mut summary = pcap_io::Summary::default();
     let mut buf = Vec::new();
-    input.for_each(|record| {
-        let Some(record) = summary.take(record) else {
-            return Ok(());
+    input.try_for_each_record(|record| {
+        let made = match summary.take_content(&record) {
+            Some(Content::Ethernet(frame)) => {
+                let inner = pcap_io::place(&mut buf, MAX_HEADROOM, frame);
+                encap.encapsulate(&mut buf, inner)
+            }
+            // An IP packet after a link header of another kind: Geneve carries it as is
+            // (protocol type 0x0800 or 0x86DD); VXLAN and NVGRE refuse it, as they carry
+            // Ethernet frames.
+            Some(Content::Packet {
+                ethertype: EtherType::IPV4 | EtherType::IPV6,
+                bytes,
+                ..
+            }) => {
+                let inner = pcap_io::place(&mut buf, MAX_HEADROOM, bytes);
+                encap.encapsulate_ip(&mut buf, inner, &[])
+            }
+            Some(Content::Packet { .. }) => Err(tunnelwire::Error::new(
+                Layer::Tunnel,
+                tunnelwire::ErrorKind::UnsupportedFrame("a packet that is neither Ethernet nor IP"),
+            )),
+            _ => return Ok::<(), String>(()),
         };
-        let inner = pcap_io::place(&mut buf, MAX_HEADROOM, record.data);
-        let made = encap.encapsulate(&mut buf, inner).map(|frame| &buf[frame]);
-        out.write_made(&mut summary, &record, made)
+        out.write_made(&mut summary, &record, made.map(|frame| &buf[frame]))
     })?;
     out.finish()?;
     Ok(summary)

@@ -106,10 +106,12 @@ fn pcapng_simple_packet_blocks_read_and_a_foreign_pcap_refused() {
 /// Captures taken on hosts (Linux's cooked SLL and SLL2 of `tcpdump -i any`, raw IP,
 /// BSD loopback: `links.pcapng`, built by scapy): `decap` finds the tunnels behind every
 /// link header and writes their inner Ethernet frames, each as the tunnel carried it;
-/// the records it cannot decode are counted skipped by why.
+/// `encap --geneve` carries each IP packet as Geneve's IP payload, which decodes as the
+/// packet did, where VXLAN, which carries Ethernet frames, skips them; the records no
+/// tool decodes are counted skipped by why.
 #[test]
-fn decap_reads_captures_taken_on_hosts() {
-    let scratch = Scratch::new("decap_reads_captures_taken_on_hosts");
+fn decap_and_encap_read_captures_taken_on_hosts() {
+    let scratch = Scratch::new("decap_and_encap_read_captures_taken_on_hosts");
     let out = scratch.file("inner.pcap");
     let summary = tool("decap", &[&data("links.pcapng"), &out]);
     assert!(
@@ -135,6 +137,44 @@ fn decap_reads_captures_taken_on_hosts() {
         .map(|line| line["layers"][1]["dst"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(addresses, ["192.0.2.2", "192.0.2.4"]);
+
+    let geneve = scratch.file("geneve.pcap");
+    let endpoints = ["--vni", "9", "--src-ip", "10.9.0.1", "--dst-ip", "10.9.0.2"].map(Path::new);
+    let args: Vec<&Path> = [Path::new("--geneve")]
+        .iter()
+        .chain(&endpoints)
+        .copied()
+        .collect();
+    let summary = tool(
+        "encap",
+        &[&args[..], &[&data("links.pcapng"), &geneve]].concat(),
+    );
+    let undecoded = "1 link type 113 header cut short; 2 link type 113 protocol not decoded";
+    assert!(
+        summary.contains(&format!("32 frames in, 29 out, 3 skipped ({undecoded})")),
+        "{summary}"
+    );
+    let (packets, _) = dissect(&data("links.pcapng"));
+    let (carried, _) = dissect(&geneve);
+    let packets = packets.iter().filter(|p| p["error"].is_null());
+    // Decoded as the packet was, up to its own tunnel (decoding goes through one).
+    for (packet, frame) in packets.zip(&carried) {
+        let layers = frame["layers"].as_array().unwrap();
+        assert_eq!(layers[3]["layer"], "geneve");
+        let packet = packet["layers"].as_array().unwrap();
+        assert!(layers.len() > 4, "{layers:?}");
+        assert_eq!(layers[4..], packet[..layers.len() - 4]);
+    }
+    let summary = tool(
+        "encap",
+        &[&endpoints[..], &[&data("links.pcapng"), &geneve]].concat(),
+    );
+    assert!(
+        summary.contains(&format!(
+            "32 frames in, 0 out, 32 skipped ({undecoded}; 29 tunnel unsupported)"
+        )),
+        "{summary}"
+    );
 }
 
 /// A pcapng of two interfaces, Ethernet and one of a link type no tool reads (USER0): the
