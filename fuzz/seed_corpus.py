@@ -242,7 +242,8 @@ def offload_seed(rng):
 def pcap_seeds(rng):
     """Captures for `pcap`: each pcap of tests/data cut to its first records of at most
     MAX_FRAME bytes, written again in the other byte order and the other resolution;
-    kernel.pcapng's first blocks; and each of them cut short at a random byte."""
+    kernel.pcapng's first blocks; links.pcapng; and each of them cut short at a random
+    byte."""
     whole = []
     for path in sorted(DATA.glob("*.pcap")):
         data = path.read_bytes()
@@ -268,6 +269,9 @@ def pcap_seeds(rng):
     while at + 8 <= len(ng) and at < 2000:
         at += struct.unpack("<I", ng[at + 4 : at + 8])[0]
     whole.append(ng[:at])
+    # Records of every link type whose header a record's content reads (links.pcapng:
+    # one interface each), last, so the cuts drawn for the seeds before stay as they were.
+    whole.append((DATA / "links.pcapng").read_bytes())
     return whole + [seed[: rng.randrange(len(seed))] for seed in whole]
 
 
