@@ -33,31 +33,35 @@ impl Capture {
     /// header gives every record's. A pcapng says it per interface, so its records of
     /// other link types come to the tool one by one (see [`try_for_each`](Self::try_for_each)).
     pub fn open(path: &Path) -> Result<Self, String> {
-        Self::open_if(path, |link_type| link_type == LinkType::ETHERNET, "")
+        Self::open_if(
+            path,
+            |link_type| link_type == LinkType::ETHERNET,
+            "Ethernet (this tool reads Ethernet captures)",
+        )
     }
 
     /// [`open`](Self::open) for a tool that decodes what it reads (`Record::content`):
     /// besides Ethernet, a link type whose header names the packet's protocol (Linux's
     /// cooked captures of `tcpdump -i any`, raw IP, BSD loopback).
-    #[allow(dead_code)] // only dissect, vni_stats and decap decode other link types
+    #[allow(dead_code)] // dissect, vni_stats, decap and encap decode other link types
     pub fn open_decodable(path: &Path) -> Result<Self, String> {
         Self::open_if(
             path,
             LinkType::is_read,
-            ", nor one whose link header names the packet's protocol",
+            "Ethernet, nor one whose link header names the packet's protocol",
         )
     }
 
-    /// Opens `path`, refusing a pcap whose link type is not `accepted` (`nor` completes
-    /// the refusal's "is not Ethernet").
-    fn open_if(path: &Path, accepted: fn(LinkType) -> bool, nor: &str) -> Result<Self, String> {
+    /// Opens `path`, refusing a pcap whose link type is not `accepted`, as "link type
+    /// N is not `what`".
+    fn open_if(path: &Path, accepted: fn(LinkType) -> bool, what: &str) -> Result<Self, String> {
         let path = path.display().to_string();
         let file = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
         let reader = pcap::Reader::new(file).map_err(|e| format!("{path}: {e}"))?;
         if let Format::Pcap(header) = reader.format() {
             if !accepted(header.link_type) {
                 return Err(format!(
-                    "{path}: link type {} is not Ethernet{nor} (the tools read Ethernet captures)",
+                    "{path}: link type {} is not {what}",
                     header.link_type
                 ));
             }
@@ -255,7 +259,7 @@ impl Summary {
 
     /// Counts a record in, and gives what it holds that a tool can decode; a record of a
     /// link type not decoded is counted skipped, by why, and gives `None`.
-    #[allow(dead_code)] // only decap decodes other link types
+    #[allow(dead_code)] // only decap and encap take other link types
     pub fn take_content<'a>(&mut self, record: &Record<'a>) -> Option<Content<'a>> {
         self.frames_in += 1;
         let content = record.content();

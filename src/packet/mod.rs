@@ -11,7 +11,8 @@
 //! ```
 //!
 //! where a Geneve payload of protocol type 0x0800 or 0x86DD is an inner stack that
-//! starts at IP, without Ethernet. It stops quietly at a payload it does not decode
+//! starts at IP, without Ethernet, as the outer stack does for
+//! [`Decoder::decode_ip`] (a capture's record after a link header of another kind). It stops quietly at a payload it does not decode
 //! (ARP, ICMP, an IPv6 extension header, a third VLAN tag, a nested tunnel, a Geneve
 //! payload of another protocol type, an IEEE 802.3 frame: a type field below 1536 is a
 //! length, see [`EtherType::is_length`]) and after the IPv4 header of any fragment (MF

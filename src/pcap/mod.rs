@@ -22,6 +22,11 @@
 //! the byte it began at: a caller may keep what it read. After any error the reader
 //! returns no more records.
 //!
+//! [`Record::content`] says what a record holds by its link type: an Ethernet frame, or
+//! the packet after a link header that names its protocol (Linux's cooked captures of
+//! `tcpdump -i any`, raw IP, BSD loopback), for
+//! [`Decoder::decode_ip`](crate::packet::Decoder::decode_ip).
+//!
 //! [`Writer`] writes pcap, as the crate's pcap tools do.
 //!
 //! ## Example: count a capture's VXLAN frames, keeping what a cut file holds
