@@ -2,14 +2,22 @@
 # Captures VXLAN frames sent by the Linux kernel's own vxlan driver, then has tshark
 # decode them. Needs root, iproute2, tcpdump, tshark, python3. See tests/data/README.md.
 #
-#   bash tests/data/capture_kernel.sh tests/data
+#   bash tests/data/capture_kernel.sh tests/data        # kernel.pcap: the underlay's veth
+#   bash tests/data/capture_kernel.sh tests/data any    # kernel-any.pcap: `tcpdump -i any`
 #
 # Two network namespaces joined by a veth pair (underlay 10.99.0.1 <-> 10.99.0.2); in
 # each, vx42 (VNI 42, UDP checksum off, the kernel's default) and vx4242 (VNI 4242,
 # checksum on). Pings of several sizes and UDP datagrams cross both; tcpdump records
-# the underlay. IPv6 is off on the vxlan devices so every inner frame is ARP or IPv4.
+# the underlay (or, with `any`, every interface of the first namespace, as `tcpdump -i any`
+# takes them: Linux's cooked header, the vxlan devices' inner frames beside the veth's
+# VXLAN). IPv6 is off on the vxlan devices so every inner frame is ARP or IPv4.
 set -euo pipefail
-out=$(realpath "${1:?usage: capture_kernel.sh OUTDIR}")
+out=$(realpath "${1:?usage: capture_kernel.sh OUTDIR [any]}")
+if [ "${2:-}" = any ]; then
+  name=kernel-any capture=(-i any)
+else
+  name=kernel capture=(-i veth-a udp port 4789)
+fi
 a=twcap-a-$$ b=twcap-b-$$
 cleanup() { ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; }
 trap cleanup EXIT
@@ -34,7 +42,7 @@ setup() { # namespace veth underlay-self underlay-peer host-number
 }
 setup "$a" veth-a 10.99.0.1 10.99.0.2 1
 setup "$b" veth-b 10.99.0.2 10.99.0.1 2
-ip netns exec "$a" tcpdump -i veth-a -w "$out/kernel.pcap" -U -s 0 udp port 4789 2>/dev/null &
+ip netns exec "$a" tcpdump -w "$out/$name.pcap" -U -s 0 "${capture[@]}" 2>/dev/null &
 dump=$!
 sleep 1
 # A receiver in b, so the datagrams draw no ICMP port-unreachable replies.
@@ -64,11 +72,13 @@ PY
 wait "$recv" || true
 sleep 1
 kill "$dump"; wait "$dump" 2>/dev/null || true
-python3 - "$out" "$(dirname "$(realpath "$0")")" <<'PY'
+python3 - "$out" "$(dirname "$(realpath "$0")")" "$name" <<'PY'
 import json, subprocess, sys, os
 sys.path.insert(0, sys.argv[2])
-from make_frames import tshark_fields
-out = sys.argv[1]
-json.dump(tshark_fields(os.path.join(out, "kernel.pcap")), open(os.path.join(out, "kernel.tshark.json"), "w"), indent=0)
+from make_frames import FIELDS, tshark_fields
+out, name = sys.argv[1], sys.argv[3]
+# The IPv6 fields too: every interface sends IPv6 (duplicate address detection, MLD).
+fields = FIELDS + ["ipv6.src", "ipv6.dst", "ipv6.tclass", "ipv6.flow", "ipv6.plen", "ipv6.nxt", "ipv6.hlim"]
+json.dump(tshark_fields(os.path.join(out, f"{name}.pcap"), fields), open(os.path.join(out, f"{name}.tshark.json"), "w"), indent=0)
 PY
-echo "captured $(tshark -r "$out/kernel.pcap" 2>/dev/null | wc -l) frames into $out/kernel.pcap"
+echo "captured $(tshark -r "$out/$name.pcap" 2>/dev/null | wc -l) frames into $out/$name.pcap"
