@@ -49,7 +49,9 @@ fn run(input: &Path, output: &Path) -> Result<pcap_io::Summary, String> {
     // Nothing is rewritten, so the read-only path: no copy of the record.
     input.try_for_each_record(|record| {
         let found = match summary.take_content(&record) {
-            Some(Content::Ethernet(frame)) => decap.inspect(frame).map(|found| (frame, found)),
+            Some(Content::Ethernet { bytes, .. }) => {
+                decap.inspect(bytes).map(|found| (bytes, found))
+            }
             Some(Content::Packet {
                 ethertype, bytes, ..
             }) => decap

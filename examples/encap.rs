@@ -197,8 +197,8 @@ fn run(args: &Args, mut encap: Encapsulator) -> Result<pcap_io::Summary, String>
     let mut buf = Vec::new();
     input.try_for_each_record(|record| {
         let made = match summary.take_content(&record) {
-            Some(Content::Ethernet(frame)) => {
-                let inner = pcap_io::place(&mut buf, MAX_HEADROOM, frame);
+            Some(Content::Ethernet { bytes, .. }) => {
+                let inner = pcap_io::place(&mut buf, MAX_HEADROOM, bytes);
                 encap.encapsulate(&mut buf, inner)
             }
             // An IP packet after a link header of another kind: Geneve carries it as is

@@ -93,7 +93,9 @@ impl Stats {
     fn count_record(&mut self, decoder: &Decoder, record: &Record<'_>, padded: &mut Vec<u8>) {
         let to_packet = |offset: usize| record.orig_len.saturating_sub(offset as u32);
         match record.content() {
-            Content::Ethernet(bytes) => self.count(decoder, bytes, None, record.orig_len, padded),
+            Content::Ethernet { offset, bytes } => {
+                self.count(decoder, bytes, None, to_packet(offset), padded)
+            }
             Content::Packet {
                 ethertype,
                 offset,

@@ -42,12 +42,12 @@ pub fn write_record(
     let index = record.index as usize;
     let orig_len = record.orig_len as usize;
     let packet = match record.content() {
-        Content::Ethernet(bytes) => Captured::ethernet(bytes, orig_len),
+        Content::Ethernet { offset, bytes } => Captured::new(bytes, orig_len, offset, None),
         Content::Packet {
             ethertype,
             offset,
             bytes,
-        } => Captured::after_link_header(bytes, orig_len, offset, ethertype),
+        } => Captured::new(bytes, orig_len, offset, Some(ethertype)),
         Content::Undecoded(why) => {
             let interface = record.interface;
             let why = format_args!("record {index}: interface {interface}: {why}: not decoded");
@@ -72,29 +72,20 @@ struct Captured<'a> {
 }
 
 impl<'a> Captured<'a> {
-    /// An Ethernet record: `bytes` captured of its `orig_len` on the wire.
-    fn ethernet(bytes: &'a [u8], orig_len: usize) -> Self {
-        Captured {
-            bytes,
-            orig_len,
-            link_header: 0,
-            ethertype: None,
-        }
-    }
-
-    /// The packet of EtherType `ethertype` that follows a `link_header`-byte link header
-    /// in a record of `orig_len` bytes on the wire: `bytes`, what the record holds of it.
-    fn after_link_header(
+    /// What a record of `orig_len` bytes on the wire holds after `link_header` bytes of
+    /// link header: `bytes`, an Ethernet frame, or (`ethertype`) a packet that starts at
+    /// IP.
+    fn new(
         bytes: &'a [u8],
         orig_len: usize,
         link_header: usize,
-        ethertype: EtherType,
+        ethertype: Option<EtherType>,
     ) -> Self {
         Captured {
             bytes,
             orig_len: orig_len.saturating_sub(link_header),
             link_header,
-            ethertype: Some(ethertype),
+            ethertype,
         }
     }
 }

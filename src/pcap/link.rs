@@ -68,8 +68,15 @@ impl fmt::Display for LinkType {
 /// What a record's bytes hold, by its link type ([`Record::content`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Content<'a> {
-    /// An Ethernet frame: the whole record.
-    Ethernet(&'a [u8]),
+    /// An Ethernet frame, `offset` bytes into the record: the whole record
+    /// (LINKTYPE_ETHERNET), or what follows a cooked header whose protocol says an
+    /// Ethernet frame follows (0x0003, or GRE's 0x6558).
+    Ethernet {
+        /// Bytes of link header before the frame.
+        offset: usize,
+        /// The frame, as captured.
+        bytes: &'a [u8],
+    },
     /// A network-layer packet after a link header that names its protocol: `bytes`, the
     /// rest of the record from `offset` on, of EtherType `ethertype` (IPv4 and IPv6 are
     /// what [`Decoder::decode_ip`](crate::packet::Decoder::decode_ip) decodes; ARP and
@@ -91,7 +98,8 @@ pub enum Content<'a> {
 pub enum Undecoded {
     /// A link type whose header this crate does not read ([`LinkType::is_read`]).
     LinkType(LinkType),
-    /// The record ends inside its link header: `len` bytes of the `needed`.
+    /// The record ends inside its link header: `len` bytes of the `needed` (for raw IP,
+    /// which has none, an empty record: 0 of 1).
     HeaderCut {
         /// The record's link type.
         link_type: LinkType,
@@ -100,8 +108,9 @@ pub enum Undecoded {
         /// The record's length.
         len: usize,
     },
-    /// The link header names a protocol that is not an EtherType (an IEEE 802.2 frame, a
-    /// netlink message, an address family or IP version this crate does not know): its
+    /// The link header names a protocol this crate does not decode: a cooked header's
+    /// protocol that is no EtherType (an IEEE 802.2 frame, a netlink message), a
+    /// loopback header's address family, or raw IP's version, neither 4 nor 6: its
     /// value.
     Protocol {
         /// The record's link type.
@@ -109,12 +118,26 @@ pub enum Undecoded {
         /// The protocol field's value.
         value: u32,
     },
+    /// A VLAN tag follows the cooked header (libpcap puts back there the tag the kernel
+    /// took off a frame, as on the parent of VLAN sub-interfaces): tags are decoded only
+    /// behind an Ethernet header.
+    Tagged {
+        /// The record's link type.
+        link_type: LinkType,
+        /// The tag's TPID, the cooked header's protocol.
+        tpid: EtherType,
+    },
 }
 
 impl fmt::Display for Undecoded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Undecoded::LinkType(link_type) => write!(f, "link type {link_type} is not Ethernet"),
+            Undecoded::HeaderCut {
+                link_type, len: 0, ..
+            } if link_type == LinkType::RAW => {
+                write!(f, "link type {link_type}: the record is empty")
+            }
             Undecoded::HeaderCut {
                 link_type,
                 needed,
@@ -124,9 +147,26 @@ impl fmt::Display for Undecoded {
                 "link type {link_type}: the record ends inside its {needed}-byte link header \
                  ({len} bytes)"
             ),
-            Undecoded::Protocol { link_type, value } => write!(
+            Undecoded::Protocol { link_type, value } => match link_type {
+                LinkType::RAW => write!(
+                    f,
+                    "link type {link_type}: IP version {value} is neither 4 nor 6"
+                ),
+                LinkType::NULL | LinkType::LOOP => write!(
+                    f,
+                    "link type {link_type}: address family {value} is neither IPv4's nor IPv6's"
+                ),
+                _ => write!(
+                    f,
+                    "link type {link_type}: protocol {value:#06x} of the cooked header is not an \
+                     EtherType"
+                ),
+            },
+            Undecoded::Tagged { link_type, tpid } => write!(
                 f,
-                "link type {link_type}: protocol {value:#06x} of the link header is not an EtherType"
+                "link type {link_type}: a VLAN tag (TPID {:#06x}) follows the cooked header; \
+                 tags are decoded behind an Ethernet header only",
+                tpid.0
             ),
         }
     }
@@ -135,6 +175,9 @@ impl fmt::Display for Undecoded {
 /// Linux's hardware type of netlink monitoring (`nlmon`): the cooked header's protocol
 /// is then a netlink family.
 const ARPHRD_NETLINK: u16 = 824;
+
+/// The cooked header's protocol of an Ethernet frame (libpcap's `LINUX_SLL_P_ETHERNET`).
+const LINUX_SLL_P_ETHERNET: u16 = 0x0003;
 
 /// BSD address families of IPv4 and IPv6 (IPv6's differs by system: NetBSD and OpenBSD
 /// 24, FreeBSD 28, macOS 30; Linux, whose is 10, writes no loopback header), as
@@ -197,25 +240,37 @@ impl<'a> Record<'a> {
             let bytes = data.get(at..)?.first_chunk::<2>()?;
             Some(u16::from_be_bytes(*bytes))
         };
-        // The cooked headers' protocol, an EtherType but for a few values below 1536
-        // (IEEE 802.2 and 802.3 frames, CAN) and netlink's families.
-        let cooked = |hardware: Option<u16>, protocol: Option<u16>| match (hardware, protocol) {
-            (Some(ARPHRD_NETLINK), _) => None,
-            (_, Some(value)) => Some(EtherType(value)).filter(|t| !t.is_length()),
-            (_, None) => None,
+        // A cooked header of `len` bytes, its hardware type and protocol: the protocol is
+        // an EtherType but for a few values below 1536 (IEEE 802.2 and 802.3 frames,
+        // CAN) and netlink's families; 0x0003, and GRE's 0x6558, say an Ethernet frame
+        // follows.
+        let cooked = |len: usize, hardware: Option<u16>, protocol: Option<u16>| {
+            let value = protocol.map_or(0, u32::from);
+            let Some(protocol) = protocol.filter(|_| hardware != Some(ARPHRD_NETLINK)) else {
+                return packet(len, None, value);
+            };
+            let ethertype = EtherType(protocol);
+            match data.get(len..) {
+                Some(bytes)
+                    if protocol == LINUX_SLL_P_ETHERNET
+                        || ethertype == EtherType::TRANSPARENT_ETHERNET_BRIDGING =>
+                {
+                    Content::Ethernet { offset: len, bytes }
+                }
+                Some(_) if ethertype.is_vlan_tpid() => Content::Undecoded(Undecoded::Tagged {
+                    link_type,
+                    tpid: ethertype,
+                }),
+                _ => packet(len, Some(ethertype).filter(|t| !t.is_length()), value),
+            }
         };
         match link_type {
-            LinkType::ETHERNET => Content::Ethernet(data),
-            LinkType::LINUX_SLL => {
-                let protocol = be16(14);
-                let ethertype = cooked(be16(2), protocol);
-                packet(16, ethertype, protocol.map_or(0, u32::from))
-            }
-            LinkType::LINUX_SLL2 => {
-                let protocol = be16(0);
-                let ethertype = cooked(be16(8), protocol);
-                packet(20, ethertype, protocol.map_or(0, u32::from))
-            }
+            LinkType::ETHERNET => Content::Ethernet {
+                offset: 0,
+                bytes: data,
+            },
+            LinkType::LINUX_SLL => cooked(16, be16(2), be16(14)),
+            LinkType::LINUX_SLL2 => cooked(20, be16(8), be16(0)),
             LinkType::RAW => {
                 let Some(&first) = data.first() else {
                     // Cut before the packet's first byte, which says its version.

@@ -10,12 +10,14 @@ tests/data/README.md.
 Writes links.pcapng + links.tshark.json. Each link type carries VXLAN over IPv4, Geneve
 with OVN's option over IPv6, NVGRE over IPv4 and an untunnelled IPv6 datagram; raw IP
 also an IPv4 packet with a loose source route option (tshark's `ip.dst` is then the
-route's last address); and last, three records no tool decodes: a cooked header of a
-netlink capture, one of an IEEE 802.2 frame, and one cut inside the header.
+route's last address); and last, cooked records of other protocols: a netlink capture's,
+an IEEE 802.2 frame's, one cut inside the header (none decoded), an Ethernet frame's
+(protocol 3, decoded as Ethernet) and a VLAN tag's (not decoded: tags are decoded behind
+an Ethernet header only).
 """
 import json, os, struct, subprocess, sys, tempfile
 
-from scapy.all import GRE, IP, TCP, UDP, VXLAN, Ether, IPv6, Raw, wrpcap
+from scapy.all import GRE, IP, TCP, UDP, VXLAN, Dot1Q, Ether, IPv6, Raw
 from scapy.contrib.geneve import GENEVE
 from scapy.layers.l2 import CookedLinux, CookedLinuxV2
 
@@ -92,9 +94,13 @@ def main(outdir):
         (0, [families(p, "<", 30) for p in base] + [families(p, ">", 28) for p in base]),
         (108, [families(p, ">", 24) for p in base]),
         # Not decoded: netlink (hardware type 824), an IEEE 802.2 frame (protocol 4), a
-        # record cut inside the cooked header.
+        # record cut inside the cooked header; then an Ethernet frame (protocol 3: decoded
+        # as Ethernet) and a VLAN tag libpcap put back (protocol 0x8100: not decoded).
         (113, [sll(bytes(20), protocol=0, hatype=824), sll(bytes(20), protocol=4),
-               sll(base[0])[:10]]),
+               sll(base[0])[:10],
+               sll(bytes(Ether(dst="02:00:00:00:00:06", src="02:00:00:00:00:05") / IP(base[0])),
+                   protocol=3),
+               sll(bytes(Dot1Q(vlan=100, type=0x0800)) + base[0], protocol=0x8100)]),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         files = []

@@ -98,13 +98,13 @@ fn read(input: impl Read, limit: usize, len: usize) -> Option<Reading> {
     })
 }
 
-/// What a record holds, by its link type: an Ethernet record whole, a packet the rest of
-/// the record after its link header (of a link type whose header is read), or why not.
+/// What a record holds, by its link type: an Ethernet frame or a packet, the rest of the
+/// record after its link header (none for an Ethernet record), or why not.
 fn check_content(record: &Record<'_>) {
     match record.content() {
-        Content::Ethernet(bytes) => {
-            assert_eq!(record.link_type, LinkType::ETHERNET);
-            assert_eq!(bytes, record.data);
+        Content::Ethernet { offset, bytes } => {
+            assert_eq!(offset == 0, record.link_type == LinkType::ETHERNET);
+            assert_eq!(Some(bytes), record.data.get(offset..));
         }
         Content::Packet {
             ethertype,
