@@ -27,7 +27,7 @@ use clap::Parser;
 use tunnelwire::Layer;
 use tunnelwire::packet::{Decoder, Frame, TunnelKind};
 use tunnelwire::pcap::{Content, Record};
-use tunnelwire::wire::{EtherType, ethernet, geneve, ipv4, ipv6, nvgre, udp, vlan, vxlan};
+use tunnelwire::wire::{EtherType, nvgre, vxlan};
 
 #[allow(dead_code)] // vni_stats reads captures and writes none
 #[path = "common/pcap_io.rs"]
@@ -136,7 +136,7 @@ impl Stats {
             None => decoder.decode_partial(whole),
             Some(ethertype) => decoder.decode_partial_ip(whole, ethertype),
         };
-        let error = error.filter(|e| !cut || kept(e.offset, header_len(e.layer)));
+        let error = error.filter(|e| !cut || kept(e.offset, e.layer.header_len().unwrap_or(0)));
         if let Some(error) = error {
             *self
                 .errors
@@ -212,22 +212,6 @@ fn segment(frame: &Frame<'_>) -> Option<(&'static str, u32, usize)> {
         TunnelKind::Nvgre => ("nvgre", tunnel.segment(), nvgre::HEADER_LEN),
         TunnelKind::Geneve => ("geneve", tunnel.segment(), tunnel.header_len()),
     })
-}
-
-/// The fixed part of a layer's header: an error in a header the capture did not keep
-/// whole may come from the zeros standing in for the missing bytes.
-fn header_len(layer: Layer) -> usize {
-    match layer {
-        Layer::Ethernet => ethernet::HEADER_LEN,
-        Layer::Vlan => vlan::HEADER_LEN,
-        Layer::Ipv4 => ipv4::HEADER_LEN,
-        Layer::Ipv6 => ipv6::HEADER_LEN,
-        Layer::Udp => udp::HEADER_LEN,
-        Layer::Vxlan => vxlan::HEADER_LEN,
-        Layer::Nvgre => nvgre::HEADER_LEN,
-        Layer::Geneve => geneve::HEADER_LEN,
-        _ => 0,
-    }
 }
 
 fn run(path: &Path) -> Result<String, String> {

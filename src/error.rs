@@ -86,6 +86,37 @@ impl fmt::Display for Layer {
     }
 }
 
+impl Layer {
+    /// Bytes of the layer's fixed header, options and data aside (Ethernet 14, a VLAN
+    /// tag 4, IPv4 20, IPv6 40, UDP 8, VXLAN and NVGRE 8, Geneve 8, TCP 20, the
+    /// `virtio_net_hdr` 10); `None` for what is no header (the frame, the tunnel engine).
+    /// A reader of a capture cut by its snap length uses it to tell an error of the
+    /// bytes the capture kept from one the missing bytes made.
+    ///
+    /// ```
+    /// use tunnelwire::Layer;
+    ///
+    /// assert_eq!(Layer::Udp.header_len(), Some(8));
+    /// assert_eq!(Layer::Tunnel.header_len(), None);
+    /// ```
+    pub const fn header_len(self) -> Option<usize> {
+        use crate::wire::{ethernet, geneve, ipv4, ipv6, nvgre, udp, vlan, vxlan};
+        Some(match self {
+            Layer::Ethernet => ethernet::HEADER_LEN,
+            Layer::Vlan => vlan::HEADER_LEN,
+            Layer::Ipv4 => ipv4::HEADER_LEN,
+            Layer::Ipv6 => ipv6::HEADER_LEN,
+            Layer::Udp => udp::HEADER_LEN,
+            Layer::Vxlan => vxlan::HEADER_LEN,
+            Layer::Nvgre => nvgre::HEADER_LEN,
+            Layer::Geneve => geneve::HEADER_LEN,
+            Layer::Tcp => crate::offload::frame::tcp::HEADER_LEN,
+            Layer::VirtioNet => crate::offload::HEADER_LEN,
+            Layer::Frame | Layer::Tunnel => return None,
+        })
+    }
+}
+
 /// What made a header need more bytes than the buffer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Truncation {

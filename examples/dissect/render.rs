@@ -162,7 +162,17 @@ fn write_frame(
         }
     }
     layers.out.push(b']');
-    let error = match (missing, error) {
+    // A header that failed to decode and that the capture did not keep whole: its error
+    // may come from the zeros standing in for the missing bytes (a UDP length of 0).
+    let failed_cut = error.and_then(|e| {
+        let len = e.layer.header_len()?;
+        (cut && e.offset + len > captured).then_some(CutHeader {
+            layer: e.layer,
+            offset: e.offset,
+            len,
+        })
+    });
+    let error = match (missing.or(failed_cut), error) {
         // A decode error before the first header the capture cut is the frame's own.
         (Some(cut_at), Some(e)) if e.offset < cut_at.offset => Some(ErrorText::Decode(e)),
         (Some(cut_at), _) => Some(ErrorText::Cut {

@@ -52,7 +52,7 @@
 //! ```
 
 mod coalesce;
-mod frame;
+pub(crate) mod frame;
 mod join;
 mod segment;
 mod virtio_net;

@@ -306,6 +306,28 @@ fn frames_cut_by_the_snap_length_are_decoded_and_flagged() {
     }
     assert!(cut_short > 10);
     assert!(cut_frames > 10);
+    // A whole VXLAN frame carrying UDP, cut at every length: the error of each record is
+    // the capture's cut, never what the zeros standing in for the missing bytes make of
+    // a header (inside the UDP header, a length of 0).
+    let udp = whole
+        .iter()
+        .position(|frame| frame["layers"].as_array().unwrap().len() == 7)
+        .unwrap();
+    let record = &records(&kernel)[udp];
+    let every_length: Vec<PcapPacket<'_>> = (1..record.data.len())
+        .map(|len| PcapPacket::new(record.timestamp, record.orig_len, &record.data[..len]))
+        .collect();
+    let every_path = scratch.file("every-length.pcap");
+    write_pcap(&every_path, BIG_ENDIAN_NANOSECONDS, &every_length);
+    let (objects, _) = dissect(&every_path);
+    for (len, object) in (1..).zip(&objects) {
+        let suffix = format!(
+            " (record cut by the capture: {len} of {} bytes captured)",
+            record.orig_len
+        );
+        let error = object["error"].as_str().unwrap_or_default();
+        assert!(error.is_empty() || error.ends_with(&suffix), "{object}");
+    }
     let out = scratch.file("roundtrip.pcap");
     tool("pcap_roundtrip", &[&snapped, &out]);
     assert_eq!(
