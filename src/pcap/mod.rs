@@ -35,9 +35,10 @@
 //! use std::io::Read;
 //! use std::time::Duration;
 //! use tunnelwire::packet::{Decoder, TunnelKind};
-//! use tunnelwire::pcap::{self, LinkType, PcapHeader, Reader, Resolution, Writer};
+//! use tunnelwire::pcap::{self, Content, LinkType, PcapHeader, Reader, Resolution, Writer};
 //!
-//! /// VXLAN frames among the Ethernet records, and records in all.
+//! /// VXLAN frames among the records (Ethernet frames, or IP packets after a cooked or
+//! /// loopback header), and records in all.
 //! fn count_vxlan(capture: impl Read) -> Result<(u64, u64), pcap::Error> {
 //!     let decoder = Decoder::new();
 //!     let mut reader = Reader::new(capture)?;
@@ -54,10 +55,12 @@
 //!             Err(e) => return Err(e),
 //!         };
 //!         records += 1;
-//!         if record.link_type == LinkType::ETHERNET {
-//!             let (frame, _) = decoder.decode_partial(record.data);
-//!             vxlan += u64::from(frame.tunnel.is_some_and(|t| t.kind() == TunnelKind::Vxlan));
-//!         }
+//!         let (frame, _) = match record.content() {
+//!             Content::Ethernet { bytes, .. } => decoder.decode_partial(bytes),
+//!             Content::Packet { ethertype, bytes, .. } => decoder.decode_partial_ip(bytes, ethertype),
+//!             Content::Undecoded(_) => continue,
+//!         };
+//!         vxlan += u64::from(frame.tunnel.is_some_and(|t| t.kind() == TunnelKind::Vxlan));
 //!     }
 //!     Ok((vxlan, records))
 //! }
