@@ -79,8 +79,8 @@ struct Stats {
     cut: Count,
     /// Whole frames that carry no tunnel (ARP, plain IP...).
     not_tunnel: Count,
-    /// Records of a link type not decoded (`Content::Undecoded`: a pcapng interface of
-    /// another link type, a cooked header of a netlink capture or cut short).
+    /// Records whose content is not decoded (`Content::Undecoded`: a link type not read,
+    /// a link header cut short, a protocol no EtherType, a VLAN tag after a cooked header).
     undecoded: Count,
     /// Errors by layer and reason.
     errors: HashMap<(Layer, &'static str), u64>,
