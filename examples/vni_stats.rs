@@ -12,7 +12,8 @@
 //! their value-free reason (`ErrorKind::name`), so a capture of many broken frames gives
 //! a few lines, not one per frame. Bytes are bytes on the wire (a record's original
 //! length; for a record of Linux's cooked captures (`tcpdump -i any`), raw IP or BSD
-//! loopback, decoded from its IP header, the packet's, without the link header). A
+//! loopback, decoded from its IP header or the VLAN tag before it: the packet's, without
+//! the link header). A
 //! record cut by the capture's snap length (`tcpdump -s N`) still counts for
 //! its segment when the tunnel header was captured; what the capture left out is not
 //! counted as an error.
@@ -88,7 +89,7 @@ struct Stats {
 
 impl Stats {
     /// Counts one record: its frame (an Ethernet frame, or a packet after a link header
-    /// of another kind, counted from its IP header), or, for a record not decoded, its
+    /// of another kind, counted from what follows it), or, for a record not decoded, its
     /// bytes.
     fn count_record(&mut self, decoder: &Decoder, record: &Record<'_>, padded: &mut Vec<u8>) {
         let to_packet = |offset: usize| record.orig_len.saturating_sub(offset as u32);

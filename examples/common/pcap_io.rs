@@ -272,9 +272,6 @@ impl Summary {
                 Undecoded::Protocol { link_type, .. } => {
                     format!("link type {link_type} protocol not decoded")
                 }
-                Undecoded::Tagged { link_type, .. } => {
-                    format!("link type {link_type} VLAN tag after the cooked header")
-                }
             };
             *self.skipped.entry(reason).or_default() += 1;
             return None;

@@ -57,8 +57,8 @@ pub fn write_record(
     write_frame(out, decoder, index, packet, scratch)
 }
 
-/// A record's frame as captured: from its first header (Ethernet, or IP after a link
-/// header of another kind) to the end of the record.
+/// A record's frame as captured: from its first header (Ethernet, or IP or a VLAN tag
+/// after a link header of another kind) to the end of the record.
 struct Captured<'a> {
     /// The captured bytes.
     bytes: &'a [u8],
@@ -67,14 +67,14 @@ struct Captured<'a> {
     /// Bytes of link header before the frame in the record: errors count their offsets
     /// from the record's first byte, as Wireshark's byte view does.
     link_header: usize,
-    /// The EtherType the link header gave, for a frame that starts at IP.
+    /// The EtherType the link header gave, for a frame that starts without Ethernet.
     ethertype: Option<EtherType>,
 }
 
 impl<'a> Captured<'a> {
     /// What a record of `orig_len` bytes on the wire holds after `link_header` bytes of
-    /// link header: `bytes`, an Ethernet frame, or (`ethertype`) a packet that starts at
-    /// IP.
+    /// link header: `bytes`, an Ethernet frame, or (`ethertype`) a packet that starts
+    /// without Ethernet.
     fn new(
         bytes: &'a [u8],
         orig_len: usize,
@@ -387,7 +387,8 @@ impl Layers<'_> {
 
     /// Appends one stack's layers in wire order, up to the first header the capture did
     /// not keep whole, which is returned. A stack without Ethernet (inside Geneve of an
-    /// IP protocol type) starts at IP.
+    /// IP protocol type, a capture's record after its link header) starts at a VLAN tag
+    /// or IP.
     fn stack(&mut self, stack: &Stack<'_>) -> Option<CutHeader> {
         let mut at = stack.offset;
         if let Some(eth) = stack.ethernet {

@@ -65,9 +65,9 @@ impl<'a> Stack<'a> {
         (stack, error)
     }
 
-    /// Decodes one stack that starts at IP (`ethertype` IPv4 or IPv6; anything else
-    /// decodes nothing), as Geneve's IP payloads do: no Ethernet header, no tags. Offsets
-    /// count from `bytes[0]`.
+    /// Decodes one stack that starts without an Ethernet header, at a header of
+    /// `ethertype` (IPv4, IPv6 or a VLAN tag; anything else decodes nothing), as Geneve's
+    /// IP payloads do. Offsets count from `bytes[0]`.
     #[inline]
     pub fn decode_ip(bytes: &'a [u8], ethertype: EtherType) -> (Stack<'a>, Option<Error>) {
         let mut stack = Stack::default();
@@ -115,13 +115,14 @@ impl Decoder {
         (frame, error)
     }
 
-    /// Decodes a whole frame that starts at IP, without an Ethernet header: an IPv4 or
-    /// IPv6 packet of `ethertype` (anything else decodes nothing), as a capture's record
-    /// holds it after a link header that is not Ethernet's (Linux's cooked header of
-    /// `tcpdump -i any`, raw IP: `pcap::Record::content`, of feature `pcap`, finds the
-    /// packet and its EtherType). The outer stack then has no Ethernet header;
-    /// the rest is decoded as [`decode`](Self::decode) decodes it, offsets counting from
-    /// `bytes[0]`.
+    /// Decodes a whole frame that starts without an Ethernet header, at a header of
+    /// `ethertype`: an IPv4 or IPv6 packet, or a VLAN tag (anything else decodes
+    /// nothing), as a capture's record holds it after a link header that is not
+    /// Ethernet's (Linux's cooked header of `tcpdump -i any`, which libpcap may follow
+    /// with the VLAN tag the kernel took off; raw IP: `pcap::Record::content`, of
+    /// feature `pcap`, finds the packet and its EtherType). The outer stack then has no
+    /// Ethernet header (its `first_ethertype` is `ethertype`); the rest is decoded as
+    /// [`decode`](Self::decode) decodes it, offsets counting from `bytes[0]`.
     ///
     /// ```
     /// use tunnelwire::packet::Decoder;
@@ -251,7 +252,7 @@ impl Decoder {
     }
 
     /// Decodes into a frame that is still empty (`Frame::default()`); with `ip`, a frame
-    /// that starts at IP of that EtherType.
+    /// that starts without Ethernet, at a header of that EtherType.
     // Always inlined: every caller is a per-packet path, and inlined the frame's views
     // stay in registers instead of going through memory.
     #[inline(always)]

@@ -12,7 +12,8 @@
 //!
 //! where a Geneve payload of protocol type 0x0800 or 0x86DD is an inner stack that
 //! starts at IP, without Ethernet, as the outer stack does for
-//! [`Decoder::decode_ip`] (a capture's record after a link header of another kind). It stops quietly at a payload it does not decode
+//! [`Decoder::decode_ip`] (a capture's record after a link header of another kind, at IP
+//! or at a VLAN tag). It stops quietly at a payload it does not decode
 //! (ARP, ICMP, an IPv6 extension header, a third VLAN tag, a nested tunnel, a Geneve
 //! payload of another protocol type, an IEEE 802.3 frame: a type field below 1536 is a
 //! length, see [`EtherType::is_length`]) and after the IPv4 header of any fragment (MF
@@ -106,14 +107,20 @@ pub enum Transport<'a> {
 
 /// One stack (the outer one, or the one inside a tunnel): each layer that was decoded,
 /// as a validated view. A stack inside Geneve of protocol type 0x0800 or 0x86DD starts
-/// at IP and has no Ethernet header.
+/// at IP and has no Ethernet header; so does a capture's record after a link header that
+/// names its protocol, which may be a VLAN tag's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stack<'a> {
-    /// Offset of the stack's first header (Ethernet, or IP without it) from the frame's
-    /// first byte.
+    /// Offset of the stack's first header (Ethernet, or a VLAN tag or IP without it)
+    /// from the frame's first byte.
     pub offset: usize,
     /// Ethernet header and everything after it.
     pub ethernet: Option<EthernetFrame<&'a [u8]>>,
+    /// For a stack without an Ethernet header, the EtherType that what carried it gave
+    /// its first header (a Geneve protocol type, a capture's link header): IPv4's,
+    /// IPv6's, a VLAN TPID, or one not decoded. `None` after an Ethernet header, which
+    /// gives it itself.
+    pub first_ethertype: Option<EtherType>,
     /// VLAN tags, outermost first; the TPID of each is the EtherType before it.
     pub vlans: [Option<VlanTag<&'a [u8]>>; MAX_VLAN_TAGS],
     /// IPv4 packet, cut at its total length.
@@ -130,11 +137,20 @@ impl<'a> Stack<'a> {
     #[inline]
     pub fn vlan_tags(&self) -> impl Iterator<Item = (EtherType, VlanTag<&'a [u8]>)> + '_ {
         let tpids = self
-            .ethernet
-            .map(|eth| eth.ethertype())
+            .first_type()
             .into_iter()
             .chain(self.vlans.iter().flatten().map(|tag| tag.ethertype()));
         tpids.zip(self.vlans.iter().flatten().copied())
+    }
+
+    /// The EtherType of the stack's first header after Ethernet's: the Ethernet header's,
+    /// or [`first_ethertype`](Self::first_ethertype) without one.
+    #[inline]
+    fn first_type(&self) -> Option<EtherType> {
+        match self.ethernet {
+            Some(eth) => Some(eth.ethertype()),
+            None => self.first_ethertype,
+        }
     }
 
     /// The UDP datagram, if the transport is UDP.
@@ -155,16 +171,17 @@ impl<'a> Stack<'a> {
         }
     }
 
-    /// Offset, from the frame's first byte, of what follows the Ethernet header and the
-    /// tags: the IPv4 or IPv6 header when there is one (the stack's start when it has no
-    /// Ethernet header).
+    /// Offset, from the frame's first byte, of what follows the Ethernet header (if the
+    /// stack has one) and the tags: the IPv4 or IPv6 header when there is one.
     #[inline]
     #[allow(clippy::arithmetic_side_effects)] // offsets inside the input: no overflow
     pub fn l3_offset(&self) -> usize {
-        if self.ethernet.is_none() {
-            return self.offset;
-        }
-        self.offset + ethernet::HEADER_LEN + vlan::HEADER_LEN * self.vlans.iter().flatten().count()
+        let ethernet = if self.ethernet.is_some() {
+            ethernet::HEADER_LEN
+        } else {
+            0
+        };
+        self.offset + ethernet + vlan::HEADER_LEN * self.vlans.iter().flatten().count()
     }
 
     /// The IPv4 TOS byte or the IPv6 traffic class: DSCP in the high 6 bits, ECN in the
@@ -178,13 +195,14 @@ impl<'a> Stack<'a> {
         }
     }
 
-    /// The EtherType after the last VLAN tag (or the Ethernet header); `None` without an
-    /// Ethernet header. Below 1536 it is an IEEE 802.3 length ([`EtherType::is_length`]).
+    /// The EtherType after the last VLAN tag (or the Ethernet header, or without one
+    /// [`first_ethertype`](Self::first_ethertype)); `None` for a stack that has neither.
+    /// Below 1536 it is an IEEE 802.3 length ([`EtherType::is_length`]).
     #[inline]
     pub fn ethertype(&self) -> Option<EtherType> {
         match self.vlans.iter().flatten().last() {
             Some(tag) => Some(tag.ethertype()),
-            None => self.ethernet.map(|eth| eth.ethertype()),
+            None => self.first_type(),
         }
     }
 }

@@ -13,7 +13,7 @@
 use super::Decoder;
 use super::{Frame, Stack, Transport, Tunnel};
 use crate::error::Result;
-use crate::wire::ethernet::EthernetFrame;
+use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::vlan::VlanTag;
@@ -34,6 +34,11 @@ pub trait Record<'a> {
     /// A valid Ethernet header.
     #[inline(always)]
     fn ethernet(&mut self, _eth: EthernetFrame<&'a [u8]>) {}
+    /// The stack has no Ethernet header: what carried it (a Geneve protocol type, a
+    /// capture's link header) gave its first header this EtherType (called after
+    /// `start`, before anything is checked).
+    #[inline(always)]
+    fn no_ethernet(&mut self, _ethertype: EtherType) {}
     /// A VLAN TPID was read: a tag follows (decoded next, unless it is cut short or a
     /// third one).
     #[inline(always)]
@@ -61,6 +66,8 @@ impl<'a> Stack<'a> {
         record.start(self.offset);
         if let Some(eth) = self.ethernet {
             record.ethernet(eth);
+        } else if let Some(ethertype) = self.first_ethertype {
+            record.no_ethernet(ethertype);
         }
         for (index, tag) in self.vlans.iter().flatten().enumerate() {
             record.vlan(index, *tag);
@@ -88,6 +95,10 @@ impl<'a> Record<'a> for Stack<'a> {
     #[inline(always)]
     fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
         self.ethernet = Some(eth);
+    }
+    #[inline(always)]
+    fn no_ethernet(&mut self, ethertype: EtherType) {
+        self.first_ethertype = Some(ethertype);
     }
     #[inline(always)]
     fn vlan(&mut self, index: usize, tag: VlanTag<&'a [u8]>) {

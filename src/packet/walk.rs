@@ -54,9 +54,9 @@ struct StackEnd<'a> {
 impl Decoder {
     /// Walks the whole frame, validating each header and handing it to `record`; the
     /// inner stack is walked only as deep as `depth` (a decapsulator needs the inner IP
-    /// header for ECN, not its transport); with `ip`, a frame that starts at IP of that
-    /// EtherType. For the engine, whose express walks take the common frames first: no
-    /// shortcut of its own (see [`walk_stack`]).
+    /// header for ECN, not its transport); with `ip`, a frame that starts without
+    /// Ethernet, at a header of that EtherType. For the engine, whose express walks take
+    /// the common frames first: no shortcut of its own (see [`walk_stack`]).
     #[inline(always)]
     pub(crate) fn walk<'a>(
         &self,
@@ -214,8 +214,9 @@ pub(crate) fn walk_at<'a>(bytes: &'a [u8], pos: usize, record: &mut impl Record<
     walk_stack::<false>(bytes, pos, record, Depth::InnerTransport, None).map(|_| ())
 }
 
-/// Walks one stack that starts at IP (an IP packet of `ethertype`, as Geneve carries
-/// it): IPv4 or IPv6, then transport ports.
+/// Walks one stack that starts without Ethernet, at a header of `ethertype` (an IP
+/// packet as Geneve carries it, or a VLAN tag): tags, IPv4 or IPv6, then transport
+/// ports.
 ///
 /// # Errors
 /// The first malformed header's error.
@@ -229,8 +230,10 @@ pub(crate) fn walk_from_ip<'a>(
 }
 
 /// Walks Ethernet, VLAN tags, IPv4 or IPv6 and UDP or TCP ports, starting `pos` bytes
-/// into the frame, handing each valid header to `record`; with `ip`, a stack that starts
-/// at IP of that EtherType (a Geneve IP payload), without Ethernet.
+/// into the frame, handing each valid header to `record`; with `ip`, a stack without
+/// Ethernet that starts at a header of that EtherType: IP (a Geneve IP payload, a
+/// capture's record after its link header) or a VLAN tag (libpcap's, put back after
+/// Linux's cooked header).
 ///
 /// Always inlined: it runs twice per frame, and inlining lets the optimiser keep what
 /// each recorder keeps in registers instead of spilling it through a pointer (measured in
@@ -258,9 +261,12 @@ fn walk_stack<'a, const COMMON_FIRST: bool>(
     ip: Option<EtherType>,
 ) -> Result<StackEnd<'a>> {
     record.start(pos);
-    // One walk of IP for both kinds of stack: inlined twice, it cost every path.
-    let (rest, ethertype) = match ip {
-        Some(ethertype) => (input, ethertype),
+    // One walk of tags and IP for both kinds of stack: inlined twice, it cost every path.
+    let (mut rest, mut ethertype) = match ip {
+        Some(ethertype) => {
+            record.no_ethernet(ethertype);
+            (input, ethertype)
+        }
         None => {
             if COMMON_FIRST {
                 if let Some((payload, ip)) = untagged_ipv4(input) {
@@ -270,31 +276,29 @@ fn walk_stack<'a, const COMMON_FIRST: bool>(
                     return walk_after_ipv4(payload, ip, ipv4::HEADER_LEN, at, record, depth);
                 }
             }
-            let (mut rest, eth) = step(ethernet::parse, input, pos)?;
+            let (rest, eth) = step(ethernet::parse, input, pos)?;
             record.ethernet(eth);
             pos += ethernet::HEADER_LEN;
-            let mut ethertype = eth.ethertype();
-            // IPv4 first: the common case goes on after one compare, not three.
-            if ethertype != EtherType::IPV4 {
-                let mut index = 0;
-                while ethertype.is_vlan_tpid() {
-                    // Said here, where the walk knows it, so no recorder tests the TPIDs
-                    // again.
-                    record.tag_follows();
-                    if index == MAX_VLAN_TAGS {
-                        break;
-                    }
-                    let (after, tag) = step(vlan::parse, rest, pos)?;
-                    record.vlan(index, tag);
-                    ethertype = tag.ethertype();
-                    rest = after;
-                    pos += vlan::HEADER_LEN;
-                    index += 1;
-                }
-            }
-            (rest, ethertype)
+            (rest, eth.ethertype())
         }
     };
+    // IPv4 first: the common case goes on after one compare, not three.
+    if ethertype != EtherType::IPV4 {
+        let mut index = 0;
+        while ethertype.is_vlan_tpid() {
+            // Said here, where the walk knows it, so no recorder tests the TPIDs again.
+            record.tag_follows();
+            if index == MAX_VLAN_TAGS {
+                break;
+            }
+            let (after, tag) = step(vlan::parse, rest, pos)?;
+            record.vlan(index, tag);
+            ethertype = tag.ethertype();
+            rest = after;
+            pos += vlan::HEADER_LEN;
+            index += 1;
+        }
+    }
     walk_ip::<COMMON_FIRST>(rest, pos, ethertype, record, depth)
 }
 

@@ -78,9 +78,11 @@ pub enum Content<'a> {
         bytes: &'a [u8],
     },
     /// A network-layer packet after a link header that names its protocol: `bytes`, the
-    /// rest of the record from `offset` on, of EtherType `ethertype` (IPv4 and IPv6 are
-    /// what [`Decoder::decode_ip`](crate::packet::Decoder::decode_ip) decodes; ARP and
-    /// others it leaves undecoded).
+    /// rest of the record from `offset` on, of EtherType `ethertype`. IPv4, IPv6 and a
+    /// VLAN TPID (the tag libpcap puts back after Linux's cooked header, as on the parent
+    /// of VLAN sub-interfaces) are what
+    /// [`Decoder::decode_ip`](crate::packet::Decoder::decode_ip) decodes; ARP and others
+    /// it leaves undecoded.
     Packet {
         /// The protocol the link header names, as an EtherType.
         ethertype: EtherType,
@@ -118,15 +120,6 @@ pub enum Undecoded {
         /// The protocol field's value.
         value: u32,
     },
-    /// A VLAN tag follows the cooked header (libpcap puts back there the tag the kernel
-    /// took off a frame, as on the parent of VLAN sub-interfaces): tags are decoded only
-    /// behind an Ethernet header.
-    Tagged {
-        /// The record's link type.
-        link_type: LinkType,
-        /// The tag's TPID, the cooked header's protocol.
-        tpid: EtherType,
-    },
 }
 
 impl fmt::Display for Undecoded {
@@ -162,12 +155,6 @@ impl fmt::Display for Undecoded {
                      EtherType"
                 ),
             },
-            Undecoded::Tagged { link_type, tpid } => write!(
-                f,
-                "link type {link_type}: a VLAN tag (TPID {:#06x}) follows the cooked header; \
-                 tags are decoded behind an Ethernet header only",
-                tpid.0
-            ),
         }
     }
 }
@@ -257,10 +244,6 @@ impl<'a> Record<'a> {
                 {
                     Content::Ethernet { offset: len, bytes }
                 }
-                Some(_) if ethertype.is_vlan_tpid() => Content::Undecoded(Undecoded::Tagged {
-                    link_type,
-                    tpid: ethertype,
-                }),
                 _ => packet(len, Some(ethertype).filter(|t| !t.is_length()), value),
             }
         };

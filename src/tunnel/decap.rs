@@ -320,10 +320,11 @@ impl Decapsulator {
         .map(Examined::found)
     }
 
-    /// Decapsulates a packet that starts at IP, without an Ethernet header: an IPv4 or
-    /// IPv6 packet of `ethertype`, as a capture's record holds it after a link header
-    /// that is not Ethernet's (Linux's cooked header of `tcpdump -i any`, raw IP:
-    /// `pcap::Record::content`, of feature `pcap`, finds the packet and its EtherType).
+    /// Decapsulates a packet that starts without an Ethernet header, at a header of
+    /// `ethertype`: an IPv4 or IPv6 packet, or a VLAN tag before one, as a capture's
+    /// record holds it after a link header that is not Ethernet's (Linux's cooked header
+    /// of `tcpdump -i any`, raw IP: `pcap::Record::content`, of feature `pcap`, finds the
+    /// packet and its EtherType).
     /// The checks, the ECN combination and the result are those of
     /// [`decapsulate`](Self::decapsulate); offsets and the inner range count from
     /// `packet[0]`. By the general walk, every frame: for captures and tools, not a data
@@ -331,7 +332,7 @@ impl Decapsulator {
     ///
     /// # Errors
     /// As [`decapsulate`](Self::decapsulate); `NotTunnel` for an `ethertype` other than
-    /// IPv4 and IPv6.
+    /// IPv4, IPv6 and a VLAN TPID.
     #[inline]
     pub fn decapsulate_ip(&self, packet: &mut [u8], ethertype: EtherType) -> Result<Decapsulated> {
         let found = self.with_config(|config, understood| {
@@ -420,7 +421,7 @@ impl DecapConfig {
     }
 
     /// [`examine`](Self::examine) of any frame: the general walk, every error named;
-    /// with `ip`, of a frame that starts at IP of that EtherType.
+    /// with `ip`, of a frame that starts without Ethernet, at a header of that EtherType.
     #[inline(always)]
     pub(crate) fn examine_general(
         &self,

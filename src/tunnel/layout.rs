@@ -19,7 +19,7 @@ use core::net::IpAddr;
 use super::ecn::Ecn;
 use super::inner_vlan::InnerTags;
 use crate::packet::{self, Record, Transport};
-use crate::wire::ethernet::EthernetFrame;
+use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::udp::UdpDatagram;
@@ -113,6 +113,10 @@ impl<'a, K: Record<'a>> Record<'a> for Inner<K> {
     fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
         self.ethernet = true;
         self.also.ethernet(eth);
+    }
+    #[inline(always)]
+    fn no_ethernet(&mut self, ethertype: EtherType) {
+        self.also.no_ethernet(ethertype);
     }
     #[inline(always)]
     fn tag_follows(&mut self) {

@@ -12,12 +12,13 @@ with OVN's option over IPv6, NVGRE over IPv4 and an untunnelled IPv6 datagram; r
 also an IPv4 packet with a loose source route option (tshark's `ip.dst` is then the
 route's last address); and last, cooked records of other protocols: a netlink capture's,
 an IEEE 802.2 frame's, one cut inside the header (none decoded), an Ethernet frame's
-(protocol 3, decoded as Ethernet) and a VLAN tag's (not decoded: tags are decoded behind
-an Ethernet header only).
+(protocol 3, decoded as Ethernet), and VLAN tags libpcap put back after the cooked header:
+an 802.1Q tag before VXLAN over IPv4, an 802.1ad and an 802.1Q tag before Geneve over
+IPv6.
 """
 import json, os, struct, subprocess, sys, tempfile
 
-from scapy.all import GRE, IP, TCP, UDP, VXLAN, Dot1Q, Ether, IPv6, Raw
+from scapy.all import GRE, IP, TCP, UDP, VXLAN, Dot1AD, Dot1Q, Ether, IPv6, Raw
 from scapy.contrib.geneve import GENEVE
 from scapy.layers.l2 import CookedLinux, CookedLinuxV2
 
@@ -95,12 +96,15 @@ def main(outdir):
         (108, [families(p, ">", 24) for p in base]),
         # Not decoded: netlink (hardware type 824), an IEEE 802.2 frame (protocol 4), a
         # record cut inside the cooked header; then an Ethernet frame (protocol 3: decoded
-        # as Ethernet) and a VLAN tag libpcap put back (protocol 0x8100: not decoded).
+        # as Ethernet) and the VLAN tags libpcap put back (the cooked header's protocol
+        # the first TPID).
         (113, [sll(bytes(20), protocol=0, hatype=824), sll(bytes(20), protocol=4),
                sll(base[0])[:10],
                sll(bytes(Ether(dst="02:00:00:00:00:06", src="02:00:00:00:00:05") / IP(base[0])),
                    protocol=3),
-               sll(bytes(Dot1Q(vlan=100, type=0x0800)) + base[0], protocol=0x8100)]),
+               sll(bytes(Dot1Q(vlan=100, type=0x0800)) + base[0], protocol=0x8100),
+               sll(bytes(Dot1AD(vlan=200, prio=5, type=0x8100) / Dot1Q(vlan=300, type=0x86DD))
+                   + base[1], protocol=0x88A8)]),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         files = []

@@ -24,11 +24,18 @@ pub fn decode(data: &[u8]) {
     }
 }
 
-/// A frame that starts at IP (`decode_ip`, `decode_partial_ip`), as IPv4, IPv6 and ARP:
-/// what `decode_partial` makes of the same bytes behind an Ethernet header of that
-/// EtherType, but the Ethernet header, every offset 14 bytes less.
+/// A frame that starts without Ethernet (`decode_ip`, `decode_partial_ip`), as IPv4,
+/// IPv6, ARP and behind each VLAN TPID: what `decode_partial` makes of the same bytes
+/// behind an Ethernet header of that EtherType, but the Ethernet header (the EtherType
+/// the stack records in its place), every offset 14 bytes less.
 fn check_decode_ip(decoder: &Decoder, data: &[u8]) {
-    for ethertype in [EtherType::IPV4, EtherType::IPV6, EtherType::ARP] {
+    for ethertype in [
+        EtherType::IPV4,
+        EtherType::IPV6,
+        EtherType::ARP,
+        EtherType::VLAN,
+        EtherType::QINQ,
+    ] {
         let (frame, error) = decoder.decode_partial_ip(data, ethertype);
         assert_eq!(decoder.decode_ip(data, ethertype).err(), error);
         let mut framed = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
@@ -42,9 +49,11 @@ fn check_decode_ip(decoder: &Decoder, data: &[u8]) {
         );
         assert!(frame.outer.ethernet.is_none() && whole.outer.ethernet.is_some());
         assert_eq!(frame.outer.offset, 0);
-        // The outer stacks but their Ethernet header and offset.
+        assert_eq!(frame.outer.first_ethertype, Some(ethertype));
+        // The outer stacks but their Ethernet header and what stands for it.
         let mut outer = frame.outer;
         outer.ethernet = whole.outer.ethernet;
+        outer.first_ethertype = None;
         assert_eq!(outer, whole.outer);
         assert_eq!(frame.tunnel, whole.tunnel);
         if frame.tunnel.is_some() {
@@ -186,27 +195,29 @@ fn check_decode(decoder: &Decoder, data: &[u8]) {
 }
 
 /// Each layer of `stack` lies in `data` where the layers before it end, and the stack's
-/// Ethernet frame runs to `end`.
+/// frame (its Ethernet header's view, and its tags') runs to `end`.
 fn check_stack(data: &[u8], stack: &Stack<'_>, end: usize) {
-    let Some(eth) = stack.ethernet else {
-        // A stack inside Geneve of an IP protocol type starts at IP.
-        assert!(stack.vlans.iter().all(Option::is_none));
-        assert_eq!(stack.ethertype(), None);
-        let start = match (stack.ipv4, stack.ipv6) {
-            (Some(ip), None) => within(data, ip.into_inner()).start,
-            (None, Some(ip)) => within(data, ip.into_inner()).start,
-            (None, None) => {
-                assert!(stack.transport.is_none());
-                return;
-            }
-            (Some(_), Some(_)) => panic!("both IPv4 and IPv6 in one stack"),
+    // Where the tags or IP start, behind which EtherType: after the Ethernet header, or
+    // for a stack without one (a Geneve IP payload, a capture's record after its link
+    // header) at its start, behind the EtherType what carried it gave.
+    let (mut at, first) = match stack.ethernet {
+        Some(eth) => {
+            assert_eq!(stack.first_ethertype, None);
+            assert_eq!(within(data, eth.into_inner()), stack.offset..end);
+            (stack.offset + ethernet::HEADER_LEN, Some(eth.ethertype()))
+        }
+        None => (stack.offset, stack.first_ethertype),
+    };
+    let Some(mut tpid) = first else {
+        // A walk that never started (a frame too short for Ethernet, a Geneve payload of
+        // a protocol type not decoded): nothing recorded.
+        let empty = Stack {
+            offset: stack.offset,
+            ..Stack::default()
         };
-        assert_eq!((start, stack.l3_offset()), (stack.offset, stack.offset));
+        assert_eq!(*stack, empty);
         return;
     };
-    assert_eq!(within(data, eth.into_inner()), stack.offset..end);
-    let mut at = stack.offset + ethernet::HEADER_LEN;
-    let mut tpid = eth.ethertype();
     let mut seen_none = false;
     for slot in &stack.vlans {
         match slot {

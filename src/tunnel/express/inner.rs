@@ -189,6 +189,7 @@ pub(super) fn walk_general<'a, K: Record<'a> + Default>(
         Some(ethertype) => {
             if let Some(ip) = ip_header(ethertype, frame) {
                 inner.start(offset);
+                inner.no_ethernet(ethertype);
                 ip.record(offset, &mut inner);
                 return (inner, None);
             }
@@ -240,6 +241,10 @@ impl<'a, K: Record<'a>> Record<'a> for Rebased<K> {
     #[inline(always)]
     fn ethernet(&mut self, eth: EthernetFrame<&'a [u8]>) {
         self.inner.ethernet(eth);
+    }
+    #[inline(always)]
+    fn no_ethernet(&mut self, ethertype: EtherType) {
+        self.inner.no_ethernet(ethertype);
     }
     #[inline(always)]
     fn tag_follows(&mut self) {
