@@ -2,7 +2,7 @@
 """Random frames for `tests/tshark_diff.py`: `dissect` against tshark beyond the frames
 anyone here chose.
 
-    python3 tests/random_frames.py SEED COUNT OUT.pcap
+    python3 tests/random_frames.py SEED COUNT OUT.pcap [sll]
     python3 tests/tshark_diff.py OUT.pcap
 
 Each frame is a random stack built by scapy: Ethernet with zero to two 802.1Q or 802.1ad
@@ -14,7 +14,9 @@ random classes, types and lengths, an Opt Len that lies), to other ports, TCP, I
 as NVGRE, with a checksum or sequence number, or not NVGRE; inner frames of the same
 kinds, ARP, and 802.3 length frames. Some carry wrong IPv4 or UDP checksums, a byte
 overwritten in their first 120, or are cut at a snap length (the record's original
-length kept or not).
+length kept or not). With `sll`, the same frames as `tcpdump -i any` takes them before
+libpcap 1.10: Linux's cooked header (SLL) in place of the Ethernet header, its protocol
+the frame's EtherType, or the first tag's TPID, the tag put back after the header.
 
 Where tshark's choice is not the contract's to follow, the frames keep away from it:
 tunnels' and other UDP source ports come from the ephemeral range (49152-65535, where a
@@ -178,12 +180,22 @@ def frame_bytes():
     return bytes(raw)
 
 
-def main(count, path):
+def cooked(frame):
+    """The frame behind Linux's cooked header instead of its Ethernet header: received
+    from another host (packet type 0), hardware type Ethernet (1), its 6-byte source
+    address, the EtherType (or first TPID) the Ethernet header held."""
+    return struct.pack("!HHH6s2x", 0, 1, 6, frame[6:12]) + frame[12:]
+
+
+def main(count, path, link):
     with open(path, "wb") as out:
-        # A classic pcap, microseconds, Ethernet, snap length 65535.
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        # A classic pcap, microseconds, snap length 65535: Ethernet, or LINUX_SLL (113).
+        link_type = 113 if link == "sll" else 1
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, link_type))
         for number in range(count):
             raw = frame_bytes()
+            if link == "sll":
+                raw = cooked(raw)
             original = len(raw)
             if chance(0.1):
                 raw = raw[:rng.choice([34, 54, 64, 68, 96, 128, 256])]
@@ -194,4 +206,4 @@ def main(count, path):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[2]), sys.argv[3])
+    main(int(sys.argv[2]), sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "ether")
