@@ -68,16 +68,17 @@ pub fn decapsulate(data: &[u8]) {
     });
 }
 
-/// An untagged IPv4 or IPv6 frame's packet, as a capture of another link type holds it
-/// (`inspect_ip`, `decapsulate_ip`), decapsulates as the whole frame `whole` did: the
-/// same verdict and error, the same findings, every offset 14 bytes less, the same bytes
-/// after the Ethernet header.
+/// An untagged IPv4 or IPv6 frame's packet, or a tagged frame's tags and packet, as a
+/// capture of another link type holds them (`inspect_ip`, `decapsulate_ip`; libpcap puts
+/// a tag back after Linux's cooked header), decapsulates as the whole frame `whole` did:
+/// the same verdict and error, the same findings, every offset 14 bytes less, the same
+/// bytes after the Ethernet header.
 fn check_ip_decap(decap: &Decapsulator, frame: &[u8], whole: &Result<(Decapsulated, Vec<u8>)>) {
     let Some((header, packet)) = frame.split_first_chunk::<{ ethernet::HEADER_LEN }>() else {
         return;
     };
     let ethertype = EtherType(u16::from_be_bytes([header[12], header[13]]));
-    if ethertype != EtherType::IPV4 && ethertype != EtherType::IPV6 {
+    if ethertype != EtherType::IPV4 && ethertype != EtherType::IPV6 && !ethertype.is_vlan_tpid() {
         return;
     }
     let from_ip = check_rewrite(
