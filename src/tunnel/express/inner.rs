@@ -154,13 +154,13 @@ impl<'a> IpHeader<'a> {
     }
 }
 
-/// [`Taken::walk`](super::Taken::walk) of the inner frames of other shapes, walked down
-/// to the IP header: the general walk of the inner stack at the start of `frame`, `offset` bytes into the
-/// whole frame (an IP packet of EtherType `first`, or Ethernet), its record and error as
-/// the whole frame's walk would give them. The general walk goes on to the transport
-/// ports: a decapsulator's recorder keeps nothing of them, and a malformed transport
-/// header ends the walk after the Ethernet or IP header that decides whether its error
-/// counts.
+/// [`Taken::conclude`](super::Taken::conclude)'s walk of the inner frames of other
+/// shapes, walked down to the IP header: the general walk of the inner stack at the
+/// start of `frame`, `offset` bytes into the whole frame (an IP packet of EtherType
+/// `first`, or Ethernet), its record and error as the whole frame's walk would give
+/// them. The general walk goes on to the transport ports: a decapsulator's recorder
+/// keeps nothing of them, and a malformed transport header ends the walk after the
+/// Ethernet or IP header that decides whether its error counts.
 // Out of line and cold, handed values: a reference to the express walk's state put that
 // state in memory for every frame (decapsulation 143 -> 181 instructions per packet),
 // and not marked cold it lengthened the common frame's path (147 -> 152).
