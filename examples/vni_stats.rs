@@ -44,10 +44,6 @@ struct Args {
     file: PathBuf,
 }
 
-/// Largest frame a cut record is padded back to; a corrupt original length is not
-/// believed beyond it.
-const MAX_FRAME: usize = 262_144;
-
 /// Frames and their bytes on the wire.
 #[derive(Default, Clone, Copy)]
 struct Count {
@@ -122,21 +118,9 @@ impl Stats {
         self.all.add(orig_len);
         let captured = bytes.len();
         let cut = orig_len as usize > captured;
-        // A record the capture cut is decoded as if its missing bytes were zeros, so
-        // that the headers it kept are found; only those are believed.
-        let whole = if cut {
-            padded.clear();
-            padded.extend_from_slice(bytes);
-            padded.resize((orig_len as usize).min(MAX_FRAME).max(captured), 0);
-            &padded[..]
-        } else {
-            bytes
-        };
+        // Of a record the capture cut, only the headers it kept are believed.
+        let (frame, error) = pcap_io::decode_record(decoder, bytes, ip, orig_len as usize, padded);
         let kept = |offset: usize, len: usize| offset + len <= captured;
-        let (frame, error) = match ip {
-            None => decoder.decode_partial(whole),
-            Some(ethertype) => decoder.decode_partial_ip(whole, ethertype),
-        };
         let error = error.filter(|e| !cut || kept(e.offset, e.layer.header_len().unwrap_or(0)));
         if let Some(error) = error {
             *self

@@ -11,6 +11,10 @@ use tunnelwire::packet::Decoder;
 
 #[path = "../examples/dissect/render.rs"]
 mod render;
+// What `render` takes from the pcap tools' shared module (`decode_record`).
+#[allow(dead_code)]
+#[path = "../examples/common/pcap_io.rs"]
+mod pcap_io;
 
 /// tshark field -> (our layer, our key), as in CONTRACTS.md.
 const FIELDS: &[(&str, &str, &str)] = &[

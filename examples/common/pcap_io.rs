@@ -10,12 +10,46 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tunnelwire::packet::{Decoder, Frame};
 use tunnelwire::pcap::{
     self, Content, Format, LinkType, PcapHeader, Record, Resolution, Undecoded,
 };
+use tunnelwire::wire::EtherType;
 
 /// The snap length written for grown frames: libpcap's and Wireshark's largest.
 const MAX_SNAPLEN: u32 = 262_144;
+
+/// Largest frame a cut record is padded back to; a corrupt original length is not
+/// believed beyond it.
+const MAX_FRAME: usize = MAX_SNAPLEN as usize;
+
+/// A record's packet decoded as far as it goes (`Decoder::decode_partial`): `bytes` as
+/// captured, from its Ethernet header or, with `ethertype`, from a header of that
+/// EtherType (`decode_partial_ip`: a record after a link header that is not Ethernet's).
+/// A record the capture cut (`orig_len` longer than `bytes`) is decoded as if its missing
+/// bytes were zeros, written into `padded`, so that the headers it kept are found; the
+/// caller believes only those inside the captured bytes.
+#[allow(dead_code)] // the tools that decode records: dissect, vni_stats
+pub fn decode_record<'a>(
+    decoder: &Decoder,
+    bytes: &'a [u8],
+    ethertype: Option<EtherType>,
+    orig_len: usize,
+    padded: &'a mut Vec<u8>,
+) -> (Frame<'a>, Option<tunnelwire::Error>) {
+    let whole = if orig_len > bytes.len() {
+        padded.clear();
+        padded.extend_from_slice(bytes);
+        padded.resize(orig_len.min(MAX_FRAME).max(bytes.len()), 0);
+        &padded[..]
+    } else {
+        bytes
+    };
+    match ethertype {
+        None => decoder.decode_partial(whole),
+        Some(ethertype) => decoder.decode_partial_ip(whole, ethertype),
+    }
+}
 
 /// A capture being read one record at a time: memory stays bounded by the largest
 /// record, whatever the file's size.

@@ -17,10 +17,6 @@ use tunnelwire::packet::{Decoder, Stack, Tunnel};
 use tunnelwire::pcap::{Content, Record};
 use tunnelwire::wire::{EtherType, GeneveHeader, ethernet, ipv6, nvgre, udp, vlan, vxlan};
 
-/// Largest frame a cut record is padded back to; a corrupt original length is not
-/// believed beyond it.
-const MAX_FRAME: usize = 262_144;
-
 /// Buffers reused from frame to frame.
 #[derive(Default)]
 pub struct Scratch {
@@ -112,20 +108,8 @@ fn write_frame(
     } = packet;
     let captured = bytes.len();
     let cut = orig_len > captured;
-    let whole = if cut {
-        scratch.padded.clear();
-        scratch.padded.extend_from_slice(bytes);
-        scratch
-            .padded
-            .resize(orig_len.min(MAX_FRAME).max(captured), 0);
-        &scratch.padded[..]
-    } else {
-        bytes
-    };
-    let (frame, error) = match ethertype {
-        None => decoder.decode_partial(whole),
-        Some(ethertype) => decoder.decode_partial_ip(whole, ethertype),
-    };
+    let (frame, error) =
+        crate::pcap_io::decode_record(decoder, bytes, ethertype, orig_len, &mut scratch.padded);
     let line = &mut scratch.line;
     line.clear();
     let mut object = Object::begin(line);

@@ -44,7 +44,11 @@ pub(in crate::tunnel) fn untagged<'a, K: Record<'a>>(
 #[inline(always)]
 // Cannot index out of range: fixed offsets inside the 18 bytes just tested.
 #[allow(clippy::indexing_slicing)]
-pub(super) fn first_tag<'a, K: Record<'a>>(frame: &'a [u8], offset: usize, inner: &mut Inner<K>) -> bool {
+pub(super) fn first_tag<'a, K: Record<'a>>(
+    frame: &'a [u8],
+    offset: usize,
+    inner: &mut Inner<K>,
+) -> bool {
     let Some(head) = head::<18>(frame) else {
         return false;
     };
