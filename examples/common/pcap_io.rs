@@ -1,7 +1,7 @@
 //! Shared by the pcap examples: captures read with `tunnelwire::pcap` by the tools' rules
-//! (Ethernet only; a file cut short is kept up to the cut, with a warning), their pcap
-//! output, the one-line summary on standard error, and the argument helpers several tools
-//! share.
+//! (Ethernet only; a file cut short is kept up to the cut, with a warning), a record's
+//! packet decoded as far as it goes, their pcap output, the one-line summary on standard
+//! error, and the argument helpers several tools share.
 
 use std::collections::BTreeMap;
 use std::fs::File;
