@@ -2,7 +2,7 @@
 """Random frames for `tests/tshark_diff.py`: `dissect` against tshark beyond the frames
 anyone here chose.
 
-    python3 tests/random_frames.py SEED COUNT OUT.pcap [sll]
+    python3 tests/random_frames.py SEED COUNT OUT.pcap [ether|sll|sll2|raw|null]
     python3 tests/tshark_diff.py OUT.pcap
 
 Each frame is a random stack built by scapy: Ethernet with zero to two 802.1Q or 802.1ad
@@ -16,7 +16,11 @@ kinds, ARP, and 802.3 length frames. Some carry wrong IPv4 or UDP checksums, a b
 overwritten in their first 120, or are cut at a snap length (the record's original
 length kept or not). With `sll`, the same frames as `tcpdump -i any` takes them before
 libpcap 1.10: Linux's cooked header (SLL) in place of the Ethernet header, its protocol
-the frame's EtherType, or the first tag's TPID, the tag put back after the header.
+the frame's EtherType, or the first tag's TPID, the tag put back after the header; with
+`sll2`, behind the cooked header of libpcap 1.10 and later (SLL2); with `raw` (raw IP)
+and `null` (BSD loopback: the address family, AF_INET or one of the BSDs' AF_INET6
+values, in either byte order), the frames that start with IP, without their Ethernet
+header.
 
 Where tshark's choice is not the contract's to follow, the frames keep away from it:
 tunnels' and other UDP source ports come from the ephemeral range (49152-65535, where a
@@ -187,15 +191,47 @@ def cooked(frame):
     return struct.pack("!HHH6s2x", 0, 1, 6, frame[6:12]) + frame[12:]
 
 
+def cooked2(frame):
+    """The frame behind Linux's second cooked header: the EtherType (or first TPID), a
+    random interface index, hardware type Ethernet, received from another host, the
+    6-byte source address."""
+    header = struct.pack("!H2xIHBB6s2x", struct.unpack("!H", frame[12:14])[0],
+                         rng.randrange(1, 64), 1, 0, 6, frame[6:12])
+    return header + frame[14:]
+
+
+def loopback(frame):
+    """The IP packet behind BSD loopback's address family, in either byte order: AF_INET
+    (2), or AF_INET6 as NetBSD and OpenBSD (24), FreeBSD (28) or macOS (30) number it."""
+    family = 2 if frame[12:14] == b"\x08\x00" else rng.choice([24, 28, 30])
+    return struct.pack("<I" if chance(0.8) else ">I", family) + frame[14:]
+
+
+# Each link type's number in a pcap header and the record it makes of a frame.
+LINKS = {
+    "ether": (1, lambda frame: frame),
+    "sll": (113, cooked),
+    "sll2": (276, cooked2),
+    "raw": (101, lambda frame: frame[14:]),
+    "null": (0, loopback),
+}
+
+
+def starts_with_ip(frame):
+    return frame[12:14] in (b"\x08\x00", b"\x86\xdd")
+
+
 def main(count, path, link):
+    link_type, record = LINKS[link]
     with open(path, "wb") as out:
-        # A classic pcap, microseconds, snap length 65535: Ethernet, or LINUX_SLL (113).
-        link_type = 113 if link == "sll" else 1
+        # A classic pcap, microseconds, snap length 65535.
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, link_type))
         for number in range(count):
             raw = frame_bytes()
-            if link == "sll":
-                raw = cooked(raw)
+            # Raw IP and loopback hold IP packets only.
+            while link in ("raw", "null") and not starts_with_ip(raw):
+                raw = frame_bytes()
+            raw = record(raw)
             original = len(raw)
             if chance(0.1):
                 raw = raw[:rng.choice([34, 54, 64, 68, 96, 128, 256])]
