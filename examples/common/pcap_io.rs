@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tunnelwire::ErrorKind;
 use tunnelwire::packet::{Decoder, Frame};
 use tunnelwire::pcap::{
     self, Content, Format, LinkType, PcapHeader, Record, Resolution, Undecoded,
@@ -274,7 +275,17 @@ impl Summary {
     #[allow(dead_code)] // pcap_roundtrip skips no frame for an error (`take` counts other link types)
     pub fn skip(&mut self, error: tunnelwire::Error) {
         // By layer and value-free reason: one bucket per kind of problem, not per frame.
-        let reason = format!("{} {}", error.layer, error.kind.name());
+        // The kinds that carry only a fixed description of their cause name it too: two
+        // causes of one kind (an IP packet that VXLAN cannot carry, a packet that is
+        // neither Ethernet nor IP) are then two buckets, each saying why.
+        let reason = match error.kind {
+            ErrorKind::Unsupported(why)
+            | ErrorKind::UnsupportedFrame(why)
+            | ErrorKind::NotTenantFrame(why) => {
+                format!("{} {}: {why}", error.layer, error.kind.name())
+            }
+            _ => format!("{} {}", error.layer, error.kind.name()),
+        };
         *self.skipped.entry(reason).or_default() += 1;
     }
 

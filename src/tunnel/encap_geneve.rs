@@ -107,10 +107,12 @@ impl Encapsulator {
         ip: Option<EtherType>,
     ) -> Result<Range<usize>> {
         let Encapsulation::Geneve(_) = self.config().encapsulation else {
-            return Err(Error::new(
-                Layer::Tunnel,
-                ErrorKind::Unsupported("Geneve options or an IP payload on VXLAN or NVGRE"),
-            ));
+            // Named by what was asked, so a count of refusals by reason tells them apart.
+            let asked = match ip {
+                Some(_) => "an IP payload (no inner Ethernet) on VXLAN or NVGRE",
+                None => "per-packet Geneve options on VXLAN or NVGRE",
+            };
+            return Err(Error::new(Layer::Tunnel, ErrorKind::Unsupported(asked)));
         };
         debug_assert!(
             options.len() % 4 == 0 && geneve::check_options(options).is_ok(),
