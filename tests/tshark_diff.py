@@ -8,6 +8,7 @@ differ is listed, as
                        decode (ICMP's quoted packets, GRE that is not NVGRE, a nested
                        tunnel, IPv6 extension headers, a bad length field, ...)
     FILE#N: DIFF ...   a value differs, or dissect shows what tshark does not
+    FILE#N: PPP ...    a raw IP record that Wireshark reads as PPP (see `read_as_ppp`)
 
     cargo build --release --example dissect
     python3 tests/tshark_diff.py CAPTURE...
@@ -101,8 +102,9 @@ EXTRA = ["ieee8021ad.svid", "ieee8021ad.cvid", "ip.opt.type", "ip.opt.len"]
 
 
 def tshark_frames(path):
-    """Each frame's values of FIELDS, and of EXTRA (numbers)."""
-    names = list(FIELDS) + EXTRA
+    """Each frame's values of FIELDS, of EXTRA (numbers), and its protocols (tshark's
+    `frame.protocols`, as text)."""
+    names = list(FIELDS) + EXTRA + ["frame.protocols"]
     cmd = ["tshark", "-r", path, "-n", "-T", "fields", "-E", "occurrence=a",
            "-E", "aggregator=\x1f", "-E", "separator=\x1e",
            "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
@@ -116,8 +118,18 @@ def tshark_frames(path):
                  if columns[field] else [] for field in FIELDS}
         extra = {field: [int(v, 0) for v in columns[field].split("\x1f")]
                  if columns[field] else [] for field in EXTRA}
-        frames.append((frame, extra))
+        frames.append((frame, extra, columns["frame.protocols"]))
     return frames
+
+
+def read_as_ppp(link, protocols):
+    """Wireshark reads a raw IP record (LINKTYPE_RAW) whose bytes 0-1, 6-7 or 1-2 are
+    ff 03 as PPP in HDLC-like framing, before it looks at an IP version (`dissect_raw`:
+    old Linux PPP and ISDN drivers wrote such records); dissect reads the link type as its
+    definition says, an IP header first. An IPv6 header whose traffic class and flow
+    label put ff 03 in bytes 1-2 is shown as PPP by tshark, as an IPv6 packet by dissect:
+    such a frame is listed apart, not compared."""
+    return link == "rawip" and protocols.startswith("raw:ppp")
 
 
 def cut_pair_left_out(frame, got):
@@ -175,7 +187,11 @@ def main(paths):
         if run.returncode != 0 or len(ours) != len(theirs):
             print(f"{path}: dissect exit {run.returncode}, {len(ours)} frames, tshark "
                   f"{len(theirs)}: {run.stderr.strip()[-200:]}")
-        for index, (frame, (want, extra)) in enumerate(zip(ours, theirs)):
+        for index, (frame, (want, extra, protocols)) in enumerate(zip(ours, theirs)):
+            if read_as_ppp(link, protocols) and frame["layers"]:
+                print(f"{path}#{index + 1}: PPP tshark reads the record as {protocols}, "
+                      f"dissect as {frame['layers'][0]['layer']}")
+                continue
             got = dissect_values(frame)
             cut_pair_left_out(frame, got)
             s_tags_merged(want, got, extra)
