@@ -471,6 +471,7 @@ pub fn parse(input: &[u8]) -> Result<(&[u8], Ipv4Packet<&[u8]>)> {
 // the two tests nested): decapsulation 111 -> 114 (registers moved in its loop), by
 // recorder 127, 114-115, 166. UDP's length checked the same way in `udp::parse` (its
 // errors after): decode VXLAN 142, Geneve 196.
+#[allow(clippy::arithmetic_side_effects)] // 20 plus a payload inside the input
 pub(crate) fn parse_common(input: &[u8]) -> Option<(&[u8], Ipv4Packet<&[u8]>)> {
     let (head, rest) = input.split_first_chunk::<HEADER_LEN>()?;
     let total_len = usize::from(get_u16(&head[field::TOTAL_LEN]));
