@@ -467,7 +467,8 @@ pub fn parse(input: &[u8]) -> Result<(&[u8], Ipv4Packet<&[u8]>)> {
 // 126, 131 -> 123, 175 -> 166); by recorder 133 -> 125, 123 -> 112, 168 -> 163 (mixed
 // 124 -> 117, 119 -> 110, 159 -> 153); Geneve decapsulation 145 -> 144 (mixed 179 ->
 // 177); but encapsulation's mixed workloads 185 -> 189 (NVGRE 176 -> 180: its flow key's
-// walk of tagged frames). The first byte tested before the range (returning early, or
+// walk of tagged frames), which the same test in the express walk's inner IPv4 header
+// took back (`tunnel::express::ipv4_plain`). The first byte tested before the range (returning early, or
 // the two tests nested): decapsulation 111 -> 114 (registers moved in its loop), by
 // recorder 127, 114-115, 166. UDP's length checked the same way in `udp::parse` (its
 // errors after): decode VXLAN 142, Geneve 196.
