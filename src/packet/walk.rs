@@ -107,7 +107,7 @@ impl Decoder {
         // - IPv4's first byte tested before its total length is read, or the packet and
         //   payload cut by `get` as the floor does: within one either way (Geneve by
         //   `Frame` 204 -> 207). Later, the payload's range taken first as the one length
-        //   test took 7 to 13 from every decode row: see `ipv4::parse_common`.
+        //   test took 5 to 13 from every decode row: see `ipv4::parse_common`.
         // - Geneve's options' length checked against what follows the fixed header (the
         //   floor's form) rather than the header's length against the datagram: Geneve
         //   181 -> 184, by `Frame` 204 -> 212.
