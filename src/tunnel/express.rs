@@ -62,28 +62,6 @@ pub(in crate::tunnel) fn head<const N: usize>(b: &[u8]) -> Option<&[u8; N]> {
     b.first_chunk::<N>()
 }
 
-/// An IPv4 header without options at the start of `bytes` whose total length fits:
-/// the packet cut at that length. The general walk takes it whole (`ipv4::parse`).
-#[inline(always)]
-// Cannot overflow or index out of range: 20 plus a payload inside the rest of `bytes`.
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-pub(in crate::tunnel) fn ipv4_plain(bytes: &[u8]) -> Option<(&[u8; 20], &[u8])> {
-    // 20 <= total length <= what there is: the payload's range, one compare (a total
-    // under 20 wraps past any input), then the first byte, as `ipv4::parse_common`
-    // tests them. Against the first byte tested first and the packet's range then
-    // checked to hold a fixed header (instructions per packet, benches/instructions.sh):
-    // translation 269 -> 263, encapsulation's mixed workloads 189 -> 184, decapsulation
-    // 111.5 -> 110.8.
-    let (header, rest) = bytes.split_first_chunk::<20>()?;
-    let total = usize::from(be16([header[2], header[3]]));
-    let payload = rest.get(..total.wrapping_sub(20))?;
-    if header[0] != 0x45 {
-        return None;
-    }
-    let packet = &bytes[..20 + payload.len()];
-    Some((header, packet))
-}
-
 /// The common outer stack's IP part, as both express walks (decapsulation's and
 /// translation's) take it: untagged Ethernet carrying IPv4 without options, not a
 /// fragment (a fragment carries no tunnel the walk decodes), its header checksum

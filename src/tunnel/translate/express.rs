@@ -26,14 +26,14 @@ use crate::packet::{self, Decoder, Depth, Record, Transport, Tunnel};
 use crate::tunnel::TunnelKind;
 use crate::tunnel::config::check_vsid;
 use crate::tunnel::express::{
-    Found, be16, express_inner, express_nvgre, head, ipv4_plain, outer_ipv4, udp_zero_checksum,
+    Found, be16, express_inner, express_nvgre, head, outer_ipv4, udp_zero_checksum,
 };
 use crate::tunnel::flow::FlowKey;
 use crate::tunnel::inner_vlan::{InnerTags, InnerVlanPolicy};
 use crate::tunnel::layout::{Inner, Outer, OuterIp};
 use crate::tunnel::receive::{Accepted, ReceivePolicy, Received};
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
-use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
+use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::nvgre::{NvgreRepr, Vsid};
 use crate::wire::udp::{UdpDatagram, UdpRepr};
@@ -196,10 +196,10 @@ fn next_inner<'a, K: Record<'a>>(frame: &'a [u8], offset: usize, inner: &mut Inn
     // fragment). Where the general walk ends before it (a malformed header, an EtherType
     // it does not decode), the record ends after the link layer.
     let (packet, payload, protocol, ports) = if ethertype == EtherType::IPV4 {
-        match ipv4_plain(bytes) {
-            Some((header, packet)) => {
+        match ipv4::split_common(bytes) {
+            Some((header, payload, packet)) => {
                 let ports = be16([header[6], header[7]]) & 0x3fff == 0;
-                (packet, &packet[20..], header[9], ports)
+                (packet, payload, header[9], ports)
             }
             // IPv4 with options (a sound one, or one whose lengths are wrong) is the
             // general walk's; any other first byte, or a header cut short, `ipv4::parse`
