@@ -289,6 +289,21 @@ pub fn parse(input: &[u8]) -> Result<(&[u8], Ipv6Packet<&[u8]>)> {
     Ok((packet.payload(), packet))
 }
 
+/// [`parse`]'s verdict on a sound header at the start of `input`, without naming why
+/// another is not: its 40 bytes, its payload and the packet (both cut at its payload
+/// length), for the engine's express walks that read its fields in place; `None` for a
+/// header cut short, a version other than 6, or a payload past the input.
+#[inline(always)]
+#[allow(clippy::arithmetic_side_effects)] // 40 plus a 16-bit length
+pub(crate) fn split(input: &[u8]) -> Option<(&[u8; HEADER_LEN], &[u8], &[u8])> {
+    let head = input.first_chunk::<HEADER_LEN>()?;
+    let total = HEADER_LEN + usize::from(get_u16(&head[field::PAYLOAD_LEN]));
+    match input.get(..total) {
+        Some(packet) if head[0] >> 4 == 6 => Some((head, &packet[HEADER_LEN..], packet)),
+        _ => None,
+    }
+}
+
 /// An IPv6 fixed header's fields, owned and lossless: `parse` then `emit` gives back the
 /// same 40 bytes.
 ///

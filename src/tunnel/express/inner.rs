@@ -9,7 +9,7 @@ use crate::packet::{self, Depth, Record, Transport};
 use crate::tunnel::layout::{Inner, InnerIp};
 use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::ipv4::{self, Ipv4Packet};
-use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::udp::UdpDatagram;
 use crate::wire::vlan::VlanTag;
 
@@ -128,15 +128,8 @@ fn ip_header(ethertype: EtherType, bytes: &[u8]) -> Option<IpHeader<'_>> {
         let (_, _, packet) = ipv4::split_common(bytes)?;
         Some(IpHeader::V4(Ipv4Packet::new_unchecked(packet)))
     } else if ethertype == EtherType::IPV6 {
-        // Version 6 and the payload inside the frame, as `ipv6::parse`.
-        let header = head::<40>(bytes)?;
-        let total = 40 + usize::from(be16([header[4], header[5]]));
-        match bytes.get(..total) {
-            Some(packet) if header[0] >> 4 == 6 => {
-                Some(IpHeader::V6(Ipv6Packet::new_unchecked(packet)))
-            }
-            _ => None,
-        }
+        let (_, _, packet) = ipv6::split(bytes)?;
+        Some(IpHeader::V6(Ipv6Packet::new_unchecked(packet)))
     } else {
         None
     }

@@ -208,7 +208,8 @@ fn next_inner<'a, K: Record<'a>>(frame: &'a [u8], offset: usize, inner: &mut Inn
             None => return link_only(frame, offset, tag, inner),
         }
     } else if ethertype == EtherType::IPV6 {
-        // Version 6 and the payload inside the frame, as `ipv6::parse`.
+        // Version 6 and the payload inside the frame, as `ipv6::parse`, tested here rather
+        // than by `ipv6::split` (translate+mixed 292.2 -> 294.6 instructions per packet).
         let Some(header) = head::<40>(bytes) else {
             return link_only(frame, offset, tag, inner);
         };

@@ -29,7 +29,7 @@ use crate::tunnel::flow::FlowKey;
 use crate::tunnel::layout::Inner;
 use crate::tunnel::receive::{Checksums, ReceivePolicy};
 use crate::wire::ipv4::IpProtocol;
-use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::nvgre::{self, NvgreRepr, Vsid};
 use crate::wire::udp::{UdpDatagram, UdpRepr};
 use crate::wire::vxlan::{Vni, VxlanHeader, VxlanRepr};
@@ -66,16 +66,10 @@ impl TranslateConfig {
         if be16([eth[12], eth[13]]) != 0x86dd {
             return None;
         }
-        // Version 6 and the payload inside the frame, as `ipv6::parse`.
-        let header: &[u8; 40] = head(&bytes[14..])?;
-        let packet = bytes[14..].get(..40 + usize::from(be16([header[4], header[5]])))?;
-        if header[0] >> 4 != 6 {
-            return None;
-        }
+        let (header, payload, packet) = ipv6::split(&bytes[14..])?;
         let ip = Ipv6Packet::new_unchecked(packet);
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
         check_source_v6(AddressField::OuterSource, src, policy.sources).ok()?;
-        let payload = &packet[40..];
         let (taken, inner) = match header[6] {
             17 => {
                 let udp_vxlan: &[u8; UDP_VXLAN] = head(payload)?;
