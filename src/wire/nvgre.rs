@@ -159,14 +159,12 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
 
     /// The error for a header [`check_len`](Self::check_len) refused: too short for its
     /// flags and protocol, or not NVGRE (naming the first offending field), or cut short.
+    /// The fields named one by one, the length last: the NVGRE word tested again first
+    /// cost a header that is not NVGRE 11 instructions more.
     #[cold]
     fn name_the_difference(&self) -> Result<()> {
         let buffer = self.buffer.as_ref();
         require(Layer::Nvgre, buffer, field::PROTOCOL.end)?;
-        let word = u32::from(self.flags_version()) << 16 | u32::from(self.protocol().0);
-        if word & NVGRE_MASK == NVGRE_WORD {
-            return require(Layer::Nvgre, buffer, HEADER_LEN);
-        }
         let bits = self.flags_version();
         let fail = |kind| Err(Error::new(Layer::Nvgre, kind));
         for &(flag, name) in &FLAGS_CLEAR {
@@ -186,7 +184,11 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
         if self.version() != 0 {
             return fail(ErrorKind::GreVersion(self.version()));
         }
-        fail(ErrorKind::GreProtocol(self.protocol().0))
+        if self.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING {
+            return fail(ErrorKind::GreProtocol(self.protocol().0));
+        }
+        // NVGRE in every field: the header is cut short.
+        require(Layer::Nvgre, buffer, HEADER_LEN)
     }
 
     /// Returns the underlying buffer.
@@ -451,13 +453,19 @@ mod tests {
 
     #[test]
     fn truncated_key_is_an_error() {
-        assert!(matches!(
-            NvgreHeader::new_checked(&HEADER[..6]).unwrap_err().kind,
-            ErrorKind::Truncated {
-                needed: 8,
-                available: 6,
-                by: crate::error::Truncation::Buffer
-            }
-        ));
+        // With the reserved bits GRE lets a receiver ignore set, too: the fields are
+        // NVGRE's, the header is cut short.
+        for reserved in [0x0000, 0x03f8] {
+            let mut bytes = HEADER;
+            bytes[0..2].copy_from_slice(&(0x2000u16 | reserved).to_be_bytes());
+            assert!(matches!(
+                NvgreHeader::new_checked(&bytes[..6]).unwrap_err().kind,
+                ErrorKind::Truncated {
+                    needed: 8,
+                    available: 6,
+                    by: crate::error::Truncation::Buffer
+                }
+            ));
+        }
     }
 }
