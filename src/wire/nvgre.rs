@@ -160,7 +160,7 @@ impl<T: AsRef<[u8]>> NvgreHeader<T> {
     /// The error for a header [`check_len`](Self::check_len) refused: too short for its
     /// flags and protocol, or not NVGRE (naming the first offending field), or cut short.
     /// The fields named one by one, the length last: the NVGRE word tested again first
-    /// cost a header that is not NVGRE 11 instructions more.
+    /// cost a header that is not NVGRE 9 instructions more (37 -> 28).
     #[cold]
     fn name_the_difference(&self) -> Result<()> {
         let buffer = self.buffer.as_ref();
