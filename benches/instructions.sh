@@ -34,7 +34,7 @@ for path in "${paths[@]}"; do
   row=()
   for arm in ours floor; do
     low=$(count "$path" "$arm" 4) high=$(count "$path" "$arm" 12)
-    row+=("$(( (high - low) / (8 * per) ))")
+    row+=("$(python3 -c "print(f'{($high - $low) / (8 * $per):.1f}')")")
   done
   printf '%-22s %12s %12s %7s\n' "$path" "${row[0]}" "${row[1]}" \
     "$(python3 -c "print(f'{${row[0]} / ${row[1]}:.2f}')")"
