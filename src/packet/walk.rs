@@ -326,7 +326,7 @@ fn untagged_ipv4(input: &[u8]) -> Option<(&[u8], Ipv4Packet<&[u8]>)> {
 /// shortcut, an IPv6 header is among the rarer frames, and inlined its parse cost every
 /// frame registers (instructions per packet, benches/instructions.sh: decode by `Frame`
 /// VXLAN, NVGRE, Geneve 137 130 182 -> 133 125 179, by recorder 125 112 164 -> 120 110
-/// 157, mixed 118 110 154 -> 117 110 150). A sound header by `ipv6::split` (inlined
+/// 157, mixed 118 110 154 -> 117 110 149). A sound header by `ipv6::split` (inlined
 /// there, `ipv6::parse` left the view's `payload` out of line: a second call), every
 /// error by `ipv6::parse`. The engine's walks keep it inline: out of line, Geneve
 /// decapsulation 144 -> 148, payload 203 -> 209, encapsulation 146 -> 149 and decapsulation

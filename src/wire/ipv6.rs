@@ -291,8 +291,9 @@ pub fn parse(input: &[u8]) -> Result<(&[u8], Ipv6Packet<&[u8]>)> {
 
 /// [`parse`]'s verdict on a sound header at the start of `input`, without naming why
 /// another is not: its 40 bytes, its payload and the packet (both cut at its payload
-/// length), for the engine's express walks that read its fields in place; `None` for a
-/// header cut short, a version other than 6, or a payload past the input.
+/// length), for the walks that read its fields in place (the engine's express walks,
+/// the decoder's IPv6 step); `None` for a header cut short, a version other than 6, or a
+/// payload past the input.
 #[inline(always)]
 #[allow(clippy::arithmetic_side_effects)] // 40 plus a 16-bit length
 pub(crate) fn split(input: &[u8]) -> Option<(&[u8; HEADER_LEN], &[u8], &[u8])> {
