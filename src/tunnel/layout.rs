@@ -180,6 +180,15 @@ pub(crate) struct OuterFacts {
 }
 
 impl OuterIp<'_> {
+    /// The outer ECN is not Not-ECT.
+    #[inline(always)]
+    pub fn ecn_set(self) -> bool {
+        match self {
+            OuterIp::V4(ip) => ip.ecn() != 0,
+            OuterIp::V6(ip) => ip.ecn() != 0,
+        }
+    }
+
     /// What decapsulation reports of it.
     #[inline(always)]
     pub fn facts(self) -> OuterFacts {
