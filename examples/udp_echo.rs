@@ -82,7 +82,7 @@ fn serve(args: &Args) -> io::Result<()> {
         let found = match decapsulator.decapsulate_payload(
             &mut buf[payload.clone()],
             TunnelKind::Vxlan,
-            outer,
+            &outer,
         ) {
             Ok(found) => found,
             Err(error) => {

@@ -388,7 +388,7 @@ fn geneve_socket_payloads_carry_the_template_options() {
     };
     let payload = &mut buf[sent.payload];
     let out = Decapsulator::default()
-        .decapsulate_payload(payload, TunnelKind::Geneve, outer)
+        .decapsulate_payload(payload, TunnelKind::Geneve, &outer)
         .unwrap();
     assert_eq!((out.kind(), out.segment()), (TunnelKind::Geneve, 77));
     assert_eq!((out.options.clone(), out.inner.start), (8..16, 16));

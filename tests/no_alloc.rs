@@ -206,8 +206,8 @@ fn over_ipv6_and_as_socket_payloads_the_tunnel_engine_allocates_nothing_per_pack
                 ecn: Ecn::from_bits(sent.traffic_class),
             };
             let payload = &mut buf[sent.payload];
-            let seen = decap.inspect_payload(payload, kind, outer);
-            let got = decap.decapsulate_payload(payload, kind, outer);
+            let seen = decap.inspect_payload(payload, kind, &outer);
+            let got = decap.decapsulate_payload(payload, kind, &outer);
             payloads_done += usize::from(seen.is_ok() && got.is_ok());
         }
     }

@@ -73,7 +73,7 @@ fn exchange(socket: &UdpSocket, to: SocketAddr, frame: &[u8]) -> Option<Vec<u8>>
         ecn: Ecn::NotEct,
     };
     let found = decap
-        .decapsulate_payload(&mut answer[..len], TunnelKind::Vxlan, outer)
+        .decapsulate_payload(&mut answer[..len], TunnelKind::Vxlan, &outer)
         .unwrap();
     assert_eq!(found.segment(), 77);
     Some(answer[found.inner].to_vec())

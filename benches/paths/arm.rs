@@ -451,7 +451,7 @@ impl Arm {
                 &mut self.encapsulator,
                 black_box(buf),
                 payload.clone(),
-                *outer,
+                outer,
             ) {
                 acc ^= payload_digest(&sent);
             }

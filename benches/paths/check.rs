@@ -145,7 +145,7 @@ impl Arm {
                         &mut self.encapsulator,
                         a,
                         payload.clone(),
-                        outer,
+                        &outer,
                     )
                     .ok();
                     let (src, dst, ecn) = (&outer.src, &outer.dst, outer.ecn.bits());
@@ -171,7 +171,7 @@ impl Arm {
                         &mut self.encapsulator,
                         &mut buf,
                         payload,
-                        outer,
+                        &outer,
                     )
                     .unwrap();
                     let found = self

@@ -141,7 +141,7 @@ impl Arm {
             &mut self.encapsulator,
             &mut a,
             payload.clone(),
-            outer,
+            &outer,
         )
         .ok();
         let (src, dst, ecn) = (&outer.src, &outer.dst, outer.ecn.bits());

@@ -88,7 +88,7 @@ pub fn payload_tunnelwire(
     encapsulator: &mut Encapsulator,
     buf: &mut [u8],
     payload: Range<usize>,
-    outer: SocketOuter,
+    outer: &SocketOuter,
 ) -> tunnelwire::Result<PayloadHeaders> {
     let found =
         decapsulator.decapsulate_payload(&mut buf[payload.clone()], TunnelKind::Vxlan, outer)?;

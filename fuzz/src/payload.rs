@@ -82,8 +82,8 @@ fn decapsulate_payload(
     check_rewrite(
         decap,
         payload,
-        |bytes| decap.inspect_payload(bytes, kind, outer),
-        |bytes| decap.decapsulate_payload(bytes, kind, outer),
+        |bytes| decap.inspect_payload(bytes, kind, &outer),
+        |bytes| decap.decapsulate_payload(bytes, kind, &outer),
     )
 }
 

@@ -99,7 +99,7 @@ impl Switch {
             }),
             Ingress::Socket { kind, outer } => {
                 self.classify_tunnel(buf, frame, |decapsulator, bytes| {
-                    decapsulator.decapsulate_payload(bytes, kind, outer)
+                    decapsulator.decapsulate_payload(bytes, kind, &outer)
                 })
             }
         };

@@ -123,7 +123,7 @@ fn a_dual_stack_socket_reports_ipv4_peers_as_mapped_addresses_and_they_are_vteps
         ecn: Ecn::NotEct,
     };
     let found = Decapsulator::default()
-        .inspect_payload(&buf[sent.payload.clone()], TunnelKind::Vxlan, outer)
+        .inspect_payload(&buf[sent.payload.clone()], TunnelKind::Vxlan, &outer)
         .expect("an IPv4 VTEP behind a dual-stack socket refused");
     assert_eq!(found.segment(), 42);
     assert_eq!(found.outer_src, IpAddr::from(SRC));
@@ -133,7 +133,7 @@ fn a_dual_stack_socket_reports_ipv4_peers_as_mapped_addresses_and_they_are_vteps
         ..outer
     };
     let refused = Decapsulator::default()
-        .inspect_payload(&buf[sent.payload.clone()], TunnelKind::Vxlan, martian)
+        .inspect_payload(&buf[sent.payload.clone()], TunnelKind::Vxlan, &martian)
         .unwrap_err();
     assert!(
         matches!(refused.kind, ErrorKind::BadAddress { .. }),
@@ -145,7 +145,7 @@ fn a_dual_stack_socket_reports_ipv4_peers_as_mapped_addresses_and_they_are_vteps
         ..outer
     };
     let refused = Decapsulator::default()
-        .inspect_payload(&buf[sent.payload], TunnelKind::Vxlan, mixed)
+        .inspect_payload(&buf[sent.payload], TunnelKind::Vxlan, &mixed)
         .unwrap_err();
     assert_eq!(refused.kind, ErrorKind::MixedFamilies);
 }

@@ -201,7 +201,7 @@ proptest! {
         // And it decapsulates, with what the socket reports, as the whole frame does.
         let kind = if nvgre { TunnelKind::Nvgre } else { TunnelKind::Vxlan };
         let outer = SocketOuter { src: SRC6.into(), dst: DST6.into(), ecn: Ecn::from_bits(sent.traffic_class) };
-        let got = decap.decapsulate_payload(&mut payload_buf[sent.payload.clone()], kind, outer).unwrap();
+        let got = decap.decapsulate_payload(&mut payload_buf[sent.payload.clone()], kind, &outer).unwrap();
         prop_assert_eq!((got.encapsulation, got.outer_src, got.ecn_alarm), (out.encapsulation, out.outer_src, out.ecn_alarm));
         prop_assert_eq!(&payload_buf[sent.payload][got.inner], &inner[..]);
     }

@@ -118,7 +118,7 @@ fn express_payload_decapsulation_is_the_general_one() {
             let (mut express, mut general, mut public) =
                 (bytes.clone(), bytes.clone(), bytes.clone());
             let by_decapsulator =
-                Decapsulator::new(*config).decapsulate_payload(&mut public, kind, outer);
+                Decapsulator::new(*config).decapsulate_payload(&mut public, kind, &outer);
             let mut received = Received::<(), &SocketOuter>::new(config.policy(), &outer);
             let error = config
                 .decoder
