@@ -6,20 +6,13 @@
 # and `12`, the difference over 8 x 64 frames (the setup cancels out, and with it the
 # check that every arm agrees with tunnelwire on every frame, which runs before each count).
 #
-#   bash benches/peers.sh            # one markdown table, about 5 minutes
+#   bash benches/peers.sh            # one markdown table, about a minute once built
 #
-# Built as interleaved_bin.sh builds its bench: the `bench` profile without this
-# repository's loop alignment (.cargo/config.toml), as a dependent compiles the crate.
+# Built by interleaved_bin.sh, as the other counting scripts build their bench: the
+# `bench` profile without this repository's loop alignment, as a dependent compiles it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export RUSTFLAGS=""
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/unaligned"
-bin=$(cargo bench --bench decode --no-run --message-format=json 2>/dev/null |
-  python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "decode" and m.get("executable"):
-        print(m["executable"])')
+bin=$(bash benches/interleaved_bin.sh decode)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 count() { # group arm passes -> total instructions

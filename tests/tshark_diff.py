@@ -139,9 +139,8 @@ def ipv4_option_thrown(malformed, protocols, frame, want, got):
     says: a record route of length 2 (RFC 791's minimum is 3: type, length, pointer)
     throws, and tshark shows nothing past that IPv4 header ("Malformed Packet: IPv4").
     dissect gives the options as bytes (the contract's `ipv4` layer has none) and goes
-    on. A frame whose walk
-    tshark ended so inside IPv4 options, with tshark's values dissect's cut short, is
-    listed apart, not compared."""
+    on. A frame whose walk tshark ended so inside IPv4 options, with tshark's values
+    dissect's cut short, is listed apart, not compared."""
     return ("[Malformed Packet: IPv4]" in malformed.split("\x1f")
             and protocols.split(":")[-1] == "ip"
             and any(layer["layer"] == "ipv4" and layer["ihl"] > 5 for layer in frame["layers"])
