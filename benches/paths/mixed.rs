@@ -5,9 +5,9 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 
 use tunnelwire::tunnel::{Encapsulator, HEADROOM, TunnelConfig};
-use tunnelwire::wire::{IpProtocol, Ipv4Packet, NvgreRepr, Vni, Vsid, VxlanRepr};
+use tunnelwire::wire::{IpProtocol, Ipv4Packet, Vni};
 
-use super::{DST6, FRAMES, MTU, Rng, SRC, SRC6, emit_eth_ipv4, emit_udp, inner_frame};
+use super::{DST6, FRAMES, MTU, Rng, SRC, SRC6, emit_eth_ipv4, emit_udp, inner_frame, outer_stack};
 
 /// The mixed workload's segments (one of them, 100, a reserved VSID: translation to
 /// NVGRE refuses it) and remote VTEPs.
@@ -205,21 +205,8 @@ pub fn mixed_tunnel_frames(nvgre: bool) -> Vec<Vec<u8>> {
     (0..FRAMES)
         .map(|i| {
             let inner = mixed_inner(&mut rng, 64 + (i * 997) % 1436);
-            let mut tunnel = [0u8; 8];
             let segment = MIXED_SEGMENTS[i % 8].max(0x1000);
-            let mut frame = Vec::new();
-            if nvgre {
-                NvgreRepr::new(Vsid::new(segment).unwrap(), rng.next() as u8)
-                    .emit(&mut tunnel)
-                    .unwrap();
-                emit_eth_ipv4(&mut frame, &mut rng, IpProtocol::GRE, 8 + inner.len());
-            } else {
-                VxlanRepr::new(Vni::new(segment).unwrap())
-                    .emit(&mut tunnel)
-                    .unwrap();
-                emit_eth_ipv4(&mut frame, &mut rng, IpProtocol::UDP, 16 + inner.len());
-                emit_udp(&mut frame, &mut rng, 4789, 8 + inner.len());
-            }
+            let (mut frame, mut tunnel) = outer_stack(&mut rng, nvgre, segment, inner.len());
             if rng.next() % 20 == 0 {
                 tunnel[0] ^= 0x08;
                 if !nvgre {

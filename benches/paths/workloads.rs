@@ -92,26 +92,39 @@ pub fn tunnel_frames(nvgre: bool) -> Vec<Vec<u8>> {
     (0..FRAMES)
         .map(|i| {
             let inner = inner_frame(&mut rng, (i * 997) % 1400);
-            let mut tunnel = [0u8; 8];
             let segment = 0x1000 + rng.next() % 0xfe_e000;
-            let mut frame = Vec::new();
-            if nvgre {
-                NvgreRepr::new(Vsid::new(segment).unwrap(), rng.next() as u8)
-                    .emit(&mut tunnel)
-                    .unwrap();
-                emit_eth_ipv4(&mut frame, &mut rng, IpProtocol::GRE, 8 + inner.len());
-            } else {
-                VxlanRepr::new(Vni::new(segment).unwrap())
-                    .emit(&mut tunnel)
-                    .unwrap();
-                emit_eth_ipv4(&mut frame, &mut rng, IpProtocol::UDP, 16 + inner.len());
-                emit_udp(&mut frame, &mut rng, 4789, 8 + inner.len());
-            }
+            let (mut frame, tunnel) = outer_stack(&mut rng, nvgre, segment, inner.len());
             frame.extend_from_slice(&tunnel);
             frame.extend_from_slice(&inner);
             frame
         })
         .collect()
+}
+
+/// The outer Ethernet, IPv4 and (VXLAN) UDP headers of a tunnel frame whose inner frame
+/// is `inner_len` bytes, random addresses and ports, and its VXLAN or NVGRE header in
+/// `segment` (NVGRE's FlowID random).
+pub fn outer_stack(
+    rng: &mut Rng,
+    nvgre: bool,
+    segment: u32,
+    inner_len: usize,
+) -> (Vec<u8>, [u8; 8]) {
+    let mut tunnel = [0u8; 8];
+    let mut frame = Vec::new();
+    if nvgre {
+        NvgreRepr::new(Vsid::new(segment).unwrap(), rng.next() as u8)
+            .emit(&mut tunnel)
+            .unwrap();
+        emit_eth_ipv4(&mut frame, rng, IpProtocol::GRE, 8 + inner_len);
+    } else {
+        VxlanRepr::new(Vni::new(segment).unwrap())
+            .emit(&mut tunnel)
+            .unwrap();
+        emit_eth_ipv4(&mut frame, rng, IpProtocol::UDP, 16 + inner_len);
+        emit_udp(&mut frame, rng, 4789, 8 + inner_len);
+    }
+    (frame, tunnel)
 }
 
 /// 64 buffers, each `HEADROOM` bytes then an inner frame of 64 to 1500 bytes with its
