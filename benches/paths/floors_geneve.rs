@@ -15,7 +15,7 @@
 use std::ops::Range;
 
 use super::floors::{
-    Found, be16, be32, be64, ecn_ipv4, ecn_ipv6, inner_values, ipv4, outer_ipv4, tagged_ipv4, tpid,
+    Found, be16, be32, be64, ecn_ipv4, ecn_ipv6, inner_values, ipv4, martian, tagged_ipv4, tpid,
 };
 
 /// Geneve's UDP destination port.
@@ -77,50 +77,138 @@ fn options_taken(area: &[u8]) -> bool {
     true
 }
 
+/// A 32-bit word at `at` as the machine orders its bytes (one load): compared against
+/// constants ordered alike, it needs no swap.
+#[inline(always)]
+fn ne32(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// An IPv4 header's bytes 6-9 (flags and fragment offset, TTL, protocol) masked to the
+/// fragment bits and the protocol: equal to `UDP` for a UDP packet that is not a
+/// fragment, one compare in the machine's byte order.
+const FRAGMENT_PROTOCOL: u32 = u32::from_ne_bytes([0x3f, 0xff, 0, 0xff]);
+const UDP: u32 = u32::from_ne_bytes([0, 0, 0, 17]);
+
 /// The Geneve decode benchmark's values by hand: outer Ethernet/IPv4 (options allowed),
 /// UDP to port 6081, a Geneve header tunnelwire's decoder takes, then for an Ethernet
 /// payload the inner stack as `floors::decode` walks it, for an IPv4 payload the same
 /// from its IP header; an IPv6 payload, or another, has no inner IPv4 values.
+///
+/// The outer IPv4 header without options (every workload's) is walked by its own copy
+/// of `decode_from`, every offset a constant; a header with options by another.
 #[inline(always)]
 pub fn decode(frame: &[u8]) -> Option<Values> {
-    if frame.len() < 34 || be16(frame, 12) != 0x0800 {
+    // Ethernet, IPv4, UDP and Geneve's fixed header: 50 bytes at least, under which
+    // nothing decodes.
+    let head: &[u8; 50] = frame.first_chunk()?;
+    // EtherType IPv4 and an IPv4 header without options in one compare.
+    if ne32(head, 12) & u32::from_ne_bytes([0xff, 0xff, 0xff, 0])
+        == u32::from_ne_bytes([8, 0, 0x45, 0])
+    {
+        return decode_from(frame, 20);
+    }
+    // Else version 4, IHL >= 5 (then over 5).
+    if head[12..14] != [0x08, 0x00] || head[14] >> 4 != 4 || head[14] & 0x0f < 5 {
         return None;
     }
-    let (ip, payload) = ipv4(&frame[14..])?;
-    if be16(ip, 6) & 0x3fff != 0 || ip[9] != 17 {
+    decode_from(frame, usize::from(head[14] & 0x0f) * 4)
+}
+
+/// `decode` past the outer IPv4 header's first byte, the header `ip_len` bytes long
+/// (checked as `floors::ipv4` checks it: `ip_len` <= total length, here with UDP's and
+/// Geneve's fixed headers inside it).
+#[inline(always)]
+fn decode_from(frame: &[u8], ip_len: usize) -> Option<Values> {
+    let (outer, rest) = frame.split_at_checked(14 + ip_len + 16)?;
+    let ip = &outer[14..];
+    if ne32(ip, 6) & FRAGMENT_PROTOCOL != UDP {
         return None;
     }
-    // UDP and Geneve's fixed header whole, then 16 <= UDP length <= what follows in one
-    // range (a length under 16 wraps past it).
-    let (header, rest) = payload.split_first_chunk::<16>()?;
-    let geneve = rest.get(..usize::from(be16(header, 4)).wrapping_sub(16))?;
+    // IP header + 16 <= total length <= what follows the Ethernet header (UDP and
+    // Geneve's fixed header inside the packet), then 16 <= UDP length <= what follows
+    // them in the packet: each one range (a length under its floor wraps past it).
+    let packet = rest.get(..usize::from(be16(ip, 2)).wrapping_sub(ip_len + 16))?;
+    let header: &[u8; 16] = outer[14 + ip_len..].try_into().unwrap();
+    let geneve = packet.get(..usize::from(be16(header, 4)).wrapping_sub(16))?;
+    if be16(header, 2) != PORT {
+        return None;
+    }
+    let at = 14 + ip_len + 16;
+    // The clean frames' Geneve header, every offset a constant: Opt Len 2 (version 0)
+    // and an Ethernet payload in one compare, room for OVN's option, an Ethernet
+    // header and the IPv4 and UDP headers, OVN's option alone (its length 1 word). A
+    // datagram too short for that shape, or another shape, by the general walk below.
+    let ne = u32::from_ne_bytes;
+    if ne32(header, 8) & ne([0xff, 0, 0xff, 0xff]) == ne([2, 0, 0x65, 0x58]) {
+        if let Some(g) = geneve.first_chunk::<50>() {
+            if g[3] & 0x1f == 1 {
+                // The clean frames' inner packet, each test one compare: untagged IPv4
+                // without options, UDP, not a fragment; then 28 <= total length <= what
+                // follows the Ethernet header, 8 <= UDP length <= the IP payload.
+                if ne32(g, 20) & ne([0xff, 0xff, 0xff, 0]) == ne([0x08, 0, 0x45, 0])
+                    && ne32(g, 28) & FRAGMENT_PROTOCOL == UDP
+                {
+                    let after_udp = usize::from(be16(g, 24)).wrapping_sub(28);
+                    if after_udp > geneve.len() - 50
+                        || usize::from(be16(g, 46)).wrapping_sub(8) > after_udp
+                    {
+                        return None;
+                    }
+                    let ports = be32(g, 42);
+                    return Some((
+                        be32(header, 12) >> 8,
+                        be32(ip, 12),
+                        be32(g, 34),
+                        be32(g, 38),
+                        ((ports >> 16) as u16, ports as u16),
+                        header[9] & 0xc0,
+                        0x6558,
+                        at..at + 8,
+                    ));
+                }
+                let inner = &geneve[8..];
+                let (inner_src, inner_dst, ports) = if g[20..22] == [0x08, 0x00] {
+                    inner_values(&inner[14..])?
+                } else {
+                    inner_values(tagged_ipv4(inner)?)?
+                };
+                return Some((
+                    be32(header, 12) >> 8,
+                    be32(ip, 12),
+                    inner_src,
+                    inner_dst,
+                    ports,
+                    header[9] & 0xc0,
+                    0x6558,
+                    at..at + 8,
+                ));
+            }
+        }
+    }
     // Version 0 is the first byte's top two bits clear: the byte is then the options'
     // length in words.
-    if be16(header, 2) != PORT || header[8] > 0x3f {
+    if header[8] > 0x3f {
         return None;
     }
     let options_len = usize::from(header[8]) * 4;
-    let area = geneve.get(..options_len)?;
-    if !options_whole(area) {
+    if !options_whole(geneve.get(..options_len)?) {
         return None;
     }
     let inner = &geneve[options_len..];
-    let protocol = be16(header, 10);
-    // Ethernet, the common payload, tested first.
-    let inner_ip = if protocol == 0x6558 {
+    // Ethernet, the common payload, tested first, as bytes (no swap); IPv4 after.
+    let (inner_src, inner_dst, ports) = if header[10..12] == [0x65, 0x58] {
         let eth: &[u8; 14] = inner.first_chunk()?;
-        if be16(eth, 12) == 0x0800 {
-            &inner[14..]
+        if eth[12..14] == [0x08, 0x00] {
+            inner_udp_values(&inner[14..])?
         } else {
-            tagged_ipv4(inner)?
+            inner_values(tagged_ipv4(inner)?)?
         }
-    } else if protocol == 0x0800 {
-        inner
+    } else if header[10..12] == [0x08, 0x00] {
+        inner_values(inner)?
     } else {
         return None;
     };
-    let (inner_src, inner_dst, ports) = inner_values(inner_ip)?;
-    let at = area.as_ptr() as usize - frame.as_ptr() as usize;
     Some((
         be32(header, 12) >> 8,
         be32(ip, 12),
@@ -128,59 +216,131 @@ pub fn decode(frame: &[u8]) -> Option<Values> {
         inner_dst,
         ports,
         header[9] & 0xc0,
-        protocol,
+        be16(header, 10),
         at..at + options_len,
     ))
+}
+
+/// `inner_values`, the common packet first: an IPv4 header without options, UDP, not a
+/// fragment, in one load and compare; then 28 <= total length <= what follows and 8 <=
+/// UDP length <= the IP payload, each one range; the ports as one word. Any other packet
+/// by `inner_values`.
+#[inline(always)]
+fn inner_udp_values(ip: &[u8]) -> Option<(u32, u32, (u16, u16))> {
+    if let Some((h, rest)) = ip.split_first_chunk::<28>() {
+        if h[0] == 0x45 && ne32(h, 6) & FRAGMENT_PROTOCOL == UDP {
+            let after_udp = usize::from(be16(h, 2)).wrapping_sub(28);
+            if after_udp > rest.len() || usize::from(be16(h, 24)).wrapping_sub(8) > after_udp {
+                return None;
+            }
+            let ports = be32(h, 20);
+            return Some((
+                be32(h, 12),
+                be32(h, 16),
+                ((ports >> 16) as u16, ports as u16),
+            ));
+        }
+    }
+    inner_values(ip)
 }
 
 /// Hand-written Geneve decapsulation with tunnelwire's defaults and OVN's option
 /// understood: `outer_ipv4`'s checks, UDP to port 6081 with a zero checksum, the Geneve
 /// checks, an inner Ethernet header (untagged: tags refused) or IP header, RFC 6040 as
-/// `floors::decapsulate` applies it. The UDP and Geneve headers are split off the rest
-/// (`&mut` to each): what is read of them after the options' walk is loaded there, not
-/// before it and kept across.
+/// `floors::decapsulate` applies it. The outer headers, UDP's and Geneve's fixed one are
+/// split off the rest as one 50-byte array (an outer IPv4 header with options is a
+/// shape left to tunnelwire), so every offset into them is a constant; the clean
+/// frames' Geneve header (OVN's option alone before an Ethernet payload) is recognised
+/// in one compare and walked on constant offsets, any other by the general walk.
 #[inline(always)]
 pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
-    let (outer, payload) = outer_ipv4(frame)?;
-    let (header, rest) = payload.split_first_chunk_mut::<16>()?;
-    let header: &[u8; 16] = header;
-    // UDP, port 6081 and a zero UDP checksum in one compare.
-    if outer[23] != 17 || be64(header, 0) & 0xffff_0000_ffff != u64::from(PORT) << 32 {
+    // Ethernet, IPv4 without options, UDP and Geneve's fixed header: 50 bytes, under
+    // which nothing is taken.
+    let (outer, rest) = frame.split_first_chunk_mut::<50>()?;
+    let outer: &[u8; 50] = outer;
+    let ne = u32::from_ne_bytes;
+    // `outer_ipv4`'s checks, with UDP's: EtherType IPv4 and an IPv4 header without
+    // options in one compare, not a fragment and UDP in another (the bytes as the
+    // machine orders them, no swap).
+    if ne32(outer, 12) & ne([0xff, 0xff, 0xff, 0]) != ne([0x08, 0, 0x45, 0])
+        || ne32(outer, 20) & FRAGMENT_PROTOCOL != UDP
+    {
         return None;
     }
-    // Version 0 and the O bit clear in one test, of the bytes as the machine orders
-    // them (the mask ordered alike): no swap.
-    if u16::from_ne_bytes([header[8], header[9]]) & u16::from_ne_bytes([0xc0, 0x80]) != 0 {
+    // RFC 1071, as `outer_ipv4` verifies it: the plain sum of the header's words a
+    // non-zero multiple of 0xffff (2^16 = 1 mod 0xffff), whatever their byte order.
+    let word = |at: usize| u64::from(ne32(outer, at));
+    let sum = word(14) + word(18) + word(22) + word(26) + word(30);
+    if sum % 0xffff != 0 || martian(be32(outer, 26)) {
         return None;
     }
-    // 16 <= UDP length <= what follows, one range (a length under 16 wraps past it).
-    let geneve = rest.get_mut(..usize::from(be16(header, 4)).wrapping_sub(16))?;
+    // 36 <= total length <= what follows the Ethernet header (UDP and Geneve's fixed
+    // header inside the packet), one range (a length under 36 wraps past it).
+    let payload = rest.get_mut(..usize::from(be16(outer, 16)).wrapping_sub(36))?;
+    let header: &[u8; 16] = outer[34..].try_into().unwrap();
+    // Port 6081 and a zero UDP checksum in one compare.
+    if be64(header, 0) & 0xffff_0000_ffff != u64::from(PORT) << 32 {
+        return None;
+    }
+    let udp_len = usize::from(be16(header, 4));
+    let ecn = outer[15] & 0x03;
+    // The clean frames' Geneve header, every offset a constant: version 0, Opt Len 2,
+    // the O bit clear and an Ethernet payload in one compare (the bytes as the machine
+    // orders them, the mask and constant alike: no swap), then the general walk's
+    // checks with the options' length known.
+    let flags = ne32(header, 8);
+    if flags & ne([0xff, 0x80, 0xff, 0xff]) == ne([2, 0, 0x65, 0x58]) {
+        // 16 <= UDP length <= what follows, one range (a length under 16 wraps past
+        // it).
+        let geneve = payload.get_mut(..udp_len.wrapping_sub(16))?;
+        // OVN's option alone (its header in one compare, its length 1 word, its
+        // reserved bits ignored) and an untagged inner IPv4 frame, its IP header whole:
+        // the checks on constant offsets after one length check. Else (or a datagram
+        // too short for these headers) the options' walk and `ethernet_alarm`.
+        let alarm = match geneve.first_chunk::<42>() {
+            Some(g)
+                if ne32(g, 0) & ne([0xff, 0xff, 0xff, 0x1f]) == ne([0x01, 0x02, 0x80, 0x01]) =>
+            {
+                if g[20..22] == [0x08, 0x00] {
+                    if ecn == 0 || g[23] & 0x03 == ecn {
+                        0
+                    } else {
+                        ecn_ipv4::<14>(&mut geneve[8..], ecn)?
+                    }
+                } else if tpid(be16(g, 20)) {
+                    return None;
+                } else if be16(g, 20) == 0x86dd && ecn != 0 {
+                    ecn_ipv6::<14>(&mut geneve[8..], ecn)?
+                } else {
+                    0
+                }
+            }
+            _ => ovn_header_alarm(geneve, ecn)?,
+        };
+        return Some((
+            2,
+            be32(header, 12) >> 8,
+            be32(outer, 26),
+            be32(outer, 30),
+            58..34 + udp_len,
+            alarm,
+            0x6558,
+            50..58,
+        ));
+    }
+    // Version 0 and the O bit clear in one test.
+    if flags & ne([0xc0, 0x80, 0, 0]) != 0 {
+        return None;
+    }
+    let geneve = payload.get_mut(..udp_len.wrapping_sub(16))?;
     let options_len = usize::from(header[8]) * 4;
     let (area, inner) = geneve.split_at_mut_checked(options_len)?;
     if !options_taken(area) {
         return None;
     }
     let protocol = be16(header, 10);
-    let ecn = outer[15] & 0x03;
     let alarm = if protocol == 0x6558 {
-        if inner.len() < 14 {
-            return None;
-        }
-        // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
-        // IPv4, the common EtherType, compared as bytes (no swap); the others after.
-        if inner[12..14] == [0x08, 0x00] {
-            if ecn == 0 {
-                0
-            } else {
-                ecn_ipv4::<14>(inner, ecn)?
-            }
-        } else if tpid(be16(inner, 12)) {
-            return None;
-        } else if be16(inner, 12) == 0x86dd && ecn != 0 {
-            ecn_ipv6::<14>(inner, ecn)?
-        } else {
-            0
-        }
+        ethernet_alarm(inner, ecn)?
     } else {
         ip_payload(inner, protocol, ecn)?
     };
@@ -191,11 +351,49 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
         be32(header, 12) >> 8,
         be32(outer, 26),
         be32(outer, 30),
-        start..34 + usize::from(be16(header, 4)),
+        start..34 + udp_len,
         alarm,
         protocol,
         50..start,
     ))
+}
+
+/// `decapsulate`'s walk after the clean frames' Geneve header (Opt Len 2, an Ethernet
+/// payload) where the rest is not theirs: the options' walk, `ethernet_alarm`.
+#[inline(never)]
+fn ovn_header_alarm(geneve: &mut [u8], ecn: u8) -> Option<u8> {
+    let (area, inner) = geneve.split_at_mut_checked(8)?;
+    if !options_taken(area) {
+        return None;
+    }
+    ethernet_alarm(inner, ecn)
+}
+
+/// Decapsulation's Ethernet payload: its header whole, untagged (tags refused); RFC
+/// 6040 into an IPv4 or IPv6 header after it, as `floors::decapsulate` applies it
+/// (`None`: a drop). Outer Not-ECT changes nothing and raises no alarm, whatever the
+/// inner header; nor does an inner IPv4 header whose ECN is the outer one already, or
+/// one cut short (`ecn_ipv4` returns 0 for either, writing nothing), tested here before
+/// the header is.
+#[inline(always)]
+fn ethernet_alarm(inner: &mut [u8], ecn: u8) -> Option<u8> {
+    if inner.len() < 14 {
+        return None;
+    }
+    // IPv4, the common EtherType, compared as bytes (no swap); the others after.
+    Some(if inner[12..14] == [0x08, 0x00] {
+        if ecn == 0 || inner.len() < 34 || inner[15] & 0x03 == ecn {
+            0
+        } else {
+            ecn_ipv4::<14>(inner, ecn)?
+        }
+    } else if tpid(be16(inner, 12)) {
+        return None;
+    } else if be16(inner, 12) == 0x86dd && ecn != 0 {
+        ecn_ipv6::<14>(inner, ecn)?
+    } else {
+        0
+    })
 }
 
 /// Decapsulation's IP payloads (protocol types 0x0800, 0x86DD: no workload's common
