@@ -42,6 +42,21 @@ pub(super) fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// A 32-bit word at `at` as the machine orders its bytes (one load): compared against
+/// constants ordered alike, it needs no swap.
+#[inline(always)]
+pub(super) fn ne32(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// An IPv4 header's bytes 6-9 (flags and fragment offset, TTL, protocol) masked to the
+/// fragment bits and the protocol: `UDP`, `GRE` or `TCP` for a packet of that protocol
+/// that is not a fragment, one compare in the machine's byte order.
+pub(super) const FRAGMENT_PROTOCOL: u32 = u32::from_ne_bytes([0x3f, 0xff, 0, 0xff]);
+pub(super) const UDP: u32 = u32::from_ne_bytes([0, 0, 0, 17]);
+pub(super) const GRE: u32 = u32::from_ne_bytes([0, 0, 0, 47]);
+pub(super) const TCP: u32 = u32::from_ne_bytes([0, 0, 0, 6]);
+
 /// Big-endian u64 at `at`.
 #[inline(always)]
 pub(super) fn be64(b: &[u8], at: usize) -> u64 {

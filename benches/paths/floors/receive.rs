@@ -40,7 +40,6 @@ pub type Found = (u8, u32, u32, u32, Range<usize>, u8, u16, Range<usize>);
 enum Kind {
     Vxlan,
     Nvgre,
-    Either,
 }
 
 /// A received tunnel frame that passed the outer checks.
@@ -68,7 +67,6 @@ fn checked(frame: &mut [u8], kind: Kind) -> Option<(Checked, &mut [u8])> {
     let nvgre = match kind {
         Kind::Vxlan => false,
         Kind::Nvgre => true,
-        Kind::Either => outer[23] == 47,
     };
     let (segment, inner) = if nvgre {
         if outer[23] != 47 {
@@ -199,48 +197,104 @@ pub(crate) fn ecn_ipv6<const AT: usize>(inner: &mut [u8], outer: u8) -> Option<u
     Some(entry >> 2 & 0x03)
 }
 
-/// Hand-written decapsulation with tunnelwire's defaults (tagged inner frames refused).
+/// Hand-written decapsulation with tunnelwire's defaults (tagged inner frames refused):
+/// `checked`'s checks for either kind on a fixed-size head, every offset a constant (the
+/// EtherType and the first byte 0x45 in one masked compare of a native-order word, not a
+/// fragment and the protocol in another, each length check one range), then RFC 6040.
 #[inline(always)]
 pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
-    let (
-        Checked {
-            nvgre,
-            segment,
-            inner: range,
-            ecn,
-            src,
-            dst,
-            ..
-        },
-        inner,
-    ) = checked(frame, Kind::Either)?;
-    // IPv4's EtherType compared as bytes: no byte swap on the common path.
-    let ethertype = be16(inner, 12);
-    // Outer Not-ECT changes nothing and raises no alarm, whatever the inner header.
+    // Ethernet, IPv4 without options, NVGRE and the inner Ethernet header: 56 bytes
+    // (VXLAN's 64), under which nothing is taken.
+    let head: &[u8; 56] = frame.first_chunk()?;
+    let ne = u32::from_ne_bytes;
+    // `outer_ipv4`'s checks: EtherType IPv4 and a header without options in one
+    // compare; not a fragment and the protocol in another.
+    if ne32(head, 12) & ne([0xff, 0xff, 0xff, 0]) != ne([0x08, 0, 0x45, 0]) {
+        return None;
+    }
+    let protocol = ne32(head, 20) & FRAGMENT_PROTOCOL;
+    // RFC 1071, as `outer_ipv4` verifies it: the plain sum of the header's words a
+    // non-zero multiple of 0xffff, whatever their byte order.
+    let word = |at: usize| u64::from(ne32(head, at));
+    let sum = word(14) + word(18) + word(22) + word(26) + word(30);
+    if sum % 0xffff != 0 || martian(be32(head, 26)) {
+        return None;
+    }
+    let total = usize::from(be16(head, 16));
+    let (ecn, src, dst) = (head[15] & 0x03, be32(head, 26), be32(head, 30));
+    if protocol == UDP {
+        // Port 4789 and a zero UDP checksum, each compared as bytes (no swap); the I
+        // flag set and VXLAN-GPE's P bit clear in one compare, else the I flag and what
+        // the P bit announces.
+        if head[36..38] != [0x12, 0xb5] || head[40..42] != [0, 0] {
+            return None;
+        }
+        if head[42] & 0x0c != 0x08
+            && (head[42] & 0x08 == 0 || vxlan_gpe_refused(head[42], head[45]))
+        {
+            return None;
+        }
+        let segment = be32(head, 46) >> 8;
+        let udp_len = usize::from(be16(head, 38));
+        // 36 <= total length <= what follows the Ethernet header (UDP and VXLAN inside
+        // the packet), then 16 <= UDP length <= what follows them: each one range (a
+        // length under its floor wraps past it).
+        let inner = frame[50..]
+            .get_mut(..total.wrapping_sub(36))?
+            .get_mut(..udp_len.wrapping_sub(16))?;
+        decapsulated(inner, 50, 0, segment, src, dst, ecn)
+    } else if protocol == GRE {
+        // `nvgre`'s checks in one compare of a native-order word; 28 <= total length
+        // <= what follows the Ethernet header, one range.
+        if ne32(head, 34) & ne([0xfc, 0x07, 0xff, 0xff]) != ne([0x20, 0, 0x65, 0x58]) {
+            return None;
+        }
+        let segment = be32(head, 38) >> 8;
+        if reserved_vsid(segment) {
+            return None;
+        }
+        let inner = frame[42..].get_mut(..total.wrapping_sub(28))?;
+        decapsulated(inner, 42, 1, segment, src, dst, ecn)
+    } else {
+        None
+    }
+}
+
+/// `decapsulate` once the outer and tunnel headers are checked: the inner Ethernet
+/// header whole (at `at` in the frame), RFC 6040. IPv4's EtherType compared as bytes:
+/// no byte swap on the common path. Outer Not-ECT changes nothing and raises no alarm,
+/// whatever the inner header; nor does an inner IPv4 header whose ECN is the outer one
+/// already, or one cut short (`ecn_ipv4` returns 0 for either, writing nothing),
+/// tested before the header is.
+#[inline(always)]
+fn decapsulated(
+    inner: &mut [u8],
+    at: usize,
+    kind: u8,
+    segment: u32,
+    src: u32,
+    dst: u32,
+    ecn: u8,
+) -> Option<Found> {
+    if inner.len() < 14 {
+        return None;
+    }
+    let range = at..at + inner.len();
     let alarm = if inner[12..14] == [0x08, 0x00] {
-        if ecn == 0 {
+        if ecn == 0 || inner.len() < 34 || inner[15] & 0x03 == ecn {
             0
         } else {
             ecn_ipv4::<14>(inner, ecn)?
         }
-    } else if tpid(ethertype) {
+    } else if tpid(be16(inner, 12)) {
         return None;
-    } else if ethertype == 0x86dd && ecn != 0 {
+    } else if be16(inner, 12) == 0x86dd && ecn != 0 {
         ecn_ipv6::<14>(inner, ecn)?
     } else {
         0
     };
     let options = range.start..range.start;
-    Some((
-        u8::from(nvgre),
-        segment,
-        src,
-        dst,
-        range,
-        alarm,
-        0x6558,
-        options,
-    ))
+    Some((kind, segment, src, dst, range, alarm, 0x6558, options))
 }
 
 /// Hand-written translation with tunnelwire's defaults (inner tags stripped), in place:
