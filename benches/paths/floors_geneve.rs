@@ -15,7 +15,8 @@
 use std::ops::Range;
 
 use super::floors::{
-    Found, be16, be32, be64, ecn_ipv4, ecn_ipv6, inner_values, ipv4, martian, tagged_ipv4, tpid,
+    FRAGMENT_PROTOCOL, Found, UDP, be16, be32, be64, ecn_ipv4, ecn_ipv6, inner_values, ipv4,
+    martian, ne32, tagged_ipv4, tpid,
 };
 
 /// Geneve's UDP destination port.
@@ -76,19 +77,6 @@ fn options_taken(area: &[u8]) -> bool {
     }
     true
 }
-
-/// A 32-bit word at `at` as the machine orders its bytes (one load): compared against
-/// constants ordered alike, it needs no swap.
-#[inline(always)]
-fn ne32(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
-}
-
-/// An IPv4 header's bytes 6-9 (flags and fragment offset, TTL, protocol) masked to the
-/// fragment bits and the protocol: equal to `UDP` for a UDP packet that is not a
-/// fragment, one compare in the machine's byte order.
-const FRAGMENT_PROTOCOL: u32 = u32::from_ne_bytes([0x3f, 0xff, 0, 0xff]);
-const UDP: u32 = u32::from_ne_bytes([0, 0, 0, 17]);
 
 /// The Geneve decode benchmark's values by hand: outer Ethernet/IPv4 (options allowed),
 /// UDP to port 6081, a Geneve header tunnelwire's decoder takes, then for an Ethernet
