@@ -15,8 +15,8 @@
 use std::ops::Range;
 
 use super::floors::{
-    FRAGMENT_PROTOCOL, Found, UDP, be16, be32, be64, ecn_ipv4, ecn_ipv6, inner_values, ipv4,
-    martian, ne32, tagged_ipv4, tpid,
+    FRAGMENT_PROTOCOL, Found, UDP, be16, be32, be64, ecn_ipv4, ecn_ipv6, ethernet_alarm,
+    inner_values, ipv4, martian, ne32, tagged_ipv4, tpid,
 };
 
 /// Geneve's UDP destination port.
@@ -355,33 +355,6 @@ fn ovn_header_alarm(geneve: &mut [u8], ecn: u8) -> Option<u8> {
         return None;
     }
     ethernet_alarm(inner, ecn)
-}
-
-/// Decapsulation's Ethernet payload: its header whole, untagged (tags refused); RFC
-/// 6040 into an IPv4 or IPv6 header after it, as `floors::decapsulate` applies it
-/// (`None`: a drop). Outer Not-ECT changes nothing and raises no alarm, whatever the
-/// inner header; nor does an inner IPv4 header whose ECN is the outer one already, or
-/// one cut short (`ecn_ipv4` returns 0 for either, writing nothing), tested here before
-/// the header is.
-#[inline(always)]
-fn ethernet_alarm(inner: &mut [u8], ecn: u8) -> Option<u8> {
-    if inner.len() < 14 {
-        return None;
-    }
-    // IPv4, the common EtherType, compared as bytes (no swap); the others after.
-    Some(if inner[12..14] == [0x08, 0x00] {
-        if ecn == 0 || inner.len() < 34 || inner[15] & 0x03 == ecn {
-            0
-        } else {
-            ecn_ipv4::<14>(inner, ecn)?
-        }
-    } else if tpid(be16(inner, 12)) {
-        return None;
-    } else if be16(inner, 12) == 0x86dd && ecn != 0 {
-        ecn_ipv6::<14>(inner, ecn)?
-    } else {
-        0
-    })
 }
 
 /// Decapsulation's IP payloads (protocol types 0x0800, 0x86DD: no workload's common

@@ -276,11 +276,25 @@ fn decapsulated(
     dst: u32,
     ecn: u8,
 ) -> Option<Found> {
+    let range = at..at + inner.len();
+    let alarm = ethernet_alarm(inner, ecn)?;
+    let options = range.start..range.start;
+    Some((kind, segment, src, dst, range, alarm, 0x6558, options))
+}
+
+/// Decapsulation's Ethernet payload: its header whole, untagged (tags refused); RFC
+/// 6040 into an IPv4 or IPv6 header after it, as `decapsulate` applies it
+/// (`None`: a drop). Outer Not-ECT changes nothing and raises no alarm, whatever the
+/// inner header; nor does an inner IPv4 header whose ECN is the outer one already, or
+/// one cut short (`ecn_ipv4` returns 0 for either, writing nothing), tested here before
+/// the header is.
+#[inline(always)]
+pub fn ethernet_alarm(inner: &mut [u8], ecn: u8) -> Option<u8> {
     if inner.len() < 14 {
         return None;
     }
-    let range = at..at + inner.len();
-    let alarm = if inner[12..14] == [0x08, 0x00] {
+    // IPv4, the common EtherType, compared as bytes (no swap); the others after.
+    Some(if inner[12..14] == [0x08, 0x00] {
         if ecn == 0 || inner.len() < 34 || inner[15] & 0x03 == ecn {
             0
         } else {
@@ -292,9 +306,7 @@ fn decapsulated(
         ecn_ipv6::<14>(inner, ecn)?
     } else {
         0
-    };
-    let options = range.start..range.start;
-    Some((kind, segment, src, dst, range, alarm, 0x6558, options))
+    })
 }
 
 /// Hand-written translation with tunnelwire's defaults (inner tags stripped), in place:
