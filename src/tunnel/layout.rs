@@ -180,12 +180,12 @@ pub(crate) struct OuterFacts {
 }
 
 impl OuterIp<'_> {
-    /// The outer ECN is not Not-ECT.
+    /// The outer ECN field's two bits.
     #[inline(always)]
-    pub fn ecn_set(self) -> bool {
+    pub fn ecn_bits(self) -> u8 {
         match self {
-            OuterIp::V4(ip) => ip.ecn() != 0,
-            OuterIp::V6(ip) => ip.ecn() != 0,
+            OuterIp::V4(ip) => ip.ecn(),
+            OuterIp::V6(ip) => ip.ecn(),
         }
     }
 

@@ -37,6 +37,28 @@ pub(in crate::tunnel) fn untagged<'a, K: Record<'a>>(
     true
 }
 
+/// The Ethernet header of an untagged inner frame carrying IPv4 with ECN `ecn` (the
+/// outer ECN, not Not-ECT), recorded as [`untagged`] records it; false, with nothing
+/// recorded, for any other frame. RFC 6040: equal ECN changes nothing and raises no
+/// alarm, whatever the rest of the inner header (one the walk would refuse goes unread,
+/// as without ECN to combine), so the header is not checked.
+#[inline(always)]
+pub(super) fn untagged_ipv4_ecn<'a, K: Record<'a>>(
+    frame: &'a [u8],
+    ecn: u8,
+    offset: usize,
+    inner: &mut Inner<K>,
+) -> bool {
+    match head::<16>(frame) {
+        Some(&[.., 0x08, 0x00, _, tos]) if tos & 0x03 == ecn => {
+            inner.start(offset);
+            inner.ethernet(EthernetFrame::new_unchecked(frame));
+            true
+        }
+        _ => false,
+    }
+}
+
 /// The Ethernet header and first VLAN tag of the inner frame at the start of `frame`,
 /// `offset` bytes into the whole frame, recorded as the general walk records them; false,
 /// with nothing recorded, for a frame without a whole tag there. For a receiver that
