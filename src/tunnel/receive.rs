@@ -312,18 +312,17 @@ pub(crate) fn validate<'a, K, U: Underlay<'a>>(
 /// IP payloads), and no tag in NVGRE.
 #[inline(always)]
 fn validate_inner<K>(tunnel: Tunnel<'_>, inner: &Inner<K>, error: Option<Error>) -> Result<()> {
-    // The payload is a tenant's Ethernet frame, or IP packet: its first header must
-    // decode.
-    let ip_payload = match tunnel {
+    // The payload is a tenant's Ethernet frame, or IP packet (Geneve's IP payloads): its
+    // first header must decode. An Ethernet header decoded settles it (an IP payload
+    // has none), before the protocol type is read again: geneve_decap 133.3 -> 129.3,
+    // decap 101.3 -> 100.3 instructions per packet, mixed 178.0 -> 178.3, 129.2 ->
+    // 130.3. Not reading it at all (the walk records an IP payload's IP header only)
+    // measured the same but payload 200.2 -> 222.6 (registers moved in its loop).
+    let ip_payload = || match tunnel {
         Tunnel::Geneve(h) => h.protocol() != EtherType::TRANSPARENT_ETHERNET_BRIDGING,
         _ => false,
     };
-    let decoded = if ip_payload {
-        inner.ip.is_some()
-    } else {
-        inner.ethernet
-    };
-    if !decoded {
+    if !(inner.ethernet || ip_payload() && inner.ip.is_some()) {
         return Err(super::no_tunnel(error, None, 0));
     }
     // RFC 7637 section 3.2: "A decapsulating NVE MUST drop the frame if the inner
