@@ -15,8 +15,8 @@
 use std::ops::Range;
 
 use super::floors::{
-    FRAGMENT_PROTOCOL, Found, UDP, be16, be32, be64, ecn_ipv4, ecn_ipv6, ethernet_alarm,
-    inner_values, ipv4, martian, ne32, tagged_ipv4, tpid,
+    FRAGMENT_PROTOCOL, Found, UDP, be16, be32, ecn_ipv4, ecn_ipv6, ethernet_alarm, inner_values,
+    ipv4, martian, ne32, tagged_ipv4, tpid,
 };
 
 /// Geneve's UDP destination port.
@@ -267,8 +267,9 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
     // header inside the packet), one range (a length under 36 wraps past it).
     let payload = rest.get_mut(..usize::from(be16(outer, 16)).wrapping_sub(36))?;
     let header: &[u8; 16] = outer[34..].try_into().unwrap();
-    // Port 6081 and a zero UDP checksum in one compare.
-    if be64(header, 0) & 0xffff_0000_ffff != u64::from(PORT) << 32 {
+    // Port 6081 and a zero UDP checksum, each compared as bytes (no swap): 1 fewer per
+    // packet than one masked 64-bit compare (3 in the VXLAN floor).
+    if header[2..4] != PORT.to_be_bytes() || header[6..8] != [0, 0] {
         return None;
     }
     let udp_len = usize::from(be16(header, 4));
