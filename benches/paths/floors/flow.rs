@@ -178,31 +178,27 @@ fn walk_ipv4<const AT: usize, const HEAD: usize>(
     if total.wrapping_sub(20) > frame.len() - (AT + 20) {
         return None;
     }
-    let (protocol, ports) = match ne32(head, AT + 6) & FRAGMENT_PROTOCOL {
+    // The key's last word (the protocol above the ports), made whole in each branch.
+    let ports = |at: usize| u64::from(be32(head, at));
+    let last = match ne32(head, AT + 6) & FRAGMENT_PROTOCOL {
         // `udp`: 8 <= UDP length <= the IP payload's (which is then at least 8).
         UDP if transport => {
             let udp_len = usize::from(be16(head, AT + 24));
-            let ports = if udp_len >= 8 && udp_len <= total - 20 {
-                be32(head, AT + 20)
+            if udp_len >= 8 && udp_len <= total - 20 {
+                17 << 32 | ports(AT + 20)
             } else {
-                0
-            };
-            (17, ports)
+                17 << 32
+            }
         }
         // TCP's ports, where the IP payload holds them.
-        TCP if transport => (6, if total >= 24 { be32(head, AT + 20) } else { 0 }),
-        _ => (head[AT + 9], 0),
+        TCP if transport && total >= 24 => 6 << 32 | ports(AT + 20),
+        _ => u64::from(head[AT + 9]) << 32,
     };
     Some(Walked {
         tags,
         more: false,
         tos: head[AT + 1],
-        key: [
-            macs[0],
-            macs[1],
-            be64(head, AT + 12),
-            u64::from(protocol) << 32 | u64::from(ports),
-        ],
+        key: [macs[0], macs[1], be64(head, AT + 12), last],
     })
 }
 
