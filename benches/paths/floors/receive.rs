@@ -376,7 +376,17 @@ fn translated(
     if total > mtu {
         return None;
     }
-    let outer: [u8; 34] = region[at..at + 34].try_into().unwrap();
+    // The old header's parts kept, each one load before anything is written (the new
+    // header overlaps the old): bytes 0-15, 16-23 (the total length and the protocol
+    // replaced: ID, flags and fragment offset, TTL kept), the checksum and length
+    // words, the addresses.
+    let outer: &[u8; 34] = region[at..at + 34].try_into().unwrap();
+    let first: [u8; 16] = outer[..16].try_into().unwrap();
+    let ne64 = u64::from_ne_bytes;
+    let kept =
+        ne64(outer[16..24].try_into().unwrap()) & ne64([0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
+    let addresses: [u8; 8] = outer[26..34].try_into().unwrap();
+    let (old_checksum, old_total) = ([outer[24], outer[25]], [outer[16], outer[17]]);
     let total = (total as u16).to_be_bytes();
     // RFC 1624: !checksum + !old + new for the total length and for the TTL/protocol
     // word, whose change is the protocol's, 47 - 17 = 30 either way (-30 is 0xffe1 in
@@ -387,42 +397,37 @@ fn translated(
     // of low + high (the end-around carry), as two folds give it.
     let word = |bytes: [u8; 2]| u32::from(u16::from_ne_bytes(bytes));
     let protocol_change = word(if to_nvgre { [0, 30] } else { [0xff, 0xe1] });
-    let sum = (word([outer[24], outer[25]]) ^ 0xffff)
-        + (word([outer[16], outer[17]]) ^ 0xffff)
-        + word(total)
-        + protocol_change;
+    let sum =
+        (word(old_checksum) ^ 0xffff) + (word(old_total) ^ 0xffff) + word(total) + protocol_change;
     let sum = sum.wrapping_add(sum.rotate_left(16)) >> 16;
     let checksum = (!(sum as u16)).to_ne_bytes();
     if strip != 0 {
         strip_tags(region, inner_at, inner_start);
     }
-    let mut ip = outer;
-    ip[16..18].copy_from_slice(&total);
-    ip[24..26].copy_from_slice(&checksum);
+    let protocol = if to_nvgre { 47 } else { 17 };
+    let middle =
+        kept | ne64([total[0], total[1], 0, 0, 0, 0, 0, 0]) | ne64([0, 0, 0, 0, 0, 0, 0, protocol]);
     // The segment's three bytes as the received header held them, the fourth byte
     // NVGRE's FlowID or VXLAN's reserved 0.
     let ne = u32::from_ne_bytes;
+    let ip: &mut [u8; 34] = (&mut region[start..start + 34]).try_into().unwrap();
+    ip[..16].copy_from_slice(&first);
+    ip[16..24].copy_from_slice(&middle.to_ne_bytes());
+    ip[24..26].copy_from_slice(&checksum);
+    ip[26..34].copy_from_slice(&addresses);
     if to_nvgre {
-        ip[23] = 47;
         let flow = ne([0, 0, 0, (hash >> 24) as u8]);
-        let mut header = [0u8; 42];
-        header[..34].copy_from_slice(&ip);
-        header[34..38].copy_from_slice(&[0x20, 0, 0x65, 0x58]);
-        header[38..].copy_from_slice(&(vni | flow).to_ne_bytes());
-        let at: &mut [u8; 42] = (&mut region[start..inner_start]).try_into().unwrap();
-        *at = header;
+        let gre: &mut [u8; 8] = (&mut region[start + 34..inner_start]).try_into().unwrap();
+        gre[..4].copy_from_slice(&[0x20, 0, 0x65, 0x58]);
+        gre[4..].copy_from_slice(&(vni | flow).to_ne_bytes());
     } else {
-        ip[23] = 17;
         let port = source_port(hash).to_be_bytes();
         let udp_len = ((16 + len) as u16).to_be_bytes();
-        let mut header = [0u8; 50];
-        header[..34].copy_from_slice(&ip);
-        header[34..46].copy_from_slice(&[
+        let udp: &mut [u8; 16] = (&mut region[start + 34..inner_start]).try_into().unwrap();
+        udp[..12].copy_from_slice(&[
             port[0], port[1], 0x12, 0xb5, udp_len[0], udp_len[1], 0, 0, 0x08, 0, 0, 0,
         ]);
-        header[46..].copy_from_slice(&vni.to_ne_bytes());
-        let at: &mut [u8; 50] = (&mut region[start..inner_start]).try_into().unwrap();
-        *at = header;
+        udp[12..].copy_from_slice(&vni.to_ne_bytes());
     }
     Some(start..end)
 }
