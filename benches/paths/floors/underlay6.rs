@@ -384,31 +384,32 @@ fn translated6(
         gre[4..].copy_from_slice(&(vni | flow).to_ne_bytes());
     } else {
         moved[20] = 17;
-        let port = source_port(hash);
-        let [s0, s1, s2, _] = vni.to_ne_bytes();
+        let port = source_port(hash).to_be_bytes();
+        let len = len.to_be_bytes();
         // The pseudo-header (addresses, next header, length) and the UDP and VXLAN
         // headers' fields (port 4789, flags 0x08, the segment) and the inner frame's
-        // sum: one plain sum of 16-bit terms, at most 10 * 0xffff, folded in one add of
-        // the sum and its halves swapped (the upper half is then high + low + the
-        // carry out of low + high), as their one's-complement additions give it.
-        let sum = u32::from(address_sum(&outer[22..54]))
-            + (17 + 4789)
-            + 2 * u32::from(len)
-            + u32::from(port)
-            + 0x0800
-            + u32::from(u16::from_be_bytes([s0, s1]))
-            + u32::from(u16::from_be_bytes([s2, 0]))
-            + u32::from(inner_sum);
+        // sum, in the machine's byte order as the words lie in memory (RFC 1071: the
+        // same sum, its bytes swapped), so that the segment's bytes, the port and the
+        // length as written and the checksum need no swap: one plain sum of 16-bit
+        // terms, at most 10 * 0xffff, folded in one add of the sum and its halves
+        // swapped (the upper half is then high + low + the carry out of low + high), as
+        // their one's-complement additions give it.
+        let word = |bytes: [u8; 2]| u32::from(u16::from_ne_bytes(bytes));
+        let [s0, s1, s2, _] = vni.to_ne_bytes();
+        let sum = word(address_sum(&outer[22..54]).to_be_bytes())
+            + word((17u16 + 4789).to_be_bytes())
+            + 2 * word(len)
+            + word(port)
+            + word([0x08, 0])
+            + word([s0, s1])
+            + word([s2, 0])
+            + word(inner_sum.to_be_bytes());
         let sum = (sum.wrapping_add(sum.rotate_left(16)) >> 16) as u16;
         let checksum = match !sum {
             0 => 0xffff,
             checksum => checksum,
-        };
-        let (port, len, checksum) = (
-            port.to_be_bytes(),
-            len.to_be_bytes(),
-            checksum.to_be_bytes(),
-        );
+        }
+        .to_ne_bytes();
         let udp: &mut [u8; 16] = (&mut region[l4..l4 + 16]).try_into().unwrap();
         udp[..12].copy_from_slice(&[
             port[0],
