@@ -11,7 +11,8 @@ use super::*;
 #[derive(Clone)]
 pub struct Encap<const LEN: usize> {
     template: [u8; LEN],
-    /// The template IPv4 header's sum, unfolded.
+    /// The template IPv4 header's sum, unfolded, of its words in the machine's byte
+    /// order (RFC 1071: the sum is the same in either order, its bytes swapped).
     ip_sum: u32,
     mtu: usize,
 }
@@ -36,7 +37,7 @@ impl<const LEN: usize> Encap<LEN> {
         }
         let ip_sum = template[14..34]
             .chunks(2)
-            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .map(|w| u32::from(u16::from_ne_bytes([w[0], w[1]])))
             .sum();
         Encap {
             template,
@@ -52,8 +53,21 @@ impl<const LEN: usize> Encap<LEN> {
         if let Some(walked) = walk_common(frame, true) {
             return self.write(buf, inner, &walked, 0);
         }
-        let walked = walk_declined(frame, true)?;
-        let strip = walked.strip_len()?;
+        // The mixed workloads' other common shapes by walks of their own, not the
+        // general walk out of line (its result through memory): one 802.1Q tag, with a
+        // write of its own (sharing the general one: 2 to 5 more on the mixed
+        // workloads), then untagged IPv6, sharing the general write (a write of its
+        // own cost the clean workload 1 to 3).
+        if let Some(walked) = walk_tagged(frame, true) {
+            return self.write(buf, inner, &walked, 4);
+        }
+        let (walked, strip) = match walk_ipv6(frame) {
+            Some(walked) => (walked, 0),
+            None => {
+                let walked = walk_declined(frame, true)?;
+                (walked, walked.strip_len()?)
+            }
+        };
         self.write(buf, inner, &walked, strip)
     }
 
@@ -80,12 +94,18 @@ impl<const LEN: usize> Encap<LEN> {
         let header: &mut [u8; LEN] = buf.get_mut(start..inner_start)?.try_into().unwrap();
         *header = self.template;
         header[15] = ecn;
-        header[16..18].copy_from_slice(&(ip_len as u16).to_be_bytes());
-        // At most 10 * 0xffff + 0xffff + 3: two folds.
-        let sum = self.ip_sum + ip_len as u32 + u32::from(ecn);
-        let sum = (sum & 0xffff) + (sum >> 16);
-        let sum = (sum & 0xffff) + (sum >> 16);
-        header[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let ip_len_bytes = (ip_len as u16).to_be_bytes();
+        header[16..18].copy_from_slice(&ip_len_bytes);
+        // The sum in the machine's byte order, as the words lie in memory (the length
+        // as just written, the ECN as the TOS byte's), so the checksum is stored
+        // without a swap. At most 12 * 0xffff, within 32 bits: folded in one add of
+        // the sum and its halves swapped, whose upper half is then high + low + the
+        // carry out of low + high (RFC 1071's end-around carry), as two folds give it.
+        let sum = self.ip_sum
+            + u32::from(u16::from_ne_bytes(ip_len_bytes))
+            + u32::from(u16::from_ne_bytes([0, ecn]));
+        let sum = sum.wrapping_add(sum.rotate_left(16)) >> 16;
+        header[24..26].copy_from_slice(&(!(sum as u16)).to_ne_bytes());
         if Self::UDP {
             header[34..36].copy_from_slice(&source_port(hash).to_be_bytes());
             header[38..40].copy_from_slice(&((ip_len - 20) as u16).to_be_bytes());

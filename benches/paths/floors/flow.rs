@@ -77,41 +77,128 @@ pub(super) fn walk_declined(frame: &[u8], transport: bool) -> Option<Walked> {
 /// `walk` of the common frame (untagged IPv4 without options, its header sound): `None`
 /// for every other shape. Callers take the two apart, so that what follows the walk is
 /// compiled once for the common frame (no tags to strip) and once for the others.
+///
+/// Over a fixed-size head, every offset a constant: Ethernet, IPv4 without options and
+/// a UDP header, 42 bytes (a shorter frame, rare, is walked by `walk_other` to the same
+/// result), so the transport's first 8 bytes are there to read whatever the total
+/// length says. The EtherType and the first byte 0x45 in one masked compare of a
+/// native-order word.
 #[inline(always)]
 pub(super) fn walk_common(frame: &[u8], transport: bool) -> Option<Walked> {
-    let eth: &[u8; 14] = frame.first_chunk()?;
-    let ip = &frame[14..];
-    let common = match ip.first_chunk::<20>() {
-        Some(header) if be16(eth, 12) == 0x0800 && header[0] == 0x45 => ip
-            .get(20..usize::from(be16(header, 2)))
-            .map(|p| (header, p)),
-        _ => None,
-    };
-    let (header, payload) = common?;
-    let protocol = header[9];
-    let mut ports = 0;
-    if transport && be16(header, 6) & 0x3fff == 0 {
-        ports = match protocol {
-            17 => match udp(payload) {
-                Some(_) => be32(payload, 0),
-                None => 0,
-            },
-            6 => payload
-                .first_chunk::<4>()
-                .map_or(0, |p| u32::from_be_bytes(*p)),
-            _ => 0,
-        };
+    let head: &[u8; 42] = frame.first_chunk()?;
+    let ne = u32::from_ne_bytes;
+    if ne32(head, 12) & ne([0xff, 0xff, 0xff, 0]) != ne([0x08, 0, 0x45, 0]) {
+        return None;
     }
+    // The source MAC address (bytes 6-11) by a shift rather than a mask.
+    let macs = [be64(head, 0) >> 16 | 0x0800 << 48, be64(head, 6) >> 16];
+    walk_ipv4::<14, 42>(frame, transport, 0, macs)
+}
+
+/// `walk_common` for the frame with one 802.1Q tag (then untagged IPv4 without options),
+/// which `walk_other` walks to the same result: the TPID, the EtherType and the first
+/// byte 0x45 in one masked compare of a native-order 64-bit word; the VLAN ID in the
+/// key's second word, as the first tag's.
+#[inline(always)]
+pub(super) fn walk_tagged(frame: &[u8], transport: bool) -> Option<Walked> {
+    let head: &[u8; 46] = frame.first_chunk()?;
+    let ne = u64::from_ne_bytes;
+    let tagged = u64::from_ne_bytes(head[12..20].try_into().unwrap());
+    if tagged & ne([0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0]) != ne([0x81, 0, 0, 0, 0x08, 0, 0x45, 0])
+    {
+        return None;
+    }
+    let vlan = u64::from(be16(head, 14) & 0x0fff) << 48;
+    let macs = [
+        be64(head, 0) >> 16 | 0x0800 << 48,
+        be64(head, 6) >> 16 | vlan,
+    ];
+    walk_ipv4::<18, 46>(frame, transport, 1, macs)
+}
+
+/// `walk_common` for an untagged IPv6 packet whose header is sound, carrying UDP or TCP
+/// (the mixed workloads' other inner shape), which `walk_other` walks to the same
+/// result: `None` for every other shape (a header cut short, another next header).
+/// Over a fixed-size head: Ethernet, IPv6 and a UDP header, 62 bytes.
+#[inline(always)]
+pub(super) fn walk_ipv6(frame: &[u8]) -> Option<Walked> {
+    let head: &[u8; 62] = frame.first_chunk()?;
+    let first = be32(head, 14);
+    if be16(head, 12) != 0x86dd || first >> 28 != 6 {
+        return None;
+    }
+    // The payload length within the frame; then the transport's ports where its header
+    // (UDP's length: 8 <= length <= the payload's) or its first four bytes (TCP) are
+    // within the payload.
+    let payload_len = usize::from(be16(head, 18));
+    if payload_len > frame.len() - 54 {
+        return None;
+    }
+    let ports = match head[20] {
+        17 => {
+            let udp_len = usize::from(be16(head, 58));
+            if udp_len >= 8 && udp_len <= payload_len {
+                be32(head, 54)
+            } else {
+                0
+            }
+        }
+        6 if payload_len >= 4 => be32(head, 54),
+        6 => 0,
+        _ => return None,
+    };
     Some(Walked {
         tags: 0,
         more: false,
-        tos: header[1],
+        tos: (first >> 20) as u8,
         key: [
-            be64(eth, 0) >> 16 | 0x0800 << 48,
-            be64(eth, 4) & MAC,
-            be64(header, 12),
-            u64::from(protocol) << 32 | u64::from(ports),
+            be64(head, 0) >> 16 | 0x86dd << 48,
+            be64(head, 6) >> 16,
+            address_digest(head, 22) << 32 | address_digest(head, 38),
+            u64::from(head[20]) << 32 | u64::from(first & 0xf_ffff) << 40 | u64::from(ports),
         ],
+    })
+}
+
+/// The common walk's IPv4 header without options at `AT` (its first byte checked), its
+/// transport's first 8 bytes inside the frame's first `HEAD` bytes (checked): not a
+/// fragment and the protocol in one compare of a native-order word, each length one
+/// range or compare.
+#[inline(always)]
+fn walk_ipv4<const AT: usize, const HEAD: usize>(
+    frame: &[u8],
+    transport: bool,
+    tags: usize,
+    macs: [u64; 2],
+) -> Option<Walked> {
+    let head: &[u8; HEAD] = frame.first_chunk()?;
+    // 20 <= total length <= what follows the IP header's start, one range (a total
+    // under 20 wraps past any frame).
+    let total = usize::from(be16(head, AT + 2));
+    if total.wrapping_sub(20) > frame.len() - (AT + 20) {
+        return None;
+    }
+    // The key's last word (the protocol above the ports), made whole in each branch.
+    let ports = |at: usize| u64::from(be32(head, at));
+    let last = match ne32(head, AT + 6) & FRAGMENT_PROTOCOL {
+        // `udp`: 8 <= UDP length <= the IP payload's (which is then at least 8).
+        UDP if transport => {
+            let udp_len = usize::from(be16(head, AT + 24));
+            if udp_len >= 8 && udp_len <= total - 20 {
+                17 << 32 | ports(AT + 20)
+            } else {
+                17 << 32
+            }
+        }
+        // TCP's ports, where the IP payload holds them.
+        TCP if transport && total >= 24 => 6 << 32 | ports(AT + 20),
+        _ => u64::from(head[AT + 9]) << 32,
+    };
+    Some(Walked {
+        tags,
+        more: false,
+        tos: head[AT + 1],
+        key: [macs[0], macs[1], be64(head, AT + 12), last],
     })
 }
 

@@ -35,114 +35,6 @@ pub(super) fn vxlan_gpe_refused(flags: u8, next_protocol: u8) -> bool {
 /// where the options are (Geneve's area; else an empty range at the inner frame).
 pub type Found = (u8, u32, u32, u32, Range<usize>, u8, u16, Range<usize>);
 
-/// The tunnel kind a path takes.
-#[derive(Clone, Copy)]
-enum Kind {
-    Vxlan,
-    Nvgre,
-}
-
-/// A received tunnel frame that passed the outer checks.
-struct Checked {
-    nvgre: bool,
-    segment: u32,
-    /// Where the inner frame is in the frame.
-    inner: Range<usize>,
-    /// The outer header checksum, ECN, source and destination.
-    checksum: u16,
-    ecn: u8,
-    src: u32,
-    dst: u32,
-}
-
-/// The outer checks tunnelwire's decapsulation and translation make, for the tunnel
-/// kind asked for (`nvgre`), on an outer IPv4 header without options (options and outer
-/// tags are other shapes here: `None`): `outer_ipv4`'s, then VXLAN on port 4789 with a zero UDP checksum (a non-zero one, verified by
-/// tunnelwire, is another shape here) and a VXLAN-GPE payload, or NVGRE with a VSID
-/// that is not reserved; an inner Ethernet header.
-#[inline(always)]
-fn checked(frame: &mut [u8], kind: Kind) -> Option<(Checked, &mut [u8])> {
-    let base = frame.as_ptr() as usize;
-    let (outer, payload) = outer_ipv4(frame)?;
-    let nvgre = match kind {
-        Kind::Vxlan => false,
-        Kind::Nvgre => true,
-    };
-    let (segment, inner) = if nvgre {
-        if outer[23] != 47 {
-            return None;
-        }
-        let (segment, _) = self::nvgre(payload)?;
-        if reserved_vsid(segment) {
-            return None;
-        }
-        (segment, &mut payload[8..])
-    } else {
-        if outer[23] != 17 {
-            return None;
-        }
-        let header: &[u8; 16] = payload.first_chunk()?;
-        let len = usize::from(be16(header, 4));
-        let ports_checksum = be64(header, 0);
-        if ports_checksum & 0xffff_0000_ffff != 4789 << 32 {
-            return None;
-        }
-        // The I flag set and VXLAN-GPE's P bit clear in one compare; else the I flag
-        // and what the P bit announces.
-        if header[8] & 0x0c != 0x08
-            && (header[8] & 0x08 == 0 || vxlan_gpe_refused(header[8], header[11]))
-        {
-            return None;
-        }
-        let segment = be32(header, 12) >> 8;
-        // The UDP length within the packet and room for VXLAN, in one range.
-        (segment, payload.get_mut(16..len)?)
-    };
-    if inner.len() < 14 {
-        return None;
-    }
-    let at = inner.as_ptr() as usize - base;
-    let checked = Checked {
-        nvgre,
-        segment,
-        inner: at..at + inner.len(),
-        checksum: be16(outer, 24),
-        ecn: outer[15] & 0x03,
-        src: be32(outer, 26),
-        dst: be32(outer, 30),
-    };
-    Some((checked, inner))
-}
-
-/// The checks of the outer Ethernet and IPv4 headers every received tunnel frame passes
-/// (an IPv4 header without options: options and outer tags are other shapes here):
-/// not a fragment, the header checksum, a VTEP source, 20 <= total length <= what
-/// follows. The two headers, and the IP payload.
-#[inline(always)]
-pub(crate) fn outer_ipv4(frame: &mut [u8]) -> Option<(&[u8; 34], &mut [u8])> {
-    let (outer, rest) = frame.split_first_chunk_mut::<34>()?;
-    let outer: &[u8; 34] = outer;
-    if be16(outer, 12) != 0x0800 || outer[14] != 0x45 {
-        return None;
-    }
-    if be16(outer, 20) & 0x3fff != 0 {
-        return None;
-    }
-    // RFC 1071: the header verifies when its one's-complement sum is 0xffff, that is
-    // when the plain sum of its words is a non-zero multiple of 0xffff (2^16 = 1 mod
-    // 0xffff), whatever their byte order; it is non-zero (the first byte is 0x45).
-    let word = |at: usize| u64::from(u32::from_ne_bytes(outer[at..at + 4].try_into().unwrap()));
-    let sum = word(14) + word(18) + word(22) + word(26) + word(30);
-    if sum % 0xffff != 0 || martian(be32(outer, 26)) {
-        return None;
-    }
-    // 20 <= total <= what follows the Ethernet header: the payload's range, one compare
-    // (a total under 20 wraps past any frame).
-    let total = usize::from(be16(outer, 16));
-    let payload = rest.get_mut(..total.wrapping_sub(20))?;
-    Some((outer, payload))
-}
-
 /// RFC 6040 section 4.2, Figure 4, as one table (inner << 2 | outer): the combined ECN
 /// in bits 0-1, the alarm in bits 2-3 (1 unexpected, 2 questionable), 0x10 a drop.
 const FIGURE_4: [u8; 16] = [0, 4, 4, 0x14, 1, 1, 9, 3, 2, 1, 2, 3, 3, 7, 3, 3];
@@ -198,7 +90,8 @@ pub(crate) fn ecn_ipv6<const AT: usize>(inner: &mut [u8], outer: u8) -> Option<u
 }
 
 /// Hand-written decapsulation with tunnelwire's defaults (tagged inner frames refused):
-/// `checked`'s checks for either kind on a fixed-size head, every offset a constant (the
+/// translation's outer and tunnel checks (`outer_received`, `vxlan_received`,
+/// `nvgre_received`) for either kind on a fixed-size head, every offset a constant (the
 /// EtherType and the first byte 0x45 in one masked compare of a native-order word, not a
 /// fragment and the protocol in another, each length check one range), then RFC 6040.
 #[inline(always)]
@@ -207,13 +100,13 @@ pub fn decapsulate(frame: &mut [u8]) -> Option<Found> {
     // (VXLAN's 64), under which nothing is taken.
     let head: &[u8; 56] = frame.first_chunk()?;
     let ne = u32::from_ne_bytes;
-    // `outer_ipv4`'s checks: EtherType IPv4 and a header without options in one
+    // `outer_received`'s checks: EtherType IPv4 and a header without options in one
     // compare; not a fragment and the protocol in another.
     if ne32(head, 12) & ne([0xff, 0xff, 0xff, 0]) != ne([0x08, 0, 0x45, 0]) {
         return None;
     }
     let protocol = ne32(head, 20) & FRAGMENT_PROTOCOL;
-    // RFC 1071, as `outer_ipv4` verifies it: the plain sum of the header's words a
+    // RFC 1071, as `outer_received` verifies it: the plain sum of the header's words a
     // non-zero multiple of 0xffff, whatever their byte order.
     let word = |at: usize| u64::from(ne32(head, at));
     let sum = word(14) + word(18) + word(22) + word(26) + word(30);
@@ -312,6 +205,15 @@ pub fn ethernet_alarm(inner: &mut [u8], ecn: u8) -> Option<u8> {
 /// Hand-written translation with tunnelwire's defaults (inner tags stripped), in place:
 /// VXLAN to NVGRE (`to_nvgre`) or NVGRE to VXLAN; the new range. A frame already of the
 /// kind asked for is another shape here.
+///
+/// The outer checks tunnelwire's translation makes (on an outer IPv4 header without
+/// options: options and outer tags are other shapes here) over a fixed-size head, every
+/// offset a constant, as `decapsulate` makes them; then the inner frame's walk: the common
+/// one (untagged IPv4 without options), untagged IPv6 and, towards NVGRE, one 802.1Q tag
+/// each by a walk of its own, every other shape by the general walk. Everything is read and
+/// written through one slice of the buffer, from where the new headers may begin (8 bytes
+/// before the frame towards VXLAN, whose headers are 8 bytes longer; the frame's start
+/// towards NVGRE), so that no write needs a bounds check of its own.
 #[inline(always)]
 pub fn translate(
     buf: &mut [u8],
@@ -319,100 +221,213 @@ pub fn translate(
     to_nvgre: bool,
     mtu: usize,
 ) -> Option<Range<usize>> {
-    let bytes = buf.get_mut(frame.clone())?;
-    let (
-        Checked {
-            segment,
-            inner,
-            checksum,
-            ..
-        },
-        inner_frame,
-    ) = checked(bytes, if to_nvgre { Kind::Vxlan } else { Kind::Nvgre })?;
-    if to_nvgre && reserved_vsid(segment) {
-        return None;
-    }
-    let inner_frame: &[u8] = inner_frame;
-    if let Some(walked) = walk_common(inner_frame, true) {
-        return translated(
-            buf, frame, to_nvgre, mtu, segment, inner, checksum, &walked, 0,
-        );
-    }
-    let walked = walk_declined(inner_frame, true)?;
-    let strip = walked.strip_len()?;
-    if strip != 0 && !to_nvgre {
-        return None; // NVGRE carries no inner tags
-    }
-    translated(
-        buf, frame, to_nvgre, mtu, segment, inner, checksum, &walked, strip,
-    )
+    let back = if to_nvgre { 0 } else { 8 };
+    let region = buf.get_mut(frame.start.checked_sub(back)?..frame.end)?;
+    // The frame itself (`None` where its range is reversed).
+    let bytes = region.get(back..)?;
+    let (vni, inner_frame) = if to_nvgre {
+        vxlan_received(bytes)?
+    } else {
+        nvgre_received(bytes)?
+    };
+    let inner_len = inner_frame.len();
+    let translated = if let Some(walked) = walk_common(inner_frame, true) {
+        translated(region, to_nvgre, mtu, vni, inner_len, &walked, 0)
+    } else {
+        // NVGRE carries no inner tags: towards VXLAN, a tagged inner frame is refused.
+        let (walked, strip) = match walk_tagged(inner_frame, true) {
+            Some(walked) if to_nvgre => (walked, 4),
+            Some(_) => return None,
+            None => match walk_ipv6(inner_frame) {
+                Some(walked) => (walked, 0),
+                None => {
+                    let walked = walk_declined(inner_frame, true)?;
+                    let strip = walked.strip_len()?;
+                    if strip != 0 && !to_nvgre {
+                        return None;
+                    }
+                    (walked, strip)
+                }
+            },
+        };
+        translated(region, to_nvgre, mtu, vni, inner_len, &walked, strip)
+    }?;
+    let at = frame.start - back;
+    Some(at + translated.start..at + translated.end)
 }
 
-/// `translate` once the frame is checked and its inner frame walked: the new headers,
-/// the inner tags (`strip` bytes) stripped.
+/// The checks of the outer Ethernet and IPv4 headers every received tunnel frame passes,
+/// on a head of `HEAD` bytes (`None` under it): EtherType IPv4 and a header without
+/// options in one compare of a native-order word, not a fragment and the protocol
+/// (`UDP` or `GRE`) in another, the header checksum, a VTEP source. The total length
+/// is the caller's, with its tunnel's lengths.
+#[inline(always)]
+fn outer_received<const HEAD: usize>(bytes: &[u8], protocol: u32) -> Option<&[u8; HEAD]> {
+    let head: &[u8; HEAD] = bytes.first_chunk()?;
+    let ne = u32::from_ne_bytes;
+    if ne32(head, 12) & ne([0xff, 0xff, 0xff, 0]) != ne([0x08, 0, 0x45, 0]) {
+        return None;
+    }
+    if ne32(head, 20) & FRAGMENT_PROTOCOL != protocol {
+        return None;
+    }
+    // RFC 1071: the header verifies when the plain sum of its words is a non-zero
+    // multiple of 0xffff, whatever their byte order (the first byte is 0x45: non-zero).
+    let word = |at: usize| u64::from(ne32(head, at));
+    let sum = word(14) + word(18) + word(22) + word(26) + word(30);
+    if sum % 0xffff != 0 || martian(be32(head, 26)) {
+        return None;
+    }
+    Some(head)
+}
+
+/// A received VXLAN frame as translation to NVGRE takes it: the outer checks, port 4789
+/// and a zero UDP checksum (a non-zero one, verified by tunnelwire, is another shape
+/// here), the I flag and what VXLAN-GPE's P bit announces, lengths holding UDP, VXLAN
+/// and a whole inner Ethernet header (64 bytes at least: nothing shorter is taken), a
+/// VNI that is a VSID NVGRE can carry. The segment's three bytes as the header holds
+/// them (the fourth 0) and the inner frame (50 bytes in).
+#[inline(always)]
+fn vxlan_received(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let head = outer_received::<64>(bytes, UDP)?;
+    // Port 4789 and a zero UDP checksum, each compared as bytes (no swap); the I flag
+    // set and VXLAN-GPE's P bit clear in one compare, else the I flag and what the P
+    // bit announces.
+    if head[36..38] != [0x12, 0xb5] || head[40..42] != [0, 0] {
+        return None;
+    }
+    if head[42] & 0x0c != 0x08 && (head[42] & 0x08 == 0 || vxlan_gpe_refused(head[42], head[45])) {
+        return None;
+    }
+    let segment = be32(head, 46) >> 8;
+    if reserved_vsid(segment) {
+        return None;
+    }
+    // 20 <= total length <= what follows the Ethernet header (a total under 20 wraps
+    // past any frame), UDP length <= the IP payload's, each one range; then the UDP
+    // datagram holds VXLAN and a whole inner Ethernet header.
+    let total = usize::from(be16(head, 16));
+    let udp_len = usize::from(be16(head, 38));
+    let udp = bytes[34..].get(..total.wrapping_sub(20))?.get(..udp_len)?;
+    if udp.len() < 30 {
+        return None;
+    }
+    let ne = u32::from_ne_bytes;
+    Some((ne32(head, 46) & ne([0xff, 0xff, 0xff, 0]), &udp[16..]))
+}
+
+/// A received NVGRE frame as translation to VXLAN takes it: the outer checks, `nvgre`'s
+/// checks in one compare of a native-order word, a VSID that is not reserved, lengths
+/// holding NVGRE and a whole inner Ethernet header (56 bytes at least). The segment's
+/// three bytes as the header holds them (the fourth 0) and the inner frame (42 bytes
+/// in).
+#[inline(always)]
+fn nvgre_received(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let head = outer_received::<56>(bytes, GRE)?;
+    let ne = u32::from_ne_bytes;
+    if ne32(head, 34) & ne([0xfc, 0x07, 0xff, 0xff]) != ne([0x20, 0, 0x65, 0x58]) {
+        return None;
+    }
+    let segment = be32(head, 38) >> 8;
+    if reserved_vsid(segment) {
+        return None;
+    }
+    // 28 <= total length <= what follows the Ethernet header, one range (a total under
+    // 28 wraps past any frame); then the inner Ethernet header whole.
+    let total = usize::from(be16(head, 16));
+    let inner = bytes[42..].get(..total.wrapping_sub(28))?;
+    if inner.len() < 14 {
+        return None;
+    }
+    Some((ne32(head, 38) & ne([0xff, 0xff, 0xff, 0]), inner))
+}
+
+/// `translate` once the frame is checked and its inner frame (`inner_len` bytes) walked,
+/// on `region`, the frame from where the new headers may begin: the new headers, the
+/// inner tags (`strip` bytes) stripped; their range in `region`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn translated(
-    buf: &mut [u8],
-    frame: Range<usize>,
+    region: &mut [u8],
     to_nvgre: bool,
     mtu: usize,
-    segment: u32,
-    inner: Range<usize>,
-    checksum: u16,
+    vni: u32,
+    inner_len: usize,
     walked: &Walked,
     strip: usize,
 ) -> Option<Range<usize>> {
-    let bytes = &buf[frame.clone()];
     let hash = walked.hash();
-    let inner_at = frame.start + inner.start;
-    let inner_start = inner_at + strip;
-    let end = frame.start + inner.end;
-    let len = end - inner_start;
-    let (total, start) = if to_nvgre {
-        (20 + 8 + len, inner_start - 42)
+    // The frame's start in the region, its inner frame's, and where the new headers
+    // begin: towards NVGRE 42 bytes before the inner frame, 50 after the frame's start;
+    // towards VXLAN 50 before it, 42 after the frame's start (never tags to strip).
+    let (at, inner_at, start) = if to_nvgre {
+        (0, 50, 8 + strip)
     } else {
-        (20 + 16 + len, inner_start.checked_sub(50)?)
+        (8, 50, 0)
+    };
+    let inner_start = inner_at + strip;
+    let end = inner_at + inner_len;
+    let len = end - inner_start;
+    let total = if to_nvgre {
+        20 + 8 + len
+    } else {
+        20 + 16 + len
     };
     if total > mtu {
         return None;
     }
-    let old_total = be16(bytes, 16);
-    let outer: [u8; 34] = bytes[..34].try_into().unwrap();
+    // The old header's parts kept, each one load before anything is written (the new
+    // header overlaps the old): bytes 0-15, 16-23 (the total length and the protocol
+    // replaced: ID, flags and fragment offset, TTL kept), the checksum and length
+    // words, the addresses.
+    let outer: &[u8; 34] = region[at..at + 34].try_into().unwrap();
+    let first: [u8; 16] = outer[..16].try_into().unwrap();
+    let ne64 = u64::from_ne_bytes;
+    let kept =
+        ne64(outer[16..24].try_into().unwrap()) & ne64([0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
+    let addresses: [u8; 8] = outer[26..34].try_into().unwrap();
+    let (old_checksum, old_total) = ([outer[24], outer[25]], [outer[16], outer[17]]);
+    let total = (total as u16).to_be_bytes();
     // RFC 1624: !checksum + !old + new for the total length and for the TTL/protocol
     // word, whose change is the protocol's, 47 - 17 = 30 either way (-30 is 0xffe1 in
-    // one's complement); one sum, two folds (it is at most 4 * 0xffff).
-    let protocol_change: u32 = if to_nvgre { 30 } else { 0xffe1 };
-    let sum = u32::from(!checksum) + u32::from(!old_total) + total as u32 + protocol_change;
-    let sum = (sum & 0xffff) + (sum >> 16);
-    let checksum = !((sum & 0xffff) + (sum >> 16)) as u16;
+    // one's complement). In the machine's byte order, as the words lie in memory, so
+    // that neither the old words nor the checksum are swapped (RFC 1071: the same sum,
+    // its bytes swapped). At most 4 * 0xffff, within 32 bits: folded in one add of the
+    // sum and its halves swapped, whose upper half is then high + low + the carry out
+    // of low + high (the end-around carry), as two folds give it.
+    let word = |bytes: [u8; 2]| u32::from(u16::from_ne_bytes(bytes));
+    let protocol_change = word(if to_nvgre { [0, 30] } else { [0xff, 0xe1] });
+    let sum =
+        (word(old_checksum) ^ 0xffff) + (word(old_total) ^ 0xffff) + word(total) + protocol_change;
+    let sum = sum.wrapping_add(sum.rotate_left(16)) >> 16;
+    let checksum = (!(sum as u16)).to_ne_bytes();
     if strip != 0 {
-        strip_tags(buf, inner_at, inner_start);
+        strip_tags(region, inner_at, inner_start);
     }
-    let (total, checksum) = ((total as u16).to_be_bytes(), checksum.to_be_bytes());
-    let mut ip = outer;
-    ip[16..18].copy_from_slice(&total);
+    let protocol = if to_nvgre { 47 } else { 17 };
+    let middle =
+        kept | ne64([total[0], total[1], 0, 0, 0, 0, 0, 0]) | ne64([0, 0, 0, 0, 0, 0, 0, protocol]);
+    // The segment's three bytes as the received header held them, the fourth byte
+    // NVGRE's FlowID or VXLAN's reserved 0.
+    let ne = u32::from_ne_bytes;
+    let ip: &mut [u8; 34] = (&mut region[start..start + 34]).try_into().unwrap();
+    ip[..16].copy_from_slice(&first);
+    ip[16..24].copy_from_slice(&middle.to_ne_bytes());
     ip[24..26].copy_from_slice(&checksum);
-    let [s0, s1, s2] = [(segment >> 16) as u8, (segment >> 8) as u8, segment as u8];
+    ip[26..34].copy_from_slice(&addresses);
     if to_nvgre {
-        ip[23] = 47;
-        let mut header = [0u8; 42];
-        header[..34].copy_from_slice(&ip);
-        header[34..].copy_from_slice(&[0x20, 0, 0x65, 0x58, s0, s1, s2, (hash >> 24) as u8]);
-        let at: &mut [u8; 42] = buf.get_mut(start..inner_start)?.try_into().unwrap();
-        *at = header;
+        let flow = ne([0, 0, 0, (hash >> 24) as u8]);
+        let gre: &mut [u8; 8] = (&mut region[start + 34..inner_start]).try_into().unwrap();
+        gre[..4].copy_from_slice(&[0x20, 0, 0x65, 0x58]);
+        gre[4..].copy_from_slice(&(vni | flow).to_ne_bytes());
     } else {
-        ip[23] = 17;
         let port = source_port(hash).to_be_bytes();
         let udp_len = ((16 + len) as u16).to_be_bytes();
-        let mut header = [0u8; 50];
-        header[..34].copy_from_slice(&ip);
-        header[34..].copy_from_slice(&[
-            port[0], port[1], 0x12, 0xb5, udp_len[0], udp_len[1], 0, 0, 0x08, 0, 0, 0, s0, s1, s2,
-            0,
+        let udp: &mut [u8; 16] = (&mut region[start + 34..inner_start]).try_into().unwrap();
+        udp[..12].copy_from_slice(&[
+            port[0], port[1], 0x12, 0xb5, udp_len[0], udp_len[1], 0, 0, 0x08, 0, 0, 0,
         ]);
-        let at: &mut [u8; 50] = buf.get_mut(start..inner_start)?.try_into().unwrap();
-        *at = header;
+        udp[12..].copy_from_slice(&vni.to_ne_bytes());
     }
     Some(start..end)
 }

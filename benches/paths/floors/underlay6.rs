@@ -153,6 +153,17 @@ pub(super) fn martian6(src: u128) -> bool {
     src <= 1 || src >> 120 == 0xff || src >> 32 == 0xffff
 }
 
+/// `martian6` of the address at `at` in `bytes`, by its first byte where that is not 0
+/// (one compare: then it is neither unspecified, loopback nor IPv4-mapped, only
+/// multicast if 0xff), else by `martian6`.
+#[inline(always)]
+fn martian6_at(bytes: &[u8], at: usize) -> bool {
+    match bytes[at] {
+        0 => martian6(be128(bytes, at)),
+        first => first == 0xff,
+    }
+}
+
 /// A received tunnel frame over IPv6 that passed the checks.
 struct Checked6 {
     nvgre: bool,
@@ -161,73 +172,82 @@ struct Checked6 {
     inner: Range<usize>,
     /// The outer ECN.
     ecn: u8,
-    /// The folded sum of the outer addresses.
-    addresses: u16,
 }
 
 /// The checks tunnelwire's decapsulation and translation make on a frame over IPv6
 /// (tags and extension headers are other shapes here: `None`): 40 + payload length
 /// within the frame, a VTEP source, then for VXLAN (next header UDP, port 4789) a
 /// non-zero UDP checksum that verifies and the VXLAN-GPE payload, for NVGRE (next header
-/// GRE) a non-reserved VSID; an inner Ethernet header.
+/// GRE) a non-reserved VSID; an inner Ethernet header. Only the kinds asked for
+/// (`vxlan`, `nvgre`; the other `None`).
+///
+/// Over a fixed-size head, every offset a constant: Ethernet, IPv6, NVGRE and the inner
+/// Ethernet header, 76 bytes (VXLAN's 84), under which nothing is taken; the EtherType
+/// and the version in one masked compare of a native-order word; the lengths as ranges.
 #[inline(always)]
-fn checked6(frame: &[u8]) -> Option<Checked6> {
-    if frame.len() < 54 || be16(frame, 12) != 0x86dd {
+fn checked6(frame: &[u8], vxlan: bool, nvgre: bool) -> Option<Checked6> {
+    let head: &[u8; 76] = frame.first_chunk()?;
+    let ne = u32::from_ne_bytes;
+    if ne32(head, 12) & ne([0xff, 0xff, 0xf0, 0]) != ne([0x86, 0xdd, 0x60, 0]) {
         return None;
     }
-    let ip = &frame[14..];
-    let first = be32(ip, 0);
-    let payload_len = usize::from(be16(ip, 4));
-    if first >> 28 != 6 || 40 + payload_len > ip.len() {
+    // 40 + payload length <= what follows the Ethernet header.
+    let payload_len = usize::from(be16(head, 18));
+    if payload_len > frame.len() - 54 {
         return None;
     }
-    let payload = &ip[40..40 + payload_len];
-    let addresses = address_sum(&ip[8..40]);
-    let nvgre = match ip[6] {
-        17 => false,
-        47 => true,
-        _ => return None,
-    };
-    // The UDP checks the walk makes come before the source: a malformed datagram is
-    // refused for that first (the same outcome here).
-    let (segment, inner) = if nvgre {
-        let (segment, inner) = self::nvgre(payload)?;
-        if martian6(be128(ip, 8)) || segment <= 0xfff || segment == 0xff_ffff {
+    let ecn = head[15] >> 4 & 0x03;
+    if vxlan && head[20] == 17 {
+        let head: &[u8; 84] = frame.first_chunk()?;
+        // `udp`'s, `vxlan`'s and the inner header's lengths: 30 <= UDP length <= the
+        // payload's.
+        let udp_len = usize::from(be16(head, 58));
+        if udp_len < 30 || udp_len > payload_len {
             return None;
         }
-        (segment, inner)
-    } else {
-        let (datagram, _, dst) = udp(payload)?;
-        if dst != 4789 {
+        // Port 4789 and the I flag; the UDP checks the walk makes come before the
+        // source: a malformed datagram is refused for that first (the same outcome
+        // here).
+        if head[56..58] != [0x12, 0xb5] || head[62] & 0x08 == 0 {
             return None;
         }
-        let (segment, flags, next_protocol, inner) = vxlan(datagram)?;
-        let checksum = be16(payload, 6);
-        if martian6(be128(ip, 8)) || checksum == 0 {
+        if martian6_at(head, 22) || head[60..62] == [0, 0] {
             return None;
         }
-        // `udp` cut the datagram at its length: the pseudo-header's length is its own.
-        let len = datagram.len() as u16 + 8;
-        let pseudo = add(add(addresses, 17), len);
-        if add(pseudo, sum(&payload[..usize::from(len)])) != 0xffff {
+        let pseudo = add(add(address_sum(&head[22..54]), 17), udp_len as u16);
+        if add(pseudo, sum(&frame[54..54 + udp_len])) != 0xffff {
             return None;
         }
-        if vxlan_gpe_refused(flags, next_protocol) {
+        if vxlan_gpe_refused(head[62], head[65]) {
             return None;
         }
-        (segment, inner)
-    };
-    if inner.len() < 14 {
-        return None;
+        return Some(Checked6 {
+            nvgre: false,
+            segment: be32(head, 66) >> 8,
+            inner: 70..54 + udp_len,
+            ecn,
+        });
     }
-    let start = inner.as_ptr() as usize - frame.as_ptr() as usize;
-    Some(Checked6 {
-        nvgre,
-        segment,
-        inner: start..start + inner.len(),
-        ecn: (first >> 20) as u8 & 0x03,
-        addresses,
-    })
+    if nvgre && head[20] == 47 {
+        // `nvgre`'s checks in one compare of a native-order word; NVGRE and the inner
+        // Ethernet header within the payload.
+        if ne32(head, 54) & ne([0xfc, 0x07, 0xff, 0xff]) != ne([0x20, 0, 0x65, 0x58])
+            || payload_len < 22
+        {
+            return None;
+        }
+        let segment = be32(head, 58) >> 8;
+        if martian6_at(head, 22) || reserved_vsid(segment) {
+            return None;
+        }
+        return Some(Checked6 {
+            nvgre: true,
+            segment,
+            inner: 62..54 + payload_len,
+            ecn,
+        });
+    }
+    None
 }
 
 /// What decapsulation over IPv6 found, as the bench compares it: the segment, the
@@ -244,23 +264,10 @@ pub fn decapsulate6(frame: &mut [u8]) -> Option<Found6> {
         inner: range,
         ecn,
         ..
-    } = checked6(frame)?;
+    } = checked6(frame, true, true)?;
     let (src, dst) = (be128(frame, 22), be128(frame, 38));
-    let inner = frame.get_mut(range.clone())?;
-    let ethertype = be16(inner, 12);
-    let alarm = if ethertype == 0x0800 {
-        if ecn == 0 {
-            0
-        } else {
-            ecn_ipv4::<14>(inner, ecn)?
-        }
-    } else if tpid(ethertype) {
-        return None;
-    } else if ethertype == 0x86dd && ecn != 0 {
-        ecn_ipv6::<14>(inner, ecn)?
-    } else {
-        0
-    };
+    // RFC 6040 as over IPv4 (tags refused), by decapsulation's own tail.
+    let alarm = ethernet_alarm(&mut frame[range.clone()], ecn)?;
     let options = range.start..range.start;
     Some((
         u8::from(nvgre),
@@ -275,7 +282,10 @@ pub fn decapsulate6(frame: &mut [u8]) -> Option<Found6> {
 }
 
 /// Hand-written VXLAN <-> NVGRE translation over IPv6 with tunnelwire's defaults (the
-/// new VXLAN UDP checksum computed), in place: the new range.
+/// new VXLAN UDP checksum computed), in place: the new range. As over IPv4: the inner
+/// frame's common shapes by walks of their own, everything read and written through one
+/// slice of the buffer from where the new headers may begin (8 bytes before the frame
+/// towards VXLAN), the segment written as the received header's three bytes.
 #[inline(always)]
 pub fn translate6(
     buf: &mut [u8],
@@ -283,84 +293,125 @@ pub fn translate6(
     to_nvgre: bool,
     mtu: usize,
 ) -> Option<Range<usize>> {
-    let bytes = buf.get(frame.clone())?;
-    let Checked6 {
-        nvgre,
-        segment,
-        inner,
-        addresses,
-        ..
-    } = checked6(bytes)?;
-    if nvgre == to_nvgre {
-        return None; // same-kind translation is another shape here
-    }
-    if to_nvgre && (segment <= 0xfff || segment == 0xff_ffff) {
+    let back = if to_nvgre { 0 } else { 8 };
+    let region = buf.get_mut(frame.start.checked_sub(back)?..frame.end)?;
+    // The frame itself (`None` where its range is reversed).
+    let bytes = region.get(back..)?;
+    // A same-kind translation is another shape here: only the other kind checked.
+    let Checked6 { segment, inner, .. } = checked6(bytes, to_nvgre, !to_nvgre)?;
+    if to_nvgre && reserved_vsid(segment) {
         return None;
     }
+    // The segment's three bytes as the received header holds them, the fourth 0.
+    let ne = u32::from_ne_bytes;
+    let vni = ne32(bytes, inner.start - 4) & ne([0xff, 0xff, 0xff, 0]);
     let inner_frame = &bytes[inner.clone()];
-    let walked = walk(inner_frame, true)?;
-    // Inner tags: stripped on the way to NVGRE, refused in NVGRE.
-    let strip = walked.strip_len()?;
-    if strip != 0 && nvgre {
-        return None;
-    }
-    let hash = walked.hash();
-    let inner_len = inner.end - inner.start - strip;
-    let end = frame.start + inner.end;
-    let (payload_len, next_header, start) = if to_nvgre {
-        (8 + inner_len, 47u8, frame.start + 8 + strip)
+    let translated = if let Some(walked) = walk_common(inner_frame, true) {
+        translated6(region, to_nvgre, mtu, vni, inner, &walked, 0)
     } else {
-        (16 + inner_len, 17u8, frame.start.checked_sub(8)?)
+        // Inner tags: stripped on the way to NVGRE, refused in NVGRE.
+        let (walked, strip) = match walk_tagged(inner_frame, true) {
+            Some(walked) if to_nvgre => (walked, 4),
+            Some(_) => return None,
+            None => match walk_ipv6(inner_frame) {
+                Some(walked) => (walked, 0),
+                None => {
+                    let walked = walk_declined(inner_frame, true)?;
+                    let strip = walked.strip_len()?;
+                    if strip != 0 && !to_nvgre {
+                        return None;
+                    }
+                    (walked, strip)
+                }
+            },
+        };
+        translated6(region, to_nvgre, mtu, vni, inner, &walked, strip)
+    }?;
+    let at = frame.start - back;
+    Some(at + translated.start..at + translated.end)
+}
+
+/// `translate6` once the frame is checked and its inner frame (at `inner` in the frame)
+/// walked, on `region`, the frame from where the new headers may begin: the new
+/// headers, the inner tags (`strip` bytes) stripped; their range in `region`.
+#[inline(always)]
+fn translated6(
+    region: &mut [u8],
+    to_nvgre: bool,
+    mtu: usize,
+    vni: u32,
+    inner: Range<usize>,
+    walked: &Walked,
+    strip: usize,
+) -> Option<Range<usize>> {
+    let hash = walked.hash();
+    // The frame's start in the region and where the new headers begin: towards NVGRE
+    // 8 bytes after the frame's start (the tags after them), towards VXLAN 8 before it.
+    let (at, start) = if to_nvgre { (0, 8 + strip) } else { (8, 0) };
+    let inner_at = at + inner.start;
+    let inner_start = inner_at + strip;
+    let end = at + inner.end;
+    let inner_len = end - inner_start;
+    let payload_len = if to_nvgre {
+        8 + inner_len
+    } else {
+        16 + inner_len
     };
     if 40 + payload_len > mtu {
         return None;
     }
     // VXLAN: the inner frame's share of the new UDP checksum, read before anything moves.
-    let inner_sum = if to_nvgre { 0 } else { sum(inner_frame) };
-    let outer: [u8; 54] = bytes[..54].try_into().unwrap();
-    if strip != 0 {
-        let inner_at = frame.start + inner.start;
-        strip_tags(buf, inner_at, inner_at + strip);
-    }
-    let moved: &mut [u8; 54] = (&mut buf[start..start + 54]).try_into().unwrap();
-    *moved = outer;
-    moved[18..20].copy_from_slice(&(payload_len as u16).to_be_bytes());
-    moved[20] = next_header;
-    let l4 = start + 54;
-    if to_nvgre {
-        let gre: [u8; 8] = [
-            0x20,
-            0,
-            0x65,
-            0x58,
-            (segment >> 16) as u8,
-            (segment >> 8) as u8,
-            segment as u8,
-            (hash >> 24) as u8,
-        ];
-        buf[l4..l4 + 8].copy_from_slice(&gre);
+    let inner_sum = if to_nvgre {
+        0
     } else {
-        let port = source_port(hash);
-        let len = payload_len as u16;
+        sum(&region[inner_at..end])
+    };
+    let outer: [u8; 54] = region[at..at + 54].try_into().unwrap();
+    if strip != 0 {
+        strip_tags(region, inner_at, inner_start);
+    }
+    let len = payload_len as u16;
+    let moved: &mut [u8; 54] = (&mut region[start..start + 54]).try_into().unwrap();
+    *moved = outer;
+    moved[18..20].copy_from_slice(&len.to_be_bytes());
+    let l4 = start + 54;
+    let ne = u32::from_ne_bytes;
+    if to_nvgre {
+        moved[20] = 47;
+        let flow = ne([0, 0, 0, (hash >> 24) as u8]);
+        let gre: &mut [u8; 8] = (&mut region[l4..l4 + 8]).try_into().unwrap();
+        gre[..4].copy_from_slice(&[0x20, 0, 0x65, 0x58]);
+        gre[4..].copy_from_slice(&(vni | flow).to_ne_bytes());
+    } else {
+        moved[20] = 17;
+        let port = source_port(hash).to_be_bytes();
+        let len = len.to_be_bytes();
         // The pseudo-header (addresses, next header, length) and the UDP and VXLAN
-        // headers' fields: port 4789, flags 0x08, the segment.
-        let fields = add(
-            add(add(addresses, 17 + 4789), add(len, len)),
-            add(
-                add(port, 0x0800),
-                add((segment >> 8) as u16, (segment as u16) << 8),
-            ),
-        );
-        let checksum = match !add(fields, inner_sum) {
+        // headers' fields (port 4789, flags 0x08, the segment) and the inner frame's
+        // sum, in the machine's byte order as the words lie in memory (RFC 1071: the
+        // same sum, its bytes swapped), so that the segment's bytes, the port and the
+        // length as written and the checksum need no swap: one plain sum of 16-bit
+        // terms, at most 10 * 0xffff, folded in one add of the sum and its halves
+        // swapped (the upper half is then high + low + the carry out of low + high), as
+        // their one's-complement additions give it.
+        let word = |bytes: [u8; 2]| u32::from(u16::from_ne_bytes(bytes));
+        let [s0, s1, s2, _] = vni.to_ne_bytes();
+        let sum = word(address_sum(&outer[22..54]).to_be_bytes())
+            + word((17u16 + 4789).to_be_bytes())
+            + 2 * word(len)
+            + word(port)
+            + word([0x08, 0])
+            + word([s0, s1])
+            + word([s2, 0])
+            + word(inner_sum.to_be_bytes());
+        let sum = (sum.wrapping_add(sum.rotate_left(16)) >> 16) as u16;
+        let checksum = match !sum {
             0 => 0xffff,
             checksum => checksum,
-        };
-        let (port, len, checksum) = (
-            port.to_be_bytes(),
-            len.to_be_bytes(),
-            checksum.to_be_bytes(),
-        );
-        let header: [u8; 16] = [
+        }
+        .to_ne_bytes();
+        let udp: &mut [u8; 16] = (&mut region[l4..l4 + 16]).try_into().unwrap();
+        udp[..12].copy_from_slice(&[
             port[0],
             port[1],
             0x12,
@@ -373,16 +424,9 @@ pub fn translate6(
             0,
             0,
             0,
-            (segment >> 16) as u8,
-            (segment >> 8) as u8,
-            segment as u8,
-            0,
-        ];
-        buf[l4..l4 + 16].copy_from_slice(&header);
+        ]);
+        udp[12..].copy_from_slice(&vni.to_ne_bytes());
     }
-    debug_assert_eq!(
-        l4 + if to_nvgre { 8 } else { 16 },
-        frame.start + inner.start + strip
-    );
+    debug_assert_eq!(l4 + if to_nvgre { 8 } else { 16 }, inner_start);
     Some(start..end)
 }
