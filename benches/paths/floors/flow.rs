@@ -74,6 +74,28 @@ pub(super) fn walk_declined(frame: &[u8], transport: bool) -> Option<Walked> {
     (frame.len() >= 14).then(|| walk_other(frame, transport))
 }
 
+/// Translation's walk of an inner frame `walk_common` declined, with the bytes of tags
+/// to strip: one tag stripped on the way to NVGRE (`to_nvgre`) and refused in NVGRE,
+/// untagged IPv6, then every other shape by `walk_declined` (tags refused likewise).
+#[inline(always)]
+pub(super) fn walk_translated_other(frame: &[u8], to_nvgre: bool) -> Option<(Walked, usize)> {
+    match walk_tagged(frame, true) {
+        Some(walked) if to_nvgre => Some((walked, 4)),
+        Some(_) => None,
+        None => match walk_ipv6(frame) {
+            Some(walked) => Some((walked, 0)),
+            None => {
+                let walked = walk_declined(frame, true)?;
+                let strip = walked.strip_len()?;
+                if strip != 0 && !to_nvgre {
+                    return None;
+                }
+                Some((walked, strip))
+            }
+        },
+    }
+}
+
 /// `walk` of the common frame (untagged IPv4 without options, its header sound): `None`
 /// for every other shape. Callers take the two apart, so that what follows the walk is
 /// compiled once for the common frame (no tags to strip) and once for the others.

@@ -310,21 +310,7 @@ pub fn translate6(
         translated6(region, to_nvgre, mtu, vni, inner, &walked, 0)
     } else {
         // Inner tags: stripped on the way to NVGRE, refused in NVGRE.
-        let (walked, strip) = match walk_tagged(inner_frame, true) {
-            Some(walked) if to_nvgre => (walked, 4),
-            Some(_) => return None,
-            None => match walk_ipv6(inner_frame) {
-                Some(walked) => (walked, 0),
-                None => {
-                    let walked = walk_declined(inner_frame, true)?;
-                    let strip = walked.strip_len()?;
-                    if strip != 0 && !to_nvgre {
-                        return None;
-                    }
-                    (walked, strip)
-                }
-            },
-        };
+        let (walked, strip) = walk_translated_other(inner_frame, to_nvgre)?;
         translated6(region, to_nvgre, mtu, vni, inner, &walked, strip)
     }?;
     let at = frame.start - back;
