@@ -175,7 +175,42 @@ pub fn pseudo_header_ipv6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length:
 /// the covered data changes from `old` to `new`, without summing the data again.
 #[inline]
 pub const fn update(checksum: u16, old: u16, new: u16) -> u16 {
-    !combine(combine(!checksum, !old), new)
+    update_words(checksum, [old], [new])
+}
+
+/// [`update`] after several 16-bit words of the covered data change, each `old[i]` to
+/// `new[i]`: the same checksum as one update after another, in one sum and one fold.
+///
+/// The sum does not depend on byte order (RFC 1071 section 2), so the checksum and the
+/// words may all be taken in the machine's order, as they lie in memory
+/// (`u16::from_ne_bytes` of the header's bytes), the checksum returned in that order:
+/// no byte swaps.
+///
+/// ```
+/// use tunnelwire::checksum;
+/// let (old, new) = ([0x1234, 0x4011], [0x1240, 0x402f]);
+/// let one_by_one = checksum::update(checksum::update(0xb1e6, old[0], new[0]), old[1], new[1]);
+/// assert_eq!(checksum::update_words(0xb1e6, old, new), one_by_one);
+/// let swapped = |words: [u16; 2]| words.map(u16::swap_bytes);
+/// let native = checksum::update_words(0xb1e6_u16.swap_bytes(), swapped(old), swapped(new));
+/// assert_eq!(native.swap_bytes(), one_by_one);
+/// ```
+#[inline]
+// Cannot overflow: 2N + 1 values below 2^16, N at most 4096 (asserted).
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+pub const fn update_words<const N: usize>(checksum: u16, old: [u16; N], new: [u16; N]) -> u16 {
+    const { assert!(N <= 4096, "the sum stays within 32 bits") };
+    let mut acc = !checksum as u32;
+    let mut i = 0;
+    while i < N {
+        acc += !old[i] as u32 + new[i] as u32;
+        i += 1;
+    }
+    // Folded in one add: the sum plus itself with its halves swapped holds, in its upper
+    // half, high + low + the carry out of low + high, which is the end-around carry
+    // (high + low is under 2^17, so one fold is enough). Zero only for a zero sum, as a
+    // chain of one's-complement additions gives it.
+    !((acc.wrapping_add(acc.rotate_left(16)) >> 16) as u16)
 }
 
 #[cfg(test)]
@@ -305,5 +340,35 @@ mod tests {
         let updated = update(0xb861, 0x4011, 0x3f11);
         header[10..12].fill(0);
         assert_eq!(updated, finish(sum(&header)));
+    }
+
+    /// Several words updated at once give the checksum of one update after another, bit
+    /// for bit (0x0000 and 0xffff, the two zeros, not confused), in either byte order.
+    #[test]
+    fn word_updates_at_once_are_one_after_another() {
+        let mut rng = crate::test_rng::Rng(7);
+        let edges = [0, 1, 0x7fff, 0x8000, 0xfffe, 0xffff];
+        let value = |rng: &mut crate::test_rng::Rng| match rng.below(3) {
+            0 => edges[rng.below(edges.len())],
+            _ => rng.next() as u16,
+        };
+        for _ in 0..200_000 {
+            let checksum = value(&mut rng);
+            let old = [value(&mut rng), value(&mut rng), value(&mut rng)];
+            let new = [value(&mut rng), value(&mut rng), value(&mut rng)];
+            // RFC 1624's equation 3, one word at a time, by one's-complement additions.
+            let chained = (0..3).fold(checksum, |c, i| !combine(combine(!c, !old[i]), new[i]));
+            assert_eq!(
+                update(checksum, old[0], new[0]),
+                !combine(combine(!checksum, !old[0]), new[0])
+            );
+            assert_eq!(update_words(checksum, old, new), chained);
+            let swapped = update_words(
+                checksum.swap_bytes(),
+                old.map(u16::swap_bytes),
+                new.map(u16::swap_bytes),
+            );
+            assert_eq!(swapped.swap_bytes(), chained);
+        }
     }
 }

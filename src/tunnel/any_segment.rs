@@ -81,7 +81,7 @@ impl Encapsulator {
         let checksum_at = at - SEGMENT_AT - 2;
         let sent = u16::from_be_bytes([buf[checksum_at], buf[checksum_at + 1]]);
         if vxlan && sent != 0 {
-            let updated = checksum::update(checksum::update(sent, old[0], new[0]), old[1], new[1]);
+            let updated = checksum::update_words(sent, old, new);
             // RFC 768: a computed zero is sent as all ones.
             let updated = if updated == 0 { 0xffff } else { updated };
             buf[checksum_at..checksum_at + 2].copy_from_slice(&updated.to_be_bytes());

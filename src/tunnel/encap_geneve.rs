@@ -162,11 +162,7 @@ impl Encapsulator {
         let checksum_at = at - 2;
         let sent = u16::from_be_bytes([buf[checksum_at], buf[checksum_at + 1]]);
         if sent != 0 && template_word != packet_word {
-            let updated = checksum::update(
-                checksum::update(sent, template_word[0], packet_word[0]),
-                template_word[1],
-                packet_word[1],
-            );
+            let updated = checksum::update_words(sent, template_word, packet_word);
             // RFC 768: a computed zero is sent as all ones.
             let updated = if updated == 0 { 0xffff } else { updated };
             UdpDatagram::new_unchecked(&mut buf[at - udp::HEADER_LEN..at]).set_checksum(updated);

@@ -105,25 +105,32 @@ pub struct TranslateConfig {
     pub mtu: u16,
 }
 
+impl TranslateConfig {
+    /// The defaults, as a constant: what the express path of a [`Translator`] built
+    /// from them reads instead of its settings.
+    const DEFAULT: TranslateConfig = TranslateConfig {
+        decoder: Decoder::DEFAULT,
+        checksums: Checksums::Verify,
+        sources: SourcePolicy::RoutableOnly,
+        udp6_zero_checksum_rx: false,
+        vxlan_port: vxlan::PORT,
+        geneve_port: geneve::PORT,
+        geneve_options: GeneveOptions::new(),
+        geneve_understood: UnderstoodOptions::NONE,
+        source_ports: PortRange::DYNAMIC,
+        udp_checksum: false,
+        udp6_zero_checksum_tx: false,
+        symmetric_hash: false,
+        flow_id: FlowId::Hash,
+        inner_vlan: InnerVlanPolicy::Strip,
+        mtu: 1500,
+    };
+}
+
 impl Default for TranslateConfig {
+    #[inline]
     fn default() -> Self {
-        TranslateConfig {
-            decoder: Decoder::default(),
-            checksums: Checksums::Verify,
-            sources: SourcePolicy::RoutableOnly,
-            udp6_zero_checksum_rx: false,
-            vxlan_port: vxlan::PORT,
-            geneve_port: geneve::PORT,
-            geneve_options: GeneveOptions::new(),
-            geneve_understood: UnderstoodOptions::NONE,
-            source_ports: PortRange::DYNAMIC,
-            udp_checksum: false,
-            udp6_zero_checksum_tx: false,
-            symmetric_hash: false,
-            flow_id: FlowId::Hash,
-            inner_vlan: InnerVlanPolicy::Strip,
-            mtu: 1500,
-        }
+        TranslateConfig::DEFAULT
     }
 }
 
@@ -159,9 +166,16 @@ impl TranslateConfig {
 
 /// Translates tunnel frames among VXLAN, NVGRE and Geneve in place, by its
 /// [`TranslateConfig`], checked when it is built.
+///
+/// The per-packet code of its express path (the common frames) is chosen once, when it
+/// is built: with the defaults (whatever the MTU and the Geneve settings, which that
+/// path reads from the translator) the settings are constants there; with any other
+/// settings it reads them per packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Translator {
     config: TranslateConfig,
+    /// Its settings are the defaults wherever the express path reads them.
+    defaults: bool,
 }
 
 impl Translator {
@@ -173,7 +187,32 @@ impl Translator {
     pub fn new(config: TranslateConfig) -> Result<Self> {
         check_udp_ports("VXLAN port", config.vxlan_port, config.source_ports)?;
         check_udp_ports("Geneve port", config.geneve_port, config.source_ports)?;
-        Ok(Translator { config })
+        // The settings the express path does not read (it declines Geneve targets and
+        // frames; the MTU it reads from the translator) are left out of the choice.
+        let defaults = TranslateConfig {
+            geneve_port: geneve::PORT,
+            geneve_options: GeneveOptions::new(),
+            geneve_understood: UnderstoodOptions::NONE,
+            mtu: TranslateConfig::DEFAULT.mtu,
+            ..config
+        } == TranslateConfig::DEFAULT;
+        Ok(Translator { config, defaults })
+    }
+
+    /// A translator that reads its settings per packet, whatever they are: what the
+    /// tests compare the chosen path with.
+    #[cfg(test)]
+    pub(crate) fn configured(config: TranslateConfig) -> Self {
+        Translator {
+            config,
+            defaults: false,
+        }
+    }
+
+    /// True when its express path runs with the defaults as constants.
+    #[cfg(test)]
+    pub(crate) fn runs_defaults(&self) -> bool {
+        self.defaults
     }
 
     /// Its settings.
@@ -209,7 +248,12 @@ impl Translator {
         frame: Range<usize>,
         to: TunnelKind,
     ) -> Result<Range<usize>> {
-        self.config.translate(buf, frame, to)
+        // Each path a copy of the express path, its settings constants or read.
+        if self.defaults {
+            self.config.translate::<true>(buf, frame, to)
+        } else {
+            self.config.translate::<false>(buf, frame, to)
+        }
     }
 }
 
@@ -218,29 +262,33 @@ impl Default for Translator {
     #[inline]
     fn default() -> Self {
         Translator {
-            config: TranslateConfig::default(),
+            config: TranslateConfig::DEFAULT,
+            defaults: true,
         }
     }
 }
 
 impl TranslateConfig {
-    /// [`Translator::translate`], the settings checked when the translator was built.
+    /// [`Translator::translate`], the settings checked when the translator was built;
+    /// with `DEFAULTS`, the express path reads the defaults (constants) for every
+    /// setting but the MTU, which must be all it finds different in these.
     // Always inlined, as `Translator::translate`.
     #[inline(always)]
     // Cannot overflow or index out of range: offsets of headers inside the checked frame
     // and its headroom.
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-    pub(crate) fn translate(
+    pub(crate) fn translate<const DEFAULTS: bool>(
         &self,
         buf: &mut [u8],
         frame: Range<usize>,
         to: TunnelKind,
     ) -> Result<Range<usize>> {
-        let policy = self.receive_policy();
+        let express = if DEFAULTS { &Self::DEFAULT } else { self };
+        let policy = express.receive_policy();
         // The common frame in straight-line code; any other, and every error, by the
         // general path.
         if let Some(translated) =
-            self.translate_express_or_refused::<false>(buf, frame.clone(), to, policy)
+            express.translate_express_or_refused::<false>(buf, frame.clone(), to, policy, self.mtu)
         {
             return translated;
         }
@@ -315,7 +363,7 @@ impl TranslateConfig {
         // took both families, the IPv4 ones first: measured at 30d9117, translate+mixed
         // 326 -> 323 and translate6 857 -> 853 instructions per packet.)
         if let Some(translated) =
-            self.translate_express_or_refused::<true>(buf, frame.clone(), to, policy)
+            self.translate_express_or_refused::<true>(buf, frame.clone(), to, policy, self.mtu)
         {
             return translated;
         }

@@ -106,6 +106,14 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         &self.buffer.as_ref()[..HEADER_LEN]
     }
 
+    /// The fixed header as an array, for reading its fields where they lie in memory
+    /// (several at once, or in the machine's byte order).
+    #[inline(always)]
+    pub(crate) fn header(&self) -> &[u8; HEADER_LEN] {
+        // `fixed` is HEADER_LEN bytes long: the conversion never fails.
+        self.fixed().try_into().unwrap_or(&[0; HEADER_LEN])
+    }
+
     /// Returns the underlying buffer.
     #[inline]
     pub fn into_inner(self) -> T {

@@ -7,7 +7,8 @@ use crate::packet::{ReservedPolicy, TunnelPorts};
 use crate::tunnel::flow::PortRange;
 use crate::tunnel::inner_vlan::InnerVlanPolicy;
 use crate::tunnel::{
-    DecapConfig, Decapsulator, FlowId, SourcePolicy, TranslateConfig, TunnelKind, UnderstoodOptions,
+    DecapConfig, Decapsulator, FlowId, SourcePolicy, TranslateConfig, Translator, TunnelKind,
+    UnderstoodOptions,
 };
 use corpus::{Rng, frames, inner_frame};
 use std::vec::Vec;
@@ -52,7 +53,41 @@ fn translators() -> Vec<TranslateConfig> {
             inner_vlan: InnerVlanPolicy::Keep,
             ..base
         },
+        // The defaults' path with what it reads from the translator moved: the MTU (and
+        // the Geneve settings, which it never reads).
+        TranslateConfig {
+            mtu: 120,
+            geneve_port: 6082,
+            geneve_options: geneve_option(),
+            geneve_understood: UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap(),
+            ..base
+        },
     ])
+}
+
+/// One Geneve option, OVN's class.
+fn geneve_option() -> crate::wire::GeneveOptions {
+    let mut options = crate::wire::GeneveOptions::new();
+    options.push(0x0102, 0x80, &[0, 1, 0, 2]).unwrap();
+    options
+}
+
+/// A translator of the default settings (whatever its MTU and Geneve settings) runs the
+/// defaults' express path; one of any other settings reads them per packet.
+#[test]
+fn the_default_translator_runs_as_constants() {
+    let translators = translators();
+    let (defaults, others) = translators.split_at(1);
+    assert!(Translator::default().runs_defaults());
+    assert!(Translator::new(defaults[0]).unwrap().runs_defaults());
+    let (last, others) = others.split_last().unwrap();
+    assert!(Translator::new(*last).unwrap().runs_defaults(), "{last:?}");
+    for config in others {
+        assert!(
+            !Translator::new(*config).unwrap().runs_defaults(),
+            "{config:?}"
+        );
+    }
 }
 
 /// Wherever the express path translates a frame, the general path gives the same
@@ -66,6 +101,20 @@ fn express_translation_is_the_general_one() {
             for to in [TunnelKind::Vxlan, TunnelKind::Nvgre, TunnelKind::Geneve] {
                 tried += usize::from(to != TunnelKind::Geneve);
                 let (mut express, mut general) = (buf.clone(), buf.clone());
+                // What a translator built from the settings does, on its chosen path,
+                // and on the path that reads them per packet.
+                let (mut chosen, mut configured) = (buf.clone(), buf.clone());
+                let by_chosen =
+                    Translator::new(*translator)
+                        .unwrap()
+                        .translate(&mut chosen, range.clone(), to);
+                let by_configured = Translator::configured(*translator).translate(
+                    &mut configured,
+                    range.clone(),
+                    to,
+                );
+                assert_eq!(by_chosen, by_configured, "{translator:?} to {to:?}");
+                assert_eq!(chosen, configured, "{translator:?} to {to:?}");
                 let policy = ReceivePolicy {
                     checksums: translator.checksums,
                     sources: translator.sources,

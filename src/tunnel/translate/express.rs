@@ -269,6 +269,16 @@ fn link_only<'a, K: Record<'a>>(
     true
 }
 
+/// Where `N` bytes of new headers start before the inner frame at `inner_start`, for an
+/// outer IP packet of `total` bytes: `None` past `mtu` or the headroom.
+#[inline(always)]
+fn room<const N: usize>(inner_start: usize, total: usize, mtu: u16) -> Option<usize> {
+    if total > usize::from(mtu) {
+        return None;
+    }
+    inner_start.checked_sub(N)
+}
+
 /// Strips `len` bytes of inner tags (none, or a whole number of tags) from the inner
 /// frame at `buf[at..]` by moving its MAC addresses over them: 12 bytes through
 /// registers, where `inner_vlan::strip`'s `copy_within` was a call to `memmove` in the
@@ -315,7 +325,7 @@ impl TranslateConfig {
         to: TunnelKind,
         policy: ReceivePolicy,
     ) -> Option<Range<usize>> {
-        self.translate_express_or_refused::<false>(buf, frame, to, policy)?
+        self.translate_express_or_refused::<false>(buf, frame, to, policy, self.mtu)?
             .ok()
     }
 
@@ -324,7 +334,8 @@ impl TranslateConfig {
     /// frame that passed every check of the express walk and carries a reserved VSID
     /// toward NVGRE: the error the general path would name after the same checks
     /// (`check_vsid`, its first test after them), without walking the frame again (one
-    /// frame in eight of the mixed workload).
+    /// frame in eight of the mixed workload). The new frame may have `mtu` bytes (the
+    /// translator's, where `self` holds the defaults as constants).
     #[inline(always)]
     // Cannot overflow or index out of range: offsets inside the frame the express walk
     // checked, and its headroom, tested before use.
@@ -335,6 +346,7 @@ impl TranslateConfig {
         frame: Range<usize>,
         to: TunnelKind,
         policy: ReceivePolicy,
+        mtu: u16,
     ) -> Option<Result<Range<usize>>> {
         let bytes = buf.get(frame.clone())?;
         let received =
@@ -384,7 +396,7 @@ impl TranslateConfig {
                     return Some(Err(refused));
                 }
                 let total = TO_NVGRE - 14 + inner_len;
-                let start = self.room::<TO_NVGRE>(inner_start, total)?;
+                let start = room::<TO_NVGRE>(inner_start, total, mtu)?;
                 let mut header = [0u8; TO_NVGRE];
                 self.outer_into(&mut header, outer, &ip, IpProtocol::GRE, total);
                 let flow_id = self.flow_id.for_hash(hash);
@@ -396,7 +408,7 @@ impl TranslateConfig {
             }
             TunnelKind::Vxlan => {
                 let total = TO_VXLAN - 14 + inner_len;
-                let start = self.room::<TO_VXLAN>(inner_start, total)?;
+                let start = room::<TO_VXLAN>(inner_start, total, mtu)?;
                 let mut header = [0u8; TO_VXLAN];
                 self.outer_into(&mut header, outer, &ip, IpProtocol::UDP, total);
                 let port = hash.source_port(self.source_ports);
@@ -439,16 +451,6 @@ impl TranslateConfig {
             }
         }
         self.inner_vlan.strip_len(tags)
-    }
-
-    /// Where `N` bytes of new headers start before the inner frame at `inner_start`,
-    /// for an outer IP packet of `total` bytes: `None` past the MTU or the headroom.
-    #[inline(always)]
-    fn room<const N: usize>(&self, inner_start: usize, total: usize) -> Option<usize> {
-        if total > usize::from(self.mtu) {
-            return None;
-        }
-        inner_start.checked_sub(N)
     }
 
     /// The received outer Ethernet and IPv4 headers into the front of `header`, the IPv4

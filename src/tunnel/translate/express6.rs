@@ -334,6 +334,7 @@ mod tests {
                             range.clone(),
                             to,
                             policy,
+                            translator.mtu,
                         )
                     };
                     let Some(fast) = fast else {
@@ -352,7 +353,10 @@ mod tests {
                     assert_eq!(express, general, "{translator:?} to {to:?}");
                     // And `translate` gives the same.
                     let mut whole = buf.clone();
-                    assert_eq!(translator.translate(&mut whole, range.clone(), to), slow);
+                    assert_eq!(
+                        translator.translate::<false>(&mut whole, range.clone(), to),
+                        slow
+                    );
                     assert_eq!(whole, general);
                 }
             }
@@ -400,7 +404,7 @@ mod tests {
                 .encapsulate(&mut buf, HEADROOM..HEADROOM + inner.len())
                 .unwrap();
             let (mut general, sent) = (buf.clone(), buf.clone());
-            let ours = translator.translate(&mut buf, vxlan.clone(), TunnelKind::Nvgre);
+            let ours = translator.translate::<false>(&mut buf, vxlan.clone(), TunnelKind::Nvgre);
             let theirs = translator.translate_general(
                 &mut general,
                 vxlan.clone(),

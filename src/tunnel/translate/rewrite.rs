@@ -130,26 +130,43 @@ pub(super) fn move_chunk<const N: usize>(buf: &mut [u8], from: usize, to: usize)
     true
 }
 
-/// The new protocol, total length and checksum of the outer IPv4 header, worked out from
+/// The new total length, protocol and checksum of the outer IPv4 header, worked out from
 /// the header before it moves. The checksum is updated incrementally (RFC 1624), so a
 /// wrong checksum stays exactly as wrong.
 pub(super) struct Ipv4Rewrite {
-    protocol: IpProtocol,
-    total_len: u16,
+    /// Bytes 2 to 9 of the new header, as they lie in memory: the total length, the
+    /// identification, flags and fragment offset and the TTL kept, the protocol.
+    middle: u64,
+    /// The checksum's two bytes, as they lie in memory.
     checksum: u16,
 }
 
 impl Ipv4Rewrite {
     #[inline(always)]
     pub(super) fn new(ip: &Ipv4Packet<&[u8]>, protocol: IpProtocol, total_len: usize) -> Self {
-        let total_len = total_len as u16;
-        let ttl = ip.ttl();
-        let sum = checksum::update(ip.checksum(), ip.total_len(), total_len);
-        let old_word = u16::from_be_bytes([ttl, ip.protocol().0]);
-        let checksum = checksum::update(sum, old_word, u16::from_be_bytes([ttl, protocol.0]));
+        let old = ip.header();
+        let ne64 = u64::from_ne_bytes;
+        let total = (total_len as u16).to_be_bytes();
+        // The two words updated at once, in the machine's byte order: no swaps. The
+        // TTL, the protocol's neighbour in its word, is left out of both sides of the
+        // change: it cancels (the new sum is never zero, a total length never being
+        // zero, so the checksum is the same, not just equivalent).
+        let checksum = checksum::update_words(
+            u16::from_ne_bytes([old[10], old[11]]),
+            [
+                u16::from_ne_bytes([old[2], old[3]]),
+                u16::from_ne_bytes([0, old[9]]),
+            ],
+            [
+                u16::from_ne_bytes(total),
+                u16::from_ne_bytes([0, protocol.0]),
+            ],
+        );
+        let kept = ne64([
+            old[2], old[3], old[4], old[5], old[6], old[7], old[8], old[9],
+        ]) & ne64([0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
         Ipv4Rewrite {
-            protocol,
-            total_len,
+            middle: kept | ne64([total[0], total[1], 0, 0, 0, 0, 0, protocol.0]),
             checksum,
         }
     }
@@ -163,9 +180,8 @@ impl Ipv4Rewrite {
         let Some(header) = ip.first_chunk_mut::<{ ipv4::HEADER_LEN }>() else {
             return;
         };
-        let mut packet = Ipv4Packet::new_unchecked(header);
-        packet.set_total_len(self.total_len);
-        packet.set_protocol(self.protocol);
-        packet.set_checksum(self.checksum);
+        let [a, b, c, d, e, f, g, h] = self.middle.to_ne_bytes();
+        let [i, j] = self.checksum.to_ne_bytes();
+        header[2..12].copy_from_slice(&[a, b, c, d, e, f, g, h, i, j]);
     }
 }

@@ -29,11 +29,11 @@ fn ipv6_vxlan_to_nvgre_and_back_is_the_encapsulated_frame() {
             ..TranslateConfig::default()
         };
         let nvgre = translator
-            .translate(&mut buf, vxlan.clone(), TunnelKind::Nvgre)
+            .translate::<false>(&mut buf, vxlan.clone(), TunnelKind::Nvgre)
             .unwrap();
         assert_eq!(nvgre.len(), sent.len() - 8);
         let back = translator
-            .translate(&mut buf, nvgre, TunnelKind::Vxlan)
+            .translate::<false>(&mut buf, nvgre, TunnelKind::Vxlan)
             .unwrap();
         assert_eq!(back, vxlan);
         assert_eq!(buf[back], sent[..], "zero checksum: {zero}");
