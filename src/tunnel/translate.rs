@@ -303,12 +303,24 @@ impl TranslateConfig {
             .and_then(|bytes| bytes.get(12..14))
             .is_some_and(|ethertype| ethertype == [0x86, 0xdd]);
         match (to, v6) {
-            (TunnelKind::Vxlan, false) => self.translate_other::<TO_VXLAN, false>(buf, frame),
-            (TunnelKind::Nvgre, false) => self.translate_other::<TO_NVGRE, false>(buf, frame),
-            (TunnelKind::Geneve, false) => self.translate_other::<TO_GENEVE, false>(buf, frame),
-            (TunnelKind::Vxlan, true) => self.translate_other::<TO_VXLAN, true>(buf, frame),
-            (TunnelKind::Nvgre, true) => self.translate_other::<TO_NVGRE, true>(buf, frame),
-            (TunnelKind::Geneve, true) => self.translate_other::<TO_GENEVE, true>(buf, frame),
+            (TunnelKind::Vxlan, false) => {
+                self.translate_other::<TO_VXLAN, false, DEFAULTS>(buf, frame)
+            }
+            (TunnelKind::Nvgre, false) => {
+                self.translate_other::<TO_NVGRE, false, DEFAULTS>(buf, frame)
+            }
+            (TunnelKind::Geneve, false) => {
+                self.translate_other::<TO_GENEVE, false, DEFAULTS>(buf, frame)
+            }
+            (TunnelKind::Vxlan, true) => {
+                self.translate_other::<TO_VXLAN, true, DEFAULTS>(buf, frame)
+            }
+            (TunnelKind::Nvgre, true) => {
+                self.translate_other::<TO_NVGRE, true, DEFAULTS>(buf, frame)
+            }
+            (TunnelKind::Geneve, true) => {
+                self.translate_other::<TO_GENEVE, true, DEFAULTS>(buf, frame)
+            }
         }
     }
 
@@ -329,7 +341,8 @@ impl TranslateConfig {
     /// [`translate`](Self::translate) of the frames the express path declines, of an
     /// outer IPv6 header (`V6`) or any other: the common frame over IPv6 by its own
     /// express path (`express6`), the other inner frames over IPv4 by the express walk's
-    /// (`NEXT`), any other frame by the general walk.
+    /// (`NEXT`), any other frame by the general walk. With `DEFAULTS`, the express
+    /// paths read the defaults as [`translate`](Self::translate)'s does.
     // Out of line and cold: inlined in `translate`, the general path lengthened the
     // common frame's (translate 284 -> 302 instructions per packet); not marked cold,
     // `translate` did not lay out the express path as its straight line (284 -> 322).
@@ -341,19 +354,23 @@ impl TranslateConfig {
     // translate+mixed 374 -> 387.
     #[cold]
     #[inline(never)]
-    fn translate_other<const TO: u8, const V6: bool>(
+    fn translate_other<const TO: u8, const V6: bool, const DEFAULTS: bool>(
         &self,
         buf: &mut [u8],
         frame: Range<usize>,
     ) -> Result<Range<usize>> {
-        let policy = self.receive_policy();
+        let express = if DEFAULTS { &Self::DEFAULT } else { self };
+        // The same values either way: the settings that differ are not the policy's.
+        let policy = express.receive_policy();
         let to = match TO {
             TO_VXLAN => TunnelKind::Vxlan,
             TO_NVGRE => TunnelKind::Nvgre,
             _ => TunnelKind::Geneve,
         };
         if V6 {
-            if let Some(translated) = self.translate_express6(buf, frame.clone(), to, policy) {
+            if let Some(translated) =
+                express.translate_express6(buf, frame.clone(), to, policy, self.mtu)
+            {
                 return Ok(translated);
             }
             return self.translate_general_apart(buf, frame, to, policy);
@@ -363,7 +380,7 @@ impl TranslateConfig {
         // took both families, the IPv4 ones first: measured at 30d9117, translate+mixed
         // 326 -> 323 and translate6 857 -> 853 instructions per packet.)
         if let Some(translated) =
-            self.translate_express_or_refused::<true>(buf, frame.clone(), to, policy, self.mtu)
+            express.translate_express_or_refused::<true>(buf, frame.clone(), to, policy, self.mtu)
         {
             return translated;
         }

@@ -49,7 +49,8 @@ struct Taken {
 impl TranslateConfig {
     /// [`translate`](Translator::translate) of the common frame over IPv6 to VXLAN or
     /// NVGRE: `None`, with nothing written, for any other frame or target, or where the
-    /// general path would fail.
+    /// general path would fail. The new frame may have `mtu` bytes (the translator's,
+    /// where `self` holds the defaults as constants).
     #[inline(always)]
     // Cannot overflow or index out of range: fixed offsets inside arrays and slices whose
     // lengths were just tested; offsets inside the checked frame and its headroom.
@@ -60,6 +61,7 @@ impl TranslateConfig {
         frame: Range<usize>,
         to: TunnelKind,
         policy: ReceivePolicy,
+        mtu: u16,
     ) -> Option<Range<usize>> {
         let bytes = buf.get(frame.clone())?;
         let eth: &[u8; 14] = head(bytes)?;
@@ -146,7 +148,7 @@ impl TranslateConfig {
             TunnelKind::Nvgre => {
                 check_vsid(taken.vsid).ok()?;
                 let mut header = [0u8; OUTER + 8];
-                let start = self.room6(&mut header, outer, inner_start, inner_len, 47)?;
+                let start = Self::room6(&mut header, outer, inner_start, inner_len, 47, mtu)?;
                 let flow_id = self.flow_id.for_hash(hash);
                 let (_, gre) = header.split_last_chunk_mut::<8>()?;
                 NvgreRepr::new(taken.vsid, flow_id).emit(gre).ok()?;
@@ -155,7 +157,7 @@ impl TranslateConfig {
             }
             TunnelKind::Vxlan => {
                 let mut header = [0u8; OUTER + UDP_VXLAN];
-                let start = self.room6(&mut header, outer, inner_start, inner_len, 17)?;
+                let start = Self::room6(&mut header, outer, inner_start, inner_len, 17, mtu)?;
                 let port = hash.source_port(self.source_ports);
                 let (_, udp_vxlan) = header.split_last_chunk_mut::<UDP_VXLAN>()?;
                 let (udp, vxlan) = udp_vxlan.split_at_mut(8);
@@ -175,22 +177,22 @@ impl TranslateConfig {
 
     /// The received outer Ethernet and IPv6 headers into the front of `header`, whose
     /// `N - 54` bytes of tunnel header (`next_header`) go before an inner frame of
-    /// `inner_len` bytes at `inner_start`: where `header` starts, `None` past the MTU or
+    /// `inner_len` bytes at `inner_start`: where `header` starts, `None` past `mtu` or
     /// the headroom.
     #[inline(always)]
     // Cannot overflow: lengths of a frame in memory, and a payload length the MTU (a
     // u16) bounds.
     #[allow(clippy::arithmetic_side_effects)]
     fn room6<const N: usize>(
-        &self,
         header: &mut [u8; N],
         outer: [u8; OUTER],
         inner_start: usize,
         inner_len: usize,
         next_header: u8,
+        mtu: u16,
     ) -> Option<usize> {
         let payload_len = N - OUTER + inner_len;
-        if 40 + payload_len > usize::from(self.mtu) {
+        if 40 + payload_len > usize::from(mtu) {
             return None;
         }
         let start = inner_start.checked_sub(N)?;
@@ -326,7 +328,13 @@ mod tests {
                     let (mut express, mut general) = (buf.clone(), buf.clone());
                     let fast = if v6 {
                         translator
-                            .translate_express6(&mut express, range.clone(), to, policy)
+                            .translate_express6(
+                                &mut express,
+                                range.clone(),
+                                to,
+                                policy,
+                                translator.mtu,
+                            )
                             .map(Ok)
                     } else {
                         translator.translate_express_or_refused::<true>(
