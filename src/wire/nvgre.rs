@@ -353,10 +353,15 @@ impl NvgreRepr {
     #[inline]
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         require_room(Layer::Nvgre, buffer, HEADER_LEN)?;
-        let mut header = NvgreHeader::new_unchecked(buffer);
-        header.set_fixed_fields(self.reserved0);
-        header.set_vsid(self.vsid);
-        header.set_flow_id(self.flow_id);
+        // The header as one big-endian word, one store: field by field, the VSID's
+        // three bytes were stored apart from the FlowID's, and the optimiser kept them
+        // so.
+        let fixed = FLAG_K | (self.reserved0 & RESERVED_IGNORED);
+        let word = u64::from(fixed) << 48
+            | u64::from(EtherType::TRANSPARENT_ETHERNET_BRIDGING.0) << 32
+            | u64::from(self.vsid.get()) << 8
+            | u64::from(self.flow_id);
+        buffer[..HEADER_LEN].copy_from_slice(&word.to_be_bytes());
         Ok(())
     }
 }

@@ -281,11 +281,14 @@ impl VxlanRepr {
     #[inline]
     pub fn emit(&self, buffer: &mut [u8]) -> Result<()> {
         require_room(Layer::Vxlan, buffer, HEADER_LEN)?;
-        let mut header = VxlanHeader::new_unchecked(buffer);
-        header.set_flags(self.flags);
-        header.set_reserved1(self.reserved1);
-        header.set_vni(self.vni);
-        header.set_reserved2(self.reserved2);
+        // The header as one big-endian word, one store: field by field, the 24-bit
+        // fields were stored a byte and two apart, and the optimiser kept them so
+        // (translation's VXLAN header, 10 stores).
+        let word = u64::from(self.flags) << 56
+            | u64::from(self.reserved1 & 0xff_ffff) << 32
+            | u64::from(self.vni.get()) << 8
+            | u64::from(self.reserved2);
+        buffer[..HEADER_LEN].copy_from_slice(&word.to_be_bytes());
         Ok(())
     }
 }

@@ -57,11 +57,15 @@ const TO_VXLAN: usize = OUTER + 16;
 /// of the common shape always passes.
 #[inline(always)]
 fn probe(bytes: &[u8]) -> Option<u8> {
+    // The EtherType and the first byte apart, as `express_inner` reads them (they are
+    // read there again: the optimiser does not see that its frame starts here), not as
+    // one 3-byte compare: translate 236.4 -> 235.4, translate+mixed 266.7 -> 265.1
+    // instructions per packet.
     let inner_ip = |inner_at: usize| {
         bytes
             .get(inner_at..)
             .and_then(|rest| rest.first_chunk::<3>())
-            == Some(&[8, 0, 0x45])
+            .is_some_and(|head| be16([head[0], head[1]]) == 0x0800 && head[2] == 0x45)
     };
     match bytes.get(23) {
         Some(47) if inner_ip(42 + 12) => Some(47),
@@ -456,6 +460,8 @@ impl TranslateConfig {
     /// The received outer Ethernet and IPv4 headers into the front of `header`, the IPv4
     /// header carrying `protocol` and `total` bytes (its checksum updated).
     #[inline(always)]
+    // Cannot index out of range: fixed offsets inside arrays.
+    #[allow(clippy::indexing_slicing)]
     fn outer_into<const N: usize>(
         &self,
         header: &mut [u8; N],
@@ -465,11 +471,14 @@ impl TranslateConfig {
         total: usize,
     ) {
         let rewrite = Ipv4Rewrite::new(ip, protocol, total);
-        if let Some(front) = header.first_chunk_mut::<OUTER>() {
-            *front = outer;
-            if let Some((_, ip)) = front.split_first_chunk_mut::<14>() {
-                rewrite.apply(ip);
-            }
-        }
+        // In pieces that do not overlap, each one move: Ethernet and the IPv4 header's
+        // first two bytes, the rewritten fields (8 bytes and the checksum), the
+        // addresses. (The whole copied, then the fields written over it, the optimiser
+        // split the copy into moves of single bytes: translate 258.4 -> 243.2
+        // instructions per packet.)
+        header[..16].copy_from_slice(&outer[..16]);
+        header[16..24].copy_from_slice(&rewrite.middle.to_ne_bytes());
+        header[24..26].copy_from_slice(&rewrite.checksum.to_ne_bytes());
+        header[26..OUTER].copy_from_slice(&outer[26..]);
     }
 }

@@ -136,9 +136,9 @@ pub(super) fn move_chunk<const N: usize>(buf: &mut [u8], from: usize, to: usize)
 pub(super) struct Ipv4Rewrite {
     /// Bytes 2 to 9 of the new header, as they lie in memory: the total length, the
     /// identification, flags and fragment offset and the TTL kept, the protocol.
-    middle: u64,
+    pub(super) middle: u64,
     /// The checksum's two bytes, as they lie in memory.
-    checksum: u16,
+    pub(super) checksum: u16,
 }
 
 impl Ipv4Rewrite {
@@ -180,8 +180,7 @@ impl Ipv4Rewrite {
         let Some(header) = ip.first_chunk_mut::<{ ipv4::HEADER_LEN }>() else {
             return;
         };
-        let [a, b, c, d, e, f, g, h] = self.middle.to_ne_bytes();
-        let [i, j] = self.checksum.to_ne_bytes();
-        header[2..12].copy_from_slice(&[a, b, c, d, e, f, g, h, i, j]);
+        header[2..10].copy_from_slice(&self.middle.to_ne_bytes());
+        header[10..12].copy_from_slice(&self.checksum.to_ne_bytes());
     }
 }
