@@ -312,46 +312,52 @@ pub(crate) fn express_inner<'a, K: Record<'a>>(
         return false;
     };
     let ports = depth != Depth::InnerIp && be16([header[6], header[7]]) & 0x3fff == 0;
-    // The one check that can still send the frame to the general walk, before anything is
-    // recorded: a UDP length that does not fit is the general walk's to report.
-    let udp = match (ports, header[9]) {
+    let ip_at = offset + 14;
+    // The link and IP layers, recorded once nothing can send the frame to the general
+    // walk any more.
+    let record_ip = |inner: &mut Inner<K>| {
+        inner.offset = offset;
+        inner.ethernet = true;
+        inner.ip = Some(InnerIp {
+            at: ip_at,
+            v6: false,
+            tos: header[1],
+        });
+        inner.also.start(offset);
+        inner.also.ethernet(EthernetFrame::new_unchecked(frame));
+        inner.also.ipv4(ip_at, Ipv4Packet::new_unchecked(packet));
+    };
+    // Each transport recorded in the branch that checked it: an `Option` of the UDP
+    // datagram matched again afterwards cost a test of it per packet, and an
+    // `Option<Transport>` two more tests, a second dispatch on the protocol and the UDP
+    // length checked anew (11 instructions per encapsulated packet).
+    match (ports, header[9]) {
         (true, 17) => {
+            // The one check that can still send the frame to the general walk, before
+            // anything is recorded: a UDP length that does not fit is the general
+            // walk's to report.
             let Some(udp) = head::<8>(payload) else {
                 return false;
             };
             let len = usize::from(be16([udp[4], udp[5]]));
-            match payload.get(..len) {
-                Some(datagram) if len >= 8 => Some(datagram),
-                _ => return false,
+            let Some(datagram) = payload.get(..len).filter(|_| len >= 8) else {
+                return false;
+            };
+            record_ip(inner);
+            inner
+                .also
+                .transport(Transport::Udp(UdpDatagram::new_unchecked(datagram)));
+        }
+        (true, 6) => {
+            record_ip(inner);
+            if let Some(ports) = head::<4>(payload) {
+                inner.also.transport(Transport::Tcp {
+                    src_port: be16([ports[0], ports[1]]),
+                    dst_port: be16([ports[2], ports[3]]),
+                });
             }
         }
-        _ => None,
-    };
-    let ip_at = offset + 14;
-    inner.offset = offset;
-    inner.ethernet = true;
-    inner.ip = Some(InnerIp {
-        at: ip_at,
-        v6: false,
-        tos: header[1],
-    });
-    inner.also.start(offset);
-    inner.also.ethernet(EthernetFrame::new_unchecked(frame));
-    inner.also.ipv4(ip_at, Ipv4Packet::new_unchecked(packet));
-    // The transport recorded where its checks were made: an `Option<Transport>` matched
-    // again afterwards cost two more tests, a second dispatch on the protocol and the
-    // UDP length checked anew (11 instructions per encapsulated packet).
-    if let Some(datagram) = udp {
-        inner
-            .also
-            .transport(Transport::Udp(UdpDatagram::new_unchecked(datagram)));
-    } else if ports && header[9] == 6 {
-        if let Some(ports) = head::<4>(payload) {
-            inner.also.transport(Transport::Tcp {
-                src_port: be16([ports[0], ports[1]]),
-                dst_port: be16([ports[2], ports[3]]),
-            });
-        }
+        _ => record_ip(inner),
     }
     true
 }
