@@ -302,25 +302,33 @@ impl TranslateConfig {
             .get(frame.clone())
             .and_then(|bytes| bytes.get(12..14))
             .is_some_and(|ethertype| ethertype == [0x86, 0xdd]);
-        match (to, v6) {
+        // The cold path's range comes back in registers and its error, if any, apart:
+        // a `Result` came back through memory, where the express path's met it (the
+        // common frame's range stored and loaded again).
+        let mut refused = None;
+        let translated = match (to, v6) {
             (TunnelKind::Vxlan, false) => {
-                self.translate_other::<TO_VXLAN, false, DEFAULTS>(buf, frame)
+                self.translate_other::<TO_VXLAN, false, DEFAULTS>(buf, frame, &mut refused)
             }
             (TunnelKind::Nvgre, false) => {
-                self.translate_other::<TO_NVGRE, false, DEFAULTS>(buf, frame)
+                self.translate_other::<TO_NVGRE, false, DEFAULTS>(buf, frame, &mut refused)
             }
             (TunnelKind::Geneve, false) => {
-                self.translate_other::<TO_GENEVE, false, DEFAULTS>(buf, frame)
+                self.translate_other::<TO_GENEVE, false, DEFAULTS>(buf, frame, &mut refused)
             }
             (TunnelKind::Vxlan, true) => {
-                self.translate_other::<TO_VXLAN, true, DEFAULTS>(buf, frame)
+                self.translate_other::<TO_VXLAN, true, DEFAULTS>(buf, frame, &mut refused)
             }
             (TunnelKind::Nvgre, true) => {
-                self.translate_other::<TO_NVGRE, true, DEFAULTS>(buf, frame)
+                self.translate_other::<TO_NVGRE, true, DEFAULTS>(buf, frame, &mut refused)
             }
             (TunnelKind::Geneve, true) => {
-                self.translate_other::<TO_GENEVE, true, DEFAULTS>(buf, frame)
+                self.translate_other::<TO_GENEVE, true, DEFAULTS>(buf, frame, &mut refused)
             }
+        };
+        match refused {
+            None => Ok(translated),
+            Some(error) => Err(error),
         }
     }
 
@@ -342,7 +350,8 @@ impl TranslateConfig {
     /// outer IPv6 header (`V6`) or any other: the common frame over IPv6 by its own
     /// express path (`express6`), the other inner frames over IPv4 by the express walk's
     /// (`NEXT`), any other frame by the general walk. With `DEFAULTS`, the express
-    /// paths read the defaults as [`translate`](Self::translate)'s does.
+    /// paths read the defaults as [`translate`](Self::translate)'s does. The translated
+    /// range, or the error in `refused` (the range then meaningless).
     // Out of line and cold: inlined in `translate`, the general path lengthened the
     // common frame's (translate 284 -> 302 instructions per packet); not marked cold,
     // `translate` did not lay out the express path as its straight line (284 -> 322).
@@ -355,6 +364,21 @@ impl TranslateConfig {
     #[cold]
     #[inline(never)]
     fn translate_other<const TO: u8, const V6: bool, const DEFAULTS: bool>(
+        &self,
+        buf: &mut [u8],
+        frame: Range<usize>,
+        refused: &mut Option<Error>,
+    ) -> Range<usize> {
+        self.translate_other_result::<TO, V6, DEFAULTS>(buf, frame)
+            .unwrap_or_else(|error| {
+                *refused = Some(error);
+                0..0
+            })
+    }
+
+    /// [`translate_other`](Self::translate_other) as a `Result`.
+    #[inline(always)]
+    fn translate_other_result<const TO: u8, const V6: bool, const DEFAULTS: bool>(
         &self,
         buf: &mut [u8],
         frame: Range<usize>,
