@@ -283,6 +283,20 @@ fn room<const N: usize>(inner_start: usize, total: usize, mtu: u16) -> Option<us
     inner_start.checked_sub(N)
 }
 
+/// The `N` bytes of new headers at `buf[start..inner_start]`, `start` being `inner_start -
+/// N` (as [`room`] gives it): only `inner_start` is tested against the buffer, the
+/// length being known (`buf.get_mut(start..)` and its first `N` bytes tested both:
+/// translate 231.9 -> 226.9, translate+mixed 259.1 -> 257.5, translate6 768.8 -> 765.8
+/// instructions per packet).
+#[inline(always)]
+pub(super) fn header_at<const N: usize>(
+    buf: &mut [u8],
+    start: usize,
+    inner_start: usize,
+) -> Option<&mut [u8; N]> {
+    buf.get_mut(start..inner_start)?.try_into().ok()
+}
+
 /// Strips `len` bytes of inner tags (none, or a whole number of tags) from the inner
 /// frame at `buf[at..]` by moving its MAC addresses over them: 12 bytes through
 /// registers, where `inner_vlan::strip`'s `copy_within` was a call to `memmove` in the
@@ -407,7 +421,7 @@ impl TranslateConfig {
                 let (_, nvgre) = header.split_last_chunk_mut::<8>()?;
                 NvgreRepr::new(vsid, flow_id).emit(nvgre).ok()?;
                 strip_tags(buf, inner_at, strip);
-                *buf.get_mut(start..)?.first_chunk_mut()? = header;
+                *header_at(buf, start, inner_start)? = header;
                 Some(Ok(start..end))
             }
             TunnelKind::Vxlan => {
@@ -428,7 +442,7 @@ impl TranslateConfig {
                     .udp_checksum
                     .then(|| checksum::pseudo_header_ipv4(ip.src_addr(), ip.dst_addr(), 0, 0));
                 strip_tags(buf, inner_at, strip);
-                *buf.get_mut(start..)?.first_chunk_mut()? = header;
+                *header_at(buf, start, inner_start)? = header;
                 if let Some(addresses) = addresses {
                     fill_udp_checksum(&mut buf[start + OUTER..end], addresses);
                 }

@@ -20,6 +20,7 @@
 
 use core::ops::Range;
 
+use super::express::header_at;
 use super::{TranslateConfig, fill_udp_checksum};
 use crate::packet::{Depth, ReservedPolicy};
 use crate::tunnel::TunnelKind;
@@ -152,7 +153,7 @@ impl TranslateConfig {
                 let flow_id = self.flow_id.for_hash(hash);
                 let (_, gre) = header.split_last_chunk_mut::<8>()?;
                 NvgreRepr::new(taken.vsid, flow_id).emit(gre).ok()?;
-                *buf.get_mut(start..)?.first_chunk_mut()? = header;
+                *header_at(buf, start, inner_start)? = header;
                 Some(start..end)
             }
             TunnelKind::Vxlan => {
@@ -165,7 +166,7 @@ impl TranslateConfig {
                     .emit(udp)
                     .ok()?;
                 VxlanRepr::new(taken.vni).emit(vxlan).ok()?;
-                *buf.get_mut(start..)?.first_chunk_mut()? = header;
+                *header_at(buf, start, inner_start)? = header;
                 if let Some(addresses) = addresses {
                     fill_udp_checksum(&mut buf[start + OUTER..end], addresses);
                 }
