@@ -167,10 +167,10 @@ impl TranslateConfig {
 /// Translates tunnel frames among VXLAN, NVGRE and Geneve in place, by its
 /// [`TranslateConfig`], checked when it is built.
 ///
-/// The per-packet code of its express path (the common frames) is chosen once, when it
-/// is built: with the defaults (whatever the MTU and the Geneve settings, which that
-/// path reads from the translator) the settings are constants there; with any other
-/// settings it reads them per packet.
+/// The per-packet code of its express paths (the common frames) is chosen once, when it
+/// is built: with the default settings the settings are constants there; with any other
+/// settings they read them per packet. The MTU and the Geneve settings do not enter the
+/// choice: those paths read the MTU from the translator and never the Geneve settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Translator {
     config: TranslateConfig,
@@ -270,8 +270,8 @@ impl Default for Translator {
 
 impl TranslateConfig {
     /// [`Translator::translate`], the settings checked when the translator was built;
-    /// with `DEFAULTS`, the express path reads the defaults (constants) for every
-    /// setting but the MTU, which must be all it finds different in these.
+    /// with `DEFAULTS`, the express paths read the defaults (constants) for every
+    /// setting but the MTU, as the translator found the settings they read to be.
     // Always inlined, as `Translator::translate`.
     #[inline(always)]
     // Cannot overflow or index out of range: offsets of headers inside the checked frame
