@@ -136,9 +136,9 @@ pub(super) fn move_chunk<const N: usize>(buf: &mut [u8], from: usize, to: usize)
 pub(super) struct Ipv4Rewrite {
     /// Bytes 2 to 9 of the new header, as they lie in memory: the total length, the
     /// identification, flags and fragment offset and the TTL kept, the protocol.
-    pub(super) middle: u64,
+    middle: u64,
     /// The checksum's two bytes, as they lie in memory.
-    pub(super) checksum: u16,
+    checksum: u16,
 }
 
 impl Ipv4Rewrite {
@@ -171,8 +171,8 @@ impl Ipv4Rewrite {
         }
     }
 
-    /// Writes the fields into the moved header, without reading it back: a load right
-    /// after the block move would stall on store forwarding.
+    /// Writes the fields (bytes 2 to 11) into the moved header, without reading it back:
+    /// a load right after the block move would stall on store forwarding.
     #[inline(always)]
     pub(super) fn apply(&self, ip: &mut [u8]) {
         // The fixed header as an array: its fields' offsets need no bounds checks. The
