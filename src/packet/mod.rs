@@ -75,7 +75,7 @@ mod walk;
 pub use decoder::Decoder;
 pub use ports::{TunnelPorts, VxlanPorts};
 pub use record::{Record, RecordFrame};
-pub(crate) use walk::{Depth, walk, walk_at, walk_from_ip};
+pub(crate) use walk::{Depth, ip_payload, walk, walk_at, walk_from_ip};
 
 use crate::wire::ethernet::{self, EtherType, EthernetFrame};
 use crate::wire::geneve::GeneveHeader;

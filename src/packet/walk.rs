@@ -180,11 +180,18 @@ impl Decoder {
             TunnelKind::Geneve => {
                 let (rest, header) = step(geneve::parse, bytes, pos)?;
                 record.tunnel(pos, Tunnel::Geneve(header))?;
-                let first = match header.protocol() {
-                    EtherType::TRANSPARENT_ETHERNET_BRIDGING => None,
-                    ip @ (EtherType::IPV4 | EtherType::IPV6) => Some(ip),
-                    // A payload this crate does not decode: the walk ends quietly.
-                    _ => return Ok(()),
+                // Ethernet, the common payload, tested first and alone: as one `match`,
+                // LLVM compared IPv4's type first (instructions per packet,
+                // benches/instructions.sh: decode by `Frame` 179.0 -> 177.0, mixed
+                // 166.3 -> 164.4; by recorder 157.0 -> 156.0, 149.4 -> 148.9).
+                let first = if header.protocol() == EtherType::TRANSPARENT_ETHERNET_BRIDGING {
+                    None
+                } else {
+                    match ip_payload(header.protocol()) {
+                        Some(ip) => Some(ip),
+                        // A payload this crate does not decode: the walk ends quietly.
+                        None => return Ok(()),
+                    }
                 };
                 (rest, pos + header.header_len(), first)
             }
@@ -192,6 +199,14 @@ impl Decoder {
         walk_stack::<COMMON_FIRST>(inner, inner_at, record.inner(), depth, first)?;
         Ok(())
     }
+}
+
+/// The EtherType a Geneve protocol type other than Ethernet's starts the inner stack
+/// at: IPv4's or IPv6's, or none (a payload not decoded). Cold: IP payloads are rarer
+/// than Ethernet ones, and the branch weight keeps Ethernet's test first.
+#[cold]
+pub(crate) fn ip_payload(protocol: EtherType) -> Option<EtherType> {
+    matches!(protocol, EtherType::IPV4 | EtherType::IPV6).then_some(protocol)
 }
 
 /// Walks one stack at the start of `bytes` (Ethernet, tags, IP, transport ports), handing

@@ -36,7 +36,7 @@ use super::config::{check_source_v4, check_vsid};
 use super::geneve::{UnderstoodOptions, options_taken};
 use super::layout::{Inner, Outer, OuterIp};
 use super::receive::{Accepted, Checksums, GeneveChecks, ReceivePolicy, Received};
-use crate::packet::{Decoder, Depth, Record, ReservedPolicy, Tunnel};
+use crate::packet::{Decoder, Depth, Record, ReservedPolicy, Tunnel, ip_payload};
 use crate::wire::ethernet::EtherType;
 use crate::wire::geneve::{self, GeneveHeader};
 use crate::wire::ipv4::Ipv4Packet;
@@ -332,10 +332,14 @@ fn express_geneve<'a>(
     if !options_taken(area, understood) {
         return None;
     }
-    let first = match EtherType(be16([fixed[2], fixed[3]])) {
-        EtherType::TRANSPARENT_ETHERNET_BRIDGING => None,
-        ip @ (EtherType::IPV4 | EtherType::IPV6) => Some(ip),
-        _ => return None,
+    // Ethernet's protocol type compared as it lies in memory, first and alone (IP's
+    // types behind a cold call, as the decoder's walk has them): geneve_decap 129.3 ->
+    // 128.3, mixed 178.5 -> 177.3 instructions per packet (benches/instructions.sh).
+    let protocol = [fixed[2], fixed[3]];
+    let first = if protocol == EtherType::TRANSPARENT_ETHERNET_BRIDGING.0.to_be_bytes() {
+        None
+    } else {
+        Some(ip_payload(EtherType(be16(protocol)))?)
     };
     let tunnel = Tunnel::Geneve(GeneveHeader::new_unchecked(payload));
     Some((tunnel, inner, OUTER + UDP_VXLAN + options_len, first))
