@@ -321,11 +321,16 @@ impl Encapsulator {
         } else if self.fixed_layout == 0 {
             self.write_any(buf, start, prepared.patch);
         } else {
+            // The default paths' layouts first (their tagged inner frames come here),
+            // those of an outer VLAN tag (configured settings only) last: OVN Geneve's
+            // mixed workload 180.9 -> 179.7 instructions per packet.
             match self.overhead {
-                VXLAN_TAGGED => self.write::<VXLAN_TAGGED, false>(buf, inner_start, patch),
+                GENEVE_ONE_OPTION => {
+                    self.write::<GENEVE_ONE_OPTION, false>(buf, inner_start, patch)
+                }
                 VXLAN6_OVERHEAD => self.write::<VXLAN6_OVERHEAD, false>(buf, inner_start, patch),
-                VXLAN6_TAGGED => self.write::<VXLAN6_TAGGED, false>(buf, inner_start, patch),
-                _ => self.write::<GENEVE_ONE_OPTION, false>(buf, inner_start, patch),
+                VXLAN_TAGGED => self.write::<VXLAN_TAGGED, false>(buf, inner_start, patch),
+                _ => self.write::<VXLAN6_TAGGED, false>(buf, inner_start, patch),
             }
         }
         if self.rules.ident || self.rules.udp_checksum {
