@@ -187,11 +187,11 @@ impl Decoder {
                 let first = if header.protocol() == EtherType::TRANSPARENT_ETHERNET_BRIDGING {
                     None
                 } else {
-                    match ip_payload(header.protocol()) {
-                        Some(ip) => Some(ip),
-                        // A payload this crate does not decode: the walk ends quietly.
-                        None => return Ok(()),
-                    }
+                    // A payload this crate does not decode: the walk ends quietly.
+                    let Some(ip) = ip_payload(header.protocol()) else {
+                        return Ok(());
+                    };
+                    Some(ip)
                 };
                 (rest, pos + header.header_len(), first)
             }
