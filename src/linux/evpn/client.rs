@@ -141,20 +141,28 @@ pub fn run(mut session: Session) {
                     lost_at = Some(Instant::now());
                 }
             }
-            // Soon after a loss, gobgpd may be restarting: the shortest wait, every time.
-            if lost_at.is_some_and(|at| at.elapsed() < RESTART_WINDOW) {
-                backoff = BACKOFF_MIN;
-            }
+            let pause = pause(backoff, lost_at, Instant::now());
             // Orders keep coming while disconnected: the advertised set stays current.
-            if wait(backoff, &mut session.orders, &mut advertised)
+            if wait(pause, &mut session.orders, &mut advertised)
                 .await
                 .is_err()
             {
                 return;
             }
-            backoff = backoff.saturating_mul(2).min(BACKOFF_MAX);
+            backoff = pause.saturating_mul(2).min(BACKOFF_MAX);
         }
     });
+}
+
+/// The wait before the next attempt at `now`, the backoff reached being `backoff`: the
+/// shortest for [`RESTART_WINDOW`] after a session was lost (at `lost_at`), when gobgpd
+/// may be restarting; else `backoff`.
+fn pause(backoff: Duration, lost_at: Option<Instant>, now: Instant) -> Duration {
+    if lost_at.is_some_and(|at| now.saturating_duration_since(at) < RESTART_WINDOW) {
+        BACKOFF_MIN
+    } else {
+        backoff
+    }
 }
 
 /// Waits `backoff`, taking the orders that come meanwhile; `Err` as soon as the run

@@ -131,3 +131,26 @@ fn an_error_reads_as_its_causes_once_each() {
         "gone (3 path(s) refused during the session)"
     );
 }
+
+#[test]
+fn attempts_follow_a_lost_session_closely_then_back_off() {
+    let lost = Instant::now();
+    let second = Duration::from_secs(1);
+    // Never connected, or lost long ago: the backoff reached.
+    assert_eq!(pause(8 * second, None, lost), 8 * second);
+    assert_eq!(
+        pause(8 * second, Some(lost), lost + 20 * second),
+        8 * second
+    );
+    // Within the window after a loss: the shortest wait, whatever the backoff reached.
+    for after in [0, 1, 4, 14] {
+        assert_eq!(
+            pause(8 * second, Some(lost), lost + after * second),
+            BACKOFF_MIN
+        );
+    }
+    assert_eq!(
+        pause(BACKOFF_MAX, Some(lost), lost + RESTART_WINDOW),
+        BACKOFF_MAX
+    );
+}
