@@ -21,9 +21,9 @@
 #       v1) reach it again within 3 s, and the route's MAC mobility sequence number rises;
 #   (d) v2 stops: its routes are withdrawn and v1 and the kernel drop its entries; v2 comes
 #       back: routes, entries and traffic converge again;
-#   (e) v1's gobgpd is killed and restarted under a running vtep: pings through v1 lose
-#       nothing meanwhile (graceful restart keeps v1's routes at the reflector; vtep keeps
-#       its table), and vtep advertises its routes again.
+#   (e) v1's gobgpd is killed and restarted gracefully (`-r`) under a running vtep: pings
+#       through v1 lose nothing meanwhile (graceful restart keeps v1's routes at the
+#       reflector; vtep keeps its table), and vtep advertises its routes again.
 #
 # Needs root, iproute2, iputils-ping, ethtool, python3, gobgpd and gobgp (apt: gobgpd) and
 # FRR (apt: frr), which .ci/run installs: a missing BGP daemon fails the run, as the
@@ -295,11 +295,24 @@ scenario_e() {
   wait "$v1_gobgpd" 2>/dev/null
   echo "    v1's gobgpd killed (SIGKILL)"
   sleep 3
-  start_gobgpd v1 v1 || { check "e: gobgpd restarts in v1" false; return 0; }
+  # Restarted as gobgp's documentation says a graceful restart is (`-r`: the Restart State
+  # and Forwarding State bits set): the new gobgpd then sends its routes and End-of-RIB
+  # only after the reflector's End-of-RIB (RFC 4724 section 4.1), which leaves vtep the
+  # time to give them back. Without it the new gobgpd sent End-of-RIB as soon as its
+  # session came up, with or without vtep's routes, and the reflector dropped v1's stale
+  # ones at that End-of-RIB (gobgp's helper, pkg/server/server.go: `DropStale` once all
+  # End-of-RIBs are in).
+  start_gobgpd v1 v1 -r || { check "e: gobgpd restarts in v1" false; return 0; }
   v1_gobgpd=$gobgpd_pid
   t0=$SECONDS
   wait_for 30 gobgp_established v1 1
   echo "    v1's session is up again $((SECONDS - t0)) s after the restart"
+  restarted_gracefully() { # the reflector received the Restart State bit in v1's OPEN
+    local shown
+    shown=$(gobgp_in rr neighbor 10.99.0.1)
+    grep -q "Remote: .*restart flag set" <<<"$shown"
+  }
+  check "e: the reflector saw v1's gobgpd restart gracefully" restarted_gracefully
   check "e: v1's routes are advertised again (fresh at the reflector)" wait_for 15 v1_routes_fresh
   # vtep keeps what it knew through the outage, so its own listing proves nothing here:
   # the restarted gobgpd must hold the others' routes again.
