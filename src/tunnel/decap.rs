@@ -466,7 +466,7 @@ impl DecapConfig {
             outer,
             inner_len,
             ..
-        } = validate(received, error, checks)?;
+        } = validate(received, error, checks, |_| Ok(()))?;
         let inner = received.inner;
         let strip_len = self.inner_vlan.strip_len(inner.tags)?;
         let outer_ecn = outer.ecn;

@@ -288,13 +288,18 @@ pub(crate) enum GeneveChecks<'u> {
 /// The checks every received tunnel packet passes, after the walk that ended with
 /// `error`: a tunnel whose outer packet was accepted ([`accept`]), Geneve's own checks
 /// (the O bit, critical options not understood, the protocol type: before anything of
-/// the inner frame counts) unless `checks` says they are made, then the inner Ethernet
-/// header (untagged for NVGRE).
+/// the inner frame counts) unless `checks` says they are made, then the receiver's own
+/// checks of the tunnel (`of_tunnel`: translation's refusal of a segment NVGRE reserves;
+/// none for decapsulation), then the inner Ethernet header (untagged for NVGRE).
+// The receiver's checks handed in, not a second function for the tunnel's part: with
+// `validate` made of the two, LLVM laid out decapsulation of socket payloads anew (186.2
+// -> 198.2 instructions per packet, benches/instructions.sh).
 #[inline(always)]
 pub(crate) fn validate<'a, K, U: Underlay<'a>>(
     received: &Received<'a, K, U>,
     error: Option<Error>,
     checks: GeneveChecks<'_>,
+    of_tunnel: impl FnOnce(Tunnel<'a>) -> Result<()>,
 ) -> Result<Accepted<'a, U::Header>> {
     let Some(accepted) = received.accepted else {
         // Not accepted: the walk ended with why (a malformed outer stack, `accept`'s
@@ -304,6 +309,7 @@ pub(crate) fn validate<'a, K, U: Underlay<'a>>(
     if let (Tunnel::Geneve(h), GeneveChecks::Pending(understood)) = (accepted.tunnel, checks) {
         geneve::check(&h, understood).map_err(|e| e.at(accepted.at))?;
     }
+    of_tunnel(accepted.tunnel)?;
     validate_inner(accepted.tunnel, &received.inner, error)?;
     Ok(accepted)
 }

@@ -151,6 +151,17 @@ fn received_len(tunnel: &Tunnel<'_>) -> usize {
     }
 }
 
+/// The segment of a received tunnel header as both kinds name it (the same 24 bits, no
+/// check needed).
+#[inline(always)]
+fn segment(tunnel: Tunnel<'_>) -> (Vni, Vsid) {
+    match tunnel.encapsulation() {
+        Encapsulation::Vxlan(vni) => (vni, Vsid::from(vni)),
+        Encapsulation::Nvgre(vsid) => (Vni::from(vsid), vsid),
+        Encapsulation::Geneve(vni) => (vni, Vsid::from(vni)),
+    }
+}
+
 impl TranslateConfig {
     /// Bytes of the `to` tunnel header this translator writes, with UDP and options.
     #[inline(always)]
@@ -464,7 +475,15 @@ impl TranslateConfig {
             &received,
             error,
             GeneveChecks::Pending(&self.geneve_understood),
+            // A segment NVGRE reserves is refused once the tunnel header is checked,
+            // before anything of the inner frame counts: the express paths refuse it
+            // without walking the inner frame (`Decoder::express_common`).
+            |tunnel| match to {
+                TunnelKind::Nvgre => check_vsid(segment(tunnel).1),
+                _ => Ok(()),
+            },
         )?;
+        let (vni, vsid) = segment(tunnel);
         let inner = received.inner;
         let key = inner.also;
         let hash = key.hash_as(self.symmetric_hash);
@@ -482,14 +501,7 @@ impl TranslateConfig {
                 ),
             ));
         }
-        // The segment as both kinds name it (the same 24 bits, no check needed).
-        let (vni, vsid) = match tunnel.encapsulation() {
-            Encapsulation::Vxlan(vni) => (vni, Vsid::from(vni)),
-            Encapsulation::Nvgre(vsid) => (Vni::from(vsid), vsid),
-            Encapsulation::Geneve(vni) => (vni, Vsid::from(vni)),
-        };
         if to == TunnelKind::Nvgre {
-            check_vsid(vsid)?;
             // RFC 7637 section 3.2: NVGRE carries no inner tags; a frame that would keep
             // them is refused, as decapsulation refuses a tagged NVGRE payload.
             // A TPID whose tag is cut short counts: the far end would drop it as tagged.
