@@ -21,7 +21,8 @@
 //! malformed header is an [`Error`](crate::Error) whose offset counts from the frame's first byte.
 //!
 //! The files split by job: this one holds the decoded frame, `decoder` the [`Decoder`]
-//! and its ways to decode, `walk` the walk they run, `record` what the walk hands each header to ([`Record`],
+//! and its ways to decode, `walk` the walk they run (`express` its straight-line take of the
+//! common frame), `record` what the walk hands each header to ([`Record`],
 //! [`RecordFrame`]), `ports` the [`TunnelPorts`].
 //!
 //! ## Example: decode a VXLAN frame and read its layers
@@ -64,6 +65,7 @@
 )]
 
 mod decoder;
+mod express;
 mod ports;
 mod record;
 #[cfg(test)]

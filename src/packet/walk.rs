@@ -68,10 +68,11 @@ impl Decoder {
         self.walk_frame::<false>(bytes, ip, record, depth)
     }
 
-    /// [`walk`](Self::walk), each stack's common frame taken by the shortcut when
-    /// `COMMON_FIRST` (see [`walk_stack`]); with `ip`, a frame whose outer stack starts
-    /// at IP of that EtherType, without Ethernet (a capture's record after a link header
-    /// that is not Ethernet's).
+    /// [`walk`](Self::walk); when `COMMON_FIRST`, a whole frame of the common shape
+    /// taken by the express decode (`express`), and each stack's common frame the
+    /// express decode declined by the shortcut (see [`walk_stack`]); with `ip`, a frame
+    /// whose outer stack starts at IP of that EtherType, without Ethernet (a capture's
+    /// record after a link header that is not Ethernet's).
     #[inline(always)]
     pub(super) fn walk_frame<'a, const COMMON_FIRST: bool>(
         &self,
@@ -80,6 +81,12 @@ impl Decoder {
         record: &mut impl RecordFrame<'a>,
         depth: Depth,
     ) -> Result<()> {
+        // The decoder's depth (everything) is the express decode's only one.
+        if COMMON_FIRST && ip.is_none() && depth == Depth::InnerTransport {
+            if let Some(walked) = self.express_decode(bytes, record) {
+                return walked;
+            }
+        }
         let end = walk_stack::<COMMON_FIRST>(bytes, 0, record.outer(), Depth::InnerTransport, ip)?;
         // VXLAN first, the common case; a port in both sets is VXLAN. The ports are
         // compared in wire order ([`TunnelPorts::contains_wire`]).
@@ -228,6 +235,22 @@ pub(crate) fn walk<'a>(bytes: &'a [u8], record: &mut impl Record<'a>) -> Result<
 #[inline(always)]
 pub(crate) fn walk_at<'a>(bytes: &'a [u8], pos: usize, record: &mut impl Record<'a>) -> Result<()> {
     walk_stack::<false>(bytes, pos, record, Depth::InnerTransport, None).map(|_| ())
+}
+
+/// Walks one stack at the start of `bytes` as [`walk_at`] does, starting with `first`
+/// at a header of that EtherType, without Ethernet (a Geneve IP payload): the express
+/// decode's inner stacks of shapes it does not take.
+///
+/// # Errors
+/// The first malformed header's error.
+#[inline(always)]
+pub(super) fn walk_inner<'a>(
+    bytes: &'a [u8],
+    pos: usize,
+    first: Option<EtherType>,
+    record: &mut impl Record<'a>,
+) -> Result<()> {
+    walk_stack::<false>(bytes, pos, record, Depth::InnerTransport, first).map(|_| ())
 }
 
 /// Walks one stack that starts without Ethernet, at a header of `ethertype` (an IP

@@ -19,9 +19,8 @@
 //! [`Decoder::express`]; translation its own walk of the outer stack with these helpers
 //! (`translate::express`), which first probes where the inner IPv4 header would be and
 //! takes other inner shapes in its cold path; encapsulation's inner walk
-//! [`express_inner`]. The decoder does not (an express decode measured 172 instructions
-//! per VXLAN frame against 177, but 174 against 165 on the mixed workload and 254 against
-//! 223 on Geneve).
+//! [`express_inner`]. The decoder has an express decode of its own
+//! (`packet::express`), with no receiver's checks.
 
 // Reached by untrusted bytes: no unchecked indexing, no arithmetic that could overflow,
 // except where an `allow` says why it cannot.
