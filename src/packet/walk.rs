@@ -234,12 +234,13 @@ pub(crate) fn walk<'a>(bytes: &'a [u8], record: &mut impl Record<'a>) -> Result<
 /// The first malformed header's error.
 #[inline(always)]
 pub(crate) fn walk_at<'a>(bytes: &'a [u8], pos: usize, record: &mut impl Record<'a>) -> Result<()> {
-    walk_stack::<false>(bytes, pos, record, Depth::InnerTransport, None).map(|_| ())
+    walk_inner(bytes, pos, None, record)
 }
 
-/// Walks one stack at the start of `bytes` as [`walk_at`] does, starting with `first`
-/// at a header of that EtherType, without Ethernet (a Geneve IP payload): the express
-/// decode's inner stacks of shapes it does not take.
+/// Walks one stack at the start of `bytes` as [`walk_at`] does, with `first` starting at
+/// a header of that EtherType, without Ethernet (a Geneve IP payload, a capture's record
+/// after its link header): the express decode's inner stacks of shapes it does not take,
+/// and [`walk_at`] and [`walk_from_ip`].
 ///
 /// # Errors
 /// The first malformed header's error.
@@ -265,7 +266,7 @@ pub(crate) fn walk_from_ip<'a>(
     ethertype: EtherType,
     record: &mut impl Record<'a>,
 ) -> Result<()> {
-    walk_stack::<false>(bytes, 0, record, Depth::InnerTransport, Some(ethertype)).map(|_| ())
+    walk_inner(bytes, 0, Some(ethertype), record)
 }
 
 /// Walks Ethernet, VLAN tags, IPv4 or IPv6 and UDP or TCP ports, starting `pos` bytes
