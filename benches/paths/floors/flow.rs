@@ -182,6 +182,36 @@ pub(super) fn walk_ipv6(frame: &[u8]) -> Option<Walked> {
     })
 }
 
+/// `walk` of an untagged frame whose IP header does not decode (IPv4 cut short of its
+/// header; IPv6 cut short of its header, of another version or with a payload length
+/// past the frame) or that has none (an EtherType neither IPv4, IPv6 nor a tag's), which
+/// `walk_other` walks to the same result, out of line: the addresses and the EtherType
+/// only. `None` for every other frame (an IPv4 header whole but malformed among them).
+#[inline(always)]
+pub(super) fn walk_bare(frame: &[u8]) -> Option<Walked> {
+    let eth: &[u8; 14] = frame.first_chunk()?;
+    let ethertype = be16(eth, 12);
+    let bare = match ethertype {
+        0x0800 => frame.len() < 34,
+        0x86dd => match frame.get(14..54) {
+            Some(ip) => ip[0] >> 4 != 6 || 40 + usize::from(be16(ip, 4)) > frame.len() - 14,
+            None => true,
+        },
+        other => !tpid(other),
+    };
+    bare.then(|| Walked {
+        tags: 0,
+        more: false,
+        tos: 0,
+        key: [
+            be64(eth, 0) >> 16 | ethertype_key(ethertype) << 48,
+            be64(eth, 4) & MAC,
+            0,
+            0,
+        ],
+    })
+}
+
 /// The common walk's IPv4 header without options at `AT` (its first byte checked), its
 /// transport's first 8 bytes inside the frame's first `HEAD` bytes (checked): not a
 /// fragment and the protocol in one compare of a native-order word, each length one
