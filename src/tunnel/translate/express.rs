@@ -83,12 +83,12 @@ impl Decoder {
     /// VXLAN or NVGRE and the common inner frame (or one that only looks like it at the
     /// probe's bytes), and passes every check; with the general path's error for a
     /// segment NVGRE reserves, `to_nvgre`; `None` otherwise (the general walk then
-    /// decides). The inner stack is recorded as deep as `depth`. Beside [`express`](Self::express), not through it: its inner walk of
-    /// other shapes, and its conclusions handed in, made translation of the common frame
-    /// longer (317 -> 331 instructions per packet without the general inner walk, 345
-    /// with it). With `NEXT`, any other inner frame instead (the next shapes by
-    /// [`next_inner`], any other by [`walk_inner`]; no probe), for the path of the frames
-    /// the common one declines.
+    /// decides). The inner stack is recorded as deep as `depth`. Beside
+    /// [`express`](Self::express), not through it: its inner walk of other shapes, and its
+    /// conclusions handed in, made translation of the common frame longer (317 -> 331
+    /// instructions per packet without the general inner walk, 345 with it). With `NEXT`, any
+    /// other inner frame instead (the next shapes by [`next_inner`], any other by
+    /// [`walk_inner`]; no probe), for the path of the frames the common one declines.
     #[inline(always)]
     // Cannot overflow or index out of range: fixed offsets inside arrays and slices
     // whose lengths were just tested.
@@ -128,9 +128,10 @@ impl Decoder {
         };
         // A segment NVGRE reserves, refused before the inner frame is walked, as the
         // general path refuses it (`translate_general`): the mixed workload's frames of
-        // VSID 100 (one in eight) cost 94 -> 64 instructions each, tagged 169 -> 92. The segment read from the header
-        // here: by `translate::segment`, which names Geneve's too, translate+mixed 246.6
-        // -> 250.2 instructions per packet.
+        // VSID 100 (one in eight) 94 -> 64 instructions each as `per_frame.sh` counts
+        // them, tagged ones 169 -> 92. The segment read from the header here: by
+        // `translate::segment`, which names Geneve's too, translate+mixed 246.6 -> 250.2
+        // instructions per packet.
         if to_nvgre {
             let vsid = match tunnel {
                 Tunnel::Vxlan(h) => Vsid::from(h.vni()),
