@@ -237,21 +237,24 @@ impl AcceptedFrame<'_> {
             }
         };
         assert_eq!(got.protocol, self.seen.protocol);
+        // The UDP header of VXLAN or Geneve: to the tunnel's `port`, from the flow's
+        // source port, running to the frame's end, its checksum as the settings say.
+        let check_udp = |port: u16| {
+            let udp = stack.udp().expect("a UDP tunnel over UDP");
+            let config = translator.config();
+            assert_eq!(udp.dst_port(), port);
+            assert_eq!(udp.src_port(), hash.source_port(config.source_ports));
+            assert_eq!(within(frame, udp.into_inner()).end, frame.len());
+            let zero = match ip {
+                OuterIp::V4(_) => !config.udp_checksum,
+                OuterIp::V6(_) => config.udp6_zero_checksum_tx,
+            };
+            check_udp_checksum(&ip, &udp, zero);
+        };
         match translator.config().decoder.decode_partial(frame).0.tunnel {
             Some(Tunnel::Vxlan(h)) => {
                 assert_eq!(VxlanRepr::parse(&h), VxlanRepr::new(h.vni()));
-                let udp = stack.udp().expect("VXLAN over UDP");
-                assert_eq!(udp.dst_port(), translator.config().vxlan_port);
-                assert_eq!(
-                    udp.src_port(),
-                    hash.source_port(translator.config().source_ports)
-                );
-                assert_eq!(within(frame, udp.into_inner()).end, frame.len());
-                let zero = match ip {
-                    OuterIp::V4(_) => !translator.config().udp_checksum,
-                    OuterIp::V6(_) => translator.config().udp6_zero_checksum_tx,
-                };
-                check_udp_checksum(&ip, &udp, zero);
+                check_udp(translator.config().vxlan_port);
             }
             Some(Tunnel::Nvgre(h)) => {
                 let flow_id = match translator.config().flow_id {
@@ -264,18 +267,7 @@ impl AcceptedFrame<'_> {
                 let expected = GeneveRepr::new(h.vni(), self.seen.protocol)
                     .with_options(translator.config().geneve_options);
                 assert_eq!(GeneveRepr::parse(&h), expected);
-                let udp = stack.udp().expect("Geneve over UDP");
-                assert_eq!(udp.dst_port(), translator.config().geneve_port);
-                assert_eq!(
-                    udp.src_port(),
-                    hash.source_port(translator.config().source_ports)
-                );
-                assert_eq!(within(frame, udp.into_inner()).end, frame.len());
-                let zero = match ip {
-                    OuterIp::V4(_) => !translator.config().udp_checksum,
-                    OuterIp::V6(_) => translator.config().udp6_zero_checksum_tx,
-                };
-                check_udp_checksum(&ip, &udp, zero);
+                check_udp(translator.config().geneve_port);
             }
             None => panic!("a translated frame without a tunnel"),
         }
