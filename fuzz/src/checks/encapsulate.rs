@@ -15,9 +15,9 @@ use tunnelwire::wire::{
 use tunnelwire::{AddressField, ErrorKind, Layer, Result};
 
 use super::shared::{
-    InnerVlan, check_udp_checksum, decoder_for, drawn_options, flow_hash, strip_tags, understanding,
+    InnerVlan, check_tunnel_udp, decoder_for, drawn_options, flow_hash, strip_tags, understanding,
 };
-use super::{ENCAP_SETTINGS_LEN, split, within};
+use super::{ENCAP_SETTINGS_LEN, split};
 use crate::payload;
 use crate::underlay::{
     DrawnAddress, OuterIp, can_be_vtep, carrier, ipv4_checksum_ok, outer_tos,
@@ -352,18 +352,15 @@ fn check_outer_headers(
     let tunnel = decoded.tunnel.expect("our own frame decodes to a tunnel");
     assert_eq!(tunnel.encapsulation(), config.encapsulation);
     assert_eq!(decoded.inner.offset, overhead);
+    let check_udp = |udp, port| {
+        let source_port = hash.source_port(config.source_ports);
+        let zero = (!config.udp_checksum, config.udp6_zero_checksum_tx);
+        check_tunnel_udp(frame, &ip, udp, port, source_port, zero);
+    };
     match tunnel {
         Tunnel::Vxlan(h) => {
             assert_eq!(VxlanRepr::parse(&h), VxlanRepr::new(h.vni()));
-            let udp = outer.udp().expect("VXLAN over UDP");
-            assert_eq!(udp.dst_port(), config.vxlan_port);
-            assert_eq!(udp.src_port(), hash.source_port(config.source_ports));
-            assert_eq!(within(frame, udp.into_inner()).end, frame.len());
-            let zero = match ip {
-                OuterIp::V4(_) => !config.udp_checksum,
-                OuterIp::V6(_) => config.udp6_zero_checksum_tx,
-            };
-            check_udp_checksum(&ip, &udp, zero);
+            check_udp(outer.udp().expect("VXLAN over UDP"), config.vxlan_port);
         }
         Tunnel::Nvgre(h) => {
             let flow_id = match config.flow_id {
@@ -376,15 +373,7 @@ fn check_outer_headers(
             let expected = GeneveRepr::new(h.vni(), EtherType::TRANSPARENT_ETHERNET_BRIDGING)
                 .with_options(config.geneve_options);
             assert_eq!(GeneveRepr::parse(&h), expected);
-            let udp = outer.udp().expect("Geneve over UDP");
-            assert_eq!(udp.dst_port(), config.geneve_port);
-            assert_eq!(udp.src_port(), hash.source_port(config.source_ports));
-            assert_eq!(within(frame, udp.into_inner()).end, frame.len());
-            let zero = match ip {
-                OuterIp::V4(_) => !config.udp_checksum,
-                OuterIp::V6(_) => config.udp6_zero_checksum_tx,
-            };
-            check_udp_checksum(&ip, &udp, zero);
+            check_udp(outer.udp().expect("Geneve over UDP"), config.geneve_port);
         }
     }
 }

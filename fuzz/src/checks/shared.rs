@@ -1,6 +1,6 @@
 //! What the tunnel checks share (`decapsulate`, `translate`, `encapsulate`, and the
 //! payload checks): drawn policies and Geneve options, the decoders, both checksum modes,
-//! the flow hash, the tunnel's UDP checksum and tags stripped.
+//! the flow hash, the tunnel's UDP header and tags stripped.
 
 use std::fmt::Debug;
 
@@ -13,6 +13,7 @@ use tunnelwire::tunnel::{
 use tunnelwire::wire::{EtherType, GeneveOptions, UdpDatagram, ethernet, vlan, vxlan};
 use tunnelwire::{Error, ErrorKind, Result};
 
+use super::within;
 use crate::underlay::{OuterIp, udp_checksum_ok};
 
 /// An inner VLAN policy, drawn by `arbitrary`.
@@ -131,15 +132,31 @@ pub(super) fn flow_hash(inner: &[u8], symmetric: bool) -> FlowHash {
     if symmetric { key.symmetric() } else { key }.hash()
 }
 
-/// A tunnel's UDP checksum under `ip` is zero when sent as zero (`zero`), and otherwise
+/// A tunnel's UDP header (VXLAN's or Geneve's) in `frame` as the settings write it: to
+/// the tunnel's `port`, from the flow's `source_port`, running to the frame's end, its
+/// checksum zero where the settings send zero (`zero`: over IPv4, over IPv6), else
 /// non-zero and right.
-pub(super) fn check_udp_checksum(ip: &OuterIp<'_>, udp: &UdpDatagram<&[u8]>, zero: bool) {
+pub(super) fn check_tunnel_udp(
+    frame: &[u8],
+    ip: &OuterIp<'_>,
+    udp: UdpDatagram<&[u8]>,
+    port: u16,
+    source_port: u16,
+    zero: (bool, bool),
+) {
+    assert_eq!(udp.dst_port(), port);
+    assert_eq!(udp.src_port(), source_port);
+    assert_eq!(within(frame, udp.into_inner()).end, frame.len());
+    let zero = match ip {
+        OuterIp::V4(_) => zero.0,
+        OuterIp::V6(_) => zero.1,
+    };
     if zero {
         assert_eq!(udp.checksum(), 0, "a UDP checksum where zero was asked for");
     } else {
         assert_ne!(udp.checksum(), 0, "no UDP checksum where one was asked for");
         assert!(
-            udp_checksum_ok(ip.src(), ip.dst(), udp),
+            udp_checksum_ok(ip.src(), ip.dst(), &udp),
             "a wrong UDP checksum"
         );
     }
