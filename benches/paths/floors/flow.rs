@@ -199,7 +199,14 @@ pub(super) fn walk_bare(frame: &[u8]) -> Option<Walked> {
         },
         other => !tpid(other),
     };
-    bare.then(|| Walked {
+    bare.then(|| link_only(eth, ethertype))
+}
+
+/// What the walks record of a frame whose walk ends at its Ethernet header `eth`
+/// (EtherType `ethertype`): no tags, no TOS, the key of its addresses and EtherType.
+#[inline(always)]
+fn link_only(eth: &[u8; 14], ethertype: u16) -> Walked {
+    Walked {
         tags: 0,
         more: false,
         tos: 0,
@@ -209,7 +216,7 @@ pub(super) fn walk_bare(frame: &[u8]) -> Option<Walked> {
             0,
             0,
         ],
-    })
+    }
 }
 
 /// The common walk's IPv4 header without options at `AT` (its first byte checked), its
@@ -270,17 +277,7 @@ fn ethertype_key(ethertype: u16) -> u64 {
 fn walk_other(frame: &[u8], transport: bool) -> Walked {
     let eth: &[u8; 14] = frame.first_chunk().unwrap();
     let mut ethertype = be16(eth, 12);
-    let mut walked = Walked {
-        tags: 0,
-        more: false,
-        tos: 0,
-        key: [
-            be64(eth, 0) >> 16 | ethertype_key(ethertype) << 48,
-            be64(eth, 4) & MAC,
-            0,
-            0,
-        ],
-    };
+    let mut walked = link_only(eth, ethertype);
     let mut at = 14;
     while tpid(ethertype) {
         walked.more = true;
