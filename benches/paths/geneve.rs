@@ -194,12 +194,10 @@ impl Arm {
     #[inline(never)]
     pub(super) fn run_encap_floor_ovn<const MIXED: bool>(&mut self) -> u64 {
         let mut acc = 0u64;
-        for (i, (buf, inner)) in self.buffers.iter_mut().enumerate() {
-            if MIXED {
-                if let Some(restore) = &self.restores[i] {
-                    restore.apply(buf, inner);
-                }
-            }
+        if MIXED {
+            self.restore_all();
+        }
+        for (buf, inner) in &mut self.buffers {
             let out = self.floor58.encapsulate(black_box(buf), inner.clone());
             acc ^= out.map_or(0, |r| r.start as u64);
         }

@@ -253,6 +253,75 @@ impl Encapsulator {
         }
     }
 
+    /// [`encapsulate`](Self::encapsulate) of each frame in turn, each result handed to
+    /// `then` with its buffer: the same checks and results, for a loop over a batch of
+    /// frames (a read of several from a TAP device, a NIC's burst). The encapsulator's
+    /// code is chosen once for the batch rather than per frame (see [`Encapsulator`]):
+    /// each choice gets a loop of its own, `then` inlined in each, so the loop that runs
+    /// holds only the chosen code, with no jump per frame.
+    ///
+    /// The iterator's `next` and `then` are compiled into every loop: keep them small
+    /// (what a frame needs before its turn is best done before the batch).
+    ///
+    /// ```
+    /// use core::net::Ipv4Addr;
+    /// use tunnelwire::tunnel::{Encapsulator, TunnelConfig, HEADROOM};
+    /// use tunnelwire::wire::Vni;
+    ///
+    /// let config = TunnelConfig::vxlan(Vni::new(42)?, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+    /// let mut encap = Encapsulator::new(config)?;
+    /// let mut batch = vec![vec![0u8; HEADROOM + 60], vec![0u8; HEADROOM + 10]]; // as read
+    /// let mut sent = Vec::new();
+    /// encap.encapsulate_each(
+    ///     batch.iter_mut().map(|buf| {
+    ///         let len = buf.len();
+    ///         (buf.as_mut_slice(), HEADROOM..len)
+    ///     }),
+    ///     |buf, frame| match frame {
+    ///         Ok(frame) => sent.push(buf[frame].len()), // write it to the underlay
+    ///         Err(_) => {} // the second: shorter than an Ethernet header
+    ///     },
+    /// );
+    /// assert_eq!(sent, [50 + 60]);
+    /// # Ok::<(), tunnelwire::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn encapsulate_each<'f>(
+        &mut self,
+        frames: impl IntoIterator<Item = (&'f mut [u8], Range<usize>)>,
+        then: impl FnMut(&'f mut [u8], Result<Range<usize>>),
+    ) {
+        match self.path {
+            Path::Vxlan => self.each_as::<VXLAN_OVERHEAD>(frames, then),
+            Path::Nvgre => self.each_as::<NVGRE_OVERHEAD>(frames, then),
+            Path::Vxlan6 => self.each_as::<VXLAN6_OVERHEAD>(frames, then),
+            Path::Nvgre6 => self.each_as::<NVGRE6_OVERHEAD>(frames, then),
+            Path::GeneveOvn => self.each_as::<GENEVE_ONE_OPTION>(frames, then),
+            Path::Configured => self.each_as::<0>(frames, then),
+        }
+    }
+
+    /// [`encapsulate_each`](Self::encapsulate_each) by the code of the untagged layout
+    /// of `N` bytes (0: the configured code, for every frame), a tagged frame by the
+    /// configured code, as [`path_for`](Self::path_for) picks it.
+    #[inline(always)]
+    fn each_as<'f, const N: usize>(
+        &mut self,
+        frames: impl IntoIterator<Item = (&'f mut [u8], Range<usize>)>,
+        mut then: impl FnMut(&'f mut [u8], Result<Range<usize>>),
+    ) {
+        for (buf, inner) in frames {
+            let result = match self.walk(buf, inner.clone(), None) {
+                Ok(walked) if N != 0 && !walked.tags.any() => {
+                    self.encapsulate_as::<N>(buf, inner, walked)
+                }
+                Ok(walked) => self.encapsulate_configured(buf, inner, walked),
+                Err(error) => Err(error),
+            };
+            then(buf, result);
+        }
+    }
+
     /// [`encapsulate`](Self::encapsulate) under the default settings in the untagged
     /// layout of `N` bytes: the rules and the layout are constants.
     #[inline(always)]

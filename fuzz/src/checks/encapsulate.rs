@@ -1,6 +1,8 @@
 //! The `encapsulate` target: settings drawn for `TunnelConfig`, `validate`'s address
 //! rules, the outer headers as the config says, and decapsulation back to the inner frame.
 
+use core::net::IpAddr;
+
 use arbitrary::Arbitrary;
 use tunnelwire::packet::{Stack, Tunnel};
 use tunnelwire::tunnel::flow::FlowHash;
@@ -135,7 +137,7 @@ impl EncapSettings {
 /// family, the checksums sum right, and decapsulation gives back the inner frame byte for
 /// byte (its tags stripped under `Strip`), from the whole frame and from its socket
 /// payload alike. `encapsulate_payload` writes the tail of the frame
-/// (`payload::check_payload_encap`).
+/// (`payload::check_payload_encap`); `encapsulate_each`, the same frame in a batch.
 pub fn encapsulate(data: &[u8]) {
     let (settings, inner): (EncapSettings, _) = split(data, ENCAP_SETTINGS_LEN);
     let config = match settings.config() {
@@ -170,7 +172,37 @@ pub fn encapsulate(data: &[u8]) {
         _ => 0,
     };
     let end = buf.len();
-    let out = match encap.encapsulate(&mut buf, at..end) {
+    // The same frame in a batch, by an encapsulator in the same state.
+    let mut batched = encap.clone();
+    let result = encap.encapsulate(&mut buf, at..end);
+    let mut batch = [before.clone()];
+    let mut handed = Vec::new();
+    batched.encapsulate_each(
+        batch
+            .iter_mut()
+            .map(|bytes| (bytes.as_mut_slice(), at..end)),
+        |bytes, result| handed.push((result, bytes.to_vec())),
+    );
+    let mut alone = buf.clone();
+    // Over IPv4 with DF clear each frame takes the next ID of its tuple, counted by the
+    // whole process (RFC 6864): the batch's frame has the one after, and its header
+    // checksum follows. Those four bytes aside.
+    if let (Ok(out), IpAddr::V4(_), false, [(_, bytes)]) =
+        (&result, config.src_ip, config.dont_frag, &mut handed[..])
+    {
+        let ip_at = out.start + config.outer_vlan.map_or(0, |_| vlan::HEADER_LEN) + 14;
+        for written in [&mut alone, bytes] {
+            assert!(ipv4_checksum_ok(&written[ip_at..ip_at + ipv4::HEADER_LEN]));
+            written[ip_at + 4..ip_at + 6].fill(0);
+            written[ip_at + 10..ip_at + 12].fill(0);
+        }
+    }
+    assert_eq!(
+        handed,
+        [(result.clone(), alone)],
+        "a batch encapsulated otherwise"
+    );
+    let out = match result {
         Ok(out) => out,
         Err(error) => {
             assert_eq!(buf, before, "a refused encapsulation changed the buffer");

@@ -270,3 +270,71 @@ fn each_path_writes_what_the_configured_path_writes() {
         assert!(written > 1500, "{path:?}: {written} of 3000 written");
     }
 }
+
+/// A batch writes what each frame written alone would: `encapsulate_each` on every
+/// path, the configured one too (settings read per packet, an outer tag), hands each
+/// buffer the result `encapsulate` gives it, with the same bytes (IPv4 IDs included:
+/// the batch counts them in the same order), for frames of every shape, some refused.
+#[test]
+fn a_batch_writes_what_each_frame_alone_would() {
+    let mut rng = Rng(0x5eed_0000_0000_0042);
+    let mut configured = TunnelConfig::vxlan(
+        Vni::new(9).unwrap(),
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 2),
+    );
+    configured.udp_checksum = true;
+    configured.outer_vlan = Some(OuterVlan {
+        vid: VlanId::usable(5).unwrap(),
+        pcp: 0,
+    });
+    let shapes = default_shapes()
+        .into_iter()
+        .chain([(configured, Path::Configured)]);
+    for (mut config, path) in shapes {
+        config.mtu = 1200;
+        let mut alone = Encapsulator::new(config).unwrap();
+        assert_eq!(alone.path, path);
+        let mut batched = alone.clone();
+        let frames: std::vec::Vec<_> = (0..200)
+            .map(|_| {
+                let inner = any_inner_frame(&mut rng);
+                let headroom = match rng.below(8) {
+                    0 => alone.overhead() - 1,
+                    _ => MAX_HEADROOM,
+                };
+                let mut buf = vec![0u8; headroom + inner.len()];
+                buf[headroom..].copy_from_slice(&inner);
+                (buf, headroom..headroom + inner.len())
+            })
+            .collect();
+        let mut expected = frames.clone();
+        let results: std::vec::Vec<_> = expected
+            .iter_mut()
+            .map(|(buf, range)| alone.encapsulate(buf, range.clone()))
+            .collect();
+        let mut written = frames.clone();
+        let mut handed = std::vec::Vec::new();
+        batched.encapsulate_each(
+            written
+                .iter_mut()
+                .map(|(buf, range)| (buf.as_mut_slice(), range.clone())),
+            |buf, result| handed.push((buf.len(), result)),
+        );
+        assert_eq!(handed.len(), frames.len(), "{path:?}");
+        for (i, ((len, result), expected_result)) in handed.iter().zip(&results).enumerate() {
+            assert_eq!(
+                *len,
+                frames[i].0.len(),
+                "{path:?} frame {i}: another buffer"
+            );
+            assert_eq!(result, expected_result, "{path:?} frame {i}");
+            assert!(written[i].0 == expected[i].0, "{path:?} frame {i}: bytes");
+        }
+        let sent = results.iter().filter(|result| result.is_ok()).count();
+        assert!(
+            (100..200).contains(&sent),
+            "{path:?}: {sent} of 200 written"
+        );
+    }
+}
