@@ -123,7 +123,9 @@ pub(super) const GENEVE_ONE_OPTION: usize = VXLAN_OVERHEAD + 8;
 /// source ports, the symmetric hash, the inner tag policy, the work after the headers)
 /// are settled at `new` too, and with the default ones each untagged layout runs code
 /// of its own in which they are constants: nothing is tested per packet for them. Any
-/// other encapsulator reads them per packet, with the same results.
+/// other encapsulator reads them per packet, with the same results. Which code runs is
+/// picked per frame by [`encapsulate`](Self::encapsulate) (a jump), once per batch by
+/// [`encapsulate_each`](Self::encapsulate_each).
 ///
 /// IPv4 ID policy: with DF set (the default) every packet is an atomic datagram and its
 /// ID is 0 (RFC 6864 section 4.1). With DF clear the ID comes from a counter shared by
