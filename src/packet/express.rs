@@ -27,7 +27,7 @@
 //! 106.0 143.3 -> 105.9 102.1 140.3, such a VXLAN frame by recorder 88 -> 49; the clean
 //! rows by `Frame` 126 116 176 -> 125 115 177, by recorder 109 100 145 -> 109 102 145.
 //! Such a frame's end taken out of line (a cold function, handed the recorder) cost the
-//! common frame 64 to 67 more: the recorder, its address taken, lived in memory. Tried and
+//! common frame 22 to 69 more: the recorder, its address taken, lived in memory. Tried and
 //! dropped on the way (the same rows):
 //! - The words of fused compares read as four bytes: LLVM loaded only the bytes the mask
 //!   keeps, apart, and put them together (VXLAN by recorder 127, by `Frame` 140).
