@@ -273,8 +273,10 @@ fn each_path_writes_what_the_configured_path_writes() {
 
 /// A batch writes what each frame written alone would: `encapsulate_each` on every
 /// path, the configured one too (settings read per packet, an outer tag), hands each
-/// buffer the result `encapsulate` gives it, with the same bytes (IPv4 IDs included:
-/// the batch counts them in the same order), for frames of every shape, some refused.
+/// buffer the result `encapsulate` gives it, with the same bytes, for frames of every
+/// shape, some refused. Every shape here sets DF (IPv4 ID 0): with DF clear the IDs
+/// come from a counter the whole process shares, so a batch after the frames alone
+/// would take the IDs after theirs (the `encapsulate` fuzz check sets those aside).
 #[test]
 fn a_batch_writes_what_each_frame_alone_would() {
     let mut rng = Rng(0x5eed_0000_0000_0042);

@@ -313,10 +313,10 @@ pub(crate) fn express_inner<'a, K: Record<'a>>(
     };
     let ports = depth != Depth::InnerIp && be16([header[6], header[7]]) & 0x3fff == 0;
     // The link and IP layers recorded (`record_ipv4`) once nothing can send the frame to
-    // the general walk any more, and each transport in the branch that checked it: an `Option` of the UDP
-    // datagram matched again afterwards cost a test of it per packet, and an
-    // `Option<Transport>` two more tests, a second dispatch on the protocol and the UDP
-    // length checked anew (11 instructions per encapsulated packet).
+    // the general walk any more, and each transport in the branch that checked it: an
+    // `Option` of the UDP datagram matched again afterwards cost a test of it per
+    // packet, and an `Option<Transport>` two more tests, a second dispatch on the
+    // protocol and the UDP length checked anew (11 instructions per encapsulated packet).
     match (ports, header[9]) {
         (true, 17) => {
             // The one check that can still send the frame to the general walk, before
