@@ -32,7 +32,7 @@
 use core::net::Ipv4Addr;
 
 use super::config::{check_source_v4, check_vsid};
-use super::geneve::{UnderstoodOptions, options_taken};
+use super::geneve::{UnderstoodOptions, common_options_len, options_taken};
 use super::layout::{Inner, Outer, OuterIp};
 use super::receive::{Accepted, Checksums, GeneveChecks, ReceivePolicy, Received};
 use crate::packet::{Decoder, Depth, Record, ReservedPolicy, Tunnel, ip_payload};
@@ -257,6 +257,35 @@ impl Decoder {
                     let understood = geneve?;
                     if !self.geneve_ports.contains(port) {
                         return None;
+                    }
+                    // The common header (an Ethernet payload, no options or the
+                    // receiver's first declared option alone) by a few compares of words,
+                    // concluded in an arm of its own, before the general walk of the
+                    // options: geneve_decap 128.3 -> 118.3 instructions per packet, its
+                    // mixed workload 177.3 -> 179.0, VXLAN's rows the same; in time
+                    // 1.52-1.53 -> 1.40-1.42 of the floor's, mixed the same. (Its result
+                    // merged with the other headers' before one conclusion: 128.3; the
+                    // other headers out of line: 118.3 but mixed 191.3.) An options area
+                    // past the packet is declined, for the general walk to name.
+                    let header = &datagram[8..];
+                    if let Some(options_len) = header
+                        .first_chunk()
+                        .and_then(|head| common_options_len(head, understood))
+                    {
+                        let inner = header.get(geneve::HEADER_LEN + options_len..)?;
+                        let taken = Taken {
+                            policy,
+                            ip: outer_ip,
+                            udp: Some(udp),
+                            tunnel: Tunnel::Geneve(GeneveHeader::new_unchecked(header)),
+                            at: OUTER + 8,
+                            inner,
+                            offset: OUTER + UDP_VXLAN + options_len,
+                            first: None,
+                            tags_refused,
+                            apply_ecn,
+                        };
+                        return Some(taken.conclude(conclude));
                     }
                     let Some((tunnel, inner, offset, first)) =
                         express_geneve(&datagram[8..], understood)

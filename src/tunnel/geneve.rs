@@ -11,7 +11,7 @@
 )]
 
 use crate::wire::ethernet::EtherType;
-use crate::wire::geneve::{GeneveHeader, OPTION_CRITICAL, OPTION_HEADER_LEN};
+use crate::wire::geneve::{FLAG_O, GeneveHeader, OPTION_CRITICAL, OPTION_HEADER_LEN};
 use crate::{Error, ErrorKind, Layer, Result};
 
 /// Most critical options a receiver can declare understood.
@@ -158,6 +158,43 @@ pub(crate) fn options_taken(area: &[u8], understood: &UnderstoodOptions) -> bool
         return option_taken(option, understood);
     }
     options_walked(area, understood)
+}
+
+/// A Geneve header's first word masked to its version, O bit and protocol type...
+const VERSION_O_PROTOCOL: u32 = u32::from_ne_bytes([0xc0, FLAG_O, 0xff, 0xff]);
+/// ...for version 0, the O bit clear and an Ethernet payload.
+const ETHERNET_TENANT: u32 = u32::from_ne_bytes([0, 0, 0x65, 0x58]);
+/// An option header's word masked to its class, type and length (not the reserved bits).
+const KEY_AND_LENGTH: u32 = u32::from_ne_bytes([0xff, 0xff, 0xff, 0x1f]);
+
+/// The length of the options area of a Geneve header of the common receiver's shape,
+/// from its first 12 bytes: version 0, the O bit clear, an Ethernet payload, and no
+/// options or one option filling the area that is the receiver's first declared one
+/// (OVN's: a receiver declares the options its senders put in every frame). `None` for
+/// any other header, which [`options_taken`] walks; the area may still run past the
+/// packet. The header's first word and the option's each one compare, loaded whole.
+#[inline(always)]
+// Cannot overflow: the area is 1 to 63 words long where its length is worked out.
+#[allow(clippy::arithmetic_side_effects)]
+pub(crate) fn common_options_len(head: &[u8; 12], understood: &UnderstoodOptions) -> Option<usize> {
+    let [first_word, option] = [0, 8].map(|at| {
+        head.get(at..)
+            .and_then(<[u8]>::first_chunk)
+            .map_or(0, |word| u32::from_ne_bytes(*word))
+    });
+    if first_word & VERSION_O_PROTOCOL != ETHERNET_TENANT {
+        return None;
+    }
+    // Version 0: the first byte is the area's length in words.
+    let words = head[0];
+    if words == 0 {
+        return Some(0);
+    }
+    // The option's length field fills the area: one word less than it. (A key of zero,
+    // none declared, matches only a type-0 option, which is not critical: taken either
+    // way.)
+    let filling = u32::from_ne_bytes([0, 0, 0, words - 1]);
+    (option & KEY_AND_LENGTH == understood.keys[0] | filling).then_some(4 * usize::from(words))
 }
 
 /// True when the option of this header is not critical, or understood.
