@@ -224,7 +224,8 @@ fn headers_of_frame(
 /// What a socket reported and how the receiver is set, drawn by `arbitrary`.
 #[derive(Debug, Arbitrary)]
 pub(crate) struct PayloadSettings {
-    /// VXLAN, NVGRE or Geneve, by its value modulo 3.
+    /// VXLAN, NVGRE or Geneve, by its value modulo 3; OVN's option understood (the
+    /// express walk's first declared option) where its third is odd.
     kind: u8,
     reject_reserved: bool,
     apply_ecn: bool,
@@ -260,7 +261,11 @@ pub fn payload(data: &[u8]) {
         udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
         inner_vlan: InnerVlanPolicy::from(settings.inner_vlan),
         apply_ecn: settings.apply_ecn,
-        geneve_understood: UnderstoodOptions::NONE,
+        geneve_understood: if settings.kind / 3 % 2 == 1 {
+            UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap_or(UnderstoodOptions::NONE)
+        } else {
+            UnderstoodOptions::NONE
+        },
     });
     let part = decapsulate_payload(&decap, payload, kind, outer);
     // An IPv4-mapped source is a socket's way of naming an IPv4 peer (the payload path

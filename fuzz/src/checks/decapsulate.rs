@@ -21,6 +21,9 @@ pub(super) struct DecapSettings {
     apply_ecn: bool,
     inner_vlan: InnerVlan,
     receive: ReceiveBits,
+    /// OVN's option understood: Geneve's common header by the express walk's first
+    /// declared key.
+    understand_ovn: bool,
 }
 
 /// Decapsulation and the read-only `inspect` agree on success or failure (and the
@@ -41,7 +44,11 @@ pub fn decapsulate(data: &[u8]) {
             udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
             inner_vlan: settings.inner_vlan.into(),
             apply_ecn: settings.apply_ecn,
-            geneve_understood: UnderstoodOptions::NONE,
+            geneve_understood: if settings.understand_ovn {
+                UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap_or(UnderstoodOptions::NONE)
+            } else {
+                UnderstoodOptions::NONE
+            },
         });
         let result = check_rewrite(
             &decap,
