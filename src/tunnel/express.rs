@@ -6,11 +6,13 @@
 //! Geneve carrying Ethernet, and an untagged inner Ethernet frame carrying IPv4 without
 //! options. For that shape the general walk's generality (tags, options, IPv6, IP payloads,
 //! each error named and placed) costs more than the checks themselves. This walk tests the
-//! outer stack and tunnel header with fixed-offset compares (Geneve's options walked once
-//! for the decoder's checks and the receiver's) and, when every check the general path
-//! would make passes, fills the same [`Received`] the general walk fills, through the same
-//! recorders: the common inner frame in straight-line code too, any other by the general
-//! walk of the inner stack alone, so no frame pays for its outer stack twice. Anything else
+//! outer stack and tunnel header with fixed-offset compares (Geneve's common header, no
+//! options or the receiver's first declared option alone, in two compares of words; any
+//! other options area walked once for the decoder's checks and the receiver's) and, when
+//! every check the general path would make passes, fills the same [`Received`] the
+//! general walk fills, through the same recorders: the common inner frame in
+//! straight-line code too, any other by the general walk of the inner stack alone, so no
+//! frame pays for its outer stack twice. Anything else
 //! (an outer check that fails, a rarer outer shape) returns `None` and the general walk
 //! runs: errors of the outer stack and tunnel header are named by the general path, so the
 //! two cannot disagree about one, except a Geneve header's once the outer stack passed,

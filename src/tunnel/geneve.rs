@@ -191,8 +191,8 @@ pub(crate) fn common_options_len(head: &[u8; 12], understood: &UnderstoodOptions
         return Some(0);
     }
     // The option's length field fills the area: one word less than it. (A key of zero,
-    // none declared, matches only a type-0 option, which is not critical: taken either
-    // way.)
+    // none declared, matches only an option of class 0 and type 0, which is not
+    // critical: taken either way.)
     let filling = u32::from_ne_bytes([0, 0, 0, words - 1]);
     (option & KEY_AND_LENGTH == understood.keys[0] | filling).then_some(4 * usize::from(words))
 }
