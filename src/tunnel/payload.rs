@@ -60,7 +60,7 @@ use super::receive::{Accepted, GeneveChecks, ReceivePolicy, Received, Underlay};
 use super::{NVGRE_OVERHEAD, NVGRE6_OVERHEAD, TUNNEL_HEADER_LEN, TunnelKind};
 use super::{VXLAN_OVERHEAD, VXLAN6_OVERHEAD};
 use crate::packet::{Depth, Record, Tunnel};
-use crate::wire::geneve::GeneveHeader;
+use crate::wire::geneve::{self, GeneveHeader};
 use crate::wire::nvgre::{self, NvgreHeader};
 use crate::{AddressField, Error, ErrorKind, Layer, Result};
 
@@ -271,7 +271,7 @@ impl DecapConfig {
                 let options_len = payload
                     .first_chunk()
                     .and_then(|head| common_options_len(head, understood))?;
-                let offset = TUNNEL_HEADER_LEN.checked_add(options_len)?;
+                let offset = geneve::HEADER_LEN.checked_add(options_len)?;
                 let header = GeneveHeader::new_unchecked(payload);
                 (Tunnel::Geneve(header), payload.get(offset..)?, offset)
             }
