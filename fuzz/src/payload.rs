@@ -19,7 +19,7 @@ use tunnelwire::packet::TunnelKind;
 use tunnelwire::tunnel::ecn::Ecn;
 use tunnelwire::tunnel::{
     Checksums, DecapConfig, Decapsulated, Decapsulator, Encapsulator, InnerVlanPolicy,
-    MAX_HEADROOM, PayloadHeaders, SocketOuter, UnderstoodOptions,
+    MAX_HEADROOM, PayloadHeaders, SocketOuter,
 };
 use tunnelwire::wire::{
     EtherType, EthernetRepr, Ipv4Packet, Ipv4Repr, Ipv6Repr, MacAddr, UdpDatagram, UdpRepr, VlanId,
@@ -261,11 +261,7 @@ pub fn payload(data: &[u8]) {
         udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
         inner_vlan: InnerVlanPolicy::from(settings.inner_vlan),
         apply_ecn: settings.apply_ecn,
-        geneve_understood: if settings.kind / 3 % 2 == 1 {
-            UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap_or(UnderstoodOptions::NONE)
-        } else {
-            UnderstoodOptions::NONE
-        },
+        geneve_understood: crate::checks::ovn_understood(settings.kind / 3 % 2 == 1),
     });
     let part = decapsulate_payload(&decap, payload, kind, outer);
     // An IPv4-mapped source is a socket's way of naming an IPv4 peer (the payload path

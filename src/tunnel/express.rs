@@ -289,8 +289,7 @@ impl Decoder {
                         };
                         return Some(taken.conclude(conclude));
                     }
-                    let Some((tunnel, inner, offset, first)) =
-                        express_geneve(&datagram[8..], understood)
+                    let Some((tunnel, inner, offset, first)) = express_geneve(header, understood)
                     else {
                         // A header the receiver refuses, its outer stack accepted: the
                         // general walk's error for it without walking the frame again

@@ -4,12 +4,10 @@
 use arbitrary::Arbitrary;
 use tunnelwire::Result;
 use tunnelwire::packet::Stack;
-use tunnelwire::tunnel::{
-    DecapConfig, Decapsulated, Decapsulator, InnerVlanPolicy, TunnelKind, UnderstoodOptions,
-};
+use tunnelwire::tunnel::{DecapConfig, Decapsulated, Decapsulator, InnerVlanPolicy, TunnelKind};
 use tunnelwire::wire::{EtherType, ethernet, vlan};
 
-use super::shared::{InnerVlan, both_checksum_modes, decoder, inner_stack};
+use super::shared::{InnerVlan, both_checksum_modes, decoder, inner_stack, ovn_understood};
 use super::{SETTINGS_LEN, split};
 use crate::payload;
 use crate::underlay::{ReceiveBits, check_receive_verdict, ipv4_checksum_ok};
@@ -44,11 +42,7 @@ pub fn decapsulate(data: &[u8]) {
             udp6_zero_checksum_rx: settings.receive.udp6_zero_rx(),
             inner_vlan: settings.inner_vlan.into(),
             apply_ecn: settings.apply_ecn,
-            geneve_understood: if settings.understand_ovn {
-                UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).unwrap_or(UnderstoodOptions::NONE)
-            } else {
-                UnderstoodOptions::NONE
-            },
+            geneve_understood: ovn_understood(settings.understand_ovn),
         });
         let result = check_rewrite(
             &decap,

@@ -42,7 +42,7 @@ use encapsulate::EncapSettings;
 pub use encapsulate::encapsulate;
 pub use header::header;
 pub use pcap::pcap;
-pub(crate) use shared::{InnerVlan, decoder, decoder_for};
+pub(crate) use shared::{InnerVlan, decoder, decoder_for, ovn_understood};
 use translate::TranslateSettings;
 pub use translate::translate;
 

@@ -78,6 +78,16 @@ pub(super) fn drawn_options(
     options
 }
 
+/// OVN's option (class 0x0102, type 0x80) declared understood, or none: a receiver
+/// whose Geneve common header the express walks test against its first declared key.
+pub(crate) fn ovn_understood(declared: bool) -> UnderstoodOptions {
+    if declared {
+        UnderstoodOptions::from_slice(&[(0x0102, 0x80)]).expect("one option")
+    } else {
+        UnderstoodOptions::NONE
+    }
+}
+
 /// The critical options of `options`, declared understood.
 pub(super) fn understanding(options: &GeneveOptions) -> UnderstoodOptions {
     let critical: Vec<(u16, u8)> = options
